@@ -45,8 +45,7 @@ static void alto_json_skip_ws_(alto_json_parser_ *p) {
 }
 
 /* A short printable description of the byte at `at` for messages. */
-static const char *alto_json_describe_(const alto_json_parser_ *p, size_t at, char *buf,
-                                       size_t n) {
+static const char *alto_json_describe_(const alto_json_parser_ *p, size_t at, char *buf, size_t n) {
   if (at >= p->len)
     return "end of input";
   unsigned char c = p->s[at];
@@ -186,15 +185,32 @@ static alto_status alto_json_parse_string_(alto_json_parser_ *p, char **out, siz
     unsigned char e = p->s[p->pos + 1];
     const char *simple = NULL;
     switch (e) {
-    case '"': simple = "\""; break;
-    case '\\': simple = "\\"; break;
-    case '/': simple = "/"; break;
-    case 'b': simple = "\b"; break;
-    case 'f': simple = "\f"; break;
-    case 'n': simple = "\n"; break;
-    case 'r': simple = "\r"; break;
-    case 't': simple = "\t"; break;
-    default: break;
+    case '"':
+      simple = "\"";
+      break;
+    case '\\':
+      simple = "\\";
+      break;
+    case '/':
+      simple = "/";
+      break;
+    case 'b':
+      simple = "\b";
+      break;
+    case 'f':
+      simple = "\f";
+      break;
+    case 'n':
+      simple = "\n";
+      break;
+    case 'r':
+      simple = "\r";
+      break;
+    case 't':
+      simple = "\t";
+      break;
+    default:
+      break;
     }
     if (simple) {
       alto_json_buf_put_(&b, simple, 1);
@@ -203,8 +219,9 @@ static alto_status alto_json_parse_string_(alto_json_parser_ *p, char **out, siz
     }
     if (e != 'u') {
       char d[32];
-      st = alto_json_fail_(p, esc, "invalid escape '\\%s' (valid: \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX)",
-                           alto_json_describe_(p, p->pos + 1, d, sizeof d));
+      st = alto_json_fail_(
+          p, esc, "invalid escape '\\%s' (valid: \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX)",
+          alto_json_describe_(p, p->pos + 1, d, sizeof d));
       break;
     }
     int hi = p->pos + 6 <= p->len ? alto_json_hex4_(p->s + p->pos + 2) : -1;
@@ -323,7 +340,8 @@ static alto_status alto_json_check_duplicates_(alto_json_parser_ *p, const alto_
   alto_status st = ALTO_OK;
   for (size_t i = 1; i < obj->count; i++)
     if (alto_json_key_cmp_(&sorted[i - 1], &sorted[i]) == 0) {
-      const alto_json *later = sorted[i]->offset > sorted[i - 1]->offset ? sorted[i] : sorted[i - 1];
+      const alto_json *later =
+          sorted[i]->offset > sorted[i - 1]->offset ? sorted[i] : sorted[i - 1];
       st = alto_json_fail_(p, later->offset, "duplicate key \"%s\"", later->key);
       break;
     }
@@ -391,7 +409,8 @@ static alto_status alto_json_parse_container_(alto_json_parser_ *p, alto_json *v
       break;
     }
     return alto_json_fail_(p, p->pos, "expected ',' or '%c' in %s, found %s", close,
-                           is_obj ? "object" : "array", alto_json_describe_(p, p->pos, d, sizeof d));
+                           is_obj ? "object" : "array",
+                           alto_json_describe_(p, p->pos, d, sizeof d));
   }
   return is_obj ? alto_json_check_duplicates_(p, v) : ALTO_OK;
 }
@@ -526,7 +545,9 @@ static void alto_json_put_(alto_json_writer *w, const char *s, size_t n) {
   w->buf[w->len] = '\0';
 }
 
-static void alto_json_puts_(alto_json_writer *w, const char *s) { alto_json_put_(w, s, strlen(s)); }
+static void alto_json_puts_(alto_json_writer *w, const char *s) {
+  alto_json_put_(w, s, strlen(s));
+}
 
 static void alto_json_newline_(alto_json_writer *w, int depth) {
   if (!w->indent)
@@ -589,10 +610,18 @@ static void alto_json_close_(alto_json_writer *w, const char *c) {
   alto_json_puts_(w, c);
 }
 
-void alto_json_begin_object(alto_json_writer *w) { alto_json_open_(w, "{"); }
-void alto_json_end_object(alto_json_writer *w) { alto_json_close_(w, "}"); }
-void alto_json_begin_array(alto_json_writer *w) { alto_json_open_(w, "["); }
-void alto_json_end_array(alto_json_writer *w) { alto_json_close_(w, "]"); }
+void alto_json_begin_object(alto_json_writer *w) {
+  alto_json_open_(w, "{");
+}
+void alto_json_end_object(alto_json_writer *w) {
+  alto_json_close_(w, "}");
+}
+void alto_json_begin_array(alto_json_writer *w) {
+  alto_json_open_(w, "[");
+}
+void alto_json_end_array(alto_json_writer *w) {
+  alto_json_close_(w, "]");
+}
 
 static void alto_json_quote_(alto_json_writer *w, const char *s, size_t n) {
   alto_json_put_(w, "\"", 1);
@@ -644,7 +673,9 @@ void alto_json_string_n(alto_json_writer *w, const char *s, size_t n) {
   alto_json_quote_(w, s, n);
 }
 
-void alto_json_string(alto_json_writer *w, const char *s) { alto_json_string_n(w, s, strlen(s)); }
+void alto_json_string(alto_json_writer *w, const char *s) {
+  alto_json_string_n(w, s, strlen(s));
+}
 
 void alto_json_int(alto_json_writer *w, int64_t v) {
   char b[32];

@@ -38,7 +38,8 @@ static void test_valid(void) {
   if (a && a->count == 9) {
     CHECK(a->items[0].is_int && a->items[0].i64 == 1);
     CHECK(!a->items[1].is_int && a->items[1].num == -2.5);
-    CHECK(a->items[2].is_int && a->items[2].i64 == 1000 && strcmp(a->items[2].num_text, "1e3") == 0);
+    CHECK(a->items[2].is_int && a->items[2].i64 == 1000 &&
+          strcmp(a->items[2].num_text, "1e3") == 0);
     CHECK(a->items[4].is_int && a->items[4].i64 == 0 && signbit(a->items[4].num));
     CHECK(a->items[5].is_int && a->items[5].i64 == 12345678901234567LL);
     CHECK(a->items[6].type == ALTO_JSON_BOOL && a->items[6].boolean);
@@ -71,7 +72,8 @@ static void test_valid(void) {
 
 static void test_strings(void) {
   /* \u escapes: ASCII, 2- and 3-byte UTF-8, a surrogate pair (U+1F600), \u0000, raw UTF-8. */
-  alto_json *v = parse_ok_("\"\\u0041\\u00e9\\u20AC\\ud83d\\ude00\\u0000\\\"\\\\\\/\\b\\f\\n\\r é\"");
+  alto_json *v =
+      parse_ok_("\"\\u0041\\u00e9\\u20AC\\ud83d\\ude00\\u0000\\\"\\\\\\/\\b\\f\\n\\r é\"");
   if (v) {
     const char want[] = "A\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80\0\"\\/\b\f\n\r \xC3\xA9";
     CHECK(v->str_len == sizeof want - 1 && memcmp(v->str, want, sizeof want - 1) == 0);
@@ -91,7 +93,7 @@ static void test_invalid(void) {
   BAD("\"a\tb\"", "control character");
   BAD("\"a\nb\"", "control character");
   BAD("\"\xC3\x28\"", "UTF-8");
-  BAD("\"\xC0\xAF\"", "UTF-8"); /* overlong */
+  BAD("\"\xC0\xAF\"", "UTF-8");     /* overlong */
   BAD("\"\xED\xA0\x80\"", "UTF-8"); /* raw surrogate */
   BAD("01", "leading zeros");
   BAD("-012", "leading zeros");
