@@ -12,11 +12,16 @@
 
 /* ---- portability --------------------------------------------------------------------------- */
 #if defined(__CUDACC__) || defined(__CUDACC_RTC__) || defined(__HIPCC__) || defined(__HIPCC_RTC__)
-#define ALTO_DEVICE_COMPILE 1
 #define ALTO_HD __host__ __device__ __forceinline__
 #else
-#define ALTO_DEVICE_COMPILE 0
 #define ALTO_HD static inline
+#endif
+/* The device pass uses the round-to-nearest intrinsics (never contracted into FMAs); the host pass
+ * of nvcc/hipcc and the C build use plain operators (the C build compiles with -ffp-contract=off). */
+#if defined(__CUDA_ARCH__) || defined(__HIP_DEVICE_COMPILE__)
+#define ALTO_DEVICE_COMPILE 1
+#else
+#define ALTO_DEVICE_COMPILE 0
 #endif
 
 #if defined(__CUDACC_RTC__) || defined(__HIPCC_RTC__)
