@@ -164,8 +164,9 @@ alto_status alto_qstore_tensor(const alto_st_file *f, const char *name, const ch
   if (!t)
     return alto_error(ALTO_ERR_NOT_FOUND, "%s: tensor '%s' is missing", f->path, full);
   if (t->dtype != dtype || t->numel != numel)
-    return alto_error(ALTO_ERR_PARSE, "%s: tensor '%s' is %s with %lld elements; expected %s with %lld",
-                      f->path, full, alto_st_dtype_name(t->dtype), (long long)t->numel,
+    return alto_error(ALTO_ERR_PARSE,
+                      "%s: tensor '%s' is %s with %lld elements; expected %s with %lld", f->path,
+                      full, alto_st_dtype_name(t->dtype), (long long)t->numel,
                       alto_st_dtype_name(dtype), (long long)numel);
   *out = t;
   return ALTO_OK;

@@ -186,8 +186,8 @@ static alto_status parse_request_(const opts_t *o, request_t *r) {
 /* ---- outputs --------------------------------------------------------------------------------- */
 
 /* Adds a tensor "<base>.<kind>" (or "<base>" when kind is NULL); takes ownership of data. */
-static void out_add_(outset_t *out, const char *base, const char *kind, alto_st_dtype dt,
-                     int ndim, const int64_t *shape, void *data) {
+static void out_add_(outset_t *out, const char *base, const char *kind, alto_st_dtype dt, int ndim,
+                     const int64_t *shape, void *data) {
   if (out->n == out->cap) {
     out->cap = out->cap ? 2 * out->cap : 16;
     out->t = alto_xrealloc(out->t, out->cap * sizeof *out->t);
@@ -335,8 +335,10 @@ static alto_status quant_one_(const opts_t *o, const request_t *r, const char *n
       }
       out_add_(out, name, "packed", ALTO_ST_U8, 1, &pb, packed);
     } else {
-      note_(o, "%s: no .packed bytes (the packed format needs --group 16 and a last dim that is "
-               "a multiple of 16)", name);
+      note_(o,
+            "%s: no .packed bytes (the packed format needs --group 16 and a last dim that is "
+            "a multiple of 16)",
+            name);
     }
   } else {
     alto_quantized q;
@@ -350,8 +352,8 @@ static alto_status quant_one_(const opts_t *o, const request_t *r, const char *n
     out_add_(out, name, "codes", ALTO_ST_U8, 3 - off, L->codes_dims + off, q.codes);
     int64_t one = 1;
     bool tw = spec->scheme == ALTO_SCHEME_FP8_TENSORWISE;
-    out_add_(out, name, "scales", L->scale_bytes == 1 ? ALTO_ST_U8 : ALTO_ST_F32,
-             tw ? 1 : 3 - off, tw ? &one : L->scale_dims + off, q.scales);
+    out_add_(out, name, "scales", L->scale_bytes == 1 ? ALTO_ST_U8 : ALTO_ST_F32, tw ? 1 : 3 - off,
+             tw ? &one : L->scale_dims + off, q.scales);
     outer = q.outer;
     if (spec->scheme == ALTO_SCHEME_NVFP4) {
       float *ob = alto_xmalloc(sizeof(float));
@@ -376,8 +378,9 @@ static alto_status quant_one_(const opts_t *o, const request_t *r, const char *n
   summary_(o, name, &x, deq, what, blocks);
   free(deq);
 
-  alto_qstore_info info = {*spec, x.dtype, x.ndim, {x.dims[0], x.dims[1], x.dims[2]}, out_dt,
-                           outer, r->group, r->rht, r->rht_stream};
+  alto_qstore_info info = {*spec,        x.dtype, x.ndim,   {x.dims[0], x.dims[1], x.dims[2]},
+                           out_dt,       outer,   r->group, r->rht,
+                           r->rht_stream};
   alto_json_writer w;
   alto_json_writer_init(&w, 0);
   alto_qstore_info_json(&w, &info);
@@ -491,10 +494,9 @@ static alto_status read_raw_(const opts_t *o, const request_t *r, outset_t *out)
   }
   if ((uint64_t)sb.st_size != need) {
     fclose(f);
-    return alto_error(ALTO_ERR_INVALID_ARG,
-                      "%s: file has %lld bytes but --shape %s --dtype %s needs %llu bytes", o->in,
-                      (long long)sb.st_size, o->shape, alto_elem_name(v.dtype),
-                      (unsigned long long)need);
+    return alto_error(
+        ALTO_ERR_INVALID_ARG, "%s: file has %lld bytes but --shape %s --dtype %s needs %llu bytes",
+        o->in, (long long)sb.st_size, o->shape, alto_elem_name(v.dtype), (unsigned long long)need);
   }
   void *data = alto_xmalloc((size_t)need);
   size_t got = fread(data, 1, (size_t)need, f);
@@ -552,13 +554,13 @@ static alto_status run_quant_(const opts_t *o, outset_t *out) {
   return st;
 }
 
-/* ---- dequantization of what run_quant_ wrote --------------------------------------------------- */
+/* ---- dequantization of what run_quant_ wrote ---------------------------------------------------
+ */
 
 /* Values of the dequantized MX9/MX6 tensor: unpacked from "<name>.packed" when present, else
  * "<name>.dequant" converted. */
 static alto_status dequant_mx69_(const alto_st_file *f, const char *name,
-                                 const alto_qstore_info *in, alto_elem out_dt, int64_t n,
-                                 void *y) {
+                                 const alto_qstore_info *in, alto_elem out_dt, int64_t n, void *y) {
   int bits = in->spec.scheme == ALTO_SCHEME_MX9 ? 8 : 5;
   const alto_st_tensor *t;
   if (in->group == 16 && in->dims[in->ndim - 1] % 16 == 0 &&
@@ -625,7 +627,8 @@ static alto_status run_dequant_(const opts_t *o, outset_t *out) {
   size_t plen = strlen(ALTO_QSTORE_META_PREFIX);
   for (size_t i = 0; i < f.meta_count && st == ALTO_OK; i++) {
     const char *name = f.meta[i].key + plen;
-    if (strncmp(f.meta[i].key, ALTO_QSTORE_META_PREFIX, plen) || (o->tensor && strcmp(name, o->tensor)))
+    if (strncmp(f.meta[i].key, ALTO_QSTORE_META_PREFIX, plen) ||
+        (o->tensor && strcmp(name, o->tensor)))
       continue;
     st = dequant_one_(o, &f, name, f.meta[i].value, out);
   }
@@ -771,7 +774,8 @@ static const char help_text[] =
     "                       <name>.packed   U8, mx9/mx6 packed bytes\n"
     "                       <name>.rht      the RHT output (with --rht)\n"
     "                     and __metadata__ \"alto.quant.<name>\": the spec as JSON\n"
-    "  --out-dir DIR      raw files DIR/codes.bin, scales.bin, outer.bin, dequant.bin, packed.bin,\n"
+    "  --out-dir DIR      raw files DIR/codes.bin, scales.bin, outer.bin, dequant.bin, "
+    "packed.bin,\n"
     "                     rht.bin (as applicable) and DIR/meta.json with their shapes, dtypes and\n"
     "                     the spec (one tensor only)\n"
     "  --out-dtype D      bf16 or f32: dtype of the dequantized values (default: the input's;\n"
@@ -784,10 +788,12 @@ static const char help_text[] =
     "Exit status: 0 ok, 1 error (bad input or option value), 2 usage error.\n"
     "\n"
     "Examples:\n"
-    "  alto-quant --scheme mxfp4 --in model.safetensors --tensor layers.0.mlp.w1 --out q.safetensors\n"
+    "  alto-quant --scheme mxfp4 --in model.safetensors --tensor layers.0.mlp.w1 --out "
+    "q.safetensors\n"
     "  alto-quant --scheme nvfp4 --two-level --sr --seed 7 --in w.safetensors --out q.safetensors\n"
     "  alto-quant --scheme mxfp4 --in x.bin --dtype bf16 --shape 4096,7168 --out-dir xq\n"
-    "  alto-quant --scheme mxfp4 --axis -2 --rht 32 --seed 1 --in x.bin --shape 4096,7168 --out-dir xq\n"
+    "  alto-quant --scheme mxfp4 --axis -2 --rht 32 --seed 1 --in x.bin --shape 4096,7168 "
+    "--out-dir xq\n"
     "  alto-quant --scheme fp8_block --block2d --in w.safetensors --out q.safetensors\n"
     "  alto-quant --scheme mx9 --in model.safetensors --out ptq.safetensors\n"
     "  alto-quant --dequant --in q.safetensors --out y.safetensors --out-dtype f32\n";
@@ -816,20 +822,35 @@ static void parse_args_(int argc, char **argv, opts_t *o) {
     const char *name;
     const char **val;
   } valued[] = {
-      {"--in", &o->in},         {"--tensor", &o->tensor},       {"--out", &o->out},
-      {"--out-dir", &o->out_dir}, {"--shape", &o->shape},       {"--dtype", &o->dtype},
-      {"--name", &o->name},     {"--scheme", &o->scheme},       {"--axis", &o->axis},
-      {"--rule", &o->rule},     {"--elem", &o->elem},           {"--seed", &o->seed},
-      {"--stream", &o->stream}, {"--rht", &o->rht},             {"--rht-stream", &o->rht_stream},
-      {"--group", &o->group},   {"--out-dtype", &o->out_dtype},
+      {"--in", &o->in},
+      {"--tensor", &o->tensor},
+      {"--out", &o->out},
+      {"--out-dir", &o->out_dir},
+      {"--shape", &o->shape},
+      {"--dtype", &o->dtype},
+      {"--name", &o->name},
+      {"--scheme", &o->scheme},
+      {"--axis", &o->axis},
+      {"--rule", &o->rule},
+      {"--elem", &o->elem},
+      {"--seed", &o->seed},
+      {"--stream", &o->stream},
+      {"--rht", &o->rht},
+      {"--rht-stream", &o->rht_stream},
+      {"--group", &o->group},
+      {"--out-dtype", &o->out_dtype},
   };
   struct {
     const char *name;
     bool *flag;
   } flags[] = {
-      {"--dequant", &o->dequant}, {"--block2d", &o->block2d_set}, {"--sr", &o->sr_set},
-      {"--two-level", &o->two_level_set}, {"--pow2-scale", &o->pow2_set},
-      {"--quiet", &o->quiet}, {"-q", &o->quiet},
+      {"--dequant", &o->dequant},
+      {"--block2d", &o->block2d_set},
+      {"--sr", &o->sr_set},
+      {"--two-level", &o->two_level_set},
+      {"--pow2-scale", &o->pow2_set},
+      {"--quiet", &o->quiet},
+      {"-q", &o->quiet},
   };
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];

@@ -92,11 +92,19 @@ alto_status alto_cpu_quantize(const alto_quant_spec *spec, const alto_tensor_vie
     el = spec->elem;
   for (int64_t i = 0; i < L->scale_count; i++) {
     switch (spec->scheme) {
-    case ALTO_SCHEME_NVFP4: s8[i] = alto_nvfp4_inner(amax[i], q->outer); break;
-    case ALTO_SCHEME_FP8_BLOCK: s32[i] = alto_fp8_block_scale(amax[i], el); break;
+    case ALTO_SCHEME_NVFP4:
+      s8[i] = alto_nvfp4_inner(amax[i], q->outer);
+      break;
+    case ALTO_SCHEME_FP8_BLOCK:
+      s32[i] = alto_fp8_block_scale(amax[i], el);
+      break;
     case ALTO_SCHEME_FP8_ROWWISE:
-    case ALTO_SCHEME_FP8_TENSORWISE: s32[i] = alto_fp8_tw_scale(amax[i], el, spec->pow2_scale); break;
-    default: s8[i] = alto_mx_scale(amax[i], spec->rule, el); break;
+    case ALTO_SCHEME_FP8_TENSORWISE:
+      s32[i] = alto_fp8_tw_scale(amax[i], el, spec->pow2_scale);
+      break;
+    default:
+      s8[i] = alto_mx_scale(amax[i], spec->rule, el);
+      break;
     }
   }
   for (int64_t e = 0; e < E; e++)
@@ -109,15 +117,23 @@ alto_status alto_cpu_quantize(const alto_quant_spec *spec, const alto_tensor_vie
         uint8_t code;
         switch (spec->scheme) {
         case ALTO_SCHEME_NVFP4:
-          code = spec->sr ? alto_nvfp4_encode_sr(v, s8[s], q->outer, u) : alto_nvfp4_encode(v, s8[s], q->outer);
+          code = spec->sr ? alto_nvfp4_encode_sr(v, s8[s], q->outer, u)
+                          : alto_nvfp4_encode(v, s8[s], q->outer);
           break;
-        case ALTO_SCHEME_FP8_BLOCK: code = alto_fp8_block_encode(v, s32[s], el); break;
+        case ALTO_SCHEME_FP8_BLOCK:
+          code = alto_fp8_block_encode(v, s32[s], el);
+          break;
         case ALTO_SCHEME_FP8_ROWWISE:
-        case ALTO_SCHEME_FP8_TENSORWISE: code = alto_fp8_tw_encode(v, s32[s], el); break;
-        default: code = spec->sr ? alto_mx_encode_sr(v, s8[s], u) : alto_mx_encode(v, s8[s], el); break;
+        case ALTO_SCHEME_FP8_TENSORWISE:
+          code = alto_fp8_tw_encode(v, s32[s], el);
+          break;
+        default:
+          code = spec->sr ? alto_mx_encode_sr(v, s8[s], u) : alto_mx_encode(v, s8[s], el);
+          break;
         }
         if (el == ALTO_ELEM_E2M1) {
-          int64_t b = spec->axis == -1 ? (e * R + r) * (C / 2) + c / 2 : (e * (R / 2) + r / 2) * C + c;
+          int64_t b =
+              spec->axis == -1 ? (e * R + r) * (C / 2) + c / 2 : (e * (R / 2) + r / 2) * C + c;
           int odd = spec->axis == -1 ? (int)(c & 1) : (int)(r & 1);
           q->codes[b] |= (uint8_t)((code & 0xF) << (odd ? 4 : 0));
         } else {
@@ -137,14 +153,16 @@ alto_status alto_cpu_dequantize(const alto_quant_spec *spec, const alto_quantize
   int64_t C = L->codes_dims[2] * (fp4 && spec->axis == -1 ? 2 : 1);
   const uint8_t *s8 = q->scales;
   const float *s32 = q->scales;
-  alto_elem el = spec->scheme >= ALTO_SCHEME_FP8_BLOCK ? spec->elem : alto_scheme_elem(spec->scheme);
+  alto_elem el =
+      spec->scheme >= ALTO_SCHEME_FP8_BLOCK ? spec->elem : alto_scheme_elem(spec->scheme);
   for (int64_t e = 0; e < E; e++)
     for (int64_t r = 0; r < R; r++)
       for (int64_t c = 0; c < C; c++) {
         int64_t i = (e * R + r) * C + c, s = sidx_(L, e, r, c, R, C);
         uint8_t code;
         if (fp4) {
-          int64_t b = spec->axis == -1 ? (e * R + r) * (C / 2) + c / 2 : (e * (R / 2) + r / 2) * C + c;
+          int64_t b =
+              spec->axis == -1 ? (e * R + r) * (C / 2) + c / 2 : (e * (R / 2) + r / 2) * C + c;
           int odd = spec->axis == -1 ? (int)(c & 1) : (int)(r & 1);
           code = (q->codes[b] >> (odd ? 4 : 0)) & 0xF;
         } else {
@@ -152,11 +170,19 @@ alto_status alto_cpu_dequantize(const alto_quant_spec *spec, const alto_quantize
         }
         float v;
         switch (spec->scheme) {
-        case ALTO_SCHEME_NVFP4: v = alto_nvfp4_decode(code, s8[s], q->outer); break;
-        case ALTO_SCHEME_FP8_BLOCK: v = alto_fp8_block_decode(code, s32[s], el); break;
+        case ALTO_SCHEME_NVFP4:
+          v = alto_nvfp4_decode(code, s8[s], q->outer);
+          break;
+        case ALTO_SCHEME_FP8_BLOCK:
+          v = alto_fp8_block_decode(code, s32[s], el);
+          break;
         case ALTO_SCHEME_FP8_ROWWISE:
-        case ALTO_SCHEME_FP8_TENSORWISE: v = alto_fp8_tw_decode(code, s32[s], el); break;
-        default: v = alto_mx_decode(code, s8[s], el); break;
+        case ALTO_SCHEME_FP8_TENSORWISE:
+          v = alto_fp8_tw_decode(code, s32[s], el);
+          break;
+        default:
+          v = alto_mx_decode(code, s8[s], el);
+          break;
         }
         if (out_dtype == ALTO_ELEM_BF16)
           ((uint16_t *)y)[i] = alto_f32_to_bf16(v);
