@@ -1,6 +1,7 @@
 #include "runtime/quant_store.h"
 
 #include <errno.h>
+#include <math.h>
 #include <string.h>
 
 const char *alto_qstore_scale_kind(alto_scheme s) {
@@ -192,5 +193,96 @@ alto_status alto_qstore_load(const alto_st_file *f, const char *name, const alto
   q->outer = 1.0f;
   if (outer)
     memcpy(&q->outer, outer->data, sizeof(float));
+  return ALTO_OK;
+}
+
+static void store_f32_(alto_elem dt, void *y, int64_t i, float v) {
+  if (dt == ALTO_ELEM_BF16)
+    ((uint16_t *)y)[i] = alto_f32_to_bf16(v);
+  else
+    ((float *)y)[i] = v;
+}
+
+static alto_status dequantize_mx69_(const alto_st_file *f, const char *name,
+                                    const alto_qstore_info *in, alto_elem out_dt, int64_t n,
+                                    void *y) {
+  int bits = in->spec.scheme == ALTO_SCHEME_MX9 ? 8 : 5;
+  const alto_st_tensor *t;
+  char packed[1100];
+  snprintf(packed, sizeof packed, "%s.packed", name);
+  if (in->group == 16 && in->dims[in->ndim - 1] % 16 == 0 && alto_st_find(f, packed) != NULL) {
+    ALTO_TRY(
+        alto_qstore_tensor(f, name, "packed", ALTO_ST_U8, alto_mx69_packed_bytes(bits, n), &t));
+    return alto_cpu_mx69_unpack(t->data, bits, n, out_dt, y);
+  }
+  alto_st_dtype dt = in->out_dtype == ALTO_ELEM_BF16 ? ALTO_ST_BF16 : ALTO_ST_F32;
+  ALTO_TRY(alto_qstore_tensor(f, name, "dequant", dt, n, &t));
+  for (int64_t i = 0; i < n; i++) {
+    float v;
+    if (dt == ALTO_ST_BF16) {
+      uint16_t h;
+      memcpy(&h, (const char *)t->data + 2 * i, 2);
+      v = alto_bf16_to_f32(h);
+    } else {
+      memcpy(&v, (const char *)t->data + 4 * i, 4);
+    }
+    store_f32_(out_dt, y, i, v);
+  }
+  return ALTO_OK;
+}
+
+alto_status alto_qstore_dequantize(const alto_st_file *f, const char *name,
+                                   const alto_qstore_info *in, alto_elem out_dtype, void *y) {
+  int64_t n = 1;
+  for (int d = 0; d < in->ndim; d++)
+    n *= in->dims[d];
+  if (in->spec.scheme == ALTO_SCHEME_MX9 || in->spec.scheme == ALTO_SCHEME_MX6)
+    return dequantize_mx69_(f, name, in, out_dtype, n, y);
+  alto_quantized q;
+  ALTO_TRY(alto_qstore_load(f, name, in, &q));
+  alto_status st = alto_cpu_dequantize(&in->spec, &q, out_dtype, y);
+  alto_quantized_free(&q);
+  return st;
+}
+
+static float f16_to_f32_(uint16_t h) {
+  int e = (h >> 10) & 0x1F, m = h & 0x3FF;
+  float v = e == 0 ? ldexpf((float)m, -24)
+                   : (e == 31 ? (m ? NAN : INFINITY) : ldexpf((float)(m | 0x400), e - 25));
+  return (h & 0x8000) ? -v : v;
+}
+
+alto_status alto_qstore_view_of(const alto_st_tensor *t, alto_tensor_view *v, void **owned) {
+  if (t->ndim != 2 && t->ndim != 3)
+    return alto_error(ALTO_ERR_UNSUPPORTED, "%d-D (2-D [R, C] or 3-D [E, R, C] only)", t->ndim);
+  if (t->dtype != ALTO_ST_F32 && t->dtype != ALTO_ST_BF16 && t->dtype != ALTO_ST_F16 &&
+      t->dtype != ALTO_ST_F64)
+    return alto_error(ALTO_ERR_UNSUPPORTED, "dtype %s (F32, BF16, F16, F64 only)",
+                      alto_st_dtype_name(t->dtype));
+  memset(v, 0, sizeof *v);
+  v->ndim = t->ndim;
+  memcpy(v->dims, t->shape, (size_t)t->ndim * sizeof v->dims[0]);
+  size_t n = (size_t)t->numel;
+  if (t->dtype == ALTO_ST_F32 || t->dtype == ALTO_ST_BF16) {
+    v->dtype = t->dtype == ALTO_ST_F32 ? ALTO_ELEM_F32 : ALTO_ELEM_BF16;
+    *owned = alto_xmalloc(t->end - t->begin);
+    memcpy(*owned, t->data, t->end - t->begin);
+  } else {
+    v->dtype = ALTO_ELEM_F32;
+    float *x = alto_xmalloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) {
+      if (t->dtype == ALTO_ST_F16) {
+        uint16_t h;
+        memcpy(&h, (const char *)t->data + 2 * i, 2);
+        x[i] = f16_to_f32_(h);
+      } else {
+        double d;
+        memcpy(&d, (const char *)t->data + 8 * i, 8);
+        x[i] = (float)d;
+      }
+    }
+    *owned = x;
+  }
+  v->data = *owned;
   return ALTO_OK;
 }

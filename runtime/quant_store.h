@@ -46,4 +46,15 @@ alto_status alto_qstore_tensor(const alto_st_file *f, const char *name, const ch
 alto_status alto_qstore_load(const alto_st_file *f, const char *name, const alto_qstore_info *info,
                              alto_quantized *q);
 
+/* Dequantizes tensor <name> into y (out_dtype, the original dims): through alto_qstore_load and
+ * alto_cpu_dequantize, or for MX9/MX6 by unpacking "<name>.packed" (group 16) or converting
+ * "<name>.dequant". */
+alto_status alto_qstore_dequantize(const alto_st_file *f, const char *name,
+                                   const alto_qstore_info *info, alto_elem out_dtype, void *y);
+
+/* A quantizable view of a safetensors tensor: 2-D or 3-D, F32 or BF16 as is, F16 and F64
+ * converted to F32; the data is copied (aligned) into *owned (free it). ALTO_ERR_UNSUPPORTED with
+ * the reason for other ranks and dtypes. */
+alto_status alto_qstore_view_of(const alto_st_tensor *t, alto_tensor_view *v, void **owned);
+
 #endif

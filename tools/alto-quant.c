@@ -394,50 +394,6 @@ static alto_status quant_one_(const opts_t *o, const request_t *r, const char *n
 
 /* ---- inputs ---------------------------------------------------------------------------------- */
 
-static float f16_to_f32_(uint16_t h) {
-  int e = (h >> 10) & 0x1F, m = h & 0x3FF;
-  float v = e == 0 ? ldexpf((float)m, -24)
-                   : (e == 31 ? (m ? NAN : INFINITY) : ldexpf((float)(m | 0x400), e - 25));
-  return (h & 0x8000) ? -v : v;
-}
-
-/* A view of a safetensors tensor in bf16 or fp32 (a fresh copy in *owned); ALTO_ERR_UNSUPPORTED
- * with the reason when it cannot be quantized. */
-static alto_status view_of_st_(const alto_st_tensor *t, alto_tensor_view *v, void **owned) {
-  if (t->ndim != 2 && t->ndim != 3)
-    return alto_error(ALTO_ERR_UNSUPPORTED, "%d-D (2-D [R, C] or 3-D [E, R, C] only)", t->ndim);
-  if (t->dtype != ALTO_ST_F32 && t->dtype != ALTO_ST_BF16 && t->dtype != ALTO_ST_F16 &&
-      t->dtype != ALTO_ST_F64)
-    return alto_error(ALTO_ERR_UNSUPPORTED, "dtype %s (F32, BF16, F16, F64 only)",
-                      alto_st_dtype_name(t->dtype));
-  memset(v, 0, sizeof *v);
-  v->ndim = t->ndim;
-  memcpy(v->dims, t->shape, (size_t)t->ndim * sizeof v->dims[0]);
-  size_t n = (size_t)t->numel;
-  if (t->dtype == ALTO_ST_F32 || t->dtype == ALTO_ST_BF16) {
-    v->dtype = t->dtype == ALTO_ST_F32 ? ALTO_ELEM_F32 : ALTO_ELEM_BF16;
-    *owned = alto_xmalloc(t->end - t->begin);
-    memcpy(*owned, t->data, t->end - t->begin); /* also aligns the data */
-  } else {
-    v->dtype = ALTO_ELEM_F32; /* F16 and F64 are widened / rounded to fp32 */
-    float *f = alto_xmalloc(n * sizeof(float));
-    for (size_t i = 0; i < n; i++) {
-      if (t->dtype == ALTO_ST_F16) {
-        uint16_t h;
-        memcpy(&h, (const char *)t->data + 2 * i, 2);
-        f[i] = f16_to_f32_(h);
-      } else {
-        double d;
-        memcpy(&d, (const char *)t->data + 8 * i, 8);
-        f[i] = (float)d;
-      }
-    }
-    *owned = f;
-  }
-  v->data = *owned;
-  return ALTO_OK;
-}
-
 static void names_(const alto_st_file *f, char *buf, size_t n) {
   buf[0] = '\0';
   for (size_t i = 0; i < f->count; i++) {
@@ -532,7 +488,7 @@ static alto_status run_quant_(const opts_t *o, outset_t *out) {
       continue;
     alto_tensor_view v;
     void *owned = NULL;
-    st = view_of_st_(t, &v, &owned);
+    st = alto_qstore_view_of(t, &v, &owned);
     if (st == ALTO_ERR_UNSUPPORTED) {
       if (o->tensor)
         st = wrap_(ALTO_ERR_INVALID_ARG, t->name, "cannot be quantized: ");
@@ -554,35 +510,6 @@ static alto_status run_quant_(const opts_t *o, outset_t *out) {
   return st;
 }
 
-/* ---- dequantization of what run_quant_ wrote ---------------------------------------------------
- */
-
-/* Values of the dequantized MX9/MX6 tensor: unpacked from "<name>.packed" when present, else
- * "<name>.dequant" converted. */
-static alto_status dequant_mx69_(const alto_st_file *f, const char *name,
-                                 const alto_qstore_info *in, alto_elem out_dt, int64_t n, void *y) {
-  int bits = in->spec.scheme == ALTO_SCHEME_MX9 ? 8 : 5;
-  const alto_st_tensor *t;
-  if (in->group == 16 && in->dims[in->ndim - 1] % 16 == 0 &&
-      alto_qstore_tensor(f, name, "packed", ALTO_ST_U8, alto_mx69_packed_bytes(bits, n), &t) ==
-          ALTO_OK)
-    return alto_cpu_mx69_unpack(t->data, bits, n, out_dt, y);
-  ALTO_TRY(alto_qstore_tensor(f, name, "dequant", st_dtype_(in->out_dtype), n, &t));
-  alto_tensor_view v = {NULL, in->out_dtype, 1, {n}};
-  void *copy = alto_xmalloc(t->end - t->begin); /* aligned */
-  memcpy(copy, t->data, t->end - t->begin);
-  v.data = copy;
-  for (int64_t i = 0; i < n; i++) {
-    float x = alto_tensor_get(&v, i);
-    if (out_dt == ALTO_ELEM_BF16)
-      ((uint16_t *)y)[i] = alto_f32_to_bf16(x);
-    else
-      ((float *)y)[i] = x;
-  }
-  free(copy);
-  return ALTO_OK;
-}
-
 static alto_status dequant_one_(const opts_t *o, const alto_st_file *f, const char *name,
                                 const char *spec_text, outset_t *out) {
   char what[1100];
@@ -599,16 +526,7 @@ static alto_status dequant_one_(const opts_t *o, const alto_st_file *f, const ch
   alto_tensor_view x = {NULL, in.dtype, in.ndim, {in.dims[0], in.dims[1], in.dims[2]}};
   int64_t n = alto_tensor_numel(&x);
   void *y = alto_xmalloc((size_t)n * (size_t)dsize_(out_dt));
-  alto_status st;
-  if (is_mx69_(in.spec.scheme)) {
-    st = dequant_mx69_(f, name, &in, out_dt, n, y);
-  } else {
-    alto_quantized q;
-    st = alto_qstore_load(f, name, &in, &q);
-    if (st == ALTO_OK)
-      st = alto_cpu_dequantize(&in.spec, &q, out_dt, y);
-    alto_quantized_free(&q);
-  }
+  alto_status st = alto_qstore_dequantize(f, name, &in, out_dt, y);
   if (st != ALTO_OK) {
     free(y);
     return st;
