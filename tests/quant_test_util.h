@@ -88,6 +88,8 @@ static inline uint8_t qt_scale(const alto_quantized *q, const alto_quant_spec *s
   return ((const uint8_t *)q->scales)[(e * (R / br) + r / br) * (C / bc) + c / bc];
 }
 
-static inline bool qt_contains(const char *s, const char *sub) { return strstr(s, sub) != NULL; }
+static inline bool qt_contains(const char *s, const char *sub) {
+  return strstr(s, sub) != NULL;
+}
 
 #endif

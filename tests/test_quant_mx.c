@@ -127,7 +127,8 @@ static void test_golden(void) {
       CHECKF(nib(&q, i) == bc[i], "amax 5 elem %d: code 0x%x", i, nib(&q, i));
     alto_quantized_free(&q);
     /* EVEN vs UOS: the dequantized amax */
-    const float amax[] = {3.6f, 7.0f, 6.5f}, even[] = {4.0f, 8.0f, 6.0f}, uos[] = {3.0f, 6.0f, 6.0f};
+    const float amax[] = {3.6f, 7.0f, 6.5f}, even[] = {4.0f, 8.0f, 6.0f},
+                uos[] = {3.0f, 6.0f, 6.0f};
     for (int i = 0; i < 3; i++) {
       float y[32];
       quant_block(ALTO_SCHEME_MXFP4, ALTO_SCALE_EVEN, dt, &amax[i], 1, &q, y);
@@ -232,7 +233,8 @@ static void compare_ref(const float *x, alto_elem dtype, int64_t E, int64_t R, i
   }
   alto_elem elem = alto_scheme_elem(sp->scheme);
   int B = 32;
-  int64_t br = (sp->block2d || sp->axis == -2) ? B : 1, bc = (sp->block2d || sp->axis == -1) ? B : 1;
+  int64_t br = (sp->block2d || sp->axis == -2) ? B : 1,
+          bc = (sp->block2d || sp->axis == -1) ? B : 1;
   CHECK(q.layout.block_r == br && q.layout.block_c == bc);
   int64_t bad_s = 0, bad_c = 0, first = -1;
   for (int64_t e = 0; e < EE; e++)
@@ -280,8 +282,7 @@ static void compare_ref(const float *x, alto_elem dtype, int64_t E, int64_t R, i
       for (int64_t c = 0; c < C; c++) {
         int s = qt_scale(&q, sp, e, r, c, R, C);
         uint8_t code = qt_code(&q, sp, e, r, c, R, C);
-        float want = s == 0xFF ? NAN
-                               : (float)ldexp((double)alto_elem_decode(elem, code), s - 127);
+        float want = s == 0xFF ? NAN : (float)ldexp((double)alto_elem_decode(elem, code), s - 127);
         float got = y[(e * R + r) * C + c];
         if (!(got == want || (isnan(got) && isnan(want))))
           bad_y++;
@@ -370,10 +371,14 @@ typedef struct {
   bool two_level;
 } scheme_case;
 static const scheme_case k_cases[] = {
-    {ALTO_SCHEME_MXFP4, ALTO_SCALE_EVEN, false},      {ALTO_SCHEME_MXFP4, ALTO_SCALE_FLOOR, false},
-    {ALTO_SCHEME_MXFP4, ALTO_SCALE_UOS, false},       {ALTO_SCHEME_MXFP8_E4M3, ALTO_SCALE_EVEN, false},
-    {ALTO_SCHEME_MXFP8_E4M3, ALTO_SCALE_FLOOR, false}, {ALTO_SCHEME_MXFP8_E5M2, ALTO_SCALE_EVEN, false},
-    {ALTO_SCHEME_NVFP4, ALTO_SCALE_EVEN, false},      {ALTO_SCHEME_NVFP4, ALTO_SCALE_EVEN, true},
+    {ALTO_SCHEME_MXFP4, ALTO_SCALE_EVEN, false},
+    {ALTO_SCHEME_MXFP4, ALTO_SCALE_FLOOR, false},
+    {ALTO_SCHEME_MXFP4, ALTO_SCALE_UOS, false},
+    {ALTO_SCHEME_MXFP8_E4M3, ALTO_SCALE_EVEN, false},
+    {ALTO_SCHEME_MXFP8_E4M3, ALTO_SCALE_FLOOR, false},
+    {ALTO_SCHEME_MXFP8_E5M2, ALTO_SCALE_EVEN, false},
+    {ALTO_SCHEME_NVFP4, ALTO_SCALE_EVEN, false},
+    {ALTO_SCHEME_NVFP4, ALTO_SCALE_EVEN, true},
 };
 #define N_CASES (int)(sizeof k_cases / sizeof k_cases[0])
 
@@ -570,8 +575,8 @@ static void test_sr_index_threads(void) {
   char *saved_copy = saved ? strdup(saved) : NULL;
   for (int si = 0; si < 2; si++)
     for (int geo = 0; geo < 3; geo++) {
-      alto_quant_spec sp = spec_of(si ? ALTO_SCHEME_NVFP4 : ALTO_SCHEME_MXFP4,
-                                   geo == 0 ? -1 : -2, geo == 2, ALTO_SCALE_EVEN);
+      alto_quant_spec sp = spec_of(si ? ALTO_SCHEME_NVFP4 : ALTO_SCHEME_MXFP4, geo == 0 ? -1 : -2,
+                                   geo == 2, ALTO_SCALE_EVEN);
       sp.sr = true;
       sp.two_level = true;
       sp.seed = alto_test_u64(&rng);
@@ -593,8 +598,8 @@ static void test_sr_index_threads(void) {
               int64_t i = (e * R + r) * C + c;
               uint8_t s = qt_scale(&q1, &sp, e, r, c, R, C);
               alto_u32 u = alto_philox_u32(sp.seed, sp.stream, (alto_u64)i);
-              uint8_t want = si ? alto_nvfp4_encode_sr(x[i], s, q1.outer, u)
-                                : alto_mx_encode_sr(x[i], s, u);
+              uint8_t want =
+                  si ? alto_nvfp4_encode_sr(x[i], s, q1.outer, u) : alto_mx_encode_sr(x[i], s, u);
               bad += qt_code(&q1, &sp, e, r, c, R, C) != want;
             }
         CHECKF(bad == 0, "SR %s geo %d: %lld codes not from Philox(i)", alto_scheme_name(sp.scheme),
@@ -609,19 +614,21 @@ static void test_sr_index_threads(void) {
   free(x);
 }
 
-/* ---- NVFP4 ------------------------------------------------------------------------------------ */
+/* ---- NVFP4 ------------------------------------------------------------------------------------
+ */
 static void test_nvfp4(void) {
   alto_test_rng rng = {g_seed ^ 0x4f};
   const int64_t E = 2, R = 32, C = 64, n = E * R * C;
   float *x = malloc(sizeof(float) * n);
   alto_test_fill_outliers(&rng, x, n, 1.0f);
   for (int64_t c = 0; c < 16; c++) {
-    x[(1 * R + 5) * C + 16 + c] = 1e-6f * (c + 1); /* inner clamps at 2^-9 (outer 1) */
+    x[(1 * R + 5) * C + 16 + c] = 1e-6f * (c + 1);    /* inner clamps at 2^-9 (outer 1) */
     x[(1 * R + 6) * C + 32 + c] = 1e5f * (c % 3 - 1); /* inner clamps at 448 (outer 1) */
   }
   for (int tl = 0; tl < 2; tl++)
     for (int geo = 0; geo < 3; geo++) {
-      alto_quant_spec sp = spec_of(ALTO_SCHEME_NVFP4, geo == 1 ? -2 : -1, geo == 2, ALTO_SCALE_EVEN);
+      alto_quant_spec sp =
+          spec_of(ALTO_SCHEME_NVFP4, geo == 1 ? -2 : -1, geo == 2, ALTO_SCALE_EVEN);
       sp.two_level = tl;
       alto_tensor_view v = qt_view(x, ALTO_ELEM_F32, E, R, C);
       alto_quantized q;
@@ -668,7 +675,8 @@ static void test_nvfp4(void) {
     int64_t bad = 0;
     for (int64_t i = 0; i < n; i++) {
       bool in_block = i / C == 7 && (i % C) / 16 == 1;
-      bad += in_block ? !(isnan(y[i]) && qt_code(&q, &sp, 0, 7, i % C, R, C) == 0) : !isfinite(y[i]);
+      bad +=
+          in_block ? !(isnan(y[i]) && qt_code(&q, &sp, 0, 7, i % C, R, C) == 0) : !isfinite(y[i]);
     }
     CHECKF(bad == 0, "nvfp4 NaN block: %lld wrong", (long long)bad);
     free(y);

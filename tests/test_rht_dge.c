@@ -85,8 +85,10 @@ static void test_rht_gram(void) {
     alto_test_fill_outliers(&rng, dy, E * M * N, 1.0f);
     alto_test_fill_outliers(&rng, x, E * M * K, 1.0f);
     uint64_t seed = alto_test_u64(&rng), stream = alto_test_u64(&rng);
-    alto_tensor_view vdy = qt_view(dy, ALTO_ELEM_F32, E, M, N), vx = qt_view(x, ALTO_ELEM_F32, E, M, K);
-    float *rdy = rht(&vdy, b, seed, stream, ALTO_ELEM_F32), *rx = rht(&vx, b, seed, stream, ALTO_ELEM_F32);
+    alto_tensor_view vdy = qt_view(dy, ALTO_ELEM_F32, E, M, N),
+                     vx = qt_view(x, ALTO_ELEM_F32, E, M, K);
+    float *rdy = rht(&vdy, b, seed, stream, ALTO_ELEM_F32),
+          *rx = rht(&vx, b, seed, stream, ALTO_ELEM_F32);
     if (rdy && rx) {
       double num = 0, den = 0;
       for (int64_t e = 0; e < E; e++)
@@ -157,7 +159,8 @@ static void test_dge_multiplier(void) {
       }
     for (int i = 0; i < 7; i++)
       CHECK(alto_dge_multiplier(-ldexpf(mids[i], s - 127), s) == 3.0f);
-    CHECK(alto_dge_multiplier(ldexpf(7.0f, s - 127), s) == alto_dge_multiplier(ldexpf(6.0f, s - 127), s));
+    CHECK(alto_dge_multiplier(ldexpf(7.0f, s - 127), s) ==
+          alto_dge_multiplier(ldexpf(6.0f, s - 127), s));
   }
   float g = alto_dge_multiplier(0.26f, 127);
   CHECKF(fabsf(g - 2.6265f) < 1e-4f, "g(0.26) = %.6f", g);

@@ -30,7 +30,7 @@ alto_status alto_cpu_dge(const alto_quant_spec *spec, const alto_tensor_view *w,
     return alto_error(ALTO_ERR_INVALID_ARG,
                       "dge: the weight quantization is %s; DGE is defined for mxfp4 weights",
                       (unsigned)spec->scheme < ALTO_SCHEME_COUNT ? alto_scheme_name(spec->scheme)
-                                                                  : "?");
+                                                                 : "?");
   alto_quant_layout l;
   ALTO_TRY(alto_quant_layout_of(spec, w, &l));
   const alto_quant_layout *ql = &q->layout;

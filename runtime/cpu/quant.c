@@ -98,8 +98,7 @@ alto_status alto_quant_layout_of(const alto_quant_spec *spec, const alto_tensor_
     return alto_error(ALTO_ERR_INVALID_ARG, "%s: element format %s; expected e4m3 or e5m2", name,
                       (unsigned)spec->elem < ALTO_ELEM_COUNT ? alto_elem_name(spec->elem) : "?");
   if (spec->block2d && (sch == ALTO_SCHEME_FP8_ROWWISE || sch == ALTO_SCHEME_FP8_TENSORWISE))
-    return alto_error(ALTO_ERR_INVALID_ARG, "%s: 2-D blocks are not defined for this scheme",
-                      name);
+    return alto_error(ALTO_ERR_INVALID_ARG, "%s: 2-D blocks are not defined for this scheme", name);
 
   int64_t E = x->ndim == 3 ? x->dims[0] : 1;
   int64_t R = x->dims[x->ndim - 2], C = x->dims[x->ndim - 1];
@@ -168,7 +167,8 @@ alto_status alto_cpu_dequantize(const alto_quant_spec *spec, const alto_quantize
   if (!spec || !q || !y || !q->codes || !q->scales)
     return alto_error(ALTO_ERR_INVALID_ARG, "alto_cpu_dequantize: NULL argument");
   if (out_dtype != ALTO_ELEM_BF16 && out_dtype != ALTO_ELEM_F32)
-    return alto_error(ALTO_ERR_INVALID_ARG, "alto_cpu_dequantize: output dtype %s; expected bf16 or f32",
+    return alto_error(ALTO_ERR_INVALID_ARG,
+                      "alto_cpu_dequantize: output dtype %s; expected bf16 or f32",
                       (unsigned)out_dtype < ALTO_ELEM_COUNT ? alto_elem_name(out_dtype) : "?");
   alto_scheme sch = spec->scheme;
   if (alto_quant_is_fp8_(sch))

@@ -14,10 +14,10 @@ typedef struct {
   const alto_quant_spec *spec;
   const alto_quant_layout *layout;
   int64_t E, R, C;
-  alto_elem elem;   /* element format: E2M1, E4M3 or E5M2 */
-  bool e2m1;        /* packed two per byte */
-  bool nvfp4;       /* E4M3 inner scales with the fp32 outer */
-  float outer;      /* NVFP4 outer scale (1 otherwise) */
+  alto_elem elem;            /* element format: E2M1, E4M3 or E5M2 */
+  bool e2m1;                 /* packed two per byte */
+  bool nvfp4;                /* E4M3 inner scales with the fp32 outer */
+  float outer;               /* NVFP4 outer scale (1 otherwise) */
   const alto_tensor_view *x; /* quantize: the input */
   uint8_t *codes;
   uint8_t *scales;
@@ -74,7 +74,8 @@ static void alto_mx_quantize_blocks_(void *ctx, int64_t begin, int64_t end) {
     for (int64_t r = r0; r < r0 + l->block_r; r++)
       for (int64_t c = c0; c < c0 + l->block_c; c++)
         amax = alto_amax_update(amax, alto_tensor_get(k->x, (e * k->R + r) * k->C + c));
-    uint8_t s = k->nvfp4 ? alto_nvfp4_inner(amax, k->outer) : alto_mx_scale(amax, spec->rule, k->elem);
+    uint8_t s =
+        k->nvfp4 ? alto_nvfp4_inner(amax, k->outer) : alto_mx_scale(amax, spec->rule, k->elem);
     k->scales[blk] = s;
     for (int64_t r = r0; r < r0 + l->block_r; r++)
       for (int64_t c = c0; c < c0 + l->block_c; c++) {
@@ -111,7 +112,8 @@ static void alto_mx_dequantize_blocks_(void *ctx, int64_t begin, int64_t end) {
         uint8_t code = (uint8_t)(k->qcodes[pos] >> shift);
         if (k->e2m1)
           code &= 0xF;
-        float v = k->nvfp4 ? alto_nvfp4_decode(code, s, k->outer) : alto_mx_decode(code, s, k->elem);
+        float v =
+            k->nvfp4 ? alto_nvfp4_decode(code, s, k->outer) : alto_mx_decode(code, s, k->elem);
         int64_t i = (e * k->R + r) * k->C + c;
         if (k->out_dtype == ALTO_ELEM_BF16)
           ((uint16_t *)k->y)[i] = alto_f32_to_bf16(v);
@@ -159,8 +161,8 @@ alto_status alto_cpu_quantize_mx_(const alto_quant_spec *spec, const alto_tensor
     k.outer = alto_nvfp4_outer(amax, 1);
   }
   out->outer = k.outer;
-  alto_parallel_for(out->layout.scale_count, alto_mx_grain_(&out->layout),
-                    alto_mx_quantize_blocks_, &k);
+  alto_parallel_for(out->layout.scale_count, alto_mx_grain_(&out->layout), alto_mx_quantize_blocks_,
+                    &k);
   return ALTO_OK;
 }
 

@@ -52,8 +52,8 @@ alto_status alto_cpu_rht(const alto_tensor_view *x, int b, uint64_t seed, uint64
                       "rht: block size %d is not supported; use a power of two in 16..256", b);
   for (int d = 0; d < x->ndim; d++)
     if (x->dims[d] <= 0)
-      return alto_error(ALTO_ERR_INVALID_ARG, "rht: dim %d is %lld; every dim must be positive",
-                        d, (long long)x->dims[d]);
+      return alto_error(ALTO_ERR_INVALID_ARG, "rht: dim %d is %lld; every dim must be positive", d,
+                        (long long)x->dims[d]);
   int64_t E = x->ndim == 3 ? x->dims[0] : 1;
   int64_t R = x->dims[x->ndim - 2], C = x->dims[x->ndim - 1];
   if (R % b != 0)
