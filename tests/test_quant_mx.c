@@ -506,8 +506,8 @@ static void set_threads(const char *n) {
 
 static void test_sr_unbiased(void) {
   alto_test_rng rng = {g_seed ^ 0x5c};
-  const int64_t R = 1024, C = 1024, n = R * C;
-  const float lo_v = 0.3f, hi_v = -4.7f; /* between 0 and 0.5, and between -4 and -6 */
+  const int64_t R = 2048, C = 1024, n = R * C; /* ~10^6 draws of each value */
+  const float lo_v = 0.3f, hi_v = -4.7f;       /* between 0 and 0.5, and between -4 and -6 */
   float *x = malloc(sizeof(float) * n);
   for (int64_t i = 0; i < n; i++)
     x[i] = i % 32 == 0 ? 6.0f : (i % 2 ? lo_v : hi_v); /* 6 makes every scale 127 */
@@ -571,17 +571,20 @@ static void test_sr_index_threads(void) {
   const int64_t E = 3, R = 64, C = 96, n = E * R * C;
   float *x = malloc(sizeof(float) * n);
   alto_test_fill_outliers(&rng, x, n, 1.0f);
+  uint16_t *h = qt_to_bf16(x, n);
   const char *saved = getenv("ALTO_NUM_THREADS");
   char *saved_copy = saved ? strdup(saved) : NULL;
-  for (int si = 0; si < 2; si++)
+  for (int si = 0; si < 4; si++) /* scheme (bit 0) x input dtype (bit 1) */
     for (int geo = 0; geo < 3; geo++) {
-      alto_quant_spec sp = spec_of(si ? ALTO_SCHEME_NVFP4 : ALTO_SCHEME_MXFP4, geo == 0 ? -1 : -2,
-                                   geo == 2, ALTO_SCALE_EVEN);
+      alto_quant_spec sp = spec_of(si & 1 ? ALTO_SCHEME_NVFP4 : ALTO_SCHEME_MXFP4,
+                                   geo == 0 ? -1 : -2, geo == 2, ALTO_SCALE_EVEN);
       sp.sr = true;
       sp.two_level = true;
       sp.seed = alto_test_u64(&rng);
       sp.stream = alto_test_u64(&rng);
-      alto_tensor_view v = qt_view(x, ALTO_ELEM_F32, E, R, C);
+      bool bf = si >> 1;
+      alto_tensor_view v =
+          qt_view(bf ? (void *)h : (void *)x, bf ? ALTO_ELEM_BF16 : ALTO_ELEM_F32, E, R, C);
       alto_quantized q1, q4;
       set_threads("1");
       bool ok1 = quant_ok(&sp, &v, &q1);
@@ -598,8 +601,9 @@ static void test_sr_index_threads(void) {
               int64_t i = (e * R + r) * C + c;
               uint8_t s = qt_scale(&q1, &sp, e, r, c, R, C);
               alto_u32 u = alto_philox_u32(sp.seed, sp.stream, (alto_u64)i);
+              float xi = bf ? alto_bf16_to_f32(h[i]) : x[i];
               uint8_t want =
-                  si ? alto_nvfp4_encode_sr(x[i], s, q1.outer, u) : alto_mx_encode_sr(x[i], s, u);
+                  si & 1 ? alto_nvfp4_encode_sr(xi, s, q1.outer, u) : alto_mx_encode_sr(xi, s, u);
               bad += qt_code(&q1, &sp, e, r, c, R, C) != want;
             }
         CHECKF(bad == 0, "SR %s geo %d: %lld codes not from Philox(i)", alto_scheme_name(sp.scheme),
@@ -611,6 +615,7 @@ static void test_sr_index_threads(void) {
         alto_quantized_free(&q4);
     }
   free(saved_copy);
+  free(h);
   free(x);
 }
 
