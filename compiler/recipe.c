@@ -82,7 +82,7 @@ static const alto_srcloc *alto_recipe_floc_(const alto_recipe_rules_ *c, int f) 
   return alto_recipe_given_(c, f) ? &c->m->field_loc[f] : &c->m->mod.loc;
 }
 
-#define ALTO_RULE_FAIL_(c, f, ...) \
+#define ALTO_RULE_FAIL_(c, f, ...)                                                                 \
   alto_recipe_fail(ALTO_ERR_INVALID_ARG, alto_recipe_floc_(c, f), ALTO_LPT_CLASS "." __VA_ARGS__)
 
 /* ALTO's flag rules (alto/modifiers/lpt/base.py validators and kernel dispatch). */
@@ -90,18 +90,21 @@ static alto_status alto_recipe_lpt_flag_rules_(const alto_recipe_rules_ *c) {
   const alto_lpt_modifier *o = c->o;
   const char *sn = alto_scheme_name(o->scheme);
   bool fp4 = o->scheme == ALTO_SCHEME_MXFP4 || o->scheme == ALTO_SCHEME_NVFP4;
-  if (o->use_hadamard && o->use_2dblock_x && !alto_recipe_wait_(c, ALTO_LPT_F_HADAMARD, ALTO_LPT_F_2DBLOCK_X))
+  if (o->use_hadamard && o->use_2dblock_x &&
+      !alto_recipe_wait_(c, ALTO_LPT_F_HADAMARD, ALTO_LPT_F_2DBLOCK_X))
     return ALTO_RULE_FAIL_(c, ALTO_LPT_F_HADAMARD,
                            "use_hadamard: true needs use_2dblock_x: false (the transform runs "
                            "along 1x32 activation blocks); valid: use_hadamard: false, or "
                            "use_2dblock_x: false");
-  if (o->use_uos && o->clip_mode != ALTO_CLIP_NONE && !alto_recipe_wait_(c, ALTO_LPT_F_UOS, ALTO_LPT_F_CLIP))
+  if (o->use_uos && o->clip_mode != ALTO_CLIP_NONE &&
+      !alto_recipe_wait_(c, ALTO_LPT_F_UOS, ALTO_LPT_F_CLIP))
     return ALTO_RULE_FAIL_(c, ALTO_LPT_F_UOS,
                            "use_uos: true needs clip_mode: none; valid: clip_mode: none, or "
                            "use_uos: false");
   if (alto_recipe_wait_(c, ALTO_LPT_F_SCHEME, ALTO_LPT_F_SCHEME) || o->scheme == ALTO_SCHEME_BF16)
     return ALTO_OK; /* the remaining rules depend on the scheme */
-  if (o->use_uos && o->scheme != ALTO_SCHEME_MXFP4 && !alto_recipe_wait_(c, ALTO_LPT_F_UOS, ALTO_LPT_F_UOS))
+  if (o->use_uos && o->scheme != ALTO_SCHEME_MXFP4 &&
+      !alto_recipe_wait_(c, ALTO_LPT_F_UOS, ALTO_LPT_F_UOS))
     return ALTO_RULE_FAIL_(c, ALTO_LPT_F_UOS, "use_uos is only for mxfp4, not %s; valid: false",
                            sn);
   if (o->use_hadamard && !fp4 && !alto_recipe_wait_(c, ALTO_LPT_F_HADAMARD, ALTO_LPT_F_HADAMARD))
@@ -152,20 +155,20 @@ static alto_status alto_recipe_lpt_value_rules_(const alto_recipe_rules_ *c) {
     bool fp8 = alto_recipe_is_fp8_(o->scheme);
     alto_elem own = alto_scheme_elem(o->scheme);
     if (fp8 ? o->grad_dtype == ALTO_ELEM_E2M1 : o->grad_dtype != own)
-      return ALTO_RULE_FAIL_(c, ALTO_LPT_F_GRAD_DTYPE,
-                             "grad_dtype %s is not available for %s; valid: %s",
-                             alto_elem_name(o->grad_dtype), sn,
-                             fp8 ? "e4m3, e5m2" : alto_elem_name(own));
+      return ALTO_RULE_FAIL_(
+          c, ALTO_LPT_F_GRAD_DTYPE, "grad_dtype %s is not available for %s; valid: %s",
+          alto_elem_name(o->grad_dtype), sn, fp8 ? "e4m3, e5m2" : alto_elem_name(own));
   }
   alto_two_level tl = o->two_level_scaling;
-  if (tl != ALTO_TWO_LEVEL_NONE && !alto_recipe_wait_(c, ALTO_LPT_F_TWO_LEVEL, ALTO_LPT_F_TWO_LEVEL)) {
+  if (tl != ALTO_TWO_LEVEL_NONE &&
+      !alto_recipe_wait_(c, ALTO_LPT_F_TWO_LEVEL, ALTO_LPT_F_TWO_LEVEL)) {
     /* ALTO silently ignores the other combinations; an ignored flag is a surprise. */
     bool ok = (tl == ALTO_TWO_LEVEL_BLOCKWISE && o->scheme == ALTO_SCHEME_MXFP4) ||
               (tl == ALTO_TWO_LEVEL_TENSORWISE && o->scheme == ALTO_SCHEME_NVFP4);
     if (!ok)
       return ALTO_RULE_FAIL_(c, ALTO_LPT_F_TWO_LEVEL,
-                             "two_level_scaling %s is not available for %s; valid: none%s", tl ==
-                             ALTO_TWO_LEVEL_BLOCKWISE ? "blockwise" : "tensorwise", sn,
+                             "two_level_scaling %s is not available for %s; valid: none%s",
+                             tl == ALTO_TWO_LEVEL_BLOCKWISE ? "blockwise" : "tensorwise", sn,
                              o->scheme == ALTO_SCHEME_MXFP4   ? ", blockwise"
                              : o->scheme == ALTO_SCHEME_NVFP4 ? ", tensorwise"
                                                               : "");
@@ -329,11 +332,10 @@ static alto_status alto_recipe_modifiers_(alto_recipe *r, const alto_rnode *grou
       ALTO_TRY(alto_recipe_ptq_parse(r, k, v));
     else {
       const char *hint = alto_recipe_suggest_(k->text, classes, 2);
-      return alto_recipe_fail(ALTO_ERR_PARSE, &k->loc,
-                              "unknown modifier class '%s'%s%s%s; valid: " ALTO_LPT_CLASS
-                              ", " ALTO_PTQ_CLASS,
-                              k->text, hint ? " (did you mean '" : "", hint ? hint : "",
-                              hint ? "'?)" : "");
+      return alto_recipe_fail(
+          ALTO_ERR_PARSE, &k->loc,
+          "unknown modifier class '%s'%s%s%s; valid: " ALTO_LPT_CLASS ", " ALTO_PTQ_CLASS, k->text,
+          hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
     }
   }
   return ALTO_OK;
@@ -485,7 +487,9 @@ void alto_recipe_free(alto_recipe *r) {
   free(r);
 }
 
-int alto_recipe_lpt_count(const alto_recipe *r) { return r->n_lpt; }
+int alto_recipe_lpt_count(const alto_recipe *r) {
+  return r->n_lpt;
+}
 
 const alto_lpt_modifier *alto_recipe_lpt(const alto_recipe *r, int i) {
   ALTO_ASSERT(i >= 0 && i < r->n_lpt);
@@ -497,14 +501,18 @@ bool alto_recipe_lpt_dynamic(const alto_recipe *r, int i) {
   return r->lpt[i].dynamic;
 }
 
-int alto_recipe_ptq_count(const alto_recipe *r) { return r->n_ptq; }
+int alto_recipe_ptq_count(const alto_recipe *r) {
+  return r->n_ptq;
+}
 
 const alto_ptq_modifier *alto_recipe_ptq(const alto_recipe *r, int i) {
   ALTO_ASSERT(i >= 0 && i < r->n_ptq);
   return &r->ptq[i];
 }
 
-int alto_recipe_arg_count(const alto_recipe *r) { return r->n_args; }
+int alto_recipe_arg_count(const alto_recipe *r) {
+  return r->n_args;
+}
 
 const char *alto_recipe_arg_key(const alto_recipe *r, int i) {
   ALTO_ASSERT(i >= 0 && i < r->n_args);
@@ -518,4 +526,6 @@ const char *alto_recipe_arg(const alto_recipe *r, const char *key) {
   return NULL;
 }
 
-const char *alto_recipe_file(const alto_recipe *r) { return r->file; }
+const char *alto_recipe_file(const alto_recipe *r) {
+  return r->file;
+}

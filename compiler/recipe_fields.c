@@ -9,13 +9,12 @@
 
 #include "compiler/recipe_fields.h"
 
-static const char *const alto_recipe_lpt_schemes_[] = {
-    "bf16",        "mxfp4",          "mxfp8_e4m3", "mxfp8_e5m2",
-    "nvfp4",       "fp8_block",      "fp8_rowwise", "fp8_tensorwise"};
+static const char *const alto_recipe_lpt_schemes_[] = {"bf16",        "mxfp4",         "mxfp8_e4m3",
+                                                       "mxfp8_e5m2",  "nvfp4",         "fp8_block",
+                                                       "fp8_rowwise", "fp8_tensorwise"};
 static const alto_scheme alto_recipe_lpt_scheme_ids_[] = {
-    ALTO_SCHEME_BF16,      ALTO_SCHEME_MXFP4,       ALTO_SCHEME_MXFP8_E4M3,
-    ALTO_SCHEME_MXFP8_E5M2, ALTO_SCHEME_NVFP4,      ALTO_SCHEME_FP8_BLOCK,
-    ALTO_SCHEME_FP8_ROWWISE, ALTO_SCHEME_FP8_TENSORWISE};
+    ALTO_SCHEME_BF16,  ALTO_SCHEME_MXFP4,     ALTO_SCHEME_MXFP8_E4M3,  ALTO_SCHEME_MXFP8_E5M2,
+    ALTO_SCHEME_NVFP4, ALTO_SCHEME_FP8_BLOCK, ALTO_SCHEME_FP8_ROWWISE, ALTO_SCHEME_FP8_TENSORWISE};
 _Static_assert(sizeof alto_recipe_lpt_schemes_ / sizeof *alto_recipe_lpt_schemes_ ==
                    sizeof alto_recipe_lpt_scheme_ids_ / sizeof *alto_recipe_lpt_scheme_ids_,
                "one id per LPT scheme name");
@@ -86,7 +85,9 @@ const alto_recipe_field_ *alto_recipe_ptq_field(int f) {
   return &alto_recipe_ptq_fields_[f];
 }
 
-const char *alto_recipe_lpt_field_name(int field) { return alto_recipe_lpt_field(field)->name; }
+const char *alto_recipe_lpt_field_name(int field) {
+  return alto_recipe_lpt_field(field)->name;
+}
 
 /* ---- names ------------------------------------------------------------------------------- */
 void alto_recipe_join_(char *buf, size_t n, const char *const *names, int count) {
@@ -144,8 +145,8 @@ alto_status alto_recipe_unknown_key_(const alto_rnode *key, const char *where,
     names[i] = t[i].name;
   alto_recipe_join_(valid, sizeof valid, names, n);
   const char *hint = alto_recipe_suggest_(key->text, names, n);
-  return alto_recipe_fail(ALTO_ERR_PARSE, &key->loc, "%s: unknown key '%s'%s%s%s; valid: %s",
-                          where, key->text, hint ? " (did you mean '" : "", hint ? hint : "",
+  return alto_recipe_fail(ALTO_ERR_PARSE, &key->loc, "%s: unknown key '%s'%s%s%s; valid: %s", where,
+                          key->text, hint ? " (did you mean '" : "", hint ? hint : "",
                           hint ? "'?)" : "", valid);
 }
 
@@ -181,8 +182,7 @@ static alto_status alto_recipe_set_int_(const alto_recipe_field_ *f, const char 
   if (f->max == INT64_MAX)
     snprintf(valid, sizeof valid, "an integer >= %lld", (long long)f->min);
   else
-    snprintf(valid, sizeof valid, "an integer in %lld..%lld", (long long)f->min,
-             (long long)f->max);
+    snprintf(valid, sizeof valid, "an integer in %lld..%lld", (long long)f->min, (long long)f->max);
   if (!alto_recipe_integral_(v, &x))
     return alto_recipe_wrong_type_(f, where, v, "an integer", valid);
   if (x < f->min || x > f->max)
@@ -210,9 +210,8 @@ static alto_status alto_recipe_set_enum_(const alto_recipe_field_ *f, const char
       return ALTO_OK;
     }
   const char *hint = alto_recipe_suggest_(v->text, f->names, f->n_names);
-  return alto_recipe_fail(ALTO_ERR_INVALID_ARG, &v->loc,
-                          "%s.%s: unknown %s '%s'%s%s%s; valid: %s", where, f->name,
-                          f->type == ALTO_FT_SCHEME ? "scheme" : "value", v->text,
+  return alto_recipe_fail(ALTO_ERR_INVALID_ARG, &v->loc, "%s.%s: unknown %s '%s'%s%s%s; valid: %s",
+                          where, f->name, f->type == ALTO_FT_SCHEME ? "scheme" : "value", v->text,
                           hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "",
                           valid);
 }

@@ -47,7 +47,9 @@ alto_rnode *alto_rnode_new(alto_rnode_kind kind, const char *file, int line, int
 void alto_rnode_push(alto_rnode *parent, alto_rnode *child); /* takes ownership */
 void alto_rnode_free(alto_rnode *n);
 const char *alto_rnode_kind_name(alto_rnode_kind k); /* "a boolean", "a mapping", ... */
-static inline int alto_rnode_map_len(const alto_rnode *n) { return n->n_items / 2; }
+static inline int alto_rnode_map_len(const alto_rnode *n) {
+  return n->n_items / 2;
+}
 
 /* Checks size, NUL bytes and UTF-8 (for both languages). */
 alto_status alto_recipe_check_text(const char *file, const char *text, size_t len);
@@ -98,9 +100,9 @@ enum {
 
 /* One LowPrecisionTrainingModifier as written, plus what resolve needs to redo the Lua parts. */
 typedef struct {
-  alto_lpt_modifier mod;           /* finalized: defaults applied, rules checked */
-  alto_lpt_modifier raw;           /* as written, before defaults (shares mod's lists) */
-  uint32_t set;                    /* bit f: field f was given */
+  alto_lpt_modifier mod; /* finalized: defaults applied, rules checked */
+  alto_lpt_modifier raw; /* as written, before defaults (shares mod's lists) */
+  uint32_t set;          /* bit f: field f was given */
   alto_srcloc field_loc[ALTO_LPT_F_COUNT];
   int fn_ref[ALTO_LPT_F_COUNT]; /* a Lua function deciding the field per module, or -1 */
   bool dynamic;                 /* some field is a Lua function */

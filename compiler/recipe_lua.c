@@ -51,14 +51,19 @@ static void *alto_recipe_lua_alloc_(void *ud, void *ptr, size_t osize, size_t ns
 }
 
 static void alto_recipe_lua_hook_(lua_State *L, lua_Debug *ar) {
-  (void)ar;
   void *ud;
   lua_getallocf(L, &ud);
   alto_recipe_lua *s = ud;
   s->instructions += ALTO_LUA_HOOK_EVERY;
-  if (s->instructions > s->instruction_limit)
-    luaL_error(L, "instruction limit exceeded (%I instructions); a recipe must finish quickly",
-               (lua_Integer)s->instruction_limit);
+  if (s->instructions <= s->instruction_limit)
+    return;
+  /* luaL_error would not know the position inside a hook: name the running line. */
+  lua_getinfo(L, "Sl", ar);
+  lua_pushfstring(L,
+                  "%s:%d: instruction limit exceeded (%I instructions); a recipe must finish "
+                  "quickly",
+                  ar->short_src, ar->currentline, (lua_Integer)s->instruction_limit);
+  lua_error(L);
 }
 
 /* Message handler: the error plus a Lua traceback (luaL_traceback). */
@@ -87,8 +92,8 @@ static void alto_recipe_lua_open_(lua_State *L) {
   luaL_requiref(L, LUA_TABLIBNAME, luaopen_table, 1);
   luaL_requiref(L, LUA_MATHLIBNAME, luaopen_math, 1);
   lua_pop(L, 4);
-  static const char *const base_out[] = {"dofile", "loadfile", "load", "loadstring", "require",
-                                         "collectgarbage", "print"};
+  static const char *const base_out[] = {"dofile",  "loadfile",       "load", "loadstring",
+                                         "require", "collectgarbage", "print"};
   for (size_t i = 0; i < sizeof base_out / sizeof *base_out; i++)
     alto_recipe_lua_remove_(L, NULL, base_out[i]);
   alto_recipe_lua_remove_(L, LUA_STRLIBNAME, "dump");
@@ -109,8 +114,8 @@ typedef struct {
   const alto_module_query *q;
 } alto_recipe_lua_ctx_;
 
-static alto_status alto_recipe_lua_node_(lua_State *L, alto_recipe_lua_ctx_ *c, int idx,
-                                         int depth, alto_rnode **slot);
+static alto_status alto_recipe_lua_node_(lua_State *L, alto_recipe_lua_ctx_ *c, int idx, int depth,
+                                         alto_rnode **slot);
 
 static alto_rnode *alto_recipe_lua_new_(alto_recipe_lua_ctx_ *c, alto_rnode_kind k,
                                         alto_rnode **slot) {
@@ -166,8 +171,8 @@ static void alto_recipe_lua_sort_map_(alto_rnode *map) {
   qsort(map->items, (size_t)map->n_items / 2, 2 * sizeof *map->items, alto_recipe_lua_cmp_pairs_);
 }
 
-static alto_status alto_recipe_lua_table_(lua_State *L, alto_recipe_lua_ctx_ *c, int idx,
-                                          int depth, alto_rnode *n) {
+static alto_status alto_recipe_lua_table_(lua_State *L, alto_recipe_lua_ctx_ *c, int idx, int depth,
+                                          alto_rnode *n) {
   alto_srcloc loc = {c->file, 0, 0};
   lua_Integer count;
   int kind = alto_recipe_lua_table_kind_(L, idx, &count);
@@ -207,8 +212,8 @@ static alto_status alto_recipe_lua_table_(lua_State *L, alto_recipe_lua_ctx_ *c,
 
 /* Converts the value at idx into *slot (which the parent already holds, so nothing leaks if
  * Lua raises a memory error half way). */
-static alto_status alto_recipe_lua_node_(lua_State *L, alto_recipe_lua_ctx_ *c, int idx,
-                                         int depth, alto_rnode **slot) {
+static alto_status alto_recipe_lua_node_(lua_State *L, alto_recipe_lua_ctx_ *c, int idx, int depth,
+                                         alto_rnode **slot) {
   alto_srcloc loc = {c->file, 0, 0};
   if (depth > ALTO_RECIPE_MAX_DEPTH)
     return alto_recipe_fail(ALTO_ERR_PARSE, &loc,
@@ -306,8 +311,8 @@ static alto_status alto_recipe_lua_protect_(alto_recipe_lua *s, lua_CFunction fn
     msg = msg ? msg : "(no message)";
     /* Script errors start with "file:line:"; others get the file in front. */
     bool has_file = !strncmp(msg, c->file, strlen(c->file));
-    st = alto_error(ALTO_ERR_PARSE, "%s%s%s", has_file ? "" : c->file, has_file ? "" : ": Lua error: ",
-                    msg);
+    st = alto_error(ALTO_ERR_PARSE, "%s%s%s", has_file ? "" : c->file,
+                    has_file ? "" : ": Lua error: ", msg);
   } else if (c->syntax_error)
     st = alto_error(ALTO_ERR_PARSE, "%s (Lua syntax error)", c->syntax_error);
   else

@@ -19,12 +19,24 @@ static char *alto_recipe_regex_translate_(const char *pat) {
     const char *rep = NULL;
     if (!in_bracket && p[0] == '\\' && p[1]) {
       switch (p[1]) {
-      case 'd': rep = "[0-9]"; break;
-      case 'D': rep = "[^0-9]"; break;
-      case 's': rep = "[[:space:]]"; break;
-      case 'S': rep = "[^[:space:]]"; break;
-      case 'w': rep = "[[:alnum:]_]"; break;
-      case 'W': rep = "[^[:alnum:]_]"; break;
+      case 'd':
+        rep = "[0-9]";
+        break;
+      case 'D':
+        rep = "[^0-9]";
+        break;
+      case 's':
+        rep = "[[:space:]]";
+        break;
+      case 'S':
+        rep = "[^[:space:]]";
+        break;
+      case 'w':
+        rep = "[[:alnum:]_]";
+        break;
+      case 'W':
+        rep = "[^[:alnum:]_]";
+        break;
       default:
         *o++ = *p++; /* keep the escape and the escaped character together */
         *o++ = *p;

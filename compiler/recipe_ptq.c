@@ -52,8 +52,8 @@ static alto_status alto_recipe_ptq_set_(alto_recipe_ptq_ *p, int f, const alto_r
 static alto_status alto_recipe_ptq_args_(alto_recipe_ptq_ *p, const alto_rnode *args,
                                          const char *where, bool weights) {
   static const char *const types[] = {"int", "float"};
-  static const char *const strategies[] = {"tensor", "channel", "group", "block", "token",
-                                           "tensor_group"};
+  static const char *const strategies[] = {"tensor", "channel", "group",
+                                           "block",  "token",   "tensor_group"};
   static const alto_recipe_field_ extra[] = {
       {"type", ALTO_FT_ENUM, 0, types, 2, 0, 0},
       {"strategy", ALTO_FT_ENUM, 0, strategies, 6, 0, 0},
@@ -66,8 +66,9 @@ static alto_status alto_recipe_ptq_args_(alto_recipe_ptq_ *p, const alto_rnode *
   if (args->kind == ALTO_RNODE_NULL)
     return ALTO_OK;
   if (args->kind != ALTO_RNODE_MAP)
-    return alto_recipe_fail(ALTO_ERR_PARSE, &args->loc, "%s: expected a mapping, got %s; valid: "
-                                                        "{num_bits, format, group_size, dynamic}",
+    return alto_recipe_fail(ALTO_ERR_PARSE, &args->loc,
+                            "%s: expected a mapping, got %s; valid: "
+                            "{num_bits, format, group_size, dynamic}",
                             where, alto_rnode_kind_name(args->kind));
   for (int i = 0; i < args->n_items; i += 2) {
     const alto_rnode *k = args->items[i], *v = args->items[i + 1];
@@ -102,7 +103,9 @@ static alto_status alto_recipe_ptq_finalize_(alto_recipe_ptq_ *p, const char *fi
     return alto_recipe_fail(ALTO_ERR_PARSE, &m->loc,
                             ALTO_PTQ_CLASS ": missing required field 'format'; valid: mx9, mx6, "
                                            "int8");
-  const char *fname = m->format == ALTO_PTQ_MX9 ? "mx9" : m->format == ALTO_PTQ_MX6 ? "mx6" : "int8";
+  const char *fname = m->format == ALTO_PTQ_MX9   ? "mx9"
+                      : m->format == ALTO_PTQ_MX6 ? "mx6"
+                                                  : "int8";
   if (!(p->set & (1u << ALTO_PTQ_F_NUM_BITS)))
     m->num_bits = bits[m->format];
   else if (m->num_bits != bits[m->format])
@@ -143,8 +146,9 @@ static alto_status alto_recipe_ptq_group_(alto_recipe_ptq_ *p, const alto_rnode 
   char where[256];
   snprintf(where, sizeof where, ALTO_PTQ_CLASS ".config_groups.%s", name->text);
   if (g->kind != ALTO_RNODE_MAP)
-    return alto_recipe_fail(ALTO_ERR_PARSE, &g->loc, "%s: expected a mapping, got %s; valid: "
-                                                     "{targets, weights, input_activations}",
+    return alto_recipe_fail(ALTO_ERR_PARSE, &g->loc,
+                            "%s: expected a mapping, got %s; valid: "
+                            "{targets, weights, input_activations}",
                             where, alto_rnode_kind_name(g->kind));
   for (int i = 0; i < g->n_items; i += 2) {
     const alto_rnode *k = g->items[i], *v = g->items[i + 1];
@@ -180,8 +184,8 @@ static alto_status alto_recipe_ptq_groups_(alto_recipe *r, alto_recipe_ptq_ *bas
   for (int i = 0; i < groups->n_items; i += 2) {
     alto_recipe_ptq_ one = *base;
     one.m.targets = NULL, one.m.n_targets = 0;
-    one.m.ignore = base->m.n_ignore ? alto_recipe_entries_copy_(base->m.ignore, base->m.n_ignore)
-                                    : NULL;
+    one.m.ignore =
+        base->m.n_ignore ? alto_recipe_entries_copy_(base->m.ignore, base->m.n_ignore) : NULL;
     alto_status s = alto_recipe_ptq_group_(&one, groups->items[i], groups->items[i + 1]);
     if (s != ALTO_OK) {
       alto_recipe_ptq_clear_(&one.m);

@@ -111,15 +111,17 @@ bool alto_recipe_utf8_ok(const char *s, size_t len) {
 alto_status alto_recipe_check_text(const char *file, const char *text, size_t len) {
   alto_srcloc loc = {file, 0, 0};
   if (len > ALTO_RECIPE_MAX_BYTES)
-    return alto_recipe_fail(ALTO_ERR_INVALID_ARG, &loc,
-                            "recipe is %zu bytes; recipes larger than %zu bytes (1 MiB) are refused",
-                            len, ALTO_RECIPE_MAX_BYTES);
+    return alto_recipe_fail(
+        ALTO_ERR_INVALID_ARG, &loc,
+        "recipe is %zu bytes; recipes larger than %zu bytes (1 MiB) are refused", len,
+        ALTO_RECIPE_MAX_BYTES);
   size_t i = 0;
   while (i < len && isspace((unsigned char)text[i]))
     i++;
   if (i == len)
-    return alto_recipe_fail(ALTO_ERR_PARSE, &loc, "empty recipe; valid: a YAML mapping of "
-                                                  "<name>_stage keys, or a Lua script returning one");
+    return alto_recipe_fail(ALTO_ERR_PARSE, &loc,
+                            "empty recipe; valid: a YAML mapping of "
+                            "<name>_stage keys, or a Lua script returning one");
   int line = 1, col = 1;
   for (i = 0; i < len;) {
     const unsigned char *p = (const unsigned char *)text + i;
@@ -151,8 +153,8 @@ static alto_status alto_recipe_yaml_error_(alto_recipe_yaml_ *y) {
   const char *problem = p->problem ? p->problem : "malformed YAML";
   if (p->context) {
     alto_srcloc ctx = {y->file, (int)p->context_mark.line + 1, (int)p->context_mark.column + 1};
-    return alto_recipe_fail(ALTO_ERR_PARSE, &loc, "YAML syntax error: %s (%s at line %d)",
-                            problem, p->context, ctx.line);
+    return alto_recipe_fail(ALTO_ERR_PARSE, &loc, "YAML syntax error: %s (%s at line %d)", problem,
+                            p->context, ctx.line);
   }
   return alto_recipe_fail(ALTO_ERR_PARSE, &loc, "YAML syntax error: %s", problem);
 }
@@ -206,8 +208,7 @@ static void alto_recipe_type_plain_(alto_rnode *n) {
     n->kind = ALTO_RNODE_BOOL, n->b = true;
   else if (!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "FALSE"))
     n->kind = ALTO_RNODE_BOOL, n->b = false;
-  else if (!*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") ||
-           !strcmp(s, "NULL"))
+  else if (!*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") || !strcmp(s, "NULL"))
     n->kind = ALTO_RNODE_NULL;
   else if (alto_recipe_is_int_(s)) {
     errno = 0;
@@ -233,8 +234,7 @@ static alto_rnode *alto_recipe_yaml_new_(alto_recipe_yaml_ *y, alto_rnode_kind k
 }
 
 /* Reads children until the matching end event. Maps check that keys are unique strings. */
-static alto_status alto_recipe_yaml_children_(alto_recipe_yaml_ *y, alto_rnode *parent,
-                                              int depth) {
+static alto_status alto_recipe_yaml_children_(alto_recipe_yaml_ *y, alto_rnode *parent, int depth) {
   yaml_event_type_t end =
       parent->kind == ALTO_RNODE_MAP ? YAML_MAPPING_END_EVENT : YAML_SEQUENCE_END_EVENT;
   for (;;) {
@@ -262,8 +262,9 @@ static alto_status alto_recipe_yaml_children_(alto_recipe_yaml_ *y, alto_rnode *
     child->kind = ALTO_RNODE_STR; /* a key is a name, whatever it looks like */
     for (int i = 0; i + 2 < parent->n_items; i += 2)
       if (!strcmp(parent->items[i]->text, child->text))
-        return alto_recipe_fail(ALTO_ERR_PARSE, &child->loc, "duplicate key '%s' (first at line %d)",
-                                child->text, parent->items[i]->loc.line);
+        return alto_recipe_fail(ALTO_ERR_PARSE, &child->loc,
+                                "duplicate key '%s' (first at line %d)", child->text,
+                                parent->items[i]->loc.line);
   }
 }
 
@@ -317,8 +318,9 @@ static alto_status alto_recipe_yaml_expect_(alto_recipe_yaml_ *y, yaml_event_typ
   alto_srcloc loc = {y->file, (int)ev->start_mark.line + 1, (int)ev->start_mark.column + 1};
   alto_status s;
   if (type == YAML_DOCUMENT_START_EVENT && ev->type == YAML_STREAM_END_EVENT)
-    s = alto_recipe_fail(ALTO_ERR_PARSE, &loc, "empty recipe (no YAML document); valid: a "
-                                               "mapping of <name>_stage keys");
+    s = alto_recipe_fail(ALTO_ERR_PARSE, &loc,
+                         "empty recipe (no YAML document); valid: a "
+                         "mapping of <name>_stage keys");
   else if (type == YAML_STREAM_END_EVENT)
     s = alto_recipe_fail(ALTO_ERR_PARSE, &loc,
                          "more than one YAML document; a recipe is one document");

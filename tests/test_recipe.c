@@ -31,8 +31,8 @@ typedef struct {
 static const alto_lpt_modifier *decide(const alto_recipe *r, module m, char *why, size_t n) {
   const char *names[2] = {m.name, m.alias};
   const char *classes[2] = {m.cls, m.cls2};
-  alto_module_query q = {names, m.alias ? 2 : 1, classes, m.cls2 ? 2 : 1, m.layer, m.n_layers,
-                         m.step};
+  alto_module_query q = {names,   m.alias ? 2 : 1, classes, m.cls2 ? 2 : 1,
+                         m.layer, m.n_layers,      m.step};
   const alto_lpt_modifier *out = (const alto_lpt_modifier *)1;
   char buf[512];
   alto_status s = alto_recipe_resolve(r, &q, &out, why ? why : buf, why ? n : sizeof buf);
@@ -161,10 +161,11 @@ static void test_defaults_and_forms(void) {
     alto_recipe_free(r);
   }
   /* dict form: one modifier per scheme, in file order */
-  r = load_str("dict.yaml", "training_stage:\n  lpt_modifiers:\n"
-                            "    LowPrecisionTrainingModifier:\n"
-                            "      scheme: {fp8_block: [\"re:layers\\\\.0\\\\.\"], mxfp4: [Linear]}\n"
-                            "      ignore: [lm_head]\n");
+  r = load_str("dict.yaml",
+               "training_stage:\n  lpt_modifiers:\n"
+               "    LowPrecisionTrainingModifier:\n"
+               "      scheme: {fp8_block: [\"re:layers\\\\.0\\\\.\"], mxfp4: [Linear]}\n"
+               "      ignore: [lm_head]\n");
   if (r) {
     CHECK(alto_recipe_lpt_count(r) == 2);
     CHECK(alto_recipe_lpt(r, 0)->scheme == ALTO_SCHEME_FP8_BLOCK);
@@ -200,17 +201,18 @@ static void test_matching(void) {
   char why[512];
   const alto_lpt_modifier *lpt = alto_recipe_lpt(r, 0), *d;
   /* class in the hierarchy */
-  d = decide(r, (module){"layers.3.attention.wq", "model.layers.3.self_attn.q_proj", "Linear",
-                         NULL, 3, 24, 0},
+  d = decide(r,
+             (module){"layers.3.attention.wq", "model.layers.3.self_attn.q_proj", "Linear", NULL, 3,
+                      24, 0},
              why, sizeof why);
   CHECK(d == lpt);
   CHECKF(strstr(why, "'Linear' matched class Linear"), "%s", why);
-  d = decide(r, (module){"layers.3.moe.experts", NULL, "GptOssGroupedExperts", "GroupedExperts",
-                         3, 24, 0},
-             why, sizeof why);
+  d = decide(
+      r, (module){"layers.3.moe.experts", NULL, "GptOssGroupedExperts", "GroupedExperts", 3, 24, 0},
+      why, sizeof why);
   CHECK(d == lpt);
-  d = decide(r, (module){"layers.3.moe.experts", NULL, "MyExperts", "GptOssGroupedExperts", 3, 24,
-                         0},
+  d = decide(r,
+             (module){"layers.3.moe.experts", NULL, "MyExperts", "GptOssGroupedExperts", 3, 24, 0},
              why, sizeof why);
   CHECKF(d == lpt && strstr(why, "matched class GptOssGroupedExperts"), "%s", why);
   /* exact name in the ignore list (the HF alias), ignore wins */
@@ -228,10 +230,11 @@ static void test_matching(void) {
 
   /* re:router is anchored: it does not match layers.3.moe.router.gate; exact names and
    * aliases match as targets. */
-  r = load_str("m.yaml", "s_stage:\n  a_modifiers:\n    LowPrecisionTrainingModifier:\n"
-                         "      scheme: mxfp4\n"
-                         "      targets: [\"re:router\", \"model.embed\", \"re:layers\\\\.\\\\d+\\\\.moe\"]\n"
-                         "      ignore: []\n");
+  r = load_str("m.yaml",
+               "s_stage:\n  a_modifiers:\n    LowPrecisionTrainingModifier:\n"
+               "      scheme: mxfp4\n"
+               "      targets: [\"re:router\", \"model.embed\", \"re:layers\\\\.\\\\d+\\\\.moe\"]\n"
+               "      ignore: []\n");
   if (r) {
     CHECK(!decide(r, (module){"layers.3.attn.router.gate", "x.router", "Linear", NULL, 3, 4, 0},
                   NULL, 0));
@@ -318,11 +321,281 @@ static void test_lua_recipes(void) {
   }
 }
 
+/* ---- bad recipes: every one a clean error naming the place and what is valid --------------- */
+#define LPT "training_stage:\n  lpt_modifiers:\n    LowPrecisionTrainingModifier:\n"
+#define LUA_LPT(fields)                                                                            \
+  "return { training_stage = { lpt_modifiers = { LowPrecisionTrainingModifier = { " fields         \
+  " } } } }"
+
+typedef struct {
+  const char *name;
+  const char *text;
+  size_t len; /* 0: strlen(text) */
+  const char *expect, *expect2;
+} bad_case;
+
+static const bad_case bad_cases[] = {
+    /* keys, classes, types */
+    {"k.yaml", LPT "      scheme: mxfp4\n      sheme: nvfp4\n", 0,
+     "k.yaml:5:7: LowPrecisionTrainingModifier: unknown key 'sheme' (did you mean 'scheme'?)",
+     "valid: scheme, targets, ignore, use_2dblock_x"},
+    {"c.yaml",
+     "training_stage:\n  lpt_modifiers:\n    LowPrecisionTrainingModifer:\n      scheme: mxfp4\n",
+     0,
+     "c.yaml:3:5: unknown modifier class 'LowPrecisionTrainingModifer' (did you mean "
+     "'LowPrecisionTrainingModifier'?)",
+     "valid: LowPrecisionTrainingModifier, QuantizationModifier"},
+    {"t.yaml", LPT "      scheme: mxfp4\n      use_hadamard: \"true\"\n", 0,
+     "t.yaml:5:21: LowPrecisionTrainingModifier.use_hadamard: expected a boolean, got a string "
+     "'true'; valid: true, false",
+     NULL},
+    {"yes.yaml", LPT "      scheme: mxfp4\n      use_sr_grad: yes\n", 0,
+     "yes.yaml:5:20: LowPrecisionTrainingModifier.use_sr_grad: expected a boolean", NULL},
+    {"i.yaml", LPT "      scheme: mxfp4\n      lora_rank: \"32\"\n", 0,
+     "i.yaml:5:18: LowPrecisionTrainingModifier.lora_rank: expected an integer", NULL},
+    {"l.yaml", LPT "      scheme: mxfp4\n      targets: 5\n", 0,
+     "l.yaml:5:16: LowPrecisionTrainingModifier.targets: expected a string or a list of strings",
+     NULL},
+    {"m.yaml", "training_stage:\n  lpt_modifiers:\n    LowPrecisionTrainingModifier: [1]\n", 0,
+     "m.yaml:3:35: LowPrecisionTrainingModifier: expected a mapping of fields", NULL},
+    {"top.yaml", "trainng: {}\n", 0, "top.yaml:1:1: unknown top-level key 'trainng'",
+     "valid: <name>_stage keys"},
+    {"g.yaml", "training_stage:\n  lpt: {}\n", 0,
+     "g.yaml:2:3: training_stage: unknown key 'lpt'; valid: <group>_modifiers", NULL},
+    {"list.yaml", "- training_stage\n", 0, "list.yaml:1:1: the top level must be a mapping", NULL},
+    {"args.yaml", "args:\n  x: [1]\n", 0, "args.yaml:2:6: args.x: expected a scalar", NULL},
+    {"dup.yaml", LPT "      scheme: mxfp4\n      scheme: nvfp4\n", 0,
+     "dup.yaml:5:7: duplicate key 'scheme' (first at line 4)", NULL},
+    /* values */
+    {"s.yaml", LPT "      scheme: mxfp5\n", 0,
+     "s.yaml:4:15: LowPrecisionTrainingModifier.scheme: unknown scheme 'mxfp5' (did you mean "
+     "'mxfp4'?); valid: bf16, mxfp4, mxfp8_e4m3, mxfp8_e5m2, nvfp4, fp8_block, fp8_rowwise, "
+     "fp8_tensorwise",
+     NULL},
+    {"ns.yaml", LPT "      targets: [Linear]\n", 0,
+     "ns.yaml:3:5: LowPrecisionTrainingModifier: missing required field 'scheme'", NULL},
+    {"cm.yaml", LPT "      scheme: mxfp4\n      clip_mode: bogus\n", 0,
+     "cm.yaml:5:18: LowPrecisionTrainingModifier.clip_mode: unknown value 'bogus'; valid: none, "
+     "static, dynamic",
+     NULL},
+    {"re.yaml", LPT "      scheme: mxfp4\n      ignore: [\"re:(unclosed\"]\n", 0,
+     "re.yaml:5:16: bad regex 're:(unclosed'", "valid: \"re:\" followed by a POSIX"},
+    {"hs.yaml", LPT "      scheme: mxfp4\n      hadamard_size: 48\n", 0,
+     "hs.yaml:5:7: LowPrecisionTrainingModifier.hadamard_size 48 is not a power of two; valid: "
+     "16, 32, 64, 128, 256",
+     NULL},
+    {"hs2.yaml", LPT "      scheme: mxfp4\n      hadamard_size: 512\n", 0,
+     "hs2.yaml:5:22: LowPrecisionTrainingModifier.hadamard_size: 512 is out of range; valid: an "
+     "integer in 16..256",
+     NULL},
+    {"dr.yaml", LPT "      scheme: mxfp4\n      deosc_ratio: -1\n", 0,
+     "dr.yaml:5:20: LowPrecisionTrainingModifier.deosc_ratio: -1 is out of range", NULL},
+    {"se.yaml", LPT "      scheme: mxfp4\n      start: 10\n      end: 5\n", 0,
+     "se.yaml:6:7: LowPrecisionTrainingModifier.end 5 is not after start 10", NULL},
+    /* ALTO's rules */
+    {"h2.yaml", LPT "      scheme: mxfp4\n      use_2dblock_x: true\n      use_hadamard: true\n", 0,
+     "h2.yaml:6:7: LowPrecisionTrainingModifier.use_hadamard: true needs use_2dblock_x: false",
+     "valid: use_hadamard: false, or use_2dblock_x: false"},
+    {"uos.yaml", LPT "      scheme: mxfp4\n      use_uos: true\n      clip_mode: static\n", 0,
+     "uos.yaml:5:7: LowPrecisionTrainingModifier.use_uos: true needs clip_mode: none", NULL},
+    {"uos4.yaml", LPT "      scheme: nvfp4\n      use_uos: true\n", 0,
+     "uos4.yaml:5:7: LowPrecisionTrainingModifier.use_uos is only for mxfp4, not nvfp4", NULL},
+    {"lr.yaml", LPT "      scheme: mxfp4\n      lora_rank: 48\n", 0,
+     "lr.yaml:5:7: LowPrecisionTrainingModifier.lora_rank 48 is not a multiple of 32 for mxfp4; "
+     "valid: 0, 32, 64, 96",
+     NULL},
+    {"lr4.yaml", LPT "      scheme: nvfp4\n      lora_rank: 24\n", 0,
+     "lr4.yaml:5:7: LowPrecisionTrainingModifier.lora_rank 24 is not a multiple of 16 for nvfp4",
+     NULL},
+    {"h8.yaml", LPT "      scheme: mxfp8_e4m3\n      use_hadamard: true\n", 0,
+     "h8.yaml:5:7: LowPrecisionTrainingModifier.use_hadamard is only supported for mxfp4 and "
+     "nvfp4, not mxfp8_e4m3",
+     NULL},
+    {"dge.yaml", LPT "      scheme: fp8_block\n      use_dge: true\n", 0,
+     "dge.yaml:5:7: LowPrecisionTrainingModifier.use_dge is only supported", NULL},
+    {"gd.yaml", LPT "      scheme: mxfp4\n      grad_dtype: e5m2\n", 0,
+     "gd.yaml:5:7: LowPrecisionTrainingModifier.grad_dtype e5m2 is not available for mxfp4; "
+     "valid: e2m1",
+     NULL},
+    {"tl.yaml", LPT "      scheme: mxfp4\n      two_level_scaling: tensorwise\n", 0,
+     "tl.yaml:5:7: LowPrecisionTrainingModifier.two_level_scaling tensorwise is not available for "
+     "mxfp4; valid: none, blockwise",
+     NULL},
+    {"sr.yaml", LPT "      scheme: fp8_rowwise\n      scale_rule: uos\n", 0,
+     "sr.yaml:5:7: LowPrecisionTrainingModifier.scale_rule uos is only for mxfp4", NULL},
+    {"dict.yaml", LPT "      scheme: {mxfp4: [Linear]}\n      targets: [Linear]\n", 0,
+     "dict.yaml:5:7: LowPrecisionTrainingModifier.targets: not allowed with the dict form", NULL},
+    {"dict2.yaml", LPT "      scheme: {mxfp3: [Linear]}\n", 0,
+     "dict2.yaml:4:16: LowPrecisionTrainingModifier.scheme: unknown scheme 'mxfp3'", NULL},
+    /* QuantizationModifier */
+    {"q1.yaml", "q_stage:\n  q_modifiers:\n    QuantizationModifier:\n      format: mx7\n", 0,
+     "q1.yaml:4:15: QuantizationModifier.format: unknown value 'mx7' (did you mean 'mx9'?); valid: "
+     "mx9, mx6, int8",
+     NULL},
+    {"q2.yaml",
+     "q_stage:\n  q_modifiers:\n    QuantizationModifier:\n      format: mx9\n      num_bits: 4\n",
+     0, "q2.yaml:5:7: QuantizationModifier.num_bits: 4 does not fit format mx9; valid: 8", NULL},
+    {"q3.yaml",
+     "q_stage:\n  q_modifiers:\n    QuantizationModifier:\n      config_groups:\n        g:\n"
+     "          weights: {num_bits: 8, format: mx9, observer: minmax}\n",
+     0, "q3.yaml:6:47: QuantizationModifier.config_groups.g.weights: unknown key 'observer'", NULL},
+    /* YAML itself */
+    {"syn.yaml", "training_stage:\n  lpt_modifiers: [\n", 0,
+     "syn.yaml:3:1: YAML syntax error: did not find expected node content", NULL},
+    {"tab.yaml", "training_stage:\n\tlpt_modifiers: {}\n", 0,
+     "tab.yaml:2:1: YAML syntax error: found character that cannot start any token", NULL},
+    {"quote.yaml", "a_stage: \"unterminated\n", 0,
+     "quote.yaml:2:1: YAML syntax error: found unexpected end of stream", NULL},
+    {"alias.yaml", "a_stage: &x {}\nb_stage: *x\n", 0,
+     "alias.yaml:2:10: YAML aliases (*x) are not supported", NULL},
+    {"docs.yaml", "a_stage: {}\n---\nb_stage: {}\n", 0,
+     "docs.yaml:2:1: more than one YAML document", NULL},
+    {"tag.yaml", "a_stage: !!python/object {}\n", 0, "tag.yaml:1:10: YAML tag", NULL},
+    {"empty.yaml", "", 0, "empty.yaml: empty recipe", NULL},
+    {"blank.yaml", "  \n\n", 0, "blank.yaml: empty recipe", NULL},
+    {"comment.yaml", "# nothing here\n", 0, "comment.yaml:2:1: empty recipe (no YAML document)",
+     NULL},
+    {"nul.yaml", "training_stage:\0{}", 18, "nul.yaml:1:16: binary data (a NUL byte)", NULL},
+    {"bin.yaml",
+     "\x7f"
+     "ELF\xff\xfe\x01\x02",
+     0, "bin.yaml:1:5: not UTF-8 text (byte 0xff)", NULL},
+    {"overlong.yaml", "a_stage: \xc0\xaf\n", 0, "overlong.yaml:1:10: not UTF-8 text", NULL},
+    /* Lua */
+    {"loop.lua", "while true do end", 0, "loop.lua:1: instruction limit exceeded",
+     "stack traceback"},
+    {"os.lua", "os.execute('rm -rf /tmp/x') return {}", 0,
+     "os.lua:1: attempt to index a nil value (global 'os')", "stack traceback"},
+    {"io.lua", "local f = io.open('/etc/passwd') return {}", 0,
+     "io.lua:1: attempt to index a nil value (global 'io')", NULL},
+    {"req.lua", "local os = require('os') return {}", 0,
+     "req.lua:1: attempt to call a nil value (global 'require')", NULL},
+    {"load.lua", "return load('return {}')()", 0,
+     "load.lua:1: attempt to call a nil value (global 'load')", NULL},
+    {"dofile.lua", "return dofile('/etc/passwd')", 0, "global 'dofile'", NULL},
+    {"loadfile.lua", "return loadfile('/etc/passwd')()", 0, "global 'loadfile'", NULL},
+    {"dump.lua", "return string.dump(function() end)", 0, "field 'dump'", NULL},
+    {"debug.lua", "debug.sethook() return {}", 0, "global 'debug'", NULL},
+    {"pkg.lua", "package.loadlib('x', 'y') return {}", 0, "global 'package'", NULL},
+    {"syn.lua", "return {", 0, "syn.lua:1: unexpected symbol near <eof> (Lua syntax error)", NULL},
+    {"bytecode.lua", "\x1bLua", 0, "(Lua syntax error)", NULL},
+    {"rt.lua", "local function f() error('boom') end\nreturn f()", 0, "rt.lua:1: boom",
+     "stack traceback:\n\t[C]: in function 'error'\n\trt.lua:1: in"},
+    {"obj.lua", "error({})", 0, "obj.lua: Lua error: (error object is a table value)", NULL},
+    {"num.lua", "return 42", 0, "num.lua: the script returned number; valid: return a table", NULL},
+    {"none.lua", "local x = 1", 0, "none.lua: the script returned nil", NULL},
+    {"mem.lua", "local t, s = {}, 'x' while true do s = s .. s t[#t + 1] = s end", 0,
+     "mem.lua: Lua memory limit exceeded (64 MiB)", NULL},
+    {"mem2.lua", "return string.rep('x', 1 << 30)", 0, "mem2.lua: Lua memory limit exceeded", NULL},
+    {"mem3.lua", "local t = {} for i = 1, 1e9 do t[i] = {i} end", 0,
+     "mem3.lua: Lua memory limit exceeded", NULL},
+    {"key.lua", LUA_LPT("scheme = 'mxfp4', sheme = 1"), 0,
+     "key.lua: LowPrecisionTrainingModifier: unknown key 'sheme' (did you mean 'scheme'?)", NULL},
+    {"type.lua", LUA_LPT("scheme = 'mxfp4', use_hadamard = 'yes'"), 0,
+     "type.lua: LowPrecisionTrainingModifier.use_hadamard: expected a boolean, got a string "
+     "'yes'; valid: true, false",
+     NULL},
+    {"mix.lua", LUA_LPT("scheme = 'mxfp4', targets = {'Linear', x = 1}"), 0,
+     "mix.lua: a table mixes list entries and named fields", NULL},
+    {"fnargs.lua", "return { args = { f = function() end } }", 0,
+     "fnargs.lua: args.f: expected a scalar", NULL},
+    {"fnlist.lua", LUA_LPT("scheme = 'mxfp4', targets = function() end"), 0,
+     "fnlist.lua: LowPrecisionTrainingModifier.targets: a Lua function is not allowed here", NULL},
+    {"rgx.lua", LUA_LPT("scheme = 'mxfp4', ignore = {'re:a(b'}"), 0, "rgx.lua: bad regex 're:a(b'",
+     NULL},
+    {"cycle.lua", "local t = {} t.a_stage = t return t", 0,
+     "cycle.lua: the returned table nests deeper than 64 levels", NULL},
+    {"nul.lua", "return {}\0", 10, "nul.lua:1:10: binary data (a NUL byte)", NULL},
+    {"rule.lua", LUA_LPT("scheme = 'mxfp4', use_2dblock_x = true, use_hadamard = true"), 0,
+     "rule.lua: LowPrecisionTrainingModifier.use_hadamard: true needs use_2dblock_x: false", NULL},
+};
+
+static void test_bad_recipes(void) {
+  int n = (int)(sizeof bad_cases / sizeof *bad_cases);
+  CHECK(n >= 30);
+  for (int i = 0; i < n; i++) {
+    const bad_case *c = &bad_cases[i];
+    alto_recipe *r = (alto_recipe *)1;
+    size_t len = c->len ? c->len : strlen(c->text);
+    alto_error_clear();
+    alto_status s = alto_recipe_load_string(c->name, c->text, len, &r);
+    const char *msg = alto_last_error();
+    CHECKF(s != ALTO_OK && r == NULL, "%s loaded", c->name);
+    CHECKF(strstr(msg, c->expect), "%s: expected '%s' in '%s'", c->name, c->expect, msg);
+    if (c->expect2)
+      CHECKF(strstr(msg, c->expect2), "%s: expected '%s' in '%s'", c->name, c->expect2, msg);
+    if (s == ALTO_OK)
+      alto_recipe_free(r);
+  }
+}
+
+/* Generated inputs: deep nesting, a file over the size limit. */
+static void test_big_inputs(void) {
+  static char deep[4096];
+  int d = 0;
+  d += snprintf(deep + d, sizeof deep - d, "a_stage: ");
+  for (int i = 0; i < 200; i++)
+    deep[d++] = '[';
+  for (int i = 0; i < 200; i++)
+    deep[d++] = ']';
+  deep[d] = '\0';
+  alto_recipe *r = NULL;
+  CHECK(alto_recipe_load_string("deep.yaml", deep, strlen(deep), &r) != ALTO_OK && !r);
+  CHECKF(strstr(alto_last_error(), "deep.yaml:1:73: nesting deeper than 64 levels"), "%s",
+         alto_last_error());
+  /* block-style nesting: "a:\n  a:\n    a: ..." */
+  char *block = malloc(100 * 210 + 1);
+  size_t k = 0;
+  for (int i = 0; i < 100; i++) {
+    memset(block + k, ' ', (size_t)(2 * i));
+    k += (size_t)(2 * i);
+    memcpy(block + k, "a_stage:\n", 9);
+    k += 9;
+  }
+  block[k] = '\0';
+  CHECK(alto_recipe_load_string("block.yaml", block, k, &r) != ALTO_OK && !r);
+  CHECKF(strstr(alto_last_error(), "nesting deeper than 64 levels"), "%s", alto_last_error());
+  free(block);
+
+  /* 50 MB on disk: refused before it is read */
+  char path[1200];
+  snprintf(path, sizeof path, "%s/huge.yaml", alto_test_tmpdir("recipe"));
+  FILE *f = fopen(path, "wb");
+  CHECK(f != NULL);
+  if (f) {
+    static char line[1024];
+    memset(line, '#', sizeof line - 1);
+    line[sizeof line - 1] = '\n';
+    for (int i = 0; i < 50 * 1024; i++)
+      fwrite(line, 1, sizeof line, f);
+    fclose(f);
+    CHECK(alto_recipe_load(path, &r) != ALTO_OK && !r);
+    CHECKF(strstr(alto_last_error(), "recipe is 52428800 bytes; recipes larger than 1048576 bytes "
+                                     "(1 MiB) are refused"),
+           "%s", alto_last_error());
+    remove(path);
+  }
+  /* the same from memory, just over the limit */
+  size_t big = ALTO_RECIPE_MAX_BYTES + 1;
+  char *text = malloc(big);
+  memset(text, '#', big);
+  CHECK(alto_recipe_load_string("big.yaml", text, big, &r) != ALTO_OK && !r);
+  CHECKF(strstr(alto_last_error(), "big.yaml: recipe is 1048577 bytes"), "%s", alto_last_error());
+  free(text);
+  /* missing file, a directory */
+  CHECK(alto_recipe_load("/nonexistent/x.yaml", &r) == ALTO_ERR_IO && !r);
+  CHECKF(strstr(alto_last_error(), "/nonexistent/x.yaml: cannot open the recipe"), "%s",
+         alto_last_error());
+  CHECK(alto_recipe_load(ALTO_SOURCE_DIR "/recipes", &r) == ALTO_ERR_IO && !r);
+}
+
 int main(void) {
   RUN(test_alto_recipes);
   RUN(test_shipped_recipes);
   RUN(test_defaults_and_forms);
   RUN(test_matching);
   RUN(test_lua_recipes);
+  RUN(test_bad_recipes);
+  RUN(test_big_inputs);
   return alto_test_finish();
 }
