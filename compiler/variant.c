@@ -69,6 +69,10 @@ void alto_variant_from_node(const alto_node *n, const char *arch, alto_variant *
     add_dim_(v, 'k', n->iparam[0]);
     v->flags = n->iparam[1];
     break;
+  case ALTO_OP_SWIGLU:
+  case ALTO_OP_SWIGLU_BWD: /* iparam[0]: GPT-OSS clamped form */
+    v->flags = n->iparam[0];
+    break;
   default:
     break;
   }
