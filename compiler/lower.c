@@ -227,19 +227,18 @@ static alto_status lower_step_(lower_ctx_ *c) {
   c->p->n_bwd_end = c->p->n_nodes;
   for (int i = 0; i < c->n_params; i++) {
     const alto_buffer *w = &c->p->bufs[c->params[i].w];
-    char name[160];
-    snprintf(name, sizeof name, "%s.adamw", w->name);
+    char wname[112], name[160];
     int64_t shape[4];
     int rank = w->rank;
-    memcpy(shape, w->shape, sizeof shape);
-    snprintf(name, sizeof name, "%s.exp_avg", w->name);
-    int mom = alto_plan_buffer(c->p, name, ALTO_DT_F32, ALTO_BUF_OPT_STATE, rank, shape);
-    snprintf(name, sizeof name, "%s.exp_avg_sq", w->name);
-    int var = alto_plan_buffer(c->p, name, ALTO_DT_F32, ALTO_BUF_OPT_STATE, rank, shape);
-    w = &c->p->bufs[c->params[i].w]; /* the buffer array may have moved */
-    snprintf(name, sizeof name, "%s.adamw", w->name);
-    n = lower_node_(c, ALTO_OP_ADAMW, name);
     int64_t count = (int64_t)(w->bytes / 4);
+    memcpy(shape, w->shape, sizeof shape);
+    memcpy(wname, w->name, sizeof wname); /* adding buffers may move the array */
+    snprintf(name, sizeof name, "%s.exp_avg", wname);
+    int mom = alto_plan_buffer(c->p, name, ALTO_DT_F32, ALTO_BUF_OPT_STATE, rank, shape);
+    snprintf(name, sizeof name, "%s.exp_avg_sq", wname);
+    int var = alto_plan_buffer(c->p, name, ALTO_DT_F32, ALTO_BUF_OPT_STATE, rank, shape);
+    snprintf(name, sizeof name, "%s.adamw", wname);
+    n = lower_node_(c, ALTO_OP_ADAMW, name);
     n->rank = 1;
     n->shape[0] = count;
     n->in_dtype = n->out_dtype = ALTO_DT_F32;

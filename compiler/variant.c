@@ -34,14 +34,14 @@ void alto_variant_from_node(const alto_node *n, const char *arch, alto_variant *
   /* Baked dims: the ones fixed by the model (weights, widths), never the token count, so one
    * kernel serves every batch and sequence length. */
   switch (n->op) {
-  case ALTO_OP_GEMM: /* (M, N, K) */
-    add_dim_(v, 'n', n->shape[1]);
-    add_dim_(v, 'k', n->shape[2]);
+  case ALTO_OP_GEMM: /* (M, N, K); wgrad (trans_a) reduces over the tokens: bake M, N */
+    add_dim_(v, n->trans_a ? 'm' : 'n', n->shape[n->trans_a ? 0 : 1]);
+    add_dim_(v, n->trans_a ? 'n' : 'k', n->shape[n->trans_a ? 1 : 2]);
     break;
   case ALTO_OP_GROUPED_GEMM: /* (E, M, N, K) */
     add_dim_(v, 'e', n->shape[0]);
-    add_dim_(v, 'n', n->shape[2]);
-    add_dim_(v, 'k', n->shape[3]);
+    add_dim_(v, n->trans_a ? 'm' : 'n', n->shape[n->trans_a ? 1 : 2]);
+    add_dim_(v, n->trans_a ? 'n' : 'k', n->shape[n->trans_a ? 2 : 3]);
     break;
   case ALTO_OP_QUANTIZE:
   case ALTO_OP_DEQUANTIZE:
