@@ -7,21 +7,28 @@
 #include "compiler/variant.h"
 
 static const char *const op_names_[] = {
-    "QUANTIZE",          "DEQUANTIZE",  "GEMM",          "GROUPED_GEMM",
-    "ATTENTION",         "ATTENTION_BWD", "RHT",         "RMSNORM",
-    "RMSNORM_BWD",       "ROPE",        "ROPE_BWD",      "SWIGLU",
-    "SWIGLU_BWD",        "EMBED",       "EMBED_BWD",     "CROSS_ENTROPY",
-    "ADD",               "CAST",        "COPY",          "ZERO",
-    "MOE_ROUTE",         "MOE_ROUTE_BWD", "MOE_PERMUTE", "MOE_PERMUTE_BWD",
-    "MOE_UNPERMUTE",     "MOE_UNPERMUTE_BWD", "DGE_SCALE", "ADAMW",
+    "QUANTIZE",      "DEQUANTIZE",
+    "GEMM",          "GROUPED_GEMM",
+    "ATTENTION",     "ATTENTION_BWD",
+    "RHT",           "RMSNORM",
+    "RMSNORM_BWD",   "ROPE",
+    "ROPE_BWD",      "SWIGLU",
+    "SWIGLU_BWD",    "EMBED",
+    "EMBED_BWD",     "CROSS_ENTROPY",
+    "ADD",           "CAST",
+    "COPY",          "ZERO",
+    "MOE_ROUTE",     "MOE_ROUTE_BWD",
+    "MOE_PERMUTE",   "MOE_PERMUTE_BWD",
+    "MOE_UNPERMUTE", "MOE_UNPERMUTE_BWD",
+    "DGE_SCALE",     "ADAMW",
 };
 _Static_assert(sizeof op_names_ / sizeof *op_names_ == ALTO_OP_COUNT, "name every op");
 
 static const char *const dtype_names_[] = {"bf16", "f32", "e2m1", "e4m3", "e5m2", "e8m0", "i32"};
 _Static_assert(sizeof dtype_names_ / sizeof *dtype_names_ == ALTO_DT_COUNT, "name every dtype");
 
-static const char *const buf_kind_names_[] = {"input", "param", "grad", "opt_state", "saved",
-                                              "temp"};
+static const char *const buf_kind_names_[] = {"input",     "param", "grad",
+                                              "opt_state", "saved", "temp"};
 _Static_assert(sizeof buf_kind_names_ / sizeof *buf_kind_names_ == ALTO_BUF_KIND_COUNT,
                "name every buffer kind");
 

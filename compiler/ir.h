@@ -18,34 +18,34 @@
 #include "compiler/scheme.h"
 
 typedef enum {
-  ALTO_OP_QUANTIZE,      /* in: x; out: codes, scales */
-  ALTO_OP_DEQUANTIZE,    /* in: codes, scales; out: x */
-  ALTO_OP_GEMM,          /* in: A, B [, A scales, B scales] [, bias]; out: C = op(A) op(B)^T */
-  ALTO_OP_GROUPED_GEMM,  /* GEMM per expert over expert-major, 128-padded rows; + offsets */
-  ALTO_OP_ATTENTION,     /* in: q, k, v [, sinks]; out: o, lse */
-  ALTO_OP_ATTENTION_BWD, /* in: q, k, v, o, lse, do [, sinks]; out: dq, dk, dv [, dsinks] */
-  ALTO_OP_RHT,           /* randomized Hadamard transform along M (NUMERICS.md 4) */
-  ALTO_OP_RMSNORM,       /* in: x, w; out: y, rstd */
-  ALTO_OP_RMSNORM_BWD,   /* in: dy, x, w, rstd; out: dx, dw */
-  ALTO_OP_ROPE,          /* in: x; out: y (in place allowed) */
-  ALTO_OP_ROPE_BWD,      /* in: dy; out: dx */
-  ALTO_OP_SWIGLU,        /* in: a (gate), b (up); out: silu(a) * b */
-  ALTO_OP_SWIGLU_BWD,    /* in: dy, a, b; out: da, db */
-  ALTO_OP_EMBED,         /* in: tokens, table; out: x */
-  ALTO_OP_EMBED_BWD,     /* in: tokens, dx; out: dtable (accumulate) */
-  ALTO_OP_CROSS_ENTROPY, /* in: logits, targets; out: loss, dlogits (forward and backward) */
-  ALTO_OP_ADD,           /* in: a, b; out: a + b */
-  ALTO_OP_CAST,          /* in: x; out: x in another dtype (fp32 master weight -> bf16) */
-  ALTO_OP_COPY,          /* in: x; out: y; a column slice (iparam: src col, dst col, cols) */
-  ALTO_OP_ZERO,          /* out: zero-filled */
-  ALTO_OP_MOE_ROUTE,     /* in: router logits; out: top-k ids, top-k weights, counts */
-  ALTO_OP_MOE_ROUTE_BWD, /* in: d top-k weights, logits, ids; out: d logits */
-  ALTO_OP_MOE_PERMUTE,   /* in: x, ids, counts; out: x sorted expert-major (padded), row map */
+  ALTO_OP_QUANTIZE,          /* in: x; out: codes, scales */
+  ALTO_OP_DEQUANTIZE,        /* in: codes, scales; out: x */
+  ALTO_OP_GEMM,              /* in: A, B [, A scales, B scales] [, bias]; out: C = op(A) op(B)^T */
+  ALTO_OP_GROUPED_GEMM,      /* GEMM per expert over expert-major, 128-padded rows; + offsets */
+  ALTO_OP_ATTENTION,         /* in: q, k, v [, sinks]; out: o, lse */
+  ALTO_OP_ATTENTION_BWD,     /* in: q, k, v, o, lse, do [, sinks]; out: dq, dk, dv [, dsinks] */
+  ALTO_OP_RHT,               /* randomized Hadamard transform along M (NUMERICS.md 4) */
+  ALTO_OP_RMSNORM,           /* in: x, w; out: y, rstd */
+  ALTO_OP_RMSNORM_BWD,       /* in: dy, x, w, rstd; out: dx, dw */
+  ALTO_OP_ROPE,              /* in: x; out: y (in place allowed) */
+  ALTO_OP_ROPE_BWD,          /* in: dy; out: dx */
+  ALTO_OP_SWIGLU,            /* in: a (gate), b (up); out: silu(a) * b */
+  ALTO_OP_SWIGLU_BWD,        /* in: dy, a, b; out: da, db */
+  ALTO_OP_EMBED,             /* in: tokens, table; out: x */
+  ALTO_OP_EMBED_BWD,         /* in: tokens, dx; out: dtable (accumulate) */
+  ALTO_OP_CROSS_ENTROPY,     /* in: logits, targets; out: loss, dlogits (forward and backward) */
+  ALTO_OP_ADD,               /* in: a, b; out: a + b */
+  ALTO_OP_CAST,              /* in: x; out: x in another dtype (fp32 master weight -> bf16) */
+  ALTO_OP_COPY,              /* in: x; out: y; a column slice (iparam: src col, dst col, cols) */
+  ALTO_OP_ZERO,              /* out: zero-filled */
+  ALTO_OP_MOE_ROUTE,         /* in: router logits; out: top-k ids, top-k weights, counts */
+  ALTO_OP_MOE_ROUTE_BWD,     /* in: d top-k weights, logits, ids; out: d logits */
+  ALTO_OP_MOE_PERMUTE,       /* in: x, ids, counts; out: x sorted expert-major (padded), row map */
   ALTO_OP_MOE_PERMUTE_BWD,   /* in: dxp, row map; out: dx (sum over the k copies) */
   ALTO_OP_MOE_UNPERMUTE,     /* in: yp, row map, weights; out: y = sum_k w_k yp[row] */
   ALTO_OP_MOE_UNPERMUTE_BWD, /* in: dy, yp, row map, weights; out: dyp, d weights */
-  ALTO_OP_DGE_SCALE,     /* in: dW, W, W scales; out: dW * g(W) (NUMERICS.md 5) */
-  ALTO_OP_ADAMW,         /* in: param, grad, m, v; out: param, m, v (in place) */
+  ALTO_OP_DGE_SCALE,         /* in: dW, W, W scales; out: dW * g(W) (NUMERICS.md 5) */
+  ALTO_OP_ADAMW,             /* in: param, grad, m, v; out: param, m, v (in place) */
   ALTO_OP_COUNT
 } alto_op;
 _Static_assert(ALTO_OP_COUNT == 28, "update alto_ir_op_names and the variant rules");
@@ -84,8 +84,8 @@ typedef struct {
   bool rht; /* RHT applied before quantization (by a preceding RHT op) */
   int rht_size;
   alto_scale_rule scale_rule;
-  bool two_d;       /* 2-D block (32x32, 128x128, 16x16) */
-  bool dge;         /* DGE_SCALE: the weight's quantization */
+  bool two_d; /* 2-D block (32x32, 128x128, 16x16) */
+  bool dge;   /* DGE_SCALE: the weight's quantization */
   alto_dtype scale_dtype;
 } alto_qdesc;
 
@@ -100,8 +100,8 @@ typedef struct {
   int64_t shape[4];
   int rank;
   alto_dtype in_dtype, out_dtype;
-  alto_qdesc q;     /* QUANTIZE/DEQUANTIZE: the format; GEMM: of operand A (B in q_b) */
-  alto_qdesc q_b;   /* GEMM: of operand B */
+  alto_qdesc q;          /* QUANTIZE/DEQUANTIZE: the format; GEMM: of operand A (B in q_b) */
+  alto_qdesc q_b;        /* GEMM: of operand B */
   bool trans_a, trans_b; /* GEMM: A is stored (K, M) / B is stored (K, N) */
   bool accumulate;       /* output += result (gradient accumulation, tied embeddings) */
   int64_t iparam[4];     /* op specific: ATTENTION window, sinks, MLA dims; COPY cols */
@@ -123,14 +123,14 @@ typedef enum {
 const char *alto_ir_buf_kind_name(alto_buf_kind k);
 
 typedef struct {
-  char name[112];   /* "layers.0.attention.wq.fprop.Xq" */
+  char name[112]; /* "layers.0.attention.wq.fprop.Xq" */
   alto_dtype dtype;
   int64_t shape[4]; /* row-major, outermost first */
   int rank;
   size_t bytes;
   alto_buf_kind kind;
-  int first, last;  /* lifetime: first and last op that touch it (inclusive) */
-  size_t offset;    /* in the arena (memory plan) */
+  int first, last; /* lifetime: first and last op that touch it (inclusive) */
+  size_t offset;   /* in the arena (memory plan) */
 } alto_buffer;
 
 typedef struct alto_variant alto_variant;

@@ -65,8 +65,8 @@ alto_status lower_resolve_(lower_ctx_ *c, const char *module, const alto_lpt_mod
   const char *names[ALTO_MODULE_MAX_NAMES];
   for (int k = 0; k < md->n_names; k++)
     names[k] = md->names[k];
-  alto_module_query q = {names, md->n_names, md->classes, md->n_classes, md->layer,
-                         (int)c->m->n_layers, 0};
+  alto_module_query q = {
+      names, md->n_names, md->classes, md->n_classes, md->layer, (int)c->m->n_layers, 0};
   ALTO_TRY(alto_recipe_resolve(c->r, &q, lpt, ch->why, sizeof ch->why));
   if (*lpt && (*lpt)->scheme == ALTO_SCHEME_BF16)
     *lpt = NULL;
@@ -92,7 +92,7 @@ lower_param_ lower_norm_param_(lower_ctx_ *c, const char *name, int64_t dim) {
 
 /* RMSNORM x (M, dim) -> y (M, dim) bf16, rstd (M) f32. */
 void lower_rmsnorm_(lower_ctx_ *c, const char *name, int x, lower_param_ w, int64_t dim, int *y,
-                     int *rstd) {
+                    int *rstd) {
   char n[112];
   snprintf(n, sizeof n, "%s.out", name);
   *y = lower_buf_(c, n, ALTO_DT_BF16, 2, c->M, dim, 0); /* (M, dim) */
@@ -106,8 +106,8 @@ void lower_rmsnorm_(lower_ctx_ *c, const char *name, int x, lower_param_ w, int6
 }
 
 /* dx (+)= RMSNORM_BWD(dy); writes dw. */
-void lower_rmsnorm_bwd_(lower_ctx_ *c, const char *name, int dy, int x, lower_param_ w,
-                         int rstd, int64_t dim, int *dx) {
+void lower_rmsnorm_bwd_(lower_ctx_ *c, const char *name, int dy, int x, lower_param_ w, int rstd,
+                        int64_t dim, int *dx) {
   char n[112];
   snprintf(n, sizeof n, "%s.bwd", name);
   alto_node *nd;
@@ -138,7 +138,7 @@ int lower_add_(lower_ctx_ *c, const char *name, int a, int b, int64_t dim) {
 
 /* ROPE over the last `rot` dims of each of `heads` heads of x (M, heads*hd). */
 int lower_rope_(lower_ctx_ *c, const char *name, alto_op op, int x, int64_t heads, int64_t hd,
-                 int64_t rot) {
+                int64_t rot) {
   int y = lower_buf_(c, name, ALTO_DT_BF16, 2, c->M, heads * hd, 0); /* (M, heads*hd) */
   alto_node *n = lower_node_(c, op, name);
   n->rank = 3;
@@ -157,7 +157,7 @@ static alto_status lower_step_(lower_ctx_ *c) {
   const alto_model *m = c->m;
   int64_t M = c->M, C = m->dim, V = m->vocab_size;
   c->layer = -1;
-  int tokens = alto_plan_buffer(c->p, "tokens", ALTO_DT_I32, ALTO_BUF_INPUT, 1, &M);  /* (M,) */
+  int tokens = alto_plan_buffer(c->p, "tokens", ALTO_DT_I32, ALTO_BUF_INPUT, 1, &M);   /* (M,) */
   int targets = alto_plan_buffer(c->p, "targets", ALTO_DT_I32, ALTO_BUF_INPUT, 1, &M); /* (M,) */
   int64_t es[2] = {V, C};
   lower_param_ emb = lower_param_new_(c, "tok_embeddings.weight", 2, es); /* (V, C) */

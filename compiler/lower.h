@@ -16,19 +16,19 @@
 #include "compiler/recipe.h"
 
 typedef struct {
-  int64_t batch; /* sequences per step (B) */
-  int64_t seq;   /* tokens per sequence (T); B*T must be a multiple of 128 for quantized GEMMs */
+  int64_t batch;    /* sequences per step (B) */
+  int64_t seq;      /* tokens per sequence (T); B*T must be a multiple of 128 for quantized GEMMs */
   const char *arch; /* target arch baked into variant keys ("" or NULL: not chosen) */
 } alto_lower_opts;
 
 /* What the recipe decided for one module (for `alto-compile --plan`). */
 typedef struct {
-  char module[96];   /* TorchTitan name */
-  const char *cls;   /* most specific class */
+  char module[96]; /* TorchTitan name */
+  const char *cls; /* most specific class */
   int layer;
-  alto_scheme scheme; /* ALTO_SCHEME_BF16 when it stays in high precision */
+  alto_scheme scheme;           /* ALTO_SCHEME_BF16 when it stays in high precision */
   const alto_lpt_modifier *lpt; /* NULL when bf16 */
-  char why[192];     /* alto_recipe_resolve's explanation */
+  char why[192];                /* alto_recipe_resolve's explanation */
 } alto_lower_choice;
 
 typedef struct {

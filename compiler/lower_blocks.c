@@ -143,7 +143,7 @@ static alto_status attn_fwd_(lower_ctx_ *c, lower_layer_ *L, int i, int *ao) {
     kin = L->kvb;
     L->v = -1;
   }
-  L->o = lower_buf_(c, NM_("sdpa.out"), ALTO_DT_BF16, 2, M, H * dv, 0);  /* (M, H*dv) */
+  L->o = lower_buf_(c, NM_("sdpa.out"), ALTO_DT_BF16, 2, M, H * dv, 0);   /* (M, H*dv) */
   L->lse = lower_buf_(c, NM_("sdpa.lse"), ALTO_DT_F32, 3, c->B, H, c->T); /* (B, H, T) */
   L->sinks.w = L->sinks.dw = -1;
   if (a->sinks)
@@ -180,8 +180,8 @@ static alto_status attn_bwd_(lower_ctx_ *c, lower_layer_ *L, int i, int dres, in
     int dqr = lower_buf_(c, NM_("dq_rope"), ALTO_DT_BF16, 2, M, H * d, 0); /* (M, H*D) */
     int dkr = lower_buf_(c, NM_("dk_rope"), ALTO_DT_BF16, 2, M, g * d, 0); /* (M, G*D) */
     int dv_ = lower_buf_(c, NM_("dv"), ALTO_DT_BF16, 2, M, g * d, 0);      /* (M, G*D) */
-    alto_node *n = sdpa_node_(c, ALTO_OP_ATTENTION_BWD, NM_("sdpa.bwd"), H, d, g, window,
-                              a->sinks, dv);
+    alto_node *n =
+        sdpa_node_(c, ALTO_OP_ATTENTION_BWD, NM_("sdpa.bwd"), H, d, g, window, a->sinks, dv);
     lower_in_(n, L->qr);
     lower_in_(n, L->kr);
     lower_in_(n, L->v);
@@ -203,9 +203,9 @@ static alto_status attn_bwd_(lower_ctx_ *c, lower_layer_ *L, int i, int dres, in
     return ALTO_OK;
   }
   int64_t nope = a->qk_nope_head_dim, r = a->qk_rope_head_dim, kvl = a->kv_lora_rank;
-  int dqr = lower_buf_(c, NM_("dq_rope"), ALTO_DT_BF16, 2, M, H * d, 0);        /* (M, H*d) */
+  int dqr = lower_buf_(c, NM_("dq_rope"), ALTO_DT_BF16, 2, M, H * d, 0);          /* (M, H*d) */
   int dkvb = lower_buf_(c, NM_("dkv_b"), ALTO_DT_BF16, 2, M, H * (nope + dv), 0); /* (M, ..) */
-  int dkper = lower_buf_(c, NM_("dk_pe_rope"), ALTO_DT_BF16, 2, M, r, 0);       /* (M, r) */
+  int dkper = lower_buf_(c, NM_("dk_pe_rope"), ALTO_DT_BF16, 2, M, r, 0);         /* (M, r) */
   alto_node *n = sdpa_node_(c, ALTO_OP_ATTENTION_BWD, NM_("sdpa.bwd"), H, d, g, 0, false, dv);
   lower_in_(n, L->qr);
   lower_in_(n, L->kvb);
@@ -242,8 +242,8 @@ static alto_status moe_fwd_(lower_ctx_ *c, lower_layer_ *L, int i, int *mo) {
   snprintf(p, sizeof p, "layers.%d.moe", i);
 #define NM_(fmt) (snprintf(name, sizeof name, "%s." fmt, p), name)
   ALTO_TRY(lin_(c, &L->gate, NM_("router.gate"), E, C, oss, L->xn2, &L->rl));
-  L->ids = lower_buf_(c, NM_("router.ids"), ALTO_DT_I32, 2, M, k, 0);      /* (M, k) */
-  L->wts = lower_buf_(c, NM_("router.weights"), ALTO_DT_F32, 2, M, k, 0);  /* (M, k) */
+  L->ids = lower_buf_(c, NM_("router.ids"), ALTO_DT_I32, 2, M, k, 0);       /* (M, k) */
+  L->wts = lower_buf_(c, NM_("router.weights"), ALTO_DT_F32, 2, M, k, 0);   /* (M, k) */
   L->counts = lower_buf_(c, NM_("router.counts"), ALTO_DT_I32, 1, E, 0, 0); /* (E,) */
   alto_node *n = lower_ew_(c, ALTO_OP_MOE_ROUTE, NM_("router"), M, E);
   n->iparam[0] = k;
@@ -255,7 +255,7 @@ static alto_status moe_fwd_(lower_ctx_ *c, lower_layer_ *L, int i, int *mo) {
   lower_out_(n, L->counts);
   /* every expert's rows padded to 128: at most M*k + E*127 rows */
   L->Mp = (M * k + E * 127 + 127) / 128 * 128;
-  L->xp = lower_buf_(c, NM_("permute.out"), ALTO_DT_BF16, 2, L->Mp, C, 0);  /* (Mp, C) */
+  L->xp = lower_buf_(c, NM_("permute.out"), ALTO_DT_BF16, 2, L->Mp, C, 0);     /* (Mp, C) */
   L->rowmap = lower_buf_(c, NM_("permute.rows"), ALTO_DT_I32, 1, L->Mp, 0, 0); /* (Mp,) */
   n = lower_ew_(c, ALTO_OP_MOE_PERMUTE, NM_("permute"), L->Mp, C);
   n->iparam[0] = k;
@@ -266,12 +266,12 @@ static alto_status moe_fwd_(lower_ctx_ *c, lower_layer_ *L, int i, int *mo) {
   lower_out_(n, L->rowmap);
   const alto_lpt_modifier *lpt;
   ALTO_TRY(lower_resolve_(c, NM_("experts"), &lpt));
-  ALTO_TRY(lower_linear_init_(c, &L->e1, NM_("experts.w1"), lpt, E, Fe, C, L->Mp,
-                              md->expert_bias, NULL));
-  ALTO_TRY(lower_linear_init_(c, &L->e3, NM_("experts.w3"), lpt, E, Fe, C, L->Mp,
-                              md->expert_bias, NULL));
-  ALTO_TRY(lower_linear_init_(c, &L->e2, NM_("experts.w2"), lpt, E, C, Fe, L->Mp,
-                              md->expert_bias, NULL));
+  ALTO_TRY(lower_linear_init_(c, &L->e1, NM_("experts.w1"), lpt, E, Fe, C, L->Mp, md->expert_bias,
+                              NULL));
+  ALTO_TRY(lower_linear_init_(c, &L->e3, NM_("experts.w3"), lpt, E, Fe, C, L->Mp, md->expert_bias,
+                              NULL));
+  ALTO_TRY(lower_linear_init_(c, &L->e2, NM_("experts.w2"), lpt, E, C, Fe, L->Mp, md->expert_bias,
+                              NULL));
   L->e1.counts = L->e2.counts = L->e3.counts = L->counts;
   ALTO_TRY(lower_linear_fwd_(c, &L->e1, L->xp, &L->eh1));
   ALTO_TRY(lower_linear_fwd_(c, &L->e3, L->xp, &L->eh3));
@@ -310,8 +310,8 @@ static alto_status moe_bwd_(lower_ctx_ *c, lower_layer_ *L, int i, int dres, int
     snprintf(sp, sizeof sp, "%s.shared_experts", p);
     ALTO_TRY(mlp_bwd_(c, &L->shared, sp, dres, dxn));
   }
-  int dyp = lower_buf_(c, NM_("dyp"), ALTO_DT_BF16, 2, L->Mp, C, 0);     /* (Mp, C) */
-  int dwts = lower_buf_(c, NM_("dweights"), ALTO_DT_F32, 2, M, k, 0);    /* (M, k) */
+  int dyp = lower_buf_(c, NM_("dyp"), ALTO_DT_BF16, 2, L->Mp, C, 0);  /* (Mp, C) */
+  int dwts = lower_buf_(c, NM_("dweights"), ALTO_DT_F32, 2, M, k, 0); /* (M, k) */
   alto_node *n = lower_ew_(c, ALTO_OP_MOE_UNPERMUTE_BWD, NM_("unpermute.bwd"), M, C);
   n->iparam[0] = k;
   lower_in_(n, dres);
@@ -322,8 +322,7 @@ static alto_status moe_bwd_(lower_ctx_ *c, lower_layer_ *L, int i, int dres, int
   lower_out_(n, dwts);
   int deg = -1, dxp = -1, deh1, deh3;
   ALTO_TRY(lower_linear_bwd_(c, &L->e2, dyp, &deg));
-  swiglu_bwd_(c, NM_("experts"), deg, L->eh1, L->eh3, L->Mp, md->expert_ffn_dim, oss, &deh1,
-              &deh3);
+  swiglu_bwd_(c, NM_("experts"), deg, L->eh1, L->eh3, L->Mp, md->expert_ffn_dim, oss, &deh1, &deh3);
   ALTO_TRY(lower_linear_bwd_(c, &L->e1, deh1, &dxp));
   ALTO_TRY(lower_linear_bwd_(c, &L->e3, deh3, &dxp));
   bool acc = *dxn >= 0;

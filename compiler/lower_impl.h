@@ -13,6 +13,7 @@ typedef struct {
   int src;
   alto_qdesc q;
   int codes, scales;
+  int node; /* the QUANTIZE node; a later write of src invalidates the entry */
 } lower_qcache_;
 
 typedef struct {
@@ -74,7 +75,7 @@ typedef struct {
 
 /* One transformer block, lowered: what backward needs from forward. */
 typedef struct {
-  int x;                    /* block input (M, C) */
+  int x; /* block input (M, C) */
   lower_param_ norm1, norm2;
   int xn1, rstd1, h, xn2, rstd2; /* (M, C), (M,), residual after attention, ... */
   /* attention */
@@ -95,8 +96,8 @@ alto_node *lower_ew_(lower_ctx_ *c, alto_op op, const char *name, int64_t rows, 
 lower_param_ lower_norm_param_(lower_ctx_ *c, const char *name, int64_t dim);
 void lower_rmsnorm_(lower_ctx_ *c, const char *name, int x, lower_param_ w, int64_t dim, int *y,
                     int *rstd);
-void lower_rmsnorm_bwd_(lower_ctx_ *c, const char *name, int dy, int x, lower_param_ w,
-                        int rstd, int64_t dim, int *dx);
+void lower_rmsnorm_bwd_(lower_ctx_ *c, const char *name, int dy, int x, lower_param_ w, int rstd,
+                        int64_t dim, int *dx);
 int lower_add_(lower_ctx_ *c, const char *name, int a, int b, int64_t dim);
 int lower_rope_(lower_ctx_ *c, const char *name, alto_op op, int x, int64_t heads, int64_t hd,
                 int64_t rot);

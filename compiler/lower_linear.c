@@ -12,9 +12,9 @@
 #include "compiler/lower_impl.h"
 
 typedef struct {
-  int blk;            /* block along the axis (0: whole row / tensor) */
+  int blk;             /* block along the axis (0: whole row / tensor) */
   alto_elem fwd, grad; /* element formats of X/W and of dY */
-  alto_dtype sdt;     /* scale dtype */
+  alto_dtype sdt;      /* scale dtype */
 } fmt_;
 
 static alto_status fmt_of_(const lower_linear_ *l, fmt_ *f) {
@@ -49,8 +49,8 @@ static alto_status fmt_of_(const lower_linear_ *l, fmt_ *f) {
   }
 }
 
-static alto_qdesc qd_(const lower_linear_ *l, const fmt_ *f, alto_elem e, int br, int bc,
-                      int axis, bool sr) {
+static alto_qdesc qd_(const lower_linear_ *l, const fmt_ *f, alto_elem e, int br, int bc, int axis,
+                      bool sr) {
   alto_qdesc q;
   memset(&q, 0, sizeof q);
   q.scheme = l->lpt->scheme;
@@ -71,6 +71,16 @@ static bool qd_eq_(const alto_qdesc *a, const alto_qdesc *b) {
          a->rht == b->rht && a->scale_rule == b->scale_rule && a->two_d == b->two_d;
 }
 
+/* True when a node after `since` writes `buf` (in-place updates such as the residual
+ * gradient make an earlier quantization stale). */
+static bool written_since_(const lower_ctx_ *c, int buf, int since) {
+  for (int i = since + 1; i < c->p->n_nodes; i++)
+    for (int j = 0; j < c->p->nodes[i].n_out; j++)
+      if (c->p->nodes[i].out[j] == buf)
+        return true;
+  return false;
+}
+
 /* QUANTIZE src (rows, cols) (or (E, rows, cols)) -> codes, scales. RNE quantizations of the same
  * buffer in the same format are computed once (they are a pure function of the input). */
 static alto_status quant_(lower_ctx_ *c, const lower_linear_ *l, const char *role, int src,
@@ -79,7 +89,8 @@ static alto_status quant_(lower_ctx_ *c, const lower_linear_ *l, const char *rol
   bool cacheable = q.rounding == ALTO_ROUND_RNE && !q.rht;
   if (cacheable)
     for (int i = 0; i < c->n_qcache; i++)
-      if (c->qcache[i].src == src && qd_eq_(&c->qcache[i].q, &q)) {
+      if (c->qcache[i].src == src && qd_eq_(&c->qcache[i].q, &q) &&
+          !written_since_(c, src, c->qcache[i].node)) {
         *codes = c->qcache[i].codes;
         *scales = c->qcache[i].scales;
         return ALTO_OK;
@@ -89,8 +100,8 @@ static alto_status quant_(lower_ctx_ *c, const lower_linear_ *l, const char *rol
     return alto_error(ALTO_ERR_UNSUPPORTED,
                       "%s: %s is (%lld, %lld), not a multiple of the %s block %dx%d (pad the "
                       "batch*seq or choose another scheme for this module)",
-                      l->name, role, (long long)rows, (long long)cols,
-                      alto_scheme_name(q.scheme), br, bc);
+                      l->name, role, (long long)rows, (long long)cols, alto_scheme_name(q.scheme),
+                      br, bc);
   const alto_buffer *sb = &c->p->bufs[src];
   char name[112];
   snprintf(name, sizeof name, "%s.%s", l->name, role);
@@ -118,7 +129,7 @@ static alto_status quant_(lower_ctx_ *c, const lower_linear_ *l, const char *rol
       c->cap_qcache = c->cap_qcache ? 2 * c->cap_qcache : 64;
       c->qcache = alto_xrealloc(c->qcache, (size_t)c->cap_qcache * sizeof *c->qcache);
     }
-    c->qcache[c->n_qcache++] = (lower_qcache_){src, q, *codes, *scales};
+    c->qcache[c->n_qcache++] = (lower_qcache_){src, q, *codes, *scales, c->p->n_nodes - 1};
   }
   return ALTO_OK;
 }
@@ -242,10 +253,10 @@ alto_status lower_linear_fwd_(lower_ctx_ *c, lower_linear_ *l, int x, int *y) {
     l->qx = qd_(l, &f, f.fwd, 1, b, -1, false);
     l->qw = qd_(l, &f, f.fwd, b, b, -1, false);
   } else {
-    l->qx = lp->use_2dblock_x ? qd_(l, &f, f.fwd, b, b, -1, false)
-                              : qd_(l, &f, f.fwd, 1, b, -1, false);
-    l->qw = lp->use_2dblock_w ? qd_(l, &f, f.fwd, b, b, -1, false)
-                              : qd_(l, &f, f.fwd, 1, b, -1, false);
+    l->qx =
+        lp->use_2dblock_x ? qd_(l, &f, f.fwd, b, b, -1, false) : qd_(l, &f, f.fwd, 1, b, -1, false);
+    l->qw =
+        lp->use_2dblock_w ? qd_(l, &f, f.fwd, b, b, -1, false) : qd_(l, &f, f.fwd, 1, b, -1, false);
   }
   ALTO_TRY(quant_(c, l, "fprop.X", x, 0, M, K, l->qx, &l->xq, &l->xs));
   ALTO_TRY(quant_(c, l, "fprop.W", l->w.w, E, N, K, l->qw, &l->wq, &l->ws));
@@ -331,8 +342,8 @@ alto_status lower_linear_bwd_(lower_ctx_ *c, lower_linear_ *l, int dy, int *dx) 
   alto_scheme s = lp->scheme;
   int b = f.blk;
   bool sr = lp->use_sr_grad;
-  bool mx = s != ALTO_SCHEME_FP8_TENSORWISE && s != ALTO_SCHEME_FP8_ROWWISE &&
-            s != ALTO_SCHEME_FP8_BLOCK;
+  bool mx =
+      s != ALTO_SCHEME_FP8_TENSORWISE && s != ALTO_SCHEME_FP8_ROWWISE && s != ALTO_SCHEME_FP8_BLOCK;
   /* ---- dgrad: dX (M, K) = dY (M, N) W (N, K) */
   alto_qdesc qdy, qwd;
   int dyq, dys, wq, ws;
@@ -345,8 +356,8 @@ alto_status lower_linear_bwd_(lower_ctx_ *c, lower_linear_ *l, int dy, int *dx) 
   else
     qdy = qd_(l, &f, f.grad, 1, b, -1, sr);
   ALTO_TRY(quant_(c, l, "dgrad.dY", dy, 0, M, N, qdy, &dyq, &dys));
-  bool w_reused = s == ALTO_SCHEME_FP8_TENSORWISE || s == ALTO_SCHEME_FP8_BLOCK ||
-                  (mx && lp->use_2dblock_w);
+  bool w_reused =
+      s == ALTO_SCHEME_FP8_TENSORWISE || s == ALTO_SCHEME_FP8_BLOCK || (mx && lp->use_2dblock_w);
   if (w_reused) {
     qwd = l->qw;
     wq = l->wq;

@@ -87,8 +87,10 @@ alto_status alto_memplan_verify(const alto_plan *p) {
   for (int i = 0; i < n; i++) {
     const alto_buffer *b = &p->bufs[i];
     if (b->offset % ALTO_MEMPLAN_ALIGN != 0)
-      return alto_error(ALTO_ERR_INVALID_ARG, "memory plan: buffer '%s' at offset %zu is not "
-                        "aligned to %d bytes", b->name, b->offset, ALTO_MEMPLAN_ALIGN);
+      return alto_error(ALTO_ERR_INVALID_ARG,
+                        "memory plan: buffer '%s' at offset %zu is not "
+                        "aligned to %d bytes",
+                        b->name, b->offset, ALTO_MEMPLAN_ALIGN);
     if (b->offset + b->bytes > p->arena_bytes)
       return alto_error(ALTO_ERR_INVALID_ARG,
                         "memory plan: buffer '%s' [%zu, %zu) ends past the arena (%zu bytes)",

@@ -14,11 +14,11 @@ typedef enum { FT_INT, FT_FLOAT, FT_BOOL, FT_STR, FT_ENUM, FT_MAP } field_type_;
 typedef struct field_ {
   const char *key;
   field_type_ type;
-  size_t off;                 /* into alto_model */
-  size_t size;                /* FT_STR: buffer size */
-  const char *const *names;   /* FT_ENUM */
-  int n_names;                /* FT_ENUM */
-  const struct field_ *sub;   /* FT_MAP: NULL-key-terminated */
+  size_t off;               /* into alto_model */
+  size_t size;              /* FT_STR: buffer size */
+  const char *const *names; /* FT_ENUM */
+  int n_names;              /* FT_ENUM */
+  const struct field_ *sub; /* FT_MAP: NULL-key-terminated */
   bool required;
 } field_;
 
@@ -38,10 +38,14 @@ _Static_assert(sizeof router_names_ / sizeof *router_names_ == ALTO_ROUTER_COUNT
 _Static_assert(sizeof experts_names_ / sizeof *experts_names_ == ALTO_EXPERTS_COUNT, "experts");
 
 #define OFF_(f) offsetof(alto_model, f)
-#define I_(k, f, req) {k, FT_INT, OFF_(f), 0, NULL, 0, NULL, req}
-#define D_(k, f) {k, FT_FLOAT, OFF_(f), 0, NULL, 0, NULL, false}
-#define B_(k, f) {k, FT_BOOL, OFF_(f), 0, NULL, 0, NULL, false}
-#define E_(k, f, names, req) {k, FT_ENUM, OFF_(f), 0, names, sizeof names / sizeof *names, NULL, req}
+#define I_(k, f, req)                                                                              \
+  { k, FT_INT, OFF_(f), 0, NULL, 0, NULL, req }
+#define D_(k, f)                                                                                   \
+  { k, FT_FLOAT, OFF_(f), 0, NULL, 0, NULL, false }
+#define B_(k, f)                                                                                   \
+  { k, FT_BOOL, OFF_(f), 0, NULL, 0, NULL, false }
+#define E_(k, f, names, req)                                                                       \
+  { k, FT_ENUM, OFF_(f), 0, names, sizeof names / sizeof *names, NULL, req }
 
 static const field_ rope_fields_[] = {
     {"theta", FT_FLOAT, OFF_(rope.theta), 0, NULL, 0, NULL, true},
@@ -136,8 +140,7 @@ static void join_keys_(char *buf, size_t n, const field_ *fields) {
     snprintf(buf + strlen(buf), n - strlen(buf), "%s%s", i ? ", " : "", fields[i].key);
 }
 
-static alto_status parse_scalar_(parse_ctx_ *c, const field_ *f, const char *path,
-                                 yaml_node_t *v) {
+static alto_status parse_scalar_(parse_ctx_ *c, const field_ *f, const char *path, yaml_node_t *v) {
   int line = (int)v->start_mark.line + 1;
   if (v->type != YAML_SCALAR_NODE)
     return alto_error(ALTO_ERR_PARSE, "%s:%d: '%s' must be a %s, not a %s", c->file, line, path,
@@ -151,11 +154,11 @@ static alto_status parse_scalar_(parse_ctx_ *c, const field_ *f, const char *pat
   case FT_INT: {
     long long x = strtoll(s, &end, 10);
     if (!*s || *end || errno)
-      return alto_error(ALTO_ERR_PARSE, "%s:%d: '%s' must be an integer, got '%s'", c->file,
-                        line, path, s);
+      return alto_error(ALTO_ERR_PARSE, "%s:%d: '%s' must be an integer, got '%s'", c->file, line,
+                        path, s);
     if (x < 0)
-      return alto_error(ALTO_ERR_PARSE, "%s:%d: '%s' must be >= 0, got %lld", c->file, line,
-                        path, x);
+      return alto_error(ALTO_ERR_PARSE, "%s:%d: '%s' must be >= 0, got %lld", c->file, line, path,
+                        x);
     *(int64_t *)(base + f->off) = x;
     return ALTO_OK;
   }
@@ -172,8 +175,8 @@ static alto_status parse_scalar_(parse_ctx_ *c, const field_ *f, const char *pat
       *(bool *)(base + f->off) = s[0] == 't';
       return ALTO_OK;
     }
-    return alto_error(ALTO_ERR_PARSE, "%s:%d: '%s' must be true or false, got '%s'", c->file,
-                      line, path, s);
+    return alto_error(ALTO_ERR_PARSE, "%s:%d: '%s' must be true or false, got '%s'", c->file, line,
+                      path, s);
   case FT_STR:
     if (strlen(s) >= f->size || !*s)
       return alto_error(ALTO_ERR_PARSE, "%s:%d: '%s' must be 1..%zu characters", c->file, line,
@@ -219,8 +222,8 @@ static alto_status parse_map_(parse_ctx_ *c, const field_ *fields, const char *p
     if (fi < 0) {
       char valid[512];
       join_keys_(valid, sizeof valid, fields);
-      return alto_error(ALTO_ERR_PARSE, "%s:%d: unknown key '%s%s%s' (valid: %s)", c->file,
-                        kline, prefix, *prefix ? "." : "", key, valid);
+      return alto_error(ALTO_ERR_PARSE, "%s:%d: unknown key '%s%s%s' (valid: %s)", c->file, kline,
+                        prefix, *prefix ? "." : "", key, valid);
     }
     if (got[fi])
       return alto_error(ALTO_ERR_PARSE, "%s:%d: duplicate key '%s'", c->file, kline, key);
@@ -248,11 +251,11 @@ static alto_status validate_(parse_ctx_ *c) {
   alto_model *m = c->m;
   alto_attention_desc *a = &m->attn;
   alto_mlp_desc *p = &m->mlp;
-#define NEED_POS_(key, v)                                                                     \
-  do {                                                                                        \
-    if ((v) <= 0)                                                                             \
-      return alto_error(ALTO_ERR_PARSE, "%s:%d: '%s' must be > 0 for this model", c->file,    \
-                        line_of_(c, key), key);                                               \
+#define NEED_POS_(key, v)                                                                          \
+  do {                                                                                             \
+    if ((v) <= 0)                                                                                  \
+      return alto_error(ALTO_ERR_PARSE, "%s:%d: '%s' must be > 0 for this model", c->file,         \
+                        line_of_(c, key), key);                                                    \
   } while (0)
   NEED_POS_("dim", m->dim);
   NEED_POS_("n_layers", m->n_layers);
@@ -300,8 +303,8 @@ static alto_status validate_(parse_ctx_ *c) {
     NEED_POS_("mlp.top_k", p->top_k);
     NEED_POS_("mlp.expert_ffn_dim", p->expert_ffn_dim);
     if (p->top_k > p->n_routed_experts)
-      return alto_error(ALTO_ERR_PARSE, "%s:%d: mlp.top_k (%lld) exceeds n_routed_experts",
-                        c->file, line_of_(c, "mlp.top_k"), (long long)p->top_k);
+      return alto_error(ALTO_ERR_PARSE, "%s:%d: mlp.top_k (%lld) exceeds n_routed_experts", c->file,
+                        line_of_(c, "mlp.top_k"), (long long)p->top_k);
     if (p->n_dense_layers > m->n_layers)
       return alto_error(ALTO_ERR_PARSE, "%s:%d: mlp.n_dense_layers exceeds n_layers", c->file,
                         line_of_(c, "mlp.n_dense_layers"));
@@ -312,8 +315,8 @@ static alto_status validate_(parse_ctx_ *c) {
   }
   if (m->rope.scaling != ALTO_ROPE_SCALING_NONE) {
     if (!(m->rope.factor > 0))
-      return alto_error(ALTO_ERR_PARSE, "%s:%d: rope.factor must be > 0 with scaling %s",
-                        c->file, line_of_(c, "rope.scaling"), scaling_names_[m->rope.scaling]);
+      return alto_error(ALTO_ERR_PARSE, "%s:%d: rope.factor must be > 0 with scaling %s", c->file,
+                        line_of_(c, "rope.scaling"), scaling_names_[m->rope.scaling]);
     NEED_POS_("rope.original_max_position", m->rope.original_max_position);
   }
 #undef NEED_POS_
@@ -330,10 +333,9 @@ alto_status alto_model_load_string(const char *name, const char *text, size_t le
     return alto_error(ALTO_ERR_NOMEM, "%s: cannot initialize the YAML parser", name);
   yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
   if (!yaml_parser_load(&parser, &doc)) {
-    alto_status s = alto_error(ALTO_ERR_PARSE, "%s:%d:%d: YAML error: %s", name,
-                               (int)parser.problem_mark.line + 1,
-                               (int)parser.problem_mark.column + 1,
-                               parser.problem ? parser.problem : "malformed");
+    alto_status s = alto_error(
+        ALTO_ERR_PARSE, "%s:%d:%d: YAML error: %s", name, (int)parser.problem_mark.line + 1,
+        (int)parser.problem_mark.column + 1, parser.problem ? parser.problem : "malformed");
     yaml_parser_delete(&parser);
     return s;
   }
@@ -422,7 +424,7 @@ int64_t alto_model_param_count(const alto_model *m) {
     for (int d = 0; d < mods[i].rank; d++)
       p *= mods[i].shape[d];
     if (mods[i].kind == ALTO_MOD_EXPERTS) {
-      p *= 3; /* w1, w2, w3 of the same size */
+      p *= 3;               /* w1, w2, w3 of the same size */
       if (mods[i].has_bias) /* (E, F) twice and (E, C) */
         p += mods[i].shape[0] * (2 * mods[i].shape[1] + mods[i].shape[2]);
     } else if (mods[i].kind == ALTO_MOD_LINEAR && mods[i].has_bias) {
@@ -453,9 +455,8 @@ void alto_model_print(const alto_model *m, FILE *f) {
           (long long)a->n_heads, (long long)a->n_kv_heads, (long long)a->head_dim);
   if (a->kind == ALTO_ATTN_MLA)
     fprintf(f, ", q_lora %lld, kv_lora %lld, nope %lld, rope %lld, v %lld",
-            (long long)a->q_lora_rank, (long long)a->kv_lora_rank,
-            (long long)a->qk_nope_head_dim, (long long)a->qk_rope_head_dim,
-            (long long)a->v_head_dim);
+            (long long)a->q_lora_rank, (long long)a->kv_lora_rank, (long long)a->qk_nope_head_dim,
+            (long long)a->qk_rope_head_dim, (long long)a->v_head_dim);
   if (a->sliding_layers != ALTO_SLIDING_NONE)
     fprintf(f, ", sliding window %lld on %s layers", (long long)a->sliding_window,
             sliding_names_[a->sliding_layers]);

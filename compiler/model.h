@@ -3,7 +3,8 @@
  * Loaded from models/<family>/<flavor>.yaml (libyaml), validated with file:line errors for
  * unknown keys, wrong types, missing fields and inconsistent dimensions. The struct is plain
  * and printable; every dimension is in elements. Module names follow TorchTitan
- * ("layers.3.attention.wq"), with Hugging Face names as aliases ("model.layers.3.self_attn.q_proj").
+ * ("layers.3.attention.wq"), with Hugging Face names as aliases
+ * ("model.layers.3.self_attn.q_proj").
  */
 #ifndef ALTO_COMPILER_MODEL_H
 #define ALTO_COMPILER_MODEL_H
@@ -36,9 +37,9 @@ typedef enum { ALTO_ROUTER_SOFTMAX, ALTO_ROUTER_SIGMOID, ALTO_ROUTER_COUNT } alt
 typedef enum { ALTO_EXPERTS_GROUPED, ALTO_EXPERTS_GPT_OSS, ALTO_EXPERTS_COUNT } alto_experts_kind;
 
 typedef struct {
-  double theta;              /* base frequency (500000 for Llama 3) */
-  alto_rope_scaling scaling; /* none | llama3 | yarn */
-  double factor;             /* llama3 / yarn scaling factor */
+  double theta;                             /* base frequency (500000 for Llama 3) */
+  alto_rope_scaling scaling;                /* none | llama3 | yarn */
+  double factor;                            /* llama3 / yarn scaling factor */
   double low_freq_factor, high_freq_factor; /* llama3 */
   int64_t original_max_position;            /* llama3 / yarn: the pretraining context */
   double beta_fast, beta_slow, mscale;      /* yarn */
@@ -95,8 +96,7 @@ typedef struct {
  * Errors: ALTO_ERR_NOT_FOUND (no such model; the message lists where it looked), ALTO_ERR_PARSE
  * ("file:line: ..." for unknown keys, wrong types, missing fields, bad dimensions). */
 alto_status alto_model_load(const char *name_or_path, alto_model *out);
-alto_status alto_model_load_string(const char *name, const char *text, size_t len,
-                                   alto_model *out);
+alto_status alto_model_load_string(const char *name, const char *text, size_t len, alto_model *out);
 void alto_model_print(const alto_model *m, FILE *f);
 
 /* Derived per-layer facts. */

@@ -43,8 +43,8 @@ static void shape_(alto_module *m, int rank, int64_t a, int64_t b, int64_t c) {
 }
 
 /* A Linear with weight (out, in). */
-static void linear_(list_ *l, int layer, const char *tt, const char *hf, int64_t out,
-                    int64_t in, bool bias) {
+static void linear_(list_ *l, int layer, const char *tt, const char *hf, int64_t out, int64_t in,
+                    bool bias) {
   alto_module *m = add_(l, ALTO_MOD_LINEAR, layer, "Linear", NULL);
   name_(m, "%s", tt);
   if (hf)
@@ -72,11 +72,11 @@ static void attention_(list_ *l, const alto_model *md, int i) {
   name_(att, "%s", hp);
   if (a->sinks)
     shape_(att, 1, H, 0, 0); /* one sink logit per head */
-#define LIN_(t, h, out, in)                                                                   \
-  do {                                                                                        \
-    snprintf(tt, sizeof tt, "%s.%s", tp, t);                                                 \
-    snprintf(hf, sizeof hf, "%s.%s", hp, h);                                                 \
-    linear_(l, i, tt, hf, out, in, a->qkv_bias);                                              \
+#define LIN_(t, h, out, in)                                                                        \
+  do {                                                                                             \
+    snprintf(tt, sizeof tt, "%s.%s", tp, t);                                                       \
+    snprintf(hf, sizeof hf, "%s.%s", hp, h);                                                       \
+    linear_(l, i, tt, hf, out, in, a->qkv_bias);                                                   \
   } while (0)
   if (a->kind == ALTO_ATTN_GQA) {
     int64_t D = a->head_dim, KV = a->n_kv_heads;

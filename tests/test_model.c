@@ -123,8 +123,8 @@ static void bad_(const char *text, alto_status want_s, const char *want) {
 }
 
 #define GOOD_HEAD_ "family: llama3\nflavor: t\ndim: 256\nn_layers: 2\nvocab_size: 64\n"
-#define GOOD_TAIL_                                                                         \
-  "max_seq_len: 128\nnorm_eps: 1.0e-5\nrope:\n  theta: 10000\n"                            \
+#define GOOD_TAIL_                                                                                 \
+  "max_seq_len: 128\nnorm_eps: 1.0e-5\nrope:\n  theta: 10000\n"                                    \
   "attention:\n  kind: gqa\n  n_heads: 4\nmlp:\n  kind: swiglu\n  ffn_dim: 512\n"
 
 static void test_bad_files(void) {

@@ -77,19 +77,17 @@ static const char *recipe_path_(const char *r, char *buf, size_t n) {
   return buf;
 }
 
-static void print_text_(const alto_model *m, const char *recipe, const alto_lowered *l,
-                        bool ops) {
+static void print_text_(const alto_model *m, const char *recipe, const alto_lowered *l, bool ops) {
   const alto_plan *p = &l->plan;
   char h[32];
   printf("model   %s/%s (%s)\n", m->family, m->flavor, m->path);
   printf("recipe  %s\n", recipe ? recipe : "(none: bf16)");
-  printf("step    batch %lld x seq %lld = %lld tokens\n\n", (long long)p->batch,
-         (long long)p->seq, (long long)(p->batch * p->seq));
+  printf("step    batch %lld x seq %lld = %lld tokens\n\n", (long long)p->batch, (long long)p->seq,
+         (long long)(p->batch * p->seq));
   printf("modules (%d):\n", l->n_choices);
   for (int i = 0; i < l->n_choices; i++) {
     const alto_lower_choice *ch = &l->choices[i];
-    printf("  %-44s %-22s %-14s %s\n", ch->module, ch->cls, alto_scheme_name(ch->scheme),
-           ch->why);
+    printf("  %-44s %-22s %-14s %s\n", ch->module, ch->cls, alto_scheme_name(ch->scheme), ch->why);
   }
   printf("\nops (%d):\n", p->n_nodes);
   for (int op = 0; op < ALTO_OP_COUNT; op++) {
