@@ -1,0 +1,227 @@
+#include "runtime/cuda/driver.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The driver types we need, declared here so the build needs no CUDA headers. */
+typedef int CUresult_; /* CUDA_SUCCESS == 0 */
+typedef int CUdevice_;
+typedef struct CUctx_st_ *CUcontext_;
+typedef struct CUmod_st_ *CUmodule_;
+typedef struct CUfunc_st_ *CUfunction_;
+typedef struct CUevent_st_ *CUevent_;
+typedef struct CUstream_st_ *CUstream_;
+
+enum { CU_ATTR_SM_COUNT_ = 16, CU_ATTR_CC_MAJOR_ = 75, CU_ATTR_CC_MINOR_ = 76 };
+
+struct alto_cuda_module {
+  CUmodule_ mod;
+};
+
+static struct {
+  void *lib;
+  alto_status status;
+  char error[1024];
+  CUdevice_ dev;
+  CUcontext_ ctx;
+  CUresult_ (*Init)(unsigned);
+  CUresult_ (*GetErrorName)(CUresult_, const char **);
+  CUresult_ (*GetErrorString)(CUresult_, const char **);
+  CUresult_ (*DeviceGetCount)(int *);
+  CUresult_ (*DeviceGet)(CUdevice_ *, int);
+  CUresult_ (*DeviceGetName)(char *, int, CUdevice_);
+  CUresult_ (*DeviceGetAttribute)(int *, int, CUdevice_);
+  CUresult_ (*DeviceTotalMem)(size_t *, CUdevice_);
+  CUresult_ (*DevicePrimaryCtxRetain)(CUcontext_ *, CUdevice_);
+  CUresult_ (*CtxSetCurrent)(CUcontext_);
+  CUresult_ (*CtxSynchronize)(void);
+  CUresult_ (*MemAlloc)(alto_cuda_ptr *, size_t);
+  CUresult_ (*MemFree)(alto_cuda_ptr);
+  CUresult_ (*MemsetD8)(alto_cuda_ptr, unsigned char, size_t);
+  CUresult_ (*MemcpyHtoD)(alto_cuda_ptr, const void *, size_t);
+  CUresult_ (*MemcpyDtoH)(void *, alto_cuda_ptr, size_t);
+  CUresult_ (*ModuleLoadData)(CUmodule_ *, const void *);
+  CUresult_ (*ModuleUnload)(CUmodule_);
+  CUresult_ (*ModuleGetFunction)(CUfunction_ *, CUmodule_, const char *);
+  CUresult_ (*LaunchKernel)(CUfunction_, unsigned, unsigned, unsigned, unsigned, unsigned,
+                            unsigned, unsigned, CUstream_, void **, void **);
+  CUresult_ (*EventCreate)(CUevent_ *, unsigned);
+  CUresult_ (*EventRecord)(CUevent_, CUstream_);
+  CUresult_ (*EventSynchronize)(CUevent_);
+  CUresult_ (*EventElapsedTime)(float *, CUevent_, CUevent_);
+  CUresult_ (*EventDestroy)(CUevent_);
+} alto_cu_;
+
+static pthread_once_t alto_cu_once_ = PTHREAD_ONCE_INIT;
+
+static void alto_cu_load_once_(void) {
+  alto_cu_.lib = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+  if (!alto_cu_.lib) {
+    snprintf(alto_cu_.error, sizeof alto_cu_.error,
+             "the CUDA driver (libcuda.so.1) is not available: %s; use --backend cpu, or install "
+             "the NVIDIA driver",
+             dlerror());
+    alto_cu_.status = ALTO_ERR_LIBRARY;
+    return;
+  }
+#define ALTO_CU_SYM_(field, sym)                                                                 \
+  do {                                                                                           \
+    *(void **)&alto_cu_.field = dlsym(alto_cu_.lib, sym);                                        \
+    if (!alto_cu_.field) {                                                                       \
+      snprintf(alto_cu_.error, sizeof alto_cu_.error, "libcuda.so.1 lacks the symbol %s", sym);  \
+      alto_cu_.status = ALTO_ERR_LIBRARY;                                                        \
+      return;                                                                                    \
+    }                                                                                            \
+  } while (0)
+  ALTO_CU_SYM_(Init, "cuInit");
+  ALTO_CU_SYM_(GetErrorName, "cuGetErrorName");
+  ALTO_CU_SYM_(GetErrorString, "cuGetErrorString");
+  ALTO_CU_SYM_(DeviceGetCount, "cuDeviceGetCount");
+  ALTO_CU_SYM_(DeviceGet, "cuDeviceGet");
+  ALTO_CU_SYM_(DeviceGetName, "cuDeviceGetName");
+  ALTO_CU_SYM_(DeviceGetAttribute, "cuDeviceGetAttribute");
+  ALTO_CU_SYM_(DeviceTotalMem, "cuDeviceTotalMem_v2");
+  ALTO_CU_SYM_(DevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain");
+  ALTO_CU_SYM_(CtxSetCurrent, "cuCtxSetCurrent");
+  ALTO_CU_SYM_(CtxSynchronize, "cuCtxSynchronize");
+  ALTO_CU_SYM_(MemAlloc, "cuMemAlloc_v2");
+  ALTO_CU_SYM_(MemFree, "cuMemFree_v2");
+  ALTO_CU_SYM_(MemsetD8, "cuMemsetD8_v2");
+  ALTO_CU_SYM_(MemcpyHtoD, "cuMemcpyHtoD_v2");
+  ALTO_CU_SYM_(MemcpyDtoH, "cuMemcpyDtoH_v2");
+  ALTO_CU_SYM_(ModuleLoadData, "cuModuleLoadData");
+  ALTO_CU_SYM_(ModuleUnload, "cuModuleUnload");
+  ALTO_CU_SYM_(ModuleGetFunction, "cuModuleGetFunction");
+  ALTO_CU_SYM_(LaunchKernel, "cuLaunchKernel");
+  ALTO_CU_SYM_(EventCreate, "cuEventCreate");
+  ALTO_CU_SYM_(EventRecord, "cuEventRecord");
+  ALTO_CU_SYM_(EventSynchronize, "cuEventSynchronize");
+  ALTO_CU_SYM_(EventElapsedTime, "cuEventElapsedTime_v2");
+  ALTO_CU_SYM_(EventDestroy, "cuEventDestroy_v2");
+#undef ALTO_CU_SYM_
+  alto_cu_.status = ALTO_OK;
+}
+
+/* "cuMemAlloc: CUDA_ERROR_OUT_OF_MEMORY (out of memory)" */
+static alto_status alto_cu_check_(CUresult_ r, const char *call) {
+  if (r == 0)
+    return ALTO_OK;
+  const char *name = NULL, *str = NULL;
+  alto_cu_.GetErrorName(r, &name);
+  alto_cu_.GetErrorString(r, &str);
+  return alto_error(ALTO_ERR_DEVICE, "%s failed: %s (%s)", call, name ? name : "unknown error",
+                    str ? str : "no description");
+}
+
+alto_status alto_cuda_init(int ordinal) {
+  pthread_once(&alto_cu_once_, alto_cu_load_once_);
+  if (alto_cu_.status != ALTO_OK)
+    return alto_error(alto_cu_.status, "%s", alto_cu_.error);
+  if (!alto_cu_.ctx) {
+    ALTO_TRY(alto_cu_check_(alto_cu_.Init(0), "cuInit"));
+    int n = 0;
+    ALTO_TRY(alto_cu_check_(alto_cu_.DeviceGetCount(&n), "cuDeviceGetCount"));
+    if (ordinal < 0 || ordinal >= n)
+      return alto_error(ALTO_ERR_DEVICE, "GPU %d requested but %d GPU(s) present", ordinal, n);
+    ALTO_TRY(alto_cu_check_(alto_cu_.DeviceGet(&alto_cu_.dev, ordinal), "cuDeviceGet"));
+    ALTO_TRY(alto_cu_check_(alto_cu_.DevicePrimaryCtxRetain(&alto_cu_.ctx, alto_cu_.dev),
+                            "cuDevicePrimaryCtxRetain"));
+  }
+  return alto_cu_check_(alto_cu_.CtxSetCurrent(alto_cu_.ctx), "cuCtxSetCurrent");
+}
+
+alto_status alto_cuda_device(alto_cuda_device_info *info) {
+  ALTO_ASSERT(alto_cu_.ctx);
+  memset(info, 0, sizeof *info);
+  ALTO_TRY(alto_cu_check_(alto_cu_.DeviceGetName(info->name, sizeof info->name - 1, alto_cu_.dev),
+                          "cuDeviceGetName"));
+  ALTO_TRY(alto_cu_check_(
+      alto_cu_.DeviceGetAttribute(&info->cc_major, CU_ATTR_CC_MAJOR_, alto_cu_.dev),
+      "cuDeviceGetAttribute"));
+  ALTO_TRY(alto_cu_check_(
+      alto_cu_.DeviceGetAttribute(&info->cc_minor, CU_ATTR_CC_MINOR_, alto_cu_.dev),
+      "cuDeviceGetAttribute"));
+  ALTO_TRY(alto_cu_check_(
+      alto_cu_.DeviceGetAttribute(&info->sm_count, CU_ATTR_SM_COUNT_, alto_cu_.dev),
+      "cuDeviceGetAttribute"));
+  ALTO_TRY(alto_cu_check_(alto_cu_.DeviceTotalMem(&info->total_mem, alto_cu_.dev),
+                          "cuDeviceTotalMem"));
+  int has_a = (info->cc_major == 9 && info->cc_minor == 0) || info->cc_major == 10 ||
+              info->cc_major == 12;
+  snprintf(info->arch, sizeof info->arch, "sm_%d%d%s", info->cc_major, info->cc_minor,
+           has_a ? "a" : "");
+  return ALTO_OK;
+}
+
+alto_status alto_cuda_malloc(alto_cuda_ptr *p, size_t bytes) {
+  return alto_cu_check_(alto_cu_.MemAlloc(p, bytes ? bytes : 1), "cuMemAlloc");
+}
+void alto_cuda_free(alto_cuda_ptr p) {
+  if (p)
+    alto_cu_.MemFree(p);
+}
+alto_status alto_cuda_memset(alto_cuda_ptr p, uint8_t value, size_t bytes) {
+  return alto_cu_check_(alto_cu_.MemsetD8(p, value, bytes), "cuMemsetD8");
+}
+alto_status alto_cuda_h2d(alto_cuda_ptr dst, const void *src, size_t bytes) {
+  return alto_cu_check_(alto_cu_.MemcpyHtoD(dst, src, bytes), "cuMemcpyHtoD");
+}
+alto_status alto_cuda_d2h(void *dst, alto_cuda_ptr src, size_t bytes) {
+  return alto_cu_check_(alto_cu_.MemcpyDtoH(dst, src, bytes), "cuMemcpyDtoH");
+}
+alto_status alto_cuda_sync(void) {
+  return alto_cu_check_(alto_cu_.CtxSynchronize(), "cuCtxSynchronize");
+}
+
+alto_status alto_cuda_module_load(const void *image, alto_cuda_module **out) {
+  *out = NULL;
+  CUmodule_ mod;
+  ALTO_TRY(alto_cu_check_(alto_cu_.ModuleLoadData(&mod, image), "cuModuleLoadData"));
+  *out = alto_xcalloc(1, sizeof **out);
+  (*out)->mod = mod;
+  return ALTO_OK;
+}
+void alto_cuda_module_unload(alto_cuda_module *m) {
+  if (!m)
+    return;
+  alto_cu_.ModuleUnload(m->mod);
+  free(m);
+}
+alto_status alto_cuda_module_function(alto_cuda_module *m, const char *name,
+                                      alto_cuda_function *out) {
+  CUfunction_ f;
+  alto_status st = alto_cu_check_(alto_cu_.ModuleGetFunction(&f, m->mod, name), "cuModuleGetFunction");
+  if (st != ALTO_OK)
+    return alto_error(st, "kernel '%s': %s", name, alto_last_error());
+  *out = f;
+  return ALTO_OK;
+}
+
+alto_status alto_cuda_launch(alto_cuda_function f, unsigned gx, unsigned gy, unsigned gz,
+                             unsigned bx, unsigned by, unsigned bz, unsigned shared_bytes,
+                             void **args) {
+  return alto_cu_check_(
+      alto_cu_.LaunchKernel((CUfunction_)f, gx, gy, gz, bx, by, bz, shared_bytes, NULL, args, NULL),
+      "cuLaunchKernel");
+}
+
+alto_status alto_cuda_time_ms(void (*fn)(void *ctx), void *ctx, int iters, float *ms) {
+  CUevent_ a, b;
+  ALTO_TRY(alto_cu_check_(alto_cu_.EventCreate(&a, 0), "cuEventCreate"));
+  ALTO_TRY(alto_cu_check_(alto_cu_.EventCreate(&b, 0), "cuEventCreate"));
+  alto_status st = alto_cu_check_(alto_cu_.EventRecord(a, NULL), "cuEventRecord");
+  for (int i = 0; i < iters && st == ALTO_OK; i++)
+    fn(ctx);
+  if (st == ALTO_OK)
+    st = alto_cu_check_(alto_cu_.EventRecord(b, NULL), "cuEventRecord");
+  if (st == ALTO_OK)
+    st = alto_cu_check_(alto_cu_.EventSynchronize(b), "cuEventSynchronize");
+  if (st == ALTO_OK)
+    st = alto_cu_check_(alto_cu_.EventElapsedTime(ms, a, b), "cuEventElapsedTime");
+  alto_cu_.EventDestroy(a);
+  alto_cu_.EventDestroy(b);
+  return st;
+}
