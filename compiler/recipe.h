@@ -108,6 +108,19 @@ typedef struct {
 alto_status alto_recipe_resolve(const alto_recipe *r, const alto_module_query *q,
                                 const alto_lpt_modifier **out_lpt, char *why, size_t why_len);
 
+/* True when some field of LPT modifier i is a Lua function: alto_recipe_lpt(r, i) then shows
+ * the fields as written (scheme bf16 when the scheme is computed) and resolve() computes the
+ * real ones per module. */
+bool alto_recipe_lpt_dynamic(const alto_recipe *r, int i);
+
+/* Top-level `args`: free-form key -> value, kept as strings in file order. */
+int alto_recipe_arg_count(const alto_recipe *r);
+const char *alto_recipe_arg_key(const alto_recipe *r, int i);
+const char *alto_recipe_arg(const alto_recipe *r, const char *key); /* NULL when absent */
+
+/* The name the recipe was loaded under (used in every message). */
+const char *alto_recipe_file(const alto_recipe *r);
+
 /* Prints the recipe as YAML-ish text (for `alto-compile --plan` and debugging). */
 void alto_recipe_print(const alto_recipe *r, FILE *f);
 

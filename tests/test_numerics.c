@@ -440,6 +440,18 @@ static void test_mx69_scalar(void) {
   CHECK(alto_mx69_exp(0.0f) == -127 && alto_mx69_exp(INFINITY) == -127 && alto_mx69_exp(3.0f) == 1);
 }
 
+/* ---- NVFP4 scales ---- */
+static void test_nvfp4_scalar(void) {
+  CHECK(alto_nvfp4_outer(2688.0f, 1) == 1.0f && alto_nvfp4_outer(5.0f, 0) == 1.0f);
+  CHECK(alto_nvfp4_outer(0.0f, 1) == 1e-30f && alto_nvfp4_outer(NAN, 1) == 1e-30f);
+  CHECK(alto_nvfp4_inner(0.0f, 1.0f) == 0x01);         /* clamped up to 2^-9 */
+  CHECK(alto_nvfp4_inner(6.0f * 1000.0f, 1.0f) == 0x7E); /* clamped down to 448 */
+  CHECK(alto_nvfp4_inner(6.0f, 1.0f) == 0x38);           /* 1.0 */
+  CHECK(alto_nvfp4_inner(NAN, 1.0f) == 0x7F);
+  CHECK(alto_nvfp4_encode(3.0f, 0x38, 1.0f) == 0x5 && alto_nvfp4_encode(1.0f, 0x7F, 1.0f) == 0);
+  CHECK(alto_nvfp4_decode(0x7, 0x40, 0.5f) == 6.0f); /* 6 * (2 * 0.5) */
+}
+
 /* ---- DGE multiplier ---- */
 static void test_dge(void) {
   const float grid[] = {0, 0.5f, 1, 1.5f, 2, 3, 4, 6};
@@ -497,6 +509,7 @@ int main(void) {
   RUN(test_streams_distinct);
   RUN(test_scale_rules);
   RUN(test_mx69_scalar);
+  RUN(test_nvfp4_scalar);
   RUN(test_dge);
   RUN(test_rht_norm);
   return alto_test_finish();
