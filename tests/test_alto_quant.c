@@ -352,6 +352,36 @@ static void test_errors(void) {
   BAD(2, "--dequant reads the spec", "--dequant --scheme mxfp4 --in q.safetensors --out y.st");
   bad_(2, "Try 'alto-quant --help'", "");
 #undef BAD
+
+  /* --dequant of a file whose spec or tensors are broken. */
+  alto_qstore_info info = {alto_quant_spec_default(ALTO_SCHEME_MXFP4), ALTO_ELEM_F32, 2, {32, 64},
+                           ALTO_ELEM_F32, 1.0f, 16, 0, 0};
+  alto_json_writer w;
+  alto_json_writer_init(&w, 0);
+  alto_qstore_info_json(&w, &info);
+  char *spec = alto_json_writer_take(&w, NULL);
+  uint8_t codes[32 * 32] = {0}, scales[32 * 2] = {127};
+  alto_st_entry t[] = {{"w.codes", ALTO_ST_U8, 2, {32, 32}, codes},
+                       {"w.scales", ALTO_ST_U8, 2, {32, 1}, scales}};
+  alto_st_meta m[] = {{"alto.quant.w", spec}};
+  CHECK(alto_st_write(path_("d1.safetensors"), t, 1, m, 1) == ALTO_OK);
+  bad_(1, "tensor 'w.scales' is missing", "--dequant --in d1.safetensors --out y.safetensors");
+  CHECK(alto_st_write(path_("d2.safetensors"), t, 2, m, 1) == ALTO_OK);
+  bad_(1, "'w.scales' is U8 with 32 elements; expected U8 with 64",
+       "--dequant --in d2.safetensors --out y.safetensors");
+  t[1].shape[1] = 2;
+  CHECK(alto_st_write(path_("d3.safetensors"), t, 2, m, 1) == ALTO_OK);
+  CHECK(run_("--dequant --in d3.safetensors --out y.safetensors") == 0);
+  bad_(1, "no quantized tensor 'v'", "--dequant --in d3.safetensors --tensor v --out y.st");
+  alto_st_meta broken[] = {{"alto.quant.w", "{\"scheme\": \"mxfp4\""}};
+  CHECK(alto_st_write(path_("d4.safetensors"), t, 2, broken, 1) == ALTO_OK);
+  bad_(1, "__metadata__ \"alto.quant.w\"", "--dequant --in d4.safetensors --out y.safetensors");
+  alto_st_meta noaxis[] = {{"alto.quant.w", "{\"scheme\": \"mxfp4\", \"dtype\": \"f32\", "
+                                            "\"out_dtype\": \"f32\", \"shape\": [32, 64]}"}};
+  CHECK(alto_st_write(path_("d5.safetensors"), t, 2, noaxis, 1) == ALTO_OK);
+  bad_(1, "missing or invalid \"axis\"", "--dequant --in d5.safetensors --out y.safetensors");
+  free(spec);
+  alto_json_writer_free(&w);
   /* A failed run leaves no output file behind. */
   size_t len;
   void *b = slurp_("o.safetensors", &len);
