@@ -380,6 +380,10 @@ static const bad_case bad_cases[] = {
      NULL},
     {"re.yaml", LPT "      scheme: mxfp4\n      ignore: [\"re:(unclosed\"]\n", 0,
      "re.yaml:5:16: bad regex 're:(unclosed'", "valid: \"re:\" followed by a POSIX"},
+    {"re2.yaml", LPT "      scheme: mxfp4\n      targets: [\"re:a+++++++++++\"]\n", 0,
+     "re2.yaml:5:17: bad regex 're:a+++++++++++': a quantifier follows another one", NULL},
+    {"re3.yaml", LPT "      scheme: mxfp4\n      targets: [\"re:((a{1,99}){99}){99}\"]\n", 0,
+     "re3.yaml:5:17: bad regex 're:((a{1,99}){99}){99}': its counted repetitions", NULL},
     {"hs.yaml", LPT "      scheme: mxfp4\n      hadamard_size: 48\n", 0,
      "hs.yaml:5:7: LowPrecisionTrainingModifier.hadamard_size 48 is not a power of two; valid: "
      "16, 32, 64, 128, 256",
