@@ -291,6 +291,10 @@ static void alto_recipe_where_(const alto_srcloc *loc, char *buf, size_t n) {
     snprintf(buf, n, "%s", loc->file);
 }
 
+static bool alto_recipe_active_(const alto_lpt_modifier *m, int64_t step) {
+  return step >= m->start && (m->end < 0 || step < m->end);
+}
+
 alto_status alto_recipe_resolve(const alto_recipe *r, const alto_module_query *q,
                                 const alto_lpt_modifier **out_lpt, char *why, size_t why_len) {
   ALTO_ASSERT(r && q && out_lpt);
@@ -313,7 +317,9 @@ alto_status alto_recipe_resolve(const alto_recipe *r, const alto_module_query *q
       told = true;
       continue; /* ignore wins for this modifier; a later one may still take the module */
     }
-    if (!L->dynamic && (q->step < m->start || (m->end >= 0 && q->step >= m->end))) {
+    /* start/end written as values apply before any Lua function runs */
+    bool step_fixed = L->fn_ref[ALTO_LPT_F_START] < 0 && L->fn_ref[ALTO_LPT_F_END] < 0;
+    if (step_fixed && !alto_recipe_active_(m, q->step)) {
       if (!told)
         snprintf(why, why_len, "target %s but step %lld is outside [%lld, %lld) (modifier at %s)",
                  how, (long long)q->step, (long long)m->start, (long long)m->end, at);
@@ -323,8 +329,8 @@ alto_status alto_recipe_resolve(const alto_recipe *r, const alto_module_query *q
     if (L->dynamic) {
       const alto_lpt_modifier *d = NULL;
       ALTO_TRY(alto_recipe_lpt_dynamic_(r, L, q, &d));
-      if (d && (q->step < d->start || (d->end >= 0 && q->step >= d->end)))
-        continue;
+      if (d && !alto_recipe_active_(d, q->step))
+        continue; /* the functions made it inactive at this step */
       snprintf(why, why_len, "target %s; the Lua function (modifier at %s) chose %s", how, at,
                d ? alto_scheme_name(d->scheme) : "bf16");
       *out_lpt = d;

@@ -295,6 +295,22 @@ static void test_lua_recipes(void) {
     CHECK(alto_recipe_arg(r, "switch_step") && !strcmp(alto_recipe_arg(r, "switch_step"), "1000"));
     alto_recipe_free(r);
   }
+  /* the start/end form of a switch (Lua tables have no order: stages are sorted by name) */
+  r = load_str("two.lua", "local k = 1000 return {\n"
+                          " warmup_stage = { lpt_modifiers = { LowPrecisionTrainingModifier = {\n"
+                          "   scheme = 'mxfp8_e4m3', ['end'] = k } } },\n"
+                          " training_stage = { lpt_modifiers = { LowPrecisionTrainingModifier = {\n"
+                          "   scheme = 'mxfp4', start = k, use_hadamard = true } } } }");
+  if (r) {
+    CHECK(alto_recipe_lpt_count(r) == 2 && !alto_recipe_lpt_dynamic(r, 0));
+    module m = {"layers.2.attention.wo", NULL, "Linear", NULL, 2, 8, 999};
+    const alto_lpt_modifier *d = decide(r, m, NULL, 0);
+    CHECK(d && d->scheme == ALTO_SCHEME_MXFP8_E4M3);
+    m.step = 1000;
+    d = decide(r, m, NULL, 0);
+    CHECK(d && d->scheme == ALTO_SCHEME_MXFP4 && d->use_hadamard);
+    alto_recipe_free(r);
+  }
   /* a Lua function returning something invalid is a clean error at resolve time */
   r = load_str("bad_fn.lua", "return { t_stage = { l_modifiers = { LowPrecisionTrainingModifier"
                              " = { scheme = function(m) return 'mxfp5' end } } } }");
