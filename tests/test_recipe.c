@@ -63,6 +63,20 @@ static void test_alto_recipes(void) {
     CHECK(m->n_ignore == 2 && has_entry(m->ignore, m->n_ignore, 0, "lm_head") &&
           has_entry(m->ignore, m->n_ignore, 1, "re:.*\\.router\\.gate"));
     CHECK(m->loc.line == 4 && m->loc.col == 5);
+    char ppath[1200];
+    snprintf(ppath, sizeof ppath, "%s/print.txt", alto_test_tmpdir("recipe_print"));
+    FILE *f = fopen(ppath, "w+");
+    CHECK(f != NULL);
+    if (f) {
+      alto_recipe_print(r, f);
+      rewind(f);
+      static char text[8192];
+      text[fread(text, 1, sizeof text - 1, f)] = '\0';
+      fclose(f);
+      CHECKF(strstr(text, "training_stage:") && strstr(text, "scheme: mxfp4") &&
+                 strstr(text, "\"re:.*\\.router\\.gate\"") && strstr(text, "hadamard_size: 32"),
+             "%s", text);
+    }
     CHECK(m->targets[1].loc.line == 6 && m->targets[1].loc.col == 27);
     alto_recipe_free(r);
   }
