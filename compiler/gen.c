@@ -76,6 +76,15 @@ static bool alto_scheme_is_blocked_(alto_scheme s) {
 
 int alto_gen_tile_cpt(const alto_qkern *k) { return k->block_c >= 128 ? 4 : 2; }
 
+/* Tile rows and CTA size: smaller CTAs for taller tiles keep the RHT staging tile small. */
+static int alto_gen_tile_rows_(const alto_qkern *k) { return k->rht > k->block_r ? k->rht : k->block_r; }
+static int alto_gen_threads_(const alto_qkern *k) {
+  if (k->kind != ALTO_QKERN_TILE)
+    return alto_qkern_tpl_[k->kind].threads;
+  int t = alto_gen_tile_rows_(k);
+  return t <= 32 ? 128 : (t == 64 ? 64 : 32);
+}
+
 void alto_qkern_key(const alto_qkern *k, char *out, size_t n) {
   size_t o = 0;
 #define ALTO_KEY_(...) o += (size_t)snprintf(out + o, o < n ? n - o : 0, __VA_ARGS__)
@@ -167,7 +176,7 @@ alto_status alto_gen_quant(const alto_qkern *k, alto_gen_kernel *out) {
   alto_qkern_key(k, out->key, sizeof out->key);
   alto_gen_name_(out->key, out->name, sizeof out->name);
   out->template_file = alto_qkern_tpl_[k->kind].file;
-  out->threads = alto_qkern_tpl_[k->kind].threads;
+  out->threads = alto_gen_threads_(k);
   char *s = NULL;
   size_t len = 0, cap = 0;
   alto_sb_(&s, &len, &cap,
@@ -189,7 +198,7 @@ alto_status alto_gen_quant(const alto_qkern *k, alto_gen_kernel *out) {
     break;
   case ALTO_QKERN_TILE: {
     int cpt = alto_gen_tile_cpt(k);
-    int t = k->rht > k->block_r ? k->rht : k->block_r;
+    int t = alto_gen_tile_rows_(k);
     if (k->rht)
       out->smem_bytes = t * out->threads * cpt * (k->in_bf16 ? 2 : 4) + k->rht * 8;
     alto_sb_(&s, &len, &cap,
@@ -251,7 +260,7 @@ static unsigned alto_cdiv_(int64_t a, int64_t b) { return (unsigned)((a + b - 1)
 
 void alto_gen_quant_grid(const alto_qkern *k, int64_t rows, int64_t cols, int64_t R,
                          unsigned grid[3]) {
-  int threads = alto_qkern_tpl_[k->kind].threads;
+  int threads = alto_gen_threads_(k);
   grid[0] = grid[1] = grid[2] = 1;
   switch (k->kind) {
   case ALTO_QKERN_ROWS:
@@ -259,7 +268,7 @@ void alto_gen_quant_grid(const alto_qkern *k, int64_t rows, int64_t cols, int64_
     grid[0] = alto_cdiv_(rows * cols, (int64_t)threads * 8);
     break;
   case ALTO_QKERN_TILE: {
-    int t = k->rht > k->block_r ? k->rht : k->block_r;
+    int t = alto_gen_tile_rows_(k);
     grid[0] = alto_cdiv_(cols, (int64_t)threads * alto_gen_tile_cpt(k));
     grid[1] = (unsigned)(rows / t);
     break;

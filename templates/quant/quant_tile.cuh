@@ -36,7 +36,7 @@ __device__ __forceinline__ void alto_quant_tile(const void *__restrict__ x,
                                                 alto_idx cols, alto_u64 seed, alto_u64 stream) {
   constexpr bool FP4 = ELEM == ALTO_ELEM_E2M1;
   constexpr int T = RHT_B > BR ? RHT_B : BR; // rows of the tile
-  constexpr int GL = BC / CPT;               // lanes sharing a 2-D block (1 for column blocks)
+  constexpr int GL = BC > CPT ? BC / CPT : 1; // lanes sharing a 2-D block (1 for column blocks)
   typedef typename alto_smem_type_<IN_BF16>::type smem_t;
   extern __shared__ unsigned char alto_smem_raw_[];
   smem_t *tile = (smem_t *)alto_smem_raw_;            // [T][NT*CPT] when RHT_B > 0
