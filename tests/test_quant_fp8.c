@@ -480,7 +480,8 @@ static void test_fp8_goldens(void) {
 
 /* ---- bad inputs: clear errors, nothing written past the outputs ------------------------------ */
 static void expect_err(const alto_quant_spec *sp, const alto_tensor_view *v, const char *needle) {
-  int64_t E = v->ndim == 3 ? v->dims[0] : 1, R = v->dims[v->ndim - 2], C = v->dims[v->ndim - 1];
+  int nd = v->ndim == 3 ? 3 : 2; /* a bad ndim: lay out the first two dims */
+  int64_t E = nd == 3 ? v->dims[0] : 1, R = v->dims[nd - 2], C = v->dims[nd - 1];
   alto_quantized q;
   t_alloc(sp, E, R, C, &q);
   alto_error_clear();
