@@ -203,6 +203,34 @@ static int same_f32(float a, float b) {
   return memcmp(&a, &b, 4) == 0 || (isnan(a) && isnan(b));
 }
 
+/* The shared casts every scheme here relies on (NUMERICS.md 1): exhaustively on bf16 inputs, and on
+ * random fp32 bit patterns, against the enumeration; decode is the table. */
+static void test_fp8_casts(void) {
+  int64_t bad = 0;
+  for (uint32_t h = 0; h < 65536; h++) {
+    uint32_t b = h << 16;
+    float x;
+    memcpy(&x, &b, 4);
+    bad += alto_f32_to_e4m3(x) != ref_encode(x, ALTO_ELEM_E4M3);
+    bad += alto_f32_to_e5m2(x) != ref_encode(x, ALTO_ELEM_E5M2);
+  }
+  for (int i = 0; i < 100000; i++) {
+    uint32_t b = alto_test_u32(&rng);
+    if (i & 1) /* concentrate near the FP8 ranges */
+      b = (b & 0x807FFFFFu) | ((uint32_t)(100 + alto_test_u32(&rng) % 48) << 23);
+    float x;
+    memcpy(&x, &b, 4);
+    bad += alto_f32_to_e4m3(x) != ref_encode(x, ALTO_ELEM_E4M3);
+    bad += alto_f32_to_e5m2(x) != ref_encode(x, ALTO_ELEM_E5M2);
+  }
+  for (int c = 0; c < 256; c++) {
+    bad += !same_f32(alto_e4m3_to_f32((uint8_t)c), (float)ref_decode((uint8_t)c, ALTO_ELEM_E4M3));
+    if ((c & 0x7F) <= 0x7B)
+      bad += !same_f32(alto_e5m2_to_f32((uint8_t)c), (float)ref_decode((uint8_t)c, ALTO_ELEM_E5M2));
+  }
+  CHECKF(bad == 0, "%lld fp8 casts differ from the enumeration", (long long)bad);
+}
+
 /* ---- fp8_block: library == slow reference, bit for bit ------------------------------------- */
 static void check_block_case(alto_elem dt, alto_elem elem, int axis, bool b2d, int ndim, int64_t E,
                              int64_t R, int64_t C, int poison) {
@@ -525,6 +553,7 @@ int main(void) {
   table_init(&e4m3, 3, 7, 0x7E);
   table_init(&e5m2, 2, 15, 0x7B);
   CHECK(e4m3.max == 448.0 && e5m2.max == 57344.0 && e4m3.mag[1] == 0x1p-9);
+  RUN(test_fp8_casts);
   RUN(test_fp8_goldens);
   RUN(test_fp8_block_reference);
   RUN(test_fp8_block_special);
