@@ -506,6 +506,31 @@ static void test_fp8_goldens(void) {
          (const uint8_t[]){0x73, 0xFB});
 }
 
+/* Inf and NaN, as docs/numerics_fp8_mx69.md states: an Inf block scale is Inf (finite elements
+ * code 0, Inf 0x7F); rowwise: Inf amax -> scale 0, NaN amax -> NaN scale and codes 0x7F. */
+static void test_fp8_nonfinite(void) {
+  static float x[2 * 128];
+  for (int i = 0; i < 256; i++)
+    x[i] = (float)(i % 7) - 3.0f;
+  x[3] = INFINITY, x[128 + 9] = NAN;
+  alto_tensor_view v = {x, ALTO_ELEM_F32, 2, {2, 128}};
+  alto_quant_spec sp = spec_of(ALTO_SCHEME_FP8_BLOCK, -1, false, ALTO_ELEM_E4M3, false);
+  alto_quantized q;
+  t_alloc(&sp, 1, 2, 128, &q);
+  CHECK(alto_cpu_quantize_fp8_(&sp, &v, &q) == ALTO_OK);
+  CHECK(isinf(((float *)q.scales)[0]) && isnan(((float *)q.scales)[1]));
+  CHECK(q.codes[3] == 0x7F && q.codes[0] == 0x80 && q.codes[1] == 0x80 && q.codes[4] == 0);
+  for (int i = 128; i < 256; i++)
+    CHECK(q.codes[i] == 0x7F);
+  t_free(&q);
+  sp = spec_of(ALTO_SCHEME_FP8_ROWWISE, -1, false, ALTO_ELEM_E4M3, false);
+  t_alloc(&sp, 1, 2, 128, &q);
+  CHECK(alto_cpu_quantize_fp8_(&sp, &v, &q) == ALTO_OK);
+  CHECK(((float *)q.scales)[0] == 0.0f && isnan(((float *)q.scales)[1]));
+  CHECK(q.codes[3] == 0x7F && q.codes[0] == 0x80 && q.codes[4] == 0 && q.codes[200] == 0x7F);
+  t_free(&q);
+}
+
 /* ---- bad inputs: clear errors, nothing written past the outputs ------------------------------ */
 static void expect_err(const alto_quant_spec *sp, const alto_tensor_view *v, const char *needle) {
   int nd = v->ndim == 3 ? 3 : 2; /* a bad ndim: lay out the first two dims */
@@ -560,6 +585,7 @@ int main(void) {
   RUN(test_fp8_threads);
   RUN(test_fp8_double_quant);
   RUN(test_fp8_rowwise_tensorwise_reference);
+  RUN(test_fp8_nonfinite);
   RUN(test_fp8_bad_inputs);
   return alto_test_finish();
 }
