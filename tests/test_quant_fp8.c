@@ -568,6 +568,8 @@ static void test_fp8_bad_inputs(void) {
   expect_err(&mx, &(alto_tensor_view){buf, ALTO_ELEM_F32, 2, {4, 128}}, "mxfp4");
   alto_quant_spec ax = spec_of(ALTO_SCHEME_FP8_ROWWISE, 0, false, ALTO_ELEM_E4M3, false);
   expect_err(&ax, &(alto_tensor_view){buf, ALTO_ELEM_F32, 2, {4, 128}}, "axis 0");
+  alto_quant_spec rw2d = spec_of(ALTO_SCHEME_FP8_ROWWISE, -1, true, ALTO_ELEM_E4M3, false);
+  expect_err(&rw2d, &(alto_tensor_view){buf, ALTO_ELEM_F32, 2, {4, 128}}, "2-D blocks");
   /* a layout that does not match the tensor, and a bad output dtype */
   alto_tensor_view v = {buf, ALTO_ELEM_F32, 2, {4, 256}};
   alto_quantized q;

@@ -45,6 +45,9 @@ static alto_status fp8_geom_of(const alto_quant_spec *spec, int64_t E, int64_t R
   if (spec->elem != ALTO_ELEM_E4M3 && spec->elem != ALTO_ELEM_E5M2)
     return alto_error(ALTO_ERR_INVALID_ARG, "%s: element '%s' is not e4m3 or e5m2",
                       alto_scheme_name(spec->scheme), alto_elem_name(spec->elem));
+  if (spec->scheme != ALTO_SCHEME_FP8_BLOCK && spec->block2d)
+    return alto_error(ALTO_ERR_INVALID_ARG, "%s: 2-D blocks are for fp8_block only",
+                      alto_scheme_name(spec->scheme));
   if (spec->scheme != ALTO_SCHEME_FP8_TENSORWISE && !spec->block2d && spec->axis != -1 &&
       spec->axis != -2)
     return alto_error(ALTO_ERR_INVALID_ARG, "%s: axis %d is not -1 or -2",
