@@ -94,7 +94,10 @@ const alto_ptq_modifier *alto_recipe_ptq(const alto_recipe *r, int i);
  * the start of a name. Ignore wins over targets. A Lua recipe may instead decide per module.
  * `why` receives a one-line human explanation ("target 'Linear' matched class Linear",
  * "ignored by 're:.*\\.router\\.gate'", "no target matched"). *out_lpt is NULL when the module
- * stays in high precision. */
+ * stays in high precision. Modifiers are tried in file order and the first whose targets match,
+ * whose ignore does not, and that is active at q->step ([start, end)) decides. For a Lua recipe
+ * the returned pointer may be a modifier computed for this module (valid until the recipe is
+ * freed); calls on one recipe must not run concurrently (they share its Lua state). */
 typedef struct {
   const char *const *names; /* TorchTitan name first, then aliases */
   int n_names;

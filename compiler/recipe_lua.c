@@ -168,7 +168,8 @@ static int alto_recipe_lua_cmp_pairs_(const void *a, const void *b) {
 
 /* Lua tables have no order: fields are sorted by name so a recipe converts the same each run. */
 static void alto_recipe_lua_sort_map_(alto_rnode *map) {
-  qsort(map->items, (size_t)map->n_items / 2, 2 * sizeof *map->items, alto_recipe_lua_cmp_pairs_);
+  if (map->n_items > 0) /* qsort(NULL, 0, ...) is undefined */
+    qsort(map->items, (size_t)map->n_items / 2, 2 * sizeof *map->items, alto_recipe_lua_cmp_pairs_);
 }
 
 static alto_status alto_recipe_lua_table_(lua_State *L, alto_recipe_lua_ctx_ *c, int idx, int depth,

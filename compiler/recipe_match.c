@@ -69,10 +69,57 @@ static char *alto_recipe_regex_translate_(const char *pat) {
   return out;
 }
 
+/* glibc's regcomp duplicates the tree for every repetition, so stacked quantifiers ("a++++")
+ * and nested counted bounds ("(a{99}){99}") make it allocate without bound. Module-name
+ * patterns need neither: refuse them before compiling. NULL when the pattern is fine. */
+static const char *alto_recipe_regex_too_complex_(const char *p) {
+  if (strlen(p) > 256)
+    return "longer than 256 characters";
+  bool in_bracket = false, after_quant = false;
+  long product = 1;
+  for (; *p; p++) {
+    if (in_bracket) {
+      in_bracket = *p != ']';
+      continue;
+    }
+    bool quant = *p == '*' || *p == '+' || *p == '?' || (*p == '{' && p[1] >= '0' && p[1] <= '9');
+    if (quant && after_quant)
+      return "a quantifier follows another one";
+    if (*p == '{' && quant) {
+      char *end;
+      long lo = strtol(p + 1, &end, 10), hi = lo;
+      if (*end == ',')
+        hi = end[1] >= '0' && end[1] <= '9' ? strtol(end + 1, &end, 10) : (end++, lo + 1);
+      if (lo > 1000 || hi > 1000 || (product *= (hi > 1 ? hi : 1)) > 1024)
+        return "its counted repetitions {m,n} multiply to more than 1024";
+      p = *end == '}' ? end : end - 1;
+    }
+    if (*p == '\\' && p[1])
+      p++;
+    else if (*p == '[') {
+      in_bracket = true;
+      if (p[1] == '^')
+        p++;
+      if (p[1] == ']')
+        p++;
+    }
+    after_quant = quant;
+  }
+  return NULL;
+}
+
 static alto_status alto_recipe_compile_one_(alto_recipe *r, const alto_match_entry *e) {
   if (strncmp(e->text, "re:", 3) != 0)
     return ALTO_OK;
   char *pat = alto_recipe_regex_translate_(e->text + 3);
+  const char *why = alto_recipe_regex_too_complex_(pat);
+  if (why) {
+    free(pat);
+    return alto_recipe_fail(ALTO_ERR_PARSE, &e->loc,
+                            "bad regex '%s': %s; valid: a short POSIX extended regex with one "
+                            "quantifier per atom",
+                            e->text, why);
+  }
   alto_recipe_regex_ *rx = &r->regex[r->n_regex];
   int rc = regcomp(&rx->re, pat, REG_EXTENDED);
   free(pat);
@@ -244,6 +291,10 @@ static void alto_recipe_where_(const alto_srcloc *loc, char *buf, size_t n) {
     snprintf(buf, n, "%s", loc->file);
 }
 
+static bool alto_recipe_active_(const alto_lpt_modifier *m, int64_t step) {
+  return step >= m->start && (m->end < 0 || step < m->end);
+}
+
 alto_status alto_recipe_resolve(const alto_recipe *r, const alto_module_query *q,
                                 const alto_lpt_modifier **out_lpt, char *why, size_t why_len) {
   ALTO_ASSERT(r && q && out_lpt);
@@ -266,7 +317,9 @@ alto_status alto_recipe_resolve(const alto_recipe *r, const alto_module_query *q
       told = true;
       continue; /* ignore wins for this modifier; a later one may still take the module */
     }
-    if (!L->dynamic && (q->step < m->start || (m->end >= 0 && q->step >= m->end))) {
+    /* start/end written as values apply before any Lua function runs */
+    bool step_fixed = L->fn_ref[ALTO_LPT_F_START] < 0 && L->fn_ref[ALTO_LPT_F_END] < 0;
+    if (step_fixed && !alto_recipe_active_(m, q->step)) {
       if (!told)
         snprintf(why, why_len, "target %s but step %lld is outside [%lld, %lld) (modifier at %s)",
                  how, (long long)q->step, (long long)m->start, (long long)m->end, at);
@@ -276,8 +329,8 @@ alto_status alto_recipe_resolve(const alto_recipe *r, const alto_module_query *q
     if (L->dynamic) {
       const alto_lpt_modifier *d = NULL;
       ALTO_TRY(alto_recipe_lpt_dynamic_(r, L, q, &d));
-      if (d && (q->step < d->start || (d->end >= 0 && q->step >= d->end)))
-        continue;
+      if (d && !alto_recipe_active_(d, q->step))
+        continue; /* the functions made it inactive at this step */
       snprintf(why, why_len, "target %s; the Lua function (modifier at %s) chose %s", how, at,
                d ? alto_scheme_name(d->scheme) : "bf16");
       *out_lpt = d;

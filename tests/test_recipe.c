@@ -63,6 +63,20 @@ static void test_alto_recipes(void) {
     CHECK(m->n_ignore == 2 && has_entry(m->ignore, m->n_ignore, 0, "lm_head") &&
           has_entry(m->ignore, m->n_ignore, 1, "re:.*\\.router\\.gate"));
     CHECK(m->loc.line == 4 && m->loc.col == 5);
+    char ppath[1200];
+    snprintf(ppath, sizeof ppath, "%s/print.txt", alto_test_tmpdir("recipe_print"));
+    FILE *f = fopen(ppath, "w+");
+    CHECK(f != NULL);
+    if (f) {
+      alto_recipe_print(r, f);
+      rewind(f);
+      static char text[8192];
+      text[fread(text, 1, sizeof text - 1, f)] = '\0';
+      fclose(f);
+      CHECKF(strstr(text, "training_stage:") && strstr(text, "scheme: mxfp4") &&
+                 strstr(text, "\"re:.*\\.router\\.gate\"") && strstr(text, "hadamard_size: 32"),
+             "%s", text);
+    }
     CHECK(m->targets[1].loc.line == 6 && m->targets[1].loc.col == 27);
     alto_recipe_free(r);
   }
@@ -295,6 +309,22 @@ static void test_lua_recipes(void) {
     CHECK(alto_recipe_arg(r, "switch_step") && !strcmp(alto_recipe_arg(r, "switch_step"), "1000"));
     alto_recipe_free(r);
   }
+  /* the start/end form of a switch (Lua tables have no order: stages are sorted by name) */
+  r = load_str("two.lua", "local k = 1000 return {\n"
+                          " warmup_stage = { lpt_modifiers = { LowPrecisionTrainingModifier = {\n"
+                          "   scheme = 'mxfp8_e4m3', ['end'] = k } } },\n"
+                          " training_stage = { lpt_modifiers = { LowPrecisionTrainingModifier = {\n"
+                          "   scheme = 'mxfp4', start = k, use_hadamard = true } } } }");
+  if (r) {
+    CHECK(alto_recipe_lpt_count(r) == 2 && !alto_recipe_lpt_dynamic(r, 0));
+    module m = {"layers.2.attention.wo", NULL, "Linear", NULL, 2, 8, 999};
+    const alto_lpt_modifier *d = decide(r, m, NULL, 0);
+    CHECK(d && d->scheme == ALTO_SCHEME_MXFP8_E4M3);
+    m.step = 1000;
+    d = decide(r, m, NULL, 0);
+    CHECK(d && d->scheme == ALTO_SCHEME_MXFP4 && d->use_hadamard);
+    alto_recipe_free(r);
+  }
   /* a Lua function returning something invalid is a clean error at resolve time */
   r = load_str("bad_fn.lua", "return { t_stage = { l_modifiers = { LowPrecisionTrainingModifier"
                              " = { scheme = function(m) return 'mxfp5' end } } } }");
@@ -380,6 +410,10 @@ static const bad_case bad_cases[] = {
      NULL},
     {"re.yaml", LPT "      scheme: mxfp4\n      ignore: [\"re:(unclosed\"]\n", 0,
      "re.yaml:5:16: bad regex 're:(unclosed'", "valid: \"re:\" followed by a POSIX"},
+    {"re2.yaml", LPT "      scheme: mxfp4\n      targets: [\"re:a+++++++++++\"]\n", 0,
+     "re2.yaml:5:17: bad regex 're:a+++++++++++': a quantifier follows another one", NULL},
+    {"re3.yaml", LPT "      scheme: mxfp4\n      targets: [\"re:((a{1,99}){99}){99}\"]\n", 0,
+     "re3.yaml:5:17: bad regex 're:((a{1,99}){99}){99}': its counted repetitions", NULL},
     {"hs.yaml", LPT "      scheme: mxfp4\n      hadamard_size: 48\n", 0,
      "hs.yaml:5:7: LowPrecisionTrainingModifier.hadamard_size 48 is not a power of two; valid: "
      "16, 32, 64, 128, 256",

@@ -1,0 +1,301 @@
+#include "compiler/gen.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const alto_target_info alto_targets_[ALTO_TARGET_COUNT] = {
+    [ALTO_TARGET_CUDA] = {"cuda", ".cu", "nvcc", 32},
+    [ALTO_TARGET_HIP] = {"hip", ".hip", "hipcc", 64},
+};
+
+const alto_target_info *alto_target_info_get(alto_target t) {
+  ALTO_ASSERT((unsigned)t < ALTO_TARGET_COUNT);
+  return &alto_targets_[t];
+}
+
+static const char *const alto_qkern_names_[ALTO_QKERN_COUNT] = {
+    "rows", "tile", "dequant", "amax", "nvfp4_outer", "fp8_tensorwise", "fp8_rowwise_rows",
+    "fp8_rowwise_cols", "mx69"};
+
+/* Template file and CTA size per kind. */
+static const struct {
+  const char *file;
+  int threads;
+} alto_qkern_tpl_[ALTO_QKERN_COUNT] = {
+    [ALTO_QKERN_ROWS] = {"quant/quant_rows.cuh", 256},
+    [ALTO_QKERN_TILE] = {"quant/quant_tile.cuh", 128},
+    [ALTO_QKERN_DEQUANT] = {"quant/dequant.cuh", 256},
+    [ALTO_QKERN_AMAX] = {"quant/quant_scaled.cuh", 256},
+    [ALTO_QKERN_NVFP4_OUTER] = {"quant/quant_scaled.cuh", 32},
+    [ALTO_QKERN_FP8_TENSORWISE] = {"quant/quant_scaled.cuh", 256},
+    [ALTO_QKERN_FP8_ROWWISE_ROWS] = {"quant/quant_scaled.cuh", 256},
+    [ALTO_QKERN_FP8_ROWWISE_COLS] = {"quant/quant_scaled.cuh", 128},
+    [ALTO_QKERN_MX69] = {"quant/mx69.cuh", 256},
+};
+
+static const char *alto_elem_enum_(alto_elem e) {
+  static const char *const n[] = {"ALTO_ELEM_E2M1", "ALTO_ELEM_E4M3", "ALTO_ELEM_E5M2",
+                                  "ALTO_ELEM_BF16", "ALTO_ELEM_F32"};
+  return n[e];
+}
+static const char *alto_rule_enum_(alto_scale_rule r) {
+  static const char *const n[] = {"ALTO_SCALE_EVEN", "ALTO_SCALE_FLOOR", "ALTO_SCALE_UOS",
+                                  "ALTO_SCALE_RCEIL"};
+  return n[r];
+}
+static const char *alto_qk_family_(alto_scheme s) {
+  switch (s) {
+  case ALTO_SCHEME_NVFP4:
+    return "ALTO_QK_NVFP4";
+  case ALTO_SCHEME_FP8_BLOCK:
+    return "ALTO_QK_FP8_BLOCK";
+  default:
+    return "ALTO_QK_MX";
+  }
+}
+static const char *alto_dq_family_(alto_scheme s) {
+  switch (s) {
+  case ALTO_SCHEME_NVFP4:
+    return "ALTO_DQ_NVFP4";
+  case ALTO_SCHEME_FP8_BLOCK:
+    return "ALTO_DQ_FP8_BLOCK";
+  case ALTO_SCHEME_FP8_ROWWISE:
+  case ALTO_SCHEME_FP8_TENSORWISE:
+    return "ALTO_DQ_FP8_SCALED";
+  default:
+    return "ALTO_DQ_MX";
+  }
+}
+
+static bool alto_scheme_is_blocked_(alto_scheme s) {
+  return s == ALTO_SCHEME_MXFP4 || s == ALTO_SCHEME_MXFP8_E4M3 || s == ALTO_SCHEME_MXFP8_E5M2 ||
+         s == ALTO_SCHEME_NVFP4 || s == ALTO_SCHEME_FP8_BLOCK;
+}
+
+int alto_gen_tile_cpt(const alto_qkern *k) { return k->block_c >= 128 ? 4 : 2; }
+
+/* Tile rows and CTA size: smaller CTAs for taller tiles keep the RHT staging tile small. */
+static int alto_gen_tile_rows_(const alto_qkern *k) { return k->rht > k->block_r ? k->rht : k->block_r; }
+static int alto_gen_threads_(const alto_qkern *k) {
+  if (k->kind != ALTO_QKERN_TILE)
+    return alto_qkern_tpl_[k->kind].threads;
+  int t = alto_gen_tile_rows_(k);
+  return t <= 32 ? 128 : (t == 64 ? 64 : 32);
+}
+
+void alto_qkern_key(const alto_qkern *k, char *out, size_t n) {
+  size_t o = 0;
+#define ALTO_KEY_(...) o += (size_t)snprintf(out + o, o < n ? n - o : 0, __VA_ARGS__)
+  ALTO_KEY_("quant.%s", alto_qkern_names_[k->kind]);
+  if (k->kind != ALTO_QKERN_AMAX && k->kind != ALTO_QKERN_NVFP4_OUTER) {
+    ALTO_KEY_(".%s.%s", alto_scheme_name(k->scheme), alto_elem_name(k->elem));
+    if (k->kind == ALTO_QKERN_ROWS || k->kind == ALTO_QKERN_TILE || k->kind == ALTO_QKERN_DEQUANT)
+      ALTO_KEY_(".b%dx%d", k->block_r, k->block_c);
+    if (k->elem == ALTO_ELEM_E2M1 && k->kind != ALTO_QKERN_ROWS)
+      ALTO_KEY_(".%s", k->pack_rows ? "pack_rows" : "pack_cols");
+    if (k->kind == ALTO_QKERN_ROWS || k->kind == ALTO_QKERN_TILE) {
+      ALTO_KEY_(".%s", k->sr ? "sr" : "rne");
+      if (k->scheme == ALTO_SCHEME_MXFP4 || k->scheme == ALTO_SCHEME_MXFP8_E4M3 ||
+          k->scheme == ALTO_SCHEME_MXFP8_E5M2)
+        ALTO_KEY_(".%s", alto_scale_rule_name(k->rule));
+      if (k->rht)
+        ALTO_KEY_(".rht%d", k->rht);
+    }
+    if (k->pow2)
+      ALTO_KEY_(".pow2");
+    if (k->kind == ALTO_QKERN_DEQUANT && (k->scheme == ALTO_SCHEME_FP8_ROWWISE ||
+                                          k->scheme == ALTO_SCHEME_FP8_TENSORWISE))
+      ALTO_KEY_(".scale%d", k->scale_mode);
+    if (k->kind == ALTO_QKERN_MX69)
+      ALTO_KEY_(".q%d.g%d", k->quant_bit, k->group_size);
+  }
+  if (k->kind == ALTO_QKERN_DEQUANT)
+    ALTO_KEY_(".out_%s", k->out_bf16 ? "bf16" : "f32");
+  else if (k->kind != ALTO_QKERN_NVFP4_OUTER)
+    ALTO_KEY_(".in_%s", k->in_bf16 ? "bf16" : "f32");
+  ALTO_KEY_(".%s.%s", alto_target_info_get(k->target)->name, k->arch);
+#undef ALTO_KEY_
+}
+
+/* The key as a C identifier: "alto_" + key with every non-alphanumeric replaced by '_'. */
+static void alto_gen_name_(const char *key, char *name, size_t n) {
+  size_t o = (size_t)snprintf(name, n, "alto_");
+  for (const char *p = key; *p && o + 1 < n; p++)
+    name[o++] = ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9'))
+                    ? *p
+                    : '_';
+  name[o] = '\0';
+}
+
+/* Appends formatted text to a growing string. */
+static void alto_sb_(char **s, size_t *len, size_t *cap, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int need = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  if (*len + (size_t)need + 1 > *cap) {
+    *cap = (*len + (size_t)need + 1) * 2;
+    *s = alto_xrealloc(*s, *cap);
+  }
+  va_start(ap, fmt);
+  vsnprintf(*s + *len, *cap - *len, fmt, ap);
+  va_end(ap);
+  *len += (size_t)need;
+}
+
+static alto_status alto_gen_check_(const alto_qkern *k) {
+  bool fp4 = k->elem == ALTO_ELEM_E2M1;
+  switch (k->kind) {
+  case ALTO_QKERN_ROWS:
+    if (!alto_scheme_is_blocked_(k->scheme) || k->block_r != 1 ||
+        (k->block_c != 16 && k->block_c != 32 && k->block_c != 128))
+      return alto_error(ALTO_ERR_INVALID_ARG, "rows kernel needs a block scheme with 1x16, 1x32 or 1x128 blocks");
+    break;
+  case ALTO_QKERN_TILE:
+    if (!alto_scheme_is_blocked_(k->scheme) || !(k->block_c == 1 || k->block_c == k->block_r) ||
+        (k->block_r != 16 && k->block_r != 32 && k->block_r != 128))
+      return alto_error(ALTO_ERR_INVALID_ARG, "tile kernel needs Bx1 or BxB blocks, B in 16, 32, 128");
+    if (k->rht && (k->block_c != 1 || k->rht < 16 || k->rht > 256 || (k->rht & (k->rht - 1))))
+      return alto_error(ALTO_ERR_INVALID_ARG, "RHT needs column blocks and a size 16..256, power of two");
+    if (fp4 && !k->pack_rows && k->block_c == 1)
+      return alto_error(ALTO_ERR_INVALID_ARG, "FP4 column blocks pack along the rows");
+    break;
+  default:
+    break;
+  }
+  if (k->sr && !fp4)
+    return alto_error(ALTO_ERR_INVALID_ARG, "stochastic rounding is defined for E2M1 elements only");
+  return ALTO_OK;
+}
+
+alto_status alto_gen_quant(const alto_qkern *k, alto_gen_kernel *out) {
+  memset(out, 0, sizeof *out);
+  ALTO_TRY(alto_gen_check_(k));
+  alto_qkern_key(k, out->key, sizeof out->key);
+  alto_gen_name_(out->key, out->name, sizeof out->name);
+  out->template_file = alto_qkern_tpl_[k->kind].file;
+  out->threads = alto_gen_threads_(k);
+  char *s = NULL;
+  size_t len = 0, cap = 0;
+  alto_sb_(&s, &len, &cap,
+           "// Generated by alto's kernel generator v%d; do not edit (alto-compile --emit-src "
+           "writes it).\n// variant: %s\n// template: templates/%s\n#include \"%s\"\n"
+           "#include \"common/alto_qargs.h\"\n\n",
+           ALTO_GEN_VERSION, out->key, out->template_file, out->template_file);
+  alto_sb_(&s, &len, &cap, "extern \"C\" __global__ void __launch_bounds__(%d) %s(alto_qargs a) {\n",
+           out->threads, out->name);
+  const char *in = k->in_bf16 ? "true" : "false";
+  const char *sr = k->sr ? "true" : "false";
+  switch (k->kind) {
+  case ALTO_QKERN_ROWS:
+    alto_sb_(&s, &len, &cap,
+             "  alto_quant_rows<%s, %s, %d, %s, %s, %s>(a.x, a.codes, a.scales, a.outer,\n"
+             "                                          a.rows * a.cols, a.seed, a.stream);\n",
+             alto_qk_family_(k->scheme), alto_elem_enum_(k->elem), k->block_c, in,
+             alto_rule_enum_(k->rule), sr);
+    break;
+  case ALTO_QKERN_TILE: {
+    int cpt = alto_gen_tile_cpt(k);
+    int t = alto_gen_tile_rows_(k);
+    if (k->rht)
+      out->smem_bytes = t * out->threads * cpt * (k->in_bf16 ? 2 : 4) + k->rht * 8;
+    alto_sb_(&s, &len, &cap,
+             "  alto_quant_tile<%s, %s, %d, %d, %d, %s, %s, %s, %s, %d, %d>(\n"
+             "      a.x, a.codes, a.scales, a.outer, a.rht_sign, a.rht_perm, a.rows, a.cols, "
+             "a.seed, a.stream);\n",
+             alto_qk_family_(k->scheme), alto_elem_enum_(k->elem), k->block_r, k->block_c, k->rht,
+             in, alto_rule_enum_(k->rule), sr, k->pack_rows ? "true" : "false", cpt, out->threads);
+    break;
+  }
+  case ALTO_QKERN_DEQUANT:
+    alto_sb_(&s, &len, &cap,
+             "  alto_dequant<%s, %s, %d, %d, %s, %d, %s>(a.codes, a.scales, a.outer, a.y, a.rows, "
+             "a.cols, a.R);\n",
+             alto_dq_family_(k->scheme), alto_elem_enum_(k->elem), k->block_r, k->block_c,
+             k->pack_rows ? "true" : "false", k->scale_mode, k->out_bf16 ? "true" : "false");
+    break;
+  case ALTO_QKERN_AMAX:
+    alto_sb_(&s, &len, &cap, "  alto_tensor_amax<%s, %d>(a.x, a.rows * a.cols, a.amax_bits);\n",
+             in, out->threads);
+    break;
+  case ALTO_QKERN_NVFP4_OUTER:
+    alto_sb_(&s, &len, &cap, "  alto_nvfp4_outer_kernel(a.amax_bits, a.outer);\n");
+    break;
+  case ALTO_QKERN_FP8_TENSORWISE:
+    alto_sb_(&s, &len, &cap,
+             "  alto_fp8_tensorwise<%s, %s, %s>(a.x, a.codes, (float *)a.scales, a.amax_bits, "
+             "a.rows * a.cols);\n",
+             alto_elem_enum_(k->elem), in, k->pow2 ? "true" : "false");
+    break;
+  case ALTO_QKERN_FP8_ROWWISE_ROWS:
+    alto_sb_(&s, &len, &cap,
+             "  alto_fp8_rowwise_rows<%s, %s, %s, %d>(a.x, a.codes, (float *)a.scales, a.cols);\n",
+             alto_elem_enum_(k->elem), in, k->pow2 ? "true" : "false", out->threads);
+    break;
+  case ALTO_QKERN_FP8_ROWWISE_COLS:
+    alto_sb_(&s, &len, &cap,
+             "  alto_fp8_rowwise_cols<%s, %s, %s>(a.x, a.codes, (float *)a.scales, a.R, a.cols);\n",
+             alto_elem_enum_(k->elem), in, k->pow2 ? "true" : "false");
+    break;
+  case ALTO_QKERN_MX69:
+    alto_sb_(&s, &len, &cap, "  alto_mx69<%d, %d, %s>(a.x, a.y, a.rows, a.cols);\n", k->quant_bit,
+             k->group_size, in);
+    break;
+  case ALTO_QKERN_COUNT:
+    ALTO_ASSERT(0);
+  }
+  alto_sb_(&s, &len, &cap, "}\n");
+  out->source = s;
+  return ALTO_OK;
+}
+
+void alto_gen_kernel_free(alto_gen_kernel *g) {
+  free(g->source);
+  g->source = NULL;
+}
+
+static unsigned alto_cdiv_(int64_t a, int64_t b) { return (unsigned)((a + b - 1) / b); }
+
+void alto_gen_quant_grid(const alto_qkern *k, int64_t rows, int64_t cols, int64_t R,
+                         unsigned grid[3]) {
+  int threads = alto_gen_threads_(k);
+  grid[0] = grid[1] = grid[2] = 1;
+  switch (k->kind) {
+  case ALTO_QKERN_ROWS:
+  case ALTO_QKERN_FP8_TENSORWISE:
+    grid[0] = alto_cdiv_(rows * cols, (int64_t)threads * 8);
+    break;
+  case ALTO_QKERN_TILE: {
+    int t = alto_gen_tile_rows_(k);
+    grid[0] = alto_cdiv_(cols, (int64_t)threads * alto_gen_tile_cpt(k));
+    grid[1] = (unsigned)(rows / t);
+    break;
+  }
+  case ALTO_QKERN_DEQUANT:
+    grid[0] = alto_cdiv_(rows * cols, threads);
+    break;
+  case ALTO_QKERN_AMAX: {
+    unsigned g = alto_cdiv_(rows * cols, (int64_t)threads * 8);
+    grid[0] = g < 1024 ? g : 1024;
+    break;
+  }
+  case ALTO_QKERN_NVFP4_OUTER:
+    break;
+  case ALTO_QKERN_FP8_ROWWISE_ROWS:
+    grid[0] = (unsigned)rows;
+    break;
+  case ALTO_QKERN_FP8_ROWWISE_COLS:
+    grid[0] = alto_cdiv_(cols, threads);
+    grid[1] = (unsigned)(rows / R);
+    break;
+  case ALTO_QKERN_MX69: {
+    int64_t cols_pad = (cols + k->group_size - 1) / k->group_size * k->group_size;
+    grid[0] = alto_cdiv_(rows * (cols_pad / 8), threads);
+    break;
+  }
+  case ALTO_QKERN_COUNT:
+    ALTO_ASSERT(0);
+  }
+}

@@ -1,0 +1,84 @@
+/* The kernel generator (ARCHITECTURE.md stage 6): a kernel descriptor -> a short, readable source
+ * stub: a provenance comment, an #include of the hand-written template, and one extern "C" kernel
+ * that instantiates it with every constant baked in. CUDA and HIP differ only through the target
+ * table in gen.c; the stubs compile standalone with nvcc / hipcc given -I<templates>.
+ *
+ * This file covers the quantization kernels (templates/quant/). */
+#ifndef ALTO_COMPILER_GEN_H
+#define ALTO_COMPILER_GEN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/status.h"
+#include "compiler/scheme.h"
+
+#define ALTO_GEN_VERSION 1
+
+typedef enum { ALTO_TARGET_CUDA, ALTO_TARGET_HIP, ALTO_TARGET_COUNT } alto_target;
+
+typedef enum {
+  ALTO_QKERN_ROWS,              /* 1xB blocks along the last axis (MX, NVFP4, fp8_block) */
+  ALTO_QKERN_TILE,              /* Bx1 column blocks (optional RHT) or BxB 2-D blocks */
+  ALTO_QKERN_DEQUANT,           /* codes + scales -> bf16/fp32 */
+  ALTO_QKERN_AMAX,              /* tensor amax (NVFP4 two-level, tensorwise FP8) */
+  ALTO_QKERN_NVFP4_OUTER,       /* outer scale from the tensor amax */
+  ALTO_QKERN_FP8_TENSORWISE,    /* encode with one tensor scale */
+  ALTO_QKERN_FP8_ROWWISE_ROWS,  /* one scale per row (axis -1) */
+  ALTO_QKERN_FP8_ROWWISE_COLS,  /* one scale per column of each matrix (axis -2) */
+  ALTO_QKERN_MX69,              /* MX9 / MX6 fake-quant */
+  ALTO_QKERN_COUNT
+} alto_qkern_kind;
+
+/* Everything that makes one quantization kernel different from another. */
+typedef struct {
+  alto_qkern_kind kind;
+  alto_scheme scheme;
+  alto_elem elem;       /* element format of the codes */
+  alto_scale_rule rule; /* MX */
+  int block_r, block_c; /* block extent along rows / columns (1 where none) */
+  bool pack_rows;       /* FP4 packing along axis -2 (rows) instead of -1 */
+  bool sr;
+  int rht;              /* RHT chunk rows (0: none) */
+  bool in_bf16;         /* input bf16 (else fp32) */
+  bool out_bf16;        /* DEQUANT / MX69 output */
+  bool pow2;            /* FP8 rowwise/tensorwise power-of-two scales */
+  int scale_mode;       /* DEQUANT of rowwise/tensorwise: 0 tensor, 1 row, 2 column */
+  int quant_bit, group_size; /* MX69 */
+  alto_target target;
+  char arch[16];        /* "sm_90a", "gfx90a" */
+} alto_qkern;
+
+typedef struct {
+  char key[256];          /* canonical variant string */
+  char name[160];         /* the extern "C" kernel name */
+  char *source;           /* the stub (owned) */
+  const char *template_file; /* "quant/quant_rows.cuh" */
+  int threads;            /* CTA size */
+  int smem_bytes;         /* dynamic shared memory */
+} alto_gen_kernel;
+
+/* The canonical key of a descriptor ("quant.rows.mxfp4.e2m1.b1x32.rne.even.in_bf16.sm_90a"). */
+void alto_qkern_key(const alto_qkern *k, char *out, size_t n);
+
+/* Generates the stub; ALTO_ERR_INVALID_ARG for a descriptor no template supports. */
+alto_status alto_gen_quant(const alto_qkern *k, alto_gen_kernel *out);
+void alto_gen_kernel_free(alto_gen_kernel *g);
+
+/* Launch geometry for a tensor of `rows` x `cols` (R rows per matrix) as the template expects. */
+void alto_gen_quant_grid(const alto_qkern *k, int64_t rows, int64_t cols, int64_t R,
+                         unsigned grid[3]);
+
+/* Per-target facts (source extension, compiler, names): the table CUDA/HIP differences live in. */
+typedef struct {
+  const char *name;      /* "cuda", "hip" */
+  const char *ext;       /* ".cu", ".hip" */
+  const char *compiler;  /* "nvcc", "hipcc" (for repro lines) */
+  int warp;              /* 32, 64 */
+} alto_target_info;
+const alto_target_info *alto_target_info_get(alto_target t);
+
+/* Tile kernel columns per thread for a block width (2, or 4 for 128-wide 2-D blocks). */
+int alto_gen_tile_cpt(const alto_qkern *k);
+
+#endif

@@ -1,0 +1,216 @@
+#include "runtime/quant_gpu.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/jit.h"
+#include "templates/common/alto_qargs.h"
+
+static int alto_scheme_b_(alto_scheme s) { return alto_scheme_block(s); }
+
+static alto_qkern alto_qkern_base_(const alto_quant_spec *spec, alto_target target,
+                                   const char *arch) {
+  alto_qkern k;
+  memset(&k, 0, sizeof k);
+  k.scheme = spec->scheme;
+  k.elem = (spec->scheme == ALTO_SCHEME_FP8_BLOCK || spec->scheme == ALTO_SCHEME_FP8_ROWWISE ||
+            spec->scheme == ALTO_SCHEME_FP8_TENSORWISE)
+               ? spec->elem
+               : alto_scheme_elem(spec->scheme);
+  k.rule = spec->rule;
+  k.sr = spec->sr;
+  k.pow2 = spec->pow2_scale;
+  k.target = target;
+  snprintf(k.arch, sizeof k.arch, "%s", arch);
+  return k;
+}
+
+int alto_quant_kernels(const alto_quant_spec *spec, alto_elem in_dtype, const alto_gpu_rht *rht,
+                       alto_target target, const char *arch, alto_qkern out[3]) {
+  alto_qkern k = alto_qkern_base_(spec, target, arch);
+  k.in_bf16 = in_dtype == ALTO_ELEM_BF16;
+  int n = 0;
+  int B = alto_scheme_b_(spec->scheme);
+  switch (spec->scheme) {
+  case ALTO_SCHEME_FP8_TENSORWISE:
+    out[n] = k, out[n++].kind = ALTO_QKERN_AMAX;
+    out[n] = k, out[n++].kind = ALTO_QKERN_FP8_TENSORWISE;
+    return n;
+  case ALTO_SCHEME_FP8_ROWWISE:
+    out[n] = k;
+    out[n++].kind = spec->axis == -1 ? ALTO_QKERN_FP8_ROWWISE_ROWS : ALTO_QKERN_FP8_ROWWISE_COLS;
+    return n;
+  default:
+    break;
+  }
+  if (spec->scheme == ALTO_SCHEME_NVFP4 && spec->two_level) {
+    out[n] = k, out[n++].kind = ALTO_QKERN_AMAX;
+    out[n] = k, out[n++].kind = ALTO_QKERN_NVFP4_OUTER;
+  }
+  if (!spec->block2d && spec->axis == -1 && !(rht && rht->b)) {
+    k.kind = ALTO_QKERN_ROWS;
+    k.block_r = 1, k.block_c = B;
+  } else {
+    k.kind = ALTO_QKERN_TILE;
+    k.block_r = B;
+    k.block_c = spec->block2d ? B : 1;
+    k.pack_rows = spec->axis == -2;
+    k.rht = rht ? rht->b : 0;
+  }
+  out[n++] = k;
+  return n;
+}
+
+alto_qkern alto_dequant_kernel(const alto_quant_spec *spec, alto_elem out_dtype, alto_target target,
+                               const char *arch) {
+  alto_qkern k = alto_qkern_base_(spec, target, arch);
+  k.kind = ALTO_QKERN_DEQUANT;
+  k.sr = false;
+  k.pow2 = false;
+  k.out_bf16 = out_dtype == ALTO_ELEM_BF16;
+  int B = alto_scheme_b_(spec->scheme);
+  if (spec->scheme == ALTO_SCHEME_FP8_ROWWISE || spec->scheme == ALTO_SCHEME_FP8_TENSORWISE) {
+    k.block_r = k.block_c = 1;
+    k.scale_mode = spec->scheme == ALTO_SCHEME_FP8_TENSORWISE ? 0 : (spec->axis == -1 ? 1 : 2);
+  } else if (spec->block2d) {
+    k.block_r = k.block_c = B;
+  } else {
+    k.block_r = spec->axis == -1 ? 1 : B;
+    k.block_c = spec->axis == -1 ? B : 1;
+  }
+  k.pack_rows = spec->axis == -2;
+  return k;
+}
+
+alto_qkern alto_mx69_kernel(int quant_bit, int group_size, alto_elem dtype, alto_target target,
+                            const char *arch) {
+  alto_qkern k;
+  memset(&k, 0, sizeof k);
+  k.kind = ALTO_QKERN_MX69;
+  k.scheme = quant_bit == 8 ? ALTO_SCHEME_MX9 : ALTO_SCHEME_MX6;
+  k.elem = dtype;
+  k.in_bf16 = k.out_bf16 = dtype == ALTO_ELEM_BF16;
+  k.quant_bit = quant_bit;
+  k.group_size = group_size;
+  k.target = target;
+  snprintf(k.arch, sizeof k.arch, "%s", arch);
+  return k;
+}
+
+/* rows = all rows (E*R), cols, R = rows per matrix. */
+static void alto_dims_(const alto_tensor_view *x, int64_t *rows, int64_t *cols, int64_t *R) {
+  *cols = x->dims[x->ndim - 1];
+  *R = x->dims[x->ndim - 2];
+  *rows = x->ndim == 3 ? x->dims[0] * *R : *R;
+}
+
+static alto_status alto_launch_(alto_backend *b, const alto_qkern *k, alto_qargs *a) {
+  alto_gen_kernel g;
+  ALTO_TRY(alto_gen_quant(k, &g));
+  alto_jit_fn fn;
+  alto_status st = alto_jit_get(b, &g, &fn);
+  alto_gen_kernel_free(&g);
+  ALTO_TRY(st);
+  unsigned grid[3];
+  alto_gen_quant_grid(k, a->rows, a->cols, a->R, grid);
+  if (grid[0] == 0 || grid[1] == 0)
+    return ALTO_OK; /* empty tensor */
+  void *args[] = {a};
+  return b->i->launch(b, fn.fn, grid, (unsigned)fn.threads, (unsigned)fn.smem_bytes, args);
+}
+
+alto_status alto_gpu_quantize(alto_backend *b, const alto_quant_spec *spec,
+                              const alto_tensor_view *x, alto_dptr xd, const alto_gpu_rht *rht,
+                              const alto_gpu_quantized *q) {
+  alto_quant_layout layout;
+  ALTO_TRY(alto_quant_layout_of(spec, x, &layout));
+  if (rht && rht->b) {
+    if (spec->axis != -2 || spec->block2d)
+      return alto_error(ALTO_ERR_INVALID_ARG,
+                        "the RHT is fused into column quantization only (axis -2, 1-D blocks)");
+    if (x->dims[x->ndim - 2] % rht->b)
+      return alto_error(ALTO_ERR_INVALID_ARG, "RHT of %d rows needs the rows (%lld) to be a multiple",
+                        rht->b, (long long)x->dims[x->ndim - 2]);
+  }
+  alto_qkern ks[3];
+  int nk = alto_quant_kernels(spec, x->dtype, rht, b->target, b->arch, ks);
+  alto_qargs a;
+  memset(&a, 0, sizeof a);
+  alto_dims_(x, &a.rows, &a.cols, &a.R);
+  if (ks[nk - 1].kind == ALTO_QKERN_TILE && a.cols % alto_gen_tile_cpt(&ks[nk - 1]))
+    return alto_error(ALTO_ERR_INVALID_ARG,
+                      "column and 2-D quantization on the GPU need the last dim (%lld) to be a "
+                      "multiple of %d",
+                      (long long)a.cols, alto_gen_tile_cpt(&ks[nk - 1]));
+  a.x = xd;
+  a.codes = q->codes;
+  a.scales = q->scales;
+  a.outer = q->outer;
+  a.amax_bits = q->scratch;
+  a.seed = spec->seed;
+  a.stream = spec->stream;
+  alto_dptr rht_buf = 0;
+  if (rht && rht->b) {
+    float sign[256];
+    int perm[256];
+    alto_rht_make(rht->seed, rht->stream, rht->b, sign, perm);
+    ALTO_TRY(b->i->alloc(b, (size_t)rht->b * 8, &rht_buf));
+    alto_status st = b->i->h2d(b, rht_buf, sign, (size_t)rht->b * 4);
+    if (st == ALTO_OK)
+      st = b->i->h2d(b, rht_buf + (size_t)rht->b * 4, perm, (size_t)rht->b * 4);
+    if (st != ALTO_OK) {
+      b->i->free(b, rht_buf);
+      return st;
+    }
+    a.rht_sign = rht_buf;
+    a.rht_perm = rht_buf + (size_t)rht->b * 4;
+  }
+  alto_status st = ALTO_OK;
+  if (spec->scheme == ALTO_SCHEME_NVFP4 && !spec->two_level && q->outer) {
+    float one = 1.0f;
+    st = b->i->h2d(b, q->outer, &one, 4);
+  }
+  if (st == ALTO_OK && (ks[0].kind == ALTO_QKERN_AMAX))
+    st = b->i->memset(b, q->scratch, 0, 4);
+  for (int i = 0; i < nk && st == ALTO_OK; i++)
+    st = alto_launch_(b, &ks[i], &a);
+  if (rht_buf) {
+    alto_status s2 = b->i->sync(b); /* the RHT tables must outlive the kernel */
+    b->i->free(b, rht_buf);
+    if (st == ALTO_OK)
+      st = s2;
+  }
+  return st;
+}
+
+alto_status alto_gpu_dequantize(alto_backend *b, const alto_quant_spec *spec,
+                                const alto_tensor_view *x, const alto_gpu_quantized *q,
+                                alto_elem out_dtype, alto_dptr y) {
+  alto_quant_layout layout;
+  ALTO_TRY(alto_quant_layout_of(spec, x, &layout));
+  alto_qkern k = alto_dequant_kernel(spec, out_dtype, b->target, b->arch);
+  alto_qargs a;
+  memset(&a, 0, sizeof a);
+  alto_dims_(x, &a.rows, &a.cols, &a.R);
+  a.codes = q->codes;
+  a.scales = q->scales;
+  a.outer = spec->scheme == ALTO_SCHEME_NVFP4 ? q->outer : 0;
+  a.y = y;
+  return alto_launch_(b, &k, &a);
+}
+
+alto_status alto_gpu_mx69(alto_backend *b, const alto_tensor_view *x, alto_dptr xd, int quant_bit,
+                          int group_size, alto_dptr y) {
+  if (quant_bit != 8 && quant_bit != 5)
+    return alto_error(ALTO_ERR_INVALID_ARG, "MX9/MX6 quant_bit must be 8 or 5, not %d", quant_bit);
+  if (group_size != 16 && group_size != 32)
+    return alto_error(ALTO_ERR_INVALID_ARG, "MX9/MX6 on the GPU: group size 16 or 32, not %d",
+                      group_size);
+  alto_qkern k = alto_mx69_kernel(quant_bit, group_size, x->dtype, b->target, b->arch);
+  alto_qargs a;
+  memset(&a, 0, sizeof a);
+  alto_dims_(x, &a.rows, &a.cols, &a.R);
+  a.x = xd;
+  a.y = y;
+  return alto_launch_(b, &k, &a);
+}

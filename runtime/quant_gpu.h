@@ -1,0 +1,46 @@
+/* Quantization on a GPU backend: the same spec as the CPU reference (runtime/cpu/quant.h), run as
+ * generated, JIT-compiled kernels (templates/quant/). The outputs have the CPU reference's layouts
+ * and bits. */
+#ifndef ALTO_RUNTIME_QUANT_GPU_H
+#define ALTO_RUNTIME_QUANT_GPU_H
+
+#include "compiler/gen.h"
+#include "runtime/backend.h"
+#include "runtime/cpu/quant.h"
+
+/* Device buffers of a quantized tensor, sized per alto_quant_layout_of. */
+typedef struct {
+  alto_dptr codes;
+  alto_dptr scales;
+  alto_dptr outer;   /* NVFP4: one fp32 (written when two-level, else 1.0 is written) */
+  alto_dptr scratch; /* 4 bytes: the tensor amax (NVFP4 two-level, tensorwise FP8) */
+} alto_gpu_quantized;
+
+/* Randomized Hadamard transform fused into a column quantization (b = 0: none). */
+typedef struct {
+  int b;
+  uint64_t seed, stream;
+} alto_gpu_rht;
+
+/* The kernels a quantization runs, in order (at most 3); returns their count. */
+int alto_quant_kernels(const alto_quant_spec *spec, alto_elem in_dtype, const alto_gpu_rht *rht,
+                       alto_target target, const char *arch, alto_qkern out[3]);
+/* The dequantization kernel of a spec. */
+alto_qkern alto_dequant_kernel(const alto_quant_spec *spec, alto_elem out_dtype, alto_target target,
+                               const char *arch);
+/* The MX9 / MX6 kernel. */
+alto_qkern alto_mx69_kernel(int quant_bit, int group_size, alto_elem dtype, alto_target target,
+                            const char *arch);
+
+/* x: a view whose data field is ignored (shape and dtype only); xd: the device tensor. With rht,
+ * the spec must be a column quantization (axis -2, 1-D blocks), as the wgrad operand R X is. */
+alto_status alto_gpu_quantize(alto_backend *b, const alto_quant_spec *spec,
+                              const alto_tensor_view *x, alto_dptr xd, const alto_gpu_rht *rht,
+                              const alto_gpu_quantized *q);
+alto_status alto_gpu_dequantize(alto_backend *b, const alto_quant_spec *spec,
+                                const alto_tensor_view *x, const alto_gpu_quantized *q,
+                                alto_elem out_dtype, alto_dptr y);
+alto_status alto_gpu_mx69(alto_backend *b, const alto_tensor_view *x, alto_dptr xd, int quant_bit,
+                          int group_size, alto_dptr y);
+
+#endif

@@ -1,0 +1,139 @@
+#include "runtime/quant_matrix.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void alto_qcase_add_(alto_qcase *out, int max, int *n, alto_quant_spec s, int rht) {
+  if (*n >= max)
+    return;
+  alto_qcase *c = &out[(*n)++];
+  memset(c, 0, sizeof *c);
+  c->kind = ALTO_QCASE_QUANT;
+  c->spec = s;
+  c->rht = rht;
+  snprintf(c->label, sizeof c->label, "%s%s %s axis%d %s%s%s%s%s", alto_scheme_name(s.scheme),
+           (s.scheme >= ALTO_SCHEME_FP8_BLOCK) ? (s.elem == ALTO_ELEM_E5M2 ? "/e5m2" : "/e4m3") : "",
+           s.block2d ? "2d" : "1d", s.axis, s.sr ? "sr" : "rne",
+           (s.scheme <= ALTO_SCHEME_MXFP8_E5M2 && s.scheme >= ALTO_SCHEME_MXFP4)
+               ? (const char *[]){" even", " floor", " uos", " rceil"}[s.rule]
+               : "",
+           rht ? " rht" : "", s.two_level ? " two-level" : "", s.pow2_scale ? " pow2" : "");
+  if (rht)
+    snprintf(c->label + strlen(c->label), sizeof c->label - strlen(c->label), "%d", rht);
+}
+
+int alto_quant_matrix(alto_qcase *out, int max) {
+  int n = 0;
+  /* MX: every rule along K; SR; columns with and without RHT; 2-D blocks packed either way */
+  const alto_scheme mx[] = {ALTO_SCHEME_MXFP4, ALTO_SCHEME_MXFP8_E4M3, ALTO_SCHEME_MXFP8_E5M2};
+  for (int i = 0; i < 3; i++) {
+    alto_quant_spec s = alto_quant_spec_default(mx[i]);
+    for (int r = 0; r < ALTO_SCALE_RULE_COUNT; r++) {
+      if (r == ALTO_SCALE_UOS && mx[i] != ALTO_SCHEME_MXFP4)
+        continue;
+      s.rule = (alto_scale_rule)r;
+      s.axis = -1, s.block2d = false;
+      alto_qcase_add_(out, max, &n, s, 0);
+    }
+    s.rule = ALTO_SCALE_EVEN;
+    s.axis = -2;
+    alto_qcase_add_(out, max, &n, s, 0);
+    s.block2d = true;
+    alto_qcase_add_(out, max, &n, s, 0);
+    s.axis = -1;
+    alto_qcase_add_(out, max, &n, s, 0);
+  }
+  alto_quant_spec s = alto_quant_spec_default(ALTO_SCHEME_MXFP4);
+  s.sr = true, s.seed = 0x5EED, s.stream = 0xABCDEF0123ull;
+  alto_qcase_add_(out, max, &n, s, 0); /* dY 1x32 along N with SR (dgrad) */
+  s.axis = -2;
+  alto_qcase_add_(out, max, &n, s, 32); /* R dY 32x1 along M with SR (wgrad) */
+  s.block2d = true;
+  alto_qcase_add_(out, max, &n, s, 0);
+  s = alto_quant_spec_default(ALTO_SCHEME_MXFP4);
+  s.axis = -2;
+  const int rhts[] = {16, 32, 64, 128, 256};
+  for (int i = 0; i < 5; i++)
+    alto_qcase_add_(out, max, &n, s, rhts[i]); /* R X 32x1 along M (wgrad, saved in forward) */
+  /* NVFP4 */
+  s = alto_quant_spec_default(ALTO_SCHEME_NVFP4);
+  alto_qcase_add_(out, max, &n, s, 0);
+  s.two_level = true;
+  alto_qcase_add_(out, max, &n, s, 0);
+  s.sr = true, s.seed = 7, s.stream = 11;
+  alto_qcase_add_(out, max, &n, s, 0);
+  s.axis = -2;
+  alto_qcase_add_(out, max, &n, s, 32);
+  s.sr = false, s.block2d = true;
+  alto_qcase_add_(out, max, &n, s, 0);
+  /* blockwise FP8: 1x128, 128x1, 128x128, both element types */
+  for (int e = 0; e < 2; e++) {
+    s = alto_quant_spec_default(ALTO_SCHEME_FP8_BLOCK);
+    s.elem = e ? ALTO_ELEM_E5M2 : ALTO_ELEM_E4M3;
+    alto_qcase_add_(out, max, &n, s, 0);
+    s.axis = -2;
+    alto_qcase_add_(out, max, &n, s, 0);
+    s.block2d = true;
+    alto_qcase_add_(out, max, &n, s, 0);
+  }
+  /* rowwise / tensorwise FP8 */
+  for (int e = 0; e < 2; e++)
+    for (int p = 0; p < 2; p++) {
+      s = alto_quant_spec_default(ALTO_SCHEME_FP8_ROWWISE);
+      s.elem = e ? ALTO_ELEM_E5M2 : ALTO_ELEM_E4M3;
+      s.pow2_scale = p;
+      alto_qcase_add_(out, max, &n, s, 0);
+      s.axis = -2;
+      alto_qcase_add_(out, max, &n, s, 0);
+      s = alto_quant_spec_default(ALTO_SCHEME_FP8_TENSORWISE);
+      s.elem = e ? ALTO_ELEM_E5M2 : ALTO_ELEM_E4M3;
+      s.pow2_scale = p;
+      alto_qcase_add_(out, max, &n, s, 0);
+    }
+  /* MX9 / MX6 */
+  for (int q = 0; q < 2; q++)
+    for (int g = 16; g <= 32; g *= 2)
+      if (n < max) {
+        alto_qcase *c = &out[n++];
+        memset(c, 0, sizeof *c);
+        c->kind = ALTO_QCASE_MX69;
+        c->quant_bit = q ? 5 : 8;
+        c->group_size = g;
+        snprintf(c->label, sizeof c->label, "%s group %d", q ? "mx6" : "mx9", g);
+      }
+  return n;
+}
+
+static void alto_kadd_(alto_qkern *out, int max, int *n, const alto_qkern *k) {
+  char key[256], other[256];
+  alto_qkern_key(k, key, sizeof key);
+  for (int i = 0; i < *n; i++) {
+    alto_qkern_key(&out[i], other, sizeof other);
+    if (strcmp(key, other) == 0)
+      return;
+  }
+  if (*n < max)
+    out[(*n)++] = *k;
+}
+
+int alto_quant_matrix_kernels(alto_target target, const char *arch, alto_qkern *out, int max) {
+  alto_qcase cases[128];
+  int nc = alto_quant_matrix(cases, 128), n = 0;
+  const alto_elem dts[2] = {ALTO_ELEM_BF16, ALTO_ELEM_F32};
+  for (int c = 0; c < nc; c++)
+    for (int d = 0; d < 2; d++) {
+      if (cases[c].kind == ALTO_QCASE_MX69) {
+        alto_qkern k = alto_mx69_kernel(cases[c].quant_bit, cases[c].group_size, dts[d], target, arch);
+        alto_kadd_(out, max, &n, &k);
+        continue;
+      }
+      alto_gpu_rht rht = {cases[c].rht, 0, 0};
+      alto_qkern ks[3];
+      int nk = alto_quant_kernels(&cases[c].spec, dts[d], &rht, target, arch, ks);
+      for (int i = 0; i < nk; i++)
+        alto_kadd_(out, max, &n, &ks[i]);
+      alto_qkern dq = alto_dequant_kernel(&cases[c].spec, dts[d], target, arch);
+      alto_kadd_(out, max, &n, &dq);
+    }
+  return n;
+}

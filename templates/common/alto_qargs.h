@@ -1,0 +1,31 @@
+/* alto_qargs: the one argument block of every quantization kernel, passed by value. Shared by the
+ * host (C: device pointers as 64-bit integers) and the device templates (real pointers), so the
+ * layout is identical on both sides: 8-byte fields only. */
+#ifndef ALTO_QARGS_H
+#define ALTO_QARGS_H
+
+#include "common/alto_numerics.h"
+
+#if defined(__CUDACC__) || defined(__CUDACC_RTC__) || defined(__HIPCC__) || defined(__HIPCC_RTC__)
+#define ALTO_DPTR(T) T *
+#else
+#define ALTO_DPTR(T) alto_u64
+#endif
+
+typedef struct {
+  ALTO_DPTR(const void) x;        /* input [rows, cols] (bf16 or fp32) */
+  ALTO_DPTR(void) y;              /* dequantized / fake-quantized output */
+  ALTO_DPTR(alto_u8) codes;       /* element codes */
+  ALTO_DPTR(void) scales;         /* block / row / tensor scales */
+  ALTO_DPTR(float) outer;         /* NVFP4 outer scale (one fp32) */
+  ALTO_DPTR(alto_u32) amax_bits;  /* tensor amax scratch (one u32, zeroed first) */
+  ALTO_DPTR(const float) rht_sign; /* RHT signs (b) */
+  ALTO_DPTR(const int) rht_perm;  /* RHT permutation (b) */
+  alto_i64 rows;                  /* all rows (E * R for 3-D tensors) */
+  alto_i64 cols;
+  alto_i64 R;                     /* rows of one matrix (3-D), = rows for 2-D */
+  alto_u64 seed;                  /* Philox key (stochastic rounding) */
+  alto_u64 stream;                /* Philox stream (stochastic rounding) */
+} alto_qargs;
+
+#endif

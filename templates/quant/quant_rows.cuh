@@ -1,0 +1,106 @@
+// Quantization along the last axis with 1-D blocks of B consecutive elements ("1xB along K"):
+// MX (E8M0 scales), NVFP4 (E4M3 inner scale, fp32 outer), blockwise FP8 (fp32 scales).
+//
+// x      [rows, cols] bf16 or fp32 (a 3-D [E, R, C] tensor is [E*R, C]); cols % B == 0
+// codes  FP4: [rows, cols/2], two elements per byte, even element in the low nibble;
+//        FP8: [rows, cols]
+// scales [rows, cols/B]: E8M0 / E4M3 bytes, or fp32 for blockwise FP8
+// outer  NVFP4 two-level: one fp32 (the tensor's outer scale), or nullptr for 1
+//
+// One thread owns 8 consecutive elements (one 16-byte load of bf16); the G = B/8 threads of a
+// block are consecutive lanes and combine their amax with shuffles. Bits equal the CPU reference
+// (runtime/cpu/quant_mx.c, quant_fp8.c): the same header functions, the same element indices.
+#ifndef ALTO_QUANT_ROWS_CUH
+#define ALTO_QUANT_ROWS_CUH
+
+#include "common/alto_device.h"
+
+enum { ALTO_QK_MX = 0, ALTO_QK_NVFP4 = 1, ALTO_QK_FP8_BLOCK = 2 };
+
+// The block scale from the block amax, as a byte (MX, NVFP4) or fp32 bits (FP8 block).
+template <int KIND, int ELEM, int RULE>
+__device__ __forceinline__ alto_u32 alto_block_scale(float amax, float outer) {
+  if (KIND == ALTO_QK_MX)
+    return alto_mx_scale(amax, (alto_scale_rule)RULE, (alto_elem)ELEM);
+  if (KIND == ALTO_QK_NVFP4)
+    return alto_nvfp4_inner(amax, outer);
+  return alto_f32_bits(alto_fp8_block_scale(amax, (alto_elem)ELEM));
+}
+
+// One element's code under its block scale (u = the element's random word when SR).
+template <int KIND, int ELEM, bool SR>
+__device__ __forceinline__ alto_u8 alto_block_encode(float v, alto_u32 scale, float outer,
+                                                     alto_u32 u) {
+  if (KIND == ALTO_QK_MX)
+    return SR ? alto_mx_encode_sr(v, (alto_u8)scale, u)
+              : alto_mx_encode(v, (alto_u8)scale, (alto_elem)ELEM);
+  if (KIND == ALTO_QK_NVFP4)
+    return SR ? alto_nvfp4_encode_sr(v, (alto_u8)scale, outer, u)
+              : alto_nvfp4_encode(v, (alto_u8)scale, outer);
+  return alto_fp8_block_encode(v, alto_f32_from_bits(scale), (alto_elem)ELEM);
+}
+
+template <int KIND, int ELEM, int B, bool IN_BF16, int RULE, bool SR>
+__device__ __forceinline__ void alto_quant_rows(const void *__restrict__ x,
+                                                alto_u8 *__restrict__ codes,
+                                                void *__restrict__ scales,
+                                                const float *__restrict__ outer_ptr,
+                                                alto_idx n_elems, alto_u64 seed, alto_u64 stream) {
+  constexpr int G = B / 8;
+  constexpr bool FP4 = ELEM == ALTO_ELEM_E2M1;
+  alto_idx t = (alto_idx)blockIdx.x * blockDim.x + threadIdx.x;
+  alto_idx e0 = t * 8;
+  bool active = e0 < n_elems;
+  float v[8];
+  if (active) {
+    alto_load8<IN_BF16>(x, e0, v);
+  } else {
+#pragma unroll
+    for (int i = 0; i < 8; i++)
+      v[i] = 0.0f;
+  }
+  float amax = 0.0f;
+#pragma unroll
+  for (int i = 0; i < 8; i++)
+    amax = alto_amax_update(amax, v[i]);
+  // Groups of G lanes are aligned (blocks start at multiples of B), so inactive tail lanes only
+  // ever meet each other.
+#pragma unroll
+  for (int m = 1; m < G; m <<= 1)
+    amax = alto_amax_update(amax, ALTO_SHFL_XOR(amax, m, ALTO_WARP));
+  if (!active)
+    return;
+  float outer = (KIND == ALTO_QK_NVFP4 && outer_ptr) ? *outer_ptr : 1.0f;
+  alto_u32 s = alto_block_scale<KIND, ELEM, RULE>(amax, outer);
+  alto_u32 u[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  if (SR) {
+    alto_philox4 a = alto_philox_words4(seed, stream, e0), b = alto_philox_words4(seed, stream, e0 + 4);
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+      u[i] = a.v[i], u[4 + i] = b.v[i];
+  }
+  alto_u8 c[8];
+#pragma unroll
+  for (int i = 0; i < 8; i++)
+    c[i] = alto_block_encode<KIND, ELEM, SR>(v[i], s, outer, u[i]);
+  if (FP4) {
+    alto_u32 w = 0;
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+      w |= (alto_u32)(c[2 * i] | (c[2 * i + 1] << 4)) << (8 * i);
+    *(alto_u32 *)(codes + e0 / 2) = w;
+  } else {
+    uint2 w;
+    w.x = (alto_u32)c[0] | ((alto_u32)c[1] << 8) | ((alto_u32)c[2] << 16) | ((alto_u32)c[3] << 24);
+    w.y = (alto_u32)c[4] | ((alto_u32)c[5] << 8) | ((alto_u32)c[6] << 16) | ((alto_u32)c[7] << 24);
+    *(uint2 *)(codes + e0) = w;
+  }
+  if ((t & (G - 1)) == 0) {
+    if (KIND == ALTO_QK_FP8_BLOCK)
+      ((alto_u32 *)scales)[e0 / B] = s;
+    else
+      ((alto_u8 *)scales)[e0 / B] = (alto_u8)s;
+  }
+}
+
+#endif

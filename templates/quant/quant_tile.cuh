@@ -1,0 +1,187 @@
+// Quantization with blocks that run along the rows: BR x 1 column blocks ("32x1 along M"), with an
+// optional randomized Hadamard transform of each b-row chunk first (the wgrad operand R X), and
+// BR x BR 2-D blocks. MX, NVFP4 and blockwise FP8, RNE or stochastic rounding.
+//
+// x      [rows, cols] bf16 or fp32 (3-D [E, R, C] = [E*R, C]; R % T == 0 keeps blocks and RHT
+//        chunks inside one matrix); cols % (2 * CPT) == 0 for FP4 column pairs, cols % BC == 0
+// codes  FP4 packed along axis -2 (PACK_ROWS): [rows/2, cols], byte = rows 2i (low), 2i+1 (high);
+//        FP4 packed along axis -1: [rows, cols/2]; FP8: [rows, cols]
+// scales column blocks [rows/BR, cols]; 2-D blocks [rows/BR, cols/BC]; E8M0/E4M3 bytes or fp32
+// rht_sign, rht_perm: b floats / ints from alto_rht_make (host), used when RHT_B > 0
+//
+// A CTA of NT threads covers T rows x NC = NT*CPT columns; each thread owns CPT adjacent columns.
+// Without RHT the thread reads its columns twice from global memory (amax, then encode: the second
+// read hits L1/L2). With RHT the tile is staged in shared memory, each thread transforms its own
+// columns in registers and writes them back rounded to the input dtype, as the CPU reference does.
+#ifndef ALTO_QUANT_TILE_CUH
+#define ALTO_QUANT_TILE_CUH
+
+#include "quant/quant_rows.cuh"
+
+template <bool BF16, int N>
+__device__ __forceinline__ void alto_load_n(const void *x, alto_idx e, float *v) {
+#pragma unroll
+  for (int i = 0; i < N; i++)
+    v[i] = alto_load1<BF16>(x, e + i);
+}
+
+template <int KIND, int ELEM, int BR, int BC, int RHT_B, bool IN_BF16, int RULE, bool SR,
+          bool PACK_ROWS, int CPT, int NT>
+__device__ __forceinline__ void alto_quant_tile(const void *__restrict__ x,
+                                                alto_u8 *__restrict__ codes,
+                                                void *__restrict__ scales,
+                                                const float *__restrict__ outer_ptr,
+                                                const float *__restrict__ rht_sign,
+                                                const int *__restrict__ rht_perm, alto_idx rows,
+                                                alto_idx cols, alto_u64 seed, alto_u64 stream) {
+  constexpr bool FP4 = ELEM == ALTO_ELEM_E2M1;
+  constexpr int T = RHT_B > BR ? RHT_B : BR; // rows of the tile
+  constexpr int GL = BC > CPT ? BC / CPT : 1; // lanes sharing a 2-D block (1 for column blocks)
+  typedef typename alto_smem_type_<IN_BF16>::type smem_t;
+  extern __shared__ unsigned char alto_smem_raw_[];
+  smem_t *tile = (smem_t *)alto_smem_raw_;            // [T][NT*CPT] when RHT_B > 0
+  float *s_sign = (float *)(tile + (RHT_B > 0 ? T * NT * CPT : 0));
+  int *s_perm = (int *)(s_sign + RHT_B);
+
+  const alto_idx c = ((alto_idx)blockIdx.x * NT + threadIdx.x) * CPT; // first column of this thread
+  const alto_idx r0 = (alto_idx)blockIdx.y * T;
+  const bool active = c < cols;
+  float outer = (KIND == ALTO_QK_NVFP4 && outer_ptr) ? *outer_ptr : 1.0f;
+
+  if (RHT_B > 0) {
+    for (int i = threadIdx.x; i < RHT_B; i += NT) {
+      s_sign[i] = rht_sign[i];
+      s_perm[i] = rht_perm[i];
+    }
+    __syncthreads();
+    if (active) {
+      for (int r = 0; r < T; r++) {
+        float v[CPT];
+        alto_load_n<IN_BF16, CPT>(x, (r0 + r) * cols + c, v);
+#pragma unroll
+        for (int j = 0; j < CPT; j++)
+          tile[r * NT * CPT + threadIdx.x * CPT + j] = alto_smem_from_f32_<IN_BF16>(v[j]);
+      }
+      float norm = alto_rht_norm(RHT_B);
+#pragma unroll
+      for (int j = 0; j < CPT; j++) {
+        for (int k = 0; k < T; k += RHT_B) {
+          smem_t *col = tile + k * NT * CPT + threadIdx.x * CPT + j;
+          float t[RHT_B];
+#pragma unroll
+          for (int i = 0; i < RHT_B; i++) // P^T: gather
+            t[i] = alto_smem_to_f32_<IN_BF16>(col[s_perm[i] * NT * CPT]);
+#pragma unroll
+          for (int h = 1; h < RHT_B; h <<= 1) // H: butterflies, stage order h = 1, 2, 4, ...
+#pragma unroll
+            for (int i = 0; i < RHT_B; i += 2 * h)
+#pragma unroll
+              for (int q = i; q < i + h; q++) {
+                float a = t[q], b = t[q + h];
+                t[q] = ALTO_FADD(a, b);
+                t[q + h] = ALTO_FSUB(a, b);
+              }
+#pragma unroll
+          for (int i = 0; i < RHT_B; i++) // D, then P (scatter), times 1/sqrt(b), rounded
+            col[s_perm[i] * NT * CPT] =
+                alto_smem_from_f32_<IN_BF16>(ALTO_FMUL(ALTO_FMUL(t[i], s_sign[i]), norm));
+        }
+      }
+    }
+  }
+
+  // The value of row r (tile-relative), column c + j.
+#define ALTO_TILE_VAL_(r, j)                                                                      \
+  (RHT_B > 0 ? alto_smem_to_f32_<IN_BF16>(tile[(r) * NT * CPT + threadIdx.x * CPT + (j)])         \
+             : alto_load1<IN_BF16>(x, (r0 + (r)) * cols + c + (j)))
+
+  for (int rb = 0; rb < T; rb += BR) {
+    float amax[CPT];
+#pragma unroll
+    for (int j = 0; j < CPT; j++)
+      amax[j] = 0.0f;
+    if (active)
+      for (int r = rb; r < rb + BR; r++)
+#pragma unroll
+        for (int j = 0; j < CPT; j++)
+          amax[j] = alto_amax_update(amax[j], ALTO_TILE_VAL_(r, j));
+    alto_u32 s[CPT];
+    if (GL > 1) { // 2-D blocks: one amax over the CPT columns and the GL lanes of the block
+      float a = amax[0];
+#pragma unroll
+      for (int j = 1; j < CPT; j++)
+        a = alto_amax_update(a, amax[j]);
+#pragma unroll
+      for (int m = 1; m < GL; m <<= 1)
+        a = alto_amax_update(a, ALTO_SHFL_XOR(a, m, ALTO_WARP));
+#pragma unroll
+      for (int j = 0; j < CPT; j++)
+        s[j] = alto_block_scale<KIND, ELEM, RULE>(a, outer);
+    } else {
+#pragma unroll
+      for (int j = 0; j < CPT; j++)
+        s[j] = alto_block_scale<KIND, ELEM, RULE>(amax[j], outer);
+    }
+    if (!active)
+      continue;
+    // scales
+    const alto_idx sb = (r0 + rb) / BR; // block row
+    if (GL > 1) {
+      if ((threadIdx.x % GL) == 0) {
+        alto_idx si = sb * (cols / BC) + c / BC;
+        if (KIND == ALTO_QK_FP8_BLOCK)
+          ((alto_u32 *)scales)[si] = s[0];
+        else
+          ((alto_u8 *)scales)[si] = (alto_u8)s[0];
+      }
+    } else {
+#pragma unroll
+      for (int j = 0; j < CPT; j++) {
+        if (KIND == ALTO_QK_FP8_BLOCK)
+          ((alto_u32 *)scales)[sb * cols + c + j] = s[j];
+        else
+          ((alto_u8 *)scales)[sb * cols + c + j] = (alto_u8)s[j];
+      }
+    }
+    // codes
+    for (int r = rb; r < rb + BR; r += (FP4 && PACK_ROWS) ? 2 : 1) {
+      const alto_idx gr = r0 + r;
+      alto_u8 cd[2][CPT];
+#pragma unroll
+      for (int p = 0; p < ((FP4 && PACK_ROWS) ? 2 : 1); p++) {
+        alto_u32 u[CPT];
+#pragma unroll
+        for (int j = 0; j < CPT; j++)
+          u[j] = 0;
+        if (SR) { // element index (gr + p) * cols + c + j; pairs never straddle a Philox call
+#pragma unroll
+          for (int j = 0; j < CPT; j += 2) {
+            alto_idx e = (gr + p) * cols + c + j;
+            alto_philox4 w = alto_philox_words4(seed, stream, e & ~(alto_idx)3);
+            u[j] = w.v[e & 3];
+            u[j + 1] = w.v[(e & 3) + 1];
+          }
+        }
+#pragma unroll
+        for (int j = 0; j < CPT; j++)
+          cd[p][j] = alto_block_encode<KIND, ELEM, SR>(ALTO_TILE_VAL_(r + p, j), s[j], outer, u[j]);
+      }
+      if (FP4 && PACK_ROWS) {
+#pragma unroll
+        for (int j = 0; j < CPT; j++)
+          codes[(gr / 2) * cols + c + j] = (alto_u8)(cd[0][j] | (cd[1][j] << 4));
+      } else if (FP4) {
+#pragma unroll
+        for (int j = 0; j < CPT; j += 2)
+          codes[gr * (cols / 2) + (c + j) / 2] = (alto_u8)(cd[0][j] | (cd[0][j + 1] << 4));
+      } else {
+#pragma unroll
+        for (int j = 0; j < CPT; j++)
+          codes[gr * cols + c + j] = cd[0][j];
+      }
+    }
+  }
+#undef ALTO_TILE_VAL_
+}
+
+#endif
