@@ -254,10 +254,21 @@ static alto_status alto_cache_compile_(const alto_cache_request *req, const alto
   const char *dump = alto_env_get(ALTO_ENV_JIT_DUMP);
   if (st == ALTO_OK && (!co.binary || co.size == 0))
     st = alto_error(ALTO_ERR_COMPILE, "the compile function returned an empty binary");
+  if (st != ALTO_OK && st != ALTO_ERR_COMPILE) {
+    /* Not a compile error (no compiler library, an arch it cannot target): no report, the
+     * compiler's own status and message. */
+    atomic_fetch_add(&alto_cache_stats_.compile_failures, 1);
+    free(co.binary);
+    free(co.log);
+    char msg[2048];
+    snprintf(msg, sizeof msg, "%s", alto_last_error());
+    return alto_error(st, "%s: %s %s cannot compile for %s: %s", req->name ? req->name : "kernel",
+                      req->compiler, req->compiler_version, req->arch, msg);
+  }
   if (st != ALTO_OK) {
     atomic_fetch_add(&alto_cache_stats_.compile_failures, 1);
     char why[1024];
-    snprintf(why, sizeof why, "%s: %s", alto_status_name(st), alto_last_error());
+    snprintf(why, sizeof why, "%s", alto_last_error());
     if (dump)
       alto_cache_dump(dump, req, key, NULL, 0, co.log);
     char *report = alto_cache_failure_report(root, req, key, o->v, o->n, co.log, why);
@@ -288,6 +299,7 @@ static alto_status alto_cache_publish_(const char *root, const char *final,
                                        const alto_cache_request *req, const alto_cache_opts_ *o,
                                        bool replace, alto_cache_entry *e) {
   char tmp[4096], parent[4200];
+  alto_cache_tmp_sweep(root);
   alto_cache_tmp_name(root, "new", e->key, tmp, sizeof tmp);
   snprintf(parent, sizeof parent, "%s", final);
   *strrchr(parent, '/') = '\0';

@@ -99,7 +99,9 @@ typedef struct {
  * On success *out is filled (free it with alto_cache_entry_free). Errors: ALTO_ERR_IO when the
  * cache directory cannot be created or written (the message names it and ALTO_CACHE_DIR);
  * ALTO_ERR_COMPILE when compile fails, with a message holding the log, a repro command and the
- * source with line numbers (first 200 lines); *out is then empty. */
+ * source with line numbers (first 200 lines); another status of the compile function
+ * (ALTO_ERR_LIBRARY: no compiler; ALTO_ERR_UNSUPPORTED: an arch it cannot target) is returned as
+ * is, with its message. On any error *out is empty and nothing is published. */
 alto_status alto_cache_get(const alto_cache_request *req, alto_cache_compile_fn compile, void *ctx,
                            alto_cache_entry *out);
 void alto_cache_entry_free(alto_cache_entry *e);

@@ -136,6 +136,28 @@ void alto_cache_tmp_name(const char *root, const char *prefix, const char *key, 
            (long)ts.tv_nsec);
 }
 
+void alto_cache_tmp_sweep(const char *root) {
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s/tmp", root);
+  DIR *d = opendir(dir);
+  if (!d)
+    return;
+  time_t now = time(NULL);
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL) {
+    if (strncmp(de->d_name, "new-", 4) != 0 && strncmp(de->d_name, "trash-", 6) != 0)
+      continue;
+    char path[4400];
+    snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+    struct stat st;
+    if (lstat(path, &st) == 0 && now - st.st_mtime > 3600) {
+      alto_log_debug("kernel cache: removing the stale %s", path);
+      alto_cache_remove_tree(path);
+    }
+  }
+  closedir(d);
+}
+
 int alto_cache_disk_discard(const char *root, const char *dir) {
   char trash[4096];
   const char *base = strrchr(dir, '/');
@@ -518,7 +540,9 @@ char *alto_cache_failure_report(const char *root, const alto_cache_request *req,
     total += *p == '\n';
   if (*req->source && req->source[strlen(req->source) - 1] != '\n')
     total++;
-  snprintf(line, sizeof line, "--- source %s (%s%d lines) ---\n", src_path,
+  alto_cache_sb_str_(&sb, "--- source ");
+  alto_cache_sb_str_(&sb, src_path);
+  snprintf(line, sizeof line, " (%s%d lines) ---\n",
            total > ALTO_CACHE_REPORT_LINES_ ? "first 200 of " : "", total);
   alto_cache_sb_str_(&sb, line);
   const char *p = req->source;

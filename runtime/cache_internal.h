@@ -44,6 +44,9 @@ int alto_cache_disk_discard(const char *root, const char *dir);
 void alto_cache_tmp_name(const char *root, const char *prefix, const char *key, char *path,
                          size_t cap);
 
+/* Removes what crashed processes left in <root>/tmp/ (entries older than an hour). */
+void alto_cache_tmp_sweep(const char *root);
+
 /* ALTO_JIT_DUMP: writes source, log and (when non-NULL) binary to the dump dir; warns on error. */
 void alto_cache_dump(const char *dump_dir, const alto_cache_request *req, const char *key,
                      const void *binary, size_t size, const char *log);
