@@ -3,6 +3,7 @@
  * compiler; NVRTC and hiprtc are used too when they load. */
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -421,6 +422,51 @@ static void test_concurrent_processes(void) {
   CHECK(f.calls == 0);
 }
 
+/* ---- many threads at once: the in-memory map and the publish under one process ------------- */
+
+typedef struct {
+  int index;
+  fake_ctx *f;
+  int bad;
+} thread_arg;
+
+static void *race_thread(void *p) {
+  thread_arg *a = p;
+  for (int round = 0; round < 3; round++)
+    for (int j = 0; j < N_VARIANTS; j++) {
+      alto_cache_request req = make_req(variant_src[(a->index + j) % N_VARIANTS]);
+      unsigned char want[FAKE_SIZE];
+      fake_bytes(&req, req.options, req.n_options, want);
+      alto_cache_entry e;
+      if (alto_cache_get(&req, fake_compile, a->f, &e) != ALTO_OK || e.binary_size != FAKE_SIZE ||
+          memcmp(e.binary, want, FAKE_SIZE) != 0)
+        a->bad++;
+      alto_cache_entry_free(&e);
+    }
+  return NULL;
+}
+
+static void test_concurrent_threads(void) {
+  use_cache_dir("cache_threads");
+  fake_ctx f = {.sleep_us = 20000};
+  pthread_t t[8];
+  thread_arg args[8];
+  for (int i = 0; i < 8; i++) {
+    args[i] = (thread_arg){.index = i, .f = &f};
+    CHECK(pthread_create(&t[i], NULL, race_thread, &args[i]) == 0);
+  }
+  for (int i = 0; i < 8; i++) {
+    pthread_join(t[i], NULL);
+    CHECK(args[i].bad == 0);
+  }
+  /* Each variant compiled at least once and at most once per thread that raced on it; the
+   * later rounds were memory hits. */
+  CHECK(f.calls >= N_VARIANTS && f.calls <= 8 * N_VARIANTS / 2 + N_VARIANTS);
+  char tmp[4400];
+  snprintf(tmp, sizeof tmp, "%s/tmp", getenv("ALTO_CACHE_DIR"));
+  CHECK(dir_count(tmp) == 0);
+}
+
 /* ---- corrupt entries --------------------------------------------------------------------------
  */
 
@@ -733,6 +779,7 @@ int main(void) {
   RUN(test_hits);
   RUN(test_key);
   RUN(test_concurrent_processes);
+  RUN(test_concurrent_threads);
   RUN(test_corrupt_entries);
   RUN(test_always_compile_and_dump);
   RUN(test_compile_failure);
