@@ -15,6 +15,22 @@ static const alto_env_info alto_env_table[] = {
                            "when set (to anything), no ANSI colors in output (no-color.org)"},
     [ALTO_ENV_NUM_THREADS] = {"ALTO_NUM_THREADS", NULL, false,
                               "CPU worker threads (default: the number of online cores)"},
+    [ALTO_ENV_CACHE_DIR] = {"ALTO_CACHE_DIR", NULL, false,
+                            "kernel cache directory (default: $XDG_CACHE_HOME/alto, else "
+                            "$HOME/.cache/alto)"},
+    [ALTO_ENV_XDG_CACHE_HOME] = {"XDG_CACHE_HOME", NULL, false,
+                                 "XDG base directory for caches; alto uses $XDG_CACHE_HOME/alto"},
+    [ALTO_ENV_HOME] = {"HOME", NULL, false,
+                       "home directory; the cache falls back to $HOME/.cache/alto"},
+    [ALTO_ENV_JIT_ALWAYS_COMPILE] = {"ALTO_JIT_ALWAYS_COMPILE", NULL, false,
+                                     "when 1, JIT-compile even on a cache hit and republish the "
+                                     "entry"},
+    [ALTO_ENV_JIT_DUMP] = {"ALTO_JIT_DUMP", NULL, false,
+                           "directory where every JIT source, compile log and binary is also "
+                           "written"},
+    [ALTO_ENV_JIT_EXTRA_OPTIONS] = {"ALTO_JIT_EXTRA_OPTIONS", NULL, true,
+                                    "compiler options (space-separated) appended to every JIT "
+                                    "compile, e.g. -lineinfo"},
 };
 _Static_assert(sizeof(alto_env_table) / sizeof(alto_env_table[0]) == ALTO_ENV_COUNT,
                "alto_env_table must describe every alto_env_var");
@@ -42,8 +58,7 @@ long alto_env_get_long(alto_env_var v, long fallback) {
   errno = 0;
   long x = strtol(s, &end, 10);
   if (errno || end == s || *end) {
-    alto_log_warn("%s='%s' is not an integer; using %ld", alto_env_info_get(v)->name, s,
-                  fallback);
+    alto_log_warn("%s='%s' is not an integer; using %ld", alto_env_info_get(v)->name, s, fallback);
     return fallback;
   }
   return x;

@@ -11,9 +11,15 @@
 #include <stdbool.h>
 
 typedef enum {
-  ALTO_ENV_LOG_LEVEL,   /* error | warn | info | debug */
-  ALTO_ENV_NO_COLOR,    /* the NO_COLOR convention */
-  ALTO_ENV_NUM_THREADS, /* CPU worker threads */
+  ALTO_ENV_LOG_LEVEL,          /* error | warn | info | debug */
+  ALTO_ENV_NO_COLOR,           /* the NO_COLOR convention */
+  ALTO_ENV_NUM_THREADS,        /* CPU worker threads */
+  ALTO_ENV_CACHE_DIR,          /* kernel cache root */
+  ALTO_ENV_XDG_CACHE_HOME,     /* the XDG base directory for caches */
+  ALTO_ENV_HOME,               /* the user's home (cache fallback: ~/.cache/alto) */
+  ALTO_ENV_JIT_ALWAYS_COMPILE, /* compile even on a cache hit */
+  ALTO_ENV_JIT_DUMP,           /* directory to dump every JIT source, log and binary */
+  ALTO_ENV_JIT_EXTRA_OPTIONS,  /* compiler options appended to every JIT compile */
   ALTO_ENV_COUNT
 } alto_env_var;
 

@@ -11,7 +11,8 @@ static const char *const alto_status_names[] = {
 _Static_assert(sizeof(alto_status_names) / sizeof(alto_status_names[0]) == ALTO_STATUS_COUNT,
                "alto_status_names must name every alto_status");
 
-static _Thread_local char alto_error_msg[4096];
+/* Large enough for a compile failure report (log, repro and 200 numbered source lines). */
+static _Thread_local char alto_error_msg[32768];
 
 const char *alto_status_name(alto_status s) {
   if ((unsigned)s >= ALTO_STATUS_COUNT)

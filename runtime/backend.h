@@ -27,7 +27,9 @@ typedef struct {
   /* The compiler's name and version, for the cache key ("nvrtc 13.0"). */
   const char *(*compiler_id)(alto_backend *b);
   alto_status (*load)(alto_backend *b, const void *image, size_t size, void **module);
-  alto_status (*function)(alto_backend *b, void *module, const char *name, void **fn);
+  /* The kernel `name` of a module, allowed `smem_bytes` of dynamic shared memory. */
+  alto_status (*function)(alto_backend *b, void *module, const char *name, int smem_bytes,
+                          void **fn);
   alto_status (*launch)(alto_backend *b, void *fn, const unsigned grid[3], unsigned threads,
                         unsigned smem_bytes, void **args);
   /* Milliseconds of `iters` calls of fn(ctx) measured with device events (optional). */

@@ -91,7 +91,7 @@ alto_status alto_jit_get(alto_backend *b, const alto_gen_kernel *g, alto_jit_fn 
   free(image);
   ALTO_TRY(st);
   alto_jit_fn fn = {NULL, g->threads, g->smem_bytes};
-  ALTO_TRY(b->i->function(b, module, g->name, &fn.fn));
+  ALTO_TRY(b->i->function(b, module, g->name, g->smem_bytes, &fn.fn));
 
   alto_jit_entry_ *e = alto_xcalloc(1, sizeof *e);
   snprintf(e->key, sizeof e->key, "%s", key);

@@ -1,4 +1,5 @@
 /* base/: status messages, the env registry, the parallel loop. */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,7 +31,18 @@ static void test_env_documented(void) {
   for (int v = 0; v < ALTO_ENV_COUNT; v++) {
     char needle[128];
     snprintf(needle, sizeof needle, "| `%s` |", alto_env_info_get((alto_env_var)v)->name);
-    CHECKF(strstr(doc, needle) != NULL, "docs/env.md lacks a row for %s", needle);
+    const char *row = strstr(doc, needle);
+    CHECKF(row != NULL, "docs/env.md lacks a row for %s", needle);
+    if (!row)
+      continue;
+    /* The "changes output" column says **yes** exactly for the variables in the cache key. */
+    const char *eol = strchr(row, '\n');
+    size_t row_len = eol ? (size_t)(eol - row) : strlen(row);
+    char row_text[512];
+    snprintf(row_text, sizeof row_text, "%.*s", (int)row_len, row);
+    bool doc_yes = strstr(row_text, "| **yes** |") != NULL;
+    CHECKF(doc_yes == alto_env_info_get((alto_env_var)v)->affects_output,
+           "docs/env.md row %s: 'changes output' disagrees with the registry", needle);
   }
   int rows = 0;
   for (const char *p = doc; (p = strstr(p, "\n| `")) != NULL; p++)

@@ -74,9 +74,13 @@ static alto_status alto_cu_load_(alto_backend *b, const void *image, size_t size
   (void)size;
   return alto_cuda_module_load(image, (alto_cuda_module **)module);
 }
-static alto_status alto_cu_function_(alto_backend *b, void *module, const char *name, void **fn) {
+static alto_status alto_cu_function_(alto_backend *b, void *module, const char *name,
+                                     int smem_bytes, void **fn) {
   (void)b;
-  return alto_cuda_module_function((alto_cuda_module *)module, name, fn);
+  ALTO_TRY(alto_cuda_module_function((alto_cuda_module *)module, name, fn));
+  if (smem_bytes > 48 * 1024)
+    return alto_cuda_function_set_smem(*fn, smem_bytes);
+  return ALTO_OK;
 }
 static alto_status alto_cu_launch_(alto_backend *b, void *fn, const unsigned grid[3],
                                    unsigned threads, unsigned smem, void **args) {

@@ -46,6 +46,7 @@ static struct {
   CUresult_ (*ModuleLoadData)(CUmodule_ *, const void *);
   CUresult_ (*ModuleUnload)(CUmodule_);
   CUresult_ (*ModuleGetFunction)(CUfunction_ *, CUmodule_, const char *);
+  CUresult_ (*FuncSetAttribute)(CUfunction_, int, int);
   CUresult_ (*LaunchKernel)(CUfunction_, unsigned, unsigned, unsigned, unsigned, unsigned,
                             unsigned, unsigned, CUstream_, void **, void **);
   CUresult_ (*EventCreate)(CUevent_ *, unsigned);
@@ -95,6 +96,7 @@ static void alto_cu_load_once_(void) {
   ALTO_CU_SYM_(ModuleLoadData, "cuModuleLoadData");
   ALTO_CU_SYM_(ModuleUnload, "cuModuleUnload");
   ALTO_CU_SYM_(ModuleGetFunction, "cuModuleGetFunction");
+  ALTO_CU_SYM_(FuncSetAttribute, "cuFuncSetAttribute");
   ALTO_CU_SYM_(LaunchKernel, "cuLaunchKernel");
   ALTO_CU_SYM_(EventCreate, "cuEventCreate");
   ALTO_CU_SYM_(EventRecord, "cuEventRecord");
@@ -198,6 +200,14 @@ alto_status alto_cuda_module_function(alto_cuda_module *m, const char *name,
     return alto_error(st, "kernel '%s': %s", name, alto_last_error());
   *out = f;
   return ALTO_OK;
+}
+
+alto_status alto_cuda_function_set_smem(alto_cuda_function f, int bytes) {
+  enum { CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES_ = 8 };
+  return alto_cu_check_(alto_cu_.FuncSetAttribute((CUfunction_)f,
+                                                  CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES_,
+                                                  bytes),
+                        "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)");
 }
 
 alto_status alto_cuda_launch(alto_cuda_function f, unsigned gx, unsigned gy, unsigned gz,

@@ -39,6 +39,8 @@ alto_status alto_cuda_module_load(const void *image, alto_cuda_module **out);
 void alto_cuda_module_unload(alto_cuda_module *m);
 alto_status alto_cuda_module_function(alto_cuda_module *m, const char *name,
                                       alto_cuda_function *out);
+/* Allows `bytes` of dynamic shared memory for f (needed above 48 KiB). */
+alto_status alto_cuda_function_set_smem(alto_cuda_function f, int bytes);
 /* Launches on the default stream; args are pointers to each argument (as cuLaunchKernel takes). */
 alto_status alto_cuda_launch(alto_cuda_function f, unsigned grid_x, unsigned grid_y,
                              unsigned grid_z, unsigned block_x, unsigned block_y, unsigned block_z,

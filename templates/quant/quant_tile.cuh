@@ -67,7 +67,7 @@ __device__ __forceinline__ void alto_quant_tile(const void *__restrict__ x,
       for (int j = 0; j < CPT; j++) {
         for (int k = 0; k < T; k += RHT_B) {
           smem_t *col = tile + k * NT * CPT + threadIdx.x * CPT + j;
-          float t[RHT_B];
+          float t[RHT_B > 0 ? RHT_B : 1];
 #pragma unroll
           for (int i = 0; i < RHT_B; i++) // P^T: gather
             t[i] = alto_smem_to_f32_<IN_BF16>(col[s_perm[i] * NT * CPT]);

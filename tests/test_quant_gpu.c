@@ -1,0 +1,197 @@
+/* Every quantization variant on the GPU (generated, JIT-compiled) equals the CPU reference bit for
+ * bit: codes, scales, outer scales, SR included; RHT fused into the column quantization; the
+ * dequantizers; MX9/MX6. Fresh random data with outliers, NaN and Inf blocks, shapes with tails,
+ * guard bytes around every output. Skips without a GPU. */
+#include <math.h>
+#include <string.h>
+
+#include "runtime/cpu/quant.h"
+#include "runtime/quant_gpu.h"
+#include "runtime/quant_matrix.h"
+#include "tests/gpu_util.h"
+#include "tests/harness.h"
+
+static alto_backend *B;
+static alto_test_rng rng;
+
+static int same_bits_f32(const float *a, const float *b, int64_t n, int64_t *first) {
+  int bad = 0;
+  for (int64_t i = 0; i < n; i++) {
+    uint32_t x, y;
+    memcpy(&x, &a[i], 4);
+    memcpy(&y, &b[i], 4);
+    if (x != y && !(isnan(a[i]) && isnan(b[i]))) {
+      if (!bad)
+        *first = i;
+      bad++;
+    }
+  }
+  return bad;
+}
+
+static int64_t first_diff(const uint8_t *a, const uint8_t *b, int64_t n) {
+  for (int64_t i = 0; i < n; i++)
+    if (a[i] != b[i])
+      return i;
+  return -1;
+}
+
+/* x: fp32 values (randn + 0.5% x100 outliers), with a NaN block and an Inf block when asked. */
+static void make_input(float *x, int64_t rows, int64_t cols, int specials) {
+  alto_test_fill_outliers(&rng, x, rows * cols, 1.0f);
+  if (specials) {
+    x[5 * cols + 40] = NAN;       /* one NaN: its block (any orientation) must be NaN */
+    x[70 * cols + 200] = INFINITY; /* one Inf */
+    x[71 * cols + 201] = -INFINITY;
+  }
+}
+
+static void run_case(const alto_qcase *c, alto_elem dtype, int ndim, const int64_t *dims) {
+  alto_tensor_view x = {NULL, dtype, ndim, {dims[0], dims[1], ndim == 3 ? dims[2] : 0}};
+  int64_t n = alto_tensor_numel(&x), cols = dims[ndim - 1], rows = n / cols;
+  float *xf = malloc((size_t)n * 4);
+  uint16_t *xb = malloc((size_t)n * 2);
+  int specials = c->kind == ALTO_QCASE_MX69 ||
+                 (c->spec.scheme != ALTO_SCHEME_FP8_TENSORWISE &&
+                  !(c->spec.scheme == ALTO_SCHEME_NVFP4 && c->spec.two_level));
+  make_input(xf, rows, cols, specials);
+  for (int64_t i = 0; i < n; i++) {
+    xb[i] = alto_f32_to_bf16(xf[i]);
+    if (dtype == ALTO_ELEM_BF16)
+      xf[i] = alto_bf16_to_f32(xb[i]);
+  }
+  x.data = dtype == ALTO_ELEM_BF16 ? (const void *)xb : (const void *)xf;
+  size_t esz = dtype == ALTO_ELEM_BF16 ? 2 : 4;
+  gpu_buf gx = gpu_alloc(B, (size_t)n * esz);
+  gpu_upload(B, gx, x.data);
+  char what[200];
+  snprintf(what, sizeof what, "%s %s [%lld x %lld]", c->label, dtype == ALTO_ELEM_BF16 ? "bf16" : "f32",
+           (long long)rows, (long long)cols);
+
+  if (c->kind == ALTO_QCASE_MX69) {
+    void *ref = malloc((size_t)n * esz), *got = malloc((size_t)n * esz);
+    CHECKF(alto_cpu_mx69_fake(&x, c->quant_bit, c->group_size, ref) == ALTO_OK, "%s", alto_last_error());
+    gpu_buf gy = gpu_alloc(B, (size_t)n * esz);
+    alto_status st = alto_gpu_mx69(B, &x, gpu_ptr(gx), c->quant_bit, c->group_size, gpu_ptr(gy));
+    CHECKF(st == ALTO_OK && B->i->sync(B) == ALTO_OK, "%s: %s", what, alto_last_error());
+    gpu_download(B, got, gy, what);
+    int64_t d = first_diff(ref, got, n * (int64_t)esz);
+    CHECKF(d < 0, "%s: mx69 output differs at byte %lld", what, (long long)d);
+    gpu_free(B, &gy);
+    free(ref);
+    free(got);
+    gpu_free(B, &gx);
+    free(xf);
+    free(xb);
+    return;
+  }
+
+  /* CPU reference: RHT (rounded to the input dtype) then quantize */
+  const alto_quant_spec *spec = &c->spec;
+  alto_tensor_view xq = x;
+  void *xr = NULL;
+  alto_gpu_rht rht = {c->rht, 0x1234, alto_stream_id(2, 5, 9, ALTO_RNG_RHT)};
+  if (c->rht) {
+    xr = malloc((size_t)n * esz);
+    CHECKF(alto_cpu_rht(&x, c->rht, rht.seed, rht.stream, dtype, xr) == ALTO_OK, "%s", alto_last_error());
+    xq.data = xr;
+  }
+  alto_quantized ref;
+  alto_status st = alto_cpu_quantize(spec, &xq, &ref);
+  CHECKF(st == ALTO_OK, "%s: cpu: %s", what, alto_last_error());
+  if (st != ALTO_OK) {
+    gpu_free(B, &gx);
+    free(xf), free(xb), free(xr);
+    return;
+  }
+  const alto_quant_layout *L = &ref.layout;
+  size_t scale_bytes = (size_t)L->scale_count * (size_t)L->scale_bytes;
+  gpu_buf gc = gpu_alloc(B, (size_t)L->codes_bytes), gs = gpu_alloc(B, scale_bytes),
+          go = gpu_alloc(B, 4), gt = gpu_alloc(B, 4);
+  alto_gpu_quantized q = {gpu_ptr(gc), gpu_ptr(gs), gpu_ptr(go), gpu_ptr(gt)};
+  st = alto_gpu_quantize(B, spec, &x, gpu_ptr(gx), c->rht ? &rht : NULL, &q);
+  CHECKF(st == ALTO_OK, "%s: gpu: %s", what, alto_last_error());
+  st = B->i->sync(B);
+  CHECKF(st == ALTO_OK, "%s: sync: %s", what, alto_last_error());
+  uint8_t *codes = malloc((size_t)L->codes_bytes), *scales = malloc(scale_bytes);
+  float outer = 0;
+  gpu_download(B, codes, gc, what);
+  gpu_download(B, scales, gs, what);
+  gpu_download(B, &outer, go, what);
+  int64_t d = first_diff(ref.codes, codes, L->codes_bytes);
+  CHECKF(d < 0, "%s: codes differ first at byte %lld (cpu 0x%02x gpu 0x%02x)", what, (long long)d,
+         d >= 0 ? ref.codes[d] : 0, d >= 0 ? codes[d] : 0);
+  d = first_diff(ref.scales, scales, (int64_t)scale_bytes);
+  CHECKF(d < 0, "%s: scales differ first at byte %lld", what, (long long)d);
+  if (spec->scheme == ALTO_SCHEME_NVFP4)
+    CHECKF(memcmp(&outer, &ref.outer, 4) == 0, "%s: outer %a vs %a", what, outer, ref.outer);
+
+  /* dequantize on the GPU from the GPU's codes, both output dtypes */
+  for (int od = 0; od < 2; od++) {
+    alto_elem odt = od ? ALTO_ELEM_F32 : ALTO_ELEM_BF16;
+    size_t osz = od ? 4 : 2;
+    void *yr = malloc((size_t)n * osz), *yg = malloc((size_t)n * osz);
+    CHECKF(alto_cpu_dequantize(spec, &ref, odt, yr) == ALTO_OK, "%s", alto_last_error());
+    gpu_buf gy = gpu_alloc(B, (size_t)n * osz);
+    st = alto_gpu_dequantize(B, spec, &x, &q, odt, gpu_ptr(gy));
+    CHECKF(st == ALTO_OK && B->i->sync(B) == ALTO_OK, "%s: dequant: %s", what, alto_last_error());
+    gpu_download(B, yg, gy, what);
+    int64_t f = -1;
+    int bad = od ? same_bits_f32(yr, yg, n, &f) : 0;
+    if (!od) {
+      for (int64_t i = 0; i < n; i++) {
+        uint16_t a = ((uint16_t *)yr)[i], g = ((uint16_t *)yg)[i];
+        int an = (a & 0x7FFF) > 0x7F80, gn = (g & 0x7FFF) > 0x7F80;
+        if (a != g && !(an && gn) && !bad++)
+          f = i;
+      }
+    }
+    CHECKF(bad == 0, "%s: dequant to %s differs at %d elements (first %lld)", what,
+           od ? "f32" : "bf16", bad, (long long)f);
+    gpu_free(B, &gy);
+    free(yr);
+    free(yg);
+  }
+  gpu_free(B, &gc), gpu_free(B, &gs), gpu_free(B, &go), gpu_free(B, &gt), gpu_free(B, &gx);
+  free(codes), free(scales), free(xf), free(xb), free(xr);
+  alto_quantized_free(&ref);
+}
+
+/* Shapes: a big one with a row tail (4096 + 96 rows, K = 7168) where the blocks allow it, and a
+ * 3-D one with a column tail that no CTA covers exactly. */
+static void test_matrix(void) {
+  alto_qcase cases[128];
+  int nc = alto_quant_matrix(cases, 128);
+  for (int i = 0; i < nc; i++) {
+    const alto_qcase *c = &cases[i];
+    int need = 32; /* rows must be a multiple of the blocks / RHT chunks along them */
+    if (c->kind == ALTO_QCASE_QUANT) {
+      if (c->spec.scheme == ALTO_SCHEME_FP8_BLOCK)
+        need = 128;
+      if (c->rht > need)
+        need = c->rht;
+    }
+    int64_t big[2] = {need <= 32 ? 4096 + 96 : 4096 + need, 7168};
+    int64_t small[3] = {3, need <= 32 ? 96 : need, c->spec.scheme == ALTO_SCHEME_FP8_BLOCK ? 1152 : 1056};
+    if (c->kind == ALTO_QCASE_MX69)
+      small[2] = 1000 + c->group_size / 2; /* a row tail that is padded */
+    for (int d = 0; d < 2; d++) {
+      alto_elem dt = d ? ALTO_ELEM_F32 : ALTO_ELEM_BF16;
+      int before = alto_test_failures;
+      run_case(c, dt, 2, big);
+      run_case(c, dt, 3, small);
+      fprintf(stderr, "  %-4s %s %s\n", alto_test_failures == before ? "ok" : "FAIL", c->label,
+              d ? "f32" : "bf16");
+    }
+  }
+}
+
+int main(void) {
+  if (alto_backend_open("cuda", &B) != ALTO_OK)
+    alto_test_skip(alto_last_error());
+  fprintf(stderr, "GPU: %s (%s)\n", B->device_name, B->arch);
+  rng.s = alto_test_seed();
+  RUN(test_matrix);
+  alto_backend_close(B);
+  return alto_test_finish();
+}
