@@ -21,9 +21,11 @@ typedef struct {
   alto_status (*h2d)(alto_backend *b, alto_dptr dst, const void *src, size_t bytes);
   alto_status (*d2h)(alto_backend *b, void *dst, alto_dptr src, size_t bytes);
   alto_status (*sync)(alto_backend *b);
-  /* Runtime compiler: source -> binary image for b->arch (log always set; caller frees). */
-  alto_status (*compile)(alto_backend *b, const char *name, const char *source, void **image,
-                         size_t *size, char **log);
+  /* Runtime compiler: source -> binary image for b->arch, with the embedded templates on the
+   * include path and the given options (log always set; caller frees image and log). */
+  alto_status (*compile)(alto_backend *b, const char *name, const char *source,
+                         const char *const *options, int n_options, void **image, size_t *size,
+                         char **log);
   /* The compiler's name and version, for the cache key ("nvrtc 13.0"). */
   const char *(*compiler_id)(alto_backend *b);
   alto_status (*load)(alto_backend *b, const void *image, size_t size, void **module);

@@ -3,9 +3,23 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "base/log.h"
+#include "runtime/cache.h"
+#include "runtime/templates.h"
+
+/* Compiler options per target: one table, part of every cache key. */
+static const char *const alto_jit_cuda_opts_[] = {"-std=c++17", "-lineinfo", "--ptxas-options=-v"};
+static const char *const alto_jit_hip_opts_[] = {"-std=c++17", "-O3"};
+
+const char *const *alto_jit_options(alto_target t, int *n) {
+  if (t == ALTO_TARGET_HIP) {
+    *n = (int)(sizeof alto_jit_hip_opts_ / sizeof alto_jit_hip_opts_[0]);
+    return alto_jit_hip_opts_;
+  }
+  *n = (int)(sizeof alto_jit_cuda_opts_ / sizeof alto_jit_cuda_opts_[0]);
+  return alto_jit_cuda_opts_;
+}
 
 typedef struct alto_jit_entry_ {
   char key[300];
@@ -32,30 +46,13 @@ alto_jit_stats alto_jit_get_stats(void) {
   return s;
 }
 
-/* Formats the source with line numbers, the log and a repro line into the error message. */
-static alto_status alto_jit_compile_error_(alto_backend *b, const alto_gen_kernel *g,
-                                           const char *log) {
-  size_t cap = strlen(g->source) * 2 + strlen(log) + 1024, len = 0;
-  char *msg = alto_xmalloc(cap);
-  len += (size_t)snprintf(msg + len, cap - len, "failed to compile %s for %s:\n", g->name, b->arch);
-  int line = 1;
-  for (const char *p = g->source; *p && len + 16 < cap; line++) {
-    const char *e = strchr(p, '\n');
-    size_t n = e ? (size_t)(e - p) : strlen(p);
-    len += (size_t)snprintf(msg + len, cap - len, "%4d | %.*s\n", line, (int)n, p);
-    p += n + (e ? 1 : 0);
-  }
-  const alto_target_info *t = alto_target_info_get(b->target);
-  len += (size_t)snprintf(msg + len, cap - len,
-                          "compiler log:\n%s\nrepro: alto-compile --emit-src DIR, then %s %s -I "
-                          "DIR/templates DIR/%s%s\n",
-                          log, t->compiler,
-                          b->target == ALTO_TARGET_CUDA ? "-std=c++17 -cubin -arch=" : "--offload-arch=",
-                          g->name, t->ext);
-  (void)len;
-  alto_status st = alto_error(ALTO_ERR_COMPILE, "%s", msg);
-  free(msg);
-  return st;
+/* The cache's compile callback: the backend's runtime compiler (templates on the include path). */
+static alto_status alto_jit_compile_(void *ctx, const alto_cache_request *req,
+                                     const char *const *options, int n_options,
+                                     alto_cache_output *out) {
+  alto_backend *b = ctx;
+  return b->i->compile(b, req->name, req->source, options, n_options, &out->binary, &out->size,
+                       &out->log);
 }
 
 alto_status alto_jit_get(alto_backend *b, const alto_gen_kernel *g, alto_jit_fn *out) {
@@ -72,26 +69,38 @@ alto_status alto_jit_get(alto_backend *b, const alto_gen_kernel *g, alto_jit_fn 
     }
   pthread_mutex_unlock(&alto_jit_mu_);
 
-  struct timespec t0, t1;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
-  void *image = NULL;
-  size_t size = 0;
-  char *log = NULL;
-  alto_status st = b->i->compile(b, g->name, g->source, &image, &size, &log);
-  if (st != ALTO_OK) {
-    st = alto_jit_compile_error_(b, g, log ? log : "");
-    free(log);
-    free(image);
-    return st;
-  }
-  clock_gettime(CLOCK_MONOTONIC, &t1);
-  free(log);
+  char gen_hash[64];
+  snprintf(gen_hash, sizeof gen_hash, "gen%d-templates%016llx", ALTO_GEN_VERSION,
+           (unsigned long long)alto_templates_hash());
+  int n_opts = 0;
+  const char *const *opts = alto_jit_options(b->target, &n_opts);
+  char name[200];
+  snprintf(name, sizeof name, "%s%s", g->name, alto_target_info_get(b->target)->ext);
+  alto_cache_request req = {
+      .kind = b->target == ALTO_TARGET_HIP ? ALTO_CACHE_HIP : ALTO_CACHE_CUDA,
+      .name = name,
+      .generator_hash = gen_hash,
+      .source = g->source,
+      .compiler = b->target == ALTO_TARGET_HIP ? "hiprtc" : "nvrtc",
+      .compiler_version = b->i->compiler_id(b),
+      .arch = b->arch,
+      .options = opts,
+      .n_options = n_opts,
+  };
+  alto_cache_entry entry;
+  ALTO_TRY(alto_cache_get(&req, alto_jit_compile_, b, &entry));
   void *module = NULL;
-  st = b->i->load(b, image, size, &module);
-  free(image);
-  ALTO_TRY(st);
+  alto_status st = b->i->load(b, entry.binary, entry.binary_size, &module);
   alto_jit_fn fn = {NULL, g->threads, g->smem_bytes};
-  ALTO_TRY(b->i->function(b, module, g->name, g->smem_bytes, &fn.fn));
+  if (st == ALTO_OK)
+    st = b->i->function(b, module, g->name, g->smem_bytes, &fn.fn);
+  if (st == ALTO_OK && entry.spill_stores > 0)
+    alto_log_debug("%s: %d registers, %d bytes of spill stores", g->name, entry.registers,
+                   entry.spill_stores);
+  alto_cache_origin origin = entry.origin;
+  double ms = entry.compile_ms;
+  alto_cache_entry_free(&entry);
+  ALTO_TRY(st);
 
   alto_jit_entry_ *e = alto_xcalloc(1, sizeof *e);
   snprintf(e->key, sizeof e->key, "%s", key);
@@ -100,9 +109,12 @@ alto_status alto_jit_get(alto_backend *b, const alto_gen_kernel *g, alto_jit_fn 
   pthread_mutex_lock(&alto_jit_mu_);
   e->next = alto_jit_map_[slot];
   alto_jit_map_[slot] = e;
-  alto_jit_stats_.compiled++;
-  alto_jit_stats_.compile_ms +=
-      (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+  if (origin == ALTO_CACHE_COMPILED) {
+    alto_jit_stats_.compiled++;
+    alto_jit_stats_.compile_ms += ms;
+  } else {
+    alto_jit_stats_.disk_hits++;
+  }
   pthread_mutex_unlock(&alto_jit_mu_);
   *out = fn;
   return ALTO_OK;

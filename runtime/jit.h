@@ -16,6 +16,9 @@ typedef struct {
  * numbered source, the log and a repro command. */
 alto_status alto_jit_get(alto_backend *b, const alto_gen_kernel *g, alto_jit_fn *out);
 
+/* The compiler options of a target (part of every cache key). */
+const char *const *alto_jit_options(alto_target t, int *n);
+
 /* Statistics of this process: kernels compiled, found in memory. */
 typedef struct {
   int compiled, memory_hits, disk_hits;

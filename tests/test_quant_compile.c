@@ -4,12 +4,14 @@
 
 #include "base/parallel.h"
 #include "runtime/cuda/driver.h"
+#include "runtime/jit.h"
 #include "runtime/nvrtc.h"
 #include "runtime/quant_matrix.h"
 #include "tests/harness.h"
 
 alto_status alto_cuda_compile_source(const char *arch, const char *name, const char *source,
-                                     void **image, size_t *size, char **log);
+                                     const char *const *options, int n_options, void **image,
+                                     size_t *size, char **log);
 
 static alto_qkern kernels[512];
 static int n_kernels;
@@ -27,7 +29,10 @@ static void compile_range(void *ctx, int64_t b, int64_t e) {
     void *image = NULL;
     size_t size = 0;
     char *log = NULL;
-    alto_status st = alto_cuda_compile_source("sm_90a", g.name, g.source, &image, &size, &log);
+    int nopt = 0;
+    const char *const *opts = alto_jit_options(ALTO_TARGET_CUDA, &nopt);
+    alto_status st =
+        alto_cuda_compile_source("sm_90a", g.name, g.source, opts, nopt, &image, &size, &log);
     if (st != ALTO_OK || size == 0 || (log && strstr(log, "warning"))) {
       fprintf(stderr, "%s: %s\n%s\n%s\n", g.key, st ? alto_last_error() : "warning", g.source,
               log ? log : "");

@@ -35,15 +35,21 @@ static alto_status alto_cu_sync_(alto_backend *b) {
 
 /* NVRTC options for a generated stub; the embedded templates are passed as headers. */
 alto_status alto_cuda_compile_source(const char *arch, const char *name, const char *source,
-                                     void **image, size_t *size, char **log) {
+                                     const char *const *options, int n_options, void **image,
+                                     size_t *size, char **log) {
   alto_nvrtc_header *h = alto_xcalloc((size_t)alto_template_count, sizeof *h);
   for (int i = 0; i < alto_template_count; i++)
     h[i] = (alto_nvrtc_header){alto_template_files[i].name, alto_template_files[i].text};
   char archopt[64];
   snprintf(archopt, sizeof archopt, "--gpu-architecture=%s", arch);
-  const char *opts[] = {archopt, "-std=c++17", "-lineinfo", "--ptxas-options=-v"};
+  const char **opts = alto_xcalloc((size_t)n_options + 1, sizeof(char *));
+  opts[0] = archopt;
+  for (int i = 0; i < n_options; i++)
+    opts[i + 1] = options[i];
   alto_nvrtc_output out;
-  alto_status st = alto_nvrtc_compile(name, source, h, alto_template_count, opts, 4, 0, &out);
+  alto_status st =
+      alto_nvrtc_compile(name, source, h, alto_template_count, opts, n_options + 1, 0, &out);
+  free(opts);
   free(h);
   *log = out.log;
   out.log = NULL;
@@ -55,8 +61,9 @@ alto_status alto_cuda_compile_source(const char *arch, const char *name, const c
 }
 
 static alto_status alto_cu_compile_(alto_backend *b, const char *name, const char *source,
-                                    void **image, size_t *size, char **log) {
-  return alto_cuda_compile_source(b->arch, name, source, image, size, log);
+                                    const char *const *options, int n_options, void **image,
+                                    size_t *size, char **log) {
+  return alto_cuda_compile_source(b->arch, name, source, options, n_options, image, size, log);
 }
 
 static const char *alto_cu_compiler_id_(alto_backend *b) {
@@ -65,7 +72,7 @@ static const char *alto_cu_compiler_id_(alto_backend *b) {
   int maj = 0, min = 0;
   if (alto_nvrtc_load() == ALTO_OK)
     alto_nvrtc_version(&maj, &min);
-  snprintf(id, sizeof id, "nvrtc %d.%d", maj, min);
+  snprintf(id, sizeof id, "%d.%d", maj, min);
   return id;
 }
 
