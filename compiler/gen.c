@@ -17,7 +17,7 @@ const alto_target_info *alto_target_info_get(alto_target t) {
 
 static const char *const alto_qkern_names_[ALTO_QKERN_COUNT] = {
     "rows", "tile", "dequant", "amax", "nvfp4_outer", "fp8_tensorwise", "fp8_rowwise_rows",
-    "fp8_rowwise_cols", "mx69"};
+    "fp8_rowwise_cols", "mx69", "rht"};
 
 /* Template file and CTA size per kind. */
 static const struct {
@@ -33,6 +33,7 @@ static const struct {
     [ALTO_QKERN_FP8_ROWWISE_ROWS] = {"quant/quant_scaled.cuh", 256},
     [ALTO_QKERN_FP8_ROWWISE_COLS] = {"quant/quant_scaled.cuh", 128},
     [ALTO_QKERN_MX69] = {"quant/mx69.cuh", 256},
+    [ALTO_QKERN_RHT] = {"quant/quant_tile.cuh", 128},
 };
 
 static const char *alto_elem_enum_(alto_elem e) {
@@ -74,12 +75,14 @@ static bool alto_scheme_is_blocked_(alto_scheme s) {
          s == ALTO_SCHEME_NVFP4 || s == ALTO_SCHEME_FP8_BLOCK;
 }
 
-int alto_gen_tile_cpt(const alto_qkern *k) { return k->block_c >= 128 ? 4 : 2; }
+int alto_gen_tile_cpt(const alto_qkern *k) {
+  return k->kind == ALTO_QKERN_TILE && k->block_c >= 128 ? 4 : 2;
+}
 
 /* Tile rows and CTA size: smaller CTAs for taller tiles keep the RHT staging tile small. */
 static int alto_gen_tile_rows_(const alto_qkern *k) { return k->rht > k->block_r ? k->rht : k->block_r; }
 static int alto_gen_threads_(const alto_qkern *k) {
-  if (k->kind != ALTO_QKERN_TILE)
+  if (k->kind != ALTO_QKERN_TILE && k->kind != ALTO_QKERN_RHT)
     return alto_qkern_tpl_[k->kind].threads;
   int t = alto_gen_tile_rows_(k);
   return t <= 32 ? 128 : (t == 64 ? 64 : 32);
@@ -89,7 +92,9 @@ void alto_qkern_key(const alto_qkern *k, char *out, size_t n) {
   size_t o = 0;
 #define ALTO_KEY_(...) o += (size_t)snprintf(out + o, o < n ? n - o : 0, __VA_ARGS__)
   ALTO_KEY_("quant.%s", alto_qkern_names_[k->kind]);
-  if (k->kind != ALTO_QKERN_AMAX && k->kind != ALTO_QKERN_NVFP4_OUTER) {
+  if (k->kind == ALTO_QKERN_RHT)
+    ALTO_KEY_(".rht%d", k->rht);
+  else if (k->kind != ALTO_QKERN_AMAX && k->kind != ALTO_QKERN_NVFP4_OUTER) {
     ALTO_KEY_(".%s.%s", alto_scheme_name(k->scheme), alto_elem_name(k->elem));
     if (k->kind == ALTO_QKERN_ROWS || k->kind == ALTO_QKERN_TILE || k->kind == ALTO_QKERN_DEQUANT)
       ALTO_KEY_(".b%dx%d", k->block_r, k->block_c);
@@ -243,6 +248,12 @@ alto_status alto_gen_quant(const alto_qkern *k, alto_gen_kernel *out) {
     alto_sb_(&s, &len, &cap, "  alto_mx69<%d, %d, %s>(a.x, a.y, a.rows, a.cols);\n", k->quant_bit,
              k->group_size, in);
     break;
+  case ALTO_QKERN_RHT:
+    out->smem_bytes = k->rht * out->threads * 2 * (k->in_bf16 ? 2 : 4) + k->rht * 8;
+    alto_sb_(&s, &len, &cap,
+             "  alto_rht_only<%d, %s, 2, %d>(a.x, a.y, a.rht_sign, a.rht_perm, a.cols);\n", k->rht,
+             in, out->threads);
+    break;
   case ALTO_QKERN_COUNT:
     ALTO_ASSERT(0);
   }
@@ -267,6 +278,7 @@ void alto_gen_quant_grid(const alto_qkern *k, int64_t rows, int64_t cols, int64_
   case ALTO_QKERN_FP8_TENSORWISE:
     grid[0] = alto_cdiv_(rows * cols, (int64_t)threads * 8);
     break;
+  case ALTO_QKERN_RHT:
   case ALTO_QKERN_TILE: {
     int t = alto_gen_tile_rows_(k);
     grid[0] = alto_cdiv_(cols, (int64_t)threads * alto_gen_tile_cpt(k));

@@ -26,7 +26,8 @@ static alto_qkern alto_qkern_base_(const alto_quant_spec *spec, alto_target targ
 }
 
 int alto_quant_kernels(const alto_quant_spec *spec, alto_elem in_dtype, const alto_gpu_rht *rht,
-                       alto_target target, const char *arch, alto_qkern out[3]) {
+                       alto_target target, const char *arch,
+                       alto_qkern out[ALTO_QUANT_MAX_KERNELS]) {
   alto_qkern k = alto_qkern_base_(spec, target, arch);
   k.in_bf16 = in_dtype == ALTO_ELEM_BF16;
   int n = 0;
@@ -43,11 +44,16 @@ int alto_quant_kernels(const alto_quant_spec *spec, alto_elem in_dtype, const al
   default:
     break;
   }
+  bool fuse_rht = rht && rht->b;
   if (spec->scheme == ALTO_SCHEME_NVFP4 && spec->two_level) {
+    if (fuse_rht) { /* the outer scale needs the amax of R x: transform first */
+      out[n] = k, out[n].kind = ALTO_QKERN_RHT, out[n++].rht = rht->b;
+      fuse_rht = false;
+    }
     out[n] = k, out[n++].kind = ALTO_QKERN_AMAX;
     out[n] = k, out[n++].kind = ALTO_QKERN_NVFP4_OUTER;
   }
-  if (!spec->block2d && spec->axis == -1 && !(rht && rht->b)) {
+  if (!spec->block2d && spec->axis == -1 && !fuse_rht) {
     k.kind = ALTO_QKERN_ROWS;
     k.block_r = 1, k.block_c = B;
   } else {
@@ -55,7 +61,7 @@ int alto_quant_kernels(const alto_quant_spec *spec, alto_elem in_dtype, const al
     k.block_r = B;
     k.block_c = spec->block2d ? B : 1;
     k.pack_rows = spec->axis == -2;
-    k.rht = rht ? rht->b : 0;
+    k.rht = fuse_rht ? rht->b : 0;
   }
   out[n++] = k;
   return n;
@@ -132,7 +138,7 @@ alto_status alto_gpu_quantize(alto_backend *b, const alto_quant_spec *spec,
       return alto_error(ALTO_ERR_INVALID_ARG, "RHT of %d rows needs the rows (%lld) to be a multiple",
                         rht->b, (long long)x->dims[x->ndim - 2]);
   }
-  alto_qkern ks[3];
+  alto_qkern ks[ALTO_QUANT_MAX_KERNELS];
   int nk = alto_quant_kernels(spec, x->dtype, rht, b->target, b->arch, ks);
   alto_qargs a;
   memset(&a, 0, sizeof a);
@@ -170,10 +176,25 @@ alto_status alto_gpu_quantize(alto_backend *b, const alto_quant_spec *spec,
     float one = 1.0f;
     st = b->i->h2d(b, q->outer, &one, 4);
   }
-  if (st == ALTO_OK && (ks[0].kind == ALTO_QKERN_AMAX))
-    st = b->i->memset(b, q->scratch, 0, 4);
-  for (int i = 0; i < nk && st == ALTO_OK; i++)
-    st = alto_launch_(b, &ks[i], &a);
+  alto_dptr tmp = 0;
+  for (int i = 0; i < nk && st == ALTO_OK; i++) {
+    if (ks[i].kind == ALTO_QKERN_AMAX)
+      st = b->i->memset(b, q->scratch, 0, 4);
+    if (ks[i].kind == ALTO_QKERN_RHT && st == ALTO_OK) {
+      st = b->i->alloc(b, (size_t)(a.rows * a.cols) * (x->dtype == ALTO_ELEM_BF16 ? 2 : 4), &tmp);
+      a.y = tmp;
+    }
+    if (st == ALTO_OK)
+      st = alto_launch_(b, &ks[i], &a);
+    if (ks[i].kind == ALTO_QKERN_RHT)
+      a.x = tmp; /* every later kernel reads R x */
+  }
+  if (tmp) {
+    alto_status s2 = b->i->sync(b);
+    b->i->free(b, tmp);
+    if (st == ALTO_OK)
+      st = s2;
+  }
   if (rht_buf) {
     alto_status s2 = b->i->sync(b); /* the RHT tables must outlive the kernel */
     b->i->free(b, rht_buf);

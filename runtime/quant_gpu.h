@@ -22,9 +22,11 @@ typedef struct {
   uint64_t seed, stream;
 } alto_gpu_rht;
 
-/* The kernels a quantization runs, in order (at most 3); returns their count. */
+/* The kernels a quantization runs, in order (at most 4); returns their count. An RHT kernel
+ * (ALTO_QKERN_RHT) writes R x to a temporary that the kernels after it read. */
+#define ALTO_QUANT_MAX_KERNELS 4
 int alto_quant_kernels(const alto_quant_spec *spec, alto_elem in_dtype, const alto_gpu_rht *rht,
-                       alto_target target, const char *arch, alto_qkern out[3]);
+                       alto_target target, const char *arch, alto_qkern out[ALTO_QUANT_MAX_KERNELS]);
 /* The dequantization kernel of a spec. */
 alto_qkern alto_dequant_kernel(const alto_quant_spec *spec, alto_elem out_dtype, alto_target target,
                                const char *arch);

@@ -59,7 +59,7 @@ static void test_stub_shape(void) {
   alto_qcase cases[128];
   int n = alto_quant_matrix(cases, 128);
   CHECK(n > 40);
-  alto_qkern ks[3];
+  alto_qkern ks[ALTO_QUANT_MAX_KERNELS];
   int nk = alto_quant_kernels(&cases[0].spec, ALTO_ELEM_BF16, NULL, ALTO_TARGET_CUDA, "sm_90a", ks);
   CHECK(nk == 1 && ks[0].kind == ALTO_QKERN_ROWS);
   alto_gen_kernel g;

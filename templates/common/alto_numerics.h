@@ -143,6 +143,12 @@ ALTO_HD int alto_f32_isinf(float x) { return (alto_f32_bits(x) & 0x7FFFFFFFu) ==
 ALTO_HD float alto_f32_abs(float x) { return alto_f32_from_bits(alto_f32_bits(x) & 0x7FFFFFFFu); }
 ALTO_HD alto_u32 alto_f32_sign(float x) { return alto_f32_bits(x) >> 31; }
 
+/* Every NaN a function returns is this one (0x7FC00000): CPU and GPU propagate NaN payloads
+ * differently, and the outputs must agree bit for bit. */
+ALTO_HD float alto_f32_canon(float x) {
+  return alto_f32_isnan(x) ? alto_f32_from_bits(ALTO_F32_NAN_BITS) : x;
+}
+
 /* 2^e as fp32 for e in [-149, 127] (exact, subnormals included). */
 ALTO_HD float alto_exp2i_f32(int e) {
   if (e >= -126)
@@ -383,7 +389,7 @@ ALTO_HD alto_u8 alto_mx_encode_sr(float x, alto_u8 s, alto_u32 u) {
   return alto_f32_to_e2m1_sr(ALTO_FMUL(x, alto_e8m0_inv_f32(s)), u);
 }
 ALTO_HD float alto_mx_decode(alto_u8 c, alto_u8 s, alto_elem elem) {
-  return ALTO_FMUL(alto_elem_decode(elem, c), alto_e8m0_to_f32(s));
+  return alto_f32_canon(ALTO_FMUL(alto_elem_decode(elem, c), alto_e8m0_to_f32(s)));
 }
 
 /* ---- NVFP4 (NUMERICS.md 3): E2M1 elements, block 16, E4M3 inner scale, fp32 outer ------------- */
@@ -421,21 +427,21 @@ ALTO_HD alto_u8 alto_nvfp4_encode_sr(float x, alto_u8 inner, float outer, alto_u
   return alto_f32_to_e2m1_sr(ALTO_FDIV(x, ALTO_FMUL(alto_e4m3_to_f32(inner), outer)), u);
 }
 ALTO_HD float alto_nvfp4_decode(alto_u8 c, alto_u8 inner, float outer) {
-  return ALTO_FMUL(alto_e2m1_to_f32(c), ALTO_FMUL(alto_e4m3_to_f32(inner), outer));
+  return alto_f32_canon(ALTO_FMUL(alto_e2m1_to_f32(c), ALTO_FMUL(alto_e4m3_to_f32(inner), outer)));
 }
 
 /* ---- blockwise FP8 (DeepSeek-V3; NUMERICS.md 3) --------------------------------------------------- */
 /* d = (float)(max(amax, 1e-12f) / max) with the division in fp64. NaN stays NaN. */
 ALTO_HD float alto_fp8_block_scale(float amax, alto_elem elem) {
   float a = amax < 1e-12f ? 1e-12f : amax; /* NaN compares false: kept */
-  return (float)ALTO_DDIV((double)a, (double)alto_elem_max(elem));
+  return alto_f32_canon((float)ALTO_DDIV((double)a, (double)alto_elem_max(elem)));
 }
 /* Element: fp8(satfinite(x / d)), a true fp32 division. */
 ALTO_HD alto_u8 alto_fp8_block_encode(float x, float d, alto_elem elem) {
   return alto_elem_encode(elem, ALTO_FDIV(x, d));
 }
 ALTO_HD float alto_fp8_block_decode(alto_u8 c, float d, alto_elem elem) {
-  return ALTO_FMUL(alto_elem_decode(elem, c), d);
+  return alto_f32_canon(ALTO_FMUL(alto_elem_decode(elem, c), d));
 }
 
 /* ---- tensorwise / rowwise FP8 (torchao float8 training) -------------------------------------- */
@@ -445,13 +451,13 @@ ALTO_HD float alto_fp8_tw_scale(float amax, alto_elem elem, int pow2) {
   float s = ALTO_FDIV(alto_elem_max(elem), a);
   if (pow2 && !alto_f32_isnan(s) && !alto_f32_isinf(s))
     s = alto_f32_from_bits(alto_f32_bits(s) & 0xFF800000u);
-  return s;
+  return alto_f32_canon(s);
 }
 ALTO_HD alto_u8 alto_fp8_tw_encode(float x, float scale, alto_elem elem) {
   return alto_elem_encode(elem, ALTO_FMUL(x, scale));
 }
 ALTO_HD float alto_fp8_tw_decode(alto_u8 c, float scale, alto_elem elem) {
-  return ALTO_FDIV(alto_elem_decode(elem, c), scale);
+  return alto_f32_canon(ALTO_FDIV(alto_elem_decode(elem, c), scale));
 }
 
 /* ---- MX9 / MX6 fake-quant (AMD Quark fake_quantize_mx6_mx9; NUMERICS.md 3) ------------------ */
@@ -490,7 +496,7 @@ ALTO_HD float alto_mx69_element(float x, int max_exp, int demoted, int quant_bit
     q = qmax;
   if (q < -qmax)
     q = -qmax;
-  return ALTO_FMUL(q, scale);
+  return alto_f32_canon(ALTO_FMUL(q, scale));
 }
 
 /* ---- Philox4x32-10 and the streams (NUMERICS.md 6) ------------------------------------------- */
@@ -594,7 +600,7 @@ ALTO_HD void alto_rht_apply(const float *x, float *y, const float *sign, const i
       }
   float norm = alto_rht_norm(b);
   for (int i = 0; i < b; i++)
-    y[perm[i]] = ALTO_FMUL(ALTO_FMUL(t[i], sign[i]), norm);
+    y[perm[i]] = alto_f32_canon(ALTO_FMUL(ALTO_FMUL(t[i], sign[i]), norm));
 }
 
 /* ---- DGE multiplier (NUMERICS.md 5) ------------------------------------------------------------ */

@@ -25,6 +25,82 @@ __device__ __forceinline__ void alto_load_n(const void *x, alto_idx e, float *v)
     v[i] = alto_load1<BF16>(x, e + i);
 }
 
+// Stages rows [r0, r0+T) x columns [c, c+CPT) of x in the shared tile (this thread's columns) and
+// applies the RHT to every b-row chunk of each column in place, rounded to the input dtype:
+// the same steps as alto_rht_apply (templates/common/alto_numerics.h), with the gather and the
+// scatter done on shared memory.
+template <int RHT_B, int T, bool IN_BF16, int CPT, int NT>
+__device__ __forceinline__ void
+alto_tile_rht_(const void *__restrict__ x, typename alto_smem_type_<IN_BF16>::type *tile,
+               float *s_sign, int *s_perm, const float *__restrict__ rht_sign,
+               const int *__restrict__ rht_perm, alto_idx r0, alto_idx c, alto_idx cols,
+               bool active) {
+  typedef typename alto_smem_type_<IN_BF16>::type smem_t;
+  for (int i = threadIdx.x; i < RHT_B; i += NT) {
+    s_sign[i] = rht_sign[i];
+    s_perm[i] = rht_perm[i];
+  }
+  __syncthreads();
+  if (!active)
+    return;
+  for (int r = 0; r < T; r++) {
+    float v[CPT];
+    alto_load_n<IN_BF16, CPT>(x, (r0 + r) * cols + c, v);
+#pragma unroll
+    for (int j = 0; j < CPT; j++)
+      tile[r * NT * CPT + threadIdx.x * CPT + j] = alto_smem_from_f32_<IN_BF16>(v[j]);
+  }
+  float norm = alto_rht_norm(RHT_B);
+#pragma unroll
+  for (int j = 0; j < CPT; j++) {
+    for (int k = 0; k < T; k += RHT_B) {
+      smem_t *col = tile + k * NT * CPT + threadIdx.x * CPT + j;
+      float t[RHT_B > 0 ? RHT_B : 1];
+#pragma unroll
+      for (int i = 0; i < RHT_B; i++) // P^T: gather
+        t[i] = alto_smem_to_f32_<IN_BF16>(col[s_perm[i] * NT * CPT]);
+#pragma unroll
+      for (int h = 1; h < RHT_B; h <<= 1) // H: butterflies, stage order h = 1, 2, 4, ...
+#pragma unroll
+        for (int i = 0; i < RHT_B; i += 2 * h)
+#pragma unroll
+          for (int q = i; q < i + h; q++) {
+            float a = t[q], b = t[q + h];
+            t[q] = ALTO_FADD(a, b);
+            t[q + h] = ALTO_FSUB(a, b);
+          }
+#pragma unroll
+      for (int i = 0; i < RHT_B; i++) // D, then P (scatter), times 1/sqrt(b), rounded
+        col[s_perm[i] * NT * CPT] = alto_smem_from_f32_<IN_BF16>(
+            alto_f32_canon(ALTO_FMUL(ALTO_FMUL(t[i], s_sign[i]), norm)));
+    }
+  }
+}
+
+// The RHT alone (x -> y in x's dtype), for the cases that need the transformed tensor before the
+// quantization can start (NVFP4's two-level scale needs the amax of R x).
+template <int RHT_B, bool IN_BF16, int CPT, int NT>
+__device__ __forceinline__ void alto_rht_only(const void *__restrict__ x, void *__restrict__ y,
+                                              const float *__restrict__ rht_sign,
+                                              const int *__restrict__ rht_perm, alto_idx cols) {
+  typedef typename alto_smem_type_<IN_BF16>::type smem_t;
+  extern __shared__ unsigned char alto_smem_raw_[];
+  smem_t *tile = (smem_t *)alto_smem_raw_;
+  float *s_sign = (float *)(tile + RHT_B * NT * CPT);
+  int *s_perm = (int *)(s_sign + RHT_B);
+  const alto_idx c = ((alto_idx)blockIdx.x * NT + threadIdx.x) * CPT;
+  const alto_idx r0 = (alto_idx)blockIdx.y * RHT_B;
+  const bool active = c < cols;
+  alto_tile_rht_<RHT_B, RHT_B, IN_BF16, CPT, NT>(x, tile, s_sign, s_perm, rht_sign, rht_perm, r0,
+                                                  c, cols, active);
+  if (!active)
+    return;
+  for (int r = 0; r < RHT_B; r++)
+#pragma unroll
+    for (int j = 0; j < CPT; j++)
+      ((smem_t *)y)[(r0 + r) * cols + c + j] = tile[r * NT * CPT + threadIdx.x * CPT + j];
+}
+
 template <int KIND, int ELEM, int BR, int BC, int RHT_B, bool IN_BF16, int RULE, bool SR,
           bool PACK_ROWS, int CPT, int NT>
 __device__ __forceinline__ void alto_quant_tile(const void *__restrict__ x,
@@ -48,47 +124,9 @@ __device__ __forceinline__ void alto_quant_tile(const void *__restrict__ x,
   const bool active = c < cols;
   float outer = (KIND == ALTO_QK_NVFP4 && outer_ptr) ? *outer_ptr : 1.0f;
 
-  if (RHT_B > 0) {
-    for (int i = threadIdx.x; i < RHT_B; i += NT) {
-      s_sign[i] = rht_sign[i];
-      s_perm[i] = rht_perm[i];
-    }
-    __syncthreads();
-    if (active) {
-      for (int r = 0; r < T; r++) {
-        float v[CPT];
-        alto_load_n<IN_BF16, CPT>(x, (r0 + r) * cols + c, v);
-#pragma unroll
-        for (int j = 0; j < CPT; j++)
-          tile[r * NT * CPT + threadIdx.x * CPT + j] = alto_smem_from_f32_<IN_BF16>(v[j]);
-      }
-      float norm = alto_rht_norm(RHT_B);
-#pragma unroll
-      for (int j = 0; j < CPT; j++) {
-        for (int k = 0; k < T; k += RHT_B) {
-          smem_t *col = tile + k * NT * CPT + threadIdx.x * CPT + j;
-          float t[RHT_B > 0 ? RHT_B : 1];
-#pragma unroll
-          for (int i = 0; i < RHT_B; i++) // P^T: gather
-            t[i] = alto_smem_to_f32_<IN_BF16>(col[s_perm[i] * NT * CPT]);
-#pragma unroll
-          for (int h = 1; h < RHT_B; h <<= 1) // H: butterflies, stage order h = 1, 2, 4, ...
-#pragma unroll
-            for (int i = 0; i < RHT_B; i += 2 * h)
-#pragma unroll
-              for (int q = i; q < i + h; q++) {
-                float a = t[q], b = t[q + h];
-                t[q] = ALTO_FADD(a, b);
-                t[q + h] = ALTO_FSUB(a, b);
-              }
-#pragma unroll
-          for (int i = 0; i < RHT_B; i++) // D, then P (scatter), times 1/sqrt(b), rounded
-            col[s_perm[i] * NT * CPT] =
-                alto_smem_from_f32_<IN_BF16>(ALTO_FMUL(ALTO_FMUL(t[i], s_sign[i]), norm));
-        }
-      }
-    }
-  }
+  if constexpr (RHT_B > 0)
+    alto_tile_rht_<RHT_B, T, IN_BF16, CPT, NT>(x, tile, s_sign, s_perm, rht_sign, rht_perm, r0, c,
+                                               cols, active);
 
   // The value of row r (tile-relative), column c + j.
 #define ALTO_TILE_VAL_(r, j)                                                                      \
