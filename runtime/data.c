@@ -133,8 +133,10 @@ alto_status alto_shard_write(const char *path, const uint32_t *tokens, int64_t n
   for (size_t i = 0; i < n; i++) {
     if (tokens[i] >= vocab_size) {
       free(buf);
-      return alto_error(ALTO_ERR_INVALID_ARG, "%s: token %zu is %u, not below the vocabulary "
-                        "size %u", path, i, tokens[i], vocab_size);
+      return alto_error(ALTO_ERR_INVALID_ARG,
+                        "%s: token %zu is %u, not below the vocabulary "
+                        "size %u",
+                        path, i, tokens[i], vocab_size);
     }
     alto_shard_put_(body + i * (size_t)tb, tokens[i], tb);
   }
@@ -163,41 +165,49 @@ alto_status alto_shard_read(const char *path, uint32_t expect_vocab, alto_shard 
     goto done;
   }
   if (memcmp(p, alto_shard_magic_, 8) != 0) {
-    st = alto_error(ALTO_ERR_PARSE, "%s: not an alto token shard (bad magic); build shards with "
-                    "'alto-data --build'", path);
+    st = alto_error(ALTO_ERR_PARSE,
+                    "%s: not an alto token shard (bad magic); build shards with "
+                    "'alto-data --build'",
+                    path);
     goto done;
   }
   uint64_t version = alto_shard_get_(p + 8, 4);
   if (version != ALTO_SHARD_VERSION) {
-    st = alto_error(ALTO_ERR_PARSE, "%s: shard version %llu, this build reads version %d; rebuild "
-                    "it with 'alto-data --build'", path, (unsigned long long)version,
-                    ALTO_SHARD_VERSION);
+    st = alto_error(ALTO_ERR_PARSE,
+                    "%s: shard version %llu, this build reads version %d; rebuild "
+                    "it with 'alto-data --build'",
+                    path, (unsigned long long)version, ALTO_SHARD_VERSION);
     goto done;
   }
   tb = alto_shard_get_(p + 12, 4);
   n = alto_shard_get_(p + 16, 8);
   vocab = alto_shard_get_(p + 24, 4);
   if ((tb != 2 && tb != 4) || vocab == 0 || (tb == 2 && vocab > 65536)) {
-    st = alto_error(ALTO_ERR_PARSE, "%s: corrupt header: %llu bytes per token with a vocabulary "
-                    "of %llu ids", path, (unsigned long long)tb, (unsigned long long)vocab);
+    st = alto_error(ALTO_ERR_PARSE,
+                    "%s: corrupt header: %llu bytes per token with a vocabulary "
+                    "of %llu ids",
+                    path, (unsigned long long)tb, (unsigned long long)vocab);
     goto done;
   }
   size_t body = len - ALTO_SHARD_HEADER_BYTES;
   if (n > body / tb || body != n * tb) {
-    st = alto_error(ALTO_ERR_PARSE, "%s: the header says %llu tokens (%llu bytes) but the file "
-                    "holds %zu token bytes: truncated or corrupt; rebuild it", path,
-                    (unsigned long long)n, (unsigned long long)(n * tb), body);
+    st = alto_error(ALTO_ERR_PARSE,
+                    "%s: the header says %llu tokens (%llu bytes) but the file "
+                    "holds %zu token bytes: truncated or corrupt; rebuild it",
+                    path, (unsigned long long)n, (unsigned long long)(n * tb), body);
     goto done;
   }
   uint64_t want = alto_shard_get_(p + 32, 8), got = alto_shard_fnv_(p + 64, body);
   if (want != got) {
-    st = alto_error(ALTO_ERR_PARSE, "%s: checksum mismatch (header %016llx, tokens %016llx): the "
-                    "file is corrupt; rebuild it", path, (unsigned long long)want,
-                    (unsigned long long)got);
+    st = alto_error(ALTO_ERR_PARSE,
+                    "%s: checksum mismatch (header %016llx, tokens %016llx): the "
+                    "file is corrupt; rebuild it",
+                    path, (unsigned long long)want, (unsigned long long)got);
     goto done;
   }
   if (expect_vocab && vocab != expect_vocab) {
-    st = alto_error(ALTO_ERR_INVALID_ARG, "%s: built with a vocabulary of %llu ids, expected %u "
+    st = alto_error(ALTO_ERR_INVALID_ARG,
+                    "%s: built with a vocabulary of %llu ids, expected %u "
                     "(the tokenizer's / the model's); rebuild the shards with this tokenizer",
                     path, (unsigned long long)vocab, expect_vocab);
     goto done;
@@ -308,9 +318,11 @@ static alto_status alto_shard_load_corpus_(const char *path, alto_shard_corpus_ 
   struct stat sb;
   if (stat(path, &sb) != 0) {
     if (strcmp(path, ALTO_DATA_DEFAULT_CORPUS) == 0)
-      return alto_error(ALTO_ERR_NOT_FOUND, "%s: the default corpus is missing: install the "
+      return alto_error(ALTO_ERR_NOT_FOUND,
+                        "%s: the default corpus is missing: install the "
                         "'fortunes' package (apt-get install fortunes, or run scripts/setup) or "
-                        "give a text file or directory", path);
+                        "give a text file or directory",
+                        path);
     return alto_error(ALTO_ERR_NOT_FOUND, "%s: cannot open the corpus: %s", path, strerror(errno));
   }
   char **names = NULL;
@@ -385,8 +397,8 @@ static alto_status alto_shard_write_split_(const char *dir, const char *name, co
   size_t n = 0;
   for (size_t d = d0; d < d1; d++)
     n += ids[d].n + 1;
-  uint32_t *all = alto_xmalloc((n ? n : 1) * sizeof *all), eot = alto_tok_special(tok,
-                                                                               ALTO_TOK_END_OF_TEXT);
+  uint32_t *all = alto_xmalloc((n ? n : 1) * sizeof *all),
+           eot = alto_tok_special(tok, ALTO_TOK_END_OF_TEXT);
   size_t k = 0;
   for (size_t d = d0; d < d1; d++) {
     memcpy(all + k, ids[d].ids, ids[d].n * sizeof *all);

@@ -45,7 +45,7 @@ alto_status alto_data_write_file(const char *path, const void *data, size_t len)
 /* --- shards ----------------------------------------------------------------------------------- */
 
 typedef struct {
-  uint32_t *tokens;    /* (n_tokens) */
+  uint32_t *tokens; /* (n_tokens) */
   int64_t n_tokens;
   uint32_t vocab_size;
   uint32_t token_bytes; /* 2 or 4, as stored */
@@ -62,18 +62,18 @@ alto_status alto_shard_read(const char *path, uint32_t expect_vocab, alto_shard 
 void alto_shard_free(alto_shard *s);
 
 typedef struct {
-  const char *text_path; /* a text file or a directory of text files */
-  const char *out_dir;   /* created if missing */
-  int vocab_size;        /* ids of the trained tokenizer (ignored with tokenizer_path) */
-  double val_fraction;   /* of the documents; 0 -> 0.05 */
+  const char *text_path;      /* a text file or a directory of text files */
+  const char *out_dir;        /* created if missing */
+  int vocab_size;             /* ids of the trained tokenizer (ignored with tokenizer_path) */
+  double val_fraction;        /* of the documents; 0 -> 0.05 */
   const char *tokenizer_path; /* NULL: train one; else load this tiktoken file */
 } alto_shard_build_opts;
 
 typedef struct {
   int64_t n_files, n_docs, n_train_docs, n_val_docs;
-  int64_t n_bytes;                  /* of all documents */
+  int64_t n_bytes;                      /* of all documents */
   int64_t n_train_tokens, n_val_tokens; /* end-of-text separators included */
-  int vocab_size;                   /* of the tokenizer (may be below the request) */
+  int vocab_size;                       /* of the tokenizer (may be below the request) */
   double train_seconds, encode_seconds;
 } alto_shard_build_stats;
 
@@ -105,8 +105,7 @@ typedef struct {
 } alto_loader;
 
 /* Fails (with the number of tokens needed) when the shard holds fewer than B windows. */
-alto_status alto_loader_init(alto_loader *L, const alto_shard *train, int B, int T,
-                             uint64_t seed);
+alto_status alto_loader_init(alto_loader *L, const alto_shard *train, int B, int T, uint64_t seed);
 
 /* Fills L->inputs and L->targets with the next batch. */
 void alto_loader_next(alto_loader *L);

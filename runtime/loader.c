@@ -38,12 +38,13 @@ static void alto_loader_build_perm_(alto_loader *L, uint64_t epoch) {
   L->perm_epoch = epoch;
 }
 
-alto_status alto_loader_init(alto_loader *L, const alto_shard *train, int B, int T,
-                             uint64_t seed) {
+alto_status alto_loader_init(alto_loader *L, const alto_shard *train, int B, int T, uint64_t seed) {
   memset(L, 0, sizeof *L);
   if (B <= 0 || T <= 0)
-    return alto_error(ALTO_ERR_INVALID_ARG, "loader: batch size B=%d and sequence length T=%d must "
-                      "be positive", B, T);
+    return alto_error(ALTO_ERR_INVALID_ARG,
+                      "loader: batch size B=%d and sequence length T=%d must "
+                      "be positive",
+                      B, T);
   uint64_t n_windows = (uint64_t)train->n_tokens / ((uint64_t)T + 1);
   if (n_windows < (uint64_t)B)
     return alto_error(ALTO_ERR_INVALID_ARG,
@@ -52,7 +53,8 @@ alto_status alto_loader_init(alto_loader *L, const alto_shard *train, int B, int
                       "batch or sequence length)",
                       (long long)train->n_tokens, B, T + 1, (long long)B * (T + 1));
   if (n_windows > UINT32_MAX)
-    return alto_error(ALTO_ERR_UNSUPPORTED, "the train shard has %llu windows of T+1=%d tokens; "
+    return alto_error(ALTO_ERR_UNSUPPORTED,
+                      "the train shard has %llu windows of T+1=%d tokens; "
                       "at most 2^32-1 are supported (use a larger T or split the shard)",
                       (unsigned long long)n_windows, T + 1);
   L->shard = train;
@@ -99,7 +101,8 @@ alto_status alto_loader_set_state(alto_loader *L, alto_loader_state s) {
                       "with the same train shard and sequence length",
                       (unsigned long long)s.n_windows, L->T, (unsigned long long)L->n_windows);
   if (s.position > s.n_windows)
-    return alto_error(ALTO_ERR_INVALID_ARG, "loader state position %llu is past the %llu windows "
+    return alto_error(ALTO_ERR_INVALID_ARG,
+                      "loader state position %llu is past the %llu windows "
                       "of an epoch (a corrupt checkpoint?)",
                       (unsigned long long)s.position, (unsigned long long)s.n_windows);
   bool reseed = s.seed != L->state.seed;
@@ -122,8 +125,10 @@ void alto_loader_free(alto_loader *L) {
 alto_status alto_loader_val_init(alto_loader_val *V, const alto_shard *val, int B, int T) {
   memset(V, 0, sizeof *V);
   if (B <= 0 || T <= 0)
-    return alto_error(ALTO_ERR_INVALID_ARG, "validation: batch size B=%d and sequence length T=%d "
-                      "must be positive", B, T);
+    return alto_error(ALTO_ERR_INVALID_ARG,
+                      "validation: batch size B=%d and sequence length T=%d "
+                      "must be positive",
+                      B, T);
   if (val->n_tokens < 2)
     return alto_error(ALTO_ERR_INVALID_ARG,
                       "the validation shard has %lld tokens; it needs at least 2 (one input and "

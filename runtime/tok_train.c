@@ -29,11 +29,11 @@ typedef struct {
 typedef struct {
   /* words: unique pieces with their counts and current token sequences */
   uint32_t n_words, cap_words;
-  int64_t *freq;      /* (n_words) */
-  size_t *tok_off;    /* (n_words) start of the word's tokens in toks */
-  uint32_t *tok_len;  /* (n_words) current number of tokens */
-  uint32_t *stamp;    /* (n_words) the merge step that last rewrote the word */
-  uint32_t *toks;     /* token ids of all words, back to back */
+  int64_t *freq;     /* (n_words) */
+  size_t *tok_off;   /* (n_words) start of the word's tokens in toks */
+  uint32_t *tok_len; /* (n_words) current number of tokens */
+  uint32_t *stamp;   /* (n_words) the merge step that last rewrote the word */
+  uint32_t *toks;    /* token ids of all words, back to back */
   size_t n_toks, cap_toks;
   uint32_t *word_slots; /* hash of piece bytes -> word + 1, during counting */
   size_t n_word_slots;
@@ -251,7 +251,7 @@ static void alto_tok_merge_word_(alto_tok_trainer_ *t, alto_tok_scratch_ *sc, ui
   uint32_t no = n - 1, nn = m > 0 ? m - 1 : 0, i = 0, j = 0;
   while (i < no || j < nn) {
     uint64_t key = i < no && (j >= nn || sc->old_pairs[i] <= sc->new_pairs[j]) ? sc->old_pairs[i]
-                                                                                : sc->new_pairs[j];
+                                                                               : sc->new_pairs[j];
     int64_t mo = 0, mn = 0;
     while (i < no && sc->old_pairs[i] == key)
       i++, mo++;

@@ -140,8 +140,7 @@ static uint8_t alto_tok_lower_(uint8_t c) {
   return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
 }
 
-size_t alto_tok_split_piece(const uint8_t *s, size_t n) {
-  ALTO_ASSERT(n > 0);
+static size_t alto_tok_split_piece_uncapped_(const uint8_t *s, size_t n) {
   if (s[0] == '\'' && n >= 2) { /* 's 't 'm 'd 're 've 'll (any case, as Llama 3) */
     uint8_t a = alto_tok_lower_(s[1]), b = n >= 3 ? alto_tok_lower_(s[2]) : 0;
     if (a == 's' || a == 't' || a == 'm' || a == 'd')
@@ -176,6 +175,12 @@ size_t alto_tok_split_piece(const uint8_t *s, size_t n) {
   if (j == n || j == 1)
     return j;
   return j - 1;
+}
+
+size_t alto_tok_split_piece(const uint8_t *s, size_t n) {
+  ALTO_ASSERT(n > 0);
+  size_t k = alto_tok_split_piece_uncapped_(s, n);
+  return k < ALTO_TOK_MAX_PIECE ? k : ALTO_TOK_MAX_PIECE;
 }
 
 /* --- encode and decode ------------------------------------------------------------------------ */
@@ -360,8 +365,8 @@ alto_status alto_tok_parse(const char *name, const char *text, size_t len, alto_
     }
     const char *sp = memchr(text + i, ' ', end - i);
     if (!sp) {
-      st = alto_error(ALTO_ERR_PARSE, "%s:%u: missing rank: expected '<base64 token> <rank>'",
-                      name, line);
+      st = alto_error(ALTO_ERR_PARSE, "%s:%u: missing rank: expected '<base64 token> <rank>'", name,
+                      line);
       break;
     }
     size_t blen = (size_t)(sp - (text + i)), bad = 0;
@@ -383,9 +388,9 @@ alto_status alto_tok_parse(const char *name, const char *text, size_t len, alto_
       ok = ok && rank < (1u << 31);
     }
     if (!ok) {
-      st = alto_error(ALTO_ERR_PARSE, "%s:%u: %s rank '%.*s': expected a non-negative integer",
-                      name, line, r < rend ? "bad" : "missing", (int)(rend - r < 40 ? rend - r : 40),
-                      r);
+      st =
+          alto_error(ALTO_ERR_PARSE, "%s:%u: %s rank '%.*s': expected a non-negative integer", name,
+                     line, r < rend ? "bad" : "missing", (int)(rend - r < 40 ? rend - r : 40), r);
       break;
     }
     if (n_ent == cap_ent) {
@@ -417,8 +422,8 @@ alto_status alto_tok_parse(const char *name, const char *text, size_t len, alto_
     for (size_t k = 0; k < n_ent && st == ALTO_OK; k++) {
       uint32_t prev = alto_tok_find(tok, pool + ent[k].off, ent[k].len);
       if (prev != ALTO_TOK_NONE)
-        st = alto_error(ALTO_ERR_PARSE, "%s:%u: the bytes of rank %u repeat those of rank %u",
-                        name, ent[k].line, ent[k].rank, prev);
+        st = alto_error(ALTO_ERR_PARSE, "%s:%u: the bytes of rank %u repeat those of rank %u", name,
+                        ent[k].line, ent[k].rank, prev);
       else
         alto_tok_add(tok, pool + ent[k].off, ent[k].len);
     }

@@ -6,7 +6,8 @@
  * after the 128000 ranks of its tokenizer.model.
  *
  * Encode: the text is pre-split into pieces (contractions, words with an optional leading space,
- * runs of up to 3 digits, punctuation runs, whitespace; bytes >= 0x80 count as letters), then each
+ * runs of up to 3 digits, punctuation runs, whitespace; bytes >= 0x80 count as letters; at most
+ * ALTO_TOK_MAX_PIECE bytes), then each
  * piece is merged like tiktoken: repeatedly merge the adjacent pair whose concatenated bytes have
  * the lowest rank. Plain text never encodes to a special token. Decode is the exact inverse for
  * any byte string (invalid UTF-8 included).
@@ -82,7 +83,12 @@ void alto_tok_encode(const alto_tok *tok, const void *text, size_t len, alto_tok
 alto_status alto_tok_decode(const alto_tok *tok, const uint32_t *ids, size_t n, char **out,
                             size_t *len);
 
-/* The pre-splitter: length of the piece that starts at text[0] (n > 0 -> result in [1, n]). */
+/* Pieces are cut after this many bytes: the tiktoken merge is quadratic in the piece length, so
+ * a long run (whitespace in ASCII art, a blob of base64) would otherwise take seconds. */
+#define ALTO_TOK_MAX_PIECE 256
+
+/* The pre-splitter: length of the piece that starts at text[0] (n > 0 -> result in
+ * [1, min(n, ALTO_TOK_MAX_PIECE)]). */
 size_t alto_tok_split_piece(const uint8_t *text, size_t n);
 
 #endif

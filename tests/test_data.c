@@ -39,7 +39,8 @@ static bool files_equal_(const char *a, const char *b) {
   return eq;
 }
 
-static void expect_read_error_(const char *path, uint32_t vocab, alto_status want, const char *msg) {
+static void expect_read_error_(const char *path, uint32_t vocab, alto_status want,
+                               const char *msg) {
   alto_shard s;
   alto_status st = alto_shard_read(path, vocab, &s);
   CHECKF(st == want && s.tokens == NULL, "%s: status %s", msg, alto_status_name(st));
@@ -148,8 +149,8 @@ static void test_build_(void) {
   char out1[1200], out2[1200];
   snprintf(out1, sizeof out1, "%s/out1", dir);
   snprintf(out2, sizeof out2, "%s/out2", dir);
-  alto_shard_build_opts o = {.text_path = corpus, .out_dir = out1, .vocab_size = 400,
-                             .val_fraction = 0.1};
+  alto_shard_build_opts o = {
+      .text_path = corpus, .out_dir = out1, .vocab_size = 400, .val_fraction = 0.1};
   alto_shard_build_stats st;
   CHECK(alto_shard_build(&o, &st) == ALTO_OK);
   CHECK(st.n_files == 3);

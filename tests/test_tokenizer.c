@@ -36,18 +36,26 @@ static char *make_corpus_(int copies, size_t *len) {
 
 static void test_split_(void) {
   const char *text = "Hello world's  x 12345!?..\n\n  y\tz it'S end ";
-  const char *want[] = {"Hello", " world", "'s", " ", " x", " 123", "45", "!?..", "\n\n ",
-                        " y", "\t", "z", " it", "'S", " end", " "};
+  const char *want[] = {"Hello", " world", "'s", " ", " x",  " 123", "45",   "!?..",
+                        "\n\n ", " y",     "\t", "z", " it", "'S",   " end", " "};
   size_t n = strlen(text), k = 0, i = 0;
   const uint8_t *s = (const uint8_t *)text;
   while (i < n && k < sizeof want / sizeof *want) {
     size_t l = alto_tok_split_piece(s + i, n - i);
-    CHECKF(l == strlen(want[k]) && memcmp(s + i, want[k], l) == 0, "piece %zu: got '%.*s' want '%s'",
-           k, (int)l, text + i, want[k]);
+    CHECKF(l == strlen(want[k]) && memcmp(s + i, want[k], l) == 0,
+           "piece %zu: got '%.*s' want '%s'", k, (int)l, text + i, want[k]);
     i += l;
     k++;
   }
   CHECK(i == n && k == sizeof want / sizeof *want);
+  /* long runs are cut at ALTO_TOK_MAX_PIECE bytes */
+  size_t big = 1000;
+  uint8_t *run = malloc(big);
+  memset(run, ' ', big);
+  CHECK(alto_tok_split_piece(run, big) == ALTO_TOK_MAX_PIECE);
+  memset(run, 'q', big);
+  CHECK(alto_tok_split_piece(run, big) == ALTO_TOK_MAX_PIECE);
+  free(run);
 }
 
 static bool rank_is_(const alto_tok *tok, uint32_t id, const char *s) {
@@ -89,7 +97,8 @@ static void test_known_merges_(void) {
   CHECK(alto_tok_train(&doc, &len, 1, 100, &tok) == ALTO_ERR_INVALID_ARG);
 }
 
-/* --- the reference: full recount per merge, same tie rule -------------------------------------- */
+/* --- the reference: full recount per merge, same tie rule --------------------------------------
+ */
 
 typedef struct {
   uint64_t key; /* (left << 32) | right */
@@ -107,8 +116,8 @@ typedef struct {
   int64_t freq;
 } ref_word_;
 
-static void ref_train_(const char *text, size_t len, int vocab, char ***bytes_out, size_t **lens_out,
-                       int *n_out) {
+static void ref_train_(const char *text, size_t len, int vocab, char ***bytes_out,
+                       size_t **lens_out, int *n_out) {
   ref_word_ *w = NULL;
   size_t nw = 0;
   const uint8_t *s = (const uint8_t *)text;
@@ -273,9 +282,9 @@ static void check_round_trips_(const alto_tok *tok, uint64_t seed, int count) {
     for (size_t k = 0; k < n; k++) {
       uint32_t r = alto_test_u32(&rng);
       s[k] = mode == 0   ? (char)r                                          /* any byte */
-             : mode == 1 ? " \n\tabcdeth'.0123"[r % 16]                      /* text-like */
+             : mode == 1 ? " \n\tabcdeth'.0123"[r % 16]                     /* text-like */
              : mode == 2 ? (char)(r % 7 == 0 ? 0xe2 + r % 20 : 'a' + r % 5) /* odd UTF-8 */
-                         : (k % 500 < 300 ? ' ' : (char)(r & 0x7f));         /* long runs */
+                         : (k % 500 < 300 ? ' ' : (char)(r & 0x7f));        /* long runs */
     }
     alto_tok_ids ids = {0};
     alto_tok_encode(tok, s, n, &ids);
@@ -338,9 +347,9 @@ static void test_permuted_bytes_file_(void) {
     int byte = (r * 37 + 11) & 255; /* a bijection */
     w += sprintf(w, "%c%c== %d\n", b64[byte >> 2], b64[(byte & 3) << 4], r);
   }
-  w += sprintf(w, "aGU= 256\naGVs %d\n", 257);  /* "he", "hel" */
-  w += sprintf(w, "\nbGw= 258\r\n");             /* "ll" (blank line, CRLF) */
-  w += sprintf(w, "aGVsbG8= 259\n");             /* "hello" */
+  w += sprintf(w, "aGU= 256\naGVs %d\n", 257); /* "he", "hel" */
+  w += sprintf(w, "\nbGw= 258\r\n");           /* "ll" (blank line, CRLF) */
+  w += sprintf(w, "aGVsbG8= 259\n");           /* "hello" */
   alto_tok *tok = NULL;
   CHECK(alto_tok_parse("perm.model", text, (size_t)(w - text), &tok) == ALTO_OK);
   if (tok) {
@@ -357,12 +366,15 @@ static void test_permuted_bytes_file_(void) {
   free(text);
 }
 
-static void expect_parse_error_(const char *text, size_t len, const char *want1, const char *want2) {
+static void expect_parse_error_(const char *text, size_t len, const char *want1,
+                                const char *want2) {
   alto_tok *tok = NULL;
   alto_status st = alto_tok_parse("bad.model", text, len, &tok);
   CHECKF(st == ALTO_ERR_PARSE && tok == NULL, "status %s for '%s'", alto_status_name(st), want1);
-  CHECKF(strstr(alto_last_error(), want1) != NULL, "message '%s' lacks '%s'", alto_last_error(), want1);
-  CHECKF(strstr(alto_last_error(), want2) != NULL, "message '%s' lacks '%s'", alto_last_error(), want2);
+  CHECKF(strstr(alto_last_error(), want1) != NULL, "message '%s' lacks '%s'", alto_last_error(),
+         want1);
+  CHECKF(strstr(alto_last_error(), want2) != NULL, "message '%s' lacks '%s'", alto_last_error(),
+         want2);
   alto_tok_free(tok);
 }
 

@@ -16,8 +16,8 @@ static const char *const usage_ =
     "\n"
     "  --build           train a byte-level BPE tokenizer on the corpus and write\n"
     "                    DIR/tokenizer.model (tiktoken format), DIR/train.bin, DIR/val.bin\n"
-    "  --text PATH       a text file or a directory of text files (default: " ALTO_DATA_DEFAULT_CORPUS
-    ",\n"
+    "  --text PATH       a text file or a directory of text files "
+    "(default: " ALTO_DATA_DEFAULT_CORPUS ",\n"
     "                    the 'fortunes' package); fortune files split into documents at '%'\n"
     "                    lines, other files at blank lines\n"
     "  --vocab N         vocabulary size: 256 bytes + merges + 2 special tokens (default 2048)\n"
@@ -184,16 +184,16 @@ int main(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     bool has_val = i + 1 < argc;
-#define SET_MODE(m)                                                                   \
-  do {                                                                                \
-    if (mode != NONE)                                                                 \
-      die_usage_("give one of --build, --encode, --decode, --info");                  \
-    mode = (m);                                                                       \
+#define SET_MODE(m)                                                                                \
+  do {                                                                                             \
+    if (mode != NONE)                                                                              \
+      die_usage_("give one of --build, --encode, --decode, --info");                               \
+    mode = (m);                                                                                    \
   } while (0)
-#define NEED_VAL()                                                                    \
-  do {                                                                                \
-    if (!has_val)                                                                     \
-      die_usage_("%s needs a value", a);                                              \
+#define NEED_VAL()                                                                                 \
+  do {                                                                                             \
+    if (!has_val)                                                                                  \
+      die_usage_("%s needs a value", a);                                                           \
   } while (0)
     if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
       fputs(usage_, stdout);
