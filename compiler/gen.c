@@ -214,7 +214,7 @@ alto_status alto_gen_quant(const alto_qkern *k, alto_gen_kernel *out) {
   case ALTO_QKERN_TILE: {
     int cpt = alto_gen_tile_cpt(k);
     int t = alto_gen_tile_rows_(k);
-    if (k->rht)
+    if (k->rht || t <= 64) /* the staged tile (quant_tile.cuh's STAGE) */
       out->smem_bytes = t * out->threads * cpt * (k->in_bf16 ? 2 : 4) + k->rht * 8;
     alto_sb_(&s, &len, &cap,
              "  alto_quant_tile<%s, %s, %d, %d, %d, %s, %s, %s, %s, %d, %d>(\n"
@@ -296,6 +296,8 @@ void alto_gen_quant_grid(const alto_qkern *k, int64_t rows, int64_t cols, int64_
   grid[0] = grid[1] = grid[2] = 1;
   switch (k->kind) {
   case ALTO_QKERN_ROWS:
+    grid[0] = alto_cdiv_(rows * cols, (int64_t)threads * 16);
+    break;
   case ALTO_QKERN_FP8_TENSORWISE:
     grid[0] = alto_cdiv_(rows * cols, (int64_t)threads * 8);
     break;

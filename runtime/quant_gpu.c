@@ -125,6 +125,41 @@ static alto_status alto_launch_(alto_backend *b, const alto_qkern *k, alto_qargs
   return b->i->launch(b, fn.fn, grid, (unsigned)fn.threads, (unsigned)fn.smem_bytes, args);
 }
 
+alto_status alto_gpu_rht_upload(alto_backend *b, alto_gpu_rht *rht) {
+  if (rht->b < 16 || rht->b > 256 || (rht->b & (rht->b - 1)))
+    return alto_error(ALTO_ERR_INVALID_ARG, "RHT size %d: valid sizes are 16, 32, 64, 128, 256",
+                      rht->b);
+  float sign[256];
+  int perm[256];
+  alto_rht_make(rht->seed, rht->stream, rht->b, sign, perm);
+  if (!rht->table)
+    ALTO_TRY(b->i->alloc(b, 256 * 8, &rht->table));
+  ALTO_TRY(b->i->h2d(b, rht->table, sign, (size_t)rht->b * 4));
+  return b->i->h2d(b, rht->table + (size_t)rht->b * 4, perm, (size_t)rht->b * 4);
+}
+
+void alto_gpu_rht_free(alto_backend *b, alto_gpu_rht *rht) {
+  if (rht->table)
+    b->i->free(b, rht->table);
+  rht->table = 0;
+}
+
+/* The device table of an RHT: the caller's, or a temporary one (*owned set: free after a sync). */
+static alto_status alto_rht_table_(alto_backend *b, const alto_gpu_rht *rht, alto_gpu_rht *tmp,
+                                   alto_dptr *table, bool *owned) {
+  *owned = false;
+  if (rht->table) {
+    *table = rht->table;
+    return ALTO_OK;
+  }
+  *tmp = *rht;
+  tmp->table = 0;
+  ALTO_TRY(alto_gpu_rht_upload(b, tmp));
+  *table = tmp->table;
+  *owned = true;
+  return ALTO_OK;
+}
+
 alto_status alto_gpu_quantize(alto_backend *b, const alto_quant_spec *spec,
                               const alto_tensor_view *x, alto_dptr xd, const alto_gpu_rht *rht,
                               const alto_gpu_quantized *q) {
@@ -155,21 +190,13 @@ alto_status alto_gpu_quantize(alto_backend *b, const alto_quant_spec *spec,
   a.amax_bits = q->scratch;
   a.seed = spec->seed;
   a.stream = spec->stream;
-  alto_dptr rht_buf = 0;
+  alto_gpu_rht tmp_rht;
+  bool own_table = false;
   if (rht && rht->b) {
-    float sign[256];
-    int perm[256];
-    alto_rht_make(rht->seed, rht->stream, rht->b, sign, perm);
-    ALTO_TRY(b->i->alloc(b, (size_t)rht->b * 8, &rht_buf));
-    alto_status st = b->i->h2d(b, rht_buf, sign, (size_t)rht->b * 4);
-    if (st == ALTO_OK)
-      st = b->i->h2d(b, rht_buf + (size_t)rht->b * 4, perm, (size_t)rht->b * 4);
-    if (st != ALTO_OK) {
-      b->i->free(b, rht_buf);
-      return st;
-    }
-    a.rht_sign = rht_buf;
-    a.rht_perm = rht_buf + (size_t)rht->b * 4;
+    alto_dptr table;
+    ALTO_TRY(alto_rht_table_(b, rht, &tmp_rht, &table, &own_table));
+    a.rht_sign = table;
+    a.rht_perm = table + (size_t)rht->b * 4;
   }
   alto_status st = ALTO_OK;
   if (spec->scheme == ALTO_SCHEME_NVFP4 && !spec->two_level && q->outer) {
@@ -195,9 +222,9 @@ alto_status alto_gpu_quantize(alto_backend *b, const alto_quant_spec *spec,
     if (st == ALTO_OK)
       st = s2;
   }
-  if (rht_buf) {
-    alto_status s2 = b->i->sync(b); /* the RHT tables must outlive the kernel */
-    b->i->free(b, rht_buf);
+  if (own_table) {
+    alto_status s2 = b->i->sync(b); /* the temporary table must outlive the kernel */
+    alto_gpu_rht_free(b, &tmp_rht);
     if (st == ALTO_OK)
       st = s2;
   }
@@ -241,21 +268,20 @@ alto_status alto_gpu_quantize_dual(alto_backend *b, const alto_quant_spec *fprop
   a.codes = q_fprop->codes, a.scales = q_fprop->scales;
   a.codes2 = q_wgrad->codes, a.scales2 = q_wgrad->scales;
   a.seed = fprop->seed, a.stream = fprop->stream, a.stream2 = wgrad->stream;
-  float sign[256];
-  int perm[256];
-  alto_rht_make(rht->seed, rht->stream, rht->b, sign, perm);
-  alto_dptr rht_buf = 0;
-  ALTO_TRY(b->i->alloc(b, (size_t)rht->b * 8, &rht_buf));
-  alto_status st = b->i->h2d(b, rht_buf, sign, (size_t)rht->b * 4);
-  if (st == ALTO_OK)
-    st = b->i->h2d(b, rht_buf + (size_t)rht->b * 4, perm, (size_t)rht->b * 4);
-  a.rht_sign = rht_buf;
-  a.rht_perm = rht_buf + (size_t)rht->b * 4;
-  if (st == ALTO_OK)
-    st = alto_launch_(b, &k, &a);
-  alto_status s2 = b->i->sync(b);
-  b->i->free(b, rht_buf);
-  return st != ALTO_OK ? st : s2;
+  alto_gpu_rht tmp_rht;
+  bool own_table = false;
+  alto_dptr table;
+  ALTO_TRY(alto_rht_table_(b, rht, &tmp_rht, &table, &own_table));
+  a.rht_sign = table;
+  a.rht_perm = table + (size_t)rht->b * 4;
+  alto_status st = alto_launch_(b, &k, &a);
+  if (own_table) {
+    alto_status s2 = b->i->sync(b);
+    alto_gpu_rht_free(b, &tmp_rht);
+    if (st == ALTO_OK)
+      st = s2;
+  }
+  return st;
 }
 
 alto_status alto_gpu_dequantize(alto_backend *b, const alto_quant_spec *spec,

@@ -16,11 +16,18 @@ typedef struct {
   alto_dptr scratch; /* 4 bytes: the tensor amax (NVFP4 two-level, tensorwise FP8) */
 } alto_gpu_quantized;
 
-/* Randomized Hadamard transform fused into a column quantization (b = 0: none). */
+/* Randomized Hadamard transform fused into a column quantization (b = 0: none). `table` holds the
+ * signs and the permutation on the device once alto_gpu_rht_upload has run; without it every
+ * quantization uploads them itself (and synchronizes: fine for tests, slow in a loop). */
 typedef struct {
   int b;
   uint64_t seed, stream;
+  alto_dptr table; /* b floats (signs) then b ints (permutation); 0: not uploaded */
 } alto_gpu_rht;
+
+/* Computes the transform of (seed, stream, b) and uploads it (allocating the table once). */
+alto_status alto_gpu_rht_upload(alto_backend *b, alto_gpu_rht *rht);
+void alto_gpu_rht_free(alto_backend *b, alto_gpu_rht *rht);
 
 /* The kernels a quantization runs, in order (at most 4); returns their count. An RHT kernel
  * (ALTO_QKERN_RHT) writes R x to a temporary that the kernels after it read. */

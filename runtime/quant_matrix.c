@@ -150,7 +150,7 @@ int alto_quant_matrix_kernels(alto_target target, const char *arch, alto_qkern *
         alto_kadd_(out, max, &n, &k);
         continue;
       }
-      alto_gpu_rht rht = {cases[c].rht, 0, 0};
+      alto_gpu_rht rht = {cases[c].rht, 0, 0, 0};
       alto_qkern ks[ALTO_QUANT_MAX_KERNELS];
       int nk = alto_quant_kernels(&cases[c].spec, dts[d], &rht, target, arch, ks);
       for (int i = 0; i < nk; i++)

@@ -24,19 +24,14 @@ alto_quant_dual(const void *__restrict__ x, alto_u8 *__restrict__ codes_f,
   constexpr int B = 32, CPT = 2, NC = NT * CPT, T = RHT_B > B ? RHT_B : B;
   constexpr bool FP4 = ELEM == ALTO_ELEM_E2M1;
   typedef typename alto_smem_type_<IN_BF16>::type smem_t;
-  constexpr int ESZ = sizeof(smem_t), VEC = 16 / ESZ; // elements per 16-byte load
   extern __shared__ unsigned char alto_smem_raw_[];
   smem_t *tile = (smem_t *)alto_smem_raw_; // [T][NC]
   const alto_idx c0 = (alto_idx)blockIdx.x * NC, r0 = (alto_idx)blockIdx.y * T;
   const int ncols = (int)(cols - c0 < NC ? cols - c0 : NC); // a multiple of 32 (cols % 32 == 0)
   float outer = (KIND == ALTO_QK_NVFP4 && outer_ptr) ? *outer_ptr : 1.0f;
 
-  // 1. stage the tile: row-major 16-byte chunks, consecutive threads on consecutive chunks
-  for (int k = threadIdx.x; k < T * (NC / VEC); k += NT) {
-    int r = k / (NC / VEC), cc = (k % (NC / VEC)) * VEC;
-    if (cc < ncols)
-      *(uint4 *)(tile + r * NC + cc) = *(const uint4 *)((const smem_t *)x + (r0 + r) * cols + c0 + cc);
-  }
+  // 1. stage the tile (16-byte loads, consecutive threads on consecutive chunks)
+  alto_tile_stage_<T, NC, NT, IN_BF16>(x, tile, r0, c0, cols);
   __syncthreads();
 
   // 2. fprop copy: 1x32 blocks along the row, 8 elements per lane, 4 lanes per block

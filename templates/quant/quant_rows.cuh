@@ -7,7 +7,7 @@
 // scales [rows, cols/B]: E8M0 / E4M3 bytes, or fp32 for blockwise FP8
 // outer  NVFP4 two-level: one fp32 (the tensor's outer scale), or nullptr for 1
 //
-// One thread owns 8 consecutive elements (one 16-byte load of bf16); the G = B/8 threads of a
+// One thread owns 16 consecutive elements (two 16-byte loads of bf16); the G = B/16 threads of a
 // block are consecutive lanes and combine their amax with shuffles. Bits equal the CPU reference
 // (runtime/cpu/quant_mx.c, quant_fp8.c): the same header functions, the same element indices.
 #ifndef ALTO_QUANT_ROWS_CUH
@@ -40,28 +40,53 @@ __device__ __forceinline__ alto_u8 alto_block_encode(float v, alto_u32 scale, fl
   return alto_fp8_block_encode(v, alto_f32_from_bits(scale), (alto_elem)ELEM);
 }
 
+// Packs 16 codes: FP4 two per byte (even element low) into 8 bytes, FP8 into 16 bytes.
+template <bool FP4>
+__device__ __forceinline__ void alto_store_codes16(alto_u8 *codes, alto_idx e0, const alto_u8 c[16]) {
+  if (FP4) {
+    uint2 w;
+    w.x = w.y = 0;
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+      w.x |= (alto_u32)(c[2 * i] | (c[2 * i + 1] << 4)) << (8 * i);
+      w.y |= (alto_u32)(c[8 + 2 * i] | (c[8 + 2 * i + 1] << 4)) << (8 * i);
+    }
+    *(uint2 *)(codes + e0 / 2) = w;
+  } else {
+    uint4 w;
+    alto_u32 *wp = (alto_u32 *)&w;
+#pragma unroll
+    for (int q = 0; q < 4; q++)
+      wp[q] = (alto_u32)c[4 * q] | ((alto_u32)c[4 * q + 1] << 8) | ((alto_u32)c[4 * q + 2] << 16) |
+              ((alto_u32)c[4 * q + 3] << 24);
+    *(uint4 *)(codes + e0) = w;
+  }
+}
+
 template <int KIND, int ELEM, int B, bool IN_BF16, int RULE, bool SR>
 __device__ __forceinline__ void alto_quant_rows(const void *__restrict__ x,
                                                 alto_u8 *__restrict__ codes,
                                                 void *__restrict__ scales,
                                                 const float *__restrict__ outer_ptr,
                                                 alto_idx n_elems, alto_u64 seed, alto_u64 stream) {
-  constexpr int G = B / 8;
+  constexpr int V = 16;    // elements per thread: two 16-byte loads of bf16
+  constexpr int G = B / V; // lanes per block
   constexpr bool FP4 = ELEM == ALTO_ELEM_E2M1;
   alto_idx t = (alto_idx)blockIdx.x * blockDim.x + threadIdx.x;
-  alto_idx e0 = t * 8;
+  alto_idx e0 = t * V;
   bool active = e0 < n_elems;
-  float v[8];
+  float v[V];
   if (active) {
     alto_load8<IN_BF16>(x, e0, v);
+    alto_load8<IN_BF16>(x, e0 + 8, v + 8);
   } else {
 #pragma unroll
-    for (int i = 0; i < 8; i++)
+    for (int i = 0; i < V; i++)
       v[i] = 0.0f;
   }
   float amax = 0.0f;
 #pragma unroll
-  for (int i = 0; i < 8; i++)
+  for (int i = 0; i < V; i++)
     amax = alto_amax_update(amax, v[i]);
   // Groups of G lanes are aligned (blocks start at multiples of B), so inactive tail lanes only
   // ever meet each other.
@@ -72,29 +97,24 @@ __device__ __forceinline__ void alto_quant_rows(const void *__restrict__ x,
     return;
   float outer = (KIND == ALTO_QK_NVFP4 && outer_ptr) ? *outer_ptr : 1.0f;
   alto_u32 s = alto_block_scale<KIND, ELEM, RULE>(amax, outer);
-  alto_u32 u[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  alto_u32 u[V];
+#pragma unroll
+  for (int i = 0; i < V; i++)
+    u[i] = 0;
   if (SR) {
-    alto_philox4 a = alto_philox_words4(seed, stream, e0), b = alto_philox_words4(seed, stream, e0 + 4);
 #pragma unroll
-    for (int i = 0; i < 4; i++)
-      u[i] = a.v[i], u[4 + i] = b.v[i];
+    for (int q = 0; q < V / 4; q++) {
+      alto_philox4 w = alto_philox_words4(seed, stream, e0 + 4 * q);
+#pragma unroll
+      for (int i = 0; i < 4; i++)
+        u[4 * q + i] = w.v[i];
+    }
   }
-  alto_u8 c[8];
+  alto_u8 c[V];
 #pragma unroll
-  for (int i = 0; i < 8; i++)
+  for (int i = 0; i < V; i++)
     c[i] = alto_block_encode<KIND, ELEM, SR>(v[i], s, outer, u[i]);
-  if (FP4) {
-    alto_u32 w = 0;
-#pragma unroll
-    for (int i = 0; i < 4; i++)
-      w |= (alto_u32)(c[2 * i] | (c[2 * i + 1] << 4)) << (8 * i);
-    *(alto_u32 *)(codes + e0 / 2) = w;
-  } else {
-    uint2 w;
-    w.x = (alto_u32)c[0] | ((alto_u32)c[1] << 8) | ((alto_u32)c[2] << 16) | ((alto_u32)c[3] << 24);
-    w.y = (alto_u32)c[4] | ((alto_u32)c[5] << 8) | ((alto_u32)c[6] << 16) | ((alto_u32)c[7] << 24);
-    *(uint2 *)(codes + e0) = w;
-  }
+  alto_store_codes16<FP4>(codes, e0, c);
   if ((t & (G - 1)) == 0) {
     if (KIND == ALTO_QK_FP8_BLOCK)
       ((alto_u32 *)scales)[e0 / B] = s;

@@ -25,6 +25,31 @@ __device__ __forceinline__ void alto_load_n(const void *x, alto_idx e, float *v)
     v[i] = alto_load1<BF16>(x, e + i);
 }
 
+// Stages rows [r0, r0+T) x columns [c0, c0+NC) of x into the shared tile [T][NC] with 16-byte loads
+// (consecutive threads on consecutive chunks), or element loads when a row is not 16-byte aligned.
+template <int T, int NC, int NT, bool IN_BF16>
+__device__ __forceinline__ void alto_tile_stage_(const void *__restrict__ x,
+                                                 typename alto_smem_type_<IN_BF16>::type *tile,
+                                                 alto_idx r0, alto_idx c0, alto_idx cols) {
+  typedef typename alto_smem_type_<IN_BF16>::type smem_t;
+  constexpr int VEC = 16 / (int)sizeof(smem_t);
+  const alto_idx ncols = cols - c0 < NC ? cols - c0 : NC;
+  if (cols % VEC == 0) {
+    for (int k = threadIdx.x; k < T * (NC / VEC); k += NT) {
+      int r = k / (NC / VEC), cc = (k % (NC / VEC)) * VEC;
+      if (cc < ncols)
+        *(uint4 *)(tile + r * NC + cc) =
+            *(const uint4 *)((const smem_t *)x + (r0 + r) * cols + c0 + cc);
+    }
+  } else {
+    for (int k = threadIdx.x; k < T * NC; k += NT) {
+      int r = k / NC, cc = k % NC;
+      if (cc < ncols)
+        tile[r * NC + cc] = ((const smem_t *)x)[(r0 + r) * cols + c0 + cc];
+    }
+  }
+}
+
 // Stages rows [r0, r0+T) x columns [c, c+CPT) of x in the shared tile (this thread's columns) and
 // applies the RHT to every b-row chunk of each column in place, rounded to the input dtype:
 // the same steps as alto_rht_apply (templates/common/alto_numerics.h), with the gather and the
@@ -92,8 +117,10 @@ __device__ __forceinline__ void alto_rht_only(const void *__restrict__ x, void *
   const alto_idx c = ((alto_idx)blockIdx.x * NT + threadIdx.x) * CPT;
   const alto_idx r0 = (alto_idx)blockIdx.y * RHT_B;
   const bool active = c < cols;
-  alto_tile_rht_<RHT_B, RHT_B, IN_BF16, CPT, NT>(x, tile, s_sign, s_perm, rht_sign, rht_perm, r0,
-                                                  c, cols, active);
+  alto_tile_stage_<RHT_B, NT * CPT, NT, IN_BF16>(x, tile, r0, (alto_idx)blockIdx.x * NT * CPT, cols);
+  __syncthreads();
+  alto_tile_rht_<RHT_B, RHT_B, IN_BF16, CPT, NT, true>(x, tile, s_sign, s_perm, rht_sign, rht_perm,
+                                                        r0, c, cols, active);
   if (!active)
     return;
   for (int r = 0; r < RHT_B; r++)
@@ -114,10 +141,13 @@ __device__ __forceinline__ void alto_quant_tile(const void *__restrict__ x,
   constexpr bool FP4 = ELEM == ALTO_ELEM_E2M1;
   constexpr int T = RHT_B > BR ? RHT_B : BR; // rows of the tile
   constexpr int GL = BC > CPT ? BC / CPT : 1; // lanes sharing a 2-D block (1 for column blocks)
+  // Tiles up to 64 rows (and every RHT tile) are staged in shared memory with 16-byte loads; taller
+  // ones (128x1, 128x128 blocks) are read twice from global memory (amax, then encode: L2 hits).
+  constexpr bool STAGE = RHT_B > 0 || T <= 64;
   typedef typename alto_smem_type_<IN_BF16>::type smem_t;
   extern __shared__ unsigned char alto_smem_raw_[];
-  smem_t *tile = (smem_t *)alto_smem_raw_;            // [T][NT*CPT] when RHT_B > 0
-  float *s_sign = (float *)(tile + (RHT_B > 0 ? T * NT * CPT : 0));
+  smem_t *tile = (smem_t *)alto_smem_raw_; // [T][NT*CPT] when STAGE
+  float *s_sign = (float *)(tile + (STAGE ? T * NT * CPT : 0));
   int *s_perm = (int *)(s_sign + RHT_B);
 
   const alto_idx c = ((alto_idx)blockIdx.x * NT + threadIdx.x) * CPT; // first column of this thread
@@ -125,15 +155,21 @@ __device__ __forceinline__ void alto_quant_tile(const void *__restrict__ x,
   const bool active = c < cols;
   float outer = (KIND == ALTO_QK_NVFP4 && outer_ptr) ? *outer_ptr : 1.0f;
 
+  if constexpr (STAGE) {
+    if (!PRELOADED) {
+      alto_tile_stage_<T, NT * CPT, NT, IN_BF16>(x, tile, r0, (alto_idx)blockIdx.x * NT * CPT,
+                                                 cols);
+      __syncthreads();
+    }
+  }
   if constexpr (RHT_B > 0)
-    alto_tile_rht_<RHT_B, T, IN_BF16, CPT, NT, PRELOADED>(x, tile, s_sign, s_perm, rht_sign,
-                                                          rht_perm, r0, c,
-                                               cols, active);
+    alto_tile_rht_<RHT_B, T, IN_BF16, CPT, NT, true>(x, tile, s_sign, s_perm, rht_sign, rht_perm,
+                                                     r0, c, cols, active);
 
   // The value of row r (tile-relative), column c + j.
 #define ALTO_TILE_VAL_(r, j)                                                                      \
-  (RHT_B > 0 ? alto_smem_to_f32_<IN_BF16>(tile[(r) * NT * CPT + threadIdx.x * CPT + (j)])         \
-             : alto_load1<IN_BF16>(x, (r0 + (r)) * cols + c + (j)))
+  (STAGE ? alto_smem_to_f32_<IN_BF16>(tile[(r) * NT * CPT + threadIdx.x * CPT + (j)])             \
+         : alto_load1<IN_BF16>(x, (r0 + (r)) * cols + c + (j)))
 
   for (int rb = 0; rb < T; rb += BR) {
     float amax[CPT];
