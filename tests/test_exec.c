@@ -243,13 +243,17 @@ static void test_mxfp4(void) {
   fprintf(stderr, "  loss bf16 %.5f mxfp4 %.5f\n", a, b);
   CHECK(isfinite(b) && all_finite_(em));
   CHECKF(fabs(a - b) < 0.03 * a, "bf16 loss %g, mxfp4 loss %g", a, b);
-  /* the quantized gradients point the same way as the bf16 ones */
+  /* the quantized gradients point the same way as the bf16 ones (a wrong RHT pairing of X and
+   * dY gives cosines near 0) */
+  double min_cos = 1;
   for (int s = 0; s < N_SAMPLED_; s++) {
     int64_t n;
     float *g1 = alto_exec_grad(eb, sampled_[s], &n), *g2 = alto_exec_grad(em, sampled_[s], NULL);
     double cos = dot_(g1, g2, n) / sqrt(dot_(g1, g1, n) * dot_(g2, g2, n));
-    CHECKF(cos > 0.5, "%s: cosine %.4f", sampled_[s], cos);
+    CHECKF(cos > 0.8, "%s: cosine %.4f", sampled_[s], cos);
+    min_cos = cos < min_cos ? cos : min_cos;
   }
+  fprintf(stderr, "  mxfp4 vs bf16 gradients: smallest cosine %.3f\n", min_cos);
   /* SR and RHT draw fresh noise per step: step 2's gradients differ from step 1's, and the
    * same step repeats exactly */
   int64_t n;
