@@ -80,7 +80,8 @@ static bool alto_tpl_include_(const char *line, const char *end, const char **q,
   return true;
 }
 
-/* The embedded template an include names: from the template root, then next to `from`. */
+/* The embedded template an include names: from the template root, then next to `from` (the
+ * including file's name). */
 static int alto_tpl_resolve_(const char *q, size_t qn, const char *from) {
   char path[512];
   for (int pass = 0; pass < 2; pass++) {
@@ -103,9 +104,9 @@ static int alto_tpl_resolve_(const char *q, size_t qn, const char *from) {
   return -1;
 }
 
-/* Appends `text` (named `name`; `tpl` its template index or -1) with its includes expanded. */
-static alto_status alto_tpl_expand_text_(alto_tpl_expand_ *x, const char *name, int tpl,
-                                         const char *text, size_t size) {
+/* Appends `text` (named `name`) with its includes expanded. */
+static alto_status alto_tpl_expand_text_(alto_tpl_expand_ *x, const char *name, const char *text,
+                                         size_t size) {
   alto_tpl_printf_(x, "#line 1 \"%s\"\n", name);
   const char *p = text, *end = text + size;
   int line_no = 1;
@@ -115,7 +116,7 @@ static alto_status alto_tpl_expand_text_(alto_tpl_expand_ *x, const char *name, 
     const char *q;
     size_t qn;
     if (alto_tpl_include_(p, le, &q, &qn)) {
-      int i = alto_tpl_resolve_(q, qn, tpl >= 0 ? alto_template_files[tpl].name : NULL);
+      int i = alto_tpl_resolve_(q, qn, name);
       if (i < 0)
         return alto_error(ALTO_ERR_NOT_FOUND,
                           "%s:%d: #include \"%.*s\" is not an embedded template (the templates/ "
@@ -123,11 +124,11 @@ static alto_status alto_tpl_expand_text_(alto_tpl_expand_ *x, const char *name, 
                           name, line_no, (int)qn, q);
       if (!x->done[i]) {
         x->done[i] = true;
-        alto_tpl_printf_(x, "// alto: expanded #include \"%.*s\"\n", (int)qn, q);
+        alto_tpl_printf_(x, "// alto: template \"%.*s\" inlined here\n", (int)qn, q);
         const alto_template_file *f = &alto_template_files[i];
-        ALTO_TRY(alto_tpl_expand_text_(x, f->name, i, f->text, f->size));
+        ALTO_TRY(alto_tpl_expand_text_(x, f->name, f->text, f->size));
       } else {
-        alto_tpl_printf_(x, "// alto: #include \"%.*s\" (expanded above)\n", (int)qn, q);
+        alto_tpl_printf_(x, "// alto: template \"%.*s\" inlined above\n", (int)qn, q);
       }
       alto_tpl_printf_(x, "#line %d \"%s\"\n", line_no + 1, name);
     } else {
@@ -146,7 +147,7 @@ alto_status alto_templates_expand(const char *name, const char *source, char **o
   int self = alto_tpl_resolve_(name, strlen(name), NULL); /* expanding a template itself */
   if (self >= 0)
     x.done[self] = true;
-  alto_status st = alto_tpl_expand_text_(&x, name, self, source, strlen(source));
+  alto_status st = alto_tpl_expand_text_(&x, name, source, strlen(source));
   free(x.done);
   if (st != ALTO_OK) {
     free(x.s);
