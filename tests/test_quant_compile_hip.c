@@ -41,7 +41,12 @@ static void compile_range(void *ctx, int64_t b, int64_t e) {
     alto_status st =
         alto_hip_compile_source(compile_arch, name, g.source, opts, nopt, &image, &size, &log);
     int bad_log = log && (strstr(log, "warning") || strstr(log, "error"));
-    int elf = size > 20 && memcmp(image, "\x7f" "ELF", 4) == 0 && ((unsigned char *)image)[18] == 224;
+    int elf = size > 20 &&
+              memcmp(image,
+                     "\x7f"
+                     "ELF",
+                     4) == 0 &&
+              ((unsigned char *)image)[18] == 224;
     if (st != ALTO_OK || !elf || bad_log) {
       fprintf(stderr, "%s: %s\n%s\n%s\n", g.key, st ? alto_last_error() : "warning or not ELF",
               g.source, log ? log : "");
@@ -96,8 +101,8 @@ static void test_gfx942_refused(void) {
     char *log = NULL;
     int nopt = 0;
     const char *const *opts = alto_jit_options(ALTO_TARGET_HIP, &nopt);
-    alto_status st = alto_hip_compile_source("gfx942", g.name, g.source, opts, nopt, &image,
-                                             &size, &log);
+    alto_status st =
+        alto_hip_compile_source("gfx942", g.name, g.source, opts, nopt, &image, &size, &log);
     CHECKF(st == ALTO_ERR_UNSUPPORTED, "%s: %s", g.key, alto_status_name(st));
     CHECK(image == NULL && size == 0 && log != NULL);
     if (i == 0)

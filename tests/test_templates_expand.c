@@ -33,8 +33,9 @@ static void line_of(const char *s, const char *what, char *file, size_t n, int *
 }
 
 static void test_stub(void) {
-  const char *stub = "// a stub\n#include \"quant/quant_tile.cuh\"\n  #  include \"common/alto_qargs.h\"\n"
-                     "extern \"C\" __global__ void k(alto_qargs a) {}\n";
+  const char *stub =
+      "// a stub\n#include \"quant/quant_tile.cuh\"\n  #  include \"common/alto_qargs.h\"\n"
+      "extern \"C\" __global__ void k(alto_qargs a) {}\n";
   char *s = NULL;
   CHECK(alto_templates_expand("k.hip", stub, &s) == ALTO_OK);
   if (!s)
@@ -84,14 +85,16 @@ static void test_template_source(void) {
     return;
   char *s = NULL;
   CHECK(alto_templates_expand(f->name, f->text, &s) == ALTO_OK);
-  CHECK(s && count(s, "#define ALTO_QUANT_TILE_CUH") == 1 && count(s, "#define ALTO_NUMERICS_H") == 1);
+  CHECK(s && count(s, "#define ALTO_QUANT_TILE_CUH") == 1 &&
+        count(s, "#define ALTO_NUMERICS_H") == 1);
   free(s);
   s = NULL;
   CHECK(alto_templates_expand("quant/x.cuh", "#include \"quant_rows.cuh\"\n", &s) == ALTO_OK);
   CHECK(s && count(s, "#define ALTO_QUANT_ROWS_CUH") == 1);
   free(s);
   s = NULL;
-  CHECK(alto_templates_expand("empty.hip", "", &s) == ALTO_OK && s && strcmp(s, "#line 1 \"empty.hip\"\n") == 0);
+  CHECK(alto_templates_expand("empty.hip", "", &s) == ALTO_OK && s &&
+        strcmp(s, "#line 1 \"empty.hip\"\n") == 0);
   free(s);
 }
 

@@ -97,10 +97,19 @@ static alto_status alto_hip_time_(alto_backend *b, void (*fn)(void *), void *ctx
 }
 
 const alto_backend_i alto_backend_hip_i = {
-    "hip",           alto_hip_alloc_,  alto_hip_free_,     alto_hip_memset_,
-    alto_hip_h2d_,   alto_hip_d2h_,    alto_hip_sync_,     alto_hip_compile_,
-    alto_hip_compiler_id_, alto_hip_load_, alto_hip_function_, alto_hip_launch_,
-    alto_hip_time_,
+    .name = "hip",
+    .alloc = alto_hip_alloc_,
+    .free = alto_hip_free_,
+    .memset = alto_hip_memset_,
+    .h2d = alto_hip_h2d_,
+    .d2h = alto_hip_d2h_,
+    .sync = alto_hip_sync_,
+    .compile = alto_hip_compile_,
+    .compiler_id = alto_hip_compiler_id_,
+    .load = alto_hip_load_,
+    .function = alto_hip_function_,
+    .launch = alto_hip_launch_,
+    .time_ms = alto_hip_time_,
 };
 
 alto_status alto_backend_hip_open(alto_backend **out) {

@@ -127,7 +127,9 @@ static alto_status alto_hip_check_(hipError_ r, const char *call) {
                     str ? str : "no description");
 }
 
-static void *alto_hip_vp_(alto_hip_ptr p) { return (void *)(uintptr_t)p; }
+static void *alto_hip_vp_(alto_hip_ptr p) {
+  return (void *)(uintptr_t)p;
+}
 
 alto_status alto_hip_init(int ordinal) {
   pthread_once(&alto_hip_once_, alto_hip_load_once_);
@@ -170,7 +172,8 @@ alto_status alto_hip_device(alto_hip_device_info *info) {
                            "hipDeviceGetAttribute(WarpSize)"));
   ALTO_TRY(alto_hip_check_(alto_hip_.DeviceTotalMem(&info->total_mem, d), "hipDeviceTotalMem"));
   char *prop = alto_xcalloc(1, HIP_PROP_BYTES_);
-  alto_status st = alto_hip_check_(alto_hip_.GetDeviceProperties(prop, d), "hipGetDeviceProperties");
+  alto_status st =
+      alto_hip_check_(alto_hip_.GetDeviceProperties(prop, d), "hipGetDeviceProperties");
   if (st == ALTO_OK) {
     const char *gcn = prop + HIP_PROP_GCN_ARCH_NAME_;
     if (strncmp(gcn, "gfx", 3) != 0 || !memchr(gcn, '\0', 256))
