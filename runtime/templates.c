@@ -94,7 +94,8 @@ static int alto_tpl_resolve_(const char *q, size_t qn, const char *from) {
     }
     if (dir + qn + 1 > sizeof path)
       continue;
-    memcpy(path, from, dir);
+    if (dir)
+      memcpy(path, from, dir);
     memcpy(path + dir, q, qn);
     path[dir + qn] = '\0';
     for (int i = 0; i < alto_template_count; i++)
