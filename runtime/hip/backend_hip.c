@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "runtime/backend.h"
+#include "runtime/hip/backend_hip.h"
 #include "runtime/hip/hip_api.h"
 #include "runtime/hiprtc.h"
 #include "runtime/templates.h"

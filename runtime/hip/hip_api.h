@@ -48,11 +48,4 @@ alto_status alto_hip_launch(alto_hip_function f, const unsigned grid[3], const u
 /* Events for timing: elapsed milliseconds of `fn(ctx)` over `iters` launches. */
 alto_status alto_hip_time_ms(void (*fn)(void *ctx), void *ctx, int iters, float *ms);
 
-/* hiprtc for `arch` over `source` with the embedded templates expanded into it (hiprtc takes no
- * headers): the compile path of the HIP backend, usable without a GPU. The log is always set;
- * the caller frees image and log. */
-alto_status alto_hip_compile_source(const char *arch, const char *name, const char *source,
-                                    const char *const *options, int n_options, void **image,
-                                    size_t *size, char **log);
-
 #endif
