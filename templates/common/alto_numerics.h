@@ -24,8 +24,10 @@
 #define ALTO_DEVICE_COMPILE 0
 #endif
 
+/* hipcc (offline) needs the runtime header for __host__, __forceinline__, uint4, ...; hiprtc has
+ * them built in (and its sources must include no ROCm header). */
 #if defined(__HIPCC__) && !defined(__HIPCC_RTC__)
-#include <hip/hip_runtime.h> /* hipcc (offline): __host__, __forceinline__, uint4, ...; hiprtc has them built in */
+#include <hip/hip_runtime.h>
 #endif
 
 #if defined(__CUDACC_RTC__) || defined(__HIPCC_RTC__)
