@@ -32,6 +32,10 @@ static struct {
 } alto_hiprtc_;
 
 static pthread_once_t alto_hiprtc_once_ = PTHREAD_ONCE_INIT;
+/* ROCm 5.2's hiprtc is not thread-safe: two concurrent hiprtcCompileProgram calls crash inside
+ * libamdhip64 (SIGSEGV, seen with tests/test_quant_compile_hip.c on 2 threads); newer hiprtc
+ * serializes internally (ROCm/hip#3826). So every program's life runs under this lock. */
+static pthread_mutex_t alto_hiprtc_mu_ = PTHREAD_MUTEX_INITIALIZER;
 
 static void alto_hiprtc_load_once_(void) {
   const char *names[] = {"libamdhip64.so.5", "libamdhip64.so"};
@@ -149,9 +153,11 @@ alto_status alto_hiprtc_compile(const char *name, const char *src, const char *a
     opts[2 + i] = options[i];
 
   hiprtcProgram_ prog = NULL;
+  pthread_mutex_lock(&alto_hiprtc_mu_);
   alto_status st = alto_hiprtc_check_(alto_hiprtc_.CreateProgram(&prog, src, name, 0, NULL, NULL),
                                       "hiprtcCreateProgram", name);
   if (st != ALTO_OK) {
+    pthread_mutex_unlock(&alto_hiprtc_mu_);
     free(opts);
     return st;
   }
@@ -178,6 +184,7 @@ alto_status alto_hiprtc_compile(const char *name, const char *src, const char *a
     }
   }
   alto_hiprtc_.DestroyProgram(&prog);
+  pthread_mutex_unlock(&alto_hiprtc_mu_);
   return st;
 }
 

@@ -7,7 +7,9 @@
  *  - it needs -D__HIP_PLATFORM_AMD__ and an arch option, and no GPU;
  *  - it ABORTS the process (inside comgr) for an arch that comgr does not know (gfx940, gfx942,
  *    gfx1100), so the arch is checked against an allow-list before hiprtc sees it;
- *  - the source must be self-contained: #include <hip/...> headers break under hiprtc. */
+ *  - the source must be self-contained: #include <hip/...> headers break under hiprtc
+ *    (runtime/templates.h's alto_templates_expand inlines the templates);
+ *  - it is not thread-safe (concurrent compiles crash): alto_hiprtc_compile serializes. */
 #ifndef ALTO_RUNTIME_HIPRTC_H
 #define ALTO_RUNTIME_HIPRTC_H
 

@@ -10,7 +10,11 @@
 
 /* Compiler options per target: one table, part of every cache key. */
 static const char *const alto_jit_cuda_opts_[] = {"-std=c++17", "-lineinfo", "--ptxas-options=-v"};
-static const char *const alto_jit_hip_opts_[] = {"-std=c++17", "-O3"};
+/* HIP: -ffp-contract=off because ROCm's __fadd_rn & co are plain operators that HIP would fuse
+ * into FMAs (see alto_numerics.h); denormals kept, as on the CPU and CUDA (the gfx9 default, made
+ * explicit). */
+static const char *const alto_jit_hip_opts_[] = {"-std=c++17", "-O3", "-ffp-contract=off",
+                                                 "-fno-gpu-flush-denormals-to-zero"};
 
 const char *const *alto_jit_options(alto_target t, int *n) {
   if (t == ALTO_TARGET_HIP) {

@@ -5,9 +5,17 @@
 
 #include "common/alto_numerics.h"
 
+// The vendor table: every CUDA/HIP difference the templates see. Checked under hiprtc (ROCm 5.2,
+// gfx90a) by tests/test_quant_compile_hip.c: the rest (uint4, float4, make_float4, __float_as_uint,
+// __double2ull_rz, __launch_bounds__, __forceinline__, extern __shared__, `if constexpr`) is
+// common to both. The rounding of the arithmetic is alto_numerics.h's (ALTO_FADD & co).
 #if defined(__HIPCC__) || defined(__HIPCC_RTC__)
 #define ALTO_SHFL_XOR(v, mask, width) __shfl_xor((v), (mask), (width))
-#define ALTO_WARP 64 /* wavefront of the CDNA targets (gfx90a, gfx908) */
+#if defined(__AMDGCN_WAVEFRONT_SIZE)
+#define ALTO_WARP __AMDGCN_WAVEFRONT_SIZE /* 64 on CDNA (gfx908, gfx90a), 32 on RDNA (gfx1030) */
+#else
+#define ALTO_WARP 64
+#endif
 #else
 #define ALTO_SHFL_XOR(v, mask, width) __shfl_xor_sync(0xffffffffu, (v), (mask), (width))
 #define ALTO_WARP 32

@@ -24,6 +24,12 @@
 #define ALTO_DEVICE_COMPILE 0
 #endif
 
+/* hipcc (offline) needs the runtime header for __host__, __forceinline__, uint4, ...; hiprtc has
+ * them built in (and its sources must include no ROCm header). */
+#if defined(__HIPCC__) && !defined(__HIPCC_RTC__)
+#include <hip/hip_runtime.h>
+#endif
+
 #if defined(__CUDACC_RTC__) || defined(__HIPCC_RTC__)
 /* No C library headers under the runtime compilers. */
 typedef unsigned char alto_u8;
@@ -62,7 +68,16 @@ typedef enum {
 
 
 /* ---- exact arithmetic: no contraction, no fast paths --------------------------------------- */
-#if ALTO_DEVICE_COMPILE
+/* CUDA's device pass uses the round-to-nearest intrinsics (never contracted into FMAs). ROCm's
+ * __fadd_rn & co are plain operators that inherit the translation unit's -ffp-contract, and HIP
+ * contracts by default (hiprtc turns __fadd_rn(__fmul_rn(a, b), c) into one v_fmac_f32). So HIP
+ * uses plain operators under `#pragma clang fp contract(off)` (exact under any flags but
+ * -ffp-contract=fast, which ignores the pragma), and alto passes -ffp-contract=off to hiprtc as
+ * well (runtime/jit.c). HIP's plain fp32 division and the conversions are correctly rounded. */
+#if defined(__HIPCC__)
+#pragma clang fp contract(off)
+#endif
+#if ALTO_DEVICE_COMPILE && !defined(__HIP_DEVICE_COMPILE__)
 #define ALTO_FADD(a, b) __fadd_rn((a), (b))
 #define ALTO_FSUB(a, b) __fsub_rn((a), (b))
 #define ALTO_FMUL(a, b) __fmul_rn((a), (b))

@@ -77,7 +77,8 @@ alto_tile_rht_(const void *__restrict__ x, typename alto_smem_type_<IN_BF16>::ty
         tile[r * NT * CPT + threadIdx.x * CPT + j] = alto_smem_from_f32_<IN_BF16>(v[j]);
     }
   float norm = alto_rht_norm(RHT_B);
-#pragma unroll
+  // Not unrolled: the body is a whole unrolled RHT over shared memory (hiprtc warns that a 256-row
+  // RHT, unrolled CPT times, is too large to unroll).
   for (int j = 0; j < CPT; j++) {
     for (int k = 0; k < T; k += RHT_B) {
       smem_t *col = tile + k * NT * CPT + threadIdx.x * CPT + j;
