@@ -338,8 +338,10 @@ alto_status alto_ckpt_latest(const char *run_dir, char *path, size_t n) {
 }
 
 void alto_ckpt_prune(const char *run_dir, int64_t keep) {
-  if (keep <= 0)
+  if (keep == 0)
     return;
+  if (keep < 0)
+    keep = 0;
   int64_t *steps;
   int k = list_steps_(run_dir, &steps);
   char path[4096];

@@ -52,7 +52,7 @@ alto_status alto_ckpt_load(const char *path, const alto_train_identity *expect,
  * there is none. */
 alto_status alto_ckpt_latest(const char *run_dir, char *path, size_t n);
 
-/* Removes all but the newest `keep` checkpoints of the run (keep <= 0: keeps all). */
+/* Removes all but the newest `keep` checkpoints of the run (0: keeps all; < 0: removes all). */
 void alto_ckpt_prune(const char *run_dir, int64_t keep);
 
 #endif

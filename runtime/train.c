@@ -254,19 +254,20 @@ static alto_status validate_(const alto_train_opts *o, alto_train_exec_i *ex, al
     return ALTO_OK;
   ALTO_TRY(d->val_reset(d->self));
   double sum = 0;
-  int64_t n = 0;
-  for (; o->cfg.val_batches <= 0 || n < o->cfg.val_batches; n++) {
-    bool got = false;
-    ALTO_TRY(d->val_next(d->self, tok, tgt, &got));
-    if (!got)
+  int64_t total = 0;
+  for (int64_t n = 0; o->cfg.val_batches <= 0 || n < o->cfg.val_batches; n++) {
+    int64_t nt = 0;
+    ALTO_TRY(d->val_next(d->self, tok, tgt, &nt));
+    if (nt <= 0)
       break;
     double loss;
     ALTO_TRY(ex->set_batch(ex->self, tok, tgt));
     ALTO_TRY(ex->run(ex->self, step, false, &loss));
-    sum += loss;
+    sum += loss * (double)nt; /* a batch's loss is the mean over its targets */
+    total += nt;
   }
-  if (n > 0)
-    *out = sum / (double)n;
+  if (total > 0)
+    *out = sum / (double)total;
   return ALTO_OK;
 }
 
@@ -309,6 +310,19 @@ static alto_status resume_(const alto_train_opts *o, alto_train_exec_i *ex, alto
                       "%s is at step %" PRId64 ", the run has %" PRId64 " steps: nothing to do "
                       "(give a larger --steps to train on)",
                       path, info.step, o->cfg.steps);
+  if (info.cfg.seed != o->cfg.seed)
+    return alto_error(ALTO_ERR_INVALID_ARG,
+                      "%s was trained with seed %" PRIu64 ", this run has seed %" PRIu64
+                      ": give the same --seed to resume (it keys the SR and RHT noise)",
+                      path, info.cfg.seed, o->cfg.seed);
+  const alto_train_config *a = &info.cfg, *b = &o->cfg;
+  if (a->steps != b->steps || a->lr != b->lr || a->min_lr != b->min_lr ||
+      a->warmup != b->warmup || a->beta1 != b->beta1 || a->beta2 != b->beta2 ||
+      a->eps != b->eps || a->weight_decay != b->weight_decay || a->grad_clip != b->grad_clip)
+    alto_log_warn("resuming %s with other hyperparameters (steps, lr schedule, AdamW or "
+                  "clipping) than it was trained with: the run continues, but not as the "
+                  "uninterrupted run would have",
+                  path);
   ALTO_TRY(alto_ckpt_load(path, &o->id, ex, &info));
   ALTO_TRY(d->set_pos(d->self, info.data_epoch, info.data_pos));
   *start = info.step + 1;
@@ -334,6 +348,17 @@ alto_status alto_train(const alto_train_opts *o, alto_train_exec_i *ex, alto_tra
   pr.tty = o->progress == 1 || (o->progress < 0 && isatty(fileno(pr.out)) &&
                                 !alto_env_get_bool(ALTO_ENV_NO_COLOR));
   int64_t start = 1;
+  char old[4096];
+  if (!o->resume && alto_ckpt_latest(o->run_dir, old, sizeof old) == ALTO_OK) {
+    if (!o->fresh)
+      return alto_error(ALTO_ERR_INVALID_ARG,
+                        "%s already holds checkpoints of an earlier run (%s): continue it with "
+                        "--resume latest, start over with --fresh (removes them), or give "
+                        "another --run-dir",
+                        o->run_dir, old);
+    alto_ckpt_prune(o->run_dir, -1);
+  }
+  alto_error_clear();
   if (o->resume)
     ALTO_TRY(resume_(o, ex, d, &start, res));
   FILE *metrics;
@@ -348,7 +373,8 @@ alto_status alto_train(const alto_train_opts *o, alto_train_exec_i *ex, alto_tra
   alto_train_schedule sch = {c->lr, c->min_lr, c->warmup, c->steps};
   alto_status s = ALTO_OK;
   double t0 = now_(), train_time = 0;
-  for (int64_t step = start; step <= c->steps && s == ALTO_OK; step++) {
+  int64_t last = o->stop_after > 0 && o->stop_after < c->steps ? o->stop_after : c->steps;
+  for (int64_t step = start; step <= last && s == ALTO_OK; step++) {
     double ts = now_(), loss, lr = alto_train_lr(&sch, step);
     s = d->next(d->self, tok, tgt);
     if (s == ALTO_OK)
@@ -441,7 +467,7 @@ alto_status alto_train(const alto_train_opts *o, alto_train_exec_i *ex, alto_tra
     fflush(metrics);
     if (s != ALTO_OK)
       break;
-    if ((c->ckpt_every > 0 && step % c->ckpt_every == 0) || step == c->steps) {
+    if ((c->ckpt_every > 0 && step % c->ckpt_every == 0) || step == last) {
       s = save_(o, ex, d, step, res);
       if (s == ALTO_OK)
         progress_note_(&pr, "checkpoint %s", res->last_ckpt);

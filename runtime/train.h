@@ -77,10 +77,11 @@ typedef struct {
   /* Where the stream is: (epoch, position); restoring it continues with the same batches. */
   void (*get_pos)(void *self, int64_t *epoch, int64_t *position);
   alto_status (*set_pos)(void *self, int64_t epoch, int64_t position);
-  /* Optional (NULL: no validation): restart the validation pass; then the next validation batch,
-   * *got = false at its end. */
+  /* Optional (NULL: no validation): restart the validation pass; then the next validation batch
+   * with *n_targets = its count of targets (>= 0; ignored ones are -1), 0 at the end. The
+   * validation loss is the mean over all targets. */
   alto_status (*val_reset)(void *self);
-  alto_status (*val_next)(void *self, int32_t *tokens, int32_t *targets, bool *got);
+  alto_status (*val_next)(void *self, int32_t *tokens, int32_t *targets, int64_t *n_targets);
 } alto_train_data_i;
 
 /* ---- identity of a run (checked on resume) --------------------------------------------------- */
@@ -120,9 +121,13 @@ typedef struct {
   const char *run_dir;  /* created when missing; holds metrics.csv, loss.png, checkpoints/ */
   const char *run_name; /* the label in plots (default: the run directory's base name) */
   const char *resume;   /* NULL, a checkpoint path, or "latest" (the newest in run_dir) */
+  bool fresh;           /* without resume: remove the run directory's old checkpoints (else a
+                           run directory holding checkpoints is an error: two runs would mix) */
   FILE *out;            /* progress (default stderr) */
   int progress;         /* 1: one updating line (a TTY), 0: one line per step, -1: auto */
   bool quiet;           /* no progress at all (tests) */
+  int64_t stop_after;   /* stop (with a checkpoint) after this step, as if interrupted; 0: run
+                           to cfg.steps (the schedule still spans cfg.steps) */
   int64_t nan_at_step;  /* test hook: the loss of this step becomes NaN (0: none) */
 } alto_train_opts;
 
