@@ -13,6 +13,7 @@
 #include "runtime/checkpoint.h"
 #include "runtime/safetensors.h"
 #include "runtime/train.h"
+#include "runtime/train_cpu.h"
 #include "tests/harness.h"
 
 /* ---- the toy executor ---------------------------------------------------------------------- */
@@ -535,6 +536,76 @@ static void test_loss_falls(void) {
   free(d.seq);
 }
 
+static void write_text_(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  CHECK(f != NULL);
+  if (f) {
+    fputs(text, f);
+    fclose(f);
+  }
+}
+
+/* The corpus adapter: a small text tokenized into the cache once, then reused; bad data gives
+ * clear errors. */
+static void test_corpus(void) {
+#if __has_include("runtime/data.h")
+  const char *dir = alto_test_tmpdir("train_corpus");
+  char text[1200], cache[1200], path[1300];
+  snprintf(text, sizeof text, "%s/corpus.txt", dir);
+  snprintf(cache, sizeof cache, "%s/cache", dir);
+  char *big = malloc(200000);
+  big[0] = 0;
+  for (int d = 0; d < 300; d++) /* documents separated by blank lines */
+    snprintf(big + strlen(big), 200000 - strlen(big),
+             "The quick brown fox %d jumps over the lazy dog number %d.\n\n", d, d * 7);
+  write_text_(text, big);
+  free(big);
+  alto_train_corpus_opts co = {text, NULL, cache, 300, 2, 16, 1, NULL};
+  alto_train_corpus *c = NULL;
+  alto_train_data_i di;
+  CHECKF(alto_train_corpus_open(&co, &c, &di) == ALTO_OK, "%s", alto_last_error());
+  if (c) {
+    int32_t tok[32], tgt[32];
+    int64_t e0, p0, nt = 0;
+    di.get_pos(di.self, &e0, &p0);
+    CHECK(di.next(di.self, tok, tgt) == ALTO_OK);
+    CHECK(tok[1] == tgt[0] && tok[0] >= 0 && tok[0] < 300);
+    CHECK(di.val_reset(di.self) == ALTO_OK && di.val_next(di.self, tok, tgt, &nt) == ALTO_OK);
+    CHECK(nt > 0);
+    /* Restoring the position replays the same batch. */
+    int32_t tok2[32], tgt2[32];
+    CHECK(di.set_pos(di.self, e0, p0) == ALTO_OK);
+    CHECK(di.next(di.self, tok, tgt) == ALTO_OK);
+    di.next(di.self, tok2, tgt2);
+    CHECK(memcmp(tok, tok2, sizeof tok) != 0); /* the stream moves on */
+    CHECK(di.set_pos(di.self, e0, p0) == ALTO_OK && di.next(di.self, tok2, tgt2) == ALTO_OK);
+    CHECK(!memcmp(tok, tok2, sizeof tok) && !memcmp(tgt, tgt2, sizeof tgt));
+    alto_train_corpus_free(c);
+  }
+  /* A model with a smaller vocabulary than the tokenized data. */
+  co.vocab_size = 200;
+  alto_status s = alto_train_corpus_open(&co, &c, &di);
+  CHECK(s != ALTO_OK && c == NULL);
+  CHECKF(strstr(alto_last_error(), "vocab") != NULL, "%s", alto_last_error());
+  /* An empty corpus; a missing one; a tokenizer file that is not one. */
+  co.vocab_size = 300;
+  snprintf(path, sizeof path, "%s/empty.txt", dir);
+  write_text_(path, "");
+  co.data = path;
+  CHECK(alto_train_corpus_open(&co, &c, &di) != ALTO_OK && c == NULL);
+  CHECKF(strstr(alto_last_error(), "empty.txt") != NULL, "%s", alto_last_error());
+  co.data = "/nonexistent/corpus";
+  CHECK(alto_train_corpus_open(&co, &c, &di) == ALTO_ERR_NOT_FOUND);
+  CHECK(strstr(alto_last_error(), "--data") != NULL);
+  snprintf(path, sizeof path, "%s/bad.model", dir);
+  write_text_(path, "this is not a tiktoken file\n");
+  co.data = text;
+  co.tokenizer = path;
+  CHECK(alto_train_corpus_open(&co, &c, &di) != ALTO_OK && c == NULL);
+  CHECKF(strstr(alto_last_error(), "bad.model") != NULL, "%s", alto_last_error());
+#endif
+}
+
 int main(void) {
   RUN(test_schedule);
   RUN(test_adamw);
@@ -543,5 +614,6 @@ int main(void) {
   RUN(test_resume_exact);
   RUN(test_nonfinite);
   RUN(test_loss_falls);
+  RUN(test_corpus);
   return alto_test_finish();
 }
