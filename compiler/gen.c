@@ -17,7 +17,7 @@ const alto_target_info *alto_target_info_get(alto_target t) {
 
 static const char *const alto_qkern_names_[ALTO_QKERN_COUNT] = {
     "rows", "tile", "dequant", "amax", "nvfp4_outer", "fp8_tensorwise", "fp8_rowwise_rows",
-    "fp8_rowwise_cols", "mx69", "rht"};
+    "fp8_rowwise_cols", "mx69", "rht", "dual"};
 
 /* Template file and CTA size per kind. */
 static const struct {
@@ -34,6 +34,7 @@ static const struct {
     [ALTO_QKERN_FP8_ROWWISE_COLS] = {"quant/quant_scaled.cuh", 128},
     [ALTO_QKERN_MX69] = {"quant/mx69.cuh", 256},
     [ALTO_QKERN_RHT] = {"quant/quant_tile.cuh", 128},
+    [ALTO_QKERN_DUAL] = {"quant/quant_dual.cuh", 128},
 };
 
 static const char *alto_elem_enum_(alto_elem e) {
@@ -82,7 +83,7 @@ int alto_gen_tile_cpt(const alto_qkern *k) {
 /* Tile rows and CTA size: smaller CTAs for taller tiles keep the RHT staging tile small. */
 static int alto_gen_tile_rows_(const alto_qkern *k) { return k->rht > k->block_r ? k->rht : k->block_r; }
 static int alto_gen_threads_(const alto_qkern *k) {
-  if (k->kind != ALTO_QKERN_TILE && k->kind != ALTO_QKERN_RHT)
+  if (k->kind != ALTO_QKERN_TILE && k->kind != ALTO_QKERN_RHT && k->kind != ALTO_QKERN_DUAL)
     return alto_qkern_tpl_[k->kind].threads;
   int t = alto_gen_tile_rows_(k);
   return t <= 32 ? 128 : (t == 64 ? 64 : 32);
@@ -98,9 +99,11 @@ void alto_qkern_key(const alto_qkern *k, char *out, size_t n) {
     ALTO_KEY_(".%s.%s", alto_scheme_name(k->scheme), alto_elem_name(k->elem));
     if (k->kind == ALTO_QKERN_ROWS || k->kind == ALTO_QKERN_TILE || k->kind == ALTO_QKERN_DEQUANT)
       ALTO_KEY_(".b%dx%d", k->block_r, k->block_c);
-    if (k->elem == ALTO_ELEM_E2M1 && k->kind != ALTO_QKERN_ROWS)
+    if (k->kind == ALTO_QKERN_DUAL)
+      ALTO_KEY_(".b1x32+b32x1");
+    if (k->elem == ALTO_ELEM_E2M1 && k->kind != ALTO_QKERN_ROWS && k->kind != ALTO_QKERN_DUAL)
       ALTO_KEY_(".%s", k->pack_rows ? "pack_rows" : "pack_cols");
-    if (k->kind == ALTO_QKERN_ROWS || k->kind == ALTO_QKERN_TILE) {
+    if (k->kind == ALTO_QKERN_ROWS || k->kind == ALTO_QKERN_TILE || k->kind == ALTO_QKERN_DUAL) {
       ALTO_KEY_(".%s", k->sr ? "sr" : "rne");
       if (k->scheme == ALTO_SCHEME_MXFP4 || k->scheme == ALTO_SCHEME_MXFP8_E4M3 ||
           k->scheme == ALTO_SCHEME_MXFP8_E5M2)
@@ -166,6 +169,13 @@ static alto_status alto_gen_check_(const alto_qkern *k) {
       return alto_error(ALTO_ERR_INVALID_ARG, "RHT needs column blocks and a size 16..256, power of two");
     if (fp4 && !k->pack_rows && k->block_c == 1)
       return alto_error(ALTO_ERR_INVALID_ARG, "FP4 column blocks pack along the rows");
+    break;
+  case ALTO_QKERN_DUAL:
+    if ((k->scheme != ALTO_SCHEME_MXFP4 && k->scheme != ALTO_SCHEME_MXFP8_E4M3 &&
+         k->scheme != ALTO_SCHEME_MXFP8_E5M2) ||
+        k->rht < 32 || k->rht > 256 || (k->rht & (k->rht - 1)))
+      return alto_error(ALTO_ERR_INVALID_ARG,
+                        "the dual-output kernel is for MX schemes with an RHT of 32..256 rows");
     break;
   default:
     break;
@@ -248,6 +258,17 @@ alto_status alto_gen_quant(const alto_qkern *k, alto_gen_kernel *out) {
     alto_sb_(&s, &len, &cap, "  alto_mx69<%d, %d, %s>(a.x, a.y, a.rows, a.cols);\n", k->quant_bit,
              k->group_size, in);
     break;
+  case ALTO_QKERN_DUAL: {
+    int t = alto_gen_tile_rows_(k);
+    out->smem_bytes = t * out->threads * 2 * (k->in_bf16 ? 2 : 4) + k->rht * 8;
+    alto_sb_(&s, &len, &cap,
+             "  alto_quant_dual<%s, %s, %s, %s, %s, %d, %d>(\n"
+             "      a.x, a.codes, a.scales, a.codes2, a.scales2, a.outer, a.rht_sign, a.rht_perm,\n"
+             "      a.rows, a.cols, a.seed, a.stream, a.stream2);\n",
+             alto_qk_family_(k->scheme), alto_elem_enum_(k->elem), in, alto_rule_enum_(k->rule), sr,
+             k->rht, out->threads);
+    break;
+  }
   case ALTO_QKERN_RHT:
     out->smem_bytes = k->rht * out->threads * 2 * (k->in_bf16 ? 2 : 4) + k->rht * 8;
     alto_sb_(&s, &len, &cap,
@@ -279,6 +300,7 @@ void alto_gen_quant_grid(const alto_qkern *k, int64_t rows, int64_t cols, int64_
     grid[0] = alto_cdiv_(rows * cols, (int64_t)threads * 8);
     break;
   case ALTO_QKERN_RHT:
+  case ALTO_QKERN_DUAL:
   case ALTO_QKERN_TILE: {
     int t = alto_gen_tile_rows_(k);
     grid[0] = alto_cdiv_(cols, (int64_t)threads * alto_gen_tile_cpt(k));

@@ -204,6 +204,60 @@ alto_status alto_gpu_quantize(alto_backend *b, const alto_quant_spec *spec,
   return st;
 }
 
+alto_qkern alto_dual_kernel(const alto_quant_spec *fprop, alto_elem in_dtype, int rht_b,
+                            alto_target target, const char *arch) {
+  alto_qkern k = alto_qkern_base_(fprop, target, arch);
+  k.kind = ALTO_QKERN_DUAL;
+  k.in_bf16 = in_dtype == ALTO_ELEM_BF16;
+  k.block_r = 32, k.block_c = 1;
+  k.rht = rht_b;
+  return k;
+}
+
+alto_status alto_gpu_quantize_dual(alto_backend *b, const alto_quant_spec *fprop,
+                                   const alto_quant_spec *wgrad, const alto_tensor_view *x,
+                                   alto_dptr xd, const alto_gpu_rht *rht,
+                                   const alto_gpu_quantized *q_fprop,
+                                   const alto_gpu_quantized *q_wgrad) {
+  alto_quant_layout lf, lw;
+  ALTO_TRY(alto_quant_layout_of(fprop, x, &lf));
+  ALTO_TRY(alto_quant_layout_of(wgrad, x, &lw));
+  if (fprop->axis != -1 || fprop->block2d || wgrad->axis != -2 || wgrad->block2d ||
+      fprop->scheme != wgrad->scheme || fprop->rule != wgrad->rule || fprop->sr != wgrad->sr ||
+      fprop->seed != wgrad->seed || !rht || !rht->b)
+    return alto_error(ALTO_ERR_INVALID_ARG,
+                      "the dual-output kernel writes 1x32 along K and R X 32x1 along M of one "
+                      "scheme, rule, rounding and seed, with an RHT");
+  alto_qkern k = alto_dual_kernel(fprop, x->dtype, rht->b, b->target, b->arch);
+  alto_qargs a;
+  memset(&a, 0, sizeof a);
+  alto_dims_(x, &a.rows, &a.cols, &a.R);
+  if (a.rows % (rht->b > 32 ? rht->b : 32) || a.cols % 32)
+    return alto_error(ALTO_ERR_INVALID_ARG,
+                      "the dual-output kernel needs rows (%lld) a multiple of %d and cols (%lld) "
+                      "a multiple of 32",
+                      (long long)a.rows, rht->b > 32 ? rht->b : 32, (long long)a.cols);
+  a.x = xd;
+  a.codes = q_fprop->codes, a.scales = q_fprop->scales;
+  a.codes2 = q_wgrad->codes, a.scales2 = q_wgrad->scales;
+  a.seed = fprop->seed, a.stream = fprop->stream, a.stream2 = wgrad->stream;
+  float sign[256];
+  int perm[256];
+  alto_rht_make(rht->seed, rht->stream, rht->b, sign, perm);
+  alto_dptr rht_buf = 0;
+  ALTO_TRY(b->i->alloc(b, (size_t)rht->b * 8, &rht_buf));
+  alto_status st = b->i->h2d(b, rht_buf, sign, (size_t)rht->b * 4);
+  if (st == ALTO_OK)
+    st = b->i->h2d(b, rht_buf + (size_t)rht->b * 4, perm, (size_t)rht->b * 4);
+  a.rht_sign = rht_buf;
+  a.rht_perm = rht_buf + (size_t)rht->b * 4;
+  if (st == ALTO_OK)
+    st = alto_launch_(b, &k, &a);
+  alto_status s2 = b->i->sync(b);
+  b->i->free(b, rht_buf);
+  return st != ALTO_OK ? st : s2;
+}
+
 alto_status alto_gpu_dequantize(alto_backend *b, const alto_quant_spec *spec,
                                 const alto_tensor_view *x, const alto_gpu_quantized *q,
                                 alto_elem out_dtype, alto_dptr y) {

@@ -39,6 +39,16 @@ alto_qkern alto_mx69_kernel(int quant_bit, int group_size, alto_elem dtype, alto
 alto_status alto_gpu_quantize(alto_backend *b, const alto_quant_spec *spec,
                               const alto_tensor_view *x, alto_dptr xd, const alto_gpu_rht *rht,
                               const alto_gpu_quantized *q);
+/* The fused dual-output kernel: X read once, written as `fprop` (axis -1, 1x32) and as R X per
+ * `wgrad` (axis -2, 32x1, the same scheme, rule, rounding and seed; its own SR stream). MX schemes. */
+alto_qkern alto_dual_kernel(const alto_quant_spec *fprop, alto_elem in_dtype, int rht_b,
+                            alto_target target, const char *arch);
+alto_status alto_gpu_quantize_dual(alto_backend *b, const alto_quant_spec *fprop,
+                                   const alto_quant_spec *wgrad, const alto_tensor_view *x,
+                                   alto_dptr xd, const alto_gpu_rht *rht,
+                                   const alto_gpu_quantized *q_fprop,
+                                   const alto_gpu_quantized *q_wgrad);
+
 alto_status alto_gpu_dequantize(alto_backend *b, const alto_quant_spec *spec,
                                 const alto_tensor_view *x, const alto_gpu_quantized *q,
                                 alto_elem out_dtype, alto_dptr y);

@@ -90,6 +90,24 @@ int alto_quant_matrix(alto_qcase *out, int max) {
       s.pow2_scale = p;
       alto_qcase_add_(out, max, &n, s, 0);
     }
+  /* the fused dual-output kernel: X (RNE) and dY (SR), MXFP4 and MXFP8 */
+  const struct {
+    alto_scheme s;
+    bool sr;
+    int rht;
+  } duals[] = {{ALTO_SCHEME_MXFP4, false, 32}, {ALTO_SCHEME_MXFP4, true, 32},
+               {ALTO_SCHEME_MXFP4, false, 64}, {ALTO_SCHEME_MXFP8_E4M3, false, 32}};
+  for (size_t i = 0; i < sizeof duals / sizeof duals[0] && n < max; i++) {
+    alto_qcase *c = &out[n++];
+    memset(c, 0, sizeof *c);
+    c->kind = ALTO_QCASE_DUAL;
+    c->spec = alto_quant_spec_default(duals[i].s);
+    c->spec.sr = duals[i].sr;
+    c->spec.seed = 0xD0A1, c->spec.stream = 0x51;
+    c->rht = duals[i].rht;
+    snprintf(c->label, sizeof c->label, "dual %s %s rht%d", alto_scheme_name(duals[i].s),
+             duals[i].sr ? "sr" : "rne", duals[i].rht);
+  }
   /* MX9 / MX6 */
   for (int q = 0; q < 2; q++)
     for (int g = 16; g <= 32; g *= 2)
@@ -122,6 +140,11 @@ int alto_quant_matrix_kernels(alto_target target, const char *arch, alto_qkern *
   const alto_elem dts[2] = {ALTO_ELEM_BF16, ALTO_ELEM_F32};
   for (int c = 0; c < nc; c++)
     for (int d = 0; d < 2; d++) {
+      if (cases[c].kind == ALTO_QCASE_DUAL) {
+        alto_qkern k = alto_dual_kernel(&cases[c].spec, dts[d], cases[c].rht, target, arch);
+        alto_kadd_(out, max, &n, &k);
+        continue;
+      }
       if (cases[c].kind == ALTO_QCASE_MX69) {
         alto_qkern k = alto_mx69_kernel(cases[c].quant_bit, cases[c].group_size, dts[d], target, arch);
         alto_kadd_(out, max, &n, &k);

@@ -6,12 +6,12 @@
 
 #include "runtime/quant_gpu.h"
 
-typedef enum { ALTO_QCASE_QUANT, ALTO_QCASE_MX69 } alto_qcase_kind;
+typedef enum { ALTO_QCASE_QUANT, ALTO_QCASE_MX69, ALTO_QCASE_DUAL } alto_qcase_kind;
 
 typedef struct {
   alto_qcase_kind kind;
-  alto_quant_spec spec; /* QUANT */
-  int rht;              /* QUANT: fused RHT chunk (0: none) */
+  alto_quant_spec spec; /* QUANT; DUAL: the fprop copy (the wgrad copy is its axis -2 twin) */
+  int rht;              /* QUANT: fused RHT chunk (0: none); DUAL: the RHT of the wgrad copy */
   int quant_bit, group_size; /* MX69 */
   char label[96];
 } alto_qcase;

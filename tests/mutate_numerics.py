@@ -6,25 +6,26 @@ Exit 0 when every mutation is caught, 1 when one survives (or a snippet no longe
 import os, subprocess, sys, tempfile
 
 SRC = os.environ.get("ALTO_SOURCE_DIR") or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# Equivalent mutants left out on purpose (they cannot change any output): the SR interval test
-# '>=' vs '>' (on a grid point p = 1 rounds up to the same point), the rceil clamp at 254 (the
+# Equivalent mutants left out on purpose (they cannot change any output): the E2M1 switch between
+# the subnormal and normal paths at exactly 1.0 (both give code 2), the SR lower neighbour test at
+# exactly 0.5 ('>=' vs '>': p = 1 rounds up to the same point), the rceil clamp at 254 (the
 # largest reachable scale is 253), and NVFP4's inner clamp at 448 (the E4M3 cast saturates there).
 MUTATIONS = [
-    ("e2m1 tie 0.25 -> 0", "if (a <= 0.25f)", "if (a < 0.25f)"),
-    ("e2m1 tie 0.75 -> 1.0", "else if (a < 0.75f)", "else if (a <= 0.75f)"),
-    ("e2m1 tie 1.25 -> 1.0", "else if (a <= 1.25f)", "else if (a < 1.25f)"),
-    ("e2m1 tie 1.75 -> 2.0", "else if (a < 1.75f)", "else if (a <= 1.75f)"),
-    ("e2m1 tie 2.5 -> 2.0", "else if (a <= 2.5f)", "else if (a < 2.5f)"),
-    ("e2m1 tie 3.5 -> 4.0", "else if (a < 3.5f)", "else if (a <= 3.5f)"),
-    ("e2m1 tie 5 -> 4", "else if (a <= 5.0f)", "else if (a < 5.0f)"),
+    ("e2m1 normal RNE -> round half up", "(ab + 0x1FFFFFu + ((ab >> 22) & 1u)) >> 22", "(ab + 0x200000u) >> 22"),
+    ("e2m1 normal RNE -> round half down", "(ab + 0x1FFFFFu + ((ab >> 22) & 1u)) >> 22", "(ab + 0x1FFFFFu) >> 22"),
+    ("e2m1 subnormal step", "4194304.0f)) - 0x4A800000u", "8388608.0f)) - 0x4B000000u"),
+    ("e2m1 saturation", "if (ab > 0x40C00000u) /* min(|x|, 6) */\n    ab = 0x40C00000u;", "if (ab > 0x40E00000u) /* min(|x|, 6) */\n    ab = 0x40E00000u;"),
+    ("e2m1 NaN code", "if (ab > ALTO_F32_INF_BITS)\n    return 0x7;\n  if (ab > 0x40C00000u)", "if (ab > ALTO_F32_INF_BITS)\n    return 0xF;\n  if (ab > 0x40C00000u)"),
+    ("sr threshold <=", "if ((alto_u64)u < thr)", "if ((alto_u64)u <= thr)"),
+    ("sr step below 2", "k < 4u ? 2.0f : (k < 6u ? 1.0f : 0.5f)", "k < 3u ? 2.0f : (k < 6u ? 1.0f : 0.5f)"),
+    ("sr step", "k < 4u ? 2.0f : (k < 6u ? 1.0f : 0.5f)", "k < 4u ? 2.0f : (k < 5u ? 1.0f : 0.5f)"),
+    ("amax NaN-sticky", "alto_u32 a = alto_f32_bits(x) & 0x7FFFFFFFu, m = alto_f32_bits(amax) & 0x7FFFFFFFu;", "alto_u32 a = alto_f32_bits(x) & 0x7FFFFFFFu, m = alto_f32_bits(amax) & 0x7FFFFFFFu;\n  if (a > 0x7F800000u) a = 0;"),
     ("fp8 normal RNE -> round half up", "((1u << (shift - 1)) - 1u) + ((ab >> shift) & 1u)", "(1u << (shift - 1))"),
     ("fp8 normal RNE -> truncate", "r &= ~((1u << shift) - 1u);", "r = ab & ~((1u << shift) - 1u);"),
     ("fp8 subnormal step", "alto_exp2i_f32(emin - mbits + 23)", "alto_exp2i_f32(emin - mbits + 24)"),
     ("fp8 saturation threshold", "if (alto_f32_from_bits(r) > maxval)", "if (alto_f32_from_bits(r) > 2.0f * maxval)"),
     ("fp8 NaN code", "return 0x7F; /* NaN", "return 0x7E; /* NaN"),
-    ("e2m1 NaN code", "if (alto_f32_isnan(x))\n    return 0x7;\n  alto_u8 sign = (alto_u8)(alto_f32_sign(x) << 3);\n  float a = alto_f32_abs(x);\n  alto_u8 k;", "if (alto_f32_isnan(x))\n    return 0xF;\n  alto_u8 sign = (alto_u8)(alto_f32_sign(x) << 3);\n  float a = alto_f32_abs(x);\n  alto_u8 k;"),
     ("bf16 RNE -> half up", "b += 0x7FFFu + ((b >> 16) & 1u);", "b += 0x8000u;"),
-    ("sr threshold <=", "if ((alto_u64)u < thr)", "if ((alto_u64)u <= thr)"),
     ("even bump threshold", "(b + (1u << (22 - m)))", "(b + (1u << (21 - m)))"),
     ("floor rule", "s = E - emax;", "s = E - emax + 1;"),
     ("uos threshold", "mant > 0x680000u", "mant >= 0x680000u"),

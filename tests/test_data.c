@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "runtime/data.h"
 #include "tests/harness.h"
@@ -427,6 +428,47 @@ static void test_fortunes_(void) {
   alto_shard_free(&val);
 }
 
+static int run_(const char *cmd) {
+  int rc = system(cmd);
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/* alto-data: exit codes 0 / 1 / 2, build, encode | decode round trip. */
+static void test_tool_(void) {
+  const char *bin = ALTO_BIN_DIR "/alto-data";
+  struct stat sb;
+  if (stat(bin, &sb) != 0) {
+    fprintf(stderr, "     (%s not built: skipping)\n", bin);
+    return;
+  }
+  const char *dir = alto_test_tmpdir("data_tool");
+  const char *corpus = make_corpus_(dir, 2);
+  char cmd[4096];
+  snprintf(cmd, sizeof cmd, "%s --help > /dev/null", bin);
+  CHECK(run_(cmd) == 0);
+  snprintf(cmd, sizeof cmd, "%s --bogus 2> /dev/null", bin);
+  CHECK(run_(cmd) == 2);
+  snprintf(cmd, sizeof cmd, "%s --build --vocab 12 --out %s/o 2> /dev/null", bin, dir);
+  CHECK(run_(cmd) == 2);
+  snprintf(cmd, sizeof cmd, "%s --info %s/missing.bin 2> /dev/null", bin, dir);
+  CHECK(run_(cmd) == 1);
+  snprintf(cmd, sizeof cmd, "%s --build --text %s --vocab 300 --out %s/o > %s/stats.txt", bin,
+           corpus, dir, dir);
+  CHECK(run_(cmd) == 0);
+  snprintf(cmd, sizeof cmd, "grep -q 'bytes per token' %s/stats.txt", dir);
+  CHECK(run_(cmd) == 0);
+  snprintf(cmd, sizeof cmd, "%s --info %s/o/train.bin > /dev/null", bin, dir);
+  CHECK(run_(cmd) == 0);
+  snprintf(cmd, sizeof cmd,
+           "%s --encode --tokenizer %s/o/tokenizer.model --text %s/b-math | "
+           "%s --decode --tokenizer %s/o/tokenizer.model > %s/rt && cmp -s %s/rt %s/b-math",
+           bin, dir, corpus, bin, dir, dir, dir, corpus);
+  CHECK(run_(cmd) == 0);
+  snprintf(cmd, sizeof cmd, "%s --decode --tokenizer %s/o/tokenizer.model 5 x 2> /dev/null", bin,
+           dir);
+  CHECK(run_(cmd) == 1);
+}
+
 int main(void) {
   RUN(test_shard_round_trip_);
   RUN(test_corrupt_shards_);
@@ -437,5 +479,6 @@ int main(void) {
   RUN(test_loader_too_small_);
   RUN(test_val_iterator_);
   RUN(test_fortunes_);
+  RUN(test_tool_);
   return alto_test_finish();
 }

@@ -440,6 +440,15 @@ static void test_mx69_scalar(void) {
   CHECK(alto_mx69_exp(0.0f) == -127 && alto_mx69_exp(INFINITY) == -127 && alto_mx69_exp(3.0f) == 1);
 }
 
+/* ---- block amax: NaN-sticky, order-independent ---- */
+static void test_amax(void) {
+  CHECK(alto_amax_update(0.0f, -3.0f) == 3.0f && alto_amax_update(3.0f, 2.0f) == 3.0f);
+  CHECK(isnan(alto_amax_update(NAN, 1.0f)) && isnan(alto_amax_update(1.0f, NAN)));
+  CHECK(isnan(alto_amax_update(INFINITY, -NAN)) && isnan(alto_amax_update(alto_amax_update(0, NAN), INFINITY)));
+  CHECK(alto_amax_update(1.0f, -INFINITY) == INFINITY && !signbit(alto_amax_update(0.0f, -0.0f)));
+  CHECK(alto_amax_update(0x1p-149f, -0x1p-148f) == 0x1p-148f);
+}
+
 /* ---- NVFP4 scales ---- */
 static void test_nvfp4_scalar(void) {
   CHECK(alto_nvfp4_outer(2688.0f, 1) == 1.0f && alto_nvfp4_outer(5.0f, 0) == 1.0f);
@@ -509,6 +518,7 @@ int main(void) {
   RUN(test_streams_distinct);
   RUN(test_scale_rules);
   RUN(test_mx69_scalar);
+  RUN(test_amax);
   RUN(test_nvfp4_scalar);
   RUN(test_dge);
   RUN(test_rht_norm);

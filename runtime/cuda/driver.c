@@ -43,6 +43,7 @@ static struct {
   CUresult_ (*MemsetD8)(alto_cuda_ptr, unsigned char, size_t);
   CUresult_ (*MemcpyHtoD)(alto_cuda_ptr, const void *, size_t);
   CUresult_ (*MemcpyDtoH)(void *, alto_cuda_ptr, size_t);
+  CUresult_ (*MemcpyDtoD)(alto_cuda_ptr, alto_cuda_ptr, size_t);
   CUresult_ (*ModuleLoadData)(CUmodule_ *, const void *);
   CUresult_ (*ModuleUnload)(CUmodule_);
   CUresult_ (*ModuleGetFunction)(CUfunction_ *, CUmodule_, const char *);
@@ -93,6 +94,7 @@ static void alto_cu_load_once_(void) {
   ALTO_CU_SYM_(MemsetD8, "cuMemsetD8_v2");
   ALTO_CU_SYM_(MemcpyHtoD, "cuMemcpyHtoD_v2");
   ALTO_CU_SYM_(MemcpyDtoH, "cuMemcpyDtoH_v2");
+  ALTO_CU_SYM_(MemcpyDtoD, "cuMemcpyDtoD_v2");
   ALTO_CU_SYM_(ModuleLoadData, "cuModuleLoadData");
   ALTO_CU_SYM_(ModuleUnload, "cuModuleUnload");
   ALTO_CU_SYM_(ModuleGetFunction, "cuModuleGetFunction");
@@ -173,6 +175,9 @@ alto_status alto_cuda_h2d(alto_cuda_ptr dst, const void *src, size_t bytes) {
 }
 alto_status alto_cuda_d2h(void *dst, alto_cuda_ptr src, size_t bytes) {
   return alto_cu_check_(alto_cu_.MemcpyDtoH(dst, src, bytes), "cuMemcpyDtoH");
+}
+alto_status alto_cuda_d2d(alto_cuda_ptr dst, alto_cuda_ptr src, size_t bytes) {
+  return alto_cu_check_(alto_cu_.MemcpyDtoD(dst, src, bytes), "cuMemcpyDtoD");
 }
 alto_status alto_cuda_sync(void) {
   return alto_cu_check_(alto_cu_.CtxSynchronize(), "cuCtxSynchronize");

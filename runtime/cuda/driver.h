@@ -33,6 +33,7 @@ void alto_cuda_free(alto_cuda_ptr p);
 alto_status alto_cuda_memset(alto_cuda_ptr p, uint8_t value, size_t bytes);
 alto_status alto_cuda_h2d(alto_cuda_ptr dst, const void *src, size_t bytes);
 alto_status alto_cuda_d2h(void *dst, alto_cuda_ptr src, size_t bytes);
+alto_status alto_cuda_d2d(alto_cuda_ptr dst, alto_cuda_ptr src, size_t bytes);
 alto_status alto_cuda_sync(void);
 
 alto_status alto_cuda_module_load(const void *image, alto_cuda_module **out);

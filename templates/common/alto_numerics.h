@@ -231,57 +231,39 @@ ALTO_HD float alto_e2m1_to_f32(alto_u8 c) {
 }
 
 /* RNE onto the grid, saturating at 6 (Inf too); ties go to the even code:
- * 0.25->0, 0.75->1, 1.25->1, 1.75->2, 2.5->2, 3.5->4, 5->4. NaN -> 0x7 (+6), as the CUDA cast. */
+ * 0.25->0, 0.75->1, 1.25->1, 1.75->2, 2.5->2, 3.5->4, 5->4. NaN -> 0x7 (+6), as the CUDA cast.
+ * Branch-free on the bits (the same algorithm as the FP8 casts with 1 mantissa bit): |x| >= 1 rounds
+ * the significand to one bit, code = 2 + 2e + m = (rounded bits >> 22) - 252; |x| < 1 lets the fp32
+ * add of 2^22 (ulp 0.5) round, and the step count is the code (1.0 = code 2 when it carries). */
 ALTO_HD alto_u8 alto_f32_to_e2m1(float x) {
-  if (alto_f32_isnan(x))
+  alto_u32 b = alto_f32_bits(x);
+  alto_u32 ab = b & 0x7FFFFFFFu;
+  if (ab > ALTO_F32_INF_BITS)
     return 0x7;
-  alto_u8 sign = (alto_u8)(alto_f32_sign(x) << 3);
-  float a = alto_f32_abs(x);
-  alto_u8 k;
-  if (a <= 0.25f)
-    k = 0;
-  else if (a < 0.75f)
-    k = 1;
-  else if (a <= 1.25f)
-    k = 2;
-  else if (a < 1.75f)
-    k = 3;
-  else if (a <= 2.5f)
-    k = 4;
-  else if (a < 3.5f)
-    k = 5;
-  else if (a <= 5.0f)
-    k = 6;
-  else
-    k = 7;
-  return (alto_u8)(sign | k);
+  if (ab > 0x40C00000u) /* min(|x|, 6) */
+    ab = 0x40C00000u;
+  alto_u32 sign = (b >> 28) & 8u;
+  alto_u32 kn = ((ab + 0x1FFFFFu + ((ab >> 22) & 1u)) >> 22) - 252u;
+  alto_u32 ks = alto_f32_bits(ALTO_FADD(alto_f32_from_bits(ab), 4194304.0f)) - 0x4A800000u;
+  return (alto_u8)(sign | (ab >= 0x3F800000u ? kn : ks));
 }
 
 /* Stochastic rounding (NUMERICS.md 2.2): with lo <= |x| < hi the neighbouring grid points and
- * p = (|x| - lo) / (hi - lo) (exact in fp32), choose hi iff u < floor(p * 2^32). |x| >= 6 gives 6. */
+ * p = (|x| - lo) / (hi - lo) (exact in fp32), choose hi iff u < floor(p * 2^32). |x| >= 6 gives 6.
+ * lo is |x| truncated onto the grid: the significand cut to one bit for |x| >= 1. */
 ALTO_HD alto_u8 alto_f32_to_e2m1_sr(float x, alto_u32 u) {
-  if (alto_f32_isnan(x))
+  alto_u32 b = alto_f32_bits(x);
+  alto_u32 ab = b & 0x7FFFFFFFu;
+  if (ab > ALTO_F32_INF_BITS)
     return 0x7;
-  alto_u8 sign = (alto_u8)(alto_f32_sign(x) << 3);
-  float a = alto_f32_abs(x);
-  if (a >= 6.0f)
+  alto_u32 sign = (b >> 28) & 8u;
+  if (ab >= 0x40C00000u)
     return (alto_u8)(sign | 7u);
-  alto_u8 k;
-  float lo, step;
-  if (a < 2.0f) { /* codes 0..4 are multiples of 0.5 */
-    k = 0;
-    while (k < 3 && a >= ALTO_FMUL((float)(k + 1), 0.5f))
-      k++;
-    lo = ALTO_FMUL((float)k, 0.5f);
-    step = 0.5f;
-  } else if (a < 3.0f) {
-    k = 4, lo = 2.0f, step = 1.0f;
-  } else if (a < 4.0f) {
-    k = 5, lo = 3.0f, step = 1.0f;
-  } else {
-    k = 6, lo = 4.0f, step = 2.0f;
-  }
-  float p = ALTO_FDIV(ALTO_FSUB(a, lo), step);
+  alto_u32 k = ab >= 0x3F800000u ? (ab >> 22) - 252u : (ab >= 0x3F000000u ? 1u : 0u);
+  float a = alto_f32_from_bits(ab);
+  float lo = alto_e2m1_to_f32((alto_u8)k);
+  float inv_step = k < 4u ? 2.0f : (k < 6u ? 1.0f : 0.5f); /* 1 / (hi - lo): exact */
+  float p = ALTO_FMUL(ALTO_FSUB(a, lo), inv_step);
 #if ALTO_DEVICE_COMPILE
   alto_u64 thr = __double2ull_rz(ALTO_DMUL((double)p, 4294967296.0));
 #else
@@ -291,7 +273,6 @@ ALTO_HD alto_u8 alto_f32_to_e2m1_sr(float x, alto_u32 u) {
     k++;
   return (alto_u8)(sign | k);
 }
-
 
 /* ---- generic element dispatch ------------------------------------------------------------------ */
 ALTO_HD float alto_elem_max(alto_elem e) {
@@ -311,11 +292,12 @@ ALTO_HD float alto_elem_decode(alto_elem e, alto_u8 c) {
 }
 
 /* ---- block statistics -------------------------------------------------------------------------- */
-/* max(|x|) that sticks at NaN: once a NaN is seen the result is NaN, in any order of updates
+/* max(|x|) that sticks at NaN, as an integer max of the magnitude bits: non-negative floats order
+ * like their bits, and every NaN pattern is above Inf. Any order of updates gives the same bits
  * (so GPU tree reductions and the CPU loop agree). Combine two partial results with the same call. */
 ALTO_HD float alto_amax_update(float amax, float x) {
-  float a = alto_f32_abs(x);
-  return (a > amax || alto_f32_isnan(a)) ? a : amax;
+  alto_u32 a = alto_f32_bits(x) & 0x7FFFFFFFu, m = alto_f32_bits(amax) & 0x7FFFFFFFu;
+  return alto_f32_from_bits(a > m ? a : m);
 }
 
 /* ---- E8M0 scales and the MX scale rules (NUMERICS.md 2.1, 3) -------------------------------- */

@@ -26,6 +26,9 @@ typedef struct {
   alto_i64 R;                     /* rows of one matrix (3-D), = rows for 2-D */
   alto_u64 seed;                  /* Philox key (stochastic rounding) */
   alto_u64 stream;                /* Philox stream (stochastic rounding) */
+  ALTO_DPTR(alto_u8) codes2;      /* dual-output kernel: the second (wgrad) copy */
+  ALTO_DPTR(void) scales2;
+  alto_u64 stream2;
 } alto_qargs;
 
 #endif

@@ -29,7 +29,7 @@ __device__ __forceinline__ void alto_load_n(const void *x, alto_idx e, float *v)
 // applies the RHT to every b-row chunk of each column in place, rounded to the input dtype:
 // the same steps as alto_rht_apply (templates/common/alto_numerics.h), with the gather and the
 // scatter done on shared memory.
-template <int RHT_B, int T, bool IN_BF16, int CPT, int NT>
+template <int RHT_B, int T, bool IN_BF16, int CPT, int NT, bool PRELOADED = false>
 __device__ __forceinline__ void
 alto_tile_rht_(const void *__restrict__ x, typename alto_smem_type_<IN_BF16>::type *tile,
                float *s_sign, int *s_perm, const float *__restrict__ rht_sign,
@@ -43,13 +43,14 @@ alto_tile_rht_(const void *__restrict__ x, typename alto_smem_type_<IN_BF16>::ty
   __syncthreads();
   if (!active)
     return;
-  for (int r = 0; r < T; r++) {
-    float v[CPT];
-    alto_load_n<IN_BF16, CPT>(x, (r0 + r) * cols + c, v);
+  if (!PRELOADED)
+    for (int r = 0; r < T; r++) {
+      float v[CPT];
+      alto_load_n<IN_BF16, CPT>(x, (r0 + r) * cols + c, v);
 #pragma unroll
-    for (int j = 0; j < CPT; j++)
-      tile[r * NT * CPT + threadIdx.x * CPT + j] = alto_smem_from_f32_<IN_BF16>(v[j]);
-  }
+      for (int j = 0; j < CPT; j++)
+        tile[r * NT * CPT + threadIdx.x * CPT + j] = alto_smem_from_f32_<IN_BF16>(v[j]);
+    }
   float norm = alto_rht_norm(RHT_B);
 #pragma unroll
   for (int j = 0; j < CPT; j++) {
@@ -102,7 +103,7 @@ __device__ __forceinline__ void alto_rht_only(const void *__restrict__ x, void *
 }
 
 template <int KIND, int ELEM, int BR, int BC, int RHT_B, bool IN_BF16, int RULE, bool SR,
-          bool PACK_ROWS, int CPT, int NT>
+          bool PACK_ROWS, int CPT, int NT, bool PRELOADED = false>
 __device__ __forceinline__ void alto_quant_tile(const void *__restrict__ x,
                                                 alto_u8 *__restrict__ codes,
                                                 void *__restrict__ scales,
@@ -125,7 +126,8 @@ __device__ __forceinline__ void alto_quant_tile(const void *__restrict__ x,
   float outer = (KIND == ALTO_QK_NVFP4 && outer_ptr) ? *outer_ptr : 1.0f;
 
   if constexpr (RHT_B > 0)
-    alto_tile_rht_<RHT_B, T, IN_BF16, CPT, NT>(x, tile, s_sign, s_perm, rht_sign, rht_perm, r0, c,
+    alto_tile_rht_<RHT_B, T, IN_BF16, CPT, NT, PRELOADED>(x, tile, s_sign, s_perm, rht_sign,
+                                                          rht_perm, r0, c,
                                                cols, active);
 
   // The value of row r (tile-relative), column c + j.
