@@ -46,11 +46,8 @@ static alto_status cpu_set_batch_(void *self, const int32_t *tok, const int32_t 
 
 static alto_status cpu_run_(void *self, int64_t step, bool backward, double *loss) {
   alto_train_cpu *c = self;
-  float l = 0;
-  alto_status s = backward ? alto_exec_forward_backward(c->exec, step, &l)
-                           : alto_exec_forward(c->exec, step, &l);
-  *loss = l;
-  return s;
+  return backward ? alto_exec_forward_backward(c->exec, step, loss)
+                  : alto_exec_forward(c->exec, step, loss);
 }
 
 static alto_status cpu_adamw_(void *self, const alto_train_adamw *h) {

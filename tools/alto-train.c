@@ -18,7 +18,7 @@
 enum { EXIT_USER_ = 1, EXIT_USAGE_ = 2, EXIT_NONFINITE_ = 3 };
 
 /* Defaults measured to train the debug model at a few steps per second on 2 cores. */
-#define DEFAULT_BATCH 4
+#define DEFAULT_BATCH 2
 #define DEFAULT_SEQ 64
 
 static void usage_(FILE *f) {
