@@ -212,8 +212,8 @@ alto_status alto_ckpt_read_info(const char *path, alto_ckpt_info *info) {
   return s;
 }
 
-static alto_status check_tensor_(const alto_st_file *f, const char *name,
-                                 const alto_train_param *p, const alto_st_tensor **out) {
+static alto_status check_tensor_(const alto_st_file *f, const char *name, const alto_train_param *p,
+                                 const alto_st_tensor **out) {
   const alto_st_tensor *t = alto_st_find(f, name);
   if (!t)
     return alto_error(ALTO_ERR_INVALID_ARG,

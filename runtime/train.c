@@ -216,7 +216,8 @@ static void progress_line_(progress_ *pr, const char *line) {
 }
 
 /* A message that stays: ends the updating line first. */
-static void progress_note_(progress_ *pr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void progress_note_(progress_ *pr, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void progress_note_(progress_ *pr, const char *fmt, ...) {
   if (pr->quiet)
     return;
@@ -241,8 +242,8 @@ static void plots_(const alto_train_opts *o, const char *name, progress_ *pr, bo
   int n_runs = 0;
   bool ok = alto_plot_runs(parent, &n_runs) == ALTO_OK;
   if (announce)
-    progress_note_(pr, "plot: %s/loss.png%s%s/loss.png (%d run%s)", o->run_dir,
-                   ok ? " and " : "", ok ? parent : "", n_runs, n_runs == 1 ? "" : "s");
+    progress_note_(pr, "plot: %s/loss.png%s%s/loss.png (%d run%s)", o->run_dir, ok ? " and " : "",
+                   ok ? parent : "", n_runs, n_runs == 1 ? "" : "s");
   free(dup);
 }
 
@@ -302,8 +303,9 @@ static alto_status resume_(const alto_train_opts *o, alto_train_exec_i *ex, alto
   ALTO_TRY(alto_ckpt_read_info(path, &info));
   if (info.cfg.batch != o->cfg.batch || info.cfg.seq != o->cfg.seq)
     return alto_error(ALTO_ERR_INVALID_ARG,
-                      "%s was trained with batch %" PRId64 " x seq %" PRId64 ", this run has %" PRId64
-                      " x %" PRId64 ": give the same --batch and --seq to resume",
+                      "%s was trained with batch %" PRId64 " x seq %" PRId64
+                      ", this run has %" PRId64 " x %" PRId64
+                      ": give the same --batch and --seq to resume",
                       path, info.cfg.batch, info.cfg.seq, o->cfg.batch, o->cfg.seq);
   if (info.step >= o->cfg.steps)
     return alto_error(ALTO_ERR_INVALID_ARG,
@@ -316,9 +318,9 @@ static alto_status resume_(const alto_train_opts *o, alto_train_exec_i *ex, alto
                       ": give the same --seed to resume (it keys the SR and RHT noise)",
                       path, info.cfg.seed, o->cfg.seed);
   const alto_train_config *a = &info.cfg, *b = &o->cfg;
-  if (a->steps != b->steps || a->lr != b->lr || a->min_lr != b->min_lr ||
-      a->warmup != b->warmup || a->beta1 != b->beta1 || a->beta2 != b->beta2 ||
-      a->eps != b->eps || a->weight_decay != b->weight_decay || a->grad_clip != b->grad_clip)
+  if (a->steps != b->steps || a->lr != b->lr || a->min_lr != b->min_lr || a->warmup != b->warmup ||
+      a->beta1 != b->beta1 || a->beta2 != b->beta2 || a->eps != b->eps ||
+      a->weight_decay != b->weight_decay || a->grad_clip != b->grad_clip)
     alto_log_warn("resuming %s with other hyperparameters (steps, lr schedule, AdamW or "
                   "clipping) than it was trained with: the run continues, but not as the "
                   "uninterrupted run would have",
@@ -337,16 +339,18 @@ alto_status alto_train(const alto_train_opts *o, alto_train_exec_i *ex, alto_tra
   res->first_step = 1;
   res->first_loss = res->last_loss = res->last_val_loss = NAN;
   if (c->steps <= 0 || c->batch <= 0 || c->seq <= 0)
-    return alto_error(ALTO_ERR_INVALID_ARG, "steps, batch and seq must be positive (got %" PRId64
-                      ", %" PRId64 ", %" PRId64 ")", c->steps, c->batch, c->seq);
+    return alto_error(ALTO_ERR_INVALID_ARG,
+                      "steps, batch and seq must be positive (got %" PRId64 ", %" PRId64
+                      ", %" PRId64 ")",
+                      c->steps, c->batch, c->seq);
   ALTO_TRY(mkdir_p_(o->run_dir));
   char *dup = alto_xstrdup(o->run_dir);
   char name[256];
   snprintf(name, sizeof name, "%s", o->run_name ? o->run_name : basename(dup));
   free(dup);
   progress_ pr = {o->out ? o->out : stderr, false, o->quiet, false};
-  pr.tty = o->progress == 1 || (o->progress < 0 && isatty(fileno(pr.out)) &&
-                                !alto_env_get_bool(ALTO_ENV_NO_COLOR));
+  pr.tty = o->progress == 1 ||
+           (o->progress < 0 && isatty(fileno(pr.out)) && !alto_env_get_bool(ALTO_ENV_NO_COLOR));
   int64_t start = 1;
   char old[4096];
   if (!o->resume && alto_ckpt_latest(o->run_dir, old, sizeof old) == ALTO_OK) {

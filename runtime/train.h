@@ -98,17 +98,17 @@ alto_status alto_train_identity_make(const alto_model *m, const char *recipe_pat
 
 /* ---- the run ------------------------------------------------------------------------------ */
 typedef struct {
-  int64_t steps;         /* the step to stop after (the total of the schedule) */
-  int64_t batch, seq;    /* B, T */
-  double lr, min_lr;     /* peak and final learning rate */
-  int64_t warmup;        /* warmup steps */
+  int64_t steps;      /* the step to stop after (the total of the schedule) */
+  int64_t batch, seq; /* B, T */
+  double lr, min_lr;  /* peak and final learning rate */
+  int64_t warmup;     /* warmup steps */
   double beta1, beta2, eps, weight_decay;
-  double grad_clip;      /* global L2 norm bound; 0: no clipping */
-  uint64_t seed;         /* the run seed (init, SR and RHT noise) */
-  int64_t val_every;     /* validation every K steps (0: never; also at the end when > 0) */
-  int64_t val_batches;   /* batches per validation pass (0: the whole validation split) */
-  int64_t ckpt_every;    /* checkpoint every K steps (0: only at the end) */
-  int64_t keep_ckpts;    /* checkpoints to keep (older ones are removed; 0: keep all) */
+  double grad_clip;    /* global L2 norm bound; 0: no clipping */
+  uint64_t seed;       /* the run seed (init, SR and RHT noise) */
+  int64_t val_every;   /* validation every K steps (0: never; also at the end when > 0) */
+  int64_t val_batches; /* batches per validation pass (0: the whole validation split) */
+  int64_t ckpt_every;  /* checkpoint every K steps (0: only at the end) */
+  int64_t keep_ckpts;  /* checkpoints to keep (older ones are removed; 0: keep all) */
 } alto_train_config;
 
 /* Defaults: lr 3e-3, min_lr 3e-4, warmup 20, betas (0.9, 0.95), eps 1e-8, wd 0.1, clip 1.0,

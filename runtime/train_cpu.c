@@ -1,6 +1,5 @@
 /* The CPU executor and the tokenized corpus as the training loop's interfaces (see
- * train_cpu.h). Until the executor and the data loader are part of the tree, the functions say
- * so (ALTO_ERR_UNSUPPORTED) instead of failing to build. */
+ * train_cpu.h). */
 #include "runtime/train_cpu.h"
 
 #include <errno.h>
@@ -12,18 +11,11 @@
 #include "base/sha256.h"
 #include "runtime/cache.h"
 
-#if __has_include("runtime/cpu/exec.h")
-#define ALTO_TRAIN_HAVE_EXEC 1
 #include "compiler/lower.h"
 #include "runtime/cpu/exec.h"
-#endif
-#if __has_include("runtime/data.h")
-#define ALTO_TRAIN_HAVE_DATA 1
 #include "runtime/data.h"
-#endif
 
 /* ---- the executor ------------------------------------------------------------------------ */
-#ifdef ALTO_TRAIN_HAVE_EXEC
 struct alto_train_cpu {
   alto_lowered lowered;
   alto_exec *exec;
@@ -32,7 +24,9 @@ struct alto_train_cpu {
   int64_t n_weights;
 };
 
-static int cpu_n_params_(void *self) { return ((alto_train_cpu *)self)->n_params; }
+static int cpu_n_params_(void *self) {
+  return ((alto_train_cpu *)self)->n_params;
+}
 
 static void cpu_param_(void *self, int i, alto_train_param *out) {
   alto_train_cpu *c = self;
@@ -112,29 +106,11 @@ void alto_train_cpu_free(alto_train_cpu *c) {
   free(c);
 }
 
-int64_t alto_train_cpu_param_count(const alto_train_cpu *c) { return c->n_weights; }
-#else
-struct alto_train_cpu {
-  int unused;
-};
-
-alto_status alto_train_cpu_create(const alto_model *m, const alto_recipe *r, int64_t batch,
-                                  int64_t seq, uint64_t seed, alto_train_cpu **out,
-                                  alto_train_exec_i *iface) {
-  (void)m, (void)r, (void)batch, (void)seq, (void)seed, (void)iface;
-  *out = NULL;
-  return alto_error(ALTO_ERR_UNSUPPORTED,
-                    "this build has no CPU plan executor yet (runtime/cpu/exec.c)");
-}
-void alto_train_cpu_free(alto_train_cpu *c) { (void)c; }
 int64_t alto_train_cpu_param_count(const alto_train_cpu *c) {
-  (void)c;
-  return 0;
+  return c->n_weights;
 }
-#endif
 
 /* ---- the corpus -------------------------------------------------------------------------- */
-#ifdef ALTO_TRAIN_HAVE_DATA
 struct alto_train_corpus {
   alto_shard train, val;
   alto_loader loader;
@@ -264,8 +240,8 @@ alto_status alto_train_corpus_open(const alto_train_corpus_opts *o, alto_train_c
     free(c);
     return s;
   }
-  *iface = (alto_train_data_i){c,           corpus_next_,      corpus_get_pos_,
-                               corpus_set_pos_, corpus_val_reset_, corpus_val_next_};
+  *iface = (alto_train_data_i){
+      c, corpus_next_, corpus_get_pos_, corpus_set_pos_, corpus_val_reset_, corpus_val_next_};
   *out = c;
   return ALTO_OK;
 }
@@ -280,21 +256,6 @@ void alto_train_corpus_free(alto_train_corpus *c) {
   free(c);
 }
 
-int64_t alto_train_corpus_tokens(const alto_train_corpus *c) { return c->train.n_tokens; }
-#else
-struct alto_train_corpus {
-  int unused;
-};
-
-alto_status alto_train_corpus_open(const alto_train_corpus_opts *o, alto_train_corpus **out,
-                                   alto_train_data_i *iface) {
-  (void)o, (void)iface;
-  *out = NULL;
-  return alto_error(ALTO_ERR_UNSUPPORTED, "this build has no data loader yet (runtime/data.c)");
-}
-void alto_train_corpus_free(alto_train_corpus *c) { (void)c; }
 int64_t alto_train_corpus_tokens(const alto_train_corpus *c) {
-  (void)c;
-  return 0;
+  return c->train.n_tokens;
 }
-#endif

@@ -116,8 +116,8 @@ typedef struct {
 } given_;
 
 static void from_checkpoint_(alto_train_config *c, const alto_train_config *k, const given_ *g) {
-#define TAKE_(flag, field) \
-  if (!g->flag)            \
+#define TAKE_(flag, field)                                                                         \
+  if (!g->flag)                                                                                    \
     c->field = k->field;
   TAKE_(steps, steps)
   TAKE_(batch, batch)
@@ -212,7 +212,7 @@ int main(int argc, char **argv) {
                !strcmp(a, "--steps") || !strcmp(a, "--batch") || !strcmp(a, "--seq")
                    ? "a positive integer"
                : strstr("--lr --min-lr --weight-decay --grad-clip", a) ? "a non-negative number"
-                                                                        : "a non-negative integer");
+                                                                       : "a non-negative integer");
       return usage_error_(msg, v);
     }
   }
@@ -243,8 +243,9 @@ int main(int argc, char **argv) {
   /* Resume: settings not given here come from the checkpoint. */
   char ckpt[4096];
   if (resume) {
-    alto_status s = !strcmp(resume, "latest") ? alto_ckpt_latest(run_dir, ckpt, sizeof ckpt)
-                                              : (snprintf(ckpt, sizeof ckpt, "%s", resume), ALTO_OK);
+    alto_status s = !strcmp(resume, "latest")
+                        ? alto_ckpt_latest(run_dir, ckpt, sizeof ckpt)
+                        : (snprintf(ckpt, sizeof ckpt, "%s", resume), ALTO_OK);
     alto_ckpt_info info;
     if (s == ALTO_OK)
       s = alto_ckpt_read_info(ckpt, &info);
@@ -264,32 +265,34 @@ int main(int argc, char **argv) {
   alto_train_corpus *corpus = NULL;
   alto_train_exec_i ex;
   alto_train_data_i di;
-  alto_train_opts o = {.cfg = cfg, .run_dir = run_dir, .resume = resume, .fresh = fresh,
-                       .progress = -1};
+  alto_train_opts o = {
+      .cfg = cfg, .run_dir = run_dir, .resume = resume, .fresh = fresh, .progress = -1};
   alto_status s = alto_model_load(model, &m);
   if (s == ALTO_OK && rpath)
     s = alto_recipe_load(rpath, &r);
   if (s == ALTO_OK)
     s = alto_train_identity_make(&m, rpath, &o.id);
   if (s == ALTO_OK && cfg.seq > m.max_seq_len)
-    s = alto_error(ALTO_ERR_INVALID_ARG, "--seq %" PRId64 " exceeds the model's max_seq_len %" PRId64,
-                   cfg.seq, m.max_seq_len);
+    s = alto_error(ALTO_ERR_INVALID_ARG,
+                   "--seq %" PRId64 " exceeds the model's max_seq_len %" PRId64, cfg.seq,
+                   m.max_seq_len);
   if (s == ALTO_OK) {
-    fprintf(stderr, "alto-train: %s/%s, recipe %s, batch %" PRId64 " x seq %" PRId64 ", %" PRId64
-                    " steps, run dir %s\n",
+    fprintf(stderr,
+            "alto-train: %s/%s, recipe %s, batch %" PRId64 " x seq %" PRId64 ", %" PRId64
+            " steps, run dir %s\n",
             m.family, m.flavor, rpath ? rpath : "none (bf16)", cfg.batch, cfg.seq, cfg.steps,
             run_dir);
     s = alto_train_cpu_create(&m, r, cfg.batch, cfg.seq, cfg.seed, &cpu, &ex);
   }
   if (s == ALTO_OK) {
-    alto_train_corpus_opts co = {data,     tokenizer, NULL,     (int)m.vocab_size,
-                                 cfg.batch, cfg.seq,  cfg.seed, stderr};
+    alto_train_corpus_opts co = {data,      tokenizer, NULL,     (int)m.vocab_size,
+                                 cfg.batch, cfg.seq,   cfg.seed, stderr};
     s = alto_train_corpus_open(&co, &corpus, &di);
   }
   alto_train_result res;
   if (s == ALTO_OK) {
-    fprintf(stderr, "alto-train: %.2fM parameters, %.2fM training tokens, %" PRId64
-                    " tokens per step\n",
+    fprintf(stderr,
+            "alto-train: %.2fM parameters, %.2fM training tokens, %" PRId64 " tokens per step\n",
             (double)alto_train_cpu_param_count(cpu) / 1e6,
             (double)alto_train_corpus_tokens(corpus) / 1e6, cfg.batch * cfg.seq);
     s = alto_train(&o, &ex, &di, &res);
