@@ -187,7 +187,9 @@ static alto_status alto_aot_one_(const alto_aot_batch *b, const alto_qkern *k, c
   if (st == ALTO_OK && b->compile)
     st = alto_aot_compile(&g, b->target, b->arch, &origin);
   alto_gen_kernel_free(&g);
-  *res = origin == ALTO_CACHE_COMPILED ? ALTO_AOT_COMPILED : ALTO_AOT_CACHED;
+  *res = !b->compile                     ? ALTO_AOT_WRITTEN
+         : origin == ALTO_CACHE_COMPILED ? ALTO_AOT_COMPILED
+                                         : ALTO_AOT_CACHED;
   return st;
 }
 
@@ -215,6 +217,8 @@ static void alto_aot_worker_(void *ctx, int64_t begin, int64_t end) {
         r->sum.compiled++;
       else if (res == ALTO_AOT_CACHED)
         r->sum.cached++;
+      else if (res == ALTO_AOT_WRITTEN)
+        r->sum.written++;
       else
         r->sum.failed++;
       if (b->progress)

@@ -46,7 +46,12 @@ alto_status alto_aot_emit_templates(const char *dir);
 
 /* ---- a batch of quantization kernels, compiled in parallel -------------------------------- */
 
-typedef enum { ALTO_AOT_COMPILED, ALTO_AOT_CACHED, ALTO_AOT_FAILED } alto_aot_result;
+typedef enum {
+  ALTO_AOT_COMPILED, /* compiled into the cache */
+  ALTO_AOT_CACHED,   /* found in the cache */
+  ALTO_AOT_WRITTEN,  /* source written only (compile false) */
+  ALTO_AOT_FAILED
+} alto_aot_result;
 
 /* Called once per kernel as it finishes, one call at a time (under the batch's lock). `error`
  * is the message of a failure (NULL otherwise); `seconds` the kernel's wall time. */
@@ -66,7 +71,7 @@ typedef struct {
 } alto_aot_batch;
 
 typedef struct {
-  int compiled, cached, failed;
+  int compiled, cached, written, failed;
   double seconds; /* wall time of the whole batch */
 } alto_aot_summary;
 
