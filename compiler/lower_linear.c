@@ -61,8 +61,8 @@ static alto_qdesc qd_(const lower_linear_ *l, const fmt_ *f, alto_elem e, int br
   q.rounding = sr ? ALTO_ROUND_SR : ALTO_ROUND_RNE;
   q.scale_rule = l->lpt->scale_rule;
   q.two_d = br > 1 && bc > 1;
-  q.two_level = l->lpt->scheme == ALTO_SCHEME_NVFP4 &&
-                l->lpt->two_level_scaling == ALTO_TWO_LEVEL_TENSORWISE;
+  q.two_level =
+      l->lpt->scheme == ALTO_SCHEME_NVFP4 && l->lpt->two_level_scaling == ALTO_TWO_LEVEL_TENSORWISE;
   q.scale_dtype = f->sdt;
   return q;
 }

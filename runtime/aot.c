@@ -22,7 +22,7 @@ alto_status alto_cuda_compile_source(const char *arch, const char *name, const c
 /* The NVRTC archs alto accepts: CUDA 12/13 targets from Turing on (CUDA 13 dropped older ones).
  * "a" variants enable the arch-specific instructions (sm_90a: wgmma, TMA multicast). */
 static const char *const alto_aot_nvrtc_archs_[] = {
-    "sm_75",  "sm_80",   "sm_86",  "sm_87",   "sm_89",  "sm_90",   "sm_90a",  "sm_100", "sm_100a",
+    "sm_75",  "sm_80",   "sm_86",  "sm_87",   "sm_89",  "sm_90",   "sm_90a", "sm_100", "sm_100a",
     "sm_103", "sm_103a", "sm_110", "sm_110a", "sm_120", "sm_120a", "sm_121", "sm_121a"};
 #define ALTO_AOT_N_NVRTC_ (sizeof alto_aot_nvrtc_archs_ / sizeof alto_aot_nvrtc_archs_[0])
 
@@ -118,14 +118,14 @@ alto_status alto_aot_compile(const alto_gen_kernel *g, alto_target t, const char
   alto_jit_request r;
   alto_jit_request_make(g, t, arch, alto_jit_compiler_version(t), &r);
   alto_cache_entry e;
-  ALTO_TRY(alto_cache_get(&r.req, t == ALTO_TARGET_HIP ? alto_aot_compile_hip : alto_aot_compile_cuda,
-                          NULL, &e));
+  ALTO_TRY(alto_cache_get(
+      &r.req, t == ALTO_TARGET_HIP ? alto_aot_compile_hip : alto_aot_compile_cuda, NULL, &e));
   *origin = e.origin;
   alto_cache_entry_free(&e);
   return ALTO_OK;
 }
 
-/* ---- --emit-src --------------------------------------------------------------------------- */
+/* ---- --emit-src ------------------------------------------------------------------------------ */
 
 static alto_status alto_aot_write_(const char *path, const char *text, size_t len) {
   char dir[4096];
@@ -162,7 +162,7 @@ alto_status alto_aot_emit_templates(const char *dir) {
   return ALTO_OK;
 }
 
-/* ---- batches ------------------------------------------------------------------------------ */
+/* ---- batches --------------------------------------------------------------------------------- */
 
 typedef struct {
   const alto_aot_batch *b;

@@ -63,9 +63,9 @@ typedef struct {
   int n;
   alto_target target;
   const char *arch;
-  int threads;                /* compile threads (>= 1) */
-  const char *emit_dir;       /* write sources here (NULL: none) */
-  bool compile;               /* compile into the cache (else only emit) */
+  int threads;                   /* compile threads (>= 1) */
+  const char *emit_dir;          /* write sources here (NULL: none) */
+  bool compile;                  /* compile into the cache (else only emit) */
   alto_aot_progress_fn progress; /* may be NULL */
   void *progress_ctx;
 } alto_aot_batch;

@@ -5,8 +5,7 @@
 #include "runtime/quant_gpu.h"
 
 alto_status alto_plan_quant_spec(const alto_qdesc *q, alto_quant_spec *out) {
-  if (q->scheme == ALTO_SCHEME_BF16 || q->scheme == ALTO_SCHEME_MX9 ||
-      q->scheme == ALTO_SCHEME_MX6)
+  if (q->scheme == ALTO_SCHEME_BF16 || q->scheme == ALTO_SCHEME_MX9 || q->scheme == ALTO_SCHEME_MX6)
     return alto_error(ALTO_ERR_UNSUPPORTED, "scheme %s is not a block/scaled quantization",
                       alto_scheme_name(q->scheme));
   if (q->axis != -1 && q->axis != -2)

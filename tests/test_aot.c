@@ -17,7 +17,7 @@
 
 static bool have_nvrtc;
 
-/* ---- AOT, then the JIT finds the entry warm ---------------------------------------------------- */
+/* ---- AOT, then the JIT finds the entry warm -------------------------------------------------- */
 
 static int fail_calls;
 
@@ -107,7 +107,7 @@ static void test_aot_then_warm(void) {
   unsetenv("ALTO_CACHE_DIR");
 }
 
-/* ---- plan -> kernels -------------------------------------------------------------------------- */
+/* ---- plan -> kernels ------------------------------------------------------------------------- */
 
 static bool plan_kernels_(const char *model, const char *recipe, alto_target t, const char *arch,
                           alto_plan_kernels *pk) {
@@ -193,7 +193,7 @@ static void test_plan_kernels(void) {
   alto_plan_kernels_free(&pk);
 }
 
-/* ---- the CLI ------------------------------------------------------------------------------------ */
+/* ---- the CLI --------------------------------------------------------------------------------- */
 
 static char out_[1 << 16], err_[1 << 16];
 

@@ -71,8 +71,8 @@ static void usage_(FILE *f) {
           "\n"
           "Examples:\n"
           "  alto-compile --model llama3/8b --recipe mxfp4 --plan\n"
-          "  alto-compile --model llama3/8b --recipe mxfp4 --arch sm_90a     # build the plan's kernels\n"
-          "  alto-compile --arch sm_90a -j 16                                # the whole matrix\n"
+          "  alto-compile --model llama3/8b --recipe mxfp4 --arch sm_90a   # the plan's kernels\n"
+          "  alto-compile --arch sm_90a -j 16                              # the whole matrix\n"
           "  alto-compile --arch sm_90a --only nvfp4 --list\n"
           "  alto-compile --arch gfx90a --emit-src /tmp/k && ls /tmp/k\n"
           "\n"
@@ -256,7 +256,7 @@ static void progress_cb_(void *ctx, int done, int total, const char *key, alto_a
     return;
   }
   if (error)
-    fprintf(stderr, "\r\x1b[2K" "FAILED %s\n%s\n", key, error);
+    fprintf(stderr, "\r\x1b[2KFAILED %s\n%s\n", key, error);
   int width = 30, fill = total ? done * width / total : width;
   char bar[64];
   for (int i = 0; i < width; i++)
@@ -347,8 +347,15 @@ static int run_aot_(const aot_opts_ *o, const alto_plan_kernels *pk, const char 
     return 1;
   }
   progress_ prog = {alto_log_color(), now_()};
-  alto_aot_batch b = {ks, n, o->target, o->arch, o->jobs, o->emit_dir, o->compile,
-                      progress_cb_, &prog};
+  alto_aot_batch b = {.kernels = ks,
+                      .n = n,
+                      .target = o->target,
+                      .arch = o->arch,
+                      .threads = o->jobs,
+                      .emit_dir = o->emit_dir,
+                      .compile = o->compile,
+                      .progress = progress_cb_,
+                      .progress_ctx = &prog};
   alto_aot_summary sum;
   alto_aot_run(&b, &sum);
   free(ks);
@@ -357,8 +364,8 @@ static int run_aot_(const aot_opts_ *o, const alto_plan_kernels *pk, const char 
            "cache: %s\n",
            o->arch, n, sum.compiled, sum.cached, sum.failed, sum.seconds, o->jobs, root);
   else
-    printf("%s: %d kernels: %d written, %d failed in %.1f s\n", o->arch, n, sum.written,
-           sum.failed, sum.seconds);
+    printf("%s: %d kernels: %d written, %d failed in %.1f s\n", o->arch, n, sum.written, sum.failed,
+           sum.seconds);
   if (o->emit_dir)
     printf("sources: %s (templates: %s/templates)\n", o->emit_dir, o->emit_dir);
   if (sum.failed)
@@ -366,7 +373,7 @@ static int run_aot_(const aot_opts_ *o, const alto_plan_kernels *pk, const char 
   return sum.failed ? 1 : 0;
 }
 
-/* ---- main --------------------------------------------------------------------------------------- */
+/* ---- main ------------------------------------------------------------------------------------ */
 
 int main(int argc, char **argv) {
   const char *model = NULL, *recipe = NULL;
