@@ -30,11 +30,16 @@ static void *alto_parallel_run_(void *arg) {
 }
 
 void alto_parallel_for(int64_t n, int64_t grain, alto_parallel_fn fn, void *ctx) {
+  alto_parallel_for_threads(n, grain, alto_parallel_threads(), fn, ctx);
+}
+
+void alto_parallel_for_threads(int64_t n, int64_t grain, int threads, alto_parallel_fn fn,
+                               void *ctx) {
   if (n <= 0)
     return;
   if (grain < 1)
     grain = 1;
-  int64_t nt = alto_parallel_threads();
+  int64_t nt = threads < 1 ? 1 : (threads > 256 ? 256 : threads);
   if (nt > (n + grain - 1) / grain)
     nt = (n + grain - 1) / grain;
   if (nt <= 1) {

@@ -13,5 +13,8 @@ int alto_parallel_threads(void);
 /* Runs fn over [0, n) split into contiguous chunks of at least `grain` items. Deterministic:
  * each item is processed exactly once, and results must not depend on the split. */
 void alto_parallel_for(int64_t n, int64_t grain, alto_parallel_fn fn, void *ctx);
+/* The same with an explicit thread count (1..256; `alto-compile -j N`). */
+void alto_parallel_for_threads(int64_t n, int64_t grain, int threads, alto_parallel_fn fn,
+                               void *ctx);
 
 #endif

@@ -86,6 +86,7 @@ typedef struct {
   alto_scale_rule scale_rule;
   bool two_d; /* 2-D block (32x32, 128x128, 16x16) */
   bool dge;   /* DGE_SCALE: the weight's quantization */
+  bool two_level; /* NVFP4: tensorwise outer scale (two_level_scaling: tensorwise) */
   alto_dtype scale_dtype;
 } alto_qdesc;
 

@@ -61,6 +61,8 @@ static alto_qdesc qd_(const lower_linear_ *l, const fmt_ *f, alto_elem e, int br
   q.rounding = sr ? ALTO_ROUND_SR : ALTO_ROUND_RNE;
   q.scale_rule = l->lpt->scale_rule;
   q.two_d = br > 1 && bc > 1;
+  q.two_level =
+      l->lpt->scheme == ALTO_SCHEME_NVFP4 && l->lpt->two_level_scaling == ALTO_TWO_LEVEL_TENSORWISE;
   q.scale_dtype = f->sdt;
   return q;
 }
@@ -68,7 +70,8 @@ static alto_qdesc qd_(const lower_linear_ *l, const fmt_ *f, alto_elem e, int br
 static bool qd_eq_(const alto_qdesc *a, const alto_qdesc *b) {
   return a->scheme == b->scheme && a->elem == b->elem && a->block_rows == b->block_rows &&
          a->block_cols == b->block_cols && a->axis == b->axis && a->rounding == b->rounding &&
-         a->rht == b->rht && a->scale_rule == b->scale_rule && a->two_d == b->two_d;
+         a->rht == b->rht && a->scale_rule == b->scale_rule && a->two_d == b->two_d &&
+         a->two_level == b->two_level;
 }
 
 /* True when a node after `since` writes `buf` (in-place updates such as the residual

@@ -110,6 +110,8 @@ static void put_q_(char *key, size_t n, const alto_qdesc *q, const char *prefix)
     put_(key, n, "2d");
   if (q->dge)
     put_(key, n, "dge");
+  if (q->two_level)
+    put_(key, n, "two_level");
 }
 
 void alto_variant_finish(alto_variant *v) {

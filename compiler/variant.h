@@ -12,7 +12,7 @@
  *   axis-1 | axis-2            quantization axis
  *   rne | sr                   rounding
  *   <scale rule>               "even", "floor", "uos", "rceil" (MX schemes)
- *   rht32, 2d, dge             flags
+ *   rht32, 2d, dge, two_level  flags
  *   ta, tb, acc                GEMM transposes, accumulation
  *   in_<dt>.out_<dt>           dtypes
  *   <dim letter><value>...     compiled dims (GEMM n, k; quant/norm cols; attention h, kv, d)

@@ -6,6 +6,8 @@
 
 #include "base/log.h"
 #include "runtime/cache.h"
+#include "runtime/hiprtc.h"
+#include "runtime/nvrtc.h"
 #include "runtime/templates.h"
 
 /* Compiler options per target: one table, part of every cache key. */
@@ -23,6 +25,56 @@ const char *const *alto_jit_options(alto_target t, int *n) {
   }
   *n = (int)(sizeof alto_jit_cuda_opts_ / sizeof alto_jit_cuda_opts_[0]);
   return alto_jit_cuda_opts_;
+}
+
+void alto_jit_request_make(const alto_gen_kernel *g, alto_target target, const char *arch,
+                           const char *compiler_version, alto_jit_request *r) {
+  memset(r, 0, sizeof *r);
+  snprintf(r->generator_hash, sizeof r->generator_hash, "gen%d-templates%016llx", ALTO_GEN_VERSION,
+           (unsigned long long)alto_templates_hash());
+  snprintf(r->name, sizeof r->name, "%s%s", g->name, alto_target_info_get(target)->ext);
+  int n_opts = 0;
+  const char *const *opts = alto_jit_options(target, &n_opts);
+  r->req = (alto_cache_request){
+      .kind = target == ALTO_TARGET_HIP ? ALTO_CACHE_HIP : ALTO_CACHE_CUDA,
+      .name = r->name,
+      .generator_hash = r->generator_hash,
+      .source = g->source,
+      .compiler = target == ALTO_TARGET_HIP ? "hiprtc" : "nvrtc",
+      .compiler_version = compiler_version,
+      .arch = arch,
+      .options = opts,
+      .n_options = n_opts,
+  };
+}
+
+/* Each target's runtime compiler is loaded only when that target is asked for. */
+static char alto_jit_versions_[ALTO_TARGET_COUNT][32];
+static pthread_once_t alto_jit_versions_once_[ALTO_TARGET_COUNT] = {PTHREAD_ONCE_INIT,
+                                                                    PTHREAD_ONCE_INIT};
+
+static void alto_jit_version_set_(alto_target t, int maj, int min) {
+  snprintf(alto_jit_versions_[t], sizeof alto_jit_versions_[t], "%d.%d", maj, min);
+}
+static void alto_jit_version_cuda_(void) {
+  int maj = 0, min = 0;
+  if (alto_nvrtc_load() == ALTO_OK)
+    alto_nvrtc_version(&maj, &min);
+  alto_jit_version_set_(ALTO_TARGET_CUDA, maj, min);
+}
+static void alto_jit_version_hip_(void) {
+  int maj = 0, min = 0;
+  if (alto_hiprtc_load() == ALTO_OK)
+    alto_hiprtc_version(&maj, &min);
+  alto_jit_version_set_(ALTO_TARGET_HIP, maj, min);
+}
+
+const char *alto_jit_compiler_version(alto_target t) {
+  _Static_assert(ALTO_TARGET_COUNT == 2, "add the target's compiler version here");
+  ALTO_ASSERT((unsigned)t < ALTO_TARGET_COUNT);
+  pthread_once(&alto_jit_versions_once_[t],
+               t == ALTO_TARGET_HIP ? alto_jit_version_hip_ : alto_jit_version_cuda_);
+  return alto_jit_versions_[t];
 }
 
 typedef struct alto_jit_entry_ {
@@ -73,26 +125,10 @@ alto_status alto_jit_get(alto_backend *b, const alto_gen_kernel *g, alto_jit_fn 
     }
   pthread_mutex_unlock(&alto_jit_mu_);
 
-  char gen_hash[64];
-  snprintf(gen_hash, sizeof gen_hash, "gen%d-templates%016llx", ALTO_GEN_VERSION,
-           (unsigned long long)alto_templates_hash());
-  int n_opts = 0;
-  const char *const *opts = alto_jit_options(b->target, &n_opts);
-  char name[200];
-  snprintf(name, sizeof name, "%s%s", g->name, alto_target_info_get(b->target)->ext);
-  alto_cache_request req = {
-      .kind = b->target == ALTO_TARGET_HIP ? ALTO_CACHE_HIP : ALTO_CACHE_CUDA,
-      .name = name,
-      .generator_hash = gen_hash,
-      .source = g->source,
-      .compiler = b->target == ALTO_TARGET_HIP ? "hiprtc" : "nvrtc",
-      .compiler_version = b->i->compiler_id(b),
-      .arch = b->arch,
-      .options = opts,
-      .n_options = n_opts,
-  };
+  alto_jit_request r;
+  alto_jit_request_make(g, b->target, b->arch, b->i->compiler_id(b), &r);
   alto_cache_entry entry;
-  ALTO_TRY(alto_cache_get(&req, alto_jit_compile_, b, &entry));
+  ALTO_TRY(alto_cache_get(&r.req, alto_jit_compile_, b, &entry));
   void *module = NULL;
   alto_status st = b->i->load(b, entry.binary, entry.binary_size, &module);
   alto_jit_fn fn = {NULL, g->threads, g->smem_bytes};

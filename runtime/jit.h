@@ -5,6 +5,7 @@
 
 #include "compiler/gen.h"
 #include "runtime/backend.h"
+#include "runtime/cache.h"
 
 typedef struct {
   void *fn;       /* backend function handle */
@@ -18,6 +19,22 @@ alto_status alto_jit_get(alto_backend *b, const alto_gen_kernel *g, alto_jit_fn 
 
 /* The compiler options of a target (part of every cache key). */
 const char *const *alto_jit_options(alto_target t, int *n);
+
+/* The cache request of a generated kernel for (target, arch, compiler version): the one place it
+ * is built, used by the JIT and by the ahead-of-time compile (runtime/aot.c, `alto-compile
+ * --arch`), so both find the same disk entries. r->req points into r and into g: keep both alive
+ * (and do not copy r) while the request is in use. */
+typedef struct {
+  alto_cache_request req;
+  char name[200];          /* "<kernel name>.cu" */
+  char generator_hash[64]; /* "gen<version>-templates<hash>" */
+} alto_jit_request;
+void alto_jit_request_make(const alto_gen_kernel *g, alto_target target, const char *arch,
+                           const char *compiler_version, alto_jit_request *r);
+
+/* The compiler version that goes into the key of a target's requests ("13.0"; "0.0" when the
+ * runtime compiler cannot be loaded): what the backends' compiler_id returns. */
+const char *alto_jit_compiler_version(alto_target t);
 
 /* Statistics of this process: kernels compiled, found in memory. */
 typedef struct {

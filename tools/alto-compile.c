@@ -1,40 +1,85 @@
-/* alto-compile: lower a model x recipe into the IR plan of one training step and print it.
+/* alto-compile: lower a model x recipe into the IR plan of one training step and print it; build
+ * the plan's kernels (or the whole quantization matrix) ahead of time into the kernel cache, in
+ * parallel and without a GPU; write the generated sources for nvcc / hipcc.
  *   alto-compile --model llama3/8b --recipe recipe.yaml --plan [--batch B --seq S] [--json]
- * Exit codes: 0 ok, 1 user error (bad model/recipe/dimension; the message names the file and
- * field), 2 usage error. */
+ *   alto-compile --arch sm_90a [--model M --recipe R] [-j N] [--only PATTERN] [--emit-src DIR]
+ * Exit codes: 0 ok, 1 user error or a failed compile (the message names the file, field, arch or
+ * kernel), 2 usage error. Documented in docs/alto-compile.md. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "base/log.h"
+#include "base/parallel.h"
 #include "compiler/lower.h"
 #include "compiler/memplan.h"
 #include "compiler/variant.h"
+#include "runtime/aot.h"
+#include "runtime/plan_kernels.h"
+#include "runtime/quant_matrix.h"
 
 static void usage_(FILE *f) {
   fprintf(f,
-          "usage: alto-compile --model MODEL [--recipe RECIPE] --plan [--batch B] [--seq S] "
-          "[--json]\n"
+          "usage: alto-compile --model MODEL [--recipe RECIPE] --plan [--batch B] [--seq S]\n"
+          "                    [--json] [--ops]\n"
+          "       alto-compile --arch ARCH [--model MODEL [--recipe RECIPE]] [-j N]\n"
+          "                    [--only PATTERN]... [--emit-src DIR [--compile]] [--list]\n"
           "\n"
-          "Lowers MODEL x RECIPE into the IR of one training step (forward, backward, AdamW)\n"
-          "and prints the plan: the scheme each module gets and why, op counts, the memory\n"
-          "peak, and the kernel variants.\n"
+          "--plan lowers MODEL x RECIPE into the IR of one training step (forward, backward,\n"
+          "AdamW) and prints the plan: the scheme each module gets and why, op counts, the\n"
+          "memory peak, and the kernel variants.\n"
+          "\n"
+          "--arch ARCH builds kernels ahead of time into the kernel cache, so that training on\n"
+          "a GPU of that arch starts warm (no GPU needed here: NVRTC / hiprtc only). With\n"
+          "--model (and --recipe) it builds every kernel of that plan; without, the whole\n"
+          "quantization matrix (every scheme, block, axis, rounding and RHT variant alto\n"
+          "generates). Only quantization kernels exist so far: GEMM and attention kernels are\n"
+          "not generated yet. Kernels already in the cache are found, not rebuilt.\n"
           "\n"
           "  --model MODEL    family/flavor (llama3/8b, deepseek_v3/16b, gpt_oss/20b, ...) under\n"
           "                   models/, or a path to a model .yaml\n"
           "  --recipe RECIPE  a recipe .yaml/.lua, or a name under recipes/ (default: none =\n"
           "                   everything bf16)\n"
-          "  --plan           print the plan (the only action for now)\n"
+          "  --plan           print the plan\n"
           "  --batch B        sequences per step (default 1)\n"
           "  --seq S          tokens per sequence (default 2048, at most the model's max)\n"
-          "  --json           machine-readable output on stdout\n"
-          "  --ops            also list every op (text output)\n"
+          "  --json           the plan as JSON on stdout (with --plan)\n"
+          "  --ops            also list every op (text output of --plan)\n"
+          "  --arch ARCH      target arch: CUDA (NVRTC) %s;\n"
+          "                   HIP (hiprtc) %s\n"
+          "  -j, --jobs N     compile threads (default: the online cores, or ALTO_NUM_THREADS)\n"
+          "  --only PATTERN   only kernels whose key contains PATTERN (repeatable: any of them),\n"
+          "                   e.g. --only mxfp4 --only .rows.\n"
+          "  --list           print the selected kernels (key; with --model: uses per step and\n"
+          "                   the first op) and exit without compiling\n"
+          "  --emit-src DIR   write each kernel's source as DIR/<kernel name>.cu (.hip for gfx*)\n"
+          "                   and the templates under DIR/templates/, instead of compiling;\n"
+          "                   each compiles standalone:\n"
+          "                     nvcc -std=c++17 -arch=sm_90a -cubin -I DIR/templates DIR/K.cu\n"
+          "                     hipcc -std=c++17 --offload-arch=gfx90a --genco -I DIR/templates\n"
+          "                           DIR/K.hip\n"
+          "  --compile        with --emit-src: also compile into the cache\n"
           "  -h, --help       this help\n"
           "\n"
-          "Not yet available (a later issue): --arch ARCH (target architecture baked into the\n"
-          "variant keys), --emit-src DIR (generated kernel sources).\n"
+          "Progress goes to stderr: a bar with count, rate and ETA on a terminal; one line per\n"
+          "kernel when stderr is not a terminal or NO_COLOR is set. The summary goes to stdout:\n"
+          "  sm_90a: 160 kernels: 12 compiled, 148 found in cache, 0 failed in 4.2 s\n"
+          "  cache: /home/me/.cache/alto\n"
+          "The cache is $ALTO_CACHE_DIR, else $XDG_CACHE_HOME/alto, else ~/.cache/alto.\n"
           "\n"
-          "Exit codes: 0 ok, 1 bad model/recipe/dimensions, 2 usage error.\n");
+          "Examples:\n"
+          "  alto-compile --model llama3/8b --recipe mxfp4 --plan\n"
+          "  alto-compile --model llama3/8b --recipe mxfp4 --arch sm_90a   # the plan's kernels\n"
+          "  alto-compile --arch sm_90a -j 16                              # the whole matrix\n"
+          "  alto-compile --arch sm_90a --only nvfp4 --list\n"
+          "  alto-compile --arch gfx90a --emit-src /tmp/k && ls /tmp/k\n"
+          "\n"
+          "Exit codes: 0 ok; 1 bad model/recipe/dimensions/arch, a missing compiler, or a kernel\n"
+          "that failed to compile (its log, source and a repro command are printed); 2 usage\n"
+          "error.\n",
+          alto_aot_archs(ALTO_TARGET_CUDA), alto_aot_archs(ALTO_TARGET_HIP));
 }
 
 static int usage_error_(const char *msg, const char *arg) {
@@ -159,10 +204,185 @@ static void print_json_(const alto_model *m, const char *recipe, const alto_lowe
   printf("\n  ]\n}\n");
 }
 
+/* ---- --arch: ahead-of-time compile ----------------------------------------------------------- */
+
+#define MAX_ONLY_ 16
+
+typedef struct {
+  const char *arch;
+  alto_target target;
+  int jobs;
+  const char *only[MAX_ONLY_];
+  int n_only;
+  const char *emit_dir;
+  bool compile, list;
+} aot_opts_;
+
+typedef struct {
+  bool bar; /* a redrawn bar (terminal, no NO_COLOR) or one line per kernel */
+  double t0;
+} progress_;
+
+static double now_(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void human_secs_(double s, char *buf, size_t n) {
+  if (s < 60)
+    snprintf(buf, n, "%.0fs", s);
+  else if (s < 3600)
+    snprintf(buf, n, "%dm%02ds", (int)s / 60, (int)s % 60);
+  else
+    snprintf(buf, n, "%dh%02dm", (int)s / 3600, (int)s % 3600 / 60);
+}
+
+static void progress_cb_(void *ctx, int done, int total, const char *key, alto_aot_result res,
+                         double secs, const char *error) {
+  progress_ *p = ctx;
+  if (res == ALTO_AOT_WRITTEN)
+    return; /* --emit-src alone: instant, nothing to watch */
+  static const char *const what[] = {"compiled", "cached", "written", "FAILED"};
+  double el = now_() - p->t0;
+  double rate = el > 0 ? done / el : 0;
+  char eta[32];
+  human_secs_(rate > 0 ? (total - done) / rate : 0, eta, sizeof eta);
+  if (!p->bar) {
+    fprintf(stderr, "[%*d/%d] %-8s %s (%.2f s)\n", total >= 100 ? 3 : 2, done, total, what[res],
+            key, secs);
+    if (error)
+      fprintf(stderr, "%s\n", error);
+    return;
+  }
+  if (error)
+    fprintf(stderr, "\r\x1b[2KFAILED %s\n%s\n", key, error);
+  int width = 30, fill = total ? done * width / total : width;
+  char bar[64];
+  for (int i = 0; i < width; i++)
+    bar[i] = i < fill ? '#' : '.';
+  bar[width] = '\0';
+  fprintf(stderr, "\r\x1b[2K[%s] %d/%d  %.1f/s  ETA %s  %.60s", bar, done, total, rate, eta, key);
+  if (done == total)
+    fputc('\n', stderr);
+  fflush(stderr);
+}
+
+static bool selected_(const aot_opts_ *o, const char *key) {
+  if (!o->n_only)
+    return true;
+  for (int i = 0; i < o->n_only; i++)
+    if (strstr(key, o->only[i]))
+      return true;
+  return false;
+}
+
+/* The kernels to build: the plan's (l != NULL) or the quantization matrix, filtered by --only.
+ * Returns the count; *out is malloc'd. */
+static int select_kernels_(const aot_opts_ *o, const alto_plan_kernels *pk, alto_qkern **out) {
+  int cap = 512, n = 0;
+  alto_qkern *all = alto_xcalloc((size_t)cap, sizeof *all);
+  int n_all = pk ? 0 : alto_quant_matrix_kernels(o->target, o->arch, all, cap);
+  if (pk) {
+    all = alto_xrealloc(all, (size_t)(pk->n ? pk->n : 1) * sizeof *all);
+    for (int i = 0; i < pk->n; i++)
+      all[n_all++] = pk->kernels[i].k;
+  }
+  for (int i = 0; i < n_all; i++) {
+    char key[256];
+    alto_qkern_key(&all[i], key, sizeof key);
+    if (selected_(o, key))
+      all[n++] = all[i];
+  }
+  *out = all;
+  return n;
+}
+
+static void list_kernels_(const alto_qkern *ks, int n, const alto_plan_kernels *pk) {
+  for (int i = 0; i < n; i++) {
+    char key[256];
+    alto_qkern_key(&ks[i], key, sizeof key);
+    const alto_plan_kernel *e = NULL;
+    for (int j = 0; pk && j < pk->n && !e; j++)
+      if (strcmp(pk->kernels[j].key, key) == 0)
+        e = &pk->kernels[j];
+    if (e)
+      printf("%4d  %-72s %s\n", e->uses, key, e->first);
+    else
+      printf("%s\n", key);
+  }
+}
+
+/* Emits and/or compiles; returns the exit code. */
+static int run_aot_(const aot_opts_ *o, const alto_plan_kernels *pk, const char *what) {
+  alto_qkern *ks = NULL;
+  int n = select_kernels_(o, pk, &ks);
+  const char *tname = alto_target_info_get(o->target)->name;
+  if (o->list) {
+    list_kernels_(ks, n, pk);
+    free(ks);
+    return 0;
+  }
+  printf("%s: %d quantization kernel%s for %s (%s)%s; GEMM and attention kernels are not "
+         "generated yet\n",
+         what, n, n == 1 ? "" : "s", o->arch, tname, o->n_only ? ", selected by --only" : "");
+  fflush(stdout);
+  if (n == 0) {
+    free(ks);
+    fprintf(stderr, "alto-compile: no kernel matches --only%s\n",
+            pk ? " in this plan (see --list)" : " (see --list)");
+    return 1;
+  }
+  char root[4096] = "";
+  if (o->compile) {
+    if (alto_aot_ready(o->target) != ALTO_OK || alto_cache_root(root, sizeof root) != ALTO_OK) {
+      fprintf(stderr, "alto-compile: %s\n", alto_last_error());
+      free(ks);
+      return 1;
+    }
+  }
+  if (o->emit_dir && alto_aot_emit_templates(o->emit_dir) != ALTO_OK) {
+    fprintf(stderr, "alto-compile: %s\n", alto_last_error());
+    free(ks);
+    return 1;
+  }
+  progress_ prog = {alto_log_color(), now_()};
+  alto_aot_batch b = {.kernels = ks,
+                      .n = n,
+                      .target = o->target,
+                      .arch = o->arch,
+                      .threads = o->jobs,
+                      .emit_dir = o->emit_dir,
+                      .compile = o->compile,
+                      .progress = progress_cb_,
+                      .progress_ctx = &prog};
+  alto_aot_summary sum;
+  alto_aot_run(&b, &sum);
+  free(ks);
+  if (o->compile)
+    printf("%s: %d kernels: %d compiled, %d found in cache, %d failed in %.1f s (%d threads)\n"
+           "cache: %s\n",
+           o->arch, n, sum.compiled, sum.cached, sum.failed, sum.seconds, o->jobs, root);
+  else
+    printf("%s: %d kernels: %d written, %d failed in %.1f s\n", o->arch, n, sum.written, sum.failed,
+           sum.seconds);
+  if (o->emit_dir)
+    printf("sources: %s (templates: %s/templates)\n", o->emit_dir, o->emit_dir);
+  if (sum.failed)
+    fprintf(stderr, "alto-compile: %d of %d kernels failed (messages above)\n", sum.failed, n);
+  return sum.failed ? 1 : 0;
+}
+
+/* ---- main ------------------------------------------------------------------------------------ */
+
 int main(int argc, char **argv) {
   const char *model = NULL, *recipe = NULL;
   int64_t batch = 1, seq = 2048;
   bool plan = false, json = false, ops = false;
+  aot_opts_ ao = {0};
+  ao.jobs = alto_parallel_threads();
+  ao.compile = true;
+  bool also_compile = false;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     bool has_val = i + 1 < argc;
@@ -181,22 +401,63 @@ int main(int argc, char **argv) {
       if (!has_val || !parse_i64_(argv[i + 1], a[2] == 'b' ? &batch : &seq))
         return usage_error_("needs a positive integer", a);
       i++;
+    } else if (!strcmp(a, "-j") || !strcmp(a, "--jobs")) {
+      int64_t j;
+      if (!has_val || !parse_i64_(argv[i + 1], &j) || j > 256)
+        return usage_error_("needs a thread count 1..256", a);
+      ao.jobs = (int)j;
+      i++;
+    } else if (!strcmp(a, "--arch")) {
+      if (!has_val)
+        return usage_error_("--arch needs a value (e.g. sm_90a, gfx90a)", NULL);
+      ao.arch = argv[++i];
+    } else if (!strcmp(a, "--emit-src")) {
+      if (!has_val)
+        return usage_error_("--emit-src needs a directory", NULL);
+      ao.emit_dir = argv[++i];
+    } else if (!strcmp(a, "--only")) {
+      if (!has_val || !*argv[i + 1])
+        return usage_error_("--only needs a non-empty pattern", NULL);
+      if (ao.n_only == MAX_ONLY_)
+        return usage_error_("too many --only patterns (at most 16)", NULL);
+      ao.only[ao.n_only++] = argv[++i];
+    } else if (!strcmp(a, "--compile")) {
+      also_compile = true;
+    } else if (!strcmp(a, "--list")) {
+      ao.list = true;
     } else if (!strcmp(a, "--plan")) {
       plan = true;
     } else if (!strcmp(a, "--json")) {
       json = true;
     } else if (!strcmp(a, "--ops")) {
       ops = true;
-    } else if (!strcmp(a, "--arch") || !strcmp(a, "--emit-src")) {
-      return usage_error_("not yet available (kernel generation is a later issue)", a);
     } else {
       return usage_error_("unknown argument", a);
     }
   }
-  if (!model)
-    return usage_error_("--model is required", NULL);
-  if (!plan)
-    return usage_error_("nothing to do: give --plan", NULL);
+  if (!plan && !ao.arch)
+    return usage_error_("nothing to do: give --plan (with --model) or --arch", NULL);
+  if (plan && !model)
+    return usage_error_("--plan needs --model", NULL);
+  if (recipe && !model)
+    return usage_error_("--recipe needs --model", NULL);
+  if ((ao.emit_dir || ao.n_only || ao.list || also_compile) && !ao.arch)
+    return usage_error_("--emit-src, --only, --list and --compile need --arch", NULL);
+  if (also_compile && !ao.emit_dir)
+    return usage_error_("--compile goes with --emit-src (compiling is the default otherwise)",
+                        NULL);
+  if (json && !plan)
+    return usage_error_("--json applies to --plan", NULL);
+  if (ao.emit_dir)
+    ao.compile = also_compile;
+  if (ao.arch && alto_aot_arch_check(ao.arch, &ao.target) != ALTO_OK) {
+    fprintf(stderr, "alto-compile: --arch: %s\n", alto_last_error());
+    return 1;
+  }
+  if (!model) {
+    aot_opts_ *o = &ao;
+    return run_aot_(o, NULL, "full quantization matrix");
+  }
   alto_model m;
   if (alto_model_load(model, &m) != ALTO_OK) {
     fprintf(stderr, "alto-compile: %s\n", alto_last_error());
@@ -210,17 +471,32 @@ int main(int argc, char **argv) {
     return 1;
   }
   alto_lowered l;
-  alto_lower_opts o = {batch, seq, ""};
-  if (alto_lower(&m, r, &o, &l) != ALTO_OK) {
+  alto_lower_opts lo = {batch, seq, ao.arch ? ao.arch : ""};
+  if (alto_lower(&m, r, &lo, &l) != ALTO_OK) {
     fprintf(stderr, "alto-compile: %s/%s: %s\n", m.family, m.flavor, alto_last_error());
     alto_recipe_free(r);
     return 1;
   }
-  if (json)
+  int rc = 0;
+  if (plan && json)
     print_json_(&m, rpath, &l);
-  else
+  else if (plan)
     print_text_(&m, rpath, &l, ops);
+  if (ao.arch) {
+    alto_plan_kernels pk;
+    if (alto_plan_kernels_of(&l.plan, ao.target, ao.arch, &pk) != ALTO_OK) {
+      fprintf(stderr, "alto-compile: %s/%s: %s\n", m.family, m.flavor, alto_last_error());
+      rc = 1;
+    } else {
+      char what[256];
+      snprintf(what, sizeof what, "%s/%s x %s", m.family, m.flavor, recipe ? recipe : "bf16");
+      if (plan)
+        printf("\n");
+      rc = run_aot_(&ao, &pk, what);
+    }
+    alto_plan_kernels_free(&pk);
+  }
   alto_lowered_free(&l);
   alto_recipe_free(r);
-  return 0;
+  return rc;
 }

@@ -5,6 +5,7 @@
 
 #include "runtime/backend.h"
 #include "runtime/cuda/driver.h"
+#include "runtime/jit.h"
 #include "runtime/nvrtc.h"
 #include "runtime/templates.h"
 
@@ -68,12 +69,7 @@ static alto_status alto_cu_compile_(alto_backend *b, const char *name, const cha
 
 static const char *alto_cu_compiler_id_(alto_backend *b) {
   (void)b;
-  static char id[32];
-  int maj = 0, min = 0;
-  if (alto_nvrtc_load() == ALTO_OK)
-    alto_nvrtc_version(&maj, &min);
-  snprintf(id, sizeof id, "%d.%d", maj, min);
-  return id;
+  return alto_jit_compiler_version(ALTO_TARGET_CUDA); /* the same string alto-compile --arch keys */
 }
 
 static alto_status alto_cu_load_(alto_backend *b, const void *image, size_t size, void **module) {

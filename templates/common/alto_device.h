@@ -3,6 +3,11 @@
 #ifndef ALTO_DEVICE_H
 #define ALTO_DEVICE_H
 
+#if defined(__HIPCC__) && !defined(__HIPCC_RTC__)
+/* hipcc (a standalone build of an `alto-compile --emit-src` file): __forceinline__, uint4,
+ * make_float4 come from the HIP headers; hiprtc has them built in and takes no #include <hip/>. */
+#include <hip/hip_runtime.h>
+#endif
 #include "common/alto_numerics.h"
 
 // The vendor table: every CUDA/HIP difference the templates see. Checked under hiprtc (ROCm 5.2,
