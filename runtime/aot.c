@@ -1,5 +1,7 @@
 #include "runtime/aot.h"
 
+#include "runtime/hip/backend_hip.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -69,23 +71,10 @@ alto_status alto_aot_arch_check(const char *arch, alto_target *target) {
 /* HIP include expansion. hiprtc takes self-contained source only (runtime/hiprtc.h): the stub's
  * #include of the templates must be inlined first. That expansion is being added to
  * runtime/templates.c; when it lands, call it here (this is the only place to change). */
-static alto_status alto_aot_hip_expand_(const char *source, char **out) {
-  (void)source;
-  *out = NULL;
-  return alto_error(ALTO_ERR_UNSUPPORTED,
-                    "compiling for HIP with hiprtc is not yet available here: hiprtc needs the "
-                    "templates' #includes expanded (pending in runtime/templates.c); meanwhile use "
-                    "--emit-src DIR and compile with hipcc");
-}
-
 alto_status alto_aot_ready(alto_target t) {
   if (t == ALTO_TARGET_CUDA)
     return alto_nvrtc_load();
-  ALTO_TRY(alto_hiprtc_load());
-  char *probe = NULL;
-  alto_status st = alto_aot_hip_expand_("", &probe);
-  free(probe);
-  return st;
+  return alto_hiprtc_load();
 }
 
 alto_status alto_aot_compile_cuda(void *ctx, const alto_cache_request *req,
@@ -100,17 +89,8 @@ alto_status alto_aot_compile_hip(void *ctx, const alto_cache_request *req,
                                  const char *const *options, int n_options,
                                  alto_cache_output *out) {
   (void)ctx;
-  char *src = NULL;
-  ALTO_TRY(alto_aot_hip_expand_(req->source, &src));
-  alto_hiprtc_output o;
-  alto_status st = alto_hiprtc_compile(req->name, src, req->arch, options, n_options, &o);
-  free(src);
-  out->binary = st == ALTO_OK ? o.code : NULL;
-  out->size = st == ALTO_OK ? o.code_size : 0;
-  out->log = o.log;
-  if (st != ALTO_OK)
-    free(o.code);
-  return st;
+  return alto_hip_compile_source(req->arch, req->name, req->source, options, n_options,
+                                 &out->binary, &out->size, &out->log);
 }
 
 alto_status alto_aot_compile(const alto_gen_kernel *g, alto_target t, const char *arch,

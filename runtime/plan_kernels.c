@@ -69,7 +69,7 @@ static alto_status alto_pk_quant_(const alto_plan *p, int at, alto_target target
   if (alto_plan_quant_spec(&n->q, &spec) != ALTO_OK)
     return alto_error(ALTO_ERR_UNSUPPORTED, "%s: %s", n->name, alto_last_error());
   alto_elem in = ALTO_ELEM_BF16;
-  alto_gpu_rht rht = {0, 0, 0};
+  alto_gpu_rht rht = {0, 0, 0, 0};
   alto_dtype in_dt = n->in_dtype;
   if (n->q.rht) { /* the GPU fuses the RHT into the quantization: it reads the RHT's input */
     const alto_node *r = n->n_in ? alto_pk_rht_of_(p, at, n->in[0]) : NULL;
