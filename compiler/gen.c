@@ -77,7 +77,9 @@ static bool alto_scheme_is_blocked_(alto_scheme s) {
 }
 
 int alto_gen_tile_cpt(const alto_qkern *k) {
-  return k->kind == ALTO_QKERN_TILE && k->block_c >= 128 ? 4 : 2;
+  if (k->kind != ALTO_QKERN_TILE && k->kind != ALTO_QKERN_DUAL)
+    return 2;
+  return (k->block_c >= 128 || k->sr) ? 4 : 2; /* SR: one Philox call serves 4 columns */
 }
 
 /* Tile rows and CTA size: smaller CTAs for taller tiles keep the RHT staging tile small. */
@@ -259,14 +261,14 @@ alto_status alto_gen_quant(const alto_qkern *k, alto_gen_kernel *out) {
              k->group_size, in);
     break;
   case ALTO_QKERN_DUAL: {
-    int t = alto_gen_tile_rows_(k);
-    out->smem_bytes = t * out->threads * 2 * (k->in_bf16 ? 2 : 4) + k->rht * 8;
+    int t = alto_gen_tile_rows_(k), cpt = alto_gen_tile_cpt(k);
+    out->smem_bytes = t * out->threads * cpt * (k->in_bf16 ? 2 : 4) + k->rht * 8;
     alto_sb_(&s, &len, &cap,
-             "  alto_quant_dual<%s, %s, %s, %s, %s, %d, %d>(\n"
+             "  alto_quant_dual<%s, %s, %s, %s, %s, %d, %d, %d>(\n"
              "      a.x, a.codes, a.scales, a.codes2, a.scales2, a.outer, a.rht_sign, a.rht_perm,\n"
              "      a.rows, a.cols, a.seed, a.stream, a.stream2);\n",
              alto_qk_family_(k->scheme), alto_elem_enum_(k->elem), in, alto_rule_enum_(k->rule), sr,
-             k->rht, out->threads);
+             k->rht, cpt, out->threads);
     break;
   }
   case ALTO_QKERN_RHT:

@@ -250,17 +250,29 @@ ALTO_HD float alto_e2m1_to_f32(alto_u8 c) {
  * Branch-free on the bits (the same algorithm as the FP8 casts with 1 mantissa bit): |x| >= 1 rounds
  * the significand to one bit, code = 2 + 2e + m = (rounded bits >> 22) - 252; |x| < 1 lets the fp32
  * add of 2^22 (ulp 0.5) round, and the step count is the code (1.0 = code 2 when it carries). */
-ALTO_HD alto_u8 alto_f32_to_e2m1(float x) {
-  alto_u32 b = alto_f32_bits(x);
+ALTO_HD alto_u8 alto_e2m1_rne_nonan_(alto_u32 b) { /* b: the bits of a non-NaN float */
   alto_u32 ab = b & 0x7FFFFFFFu;
-  if (ab > ALTO_F32_INF_BITS)
-    return 0x7;
   if (ab > 0x40C00000u) /* min(|x|, 6) */
     ab = 0x40C00000u;
   alto_u32 sign = (b >> 28) & 8u;
   alto_u32 kn = ((ab + 0x1FFFFFu + ((ab >> 22) & 1u)) >> 22) - 252u;
   alto_u32 ks = alto_f32_bits(ALTO_FADD(alto_f32_from_bits(ab), 4194304.0f)) - 0x4A800000u;
   return (alto_u8)(sign | (ab >= 0x3F800000u ? kn : ks));
+}
+ALTO_HD alto_u8 alto_f32_to_e2m1(float x) {
+  alto_u32 b = alto_f32_bits(x);
+  if ((b & 0x7FFFFFFFu) > ALTO_F32_INF_BITS)
+    return 0x7;
+  return alto_e2m1_rne_nonan_(b);
+}
+
+/* floor(p * 2^32) for p in [0, 1), from the bits (the result is below 2^32): p = m 2^(e - 150). */
+ALTO_HD alto_u32 alto_sr_threshold_(float p) {
+  alto_u32 b = alto_f32_bits(p);
+  int e = (int)(b >> 23);
+  alto_u32 m = (b & 0x7FFFFFu) | (e ? 0x800000u : 0u);
+  int sh = (e ? e : 1) - 118;
+  return sh >= 0 ? m << sh : (sh > -32 ? m >> -sh : 0u);
 }
 
 /* Stochastic rounding (NUMERICS.md 2.2): with lo <= |x| < hi the neighbouring grid points and
@@ -279,12 +291,7 @@ ALTO_HD alto_u8 alto_f32_to_e2m1_sr(float x, alto_u32 u) {
   float lo = alto_e2m1_to_f32((alto_u8)k);
   float inv_step = k < 4u ? 2.0f : (k < 6u ? 1.0f : 0.5f); /* 1 / (hi - lo): exact */
   float p = ALTO_FMUL(ALTO_FSUB(a, lo), inv_step);
-#if ALTO_DEVICE_COMPILE
-  alto_u64 thr = __double2ull_rz(ALTO_DMUL((double)p, 4294967296.0));
-#else
-  alto_u64 thr = (alto_u64)ALTO_DMUL((double)p, 4294967296.0);
-#endif
-  if ((alto_u64)u < thr)
+  if (u < alto_sr_threshold_(p))
     k++;
   return (alto_u8)(sign | k);
 }
@@ -377,7 +384,9 @@ ALTO_HD alto_u8 alto_mx_scale(float amax, alto_scale_rule rule, alto_elem elem) 
 ALTO_HD alto_u8 alto_mx_encode(float x, alto_u8 s, alto_elem elem) {
   if (s == 0xFFu)
     return 0;
-  return alto_elem_encode(elem, ALTO_FMUL(x, alto_e8m0_inv_f32(s)));
+  float q = ALTO_FMUL(x, alto_e8m0_inv_f32(s));
+  /* a block without NaN (s != 0xFF) has no NaN element: skip E2M1's NaN test */
+  return elem == ALTO_ELEM_E2M1 ? alto_e2m1_rne_nonan_(alto_f32_bits(q)) : alto_elem_encode(elem, q);
 }
 /* The same with stochastic rounding (E2M1 only; u is the element's Philox word). */
 ALTO_HD alto_u8 alto_mx_encode_sr(float x, alto_u8 s, alto_u32 u) {
@@ -416,7 +425,7 @@ ALTO_HD alto_u8 alto_nvfp4_inner(float amax_block, float outer) {
 ALTO_HD alto_u8 alto_nvfp4_encode(float x, alto_u8 inner, float outer) {
   if (inner == 0x7Fu)
     return 0;
-  return alto_f32_to_e2m1(ALTO_FDIV(x, ALTO_FMUL(alto_e4m3_to_f32(inner), outer)));
+  return alto_e2m1_rne_nonan_(alto_f32_bits(ALTO_FDIV(x, ALTO_FMUL(alto_e4m3_to_f32(inner), outer))));
 }
 ALTO_HD alto_u8 alto_nvfp4_encode_sr(float x, alto_u8 inner, float outer, alto_u32 u) {
   if (inner == 0x7Fu)

@@ -13,7 +13,7 @@
 
 #include "quant/quant_tile.cuh"
 
-template <int KIND, int ELEM, bool IN_BF16, int RULE, bool SR, int RHT_B, int NT>
+template <int KIND, int ELEM, bool IN_BF16, int RULE, bool SR, int RHT_B, int CPT, int NT>
 __device__ __forceinline__ void
 alto_quant_dual(const void *__restrict__ x, alto_u8 *__restrict__ codes_f,
                 void *__restrict__ scales_f, alto_u8 *__restrict__ codes_w,
@@ -21,7 +21,7 @@ alto_quant_dual(const void *__restrict__ x, alto_u8 *__restrict__ codes_f,
                 const float *__restrict__ rht_sign, const int *__restrict__ rht_perm,
                 alto_idx rows, alto_idx cols, alto_u64 seed, alto_u64 stream_f,
                 alto_u64 stream_w) {
-  constexpr int B = 32, CPT = 2, NC = NT * CPT, T = RHT_B > B ? RHT_B : B;
+  constexpr int B = 32, NC = NT * CPT, T = RHT_B > B ? RHT_B : B;
   constexpr bool FP4 = ELEM == ALTO_ELEM_E2M1;
   typedef typename alto_smem_type_<IN_BF16>::type smem_t;
   extern __shared__ unsigned char alto_smem_raw_[];

@@ -25,6 +25,26 @@ __device__ __forceinline__ void alto_load_n(const void *x, alto_idx e, float *v)
     v[i] = alto_load1<BF16>(x, e + i);
 }
 
+// CPT adjacent values of one tile row (one 4-, 8- or 16-byte shared-memory load).
+template <bool BF16, int CPT>
+__device__ __forceinline__ void alto_smem_row_(const typename alto_smem_type_<BF16>::type *p,
+                                               float *v) {
+  if constexpr (BF16 && CPT == 2) {
+    alto_u32 w = *(const alto_u32 *)p;
+    v[0] = alto_bf16_to_f32((alto_u16)(w & 0xFFFFu)), v[1] = alto_bf16_to_f32((alto_u16)(w >> 16));
+  } else if constexpr (BF16 && CPT == 4) {
+    uint2 w = *(const uint2 *)p;
+    v[0] = alto_bf16_to_f32((alto_u16)(w.x & 0xFFFFu)), v[1] = alto_bf16_to_f32((alto_u16)(w.x >> 16));
+    v[2] = alto_bf16_to_f32((alto_u16)(w.y & 0xFFFFu)), v[3] = alto_bf16_to_f32((alto_u16)(w.y >> 16));
+  } else if constexpr (!BF16 && CPT == 2) {
+    float2 w = *(const float2 *)p;
+    v[0] = w.x, v[1] = w.y;
+  } else {
+    float4 w = *(const float4 *)p;
+    v[0] = w.x, v[1] = w.y, v[2] = w.z, v[3] = w.w;
+  }
+}
+
 // Stages rows [r0, r0+T) x columns [c0, c0+NC) of x into the shared tile [T][NC] with 16-byte loads
 // (consecutive threads on consecutive chunks), or element loads when a row is not 16-byte aligned.
 template <int T, int NC, int NT, bool IN_BF16>
@@ -61,9 +81,11 @@ alto_tile_rht_(const void *__restrict__ x, typename alto_smem_type_<IN_BF16>::ty
                const int *__restrict__ rht_perm, alto_idx r0, alto_idx c, alto_idx cols,
                bool active) {
   typedef typename alto_smem_type_<IN_BF16>::type smem_t;
+  // s_sign holds sign * 1/sqrt(b) (exact: a sign flip of the fp32 constant), so one multiply
+  // gives the same bits as (t * sign) * norm; s_perm holds the row offsets perm * (NT * CPT).
   for (int i = threadIdx.x; i < RHT_B; i += NT) {
-    s_sign[i] = rht_sign[i];
-    s_perm[i] = rht_perm[i];
+    s_sign[i] = ALTO_FMUL(rht_sign[i], alto_rht_norm(RHT_B));
+    s_perm[i] = rht_perm[i] * NT * CPT;
   }
   __syncthreads();
   if (!active)
@@ -76,7 +98,6 @@ alto_tile_rht_(const void *__restrict__ x, typename alto_smem_type_<IN_BF16>::ty
       for (int j = 0; j < CPT; j++)
         tile[r * NT * CPT + threadIdx.x * CPT + j] = alto_smem_from_f32_<IN_BF16>(v[j]);
     }
-  float norm = alto_rht_norm(RHT_B);
   // Not unrolled: the body is a whole unrolled RHT over shared memory (hiprtc warns that a 256-row
   // RHT, unrolled CPT times, is too large to unroll).
   for (int j = 0; j < CPT; j++) {
@@ -85,7 +106,7 @@ alto_tile_rht_(const void *__restrict__ x, typename alto_smem_type_<IN_BF16>::ty
       float t[RHT_B > 0 ? RHT_B : 1];
 #pragma unroll
       for (int i = 0; i < RHT_B; i++) // P^T: gather
-        t[i] = alto_smem_to_f32_<IN_BF16>(col[s_perm[i] * NT * CPT]);
+        t[i] = alto_smem_to_f32_<IN_BF16>(col[s_perm[i]]);
 #pragma unroll
       for (int h = 1; h < RHT_B; h <<= 1) // H: butterflies, stage order h = 1, 2, 4, ...
 #pragma unroll
@@ -97,9 +118,9 @@ alto_tile_rht_(const void *__restrict__ x, typename alto_smem_type_<IN_BF16>::ty
             t[q + h] = ALTO_FSUB(a, b);
           }
 #pragma unroll
-      for (int i = 0; i < RHT_B; i++) // D, then P (scatter), times 1/sqrt(b), rounded
-        col[s_perm[i] * NT * CPT] = alto_smem_from_f32_<IN_BF16>(
-            alto_f32_canon(ALTO_FMUL(ALTO_FMUL(t[i], s_sign[i]), norm)));
+      for (int i = 0; i < RHT_B; i++) // D and 1/sqrt(b), then P (scatter), rounded
+        col[s_perm[i]] =
+            alto_smem_from_f32_<IN_BF16>(alto_f32_canon(ALTO_FMUL(t[i], s_sign[i])));
     }
   }
 }
@@ -167,10 +188,14 @@ __device__ __forceinline__ void alto_quant_tile(const void *__restrict__ x,
     alto_tile_rht_<RHT_B, T, IN_BF16, CPT, NT, true>(x, tile, s_sign, s_perm, rht_sign, rht_perm,
                                                      r0, c, cols, active);
 
-  // The value of row r (tile-relative), column c + j.
-#define ALTO_TILE_VAL_(r, j)                                                                      \
-  (STAGE ? alto_smem_to_f32_<IN_BF16>(tile[(r) * NT * CPT + threadIdx.x * CPT + (j)])             \
-         : alto_load1<IN_BF16>(x, (r0 + (r)) * cols + c + (j)))
+  // The CPT values of row r (tile-relative), columns c .. c+CPT-1.
+#define ALTO_TILE_ROW_(r, v)                                                                      \
+  do {                                                                                            \
+    if constexpr (STAGE)                                                                          \
+      alto_smem_row_<IN_BF16, CPT>(tile + (r) * NT * CPT + threadIdx.x * CPT, v);                 \
+    else                                                                                          \
+      alto_load_n<IN_BF16, CPT>(x, (r0 + (r)) * cols + c, v);                                     \
+  } while (0)
 
   for (int rb = 0; rb < T; rb += BR) {
     float amax[CPT];
@@ -178,10 +203,13 @@ __device__ __forceinline__ void alto_quant_tile(const void *__restrict__ x,
     for (int j = 0; j < CPT; j++)
       amax[j] = 0.0f;
     if (active)
-      for (int r = rb; r < rb + BR; r++)
+      for (int r = rb; r < rb + BR; r++) {
+        float v[CPT];
+        ALTO_TILE_ROW_(r, v);
 #pragma unroll
         for (int j = 0; j < CPT; j++)
-          amax[j] = alto_amax_update(amax[j], ALTO_TILE_VAL_(r, j));
+          amax[j] = alto_amax_update(amax[j], v[j]);
+      }
     alto_u32 s[CPT];
     if (GL > 1) { // 2-D blocks: one amax over the CPT columns and the GL lanes of the block
       float a = amax[0];
@@ -230,18 +258,21 @@ __device__ __forceinline__ void alto_quant_tile(const void *__restrict__ x,
 #pragma unroll
         for (int j = 0; j < CPT; j++)
           u[j] = 0;
-        if (SR) { // element index (gr + p) * cols + c + j; pairs never straddle a Philox call
+        if (SR) { // element index (gr + p) * cols + c + j: 4 columns per Philox call (cols % 4 == 0)
+          static_assert(!SR || CPT % 4 == 0, "SR tiles own 4 columns per thread");
 #pragma unroll
-          for (int j = 0; j < CPT; j += 2) {
-            alto_idx e = (gr + p) * cols + c + j;
-            alto_philox4 w = alto_philox_words4(seed, stream, e & ~(alto_idx)3);
-            u[j] = w.v[e & 3];
-            u[j + 1] = w.v[(e & 3) + 1];
+          for (int j = 0; j < CPT; j += 4) {
+            alto_philox4 w = alto_philox_words4(seed, stream, (gr + p) * cols + c + j);
+#pragma unroll
+            for (int q = 0; q < 4; q++)
+              u[j + q] = w.v[q];
           }
         }
+        float v[CPT];
+        ALTO_TILE_ROW_(r + p, v);
 #pragma unroll
         for (int j = 0; j < CPT; j++)
-          cd[p][j] = alto_block_encode<KIND, ELEM, SR>(ALTO_TILE_VAL_(r + p, j), s[j], outer, u[j]);
+          cd[p][j] = alto_block_encode<KIND, ELEM, SR>(v[j], s[j], outer, u[j]);
       }
       if (FP4 && PACK_ROWS) {
 #pragma unroll
@@ -258,7 +289,7 @@ __device__ __forceinline__ void alto_quant_tile(const void *__restrict__ x,
       }
     }
   }
-#undef ALTO_TILE_VAL_
+#undef ALTO_TILE_ROW_
 }
 
 #endif
