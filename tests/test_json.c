@@ -197,8 +197,8 @@ static void test_writer(void) {
 /* parse -> write -> parse -> write is a fixed point and keeps numbers' text. */
 static void test_round_trip(void) {
   const char *docs[] = {
-      "{\"__metadata__\":{\"format\":\"pt\"},\"w\":{\"dtype\":\"BF16\",\"shape\":[2,3],"
-      "\"data_offsets\":[0,12]}}",
+      ("{\"__metadata__\":{\"format\":\"pt\"},\"w\":{\"dtype\":\"BF16\",\"shape\":[2,3],"
+       "\"data_offsets\":[0,12]}}"),
       "[1.5e-7,-0,123456789012345678901234567890,\"\\u00e9\\ud83d\\ude00\\u0001\",[],{}]",
       "\"just a string\"",
       "true",

@@ -513,12 +513,20 @@ typedef struct {
 ALTO_HD alto_philox4 alto_philox4x32_10(alto_u32 c0, alto_u32 c1, alto_u32 c2, alto_u32 c3,
                                         alto_u32 k0, alto_u32 k1) {
   for (int r = 0; r < 10; r++) {
+#if ALTO_DEVICE_COMPILE && !defined(__HIP_DEVICE_COMPILE__)
+    /* high and low halves as two 32-bit multiplies (faster than one 64-bit product on sm_90) */
+    alto_u32 h0 = __umulhi(0xD2511F53u, c0), l0 = 0xD2511F53u * c0;
+    alto_u32 h1 = __umulhi(0xCD9E8D57u, c2), l1 = 0xCD9E8D57u * c2;
+#else
     alto_u64 p0 = (alto_u64)0xD2511F53u * c0;
     alto_u64 p1 = (alto_u64)0xCD9E8D57u * c2;
-    alto_u32 n0 = (alto_u32)(p1 >> 32) ^ c1 ^ k0;
-    alto_u32 n2 = (alto_u32)(p0 >> 32) ^ c3 ^ k1;
-    c1 = (alto_u32)p1;
-    c3 = (alto_u32)p0;
+    alto_u32 h0 = (alto_u32)(p0 >> 32), l0 = (alto_u32)p0;
+    alto_u32 h1 = (alto_u32)(p1 >> 32), l1 = (alto_u32)p1;
+#endif
+    alto_u32 n0 = h1 ^ c1 ^ k0;
+    alto_u32 n2 = h0 ^ c3 ^ k1;
+    c1 = l1;
+    c3 = l0;
     c0 = n0;
     c2 = n2;
     k0 += 0x9E3779B9u;

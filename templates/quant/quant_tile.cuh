@@ -107,16 +107,17 @@ alto_tile_rht_(const void *__restrict__ x, typename alto_smem_type_<IN_BF16>::ty
 #pragma unroll
       for (int i = 0; i < RHT_B; i++) // P^T: gather
         t[i] = alto_smem_to_f32_<IN_BF16>(col[s_perm[i]]);
+      // H: butterflies in stage order h = 1, 2, 4, ...; flat loops with constant trip counts so
+      // t[] stays in registers (nested variable-bound loops left it in local memory).
 #pragma unroll
-      for (int h = 1; h < RHT_B; h <<= 1) // H: butterflies, stage order h = 1, 2, 4, ...
+      for (int h = 1; h < RHT_B; h <<= 1)
 #pragma unroll
-        for (int i = 0; i < RHT_B; i += 2 * h)
-#pragma unroll
-          for (int q = i; q < i + h; q++) {
-            float a = t[q], b = t[q + h];
-            t[q] = ALTO_FADD(a, b);
-            t[q + h] = ALTO_FSUB(a, b);
-          }
+        for (int n = 0; n < RHT_B / 2; n++) {
+          const int q = (n / h) * 2 * h + (n % h);
+          float a = t[q], b = t[q + h];
+          t[q] = ALTO_FADD(a, b);
+          t[q + h] = ALTO_FSUB(a, b);
+        }
 #pragma unroll
       for (int i = 0; i < RHT_B; i++) // D and 1/sqrt(b), then P (scatter), rounded
         col[s_perm[i]] =
