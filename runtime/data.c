@@ -13,6 +13,8 @@
 #include "base/parallel.h"
 #include "runtime/data.h"
 
+#include "base/file.h"
+
 static const char alto_shard_magic_[8] = {'A', 'L', 'T', 'O', 'T', 'O', 'K', '\0'};
 
 /* --- files ------------------------------------------------------------------------------------ */
@@ -49,56 +51,7 @@ alto_status alto_data_read_file(const char *path, char **out, size_t *len) {
 }
 
 alto_status alto_data_write_file(const char *path, const void *data, size_t len) {
-  size_t tl = strlen(path) + 32;
-  char *tmp = alto_xmalloc(tl);
-  snprintf(tmp, tl, "%s.tmp.%ld", path, (long)getpid());
-  alto_status st = ALTO_OK;
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    st = alto_error(ALTO_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-    free(tmp);
-    return st;
-  }
-  const char *p = data;
-  while (len > 0 && st == ALTO_OK) {
-    ssize_t w = write(fd, p, len);
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w <= 0)
-      st = alto_error(ALTO_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
-    else {
-      p += w;
-      len -= (size_t)w;
-    }
-  }
-  if (st == ALTO_OK && fsync(fd) != 0)
-    st = alto_error(ALTO_ERR_IO, "%s: fsync failed: %s", tmp, strerror(errno));
-  if (close(fd) != 0 && st == ALTO_OK)
-    st = alto_error(ALTO_ERR_IO, "%s: close failed: %s", tmp, strerror(errno));
-  if (st == ALTO_OK && rename(tmp, path) != 0)
-    st = alto_error(ALTO_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-  if (st != ALTO_OK) {
-    unlink(tmp);
-    free(tmp);
-    return st;
-  }
-  free(tmp);
-  /* Make the rename durable: fsync the directory that holds `path`. */
-  char *dir = alto_xstrdup(path);
-  char *slash = strrchr(dir, '/');
-  if (!slash)
-    strcpy(dir, ".");
-  else if (slash == dir)
-    dir[1] = '\0';
-  else
-    *slash = '\0';
-  int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0 || fsync(dfd) != 0)
-    st = alto_error(ALTO_ERR_IO, "%s: cannot fsync the directory: %s", dir, strerror(errno));
-  if (dfd >= 0)
-    close(dfd);
-  free(dir);
-  return st;
+  return alto_file_write_atomic(path, data, len);
 }
 
 /* --- shards ----------------------------------------------------------------------------------- */

@@ -1,5 +1,7 @@
 #include "runtime/safetensors.h"
 
+#include "base/file.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -301,20 +303,6 @@ const char *alto_st_meta_get(const alto_st_file *f, const char *key) {
 
 /* ---- writer ---------------------------------------------------------------------------------- */
 
-static alto_status alto_st_write_all_(int fd, const void *buf, size_t n, const char *path) {
-  const char *p = buf;
-  while (n > 0) {
-    ssize_t w = write(fd, p, n > ((size_t)1 << 30) ? ((size_t)1 << 30) : n);
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w <= 0)
-      return alto_error(ALTO_ERR_IO, "%s: write failed: %s", path,
-                        w < 0 ? strerror(errno) : "no progress");
-    p += w;
-    n -= (size_t)w;
-  }
-  return ALTO_OK;
-}
 
 /* The header JSON (padded to 8) and the data size; validates the entries. */
 static alto_status alto_st_header_(const char *path, const alto_st_entry *t, size_t count,
@@ -388,55 +376,29 @@ alto_status alto_st_write(const char *path, const alto_st_entry *tensors, size_t
   uint64_t data_len;
   ALTO_TRY(alto_st_header_(path, tensors, count, meta, meta_count, &hdr, &hlen, &data_len));
   (void)data_len;
-  size_t plen = strlen(path);
-  char *tmp = alto_xmalloc(plen + 32);
-  snprintf(tmp, plen + 32, "%s.tmp.%ld", path, (long)getpid());
-  alto_status st = ALTO_OK;
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    st = alto_error(ALTO_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-    goto done;
+  alto_file_atomic f;
+  alto_status st = alto_file_atomic_begin(&f, path);
+  if (st != ALTO_OK) {
+    free(hdr);
+    return st;
   }
   unsigned char len8[8];
   for (int i = 0; i < 8; i++)
     len8[i] = (unsigned char)((uint64_t)hlen >> (8 * i));
-  st = alto_st_write_all_(fd, len8, 8, tmp);
-  if (st == ALTO_OK)
-    st = alto_st_write_all_(fd, hdr, hlen, tmp);
-  for (size_t i = 0; i < count && st == ALTO_OK; i++) {
+  alto_file_atomic_write(&f, len8, 8);
+  alto_file_atomic_write(&f, hdr, hlen);
+  for (size_t i = 0; i < count && f.st == ALTO_OK; i++) {
     size_t nbytes = (size_t)alto_st_dtype_size(tensors[i].dtype);
     for (int d = 0; d < tensors[i].ndim; d++)
       nbytes *= (size_t)tensors[i].shape[d];
     if (nbytes)
-      st = alto_st_write_all_(fd, tensors[i].data, nbytes, tmp);
+      alto_file_atomic_write(&f, tensors[i].data, nbytes);
   }
-  if (st == ALTO_OK && fsync(fd) != 0)
-    st = alto_error(ALTO_ERR_IO, "%s: fsync failed: %s", tmp, strerror(errno));
-  if (close(fd) != 0 && st == ALTO_OK)
-    st = alto_error(ALTO_ERR_IO, "%s: close failed: %s", tmp, strerror(errno));
-  if (st == ALTO_OK && rename(tmp, path) != 0)
-    st = alto_error(ALTO_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-  if (st != ALTO_OK) {
-    unlink(tmp);
-    goto done;
-  }
-  /* Make the rename durable: fsync the directory that holds `path`. */
-  char *dir = alto_xstrdup(path);
-  char *slash = strrchr(dir, '/');
-  if (!slash)
-    strcpy(dir, ".");
-  else if (slash == dir)
-    dir[1] = '\0';
-  else
-    *slash = '\0';
-  int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0 || fsync(dfd) != 0)
-    st = alto_error(ALTO_ERR_IO, "%s: cannot fsync the directory: %s", dir, strerror(errno));
-  if (dfd >= 0)
-    close(dfd);
-  free(dir);
-done:
-  free(tmp);
   free(hdr);
-  return st;
+  if (f.st != ALTO_OK) {
+    st = f.st;
+    alto_file_atomic_abort(&f);
+    return st;
+  }
+  return alto_file_atomic_commit(&f);
 }
