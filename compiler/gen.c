@@ -216,7 +216,8 @@ alto_status alto_gen_quant(const alto_qkern *k, alto_gen_kernel *out) {
   case ALTO_QKERN_TILE: {
     int cpt = alto_gen_tile_cpt(k);
     int t = alto_gen_tile_rows_(k);
-    out->smem_bytes = t * out->threads * cpt * (k->in_bf16 ? 2 : 4) + k->rht * 8; /* the tile */
+    if (k->rht || t <= 64) /* the staged tile (quant_tile.cuh's STAGE) */
+      out->smem_bytes = t * out->threads * cpt * (k->in_bf16 ? 2 : 4) + k->rht * 8;
     alto_sb_(&s, &len, &cap,
              "  alto_quant_tile<%s, %s, %d, %d, %d, %s, %s, %s, %s, %d, %d>(\n"
              "      a.x, a.codes, a.scales, a.outer, a.rht_sign, a.rht_perm, a.rows, a.cols, "

@@ -18,6 +18,13 @@
 
 #include "quant/quant_rows.cuh"
 
+template <bool BF16, int N>
+__device__ __forceinline__ void alto_load_n(const void *x, alto_idx e, float *v) {
+#pragma unroll
+  for (int i = 0; i < N; i++)
+    v[i] = alto_load1<BF16>(x, e + i);
+}
+
 // CPT adjacent values of one tile row (one 4-, 8- or 16-byte shared-memory load).
 template <bool BF16, int CPT>
 __device__ __forceinline__ void alto_smem_row_(const typename alto_smem_type_<BF16>::type *p,
@@ -63,13 +70,16 @@ __device__ __forceinline__ void alto_tile_stage_(const void *__restrict__ x,
   }
 }
 
-// Applies the RHT to every b-row chunk of each column in place, rounded to the input dtype:
+// Stages rows [r0, r0+T) x columns [c, c+CPT) of x in the shared tile (this thread's columns) and
+// applies the RHT to every b-row chunk of each column in place, rounded to the input dtype:
 // the same steps as alto_rht_apply (templates/common/alto_numerics.h), with the gather and the
 // scatter done on shared memory.
-template <int RHT_B, int T, bool IN_BF16, int CPT, int NT>
+template <int RHT_B, int T, bool IN_BF16, int CPT, int NT, bool PRELOADED = false>
 __device__ __forceinline__ void
-alto_tile_rht_(typename alto_smem_type_<IN_BF16>::type *tile, float *s_sign, int *s_perm,
-               const float *__restrict__ rht_sign, const int *__restrict__ rht_perm, bool active) {
+alto_tile_rht_(const void *__restrict__ x, typename alto_smem_type_<IN_BF16>::type *tile,
+               float *s_sign, int *s_perm, const float *__restrict__ rht_sign,
+               const int *__restrict__ rht_perm, alto_idx r0, alto_idx c, alto_idx cols,
+               bool active) {
   typedef typename alto_smem_type_<IN_BF16>::type smem_t;
   // s_sign holds sign * 1/sqrt(b) (exact: a sign flip of the fp32 constant), so one multiply
   // gives the same bits as (t * sign) * norm; s_perm holds the row offsets perm * (NT * CPT).
@@ -80,6 +90,14 @@ alto_tile_rht_(typename alto_smem_type_<IN_BF16>::type *tile, float *s_sign, int
   __syncthreads();
   if (!active)
     return;
+  if (!PRELOADED)
+    for (int r = 0; r < T; r++) {
+      float v[CPT];
+      alto_load_n<IN_BF16, CPT>(x, (r0 + r) * cols + c, v);
+#pragma unroll
+      for (int j = 0; j < CPT; j++)
+        tile[r * NT * CPT + threadIdx.x * CPT + j] = alto_smem_from_f32_<IN_BF16>(v[j]);
+    }
   // Not unrolled: the body is a whole unrolled RHT over shared memory (hiprtc warns that a 256-row
   // RHT, unrolled CPT times, is too large to unroll).
   for (int j = 0; j < CPT; j++) {
@@ -124,7 +142,8 @@ __device__ __forceinline__ void alto_rht_only(const void *__restrict__ x, void *
   const bool active = c < cols;
   alto_tile_stage_<RHT_B, NT * CPT, NT, IN_BF16>(x, tile, r0, (alto_idx)blockIdx.x * NT * CPT, cols);
   __syncthreads();
-  alto_tile_rht_<RHT_B, RHT_B, IN_BF16, CPT, NT>(tile, s_sign, s_perm, rht_sign, rht_perm, active);
+  alto_tile_rht_<RHT_B, RHT_B, IN_BF16, CPT, NT, true>(x, tile, s_sign, s_perm, rht_sign, rht_perm,
+                                                        r0, c, cols, active);
   if (!active)
     return;
   for (int r = 0; r < RHT_B; r++)
@@ -145,12 +164,13 @@ __device__ __forceinline__ void alto_quant_tile(const void *__restrict__ x,
   constexpr bool FP4 = ELEM == ALTO_ELEM_E2M1;
   constexpr int T = RHT_B > BR ? RHT_B : BR; // rows of the tile
   constexpr int GL = BC > CPT ? BC / CPT : 1; // lanes sharing a 2-D block (1 for column blocks)
-  // The tile is staged in shared memory with 16-byte loads (consecutive threads on consecutive
-  // chunks); each thread then reads its own columns from there, twice (amax, then encode).
+  // Tiles up to 64 rows (and every RHT tile) are staged in shared memory with 16-byte loads; taller
+  // ones (128x1, 128x128 blocks) are read twice from global memory (amax, then encode: L2 hits).
+  constexpr bool STAGE = RHT_B > 0 || T <= 64;
   typedef typename alto_smem_type_<IN_BF16>::type smem_t;
   extern __shared__ unsigned char alto_smem_raw_[];
-  smem_t *tile = (smem_t *)alto_smem_raw_; // [T][NT*CPT]
-  float *s_sign = (float *)(tile + T * NT * CPT);
+  smem_t *tile = (smem_t *)alto_smem_raw_; // [T][NT*CPT] when STAGE
+  float *s_sign = (float *)(tile + (STAGE ? T * NT * CPT : 0));
   int *s_perm = (int *)(s_sign + RHT_B);
 
   const alto_idx c = ((alto_idx)blockIdx.x * NT + threadIdx.x) * CPT; // first column of this thread
@@ -158,15 +178,25 @@ __device__ __forceinline__ void alto_quant_tile(const void *__restrict__ x,
   const bool active = c < cols;
   float outer = (KIND == ALTO_QK_NVFP4 && outer_ptr) ? *outer_ptr : 1.0f;
 
-  if (!PRELOADED) {
-    alto_tile_stage_<T, NT * CPT, NT, IN_BF16>(x, tile, r0, (alto_idx)blockIdx.x * NT * CPT, cols);
-    __syncthreads();
+  if constexpr (STAGE) {
+    if (!PRELOADED) {
+      alto_tile_stage_<T, NT * CPT, NT, IN_BF16>(x, tile, r0, (alto_idx)blockIdx.x * NT * CPT,
+                                                 cols);
+      __syncthreads();
+    }
   }
   if constexpr (RHT_B > 0)
-    alto_tile_rht_<RHT_B, T, IN_BF16, CPT, NT>(tile, s_sign, s_perm, rht_sign, rht_perm, active);
+    alto_tile_rht_<RHT_B, T, IN_BF16, CPT, NT, true>(x, tile, s_sign, s_perm, rht_sign, rht_perm,
+                                                     r0, c, cols, active);
 
   // The CPT values of row r (tile-relative), columns c .. c+CPT-1.
-#define ALTO_TILE_ROW_(r, v) alto_smem_row_<IN_BF16, CPT>(tile + (r) * NT * CPT + threadIdx.x * CPT, v)
+#define ALTO_TILE_ROW_(r, v)                                                                      \
+  do {                                                                                            \
+    if constexpr (STAGE)                                                                          \
+      alto_smem_row_<IN_BF16, CPT>(tile + (r) * NT * CPT + threadIdx.x * CPT, v);                 \
+    else                                                                                          \
+      alto_load_n<IN_BF16, CPT>(x, (r0 + (r)) * cols + c, v);                                     \
+  } while (0)
 
   for (int rb = 0; rb < T; rb += BR) {
     float amax[CPT];
