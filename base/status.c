@@ -21,10 +21,14 @@ const char *alto_status_name(alto_status s) {
 }
 
 alto_status alto_error(alto_status code, const char *fmt, ...) {
+  /* Format into a scratch buffer first: callers may pass alto_last_error() itself as an
+   * argument (wrapping a lower-level message), and vsnprintf must not read what it writes. */
+  static _Thread_local char scratch[sizeof alto_error_msg];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(alto_error_msg, sizeof alto_error_msg, fmt, ap);
+  vsnprintf(scratch, sizeof scratch, fmt, ap);
   va_end(ap);
+  memcpy(alto_error_msg, scratch, sizeof alto_error_msg);
   return code;
 }
 
