@@ -20,6 +20,7 @@
 
 static alto_backend *B;
 static alto_test_rng rng;
+static size_t a_offset; /* bytes: A starts this far into its buffer (pointer alignment test) */
 
 /* c[i, j] = c0[i, j] + sum_k op(A)[i, k] op(B)[j, k] in fp64. a [M, K] or [K, M] when ta;
  * b [N, K] or [K, N] when tb; c, c0 [M, N] (c0 may be NULL). */
@@ -109,9 +110,9 @@ static void run_bf16(int64_t m, int64_t n, int64_t k, bool ta, bool tb, bool acc
   float *af = malloc((size_t)(m * k) * 4), *bf = malloc((size_t)(n * k) * 4);
   make_bf16(ah, af, m * k);
   make_bf16(bh, bf, n * k);
-  gpu_buf ga = gpu_alloc(B, (size_t)(m * k) * 2), gb = gpu_alloc(B, (size_t)(n * k) * 2);
+  gpu_buf ga = gpu_alloc(B, (size_t)(m * k) * 2 + a_offset), gb = gpu_alloc(B, (size_t)(n * k) * 2);
   gpu_buf gc = gpu_alloc(B, (size_t)(m * n) * esz);
-  gpu_upload(B, ga, ah);
+  CHECK(B->i->h2d(B, gpu_ptr(ga) + a_offset, ah, (size_t)(m * k) * 2) == ALTO_OK);
   gpu_upload(B, gb, bh);
   double *c0 = NULL;
   if (acc) {
@@ -121,8 +122,8 @@ static void run_bf16(int64_t m, int64_t n, int64_t k, bool ta, bool tb, bool acc
     gpu_upload(B, gc, c0dev);
     free(c0dev);
   }
-  alto_status st =
-      alto_cublaslt_gemm_bf16(gpu_ptr(gc), gpu_ptr(ga), gpu_ptr(gb), m, n, k, ta, tb, acc, out);
+  alto_status st = alto_cublaslt_gemm_bf16(gpu_ptr(gc), gpu_ptr(ga) + a_offset, gpu_ptr(gb), m, n,
+                                           k, ta, tb, acc, out);
   CHECKF(st == ALTO_OK, "%s: %s", what, alto_last_error());
   CHECKF(B->i->sync(B) == ALTO_OK, "%s: %s", what, alto_last_error());
   if (st == ALTO_OK) {
@@ -157,6 +158,11 @@ static void test_plan_cache(void) {
   CHECK(alto_cublaslt_cached_plans() == before);
   run_bf16(64, 64, 64, false, true, false, ALTO_DT_BF16);
   CHECK(alto_cublaslt_cached_plans() == before + 1);
+  /* A at a 2-byte aligned address: a separate plan whose algorithm accepts it */
+  a_offset = 2;
+  run_bf16(64, 64, 64, false, false, false, ALTO_DT_BF16);
+  a_offset = 0;
+  CHECK(alto_cublaslt_cached_plans() == before + 2);
 }
 
 /* ---- FP8 block ---------------------------------------------------------------------------- */

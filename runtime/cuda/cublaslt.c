@@ -44,7 +44,11 @@ enum {
   LT_SCALE_VEC128_32F_ = 4, /* cublasLtMatmulMatrixScale_t */
   LT_SCALE_BLK128x128_32F_ = 5,
   LT_PREF_MAX_WORKSPACE_BYTES_ = 1, /* cublasLtMatmulPreferenceAttributes_t */
-  LT_TRANSFORM_SCALE_TYPE_ = 0,     /* cublasLtMatrixTransformDescAttributes_t */
+  LT_PREF_MIN_ALIGNMENT_A_BYTES_ = 5,
+  LT_PREF_MIN_ALIGNMENT_B_BYTES_ = 6,
+  LT_PREF_MIN_ALIGNMENT_C_BYTES_ = 7,
+  LT_PREF_MIN_ALIGNMENT_D_BYTES_ = 8,
+  LT_TRANSFORM_SCALE_TYPE_ = 0, /* cublasLtMatrixTransformDescAttributes_t */
   LT_TRANSFORM_TRANSA_ = 2,
 };
 
@@ -82,6 +86,8 @@ typedef struct {
   int ta, tb, acc;
   int a_type, b_type, c_type; /* alto's A, B, C (cudaDataType_t) */
   int a_mode, b_mode;         /* alto_cublaslt_scale_mode, -1 for bf16 */
+  int align_a, align_b,
+      align_c; /* pointer alignment in bytes (<= 256): the algorithm depends on it */
 } alto_lt_key_;
 
 typedef struct {
@@ -247,9 +253,11 @@ alto_status alto_cublaslt_init(void) {
   if (st == ALTO_OK && !alto_lt_.workspace) {
     st = alto_cuda_malloc(&alto_lt_.workspace, ALTO_CUBLASLT_WORKSPACE_BYTES);
     if (st != ALTO_OK) {
+      char why[512]; /* alto_error must not read the buffer it writes */
+      snprintf(why, sizeof why, "%s", alto_last_error());
       alto_lt_.workspace = 0;
       st = alto_error(st, "cuBLASLt workspace (%u MiB): %s", ALTO_CUBLASLT_WORKSPACE_BYTES >> 20,
-                      alto_last_error());
+                      why);
     }
   }
   pthread_mutex_unlock(&alto_lt_mutex_);
@@ -297,7 +305,8 @@ int alto_cublaslt_cached_plans(void) {
 static int alto_lt_key_eq_(const alto_lt_key_ *x, const alto_lt_key_ *y) {
   return x->m == y->m && x->n == y->n && x->k == y->k && x->ta == y->ta && x->tb == y->tb &&
          x->acc == y->acc && x->a_type == y->a_type && x->b_type == y->b_type &&
-         x->c_type == y->c_type && x->a_mode == y->a_mode && x->b_mode == y->b_mode;
+         x->c_type == y->c_type && x->a_mode == y->a_mode && x->b_mode == y->b_mode &&
+         x->align_a == y->align_a && x->align_b == y->align_b && x->align_c == y->align_c;
 }
 
 static int alto_lt_scale_enum_(int mode) {
@@ -369,6 +378,21 @@ static alto_status alto_lt_plan_build_(const alto_lt_key_ *key, alto_lt_plan_ **
   ALTO_LT_STEP_(
       alto_lt_.f.MatmulPreferenceSetAttribute(pref, LT_PREF_MAX_WORKSPACE_BYTES_, &ws, sizeof ws),
       "cublasLtMatmulPreferenceSetAttribute(MAX_WORKSPACE_BYTES)");
+  /* The heuristic assumes 256-byte aligned pointers unless told (cuBLASLt A = alto B). */
+  uint32_t al_a = (uint32_t)key->align_b, al_b = (uint32_t)key->align_a,
+           al_c = (uint32_t)key->align_c;
+  ALTO_LT_STEP_(alto_lt_.f.MatmulPreferenceSetAttribute(pref, LT_PREF_MIN_ALIGNMENT_A_BYTES_, &al_a,
+                                                        sizeof al_a),
+                "cublasLtMatmulPreferenceSetAttribute(MIN_ALIGNMENT_A_BYTES)");
+  ALTO_LT_STEP_(alto_lt_.f.MatmulPreferenceSetAttribute(pref, LT_PREF_MIN_ALIGNMENT_B_BYTES_, &al_b,
+                                                        sizeof al_b),
+                "cublasLtMatmulPreferenceSetAttribute(MIN_ALIGNMENT_B_BYTES)");
+  ALTO_LT_STEP_(alto_lt_.f.MatmulPreferenceSetAttribute(pref, LT_PREF_MIN_ALIGNMENT_C_BYTES_, &al_c,
+                                                        sizeof al_c),
+                "cublasLtMatmulPreferenceSetAttribute(MIN_ALIGNMENT_C_BYTES)");
+  ALTO_LT_STEP_(alto_lt_.f.MatmulPreferenceSetAttribute(pref, LT_PREF_MIN_ALIGNMENT_D_BYTES_, &al_c,
+                                                        sizeof al_c),
+                "cublasLtMatmulPreferenceSetAttribute(MIN_ALIGNMENT_D_BYTES)");
   ltHeuristic_ h;
   int found = 0;
   memset(&h, 0, sizeof h);
@@ -382,6 +406,8 @@ static alto_status alto_lt_plan_build_(const alto_lt_key_ *key, alto_lt_plan_ **
     st = alto_error(ALTO_ERR_UNSUPPORTED, "cublasLtMatmulAlgoGetHeuristic found no algorithm (%s)",
                     found < 1 ? "none returned" : alto_cublaslt_status_name(h.state));
   if (st != ALTO_OK) {
+    char why[512]; /* alto_error must not read the buffer it writes */
+    snprintf(why, sizeof why, "%s", alto_last_error());
     alto_lt_plan_free_(p);
     return alto_error(
         st, "cuBLASLt GEMM M=%lld N=%lld K=%lld trans_a=%d trans_b=%d A %s B %s C %s%s: %s",
@@ -395,7 +421,7 @@ static alto_status alto_lt_plan_build_(const alto_lt_key_ *key, alto_lt_plan_ **
             ? " (1x128 x 1x128)"
         : key->a_mode == ALTO_CUBLASLT_SCALE_1X128 ? " (1x128 x 128x128)"
                                                    : " (128x128 x 1x128)",
-        alto_last_error());
+        why);
   }
   p->algo = h.algo;
   p->ws = h.workspaceSize;
@@ -441,6 +467,14 @@ static alto_status alto_lt_run_(alto_lt_plan_ *p, alto_cuda_ptr c, alto_cuda_ptr
       "cublasLtMatmul");
 }
 
+/* The largest power of two <= 256 dividing the address. */
+static int alto_lt_align_(alto_cuda_ptr p) {
+  int a = 256;
+  while (a > 1 && p % (alto_cuda_ptr)a)
+    a /= 2;
+  return a;
+}
+
 static alto_status alto_lt_check_dims_(int64_t m, int64_t n, int64_t k) {
   if (m < 1 || n < 1 || k < 1 || m > INT32_MAX || n > INT32_MAX || k > INT32_MAX)
     return alto_error(ALTO_ERR_INVALID_ARG,
@@ -458,10 +492,20 @@ alto_status alto_cublaslt_gemm_bf16(alto_cuda_ptr c, alto_cuda_ptr a, alto_cuda_
     return alto_error(ALTO_ERR_INVALID_ARG,
                       "alto_cublaslt_gemm_bf16: output dtype %s: use bf16 or f32",
                       alto_ir_dtype_name(out_dtype));
-  alto_lt_key_ key = {m,          n,          k,
-                      trans_a,    trans_b,    accumulate,
-                      LT_R_16BF_, LT_R_16BF_, out_dtype == ALTO_DT_BF16 ? LT_R_16BF_ : LT_R_32F_,
-                      -1,         -1};
+  alto_lt_key_ key = {m,
+                      n,
+                      k,
+                      trans_a,
+                      trans_b,
+                      accumulate,
+                      LT_R_16BF_,
+                      LT_R_16BF_,
+                      out_dtype == ALTO_DT_BF16 ? LT_R_16BF_ : LT_R_32F_,
+                      -1,
+                      -1,
+                      alto_lt_align_(a),
+                      alto_lt_align_(b),
+                      alto_lt_align_(c)};
   pthread_mutex_lock(&alto_lt_mutex_);
   alto_lt_plan_ *p;
   alto_status st = alto_lt_plan_get_(&key, &p);
@@ -489,7 +533,7 @@ static bool alto_lt_scales_same_(alto_cublaslt_scale_mode mode, int64_t rows, in
   int64_t kb = k / 128;
   if (mode == ALTO_CUBLASLT_SCALE_1X128)
     return kb == 1 && rows % 4 == 0;
-  return kb % 4 == 0 || (rows + 127) / 128 == 1;
+  return kb % 4 == 0;
 }
 
 /* The conversion with cublasLtMatrixTransform (C = alpha op(A), beta = 0, no B). Caller holds the
@@ -623,7 +667,10 @@ alto_status alto_cublaslt_gemm_fp8_block(alto_cuda_ptr c, const alto_cublaslt_fp
                       b->elem == ALTO_DT_FP8_E4M3 ? LT_R_8F_E4M3_ : LT_R_8F_E5M2_,
                       out_dtype == ALTO_DT_BF16 ? LT_R_16BF_ : LT_R_32F_,
                       (int)a->mode,
-                      (int)b->mode};
+                      (int)b->mode,
+                      alto_lt_align_(a->codes),
+                      alto_lt_align_(b->codes),
+                      alto_lt_align_(c)};
   pthread_mutex_lock(&alto_lt_mutex_);
   alto_lt_plan_ *p = NULL;
   alto_status st = alto_lt_plan_get_(&key, &p);
