@@ -23,9 +23,11 @@
  * The plain IR case (both operands K-major) is cuBLASLt's "TN" layout, the one FP8 requires.
  *
  * Alignment rules (cuBLASLt's; see the cuBLAS docs "Tensor Core Usage" and the FP8 notes):
- *   bf16: any M, N, K >= 1 work; the fast tensor-core kernels want every leading dimension (K, and
- * N or M where a transposed operand has it as ld) a multiple of 8 elements (16 bytes) and 16-byte
- *     aligned pointers (every alto device allocation is 256-byte aligned).
+ *   bf16: any M, N, K >= 1 work; the fast tensor-core kernels want every leading dimension
+ *     (K, and N or M where a transposed operand has it as ld) a multiple of 8 elements (16 bytes)
+ *     and 16-byte aligned pointers. Each pointer's alignment (up to 256 bytes; alto allocations
+ *     are 256-byte aligned) is part of the cached plan and given to the heuristic
+ *     (MIN_ALIGNMENT_*_BYTES): a less aligned sub-buffer gets an algorithm that accepts it.
  *   fp8 block: both operands K-major (no transposes: FP8 on Hopper is TN only; transpose the codes
  *     and scales first), K a multiple of 128 (one scale per 128-deep K step; 16-byte rows), N a
  *     multiple of 16 (16-byte rows of the fp8 operand and of the output), M any >= 1. A 128x128
