@@ -247,17 +247,18 @@ ALTO_HD float alto_e2m1_to_f32(alto_u8 c) {
 
 /* RNE onto the grid, saturating at 6 (Inf too); ties go to the even code:
  * 0.25->0, 0.75->1, 1.25->1, 1.75->2, 2.5->2, 3.5->4, 5->4. NaN -> 0x7 (+6), as the CUDA cast.
- * Branch-free on the bits (the same algorithm as the FP8 casts with 1 mantissa bit): |x| >= 1 rounds
- * the significand to one bit, code = 2 + 2e + m = (rounded bits >> 22) - 252; |x| < 1 lets the fp32
- * add of 2^22 (ulp 0.5) round, and the step count is the code (1.0 = code 2 when it carries). */
+ * Branch-free: one fp32 add per element does the rounding (see alto_e2m1_rne_nonan_). */
 ALTO_HD alto_u8 alto_e2m1_rne_nonan_(alto_u32 b) { /* b: the bits of a non-NaN float */
   alto_u32 ab = b & 0x7FFFFFFFu;
   if (ab > 0x40C00000u) /* min(|x|, 6) */
     ab = 0x40C00000u;
-  alto_u32 sign = (b >> 28) & 8u;
-  alto_u32 kn = ((ab + 0x1FFFFFu + ((ab >> 22) & 1u)) >> 22) - 252u;
-  alto_u32 ks = alto_f32_bits(ALTO_FADD(alto_f32_from_bits(ab), 4194304.0f)) - 0x4A800000u;
-  return (alto_u8)(sign | (ab >= 0x3F800000u ? kn : ks));
+  /* The grid spacing is 0.5 on [0, 2), 1 on [2, 4), 2 on [4, 6]: adding M = spacing * 2^23 makes
+   * the fp32 add round |x| to a multiple of the spacing (ties to even), and the bits of the sum
+   * minus M count the steps t. code = t + 2 * (binade index): 0.5 t, 2 + t, 4 + t. */
+  alto_u32 me = (ab >> 23) > 127u ? (ab >> 23) : 127u;
+  alto_u32 mb = (me + 22u) << 23;
+  alto_u32 t = alto_f32_bits(ALTO_FADD(alto_f32_from_bits(ab), alto_f32_from_bits(mb))) - mb;
+  return (alto_u8)(((b >> 28) & 8u) | (t + 2u * (me - 127u)));
 }
 ALTO_HD alto_u8 alto_f32_to_e2m1(float x) {
   alto_u32 b = alto_f32_bits(x);
