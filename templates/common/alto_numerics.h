@@ -382,18 +382,21 @@ ALTO_HD alto_u8 alto_mx_scale(float amax, alto_scale_rule rule, alto_elem elem) 
 
 /* One element of an MX block: x * 2^(127-s) cast to the element format, RNE (satfinite for FP8).
  * A NaN block (s = 0xFF) writes code 0 for every element. */
-ALTO_HD alto_u8 alto_mx_encode(float x, alto_u8 s, alto_elem elem) {
-  if (s == 0xFFu)
-    return 0;
-  float q = ALTO_FMUL(x, alto_e8m0_inv_f32(s));
-  /* a block without NaN (s != 0xFF) has no NaN element: skip E2M1's NaN test */
+/* The element step of a finite block (s != 0xFF), given inv = alto_e8m0_inv_f32(s): kernels compute
+ * inv once per block. A block without NaN has no NaN element: E2M1's NaN test is skipped. */
+ALTO_HD alto_u8 alto_mx_encode_inv(float x, float inv, alto_elem elem) {
+  float q = ALTO_FMUL(x, inv);
   return elem == ALTO_ELEM_E2M1 ? alto_e2m1_rne_nonan_(alto_f32_bits(q)) : alto_elem_encode(elem, q);
+}
+ALTO_HD alto_u8 alto_mx_encode_sr_inv(float x, float inv, alto_u32 u) {
+  return alto_f32_to_e2m1_sr(ALTO_FMUL(x, inv), u);
+}
+ALTO_HD alto_u8 alto_mx_encode(float x, alto_u8 s, alto_elem elem) {
+  return s == 0xFFu ? (alto_u8)0 : alto_mx_encode_inv(x, alto_e8m0_inv_f32(s), elem);
 }
 /* The same with stochastic rounding (E2M1 only; u is the element's Philox word). */
 ALTO_HD alto_u8 alto_mx_encode_sr(float x, alto_u8 s, alto_u32 u) {
-  if (s == 0xFFu)
-    return 0;
-  return alto_f32_to_e2m1_sr(ALTO_FMUL(x, alto_e8m0_inv_f32(s)), u);
+  return s == 0xFFu ? (alto_u8)0 : alto_mx_encode_sr_inv(x, alto_e8m0_inv_f32(s), u);
 }
 ALTO_HD float alto_mx_decode(alto_u8 c, alto_u8 s, alto_elem elem) {
   return alto_f32_canon(ALTO_FMUL(alto_elem_decode(elem, c), alto_e8m0_to_f32(s)));
@@ -423,15 +426,22 @@ ALTO_HD alto_u8 alto_nvfp4_inner(float amax_block, float outer) {
   return alto_f32_to_e4m3(v);
 }
 /* Element: E2M1(x / (inner * outer)), the product first; a NaN block (inner 0x7F) writes 0. */
+/* The divisor inner * outer of a finite block (kernels compute it once per block). */
+ALTO_HD float alto_nvfp4_divisor(alto_u8 inner, float outer) {
+  return ALTO_FMUL(alto_e4m3_to_f32(inner), outer);
+}
+ALTO_HD alto_u8 alto_nvfp4_encode_div(float x, float div) {
+  return alto_e2m1_rne_nonan_(alto_f32_bits(ALTO_FDIV(x, div)));
+}
+ALTO_HD alto_u8 alto_nvfp4_encode_sr_div(float x, float div, alto_u32 u) {
+  return alto_f32_to_e2m1_sr(ALTO_FDIV(x, div), u);
+}
 ALTO_HD alto_u8 alto_nvfp4_encode(float x, alto_u8 inner, float outer) {
-  if (inner == 0x7Fu)
-    return 0;
-  return alto_e2m1_rne_nonan_(alto_f32_bits(ALTO_FDIV(x, ALTO_FMUL(alto_e4m3_to_f32(inner), outer))));
+  return inner == 0x7Fu ? (alto_u8)0 : alto_nvfp4_encode_div(x, alto_nvfp4_divisor(inner, outer));
 }
 ALTO_HD alto_u8 alto_nvfp4_encode_sr(float x, alto_u8 inner, float outer, alto_u32 u) {
-  if (inner == 0x7Fu)
-    return 0;
-  return alto_f32_to_e2m1_sr(ALTO_FDIV(x, ALTO_FMUL(alto_e4m3_to_f32(inner), outer)), u);
+  return inner == 0x7Fu ? (alto_u8)0
+                        : alto_nvfp4_encode_sr_div(x, alto_nvfp4_divisor(inner, outer), u);
 }
 ALTO_HD float alto_nvfp4_decode(alto_u8 c, alto_u8 inner, float outer) {
   return alto_f32_canon(ALTO_FMUL(alto_e2m1_to_f32(c), ALTO_FMUL(alto_e4m3_to_f32(inner), outer)));

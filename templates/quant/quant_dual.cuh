@@ -53,6 +53,7 @@ alto_quant_dual(const void *__restrict__ x, alto_u8 *__restrict__ codes_f,
       continue;
     alto_idx e0 = (r0 + r) * cols + c0 + cc;
     alto_u32 s = alto_block_scale<KIND, ELEM, RULE>(amax, outer);
+    const alto_block_enc be = alto_block_enc_make<KIND>(s, outer);
     alto_u32 u[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     if (SR) {
       alto_philox4 a = alto_philox_words4(seed, stream_f, e0),
@@ -64,7 +65,7 @@ alto_quant_dual(const void *__restrict__ x, alto_u8 *__restrict__ codes_f,
     alto_u8 cd[8];
 #pragma unroll
     for (int i = 0; i < 8; i++)
-      cd[i] = alto_block_encode<KIND, ELEM, SR>(v[i], s, outer, u[i]);
+      cd[i] = alto_block_encode<KIND, ELEM, SR>(v[i], be, u[i]);
     if (FP4) {
       alto_u32 w = 0;
 #pragma unroll

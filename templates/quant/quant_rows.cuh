@@ -27,17 +27,38 @@ __device__ __forceinline__ alto_u32 alto_block_scale(float amax, float outer) {
   return alto_f32_bits(alto_fp8_block_scale(amax, (alto_elem)ELEM));
 }
 
-// One element's code under its block scale (u = the element's random word when SR).
+// Per-block encoding state, computed once per block: whether the block holds a NaN (then every
+// code is 0) and the constant each element needs (MX: 2^(127-s); NVFP4: inner * outer; FP8: d).
+struct alto_block_enc {
+  bool nan;
+  float k;
+};
+template <int KIND>
+__device__ __forceinline__ alto_block_enc alto_block_enc_make(alto_u32 scale, float outer) {
+  alto_block_enc b;
+  if (KIND == ALTO_QK_MX) {
+    b.nan = scale == 0xFFu;
+    b.k = alto_e8m0_inv_f32((alto_u8)scale);
+  } else if (KIND == ALTO_QK_NVFP4) {
+    b.nan = scale == 0x7Fu;
+    b.k = alto_nvfp4_divisor((alto_u8)scale, outer);
+  } else {
+    b.nan = false; /* blockwise FP8 lets a NaN flow through the division: codes 0x7F */
+    b.k = alto_f32_from_bits(scale);
+  }
+  return b;
+}
+
+// One element's code in its block (u = the element's random word when SR).
 template <int KIND, int ELEM, bool SR>
-__device__ __forceinline__ alto_u8 alto_block_encode(float v, alto_u32 scale, float outer,
-                                                     alto_u32 u) {
+__device__ __forceinline__ alto_u8 alto_block_encode(float v, const alto_block_enc &b, alto_u32 u) {
+  if (b.nan)
+    return 0;
   if (KIND == ALTO_QK_MX)
-    return SR ? alto_mx_encode_sr(v, (alto_u8)scale, u)
-              : alto_mx_encode(v, (alto_u8)scale, (alto_elem)ELEM);
+    return SR ? alto_mx_encode_sr_inv(v, b.k, u) : alto_mx_encode_inv(v, b.k, (alto_elem)ELEM);
   if (KIND == ALTO_QK_NVFP4)
-    return SR ? alto_nvfp4_encode_sr(v, (alto_u8)scale, outer, u)
-              : alto_nvfp4_encode(v, (alto_u8)scale, outer);
-  return alto_fp8_block_encode(v, alto_f32_from_bits(scale), (alto_elem)ELEM);
+    return SR ? alto_nvfp4_encode_sr_div(v, b.k, u) : alto_nvfp4_encode_div(v, b.k);
+  return alto_fp8_block_encode(v, b.k, (alto_elem)ELEM);
 }
 
 // Packs 16 codes: FP4 two per byte (even element low) into 8 bytes, FP8 into 16 bytes.
@@ -110,10 +131,11 @@ __device__ __forceinline__ void alto_quant_rows(const void *__restrict__ x,
         u[4 * q + i] = w.v[i];
     }
   }
+  const alto_block_enc be = alto_block_enc_make<KIND>(s, outer);
   alto_u8 c[V];
 #pragma unroll
   for (int i = 0; i < V; i++)
-    c[i] = alto_block_encode<KIND, ELEM, SR>(v[i], s, outer, u[i]);
+    c[i] = alto_block_encode<KIND, ELEM, SR>(v[i], be, u[i]);
   alto_store_codes16<FP4>(codes, e0, c);
   if ((t & (G - 1)) == 0) {
     if (KIND == ALTO_QK_FP8_BLOCK)

@@ -250,6 +250,10 @@ __device__ __forceinline__ void alto_quant_tile(const void *__restrict__ x,
       }
     }
     // codes
+    alto_block_enc be[CPT];
+#pragma unroll
+    for (int j = 0; j < CPT; j++)
+      be[j] = alto_block_enc_make<KIND>(s[j], outer);
     for (int r = rb; r < rb + BR; r += (FP4 && PACK_ROWS) ? 2 : 1) {
       const alto_idx gr = r0 + r;
       alto_u8 cd[2][CPT];
@@ -273,7 +277,7 @@ __device__ __forceinline__ void alto_quant_tile(const void *__restrict__ x,
         ALTO_TILE_ROW_(r + p, v);
 #pragma unroll
         for (int j = 0; j < CPT; j++)
-          cd[p][j] = alto_block_encode<KIND, ELEM, SR>(v[j], s[j], outer, u[j]);
+          cd[p][j] = alto_block_encode<KIND, ELEM, SR>(v[j], be[j], u[j]);
       }
       if (FP4 && PACK_ROWS) {
 #pragma unroll
