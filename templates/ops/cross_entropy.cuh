@@ -2,9 +2,9 @@
 // (targets < 0 ignored, PyTorch's ignore_index), as runtime/cpu/ops.c: sums and the log-sum-exp
 // in double. Three kernels:
 //   count  one CTA: loss[1] = the number of valid targets (as a double)
-//   rows   grid (M): one CTA per row, the logits read twice: an online max / sum of exponentials
-//          (each thread over its strided columns, then combined across the CTA in a fixed tree),
-//          row_loss[m] = lse - logits[t]; then dlogits[v] = (float)(exp(l - lse) / n_valid),
+//   rows   grid (M): one CTA per row, the logits read three times: the max, the sum of
+//          exponentials (each thread over its strided columns, then combined across the CTA in a
+//          fixed tree), row_loss[m] = lse - logits[t]; then dlogits[v] = (float)(exp(l - lse) / n_valid),
 //          dlogits[t] -= (float)(1 / n_valid); ignored rows: loss 0, dlogits 0. dlogits may be
 //          nullptr (forward only) or equal logits (in place).
 //   mean   one CTA: loss[0] = sum(row_loss) / n_valid (fixed tree order), 0 without valid rows.
@@ -44,22 +44,19 @@ __device__ __forceinline__ void alto_ce_rows(void *dlogits, double *row_loss, co
   }
   /* read before any thread writes dlogits (which may alias logits) */
   const float lt = t < V ? alto_load1<BF16>(logits, row + t) : alto_f32_from_bits(ALTO_F32_NAN_BITS);
-  const float ninf = -alto_f32_from_bits(ALTO_F32_INF_BITS);
-  float mx = ninf;
+  /* The CPU subtracts the row max in fp32 before widening, exp((double)(l - mx)): an online max
+   * (a running max per thread, rescaled) would round those subtractions differently, by up to
+   * 1e-7 in the log-sum-exp. So the max comes first and every term is the CPU's term; only the
+   * order of the double sum differs. */
+  float mx = -alto_f32_from_bits(ALTO_F32_INF_BITS);
+  for (alto_idx v = threadIdx.x; v < V; v += NT)
+    mx = alto_ops_max_(mx, alto_load1<BF16>(logits, row + v));
+  mx = alto_block_max<NT>(mx, shf);
   double s = 0.0;
-  for (alto_idx v = threadIdx.x; v < V; v += NT) {
-    const float l = alto_load1<BF16>(logits, row + v);
-    if (l > mx) {
-      s = mx == ninf ? 1.0 : ALTO_DADD(ALTO_DMUL(s, exp(ALTO_DSUB((double)mx, (double)l))), 1.0);
-      mx = l;
-    } else if (mx != ninf) {
-      s = ALTO_DADD(s, exp(ALTO_DSUB((double)l, (double)mx)));
-    }
-  }
-  const float rmx = alto_block_max<NT>(mx, shf);
-  double mine = mx == ninf ? 0.0 : ALTO_DMUL(s, exp(ALTO_DSUB((double)mx, (double)rmx)));
-  const double sum = alto_block_sum<NT>(mine, shd);
-  const double lse = ALTO_DADD((double)rmx, log(sum));
+  for (alto_idx v = threadIdx.x; v < V; v += NT)
+    s = ALTO_DADD(s, exp((double)ALTO_FSUB(alto_load1<BF16>(logits, row + v), mx)));
+  const double sum = alto_block_sum<NT>(s, shd);
+  const double lse = ALTO_DADD((double)mx, log(sum));
   if (threadIdx.x == 0)
     row_loss[m] = ALTO_DSUB(lse, (double)lt);
   if (!dlogits)
