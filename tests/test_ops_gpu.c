@@ -16,7 +16,7 @@
  *                 vs one loop): 2 (M + 2) u sum_m |dy x r|.
  *   SwiGLU        both sides compute sigmoid as (float)(1 / (1 + exp(-(double)a))); CUDA's double
  *                 exp is within an ulp of glibc's, so s differs by at most one fp32 ulp in rare
- *                 elements: out, db 4 u relative; da 8 u (|da| + |dy b s| (1 + |a|)) (1 - s
+ *                 elements: out, db 6 u relative; da 8 u (|da| + |dy b s| (1 + |a|)) (1 - s
  *                 cancels) (+ bf16). Almost every element is identical (the count is printed).
  *   cross-entropy double sums of V terms in another order and CUDA's exp / log: the log-sum-exp
  *                 agrees to ~V 2^-52, so dlogits (fp32 roundings of a double) differ by at most
@@ -300,7 +300,7 @@ static void test_rmsnorm(void) {
   for (int bf = 0; bf < 2; bf++) {
     test_rmsnorm_case(4096 + 96, 4096, bf, false);
     test_rmsnorm_case(4096 + 96, 256, bf, true);
-    test_rmsnorm_case(7, 3072, bf, false); /* one partial chunk; C not a multiple of the CTA */
+    test_rmsnorm_case(7, 1000, bf, false); /* one partial chunk; C not a multiple of the CTA */
   }
 }
 
@@ -393,7 +393,7 @@ static void test_elementwise_case(int64_t N, bool bf16) {
   CHECK(alto_ops_gpu_swiglu(B, dt, gpu_ptr(o2), gpu_ptr(a.g), gpu_ptr(b.g), N) == ALTO_OK);
   sync_ok(what);
   got = fetch(o1, bf16, N, what);
-  expect(what, got, r1, N, bf16, NULL, 4 * U);
+  expect(what, got, r1, N, bf16, NULL, 6 * U);
   expect_same(what, o1, o2);
   free(got);
 
@@ -415,7 +415,7 @@ static void test_elementwise_case(int64_t N, bool bf16) {
   expect(what, got, r1, N, bf16, bound, 0);
   free(got);
   got = fetch(o2, bf16, N, what);
-  expect("swiglu_bwd db", got, r2, N, bf16, NULL, 4 * U);
+  expect("swiglu_bwd db", got, r2, N, bf16, NULL, 6 * U);
   free(got);
   expect_same(what, o1, o3);
   expect_same(what, o2, o4);

@@ -4,9 +4,9 @@
 //   count  one CTA: loss[1] = the number of valid targets (as a double)
 //   rows   grid (M): one CTA per row, the logits read three times: the max, the sum of
 //          exponentials (each thread over its strided columns, then combined across the CTA in a
-//          fixed tree), row_loss[m] = lse - logits[t]; then dlogits[v] = (float)(exp(l - lse) / n_valid),
-//          dlogits[t] -= (float)(1 / n_valid); ignored rows: loss 0, dlogits 0. dlogits may be
-//          nullptr (forward only) or equal logits (in place).
+//          fixed tree), row_loss[m] = lse - logits[t]; then dlogits[v] = (float)(exp(l - lse) /
+//          n_valid), dlogits[t] -= (float)(1 / n_valid); ignored rows: loss 0, dlogits 0. dlogits
+//          may be nullptr (forward only) or equal logits (in place).
 //   mean   one CTA: loss[0] = sum(row_loss) / n_valid (fixed tree order), 0 without valid rows.
 // logits, dlogits (M, V) bf16 or fp32; targets (M,) int32 (< V); row_loss (M,) and loss (2,) fp64.
 // The exp / log are CUDA's (double, within an ulp of glibc's): see tests/test_ops_gpu.c.
@@ -43,7 +43,8 @@ __device__ __forceinline__ void alto_ce_rows(void *dlogits, double *row_loss, co
     return;
   }
   /* read before any thread writes dlogits (which may alias logits) */
-  const float lt = t < V ? alto_load1<BF16>(logits, row + t) : alto_f32_from_bits(ALTO_F32_NAN_BITS);
+  const float lt =
+      t < V ? alto_load1<BF16>(logits, row + t) : alto_f32_from_bits(ALTO_F32_NAN_BITS);
   /* The CPU subtracts the row max in fp32 before widening, exp((double)(l - mx)): an online max
    * (a running max per thread, rescaled) would round those subtractions differently, by up to
    * 1e-7 in the log-sum-exp. So the max comes first and every term is the CPU's term; only the

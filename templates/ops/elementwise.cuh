@@ -24,7 +24,8 @@ template <bool BF16>
 __device__ __forceinline__ void alto_swiglu(void *out, const void *a, const void *b, alto_i64 n) {
   ALTO_OPS_GRID_STRIDE_(i, n) {
     const float av = alto_load1<BF16>(a, i);
-    alto_store1<BF16>(out, i, ALTO_FMUL(ALTO_FMUL(av, alto_sigmoid_ref(av)), alto_load1<BF16>(b, i)));
+    alto_store1<BF16>(out, i,
+                      ALTO_FMUL(ALTO_FMUL(av, alto_sigmoid_ref(av)), alto_load1<BF16>(b, i)));
   }
 }
 

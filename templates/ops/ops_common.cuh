@@ -16,17 +16,24 @@
 #define ALTO_DSQRT(x) __dsqrt_rn(x)
 #endif
 
-__device__ __forceinline__ float alto_ops_add_(float a, float b) { return ALTO_FADD(a, b); }
-__device__ __forceinline__ double alto_ops_add_(double a, double b) { return ALTO_DADD(a, b); }
-__device__ __forceinline__ int alto_ops_add_(int a, int b) { return a + b; }
+__device__ __forceinline__ float alto_ops_add_(float a, float b) {
+  return ALTO_FADD(a, b);
+}
+__device__ __forceinline__ double alto_ops_add_(double a, double b) {
+  return ALTO_DADD(a, b);
+}
+__device__ __forceinline__ int alto_ops_add_(int a, int b) {
+  return a + b;
+}
 /* max that ignores NaN in b (as the CPU's `l > mx ? l : mx` scan does) */
-__device__ __forceinline__ float alto_ops_max_(float a, float b) { return b > a ? b : a; }
+__device__ __forceinline__ float alto_ops_max_(float a, float b) {
+  return b > a ? b : a;
+}
 
 // Sum (MAX false) or max (MAX true) over the CTA of NT threads; every thread gets the result.
 // sh holds NT / ALTO_WARP + 1 values; calls may follow each other without a barrier in between
 // (the result travels through the last slot, which the next call writes only after a barrier).
-template <int NT, bool MAX, typename T>
-__device__ __forceinline__ T alto_block_reduce(T v, T *sh) {
+template <int NT, bool MAX, typename T> __device__ __forceinline__ T alto_block_reduce(T v, T *sh) {
   constexpr int NW = NT / ALTO_WARP;
 #pragma unroll
   for (int o = ALTO_WARP / 2; o > 0; o >>= 1) {

@@ -63,7 +63,9 @@ __device__ __forceinline__ void alto_scale(float *x, alto_i64 n, float factor, c
     const double f = ALTO_DDIV(max_norm, ALTO_DADD(ALTO_DSQRT(*sumsq), 1e-6));
     s = (float)(f < 1.0 ? f : 1.0);
   }
-  ALTO_OPS_GRID_STRIDE_(i, n) { x[i] = ALTO_FMUL(x[i], s); }
+  ALTO_OPS_GRID_STRIDE_(i, n) {
+    x[i] = ALTO_FMUL(x[i], s);
+  }
 }
 
 #endif

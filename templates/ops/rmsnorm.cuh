@@ -4,8 +4,8 @@
 // the CPU's sequential loop, so results agree to the rounding of those sums (tests/test_ops_gpu.c
 // states the bound).
 //
-// forward   grid (M): one CTA per row. out (M, C) = x * rstd * w, rstd (M,) = 1/sqrt(mean(x^2) + eps)
-// backward  grid (ceil(M / ROWS)): one CTA per ROWS rows, walked in order: dx (M, C) (=, or +=
+// forward   grid (M): one CTA per row. out (M, C) = x * rstd * w, rstd (M,) = 1/sqrt(mean(x^2) +
+// eps) backward  grid (ceil(M / ROWS)): one CTA per ROWS rows, walked in order: dx (M, C) (=, or +=
 //           when accumulate) and dw_part (ceil(M / ROWS), C), each column's partial sum over the
 //           CTA's rows in row order. Then the dw kernel: grid (ceil(C / NT)), dw (C,) = the
 //           partials summed in chunk order. A fixed two-pass reduction: the same bits every run.
@@ -30,7 +30,8 @@ __device__ __forceinline__ void alto_rmsnorm_fwd(void *out, float *rstd, const v
   }
   ss = alto_block_sum<NT>(ss, sh);
   /* (float)(1.0 / sqrt((double)(ss / C) + eps)), as the CPU */
-  const float r = (float)ALTO_DDIV(1.0, ALTO_DSQRT(ALTO_DADD((double)ALTO_FDIV(ss, (float)C), eps)));
+  const float r =
+      (float)ALTO_DDIV(1.0, ALTO_DSQRT(ALTO_DADD((double)ALTO_FDIV(ss, (float)C), eps)));
   if (threadIdx.x == 0)
     rstd[blockIdx.x] = r;
 #pragma unroll

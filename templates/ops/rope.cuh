@@ -13,8 +13,7 @@
 
 template <bool BF16, int D, int ROT, bool BWD>
 __device__ __forceinline__ void alto_rope(void *out, const void *x, const float *cos_t,
-                                          const float *sin_t, alto_i64 M, alto_i64 T,
-                                          alto_i64 NH) {
+                                          const float *sin_t, alto_i64 M, alto_i64 T, alto_i64 NH) {
   constexpr int H = ROT / 2, OFF = D - ROT, PER = OFF + H;
   const alto_i64 n = M * NH * PER;
   for (alto_idx t = (alto_idx)blockIdx.x * blockDim.x + threadIdx.x; t < n;
@@ -31,7 +30,8 @@ __device__ __forceinline__ void alto_rope(void *out, const void *x, const float 
     const alto_i64 pos = (rh / NH) % T;
     const float c = cos_t[pos * H + j];
     const float s = BWD ? -sin_t[pos * H + j] : sin_t[pos * H + j];
-    const float x1 = alto_load1<BF16>(x, base + OFF + j), x2 = alto_load1<BF16>(x, base + OFF + j + H);
+    const float x1 = alto_load1<BF16>(x, base + OFF + j),
+                x2 = alto_load1<BF16>(x, base + OFF + j + H);
     alto_store1<BF16>(out, base + OFF + j, ALTO_FSUB(ALTO_FMUL(x1, c), ALTO_FMUL(x2, s)));
     alto_store1<BF16>(out, base + OFF + j + H, ALTO_FADD(ALTO_FMUL(x2, c), ALTO_FMUL(x1, s)));
   }
