@@ -1,0 +1,72 @@
+/* The generator's entries for the training ops that are neither GEMM nor attention (embedding,
+ * RMSNorm, RoPE, SwiGLU, add, cross-entropy, AdamW, gradient norm and clipping): a descriptor
+ * (alto_opkern) -> a readable stub over templates/ops/, the same shape as the quantization stubs
+ * (compiler/gen.h): provenance, #include, one extern "C" kernel taking alto_opargs by value.
+ * Launch geometry is a pure function of the descriptor and the shape (alto_opkern_grid). */
+#ifndef ALTO_COMPILER_GEN_OPS_H
+#define ALTO_COMPILER_GEN_OPS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "compiler/gen.h"
+
+typedef enum {
+  ALTO_OPKERN_EMBED,       /* gather rows of the table */
+  ALTO_OPKERN_EMBED_HIST,  /* backward 1/4: token counts */
+  ALTO_OPKERN_EMBED_SCAN,  /* backward 2/4: offsets, occurring tokens */
+  ALTO_OPKERN_EMBED_RANK,  /* backward 3/4: stable counting sort of the positions */
+  ALTO_OPKERN_EMBED_ACCUM, /* backward 4/4: dtable rows += dout rows in token order */
+  ALTO_OPKERN_RMSNORM,     /* forward: out, rstd */
+  ALTO_OPKERN_RMSNORM_BWD, /* backward: dx, dw partials per chunk of rows */
+  ALTO_OPKERN_RMSNORM_DW,  /* backward: dw = the partials summed in order */
+  ALTO_OPKERN_ROPE,        /* rotation */
+  ALTO_OPKERN_ROPE_BWD,    /* rotation by the negative angle */
+  ALTO_OPKERN_SWIGLU,      /* silu(a) * b */
+  ALTO_OPKERN_SWIGLU_BWD,  /* da, db */
+  ALTO_OPKERN_ADD,         /* a + b */
+  ALTO_OPKERN_CE_COUNT,    /* cross-entropy 1/3: valid targets */
+  ALTO_OPKERN_CE_ROWS,     /* cross-entropy 2/3: row losses and dlogits */
+  ALTO_OPKERN_CE_MEAN,     /* cross-entropy 3/3: the mean loss */
+  ALTO_OPKERN_ADAMW,       /* one AdamW step (fp32) */
+  ALTO_OPKERN_SUMSQ_PART,  /* sum of squares 1/2: per-CTA partials (fp32 in, fp64 sums) */
+  ALTO_OPKERN_SUMSQ_FINAL, /* sum of squares 2/2: one CTA */
+  ALTO_OPKERN_SCALE,       /* x *= s, s from the host or the clip factor of a device norm */
+  ALTO_OPKERN_COUNT
+} alto_opkern_kind;
+
+/* Everything that makes one op kernel different from another. Fields an op does not use must be
+ * zero (alto_opkern_make does that). */
+typedef struct {
+  alto_opkern_kind kind;
+  bool bf16;    /* activations / logits in bf16 (else fp32); fp32-only kernels: false */
+  int cols;     /* RMSNorm: the model dim C (compiled) */
+  int head_dim; /* RoPE: D (compiled) */
+  int rot;      /* RoPE: rotated dims (compiled, even, <= D) */
+  alto_target target;
+  char arch[16]; /* "sm_90a", "gfx90a" */
+} alto_opkern;
+
+#define ALTO_OPS_NORM_ROWS 32 /* RMSNorm backward: rows per CTA (the dw partial's rows) */
+#define ALTO_OPS_NORM_MAX_COLS 32768
+#define ALTO_OPS_SUMSQ_MAX_PARTS 1024
+
+const char *alto_opkern_name(alto_opkern_kind k);
+/* A descriptor with the unused fields zeroed. */
+alto_opkern alto_opkern_make(alto_opkern_kind kind, bool bf16, int cols, int head_dim, int rot,
+                             alto_target target, const char *arch);
+/* Whether the op has a bf16 variant (else fp32 only). */
+bool alto_opkern_has_dtype(alto_opkern_kind k);
+
+/* "ops.rmsnorm.c4096.bf16.cuda.sm_90a" */
+void alto_opkern_key(const alto_opkern *k, char *out, size_t n);
+/* The stub; ALTO_ERR_INVALID_ARG for a descriptor no template supports. */
+alto_status alto_gen_ops(const alto_opkern *k, alto_gen_kernel *out);
+
+/* CTA size of a kernel. */
+int alto_opkern_threads(const alto_opkern *k);
+/* Launch geometry. rows: M tokens (embedding, RMSNorm, cross-entropy), M * NH (RoPE), or N
+ * elements (elementwise, AdamW, sumsq, scale); cols: C (embedding, RMSNorm dw). */
+void alto_opkern_grid(const alto_opkern *k, int64_t rows, int64_t cols, unsigned grid[3]);
+
+#endif
