@@ -70,8 +70,8 @@ __device__ __forceinline__ void alto_attn_fwd(const alto_attn_args &a) {
 #pragma unroll
       for (int e = 0; e < 4; e++) {
         float x = s[j][e] * sl2;
-        if (!full && !alto_attn_visible_<CAUSAL>(row[e >> 1], n0 + j * 8 + 2 * t4 + (e & 1), T,
-                                                  window))
+        if (!full &&
+            !alto_attn_visible_<CAUSAL>(row[e >> 1], n0 + j * 8 + 2 * t4 + (e & 1), T, window))
           x = alto_attn_ninf_();
         s[j][e] = x;
         mx[e >> 1] = fmaxf(mx[e >> 1], x);

@@ -18,15 +18,27 @@
 #define ALTO_ATTN_LOG2E 1.4426950408889634f
 #define ALTO_ATTN_LN2 0.6931471805599453f
 
-__device__ __forceinline__ float alto_attn_ninf_() { return alto_f32_from_bits(0xFF800000u); }
+__device__ __forceinline__ float alto_attn_ninf_() {
+  return alto_f32_from_bits(0xFF800000u);
+}
 
-// c += a * b, one m16n8k16 bf16 MMA with fp32 accumulation.
-__device__ __forceinline__ void alto_attn_mma_(float c[4], const alto_u32 a[4], const alto_u32 b[2]) {
+// c += a * b, one m16n8k16 bf16 MMA with fp32 accumulation. ALTO_ATTN_HOST_EMULATION: a host
+// build that runs the templates as threads (a layout-level check without a GPU) supplies it.
+#if defined(ALTO_ATTN_HOST_EMULATION)
+void alto_attn_emu_mma_(float c[4], const alto_u32 a[4], const alto_u32 b[2]);
+__device__ __forceinline__ void alto_attn_mma_(float c[4], const alto_u32 a[4],
+                                               const alto_u32 b[2]) {
+  alto_attn_emu_mma_(c, a, b);
+}
+#else
+__device__ __forceinline__ void alto_attn_mma_(float c[4], const alto_u32 a[4],
+                                               const alto_u32 b[2]) {
   asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, "
                "{%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
                : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
                : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 }
+#endif
 
 __device__ __forceinline__ alto_u32 alto_attn_ld32_(const alto_u16 *p) {
   return *(const alto_u32 *)p;
@@ -68,7 +80,8 @@ __device__ __forceinline__ void alto_attn_ld_bk_(alto_u32 b[2], const alto_u16 *
 }
 
 // The A fragment of k-chunk j from C tiles c[2j], c[2j+1] (rounded to bf16).
-__device__ __forceinline__ void alto_attn_c_to_a_(alto_u32 a[4], const float c0[4], const float c1[4]) {
+__device__ __forceinline__ void alto_attn_c_to_a_(alto_u32 a[4], const float c0[4],
+                                                  const float c1[4]) {
   a[0] = alto_attn_pack_f32_(c0[0], c0[1]);
   a[1] = alto_attn_pack_f32_(c0[2], c0[3]);
   a[2] = alto_attn_pack_f32_(c1[0], c1[1]);
