@@ -80,6 +80,13 @@ typedef struct {
 } alto_target_info;
 const alto_target_info *alto_target_info_get(alto_target t);
 
+/* Helpers shared by the generators (quantization, ops, attention). */
+/* Appends formatted text to a growing string (*s may be NULL with *len = *cap = 0). */
+void alto_gen_appendf(char **s, size_t *len, size_t *cap, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* The kernel name of a key: "alto_" + the key with every non-alphanumeric replaced by '_'. */
+void alto_gen_kernel_name(const char *key, char *name, size_t n);
+
 /* Tile kernel columns per thread for a block width (2, or 4 for 128-wide 2-D blocks). */
 int alto_gen_tile_cpt(const alto_qkern *k);
 
