@@ -7,62 +7,19 @@
 #include "compiler/gen_attn.h"
 #include "runtime/jit.h"
 #include "runtime/nvrtc.h"
+#include "tests/compile_check.h"
 #include "tests/harness.h"
 
-alto_status alto_cuda_compile_source(const char *arch, const char *name, const char *source,
-                                     const char *const *options, int n_options, void **image,
-                                     size_t *size, char **log);
 
 #define MAX_VARIANTS 32
 static alto_attnkern kernels[MAX_VARIANTS];
-static int failures[MAX_VARIANTS];
 
-static void compile_range(void *ctx, int64_t b, int64_t e) {
-  (void)ctx;
-  for (int64_t i = b; i < e; i++) {
-    alto_gen_kernel g;
-    if (alto_gen_attn(&kernels[i], &g) != ALTO_OK) {
-      fprintf(stderr, "generate %lld: %s\n", (long long)i, alto_last_error());
-      failures[i] = 1;
-      continue;
-    }
-    void *image = NULL;
-    size_t size = 0;
-    char *log = NULL;
-    int nopt = 0;
-    const char *const *opts = alto_jit_options(ALTO_TARGET_CUDA, &nopt);
-    alto_status st =
-        alto_cuda_compile_source("sm_90a", g.name, g.source, opts, nopt, &image, &size, &log);
-    /* ptxas -v reports "N bytes spill stores": any nonzero count is a failure */
-    const char *spill = log ? strstr(log, "bytes spill stores") : NULL;
-    bool spills = false;
-    if (spill) {
-      const char *p = spill;
-      while (p > log && p[-1] == ' ')
-        p--;
-      spills = p > log && p[-1] != '0';
-    }
-    if (st != ALTO_OK || size == 0 || (log && strstr(log, "warning")) || spills) {
-      fprintf(stderr, "%s: %s\n%s\n%s\n", g.key,
-              st ? alto_last_error() : (spills ? "register spills" : "warning"), g.source,
-              log ? log : "");
-      failures[i] = 1;
-    } else {
-      fprintf(stderr, "  ok %s (%d threads, %d bytes smem)\n", g.key, g.threads, g.smem_bytes);
-    }
-    free(image);
-    free(log);
-    alto_gen_kernel_free(&g);
-  }
-}
+static alto_status gen_one(int i, alto_gen_kernel *g) { return alto_gen_attn(&kernels[i], g); }
 
 static void test_variants_compile(void) {
   int n = alto_attn_variants(ALTO_TARGET_CUDA, "sm_90a", kernels, MAX_VARIANTS);
   CHECK(n == 14);
-  alto_parallel_for(n, 1, compile_range, NULL);
-  int bad = 0;
-  for (int i = 0; i < n; i++)
-    bad += failures[i];
+  int bad = compile_check_all(n, gen_one, "sm_90a", true);
   CHECKF(bad == 0, "%d of %d attention kernels failed to compile cleanly", bad, n);
 }
 

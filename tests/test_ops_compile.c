@@ -8,51 +8,20 @@
 #include "runtime/jit.h"
 #include "runtime/nvrtc.h"
 #include "runtime/ops_gpu.h"
+#include "tests/compile_check.h"
 #include "tests/harness.h"
 
-alto_status alto_cuda_compile_source(const char *arch, const char *name, const char *source,
-                                     const char *const *options, int n_options, void **image,
-                                     size_t *size, char **log);
 
 static alto_opkern kernels[256];
 static int n_kernels;
-static int failures[256];
 
-static void compile_range(void *ctx, int64_t b, int64_t e) {
-  (void)ctx;
-  for (int64_t i = b; i < e; i++) {
-    alto_gen_kernel g;
-    if (alto_gen_ops(&kernels[i], &g) != ALTO_OK) {
-      fprintf(stderr, "generate %lld: %s\n", (long long)i, alto_last_error());
-      failures[i] = 1;
-      continue;
-    }
-    void *image = NULL;
-    size_t size = 0;
-    char *log = NULL;
-    int nopt = 0;
-    const char *const *opts = alto_jit_options(ALTO_TARGET_CUDA, &nopt);
-    alto_status st =
-        alto_cuda_compile_source("sm_90a", g.name, g.source, opts, nopt, &image, &size, &log);
-    if (st != ALTO_OK || size == 0 || (log && strstr(log, "warning"))) {
-      fprintf(stderr, "%s: %s\n%s\n%s\n", g.key, st ? alto_last_error() : "warning", g.source,
-              log ? log : "");
-      failures[i] = 1;
-    }
-    free(image);
-    free(log);
-    alto_gen_kernel_free(&g);
-  }
-}
+static alto_status gen_one(int i, alto_gen_kernel *g) { return alto_gen_ops(&kernels[i], g); }
 
 static void test_matrix_compiles(void) {
   n_kernels = alto_ops_gpu_matrix(ALTO_TARGET_CUDA, "sm_90a", kernels, 256);
   fprintf(stderr, "%d op kernels\n", n_kernels);
   CHECK(n_kernels > 40 && n_kernels < 256);
-  alto_parallel_for(n_kernels, 1, compile_range, NULL);
-  int bad = 0;
-  for (int i = 0; i < n_kernels; i++)
-    bad += failures[i];
+  int bad = compile_check_all(n_kernels, gen_one, "sm_90a", false);
   CHECKF(bad == 0, "%d of %d op kernels failed to compile", bad, n_kernels);
 }
 
