@@ -365,6 +365,15 @@ static alto_status alto_lt_plan_build_(const alto_lt_key_ *key, alto_lt_plan_ **
     ALTO_LT_STEP_(alto_lt_.f.MatmulDescSetAttribute(p->desc, LT_DESC_B_SCALE_MODE_, &lt_b_mode,
                                                     sizeof lt_b_mode),
                   "cublasLtMatmulDescSetAttribute(B_SCALE_MODE)");
+    /* The heuristic wants the scale pointers set (block scaling is refused with INVALID_VALUE
+     * otherwise): any device address serves here; each call sets the real ones. */
+    void *placeholder = (void *)(uintptr_t)alto_lt_.workspace;
+    ALTO_LT_STEP_(alto_lt_.f.MatmulDescSetAttribute(p->desc, LT_DESC_A_SCALE_POINTER_, &placeholder,
+                                                    sizeof placeholder),
+                  "cublasLtMatmulDescSetAttribute(A_SCALE_POINTER)");
+    ALTO_LT_STEP_(alto_lt_.f.MatmulDescSetAttribute(p->desc, LT_DESC_B_SCALE_POINTER_, &placeholder,
+                                                    sizeof placeholder),
+                  "cublasLtMatmulDescSetAttribute(B_SCALE_POINTER)");
   }
   ALTO_LT_STEP_(alto_lt_.f.MatrixLayoutCreate(&p->la, key->b_type, ar, ac, (int64_t)ar),
                 "cublasLtMatrixLayoutCreate(A)");
