@@ -214,6 +214,25 @@ static void bias_in_(const lower_linear_ *l, alto_node *g) {
     lower_in_(g, l->counts);
 }
 
+/* The fp32 master weight cast to a bf16 copy for a high-precision GEMM: (E?, N, K). Forward and
+ * backward each cast it (a fresh copy rather than one kept alive across the step). */
+static int lower_weight_bf16_(lower_ctx_ *c, const lower_linear_ *l, const char *suffix) {
+  int64_t N = l->N, K = l->K, E = l->E;
+  char name[112];
+  snprintf(name, sizeof name, "%s.%s", l->name, suffix);
+  int wb = E ? lower_buf_(c, name, ALTO_DT_BF16, 3, E, N, K)
+             : lower_buf_(c, name, ALTO_DT_BF16, 2, N, K, 0);
+  alto_node *cv = lower_node_(c, ALTO_OP_CAST, name);
+  cv->rank = 2;
+  cv->shape[0] = (E ? E : 1) * N;
+  cv->shape[1] = K;
+  cv->in_dtype = ALTO_DT_F32;
+  cv->out_dtype = ALTO_DT_BF16;
+  lower_in_(cv, l->w.w);
+  lower_out_(cv, wb);
+  return wb;
+}
+
 alto_status lower_linear_fwd_(lower_ctx_ *c, lower_linear_ *l, int x, int *y) {
   int64_t M = l->M, N = l->N, K = l->K, E = l->E;
   l->x = x;
@@ -221,17 +240,7 @@ alto_status lower_linear_fwd_(lower_ctx_ *c, lower_linear_ *l, int x, int *y) {
   snprintf(name, sizeof name, "%s.out", l->name);
   int out = lower_buf_(c, name, ALTO_DT_BF16, 2, M, N, 0); /* (M, N) */
   if (!l->lpt) {
-    snprintf(name, sizeof name, "%s.weight.bf16", l->name);
-    int wb = E ? lower_buf_(c, name, ALTO_DT_BF16, 3, E, N, K)
-               : lower_buf_(c, name, ALTO_DT_BF16, 2, N, K, 0); /* (E?, N, K) */
-    alto_node *cv = lower_node_(c, ALTO_OP_CAST, name);
-    cv->rank = 2;
-    cv->shape[0] = (E ? E : 1) * N;
-    cv->shape[1] = K;
-    cv->in_dtype = ALTO_DT_F32;
-    cv->out_dtype = ALTO_DT_BF16;
-    lower_in_(cv, l->w.w);
-    lower_out_(cv, wb);
+    int wb = lower_weight_bf16_(c, l, "weight.bf16");
     alto_node *g = gemm_(c, l, "fprop", M, N, K);
     lower_in_(g, x);
     lower_in_(g, wb);
@@ -311,18 +320,7 @@ alto_status lower_linear_bwd_(lower_ctx_ *c, lower_linear_ *l, int dy, int *dx) 
   int64_t M = l->M, N = l->N, K = l->K, E = l->E;
   bool acc;
   if (!l->lpt) {
-    char name[112];
-    snprintf(name, sizeof name, "%s.weight.bf16.bwd", l->name);
-    int wb = E ? lower_buf_(c, name, ALTO_DT_BF16, 3, E, N, K)
-               : lower_buf_(c, name, ALTO_DT_BF16, 2, N, K, 0); /* (E?, N, K) */
-    alto_node *cv = lower_node_(c, ALTO_OP_CAST, name);
-    cv->rank = 2;
-    cv->shape[0] = (E ? E : 1) * N;
-    cv->shape[1] = K;
-    cv->in_dtype = ALTO_DT_F32;
-    cv->out_dtype = ALTO_DT_BF16;
-    lower_in_(cv, l->w.w);
-    lower_out_(cv, wb);
+    int wb = lower_weight_bf16_(c, l, "weight.bf16.bwd");
     int d = dx_buf_(c, l, dx, &acc);
     alto_node *g = gemm_(c, l, "dgrad", M, K, N);
     g->trans_b = true;

@@ -75,3 +75,29 @@ const char *alto_test_tmpdir(const char *name) {
   mkdir(path, 0755);
   return path;
 }
+
+static char *alto_test_slurp_(const char *path, size_t *n) {
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return NULL;
+  size_t cap = 1 << 16, len = 0;
+  char *buf = malloc(cap);
+  size_t r;
+  while ((r = fread(buf + len, 1, cap - len, f)) > 0) {
+    len += r;
+    if (len == cap)
+      buf = realloc(buf, cap *= 2);
+  }
+  fclose(f);
+  *n = len;
+  return buf;
+}
+
+bool alto_test_files_equal(const char *a, const char *b) {
+  size_t lx = 0, ly = 0;
+  char *x = alto_test_slurp_(a, &lx), *y = alto_test_slurp_(b, &ly);
+  bool eq = x && y && lx == ly && memcmp(x, y, lx) == 0;
+  free(x);
+  free(y);
+  return eq;
+}

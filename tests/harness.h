@@ -61,6 +61,9 @@ void alto_test_fill_outliers(alto_test_rng *r, float *x, int64_t n, float scale)
 /* A seed from ALTO_TEST_SEED, else fresh from the clock (printed so a failure reproduces). */
 uint64_t alto_test_seed(void);
 
+/* True when both files exist and hold the same bytes. */
+bool alto_test_files_equal(const char *a, const char *b);
+
 /* A scratch directory for this test ($ALTO_TEST_TMP/<name>), created empty. */
 const char *alto_test_tmpdir(const char *name);
 

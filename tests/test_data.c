@@ -25,20 +25,6 @@ static void write_text_(const char *path, const char *text, size_t len) {
   }
 }
 
-static bool files_equal_(const char *a, const char *b) {
-  char *x, *y;
-  size_t lx, ly;
-  if (alto_data_read_file(a, &x, &lx) != ALTO_OK)
-    return false;
-  if (alto_data_read_file(b, &y, &ly) != ALTO_OK) {
-    free(x);
-    return false;
-  }
-  bool eq = lx == ly && memcmp(x, y, lx) == 0;
-  free(x);
-  free(y);
-  return eq;
-}
 
 static void expect_read_error_(const char *path, uint32_t vocab, alto_status want,
                                const char *msg) {
@@ -162,7 +148,7 @@ static void test_build_(void) {
   CHECK(alto_shard_build(&o, &st2) == ALTO_OK);
   const char *names[] = {"tokenizer.model", "train.bin", "val.bin"};
   for (int i = 0; i < 3; i++)
-    CHECKF(files_equal_(path_(0, out1, names[i]), path_(1, out2, names[i])), "%s differs",
+    CHECKF(alto_test_files_equal(path_(0, out1, names[i]), path_(1, out2, names[i])), "%s differs",
            names[i]);
 
   alto_tok *tok = NULL;
@@ -197,7 +183,7 @@ static void test_build_(void) {
   o.out_dir = out3;
   o.tokenizer_path = path_(2, out1, "tokenizer.model");
   CHECK(alto_shard_build(&o, &st2) == ALTO_OK);
-  CHECK(files_equal_(path_(0, out1, "train.bin"), path_(1, out3, "train.bin")));
+  CHECK(alto_test_files_equal(path_(0, out1, "train.bin"), path_(1, out3, "train.bin")));
   alto_shard_free(&train);
   alto_shard_free(&val);
   alto_tok_free(tok);

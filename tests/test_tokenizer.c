@@ -256,20 +256,6 @@ static void test_train_matches_reference_(void) {
   }
 }
 
-static bool files_equal_(const char *a, const char *b) {
-  char *x, *y;
-  size_t lx, ly;
-  if (alto_data_read_file(a, &x, &lx) != ALTO_OK)
-    return false;
-  if (alto_data_read_file(b, &y, &ly) != ALTO_OK) {
-    free(x);
-    return false;
-  }
-  bool eq = lx == ly && memcmp(x, y, lx) == 0;
-  free(x);
-  free(y);
-  return eq;
-}
 
 /* Encode -> decode is the identity on random bytes (all 256 values, long runs, odd UTF-8). */
 static void check_round_trips_(const alto_tok *tok, uint64_t seed, int count) {
@@ -316,7 +302,7 @@ static void test_determinism_save_load_(void) {
   snprintf(pa, sizeof pa, "%s/a.model", dir);
   snprintf(pb, sizeof pb, "%s/b.model", dir);
   CHECK(a && b && alto_tok_save(a, pa) == ALTO_OK && alto_tok_save(b, pb) == ALTO_OK);
-  CHECK(files_equal_(pa, pb));
+  CHECK(alto_test_files_equal(pa, pb));
   CHECK(alto_tok_load(pa, &loaded) == ALTO_OK);
   if (a && loaded) {
     CHECK(alto_tok_vocab_size(loaded) == alto_tok_vocab_size(a));
@@ -331,7 +317,7 @@ static void test_determinism_save_load_(void) {
     /* the loaded file saves back to the same bytes */
     char pc[1100];
     snprintf(pc, sizeof pc, "%s/c.model", dir);
-    CHECK(alto_tok_save(loaded, pc) == ALTO_OK && files_equal_(pa, pc));
+    CHECK(alto_tok_save(loaded, pc) == ALTO_OK && alto_test_files_equal(pa, pc));
   }
   alto_tok_free(a);
   alto_tok_free(b);
