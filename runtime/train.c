@@ -277,6 +277,8 @@ static alto_status save_(const alto_train_opts *o, alto_train_exec_i *ex, alto_t
                          int64_t step, alto_train_result *res) {
   char name[256];
   int64_t at;
+  if (ex->sync)
+    ALTO_TRY(ex->sync(ex->self, true));
   if (first_nonfinite_(ex, 0, name, sizeof name, &at))
     return alto_error(ALTO_ERR_NUMERIC,
                       "step %" PRId64 ": weight %s[%" PRId64 "] is not finite; not writing a "
@@ -326,6 +328,8 @@ static alto_status resume_(const alto_train_opts *o, alto_train_exec_i *ex, alto
                   "uninterrupted run would have",
                   path);
   ALTO_TRY(alto_ckpt_load(path, &o->id, ex, &info));
+  if (ex->sync)
+    ALTO_TRY(ex->sync(ex->self, false));
   ALTO_TRY(d->set_pos(d->self, info.data_epoch, info.data_pos));
   *start = info.step + 1;
   snprintf(res->last_ckpt, sizeof res->last_ckpt, "%s", path);
@@ -399,17 +403,24 @@ alto_status alto_train(const alto_train_opts *o, alto_train_exec_i *ex, alto_tra
     /* The global gradient norm in fp64, in parameter order (deterministic). */
     double sq = 0;
     int np = ex->n_params(ex->self);
-    for (int i = 0; i < np; i++) {
-      alto_train_param p;
-      ex->param(ex->self, i, &p);
-      for (int64_t k = 0; k < p.numel; k++)
-        sq += (double)p.grad[k] * p.grad[k];
+    if (ex->grad_sumsq) {
+      s = ex->grad_sumsq(ex->self, &sq);
+      if (s != ALTO_OK)
+        break;
+    } else {
+      for (int i = 0; i < np; i++) {
+        alto_train_param p;
+        ex->param(ex->self, i, &p);
+        for (int64_t k = 0; k < p.numel; k++)
+          sq += (double)p.grad[k] * p.grad[k];
+      }
     }
     double gnorm = sqrt(sq);
     if (!isfinite(gnorm)) {
       char bad[256] = "?";
       int64_t at = 0;
-      first_nonfinite_(ex, 1, bad, sizeof bad, &at);
+      if (!ex->sync || ex->sync(ex->self, true) == ALTO_OK)
+        first_nonfinite_(ex, 1, bad, sizeof bad, &at);
       s = alto_error(ALTO_ERR_NUMERIC,
                      "step %" PRId64 ": the gradient norm is %g (first non-finite gradient: "
                      "%s[%" PRId64 "]); stopped (the last good checkpoint is %s)",
@@ -418,12 +429,16 @@ alto_status alto_train(const alto_train_opts *o, alto_train_exec_i *ex, alto_tra
     }
     if (c->grad_clip > 0 && gnorm > c->grad_clip) {
       float scale = (float)(c->grad_clip / (gnorm + 1e-6)); /* torch.nn.utils.clip_grad_norm_ */
-      for (int i = 0; i < np; i++) {
+      if (ex->scale_grads)
+        s = ex->scale_grads(ex->self, scale);
+      for (int i = 0; i < np && !ex->scale_grads; i++) {
         alto_train_param p;
         ex->param(ex->self, i, &p);
         for (int64_t k = 0; k < p.numel; k++)
           p.grad[k] *= scale;
       }
+      if (s != ALTO_OK)
+        break;
     }
     alto_train_adamw h = {lr, c->beta1, c->beta2, c->eps, c->weight_decay, step};
     if (ex->adamw) {

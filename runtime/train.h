@@ -67,6 +67,17 @@ typedef struct {
   alto_status (*run)(void *self, int64_t step, bool backward, double *loss);
   /* Optional: AdamW over every parameter (NULL: alto_train_adamw_update on the host pointers). */
   alto_status (*adamw)(void *self, const alto_train_adamw *h);
+  /* Optional (device executors, whose param() arrays are host mirrors of device tensors):
+   * the sum of squares of every gradient in fp64, computed where the gradients live (NULL: the
+   * loop sums the host grads in parameter order). */
+  alto_status (*grad_sumsq)(void *self, double *sumsq);
+  /* Optional: every gradient *= s where the gradients live (NULL: on the host grads). */
+  alto_status (*scale_grads)(void *self, float s);
+  /* Optional: to_host copies the parameters, moments and gradients into param()'s arrays (the
+   * loop calls it before a checkpoint and before scanning for a non-finite value); !to_host
+   * uploads the parameters and moments from them (after a checkpoint load). NULL: param()'s
+   * arrays are the executor's own. */
+  alto_status (*sync)(void *self, bool to_host);
 } alto_train_exec_i;
 
 /* ---- the data interface -------------------------------------------------------------------- */

@@ -92,7 +92,12 @@ alto_status alto_train_cpu_create(const alto_model *m, const alto_recipe *r, int
     ALTO_ASSERT_MSG(p->param && p->grad && p->m && p->v, "a parameter without grad or moments");
     c->n_weights += p->numel;
   }
-  *iface = (alto_train_exec_i){c, cpu_n_params_, cpu_param_, cpu_set_batch_, cpu_run_, cpu_adamw_};
+  *iface = (alto_train_exec_i){.self = c,
+                               .n_params = cpu_n_params_,
+                               .param = cpu_param_,
+                               .set_batch = cpu_set_batch_,
+                               .run = cpu_run_,
+                               .adamw = cpu_adamw_};
   *out = c;
   return ALTO_OK;
 }

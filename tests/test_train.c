@@ -108,7 +108,8 @@ static void toy_init_(toy_ *t, alto_train_exec_i *ex, int V, int n, uint64_t see
     t->w[k] = 0.02f * ((float)(mix_(seed + k) >> 40) / (float)(1 << 24) - 0.5f);
   t->tokbuf = calloc(n, sizeof(int32_t));
   t->tgtbuf = calloc(n, sizeof(int32_t));
-  *ex = (alto_train_exec_i){t, toy_n_params_, toy_param_, toy_set_batch_, toy_run_, NULL};
+  *ex = (alto_train_exec_i){.self = t, .n_params = toy_n_params_, .param = toy_param_,
+                            .set_batch = toy_set_batch_, .run = toy_run_};
 }
 
 static void toy_free_(toy_ *t) {
@@ -401,7 +402,8 @@ static void test_checkpoint_errors(void) {
 static alto_status toy_train_(toy_ *t, toy_data_ *d, const char *run_dir, int64_t steps,
                               int64_t stop_after, const char *resume, alto_train_result *res,
                               int64_t nan_at, double lr) {
-  alto_train_exec_i ex = {t, toy_n_params_, toy_param_, toy_set_batch_, toy_run_, NULL};
+  alto_train_exec_i ex = {.self = t, .n_params = toy_n_params_, .param = toy_param_,
+                         .set_batch = toy_set_batch_, .run = toy_run_};
   alto_train_data_i di = {d, td_next_, td_get_, td_set_, td_val_reset_, td_val_next_};
   alto_train_opts o;
   opts_(&o, run_dir, steps);
@@ -522,7 +524,8 @@ static void test_loss_falls(void) {
   CHECK(count_lines_(path) == 61);
   /* A fresh start into a run directory that has checkpoints would mix two runs: an error that
    * says what to do, unless `fresh`. */
-  alto_train_exec_i ex = {&t, toy_n_params_, toy_param_, toy_set_batch_, toy_run_, NULL};
+  alto_train_exec_i ex = {.self = &t, .n_params = toy_n_params_, .param = toy_param_,
+                         .set_batch = toy_set_batch_, .run = toy_run_};
   alto_train_opts o;
   opts_(&o, run, 10);
   CHECK(alto_train(&o, &ex, &di, &r) == ALTO_ERR_INVALID_ARG);

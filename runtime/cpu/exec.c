@@ -176,6 +176,35 @@ static bool ends_with_(const char *s, const char *suffix) {
   return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
+void alto_exec_init_param(const alto_model *m, const char *name, float *w, int64_t n,
+                          uint64_t seed) {
+  if (ends_with_(name, "norm.weight")) {
+    for (int64_t j = 0; j < n; j++)
+      w[j] = 1.0f;
+    return;
+  }
+  if (ends_with_(name, ".bias")) {
+    memset(w, 0, (size_t)n * sizeof *w);
+    return;
+  }
+  double std = 0.02, bound = 2.0;
+  int layer = -1;
+  if (strncmp(name, "layers.", 7) == 0)
+    layer = atoi(name + 7);
+  if (strcmp(name, "tok_embeddings.weight") == 0 && !m->tied_embeddings) {
+    std = 1.0;
+    bound = 0;
+  } else if (strcmp(name, "output.weight") == 0 || strcmp(name, "tok_embeddings.weight") == 0) {
+    std = 1.0 / sqrt((double)m->dim);
+    bound = 3 * std;
+  } else if (layer >= 0 && (strstr(name, ".wo.") || strstr(name, ".w2.") || strstr(name, ".w3."))) {
+    std = 0.02 / sqrt(2.0 * (layer + 1));
+  }
+  exec_init_ctx_ k = {w, seed, alto_stream_id(0, fnv1a_(name, strlen(name)), 0, EXEC_RNG_INIT),
+                      std, bound};
+  alto_parallel_for(n, 16384, exec_init_items_, &k);
+}
+
 void alto_exec_init_params(alto_exec *e, uint64_t seed) {
   for (int i = 0; i < e->p->n_bufs; i++) {
     const alto_buffer *b = &e->p->bufs[i];
@@ -184,63 +213,35 @@ void alto_exec_init_params(alto_exec *e, uint64_t seed) {
   }
   for (int pi = 0; pi < e->n_params; pi++) {
     const alto_buffer *b = buf_(e, e->params[pi]);
-    float *w = ptr_(e, e->params[pi]);
-    int64_t n = numel_(b);
-    const char *name = b->name;
-    if (ends_with_(name, "norm.weight")) {
-      for (int64_t j = 0; j < n; j++)
-        w[j] = 1.0f;
-      continue;
-    }
-    if (ends_with_(name, ".bias")) {
-      memset(w, 0, (size_t)n * sizeof *w);
-      continue;
-    }
-    double std = 0.02, bound = 2.0;
-    int layer = -1;
-    if (strncmp(name, "layers.", 7) == 0)
-      layer = atoi(name + 7);
-    if (strcmp(name, "tok_embeddings.weight") == 0 && !e->m.tied_embeddings) {
-      std = 1.0;
-      bound = 0;
-    } else if (strcmp(name, "output.weight") == 0 || strcmp(name, "tok_embeddings.weight") == 0) {
-      std = 1.0 / sqrt((double)e->m.dim);
-      bound = 3 * std;
-    } else if (layer >= 0 &&
-               (strstr(name, ".wo.") || strstr(name, ".w2.") || strstr(name, ".w3."))) {
-      std = 0.02 / sqrt(2.0 * (layer + 1));
-    }
-    exec_init_ctx_ k = {w, seed, alto_stream_id(0, fnv1a_(name, strlen(name)), 0, EXEC_RNG_INIT),
-                        std, bound};
-    alto_parallel_for(n, 16384, exec_init_items_, &k);
+    alto_exec_init_param(&e->m, b->name, ptr_(e, e->params[pi]), numel_(b), seed);
   }
 }
 
 /* ---- create ------------------------------------------------------------------------------- */
-static alto_status unsupported_(const alto_node *n, const char *why) {
-  return alto_error(ALTO_ERR_UNSUPPORTED, "cpu executor: node '%s' (%s): %s", n->name,
+static alto_status unsupported_(const char *who, const alto_node *n, const char *why) {
+  return alto_error(ALTO_ERR_UNSUPPORTED, "%s executor: node '%s' (%s): %s", who, n->name,
                     alto_ir_op_name(n->op), why);
 }
 
-static alto_status check_node_(const alto_node *n) {
+static alto_status check_node_(const char *who, const alto_node *n) {
   switch (n->op) {
   case ALTO_OP_GEMM: {
     int operands = n->q.scheme != ALTO_SCHEME_BF16 ? 4 : 2;
     if (n->n_in != operands || n->n_out != 1)
-      return unsupported_(n, "GEMM biases are not supported (llama3 has none)");
+      return unsupported_(who, n, "GEMM biases are not supported (llama3 has none)");
     if (n->q.scheme == ALTO_SCHEME_NVFP4 || n->q_b.scheme == ALTO_SCHEME_NVFP4)
-      return unsupported_(n, "NVFP4 needs its outer scale, which the plan has no buffer for");
+      return unsupported_(who, n, "NVFP4 needs its outer scale, which the plan has no buffer for");
     return ALTO_OK;
   }
   case ALTO_OP_ATTENTION:
   case ALTO_OP_ATTENTION_BWD:
     if (n->iparam[2] || n->iparam[3] != n->shape[3])
-      return unsupported_(n, "attention sinks and MLA are not supported");
+      return unsupported_(who, n, "attention sinks and MLA are not supported");
     return ALTO_OK;
   case ALTO_OP_SWIGLU:
   case ALTO_OP_SWIGLU_BWD:
     if (n->iparam[0])
-      return unsupported_(n, "the GPT-OSS clamped SwiGLU is not supported");
+      return unsupported_(who, n, "the GPT-OSS clamped SwiGLU is not supported");
     return ALTO_OK;
   case ALTO_OP_QUANTIZE:
   case ALTO_OP_DEQUANTIZE:
@@ -260,18 +261,23 @@ static alto_status check_node_(const alto_node *n) {
   case ALTO_OP_ADAMW:
     return ALTO_OK;
   default:
-    return unsupported_(n, "MoE and grouped GEMMs are not supported by the CPU executor yet");
+    return unsupported_(who, n, "MoE and grouped GEMMs are not supported by the CPU executor yet");
   }
+}
+
+alto_status alto_exec_check_plan(const char *who, const alto_model *m, const alto_plan *p) {
+  if (m->attn.kind != ALTO_ATTN_GQA)
+    return alto_error(ALTO_ERR_UNSUPPORTED, "%s executor: %s/%s uses MLA; only GQA runs here",
+                      who, m->family, m->flavor);
+  for (int i = 0; i < p->n_nodes; i++)
+    ALTO_TRY(check_node_(who, &p->nodes[i]));
+  return ALTO_OK;
 }
 
 alto_status alto_exec_create(const alto_model *m, const alto_plan *p, uint64_t seed,
                              alto_exec **out) {
   *out = NULL;
-  if (m->attn.kind != ALTO_ATTN_GQA)
-    return alto_error(ALTO_ERR_UNSUPPORTED, "cpu executor: %s/%s uses MLA; only GQA runs here",
-                      m->family, m->flavor);
-  for (int i = 0; i < p->n_nodes; i++)
-    ALTO_TRY(check_node_(&p->nodes[i]));
+  ALTO_TRY(alto_exec_check_plan("cpu", m, p));
   alto_exec *e = alto_xcalloc(1, sizeof *e);
   e->m = *m;
   e->p = p;
@@ -317,7 +323,7 @@ alto_status alto_exec_set_inputs(alto_exec *e, const int32_t *tokens, const int3
 }
 
 /* ---- quantized operands ------------------------------------------------------------------- */
-static alto_quant_spec spec_of_(const alto_qdesc *q) {
+alto_quant_spec alto_exec_quant_spec(const alto_qdesc *q) {
   alto_quant_spec s = alto_quant_spec_default(q->scheme);
   s.axis = q->axis;
   s.block2d = q->two_d;
@@ -348,7 +354,7 @@ static alto_status qview_(alto_exec *e, int codes, int scales, const alto_quant_
 /* Dequantizes (codes, scales) to a new fp32 array with the codes buffer's logical shape. */
 static alto_status dequant_(alto_exec *e, int codes, int scales, const alto_qdesc *qd,
                             float **out) {
-  alto_quant_spec spec = spec_of_(qd);
+  alto_quant_spec spec = alto_exec_quant_spec(qd);
   alto_quantized q;
   ALTO_TRY(qview_(e, codes, scales, &spec, &q));
   float *x = alto_xmalloc((size_t)numel_(buf_(e, codes)) * sizeof *x);
@@ -361,15 +367,24 @@ static alto_status dequant_(alto_exec *e, int codes, int scales, const alto_qdes
   return ALTO_OK;
 }
 
-static alto_status run_quantize_(alto_exec *e, const alto_node *n) {
-  const alto_buffer *src = buf_(e, n->in[0]);
-  alto_quant_spec spec = spec_of_(&n->q);
+alto_quant_spec alto_exec_quantize_spec(const alto_node *n, uint64_t seed, int64_t step) {
+  alto_quant_spec spec = alto_exec_quant_spec(&n->q);
   if (n->q.rounding == ALTO_ROUND_SR) {
     spec.sr = true;
-    spec.seed = e->seed;
-    spec.stream = alto_stream_id(layer_id_(n), fnv1a_(n->name, sizeof n->name), (uint64_t)e->step,
+    spec.seed = seed;
+    spec.stream = alto_stream_id(layer_id_(n), fnv1a_(n->name, sizeof n->name), (uint64_t)step,
                                  ALTO_RNG_SR);
   }
+  return spec;
+}
+
+uint64_t alto_exec_rht_stream(const alto_node *n, int64_t step) {
+  return alto_stream_id(layer_id_(n), rht_role_(n->name), (uint64_t)step, ALTO_RNG_RHT);
+}
+
+static alto_status run_quantize_(alto_exec *e, const alto_node *n) {
+  const alto_buffer *src = buf_(e, n->in[0]);
+  alto_quant_spec spec = alto_exec_quantize_spec(n, e->seed, e->step);
   alto_tensor_view v = {ptr_(e, n->in[0]),
                         src->dtype == ALTO_DT_BF16 ? ALTO_ELEM_BF16 : ALTO_ELEM_F32,
                         n->rank,
@@ -421,15 +436,14 @@ static alto_status run_rht_(alto_exec *e, const alto_node *n) {
                         x->dtype == ALTO_DT_BF16 ? ALTO_ELEM_BF16 : ALTO_ELEM_F32,
                         2,
                         {n->shape[0], n->shape[1], 0}};
-  uint64_t stream =
-      alto_stream_id(layer_id_(n), rht_role_(n->name), (uint64_t)e->step, ALTO_RNG_RHT);
+  uint64_t stream = alto_exec_rht_stream(n, e->step);
   return alto_cpu_rht(&v, n->q.rht_size ? n->q.rht_size : 32, e->seed, stream,
                       y->dtype == ALTO_DT_BF16 ? ALTO_ELEM_BF16 : ALTO_ELEM_F32,
                       ptr_(e, n->out[0]));
 }
 
 static alto_status run_dge_(alto_exec *e, const alto_node *n) {
-  alto_quant_spec spec = spec_of_(&n->q);
+  alto_quant_spec spec = alto_exec_quant_spec(&n->q);
   alto_quantized q;
   const alto_buffer *w = buf_(e, n->in[1]);
   alto_tensor_view v = {ptr_(e, n->in[1]), ALTO_ELEM_F32, w->rank, {0, 0, 0}};

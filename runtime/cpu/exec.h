@@ -25,6 +25,7 @@
 #include "compiler/ir.h"
 #include "compiler/model.h"
 #include "runtime/cpu/ops.h"
+#include "runtime/cpu/quant.h"
 
 typedef struct alto_exec alto_exec;
 
@@ -44,6 +45,20 @@ void alto_exec_free(alto_exec *e);
  *   output                   trunc_normal(0, dim^-0.5, [-3 std, 3 std])
  * (tied embeddings: the shared table takes the output init). Zeroes gradients and AdamW moments. */
 void alto_exec_init_params(alto_exec *e, uint64_t seed);
+
+/* One parameter's init (the rule above for `name`), n floats. */
+void alto_exec_init_param(const alto_model *m, const char *name, float *w, int64_t n,
+                          uint64_t seed);
+
+/* ---- shared with the device executors (runtime/exec_gpu.c), so both run the same plan ---- */
+/* Every node is one the executors run, else ALTO_ERR_UNSUPPORTED "<who> executor: node ...". */
+alto_status alto_exec_check_plan(const char *who, const alto_model *m, const alto_plan *p);
+/* The quantization spec of a qdesc (no SR stream). */
+alto_quant_spec alto_exec_quant_spec(const alto_qdesc *q);
+/* The spec of a QUANTIZE node in training step `step`: with SR, seed and the node's stream. */
+alto_quant_spec alto_exec_quantize_spec(const alto_node *n, uint64_t seed, int64_t step);
+/* The RHT stream of an RHT node in step `step` (one R per module per step: X and dY share it). */
+uint64_t alto_exec_rht_stream(const alto_node *n, int64_t step);
 
 /* Buffers by name ("layers.0.attention.wq.weight", "...weight.grad", "loss", "tokens"):
  * the id, or -1. */

@@ -492,14 +492,16 @@ static alto_status alto_lt_check_dims_(int64_t m, int64_t n, int64_t k) {
   return ALTO_OK;
 }
 
-alto_status alto_cublaslt_gemm_bf16(alto_cuda_ptr c, alto_cuda_ptr a, alto_cuda_ptr b, int64_t m,
-                                    int64_t n, int64_t k, bool trans_a, bool trans_b,
-                                    bool accumulate, alto_dtype out_dtype) {
+/* bf16 x bf16 or fp32 x fp32 (in_type: LT_R_16BF_ or LT_R_32F_); the fp32 case runs
+ * CUBLAS_COMPUTE_32F, which never uses TF32. */
+static alto_status alto_lt_gemm_dense_(const char *fn, int in_type, alto_cuda_ptr c, alto_cuda_ptr a,
+                                       alto_cuda_ptr b, int64_t m, int64_t n, int64_t k,
+                                       bool trans_a, bool trans_b, bool accumulate,
+                                       alto_dtype out_dtype) {
   ALTO_TRY(alto_lt_ready_());
   ALTO_TRY(alto_lt_check_dims_(m, n, k));
   if (out_dtype != ALTO_DT_BF16 && out_dtype != ALTO_DT_F32)
-    return alto_error(ALTO_ERR_INVALID_ARG,
-                      "alto_cublaslt_gemm_bf16: output dtype %s: use bf16 or f32",
+    return alto_error(ALTO_ERR_INVALID_ARG, "%s: output dtype %s: use bf16 or f32", fn,
                       alto_ir_dtype_name(out_dtype));
   alto_lt_key_ key = {m,
                       n,
@@ -507,8 +509,8 @@ alto_status alto_cublaslt_gemm_bf16(alto_cuda_ptr c, alto_cuda_ptr a, alto_cuda_
                       trans_a,
                       trans_b,
                       accumulate,
-                      LT_R_16BF_,
-                      LT_R_16BF_,
+                      in_type,
+                      in_type,
                       out_dtype == ALTO_DT_BF16 ? LT_R_16BF_ : LT_R_32F_,
                       -1,
                       -1,
@@ -522,6 +524,20 @@ alto_status alto_cublaslt_gemm_bf16(alto_cuda_ptr c, alto_cuda_ptr a, alto_cuda_
     st = alto_lt_run_(p, c, a, b);
   pthread_mutex_unlock(&alto_lt_mutex_);
   return st;
+}
+
+alto_status alto_cublaslt_gemm_bf16(alto_cuda_ptr c, alto_cuda_ptr a, alto_cuda_ptr b, int64_t m,
+                                    int64_t n, int64_t k, bool trans_a, bool trans_b,
+                                    bool accumulate, alto_dtype out_dtype) {
+  return alto_lt_gemm_dense_("alto_cublaslt_gemm_bf16", LT_R_16BF_, c, a, b, m, n, k, trans_a,
+                             trans_b, accumulate, out_dtype);
+}
+
+alto_status alto_cublaslt_gemm_f32(alto_cuda_ptr c, alto_cuda_ptr a, alto_cuda_ptr b, int64_t m,
+                                   int64_t n, int64_t k, bool trans_a, bool trans_b,
+                                   bool accumulate, alto_dtype out_dtype) {
+  return alto_lt_gemm_dense_("alto_cublaslt_gemm_f32", LT_R_32F_, c, a, b, m, n, k, trans_a,
+                             trans_b, accumulate, out_dtype);
 }
 
 /* ---- FP8 block scaling -------------------------------------------------------------------- */

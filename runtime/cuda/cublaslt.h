@@ -82,6 +82,12 @@ alto_status alto_cublaslt_gemm_bf16(alto_cuda_ptr c, alto_cuda_ptr a, alto_cuda_
                                     int64_t n, int64_t k, bool trans_a, bool trans_b,
                                     bool accumulate, alto_dtype out_dtype);
 
+/* The same in full fp32 (CUBLAS_COMPUTE_32F, no TF32): a, b fp32. The emulation baseline of
+ * quantized GEMMs whose dequantized values bf16 cannot hold exactly (fp8 with fp32 scales). */
+alto_status alto_cublaslt_gemm_f32(alto_cuda_ptr c, alto_cuda_ptr a, alto_cuda_ptr b, int64_t m,
+                                   int64_t n, int64_t k, bool trans_a, bool trans_b,
+                                   bool accumulate, alto_dtype out_dtype);
+
 /* How an FP8 operand [R, K] (R = M for A, N for B) is scaled. */
 typedef enum {
   ALTO_CUBLASLT_SCALE_1X128,   /* one fp32 per 1x128 block along K (VEC128_32F) */
