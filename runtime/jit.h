@@ -17,6 +17,22 @@ typedef struct {
  * numbered source, the log and a repro command. */
 alto_status alto_jit_get(alto_backend *b, const alto_gen_kernel *g, alto_jit_fn *out);
 
+/* Recording (alto_exec_gpu_prepare): while a recorder is set on the calling thread, alto_jit_get
+ * neither compiles nor loads: it adds a copy of g to the recorder (once per key) and returns a
+ * function whose fn is NULL, which must not be launched (the caller runs on a backend whose
+ * launch does nothing). NULL stops recording. */
+typedef struct {
+  alto_gen_kernel *k;
+  int n, cap;
+} alto_jit_recorder;
+void alto_jit_record(alto_jit_recorder *r);
+void alto_jit_recorder_free(alto_jit_recorder *r);
+
+/* Compiles g into the disk cache for b's arch and compiler, or finds it there, without loading
+ * it (thread safe: the runtime compilers are; hiprtc is serialized inside). */
+alto_status alto_jit_precompile(alto_backend *b, const alto_gen_kernel *g,
+                                alto_cache_origin *origin);
+
 /* The compiler options of a target (part of every cache key). */
 const char *const *alto_jit_options(alto_target t, int *n);
 

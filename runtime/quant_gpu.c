@@ -231,6 +231,33 @@ alto_status alto_gpu_quantize(alto_backend *b, const alto_quant_spec *spec,
   return st;
 }
 
+alto_qkern alto_rht_kernel(alto_elem dtype, int rht_b, alto_target target, const char *arch) {
+  alto_quant_spec spec = alto_quant_spec_default(ALTO_SCHEME_MXFP4);
+  alto_qkern k = alto_qkern_base_(&spec, target, arch);
+  k.kind = ALTO_QKERN_RHT;
+  k.in_bf16 = dtype == ALTO_ELEM_BF16;
+  k.rht = rht_b;
+  return k;
+}
+
+alto_status alto_gpu_rht_apply(alto_backend *b, const alto_tensor_view *x, alto_dptr xd,
+                         const alto_gpu_rht *rht, alto_dptr y) {
+  if (!rht || !rht->table)
+    return alto_error(ALTO_ERR_INVALID_ARG, "alto_gpu_rht_apply: the transform is not uploaded");
+  if (x->ndim < 2 || x->dims[x->ndim - 2] % rht->b)
+    return alto_error(ALTO_ERR_INVALID_ARG, "RHT of %d rows needs the rows to be a multiple",
+                      rht->b);
+  alto_qkern k = alto_rht_kernel(x->dtype, rht->b, b->target, b->arch);
+  alto_qargs a;
+  memset(&a, 0, sizeof a);
+  alto_dims_(x, &a.rows, &a.cols, &a.R);
+  a.x = xd;
+  a.y = y;
+  a.rht_sign = rht->table;
+  a.rht_perm = rht->table + (size_t)rht->b * 4;
+  return alto_launch_(b, &k, &a);
+}
+
 alto_qkern alto_dual_kernel(const alto_quant_spec *fprop, alto_elem in_dtype, int rht_b,
                             alto_target target, const char *arch) {
   alto_qkern k = alto_qkern_base_(fprop, target, arch);

@@ -1,4 +1,5 @@
-/* alto-train: train a model with a recipe on the CPU backend (ARCHITECTURE.md stage 9).
+/* alto-train: train a model with a recipe on the GPU (CUDA) or the CPU backend (ARCHITECTURE.md
+ * stage 9).
  *   alto-train --model llama3/debugmodel --recipe llama3_mxfp4 --steps 300
  * Exit codes: 0 done, 1 user or data error (the message says what to fix), 2 usage error,
  * 3 stopped on a non-finite loss or gradient (the last good checkpoint is kept). */
@@ -14,6 +15,7 @@
 #include "runtime/checkpoint.h"
 #include "runtime/train.h"
 #include "runtime/train_cpu.h"
+#include "runtime/train_gpu.h"
 
 enum { EXIT_USER_ = 1, EXIT_USAGE_ = 2, EXIT_NONFINITE_ = 3 };
 
@@ -32,7 +34,14 @@ static void usage_(FILE *f) {
           "  --recipe RECIPE      a recipe .yaml/.lua or a name under recipes/ (llama3_mxfp4,\n"
           "                       bf16, fp8_block, ...); default: none (everything bf16)\n"
           "  --steps N            steps to train (the cosine schedule spans them)\n"
-          "  --backend B          cpu (default); cuda is not available yet\n"
+          "  --backend B          auto (default: cuda when a GPU is present, else cpu), cuda,\n"
+          "                       cpu\n"
+          "  --check              GPU: compare every quantization of every step with the CPU\n"
+          "                       reference bit for bit (slow; a mismatch stops the run)\n"
+          "  --fp8-emulate        GPU: fp8_block GEMMs by dequantize + fp32 GEMM instead of\n"
+          "                       cuBLASLt's block-scaled FP8\n"
+          "  --profile            GPU: after training, time every op of one step and print a\n"
+          "                       per-op breakdown\n"
           "  --batch B            sequences per step (default %d)\n"
           "  --seq T              tokens per sequence (default %d; B*T a multiple of 128)\n"
           "  --lr LR              peak learning rate (default 3e-3)\n"
@@ -139,9 +148,9 @@ static void from_checkpoint_(alto_train_config *c, const alto_train_config *k, c
 }
 
 int main(int argc, char **argv) {
-  const char *model = NULL, *recipe = NULL, *backend = "cpu", *data = NULL, *tokenizer = NULL;
+  const char *model = NULL, *recipe = NULL, *backend = "auto", *data = NULL, *tokenizer = NULL;
   const char *run_dir = NULL, *resume = NULL;
-  bool fresh = false;
+  bool fresh = false, check = false, fp8_emulate = false, profile = false;
   alto_train_config cfg;
   alto_train_config_default(&cfg);
   cfg.batch = DEFAULT_BATCH;
@@ -158,6 +167,9 @@ int main(int argc, char **argv) {
       continue;
     } else if (!strcmp(a, "--fresh")) {
       fresh = true;
+      continue;
+    } else if (!strcmp(a, "--check") || !strcmp(a, "--fp8-emulate") || !strcmp(a, "--profile")) {
+      *(!strcmp(a, "--check") ? &check : !strcmp(a, "--profile") ? &profile : &fp8_emulate) = true;
       continue;
     }
     if (!v)
@@ -216,16 +228,8 @@ int main(int argc, char **argv) {
       return usage_error_(msg, v);
     }
   }
-  if (strcmp(backend, "cpu") != 0) {
-    if (!strcmp(backend, "cuda") || !strcmp(backend, "hip")) {
-      fprintf(stderr,
-              "alto-train: --backend %s: training on the GPU is not available yet: use "
-              "--backend cpu\n",
-              backend);
-      return EXIT_USER_;
-    }
-    return usage_error_("--backend must be cpu or cuda, got", backend);
-  }
+  if (strcmp(backend, "cpu") && strcmp(backend, "cuda") && strcmp(backend, "auto"))
+    return usage_error_("--backend must be auto, cuda or cpu, got", backend);
   if (!model)
     return usage_error_("--model is required (e.g. --model llama3/debugmodel)", NULL);
   if (!g.steps && !resume)
@@ -262,6 +266,8 @@ int main(int argc, char **argv) {
   alto_model m;
   alto_recipe *r = NULL;
   alto_train_cpu *cpu = NULL;
+  alto_train_gpu *gpu = NULL;
+  alto_backend *dev = NULL;
   alto_train_corpus *corpus = NULL;
   alto_train_exec_i ex;
   alto_train_data_i di;
@@ -276,13 +282,31 @@ int main(int argc, char **argv) {
     s = alto_error(ALTO_ERR_INVALID_ARG,
                    "--seq %" PRId64 " exceeds the model's max_seq_len %" PRId64, cfg.seq,
                    m.max_seq_len);
+  if (s == ALTO_OK && strcmp(backend, "cpu")) {
+    alto_status bs = alto_backend_open("cuda", &dev);
+    if (bs != ALTO_OK && !strcmp(backend, "cuda"))
+      s = alto_error(bs, "--backend cuda: %s", alto_last_error());
+    else if (bs != ALTO_OK)
+      fprintf(stderr, "alto-train: no GPU (%s): training on the CPU\n", alto_last_error());
+  }
   if (s == ALTO_OK) {
     fprintf(stderr,
             "alto-train: %s/%s, recipe %s, batch %" PRId64 " x seq %" PRId64 ", %" PRId64
-            " steps, run dir %s\n",
+            " steps, run dir %s, backend %s%s%s\n",
             m.family, m.flavor, rpath ? rpath : "none (bf16)", cfg.batch, cfg.seq, cfg.steps,
-            run_dir);
-    s = alto_train_cpu_create(&m, r, cfg.batch, cfg.seq, cfg.seed, &cpu, &ex);
+            run_dir, dev ? "cuda (" : "cpu", dev ? dev->device_name : "", dev ? ")" : "");
+    if (dev) {
+      alto_train_gpu_opts go = {.progress = stderr, .exec = {check, fp8_emulate}};
+      s = alto_train_gpu_create(dev, &m, r, cfg.batch, cfg.seq, cfg.seed, &go, &gpu, &ex);
+      if (s == ALTO_OK) {
+        int nk;
+        double secs;
+        alto_train_gpu_prepare_stats(gpu, &nk, &secs);
+        fprintf(stderr, "alto-train: %d kernels ready in %.3f s\n", nk, secs);
+      }
+    } else {
+      s = alto_train_cpu_create(&m, r, cfg.batch, cfg.seq, cfg.seed, &cpu, &ex);
+    }
   }
   if (s == ALTO_OK) {
     alto_train_corpus_opts co = {data,      tokenizer, NULL,     (int)m.vocab_size,
@@ -293,14 +317,27 @@ int main(int argc, char **argv) {
   if (s == ALTO_OK) {
     fprintf(stderr,
             "alto-train: %.2fM parameters, %.2fM training tokens, %" PRId64 " tokens per step\n",
-            (double)alto_train_cpu_param_count(cpu) / 1e6,
+            (double)(gpu ? alto_train_gpu_param_count(gpu) : alto_train_cpu_param_count(cpu)) /
+                1e6,
             (double)alto_train_corpus_tokens(corpus) / 1e6, cfg.batch * cfg.seq);
     s = alto_train(&o, &ex, &di, &res);
+  }
+  if (s == ALTO_OK && gpu) {
+    char gemms[256];
+    alto_exec_gpu_gemm_summary(alto_train_gpu_exec(gpu), gemms, sizeof gemms);
+    fprintf(stderr, "alto-train: GEMMs ran as: %s\n", gemms[0] ? gemms : "none");
+    if (check)
+      fprintf(stderr, "alto-train: --check: %lld quantizations equal the CPU reference\n",
+              (long long)alto_exec_gpu_quant_checked(alto_train_gpu_exec(gpu)));
+    if (profile)
+      s = alto_exec_gpu_profile(alto_train_gpu_exec(gpu), res.last_step, stderr);
   }
   if (s != ALTO_OK)
     fprintf(stderr, "alto-train: %s\n", alto_last_error());
   alto_train_corpus_free(corpus);
   alto_train_cpu_free(cpu);
+  alto_train_gpu_free(gpu);
+  alto_backend_close(dev);
   alto_recipe_free(r);
   return s == ALTO_OK ? 0 : s == ALTO_ERR_NUMERIC ? EXIT_NONFINITE_ : EXIT_USER_;
 }

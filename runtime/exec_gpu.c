@@ -1,0 +1,955 @@
+/* The GPU plan executor (see exec_gpu.h): one device arena, the nodes in order. */
+#include "runtime/exec_gpu.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/log.h"
+#include "runtime/attn_gpu.h"
+#include "runtime/cpu/exec.h"
+#include "runtime/cpu/quant.h"
+#include "runtime/cuda/cublaslt.h"
+#include "runtime/jit.h"
+#include "runtime/ops_gpu.h"
+#include "runtime/quant_gpu.h"
+
+#define EXEC_GPU_ALIGN 256
+#define EXEC_GPU_RHT_TABLE 2048 /* bytes per uploaded transform: 256 signs + 256 permutation */
+
+/* The GEMM paths, for the summary and the profile. */
+typedef enum {
+  GEMM_BF16,       /* cuBLASLt bf16 */
+  GEMM_DQ_BF16,    /* dequantize to bf16 + cuBLASLt bf16 (MX) */
+  GEMM_DQ_F32,     /* dequantize to fp32 + cuBLASLt fp32 (fp8 emulation) */
+  GEMM_FP8_BLOCK,  /* cuBLASLt block-scaled FP8 */
+  GEMM_PATH_COUNT
+} gemm_path_;
+static const char *const gemm_path_names_[GEMM_PATH_COUNT] = {"cublaslt-bf16", "dequant-bf16",
+                                                              "dequant-f32", "cublaslt-fp8-block"};
+
+typedef struct {
+  int id, grad, m, v; /* buffer ids */
+  int64_t numel;
+  float *h_param, *h_grad, *h_m, *h_v; /* host mirrors */
+} exec_gpu_param_;
+
+typedef struct {
+  int rot;
+  alto_dptr cos_t, sin_t; /* (T, rot/2) fp32 */
+} exec_gpu_rope_;
+
+struct alto_exec_gpu {
+  alto_backend *b;      /* the backend in use (the recording one during prepare) */
+  alto_backend *real;   /* the caller's */
+  alto_model m;
+  const alto_plan *p;
+  uint64_t seed;
+  alto_exec_gpu_opts o;
+  alto_dptr arena;
+  alto_dptr scratch;    /* the largest temporary any node needs (one node at a time) */
+  size_t scratch_bytes;
+  alto_dptr small;      /* loss (2 fp64), sumsq (1 fp64), quant amax scratch, NVFP4 outer */
+  alto_dptr loss_dev, sumsq_dev, qscratch, outer;
+  alto_dptr sumsq_scratch;
+  alto_dptr rht_tables; /* one per RHT node, uploaded per step */
+  int *rht_index;       /* node -> its RHT ordinal (-1) */
+  int n_rht;
+  uint8_t *rht_host;
+  exec_gpu_rope_ ropes[4];
+  int n_ropes;
+  exec_gpu_param_ *params;
+  int n_params;
+  int tokens, targets;
+  int64_t step;
+  bool recording;
+  int64_t quant_checked;
+  int64_t gemm_calls[GEMM_PATH_COUNT];
+  int *node_path; /* GEMM node -> its gemm_path_ of the last run (-1 otherwise) */
+};
+
+/* ---- buffers ------------------------------------------------------------------------------ */
+static const alto_buffer *buf_(const alto_exec_gpu *e, int id) {
+  ALTO_ASSERT(id >= 0 && id < e->p->n_bufs);
+  return &e->p->bufs[id];
+}
+
+static alto_dptr ptr_(const alto_exec_gpu *e, int id) {
+  return e->arena + buf_(e, id)->offset;
+}
+
+static int64_t numel_(const alto_buffer *b) {
+  int64_t n = 1;
+  for (int d = 0; d < b->rank; d++)
+    n *= b->shape[d];
+  return n;
+}
+
+static alto_elem elem_(const alto_exec_gpu *e, int id) {
+  return buf_(e, id)->dtype == ALTO_DT_BF16 ? ALTO_ELEM_BF16 : ALTO_ELEM_F32;
+}
+
+static size_t align_(size_t x) {
+  return (x + EXEC_GPU_ALIGN - 1) / EXEC_GPU_ALIGN * EXEC_GPU_ALIGN;
+}
+
+int alto_exec_gpu_find(const alto_exec_gpu *e, const char *name) {
+  for (int i = 0; i < e->p->n_bufs; i++)
+    if (strcmp(e->p->bufs[i].name, name) == 0)
+      return i;
+  return -1;
+}
+
+const alto_buffer *alto_exec_gpu_buffer(const alto_exec_gpu *e, int id) {
+  return buf_(e, id);
+}
+
+alto_status alto_exec_gpu_read(alto_exec_gpu *e, int id, void *host) {
+  return e->real->i->d2h(e->real, host, ptr_(e, id), buf_(e, id)->bytes);
+}
+
+alto_status alto_exec_gpu_write(alto_exec_gpu *e, int id, const void *host) {
+  return e->real->i->h2d(e->real, ptr_(e, id), host, buf_(e, id)->bytes);
+}
+
+int64_t alto_exec_gpu_quant_checked(const alto_exec_gpu *e) {
+  return e->quant_checked;
+}
+
+void alto_exec_gpu_gemm_summary(const alto_exec_gpu *e, char *buf, size_t n) {
+  size_t len = 0;
+  buf[0] = 0;
+  for (int i = 0; i < GEMM_PATH_COUNT; i++)
+    if (e->gemm_calls[i] && len < n)
+      len += (size_t)snprintf(buf + len, n - len, "%s%s x%lld", len ? ", " : "",
+                              gemm_path_names_[i], (long long)e->gemm_calls[i]);
+}
+
+/* ---- what each node needs ------------------------------------------------------------------ */
+static bool is_fp8_scheme_(alto_scheme s) {
+  return s == ALTO_SCHEME_FP8_BLOCK || s == ALTO_SCHEME_FP8_ROWWISE ||
+         s == ALTO_SCHEME_FP8_TENSORWISE;
+}
+
+/* How an fp8_block GEMM operand stored [r, c] maps onto cuBLASLt's K-major operand [R, K]. */
+typedef struct {
+  bool ok;
+  bool transpose;   /* codes stored [K, R]: transpose them */
+  bool scales_lt;   /* the stored scales are cuBLASLt's layout already (128x1 along K) */
+  bool scales_tr;   /* 128x128 scales of a [K, R] operand: transpose the scale grid */
+  alto_cublaslt_scale_mode mode;
+} fp8_operand_;
+
+static fp8_operand_ fp8_operand_of_(const alto_qdesc *q, bool trans, int64_t R) {
+  fp8_operand_ f = {0};
+  if (q->scheme != ALTO_SCHEME_FP8_BLOCK || q->elem != ALTO_ELEM_E4M3)
+    return f;
+  f.transpose = trans;
+  if (q->two_d && q->block_rows == 128 && q->block_cols == 128) {
+    f.mode = ALTO_CUBLASLT_SCALE_128X128;
+    f.scales_tr = trans;
+    f.ok = true;
+  } else if (!q->two_d && !trans && q->axis == -1 && q->block_cols == 128) {
+    f.mode = ALTO_CUBLASLT_SCALE_1X128;
+    f.ok = true;
+  } else if (!q->two_d && trans && q->axis == -2 && q->block_rows == 128 && R % 4 == 0) {
+    f.mode = ALTO_CUBLASLT_SCALE_1X128;
+    f.scales_lt = true;
+    f.ok = true;
+  }
+  return f;
+}
+
+static bool gemm_fp8_fast_(const alto_exec_gpu *e, const alto_node *n, fp8_operand_ *fa,
+                           fp8_operand_ *fb) {
+  int64_t m = n->shape[0], nn = n->shape[1], k = n->shape[2];
+  if (e->o.fp8_emulate || e->b->target != ALTO_TARGET_CUDA || k % 128 || nn % 16)
+    return false;
+  *fa = fp8_operand_of_(&n->q, n->trans_a, m);
+  *fb = fp8_operand_of_(&n->q_b, n->trans_b, nn);
+  return fa->ok && fb->ok &&
+         !(fa->mode == ALTO_CUBLASLT_SCALE_128X128 && fb->mode == ALTO_CUBLASLT_SCALE_128X128);
+}
+
+/* Scratch bytes of one node. */
+static size_t node_scratch_(const alto_exec_gpu *e, const alto_node *n) {
+  int64_t rows = n->shape[0], cols = n->shape[1];
+  switch (n->op) {
+  case ALTO_OP_GEMM: {
+    if (n->q.scheme == ALTO_SCHEME_BF16)
+      return 0;
+    int64_t m = n->shape[0], nn = n->shape[1], k = n->shape[2];
+    fp8_operand_ fa, fb;
+    if (gemm_fp8_fast_(e, n, &fa, &fb)) /* transposed codes + transposed scale grids */
+      return align_((size_t)(m * k)) + align_((size_t)(nn * k)) +
+             2 * align_((size_t)((m / 128 + 1) * (k / 128 + 1) * 4)) +
+             2 * align_((size_t)((nn / 128 + 1) * (k / 128 + 1) * 4));
+    size_t es = is_fp8_scheme_(n->q.scheme) || is_fp8_scheme_(n->q_b.scheme) ? 4 : 2;
+    return align_((size_t)(m * k) * es) + align_((size_t)(nn * k) * es);
+  }
+  case ALTO_OP_EMBED_BWD:
+    return alto_ops_gpu_embed_bwd_scratch_bytes(rows, e->m.vocab_size);
+  case ALTO_OP_RMSNORM_BWD:
+    return alto_ops_gpu_rmsnorm_bwd_scratch_bytes(rows, cols);
+  case ALTO_OP_ATTENTION_BWD:
+    return alto_gpu_attention_bwd_workspace(n->shape[0], n->shape[2], n->shape[1]);
+  case ALTO_OP_CROSS_ENTROPY:
+    return (size_t)rows * sizeof(double);
+  default:
+    return 0;
+  }
+}
+
+static alto_status unsupported_(const alto_node *n, const char *why) {
+  return alto_error(ALTO_ERR_UNSUPPORTED, "gpu executor: node '%s' (%s): %s", n->name,
+                    alto_ir_op_name(n->op), why);
+}
+
+/* The dtypes each dispatch below handles. */
+static alto_status check_node_(const alto_exec_gpu *e, const alto_node *n) {
+  const alto_plan *p = e->p;
+#define DT_(i) p->bufs[n->in[i]].dtype
+#define ODT_(i) p->bufs[n->out[i]].dtype
+  switch (n->op) {
+  case ALTO_OP_GEMM:
+    if (e->b->target != ALTO_TARGET_CUDA)
+      return unsupported_(n, "GEMMs run through cuBLASLt, which only the CUDA backend has");
+    if (n->q.scheme == ALTO_SCHEME_BF16 && (DT_(0) != ALTO_DT_BF16 || DT_(1) != ALTO_DT_BF16))
+      return unsupported_(n, "a high-precision GEMM must have bf16 operands");
+    return ALTO_OK;
+  case ALTO_OP_RHT:
+    if (DT_(0) != ODT_(0))
+      return unsupported_(n, "the RHT writes its input's dtype");
+    return ALTO_OK;
+  case ALTO_OP_COPY:
+    return unsupported_(n, "column-slice copies (MLA) are not supported on the GPU yet");
+  case ALTO_OP_ATTENTION:
+  case ALTO_OP_ATTENTION_BWD:
+    if (n->shape[3] != 16 && n->shape[3] != 32 && n->shape[3] != 64 && n->shape[3] != 128)
+      return unsupported_(n, "the GPU attention kernels take head dims 16, 32, 64 and 128");
+    return ALTO_OK;
+  case ALTO_OP_SWIGLU:
+  case ALTO_OP_SWIGLU_BWD:
+  case ALTO_OP_ADD:
+  case ALTO_OP_ROPE:
+  case ALTO_OP_ROPE_BWD:
+    for (int i = 0; i < n->n_in; i++)
+      if (DT_(i) != DT_(0))
+        return unsupported_(n, "elementwise ops need one activation dtype");
+    for (int i = 0; i < n->n_out; i++)
+      if (ODT_(i) != DT_(0))
+        return unsupported_(n, "elementwise ops need one activation dtype");
+    return ALTO_OK;
+  case ALTO_OP_RMSNORM:
+    if (DT_(1) != ALTO_DT_F32 || ODT_(0) != DT_(0) || ODT_(1) != ALTO_DT_F32)
+      return unsupported_(n, "RMSNorm takes an fp32 weight and writes x's dtype and fp32 rstd");
+    return ALTO_OK;
+  case ALTO_OP_RMSNORM_BWD:
+    if (DT_(1) != DT_(0) || DT_(2) != ALTO_DT_F32 || ODT_(0) != DT_(0) || ODT_(1) != ALTO_DT_F32)
+      return unsupported_(n, "RMSNorm backward dtypes");
+    return ALTO_OK;
+  case ALTO_OP_EMBED:
+    if (DT_(1) != ALTO_DT_F32)
+      return unsupported_(n, "the embedding table must be the fp32 master weight");
+    return ALTO_OK;
+  case ALTO_OP_EMBED_BWD:
+  case ALTO_OP_DGE_SCALE:
+    if (ODT_(0) != ALTO_DT_F32)
+      return unsupported_(n, "gradients are fp32");
+    return ALTO_OK;
+  default:
+    return ALTO_OK;
+  }
+#undef DT_
+#undef ODT_
+}
+
+/* ---- create -------------------------------------------------------------------------------- */
+static float *xzalloc_f32_(int64_t n) {
+  return alto_xcalloc((size_t)(n > 0 ? n : 1), sizeof(float));
+}
+
+static int find_suffix_(const alto_exec_gpu *e, const char *name, const char *suffix) {
+  char full[256];
+  snprintf(full, sizeof full, "%s%s", name, suffix);
+  return alto_exec_gpu_find(e, full);
+}
+
+static alto_status upload_rope_tables_(alto_exec_gpu *e) {
+  for (int i = 0; i < e->p->n_nodes; i++) {
+    const alto_node *n = &e->p->nodes[i];
+    if (n->op != ALTO_OP_ROPE && n->op != ALTO_OP_ROPE_BWD)
+      continue;
+    int rot = (int)n->iparam[0], have = 0;
+    for (int r = 0; r < e->n_ropes; r++)
+      have |= e->ropes[r].rot == rot;
+    if (have)
+      continue;
+    if (e->n_ropes == (int)(sizeof e->ropes / sizeof e->ropes[0]))
+      return unsupported_(n, "more than 4 distinct RoPE widths");
+    exec_gpu_rope_ *r = &e->ropes[e->n_ropes++];
+    r->rot = rot;
+    size_t bytes = (size_t)(e->p->seq * rot / 2) * sizeof(float);
+    ALTO_TRY(e->b->i->alloc(e->b, bytes ? bytes : 4, &r->cos_t));
+    ALTO_TRY(e->b->i->alloc(e->b, bytes ? bytes : 4, &r->sin_t));
+    ALTO_TRY(alto_ops_gpu_rope_table(e->b, &e->m.rope, e->p->seq, rot, r->cos_t, r->sin_t));
+  }
+  return ALTO_OK;
+}
+
+static alto_status init_params_(alto_exec_gpu *e) {
+  for (int i = 0; i < e->p->n_bufs; i++) {
+    const alto_buffer *b = &e->p->bufs[i];
+    if (b->kind == ALTO_BUF_GRAD || b->kind == ALTO_BUF_OPT_STATE)
+      ALTO_TRY(e->b->i->memset(e->b, ptr_(e, i), 0, b->bytes));
+  }
+  for (int i = 0; i < e->n_params; i++) {
+    exec_gpu_param_ *q = &e->params[i];
+    alto_exec_init_param(&e->m, buf_(e, q->id)->name, q->h_param, q->numel, e->seed);
+    ALTO_TRY(alto_exec_gpu_write(e, q->id, q->h_param));
+  }
+  return ALTO_OK;
+}
+
+static alto_status create_(alto_exec_gpu *e) {
+  const alto_plan *p = e->p;
+  for (int i = 0; i < p->n_nodes; i++)
+    ALTO_TRY(check_node_(e, &p->nodes[i]));
+  if (e->b->target == ALTO_TARGET_CUDA)
+    ALTO_TRY(alto_cublaslt_init());
+  ALTO_TRY(e->b->i->alloc(e->b, p->arena_bytes ? p->arena_bytes : 1, &e->arena));
+  for (int i = 0; i < p->n_nodes; i++) {
+    size_t s = node_scratch_(e, &p->nodes[i]);
+    if (s > e->scratch_bytes)
+      e->scratch_bytes = s;
+  }
+  ALTO_TRY(e->b->i->alloc(e->b, e->scratch_bytes ? e->scratch_bytes : 256, &e->scratch));
+  size_t small = 4 * EXEC_GPU_ALIGN + align_(alto_ops_gpu_sumsq_scratch_bytes());
+  ALTO_TRY(e->b->i->alloc(e->b, small, &e->small));
+  e->loss_dev = e->small;
+  e->sumsq_dev = e->small + EXEC_GPU_ALIGN;
+  e->qscratch = e->small + 2 * EXEC_GPU_ALIGN;
+  e->outer = e->small + 3 * EXEC_GPU_ALIGN;
+  e->sumsq_scratch = e->small + 4 * EXEC_GPU_ALIGN;
+  e->rht_index = alto_xmalloc((size_t)(p->n_nodes ? p->n_nodes : 1) * sizeof *e->rht_index);
+  e->node_path = alto_xmalloc((size_t)(p->n_nodes ? p->n_nodes : 1) * sizeof *e->node_path);
+  for (int i = 0; i < p->n_nodes; i++) {
+    e->rht_index[i] = p->nodes[i].op == ALTO_OP_RHT ? e->n_rht++ : -1;
+    e->node_path[i] = -1;
+  }
+  if (e->n_rht) {
+    ALTO_TRY(e->b->i->alloc(e->b, (size_t)e->n_rht * EXEC_GPU_RHT_TABLE, &e->rht_tables));
+    e->rht_host = alto_xcalloc((size_t)e->n_rht, EXEC_GPU_RHT_TABLE);
+  }
+  ALTO_TRY(upload_rope_tables_(e));
+  e->params = alto_xcalloc((size_t)(p->n_bufs ? p->n_bufs : 1), sizeof *e->params);
+  for (int i = 0; i < p->n_bufs; i++) {
+    if (p->bufs[i].kind != ALTO_BUF_PARAM)
+      continue;
+    exec_gpu_param_ *q = &e->params[e->n_params++];
+    const char *name = p->bufs[i].name;
+    q->id = i;
+    q->grad = find_suffix_(e, name, ".grad");
+    q->m = find_suffix_(e, name, ".exp_avg");
+    q->v = find_suffix_(e, name, ".exp_avg_sq");
+    ALTO_ASSERT_MSG(q->grad >= 0 && q->m >= 0 && q->v >= 0, name);
+    q->numel = numel_(&p->bufs[i]);
+    q->h_param = xzalloc_f32_(q->numel);
+    q->h_grad = xzalloc_f32_(q->numel);
+    q->h_m = xzalloc_f32_(q->numel);
+    q->h_v = xzalloc_f32_(q->numel);
+  }
+  return init_params_(e);
+}
+
+alto_status alto_exec_gpu_create(alto_backend *b, const alto_model *m, const alto_plan *p,
+                                 uint64_t seed, const alto_exec_gpu_opts *opts,
+                                 alto_exec_gpu **out) {
+  *out = NULL;
+  ALTO_TRY(alto_exec_check_plan("gpu", m, p));
+  alto_exec_gpu *e = alto_xcalloc(1, sizeof *e);
+  e->b = e->real = b;
+  e->m = *m;
+  e->p = p;
+  e->seed = seed;
+  if (opts)
+    e->o = *opts;
+  e->tokens = alto_exec_gpu_find(e, "tokens");
+  e->targets = alto_exec_gpu_find(e, "targets");
+  alto_status s = e->tokens < 0 || e->targets < 0
+                      ? alto_error(ALTO_ERR_INVALID_ARG, "gpu executor: the plan has no tokens/targets")
+                      : create_(e);
+  if (s != ALTO_OK) {
+    alto_exec_gpu_free(e);
+    return s;
+  }
+  *out = e;
+  return ALTO_OK;
+}
+
+void alto_exec_gpu_free(alto_exec_gpu *e) {
+  if (!e)
+    return;
+  alto_backend *b = e->real;
+  alto_dptr bufs[] = {e->arena, e->scratch, e->small, e->rht_tables};
+  for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+    if (bufs[i])
+      b->i->free(b, bufs[i]);
+  for (int r = 0; r < e->n_ropes; r++) {
+    b->i->free(b, e->ropes[r].cos_t);
+    b->i->free(b, e->ropes[r].sin_t);
+  }
+  for (int i = 0; i < e->n_params; i++) {
+    free(e->params[i].h_param);
+    free(e->params[i].h_grad);
+    free(e->params[i].h_m);
+    free(e->params[i].h_v);
+  }
+  free(e->params);
+  free(e->rht_index);
+  free(e->node_path);
+  free(e->rht_host);
+  free(e);
+}
+
+alto_status alto_exec_gpu_set_inputs(alto_exec_gpu *e, const int32_t *tokens,
+                                     const int32_t *targets) {
+  int64_t M = numel_(buf_(e, e->tokens)), V = e->m.vocab_size;
+  for (int64_t i = 0; i < M; i++) {
+    if (tokens[i] < 0 || tokens[i] >= V)
+      return alto_error(ALTO_ERR_INVALID_ARG, "token %lld is %d, outside the vocabulary [0, %lld)",
+                        (long long)i, tokens[i], (long long)V);
+    if (targets[i] >= V)
+      return alto_error(ALTO_ERR_INVALID_ARG, "target %lld is %d, outside the vocabulary [0, %lld)",
+                        (long long)i, targets[i], (long long)V);
+  }
+  ALTO_TRY(alto_exec_gpu_write(e, e->tokens, tokens));
+  return alto_exec_gpu_write(e, e->targets, targets);
+}
+
+/* ---- quantization ------------------------------------------------------------------------- */
+static alto_tensor_view view_(const alto_exec_gpu *e, int id, const int64_t *dims, int rank) {
+  alto_tensor_view v = {NULL, elem_(e, id), rank, {0, 0, 0}};
+  memcpy(v.dims, dims, (size_t)rank * sizeof(int64_t));
+  return v;
+}
+
+/* opts.check_quant: the node's input through the CPU reference, compared byte for byte. */
+static alto_status check_quantize_(alto_exec_gpu *e, const alto_node *n,
+                                   const alto_quant_spec *spec) {
+  const alto_buffer *src = buf_(e, n->in[0]);
+  void *x = alto_xmalloc(src->bytes);
+  alto_tensor_view v = view_(e, n->in[0], n->shape, n->rank);
+  v.data = x;
+  alto_quantized q = {0};
+  alto_status s = alto_exec_gpu_read(e, n->in[0], x);
+  if (s == ALTO_OK)
+    s = alto_cpu_quantize(spec, &v, &q);
+  uint8_t *codes = NULL, *scales = NULL;
+  if (s == ALTO_OK) {
+    size_t cb = (size_t)q.layout.codes_bytes, sb = (size_t)(q.layout.scale_count * q.layout.scale_bytes);
+    codes = alto_xmalloc(cb ? cb : 1);
+    scales = alto_xmalloc(sb ? sb : 1);
+    s = e->b->i->d2h(e->b, codes, ptr_(e, n->out[0]), cb);
+    if (s == ALTO_OK)
+      s = e->b->i->d2h(e->b, scales, ptr_(e, n->out[1]), sb);
+    if (s == ALTO_OK) {
+      const uint8_t *ref[2] = {q.codes, q.scales}, *got[2] = {codes, scales};
+      size_t len[2] = {cb, sb};
+      for (int t = 0; t < 2 && s == ALTO_OK; t++)
+        for (size_t i = 0; i < len[t]; i++)
+          if (ref[t][i] != got[t][i]) {
+            s = alto_error(ALTO_ERR_NUMERIC,
+                           "gpu executor: QUANTIZE '%s' step %lld: %s byte %zu is 0x%02x on the "
+                           "GPU, 0x%02x in the CPU reference",
+                           n->name, (long long)e->step, t ? "scale" : "code", i, got[t][i],
+                           ref[t][i]);
+            break;
+          }
+    }
+    if (s == ALTO_OK)
+      e->quant_checked++;
+  }
+  free(codes);
+  free(scales);
+  free(x);
+  alto_quantized_free(&q);
+  return s;
+}
+
+static alto_status run_quantize_(alto_exec_gpu *e, const alto_node *n) {
+  alto_quant_spec spec = alto_exec_quantize_spec(n, e->seed, e->step);
+  alto_tensor_view v = view_(e, n->in[0], n->shape, n->rank);
+  alto_gpu_quantized q = {ptr_(e, n->out[0]), ptr_(e, n->out[1]), e->outer, e->qscratch};
+  ALTO_TRY(alto_gpu_quantize(e->b, &spec, &v, ptr_(e, n->in[0]), NULL, &q));
+  if (e->o.check_quant && !e->recording)
+    return check_quantize_(e, n, &spec);
+  return ALTO_OK;
+}
+
+/* Dequantizes the (codes, scales) pair to `out` in `dtype`; the logical shape is the codes
+ * buffer's. */
+static alto_status dequant_(alto_exec_gpu *e, int codes, int scales, const alto_qdesc *qd,
+                            alto_elem dtype, alto_dptr out) {
+  alto_quant_spec spec = alto_exec_quant_spec(qd);
+  const alto_buffer *cb = buf_(e, codes);
+  alto_tensor_view v = {NULL, dtype, cb->rank, {0, 0, 0}};
+  memcpy(v.dims, cb->shape, (size_t)cb->rank * sizeof(int64_t));
+  alto_gpu_quantized q = {ptr_(e, codes), ptr_(e, scales), e->outer, e->qscratch};
+  return alto_gpu_dequantize(e->b, &spec, &v, &q, dtype, out);
+}
+
+/* Uploads this step's transforms (one per RHT node; host work is tiny). */
+static alto_status upload_rht_(alto_exec_gpu *e, int64_t step) {
+  if (!e->n_rht)
+    return ALTO_OK;
+  for (int i = 0; i < e->p->n_nodes; i++) {
+    const alto_node *n = &e->p->nodes[i];
+    if (n->op != ALTO_OP_RHT)
+      continue;
+    int bsz = n->q.rht_size ? n->q.rht_size : 32;
+    uint8_t *t = e->rht_host + (size_t)e->rht_index[i] * EXEC_GPU_RHT_TABLE;
+    float sign[256];
+    int perm[256];
+    alto_rht_make(e->seed, alto_exec_rht_stream(n, step), bsz, sign, perm);
+    memcpy(t, sign, (size_t)bsz * 4);
+    memcpy(t + (size_t)bsz * 4, perm, (size_t)bsz * 4);
+  }
+  return e->b->i->h2d(e->b, e->rht_tables, e->rht_host, (size_t)e->n_rht * EXEC_GPU_RHT_TABLE);
+}
+
+static alto_status run_rht_(alto_exec_gpu *e, int idx, const alto_node *n) {
+  int bsz = n->q.rht_size ? n->q.rht_size : 32;
+  alto_gpu_rht r = {bsz, e->seed, alto_exec_rht_stream(n, e->step),
+                    e->rht_tables + (size_t)e->rht_index[idx] * EXEC_GPU_RHT_TABLE};
+  alto_tensor_view v = view_(e, n->in[0], n->shape, 2);
+  return alto_gpu_rht_apply(e->b, &v, ptr_(e, n->in[0]), &r, ptr_(e, n->out[0]));
+}
+
+/* ---- GEMM --------------------------------------------------------------------------------- */
+/* cuBLASLt block-scaled FP8 with the operands brought to K-major [R, K]. */
+static alto_status gemm_fp8_(alto_exec_gpu *e, const alto_node *n, const fp8_operand_ *fa,
+                             const fp8_operand_ *fb) {
+  int64_t m = n->shape[0], nn = n->shape[1], k = n->shape[2];
+  alto_dptr next = e->scratch;
+  const fp8_operand_ *f[2] = {fa, fb};
+  int64_t R[2] = {m, nn};
+  alto_cublaslt_fp8_operand op[2];
+  for (int t = 0; t < 2; t++) {
+    int codes = n->in[2 * t], scales = n->in[2 * t + 1];
+    op[t] = (alto_cublaslt_fp8_operand){ptr_(e, codes), ptr_(e, scales), f[t]->mode,
+                                         ALTO_DT_FP8_E4M3, f[t]->scales_lt};
+    if (f[t]->transpose) { /* stored [K, R] -> [R, K] */
+      ALTO_TRY(alto_ops_gpu_transpose(e->b, next, ptr_(e, codes), k, R[t], 1));
+      op[t].codes = next;
+      next += align_((size_t)(R[t] * k));
+    }
+    if (f[t]->scales_tr) { /* [K/128, R/128] -> [R/128, K/128] */
+      ALTO_TRY(alto_ops_gpu_transpose(e->b, next, ptr_(e, scales), (k + 127) / 128,
+                                      (R[t] + 127) / 128, 4));
+      op[t].scales = next;
+      next += align_((size_t)(((R[t] + 127) / 128) * ((k + 127) / 128) * 4));
+    }
+  }
+  return alto_cublaslt_gemm_fp8_block(ptr_(e, n->out[0]), &op[0], &op[1], m, nn, k, n->accumulate,
+                                      buf_(e, n->out[0])->dtype);
+}
+
+static alto_status run_gemm_(alto_exec_gpu *e, int idx, const alto_node *n) {
+  int64_t m = n->shape[0], nn = n->shape[1], k = n->shape[2];
+  alto_dtype odt = buf_(e, n->out[0])->dtype;
+  gemm_path_ path;
+  fp8_operand_ fa, fb;
+  alto_status s = ALTO_OK;
+  if (n->q.scheme == ALTO_SCHEME_BF16) {
+    path = GEMM_BF16;
+    if (!e->recording)
+      s = alto_cublaslt_gemm_bf16(ptr_(e, n->out[0]), ptr_(e, n->in[0]), ptr_(e, n->in[1]), m, nn,
+                                  k, n->trans_a, n->trans_b, n->accumulate, odt);
+  } else if (gemm_fp8_fast_(e, n, &fa, &fb)) {
+    path = GEMM_FP8_BLOCK;
+    if (e->recording) { /* record the transpose kernels only */
+      if (fa.transpose || fb.transpose)
+        s = alto_ops_gpu_transpose(e->b, e->scratch, e->scratch, k, m, 1);
+      if (s == ALTO_OK && (fa.scales_tr || fb.scales_tr))
+        s = alto_ops_gpu_transpose(e->b, e->scratch, e->scratch, 1, 1, 4);
+    } else {
+      s = gemm_fp8_(e, n, &fa, &fb);
+    }
+  } else {
+    bool f32 = is_fp8_scheme_(n->q.scheme) || is_fp8_scheme_(n->q_b.scheme);
+    path = f32 ? GEMM_DQ_F32 : GEMM_DQ_BF16;
+    alto_elem de = f32 ? ALTO_ELEM_F32 : ALTO_ELEM_BF16;
+    alto_dptr a = e->scratch, b = e->scratch + align_((size_t)(m * k) * (f32 ? 4 : 2));
+    s = dequant_(e, n->in[0], n->in[1], &n->q, de, a);
+    if (s == ALTO_OK)
+      s = dequant_(e, n->in[2], n->in[3], &n->q_b, de, b);
+    if (s == ALTO_OK && !e->recording)
+      s = f32 ? alto_cublaslt_gemm_f32(ptr_(e, n->out[0]), a, b, m, nn, k, n->trans_a, n->trans_b,
+                                       n->accumulate, odt)
+              : alto_cublaslt_gemm_bf16(ptr_(e, n->out[0]), a, b, m, nn, k, n->trans_a,
+                                        n->trans_b, n->accumulate, odt);
+  }
+  e->node_path[idx] = (int)path;
+  if (!e->recording)
+    e->gemm_calls[path]++;
+  return s;
+}
+
+/* ---- the other ops ------------------------------------------------------------------------ */
+static const exec_gpu_rope_ *rope_of_(const alto_exec_gpu *e, int rot) {
+  for (int r = 0; r < e->n_ropes; r++)
+    if (e->ropes[r].rot == rot)
+      return &e->ropes[r];
+  ALTO_ASSERT_MSG(false, "a RoPE width without a table");
+  return NULL;
+}
+
+static alto_status run_dge_(alto_exec_gpu *e, const alto_node *n) {
+  alto_quant_spec spec = alto_exec_quant_spec(&n->q);
+  const alto_buffer *w = buf_(e, n->in[1]);
+  alto_tensor_view v = {NULL, ALTO_ELEM_F32, w->rank, {0, 0, 0}};
+  memcpy(v.dims, w->shape, (size_t)w->rank * sizeof(int64_t));
+  alto_quant_layout l;
+  ALTO_TRY(alto_quant_layout_of(&spec, &v, &l));
+  ALTO_ASSERT(n->out[0] == n->in[0]);
+  return alto_ops_gpu_dge(e->b, ptr_(e, n->out[0]), ptr_(e, n->in[1]), ptr_(e, n->in[2]), &l,
+                          w->shape[w->rank - 2], w->shape[w->rank - 1]);
+}
+
+static alto_status run_node_(alto_exec_gpu *e, int idx) {
+  const alto_node *n = &e->p->nodes[idx];
+  alto_backend *b = e->b;
+  int64_t rows = n->shape[0], cols = n->shape[1];
+#define IN_(i) ptr_(e, n->in[i])
+#define OUT_(i) ptr_(e, n->out[i])
+  alto_elem dt = n->n_in ? elem_(e, n->in[0]) : ALTO_ELEM_F32;
+  switch (n->op) {
+  case ALTO_OP_QUANTIZE:
+    return run_quantize_(e, n);
+  case ALTO_OP_DEQUANTIZE:
+    return dequant_(e, n->in[0], n->in[1], &n->q, elem_(e, n->out[0]), OUT_(0));
+  case ALTO_OP_GEMM:
+    return run_gemm_(e, idx, n);
+  case ALTO_OP_RHT:
+    return run_rht_(e, idx, n);
+  case ALTO_OP_DGE_SCALE:
+    return run_dge_(e, n);
+  case ALTO_OP_ATTENTION:
+    return alto_gpu_attention(b, OUT_(0), OUT_(1), IN_(0), IN_(1), IN_(2), n->shape[0],
+                              n->shape[2], n->shape[1], n->iparam[0], n->shape[3], n->iparam[1]);
+  case ALTO_OP_ATTENTION_BWD:
+    return alto_gpu_attention_bwd(b, OUT_(0), OUT_(1), OUT_(2), IN_(0), IN_(1), IN_(2), IN_(3),
+                                  IN_(4), IN_(5), n->shape[0], n->shape[2], n->shape[1],
+                                  n->iparam[0], n->shape[3], n->iparam[1], e->scratch);
+  case ALTO_OP_ROPE:
+  case ALTO_OP_ROPE_BWD: {
+    const exec_gpu_rope_ *r = rope_of_(e, (int)n->iparam[0]);
+    return (n->op == ALTO_OP_ROPE ? alto_ops_gpu_rope : alto_ops_gpu_rope_bwd)(
+        b, dt, OUT_(0), IN_(0), r->cos_t, r->sin_t, rows, e->p->seq, n->shape[1], n->shape[2],
+        n->iparam[0]);
+  }
+  case ALTO_OP_RMSNORM:
+    return alto_ops_gpu_rmsnorm(b, dt, OUT_(0), OUT_(1), IN_(0), IN_(1), rows, cols,
+                                e->m.norm_eps);
+  case ALTO_OP_RMSNORM_BWD:
+    return alto_ops_gpu_rmsnorm_bwd(b, dt, OUT_(0), OUT_(1), IN_(0), IN_(1), IN_(2), IN_(3), rows,
+                                    cols, n->accumulate, e->scratch);
+  case ALTO_OP_SWIGLU:
+    return alto_ops_gpu_swiglu(b, dt, OUT_(0), IN_(0), IN_(1), rows * cols);
+  case ALTO_OP_SWIGLU_BWD:
+    return alto_ops_gpu_swiglu_bwd(b, dt, OUT_(0), OUT_(1), IN_(0), IN_(1), IN_(2), rows * cols);
+  case ALTO_OP_ADD:
+    return alto_ops_gpu_add(b, dt, OUT_(0), IN_(0), IN_(1), rows * cols);
+  case ALTO_OP_CAST:
+    return alto_ops_gpu_cast(b, OUT_(0), elem_(e, n->out[0]), IN_(0), dt, rows * cols);
+  case ALTO_OP_EMBED:
+    return alto_ops_gpu_embed(b, elem_(e, n->out[0]), OUT_(0), IN_(0), IN_(1), rows, cols,
+                              e->m.vocab_size);
+  case ALTO_OP_EMBED_BWD:
+    return alto_ops_gpu_embed_bwd(b, elem_(e, n->in[1]), OUT_(0), IN_(0), IN_(1), rows, cols,
+                                  e->m.vocab_size, e->scratch);
+  case ALTO_OP_CROSS_ENTROPY:
+    return alto_ops_gpu_cross_entropy(b, dt, OUT_(1), e->loss_dev, e->scratch, IN_(0), IN_(1),
+                                      rows, cols);
+  case ALTO_OP_ZERO:
+    return b->i->memset(b, OUT_(0), 0, buf_(e, n->out[0])->bytes);
+  case ALTO_OP_ADAMW:
+    return ALTO_OK; /* alto_exec_gpu_optimizer_step */
+  default:
+    return unsupported_(n, "not an op of the GPU executor"); /* check_node_ stops these first */
+  }
+#undef IN_
+#undef OUT_
+}
+
+static alto_status run_range_(alto_exec_gpu *e, int begin, int end, int64_t step) {
+  e->step = step;
+  ALTO_TRY(upload_rht_(e, step));
+  for (int i = begin; i < end; i++) {
+    alto_status s = run_node_(e, i);
+    if (s != ALTO_OK)
+      return alto_error(s, "node %d '%s': %s", i, e->p->nodes[i].name, alto_last_error());
+  }
+  return ALTO_OK;
+}
+
+static alto_status read_loss_(alto_exec_gpu *e, double *loss) {
+  double l[2] = {0, 0};
+  ALTO_TRY(e->b->i->d2h(e->b, l, e->loss_dev, sizeof l));
+  *loss = l[0];
+  return ALTO_OK;
+}
+
+alto_status alto_exec_gpu_forward(alto_exec_gpu *e, int64_t step, double *loss) {
+  ALTO_TRY(run_range_(e, 0, e->p->n_fwd_end, step));
+  return read_loss_(e, loss);
+}
+
+alto_status alto_exec_gpu_forward_backward(alto_exec_gpu *e, int64_t step, double *loss) {
+  ALTO_TRY(run_range_(e, 0, e->p->n_bwd_end, step));
+  return read_loss_(e, loss);
+}
+
+/* ---- gradients and the optimizer ---------------------------------------------------------- */
+alto_status alto_exec_gpu_grad_sumsq(alto_exec_gpu *e, double *sumsq) {
+  bool first = true;
+  for (int i = 0; i < e->n_params; i++) {
+    const exec_gpu_param_ *q = &e->params[i];
+    ALTO_TRY(alto_ops_gpu_sumsq(e->b, e->sumsq_dev, ptr_(e, q->grad), q->numel, !first,
+                                e->sumsq_scratch));
+    first = false;
+  }
+  *sumsq = 0;
+  if (first)
+    return ALTO_OK;
+  return e->b->i->d2h(e->b, sumsq, e->sumsq_dev, sizeof *sumsq);
+}
+
+alto_status alto_exec_gpu_scale_grads(alto_exec_gpu *e, float s) {
+  for (int i = 0; i < e->n_params; i++)
+    ALTO_TRY(alto_ops_gpu_scale(e->b, ptr_(e, e->params[i].grad), e->params[i].numel, s));
+  return ALTO_OK;
+}
+
+alto_status alto_exec_gpu_optimizer_step(alto_exec_gpu *e, const alto_adamw_hparams *h,
+                                         int64_t step) {
+  if (step < 1)
+    return alto_error(ALTO_ERR_INVALID_ARG, "optimizer step %lld: steps count from 1",
+                      (long long)step);
+  for (int i = e->p->n_bwd_end; i < e->p->n_nodes; i++) {
+    const alto_node *n = &e->p->nodes[i];
+    if (n->op == ALTO_OP_ADAMW)
+      ALTO_TRY(alto_ops_gpu_adamw(e->b, ptr_(e, n->in[0]), ptr_(e, n->in[1]), ptr_(e, n->in[2]),
+                                  ptr_(e, n->in[3]), n->shape[0], h, step));
+  }
+  return ALTO_OK;
+}
+
+/* ---- host mirrors (the training loop's parameter view) ------------------------------------ */
+int alto_exec_gpu_n_params(const alto_exec_gpu *e) {
+  return e->n_params;
+}
+
+void alto_exec_gpu_param(alto_exec_gpu *e, int i, const char **name, int64_t *numel,
+                         float **param, float **grad, float **m, float **v) {
+  ALTO_ASSERT(i >= 0 && i < e->n_params);
+  exec_gpu_param_ *q = &e->params[i];
+  *name = buf_(e, q->id)->name;
+  *numel = q->numel;
+  *param = q->h_param;
+  *grad = q->h_grad;
+  *m = q->h_m;
+  *v = q->h_v;
+}
+
+alto_status alto_exec_gpu_sync(alto_exec_gpu *e, bool to_host) {
+  for (int i = 0; i < e->n_params; i++) {
+    exec_gpu_param_ *q = &e->params[i];
+    int ids[4] = {q->id, q->m, q->v, q->grad};
+    float *h[4] = {q->h_param, q->h_m, q->h_v, q->h_grad};
+    for (int t = 0; t < (to_host ? 4 : 3); t++)
+      ALTO_TRY(to_host ? alto_exec_gpu_read(e, ids[t], h[t]) : alto_exec_gpu_write(e, ids[t], h[t]));
+  }
+  return ALTO_OK;
+}
+
+/* ---- prepare: record the kernels of one step, compile them in parallel, load them --------- */
+static alto_status rec_alloc_(alto_backend *b, size_t n, alto_dptr *out) {
+  (void)b, (void)n;
+  *out = EXEC_GPU_ALIGN;
+  return ALTO_OK;
+}
+static void rec_free_(alto_backend *b, alto_dptr p) {
+  (void)b, (void)p;
+}
+static alto_status rec_memset_(alto_backend *b, alto_dptr p, uint8_t v, size_t n) {
+  (void)b, (void)p, (void)v, (void)n;
+  return ALTO_OK;
+}
+static alto_status rec_h2d_(alto_backend *b, alto_dptr d, const void *s, size_t n) {
+  (void)b, (void)d, (void)s, (void)n;
+  return ALTO_OK;
+}
+static alto_status rec_d2h_(alto_backend *b, void *d, alto_dptr s, size_t n) {
+  (void)b, (void)s;
+  memset(d, 0, n);
+  return ALTO_OK;
+}
+static alto_status rec_sync_(alto_backend *b) {
+  (void)b;
+  return ALTO_OK;
+}
+static alto_status rec_launch_(alto_backend *b, void *fn, const unsigned grid[3], unsigned threads,
+                               unsigned smem, void **args) {
+  (void)b, (void)fn, (void)grid, (void)threads, (void)smem, (void)args;
+  return ALTO_OK;
+}
+static const alto_backend_i rec_i_ = {
+    "record", rec_alloc_, rec_free_, rec_memset_, rec_h2d_, rec_d2h_, rec_sync_, NULL, NULL, NULL,
+    NULL,     rec_launch_, NULL};
+
+typedef struct {
+  alto_exec_gpu *e;
+  const alto_jit_recorder *rec;
+  int next, done, failed;
+  alto_status first_error;
+  char error[1024];
+  FILE *progress;
+  pthread_mutex_t mu;
+} prep_ctx_;
+
+static void *prep_worker_(void *arg) {
+  prep_ctx_ *c = arg;
+  for (;;) {
+    pthread_mutex_lock(&c->mu);
+    int i = c->next++;
+    pthread_mutex_unlock(&c->mu);
+    if (i >= c->rec->n)
+      return NULL;
+    alto_cache_origin origin;
+    alto_status s = alto_jit_precompile(c->e->real, &c->rec->k[i], &origin);
+    pthread_mutex_lock(&c->mu);
+    c->done++;
+    if (s != ALTO_OK && !c->failed++) {
+      c->first_error = s;
+      snprintf(c->error, sizeof c->error, "%s", alto_last_error());
+    }
+    if (c->progress)
+      fprintf(c->progress, "\rkernels: %d/%d compiled or found in the cache", c->done, c->rec->n);
+    pthread_mutex_unlock(&c->mu);
+  }
+}
+
+static double now_(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+alto_status alto_exec_gpu_prepare(alto_exec_gpu *e, int threads, FILE *progress, int *n_kernels,
+                                  double *seconds) {
+  double t0 = now_();
+  alto_backend rec_b = *e->real;
+  rec_b.i = &rec_i_;
+  alto_jit_recorder rec = {0};
+  e->b = &rec_b;
+  e->recording = true;
+  alto_jit_record(&rec);
+  alto_status s = run_range_(e, 0, e->p->n_bwd_end, 1);
+  if (s == ALTO_OK) {
+    alto_adamw_hparams h = {1e-3, 0.9, 0.95, 1e-8, 0.1};
+    s = alto_exec_gpu_optimizer_step(e, &h, 1);
+  }
+  double sq;
+  if (s == ALTO_OK)
+    s = alto_exec_gpu_grad_sumsq(e, &sq);
+  if (s == ALTO_OK)
+    s = alto_exec_gpu_scale_grads(e, 1.0f);
+  alto_jit_record(NULL);
+  e->recording = false;
+  e->b = e->real;
+  if (s != ALTO_OK) {
+    alto_jit_recorder_free(&rec);
+    return s;
+  }
+  prep_ctx_ c = {.e = e, .rec = &rec, .progress = progress};
+  pthread_mutex_init(&c.mu, NULL);
+  int nt = threads < 1 ? 1 : threads > 64 ? 64 : threads;
+  if (nt > rec.n)
+    nt = rec.n > 0 ? rec.n : 1;
+  pthread_t th[64];
+  for (int i = 0; i < nt; i++)
+    pthread_create(&th[i], NULL, prep_worker_, &c);
+  for (int i = 0; i < nt; i++)
+    pthread_join(th[i], NULL);
+  pthread_mutex_destroy(&c.mu);
+  if (progress && rec.n)
+    fprintf(progress, "\n");
+  s = c.failed ? alto_error(c.first_error, "%d of %d kernels failed to compile; the first: %s",
+                            c.failed, rec.n, c.error)
+               : ALTO_OK;
+  for (int i = 0; i < rec.n && s == ALTO_OK; i++) { /* load every module now: the first step is warm */
+    alto_jit_fn fn;
+    s = alto_jit_get(e->real, &rec.k[i], &fn);
+  }
+  if (n_kernels)
+    *n_kernels = rec.n;
+  if (seconds)
+    *seconds = now_() - t0;
+  alto_jit_recorder_free(&rec);
+  return s;
+}
+
+/* ---- profile ------------------------------------------------------------------------------ */
+typedef struct {
+  alto_exec_gpu *e;
+  int idx;
+  alto_status s;
+} prof_ctx_;
+
+static void prof_node_(void *arg) {
+  prof_ctx_ *c = arg;
+  if (c->s == ALTO_OK)
+    c->s = run_node_(c->e, c->idx);
+}
+
+alto_status alto_exec_gpu_profile(alto_exec_gpu *e, int64_t step, FILE *out) {
+  if (!e->b->i->time_ms)
+    return alto_error(ALTO_ERR_UNSUPPORTED, "the %s backend cannot time kernels", e->b->i->name);
+  enum { ROWS = ALTO_OP_COUNT + GEMM_PATH_COUNT };
+  double ms[ROWS] = {0};
+  int count[ROWS] = {0};
+  e->step = step;
+  ALTO_TRY(upload_rht_(e, step));
+  double total = 0;
+  for (int i = 0; i < e->p->n_bwd_end; i++) {
+    prof_ctx_ c = {e, i, ALTO_OK};
+    float t = 0;
+    ALTO_TRY(e->b->i->time_ms(e->b, prof_node_, &c, 1, &t));
+    ALTO_TRY(c.s);
+    const alto_node *n = &e->p->nodes[i];
+    int row = n->op == ALTO_OP_GEMM ? ALTO_OP_COUNT + e->node_path[i] : (int)n->op;
+    ms[row] += t;
+    count[row]++;
+    total += t;
+  }
+  fprintf(out, "per-op breakdown of one forward + backward (device events per node, ms):\n");
+  for (int pass = 0; pass < ROWS; pass++) {
+    int best = -1; /* largest first */
+    for (int r = 0; r < ROWS; r++)
+      if (count[r] && (best < 0 || ms[r] > ms[best]))
+        best = r;
+    if (best < 0)
+      break;
+    const char *name = best >= ALTO_OP_COUNT ? gemm_path_names_[best - ALTO_OP_COUNT]
+                                             : alto_ir_op_name((alto_op)best);
+    fprintf(out, "  %-20s %9.3f ms %5.1f%%  x%d\n", name, ms[best],
+            total > 0 ? 100.0 * ms[best] / total : 0.0, count[best]);
+    count[best] = 0;
+  }
+  fprintf(out, "  %-20s %9.3f ms\n", "total", total);
+  return ALTO_OK;
+}

@@ -1,0 +1,95 @@
+/* The GPU plan executor: the CPU executor's plan (runtime/cpu/exec.h), run on a device backend
+ * (ARCHITECTURE.md stage 8/9). One device arena at the plan's offsets; the nodes in order, each
+ * dispatched to a generated, JIT-compiled kernel (runtime/quant_gpu.h, runtime/ops_gpu.h,
+ * runtime/attn_gpu.h) or to cuBLASLt (runtime/cuda/cublaslt.h). Everything is asynchronous on the
+ * backend's stream; a step synchronizes once, to read the loss.
+ *
+ * GEMMs: bf16 through cuBLASLt (fp32 accumulation). Quantized linears: MX schemes (and NVFP4
+ * once the plan carries its outer scale) by dequantizing both operands to bf16 (their values are
+ * exact in bf16) and a bf16 GEMM: the CPU's dequantize-then-fp32-GEMM in another summation
+ * order. fp8_block: cuBLASLt's block-scaled FP8 (1x128 by 128x128 for fprop and dgrad, 1x128 by
+ * 1x128 for wgrad; codes transposed to K-major where the plan stores them M-major), or, with
+ * opts.fp8_emulate, dequantization to fp32 and an fp32 GEMM (the correctness baseline).
+ *
+ * Quantizers, RHT, embedding, RMSNorm, RoPE, SwiGLU, adds, casts and AdamW produce the CPU
+ * executor's bits given the same inputs (each kernel's test states it; opts.check_quant checks
+ * every QUANTIZE of a real step against the CPU reference). GEMMs, attention and the reductions
+ * (RMSNorm, cross-entropy, gradient norm) differ from the CPU by their summation order.
+ */
+#ifndef ALTO_RUNTIME_EXEC_GPU_H
+#define ALTO_RUNTIME_EXEC_GPU_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "base/status.h"
+#include "compiler/ir.h"
+#include "compiler/model.h"
+#include "runtime/backend.h"
+#include "runtime/cpu/ops.h"
+
+typedef struct alto_exec_gpu alto_exec_gpu;
+
+typedef struct {
+  /* After every QUANTIZE: download its input and outputs, quantize the input with the CPU
+   * reference (alto_cpu_quantize) and compare codes and scales byte for byte; a mismatch is
+   * ALTO_ERR_NUMERIC naming the node. Synchronizes per node: for tests and `alto-train --check`. */
+  bool check_quant;
+  /* fp8_block GEMMs by dequantize + fp32 GEMM instead of cuBLASLt block-scaled FP8. */
+  bool fp8_emulate;
+} alto_exec_gpu_opts;
+
+/* Checks the plan (alto_exec_check_plan), allocates the arena and the scratch buffers,
+ * initializes the parameters on the host with the CPU executor's rule (alto_exec_init_param, so
+ * both backends start from the same weights) and uploads them; gradients and moments are zero.
+ * The plan and the backend must outlive the executor. */
+alto_status alto_exec_gpu_create(alto_backend *b, const alto_model *m, const alto_plan *p,
+                                 uint64_t seed, const alto_exec_gpu_opts *opts,
+                                 alto_exec_gpu **out);
+void alto_exec_gpu_free(alto_exec_gpu *e);
+
+/* Compiles (or loads from the kernel cache) every kernel the plan runs, `threads` at a time,
+ * with a progress line on `progress` (NULL: quiet). *n_kernels, *seconds: what it did. */
+alto_status alto_exec_gpu_prepare(alto_exec_gpu *e, int threads, FILE *progress, int *n_kernels,
+                                  double *seconds);
+
+/* tokens, targets (B*T) int32, validated as alto_exec_set_inputs does, then uploaded. */
+alto_status alto_exec_gpu_set_inputs(alto_exec_gpu *e, const int32_t *tokens,
+                                     const int32_t *targets);
+/* The forward (and backward) of training step `step` (1-based: the SR and RHT streams); the mean
+ * loss into *loss (synchronizes). */
+alto_status alto_exec_gpu_forward(alto_exec_gpu *e, int64_t step, double *loss);
+alto_status alto_exec_gpu_forward_backward(alto_exec_gpu *e, int64_t step, double *loss);
+
+/* Sum of squares of every gradient in fp64 (synchronizes); every gradient *= s; AdamW. */
+alto_status alto_exec_gpu_grad_sumsq(alto_exec_gpu *e, double *sumsq);
+alto_status alto_exec_gpu_scale_grads(alto_exec_gpu *e, float s);
+alto_status alto_exec_gpu_optimizer_step(alto_exec_gpu *e, const alto_adamw_hparams *h,
+                                         int64_t step);
+
+/* Parameters in plan order with their host mirrors (fp32 master weight, gradient, AdamW
+ * moments): what the training loop and checkpoints see. alto_exec_gpu_sync(to_host) fills the
+ * mirrors from the device (gradients too); !to_host uploads weights and moments. */
+int alto_exec_gpu_n_params(const alto_exec_gpu *e);
+void alto_exec_gpu_param(alto_exec_gpu *e, int i, const char **name, int64_t *numel,
+                         float **param, float **grad, float **m, float **v);
+alto_status alto_exec_gpu_sync(alto_exec_gpu *e, bool to_host);
+
+/* Buffers by name (-1 when absent); their bytes to / from the host (synchronous). */
+int alto_exec_gpu_find(const alto_exec_gpu *e, const char *name);
+const alto_buffer *alto_exec_gpu_buffer(const alto_exec_gpu *e, int id);
+alto_status alto_exec_gpu_read(alto_exec_gpu *e, int id, void *host);
+alto_status alto_exec_gpu_write(alto_exec_gpu *e, int id, const void *host);
+
+/* QUANTIZE nodes checked against the CPU so far (opts.check_quant). */
+int64_t alto_exec_gpu_quant_checked(const alto_exec_gpu *e);
+/* The GEMM path of each kind taken so far, for reports: "cublaslt-bf16", "dequant-bf16",
+ * "dequant-f32", "cublaslt-fp8-block". Writes a one-line summary. */
+void alto_exec_gpu_gemm_summary(const alto_exec_gpu *e, char *buf, size_t n);
+
+/* Runs step `step` once more (forward + backward + nothing else) timing every node with device
+ * events, and writes a per-op-kind breakdown (ms, share, count) to `out`. */
+alto_status alto_exec_gpu_profile(alto_exec_gpu *e, int64_t step, FILE *out);
+
+#endif
