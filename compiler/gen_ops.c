@@ -201,7 +201,8 @@ alto_status alto_gen_ops(const alto_opkern *k, alto_gen_kernel *out) {
             out->name);
   switch (k->kind) {
   case ALTO_OPKERN_EMBED:
-    alto_gen_appendf(&s, &len, &cap, "  alto_embed_fwd<%s, %d>(a.out, a.in, a.ids, a.cols, a.vocab);\n",
+    alto_gen_appendf(&s, &len, &cap,
+              "  alto_embed_fwd<%s, %d>(a.out, (const float *)a.in, a.ids, a.cols, a.vocab);\n",
               bf, nt);
     break;
   case ALTO_OPKERN_EMBED_HIST:
@@ -221,13 +222,15 @@ alto_status alto_gen_ops(const alto_opkern *k, alto_gen_kernel *out) {
     break;
   case ALTO_OPKERN_RMSNORM:
     alto_gen_appendf(&s, &len, &cap,
-              "  alto_rmsnorm_fwd<%s, %d, %d>(a.out, (float *)a.out2, a.in, a.in2, a.s[0]);\n", bf,
-              k->cols, nt);
+              "  alto_rmsnorm_fwd<%s, %d, %d>(a.out, (float *)a.out2, a.in, (const float *)a.in2,\n"
+              "                              a.s[0]);\n",
+              bf, k->cols, nt);
     break;
   case ALTO_OPKERN_RMSNORM_BWD:
     alto_gen_appendf(&s, &len, &cap,
-              "  alto_rmsnorm_bwd<%s, %d, %d, %d>(a.out, (float *)a.out2, a.in, a.in2, a.in3,\n"
-              "                                   (const float *)a.in4, a.rows, a.flag != 0);\n",
+              "  alto_rmsnorm_bwd<%s, %d, %d, %d>(a.out, (float *)a.out2, a.in, a.in2,\n"
+              "                                   (const float *)a.in3, (const float *)a.in4, "
+              "a.rows,\n                                   a.flag != 0);\n",
               bf, k->cols, nt, ALTO_OPS_NORM_ROWS);
     break;
   case ALTO_OPKERN_RMSNORM_DW:

@@ -2,9 +2,12 @@
  * ops (runtime/cpu/ops.h) run as generated, JIT-compiled kernels (templates/ops/, descriptors in
  * compiler/gen_ops.h). Every tensor argument is a device pointer with the shape of the CPU
  * function's same-named argument; activations (x, out, dy, logits, ...) are `dtype`
- * (ALTO_ELEM_BF16 or ALTO_ELEM_F32), statistics, parameter gradients and optimizer state fp32,
- * losses fp64. Kernels are launched asynchronously on the backend's stream; nothing here
- * synchronizes except alto_ops_gpu_rope_table (an upload).
+ * (ALTO_ELEM_BF16 or ALTO_ELEM_F32); the weights these ops read directly (the embedding table, the
+ * RMSNorm weight: the fp32 master weights), statistics, parameter gradients and optimizer state
+ * are fp32; losses fp64. A bf16 result is the fp32 result rounded to nearest even
+ * (alto_f32_to_bf16), as the CPU executor (runtime/cpu/exec.c) rounds its fp32 outputs. Kernels
+ * are launched asynchronously on the backend's stream; nothing here synchronizes except
+ * alto_ops_gpu_rope_table (an upload).
  *
  * How each op's bits relate to the CPU's (bit for bit, or the rounding of a reduction order or of
  * CUDA's exp / log) is stated in its template and checked in tests/test_ops_gpu.c. Every result is
@@ -21,7 +24,8 @@
 #include "runtime/cpu/ops.h"
 
 /* ---- embedding ---------------------------------------------------------------------------- */
-/* out (M, C) = table (V, C) [tokens (M,) int32]; a token outside [0, V) gives a NaN row. */
+/* out (M, C) `dtype` = table (V, C) fp32 [tokens (M,) int32]: fp32 bits copied, or each value
+ * rounded to bf16 (RNE); a token outside [0, V) gives a NaN row. */
 alto_status alto_ops_gpu_embed(alto_backend *b, alto_elem dtype, alto_dptr out, alto_dptr tokens,
                                alto_dptr table, int64_t M, int64_t C, int64_t V);
 /* dtable (V, C) fp32 += dout (M, C) rows [tokens (M,)], per column in token order: the CPU's bits.
@@ -33,10 +37,12 @@ alto_status alto_ops_gpu_embed_bwd(alto_backend *b, alto_elem dtype, alto_dptr d
                                    int64_t V, alto_dptr scratch);
 
 /* ---- RMSNorm ------------------------------------------------------------------------------ */
-/* out (M, C), rstd (M,) fp32, x (M, C), w (C,) (dtype); C <= ALTO_OPS_NORM_MAX_COLS. */
+/* out (M, C) `dtype`, rstd (M,) fp32; x (M, C) `dtype`, w (C,) fp32 (always);
+ * C <= ALTO_OPS_NORM_MAX_COLS. */
 alto_status alto_ops_gpu_rmsnorm(alto_backend *b, alto_elem dtype, alto_dptr out, alto_dptr rstd,
                                  alto_dptr x, alto_dptr w, int64_t M, int64_t C, double eps);
-/* dx (M, C) (=, or += when accumulate), dw (C,) fp32 (=), dy, x (M, C), w (C,), rstd (M,) fp32.
+/* dx (M, C) `dtype` (=, or += when accumulate), dw (C,) fp32 (=); dy, x (M, C) `dtype`, w (C,)
+ * fp32 (always), rstd (M,) fp32.
  * scratch: alto_ops_gpu_rmsnorm_bwd_scratch_bytes(M, C) bytes (the dw partials). */
 size_t alto_ops_gpu_rmsnorm_bwd_scratch_bytes(int64_t M, int64_t C);
 alto_status alto_ops_gpu_rmsnorm_bwd(alto_backend *b, alto_elem dtype, alto_dptr dx, alto_dptr dw,

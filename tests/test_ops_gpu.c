@@ -1,12 +1,14 @@
 /* Every training op on the GPU (templates/ops/, generated and JIT-compiled) against the CPU
  * reference (runtime/cpu/ops.c), forward and backward, on fresh random data with outliers (0.5%
  * x100), shapes with tails (M = 4096 + 96 rows, dims 256 and 4096, vocab 2048 and 128256), bf16
- * and fp32 activations, guard bytes around every output, NaN checks, and determinism (each op
- * run twice: the same bits). Skips without a GPU.
+ * and fp32 activations with the weights in fp32 as the plan holds them (the embedding table, the
+ * RMSNorm weight), guard bytes around every output, NaN checks, and determinism (each op run
+ * twice: the same bits). Skips without a GPU.
  *
  * Tolerances (u = 2^-24, fp32's unit roundoff; "+ bf16" = one bf16 ulp of the value on top, as
  * the two sides round fp32 results that may differ slightly):
- *   bit for bit   embedding (gather, and the scatter-add: same adds in the same token order),
+ *   bit for bit   embedding (gather: the fp32 row, or its bf16 rounding, NaN payloads and the
+ *                 rounding's edge cases included; scatter-add: same adds in the same token order),
  *                 RoPE, add, AdamW, scale / clip: the same sequence of IEEE fp32 operations.
  *   RMSNorm       only the row sums differ in order (a tree on the GPU, a loop on the CPU). Each
  *                 sum's error is <= (C - 1) u sum|terms|, so: rstd relative (C + 8) u (a sum of
@@ -143,6 +145,43 @@ static void expect_same(const char *what, gpu_buf a, gpu_buf b) {
   free(y);
 }
 
+/* fp32 patterns every conversion to bf16 must get right: ties to even (down and up), a carry
+ * into the exponent, overflow to Inf, quiet and signaling NaNs with payloads (both signs), Inf,
+ * signed zeros, subnormals (smallest, largest, one that rounds to a normal). */
+static const uint32_t SPECIAL_F32[] = {
+    0x3F808000u, 0x3F818000u, 0xBF808000u, 0x3F80FFFFu, 0x3FFFFFFFu, 0x7F7FFFFFu, 0xFF7FFFFFu,
+    0x7F7F7FFFu, 0x7F7F8000u, 0x7FC00000u, 0x7FC00001u, 0xFFC12345u, 0x7F800001u, 0xFF812345u,
+    0x7F800000u, 0xFF800000u, 0x00000000u, 0x80000000u, 0x00000001u, 0x807FFFFFu, 0x007F8000u,
+    0x00008000u, 0x00018000u, 0x3F800000u, 0x1F800000u};
+#define N_SPECIAL_F32 ((int64_t)(sizeof SPECIAL_F32 / sizeof SPECIAL_F32[0]))
+
+/* Writes the special patterns into an fp32 act at element e (and re-uploads it). */
+static void act_put_specials(act *a, int64_t e) {
+  ALTO_ASSERT(!a->bf16 && e + N_SPECIAL_F32 <= a->n);
+  memcpy(a->f + e, SPECIAL_F32, sizeof SPECIAL_F32);
+  memcpy((float *)a->dev + e, SPECIAL_F32, sizeof SPECIAL_F32);
+  gpu_upload(B, a->g, a->dev);
+}
+
+/* The device bytes equal the CPU's fp32 values stored in the output dtype (bf16: alto_f32_to_bf16,
+ * the CPU executor's rounding; fp32: the bits), NaN payloads included. */
+static void expect_bits(const char *what, gpu_buf g, const float *ref, int64_t n, bool bf16) {
+  uint8_t *got = fetch_raw(g, what), *want = malloc((size_t)n * esz(bf16));
+  for (int64_t i = 0; i < n; i++)
+    if (bf16)
+      ((uint16_t *)want)[i] = alto_f32_to_bf16(ref[i]);
+    else
+      memcpy(want + 4 * i, &ref[i], 4);
+  int64_t bad = 0, first = -1;
+  for (int64_t i = 0; i < n; i++)
+    if (memcmp(got + i * (int64_t)esz(bf16), want + i * (int64_t)esz(bf16), esz(bf16)) && !bad++)
+      first = i;
+  CHECKF(bad == 0, "%s: %lld of %lld elements differ in bits (first %lld)", what, (long long)bad,
+         (long long)n, (long long)first);
+  free(got);
+  free(want);
+}
+
 /* ---- embedding ---------------------------------------------------------------------------- */
 /* Tokens in [0, V) with a heavy hitter (30% one token: lists longer than the rank kernel's
  * chunk) and a second one, the rest uniform. */
@@ -164,8 +203,12 @@ static void test_embedding_case(int64_t M, int64_t C, int64_t V, bool bf16) {
   int32_t *tok = tokens_new(M, V);
   gpu_buf gt = gpu_alloc(B, (size_t)M * 4);
   gpu_upload(B, gt, tok);
-  /* forward: bits copied */
-  act table = act_new(V * C, bf16, 1.0f);
+  /* forward: the fp32 table (the master weight; the special patterns in the heavy hitter's row)
+   * gathered into the output dtype: fp32 bits, or each value rounded to bf16 as the CPU executor
+   * rounds the CPU op's fp32 rows */
+  act table = act_new(V * C, false, 1.0f);
+  if (C >= N_SPECIAL_F32)
+    act_put_specials(&table, (V / 3) * C);
   float *ref = malloc((size_t)(M * C) * 4);
   alto_op_embed(ref, tok, table.f, M, C);
   gpu_buf o1 = out_new(M * C, esz(bf16)), o2 = out_new(M * C, esz(bf16));
@@ -174,10 +217,8 @@ static void test_embedding_case(int64_t M, int64_t C, int64_t V, bool bf16) {
          "%s", alto_last_error());
   CHECK(alto_ops_gpu_embed(B, dt, gpu_ptr(o2), gpu_ptr(gt), gpu_ptr(table.g), M, C, V) == ALTO_OK);
   sync_ok(what);
-  float *got = fetch(o1, bf16, M * C, what);
-  expect(what, got, ref, M * C, bf16, NULL, 0);
+  expect_bits(what, o1, ref, M * C, bf16);
   expect_same(what, o1, o2);
-  free(got);
   free(ref);
   gpu_free(B, &o1), gpu_free(B, &o2);
   act_free(&table);
@@ -199,7 +240,7 @@ static void test_embedding_case(int64_t M, int64_t C, int64_t V, bool bf16) {
   CHECK(alto_ops_gpu_embed_bwd(B, dt, gpu_ptr(d2), gpu_ptr(gt), gpu_ptr(dout.g), M, C, V,
                                gpu_ptr(scratch)) == ALTO_OK);
   sync_ok(what);
-  got = fetch(dt0.g, false, V * C, what);
+  float *got = fetch(dt0.g, false, V * C, what);
   expect(what, got, dref, V * C, false, NULL, 0);
   expect_same(what, dt0.g, d2);
   free(got);
@@ -225,7 +266,7 @@ static void test_rmsnorm_case(int64_t M, int64_t C, bool bf16, bool accumulate) 
            bf16 ? "bf16" : "f32");
   alto_elem dt = bf16 ? ALTO_ELEM_BF16 : ALTO_ELEM_F32;
   const double eps = 1e-5;
-  act x = act_new(M * C, bf16, 1.0f), w = act_new(C, bf16, 0.3f);
+  act x = act_new(M * C, bf16, 1.0f), w = act_new(C, false, 0.3f); /* w: the fp32 master */
   float *ref = malloc((size_t)(M * C) * 4), *rstd = malloc((size_t)M * 4);
   alto_op_rmsnorm(ref, rstd, x.f, w.f, M, C, eps);
   gpu_buf o = out_new(M * C, esz(bf16)), r = out_new(M, 4), o2 = out_new(M * C, esz(bf16)),
