@@ -22,6 +22,7 @@
 #include "compiler/gen_ops.h"
 #include "runtime/backend.h"
 #include "runtime/cpu/ops.h"
+#include "runtime/cpu/quant.h"
 
 /* ---- embedding ---------------------------------------------------------------------------- */
 /* out (M, C) `dtype` = table (V, C) fp32 [tokens (M,) int32]: fp32 bits copied, or each value
@@ -100,9 +101,29 @@ alto_status alto_ops_gpu_scale(alto_backend *b, alto_dptr x, int64_t N, float s)
 alto_status alto_ops_gpu_clip(alto_backend *b, alto_dptr x, int64_t N, alto_dptr sumsq,
                               double max_norm);
 
+/* ---- conversions, layout, DGE ------------------------------------------------------------- */
+/* out (N,) out_dtype = x (N,) in_dtype, each ALTO_ELEM_BF16 or ALTO_ELEM_F32: fp32 -> bf16 rounds
+ * to nearest even exactly as alto_f32_to_bf16 (Inf kept, overflow to Inf, a NaN stays a quiet NaN
+ * with its sign), bf16 -> fp32 is exact, equal dtypes copy the bits (out may equal x only then).
+ * The executor's CAST: the fp32 master weights to the bf16 GEMM operands. */
+alto_status alto_ops_gpu_cast(alto_backend *b, alto_dptr out, alto_elem out_dtype, alto_dptr x,
+                              alto_elem in_dtype, int64_t N);
+/* out (cols, rows) = x (rows, cols)^T, elem_bytes 1 (FP8 codes), 2 (bf16) or 4 (fp32 scales),
+ * bits moved unchanged; any rows, cols; out must not overlap x. For cuBLASLt's FP8 GEMM, which
+ * takes K-major operands. */
+alto_status alto_ops_gpu_transpose(alto_backend *b, alto_dptr out, alto_dptr x, int64_t rows,
+                                   int64_t cols, int elem_bytes);
+/* DGE (NUMERICS.md 5): dw (R, C) fp32 *= alto_dge_multiplier(w, the E8M0 scale of w's block);
+ * w (R, C) fp32; scales: the E8M0 bytes of w's MXFP4 quantization, laid out as `layout` says
+ * (alto_quant_layout_of of w's spec: 1x32, 32x1 or 32x32 blocks; a 3-D (E, R', C) weight passes
+ * R = E R'). Bit for bit alto_cpu_dge (a NaN result is NaN, its payload the hardware's). */
+alto_status alto_ops_gpu_dge(alto_backend *b, alto_dptr dw, alto_dptr w, alto_dptr scales,
+                             const alto_quant_layout *layout, int64_t R, int64_t C);
+
 /* ---- the variant matrix ------------------------------------------------------------------- */
-/* Every op kernel alto generates for a target: all kinds, both dtypes, the compiled dims of the
- * shipped models (RMSNorm C, RoPE D / rot). CI compiles it (tests/test_ops_compile.c). */
+/* Every op kernel alto generates for a target: all kinds, both dtypes (casts: the four pairs),
+ * the compiled dims of the shipped models (RMSNorm C, RoPE D / rot), transposes of 1-, 2- and
+ * 4-byte elements. CI compiles it (tests/test_ops_compile.c). */
 int alto_ops_gpu_matrix(alto_target target, const char *arch, alto_opkern *out, int max);
 
 #endif
