@@ -32,8 +32,11 @@ static const struct {
     [ALTO_OPKERN_SUMSQ_PART] = {"sumsq_part", "ops/optim.cuh", false},
     [ALTO_OPKERN_SUMSQ_FINAL] = {"sumsq_final", "ops/optim.cuh", false},
     [ALTO_OPKERN_SCALE] = {"scale", "ops/optim.cuh", false},
+    [ALTO_OPKERN_CAST] = {"cast", "ops/convert.cuh", true},
+    [ALTO_OPKERN_TRANSPOSE] = {"transpose", "ops/convert.cuh", false},
+    [ALTO_OPKERN_DGE] = {"dge", "ops/dge.cuh", false},
 };
-_Static_assert(ALTO_OPKERN_COUNT == 20, "add the new kind to alto_opkern_tab_ and the stub switch");
+_Static_assert(ALTO_OPKERN_COUNT == 23, "add the new kind to alto_opkern_tab_ and the stub switch");
 
 const char *alto_opkern_name(alto_opkern_kind k) {
   ALTO_ASSERT((unsigned)k < ALTO_OPKERN_COUNT);
@@ -66,6 +69,24 @@ alto_opkern alto_opkern_make(alto_opkern_kind kind, bool bf16, int cols, int hea
   return k;
 }
 
+alto_opkern alto_opkern_make_cast(bool in_bf16, bool out_bf16, alto_target target,
+                                  const char *arch) {
+  alto_opkern k = alto_opkern_make(ALTO_OPKERN_CAST, out_bf16, 0, 0, 0, target, arch);
+  k.in_bf16 = in_bf16;
+  return k;
+}
+
+alto_opkern alto_opkern_make_transpose(int elem_bytes, alto_target target, const char *arch) {
+  alto_opkern k = alto_opkern_make(ALTO_OPKERN_TRANSPOSE, false, 0, 0, 0, target, arch);
+  k.elem_bytes = elem_bytes;
+  return k;
+}
+
+/* TRANSPOSE: the square tile (64 x 64 bytes or halves, 32 x 32 words). */
+static int alto_opkern_transpose_tile_(int elem_bytes) {
+  return elem_bytes == 4 ? 32 : 64;
+}
+
 void alto_opkern_key(const alto_opkern *k, char *out, size_t n) {
   size_t o = 0;
 #define ALTO_OKEY_(...) o += (size_t)snprintf(out + o, o < n ? n - o : 0, __VA_ARGS__)
@@ -74,7 +95,11 @@ void alto_opkern_key(const alto_opkern *k, char *out, size_t n) {
     ALTO_OKEY_(".c%d", k->cols);
   if (alto_opkern_is_rope_(k->kind))
     ALTO_OKEY_(".d%d.r%d", k->head_dim, k->rot);
-  if (alto_opkern_has_dtype(k->kind))
+  if (k->kind == ALTO_OPKERN_TRANSPOSE)
+    ALTO_OKEY_(".e%d", k->elem_bytes);
+  if (k->kind == ALTO_OPKERN_CAST)
+    ALTO_OKEY_(".%s_to_%s", k->in_bf16 ? "bf16" : "f32", k->bf16 ? "bf16" : "f32");
+  else if (alto_opkern_has_dtype(k->kind))
     ALTO_OKEY_(".%s", k->bf16 ? "bf16" : "f32");
   ALTO_OKEY_(".%s.%s", alto_target_info_get(k->target)->name, k->arch);
 #undef ALTO_OKEY_
@@ -146,8 +171,15 @@ void alto_opkern_grid(const alto_opkern *k, int64_t rows, int64_t cols, unsigned
   case ALTO_OPKERN_ADD:
   case ALTO_OPKERN_ADAMW:
   case ALTO_OPKERN_SCALE:
+  case ALTO_OPKERN_CAST:
+  case ALTO_OPKERN_DGE:
     grid[0] = alto_ocap_(alto_ocdiv_(rows, nt), 1u << 20);
     break;
+  case ALTO_OPKERN_TRANSPOSE: { /* one CTA per tile (grid-stride beyond the cap) */
+    const int tile = alto_opkern_transpose_tile_(k->elem_bytes);
+    grid[0] = alto_ocap_((int64_t)alto_ocdiv_(rows, tile) * alto_ocdiv_(cols, tile), 1u << 20);
+    break;
+  }
   case ALTO_OPKERN_SUMSQ_PART: { /* a pure function of N: the partials' order is fixed by it */
     unsigned g = alto_ocap_(alto_ocdiv_(rows, (int64_t)nt * 8), ALTO_OPS_SUMSQ_MAX_PARTS);
     grid[0] = g < 1 ? 1 : g;
@@ -178,6 +210,13 @@ static alto_status alto_opkern_check_(const alto_opkern *k) {
     return alto_error(ALTO_ERR_INVALID_ARG,
                       "RoPE: head dim %d and rotated dims %d (even, 2 .. head dim) are invalid",
                       k->head_dim, k->rot);
+  if (k->kind == ALTO_OPKERN_TRANSPOSE && k->elem_bytes != 1 && k->elem_bytes != 2 &&
+      k->elem_bytes != 4)
+    return alto_error(ALTO_ERR_INVALID_ARG, "transpose: %d-byte elements (valid: 1, 2, 4)",
+                      k->elem_bytes);
+  if (k->in_bf16 && k->kind != ALTO_OPKERN_CAST)
+    return alto_error(ALTO_ERR_INVALID_ARG, "ops.%s has no input dtype of its own",
+                      alto_opkern_name(k->kind));
   return ALTO_OK;
 }
 
@@ -201,7 +240,8 @@ alto_status alto_gen_ops(const alto_opkern *k, alto_gen_kernel *out) {
             out->name);
   switch (k->kind) {
   case ALTO_OPKERN_EMBED:
-    alto_gen_appendf(&s, &len, &cap, "  alto_embed_fwd<%s, %d>(a.out, a.in, a.ids, a.cols, a.vocab);\n",
+    alto_gen_appendf(&s, &len, &cap,
+              "  alto_embed_fwd<%s, %d>(a.out, (const float *)a.in, a.ids, a.cols, a.vocab);\n",
               bf, nt);
     break;
   case ALTO_OPKERN_EMBED_HIST:
@@ -221,13 +261,15 @@ alto_status alto_gen_ops(const alto_opkern *k, alto_gen_kernel *out) {
     break;
   case ALTO_OPKERN_RMSNORM:
     alto_gen_appendf(&s, &len, &cap,
-              "  alto_rmsnorm_fwd<%s, %d, %d>(a.out, (float *)a.out2, a.in, a.in2, a.s[0]);\n", bf,
-              k->cols, nt);
+              "  alto_rmsnorm_fwd<%s, %d, %d>(a.out, (float *)a.out2, a.in, (const float *)a.in2,\n"
+              "                              a.s[0]);\n",
+              bf, k->cols, nt);
     break;
   case ALTO_OPKERN_RMSNORM_BWD:
     alto_gen_appendf(&s, &len, &cap,
-              "  alto_rmsnorm_bwd<%s, %d, %d, %d>(a.out, (float *)a.out2, a.in, a.in2, a.in3,\n"
-              "                                   (const float *)a.in4, a.rows, a.flag != 0);\n",
+              "  alto_rmsnorm_bwd<%s, %d, %d, %d>(a.out, (float *)a.out2, a.in, a.in2,\n"
+              "                                   (const float *)a.in3, (const float *)a.in4, "
+              "a.rows,\n                                   a.flag != 0);\n",
               bf, k->cols, nt, ALTO_OPS_NORM_ROWS);
     break;
   case ALTO_OPKERN_RMSNORM_DW:
@@ -288,6 +330,23 @@ alto_status alto_gen_ops(const alto_opkern *k, alto_gen_kernel *out) {
     alto_gen_appendf(
         &s, &len, &cap,
         "  alto_scale((float *)a.out, a.rows, (float)a.s[0], (const double *)a.in, a.s[1]);\n");
+    break;
+  case ALTO_OPKERN_CAST:
+    alto_gen_appendf(&s, &len, &cap, "  alto_cast<%s, %s>(a.out, a.in, a.rows);\n",
+                     k->in_bf16 ? "true" : "false", bf);
+    break;
+  case ALTO_OPKERN_TRANSPOSE: {
+    const char *e = k->elem_bytes == 1 ? "alto_u8" : k->elem_bytes == 2 ? "alto_u16" : "alto_u32";
+    alto_gen_appendf(&s, &len, &cap,
+                     "  alto_transpose<%s, %d, %d>((%s *)a.out, (const %s *)a.in, a.rows, "
+                     "a.cols);\n",
+                     e, alto_opkern_transpose_tile_(k->elem_bytes), nt, e, e);
+    break;
+  }
+  case ALTO_OPKERN_DGE:
+    alto_gen_appendf(&s, &len, &cap,
+                     "  alto_dge((float *)a.out, (const float *)a.in, (const alto_u8 *)a.in2, "
+                     "a.rows, a.cols,\n           a.block_r, a.block_c);\n");
     break;
   case ALTO_OPKERN_COUNT:
     ALTO_ASSERT(0);

@@ -1,5 +1,6 @@
 /* The generator's entries for the training ops that are neither GEMM nor attention (embedding,
- * RMSNorm, RoPE, SwiGLU, add, cross-entropy, AdamW, gradient norm and clipping): a descriptor
+ * RMSNorm, RoPE, SwiGLU, add, cross-entropy, AdamW, gradient norm and clipping, dtype casts,
+ * transposes, the DGE gradient multiplier): a descriptor
  * (alto_opkern) -> a readable stub over templates/ops/, the same shape as the quantization stubs
  * (compiler/gen.h): provenance, #include, one extern "C" kernel taking alto_opargs by value.
  * Launch geometry is a pure function of the descriptor and the shape (alto_opkern_grid). */
@@ -32,6 +33,9 @@ typedef enum {
   ALTO_OPKERN_SUMSQ_PART,  /* sum of squares 1/2: per-CTA partials (fp32 in, fp64 sums) */
   ALTO_OPKERN_SUMSQ_FINAL, /* sum of squares 2/2: one CTA */
   ALTO_OPKERN_SCALE,       /* x *= s, s from the host or the clip factor of a device norm */
+  ALTO_OPKERN_CAST,        /* bf16 / fp32 -> bf16 / fp32 */
+  ALTO_OPKERN_TRANSPOSE,   /* (rows, cols) -> (cols, rows), 1-, 2- or 4-byte elements */
+  ALTO_OPKERN_DGE,         /* dw *= the DGE multiplier of w under its MXFP4 scales */
   ALTO_OPKERN_COUNT
 } alto_opkern_kind;
 
@@ -39,10 +43,12 @@ typedef enum {
  * zero (alto_opkern_make does that). */
 typedef struct {
   alto_opkern_kind kind;
-  bool bf16;    /* activations / logits in bf16 (else fp32); fp32-only kernels: false */
-  int cols;     /* RMSNorm: the model dim C (compiled) */
-  int head_dim; /* RoPE: D (compiled) */
-  int rot;      /* RoPE: rotated dims (compiled, even, <= D) */
+  bool bf16;      /* activations / logits in bf16 (else fp32); CAST: the output; fp32-only: false */
+  bool in_bf16;   /* CAST: the input in bf16 (else fp32) */
+  int cols;       /* RMSNorm: the model dim C (compiled) */
+  int head_dim;   /* RoPE: D (compiled) */
+  int rot;        /* RoPE: rotated dims (compiled, even, <= D) */
+  int elem_bytes; /* TRANSPOSE: bytes per element (1, 2 or 4) */
   alto_target target;
   char arch[16]; /* "sm_90a", "gfx90a" */
 } alto_opkern;
@@ -52,21 +58,28 @@ typedef struct {
 #define ALTO_OPS_SUMSQ_MAX_PARTS 1024
 
 const char *alto_opkern_name(alto_opkern_kind k);
-/* A descriptor with the unused fields zeroed. */
+/* A descriptor with the unused fields zeroed (CAST: from fp32; TRANSPOSE: use the next two). */
 alto_opkern alto_opkern_make(alto_opkern_kind kind, bool bf16, int cols, int head_dim, int rot,
                              alto_target target, const char *arch);
-/* Whether the op has a bf16 variant (else fp32 only). */
+/* CAST from in_bf16 to out_bf16 (bf16 or fp32 each; the same: a copy). */
+alto_opkern alto_opkern_make_cast(bool in_bf16, bool out_bf16, alto_target target,
+                                  const char *arch);
+/* TRANSPOSE of elem_bytes-byte elements (1, 2 or 4). */
+alto_opkern alto_opkern_make_transpose(int elem_bytes, alto_target target, const char *arch);
+/* Whether the op has a bf16 variant (else fp32 only, or no dtype: TRANSPOSE). */
 bool alto_opkern_has_dtype(alto_opkern_kind k);
 
-/* "ops.rmsnorm.c4096.bf16.cuda.sm_90a" */
+/* "ops.rmsnorm.c4096.bf16.cuda.sm_90a", "ops.cast.f32_to_bf16.cuda.sm_90a",
+ * "ops.transpose.e1.cuda.sm_90a" */
 void alto_opkern_key(const alto_opkern *k, char *out, size_t n);
 /* The stub; ALTO_ERR_INVALID_ARG for a descriptor no template supports. */
 alto_status alto_gen_ops(const alto_opkern *k, alto_gen_kernel *out);
 
 /* CTA size of a kernel. */
 int alto_opkern_threads(const alto_opkern *k);
-/* Launch geometry. rows: M tokens (embedding, RMSNorm, cross-entropy), M * NH (RoPE), or N
- * elements (elementwise, AdamW, sumsq, scale); cols: C (embedding, RMSNorm dw). */
+/* Launch geometry. rows: M tokens (embedding, RMSNorm, cross-entropy), M * NH (RoPE), N elements
+ * (elementwise, AdamW, sumsq, scale, cast, DGE: R * C) or the input's rows (transpose); cols: C
+ * (embedding, RMSNorm dw) or the input's columns (transpose). */
 void alto_opkern_grid(const alto_opkern *k, int64_t rows, int64_t cols, unsigned grid[3]);
 
 #endif

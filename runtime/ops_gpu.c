@@ -298,6 +298,60 @@ alto_status alto_ops_gpu_clip(alto_backend *b, alto_dptr x, int64_t N, alto_dptr
   return ops_gpu_launch_(b, &k, &a, N, 0);
 }
 
+/* ---- conversions, layout, DGE ------------------------------------------------------------- */
+alto_status alto_ops_gpu_cast(alto_backend *b, alto_dptr out, alto_elem out_dtype, alto_dptr x,
+                              alto_elem in_dtype, int64_t N) {
+  bool out_bf16 = false, in_bf16 = false;
+  ALTO_TRY(ops_gpu_dtype_(out_dtype, &out_bf16));
+  ALTO_TRY(ops_gpu_dtype_(in_dtype, &in_bf16));
+  ALTO_TRY(ops_gpu_dims_("cast", N, 0));
+  if (out == x && out_bf16 != in_bf16)
+    return alto_error(ALTO_ERR_INVALID_ARG, "cast: in place only between equal dtypes");
+  alto_opargs a = {.out = out, .in = x, .rows = N};
+  alto_opkern k = alto_opkern_make_cast(in_bf16, out_bf16, b->target, b->arch);
+  return ops_gpu_launch_(b, &k, &a, N, 0);
+}
+
+alto_status alto_ops_gpu_transpose(alto_backend *b, alto_dptr out, alto_dptr x, int64_t rows,
+                                   int64_t cols, int elem_bytes) {
+  ALTO_TRY(ops_gpu_dims_("transpose", rows, cols));
+  if (elem_bytes != 1 && elem_bytes != 2 && elem_bytes != 4)
+    return alto_error(ALTO_ERR_INVALID_ARG, "transpose: %d-byte elements (valid: 1, 2, 4)",
+                      elem_bytes);
+  if (out == x && rows > 1 && cols > 1)
+    return alto_error(ALTO_ERR_INVALID_ARG, "transpose: out must not be x (not in place)");
+  alto_opargs a = {.out = out, .in = x, .rows = rows, .cols = cols};
+  alto_opkern k = alto_opkern_make_transpose(elem_bytes, b->target, b->arch);
+  return ops_gpu_launch_(b, &k, &a, rows, cols);
+}
+
+alto_status alto_ops_gpu_dge(alto_backend *b, alto_dptr dw, alto_dptr w, alto_dptr scales,
+                             const alto_quant_layout *layout, int64_t R, int64_t C) {
+  ALTO_TRY(ops_gpu_dims_("DGE", R, C));
+  if (!layout)
+    return alto_error(ALTO_ERR_INVALID_ARG, "DGE: NULL layout");
+  const alto_quant_layout *l = layout;
+  /* the scales of a 2-D (R, C) weight, or of a 3-D (E, R / E, C) one (its blocks never straddle
+   * two experts: block_r divides R / E), E8M0 bytes */
+  if (l->scale_bytes != 1 || l->block_r < 1 || l->block_c < 1 ||
+      l->scale_dims[0] * l->scale_dims[1] * l->block_r != R || l->scale_dims[2] * l->block_c != C)
+    return alto_error(ALTO_ERR_INVALID_ARG,
+                      "DGE: the layout (scales [%lld, %lld, %lld] of %d bytes, %dx%d blocks) is "
+                      "not an MXFP4 layout of a (%lld, %lld) weight",
+                      (long long)l->scale_dims[0], (long long)l->scale_dims[1],
+                      (long long)l->scale_dims[2], l->scale_bytes, l->block_r, l->block_c,
+                      (long long)R, (long long)C);
+  alto_opargs a = {.out = dw,
+                   .in = w,
+                   .in2 = scales,
+                   .rows = R,
+                   .cols = C,
+                   .block_r = l->block_r,
+                   .block_c = l->block_c};
+  alto_opkern k = ops_gpu_kern_(b, ALTO_OPKERN_DGE, false);
+  return ops_gpu_launch_(b, &k, &a, R * C, 0);
+}
+
 /* ---- the variant matrix ------------------------------------------------------------------- */
 int alto_ops_gpu_matrix(alto_target target, const char *arch, alto_opkern *out, int max) {
   /* llama3 model dims (debug .. 405B) and head dims (debug 16, 1B 64, the rest 128), plus a
@@ -307,7 +361,13 @@ int alto_ops_gpu_matrix(alto_target target, const char *arch, alto_opkern *out, 
   int n = 0;
   for (int kind = 0; kind < ALTO_OPKERN_COUNT; kind++)
     for (int bf = 0; bf < (alto_opkern_has_dtype((alto_opkern_kind)kind) ? 2 : 1); bf++) {
-      if (kind == ALTO_OPKERN_RMSNORM || kind == ALTO_OPKERN_RMSNORM_BWD) {
+      if (kind == ALTO_OPKERN_CAST) { /* bf: the output's dtype; both inputs */
+        for (int in_bf = 0; in_bf < 2 && n < max; in_bf++)
+          out[n++] = alto_opkern_make_cast(in_bf, bf, target, arch);
+      } else if (kind == ALTO_OPKERN_TRANSPOSE) {
+        for (int e = 1; e <= 4 && n < max; e *= 2)
+          out[n++] = alto_opkern_make_transpose(e, target, arch);
+      } else if (kind == ALTO_OPKERN_RMSNORM || kind == ALTO_OPKERN_RMSNORM_BWD) {
         for (size_t i = 0; i < sizeof norm_cols / sizeof norm_cols[0] && n < max; i++)
           out[n++] = alto_opkern_make(kind, bf, norm_cols[i], 0, 0, target, arch);
       } else if (kind == ALTO_OPKERN_ROPE || kind == ALTO_OPKERN_ROPE_BWD) {

@@ -2,9 +2,12 @@
  * ops (runtime/cpu/ops.h) run as generated, JIT-compiled kernels (templates/ops/, descriptors in
  * compiler/gen_ops.h). Every tensor argument is a device pointer with the shape of the CPU
  * function's same-named argument; activations (x, out, dy, logits, ...) are `dtype`
- * (ALTO_ELEM_BF16 or ALTO_ELEM_F32), statistics, parameter gradients and optimizer state fp32,
- * losses fp64. Kernels are launched asynchronously on the backend's stream; nothing here
- * synchronizes except alto_ops_gpu_rope_table (an upload).
+ * (ALTO_ELEM_BF16 or ALTO_ELEM_F32); the weights these ops read directly (the embedding table, the
+ * RMSNorm weight: the fp32 master weights), statistics, parameter gradients and optimizer state
+ * are fp32; losses fp64. A bf16 result is the fp32 result rounded to nearest even
+ * (alto_f32_to_bf16), as the CPU executor (runtime/cpu/exec.c) rounds its fp32 outputs. Kernels
+ * are launched asynchronously on the backend's stream; nothing here synchronizes except
+ * alto_ops_gpu_rope_table (an upload).
  *
  * How each op's bits relate to the CPU's (bit for bit, or the rounding of a reduction order or of
  * CUDA's exp / log) is stated in its template and checked in tests/test_ops_gpu.c. Every result is
@@ -19,9 +22,11 @@
 #include "compiler/gen_ops.h"
 #include "runtime/backend.h"
 #include "runtime/cpu/ops.h"
+#include "runtime/cpu/quant.h"
 
 /* ---- embedding ---------------------------------------------------------------------------- */
-/* out (M, C) = table (V, C) [tokens (M,) int32]; a token outside [0, V) gives a NaN row. */
+/* out (M, C) `dtype` = table (V, C) fp32 [tokens (M,) int32]: fp32 bits copied, or each value
+ * rounded to bf16 (RNE); a token outside [0, V) gives a NaN row. */
 alto_status alto_ops_gpu_embed(alto_backend *b, alto_elem dtype, alto_dptr out, alto_dptr tokens,
                                alto_dptr table, int64_t M, int64_t C, int64_t V);
 /* dtable (V, C) fp32 += dout (M, C) rows [tokens (M,)], per column in token order: the CPU's bits.
@@ -33,10 +38,12 @@ alto_status alto_ops_gpu_embed_bwd(alto_backend *b, alto_elem dtype, alto_dptr d
                                    int64_t V, alto_dptr scratch);
 
 /* ---- RMSNorm ------------------------------------------------------------------------------ */
-/* out (M, C), rstd (M,) fp32, x (M, C), w (C,) (dtype); C <= ALTO_OPS_NORM_MAX_COLS. */
+/* out (M, C) `dtype`, rstd (M,) fp32; x (M, C) `dtype`, w (C,) fp32 (always);
+ * C <= ALTO_OPS_NORM_MAX_COLS. */
 alto_status alto_ops_gpu_rmsnorm(alto_backend *b, alto_elem dtype, alto_dptr out, alto_dptr rstd,
                                  alto_dptr x, alto_dptr w, int64_t M, int64_t C, double eps);
-/* dx (M, C) (=, or += when accumulate), dw (C,) fp32 (=), dy, x (M, C), w (C,), rstd (M,) fp32.
+/* dx (M, C) `dtype` (=, or += when accumulate), dw (C,) fp32 (=); dy, x (M, C) `dtype`, w (C,)
+ * fp32 (always), rstd (M,) fp32.
  * scratch: alto_ops_gpu_rmsnorm_bwd_scratch_bytes(M, C) bytes (the dw partials). */
 size_t alto_ops_gpu_rmsnorm_bwd_scratch_bytes(int64_t M, int64_t C);
 alto_status alto_ops_gpu_rmsnorm_bwd(alto_backend *b, alto_elem dtype, alto_dptr dx, alto_dptr dw,
@@ -94,9 +101,29 @@ alto_status alto_ops_gpu_scale(alto_backend *b, alto_dptr x, int64_t N, float s)
 alto_status alto_ops_gpu_clip(alto_backend *b, alto_dptr x, int64_t N, alto_dptr sumsq,
                               double max_norm);
 
+/* ---- conversions, layout, DGE ------------------------------------------------------------- */
+/* out (N,) out_dtype = x (N,) in_dtype, each ALTO_ELEM_BF16 or ALTO_ELEM_F32: fp32 -> bf16 rounds
+ * to nearest even exactly as alto_f32_to_bf16 (Inf kept, overflow to Inf, a NaN stays a quiet NaN
+ * with its sign), bf16 -> fp32 is exact, equal dtypes copy the bits (out may equal x only then).
+ * The executor's CAST: the fp32 master weights to the bf16 GEMM operands. */
+alto_status alto_ops_gpu_cast(alto_backend *b, alto_dptr out, alto_elem out_dtype, alto_dptr x,
+                              alto_elem in_dtype, int64_t N);
+/* out (cols, rows) = x (rows, cols)^T, elem_bytes 1 (FP8 codes), 2 (bf16) or 4 (fp32 scales),
+ * bits moved unchanged; any rows, cols; out must not overlap x. For cuBLASLt's FP8 GEMM, which
+ * takes K-major operands. */
+alto_status alto_ops_gpu_transpose(alto_backend *b, alto_dptr out, alto_dptr x, int64_t rows,
+                                   int64_t cols, int elem_bytes);
+/* DGE (NUMERICS.md 5): dw (R, C) fp32 *= alto_dge_multiplier(w, the E8M0 scale of w's block);
+ * w (R, C) fp32; scales: the E8M0 bytes of w's MXFP4 quantization, laid out as `layout` says
+ * (alto_quant_layout_of of w's spec: 1x32, 32x1 or 32x32 blocks; a 3-D (E, R', C) weight passes
+ * R = E R'). Bit for bit alto_cpu_dge (a NaN result is NaN, its payload the hardware's). */
+alto_status alto_ops_gpu_dge(alto_backend *b, alto_dptr dw, alto_dptr w, alto_dptr scales,
+                             const alto_quant_layout *layout, int64_t R, int64_t C);
+
 /* ---- the variant matrix ------------------------------------------------------------------- */
-/* Every op kernel alto generates for a target: all kinds, both dtypes, the compiled dims of the
- * shipped models (RMSNorm C, RoPE D / rot). CI compiles it (tests/test_ops_compile.c). */
+/* Every op kernel alto generates for a target: all kinds, both dtypes (casts: the four pairs),
+ * the compiled dims of the shipped models (RMSNorm C, RoPE D / rot), transposes of 1-, 2- and
+ * 4-byte elements. CI compiles it (tests/test_ops_compile.c). */
 int alto_ops_gpu_matrix(alto_target target, const char *arch, alto_opkern *out, int max);
 
 #endif

@@ -65,7 +65,29 @@ static void test_keys_and_stubs(void) {
   CHECK(strcmp(g.key, "ops.adamw.cuda.sm_90a") == 0);
   alto_gen_kernel_free(&g);
 
+  /* casts name both dtypes; transposes their element size */
+  k = alto_opkern_make_cast(false, true, ALTO_TARGET_CUDA, "sm_90a");
+  CHECK(alto_gen_ops(&k, &g) == ALTO_OK);
+  CHECK(strcmp(g.key, "ops.cast.f32_to_bf16.cuda.sm_90a") == 0);
+  CHECK(strstr(g.source, "alto_cast<false, true>(a.out, a.in, a.rows);") != NULL);
+  alto_gen_kernel_free(&g);
+  k = alto_opkern_make_transpose(1, ALTO_TARGET_CUDA, "sm_90a");
+  CHECK(alto_gen_ops(&k, &g) == ALTO_OK);
+  CHECK(strcmp(g.key, "ops.transpose.e1.cuda.sm_90a") == 0);
+  CHECK(strstr(g.source, "alto_transpose<alto_u8, 64, 256>") != NULL);
+  alto_gen_kernel_free(&g);
+  k = alto_opkern_make(ALTO_OPKERN_DGE, true, 0, 0, 0, ALTO_TARGET_CUDA, "sm_90a");
+  CHECK(alto_gen_ops(&k, &g) == ALTO_OK);
+  CHECK(strcmp(g.key, "ops.dge.cuda.sm_90a") == 0);
+  alto_gen_kernel_free(&g);
+
   /* refused descriptors */
+  k = alto_opkern_make_transpose(3, ALTO_TARGET_CUDA, "sm_90a");
+  CHECK(alto_gen_ops(&k, &g) == ALTO_ERR_INVALID_ARG);
+  k = alto_opkern_make(ALTO_OPKERN_ADD, true, 0, 0, 0, ALTO_TARGET_CUDA, "sm_90a");
+  k.in_bf16 = true; /* an input dtype of its own: casts only */
+  CHECK(alto_gen_ops(&k, &g) == ALTO_ERR_INVALID_ARG);
+  k = alto_opkern_make(ALTO_OPKERN_ADAMW, false, 0, 0, 0, ALTO_TARGET_CUDA, "sm_90a");
   k.bf16 = true;
   CHECK(alto_gen_ops(&k, &g) == ALTO_ERR_INVALID_ARG);
   k = alto_opkern_make(ALTO_OPKERN_RMSNORM, false, 40000, 0, 0, ALTO_TARGET_CUDA, "sm_90a");
@@ -102,6 +124,16 @@ static void test_geometry(void) {
   k = alto_opkern_make(ALTO_OPKERN_ROPE, false, 0, 128, 64, ALTO_TARGET_CUDA, "sm_90a");
   alto_opkern_grid(&k, 10, 0, grid); /* 10 rows x (64 copied + 32 pairs) items */
   CHECK(grid[0] == (10 * 96 + 255) / 256);
+  k = alto_opkern_make_transpose(1, ALTO_TARGET_CUDA, "sm_90a"); /* 64 x 64 tiles */
+  alto_opkern_grid(&k, 4096 + 96, 7168, grid);
+  CHECK(grid[0] == 66 * 112 && grid[1] == 1);
+  k = alto_opkern_make_transpose(4, ALTO_TARGET_CUDA, "sm_90a"); /* 32 x 32 tiles */
+  alto_opkern_grid(&k, 129, 33, grid);
+  CHECK(grid[0] == 5 * 2);
+  alto_opkern_grid(&k, (int64_t)1 << 20, (int64_t)1 << 20, grid); /* grid-stride past the cap */
+  CHECK(grid[0] == 1u << 20);
+  alto_opkern_grid(&k, 0, 33, grid);
+  CHECK(grid[0] == 0);
 }
 
 int main(void) {

@@ -1,12 +1,14 @@
 /* Every training op on the GPU (templates/ops/, generated and JIT-compiled) against the CPU
  * reference (runtime/cpu/ops.c), forward and backward, on fresh random data with outliers (0.5%
  * x100), shapes with tails (M = 4096 + 96 rows, dims 256 and 4096, vocab 2048 and 128256), bf16
- * and fp32 activations, guard bytes around every output, NaN checks, and determinism (each op
- * run twice: the same bits). Skips without a GPU.
+ * and fp32 activations with the weights in fp32 as the plan holds them (the embedding table, the
+ * RMSNorm weight), guard bytes around every output, NaN checks, and determinism (each op run
+ * twice: the same bits). Skips without a GPU.
  *
  * Tolerances (u = 2^-24, fp32's unit roundoff; "+ bf16" = one bf16 ulp of the value on top, as
  * the two sides round fp32 results that may differ slightly):
- *   bit for bit   embedding (gather, and the scatter-add: same adds in the same token order),
+ *   bit for bit   embedding (gather: the fp32 row, or its bf16 rounding, NaN payloads and the
+ *                 rounding's edge cases included; scatter-add: same adds in the same token order),
  *                 RoPE, add, AdamW, scale / clip: the same sequence of IEEE fp32 operations.
  *   RMSNorm       only the row sums differ in order (a tree on the GPU, a loop on the CPU). Each
  *                 sum's error is <= (C - 1) u sum|terms|, so: rstd relative (C + 8) u (a sum of
@@ -28,6 +30,7 @@
 #include <string.h>
 
 #include "runtime/cpu/ops.h"
+#include "runtime/cpu/quant.h"
 #include "runtime/ops_gpu.h"
 #include "tests/gpu_util.h"
 #include "tests/harness.h"
@@ -143,6 +146,43 @@ static void expect_same(const char *what, gpu_buf a, gpu_buf b) {
   free(y);
 }
 
+/* fp32 patterns every conversion to bf16 must get right: ties to even (down and up), a carry
+ * into the exponent, overflow to Inf, quiet and signaling NaNs with payloads (both signs), Inf,
+ * signed zeros, subnormals (smallest, largest, one that rounds to a normal). */
+static const uint32_t SPECIAL_F32[] = {
+    0x3F808000u, 0x3F818000u, 0xBF808000u, 0x3F80FFFFu, 0x3FFFFFFFu, 0x7F7FFFFFu, 0xFF7FFFFFu,
+    0x7F7F7FFFu, 0x7F7F8000u, 0x7FC00000u, 0x7FC00001u, 0xFFC12345u, 0x7F800001u, 0xFF812345u,
+    0x7F800000u, 0xFF800000u, 0x00000000u, 0x80000000u, 0x00000001u, 0x807FFFFFu, 0x007F8000u,
+    0x00008000u, 0x00018000u, 0x3F800000u, 0x1F800000u};
+#define N_SPECIAL_F32 ((int64_t)(sizeof SPECIAL_F32 / sizeof SPECIAL_F32[0]))
+
+/* Writes the special patterns into an fp32 act at element e (and re-uploads it). */
+static void act_put_specials(act *a, int64_t e) {
+  ALTO_ASSERT(!a->bf16 && e + N_SPECIAL_F32 <= a->n);
+  memcpy(a->f + e, SPECIAL_F32, sizeof SPECIAL_F32);
+  memcpy((float *)a->dev + e, SPECIAL_F32, sizeof SPECIAL_F32);
+  gpu_upload(B, a->g, a->dev);
+}
+
+/* The device bytes equal the CPU's fp32 values stored in the output dtype (bf16: alto_f32_to_bf16,
+ * the CPU executor's rounding; fp32: the bits), NaN payloads included. */
+static void expect_bits(const char *what, gpu_buf g, const float *ref, int64_t n, bool bf16) {
+  uint8_t *got = fetch_raw(g, what), *want = malloc((size_t)n * esz(bf16));
+  for (int64_t i = 0; i < n; i++)
+    if (bf16)
+      ((uint16_t *)want)[i] = alto_f32_to_bf16(ref[i]);
+    else
+      memcpy(want + 4 * i, &ref[i], 4);
+  int64_t bad = 0, first = -1;
+  for (int64_t i = 0; i < n; i++)
+    if (memcmp(got + i * (int64_t)esz(bf16), want + i * (int64_t)esz(bf16), esz(bf16)) && !bad++)
+      first = i;
+  CHECKF(bad == 0, "%s: %lld of %lld elements differ in bits (first %lld)", what, (long long)bad,
+         (long long)n, (long long)first);
+  free(got);
+  free(want);
+}
+
 /* ---- embedding ---------------------------------------------------------------------------- */
 /* Tokens in [0, V) with a heavy hitter (30% one token: lists longer than the rank kernel's
  * chunk) and a second one, the rest uniform. */
@@ -164,8 +204,12 @@ static void test_embedding_case(int64_t M, int64_t C, int64_t V, bool bf16) {
   int32_t *tok = tokens_new(M, V);
   gpu_buf gt = gpu_alloc(B, (size_t)M * 4);
   gpu_upload(B, gt, tok);
-  /* forward: bits copied */
-  act table = act_new(V * C, bf16, 1.0f);
+  /* forward: the fp32 table (the master weight; the special patterns in the heavy hitter's row)
+   * gathered into the output dtype: fp32 bits, or each value rounded to bf16 as the CPU executor
+   * rounds the CPU op's fp32 rows */
+  act table = act_new(V * C, false, 1.0f);
+  if (C >= N_SPECIAL_F32)
+    act_put_specials(&table, (V / 3) * C);
   float *ref = malloc((size_t)(M * C) * 4);
   alto_op_embed(ref, tok, table.f, M, C);
   gpu_buf o1 = out_new(M * C, esz(bf16)), o2 = out_new(M * C, esz(bf16));
@@ -174,10 +218,8 @@ static void test_embedding_case(int64_t M, int64_t C, int64_t V, bool bf16) {
          "%s", alto_last_error());
   CHECK(alto_ops_gpu_embed(B, dt, gpu_ptr(o2), gpu_ptr(gt), gpu_ptr(table.g), M, C, V) == ALTO_OK);
   sync_ok(what);
-  float *got = fetch(o1, bf16, M * C, what);
-  expect(what, got, ref, M * C, bf16, NULL, 0);
+  expect_bits(what, o1, ref, M * C, bf16);
   expect_same(what, o1, o2);
-  free(got);
   free(ref);
   gpu_free(B, &o1), gpu_free(B, &o2);
   act_free(&table);
@@ -199,7 +241,7 @@ static void test_embedding_case(int64_t M, int64_t C, int64_t V, bool bf16) {
   CHECK(alto_ops_gpu_embed_bwd(B, dt, gpu_ptr(d2), gpu_ptr(gt), gpu_ptr(dout.g), M, C, V,
                                gpu_ptr(scratch)) == ALTO_OK);
   sync_ok(what);
-  got = fetch(dt0.g, false, V * C, what);
+  float *got = fetch(dt0.g, false, V * C, what);
   expect(what, got, dref, V * C, false, NULL, 0);
   expect_same(what, dt0.g, d2);
   free(got);
@@ -225,7 +267,7 @@ static void test_rmsnorm_case(int64_t M, int64_t C, bool bf16, bool accumulate) 
            bf16 ? "bf16" : "f32");
   alto_elem dt = bf16 ? ALTO_ELEM_BF16 : ALTO_ELEM_F32;
   const double eps = 1e-5;
-  act x = act_new(M * C, bf16, 1.0f), w = act_new(C, bf16, 0.3f);
+  act x = act_new(M * C, bf16, 1.0f), w = act_new(C, false, 0.3f); /* w: the fp32 master */
   float *ref = malloc((size_t)(M * C) * 4), *rstd = malloc((size_t)M * 4);
   alto_op_rmsnorm(ref, rstd, x.f, w.f, M, C, eps);
   gpu_buf o = out_new(M * C, esz(bf16)), r = out_new(M, 4), o2 = out_new(M * C, esz(bf16)),
@@ -612,6 +654,184 @@ static void test_clip(void) {
   act_free(&x1), act_free(&x2);
 }
 
+/* ---- casts -------------------------------------------------------------------------------- */
+/* Every pair of bf16 / fp32. fp32 inputs: each bf16 pattern (all 65536: every sign, exponent, NaN
+ * payload) with the low halves 0, 0x7FFF, 0x8000 (the ties), 0x8001, 0xFFFF, and random ones,
+ * then the special patterns and random values (N odd); bf16 inputs: all 65536 patterns, then
+ * random ones. The result's bytes against alto_f32_to_bf16 / the exact widening / the input's. */
+static void test_cast_case(bool in_bf16, bool out_bf16, int64_t N) {
+  char what[96];
+  snprintf(what, sizeof what, "cast %s -> %s N%lld", in_bf16 ? "bf16" : "f32",
+           out_bf16 ? "bf16" : "f32", (long long)N);
+  static const uint32_t lows[] = {0x0000u, 0x7FFFu, 0x8000u, 0x8001u, 0xFFFFu, 0};
+  uint32_t *x32 = malloc((size_t)N * 4);
+  uint16_t *x16 = malloc((size_t)N * 2);
+  for (int64_t i = 0; i < N; i++) {
+    uint32_t r = alto_test_u32(&rng);
+    int64_t sweep = i / 65536;
+    if (in_bf16) {
+      x16[i] = i < 65536 ? (uint16_t)i : (uint16_t)r;
+    } else if (sweep < 6) {
+      uint32_t lo = sweep < 5 ? lows[sweep] : (r & 0xFFFFu);
+      x32[i] = (uint32_t)(i % 65536) << 16 | lo;
+    } else if (i - 6 * 65536 < N_SPECIAL_F32) {
+      x32[i] = SPECIAL_F32[i - 6 * 65536];
+    } else {
+      float f = (float)alto_test_normal(&rng);
+      memcpy(&x32[i], &f, 4);
+      if (i % 3 == 0)
+        x32[i] = r; /* any pattern */
+    }
+  }
+  size_t in_sz = in_bf16 ? 2 : 4, out_sz = out_bf16 ? 2 : 4;
+  void *want = malloc((size_t)N * out_sz);
+  for (int64_t i = 0; i < N; i++) {
+    uint32_t v = in_bf16 ? (uint32_t)x16[i] << 16 : x32[i]; /* the value as fp32 bits */
+    float f;
+    memcpy(&f, &v, 4);
+    if (out_bf16)
+      ((uint16_t *)want)[i] = in_bf16 ? x16[i] : alto_f32_to_bf16(f);
+    else
+      ((uint32_t *)want)[i] = v;
+  }
+  gpu_buf gx = gpu_alloc(B, (size_t)N * in_sz), go = out_new(N, out_sz);
+  gpu_upload(B, gx, in_bf16 ? (void *)x16 : (void *)x32);
+  alto_elem in_dt = in_bf16 ? ALTO_ELEM_BF16 : ALTO_ELEM_F32;
+  alto_elem out_dt = out_bf16 ? ALTO_ELEM_BF16 : ALTO_ELEM_F32;
+  CHECKF(alto_ops_gpu_cast(B, gpu_ptr(go), out_dt, gpu_ptr(gx), in_dt, N) == ALTO_OK, "%s: %s",
+         what, alto_last_error());
+  sync_ok(what);
+  uint8_t *got = fetch_raw(go, what);
+  int64_t bad = 0, first = -1;
+  for (int64_t i = 0; i < N; i++)
+    if (memcmp(got + i * (int64_t)out_sz, (uint8_t *)want + i * (int64_t)out_sz, out_sz) &&
+        !bad++)
+      first = i;
+  CHECKF(bad == 0, "%s: %lld elements differ in bits (first %lld)", what, (long long)bad,
+         (long long)first);
+  free(got), free(want), free(x32), free(x16);
+  gpu_free(B, &gx), gpu_free(B, &go);
+}
+
+static void test_cast(void) {
+  const int64_t N = 6 * 65536 + 2 * 1000 * 1000 + 7;
+  for (int in_bf = 0; in_bf < 2; in_bf++)
+    for (int out_bf = 0; out_bf < 2; out_bf++) {
+      test_cast_case(in_bf, out_bf, N);
+      test_cast_case(in_bf, out_bf, 3);
+    }
+  /* in place between equal dtypes is a copy; between different sizes it is refused */
+  CHECK(alto_ops_gpu_cast(B, 256, ALTO_ELEM_BF16, 256, ALTO_ELEM_F32, 8) == ALTO_ERR_INVALID_ARG);
+  CHECK(alto_ops_gpu_cast(B, 0, ALTO_ELEM_E4M3, 0, ALTO_ELEM_F32, 8) == ALTO_ERR_INVALID_ARG);
+  CHECK(alto_ops_gpu_cast(B, 0, ALTO_ELEM_F32, 0, ALTO_ELEM_BF16, 0) == ALTO_OK); /* empty */
+}
+
+/* ---- DGE ---------------------------------------------------------------------------------- */
+/* dw *= g(w / scale) on an MXFP4 weight (E, R, C) (E > 1: flattened to E R rows), 1-D blocks
+ * along either axis or 2-D blocks, against alto_cpu_dge: bit for bit (NaN as NaN). w: random
+ * with outliers, the special patterns (NaN and Inf blocks: scale 0xFF, or clamped), and, after
+ * quantizing, every 37th element moved onto an E2M1 interval edge or midpoint of its block's
+ * scale (where g is 3, or its branches meet). */
+static void test_dge_case(int64_t E, int64_t R, int64_t C, int axis, bool block2d) {
+  char what[96];
+  snprintf(what, sizeof what, "dge E%lld R%lld C%lld %s", (long long)E, (long long)R, (long long)C,
+           block2d ? "32x32" : axis == -1 ? "1x32" : "32x1");
+  const int64_t n = E * R * C;
+  act w = act_new(n, false, 0.02f), dw = act_new(n, false, 1e-3f);
+  act_put_specials(&w, n / 2);
+  alto_quant_spec spec = alto_quant_spec_default(ALTO_SCHEME_MXFP4);
+  spec.axis = axis;
+  spec.block2d = block2d;
+  alto_tensor_view v = {w.f, ALTO_ELEM_F32, E > 1 ? 3 : 2, {E > 1 ? E : R, E > 1 ? R : C, C}};
+  alto_quantized q;
+  CHECKF(alto_cpu_quantize(&spec, &v, &q) == ALTO_OK, "%s: %s", what, alto_last_error());
+  static const float edges[] = {0.25f, 0.5f, 0.75f, 1.0f, 1.25f, 1.75f, 2.0f,
+                                2.5f,  3.0f, 3.5f,  4.0f, 5.0f,  6.0f,  7.0f};
+  const uint8_t *sc = q.scales;
+  for (int64_t i = 0; i < n; i += 37) {
+    int64_t e = i / (R * C), r = i / C % R, c = i % C;
+    uint8_t s8 = sc[(e * q.layout.scale_dims[1] + r / q.layout.block_r) * q.layout.scale_dims[2] +
+                    c / q.layout.block_c];
+    if (s8 == 0xFF)
+      continue;
+    float m = edges[(i / 37) % (int64_t)(sizeof edges / sizeof edges[0])];
+    w.f[i] = (i & 1 ? -m : m) * ldexpf(1.0f, (int)s8 - 127);
+    ((float *)w.dev)[i] = w.f[i];
+  }
+  gpu_upload(B, w.g, w.dev);
+  float *ref = malloc((size_t)n * 4);
+  memcpy(ref, dw.f, (size_t)n * 4);
+  CHECKF(alto_cpu_dge(&spec, &v, &q, ref) == ALTO_OK, "%s: %s", what, alto_last_error());
+  gpu_buf gs = gpu_alloc(B, (size_t)q.layout.scale_count);
+  gpu_upload(B, gs, q.scales);
+  alto_status st =
+      alto_ops_gpu_dge(B, gpu_ptr(dw.g), gpu_ptr(w.g), gpu_ptr(gs), &q.layout, E * R, C);
+  CHECKF(st == ALTO_OK, "%s: %s", what, alto_last_error());
+  sync_ok(what);
+  float *got = fetch(dw.g, false, n, what);
+  expect(what, got, ref, n, false, NULL, 0);
+  int64_t nans = 0;
+  for (int64_t i = 0; i < n; i++)
+    nans += isnan(ref[i]);
+  CHECKF(nans > 0 && nans < n / 2, "%s: %lld NaN results (the NaN blocks)", what, (long long)nans);
+  /* a layout that does not describe (E R, C) is refused */
+  CHECK(alto_ops_gpu_dge(B, gpu_ptr(dw.g), gpu_ptr(w.g), gpu_ptr(gs), &q.layout, E * R + 32, C) ==
+        ALTO_ERR_INVALID_ARG);
+  free(got), free(ref);
+  alto_quantized_free(&q);
+  gpu_free(B, &gs);
+  act_free(&w), act_free(&dw);
+}
+
+static void test_dge(void) {
+  test_dge_case(1, 1024 + 96, 512, -1, true); /* 2-D blocks, R and C multiples of 32 */
+  test_dge_case(1, 1024 + 96, 512, -1, false);
+  test_dge_case(1, 1024 + 96, 512, -2, false);
+  test_dge_case(1, 77, 96, -1, false); /* 1-D: the other dim anything */
+  test_dge_case(1, 64, 77, -2, false);
+  test_dge_case(3, 64, 96, -1, true); /* 3-D (experts), flattened */
+}
+
+/* ---- transpose ---------------------------------------------------------------------------- */
+static void test_transpose_case(int64_t rows, int64_t cols, int eb) {
+  char what[96];
+  snprintf(what, sizeof what, "transpose %lld x %lld, %d-byte elements", (long long)rows,
+           (long long)cols, eb);
+  const size_t bytes = (size_t)(rows * cols) * (size_t)eb;
+  uint8_t *x = malloc(bytes > 0 ? bytes : 1), *want = malloc(bytes > 0 ? bytes : 1);
+  for (size_t i = 0; i < bytes; i++)
+    x[i] = (uint8_t)alto_test_u32(&rng);
+  for (int64_t r = 0; r < rows; r++)
+    for (int64_t c = 0; c < cols; c++)
+      memcpy(want + (size_t)(c * rows + r) * (size_t)eb, x + (size_t)(r * cols + c) * (size_t)eb,
+             (size_t)eb);
+  gpu_buf gx = gpu_alloc(B, bytes), go = gpu_alloc(B, bytes);
+  gpu_upload(B, gx, x);
+  CHECKF(alto_ops_gpu_transpose(B, gpu_ptr(go), gpu_ptr(gx), rows, cols, eb) == ALTO_OK, "%s: %s",
+         what, alto_last_error());
+  sync_ok(what);
+  uint8_t *got = fetch_raw(go, what); /* guard bytes checked */
+  CHECKF(memcmp(got, want, bytes) == 0, "%s: differs", what);
+  free(got), free(x), free(want);
+  gpu_free(B, &gx), gpu_free(B, &go);
+}
+
+static void test_transpose(void) {
+  test_transpose_case(4096 + 96, 7168, 1); /* an FP8 operand, rows not a multiple of the tile */
+  test_transpose_case(7168, 4096 + 96, 1);
+  test_transpose_case(4096 + 96, 7168 / 32, 4); /* its fp32 scales (1x32 blocks) */
+  for (int eb = 1; eb <= 4; eb *= 2) {
+    test_transpose_case(129, 33, eb);
+    test_transpose_case(64, 64, eb); /* exactly one tile (eb 4: four) */
+    test_transpose_case(1, 1000, eb);
+    test_transpose_case(1000, 1, eb);
+    test_transpose_case(3, 5, eb);
+  }
+  CHECK(alto_ops_gpu_transpose(B, 0, 0, 4, 4, 3) == ALTO_ERR_INVALID_ARG);
+  CHECK(alto_ops_gpu_transpose(B, 256, 256, 4, 4, 1) == ALTO_ERR_INVALID_ARG); /* in place */
+  CHECK(alto_ops_gpu_transpose(B, 0, 0, 0, 4, 1) == ALTO_OK);                  /* empty */
+}
+
 /* Bad arguments are refused with a message, not launched. */
 static void test_bad_args(void) {
   CHECK(alto_ops_gpu_add(B, ALTO_ELEM_E4M3, 0, 0, 0, 8) == ALTO_ERR_INVALID_ARG);
@@ -634,6 +854,9 @@ int main(void) {
   RUN(test_rmsnorm);
   RUN(test_embedding);
   RUN(test_cross_entropy);
+  RUN(test_cast);
+  RUN(test_dge);
+  RUN(test_transpose);
   alto_backend_close(B);
   return alto_test_finish();
 }

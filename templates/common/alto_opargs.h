@@ -18,7 +18,7 @@ typedef struct {
   ALTO_OPS_DPTR(void) out2;          /* a second output (rstd, db, dw partials, m, row losses) */
   ALTO_OPS_DPTR(void) out3;          /* a third output (v, loss) */
   ALTO_OPS_DPTR(const void) in;      /* the main input (x, a, dy, grad, logits, table) */
-  ALTO_OPS_DPTR(const void) in2;     /* (w, b, x, cos) */
+  ALTO_OPS_DPTR(const void) in2;     /* (w, b, x, cos, scales) */
   ALTO_OPS_DPTR(const void) in3;     /* (w, dy, sin) */
   ALTO_OPS_DPTR(const void) in4;     /* (rstd) */
   ALTO_OPS_DPTR(const alto_i32) ids; /* tokens (embedding) or targets (cross-entropy) */
@@ -29,6 +29,7 @@ typedef struct {
   alto_i64 heads;                    /* RoPE: heads per token row */
   alto_i64 vocab;                    /* embedding: V */
   alto_i64 flag;                     /* accumulate (RMSNorm dx, sumsq) */
+  alto_i64 block_r, block_c;         /* DGE: the scale block's extent along R and C */
   double s[6];                       /* scalars: eps; AdamW's six; clip max_norm; scale factor */
 } alto_opargs;
 

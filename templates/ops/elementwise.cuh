@@ -16,10 +16,6 @@ __device__ __forceinline__ float alto_sigmoid_ref(float a) {
   return (float)ALTO_DDIV(1.0, ALTO_DADD(1.0, exp(-(double)a)));
 }
 
-#define ALTO_OPS_GRID_STRIDE_(i, n)                                                                \
-  for (alto_idx i = (alto_idx)blockIdx.x * blockDim.x + threadIdx.x; i < (n);                      \
-       i += (alto_idx)gridDim.x * blockDim.x)
-
 template <bool BF16>
 __device__ __forceinline__ void alto_swiglu(void *out, const void *a, const void *b, alto_i64 n) {
   ALTO_OPS_GRID_STRIDE_(i, n) {

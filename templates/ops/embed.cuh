@@ -1,7 +1,9 @@
 // Token embedding: the gather (forward) and a deterministic scatter-add (backward).
 //
-// forward   out (M, C) = table (V, C) rows tokens[m]; bf16 or fp32 (bits copied). A token
-//           outside [0, V) gives a NaN row (the CPU reference requires valid tokens).
+// forward   out (M, C) = table (V, C) rows tokens[m]. The table is the fp32 master weight; out is
+//           fp32 (bits copied) or bf16 (each value rounded to nearest even, alto_f32_to_bf16:
+//           the CPU executor's rounding of the fp32 row). A token outside [0, V) gives a NaN row
+//           (the CPU reference requires valid tokens).
 // backward  dtable (V, C) fp32 += dout (M, C) (bf16 or fp32) rows, per column in token order, as
 //           runtime/cpu/ops.c: bit for bit the CPU's sums. Four kernels, no float atomics:
 //   hist    counts[v] = occurrences of v (integer atomics: the counts are exact)
@@ -31,16 +33,16 @@ __device__ __forceinline__ alto_embed_scratch_ alto_embed_scratch(alto_i32 *s, a
   return r;
 }
 
-// grid (M, ceil(C / NT)): one token row per blockIdx.x, NT columns per blockIdx.y.
+// grid (M, ceil(C / NT)): one token row per blockIdx.x, NT columns per blockIdx.y. BF16: out.
 template <bool BF16, int NT>
-__device__ __forceinline__ void alto_embed_fwd(void *out, const void *table, const alto_i32 *tokens,
-                                               alto_i64 C, alto_i64 V) {
+__device__ __forceinline__ void alto_embed_fwd(void *out, const float *table,
+                                               const alto_i32 *tokens, alto_i64 C, alto_i64 V) {
   const alto_idx m = blockIdx.x, c = (alto_idx)blockIdx.y * NT + threadIdx.x;
   if (c >= C)
     return;
   const alto_i32 t = tokens[m];
   if (t >= 0 && t < V)
-    alto_copy1<BF16>(out, m * C + c, table, (alto_idx)t * C + c);
+    alto_cast1<false, BF16>(out, m * C + c, table, (alto_idx)t * C + c);
   else
     alto_store1<BF16>(out, m * C + c, alto_f32_from_bits(ALTO_F32_NAN_BITS));
 }

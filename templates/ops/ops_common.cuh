@@ -73,4 +73,22 @@ __device__ __forceinline__ void alto_copy1(void *y, alto_idx ey, const void *x, 
     ((alto_u32 *)y)[ey] = ((const alto_u32 *)x)[ex];
 }
 
+// One element converted: the same dtype copies the bits; bf16 -> fp32 widens exactly (NaN payload
+// kept); fp32 -> bf16 rounds to nearest even (alto_f32_to_bf16: a NaN stays a quiet NaN, sign
+// kept), bit for bit the CPU's conversions.
+template <bool IN_BF16, bool OUT_BF16>
+__device__ __forceinline__ void alto_cast1(void *y, alto_idx ey, const void *x, alto_idx ex) {
+  if (IN_BF16 == OUT_BF16)
+    alto_copy1<IN_BF16>(y, ey, x, ex);
+  else if (OUT_BF16)
+    ((alto_u16 *)y)[ey] = alto_f32_to_bf16(alto_f32_from_bits(((const alto_u32 *)x)[ex]));
+  else
+    ((alto_u32 *)y)[ey] = (alto_u32)((const alto_u16 *)x)[ex] << 16;
+}
+
+// i over [0, n) in a grid-stride loop.
+#define ALTO_OPS_GRID_STRIDE_(i, n)                                                                \
+  for (alto_idx i = (alto_idx)blockIdx.x * blockDim.x + threadIdx.x; i < (n);                      \
+       i += (alto_idx)gridDim.x * blockDim.x)
+
 #endif

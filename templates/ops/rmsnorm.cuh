@@ -1,11 +1,13 @@
-// RMSNorm forward and backward, C (the model dim) compiled in. fp32 math; x, w, out, dy, dx in
-// bf16 or fp32 (one dtype), rstd and dw fp32. The operation order of each element is the CPU
-// reference's (runtime/cpu/ops.c); only the row sums run in a tree (alto_block_sum) instead of
-// the CPU's sequential loop, so results agree to the rounding of those sums (tests/test_ops_gpu.c
-// states the bound).
+// RMSNorm forward and backward, C (the model dim) compiled in. fp32 math; x, out, dy, dx in bf16
+// or fp32 (one dtype: BF16), the weight w (the fp32 master weight), rstd and dw always fp32. The
+// operation order of each element is the CPU reference's (runtime/cpu/ops.c, which the CPU
+// executor feeds with the same fp32 w and the bf16 activations widened); only the row sums run in
+// a tree (alto_block_sum) instead of the CPU's sequential loop, so results agree to the rounding
+// of those sums (tests/test_ops_gpu.c states the bound).
 //
-// forward   grid (M): one CTA per row. out (M, C) = x * rstd * w, rstd (M,) = 1/sqrt(mean(x^2) +
-// eps) backward  grid (ceil(M / ROWS)): one CTA per ROWS rows, walked in order: dx (M, C) (=, or +=
+// forward   grid (M): one CTA per row. out (M, C) = x * rstd * w, rstd (M,) =
+//           1/sqrt(mean(x^2) + eps), w (C,) fp32
+// backward  grid (ceil(M / ROWS)): one CTA per ROWS rows, walked in order: dx (M, C) (=, or +=
 //           when accumulate) and dw_part (ceil(M / ROWS), C), each column's partial sum over the
 //           CTA's rows in row order. Then the dw kernel: grid (ceil(C / NT)), dw (C,) = the
 //           partials summed in chunk order. A fixed two-pass reduction: the same bits every run.
@@ -16,7 +18,7 @@
 
 template <bool BF16, int C, int NT>
 __device__ __forceinline__ void alto_rmsnorm_fwd(void *out, float *rstd, const void *x,
-                                                 const void *w, double eps) {
+                                                 const float *w, double eps) {
   constexpr int EPT = (C + NT - 1) / NT;
   __shared__ float sh[NT / ALTO_WARP + 1];
   const alto_idx row = (alto_idx)blockIdx.x * C;
@@ -38,13 +40,13 @@ __device__ __forceinline__ void alto_rmsnorm_fwd(void *out, float *rstd, const v
   for (int i = 0; i < EPT; i++) {
     const int c = threadIdx.x + i * NT;
     if (C % NT == 0 || c < C)
-      alto_store1<BF16>(out, row + c, ALTO_FMUL(ALTO_FMUL(v[i], r), alto_load1<BF16>(w, c)));
+      alto_store1<BF16>(out, row + c, ALTO_FMUL(ALTO_FMUL(v[i], r), w[c]));
   }
 }
 
 template <bool BF16, int C, int NT, int ROWS>
 __device__ __forceinline__ void alto_rmsnorm_bwd(void *dx, float *dw_part, const void *dy,
-                                                 const void *x, const void *w, const float *rstd,
+                                                 const void *x, const float *w, const float *rstd,
                                                  alto_i64 M, bool accumulate) {
   constexpr int EPT = (C + NT - 1) / NT;
   __shared__ float sh[NT / ALTO_WARP + 1];
@@ -54,7 +56,7 @@ __device__ __forceinline__ void alto_rmsnorm_bwd(void *dx, float *dw_part, const
 #pragma unroll
   for (int i = 0; i < EPT; i++) {
     const int c = threadIdx.x + i * NT;
-    wv[i] = (C % NT == 0 || c < C) ? alto_load1<BF16>(w, c) : 0.0f;
+    wv[i] = (C % NT == 0 || c < C) ? w[c] : 0.0f;
     dwp[i] = 0.0f;
   }
   for (alto_i64 m = m0; m < m1; m++) {
