@@ -186,8 +186,10 @@ static size_t node_scratch_(const alto_exec_gpu *e, const alto_node *n) {
       return align_((size_t)(m * k)) + align_((size_t)(nn * k)) +
              2 * align_((size_t)((m / 128 + 1) * (k / 128 + 1) * 4)) +
              2 * align_((size_t)((nn / 128 + 1) * (k / 128 + 1) * 4));
-    size_t es = is_fp8_scheme_(n->q.scheme) || is_fp8_scheme_(n->q_b.scheme) ? 4 : 2;
-    return align_((size_t)(m * k) * es) + align_((size_t)(nn * k) * es);
+    bool f32 = is_fp8_scheme_(n->q.scheme) || is_fp8_scheme_(n->q_b.scheme);
+    size_t es = f32 ? 4 : 2; /* fp32 operands need an fp32 output: a staged C when C is bf16 */
+    size_t c = f32 && e->p->bufs[n->out[0]].dtype != ALTO_DT_F32 ? align_((size_t)(m * nn) * 4) : 0;
+    return align_((size_t)(m * k) * es) + align_((size_t)(nn * k) * es) + c;
   }
   case ALTO_OP_EMBED_BWD:
     return alto_ops_gpu_embed_bwd_scratch_bytes(rows, e->m.vocab_size);
@@ -572,9 +574,9 @@ static alto_status run_gemm_(alto_exec_gpu *e, int idx, const alto_node *n) {
     path = GEMM_FP8_BLOCK;
     if (e->recording) { /* record the transpose kernels only */
       if (fa.transpose || fb.transpose)
-        s = alto_ops_gpu_transpose(e->b, e->scratch, e->scratch, k, m, 1);
+        s = alto_ops_gpu_transpose(e->b, e->scratch, e->small, k, m, 1);
       if (s == ALTO_OK && (fa.scales_tr || fb.scales_tr))
-        s = alto_ops_gpu_transpose(e->b, e->scratch, e->scratch, 1, 1, 4);
+        s = alto_ops_gpu_transpose(e->b, e->scratch, e->small, 1, 1, 4);
     } else {
       s = gemm_fp8_(e, n, &fa, &fb);
     }
@@ -586,11 +588,23 @@ static alto_status run_gemm_(alto_exec_gpu *e, int idx, const alto_node *n) {
     s = dequant_(e, n->in[0], n->in[1], &n->q, de, a);
     if (s == ALTO_OK)
       s = dequant_(e, n->in[2], n->in[3], &n->q_b, de, b);
-    if (s == ALTO_OK && !e->recording)
+    if (s == ALTO_OK && f32 && odt != ALTO_DT_F32) {
+      /* cuBLASLt has no fp32 x fp32 -> bf16: stage C in fp32 (loaded when accumulating, as the
+       * CPU widens it), then round it into the bf16 output */
+      alto_dptr c32 = b + align_((size_t)(nn * k) * 4), c = ptr_(e, n->out[0]);
+      if (n->accumulate)
+        s = alto_ops_gpu_cast(e->b, c32, ALTO_ELEM_F32, c, ALTO_ELEM_BF16, m * nn);
+      if (s == ALTO_OK && !e->recording)
+        s = alto_cublaslt_gemm_f32(c32, a, b, m, nn, k, n->trans_a, n->trans_b, n->accumulate,
+                                   ALTO_DT_F32);
+      if (s == ALTO_OK)
+        s = alto_ops_gpu_cast(e->b, c, ALTO_ELEM_BF16, c32, ALTO_ELEM_F32, m * nn);
+    } else if (s == ALTO_OK && !e->recording) {
       s = f32 ? alto_cublaslt_gemm_f32(ptr_(e, n->out[0]), a, b, m, nn, k, n->trans_a, n->trans_b,
                                        n->accumulate, odt)
               : alto_cublaslt_gemm_bf16(ptr_(e, n->out[0]), a, b, m, nn, k, n->trans_a,
                                         n->trans_b, n->accumulate, odt);
+    }
   }
   e->node_path[idx] = (int)path;
   if (!e->recording)

@@ -170,8 +170,11 @@ static void test_cli(void) {
   CHECK(sh_("%s --help > %s 2>&1", bin, log) == 0);
   CHECK(sh_("%s --steps > %s 2>&1", bin, log) == 2);
   CHECK(sh_("%s --model x --steps 3 --bogus 1 > %s 2>&1", bin, log) == 2);
-  CHECK(sh_("%s --model x --steps 3 --backend cuda > %s 2>&1", bin, log) == 1);
-  CHECK(sh_("grep -q 'use --backend cpu' %s", log) == 0);
+  CHECK(sh_("%s --model x --steps 3 --backend tpu > %s 2>&1", bin, log) == 2);
+  CHECK(sh_("grep -q 'must be auto, cuda or cpu' %s", log) == 0);
+  /* no GPU visible: --backend cuda is an error naming the cause, auto falls back to the CPU */
+  CHECK(sh_("CUDA_VISIBLE_DEVICES= %s --steps 1 --backend cuda > %s 2>&1", common, log) == 1);
+  CHECK(sh_("grep -q -- '--backend cuda: ' %s", log) == 0);
   CHECK(sh_("%s --model nonexistent/model --steps 3 > %s 2>&1", bin, log) == 1);
   CHECK(sh_("%s --steps 3 --data /nonexistent/corpus > %s 2>&1", common, log) == 1);
   /* lr 1e30: step 1 is finite and checkpointed, then the run stops with exit 3. */

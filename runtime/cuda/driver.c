@@ -39,6 +39,7 @@ static struct {
   CUresult_ (*CtxSetCurrent)(CUcontext_);
   CUresult_ (*CtxSynchronize)(void);
   CUresult_ (*MemAlloc)(alto_cuda_ptr *, size_t);
+  CUresult_ (*MemGetInfo)(size_t *, size_t *);
   CUresult_ (*MemFree)(alto_cuda_ptr);
   CUresult_ (*MemsetD8)(alto_cuda_ptr, unsigned char, size_t);
   CUresult_ (*MemcpyHtoD)(alto_cuda_ptr, const void *, size_t);
@@ -90,6 +91,7 @@ static void alto_cu_load_once_(void) {
   ALTO_CU_SYM_(CtxSetCurrent, "cuCtxSetCurrent");
   ALTO_CU_SYM_(CtxSynchronize, "cuCtxSynchronize");
   ALTO_CU_SYM_(MemAlloc, "cuMemAlloc_v2");
+  ALTO_CU_SYM_(MemGetInfo, "cuMemGetInfo_v2");
   ALTO_CU_SYM_(MemFree, "cuMemFree_v2");
   ALTO_CU_SYM_(MemsetD8, "cuMemsetD8_v2");
   ALTO_CU_SYM_(MemcpyHtoD, "cuMemcpyHtoD_v2");
@@ -179,6 +181,10 @@ alto_status alto_cuda_d2h(void *dst, alto_cuda_ptr src, size_t bytes) {
 alto_status alto_cuda_d2d(alto_cuda_ptr dst, alto_cuda_ptr src, size_t bytes) {
   return alto_cu_check_(alto_cu_.MemcpyDtoD(dst, src, bytes), "cuMemcpyDtoD");
 }
+alto_status alto_cuda_mem_info(size_t *free_bytes, size_t *total_bytes) {
+  return alto_cu_check_(alto_cu_.MemGetInfo(free_bytes, total_bytes), "cuMemGetInfo");
+}
+
 alto_status alto_cuda_sync(void) {
   return alto_cu_check_(alto_cu_.CtxSynchronize(), "cuCtxSynchronize");
 }

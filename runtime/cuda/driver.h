@@ -35,6 +35,8 @@ alto_status alto_cuda_h2d(alto_cuda_ptr dst, const void *src, size_t bytes);
 alto_status alto_cuda_d2h(void *dst, alto_cuda_ptr src, size_t bytes);
 alto_status alto_cuda_d2d(alto_cuda_ptr dst, alto_cuda_ptr src, size_t bytes);
 alto_status alto_cuda_sync(void);
+/* Free and total device memory (cuMemGetInfo): the whole device, every process. */
+alto_status alto_cuda_mem_info(size_t *free_bytes, size_t *total_bytes);
 
 alto_status alto_cuda_module_load(const void *image, alto_cuda_module **out);
 void alto_cuda_module_unload(alto_cuda_module *m);
