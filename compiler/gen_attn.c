@@ -29,9 +29,9 @@ void alto_attnkern_key(const alto_attnkern *k, char *out, size_t n) {
 static alto_status alto_attn_check_(const alto_attnkern *k) {
   if ((unsigned)k->part >= ALTO_ATTN_PART_COUNT)
     return alto_error(ALTO_ERR_INVALID_ARG, "attention kernel part %d is not valid", (int)k->part);
-  if (k->head_dim != 64 && k->head_dim != 128)
-    return alto_error(ALTO_ERR_INVALID_ARG, "attention head dim %d: supported are 64 and 128",
-                      k->head_dim);
+  if (k->head_dim != 16 && k->head_dim != 32 && k->head_dim != 64 && k->head_dim != 128)
+    return alto_error(ALTO_ERR_INVALID_ARG,
+                      "attention head dim %d: supported are 16, 32, 64 and 128", k->head_dim);
   if (k->target != ALTO_TARGET_CUDA)
     return alto_error(ALTO_ERR_UNSUPPORTED,
                       "attention kernels use CUDA tensor-core MMA (sm_80+); no %s version yet",
@@ -127,10 +127,10 @@ void alto_gen_attn_grid(const alto_attnkern *k, int64_t B, int64_t T, int64_t H,
 }
 
 int alto_attn_variants(alto_target target, const char *arch, alto_attnkern *out, int cap) {
-  static const int dims[] = {64, 128};
+  static const int dims[] = {16, 32, 64, 128};
   int n = 0;
   for (int p = 0; p < ALTO_ATTN_PART_COUNT; p++)
-    for (int d = 0; d < 2; d++)
+    for (size_t d = 0; d < sizeof dims / sizeof dims[0]; d++)
       for (int c = 1; c >= 0; c--) {
         if (p == ALTO_ATTN_BWD_DELTA && c == 0)
           continue; /* the delta kernel does not mask: one variant per head dim */

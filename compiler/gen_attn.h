@@ -20,7 +20,7 @@ typedef enum {
 /* Everything that makes one attention kernel different from another. */
 typedef struct {
   alto_attn_part part;
-  int head_dim; /* D: 64 or 128 */
+  int head_dim; /* D: 16, 32, 64 or 128 */
   bool causal;  /* the model's attention is causal; false: every key of the sequence */
   alto_target target;
   char arch[16]; /* "sm_90a" */

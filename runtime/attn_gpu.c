@@ -25,9 +25,9 @@ static alto_status alto_attn_check_(int64_t B, int64_t T, int64_t H, int64_t G, 
                       "attention: B %lld, T %lld, H %lld, G %lld, window %lld: need H a multiple "
                       "of G > 0 and window >= 0",
                       (long long)B, (long long)T, (long long)H, (long long)G, (long long)window);
-  if (D != 64 && D != 128)
-    return alto_error(ALTO_ERR_UNSUPPORTED, "attention on the GPU: head dim %lld (64, 128 are)",
-                      (long long)D);
+  if (D != 16 && D != 32 && D != 64 && D != 128)
+    return alto_error(ALTO_ERR_UNSUPPORTED,
+                      "attention on the GPU: head dim %lld (16, 32, 64, 128 are)", (long long)D);
   if (B > 65535 || H > 65535)
     return alto_error(ALTO_ERR_UNSUPPORTED, "attention on the GPU: B %lld, H %lld above 65535",
                       (long long)B, (long long)H);

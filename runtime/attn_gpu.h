@@ -4,7 +4,8 @@
  * (templates/attn/). Arguments are device pointers; the calls are asynchronous on the backend's
  * stream unless a temporary has to be freed. Results are bit-reproducible run to run (no atomics).
  *
- * Requirements: CUDA sm_80+, D in {64, 128}, G > 0 and H % G == 0, every pointer 16-byte aligned.
+ * Requirements: CUDA sm_80+, D in {16, 32, 64, 128}, G > 0 and H % G == 0, every pointer 16-byte
+ * aligned.
  */
 #ifndef ALTO_RUNTIME_ATTN_GPU_H
 #define ALTO_RUNTIME_ATTN_GPU_H

@@ -166,5 +166,9 @@ int main() {
   bad += test<64>(1, 200, 2, 2, 37);
   bad += test<128>(1, 150, 2, 1, 70);
   bad += test<64>(1, 37, 2, 1, 0);
+  bad += test<16>(2, 130, 8, 2, 0); /* the debug model's head dim, GQA 4 */
+  bad += test<32>(1, 100, 4, 1, 0);
+  bad += test<16>(1, 150, 2, 1, 70);
+  bad += test<32>(1, 37, 4, 2, 0);
   return bad != 0;
 }

@@ -1,5 +1,5 @@
-/* Every attention variant (templates/attn/) compiles with NVRTC for sm_90a (no GPU needed) with
- * no warning and no register spill; the generated stubs are readable (a provenance line, one
+/* Every attention variant (templates/attn/: head dims 16, 32, 64, 128) compiles with NVRTC for
+ * sm_90a (no GPU needed) with no warning and no register spill; the generated stubs are readable (a provenance line, one
  * include, one kernel); descriptors no template supports are refused. */
 #include <string.h>
 
@@ -18,7 +18,7 @@ static alto_status gen_one(int i, alto_gen_kernel *g) { return alto_gen_attn(&ke
 
 static void test_variants_compile(void) {
   int n = alto_attn_variants(ALTO_TARGET_CUDA, "sm_90a", kernels, MAX_VARIANTS);
-  CHECK(n == 14);
+  CHECK(n == 28); /* 4 head dims x (fwd, dkdv, dq) x (causal, full) + 4 delta kernels */
   int bad = compile_check_all(n, gen_one, "sm_90a", true);
   CHECKF(bad == 0, "%d of %d attention kernels failed to compile cleanly", bad, n);
 }
@@ -44,9 +44,17 @@ static void test_stub_shape(void) {
   k.part = ALTO_ATTN_BWD_DELTA;
   alto_gen_attn_grid(&k, 2, 1000, 16, 4, grid);
   CHECK(grid[0] == 8000 && grid[1] == 1 && grid[2] == 1);
+  /* the debug model's head dim 16: rows of 16 + 8 bf16; dkdv steps 64 queries */
+  alto_attnkern k16 = {ALTO_ATTN_BWD_DKDV, 16, true, ALTO_TARGET_CUDA, "sm_90a"};
+  CHECK(alto_gen_attn(&k16, &g) == ALTO_OK);
+  CHECK(strstr(g.source, "alto_attn_bwd_dkdv<16, true, 64, 64>(a);") != NULL);
+  CHECK(g.smem_bytes == (2 * 64 + 2 * 64) * 24 * 2 + 2 * 64 * 4);
+  alto_gen_kernel_free(&g);
   /* descriptors no template supports are refused */
   alto_attnkern bad = k;
   bad.head_dim = 96;
+  CHECK(alto_gen_attn(&bad, &g) == ALTO_ERR_INVALID_ARG);
+  bad.head_dim = 8;
   CHECK(alto_gen_attn(&bad, &g) == ALTO_ERR_INVALID_ARG);
   bad = k;
   snprintf(bad.arch, sizeof bad.arch, "sm_75");

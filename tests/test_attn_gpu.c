@@ -1,9 +1,9 @@
 /* Attention on the GPU (templates/attn/, generated and JIT-compiled) against the CPU reference
  * (runtime/cpu/ops.c) computed in fp32 on the same bf16-rounded inputs: forward (O, lse) and
- * backward (dQ, dK, dV) for shapes with tails, GQA ratios 4 and 1, head dims 64 and 128, batch 2,
- * plain causal and sliding window. Tolerances (NUMERICS.md 8, bf16 outputs): relative Frobenius
- * error of O, dQ, dK, dV below 1e-2, lse within 1e-3 absolute; no NaN; guard bytes intact; two
- * runs bit-identical. Fresh random data with outliers (never zeros). Skips without a GPU. */
+ * backward (dQ, dK, dV) for shapes with tails, GQA ratios 4 and 1, head dims 16 (the debug model),
+ * 32, 64 and 128, batch 2, plain causal and sliding window. Tolerances (NUMERICS.md 8, bf16
+ * outputs): relative Frobenius error of O, dQ, dK, dV below 1e-2, lse within 1e-3 absolute; no
+ * NaN; guard bytes intact; two runs bit-identical. Fresh random data with outliers (never zeros). Skips without a GPU. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -147,6 +147,9 @@ static void test_attention(void) {
       {2048 + 64, 16, 16, 64, 0},   {2048 + 64, 16, 16, 128, 0},
       {1000, 16, 4, 128, 300}, /* sliding window: tiles masked at both ends */
       {2048 + 64, 16, 16, 64, 257}, {37, 16, 4, 64, 0}, /* shorter than one tile */
+      {1000, 16, 4, 16, 0},         {1000, 16, 4, 32, 0}, /* small heads (debug model: 16), GQA */
+      {2048 + 64, 16, 16, 16, 0},   {1000, 16, 4, 32, 300},
+      {37, 16, 4, 16, 0},           {37, 8, 2, 32, 0},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
     run_case(&cases[i]);
@@ -154,6 +157,8 @@ static void test_attention(void) {
 
 static void test_refusals(void) {
   alto_status st = alto_gpu_attention(B, 0, 0, 0, 0, 0, 1, 16, 16, 4, 96, 0);
+  CHECK(st == ALTO_ERR_UNSUPPORTED);
+  st = alto_gpu_attention(B, 0, 0, 0, 0, 0, 1, 16, 16, 4, 8, 0);
   CHECK(st == ALTO_ERR_UNSUPPORTED);
   st = alto_gpu_attention(B, 0, 0, 0, 0, 0, 1, 16, 16, 5, 64, 0);
   CHECK(st == ALTO_ERR_INVALID_ARG);

@@ -15,9 +15,11 @@
 #include "attn/attn_common.cuh"
 
 // grid (ceil(B*T*H / (NT/32))): warp w handles row r = token * H + h of O and dO (H*D wide rows).
+// Lane l reads the pairs l, l + 32, ... of the row's D / 2 (D = 16, 32: lanes past D / 2 read
+// nothing and add 0).
 template <int D, int NT>
 __device__ __forceinline__ void alto_attn_bwd_delta(const alto_attn_args &a) {
-  static_assert(D % 64 == 0, "a lane reads D / 32 elements in pairs");
+  static_assert(D % 16 == 0, "a lane reads elements in pairs");
   const alto_i64 rows = a.B * a.T * a.H;
   const alto_i64 r = (alto_i64)blockIdx.x * (NT / 32) + (threadIdx.x >> 5);
   if (r >= rows)
@@ -25,7 +27,9 @@ __device__ __forceinline__ void alto_attn_bwd_delta(const alto_attn_args &a) {
   const int lane = threadIdx.x & 31;
   float acc = 0.f;
 #pragma unroll
-  for (int i = 0; i < D / 64; i++) {
+  for (int i = 0; i < (D + 63) / 64; i++) {
+    if (D % 64 != 0 && 2 * (lane + 32 * i) >= D)
+      break;
     alto_idx e = r * D + 2 * (lane + 32 * i);
     alto_u32 ow = *(const alto_u32 *)(a.o + e), dw = *(const alto_u32 *)(a.dout + e);
     acc += alto_bf16_to_f32((alto_u16)(ow & 0xFFFFu)) * alto_bf16_to_f32((alto_u16)(dw & 0xFFFFu));
