@@ -1,6 +1,6 @@
 /* Every attention variant (templates/attn/: head dims 16, 32, 64, 128) compiles with NVRTC for
- * sm_90a (no GPU needed) with no warning and no register spill; the generated stubs are readable (a provenance line, one
- * include, one kernel); descriptors no template supports are refused. */
+ * sm_90a (no GPU needed) with no warning and no register spill; the generated stubs are readable
+ * (a provenance line, one include, one kernel); descriptors no template supports are refused. */
 #include <string.h>
 
 #include "base/parallel.h"

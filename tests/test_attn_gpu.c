@@ -3,7 +3,8 @@
  * backward (dQ, dK, dV) for shapes with tails, GQA ratios 4 and 1, head dims 16 (the debug model),
  * 32, 64 and 128, batch 2, plain causal and sliding window. Tolerances (NUMERICS.md 8, bf16
  * outputs): relative Frobenius error of O, dQ, dK, dV below 1e-2, lse within 1e-3 absolute; no
- * NaN; guard bytes intact; two runs bit-identical. Fresh random data with outliers (never zeros). Skips without a GPU. */
+ * NaN; guard bytes intact; two runs bit-identical. Fresh random data with outliers (never zeros).
+ * Skips without a GPU. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>

@@ -704,8 +704,7 @@ static void test_cast_case(bool in_bf16, bool out_bf16, int64_t N) {
   uint8_t *got = fetch_raw(go, what);
   int64_t bad = 0, first = -1;
   for (int64_t i = 0; i < N; i++)
-    if (memcmp(got + i * (int64_t)out_sz, (uint8_t *)want + i * (int64_t)out_sz, out_sz) &&
-        !bad++)
+    if (memcmp(got + i * (int64_t)out_sz, (uint8_t *)want + i * (int64_t)out_sz, out_sz) && !bad++)
       first = i;
   CHECKF(bad == 0, "%s: %lld elements differ in bits (first %lld)", what, (long long)bad,
          (long long)first);
@@ -735,7 +734,9 @@ static void test_cast(void) {
 static void test_dge_case(int64_t E, int64_t R, int64_t C, int axis, bool block2d) {
   char what[96];
   snprintf(what, sizeof what, "dge E%lld R%lld C%lld %s", (long long)E, (long long)R, (long long)C,
-           block2d ? "32x32" : axis == -1 ? "1x32" : "32x1");
+           block2d      ? "32x32"
+           : axis == -1 ? "1x32"
+                        : "32x1");
   const int64_t n = E * R * C;
   act w = act_new(n, false, 0.02f), dw = act_new(n, false, 1e-3f);
   act_put_specials(&w, n / 2);
