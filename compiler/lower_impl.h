@@ -41,6 +41,7 @@ typedef struct {
   int counts;                   /* grouped: tokens per expert (E) i32 */
   lower_param_ w, b;            /* b.w < 0 without bias */
   int x;                        /* forward input (M, K) bf16 */
+  int wb;                       /* bf16 linears: the weight's bf16 copy (fprop and dgrad) */
   int xq, xs;                   /* fprop X codes, scales */
   int wq, ws;                   /* fprop W codes, scales */
   int xtq, xts;                 /* wgrad X codes, scales (saved from forward) */

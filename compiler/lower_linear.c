@@ -190,7 +190,7 @@ alto_status lower_linear_init_(lower_ctx_ *c, lower_linear_ *l, const char *name
   l->K = k;
   l->M = m;
   l->counts = -1;
-  l->xq = l->xs = l->wq = l->ws = l->xtq = l->xts = -1;
+  l->xq = l->xs = l->wq = l->ws = l->xtq = l->xts = l->wb = -1;
   char pn[112];
   snprintf(pn, sizeof pn, "%s.weight", name);
   int64_t ws[3] = {e, n, k};
@@ -214,8 +214,9 @@ static void bias_in_(const lower_linear_ *l, alto_node *g) {
     lower_in_(g, l->counts);
 }
 
-/* The fp32 master weight cast to a bf16 copy for a high-precision GEMM: (E?, N, K). Forward and
- * backward each cast it (a fresh copy rather than one kept alive across the step). */
+/* The fp32 master weight cast to a bf16 copy for a high-precision GEMM: (E?, N, K). The forward
+ * casts it once and the backward's dgrad reads the same copy (kept alive across the step, as
+ * PyTorch's autocast weight cache does: one cast per step instead of two). */
 static int lower_weight_bf16_(lower_ctx_ *c, const lower_linear_ *l, const char *suffix) {
   int64_t N = l->N, K = l->K, E = l->E;
   char name[112];
@@ -240,7 +241,7 @@ alto_status lower_linear_fwd_(lower_ctx_ *c, lower_linear_ *l, int x, int *y) {
   snprintf(name, sizeof name, "%s.out", l->name);
   int out = lower_buf_(c, name, ALTO_DT_BF16, 2, M, N, 0); /* (M, N) */
   if (!l->lpt) {
-    int wb = lower_weight_bf16_(c, l, "weight.bf16");
+    int wb = l->wb = lower_weight_bf16_(c, l, "weight.bf16");
     alto_node *g = gemm_(c, l, "fprop", M, N, K);
     lower_in_(g, x);
     lower_in_(g, wb);
@@ -320,7 +321,7 @@ alto_status lower_linear_bwd_(lower_ctx_ *c, lower_linear_ *l, int dy, int *dx) 
   int64_t M = l->M, N = l->N, K = l->K, E = l->E;
   bool acc;
   if (!l->lpt) {
-    int wb = lower_weight_bf16_(c, l, "weight.bf16.bwd");
+    int wb = l->wb >= 0 ? l->wb : lower_weight_bf16_(c, l, "weight.bf16.bwd");
     int d = dx_buf_(c, l, dx, &acc);
     alto_node *g = gemm_(c, l, "dgrad", M, K, N);
     g->trans_b = true;
