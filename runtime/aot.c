@@ -157,16 +157,22 @@ static double alto_aot_now_(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static alto_status alto_aot_one_(const alto_aot_batch *b, const alto_qkern *k, char *key,
-                                 size_t key_cap, alto_aot_result *res) {
-  alto_qkern_key(k, key, key_cap);
+static alto_status alto_aot_one_(const alto_aot_batch *b, int i, char *key, size_t key_cap,
+                                 alto_aot_result *res) {
   alto_gen_kernel g;
-  ALTO_TRY(alto_gen_quant(k, &g));
+  if (b->gen) {
+    g = b->gen[i];
+    snprintf(key, key_cap, "%s", g.key);
+  } else {
+    alto_qkern_key(&b->kernels[i], key, key_cap);
+    ALTO_TRY(alto_gen_quant(&b->kernels[i], &g));
+  }
   alto_status st = b->emit_dir ? alto_aot_emit_source(b->emit_dir, &g, b->target) : ALTO_OK;
   alto_cache_origin origin = ALTO_CACHE_COMPILED;
   if (st == ALTO_OK && b->compile)
     st = alto_aot_compile(&g, b->target, b->arch, &origin);
-  alto_gen_kernel_free(&g);
+  if (!b->gen)
+    alto_gen_kernel_free(&g);
   *res = !b->compile                     ? ALTO_AOT_WRITTEN
          : origin == ALTO_CACHE_COMPILED ? ALTO_AOT_COMPILED
                                          : ALTO_AOT_CACHED;
@@ -187,7 +193,7 @@ static void alto_aot_worker_(void *ctx, int64_t begin, int64_t end) {
       double t0 = alto_aot_now_();
       char key[256];
       alto_aot_result res = ALTO_AOT_FAILED;
-      alto_status st = alto_aot_one_(b, &b->kernels[i], key, sizeof key, &res);
+      alto_status st = alto_aot_one_(b, i, key, sizeof key, &res);
       if (st != ALTO_OK)
         res = ALTO_AOT_FAILED;
       double dt = alto_aot_now_() - t0;

@@ -44,7 +44,7 @@ alto_status alto_aot_compile(const alto_gen_kernel *g, alto_target t, const char
 alto_status alto_aot_emit_source(const char *dir, const alto_gen_kernel *g, alto_target t);
 alto_status alto_aot_emit_templates(const char *dir);
 
-/* ---- a batch of quantization kernels, compiled in parallel -------------------------------- */
+/* ---- a batch of kernels, compiled in parallel -------------------------------- */
 
 typedef enum {
   ALTO_AOT_COMPILED, /* compiled into the cache */
@@ -59,7 +59,8 @@ typedef void (*alto_aot_progress_fn)(void *ctx, int done, int total, const char 
                                      alto_aot_result result, double seconds, const char *error);
 
 typedef struct {
-  const alto_qkern *kernels;
+  const alto_qkern *kernels;   /* quantization descriptors, generated here; or */
+  const alto_gen_kernel *gen;  /* ready stubs of any generator (kernels NULL) */
   int n;
   alto_target target;
   const char *arch;

@@ -65,6 +65,7 @@ struct alto_exec_gpu {
   int tokens, targets;
   int64_t step;
   bool recording;
+  bool record_only; /* alto_exec_gpu_plan_kernels: no device, no weights */
   int64_t quant_checked;
   int64_t gemm_calls[GEMM_PATH_COUNT];
   int *node_path; /* GEMM node -> its gemm_path_ of the last run (-1 otherwise) */
@@ -319,7 +320,7 @@ static alto_status create_(alto_exec_gpu *e) {
   const alto_plan *p = e->p;
   for (int i = 0; i < p->n_nodes; i++)
     ALTO_TRY(check_node_(e, &p->nodes[i]));
-  if (e->b->target == ALTO_TARGET_CUDA)
+  if (e->b->target == ALTO_TARGET_CUDA && !e->record_only)
     ALTO_TRY(alto_cublaslt_init());
   ALTO_TRY(e->b->i->alloc(e->b, p->arena_bytes ? p->arena_bytes : 1, &e->arena));
   for (int i = 0; i < p->n_nodes; i++) {
@@ -358,12 +359,14 @@ static alto_status create_(alto_exec_gpu *e) {
     q->v = find_suffix_(e, name, ".exp_avg_sq");
     ALTO_ASSERT_MSG(q->grad >= 0 && q->m >= 0 && q->v >= 0, name);
     q->numel = numel_(&p->bufs[i]);
+    if (e->record_only)
+      continue;
     q->h_param = xzalloc_f32_(q->numel);
     q->h_grad = xzalloc_f32_(q->numel);
     q->h_m = xzalloc_f32_(q->numel);
     q->h_v = xzalloc_f32_(q->numel);
   }
-  return init_params_(e);
+  return e->record_only ? ALTO_OK : init_params_(e);
 }
 
 alto_status alto_exec_gpu_create(alto_backend *b, const alto_model *m, const alto_plan *p,
@@ -396,10 +399,10 @@ void alto_exec_gpu_free(alto_exec_gpu *e) {
     return;
   alto_backend *b = e->real;
   alto_dptr bufs[] = {e->arena, e->scratch, e->small, e->rht_tables};
-  for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+  for (size_t i = 0; i < sizeof bufs / sizeof bufs[0] && !e->record_only; i++)
     if (bufs[i])
       b->i->free(b, bufs[i]);
-  for (int r = 0; r < e->n_ropes; r++) {
+  for (int r = 0; r < e->n_ropes && !e->record_only; r++) {
     b->i->free(b, e->ropes[r].cos_t);
     b->i->free(b, e->ropes[r].sin_t);
   }
@@ -863,15 +866,15 @@ static double now_(void) {
   return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-alto_status alto_exec_gpu_prepare(alto_exec_gpu *e, int threads, FILE *progress, int *n_kernels,
-                                  double *seconds) {
-  double t0 = now_();
+/* One step (forward, backward, norm, clipping, AdamW) on a backend that launches nothing, with
+ * the JIT recording every kernel it would have loaded. */
+static alto_status record_(alto_exec_gpu *e, alto_jit_recorder *rec) {
   alto_backend rec_b = *e->real;
   rec_b.i = &rec_i_;
-  alto_jit_recorder rec = {0};
+  alto_backend *saved = e->b;
   e->b = &rec_b;
   e->recording = true;
-  alto_jit_record(&rec);
+  alto_jit_record(rec);
   alto_status s = run_range_(e, 0, e->p->n_bwd_end, 1);
   if (s == ALTO_OK) {
     alto_adamw_hparams h = {1e-3, 0.9, 0.95, 1e-8, 0.1};
@@ -884,7 +887,37 @@ alto_status alto_exec_gpu_prepare(alto_exec_gpu *e, int threads, FILE *progress,
     s = alto_exec_gpu_scale_grads(e, 1.0f);
   alto_jit_record(NULL);
   e->recording = false;
-  e->b = e->real;
+  e->b = saved;
+  return s;
+}
+
+alto_status alto_exec_gpu_plan_kernels(const alto_model *m, const alto_plan *p, alto_target target,
+                                       const char *arch, alto_jit_recorder *out) {
+  memset(out, 0, sizeof *out);
+  ALTO_TRY(alto_exec_check_plan("gpu", m, p));
+  alto_backend rec_b = {&rec_i_, target, "", "record"};
+  snprintf(rec_b.arch, sizeof rec_b.arch, "%s", arch);
+  alto_exec_gpu *e = alto_xcalloc(1, sizeof *e);
+  e->b = e->real = &rec_b;
+  e->m = *m;
+  e->p = p;
+  e->record_only = true;
+  e->tokens = alto_exec_gpu_find(e, "tokens");
+  e->targets = alto_exec_gpu_find(e, "targets");
+  alto_status s = create_(e);
+  if (s == ALTO_OK)
+    s = record_(e, out);
+  alto_exec_gpu_free(e);
+  if (s != ALTO_OK)
+    alto_jit_recorder_free(out);
+  return s;
+}
+
+alto_status alto_exec_gpu_prepare(alto_exec_gpu *e, int threads, FILE *progress, int *n_kernels,
+                                  double *seconds) {
+  double t0 = now_();
+  alto_jit_recorder rec = {0};
+  alto_status s = record_(e, &rec);
   if (s != ALTO_OK) {
     alto_jit_recorder_free(&rec);
     return s;

@@ -28,6 +28,7 @@
 #include "compiler/model.h"
 #include "runtime/backend.h"
 #include "runtime/cpu/ops.h"
+#include "runtime/jit.h"
 
 typedef struct alto_exec_gpu alto_exec_gpu;
 
@@ -53,6 +54,12 @@ void alto_exec_gpu_free(alto_exec_gpu *e);
  * with a progress line on `progress` (NULL: quiet). *n_kernels, *seconds: what it did. */
 alto_status alto_exec_gpu_prepare(alto_exec_gpu *e, int threads, FILE *progress, int *n_kernels,
                                   double *seconds);
+
+/* The kernels the executor runs for plan `p` on (target, arch), found without a device (one
+ * recorded step on a backend that allocates and launches nothing): what `alto-compile --arch
+ * --model` compiles so that training starts warm. Free with alto_jit_recorder_free. */
+alto_status alto_exec_gpu_plan_kernels(const alto_model *m, const alto_plan *p, alto_target target,
+                                       const char *arch, alto_jit_recorder *out);
 
 /* tokens, targets (B*T) int32, validated as alto_exec_set_inputs does, then uploaded. */
 alto_status alto_exec_gpu_set_inputs(alto_exec_gpu *e, const int32_t *tokens,

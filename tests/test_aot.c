@@ -297,22 +297,29 @@ static void test_cli_compile(void) {
   CHECKF(cli_(dir, args) == 0, "%s\n%s", out_, err_);
   CHECKF(summary_("sm_90a", &n, &compiled, &cached, &failed), "%s", out_);
   CHECKF(n >= 8 && compiled == n && cached == 0 && failed == 0, "%s", out_);
-  CHECK(strstr(out_, "GEMM and attention kernels are not generated yet") != NULL);
   CHECK(strstr(err_, "compiled quant.nvfp4_outer.cuda.sm_90a") != NULL); /* line progress */
   int n2 = 0;
   CHECKF(cli_(dir, args) == 0, "%s\n%s", out_, err_);
   CHECKF(summary_("sm_90a", &n2, &compiled, &cached, &failed), "%s", out_);
   CHECKF(n2 == n && compiled == 0 && cached == n && failed == 0, "%s", out_);
   CHECK(strstr(out_, dir) != NULL); /* the cache dir is named */
-  /* A plan: its 5 kernels, warm after the first run */
+  /* A plan: its 5 quantization kernels, then every kernel the GPU executor runs (ops, attention,
+   * RHT: more than 20), warm after the first run */
   args = "--model llama3/debugmodel --recipe mxfp4 --arch sm_90a";
   CHECKF(cli_(dir, args) == 0, "%s\n%s", out_, err_);
-  CHECKF(strstr(out_, "5 quantization kernels for sm_90a (cuda); GEMM and attention kernels are "
-                      "not generated yet"),
-         "%s", out_);
+  CHECKF(strstr(out_, "5 quantization kernels for sm_90a (cuda)"), "%s", out_);
   CHECKF(summary_("sm_90a", &n, &compiled, &cached, &failed) && n == 5 && failed == 0, "%s", out_);
+  int ne = 0, ec = 0, eh = 0, ew = 0, ef = -1;
+  const char *ex = strstr(out_, "sm_90a: ");
+  ex = ex ? strstr(ex + 1, "sm_90a: ") : NULL;
+  CHECKF(ex && sscanf(ex, "sm_90a: %d executor kernels: %d compiled, %d found in cache, %d written, "
+                          "%d failed", &ne, &ec, &eh, &ew, &ef) == 5 &&
+             ne > 20 && ef == 0 && ec + eh == ne,
+         "%s", out_);
+  CHECKF(strstr(err_, "attn.fwd.d16.causal") && strstr(err_, "ops.rmsnorm.c256.bf16"), "%s", err_);
   CHECKF(cli_(dir, args) == 0, "%s\n%s", out_, err_);
   CHECKF(summary_("sm_90a", &n, &compiled, &cached, &failed) && cached == 5, "%s", out_);
+  CHECKF(strstr(out_, "executor kernels: 0 compiled"), "%s", out_);
   /* A failing compile (an option NVRTC refuses): exit 1, the kernel and the log named */
   setenv("ALTO_JIT_EXTRA_OPTIONS", "--no-such-option", 1);
   CHECK(cli_(dir, "--arch sm_90a --only nvfp4_outer") == 1);
@@ -348,6 +355,7 @@ static void test_cli_errors(void) {
   /* --list prints without compiling */
   CHECK(cli_(dir, "--model llama3/debugmodel --recipe mxfp4 --arch sm_90a --list") == 0);
   CHECK(strstr(out_, "quant.tile.mxfp4.e2m1.b32x32.pack_cols.rne.even.in_f32.cuda.sm_90a"));
+  CHECKF(strstr(out_, "exec  attn.bwd_dkdv.d16") && strstr(out_, "exec  ops.adamw"), "%s", out_);
   unsetenv("ALTO_CACHE_DIR");
 }
 

@@ -18,6 +18,7 @@
 #include "compiler/variant.h"
 #include "runtime/aot.h"
 #include "runtime/plan_kernels.h"
+#include "runtime/exec_gpu.h"
 #include "runtime/quant_matrix.h"
 
 static void usage_(FILE *f) {
@@ -35,8 +36,10 @@ static void usage_(FILE *f) {
           "a GPU of that arch starts warm (no GPU needed here: NVRTC / hiprtc only). With\n"
           "--model (and --recipe) it builds every kernel of that plan; without, the whole\n"
           "quantization matrix (every scheme, block, axis, rounding and RHT variant alto\n"
-          "generates). Only quantization kernels exist so far: GEMM and attention kernels are\n"
-          "not generated yet. Kernels already in the cache are found, not rebuilt.\n"
+          "generates). With --model on a CUDA arch it also builds every kernel the GPU executor\n"
+          "runs for the plan (training ops, attention, RHT, transposes), so the first step of\n"
+          "alto-train is warm; GEMMs run through cuBLASLt (alto's own GEMMs are not generated\n"
+          "yet). Kernels already in the cache are found, not rebuilt.\n"
           "\n"
           "  --model MODEL    family/flavor (llama3/8b, deepseek_v3/16b, gpt_oss/20b, ...) under\n"
           "                   models/, or a path to a model .yaml\n"
@@ -323,9 +326,8 @@ static int run_aot_(const aot_opts_ *o, const alto_plan_kernels *pk, const char 
     free(ks);
     return 0;
   }
-  printf("%s: %d quantization kernel%s for %s (%s)%s; GEMM and attention kernels are not "
-         "generated yet\n",
-         what, n, n == 1 ? "" : "s", o->arch, tname, o->n_only ? ", selected by --only" : "");
+  printf("%s: %d quantization kernel%s for %s (%s)%s\n", what, n, n == 1 ? "" : "s", o->arch,
+         tname, o->n_only ? ", selected by --only" : "");
   fflush(stdout);
   if (n == 0) {
     free(ks);
@@ -371,6 +373,50 @@ static int run_aot_(const aot_opts_ *o, const alto_plan_kernels *pk, const char 
   if (sum.failed)
     fprintf(stderr, "alto-compile: %d of %d kernels failed (messages above)\n", sum.failed, n);
   return sum.failed ? 1 : 0;
+}
+
+/* --model with --arch: every kernel the GPU executor runs for the plan (training ops, attention,
+ * RHT, transposes, and the quantizers again: found in the cache), so that `alto-train` on a GPU
+ * of that arch starts warm. Returns the exit code. */
+static int run_exec_aot_(const aot_opts_ *o, const alto_model *m, const alto_plan *p) {
+  alto_jit_recorder rec;
+  if (alto_exec_gpu_plan_kernels(m, p, o->target, o->arch, &rec) != ALTO_OK) {
+    fprintf(stderr, "alto-compile: the GPU executor's kernels: %s\n", alto_last_error());
+    return 1;
+  }
+  int n = 0;
+  for (int i = 0; i < rec.n; i++) /* --only keeps the matching ones, in order */
+    if (selected_(o, rec.k[i].key)) {
+      alto_gen_kernel t = rec.k[n];
+      rec.k[n++] = rec.k[i];
+      rec.k[i] = t;
+    }
+  int rc = 0;
+  if (o->list) {
+    for (int i = 0; i < n; i++)
+      printf("exec  %s\n", rec.k[i].key);
+  } else if (n > 0) {
+    printf("GPU executor: %d kernels (training ops, attention, quantization) for %s\n", n, o->arch);
+    fflush(stdout);
+    progress_ prog = {alto_log_color(), now_()};
+    alto_aot_batch b = {.gen = rec.k,
+                        .n = n,
+                        .target = o->target,
+                        .arch = o->arch,
+                        .threads = o->jobs,
+                        .emit_dir = o->emit_dir,
+                        .compile = o->compile,
+                        .progress = progress_cb_,
+                        .progress_ctx = &prog};
+    alto_aot_summary sum;
+    alto_aot_run(&b, &sum);
+    printf("%s: %d executor kernels: %d compiled, %d found in cache, %d written, %d failed in "
+           "%.1f s\n",
+           o->arch, n, sum.compiled, sum.cached, sum.written, sum.failed, sum.seconds);
+    rc = sum.failed ? 1 : 0;
+  }
+  alto_jit_recorder_free(&rec);
+  return rc;
 }
 
 /* ---- main ------------------------------------------------------------------------------------ */
@@ -493,6 +539,11 @@ int main(int argc, char **argv) {
       if (plan)
         printf("\n");
       rc = run_aot_(&ao, &pk, what);
+      /* the executor runs CUDA only (GEMMs through cuBLASLt) */
+      if ((rc == 0 || ao.list) && ao.target == ALTO_TARGET_CUDA) {
+        int rc2 = run_exec_aot_(&ao, &m, &l.plan);
+        rc = rc ? rc : rc2;
+      }
     }
     alto_plan_kernels_free(&pk);
   }
