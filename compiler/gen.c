@@ -76,6 +76,14 @@ static bool alto_scheme_is_blocked_(alto_scheme s) {
          s == ALTO_SCHEME_NVFP4 || s == ALTO_SCHEME_FP8_BLOCK;
 }
 
+/* Blockwise FP8 with 128-row blocks (128x1 column blocks, 128x128 2-D blocks, no RHT) has its own
+ * template: quant_tile128.cuh, one CTA per 128 x 128 tile; 256 threads (bf16) or 512 (fp32) keep
+ * 8 rows of 16 bytes per thread in registers. */
+static bool alto_gen_tile128_(const alto_qkern *k) {
+  return k->kind == ALTO_QKERN_TILE && k->scheme == ALTO_SCHEME_FP8_BLOCK && k->block_r == 128 &&
+         !k->rht && !k->sr && k->elem != ALTO_ELEM_E2M1;
+}
+
 int alto_gen_tile_cpt(const alto_qkern *k) {
   if (k->kind != ALTO_QKERN_TILE && k->kind != ALTO_QKERN_DUAL)
     return 2;
@@ -87,6 +95,8 @@ static int alto_gen_tile_rows_(const alto_qkern *k) { return k->rht > k->block_r
 static int alto_gen_threads_(const alto_qkern *k) {
   if (k->kind != ALTO_QKERN_TILE && k->kind != ALTO_QKERN_RHT && k->kind != ALTO_QKERN_DUAL)
     return alto_qkern_tpl_[k->kind].threads;
+  if (alto_gen_tile128_(k))
+    return k->in_bf16 ? 256 : 512;
   int t = alto_gen_tile_rows_(k);
   return t <= 32 ? 128 : (t == 64 ? 64 : 32);
 }
@@ -190,7 +200,8 @@ alto_status alto_gen_quant(const alto_qkern *k, alto_gen_kernel *out) {
   ALTO_TRY(alto_gen_check_(k));
   alto_qkern_key(k, out->key, sizeof out->key);
   alto_gen_kernel_name(out->key, out->name, sizeof out->name);
-  out->template_file = alto_qkern_tpl_[k->kind].file;
+  out->template_file =
+      alto_gen_tile128_(k) ? "quant/quant_tile128.cuh" : alto_qkern_tpl_[k->kind].file;
   out->threads = alto_gen_threads_(k);
   char *s = NULL;
   size_t len = 0, cap = 0;
@@ -212,6 +223,12 @@ alto_status alto_gen_quant(const alto_qkern *k, alto_gen_kernel *out) {
              alto_rule_enum_(k->rule), sr);
     break;
   case ALTO_QKERN_TILE: {
+    if (alto_gen_tile128_(k)) {
+      alto_gen_appendf(&s, &len, &cap,
+                       "  alto_quant_tile128<%s, %d, %s, %d>(a.x, a.codes, a.scales, a.cols);\n",
+                       alto_elem_enum_(k->elem), k->block_c, in, out->threads);
+      break;
+    }
     int cpt = alto_gen_tile_cpt(k);
     int t = alto_gen_tile_rows_(k);
     if (k->rht || t <= 64) /* the staged tile (quant_tile.cuh's STAGE) */
@@ -305,6 +322,11 @@ void alto_gen_quant_grid(const alto_qkern *k, int64_t rows, int64_t cols, int64_
   case ALTO_QKERN_DUAL:
   case ALTO_QKERN_TILE: {
     int t = alto_gen_tile_rows_(k);
+    if (alto_gen_tile128_(k)) { /* one CTA per 128 x 128 tile */
+      grid[0] = alto_cdiv_(cols, 128);
+      grid[1] = (unsigned)(rows / 128);
+      break;
+    }
     grid[0] = alto_cdiv_(cols, (int64_t)threads * alto_gen_tile_cpt(k));
     grid[1] = (unsigned)(rows / t);
     break;

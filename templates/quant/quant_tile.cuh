@@ -165,7 +165,8 @@ __device__ __forceinline__ void alto_quant_tile(const void *__restrict__ x,
   constexpr int T = RHT_B > BR ? RHT_B : BR; // rows of the tile
   constexpr int GL = BC > CPT ? BC / CPT : 1; // lanes sharing a 2-D block (1 for column blocks)
   // Tiles up to 64 rows (and every RHT tile) are staged in shared memory with 16-byte loads; taller
-  // ones (128x1, 128x128 blocks) are read twice from global memory (amax, then encode: L2 hits).
+  // ones are read twice from global memory (amax, then encode: L2 hits). Blockwise FP8's 128x1 and
+  // 128x128 blocks do not come here: quant_tile128.cuh.
   constexpr bool STAGE = RHT_B > 0 || T <= 64;
   typedef typename alto_smem_type_<IN_BF16>::type smem_t;
   extern __shared__ unsigned char alto_smem_raw_[];

@@ -1,0 +1,214 @@
+// Blockwise FP8 with 128-row blocks: 128x1 column blocks ("128x1 along M": one scale per 128 rows
+// of one column, the wgrad operands) and 128x128 2-D blocks (the weights, every step).
+//
+// x      [rows, cols] bf16 or fp32 (3-D [E, R, C] = [E*R, C]); rows % 128 == 0 (R % 128 == 0 keeps
+//        blocks inside one matrix); 2-D blocks: cols % 128 == 0
+// codes  [rows, cols], one FP8 byte per element
+// scales fp32 d; 128x1: [rows/128, cols]; 128x128: [rows/128, cols/128]
+//
+// A CTA of NT threads (256 for bf16, 512 for fp32) quantizes one 128 x 128 tile: one 2-D block, or
+// 128 column blocks. A thread owns V adjacent columns, 16 bytes of a row (V = 8 bf16 or 4 fp32);
+// LPR = 128 / V threads cover a tile row, the CTA covers RPP = NT / LPR rows per pass, and a thread
+// keeps its P = 128 / RPP = 8 rows in 32 registers as raw bits: x is read once, with all 8 loads of
+// the thread in flight before the first use. Then
+//   1. each thread's amax per column over its P rows;
+//   2. 128x1: per-column partials through shared memory, one thread per column reduces them and
+//      writes the scale; 128x128: a shuffle reduction per warp, the warps' results through shared
+//      memory, and every thread derives the (one) scale;
+//   3. each thread encodes its rows from registers and stores V code bytes per row.
+// Consecutive threads read consecutive 16-byte chunks of a row and write consecutive 8- or 4-byte
+// chunks of codes. The generic tile kernel (quant_tile.cuh) ran these blocks with 32-thread CTAs in
+// which each thread walked 128 rows twice with 2-byte loads: too few bytes in flight per SM (28-33%
+// of copy bandwidth); staging its tiles in shared memory with 32 threads was slower still.
+//
+// Bits equal the CPU reference (runtime/cpu/quant_fp8.c): alto_amax_update's order-free integer
+// max, alto_fp8_block_scale, and the element x / d (a true fp32 division) cast as
+// alto_f32_to_e4m3 / e5m2 do.
+#ifndef ALTO_QUANT_TILE128_CUH
+#define ALTO_QUANT_TILE128_CUH
+
+#include "quant/quant_rows.cuh"
+
+// FP8 codes of two values, lo in the low byte: alto_f32_to_e4m3 / e5m2.
+template <int ELEM>
+__device__ __forceinline__ alto_u32 alto_fp8x2_(float lo, float hi) {
+  return (alto_u32)alto_elem_encode((alto_elem)ELEM, lo) |
+         ((alto_u32)alto_elem_encode((alto_elem)ELEM, hi) << 8);
+}
+
+// Max of two pairs of 16-bit fields (the magnitudes of two bf16 values per word).
+__device__ __forceinline__ alto_u32 alto_max_u16x2_(alto_u32 a, alto_u32 b) {
+#if defined(__CUDA_ARCH__)
+  return __vmaxu2(a, b);
+#else
+  alto_u32 lo = (a & 0xFFFFu) > (b & 0xFFFFu) ? (a & 0xFFFFu) : (b & 0xFFFFu);
+  alto_u32 hi = (a >> 16) > (b >> 16) ? (a >> 16) : (b >> 16);
+  return lo | (hi << 16);
+#endif
+}
+
+// The 16 bytes of a thread's columns in one row, as 4 words: one 16-byte load (FULL: all V columns
+// exist and rows are 16-byte aligned), else element loads of the n < V columns that exist (zeros
+// after them, which no amax sees: |0| is the identity of the max).
+template <bool BF16, bool FULL>
+__device__ __forceinline__ void alto_t128_load_(const void *__restrict__ x, alto_idx e, int n,
+                                                alto_u32 w[4]) {
+  constexpr int V = BF16 ? 8 : 4;
+  if (FULL) {
+    uint4 u = *(const uint4 *)((const unsigned char *)x + e * (BF16 ? 2 : 4));
+    w[0] = u.x, w[1] = u.y, w[2] = u.z, w[3] = u.w;
+    return;
+  }
+  w[0] = w[1] = w[2] = w[3] = 0;
+#pragma unroll
+  for (int j = 0; j < V; j++) // constant indices keep w[] in registers
+    if (j < n) {
+      if (BF16)
+        w[j / 2] |= (alto_u32)((const alto_u16 *)x)[e + j] << (16 * (j & 1));
+      else
+        w[j] = ((const alto_u32 *)x)[e + j];
+    }
+}
+
+// Value j of a thread's row (bf16 widened exactly: the bits shifted up).
+template <bool BF16>
+__device__ __forceinline__ float alto_t128_val_(const alto_u32 w[4], int j) {
+  if (BF16)
+    return alto_f32_from_bits((j & 1) ? (w[j / 2] & 0xFFFF0000u) : (w[j / 2] << 16));
+  return alto_f32_from_bits(w[j]);
+}
+
+template <int ELEM, int BC, bool IN_BF16, int NT>
+__device__ __forceinline__ void alto_quant_tile128(const void *__restrict__ x,
+                                                   alto_u8 *__restrict__ codes,
+                                                   void *__restrict__ scales, alto_idx cols) {
+  constexpr int B = 128;
+  constexpr int V = IN_BF16 ? 8 : 4; // columns per thread: 16 bytes of a row
+  constexpr int LPR = B / V;         // threads per tile row
+  constexpr int RPP = NT / LPR;      // rows per pass of the CTA
+  constexpr int P = B / RPP;         // rows per thread
+  constexpr int NW = NT / ALTO_WARP;
+  static_assert(BC == 1 || BC == B, "128x1 or 128x128 blocks");
+  static_assert(NT % LPR == 0 && B % RPP == 0 && NT >= B, "the CTA covers whole tile rows");
+  // 128x1: amax partials [row group][column], then the column scales; 128x128: one amax per warp.
+  __shared__ float s_part[BC == 1 ? RPP * B : NW];
+  __shared__ float s_d[BC == 1 ? B : 1];
+
+  const int tc = threadIdx.x % LPR, g = threadIdx.x / LPR; // column group, row group
+  const alto_idx c0 = (alto_idx)blockIdx.x * B; // first column of the tile
+  const alto_idx c = c0 + tc * V;               // first column of this thread
+  const alto_idx r0 = (alto_idx)blockIdx.y * B; // first row of the tile
+  const alto_idx sb = (alto_idx)blockIdx.y;     // block row of the scales
+  const int n = cols - c >= V ? V : (cols > c ? (int)(cols - c) : 0); // columns that exist here
+  // 16-byte accesses: all V columns exist and rows are 16-byte aligned (always for 2-D blocks)
+  const bool full = BC == B || (n == V && cols % V == 0);
+
+  alto_u32 w[P][4]; // rows r0 + p * RPP + g, p < P
+  if (full) {
+#pragma unroll
+    for (int p = 0; p < P; p++)
+      alto_t128_load_<IN_BF16, true>(x, (r0 + p * RPP + g) * cols + c, V, w[p]);
+  } else {
+#pragma unroll
+    for (int p = 0; p < P; p++)
+      alto_t128_load_<IN_BF16, false>(x, (r0 + p * RPP + g) * cols + c, n, w[p]);
+  }
+
+  // 1. amax per column over this thread's rows
+  float amax[V];
+  if constexpr (IN_BF16) { // alto_amax_update on the 16-bit halves: bf16 widens by a shift
+    alto_u32 m[4] = {0, 0, 0, 0};
+#pragma unroll
+    for (int p = 0; p < P; p++)
+#pragma unroll
+      for (int i = 0; i < 4; i++)
+        m[i] = alto_max_u16x2_(m[i], w[p][i] & 0x7FFF7FFFu);
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+      amax[2 * i] = alto_f32_from_bits(m[i] << 16);
+      amax[2 * i + 1] = alto_f32_from_bits(m[i] & 0xFFFF0000u);
+    }
+  } else {
+#pragma unroll
+    for (int j = 0; j < V; j++) {
+      amax[j] = 0.0f;
+#pragma unroll
+      for (int p = 0; p < P; p++)
+        amax[j] = alto_amax_update(amax[j], alto_t128_val_<false>(w[p], j));
+    }
+  }
+
+  // 2. block amax and scales
+  float d[V];
+  if constexpr (BC == 1) {
+#pragma unroll
+    for (int j = 0; j < V; j++)
+      s_part[g * B + tc * V + j] = amax[j];
+    __syncthreads();
+    if (threadIdx.x < B) {
+      float a = 0.0f;
+#pragma unroll
+      for (int k = 0; k < RPP; k++)
+        a = alto_amax_update(a, s_part[k * B + threadIdx.x]);
+      float dc = alto_fp8_block_scale(a, (alto_elem)ELEM);
+      s_d[threadIdx.x] = dc;
+      if (c0 + threadIdx.x < cols)
+        ((float *)scales)[sb * cols + c0 + threadIdx.x] = dc;
+    }
+    __syncthreads();
+#pragma unroll
+    for (int j = 0; j < V; j++)
+      d[j] = s_d[tc * V + j];
+  } else {
+    float a = amax[0];
+#pragma unroll
+    for (int j = 1; j < V; j++)
+      a = alto_amax_update(a, amax[j]);
+#pragma unroll
+    for (int m = 1; m < ALTO_WARP; m <<= 1)
+      a = alto_amax_update(a, ALTO_SHFL_XOR(a, m, ALTO_WARP));
+    if (threadIdx.x % ALTO_WARP == 0)
+      s_part[threadIdx.x / ALTO_WARP] = a;
+    __syncthreads();
+    a = s_part[0];
+#pragma unroll
+    for (int k = 1; k < NW; k++)
+      a = alto_amax_update(a, s_part[k]);
+    const float db = alto_fp8_block_scale(a, (alto_elem)ELEM);
+    if (threadIdx.x == 0)
+      ((float *)scales)[sb * (cols / B) + blockIdx.x] = db;
+#pragma unroll
+    for (int j = 0; j < V; j++)
+      d[j] = db;
+  }
+  if (n == 0)
+    return;
+
+  // 3. codes: x / d (fp32 division) cast to FP8, V bytes per row
+#pragma unroll
+  for (int p = 0; p < P; p++) {
+    alto_u32 cw[V / 4]; // V code bytes, little-endian
+#pragma unroll
+    for (int j = 0; j < V; j += 4) {
+      float q[4];
+#pragma unroll
+      for (int i = 0; i < 4; i++)
+        q[i] = ALTO_FDIV(alto_t128_val_<IN_BF16>(w[p], j + i), d[j + i]);
+      cw[j / 4] = alto_fp8x2_<ELEM>(q[0], q[1]) | (alto_fp8x2_<ELEM>(q[2], q[3]) << 16);
+    }
+    alto_u8 *o = codes + (r0 + p * RPP + g) * cols + c;
+    if (full) {
+      if constexpr (V == 8)
+        *(uint2 *)o = uint2{cw[0], cw[1]};
+      else
+        *(alto_u32 *)o = cw[0];
+    } else {
+#pragma unroll
+      for (int j = 0; j < V; j++)
+        if (j < n)
+          o[j] = (alto_u8)(cw[j / 4] >> (8 * (j % 4)));
+    }
+  }
+}
+
+#endif
