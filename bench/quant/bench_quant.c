@@ -1,8 +1,10 @@
 /* bench/quant: effective bandwidth of every quantization kernel (bytes read + bytes written per
  * second) against a device-to-device copy of the input measured in the same run.
  *
- *   build/bench/bench_quant [M K]      (default M = 8192, K = 7168, bf16 input)
+ *   build/bench/bench_quant [--f32] [--only SUBSTR]... [M K]   (default M = 8192, K = 7168, bf16)
  *
+ * --f32 takes an fp32 input (the copy then moves fp32 too); --only runs the kernels whose name
+ * contains SUBSTR (repeatable).
  * Each kernel: 5 warm-up launches, then the median of 7 timings of 20 launches (device events).
  * Inputs are random (randn + 0.5% outliers), never zeros. Prints a table; CSV with --csv. */
 #include <math.h>
@@ -15,6 +17,18 @@
 
 static alto_backend *B;
 static int64_t M = 8192, K = 7168;
+static int in_f32;
+static const char *only[16];
+static int n_only;
+
+static int selected(const char *name) {
+  if (n_only == 0)
+    return 1;
+  for (int i = 0; i < n_only; i++)
+    if (strstr(name, only[i]))
+      return 1;
+  return 0;
+}
 
 typedef struct {
   const char *name;
@@ -75,6 +89,10 @@ int main(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--csv") == 0)
       csv = 1;
+    else if (strcmp(argv[i], "--f32") == 0)
+      in_f32 = 1;
+    else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc && n_only < 16)
+      only[n_only++] = argv[++i];
     else if (i + 1 < argc) {
       M = atoll(argv[i]);
       K = atoll(argv[++i]);
@@ -84,7 +102,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "bench_quant: %s\n", alto_last_error());
     return 77;
   }
-  size_t n = (size_t)(M * K);
+  size_t n = (size_t)(M * K), esz = in_f32 ? 4 : 2;
+  alto_elem dtype = in_f32 ? ALTO_ELEM_F32 : ALTO_ELEM_BF16;
   float *xf = malloc(n * 4);
   uint16_t *xb = malloc(n * 2);
   alto_test_rng rng = {12345};
@@ -92,17 +111,17 @@ int main(int argc, char **argv) {
   for (size_t i = 0; i < n; i++)
     xb[i] = alto_f32_to_bf16(xf[i]);
   alto_dptr xd, dst, codes, scales, codes2, scales2, small;
-  if (B->i->alloc(B, n * 2, &xd) || B->i->alloc(B, n * 2, &dst) || B->i->alloc(B, n, &codes) ||
+  if (B->i->alloc(B, n * esz, &xd) || B->i->alloc(B, n * esz, &dst) || B->i->alloc(B, n, &codes) ||
       B->i->alloc(B, n / 8 + 1024, &scales) || B->i->alloc(B, n, &codes2) ||
       B->i->alloc(B, n / 8 + 1024, &scales2) || B->i->alloc(B, 256, &small)) {
     fprintf(stderr, "bench_quant: %s\n", alto_last_error());
     return 1;
   }
-  B->i->h2d(B, xd, xb, n * 2);
+  B->i->h2d(B, xd, in_f32 ? (const void *)xf : (const void *)xb, n * esz);
 
-  copy_ctx cc = {dst, xd, n * 2};
+  copy_ctx cc = {dst, xd, n * esz};
   float copy_ms = median_ms(run_copy, &cc, 20);
-  double copy_gbs = 2.0 * (double)n * 2 / (copy_ms * 1e-3) / 1e9;
+  double copy_gbs = 2.0 * (double)n * esz / (copy_ms * 1e-3) / 1e9;
 
   alto_quant_spec mx4 = alto_quant_spec_default(ALTO_SCHEME_MXFP4);
   bench_case cases[24];
@@ -147,12 +166,14 @@ int main(int argc, char **argv) {
   if (csv)
     printf("kernel,ms,GB/s,fraction_of_copy\n");
   else
-    printf("GPU %s, M=%lld K=%lld bf16; device-to-device copy: %.3f ms, %.0f GB/s (read+write)\n\n"
+    printf("GPU %s, M=%lld K=%lld %s; device-to-device copy: %.3f ms, %.0f GB/s (read+write)\n\n"
            "%-40s %9s %9s %8s\n",
-           B->device_name, (long long)M, (long long)K, copy_ms, copy_gbs, "kernel", "ms", "GB/s",
-           "of copy");
+           B->device_name, (long long)M, (long long)K, in_f32 ? "f32" : "bf16", copy_ms, copy_gbs,
+           "kernel", "ms", "GB/s", "of copy");
   for (int i = 0; i < nc; i++) {
-    bench_ctx c = {&cases[i], {NULL, ALTO_ELEM_BF16, 2, {M, K, 0}}, xd,
+    if (!selected(cases[i].name))
+      continue;
+    bench_ctx c = {&cases[i], {NULL, dtype, 2, {M, K, 0}}, xd,
                    {codes, scales, small, small + 64}, {codes2, scales2, small + 128, small + 192},
                    {cases[i].rht, 9, 10, 0}, ALTO_OK};
     if (c.rht.b && alto_gpu_rht_upload(B, &c.rht) != ALTO_OK) { /* once, as training does */
@@ -170,7 +191,8 @@ int main(int argc, char **argv) {
       printf("%-40s failed: %s\n", cases[i].name, alto_last_error());
       continue;
     }
-    double bytes = (double)n * 2 + (double)l.codes_bytes + (double)(l.scale_count * l.scale_bytes);
+    double bytes =
+        (double)n * esz + (double)l.codes_bytes + (double)(l.scale_count * l.scale_bytes);
     if (cases[i].dual)
       bytes += (double)l2.codes_bytes + (double)(l2.scale_count * l2.scale_bytes);
     alto_gpu_rht_free(B, &c.rht);
