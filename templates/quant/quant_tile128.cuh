@@ -23,17 +23,31 @@
 //
 // Bits equal the CPU reference (runtime/cpu/quant_fp8.c): alto_amax_update's order-free integer
 // max, alto_fp8_block_scale, and the element x / d (a true fp32 division) cast as
-// alto_f32_to_e4m3 / e5m2 do.
+// alto_f32_to_e4m3 / e5m2 do (see alto_fp8x2_ for the cast).
 #ifndef ALTO_QUANT_TILE128_CUH
 #define ALTO_QUANT_TILE128_CUH
 
 #include "quant/quant_rows.cuh"
 
-// FP8 codes of two values, lo in the low byte: alto_f32_to_e4m3 / e5m2.
+// FP8 codes of two values, lo in the low byte. On sm_89+ one cvt.rn.satfinite.{e4m3,e5m2}x2.f32
+// does both: RNE, saturation to the largest finite value (Inf included) and NaN -> 0x7F, the same
+// bits as alto_f32_to_e4m3 / e5m2 (tests/test_numerics_gpu.c compares CUDA's __nv_cvt_float_to_fp8,
+// this instruction, with the header on every bf16 pattern and 4M random fp32 on the H100). The
+// header's scalar cast costs ~20 instructions per element, which made the kernel instruction-bound;
+// -DALTO_QUANT_SOFT_FP8 (e.g. ALTO_JIT_EXTRA_OPTIONS=-DALTO_QUANT_SOFT_FP8) keeps the scalar cast.
 template <int ELEM>
 __device__ __forceinline__ alto_u32 alto_fp8x2_(float lo, float hi) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890 && !defined(ALTO_QUANT_SOFT_FP8)
+  unsigned short r;
+  if constexpr (ELEM == ALTO_ELEM_E4M3)
+    asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(r) : "f"(hi), "f"(lo));
+  else
+    asm("cvt.rn.satfinite.e5m2x2.f32 %0, %1, %2;" : "=h"(r) : "f"(hi), "f"(lo));
+  return r;
+#else
   return (alto_u32)alto_elem_encode((alto_elem)ELEM, lo) |
          ((alto_u32)alto_elem_encode((alto_elem)ELEM, hi) << 8);
+#endif
 }
 
 // Max of two pairs of 16-bit fields (the magnitudes of two bf16 values per word).
