@@ -47,21 +47,20 @@ __device__ __forceinline__ void alto_attn_bwd_delta(const alto_attn_args &a) {
   }
 }
 
-// dkdv's step st (query head h0 + st / nq, query tile i0 + st % nq): starts the copies of its Q,
-// dO rows into stage st % 2 of sQO and of its lse, delta into stage st % 2 of sLD; one commit.
+// Starts the copies of dkdv's step for query head h, query tile q0..q0+BQ-1: its Q, dO rows into
+// stage `stage` of sQO, its lse, delta into stage `stage` of sLD (shared addresses); one commit.
 template <int D, int BQ, int NT>
 __device__ __forceinline__ void alto_attn_dkdv_load_(const alto_attn_args &a, unsigned sQO,
-                                                     unsigned sLD, int st, int nq, int i0,
-                                                     alto_i64 h0, alto_i64 b) {
+                                                     unsigned sLD, int stage, alto_i64 h, int q0,
+                                                     alto_i64 b) {
   constexpr int S = D + ALTO_ATTN_PAD;
-  const int T = (int)a.T, q0 = (i0 + st % nq) * BQ;
-  const alto_i64 h = h0 + st / nq;
+  const int T = (int)a.T;
   const alto_idx qs = a.H * D, qo = ((alto_idx)b * T + q0) * qs + h * D;
-  const unsigned sq = sQO + (unsigned)((st & 1) * 2 * BQ * S * 2);
+  const unsigned sq = sQO + (unsigned)(stage * 2 * BQ * S * 2);
   alto_attn_load_rows_<BQ, D, NT>(sq, a.q + qo, qs, T - q0);
   alto_attn_load_rows_<BQ, D, NT>(sq + BQ * S * 2, a.dout + qo, qs, T - q0);
   const alto_idx lo = ((alto_idx)b * a.H + h) * T + q0;
-  const unsigned sl = sLD + (unsigned)((st & 1) * 2 * BQ * 4); /* lse then delta */
+  const unsigned sl = sLD + (unsigned)(stage * 2 * BQ * 4); /* lse then delta */
   for (int i = threadIdx.x; i < 2 * BQ; i += NT) {
     int k = i % BQ;
     bool ok = k < T - q0;
@@ -96,14 +95,15 @@ __device__ __forceinline__ void alto_attn_bwd_dkdv(const alto_attn_args &a) {
   /* queries that see a key of [n0, n0 + BN): t >= n0 (causal), t < n0 + BN - 1 + window */
   const int tlo = CAUSAL ? n0 : 0;
   const int thi = window > 0 && n0 + BN - 1 + window < T ? n0 + BN - 1 + window : T;
-  const int i0 = tlo / BQ, nq = (thi + BQ - 1) / BQ - i0, steps = (int)rep * nq;
+  const int qfirst = tlo / BQ * BQ,
+            qend = thi; /* query tiles q0 = qfirst, qfirst + BQ, .. < qend */
 
   const alto_idx kvo = ((alto_idx)b * T + n0) * kvs + kvh * D;
   const unsigned sKa = alto_attn_saddr_(sK), sVa = alto_attn_saddr_(sV);
   const unsigned sQOa = alto_attn_saddr_(sQO), sLDa = alto_attn_saddr_(sLD);
   alto_attn_load_rows_<BN, D, NT>(sKa, a.k + kvo, kvs, T - n0);
   alto_attn_load_rows_<BN, D, NT>(sVa, a.v + kvo, kvs, T - n0);
-  alto_attn_dkdv_load_<D, BQ, NT>(a, sQOa, sLDa, 0, nq, i0, kvh * rep, b);
+  alto_attn_dkdv_load_<D, BQ, NT>(a, sQOa, sLDa, 0, kvh * rep, qfirst, b);
 
   float dk[NDT][4], dv[NDT][4];
   alto_attn_zero_<NDT>(dk);
@@ -114,18 +114,23 @@ __device__ __forceinline__ void alto_attn_bwd_dkdv(const alto_attn_args &a) {
   const unsigned lbk = alto_attn_lane_bk_<S>();
   alto_u32 ka[KC][4], va[KC][4];
 
-  for (int st = 0; st < steps; st++) {
+  /* steps: (query head h, query tile q0) in order; (hn, qn) is the next step's */
+  alto_i64 h = kvh * rep, hn = h;
+  int q0 = qfirst, qn = qfirst;
+  for (int st = 0; h < (kvh + 1) * rep; st++, h = hn, q0 = qn) {
     alto_attn_cp_wait_all_(); /* this thread's copies of step st (and of K, V) */
     __syncthreads();          /* everyone's; and every warp is done with step st - 1's stage */
-    if (st + 1 < steps)
-      alto_attn_dkdv_load_<D, BQ, NT>(a, sQOa, sLDa, st + 1, nq, i0, kvh * rep, b);
+    qn += BQ;
+    if (qn >= qend)
+      qn = qfirst, hn++;
+    if (hn < (kvh + 1) * rep)
+      alto_attn_dkdv_load_<D, BQ, NT>(a, sQOa, sLDa, (st + 1) & 1, hn, qn, b);
     if (st == 0 || !KV_REGS)
 #pragma unroll
       for (int kc = 0; kc < KC; kc++) {
         alto_attn_ld_a_<S>(ka[kc], ka0, warp * 16, kc * 16);
         alto_attn_ld_a_<S>(va[kc], va0, warp * 16, kc * 16);
       }
-    const int q0 = (i0 + st % nq) * BQ;
     const unsigned sq = qo0 + (unsigned)((st & 1) * STAGE * 2), so = sq + BQ * S * 2;
     const float *sL = sLD + (st & 1) * 2 * BQ, *sD = sL + BQ;
 

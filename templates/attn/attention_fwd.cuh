@@ -24,6 +24,9 @@ template <int D, bool CAUSAL, int BM, int BN>
 __device__ __forceinline__ void alto_attn_fwd(const alto_attn_args &a) {
   constexpr int NT = BM / 16 * 32, S = D + ALTO_ATTN_PAD, KC = D / 16, NDT = D / 8, NKT = BN / 8;
   constexpr int STAGE = 2 * BN * S; /* bf16 elements of one K, V stage */
+  /* the Q fragments stay in registers, except at D 64 with 2 CTAs per SM (128 registers): there
+   * they are reloaded per key tile (4 more ldmatrix per 32), which avoids spills */
+  constexpr bool Q_REGS = D != 64;
   static_assert(D % 16 == 0 && BM % 16 == 0 && BN % 16 == 0, "tile shapes");
   extern __shared__ uint4 alto_attn_smem_[];
   alto_u16 *sQ = (alto_u16 *)alto_attn_smem_, *sKV = sQ + BM * S;
@@ -39,13 +42,12 @@ __device__ __forceinline__ void alto_attn_fwd(const alto_attn_args &a) {
   const int hi = CAUSAL ? (m0 + BM < T ? m0 + BM : T) : T;
   const int nfirst = (window > 0 && m0 - window + 1 > 0 ? m0 - window + 1 : 0) / BN * BN;
   const int ntiles = (hi - nfirst + BN - 1) / BN;
-  const alto_u16 *kb = a.k + (alto_idx)b * T * kvs + kvh * D;
-  const alto_u16 *vb = a.v + (alto_idx)b * T * kvs + kvh * D;
+  const alto_idx kvb = (alto_idx)b * T * kvs + kvh * D; /* row 0 of this kv head in K and V */
 
   const unsigned qa = alto_attn_saddr_(sQ), kva = alto_attn_saddr_(sKV);
   alto_attn_load_rows_<BM, D, NT>(qa, a.q + ((alto_idx)b * T + m0) * qs + h * D, qs, T - m0);
-  alto_attn_load_rows_<BN, D, NT>(kva, kb + nfirst * kvs, kvs, T - nfirst);
-  alto_attn_load_rows_<BN, D, NT>(kva + BN * S * 2, vb + nfirst * kvs, kvs, T - nfirst);
+  alto_attn_load_rows_<BN, D, NT>(kva, a.k + kvb + nfirst * kvs, kvs, T - nfirst);
+  alto_attn_load_rows_<BN, D, NT>(kva + BN * S * 2, a.v + kvb + nfirst * kvs, kvs, T - nfirst);
   alto_attn_cp_commit_();
   alto_attn_cp_wait_all_();
   __syncthreads();
@@ -53,6 +55,7 @@ __device__ __forceinline__ void alto_attn_fwd(const alto_attn_args &a) {
 #pragma unroll
   for (int kc = 0; kc < KC; kc++)
     alto_attn_ld_a_<S>(qf[kc], qa + alto_attn_lane_a_<S>(), warp * 16, kc * 16);
+  const unsigned qlane = qa + alto_attn_lane_a_<S>();
   const unsigned lbn = alto_attn_lane_bn_<S>(), lbk = alto_attn_lane_bk_<S>() + BN * S * 2;
 
   float o[NDT][4];
@@ -67,13 +70,17 @@ __device__ __forceinline__ void alto_attn_fwd(const alto_attn_args &a) {
     __syncthreads();          /* everyone's; and every warp is done with tile it - 1's stage */
     if (it + 1 < ntiles) {
       const unsigned next = kva + (unsigned)(((it + 1) & 1) * STAGE * 2);
-      alto_attn_load_rows_<BN, D, NT>(next, kb + (alto_idx)(n0 + BN) * kvs, kvs, T - n0 - BN);
-      alto_attn_load_rows_<BN, D, NT>(next + BN * S * 2, vb + (alto_idx)(n0 + BN) * kvs, kvs,
-                                      T - n0 - BN);
+      const alto_idx off = kvb + (alto_idx)(n0 + BN) * kvs;
+      alto_attn_load_rows_<BN, D, NT>(next, a.k + off, kvs, T - n0 - BN);
+      alto_attn_load_rows_<BN, D, NT>(next + BN * S * 2, a.v + off, kvs, T - n0 - BN);
       alto_attn_cp_commit_();
     }
     const unsigned stage = kva + (unsigned)((it & 1) * STAGE * 2);
 
+    if (!Q_REGS)
+#pragma unroll
+      for (int kc = 0; kc < KC; kc++)
+        alto_attn_ld_a_<S>(qf[kc], qlane, warp * 16, kc * 16);
     float s[NKT][4];
     alto_attn_zero_<NKT>(s);
     alto_attn_mma_bn_<S, KC, NKT>(s, qf, stage + lbn); /* S = Q K^T */

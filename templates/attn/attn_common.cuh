@@ -120,9 +120,19 @@ __device__ __forceinline__ float alto_attn_exp2_(float x) {
 __device__ __forceinline__ alto_u32 alto_attn_pack_(alto_u16 lo, alto_u16 hi) {
   return (alto_u32)lo | ((alto_u32)hi << 16);
 }
+// Two fp32 rounded to bf16 (RNE) in one register, lo in the low half: one cvt.rn.bf16x2.f32 on the
+// GPU (the same values as alto_f32_to_bf16 for every non-NaN input).
+#if defined(ALTO_ATTN_HOST_EMULATION)
 __device__ __forceinline__ alto_u32 alto_attn_pack_f32_(float lo, float hi) {
   return alto_attn_pack_(alto_f32_to_bf16(lo), alto_f32_to_bf16(hi));
 }
+#else
+__device__ __forceinline__ alto_u32 alto_attn_pack_f32_(float lo, float hi) {
+  alto_u32 r;
+  asm("cvt.rn.bf16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
+  return r;
+}
+#endif
 
 // Fragment loads from a shared tile of rows of S bf16 (S = D + PAD). A tile is passed as the
 // 32-bit shared address of its element (0, 0) plus this lane's offset for the access pattern
