@@ -14,16 +14,68 @@ static const char *const alto_attn_files_[ALTO_ATTN_PART_COUNT] = {
     "attn/attention_fwd.cuh", "attn/attention_bwd.cuh", "attn/attention_bwd.cuh",
     "attn/attention_bwd.cuh"};
 
+/* Defaults, per part and head dim (16, 32, 64, 128). Every CTA has 8 warps of 16 rows (the streamed
+ * K / V or Q / dO tile serves 128 rows). minb 2 where the accumulators fit 128 registers. dkdv
+ * steps 32 queries at D 128: dK and dV of 16 x 128 per warp already take 128 registers. */
+static const alto_attn_tiles alto_attn_defaults_[ALTO_ATTN_PART_COUNT][4] = {
+    [ALTO_ATTN_FWD] = {{128, 128, 0, 2}, {128, 64, 0, 2}, {128, 64, 0, 2}, {128, 64, 0, 1}},
+    [ALTO_ATTN_BWD_DELTA] = {{0, 0, 0, 4}, {0, 0, 0, 4}, {0, 0, 0, 4}, {0, 0, 0, 4}},
+    [ALTO_ATTN_BWD_DKDV] = {{0, 128, 32, 2}, {0, 128, 64, 1}, {0, 128, 64, 1}, {0, 128, 32, 1}},
+    [ALTO_ATTN_BWD_DQ] = {{128, 64, 0, 2}, {128, 64, 0, 2}, {128, 64, 0, 1}, {128, 64, 0, 1}},
+};
+
+static int alto_attn_dim_index_(int d) {
+  return d == 16 ? 0 : d == 32 ? 1 : d == 64 ? 2 : 3;
+}
+
+static bool alto_attn_tiles_set_(const alto_attn_tiles *t) {
+  return t->bm || t->bn || t->bq || t->minb;
+}
+
 alto_attn_tiles alto_attn_tiles_of(const alto_attnkern *k) {
-  alto_attn_tiles t = {64, 64, 64};
-  if (k->part == ALTO_ATTN_BWD_DKDV && k->head_dim > 64)
-    t.bq = 16; /* dK and dV accumulators of 128 columns (128 registers) leave room for 16 */
+  if (alto_attn_tiles_set_(&k->tiles))
+    return k->tiles;
+  alto_attn_tiles t = alto_attn_defaults_[(unsigned)k->part < ALTO_ATTN_PART_COUNT ? k->part : 0]
+                                         [alto_attn_dim_index_(k->head_dim)];
+  if (!k->causal && k->part == ALTO_ATTN_FWD)
+    t.minb = 1; /* (compile-tested only) at 128 registers ptxas spills a few loop invariants */
   return t;
 }
 
+int alto_attn_threads(const alto_attnkern *k) {
+  alto_attn_tiles t = alto_attn_tiles_of(k);
+  switch (k->part) {
+  case ALTO_ATTN_FWD:
+  case ALTO_ATTN_BWD_DQ:
+    return t.bm / 16 * 32;
+  case ALTO_ATTN_BWD_DKDV:
+    return t.bn / 16 * 32;
+  default:
+    return ALTO_ATTN_THREADS;
+  }
+}
+
+int alto_attn_smem_bytes(const alto_attnkern *k) {
+  alto_attn_tiles t = alto_attn_tiles_of(k);
+  int row = (k->head_dim + ALTO_ATTN_PAD) * 2;
+  switch (k->part) {
+  case ALTO_ATTN_FWD: /* Q, two stages of K and V */
+    return (t.bm + 4 * t.bn) * row;
+  case ALTO_ATTN_BWD_DKDV: /* K, V, two stages of Q, dO, lse, delta */
+    return (2 * t.bn + 4 * t.bq) * row + 4 * t.bq * 4;
+  case ALTO_ATTN_BWD_DQ: /* Q, dO, two stages of K and V */
+    return (2 * t.bm + 4 * t.bn) * row;
+  default:
+    return 0;
+  }
+}
+
 void alto_attnkern_key(const alto_attnkern *k, char *out, size_t n) {
-  snprintf(out, n, "attn.%s.d%d.%s.bf16.%s.%s", alto_attn_part_names_[k->part], k->head_dim,
-           k->causal ? "causal" : "full", alto_target_info_get(k->target)->name, k->arch);
+  int w = snprintf(out, n, "attn.%s.d%d.%s.bf16.%s.%s", alto_attn_part_names_[k->part], k->head_dim,
+                   k->causal ? "causal" : "full", alto_target_info_get(k->target)->name, k->arch);
+  const alto_attn_tiles *t = &k->tiles;
+  if (alto_attn_tiles_set_(t) && w >= 0 && (size_t)w < n)
+    snprintf(out + w, n - (size_t)w, ".m%dn%dq%db%d", t->bm, t->bn, t->bq, t->minb);
 }
 
 static alto_status alto_attn_check_(const alto_attnkern *k) {
@@ -40,22 +92,23 @@ static alto_status alto_attn_check_(const alto_attnkern *k) {
   if (sscanf(k->arch, "sm_%d", &sm) != 1 || sm < 80)
     return alto_error(ALTO_ERR_UNSUPPORTED, "attention kernels need sm_80 or newer, not '%s'",
                       k->arch);
-  return ALTO_OK;
-}
-
-static int alto_attn_smem_(const alto_attnkern *k) {
-  alto_attn_tiles t = alto_attn_tiles_of(k);
-  int row = (k->head_dim + ALTO_ATTN_PAD) * 2;
-  switch (k->part) {
-  case ALTO_ATTN_FWD:
-    return (t.bm + 2 * t.bn) * row;
-  case ALTO_ATTN_BWD_DKDV:
-    return (2 * t.bn + 2 * t.bq) * row + 2 * t.bq * 4;
-  case ALTO_ATTN_BWD_DQ:
-    return (2 * t.bm + 2 * t.bn) * row;
-  default:
-    return 0;
+  if (alto_attn_tiles_set_(&k->tiles) && k->part != ALTO_ATTN_BWD_DELTA) {
+    const alto_attn_tiles *t = &k->tiles;
+    bool dkdv = k->part == ALTO_ATTN_BWD_DKDV;
+    int rows[2] = {dkdv ? t->bn : t->bm, dkdv ? t->bq : t->bn};
+    for (int i = 0; i < 2; i++)
+      if (rows[i] < 16 || rows[i] > 256 || rows[i] % 16)
+        return alto_error(ALTO_ERR_INVALID_ARG,
+                          "attention tiles m %d n %d q %d: need multiples of 16 from 16 to 256",
+                          t->bm, t->bn, t->bq);
+    if (t->minb < 1 || t->minb > 4)
+      return alto_error(ALTO_ERR_INVALID_ARG, "attention tiles: minb %d (1 to 4)", t->minb);
+    if (alto_attn_smem_bytes(k) > 227 * 1024)
+      return alto_error(ALTO_ERR_INVALID_ARG,
+                        "attention tiles m %d n %d q %d: %d bytes of shared memory, above 227 KiB",
+                        t->bm, t->bn, t->bq, alto_attn_smem_bytes(k));
   }
+  return ALTO_OK;
 }
 
 alto_status alto_gen_attn(const alto_attnkern *k, alto_gen_kernel *out) {
@@ -64,35 +117,37 @@ alto_status alto_gen_attn(const alto_attnkern *k, alto_gen_kernel *out) {
   alto_attnkern_key(k, out->key, sizeof out->key);
   alto_gen_kernel_name(out->key, out->name, sizeof out->name);
   out->template_file = alto_attn_files_[k->part];
-  out->threads = ALTO_ATTN_THREADS;
-  out->smem_bytes = alto_attn_smem_(k);
+  out->threads = alto_attn_threads(k);
+  out->smem_bytes = alto_attn_smem_bytes(k);
   alto_attn_tiles t = alto_attn_tiles_of(k);
   char *s = NULL;
   size_t len = 0, cap = 0;
   alto_gen_appendf(&s, &len, &cap,
-                "// Generated by alto's kernel generator v%d; do not edit (alto-compile "
-                "--emit-src writes it).\n// variant: %s\n// template: templates/%s\n"
-                "#include \"%s\"\n\n",
-                ALTO_GEN_VERSION, out->key, out->template_file, out->template_file);
-  alto_gen_appendf(&s, &len, &cap,
-                "extern \"C\" __global__ void __launch_bounds__(%d) %s(alto_attn_args a) {\n",
-                out->threads, out->name);
+                   "// Generated by alto's kernel generator v%d; do not edit (alto-compile "
+                   "--emit-src writes it).\n// variant: %s\n// template: templates/%s\n"
+                   "#include \"%s\"\n\n",
+                   ALTO_GEN_VERSION, out->key, out->template_file, out->template_file);
+  alto_gen_appendf(
+      &s, &len, &cap,
+      "extern \"C\" __global__ void __launch_bounds__(%d, %d) %s(alto_attn_args a) {\n",
+      out->threads, t.minb, out->name);
   const char *causal = k->causal ? "true" : "false";
   switch (k->part) {
   case ALTO_ATTN_FWD:
     alto_gen_appendf(&s, &len, &cap, "  alto_attn_fwd<%d, %s, %d, %d>(a);\n", k->head_dim, causal,
-                  t.bm, t.bn);
+                     t.bm, t.bn);
     break;
   case ALTO_ATTN_BWD_DELTA:
-    alto_gen_appendf(&s, &len, &cap, "  alto_attn_bwd_delta<%d, %d>(a);\n", k->head_dim, out->threads);
+    alto_gen_appendf(&s, &len, &cap, "  alto_attn_bwd_delta<%d, %d>(a);\n", k->head_dim,
+                     out->threads);
     break;
   case ALTO_ATTN_BWD_DKDV:
-    alto_gen_appendf(&s, &len, &cap, "  alto_attn_bwd_dkdv<%d, %s, %d, %d>(a);\n", k->head_dim, causal,
-                  t.bn, t.bq);
+    alto_gen_appendf(&s, &len, &cap, "  alto_attn_bwd_dkdv<%d, %s, %d, %d>(a);\n", k->head_dim,
+                     causal, t.bn, t.bq);
     break;
   case ALTO_ATTN_BWD_DQ:
-    alto_gen_appendf(&s, &len, &cap, "  alto_attn_bwd_dq<%d, %s, %d, %d>(a);\n", k->head_dim, causal,
-                  t.bm, t.bn);
+    alto_gen_appendf(&s, &len, &cap, "  alto_attn_bwd_dq<%d, %s, %d, %d>(a);\n", k->head_dim,
+                     causal, t.bm, t.bn);
     break;
   case ALTO_ATTN_PART_COUNT:
     ALTO_ASSERT(0);
@@ -113,13 +168,13 @@ void alto_gen_attn_grid(const alto_attnkern *k, int64_t B, int64_t T, int64_t H,
   switch (k->part) {
   case ALTO_ATTN_FWD:
   case ALTO_ATTN_BWD_DQ:
-    grid[0] = alto_attn_cdiv_(T, t.bm), grid[1] = (unsigned)H, grid[2] = (unsigned)B;
+    grid[0] = alto_attn_cdiv_(T, t.bm) * (unsigned)(H * B);
     break;
   case ALTO_ATTN_BWD_DKDV:
-    grid[0] = alto_attn_cdiv_(T, t.bn), grid[1] = (unsigned)G, grid[2] = (unsigned)B;
+    grid[0] = alto_attn_cdiv_(T, t.bn) * (unsigned)(G * B);
     break;
   case ALTO_ATTN_BWD_DELTA:
-    grid[0] = alto_attn_cdiv_(B * T * H, ALTO_ATTN_THREADS / 32);
+    grid[0] = alto_attn_cdiv_(B * T * H, ALTO_ATTN_THREADS / (k->head_dim / 8));
     break;
   case ALTO_ATTN_PART_COUNT:
     ALTO_ASSERT(0);

@@ -28,9 +28,12 @@ static alto_status alto_attn_check_(int64_t B, int64_t T, int64_t H, int64_t G, 
   if (D != 16 && D != 32 && D != 64 && D != 128)
     return alto_error(ALTO_ERR_UNSUPPORTED,
                       "attention on the GPU: head dim %lld (16, 32, 64, 128 are)", (long long)D);
-  if (B > 65535 || H > 65535)
-    return alto_error(ALTO_ERR_UNSUPPORTED, "attention on the GPU: B %lld, H %lld above 65535",
-                      (long long)B, (long long)H);
+  if (B > 65535 || H > 65535 || T >= (1 << 30) || H * D >= (1 << 22) ||
+      (T + 15) / 16 * H * B >= (int64_t)1 << 31)
+    return alto_error(ALTO_ERR_UNSUPPORTED,
+                      "attention on the GPU: B %lld, T %lld, H %lld, D %lld: need B, H <= 65535, "
+                      "T < 2^30, H * D < 2^22 and T / 16 * H * B < 2^31",
+                      (long long)B, (long long)T, (long long)H, (long long)D);
   for (int i = 0; i < n; i++)
     if (ptrs[i] % 16)
       return alto_error(ALTO_ERR_INVALID_ARG, "attention: device pointer %d is not 16-byte aligned",
@@ -39,8 +42,13 @@ static alto_status alto_attn_check_(int64_t B, int64_t T, int64_t H, int64_t G, 
 }
 
 static alto_status alto_attn_launch_(alto_backend *b, alto_attn_part part, int64_t D,
-                                     const alto_attn_args *a) {
+                                     const alto_attn_args *a, const alto_attn_tuning *tune) {
   alto_attnkern k = alto_attn_kernel(part, (int)D, true, b->target, b->arch);
+  if (tune)
+    k.tiles = part == ALTO_ATTN_FWD        ? tune->fwd
+              : part == ALTO_ATTN_BWD_DKDV ? tune->dkdv
+              : part == ALTO_ATTN_BWD_DQ   ? tune->dq
+                                           : k.tiles;
   alto_gen_kernel g;
   ALTO_TRY(alto_gen_attn(&k, &g));
   alto_jit_fn fn;
@@ -58,6 +66,13 @@ static alto_status alto_attn_launch_(alto_backend *b, alto_attn_part part, int64
 alto_status alto_gpu_attention(alto_backend *b, alto_dptr out, alto_dptr lse, alto_dptr q,
                                alto_dptr k, alto_dptr v, int64_t B, int64_t T, int64_t H, int64_t G,
                                int64_t D, int64_t window) {
+  return alto_gpu_attention_tuned(b, out, lse, q, k, v, B, T, H, G, D, window, NULL);
+}
+
+alto_status alto_gpu_attention_tuned(alto_backend *b, alto_dptr out, alto_dptr lse, alto_dptr q,
+                                     alto_dptr k, alto_dptr v, int64_t B, int64_t T, int64_t H,
+                                     int64_t G, int64_t D, int64_t window,
+                                     const alto_attn_tuning *tune) {
   const alto_dptr ptrs[] = {out, lse, q, k, v};
   ALTO_TRY(alto_attn_check_(B, T, H, G, D, window, ptrs, 5));
   if (B == 0 || T == 0)
@@ -66,7 +81,7 @@ alto_status alto_gpu_attention(alto_backend *b, alto_dptr out, alto_dptr lse, al
   memset(&a, 0, sizeof a);
   a.q = q, a.k = k, a.v = v, a.o = out, a.lse = lse;
   a.B = B, a.T = T, a.H = H, a.G = G, a.window = window;
-  return alto_attn_launch_(b, ALTO_ATTN_FWD, D, &a);
+  return alto_attn_launch_(b, ALTO_ATTN_FWD, D, &a, tune);
 }
 
 size_t alto_gpu_attention_bwd_workspace(int64_t B, int64_t T, int64_t H) {
@@ -77,6 +92,15 @@ alto_status alto_gpu_attention_bwd(alto_backend *b, alto_dptr dq, alto_dptr dk, 
                                    alto_dptr q, alto_dptr k, alto_dptr v, alto_dptr out,
                                    alto_dptr lse, alto_dptr dout, int64_t B, int64_t T, int64_t H,
                                    int64_t G, int64_t D, int64_t window, alto_dptr workspace) {
+  return alto_gpu_attention_bwd_tuned(b, dq, dk, dv, q, k, v, out, lse, dout, B, T, H, G, D, window,
+                                      workspace, NULL);
+}
+
+alto_status alto_gpu_attention_bwd_tuned(alto_backend *b, alto_dptr dq, alto_dptr dk, alto_dptr dv,
+                                         alto_dptr q, alto_dptr k, alto_dptr v, alto_dptr out,
+                                         alto_dptr lse, alto_dptr dout, int64_t B, int64_t T,
+                                         int64_t H, int64_t G, int64_t D, int64_t window,
+                                         alto_dptr workspace, const alto_attn_tuning *tune) {
   const alto_dptr ptrs[] = {dq, dk, dv, q, k, v, out, lse, dout, workspace};
   ALTO_TRY(alto_attn_check_(B, T, H, G, D, window, ptrs, 10));
   if (B == 0 || T == 0)
@@ -91,11 +115,13 @@ alto_status alto_gpu_attention_bwd(alto_backend *b, alto_dptr dq, alto_dptr dk, 
   a.q = q, a.k = k, a.v = v, a.o = out, a.lse = lse, a.dout = dout;
   a.dq = dq, a.dk = dk, a.dv = dv, a.delta = workspace;
   a.B = B, a.T = T, a.H = H, a.G = G, a.window = window;
-  alto_status st = alto_attn_launch_(b, ALTO_ATTN_BWD_DELTA, D, &a);
-  if (st == ALTO_OK)
-    st = alto_attn_launch_(b, ALTO_ATTN_BWD_DKDV, D, &a);
-  if (st == ALTO_OK)
-    st = alto_attn_launch_(b, ALTO_ATTN_BWD_DQ, D, &a);
+  /* delta first (both others read it); dkdv and dq are independent */
+  static const alto_attn_part parts[] = {ALTO_ATTN_BWD_DELTA, ALTO_ATTN_BWD_DKDV, ALTO_ATTN_BWD_DQ};
+  unsigned mask = tune && tune->bwd_parts ? tune->bwd_parts : ~0u;
+  alto_status st = ALTO_OK;
+  for (int i = 0; i < 3 && st == ALTO_OK; i++)
+    if (mask & (1u << parts[i]))
+      st = alto_attn_launch_(b, parts[i], D, &a, tune);
   if (tmp) {
     alto_status s2 = b->i->sync(b); /* the kernels read the temporary */
     b->i->free(b, tmp);

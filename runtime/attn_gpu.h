@@ -5,7 +5,7 @@
  * stream unless a temporary has to be freed. Results are bit-reproducible run to run (no atomics).
  *
  * Requirements: CUDA sm_80+, D in {16, 32, 64, 128}, G > 0 and H % G == 0, every pointer 16-byte
- * aligned.
+ * aligned; T < 2^30 and H * D < 2^22 (the kernels index positions and tile rows in 32 bits).
  */
 #ifndef ALTO_RUNTIME_ATTN_GPU_H
 #define ALTO_RUNTIME_ATTN_GPU_H
@@ -34,5 +34,24 @@ alto_status alto_gpu_attention_bwd(alto_backend *b, alto_dptr dq, alto_dptr dk, 
                                    alto_dptr q, alto_dptr k, alto_dptr v, alto_dptr out,
                                    alto_dptr lse, alto_dptr dout, int64_t B, int64_t T, int64_t H,
                                    int64_t G, int64_t D, int64_t window, alto_dptr workspace);
+
+/* Tuning (bench/attn): other tiles per part than the generator's defaults (a zero alto_attn_tiles:
+ * the default), and which parts of the backward run (bits 1 << ALTO_ATTN_BWD_DELTA, ...; 0: all;
+ * the results are only complete with all). */
+typedef struct {
+  alto_attn_tiles fwd, dkdv, dq;
+  unsigned bwd_parts;
+} alto_attn_tuning;
+
+/* alto_gpu_attention and alto_gpu_attention_bwd with tuning (NULL: the defaults). */
+alto_status alto_gpu_attention_tuned(alto_backend *b, alto_dptr out, alto_dptr lse, alto_dptr q,
+                                     alto_dptr k, alto_dptr v, int64_t B, int64_t T, int64_t H,
+                                     int64_t G, int64_t D, int64_t window,
+                                     const alto_attn_tuning *tune);
+alto_status alto_gpu_attention_bwd_tuned(alto_backend *b, alto_dptr dq, alto_dptr dk, alto_dptr dv,
+                                         alto_dptr q, alto_dptr k, alto_dptr v, alto_dptr out,
+                                         alto_dptr lse, alto_dptr dout, int64_t B, int64_t T,
+                                         int64_t H, int64_t G, int64_t D, int64_t window,
+                                         alto_dptr workspace, const alto_attn_tuning *tune);
 
 #endif

@@ -1,6 +1,6 @@
 // attention_bwd.cuh: FlashAttention-2 style backward in three deterministic kernels (no atomics;
 // every output element is summed by one thread in a fixed order, so runs are bit-identical):
-//   alto_attn_bwd_delta: delta = rowsum(dO * O) per (b, h, t), fp32 (one warp per row).
+//   alto_attn_bwd_delta: delta = rowsum(dO * O) per (b, h, t), fp32.
 //   alto_attn_bwd_dkdv:  one CTA per BN keys of one (b, kv head): loops over the kv head's H / G
 //                        query heads and the query tiles (BQ) that see its keys; recomputes
 //                        P^T = exp(K Q^T scale - lse), dV += P^T dO, dP^T = V dO^T,
@@ -8,217 +8,246 @@
 //   alto_attn_bwd_dq:    one CTA per BM queries of one (b, h): loops over the key tiles (BN) the
 //                        queries see; dQ += dS K (times scale).
 // P and dS enter the second MMA of each pair rounded to bf16 (as FlashAttention-2); everything
-// else accumulates in fp32. 4 warps of 16 rows (keys in dkdv, queries in dq).
+// else accumulates in fp32. Warps own 16 rows (keys in dkdv, queries in dq); the streamed tiles
+// (Q, dO, lse, delta in dkdv; K, V in dq) are double buffered with cp.async, fragments are read
+// with ldmatrix.
 #ifndef ALTO_ATTENTION_BWD_CUH
 #define ALTO_ATTENTION_BWD_CUH
 
 #include "attn/attn_common.cuh"
 
-// grid (ceil(B*T*H / (NT/32))): warp w handles row r = token * H + h of O and dO (H*D wide rows).
-// Lane l reads the pairs l, l + 32, ... of the row's D / 2 (D = 16, 32: lanes past D / 2 read
-// nothing and add 0).
+// grid (ceil(B*T*H / (NT / (D / 8)))): D / 8 consecutive lanes own one row r = token * H + h of O
+// and dO (rows of D bf16, contiguous), 8 elements (16 bytes) each, and sum their products in a
+// fixed butterfly.
 template <int D, int NT>
 __device__ __forceinline__ void alto_attn_bwd_delta(const alto_attn_args &a) {
-  static_assert(D % 16 == 0, "a lane reads elements in pairs");
+  constexpr int LPR = D / 8; /* lanes per row: 2, 4, 8, 16 */
+  static_assert(D % 8 == 0 && LPR <= 32, "a lane reads 8 elements");
   const alto_i64 rows = a.B * a.T * a.H;
-  const alto_i64 r = (alto_i64)blockIdx.x * (NT / 32) + (threadIdx.x >> 5);
-  if (r >= rows)
-    return;
-  const int lane = threadIdx.x & 31;
+  const alto_i64 r = (alto_i64)blockIdx.x * (NT / LPR) + threadIdx.x / LPR;
+  const int part = threadIdx.x % LPR;
   float acc = 0.f;
+  if (r < rows) {
+    alto_idx e = r * D + part * 8;
+    uint4 ov = *(const uint4 *)(a.o + e), dv = *(const uint4 *)(a.dout + e);
+    const alto_u32 ow[4] = {ov.x, ov.y, ov.z, ov.w}, dw[4] = {dv.x, dv.y, dv.z, dv.w};
 #pragma unroll
-  for (int i = 0; i < (D + 63) / 64; i++) {
-    if (D % 64 != 0 && 2 * (lane + 32 * i) >= D)
-      break;
-    alto_idx e = r * D + 2 * (lane + 32 * i);
-    alto_u32 ow = *(const alto_u32 *)(a.o + e), dw = *(const alto_u32 *)(a.dout + e);
-    acc += alto_bf16_to_f32((alto_u16)(ow & 0xFFFFu)) * alto_bf16_to_f32((alto_u16)(dw & 0xFFFFu));
-    acc += alto_bf16_to_f32((alto_u16)(ow >> 16)) * alto_bf16_to_f32((alto_u16)(dw >> 16));
+    for (int i = 0; i < 4; i++) {
+      acc += alto_bf16_to_f32((alto_u16)(ow[i] & 0xFFFFu)) *
+             alto_bf16_to_f32((alto_u16)(dw[i] & 0xFFFFu));
+      acc += alto_bf16_to_f32((alto_u16)(ow[i] >> 16)) * alto_bf16_to_f32((alto_u16)(dw[i] >> 16));
+    }
   }
 #pragma unroll
-  for (int m = 16; m > 0; m >>= 1)
+  for (int m = LPR / 2; m > 0; m >>= 1)
     acc += ALTO_SHFL_XOR(acc, m, 32);
-  if (lane == 0) {
+  if (r < rows && part == 0) {
     alto_i64 tok = r / a.H, h = r % a.H, b = tok / a.T, t = tok % a.T;
     a.delta[(b * a.H + h) * a.T + t] = acc;
   }
 }
 
-// Dynamic shared memory: K, V (BN rows), Q, dO (BQ rows) of D + PAD bf16; lse (log2 units) and
-// delta of the BQ queries (fp32).
+// Starts the copies of dkdv's step for query head h, query tile q0..q0+BQ-1: its Q, dO rows into
+// stage `stage` of sQO, its lse, delta into stage `stage` of sLD (shared addresses); one commit.
+template <int D, int BQ, int NT>
+__device__ __forceinline__ void alto_attn_dkdv_load_(const alto_attn_args &a, unsigned sQO,
+                                                     unsigned sLD, int stage, alto_i64 h, int q0,
+                                                     alto_i64 b) {
+  constexpr int S = D + ALTO_ATTN_PAD;
+  const int T = (int)a.T;
+  const alto_idx qs = a.H * D, qo = ((alto_idx)b * T + q0) * qs + h * D;
+  const unsigned sq = sQO + (unsigned)(stage * 2 * BQ * S * 2);
+  alto_attn_load_rows_<BQ, D, NT>(sq, a.q + qo, qs, T - q0);
+  alto_attn_load_rows_<BQ, D, NT>(sq + BQ * S * 2, a.dout + qo, qs, T - q0);
+  const alto_idx lo = ((alto_idx)b * a.H + h) * T + q0;
+  const unsigned sl = sLD + (unsigned)(stage * 2 * BQ * 4); /* lse then delta */
+  for (int i = threadIdx.x; i < 2 * BQ; i += NT) {
+    int k = i % BQ;
+    bool ok = k < T - q0;
+    alto_attn_cp4_(sl + i * 4, (i < BQ ? a.lse : a.delta) + lo + (ok ? k : 0), ok);
+  }
+  alto_attn_cp_commit_();
+}
+
+// Dynamic shared memory: K, V (BN rows each), stages 0 and 1 of Q, dO (BQ rows each; rows of
+// D + PAD bf16), stages 0 and 1 of lse, delta (BQ fp32 each).
+//
+// Grid: 1-D, ceil(T / BN) * G * B CTAs, key blocks from the first one up (causal: the keys that
+// the most queries see start first). Steps: (query head, query tile) pairs in that order; step
+// i + 1's Q, dO, lse, delta are copied while step i computes.
 template <int D, bool CAUSAL, int BN, int BQ>
 __device__ __forceinline__ void alto_attn_bwd_dkdv(const alto_attn_args &a) {
-  constexpr int NT = BN / 16 * 32, S = D + ALTO_ATTN_PAD, NDT = D / 8, NQT = BQ / 8;
+  constexpr int NT = BN / 16 * 32, S = D + ALTO_ATTN_PAD, KC = D / 16, NDT = D / 8, NQT = BQ / 8;
+  constexpr int STAGE = 2 * BQ * S; /* bf16 elements of one Q, dO stage */
+  constexpr bool KV_REGS = D <= 64; /* hold the K, V fragments in registers (D 128: reload) */
   static_assert(D % 16 == 0 && BN % 16 == 0 && BQ % 16 == 0, "tile shapes");
   extern __shared__ uint4 alto_attn_smem_[];
-  alto_u16 *sK = (alto_u16 *)alto_attn_smem_, *sV = sK + BN * S, *sQ = sV + BN * S,
-           *sO = sQ + BQ * S;
-  float *sL = (float *)(sO + BQ * S), *sD = sL + BQ;
-  const alto_i64 T = a.T, H = a.H, G = a.G, window = a.window, rep = H / G;
-  const alto_i64 n0 = (alto_i64)blockIdx.x * BN, kvh = blockIdx.y, b = blockIdx.z;
+  alto_u16 *sK = (alto_u16 *)alto_attn_smem_, *sV = sK + BN * S, *sQO = sV + BN * S;
+  float *sLD = (float *)(sQO + 2 * STAGE);
+  const int T = (int)a.T, window = a.window >= a.T ? 0 : (int)a.window;
+  const alto_i64 H = a.H, G = a.G, rep = H / G, bg = a.B * G;
+  const int n0 = (int)(blockIdx.x / bg) * BN;
+  const alto_i64 kvh = blockIdx.x % bg % G, b = blockIdx.x % bg / G;
   const int warp = threadIdx.x >> 5, g = (threadIdx.x & 31) >> 2, t4 = threadIdx.x & 3;
-  const alto_idx qs = H * D, kvs = G * D;
+  const alto_idx kvs = G * D;
   const float scale = 1.f / sqrtf((float)D), sl2 = scale * ALTO_ATTN_LOG2E;
 
-  alto_attn_stage_<BN, D, NT>(sK, a.k + ((alto_idx)b * T + n0) * kvs + kvh * D, kvs, T - n0);
-  alto_attn_stage_<BN, D, NT>(sV, a.v + ((alto_idx)b * T + n0) * kvs + kvh * D, kvs, T - n0);
-  float dk[NDT][4], dv[NDT][4];
-#pragma unroll
-  for (int j = 0; j < NDT; j++)
-#pragma unroll
-    for (int e = 0; e < 4; e++)
-      dk[j][e] = dv[j][e] = 0.f;
-  const alto_i64 key[2] = {n0 + warp * 16 + g, n0 + warp * 16 + g + 8};
   /* queries that see a key of [n0, n0 + BN): t >= n0 (causal), t < n0 + BN - 1 + window */
-  const alto_i64 tlo = CAUSAL ? n0 : 0;
-  const alto_i64 thi = window > 0 && n0 + BN - 1 + window < T ? n0 + BN - 1 + window : T;
+  const int tlo = CAUSAL ? n0 : 0;
+  const int thi = window > 0 && n0 + BN - 1 + window < T ? n0 + BN - 1 + window : T;
+  const int qfirst = tlo / BQ * BQ,
+            qend = thi; /* query tiles q0 = qfirst, qfirst + BQ, .. < qend */
 
-  for (alto_i64 h = kvh * rep; h < (kvh + 1) * rep; h++) {
-    const alto_idx lrow = ((alto_idx)b * H + h) * T;
-    for (alto_i64 q0 = tlo / BQ * BQ; q0 < thi; q0 += BQ) {
-      __syncthreads(); /* every warp is done with the previous Q, dO */
-      alto_attn_stage_<BQ, D, NT>(sQ, a.q + ((alto_idx)b * T + q0) * qs + h * D, qs, T - q0);
-      alto_attn_stage_<BQ, D, NT>(sO, a.dout + ((alto_idx)b * T + q0) * qs + h * D, qs, T - q0);
-      for (int i = threadIdx.x; i < BQ; i += NT) {
-        bool in = q0 + i < T;
-        sL[i] = in ? a.lse[lrow + q0 + i] * ALTO_ATTN_LOG2E : 0.f;
-        sD[i] = in ? a.delta[lrow + q0 + i] : 0.f;
-      }
-      __syncthreads();
+  const alto_idx kvo = ((alto_idx)b * T + n0) * kvs + kvh * D;
+  const unsigned sKa = alto_attn_saddr_(sK), sVa = alto_attn_saddr_(sV);
+  const unsigned sQOa = alto_attn_saddr_(sQO), sLDa = alto_attn_saddr_(sLD);
+  alto_attn_load_rows_<BN, D, NT>(sKa, a.k + kvo, kvs, T - n0);
+  alto_attn_load_rows_<BN, D, NT>(sVa, a.v + kvo, kvs, T - n0);
+  alto_attn_dkdv_load_<D, BQ, NT>(a, sQOa, sLDa, 0, kvh * rep, qfirst, b);
 
-      float p[NQT][4], ds[NQT][4]; /* S^T then P^T; dP^T then dS^T: keys x queries */
+  float dk[NDT][4], dv[NDT][4];
+  alto_attn_zero_<NDT>(dk);
+  alto_attn_zero_<NDT>(dv);
+  const int key0 = n0 + warp * 16 + g; /* this lane's keys: key0, key0 + 8 */
+  const unsigned ka0 = sKa + alto_attn_lane_a_<S>(), va0 = sVa + alto_attn_lane_a_<S>();
+  const unsigned qo0 = sQOa, lbn = alto_attn_lane_bn_<S>();
+  const unsigned lbk = alto_attn_lane_bk_<S>();
+  alto_u32 ka[KC][4], va[KC][4];
+
+  /* steps: (query head h, query tile q0) in order; (hn, qn) is the next step's */
+  alto_i64 h = kvh * rep, hn = h;
+  int q0 = qfirst, qn = qfirst;
+  for (int st = 0; h < (kvh + 1) * rep; st++, h = hn, q0 = qn) {
+    alto_attn_cp_wait_all_(); /* this thread's copies of step st (and of K, V) */
+    __syncthreads();          /* everyone's; and every warp is done with step st - 1's stage */
+    qn += BQ;
+    if (qn >= qend)
+      qn = qfirst, hn++;
+    if (hn < (kvh + 1) * rep)
+      alto_attn_dkdv_load_<D, BQ, NT>(a, sQOa, sLDa, (st + 1) & 1, hn, qn, b);
+    if (st == 0 || !KV_REGS)
 #pragma unroll
-      for (int j = 0; j < NQT; j++)
-#pragma unroll
-        for (int e = 0; e < 4; e++)
-          p[j][e] = ds[j][e] = 0.f;
-#pragma unroll
-      for (int kk = 0; kk < D / 16; kk++) {
-        alto_u32 ka[4], va[4];
-        alto_attn_ld_a_<S>(ka, sK, warp * 16, kk * 16);
-        alto_attn_ld_a_<S>(va, sV, warp * 16, kk * 16);
-#pragma unroll
-        for (int j = 0; j < NQT; j++) {
-          alto_u32 bf[2];
-          alto_attn_ld_bn_<S>(bf, sQ, j * 8, kk * 16);
-          alto_attn_mma_(p[j], ka, bf);
-          alto_attn_ld_bn_<S>(bf, sO, j * 8, kk * 16);
-          alto_attn_mma_(ds[j], va, bf);
-        }
+      for (int kc = 0; kc < KC; kc++) {
+        alto_attn_ld_a_<S>(ka[kc], ka0, warp * 16, kc * 16);
+        alto_attn_ld_a_<S>(va[kc], va0, warp * 16, kc * 16);
       }
+    const unsigned sq = qo0 + (unsigned)((st & 1) * STAGE * 2), so = sq + BQ * S * 2;
+    const float *sL = sLD + (st & 1) * 2 * BQ, *sD = sL + BQ;
+
+    float p[NQT][4], ds[NQT][4]; /* S^T then P^T; dP^T then dS^T: keys x queries */
+    alto_attn_zero_<NQT>(p);
+    alto_attn_zero_<NQT>(ds);
+    alto_attn_mma_bn_<S, KC, NQT>(p, ka, sq + lbn);  /* S^T = K Q^T */
+    alto_attn_mma_bn_<S, KC, NQT>(ds, va, so + lbn); /* dP^T = V dO^T */
+    const bool full = alto_attn_tile_full_<CAUSAL>(q0, BQ, n0, BN, T, window);
 #pragma unroll
-      for (int j = 0; j < NQT; j++)
+    for (int j = 0; j < NQT; j++) {
+      const int qi = j * 8 + 2 * t4; /* this lane's two query columns qi, qi + 1 */
+      const float2 l2 = *(const float2 *)(sL + qi), dl = *(const float2 *)(sD + qi);
+      const float ls[2] = {l2.x * ALTO_ATTN_LOG2E, l2.y * ALTO_ATTN_LOG2E}, dd[2] = {dl.x, dl.y};
 #pragma unroll
-        for (int e = 0; e < 4; e++) {
-          int qi = j * 8 + 2 * t4 + (e & 1);
-          bool vis = alto_attn_visible_<CAUSAL>(q0 + qi, key[e >> 1], T, window);
-          float pe = vis ? exp2f(p[j][e] * sl2 - sL[qi]) : 0.f;
-          p[j][e] = pe;
-          ds[j][e] = pe * (ds[j][e] - sD[qi]);
-        }
-#pragma unroll
-      for (int kk = 0; kk < BQ / 16; kk++) {
-        alto_u32 pa[4], da[4];
-        alto_attn_c_to_a_(pa, p[2 * kk], p[2 * kk + 1]);
-        alto_attn_c_to_a_(da, ds[2 * kk], ds[2 * kk + 1]);
-#pragma unroll
-        for (int j = 0; j < NDT; j++) {
-          alto_u32 bf[2];
-          alto_attn_ld_bk_<S>(bf, sO, kk * 16, j * 8);
-          alto_attn_mma_(dv[j], pa, bf);
-          alto_attn_ld_bk_<S>(bf, sQ, kk * 16, j * 8);
-          alto_attn_mma_(dk[j], da, bf);
-        }
+      for (int e = 0; e < 4; e++) {
+        float pe = alto_attn_exp2_(fmaf(p[j][e], sl2, -ls[e & 1]));
+        if (!full && !alto_attn_visible_<CAUSAL>(q0 + qi + (e & 1), key0 + 8 * (e >> 1), T, window))
+          pe = 0.f;
+        p[j][e] = pe;
+        ds[j][e] = pe * (ds[j][e] - dd[e & 1]);
       }
     }
+    alto_attn_mma_ck_<S, BQ / 16, NDT>(dv, p, so + lbk);  /* dV += P^T dO */
+    alto_attn_mma_ck_<S, BQ / 16, NDT>(dk, ds, sq + lbk); /* dK += dS^T Q */
   }
   const float one[2] = {1.f, 1.f}, sc[2] = {scale, scale};
-  alto_idx kvo = ((alto_idx)b * T + n0) * kvs + kvh * D;
   alto_attn_store_rows_<NDT>(a.dk + kvo, kvs, warp * 16, T - n0, dk, sc);
   alto_attn_store_rows_<NDT>(a.dv + kvo, kvs, warp * 16, T - n0, dv, one);
 }
 
-// Dynamic shared memory: Q, dO (BM rows), K, V (BN rows) of D + PAD bf16.
+// Dynamic shared memory: Q, dO (BM rows each), then stages 0 and 1 of K, V (BN rows each); rows of
+// D + PAD bf16.
+//
+// Grid: 1-D, ceil(T / BM) * H * B CTAs, the query tiles from the last one down (as the forward).
 template <int D, bool CAUSAL, int BM, int BN>
 __device__ __forceinline__ void alto_attn_bwd_dq(const alto_attn_args &a) {
-  constexpr int NT = BM / 16 * 32, S = D + ALTO_ATTN_PAD, NDT = D / 8, NKT = BN / 8;
+  constexpr int NT = BM / 16 * 32, S = D + ALTO_ATTN_PAD, KC = D / 16, NDT = D / 8, NKT = BN / 8;
+  constexpr int STAGE = 2 * BN * S; /* bf16 elements of one K, V stage */
+  constexpr bool QO_REGS = D <= 64; /* hold the Q, dO fragments in registers (D 128: reload) */
   static_assert(D % 16 == 0 && BM % 16 == 0 && BN % 16 == 0, "tile shapes");
   extern __shared__ uint4 alto_attn_smem_[];
-  alto_u16 *sQ = (alto_u16 *)alto_attn_smem_, *sO = sQ + BM * S, *sK = sO + BM * S,
-           *sV = sK + BN * S;
-  const alto_i64 T = a.T, H = a.H, G = a.G, window = a.window;
-  const alto_i64 m0 = (alto_i64)blockIdx.x * BM, h = blockIdx.y, b = blockIdx.z;
-  const alto_i64 kvh = h / (H / G);
+  alto_u16 *sQ = (alto_u16 *)alto_attn_smem_, *sO = sQ + BM * S, *sKV = sO + BM * S;
+  const int T = (int)a.T, window = a.window >= a.T ? 0 : (int)a.window;
+  const alto_i64 H = a.H, G = a.G, bh = a.B * H;
+  const int m0 = ((T + BM - 1) / BM - 1 - (int)(blockIdx.x / bh)) * BM;
+  const alto_i64 h = blockIdx.x % bh % H, b = blockIdx.x % bh / H, kvh = h / (H / G);
   const int warp = threadIdx.x >> 5, g = (threadIdx.x & 31) >> 2, t4 = threadIdx.x & 3;
   const alto_idx qs = H * D, kvs = G * D;
   const float scale = 1.f / sqrtf((float)D), sl2 = scale * ALTO_ATTN_LOG2E;
 
+  const int hi = CAUSAL ? (m0 + BM < T ? m0 + BM : T) : T;
+  const int nfirst = (window > 0 && m0 - window + 1 > 0 ? m0 - window + 1 : 0) / BN * BN;
+  const int ntiles = (hi - nfirst + BN - 1) / BN;
+  const alto_u16 *kb = a.k + (alto_idx)b * T * kvs + kvh * D;
+  const alto_u16 *vb = a.v + (alto_idx)b * T * kvs + kvh * D;
+
   const alto_idx qo = ((alto_idx)b * T + m0) * qs + h * D;
-  alto_attn_stage_<BM, D, NT>(sQ, a.q + qo, qs, T - m0);
-  alto_attn_stage_<BM, D, NT>(sO, a.dout + qo, qs, T - m0);
-  const alto_i64 row[2] = {m0 + warp * 16 + g, m0 + warp * 16 + g + 8};
+  const unsigned sQa = alto_attn_saddr_(sQ), sOa = alto_attn_saddr_(sO);
+  const unsigned kva = alto_attn_saddr_(sKV);
+  alto_attn_load_rows_<BM, D, NT>(sQa, a.q + qo, qs, T - m0);
+  alto_attn_load_rows_<BM, D, NT>(sOa, a.dout + qo, qs, T - m0);
+  alto_attn_load_rows_<BN, D, NT>(kva, kb + nfirst * kvs, kvs, T - nfirst);
+  alto_attn_load_rows_<BN, D, NT>(kva + BN * S * 2, vb + nfirst * kvs, kvs, T - nfirst);
+  alto_attn_cp_commit_();
+  const int row0 = m0 + warp * 16 + g; /* this lane's rows: row0, row0 + 8 */
   float lse2[2], dl[2];
 #pragma unroll
   for (int r = 0; r < 2; r++) {
-    bool in = row[r] < T;
-    alto_idx li = ((alto_idx)b * H + h) * T + row[r];
+    bool in = row0 + 8 * r < T;
+    alto_idx li = ((alto_idx)b * H + h) * T + row0 + 8 * r;
     lse2[r] = in ? a.lse[li] * ALTO_ATTN_LOG2E : 0.f;
     dl[r] = in ? a.delta[li] : 0.f;
   }
   float dq[NDT][4];
-#pragma unroll
-  for (int j = 0; j < NDT; j++)
-    dq[j][0] = dq[j][1] = dq[j][2] = dq[j][3] = 0.f;
+  alto_attn_zero_<NDT>(dq);
+  const unsigned qa0 = sQa + alto_attn_lane_a_<S>(), oa0 = sOa + alto_attn_lane_a_<S>();
+  const unsigned lbn = alto_attn_lane_bn_<S>();
+  const unsigned lbk = alto_attn_lane_bk_<S>();
+  alto_u32 qa[KC][4], oa[KC][4];
 
-  const alto_i64 hi = CAUSAL ? (m0 + BM < T ? m0 + BM : T) : T;
-  const alto_i64 lo = window > 0 && m0 - window + 1 > 0 ? m0 - window + 1 : 0;
-  for (alto_i64 n0 = lo / BN * BN; n0 < hi; n0 += BN) {
-    __syncthreads();
-    const alto_idx kvo = ((alto_idx)b * T + n0) * kvs + kvh * D;
-    alto_attn_stage_<BN, D, NT>(sK, a.k + kvo, kvs, T - n0);
-    alto_attn_stage_<BN, D, NT>(sV, a.v + kvo, kvs, T - n0);
-    __syncthreads();
+  for (int it = 0; it < ntiles; it++) {
+    const int n0 = nfirst + it * BN;
+    alto_attn_cp_wait_all_(); /* this thread's copies of tile it (and of Q, dO) */
+    __syncthreads();          /* everyone's; and every warp is done with tile it - 1's stage */
+    if (it + 1 < ntiles) {
+      const unsigned next = kva + (unsigned)(((it + 1) & 1) * STAGE * 2);
+      alto_attn_load_rows_<BN, D, NT>(next, kb + (alto_idx)(n0 + BN) * kvs, kvs, T - n0 - BN);
+      alto_attn_load_rows_<BN, D, NT>(next + BN * S * 2, vb + (alto_idx)(n0 + BN) * kvs, kvs,
+                                      T - n0 - BN);
+      alto_attn_cp_commit_();
+    }
+    if (it == 0 || !QO_REGS)
+#pragma unroll
+      for (int kc = 0; kc < KC; kc++) {
+        alto_attn_ld_a_<S>(qa[kc], qa0, warp * 16, kc * 16);
+        alto_attn_ld_a_<S>(oa[kc], oa0, warp * 16, kc * 16);
+      }
+    const unsigned sk = kva + (unsigned)((it & 1) * STAGE * 2), sv = sk + BN * S * 2;
 
     float p[NKT][4], ds[NKT][4]; /* S then P; dP then dS: queries x keys */
-#pragma unroll
-    for (int j = 0; j < NKT; j++)
-#pragma unroll
-      for (int e = 0; e < 4; e++)
-        p[j][e] = ds[j][e] = 0.f;
-#pragma unroll
-    for (int kk = 0; kk < D / 16; kk++) {
-      alto_u32 qa[4], oa[4];
-      alto_attn_ld_a_<S>(qa, sQ, warp * 16, kk * 16);
-      alto_attn_ld_a_<S>(oa, sO, warp * 16, kk * 16);
-#pragma unroll
-      for (int j = 0; j < NKT; j++) {
-        alto_u32 bf[2];
-        alto_attn_ld_bn_<S>(bf, sK, j * 8, kk * 16);
-        alto_attn_mma_(p[j], qa, bf);
-        alto_attn_ld_bn_<S>(bf, sV, j * 8, kk * 16);
-        alto_attn_mma_(ds[j], oa, bf);
-      }
-    }
+    alto_attn_zero_<NKT>(p);
+    alto_attn_zero_<NKT>(ds);
+    alto_attn_mma_bn_<S, KC, NKT>(p, qa, sk + lbn);  /* S = Q K^T */
+    alto_attn_mma_bn_<S, KC, NKT>(ds, oa, sv + lbn); /* dP = dO V^T */
+    const bool full = alto_attn_tile_full_<CAUSAL>(m0, BM, n0, BN, T, window);
 #pragma unroll
     for (int j = 0; j < NKT; j++)
 #pragma unroll
       for (int e = 0; e < 4; e++) {
-        alto_i64 s = n0 + j * 8 + 2 * t4 + (e & 1);
-        bool vis = alto_attn_visible_<CAUSAL>(row[e >> 1], s, T, window);
-        float pe = vis ? exp2f(p[j][e] * sl2 - lse2[e >> 1]) : 0.f;
+        float pe = alto_attn_exp2_(fmaf(p[j][e], sl2, -lse2[e >> 1]));
+        if (!full && !alto_attn_visible_<CAUSAL>(row0 + 8 * (e >> 1), n0 + j * 8 + 2 * t4 + (e & 1),
+                                                 T, window))
+          pe = 0.f;
         ds[j][e] = pe * (ds[j][e] - dl[e >> 1]);
       }
-#pragma unroll
-    for (int kk = 0; kk < BN / 16; kk++) {
-      alto_u32 da[4];
-      alto_attn_c_to_a_(da, ds[2 * kk], ds[2 * kk + 1]);
-#pragma unroll
-      for (int j = 0; j < NDT; j++) {
-        alto_u32 bf[2];
-        alto_attn_ld_bk_<S>(bf, sK, kk * 16, j * 8);
-        alto_attn_mma_(dq[j], da, bf);
-      }
-    }
+    alto_attn_mma_ck_<S, BN / 16, NDT>(dq, ds, sk + lbk); /* dQ += dS K */
   }
   const float sc[2] = {scale, scale};
   alto_attn_store_rows_<NDT>(a.dq + qo, qs, warp * 16, T - m0, dq, sc);

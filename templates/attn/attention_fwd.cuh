@@ -1,114 +1,123 @@
 // attention_fwd.cuh: FlashAttention-2 style forward, bf16 in/out, fp32 softmax statistics.
 //
-// One CTA = BM queries of one (batch, query head); 4 warps, 16 query rows each (BM = 64). Q is
-// staged once and held as MMA A fragments; the CTA walks the key tiles (BN keys) its rows can see
-// (causal: up to its last row; window: from its first row's window start), S = Q K^T on the
-// tensor cores, an online softmax in fp32 (base-2 exponent, scale folded in), O += P V with P
-// rounded to bf16. Fully masked tiles are never visited; partially masked ones are masked to -inf
-// element by element. Writes O (bf16) and lse = max + log(sum) of the scaled scores (natural log,
-// fp32), which the backward needs. GQA: query head h reads kv head h / (H / G).
+// One CTA = BM queries of one (batch, query head); BM / 16 warps, 16 query rows each. Q is staged
+// once and held as MMA A fragments; the CTA walks the key tiles (BN keys) its rows can see
+// (causal: up to its last row; window: from its first row's window start) with K and V double
+// buffered: cp.async copies tile i + 1 into one stage while the warps work on tile i in the other.
+// Per tile: S = Q K^T on the tensor cores (K fragments by ldmatrix), an online softmax in fp32
+// (base-2 exponent, the scale folded into one FMA), O += P V with P rounded to bf16 going from the
+// S accumulators straight into the A fragments (V fragments by ldmatrix.trans). Fully masked tiles
+// are never visited; partially masked ones are masked to -inf element by element. Writes O (bf16)
+// and lse = max + log(sum) of the scaled scores (natural log, fp32), which the backward needs.
+// GQA: query head h reads kv head h / (H / G).
+//
+// Grid: 1-D, ceil(T / BM) * H * B CTAs, the query tiles from the last one down (causal: the CTAs
+// with the most key tiles start first, the short ones fill the tail).
 #ifndef ALTO_ATTENTION_FWD_CUH
 #define ALTO_ATTENTION_FWD_CUH
 
 #include "attn/attn_common.cuh"
 
-// Dynamic shared memory: Q, K, V tiles of (BM | BN) x (D + PAD) bf16.
+// Dynamic shared memory (rows of D + PAD bf16): Q (BM rows), then stages 0 and 1 of K (BN rows)
+// and V (BN rows).
 template <int D, bool CAUSAL, int BM, int BN>
 __device__ __forceinline__ void alto_attn_fwd(const alto_attn_args &a) {
-  constexpr int NT = BM / 16 * 32, S = D + ALTO_ATTN_PAD, NDT = D / 8, NKT = BN / 8;
+  constexpr int NT = BM / 16 * 32, S = D + ALTO_ATTN_PAD, KC = D / 16, NDT = D / 8, NKT = BN / 8;
+  constexpr int STAGE = 2 * BN * S; /* bf16 elements of one K, V stage */
+  /* the Q fragments stay in registers, except at D 64 with 2 CTAs per SM (128 registers): there
+   * they are reloaded per key tile (4 more ldmatrix per 32), which avoids spills */
+  constexpr bool Q_REGS = D != 64;
   static_assert(D % 16 == 0 && BM % 16 == 0 && BN % 16 == 0, "tile shapes");
   extern __shared__ uint4 alto_attn_smem_[];
-  alto_u16 *sQ = (alto_u16 *)alto_attn_smem_, *sK = sQ + BM * S, *sV = sK + BN * S;
-  const alto_i64 T = a.T, H = a.H, G = a.G, window = a.window;
-  const alto_i64 m0 = (alto_i64)blockIdx.x * BM, h = blockIdx.y, b = blockIdx.z;
-  const alto_i64 kvh = h / (H / G);
+  alto_u16 *sQ = (alto_u16 *)alto_attn_smem_, *sKV = sQ + BM * S;
+  /* positions are 32-bit (the host checks T); a window of T or more is no window */
+  const int T = (int)a.T, window = a.window >= a.T ? 0 : (int)a.window;
+  const alto_i64 H = a.H, G = a.G, bh = a.B * H;
+  const int m0 = ((T + BM - 1) / BM - 1 - (int)(blockIdx.x / bh)) * BM;
+  const alto_i64 h = blockIdx.x % bh % H, b = blockIdx.x % bh / H, kvh = h / (H / G);
   const int warp = threadIdx.x >> 5, g = (threadIdx.x & 31) >> 2, t4 = threadIdx.x & 3;
   const alto_idx qs = H * D, kvs = G * D;
   const float sl2 = ALTO_ATTN_LOG2E / sqrtf((float)D); /* scores to log2 units */
 
-  alto_attn_stage_<BM, D, NT>(sQ, a.q + ((alto_idx)b * T + m0) * qs + h * D, qs, T - m0);
+  const int hi = CAUSAL ? (m0 + BM < T ? m0 + BM : T) : T;
+  const int nfirst = (window > 0 && m0 - window + 1 > 0 ? m0 - window + 1 : 0) / BN * BN;
+  const int ntiles = (hi - nfirst + BN - 1) / BN;
+  const alto_idx kvb = (alto_idx)b * T * kvs + kvh * D; /* row 0 of this kv head in K and V */
+
+  const unsigned qa = alto_attn_saddr_(sQ), kva = alto_attn_saddr_(sKV);
+  alto_attn_load_rows_<BM, D, NT>(qa, a.q + ((alto_idx)b * T + m0) * qs + h * D, qs, T - m0);
+  alto_attn_load_rows_<BN, D, NT>(kva, a.k + kvb + nfirst * kvs, kvs, T - nfirst);
+  alto_attn_load_rows_<BN, D, NT>(kva + BN * S * 2, a.v + kvb + nfirst * kvs, kvs, T - nfirst);
+  alto_attn_cp_commit_();
+  alto_attn_cp_wait_all_();
   __syncthreads();
-  alto_u32 qf[D / 16][4];
+  alto_u32 qf[KC][4];
 #pragma unroll
-  for (int kk = 0; kk < D / 16; kk++)
-    alto_attn_ld_a_<S>(qf[kk], sQ, warp * 16, kk * 16);
+  for (int kc = 0; kc < KC; kc++)
+    alto_attn_ld_a_<S>(qf[kc], qa + alto_attn_lane_a_<S>(), warp * 16, kc * 16);
+  const unsigned qlane = qa + alto_attn_lane_a_<S>();
+  const unsigned lbn = alto_attn_lane_bn_<S>(), lbk = alto_attn_lane_bk_<S>() + BN * S * 2;
 
   float o[NDT][4];
-#pragma unroll
-  for (int j = 0; j < NDT; j++)
-    o[j][0] = o[j][1] = o[j][2] = o[j][3] = 0.f;
+  alto_attn_zero_<NDT>(o);
+  /* running max (raw scores) and this lane's part of the running sum of each of its two rows */
   float mrow[2] = {alto_attn_ninf_(), alto_attn_ninf_()}, lrow[2] = {0.f, 0.f};
-  const alto_i64 row[2] = {m0 + warp * 16 + g, m0 + warp * 16 + g + 8};
+  const int row0 = m0 + warp * 16 + g; /* this lane's rows: row0, row0 + 8 */
 
-  const alto_i64 hi = CAUSAL ? (m0 + BM < T ? m0 + BM : T) : T;
-  const alto_i64 lo = window > 0 && m0 - window + 1 > 0 ? m0 - window + 1 : 0;
-  for (alto_i64 n0 = lo / BN * BN; n0 < hi; n0 += BN) {
-    __syncthreads(); /* every warp is done with the previous K, V */
-    const alto_u16 *kb = a.k + ((alto_idx)b * T + n0) * kvs + kvh * D;
-    const alto_u16 *vb = a.v + ((alto_idx)b * T + n0) * kvs + kvh * D;
-    alto_attn_stage_<BN, D, NT>(sK, kb, kvs, T - n0);
-    alto_attn_stage_<BN, D, NT>(sV, vb, kvs, T - n0);
-    __syncthreads();
-
-    float s[NKT][4];
-#pragma unroll
-    for (int j = 0; j < NKT; j++) {
-      s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.f;
-#pragma unroll
-      for (int kk = 0; kk < D / 16; kk++) {
-        alto_u32 bf[2];
-        alto_attn_ld_bn_<S>(bf, sK, j * 8, kk * 16);
-        alto_attn_mma_(s[j], qf[kk], bf);
-      }
+  for (int it = 0; it < ntiles; it++) {
+    const int n0 = nfirst + it * BN;
+    alto_attn_cp_wait_all_(); /* this thread's copies of tile it */
+    __syncthreads();          /* everyone's; and every warp is done with tile it - 1's stage */
+    if (it + 1 < ntiles) {
+      const unsigned next = kva + (unsigned)(((it + 1) & 1) * STAGE * 2);
+      const alto_idx off = kvb + (alto_idx)(n0 + BN) * kvs;
+      alto_attn_load_rows_<BN, D, NT>(next, a.k + off, kvs, T - n0 - BN);
+      alto_attn_load_rows_<BN, D, NT>(next + BN * S * 2, a.v + off, kvs, T - n0 - BN);
+      alto_attn_cp_commit_();
     }
+    const unsigned stage = kva + (unsigned)((it & 1) * STAGE * 2);
+
+    if (!Q_REGS)
+#pragma unroll
+      for (int kc = 0; kc < KC; kc++)
+        alto_attn_ld_a_<S>(qf[kc], qlane, warp * 16, kc * 16);
+    float s[NKT][4];
+    alto_attn_zero_<NKT>(s);
+    alto_attn_mma_bn_<S, KC, NKT>(s, qf, stage + lbn); /* S = Q K^T */
+
     /* a tile every row of the CTA sees whole needs no mask */
-    const bool full = n0 + BN <= T && m0 + BM <= T && (!CAUSAL || n0 + BN - 1 <= m0) &&
-                      (window <= 0 || n0 > m0 + BM - 1 - window);
+    const bool full = alto_attn_tile_full_<CAUSAL>(m0, BM, n0, BN, T, window);
     float mx[2] = {mrow[0], mrow[1]};
 #pragma unroll
     for (int j = 0; j < NKT; j++)
 #pragma unroll
       for (int e = 0; e < 4; e++) {
-        float x = s[j][e] * sl2;
-        if (!full &&
-            !alto_attn_visible_<CAUSAL>(row[e >> 1], n0 + j * 8 + 2 * t4 + (e & 1), T, window))
-          x = alto_attn_ninf_();
-        s[j][e] = x;
-        mx[e >> 1] = fmaxf(mx[e >> 1], x);
+        if (!full && !alto_attn_visible_<CAUSAL>(row0 + 8 * (e >> 1), n0 + j * 8 + 2 * t4 + (e & 1),
+                                                 T, window))
+          s[j][e] = alto_attn_ninf_();
+        mx[e >> 1] = fmaxf(mx[e >> 1], s[j][e]);
       }
-    float alpha[2], msub[2];
+    float msc[2]; /* the new max in log2 units (0 for a row that sees nothing yet) */
 #pragma unroll
     for (int r = 0; r < 2; r++) {
       mx[r] = alto_attn_quad_max_(mx[r]);
-      msub[r] = mx[r] == alto_attn_ninf_() ? 0.f : mx[r]; /* a row that sees nothing yet */
-      alpha[r] = exp2f(mrow[r] - msub[r]);
+      msc[r] = mx[r] == alto_attn_ninf_() ? 0.f : mx[r] * sl2;
+      float alpha = alto_attn_exp2_(mrow[r] * sl2 - msc[r]); /* 0 while the old max is -inf */
       mrow[r] = mx[r];
-      lrow[r] *= alpha[r];
+      lrow[r] *= alpha;
+#pragma unroll
+      for (int j = 0; j < NDT; j++)
+        o[j][2 * r] *= alpha, o[j][2 * r + 1] *= alpha;
     }
 #pragma unroll
     for (int j = 0; j < NKT; j++)
 #pragma unroll
       for (int e = 0; e < 4; e++) {
-        float p = exp2f(s[j][e] - msub[e >> 1]);
+        float p = alto_attn_exp2_(fmaf(s[j][e], sl2, -msc[e >> 1]));
         s[j][e] = p;
         lrow[e >> 1] += p; /* this lane's partial sum; the quad is summed at the end */
       }
-#pragma unroll
-    for (int j = 0; j < NDT; j++) {
-      o[j][0] *= alpha[0], o[j][1] *= alpha[0];
-      o[j][2] *= alpha[1], o[j][3] *= alpha[1];
-    }
-#pragma unroll
-    for (int kk = 0; kk < BN / 16; kk++) {
-      alto_u32 pa[4];
-      alto_attn_c_to_a_(pa, s[2 * kk], s[2 * kk + 1]);
-#pragma unroll
-      for (int j = 0; j < NDT; j++) {
-        alto_u32 bf[2];
-        alto_attn_ld_bk_<S>(bf, sV, kk * 16, j * 8);
-        alto_attn_mma_(o[j], pa, bf);
-      }
-    }
+    alto_attn_mma_ck_<S, BN / 16, NDT>(o, s, stage + lbk); /* O += P V */
   }
 
   float inv[2];
@@ -116,9 +125,9 @@ __device__ __forceinline__ void alto_attn_fwd(const alto_attn_args &a) {
   for (int r = 0; r < 2; r++) {
     float l = alto_attn_quad_sum_(lrow[r]);
     inv[r] = l > 0.f ? 1.f / l : 0.f;
-    if (t4 == 0 && row[r] < T)
-      a.lse[((alto_idx)b * H + h) * T + row[r]] =
-          l > 0.f ? (mrow[r] + log2f(l)) * ALTO_ATTN_LN2 : alto_attn_ninf_();
+    if (t4 == 0 && row0 + 8 * r < T)
+      a.lse[((alto_idx)b * H + h) * T + row0 + 8 * r] =
+          l > 0.f ? (mrow[r] * sl2 + log2f(l)) * ALTO_ATTN_LN2 : alto_attn_ninf_();
   }
   alto_attn_store_rows_<NDT>(a.o + ((alto_idx)b * T + m0) * qs + h * D, qs, warp * 16, T - m0, o,
                              inv);

@@ -1,5 +1,6 @@
 // attn_common.cuh: what the attention templates share: the bf16 tensor-core MMA (m16n8k16, fp32
-// accumulation, sm_80+ PTX), fragment loads from padded shared-memory tiles, tile staging, masks.
+// accumulation, sm_80+ PTX), ldmatrix fragment loads from padded shared-memory tiles, cp.async
+// tile staging (zero rows past T), masks, quad reductions.
 //
 // Fragment layouts of mma.m16n8k16 (g = lane / 4, t = lane % 4; pairs are two bf16 in one 32-bit
 // register, the lower index in the low half):
@@ -8,6 +9,13 @@
 //   C (16 x 8, f32):  c0, c1 (g, 2t..2t+1), c2, c3 (g+8, 2t..2t+1)
 // A C tile pair (n-tiles 2j, 2j+1) is, rounded to bf16, the A fragment of k-chunk j: softmax
 // probabilities go from one MMA into the next without shared memory.
+//
+// ldmatrix.m8n8.x4 loads four 8 x 8 bf16 matrices: lanes 8i..8i+7 give the row addresses of
+// matrix i, and lane l receives register i = (row g, columns 2t, 2t+1) of matrix i, or with .trans
+// (rows 2t, 2t+1 of column g): the A / B fragment pieces above, four registers per instruction.
+// Shared-memory tiles are rows of D + 8 bf16 (a 16-byte pad): rows are (D + 8) / 2 = 12, 20, 36 or
+// 68 words apart, so the 8 rows of one matrix fall on 8 distinct groups of 4 banks and every
+// ldmatrix and every 16-byte cp.async store is free of bank conflicts.
 #ifndef ALTO_ATTN_COMMON_CUH
 #define ALTO_ATTN_COMMON_CUH
 
@@ -22,15 +30,41 @@ __device__ __forceinline__ float alto_attn_ninf_() {
   return alto_f32_from_bits(0xFF800000u);
 }
 
-// c += a * b, one m16n8k16 bf16 MMA with fp32 accumulation. ALTO_ATTN_HOST_EMULATION: a host
-// build that runs the templates as threads (a layout-level check without a GPU) supplies it.
+// The device primitives: MMA, ldmatrix, cp.async, 2^x. ALTO_ATTN_HOST_EMULATION: a host build
+// that runs the templates as threads (tests/attn_host_emu.cpp, a layout-level check without a
+// GPU) supplies them.
 #if defined(ALTO_ATTN_HOST_EMULATION)
 void alto_attn_emu_mma_(float c[4], const alto_u32 a[4], const alto_u32 b[2]);
+void alto_attn_emu_ldsm_(alto_u32 r[4], unsigned addr, bool trans);
+unsigned alto_attn_emu_saddr_(const void *p);
+void alto_attn_emu_cp_(unsigned dst, const void *src, int bytes, bool valid);
 __device__ __forceinline__ void alto_attn_mma_(float c[4], const alto_u32 a[4],
                                                const alto_u32 b[2]) {
   alto_attn_emu_mma_(c, a, b);
 }
+__device__ __forceinline__ unsigned alto_attn_saddr_(const void *p) {
+  return alto_attn_emu_saddr_(p);
+}
+__device__ __forceinline__ void alto_attn_ldsm4_(alto_u32 r[4], unsigned addr) {
+  alto_attn_emu_ldsm_(r, addr, false);
+}
+__device__ __forceinline__ void alto_attn_ldsm4t_(alto_u32 r[4], unsigned addr) {
+  alto_attn_emu_ldsm_(r, addr, true);
+}
+__device__ __forceinline__ void alto_attn_cp16_(unsigned dst, const void *src, bool valid) {
+  alto_attn_emu_cp_(dst, src, 16, valid);
+}
+__device__ __forceinline__ void alto_attn_cp4_(unsigned dst, const void *src, bool valid) {
+  alto_attn_emu_cp_(dst, src, 4, valid);
+}
+__device__ __forceinline__ void alto_attn_cp_commit_() {}
+__device__ __forceinline__ void alto_attn_cp_wait_all_() {}
+__device__ __forceinline__ float alto_attn_exp2_(float x) {
+  return exp2f(x);
+}
 #else
+// c += a * b, one m16n8k16 bf16 MMA with fp32 accumulation (a pure register op: not volatile, so
+// the compiler may schedule it).
 __device__ __forceinline__ void alto_attn_mma_(float c[4], const alto_u32 a[4],
                                                const alto_u32 b[2]) {
   asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, "
@@ -38,45 +72,110 @@ __device__ __forceinline__ void alto_attn_mma_(float c[4], const alto_u32 a[4],
                : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
                : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 }
+// The 32-bit shared-state-space address of a pointer into shared memory (fragment loads take these:
+// a tile's base in one register, the per-fragment offsets as immediates).
+__device__ __forceinline__ unsigned alto_attn_saddr_(const void *p) {
+  return (unsigned)__cvta_generic_to_shared(p);
+}
+// Four 8 x 8 matrices; addr: this lane's row address (16-byte aligned).
+__device__ __forceinline__ void alto_attn_ldsm4_(alto_u32 r[4], unsigned addr) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr));
+}
+__device__ __forceinline__ void alto_attn_ldsm4t_(alto_u32 r[4], unsigned addr) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr));
+}
+// Asynchronous global -> shared copies (16 or 4 bytes to shared address dst; !valid: zeros,
+// nothing read). They complete
+// in commit groups: alto_attn_cp_wait_all_ waits for every group this thread committed; a
+// __syncthreads after it makes every thread's copies visible to the CTA.
+__device__ __forceinline__ void alto_attn_cp16_(unsigned dst, const void *src, bool valid) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src),
+               "r"(valid ? 16 : 0)
+               : "memory");
+}
+__device__ __forceinline__ void alto_attn_cp4_(unsigned dst, const void *src, bool valid) {
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(dst), "l"(src),
+               "r"(valid ? 4 : 0)
+               : "memory");
+}
+__device__ __forceinline__ void alto_attn_cp_commit_() {
+  asm volatile("cp.async.commit_group;\n" ::: "memory");
+}
+__device__ __forceinline__ void alto_attn_cp_wait_all_() {
+  asm volatile("cp.async.wait_group 0;\n" ::: "memory");
+}
+// 2^x with the hardware approximation (MUFU.EX2, 2 ulp; results below 2^-126 flush to zero, far
+// below what a bf16-rounded probability keeps relative to the row's maximum 1).
+__device__ __forceinline__ float alto_attn_exp2_(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+  return y;
+}
 #endif
 
-__device__ __forceinline__ alto_u32 alto_attn_ld32_(const alto_u16 *p) {
-  return *(const alto_u32 *)p;
-}
 __device__ __forceinline__ alto_u32 alto_attn_pack_(alto_u16 lo, alto_u16 hi) {
   return (alto_u32)lo | ((alto_u32)hi << 16);
 }
+// Two fp32 rounded to bf16 (RNE) in one register, lo in the low half: one cvt.rn.bf16x2.f32 on the
+// GPU (the same values as alto_f32_to_bf16 for every non-NaN input).
+#if defined(ALTO_ATTN_HOST_EMULATION)
 __device__ __forceinline__ alto_u32 alto_attn_pack_f32_(float lo, float hi) {
   return alto_attn_pack_(alto_f32_to_bf16(lo), alto_f32_to_bf16(hi));
 }
+#else
+__device__ __forceinline__ alto_u32 alto_attn_pack_f32_(float lo, float hi) {
+  alto_u32 r;
+  asm("cvt.rn.bf16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
+  return r;
+}
+#endif
 
-// A fragment of rows m0.., columns k0.. of X[m][k] (row stride S elements).
+// Fragment loads from a shared tile of rows of S bf16 (S = D + PAD). A tile is passed as the
+// 32-bit shared address of its element (0, 0) plus this lane's offset for the access pattern
+// (alto_attn_lane_a_ / _bn_ / _bk_ below, in bytes), so that every fragment's own offset is a
+// compile-time constant. l = lane.
+//
+// A fragment of rows m0.., columns k0.. of X[m][k]: matrices (m0, k0), (m0 + 8, k0), (m0, k0 + 8),
+// (m0 + 8, k0 + 8) are a0..a3; lane l addresses row m0 + l % 16, column k0 + 8 (l / 16).
+template <int S> __device__ __forceinline__ unsigned alto_attn_lane_a_() {
+  int l = threadIdx.x & 31;
+  return (unsigned)(((l & 15) * S + (l >> 4) * 8) * 2);
+}
 template <int S>
-__device__ __forceinline__ void alto_attn_ld_a_(alto_u32 a[4], const alto_u16 *X, int m0, int k0) {
-  int g = (threadIdx.x & 31) >> 2, t = threadIdx.x & 3;
-  const alto_u16 *p = X + (m0 + g) * S + k0 + 2 * t;
-  a[0] = alto_attn_ld32_(p);
-  a[1] = alto_attn_ld32_(p + 8 * S);
-  a[2] = alto_attn_ld32_(p + 8);
-  a[3] = alto_attn_ld32_(p + 8 * S + 8);
+__device__ __forceinline__ void alto_attn_ld_a_(alto_u32 a[4], unsigned x, int m0, int k0) {
+  alto_attn_ldsm4_(a, x + (unsigned)((m0 * S + k0) * 2));
 }
 
-// B fragment (k0.., n0..) of a matrix stored n-major, X[n][k] (K tile in Q K^T).
+// B fragments of n-tiles n0.. and n0 + 8.. (k-chunk k0..k0+15) of a matrix stored n-major, X[n][k]
+// (K in Q K^T): b[0] = tile n0, b[1] = tile n0 + 8. Matrices (n0, k0), (n0, k0 + 8), (n0 + 8, k0),
+// (n0 + 8, k0 + 8); lane l addresses row n0 + l % 8 + 8 (l / 16), column k0 + 8 ((l / 8) % 2).
+template <int S> __device__ __forceinline__ unsigned alto_attn_lane_bn_() {
+  int l = threadIdx.x & 31;
+  return (unsigned)((((l & 7) + ((l >> 4) << 3)) * S + ((l >> 3) & 1) * 8) * 2);
+}
 template <int S>
-__device__ __forceinline__ void alto_attn_ld_bn_(alto_u32 b[2], const alto_u16 *X, int n0, int k0) {
-  int g = (threadIdx.x & 31) >> 2, t = threadIdx.x & 3;
-  const alto_u16 *p = X + (n0 + g) * S + k0 + 2 * t;
-  b[0] = alto_attn_ld32_(p);
-  b[1] = alto_attn_ld32_(p + 8);
+__device__ __forceinline__ void alto_attn_ld_bn2_(alto_u32 b[2][2], unsigned x, int n0, int k0) {
+  alto_u32 r[4];
+  alto_attn_ldsm4_(r, x + (unsigned)((n0 * S + k0) * 2));
+  b[0][0] = r[0], b[0][1] = r[1], b[1][0] = r[2], b[1][1] = r[3];
 }
 
-// B fragment (k0.., n0..) of a matrix stored k-major, X[k][n] (V tile in P V).
+// The same from a matrix stored k-major, X[k][n] (V in P V), with ldmatrix.trans: matrices
+// (k0, n0), (k0 + 8, n0), (k0, n0 + 8), (k0 + 8, n0 + 8); lane l addresses row
+// k0 + l % 8 + 8 ((l / 8) % 2), column n0 + 8 (l / 16).
+template <int S> __device__ __forceinline__ unsigned alto_attn_lane_bk_() {
+  int l = threadIdx.x & 31;
+  return (unsigned)((((l & 7) + ((l >> 3) & 1) * 8) * S + ((l >> 4) << 3)) * 2);
+}
 template <int S>
-__device__ __forceinline__ void alto_attn_ld_bk_(alto_u32 b[2], const alto_u16 *X, int k0, int n0) {
-  int g = (threadIdx.x & 31) >> 2, t = threadIdx.x & 3;
-  const alto_u16 *p = X + (k0 + 2 * t) * S + n0 + g;
-  b[0] = alto_attn_pack_(p[0], p[S]);
-  b[1] = alto_attn_pack_(p[8 * S], p[9 * S]);
+__device__ __forceinline__ void alto_attn_ld_bk2_(alto_u32 b[2][2], unsigned x, int k0, int n0) {
+  alto_u32 r[4];
+  alto_attn_ldsm4t_(r, x + (unsigned)((k0 * S + n0) * 2));
+  b[0][0] = r[0], b[0][1] = r[1], b[1][0] = r[2], b[1][1] = r[3];
 }
 
 // The A fragment of k-chunk j from C tiles c[2j], c[2j+1] (rounded to bf16).
@@ -88,27 +187,84 @@ __device__ __forceinline__ void alto_attn_c_to_a_(alto_u32 a[4], const float c0[
   a[3] = alto_attn_pack_f32_(c1[2], c1[3]);
 }
 
-// Stages rows [0, R) of a bf16 matrix (row r at src + r * stride) into X[R][D + PAD]; rows at or
-// past `valid` are zero (tails: a zero row contributes nothing, and no poison reaches an MMA).
-template <int R, int D, int NT>
-__device__ __forceinline__ void alto_attn_stage_(alto_u16 *X, const alto_u16 *src, alto_idx stride,
-                                                 alto_i64 valid) {
-  constexpr int CH = D / 8; /* 16-byte chunks per row */
-#pragma unroll 4
-  for (int i = threadIdx.x; i < R * CH; i += NT) {
-    int r = i / CH, c = (i % CH) * 8;
-    uint4 v = make_uint4(0u, 0u, 0u, 0u);
-    if (r < valid)
-      v = *(const uint4 *)(src + (alto_idx)r * stride + c);
-    *(uint4 *)(X + r * (D + ALTO_ATTN_PAD) + c) = v;
+// acc[j] += A B_j for the n-tiles j of a 16 x (8 NJ) product, k = 16 KC: A fragments a[kc]
+// (registers), B from a shared tile stored n-major (X[n][k]; x: its address + alto_attn_lane_bn_).
+template <int S, int KC, int NJ>
+__device__ __forceinline__ void alto_attn_mma_bn_(float acc[NJ][4], const alto_u32 a[KC][4],
+                                                  unsigned x) {
+  static_assert(NJ % 2 == 0, "n-tiles come in pairs (one ldmatrix.x4)");
+#pragma unroll
+  for (int kc = 0; kc < KC; kc++)
+#pragma unroll
+    for (int j = 0; j < NJ; j += 2) {
+      alto_u32 b[2][2];
+      alto_attn_ld_bn2_<S>(b, x, j * 8, kc * 16);
+      alto_attn_mma_(acc[j], a[kc], b[0]);
+      alto_attn_mma_(acc[j + 1], a[kc], b[1]);
+    }
+}
+
+// acc[j] += A B_j with A = the bf16 rounding of C tiles c (16 x 16 KC, k-chunk kc from c[2kc],
+// c[2kc+1]) and B from a shared tile stored k-major (X[k][n]; x: its address + alto_attn_lane_bk_).
+template <int S, int KC, int NJ>
+__device__ __forceinline__ void alto_attn_mma_ck_(float acc[NJ][4], const float c[2 * KC][4],
+                                                  unsigned x) {
+  static_assert(NJ % 2 == 0, "n-tiles come in pairs (one ldmatrix.x4)");
+#pragma unroll
+  for (int kc = 0; kc < KC; kc++) {
+    alto_u32 a[4];
+    alto_attn_c_to_a_(a, c[2 * kc], c[2 * kc + 1]);
+#pragma unroll
+    for (int j = 0; j < NJ; j += 2) {
+      alto_u32 b[2][2];
+      alto_attn_ld_bk2_<S>(b, x, kc * 16, j * 8);
+      alto_attn_mma_(acc[j], a, b[0]);
+      alto_attn_mma_(acc[j + 1], a, b[1]);
+    }
   }
 }
 
-// Whether key s is visible to query t (both < T).
+template <int NJ> __device__ __forceinline__ void alto_attn_zero_(float c[NJ][4]) {
+#pragma unroll
+  for (int j = 0; j < NJ; j++)
+    c[j][0] = c[j][1] = c[j][2] = c[j][3] = 0.f;
+}
+
+// Starts the asynchronous copy of rows [0, R) of a bf16 matrix (row r at src + r * stride) into
+// the shared tile X[R][D + PAD] at shared address x; rows at or past `valid` become zeros (tails:
+// a zero row contributes nothing, and no poison reaches an MMA). src must be a readable row even
+// when valid <= 0.
+template <int R, int D, int NT>
+__device__ __forceinline__ void alto_attn_load_rows_(unsigned x, const alto_u16 *src,
+                                                     alto_idx stride, int valid) {
+  constexpr int CH = D / 8; /* 16-byte chunks per row */
+#pragma unroll
+  for (int i0 = 0; i0 < R * CH; i0 += NT) {
+    int i = i0 + (int)threadIdx.x;
+    if (R * CH % NT != 0 && i >= R * CH)
+      break;
+    int r = i / CH, c = (i % CH) * 8;
+    bool ok = r < valid;
+    /* a 32-bit offset from src: a tile spans R rows of stride < 2^31 / R (the host checks) */
+    alto_attn_cp16_(x + (unsigned)((r * (D + ALTO_ATTN_PAD) + c) * 2),
+                    src + (ok ? (int)(r * (int)stride + c) : 0), ok);
+  }
+}
+
+// Whether key s is visible to query t (sequence positions: 32-bit, the host checks T; window
+// clamped to [0, T]).
 template <bool CAUSAL>
-__device__ __forceinline__ bool alto_attn_visible_(alto_i64 t, alto_i64 s, alto_i64 T,
-                                                   alto_i64 window) {
+__device__ __forceinline__ bool alto_attn_visible_(int t, int s, int T, int window) {
   return t < T && s < T && (!CAUSAL || s <= t) && (window <= 0 || s > t - window);
+}
+
+// Whether every key of [s0, s0 + ns) is visible to every query of [t0, t0 + nt): such a tile
+// needs no mask.
+template <bool CAUSAL>
+__device__ __forceinline__ bool alto_attn_tile_full_(int t0, int nt, int s0, int ns, int T,
+                                                     int window) {
+  return t0 + nt <= T && s0 + ns <= T && (!CAUSAL || s0 + ns - 1 <= t0) &&
+         (window <= 0 || s0 > t0 + nt - 1 - window);
 }
 
 // Reduction over the 4 lanes of a quad (the lanes holding one C row).
@@ -125,7 +281,7 @@ __device__ __forceinline__ float alto_attn_quad_sum_(float v) {
 // scaled by s[0] (rows g) / s[1] (rows g + 8); rows at or past `valid` are not written.
 template <int NDT>
 __device__ __forceinline__ void alto_attn_store_rows_(alto_u16 *dst, alto_idx stride, int m0,
-                                                      alto_i64 valid, const float c[NDT][4],
+                                                      int valid, const float c[NDT][4],
                                                       const float s[2]) {
   int g = (threadIdx.x & 31) >> 2, t = threadIdx.x & 3;
 #pragma unroll
