@@ -68,7 +68,14 @@ static void run_case(const attn_case *c) {
   float *out = malloc(nq * 4), *lse = malloc(nl * 4), *dq = malloc(nq * 4), *dk = malloc(nkv * 4),
         *dv = malloc(nkv * 4);
   alto_op_attention(out, lse, q, k, v, Bn, T, H, G, D, W);
-  alto_op_attention_bwd(dq, dk, dv, q, k, v, out, lse, dout, Bn, T, H, G, D, W);
+  /* The backward reads O as the training step stores it: bf16 (the plan's sdpa.out; the CPU
+   * executor widens the same bf16 values). Its delta = rowsum(dO * O) cancels badly when V and dO
+   * carry outliers, so the fp32 O would be the reference of another function. */
+  float *out16 = malloc(nq * 4);
+  for (int64_t i = 0; i < nq; i++)
+    out16[i] = alto_bf16_to_f32(alto_f32_to_bf16(out[i]));
+  alto_op_attention_bwd(dq, dk, dv, q, k, v, out16, lse, dout, Bn, T, H, G, D, W);
+  free(out16);
 
   gpu_buf gq = gpu_alloc(B, nq * 2), gk = gpu_alloc(B, nkv * 2), gv = gpu_alloc(B, nkv * 2),
           gdo = gpu_alloc(B, nq * 2), ws = gpu_alloc(B, alto_gpu_attention_bwd_workspace(Bn, T, H));
