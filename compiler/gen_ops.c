@@ -22,8 +22,8 @@ static const struct {
     [ALTO_OPKERN_RMSNORM_DW] = {"rmsnorm_dw", "ops/rmsnorm.cuh", false},
     [ALTO_OPKERN_ROPE] = {"rope", "ops/rope.cuh", true},
     [ALTO_OPKERN_ROPE_BWD] = {"rope_bwd", "ops/rope.cuh", true},
-    [ALTO_OPKERN_SWIGLU] = {"swiglu", "ops/elementwise.cuh", true},
-    [ALTO_OPKERN_SWIGLU_BWD] = {"swiglu_bwd", "ops/elementwise.cuh", true},
+    [ALTO_OPKERN_SWIGLU] = {"swiglu", "ops/swiglu.cuh", true},
+    [ALTO_OPKERN_SWIGLU_BWD] = {"swiglu_bwd", "ops/swiglu.cuh", true},
     [ALTO_OPKERN_ADD] = {"add", "ops/elementwise.cuh", true},
     [ALTO_OPKERN_CE_COUNT] = {"ce_count", "ops/cross_entropy.cuh", false},
     [ALTO_OPKERN_CE_ROWS] = {"ce_rows", "ops/cross_entropy.cuh", true},
@@ -105,9 +105,10 @@ void alto_opkern_key(const alto_opkern *k, char *out, size_t n) {
 #undef ALTO_OKEY_
 }
 
-/* RMSNorm: about 16 elements per thread; at least 64 threads (a HIP wavefront), at most 1024. */
+/* RMSNorm: about 8 elements (a 16-byte vector of bf16) per thread; at least 64 threads (a HIP
+ * wavefront), at most 1024. */
 static int alto_opkern_norm_threads_(int C) {
-  int want = (C + 15) / 16, t = 64;
+  int want = (C + 7) / 8, t = 64;
   while (t < want && t < 1024)
     t *= 2;
   return t;
@@ -126,6 +127,9 @@ int alto_opkern_threads(const alto_opkern *k) {
     return 1024;
   case ALTO_OPKERN_CE_ROWS:
     return 512;
+  case ALTO_OPKERN_SWIGLU:
+  case ALTO_OPKERN_SWIGLU_BWD: /* bf16: the sigmoid table's copy shared by more threads */
+    return k->bf16 ? 512 : 256;
   default:
     return 256;
   }
@@ -143,9 +147,10 @@ void alto_opkern_grid(const alto_opkern *k, int64_t rows, int64_t cols, unsigned
   grid[0] = grid[1] = grid[2] = 1;
   switch (k->kind) {
   case ALTO_OPKERN_EMBED:
-  case ALTO_OPKERN_EMBED_ACCUM: /* blockIdx.x: a token row (accum: an occurring token, <= M) */
+  case ALTO_OPKERN_EMBED_ACCUM: /* blockIdx.x: a token row (accum: an occurring token, <= M);
+                                   8 columns per thread */
     grid[0] = (unsigned)rows;
-    grid[1] = alto_ocdiv_(cols, nt);
+    grid[1] = alto_ocdiv_(cols, 8 * (int64_t)nt);
     break;
   case ALTO_OPKERN_EMBED_HIST:
     grid[0] = alto_ocap_(alto_ocdiv_(rows, nt), 65535);
@@ -157,21 +162,27 @@ void alto_opkern_grid(const alto_opkern *k, int64_t rows, int64_t cols, unsigned
   case ALTO_OPKERN_RMSNORM_BWD:
     grid[0] = alto_ocdiv_(rows, ALTO_OPS_NORM_ROWS);
     break;
-  case ALTO_OPKERN_RMSNORM_DW:
-    grid[0] = alto_ocdiv_(cols, nt);
+  case ALTO_OPKERN_RMSNORM_DW: /* 32 columns per CTA */
+    grid[0] = alto_ocdiv_(cols, 32);
     break;
   case ALTO_OPKERN_ROPE:
-  case ALTO_OPKERN_ROPE_BWD: { /* rows = M * NH; one item per copied dim or rotated pair */
-    int64_t items = rows * (k->head_dim - k->rot + k->rot / 2);
+  case ALTO_OPKERN_ROPE_BWD: { /* rows = M * NH; one item per copied dim or rotated pair, or per
+                                  8 of them (ops/rope.cuh: alto_rope_vec_) */
+    const int off = k->head_dim - k->rot, h = k->rot / 2;
+    int64_t items = off % 8 == 0 && h % 8 == 0 ? rows * (off / 8 + h / 8) : rows * (off + h);
     grid[0] = alto_ocap_(alto_ocdiv_(items, nt), 1u << 20);
     break;
   }
   case ALTO_OPKERN_SWIGLU:
-  case ALTO_OPKERN_SWIGLU_BWD:
+  case ALTO_OPKERN_SWIGLU_BWD: /* bf16: about 64 elements per thread (one table copy per CTA) */
+    grid[0] = alto_ocap_(alto_ocdiv_(rows, (int64_t)nt * (k->bf16 ? 64 : 8)), 1u << 20);
+    break;
   case ALTO_OPKERN_ADD:
+  case ALTO_OPKERN_CAST: /* 8 elements per thread */
+    grid[0] = alto_ocap_(alto_ocdiv_(rows, 8 * (int64_t)nt), 1u << 20);
+    break;
   case ALTO_OPKERN_ADAMW:
   case ALTO_OPKERN_SCALE:
-  case ALTO_OPKERN_CAST:
   case ALTO_OPKERN_DGE:
     grid[0] = alto_ocap_(alto_ocdiv_(rows, nt), 1u << 20);
     break;
@@ -287,11 +298,13 @@ alto_status alto_gen_ops(const alto_opkern *k, alto_gen_kernel *out) {
         bf, k->head_dim, k->rot, k->kind == ALTO_OPKERN_ROPE_BWD ? "true" : "false");
     break;
   case ALTO_OPKERN_SWIGLU:
-    alto_gen_appendf(&s, &len, &cap, "  alto_swiglu<%s>(a.out, a.in, a.in2, a.rows);\n", bf);
+    alto_gen_appendf(&s, &len, &cap, "  alto_swiglu<%s, %d>(a.out, a.in, a.in2, a.rows);\n", bf,
+                     nt);
     break;
   case ALTO_OPKERN_SWIGLU_BWD:
-    alto_gen_appendf(&s, &len, &cap, "  alto_swiglu_bwd<%s>(a.out, a.out2, a.in, a.in2, a.in3, a.rows);\n",
-              bf);
+    alto_gen_appendf(&s, &len, &cap,
+                     "  alto_swiglu_bwd<%s, %d>(a.out, a.out2, a.in, a.in2, a.in3, a.rows);\n", bf,
+                     nt);
     break;
   case ALTO_OPKERN_ADD:
     alto_gen_appendf(&s, &len, &cap, "  alto_add<%s>(a.out, a.in, a.in2, a.rows);\n", bf);
