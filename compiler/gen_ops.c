@@ -28,6 +28,7 @@ static const struct {
     [ALTO_OPKERN_CE_COUNT] = {"ce_count", "ops/cross_entropy.cuh", false},
     [ALTO_OPKERN_CE_ROWS] = {"ce_rows", "ops/cross_entropy.cuh", true},
     [ALTO_OPKERN_CE_MEAN] = {"ce_mean", "ops/cross_entropy.cuh", false},
+    [ALTO_OPKERN_CE_ROWS_CL] = {"ce_rows_cl", "ops/cross_entropy.cuh", true},
     [ALTO_OPKERN_ADAMW] = {"adamw", "ops/optim.cuh", false},
     [ALTO_OPKERN_SUMSQ_PART] = {"sumsq_part", "ops/optim.cuh", false},
     [ALTO_OPKERN_SUMSQ_FINAL] = {"sumsq_final", "ops/optim.cuh", false},
@@ -36,7 +37,7 @@ static const struct {
     [ALTO_OPKERN_TRANSPOSE] = {"transpose", "ops/convert.cuh", false},
     [ALTO_OPKERN_DGE] = {"dge", "ops/dge.cuh", false},
 };
-_Static_assert(ALTO_OPKERN_COUNT == 23, "add the new kind to alto_opkern_tab_ and the stub switch");
+_Static_assert(ALTO_OPKERN_COUNT == 24, "add the new kind to alto_opkern_tab_ and the stub switch");
 
 const char *alto_opkern_name(alto_opkern_kind k) {
   ALTO_ASSERT((unsigned)k < ALTO_OPKERN_COUNT);
@@ -76,6 +77,28 @@ alto_opkern alto_opkern_make_cast(bool in_bf16, bool out_bf16, alto_target targe
   return k;
 }
 
+alto_opkern alto_opkern_make_ce_cl(int per_thread, int cluster, alto_target target,
+                                   const char *arch) {
+  alto_opkern k = alto_opkern_make(ALTO_OPKERN_CE_ROWS_CL, true, 0, 0, 0, target, arch);
+  k.per_thread = per_thread;
+  k.cluster = cluster;
+  return k;
+}
+
+bool alto_opkern_ce_cl_shape(int64_t V, int *per_thread, int *cluster) {
+  for (int e = 8; e <= 32; e *= 2)
+    if (V + 16 <= (int64_t)e * ALTO_OPS_CE_THREADS) {
+      *per_thread = e, *cluster = 1;
+      return true;
+    }
+  for (int c = 2; c <= 8; c *= 2)
+    if (V + 16 <= (int64_t)32 * c * ALTO_OPS_CE_THREADS) {
+      *per_thread = 32, *cluster = c;
+      return true;
+    }
+  return false;
+}
+
 alto_opkern alto_opkern_make_transpose(int elem_bytes, alto_target target, const char *arch) {
   alto_opkern k = alto_opkern_make(ALTO_OPKERN_TRANSPOSE, false, 0, 0, 0, target, arch);
   k.elem_bytes = elem_bytes;
@@ -97,6 +120,8 @@ void alto_opkern_key(const alto_opkern *k, char *out, size_t n) {
     ALTO_OKEY_(".d%d.r%d", k->head_dim, k->rot);
   if (k->kind == ALTO_OPKERN_TRANSPOSE)
     ALTO_OKEY_(".e%d", k->elem_bytes);
+  if (k->kind == ALTO_OPKERN_CE_ROWS_CL)
+    ALTO_OKEY_(".e%d.k%d", k->per_thread, k->cluster);
   if (k->kind == ALTO_OPKERN_CAST)
     ALTO_OKEY_(".%s_to_%s", k->in_bf16 ? "bf16" : "f32", k->bf16 ? "bf16" : "f32");
   else if (alto_opkern_has_dtype(k->kind))
@@ -127,12 +152,20 @@ int alto_opkern_threads(const alto_opkern *k) {
     return 1024;
   case ALTO_OPKERN_CE_ROWS:
     return 512;
+  case ALTO_OPKERN_CE_ROWS_CL:
+    return ALTO_OPS_CE_THREADS;
   case ALTO_OPKERN_SWIGLU:
   case ALTO_OPKERN_SWIGLU_BWD: /* bf16: the sigmoid table's copy shared by more threads */
     return k->bf16 ? 512 : 256;
   default:
     return 256;
   }
+}
+
+int alto_opkern_smem_bytes(const alto_opkern *k) {
+  if (k->kind == ALTO_OPKERN_CE_ROWS_CL) /* two chunks of the row (bf16), the exchange slots */
+    return 32 * ALTO_OPS_CE_THREADS * (k->per_thread / 8) + 1024;
+  return 0;
 }
 
 static unsigned alto_ocdiv_(int64_t a, int64_t b) {
@@ -186,6 +219,9 @@ void alto_opkern_grid(const alto_opkern *k, int64_t rows, int64_t cols, unsigned
   case ALTO_OPKERN_DGE:
     grid[0] = alto_ocap_(alto_ocdiv_(rows, nt), 1u << 20);
     break;
+  case ALTO_OPKERN_CE_ROWS_CL: /* clusters of k->cluster CTAs, ALTO_OPS_CE_ROWS rows each */
+    grid[0] = (unsigned)k->cluster * alto_ocdiv_(rows, ALTO_OPS_CE_ROWS);
+    break;
   case ALTO_OPKERN_TRANSPOSE: { /* one CTA per tile (grid-stride beyond the cap) */
     const int tile = alto_opkern_transpose_tile_(k->elem_bytes);
     grid[0] = alto_ocap_((int64_t)alto_ocdiv_(rows, tile) * alto_ocdiv_(cols, tile), 1u << 20);
@@ -225,6 +261,15 @@ static alto_status alto_opkern_check_(const alto_opkern *k) {
       k->elem_bytes != 4)
     return alto_error(ALTO_ERR_INVALID_ARG, "transpose: %d-byte elements (valid: 1, 2, 4)",
                       k->elem_bytes);
+  if (k->kind == ALTO_OPKERN_CE_ROWS_CL &&
+      (k->target != ALTO_TARGET_CUDA || !k->bf16 ||
+       (k->per_thread != 8 && k->per_thread != 16 && k->per_thread != 32) ||
+       (k->cluster != 1 && k->cluster != 2 && k->cluster != 4 && k->cluster != 8) ||
+       (k->cluster > 1 && k->per_thread != 32)))
+    return alto_error(ALTO_ERR_INVALID_ARG,
+                      "ops.ce_rows_cl: bf16 on CUDA, %d logits per thread (8, 16, 32) and %d CTAs "
+                      "per row (1, 2, 4, 8 with 32 per thread)",
+                      k->per_thread, k->cluster);
   if (k->in_bf16 && k->kind != ALTO_OPKERN_CAST)
     return alto_error(ALTO_ERR_INVALID_ARG, "ops.%s has no input dtype of its own",
                       alto_opkern_name(k->kind));
@@ -238,6 +283,7 @@ alto_status alto_gen_ops(const alto_opkern *k, alto_gen_kernel *out) {
   alto_gen_kernel_name(out->key, out->name, sizeof out->name);
   out->template_file = alto_opkern_tab_[k->kind].file;
   out->threads = alto_opkern_threads(k);
+  out->smem_bytes = alto_opkern_smem_bytes(k);
   const int nt = out->threads;
   const char *bf = k->bf16 ? "true" : "false";
   char *s = NULL;
@@ -246,9 +292,13 @@ alto_status alto_gen_ops(const alto_opkern *k, alto_gen_kernel *out) {
             "// Generated by alto's kernel generator v%d; do not edit (alto-compile --emit-src "
             "writes it).\n// variant: %s\n// template: templates/%s\n#include \"%s\"\n\n",
             ALTO_GEN_VERSION, out->key, out->template_file, out->template_file);
-  alto_gen_appendf(&s, &len, &cap,
-            "extern \"C\" __global__ void __launch_bounds__(%d) %s(alto_opargs a) {\n", nt,
-            out->name);
+  if (k->kind == ALTO_OPKERN_CE_ROWS_CL) /* one CTA per SM, 128 registers per thread */
+    alto_gen_appendf(&s, &len, &cap, "extern \"C\" __global__ void __launch_bounds__(%d, 1)", nt);
+  else
+    alto_gen_appendf(&s, &len, &cap, "extern \"C\" __global__ void __launch_bounds__(%d)", nt);
+  if (k->kind == ALTO_OPKERN_CE_ROWS_CL && k->cluster > 1)
+    alto_gen_appendf(&s, &len, &cap, " __cluster_dims__(%d, 1, 1)", k->cluster);
+  alto_gen_appendf(&s, &len, &cap, " %s(alto_opargs a) {\n", out->name);
   switch (k->kind) {
   case ALTO_OPKERN_EMBED:
     alto_gen_appendf(&s, &len, &cap,
@@ -322,6 +372,13 @@ alto_status alto_gen_ops(const alto_opkern *k, alto_gen_kernel *out) {
   case ALTO_OPKERN_CE_MEAN:
     alto_gen_appendf(&s, &len, &cap,
               "  alto_ce_mean<%d>((double *)a.out3, (const double *)a.out2, a.rows);\n", nt);
+    break;
+  case ALTO_OPKERN_CE_ROWS_CL:
+    alto_gen_appendf(&s, &len, &cap,
+                     "  alto_ce_rows_cl<%d, %d, %d, %d>((alto_u16 *)a.out, (double *)a.out2,\n"
+                     "                               (const alto_u16 *)a.in, a.ids, "
+                     "(const double *)a.out3,\n                               a.rows, a.cols);\n",
+                     k->cluster, nt, k->per_thread / 8, ALTO_OPS_CE_ROWS);
     break;
   case ALTO_OPKERN_ADAMW:
     alto_gen_appendf(&s, &len, &cap,

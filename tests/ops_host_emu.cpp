@@ -1,8 +1,12 @@
 // ops_host_emu.cpp: a GPU-less check of templates/ops/ kernels (not part of the CMake build), as
 // tests/attn_host_emu.cpp is for attention: each CTA runs as NT pthreads with barriers, warp
-// shuffles go through per-warp slots. Checks cast, transpose, DGE, the embedding gather and
-// RMSNorm forward / backward (fp32 weights) against the CPU reference, with tails and a small
-// grid (so the grid-stride loops wrap). The GPU test (test_ops_gpu.c) remains the real check.
+// shuffles go through per-warp slots, a thread block cluster's CTAs run together (the cluster
+// barrier and distributed shared memory emulated). Checks cast, transpose, DGE, embedding, RMSNorm
+// (fp32 weights), add, SwiGLU, RoPE and the one-pass cross-entropy against the CPU reference,
+// with tails, misaligned calls and small grids (so the grid-stride loops wrap). The inline PTX
+// (cp.async, mbarriers, st.async, cvt / max on bf16 pairs) runs only on the GPU: the GPU test
+// (test_ops_gpu.c) remains the real check.
+//   --sigmoid-table prints templates/ops/sigmoid_bf16.h.
 //   cmake --build build --target alto && g++ -std=c++17 -O1 -w -Itemplates -I. \
 //     tests/ops_host_emu.cpp build/libalto.a -lm -lpthread -ldl -o /tmp/ops_emu && /tmp/ops_emu
 #include <math.h>
@@ -404,6 +408,86 @@ template <bool BF16> static void embed_bwd_case(int64_t M, int64_t C, int64_t V)
   report(w, ok);
 }
 
+// The fused cross-entropy (clusters of CL CTAs of NT threads, 8 VEC logits each) against the CPU
+// (the test's bounds) and against the rows kernel (bit for bit but for the lse's last bits).
+// mode 0: dlogits apart, 1: in place, 2: forward only.
+template <int CL, int NT, int VEC> static void ce_case(int64_t M, int64_t V, int mode) {
+  constexpr int ROWS = 8;
+  std::vector<uint16_t> lg(M * V + 16);
+  std::vector<float> lf(M * V);
+  std::vector<int32_t> tg(M);
+  for (int64_t m = 0; m < M; m++) {
+    const int kind = (int)(m % 7);
+    for (int64_t v = 0; v < V; v++) {
+      float x = nrm() * 2.0f;
+      if (kind == 1) x = x * 1e-6f; /* tiny logits: inexact l - mx (the slow sum) */
+      if (kind == 2) x = v % 97 == 0 ? 60.0f + x : x * 40.0f; /* a wide row: clamps, tiny dlogits */
+      if (kind == 3) x = 1.5f;                               /* all equal */
+      if (u32() % 500 == 0) x *= 100.0f;
+      lg[m * V + v] = alto_f32_to_bf16(x);
+    }
+    if (kind == 4) lg[m * V + V / 3] = 0x7FC1; /* a NaN logit: a NaN row */
+    tg[m] = m % 5 == 1 ? -100 : m % 11 == 0 ? 0 : m % 13 == 0 ? (int32_t)(V - 1) : (int32_t)(u32() % V);
+  }
+  for (int64_t i = 0; i < M * V; i++) lf[i] = alto_bf16_to_f32(lg[i]);
+  int64_t n_valid = 0;
+  for (auto t : tg) n_valid += t >= 0;
+  std::vector<float> dref(M * V);
+  double loss_ref = alto_op_cross_entropy(dref.data(), lf.data(), tg.data(), M, V);
+  std::vector<uint16_t> out(M * V + 16, 0xA5A5), out_rows(M * V + 16, 0xA5A5), lg2 = lg;
+  std::vector<double> rl(M, -1.0), rl_rows(M), loss(2), loss_rows(2);
+  alto_opargs a = {};
+  a.out = mode == 2 ? nullptr : mode == 1 ? (void *)lg2.data() : (void *)out.data();
+  a.out2 = rl.data(), a.out3 = loss.data(), a.in = mode == 1 ? lg2.data() : lg.data(), a.ids = tg.data(), a.rows = M, a.cols = V;
+  run([](const alto_opargs &x) { alto_ce_count<NT>((double *)x.out3, x.ids, x.rows); }, a, 1, 1, NT);
+  run_cl([](const alto_opargs &x) { alto_ce_rows_cl<CL, NT, VEC, ROWS>((alto_u16 *)x.out, (double *)x.out2, (const alto_u16 *)x.in, x.ids, (const double *)x.out3, x.rows, x.cols); },
+         a, (unsigned)(CL * ((M + ROWS - 1) / ROWS)), 1, NT, CL, 32 * NT * VEC + 1024);
+  run([](const alto_opargs &x) { alto_ce_mean<NT>((double *)x.out3, (const double *)x.out2, x.rows); }, a, 1, 1, NT);
+  alto_opargs b = a;
+  b.out = mode == 2 ? nullptr : (void *)out_rows.data(), b.in = lg.data(), b.out2 = rl_rows.data(), b.out3 = loss_rows.data();
+  run([](const alto_opargs &x) { alto_ce_count<NT>((double *)x.out3, x.ids, x.rows); }, b, 1, 1, NT);
+  run([](const alto_opargs &x) { alto_ce_rows<true, NT>(x.out, (double *)x.out2, x.in, x.ids, (const double *)x.out3, x.cols); }, b, (unsigned)M, 1, NT);
+  const uint16_t *got = mode == 1 ? lg2.data() : out.data();
+  int64_t bad_d = 0, differ_cpu = 0, differ_rows = 0, bad_rl = 0;
+  double inv_n = n_valid ? 1.0 / (double)n_valid : 0;
+  for (int64_t m = 0; m < M; m++) {
+    double ref = 0;
+    if (tg[m] >= 0) {
+      const float *l = lf.data() + m * V;
+      float mx = -INFINITY;
+      for (int64_t v = 0; v < V; v++) mx = l[v] > mx ? l[v] : mx;
+      double sm = 0;
+      for (int64_t v = 0; v < V; v++) sm += exp((double)(l[v] - mx));
+      ref = (double)mx + log(sm) - (double)l[tg[m]];
+    }
+    double tol = (double)V * ldexp(1, -50) + ldexp(fabs(ref) + 64, -50);
+    bool ok = fabs(rl[m] - ref) <= tol || (isnan(rl[m]) && isnan(ref));
+    if (!ok && bad_rl < 3) printf("     row %lld: loss %.17g cpu %.17g\n", (long long)m, rl[m], ref);
+    bad_rl += !ok;
+  }
+  if (mode != 2)
+    for (int64_t i = 0; i < M * V; i++) {
+      float g = alto_bf16_to_f32(got[i]), r = alto_bf16_to_f32(alto_f32_to_bf16(dref[i]));
+      if (!((isnan(g) && isnan(r)) || alto_f32_bits(g) == alto_f32_bits(r))) {
+        differ_cpu++;
+        double tol = ldexp(fabs((double)dref[i]) + inv_n, -22) + ldexp(fmax(fabs(r), fabs(g)), -7);
+        if (!(fabs((double)g - r) <= tol)) {
+          if (bad_d < 3) printf("     element %lld: %a cpu %a\n", (long long)i, g, r);
+          bad_d++;
+        }
+      }
+      differ_rows += got[i] != out_rows[i] && !(isnan(alto_bf16_to_f32(got[i])) && isnan(alto_bf16_to_f32(out_rows[i])));
+    }
+  bool guard = true;
+  for (int i = 0; i < 16; i++) guard &= out[M * V + i] == 0xA5A5 && lg2[M * V + i] == lg[M * V + i];
+  bool loss_ok = fabs(loss[0] - loss_ref) <= 1e-12 * (fabs(loss_ref) + 1) || (isnan(loss[0]) && isnan(loss_ref));
+  char w[160];
+  snprintf(w, sizeof w, "ce_rows_cl<%d, %d, %d> M %lld V %lld %s: dlogits %lld differ from the CPU (%lld out of bounds), %lld from the rows kernel",
+           CL, NT, VEC, (long long)M, (long long)V, mode == 1 ? "in place" : mode == 2 ? "forward" : "apart", (long long)differ_cpu,
+           (long long)bad_d, (long long)differ_rows);
+  report(w, bad_d == 0 && bad_rl == 0 && guard && loss_ok && differ_rows <= (M * V) / 100000 && loss[1] == (double)n_valid);
+}
+
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "--sigmoid-table") == 0)
     return print_sigmoid_table();
@@ -434,5 +518,9 @@ int main(int argc, char **argv) {
   rope_case<true, 6, 4>(37, 16, 4, false);
   embed_bwd_case<true>(300, 72, 50);
   embed_bwd_case<false>(300, 13, 50);
+  ce_case<4, 64, 4>(29, 5000, 0);
+  ce_case<4, 64, 4>(29, 8192 - 40, 1);
+  ce_case<2, 64, 4>(21, 4096, 2);
+  ce_case<1, 64, 2>(21, 1001, 0);
   return bad != 0;
 }

@@ -82,6 +82,35 @@ static void test_keys_and_stubs(void) {
   CHECK(strcmp(g.key, "ops.dge.cuda.sm_90a") == 0);
   alto_gen_kernel_free(&g);
 
+  /* the one-pass cross-entropy: a cluster per row, its shared memory, CUDA bf16 only */
+  k = alto_opkern_make_ce_cl(32, 8, ALTO_TARGET_CUDA, "sm_90a");
+  CHECK(alto_gen_ops(&k, &g) == ALTO_OK);
+  CHECK(strcmp(g.key, "ops.ce_rows_cl.e32.k8.bf16.cuda.sm_90a") == 0);
+  CHECK(strstr(g.source, "__launch_bounds__(512, 1) __cluster_dims__(8, 1, 1)") != NULL);
+  CHECK(strstr(g.source, "alto_ce_rows_cl<8, 512, 4, 8>") != NULL);
+  CHECK(g.smem_bytes == 32 * 512 * 4 + 1024 && g.threads == 512);
+  alto_gen_kernel_free(&g);
+  k = alto_opkern_make_ce_cl(16, 1, ALTO_TARGET_CUDA, "sm_90a");
+  CHECK(alto_gen_ops(&k, &g) == ALTO_OK);
+  CHECK(strstr(g.source, "__cluster_dims__") == NULL);
+  alto_gen_kernel_free(&g);
+  k = alto_opkern_make_ce_cl(32, 8, ALTO_TARGET_HIP, "gfx90a");
+  CHECK(alto_gen_ops(&k, &g) == ALTO_ERR_INVALID_ARG);
+  k = alto_opkern_make_ce_cl(64, 8, ALTO_TARGET_CUDA, "sm_90a");
+  CHECK(alto_gen_ops(&k, &g) == ALTO_ERR_INVALID_ARG);
+  k = alto_opkern_make_ce_cl(16, 2, ALTO_TARGET_CUDA, "sm_90a");
+  CHECK(alto_gen_ops(&k, &g) == ALTO_ERR_INVALID_ARG);
+  k = alto_opkern_make_ce_cl(32, 8, ALTO_TARGET_CUDA, "sm_90a");
+  k.bf16 = false;
+  CHECK(alto_gen_ops(&k, &g) == ALTO_ERR_INVALID_ARG);
+  int pt = 0, cl = 0;
+  CHECK(alto_opkern_ce_cl_shape(128256, &pt, &cl) && pt == 32 && cl == 8); /* Llama 3 */
+  CHECK(alto_opkern_ce_cl_shape(2048, &pt, &cl) && pt == 8 && cl == 1);
+  CHECK(alto_opkern_ce_cl_shape(5000, &pt, &cl) && pt == 16 && cl == 1);
+  CHECK(alto_opkern_ce_cl_shape(40000, &pt, &cl) && pt == 32 && cl == 4);
+  CHECK(!alto_opkern_ce_cl_shape(131072, &pt, &cl)); /* no room for a misaligned row's ends */
+  CHECK(!alto_opkern_ce_cl_shape(201088, &pt, &cl)); /* GPT-OSS: the three-pass kernel */
+
   /* refused descriptors */
   k = alto_opkern_make_transpose(3, ALTO_TARGET_CUDA, "sm_90a");
   CHECK(alto_gen_ops(&k, &g) == ALTO_ERR_INVALID_ARG);
@@ -135,6 +164,9 @@ static void test_geometry(void) {
   k = alto_opkern_make(ALTO_OPKERN_ADD, true, 0, 0, 0, ALTO_TARGET_CUDA, "sm_90a");
   alto_opkern_grid(&k, 8 * 256 * 10 + 1, 0, grid);
   CHECK(grid[0] == 11);
+  k = alto_opkern_make_ce_cl(32, 8, ALTO_TARGET_CUDA, "sm_90a");
+  alto_opkern_grid(&k, 8192 + 3, 128256, grid); /* clusters of 8, 8 rows each */
+  CHECK(grid[0] == 8 * 1025 && grid[1] == 1);
   k = alto_opkern_make_transpose(1, ALTO_TARGET_CUDA, "sm_90a"); /* 64 x 64 tiles */
   alto_opkern_grid(&k, 4096 + 96, 7168, grid);
   CHECK(grid[0] == 66 * 112 && grid[1] == 1);

@@ -22,10 +22,12 @@
  *                 glibc's, so s differs by at most one fp32 ulp in rare elements: out, db 6 u
  *                 relative; da 8 u (|da| + |dy b s| (1 + |a|)) (1 - s cancels). Almost every
  *                 element is identical (the count is printed).
- *   cross-entropy double sums of V terms in another order and CUDA's exp / log: the log-sum-exp
- *                 agrees to ~V 2^-52, so dlogits (fp32 roundings of a double) differ by at most
- *                 an ulp: 2^-22 (|d| + 1/n_valid) (+ bf16); row losses V 2^-50 + 2^-50 (|loss| +
- *                 |logit_t|); the mean the same per row.
+ *   cross-entropy double sums of V terms in another order, CUDA's exp / log (bf16: most terms by
+ *                 a table-driven exp within 2^-51): the log-sum-exp agrees to ~V 2^-52, so
+ *                 dlogits (fp32 roundings of a double) differ by at most an ulp: 2^-22 (|d| +
+ *                 1/n_valid) (+ bf16); row losses V 2^-50 + 2^-50 (|loss| + |logit_t|); the mean
+ *                 the same per row. bf16 on sm_90 runs the one-pass cluster kernel (the vocabs
+ *                 below: one CTA, and clusters of 8 for 128256; 1001: rows not 16-byte aligned).
  *   sum of squares  double, another order: relative 2 N 2^-53.
  */
 #include <math.h>
@@ -582,6 +584,8 @@ static void test_cross_entropy(void) {
     test_ce_case(1024 + 96, 128256, bf, 0);
     test_ce_case(300, 2048, bf, 1);
     test_ce_case(300, 5000, bf, 2);
+    test_ce_case(300, 1001, bf, 0);  /* rows start and end inside 16-byte groups */
+    test_ce_case(130, 40000, bf, 1); /* clusters of 4, in place */
   }
 }
 
