@@ -22,12 +22,13 @@ static const struct {
     [ALTO_OPKERN_RMSNORM_DW] = {"rmsnorm_dw", "ops/rmsnorm.cuh", false},
     [ALTO_OPKERN_ROPE] = {"rope", "ops/rope.cuh", true},
     [ALTO_OPKERN_ROPE_BWD] = {"rope_bwd", "ops/rope.cuh", true},
-    [ALTO_OPKERN_SWIGLU] = {"swiglu", "ops/elementwise.cuh", true},
-    [ALTO_OPKERN_SWIGLU_BWD] = {"swiglu_bwd", "ops/elementwise.cuh", true},
+    [ALTO_OPKERN_SWIGLU] = {"swiglu", "ops/swiglu.cuh", true},
+    [ALTO_OPKERN_SWIGLU_BWD] = {"swiglu_bwd", "ops/swiglu.cuh", true},
     [ALTO_OPKERN_ADD] = {"add", "ops/elementwise.cuh", true},
     [ALTO_OPKERN_CE_COUNT] = {"ce_count", "ops/cross_entropy.cuh", false},
     [ALTO_OPKERN_CE_ROWS] = {"ce_rows", "ops/cross_entropy.cuh", true},
     [ALTO_OPKERN_CE_MEAN] = {"ce_mean", "ops/cross_entropy.cuh", false},
+    [ALTO_OPKERN_CE_ROWS_CL] = {"ce_rows_cl", "ops/cross_entropy.cuh", true},
     [ALTO_OPKERN_ADAMW] = {"adamw", "ops/optim.cuh", false},
     [ALTO_OPKERN_SUMSQ_PART] = {"sumsq_part", "ops/optim.cuh", false},
     [ALTO_OPKERN_SUMSQ_FINAL] = {"sumsq_final", "ops/optim.cuh", false},
@@ -36,7 +37,7 @@ static const struct {
     [ALTO_OPKERN_TRANSPOSE] = {"transpose", "ops/convert.cuh", false},
     [ALTO_OPKERN_DGE] = {"dge", "ops/dge.cuh", false},
 };
-_Static_assert(ALTO_OPKERN_COUNT == 23, "add the new kind to alto_opkern_tab_ and the stub switch");
+_Static_assert(ALTO_OPKERN_COUNT == 24, "add the new kind to alto_opkern_tab_ and the stub switch");
 
 const char *alto_opkern_name(alto_opkern_kind k) {
   ALTO_ASSERT((unsigned)k < ALTO_OPKERN_COUNT);
@@ -76,6 +77,28 @@ alto_opkern alto_opkern_make_cast(bool in_bf16, bool out_bf16, alto_target targe
   return k;
 }
 
+alto_opkern alto_opkern_make_ce_cl(int per_thread, int cluster, alto_target target,
+                                   const char *arch) {
+  alto_opkern k = alto_opkern_make(ALTO_OPKERN_CE_ROWS_CL, true, 0, 0, 0, target, arch);
+  k.per_thread = per_thread;
+  k.cluster = cluster;
+  return k;
+}
+
+bool alto_opkern_ce_cl_shape(int64_t V, int *per_thread, int *cluster) {
+  for (int e = 8; e <= 32; e *= 2)
+    if (V + 16 <= (int64_t)e * ALTO_OPS_CE_THREADS) {
+      *per_thread = e, *cluster = 1;
+      return true;
+    }
+  for (int c = 2; c <= 8; c *= 2)
+    if (V + 16 <= (int64_t)32 * c * ALTO_OPS_CE_THREADS) {
+      *per_thread = 32, *cluster = c;
+      return true;
+    }
+  return false;
+}
+
 alto_opkern alto_opkern_make_transpose(int elem_bytes, alto_target target, const char *arch) {
   alto_opkern k = alto_opkern_make(ALTO_OPKERN_TRANSPOSE, false, 0, 0, 0, target, arch);
   k.elem_bytes = elem_bytes;
@@ -97,6 +120,8 @@ void alto_opkern_key(const alto_opkern *k, char *out, size_t n) {
     ALTO_OKEY_(".d%d.r%d", k->head_dim, k->rot);
   if (k->kind == ALTO_OPKERN_TRANSPOSE)
     ALTO_OKEY_(".e%d", k->elem_bytes);
+  if (k->kind == ALTO_OPKERN_CE_ROWS_CL)
+    ALTO_OKEY_(".e%d.k%d", k->per_thread, k->cluster);
   if (k->kind == ALTO_OPKERN_CAST)
     ALTO_OKEY_(".%s_to_%s", k->in_bf16 ? "bf16" : "f32", k->bf16 ? "bf16" : "f32");
   else if (alto_opkern_has_dtype(k->kind))
@@ -105,9 +130,10 @@ void alto_opkern_key(const alto_opkern *k, char *out, size_t n) {
 #undef ALTO_OKEY_
 }
 
-/* RMSNorm: about 16 elements per thread; at least 64 threads (a HIP wavefront), at most 1024. */
+/* RMSNorm: about 8 elements (a 16-byte vector of bf16) per thread; at least 64 threads (a HIP
+ * wavefront), at most 1024. */
 static int alto_opkern_norm_threads_(int C) {
-  int want = (C + 15) / 16, t = 64;
+  int want = (C + 7) / 8, t = 64;
   while (t < want && t < 1024)
     t *= 2;
   return t;
@@ -126,9 +152,20 @@ int alto_opkern_threads(const alto_opkern *k) {
     return 1024;
   case ALTO_OPKERN_CE_ROWS:
     return 512;
+  case ALTO_OPKERN_CE_ROWS_CL:
+    return ALTO_OPS_CE_THREADS;
+  case ALTO_OPKERN_SWIGLU:
+  case ALTO_OPKERN_SWIGLU_BWD: /* bf16: the sigmoid table's copy shared by more threads */
+    return k->bf16 ? 512 : 256;
   default:
     return 256;
   }
+}
+
+int alto_opkern_smem_bytes(const alto_opkern *k) {
+  if (k->kind == ALTO_OPKERN_CE_ROWS_CL) /* two chunks of the row (bf16), the exchange slots */
+    return 32 * ALTO_OPS_CE_THREADS * (k->per_thread / 8) + 1024;
+  return 0;
 }
 
 static unsigned alto_ocdiv_(int64_t a, int64_t b) {
@@ -143,9 +180,10 @@ void alto_opkern_grid(const alto_opkern *k, int64_t rows, int64_t cols, unsigned
   grid[0] = grid[1] = grid[2] = 1;
   switch (k->kind) {
   case ALTO_OPKERN_EMBED:
-  case ALTO_OPKERN_EMBED_ACCUM: /* blockIdx.x: a token row (accum: an occurring token, <= M) */
+  case ALTO_OPKERN_EMBED_ACCUM: /* blockIdx.x: a token row (accum: an occurring token, <= M);
+                                   8 columns per thread */
     grid[0] = (unsigned)rows;
-    grid[1] = alto_ocdiv_(cols, nt);
+    grid[1] = alto_ocdiv_(cols, 8 * (int64_t)nt);
     break;
   case ALTO_OPKERN_EMBED_HIST:
     grid[0] = alto_ocap_(alto_ocdiv_(rows, nt), 65535);
@@ -157,23 +195,32 @@ void alto_opkern_grid(const alto_opkern *k, int64_t rows, int64_t cols, unsigned
   case ALTO_OPKERN_RMSNORM_BWD:
     grid[0] = alto_ocdiv_(rows, ALTO_OPS_NORM_ROWS);
     break;
-  case ALTO_OPKERN_RMSNORM_DW:
-    grid[0] = alto_ocdiv_(cols, nt);
+  case ALTO_OPKERN_RMSNORM_DW: /* 32 columns per CTA */
+    grid[0] = alto_ocdiv_(cols, 32);
     break;
   case ALTO_OPKERN_ROPE:
-  case ALTO_OPKERN_ROPE_BWD: { /* rows = M * NH; one item per copied dim or rotated pair */
-    int64_t items = rows * (k->head_dim - k->rot + k->rot / 2);
+  case ALTO_OPKERN_ROPE_BWD: { /* rows = M * NH; one item per copied dim or rotated pair, or per
+                                  8 of them (ops/rope.cuh: alto_rope_vec_) */
+    const int off = k->head_dim - k->rot, h = k->rot / 2;
+    int64_t items = off % 8 == 0 && h % 8 == 0 ? rows * (off / 8 + h / 8) : rows * (off + h);
     grid[0] = alto_ocap_(alto_ocdiv_(items, nt), 1u << 20);
     break;
   }
   case ALTO_OPKERN_SWIGLU:
-  case ALTO_OPKERN_SWIGLU_BWD:
+  case ALTO_OPKERN_SWIGLU_BWD: /* bf16: about 64 elements per thread (one table copy per CTA) */
+    grid[0] = alto_ocap_(alto_ocdiv_(rows, (int64_t)nt * (k->bf16 ? 64 : 8)), 1u << 20);
+    break;
   case ALTO_OPKERN_ADD:
+  case ALTO_OPKERN_CAST: /* 8 elements per thread */
+    grid[0] = alto_ocap_(alto_ocdiv_(rows, 8 * (int64_t)nt), 1u << 20);
+    break;
   case ALTO_OPKERN_ADAMW:
   case ALTO_OPKERN_SCALE:
-  case ALTO_OPKERN_CAST:
   case ALTO_OPKERN_DGE:
     grid[0] = alto_ocap_(alto_ocdiv_(rows, nt), 1u << 20);
+    break;
+  case ALTO_OPKERN_CE_ROWS_CL: /* clusters of k->cluster CTAs, ALTO_OPS_CE_ROWS rows each */
+    grid[0] = (unsigned)k->cluster * alto_ocdiv_(rows, ALTO_OPS_CE_ROWS);
     break;
   case ALTO_OPKERN_TRANSPOSE: { /* one CTA per tile (grid-stride beyond the cap) */
     const int tile = alto_opkern_transpose_tile_(k->elem_bytes);
@@ -214,6 +261,15 @@ static alto_status alto_opkern_check_(const alto_opkern *k) {
       k->elem_bytes != 4)
     return alto_error(ALTO_ERR_INVALID_ARG, "transpose: %d-byte elements (valid: 1, 2, 4)",
                       k->elem_bytes);
+  if (k->kind == ALTO_OPKERN_CE_ROWS_CL &&
+      (k->target != ALTO_TARGET_CUDA || !k->bf16 ||
+       (k->per_thread != 8 && k->per_thread != 16 && k->per_thread != 32) ||
+       (k->cluster != 1 && k->cluster != 2 && k->cluster != 4 && k->cluster != 8) ||
+       (k->cluster > 1 && k->per_thread != 32)))
+    return alto_error(ALTO_ERR_INVALID_ARG,
+                      "ops.ce_rows_cl: bf16 on CUDA, %d logits per thread (8, 16, 32) and %d CTAs "
+                      "per row (1, 2, 4, 8 with 32 per thread)",
+                      k->per_thread, k->cluster);
   if (k->in_bf16 && k->kind != ALTO_OPKERN_CAST)
     return alto_error(ALTO_ERR_INVALID_ARG, "ops.%s has no input dtype of its own",
                       alto_opkern_name(k->kind));
@@ -227,6 +283,7 @@ alto_status alto_gen_ops(const alto_opkern *k, alto_gen_kernel *out) {
   alto_gen_kernel_name(out->key, out->name, sizeof out->name);
   out->template_file = alto_opkern_tab_[k->kind].file;
   out->threads = alto_opkern_threads(k);
+  out->smem_bytes = alto_opkern_smem_bytes(k);
   const int nt = out->threads;
   const char *bf = k->bf16 ? "true" : "false";
   char *s = NULL;
@@ -235,9 +292,13 @@ alto_status alto_gen_ops(const alto_opkern *k, alto_gen_kernel *out) {
             "// Generated by alto's kernel generator v%d; do not edit (alto-compile --emit-src "
             "writes it).\n// variant: %s\n// template: templates/%s\n#include \"%s\"\n\n",
             ALTO_GEN_VERSION, out->key, out->template_file, out->template_file);
-  alto_gen_appendf(&s, &len, &cap,
-            "extern \"C\" __global__ void __launch_bounds__(%d) %s(alto_opargs a) {\n", nt,
-            out->name);
+  if (k->kind == ALTO_OPKERN_CE_ROWS_CL) /* one CTA per SM, 128 registers per thread */
+    alto_gen_appendf(&s, &len, &cap, "extern \"C\" __global__ void __launch_bounds__(%d, 1)", nt);
+  else
+    alto_gen_appendf(&s, &len, &cap, "extern \"C\" __global__ void __launch_bounds__(%d)", nt);
+  if (k->kind == ALTO_OPKERN_CE_ROWS_CL && k->cluster > 1)
+    alto_gen_appendf(&s, &len, &cap, " __cluster_dims__(%d, 1, 1)", k->cluster);
+  alto_gen_appendf(&s, &len, &cap, " %s(alto_opargs a) {\n", out->name);
   switch (k->kind) {
   case ALTO_OPKERN_EMBED:
     alto_gen_appendf(&s, &len, &cap,
@@ -287,11 +348,13 @@ alto_status alto_gen_ops(const alto_opkern *k, alto_gen_kernel *out) {
         bf, k->head_dim, k->rot, k->kind == ALTO_OPKERN_ROPE_BWD ? "true" : "false");
     break;
   case ALTO_OPKERN_SWIGLU:
-    alto_gen_appendf(&s, &len, &cap, "  alto_swiglu<%s>(a.out, a.in, a.in2, a.rows);\n", bf);
+    alto_gen_appendf(&s, &len, &cap, "  alto_swiglu<%s, %d>(a.out, a.in, a.in2, a.rows);\n", bf,
+                     nt);
     break;
   case ALTO_OPKERN_SWIGLU_BWD:
-    alto_gen_appendf(&s, &len, &cap, "  alto_swiglu_bwd<%s>(a.out, a.out2, a.in, a.in2, a.in3, a.rows);\n",
-              bf);
+    alto_gen_appendf(&s, &len, &cap,
+                     "  alto_swiglu_bwd<%s, %d>(a.out, a.out2, a.in, a.in2, a.in3, a.rows);\n", bf,
+                     nt);
     break;
   case ALTO_OPKERN_ADD:
     alto_gen_appendf(&s, &len, &cap, "  alto_add<%s>(a.out, a.in, a.in2, a.rows);\n", bf);
@@ -309,6 +372,13 @@ alto_status alto_gen_ops(const alto_opkern *k, alto_gen_kernel *out) {
   case ALTO_OPKERN_CE_MEAN:
     alto_gen_appendf(&s, &len, &cap,
               "  alto_ce_mean<%d>((double *)a.out3, (const double *)a.out2, a.rows);\n", nt);
+    break;
+  case ALTO_OPKERN_CE_ROWS_CL:
+    alto_gen_appendf(&s, &len, &cap,
+                     "  alto_ce_rows_cl<%d, %d, %d, %d>((alto_u16 *)a.out, (double *)a.out2,\n"
+                     "                               (const alto_u16 *)a.in, a.ids, "
+                     "(const double *)a.out3,\n                               a.rows, a.cols);\n",
+                     k->cluster, nt, k->per_thread / 8, ALTO_OPS_CE_ROWS);
     break;
   case ALTO_OPKERN_ADAMW:
     alto_gen_appendf(&s, &len, &cap,

@@ -2,6 +2,7 @@
 #include "runtime/ops_gpu.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,6 +39,12 @@ static alto_status ops_gpu_launch_(alto_backend *b, const alto_opkern *k, alto_o
   ALTO_TRY(st);
   void *args[] = {a};
   return b->i->launch(b, fn.fn, grid, (unsigned)fn.threads, (unsigned)fn.smem_bytes, args);
+}
+
+/* The compute capability of a CUDA arch ("sm_90a" -> 90), 0 if it is not one. */
+static int ops_gpu_sm_(const alto_backend *b) {
+  int sm = 0;
+  return sscanf(b->arch, "sm_%d", &sm) == 1 ? sm : 0;
 }
 
 static alto_opkern ops_gpu_kern_(alto_backend *b, alto_opkern_kind kind, bool bf16) {
@@ -232,13 +239,18 @@ alto_status alto_ops_gpu_cross_entropy(alto_backend *b, alto_elem dtype, alto_dp
                    .ids = targets,
                    .rows = M,
                    .cols = V};
-  const alto_opkern_kind kinds[3] = {ALTO_OPKERN_CE_COUNT, ALTO_OPKERN_CE_ROWS,
-                                     ALTO_OPKERN_CE_MEAN};
-  for (int i = 0; i < 3; i++) {
-    alto_opkern k = ops_gpu_kern_(b, kinds[i], bf16);
-    ALTO_TRY(ops_gpu_launch_(b, &k, &a, M, V));
-  }
-  return ALTO_OK;
+  alto_opkern count = ops_gpu_kern_(b, ALTO_OPKERN_CE_COUNT, false);
+  ALTO_TRY(ops_gpu_launch_(b, &count, &a, M, V));
+  /* bf16 on sm_90+: the one-pass cluster kernel (16-byte aligned rows' buffers, a vocab it
+   * holds); else one CTA per row, three reads */
+  int per_thread = 0, cluster = 0;
+  alto_opkern rows = ops_gpu_kern_(b, ALTO_OPKERN_CE_ROWS, bf16);
+  if (bf16 && b->target == ALTO_TARGET_CUDA && ops_gpu_sm_(b) >= 90 &&
+      ((logits | dlogits) & 15) == 0 && alto_opkern_ce_cl_shape(V, &per_thread, &cluster))
+    rows = alto_opkern_make_ce_cl(per_thread, cluster, b->target, b->arch);
+  ALTO_TRY(ops_gpu_launch_(b, &rows, &a, M, V));
+  alto_opkern mean = ops_gpu_kern_(b, ALTO_OPKERN_CE_MEAN, false);
+  return ops_gpu_launch_(b, &mean, &a, M, V);
 }
 
 /* ---- optimizer ---------------------------------------------------------------------------- */
@@ -370,6 +382,12 @@ int alto_ops_gpu_matrix(alto_target target, const char *arch, alto_opkern *out, 
       } else if (kind == ALTO_OPKERN_RMSNORM || kind == ALTO_OPKERN_RMSNORM_BWD) {
         for (size_t i = 0; i < sizeof norm_cols / sizeof norm_cols[0] && n < max; i++)
           out[n++] = alto_opkern_make(kind, bf, norm_cols[i], 0, 0, target, arch);
+      } else if (kind == ALTO_OPKERN_CE_ROWS_CL) { /* bf16 on CUDA: each row shape */
+        if (target != ALTO_TARGET_CUDA || !bf)
+          continue;
+        static const int ce[][2] = {{8, 1}, {16, 1}, {32, 1}, {32, 2}, {32, 4}, {32, 8}};
+        for (size_t i = 0; i < sizeof ce / sizeof ce[0] && n < max; i++)
+          out[n++] = alto_opkern_make_ce_cl(ce[i][0], ce[i][1], target, arch);
       } else if (kind == ALTO_OPKERN_ROPE || kind == ALTO_OPKERN_ROPE_BWD) {
         for (size_t i = 0; i < sizeof rope_dims / sizeof rope_dims[0] && n < max; i++)
           out[n++] = alto_opkern_make(kind, bf, 0, rope_dims[i][0], rope_dims[i][1], target, arch);

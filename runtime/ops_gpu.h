@@ -80,7 +80,8 @@ alto_status alto_ops_gpu_add(alto_backend *b, alto_elem dtype, alto_dptr out, al
 /* Softmax cross-entropy, forward and backward fused. logits (M, V), targets (M,) int32 (< 0:
  * ignored); loss (2,) fp64 = [the mean over valid tokens, the valid-token count]; row_loss (M,)
  * fp64 (0 on ignored rows); dlogits (M, V) = (softmax - onehot) / n_valid (0 on ignored rows),
- * may be 0 (forward only) or equal logits (in place). */
+ * may be 0 (forward only) or equal logits (in place). bf16 on sm_90 with 16-byte aligned buffers
+ * and V <= 131056: one pass over the logits (a thread block cluster per row); else three. */
 alto_status alto_ops_gpu_cross_entropy(alto_backend *b, alto_elem dtype, alto_dptr dlogits,
                                        alto_dptr loss, alto_dptr row_loss, alto_dptr logits,
                                        alto_dptr targets, int64_t M, int64_t V);

@@ -16,14 +16,18 @@
  *                 dx from the dot's bound 2 (C + 2) u sum|w dy x| propagated through
  *                 r (w dy - x coef), plus 4 u of each term; dw (two-pass over chunks of 32 rows
  *                 vs one loop): 2 (M + 2) u sum_m |dy x r|.
- *   SwiGLU        both sides compute sigmoid as (float)(1 / (1 + exp(-(double)a))); CUDA's double
- *                 exp is within an ulp of glibc's, so s differs by at most one fp32 ulp in rare
- *                 elements: out, db 6 u relative; da 8 u (|da| + |dy b s| (1 + |a|)) (1 - s
- *                 cancels) (+ bf16). Almost every element is identical (the count is printed).
- *   cross-entropy double sums of V terms in another order and CUDA's exp / log: the log-sum-exp
- *                 agrees to ~V 2^-52, so dlogits (fp32 roundings of a double) differ by at most
- *                 an ulp: 2^-22 (|d| + 1/n_valid) (+ bf16); row losses V 2^-50 + 2^-50 (|loss| +
- *                 |logit_t|); the mean the same per row.
+ *   SwiGLU        both sides compute sigmoid as (float)(1 / (1 + exp(-(double)a))). bf16: the
+ *                 GPU's sigmoid is a table of the CPU's (ops/sigmoid_bf16.h, glibc's exp), so
+ *                 every result is bit for bit. fp32: CUDA's double exp is within an ulp of
+ *                 glibc's, so s differs by at most one fp32 ulp in rare elements: out, db 6 u
+ *                 relative; da 8 u (|da| + |dy b s| (1 + |a|)) (1 - s cancels). Almost every
+ *                 element is identical (the count is printed).
+ *   cross-entropy double sums of V terms in another order, CUDA's exp / log (bf16: most terms by
+ *                 a table-driven exp within 2^-51): the log-sum-exp agrees to ~V 2^-52, so
+ *                 dlogits (fp32 roundings of a double) differ by at most an ulp: 2^-22 (|d| +
+ *                 1/n_valid) (+ bf16); row losses V 2^-50 + 2^-50 (|loss| + |logit_t|); the mean
+ *                 the same per row. bf16 on sm_90 runs the one-pass cluster kernel (the vocabs
+ *                 below: one CTA, and clusters of 8 for 128256; 1001: rows not 16-byte aligned).
  *   sum of squares  double, another order: relative 2 N 2^-53.
  */
 #include <math.h>
@@ -404,6 +408,7 @@ static void test_rope(void) {
     test_rope_case(4096 + 96, 4096, 4, 128, 64, bf, bf);     /* partial rotation */
     test_rope_case(333, 333, 16, 64, 64, bf, true);
     test_rope_case(100, 64, 16, 16, 16, bf, false); /* the debug model's head dim */
+    test_rope_case(100, 64, 4, 6, 4, bf, true);     /* not whole vectors: element by element */
   }
 }
 
@@ -435,9 +440,17 @@ static void test_elementwise_case(int64_t N, bool bf16) {
   CHECK(alto_ops_gpu_swiglu(B, dt, gpu_ptr(o2), gpu_ptr(a.g), gpu_ptr(b.g), N) == ALTO_OK);
   sync_ok(what);
   got = fetch(o1, bf16, N, what);
-  expect(what, got, r1, N, bf16, NULL, 6 * U);
+  expect(what, got, r1, N, bf16, NULL, bf16 ? 0 : 6 * U);
   expect_same(what, o1, o2);
   free(got);
+  if (N > 1) { /* misaligned by one element: the scalar path */
+    CHECK(alto_ops_gpu_swiglu(B, dt, gpu_ptr(o2) + esz(bf16), gpu_ptr(a.g) + esz(bf16),
+                              gpu_ptr(b.g) + esz(bf16), N - 1) == ALTO_OK);
+    sync_ok(what);
+    got = fetch(o2, bf16, N, what);
+    expect("swiglu misaligned", got + 1, r1 + 1, N - 1, bf16, NULL, bf16 ? 0 : 6 * U);
+    free(got);
+  }
 
   snprintf(what, sizeof what, "swiglu_bwd N%lld %s", (long long)N, d);
   alto_op_swiglu_bwd(r1, r2, dy.f, a.f, b.f, N);
@@ -454,10 +467,10 @@ static void test_elementwise_case(int64_t N, bool bf16) {
         8 * U * (fabs((double)r1[i]) + fabs((double)dy.f[i] * b.f[i] * s) * (1 + fabs(a.f[i])));
   }
   got = fetch(o1, bf16, N, what);
-  expect(what, got, r1, N, bf16, bound, 0);
+  expect(what, got, r1, N, bf16, bf16 ? NULL : bound, 0);
   free(got);
   got = fetch(o2, bf16, N, what);
-  expect("swiglu_bwd db", got, r2, N, bf16, NULL, 6 * U);
+  expect("swiglu_bwd db", got, r2, N, bf16, NULL, bf16 ? 0 : 6 * U);
   free(got);
   expect_same(what, o1, o3);
   expect_same(what, o2, o4);
@@ -571,6 +584,8 @@ static void test_cross_entropy(void) {
     test_ce_case(1024 + 96, 128256, bf, 0);
     test_ce_case(300, 2048, bf, 1);
     test_ce_case(300, 5000, bf, 2);
+    test_ce_case(300, 1001, bf, 0);  /* rows start and end inside 16-byte groups */
+    test_ce_case(130, 40000, bf, 1); /* clusters of 4, in place */
   }
 }
 

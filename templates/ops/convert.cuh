@@ -1,6 +1,7 @@
 // Conversions and layout changes, bit for bit (no arithmetic but the bf16 rounding):
 //
-// cast       out (N,) = x (N,) in another dtype, grid-stride: fp32 -> bf16 rounds to nearest even
+// cast       out (N,) = x (N,) in another dtype, grid-stride over 8-element vectors (16 or 32
+//            bytes, then a scalar tail): fp32 -> bf16 rounds to nearest even
 //            (alto_f32_to_bf16, the CPU's rounding: a NaN stays a quiet NaN with its sign and
 //            payload top bits), bf16 -> fp32 widens exactly, the same dtype copies the bits.
 //            The fp32 master weights become the bf16 operands of the GEMMs this way.
@@ -16,7 +17,21 @@
 
 template <bool IN_BF16, bool OUT_BF16>
 __device__ __forceinline__ void alto_cast(void *out, const void *x, alto_i64 n) {
-  ALTO_OPS_GRID_STRIDE_(i, n) {
+  const alto_idx nv = alto_ops_aligned16(out, x) ? n / 8 : 0;
+  ALTO_OPS_VEC_LOOP_(v, nv) {
+    if (IN_BF16 && OUT_BF16) {
+      ((uint4 *)out)[v] = ((const uint4 *)x)[v];
+    } else if (!IN_BF16 && !OUT_BF16) {
+      const uint4 p = ((const uint4 *)x)[2 * v], q = ((const uint4 *)x)[2 * v + 1];
+      ((uint4 *)out)[2 * v] = p;
+      ((uint4 *)out)[2 * v + 1] = q;
+    } else {
+      float f[8];
+      alto_ops_load8<IN_BF16>(x, v * 8, f);
+      alto_ops_store8<OUT_BF16>(out, v * 8, f);
+    }
+  }
+  ALTO_OPS_TAIL_LOOP_(i, nv, n) {
     alto_cast1<IN_BF16, OUT_BF16>(out, i, x, i);
   }
 }

@@ -1,45 +1,25 @@
-// Elementwise ops over N elements (bf16 or fp32, one dtype), grid-stride: SwiGLU forward and
-// backward, and the residual add. Each element is the CPU reference's sequence of operations
-// (runtime/cpu/ops.c), no contractions: add is bit for bit; SwiGLU's sigmoid is
-// (float)(1 / (1 + exp(-(double)a))) on both sides, where CUDA's double exp may differ from
-// glibc's by an ulp of double: the fp32 results then differ in rare elements by one ulp.
-//
-// swiglu      out = silu(a) * b                      out, a, b (N,)
-// swiglu_bwd  da = dy b s (1 + a (1 - s)), db = dy a s (s = sigmoid(a))   da, db, dy, a, b (N,)
-// add         out = a + b                            out, a, b (N,)
+// The residual add over N elements (bf16 or fp32, one dtype): out = a + b, out, a, b (N,) (out may
+// equal a or b), bit for bit the CPU's (one fp32 add, rounded to bf16 as the CPU executor does).
+// Grid-stride over 16-byte vectors (8 elements per thread and step), then the scalar tail.
+// SwiGLU is in ops/swiglu.cuh.
 #ifndef ALTO_OPS_ELEMENTWISE_CUH
 #define ALTO_OPS_ELEMENTWISE_CUH
 
 #include "ops/ops_common.cuh"
 
-__device__ __forceinline__ float alto_sigmoid_ref(float a) {
-  return (float)ALTO_DDIV(1.0, ALTO_DADD(1.0, exp(-(double)a)));
-}
-
-template <bool BF16>
-__device__ __forceinline__ void alto_swiglu(void *out, const void *a, const void *b, alto_i64 n) {
-  ALTO_OPS_GRID_STRIDE_(i, n) {
-    const float av = alto_load1<BF16>(a, i);
-    alto_store1<BF16>(out, i,
-                      ALTO_FMUL(ALTO_FMUL(av, alto_sigmoid_ref(av)), alto_load1<BF16>(b, i)));
-  }
-}
-
-template <bool BF16>
-__device__ __forceinline__ void alto_swiglu_bwd(void *da, void *db, const void *dy, const void *a,
-                                                const void *b, alto_i64 n) {
-  ALTO_OPS_GRID_STRIDE_(i, n) {
-    const float av = alto_load1<BF16>(a, i), s = alto_sigmoid_ref(av), d = alto_load1<BF16>(dy, i);
-    const float bv = alto_load1<BF16>(b, i);
-    const float ds = ALTO_FADD(1.0f, ALTO_FMUL(av, ALTO_FSUB(1.0f, s)));
-    alto_store1<BF16>(da, i, ALTO_FMUL(ALTO_FMUL(ALTO_FMUL(d, bv), s), ds));
-    alto_store1<BF16>(db, i, ALTO_FMUL(ALTO_FMUL(d, av), s));
-  }
-}
-
 template <bool BF16>
 __device__ __forceinline__ void alto_add(void *out, const void *a, const void *b, alto_i64 n) {
-  ALTO_OPS_GRID_STRIDE_(i, n) {
+  const alto_idx nv = alto_ops_aligned16(out, a, b) ? n / 8 : 0;
+  ALTO_OPS_VEC_LOOP_(v, nv) {
+    float x[8], y[8];
+    alto_ops_load8<BF16>(a, v * 8, x);
+    alto_ops_load8<BF16>(b, v * 8, y);
+#pragma unroll
+    for (int i = 0; i < 8; i++)
+      x[i] = ALTO_FADD(x[i], y[i]);
+    alto_ops_store8<BF16>(out, v * 8, x);
+  }
+  ALTO_OPS_TAIL_LOOP_(i, nv, n) {
     alto_store1<BF16>(out, i, ALTO_FADD(alto_load1<BF16>(a, i), alto_load1<BF16>(b, i)));
   }
 }

@@ -11,7 +11,8 @@
 //           cursor = a copy, uniq = the tokens that occur, ascending, n_uniq = their count
 //   rank    order[offsets[v] ..] = the positions of v in increasing m (a stable counting sort:
 //           one CTA walks the positions in chunks, ranking each inside its chunk)
-//   accum   one CTA per (occurring token, column block): dtable[v][c] += dout[order[i]][c] for
+//   accum   one CTA per (occurring token, column block of 8 NT): dtable[v][c] += dout[order[i]][c]
+//   for
 //           i in offsets[v] .. offsets[v+1] - 1, in that (token) order
 // iscratch (ints): counts/offsets [V + 1], cursor [V], order [M], uniq [M], n_uniq [1].
 #ifndef ALTO_OPS_EMBED_CUH
@@ -33,18 +34,33 @@ __device__ __forceinline__ alto_embed_scratch_ alto_embed_scratch(alto_i32 *s, a
   return r;
 }
 
-// grid (M, ceil(C / NT)): one token row per blockIdx.x, NT columns per blockIdx.y. BF16: out.
+// grid (M, ceil(C / (8 NT))): one token row per blockIdx.x; each thread 8 consecutive columns
+// (one 16-byte store when C is a multiple of 8 and the pointers 16-byte aligned). BF16: out.
 template <bool BF16, int NT>
 __device__ __forceinline__ void alto_embed_fwd(void *out, const float *table,
                                                const alto_i32 *tokens, alto_i64 C, alto_i64 V) {
-  const alto_idx m = blockIdx.x, c = (alto_idx)blockIdx.y * NT + threadIdx.x;
-  if (c >= C)
+  const alto_idx m = blockIdx.x, c0 = ((alto_idx)blockIdx.y * NT + threadIdx.x) * 8;
+  if (c0 >= C)
     return;
   const alto_i32 t = tokens[m];
-  if (t >= 0 && t < V)
-    alto_cast1<false, BF16>(out, m * C + c, table, (alto_idx)t * C + c);
-  else
-    alto_store1<BF16>(out, m * C + c, alto_f32_from_bits(ALTO_F32_NAN_BITS));
+  const bool valid = t >= 0 && t < V;
+  if (C % 8 == 0 && alto_ops_aligned16(out, table)) {
+    if (valid) {
+      float v[8];
+      alto_ops_load8<false>(table, (alto_idx)t * C + c0, v);
+      alto_ops_store8<BF16>(out, m * C + c0, v);
+    } else {
+      const float nan = alto_f32_from_bits(ALTO_F32_NAN_BITS);
+      const float v[8] = {nan, nan, nan, nan, nan, nan, nan, nan};
+      alto_ops_store8<BF16>(out, m * C + c0, v);
+    }
+    return;
+  }
+  for (alto_idx c = c0; c < c0 + 8 && c < C; c++)
+    if (valid)
+      alto_cast1<false, BF16>(out, m * C + c, table, (alto_idx)t * C + c);
+    else
+      alto_store1<BF16>(out, m * C + c, alto_f32_from_bits(ALTO_F32_NAN_BITS));
 }
 
 // grid-stride over the M tokens; counts zeroed by the caller.
@@ -132,7 +148,9 @@ __device__ __forceinline__ void alto_embed_rank(alto_i32 *scratch, const alto_i3
   }
 }
 
-// grid (M, ceil(C / NT)): blockIdx.x indexes the occurring tokens (those past n_uniq exit).
+// grid (M, ceil(C / (8 NT))): blockIdx.x indexes the occurring tokens (those past n_uniq exit);
+// each thread 8 consecutive columns (16-byte accesses when C is a multiple of 8 and the pointers
+// 16-byte aligned), each column's adds in token order.
 template <bool BF16, int NT>
 __device__ __forceinline__ void alto_embed_accum(float *dtable, const void *dout,
                                                  const alto_i32 *scratch, alto_i64 M, alto_i64 C,
@@ -140,15 +158,30 @@ __device__ __forceinline__ void alto_embed_accum(float *dtable, const void *dout
   alto_embed_scratch_ s = alto_embed_scratch((alto_i32 *)scratch, M, V);
   if ((alto_i64)blockIdx.x >= (alto_i64)*s.n_uniq)
     return;
-  const alto_idx c = (alto_idx)blockIdx.y * NT + threadIdx.x;
-  if (c >= C)
+  const alto_idx c0 = ((alto_idx)blockIdx.y * NT + threadIdx.x) * 8;
+  if (c0 >= C)
     return;
   const alto_i32 v = s.uniq[blockIdx.x];
   const alto_i32 i0 = s.offsets[v], i1 = s.offsets[v + 1];
-  float acc = dtable[(alto_idx)v * C + c];
-  for (alto_i32 i = i0; i < i1; i++)
-    acc = ALTO_FADD(acc, alto_load1<BF16>(dout, (alto_idx)s.order[i] * C + c));
-  dtable[(alto_idx)v * C + c] = acc;
+  float *drow = dtable + (alto_idx)v * C;
+  if (C % 8 == 0 && alto_ops_aligned16(dtable, dout)) {
+    float acc[8], d[8];
+    alto_ops_load8<false>(drow, c0, acc);
+    for (alto_i32 i = i0; i < i1; i++) {
+      alto_ops_load8<BF16>(dout, (alto_idx)s.order[i] * C + c0, d);
+#pragma unroll
+      for (int e = 0; e < 8; e++)
+        acc[e] = ALTO_FADD(acc[e], d[e]);
+    }
+    alto_ops_store8<false>(drow, c0, acc);
+    return;
+  }
+  for (alto_idx c = c0; c < c0 + 8 && c < C; c++) {
+    float acc = drow[c];
+    for (alto_i32 i = i0; i < i1; i++)
+      acc = ALTO_FADD(acc, alto_load1<BF16>(dout, (alto_idx)s.order[i] * C + c));
+    drow[c] = acc;
+  }
 }
 
 #endif

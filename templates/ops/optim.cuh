@@ -14,7 +14,7 @@
 #ifndef ALTO_OPS_OPTIM_CUH
 #define ALTO_OPS_OPTIM_CUH
 
-#include "ops/elementwise.cuh"
+#include "ops/ops_common.cuh"
 
 __device__ __forceinline__ void alto_adamw(float *param, const float *grad, float *m, float *v,
                                            alto_i64 n, float b1, float b2, float decay,
