@@ -214,11 +214,15 @@ static void run_case(const alto_qcase *c, alto_elem dtype, int ndim, const int64
 
 /* Shapes: a big one with a row tail (4096 + 96 rows, K = 7168) where the blocks allow it, and a
  * 3-D one with a column tail that no CTA covers exactly. */
+static const char *only_; /* argv[1]: only the cases whose label contains it */
+
 static void test_matrix(void) {
   alto_qcase cases[128];
   int nc = alto_quant_matrix(cases, 128);
   for (int i = 0; i < nc; i++) {
     const alto_qcase *c = &cases[i];
+    if (only_ && !strstr(c->label, only_))
+      continue;
     int need = 32; /* rows must be a multiple of the blocks / RHT chunks along them */
     if (c->kind != ALTO_QCASE_MX69) {
       if (c->spec.scheme == ALTO_SCHEME_FP8_BLOCK)
@@ -246,7 +250,10 @@ static void test_matrix(void) {
   }
 }
 
-int main(void) {
+/* test_quant_gpu [LABEL_SUBSTRING]: every case, or only those whose label contains it
+ * ("fp8_block", "mxfp4/"). */
+int main(int argc, char **argv) {
+  only_ = argc > 1 ? argv[1] : NULL;
   if (alto_backend_open("cuda", &B) != ALTO_OK)
     alto_test_skip(alto_last_error());
   fprintf(stderr, "GPU: %s (%s)\n", B->device_name, B->arch);
