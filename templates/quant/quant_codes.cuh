@@ -210,10 +210,12 @@ __device__ __forceinline__ alto_u32 alto_block_scale(float amax, float outer) {
 }
 
 // Per-block encoding state, computed once per block: whether the block holds a NaN (then every
-// code is 0) and the constant each element needs (MX: 2^(127-s); NVFP4: inner * outer; FP8: d).
+// code is 0), the constant each element needs (MX: 2^(127-s); NVFP4: inner * outer; FP8: d) and,
+// for the divisions, r = 1/k rounded to fp64 (alto_block_q_).
 struct alto_block_enc {
   bool nan;
   float k;
+  double r;
 };
 template <int KIND>
 __device__ __forceinline__ alto_block_enc alto_block_enc_make(alto_u32 scale, float outer) {
@@ -228,6 +230,11 @@ __device__ __forceinline__ alto_block_enc alto_block_enc_make(alto_u32 scale, fl
     b.nan = false; /* blockwise FP8 lets a NaN flow through the division: codes 0x7F */
     b.k = alto_f32_from_bits(scale);
   }
+#if defined(__CUDA_ARCH__)
+  b.r = __drcp_rn((double)b.k); // IEEE round to nearest, as 1.0 / k
+#else
+  b.r = ALTO_DDIV(1.0, (double)b.k);
+#endif
   return b;
 }
 
@@ -245,18 +252,26 @@ __device__ __forceinline__ alto_u8 alto_block_encode(float v, const alto_block_e
 }
 
 // The value an element's cast sees: MX x * 2^(127-s); NVFP4 x / (inner * outer); FP8 block x / d.
+// The divisions: fl32(fl64(x * fl64(1/d))) equals fl32(x / d) (the true fp32 division) wherever the
+// quotient is normal, and both are below 2^-126 elsewhere, where every FP8 / E2M1 code is a signed
+// zero. Proof: fl64(x * fl64(1/d)) is within 2^-52 (relative) of z = x / d; z is never an fp32
+// rounding midpoint of the normal range (a midpoint has 25 significant bits, x has 24, so x != m d),
+// and writing x = X 2^a, d = D 2^b, m = M 2^c with integers X, D < 2^24, M < 2^25, |x - m d| is a
+// nonzero multiple of 2^min(a, b + c), so |z - m| / m >= 2^-49: both values round the same way.
+// Inf, NaN and zeros pass through as in the division (d > 0). One fp64 multiply and two conversions
+// per element replace the ~11 instructions of an fp32 division with its slow-path test.
 template <int KIND>
-__device__ __forceinline__ float alto_block_q_(float v, float k) {
-  return KIND == ALTO_QK_MX ? ALTO_FMUL(v, k) : ALTO_FDIV(v, k);
+__device__ __forceinline__ float alto_block_q_(float v, const alto_block_enc &b) {
+  return KIND == ALTO_QK_MX ? ALTO_FMUL(v, b.k) : (float)ALTO_DMUL((double)v, b.r);
 }
 
 // The codes of two elements of one block, element 0 in the low bits: FP8 two bytes, FP4 one byte
 // (element 0 in the low nibble). No NaN test: the caller zeroes the codes of a NaN block (mask).
 // u0, u1: the elements' random words when SR.
 template <int KIND, int ELEM, bool SR>
-__device__ __forceinline__ alto_u32 alto_codes2_(float v0, float v1, float k, alto_u32 u0,
-                                                 alto_u32 u1) {
-  const float q0 = alto_block_q_<KIND>(v0, k), q1 = alto_block_q_<KIND>(v1, k);
+__device__ __forceinline__ alto_u32 alto_codes2_(float v0, float v1, const alto_block_enc &b,
+                                                 alto_u32 u0, alto_u32 u1) {
+  const float q0 = alto_block_q_<KIND>(v0, b), q1 = alto_block_q_<KIND>(v1, b);
   if constexpr (ELEM != ALTO_ELEM_E2M1)
     return alto_fp8x2_<ELEM>(q0, q1);
   else if constexpr (SR)

@@ -121,7 +121,7 @@ __device__ __forceinline__ void alto_quant_cols(const void *__restrict__ x,
       am[j + 3] = u.w > am[j + 3] ? u.w : am[j + 3];
     }
   const float outer = (KIND == ALTO_QK_NVFP4 && outer_ptr) ? *outer_ptr : 1.0f;
-  float k[V];        // the per-element constant of each column's block
+  alto_block_enc be[V]; // the encoding state of each column's block
   alto_u32 mask[V / 4]; // byte j % 4 of word j / 4: 0 for a column whose block is NaN
   if constexpr (BC > 1) {
     float a = alto_f32_from_bits(am[0]);
@@ -132,13 +132,13 @@ __device__ __forceinline__ void alto_quant_cols(const void *__restrict__ x,
     for (int m = 1; m < GL; m <<= 1)
       a = alto_amax_update(a, ALTO_SHFL_XOR(a, m, ALTO_WARP));
     const alto_u32 s = alto_block_scale<KIND, ELEM, RULE>(a, outer);
-    const alto_block_enc be = alto_block_enc_make<KIND>(s, outer);
+    const alto_block_enc b = alto_block_enc_make<KIND>(s, outer);
 #pragma unroll
     for (int j = 0; j < V; j++)
-      k[j] = be.k;
+      be[j] = b;
 #pragma unroll
     for (int i = 0; i < V / 4; i++)
-      mask[i] = alto_block_mask_<KIND>(be);
+      mask[i] = alto_block_mask_<KIND>(b);
     if (g == 0 && tc % GL == 0 && n > 0)
       ((alto_u8 *)scales)[sb * (cols / BC) + c / BC] = (alto_u8)s;
   } else {
@@ -146,11 +146,10 @@ __device__ __forceinline__ void alto_quant_cols(const void *__restrict__ x,
 #pragma unroll
     for (int j = 0; j < V; j++) {
       s[j] = alto_block_scale<KIND, ELEM, RULE>(alto_f32_from_bits(am[j]), outer);
-      const alto_block_enc be = alto_block_enc_make<KIND>(s[j], outer);
-      k[j] = be.k;
+      be[j] = alto_block_enc_make<KIND>(s[j], outer);
       if (j % 4 == 0)
         mask[j / 4] = 0;
-      mask[j / 4] |= (alto_block_mask_<KIND>(be) & 0xFFu) << (8 * (j % 4));
+      mask[j / 4] |= (alto_block_mask_<KIND>(be[j]) & 0xFFu) << (8 * (j % 4));
     }
     if (g == 0) {
       alto_u8 *o = (alto_u8 *)scales + sb * cols + c;
@@ -180,7 +179,7 @@ __device__ __forceinline__ void alto_quant_cols(const void *__restrict__ x,
   alto_u32 inv2[V / 2];
 #pragma unroll
   for (int i = 0; i < V / 2; i++)
-    inv2[i] = X2 ? alto_pow2_bf16x2_(k[2 * i], k[2 * i + 1]) : 0;
+    inv2[i] = X2 ? alto_pow2_bf16x2_(be[2 * i].k, be[2 * i + 1].k) : 0;
   constexpr int RS = (FP4 && PACK_ROWS) ? 2 : 1; // rows per code row
 #pragma unroll
   for (int p = 0; p < P; p += RS) {
@@ -206,7 +205,7 @@ __device__ __forceinline__ void alto_quant_cols(const void *__restrict__ x,
           b[i] = alto_bitsel_(0xFu, t, t >> 12);
         } else {
           b[i] = alto_codes2_<KIND, ELEM, SR>(alto_raw_val_<IN_BF16>(w[p], 2 * i),
-                                              alto_raw_val_<IN_BF16>(w[p], 2 * i + 1), k[2 * i],
+                                              alto_raw_val_<IN_BF16>(w[p], 2 * i + 1), be[2 * i],
                                               u[0][2 * i], u[0][2 * i + 1]);
         }
       }
@@ -235,16 +234,16 @@ __device__ __forceinline__ void alto_quant_cols(const void *__restrict__ x,
             const int jj = j + 2 * h;
             if (FP4) // column jj: rows p, p + 1; column jj + 1: rows p, p + 1
               b2[h] = alto_codes2_<KIND, ELEM, SR>(alto_raw_val_<IN_BF16>(w[p], jj),
-                                                   alto_raw_val_<IN_BF16>(w[p + RS - 1], jj), k[jj],
+                                                   alto_raw_val_<IN_BF16>(w[p + RS - 1], jj), be[jj],
                                                    u[0][jj], u[RS - 1][jj]) |
                       (alto_codes2_<KIND, ELEM, SR>(alto_raw_val_<IN_BF16>(w[p], jj + 1),
                                                     alto_raw_val_<IN_BF16>(w[p + RS - 1], jj + 1),
-                                                    k[jj + 1], u[0][jj + 1], u[RS - 1][jj + 1])
+                                                    be[jj + 1], u[0][jj + 1], u[RS - 1][jj + 1])
                        << 8);
             else // FP8: one byte per column (k differs between the columns of column blocks)
               b2[h] = alto_fp8x2_<ELEM>(
-                  alto_block_q_<KIND>(alto_raw_val_<IN_BF16>(w[p], jj), k[jj]),
-                  alto_block_q_<KIND>(alto_raw_val_<IN_BF16>(w[p], jj + 1), k[jj + 1]));
+                  alto_block_q_<KIND>(alto_raw_val_<IN_BF16>(w[p], jj), be[jj]),
+                  alto_block_q_<KIND>(alto_raw_val_<IN_BF16>(w[p], jj + 1), be[jj + 1]));
           }
           cw[j / 4] = b2[0] | (b2[1] << 16);
         }

@@ -22,15 +22,16 @@
 // values: v(j) = alto_raw_val_): FP4 -> out[0] (element j in nibble j); FP8 -> out[0], out[1]
 // (element j in byte j). u: the values' random words (SR).
 template <int KIND, int ELEM, bool SR, bool BF16>
-__device__ __forceinline__ void alto_encode8_(const alto_u32 (*w)[4], int j0, float k,
-                                              const alto_u32 *u, alto_u32 out[2]) {
+__device__ __forceinline__ void alto_encode8_(const alto_u32 (*w)[4], int j0,
+                                              const alto_block_enc &b, const alto_u32 *u,
+                                              alto_u32 out[2]) {
   constexpr int V = BF16 ? 8 : 4; // values per chunk
   alto_u32 c[4];
 #pragma unroll
   for (int i = 0; i < 4; i++) {
     const int j = j0 + 2 * i;
     c[i] = alto_codes2_<KIND, ELEM, SR>(alto_raw_val_<BF16>(w[j / V], j % V),
-                                        alto_raw_val_<BF16>(w[j / V], j % V + 1), k, u[2 * i],
+                                        alto_raw_val_<BF16>(w[j / V], j % V + 1), b, u[2 * i],
                                         u[2 * i + 1]);
   }
   if (ELEM == ALTO_ELEM_E2M1) {
@@ -98,8 +99,8 @@ __device__ __forceinline__ void alto_quant_rows(const void *__restrict__ x,
     c0[0] = alto_bytes4_(b[0], b[1], b[2], b[3]);
     c1[0] = alto_bytes4_(b[4], b[5], b[6], b[7]);
   } else {
-    alto_encode8_<KIND, ELEM, SR, IN_BF16>(w, 0, be.k, u, c0);
-    alto_encode8_<KIND, ELEM, SR, IN_BF16>(w, 8, be.k, u + 8, c1);
+    alto_encode8_<KIND, ELEM, SR, IN_BF16>(w, 0, be, u, c0);
+    alto_encode8_<KIND, ELEM, SR, IN_BF16>(w, 8, be, u + 8, c1);
   }
   if (FP4)
     *(uint2 *)(codes + e0 / 2) = uint2{c0[0] & mask, c1[0] & mask};
