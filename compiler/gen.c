@@ -84,6 +84,19 @@ static bool alto_gen_tile128_(const alto_qkern *k) {
          !k->rht && !k->sr && k->elem != ALTO_ELEM_E2M1;
 }
 
+/* Column (Bx1) and 2-D (BxB) blocks of 16 or 32 rows without an RHT (MX, NVFP4) have their own
+ * template too: quant_cols.cuh, 256 threads per tile of B rows, 8 rows of 16 bytes per thread. */
+static bool alto_gen_cols_(const alto_qkern *k) {
+  return k->kind == ALTO_QKERN_TILE && k->scheme != ALTO_SCHEME_FP8_BLOCK && !k->rht &&
+         (k->block_r == 16 || k->block_r == 32);
+}
+enum { ALTO_COLS_THREADS = 256, ALTO_COLS_ROWS_PER_THREAD = 8 };
+/* Columns of one quant_cols.cuh tile: (threads per row group) x (columns per thread). */
+static int alto_gen_cols_width_(const alto_qkern *k) {
+  int groups = k->block_r / ALTO_COLS_ROWS_PER_THREAD;
+  return ALTO_COLS_THREADS / groups * (k->in_bf16 ? 8 : 4);
+}
+
 int alto_gen_tile_cpt(const alto_qkern *k) {
   if (k->kind != ALTO_QKERN_TILE && k->kind != ALTO_QKERN_DUAL)
     return 2;
@@ -97,6 +110,8 @@ static int alto_gen_threads_(const alto_qkern *k) {
     return alto_qkern_tpl_[k->kind].threads;
   if (alto_gen_tile128_(k))
     return k->in_bf16 ? 256 : 512;
+  if (alto_gen_cols_(k))
+    return ALTO_COLS_THREADS;
   int t = alto_gen_tile_rows_(k);
   return t <= 32 ? 128 : (t == 64 ? 64 : 32);
 }
@@ -200,8 +215,9 @@ alto_status alto_gen_quant(const alto_qkern *k, alto_gen_kernel *out) {
   ALTO_TRY(alto_gen_check_(k));
   alto_qkern_key(k, out->key, sizeof out->key);
   alto_gen_kernel_name(out->key, out->name, sizeof out->name);
-  out->template_file =
-      alto_gen_tile128_(k) ? "quant/quant_tile128.cuh" : alto_qkern_tpl_[k->kind].file;
+  out->template_file = alto_gen_tile128_(k) ? "quant/quant_tile128.cuh"
+                       : alto_gen_cols_(k)  ? "quant/quant_cols.cuh"
+                                            : alto_qkern_tpl_[k->kind].file;
   out->threads = alto_gen_threads_(k);
   char *s = NULL;
   size_t len = 0, cap = 0;
@@ -227,6 +243,15 @@ alto_status alto_gen_quant(const alto_qkern *k, alto_gen_kernel *out) {
       alto_gen_appendf(&s, &len, &cap,
                        "  alto_quant_tile128<%s, %d, %s, %d>(a.x, a.codes, a.scales, a.cols);\n",
                        alto_elem_enum_(k->elem), k->block_c, in, out->threads);
+      break;
+    }
+    if (alto_gen_cols_(k)) {
+      alto_gen_appendf(&s, &len, &cap,
+                       "  alto_quant_cols<%s, %s, %d, %d, %s, %s, %s, %s, %d>(\n"
+                       "      a.x, a.codes, a.scales, a.outer, a.cols, a.seed, a.stream);\n",
+                       alto_qk_family_(k->scheme), alto_elem_enum_(k->elem), k->block_r,
+                       k->block_c, in, alto_rule_enum_(k->rule), sr,
+                       k->pack_rows ? "true" : "false", out->threads);
       break;
     }
     int cpt = alto_gen_tile_cpt(k);
@@ -315,8 +340,8 @@ void alto_gen_quant_grid(const alto_qkern *k, int64_t rows, int64_t cols, int64_
   case ALTO_QKERN_ROWS:
     grid[0] = alto_cdiv_(rows * cols, (int64_t)threads * 16);
     break;
-  case ALTO_QKERN_FP8_TENSORWISE:
-    grid[0] = alto_cdiv_(rows * cols, (int64_t)threads * 8);
+  case ALTO_QKERN_FP8_TENSORWISE: /* 16 elements per thread */
+    grid[0] = alto_cdiv_(rows * cols, (int64_t)threads * 16);
     break;
   case ALTO_QKERN_RHT:
   case ALTO_QKERN_DUAL:
@@ -327,6 +352,11 @@ void alto_gen_quant_grid(const alto_qkern *k, int64_t rows, int64_t cols, int64_
       grid[1] = (unsigned)(rows / 128);
       break;
     }
+    if (alto_gen_cols_(k)) { /* one CTA per tile of block_r rows */
+      grid[0] = alto_cdiv_(cols, alto_gen_cols_width_(k));
+      grid[1] = (unsigned)(rows / k->block_r);
+      break;
+    }
     grid[0] = alto_cdiv_(cols, (int64_t)threads * alto_gen_tile_cpt(k));
     grid[1] = (unsigned)(rows / t);
     break;
@@ -335,7 +365,8 @@ void alto_gen_quant_grid(const alto_qkern *k, int64_t rows, int64_t cols, int64_
     grid[0] = alto_cdiv_(rows * cols, threads);
     break;
   case ALTO_QKERN_AMAX: {
-    unsigned g = alto_cdiv_(rows * cols, (int64_t)threads * 8);
+    /* grid-stride: ~1 wave of 256-thread CTAs on a large GPU, 32 elements per thread and step */
+    unsigned g = alto_cdiv_(rows * cols, (int64_t)threads * 32);
     grid[0] = g < 1024 ? g : 1024;
     break;
   }

@@ -212,16 +212,30 @@ static void run_case(const alto_qcase *c, alto_elem dtype, int ndim, const int64
   alto_quantized_free(&ref);
 }
 
+/* Command line: test_quant_gpu [--quick] [SUBSTR]...: only the cases whose label contains one of
+ * the SUBSTRs (e.g. "mxfp8", "axis-2", "fp8_rowwise"); --quick takes 1024 instead of 4096 rows for
+ * the big shape (the CPU reference dominates the run time). */
+static const char *filters[32];
+static int n_filters, quick;
+
+static int selected(const char *label) {
+  if (n_filters == 0)
+    return 1;
+  for (int i = 0; i < n_filters; i++)
+    if (strstr(label, filters[i]))
+      return 1;
+  return 0;
+}
+
 /* Shapes: a big one with a row tail (4096 + 96 rows, K = 7168) where the blocks allow it, and a
  * 3-D one with a column tail that no CTA covers exactly. */
-static const char *only_; /* argv[1]: only the cases whose label contains it */
-
 static void test_matrix(void) {
   alto_qcase cases[128];
   int nc = alto_quant_matrix(cases, 128);
+  const int64_t big_rows = quick ? 1024 : 4096;
   for (int i = 0; i < nc; i++) {
     const alto_qcase *c = &cases[i];
-    if (only_ && !strstr(c->label, only_))
+    if (!selected(c->label))
       continue;
     int need = 32; /* rows must be a multiple of the blocks / RHT chunks along them */
     if (c->kind != ALTO_QCASE_MX69) {
@@ -230,7 +244,7 @@ static void test_matrix(void) {
       if (c->rht > need)
         need = c->rht;
     }
-    int64_t big[2] = {need <= 32 ? 4096 + 96 : 4096 + need, 7168};
+    int64_t big[2] = {need <= 32 ? big_rows + 96 : big_rows + need, 7168};
     int64_t small[3] = {3, need <= 32 ? 96 : need, c->spec.scheme == ALTO_SCHEME_FP8_BLOCK ? 1152 : 1056};
     if (c->kind == ALTO_QCASE_MX69)
       small[2] = 1000 + c->group_size / 2; /* a row tail that is padded */
@@ -239,10 +253,24 @@ static void test_matrix(void) {
       int before = alto_test_failures;
       run_case(c, dt, 2, big);
       run_case(c, dt, 3, small);
-      if (c->kind != ALTO_QCASE_MX69 && c->spec.scheme == ALTO_SCHEME_FP8_BLOCK &&
-          c->spec.axis == -2 && !c->spec.block2d && !c->rht) {
-        int64_t odd[2] = {256, 1030}; /* rows not 16-byte aligned: quant_tile128's element loads */
-        run_case(c, dt, 2, odd);
+      if (c->kind == ALTO_QCASE_QUANT) {
+        const alto_quant_spec *sp = &c->spec;
+        bool blocked = sp->scheme != ALTO_SCHEME_FP8_ROWWISE && sp->scheme != ALTO_SCHEME_FP8_TENSORWISE;
+        /* rows not 16-byte aligned: the element loads of quant_tile128 / quant_cols (column
+         * blocks), quant_scaled's rowwise rows and the tensorwise tail */
+        if ((blocked && sp->axis == -2 && !sp->block2d && !c->rht && !sp->sr) ||
+            (sp->scheme == ALTO_SCHEME_FP8_ROWWISE && sp->axis == -1)) {
+          int64_t odd[2] = {256, 1030};
+          run_case(c, dt, 2, odd);
+        }
+        if (sp->scheme == ALTO_SCHEME_FP8_ROWWISE && sp->axis == -1) {
+          int64_t longrow[2] = {4, 20000}; /* beyond the registers: the two-read path */
+          run_case(c, dt, 2, longrow);
+        }
+        if (sp->scheme == ALTO_SCHEME_FP8_TENSORWISE) {
+          int64_t tail[2] = {5, 1030}; /* n % 16 != 0 */
+          run_case(c, dt, 2, tail);
+        }
       }
       fprintf(stderr, "  %-4s %s %s\n", alto_test_failures == before ? "ok" : "FAIL", c->label,
               d ? "f32" : "bf16");
@@ -250,10 +278,13 @@ static void test_matrix(void) {
   }
 }
 
-/* test_quant_gpu [LABEL_SUBSTRING]: every case, or only those whose label contains it
- * ("fp8_block", "mxfp4/"). */
 int main(int argc, char **argv) {
-  only_ = argc > 1 ? argv[1] : NULL;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--quick") == 0)
+      quick = 1;
+    else if (n_filters < 32)
+      filters[n_filters++] = argv[i];
+  }
   if (alto_backend_open("cuda", &B) != ALTO_OK)
     alto_test_skip(alto_last_error());
   fprintf(stderr, "GPU: %s (%s)\n", B->device_name, B->arch);

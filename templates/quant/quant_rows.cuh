@@ -7,80 +7,38 @@
 // scales [rows, cols/B]: E8M0 / E4M3 bytes, or fp32 for blockwise FP8
 // outer  NVFP4 two-level: one fp32 (the tensor's outer scale), or nullptr for 1
 //
-// One thread owns 16 consecutive elements (two 16-byte loads of bf16); the G = B/16 threads of a
-// block are consecutive lanes and combine their amax with shuffles. Bits equal the CPU reference
-// (runtime/cpu/quant_mx.c, quant_fp8.c): the same header functions, the same element indices.
+// One thread owns 16 consecutive elements (two 16-byte loads of bf16, four of fp32) as raw words;
+// the G = B/16 threads of a block are consecutive lanes and combine their amax with shuffles. The
+// block's constant (alto_block_enc) is computed once, the elements are encoded in pairs without a
+// branch (quant_codes.cuh: the hardware FP8 cast, the E2M1 magic add), a NaN block's codes are
+// masked to 0, and the codes leave in one 16-byte (FP8) or 8-byte (FP4) store. Bits equal the CPU
+// reference (runtime/cpu/quant_mx.c, quant_fp8.c).
 #ifndef ALTO_QUANT_ROWS_CUH
 #define ALTO_QUANT_ROWS_CUH
 
-#include "common/alto_device.h"
+#include "quant/quant_codes.cuh"
 
-enum { ALTO_QK_MX = 0, ALTO_QK_NVFP4 = 1, ALTO_QK_FP8_BLOCK = 2 };
-
-// The block scale from the block amax, as a byte (MX, NVFP4) or fp32 bits (FP8 block).
-template <int KIND, int ELEM, int RULE>
-__device__ __forceinline__ alto_u32 alto_block_scale(float amax, float outer) {
-  if (KIND == ALTO_QK_MX)
-    return alto_mx_scale(amax, (alto_scale_rule)RULE, (alto_elem)ELEM);
-  if (KIND == ALTO_QK_NVFP4)
-    return alto_nvfp4_inner(amax, outer);
-  return alto_f32_bits(alto_fp8_block_scale(amax, (alto_elem)ELEM));
-}
-
-// Per-block encoding state, computed once per block: whether the block holds a NaN (then every
-// code is 0) and the constant each element needs (MX: 2^(127-s); NVFP4: inner * outer; FP8: d).
-struct alto_block_enc {
-  bool nan;
-  float k;
-};
-template <int KIND>
-__device__ __forceinline__ alto_block_enc alto_block_enc_make(alto_u32 scale, float outer) {
-  alto_block_enc b;
-  if (KIND == ALTO_QK_MX) {
-    b.nan = scale == 0xFFu;
-    b.k = alto_e8m0_inv_f32((alto_u8)scale);
-  } else if (KIND == ALTO_QK_NVFP4) {
-    b.nan = scale == 0x7Fu;
-    b.k = alto_nvfp4_divisor((alto_u8)scale, outer);
-  } else {
-    b.nan = false; /* blockwise FP8 lets a NaN flow through the division: codes 0x7F */
-    b.k = alto_f32_from_bits(scale);
+// Codes of 8 consecutive values of one block (w: two raw chunks of bf16, or one of fp32 per 4
+// values: v(j) = alto_raw_val_): FP4 -> out[0] (element j in nibble j); FP8 -> out[0], out[1]
+// (element j in byte j). u: the values' random words (SR).
+template <int KIND, int ELEM, bool SR, bool BF16>
+__device__ __forceinline__ void alto_encode8_(const alto_u32 (*w)[4], int j0,
+                                              const alto_block_enc &b, const alto_u32 *u,
+                                              alto_u32 out[2]) {
+  constexpr int V = BF16 ? 8 : 4; // values per chunk
+  alto_u32 c[4];
+#pragma unroll
+  for (int i = 0; i < 4; i++) {
+    const int j = j0 + 2 * i;
+    c[i] = alto_codes2_<KIND, ELEM, SR>(alto_raw_val_<BF16>(w[j / V], j % V),
+                                        alto_raw_val_<BF16>(w[j / V], j % V + 1), b, u[2 * i],
+                                        u[2 * i + 1]);
   }
-  return b;
-}
-
-// One element's code in its block (u = the element's random word when SR).
-template <int KIND, int ELEM, bool SR>
-__device__ __forceinline__ alto_u8 alto_block_encode(float v, const alto_block_enc &b, alto_u32 u) {
-  if (b.nan)
-    return 0;
-  if (KIND == ALTO_QK_MX)
-    return SR ? alto_mx_encode_sr_inv(v, b.k, u) : alto_mx_encode_inv(v, b.k, (alto_elem)ELEM);
-  if (KIND == ALTO_QK_NVFP4)
-    return SR ? alto_nvfp4_encode_sr_div(v, b.k, u) : alto_nvfp4_encode_div(v, b.k);
-  return alto_fp8_block_encode(v, b.k, (alto_elem)ELEM);
-}
-
-// Packs 16 codes: FP4 two per byte (even element low) into 8 bytes, FP8 into 16 bytes.
-template <bool FP4>
-__device__ __forceinline__ void alto_store_codes16(alto_u8 *codes, alto_idx e0, const alto_u8 c[16]) {
-  if (FP4) {
-    uint2 w;
-    w.x = w.y = 0;
-#pragma unroll
-    for (int i = 0; i < 4; i++) {
-      w.x |= (alto_u32)(c[2 * i] | (c[2 * i + 1] << 4)) << (8 * i);
-      w.y |= (alto_u32)(c[8 + 2 * i] | (c[8 + 2 * i + 1] << 4)) << (8 * i);
-    }
-    *(uint2 *)(codes + e0 / 2) = w;
+  if (ELEM == ALTO_ELEM_E2M1) {
+    out[0] = c[0] | (c[1] << 8) | (c[2] << 16) | (c[3] << 24);
   } else {
-    uint4 w;
-    alto_u32 *wp = (alto_u32 *)&w;
-#pragma unroll
-    for (int q = 0; q < 4; q++)
-      wp[q] = (alto_u32)c[4 * q] | ((alto_u32)c[4 * q + 1] << 8) | ((alto_u32)c[4 * q + 2] << 16) |
-              ((alto_u32)c[4 * q + 3] << 24);
-    *(uint4 *)(codes + e0) = w;
+    out[0] = c[0] | (c[1] << 16);
+    out[1] = c[2] | (c[3] << 16);
   }
 }
 
@@ -90,25 +48,21 @@ __device__ __forceinline__ void alto_quant_rows(const void *__restrict__ x,
                                                 void *__restrict__ scales,
                                                 const float *__restrict__ outer_ptr,
                                                 alto_idx n_elems, alto_u64 seed, alto_u64 stream) {
-  constexpr int V = 16;    // elements per thread: two 16-byte loads of bf16
-  constexpr int G = B / V; // lanes per block
+  constexpr int V = 16;               // elements per thread
+  constexpr int NCH = IN_BF16 ? 2 : 4; // 16-byte chunks per thread
+  constexpr int G = B / V;            // lanes per block
   constexpr bool FP4 = ELEM == ALTO_ELEM_E2M1;
-  alto_idx t = (alto_idx)blockIdx.x * blockDim.x + threadIdx.x;
-  alto_idx e0 = t * V;
-  bool active = e0 < n_elems;
-  float v[V];
-  if (active) {
-    alto_load8<IN_BF16>(x, e0, v);
-    alto_load8<IN_BF16>(x, e0 + 8, v + 8);
-  } else {
+  const alto_idx t = (alto_idx)blockIdx.x * blockDim.x + threadIdx.x;
+  const alto_idx e0 = t * V;
+  const bool active = e0 < n_elems;
+  alto_u32 w[NCH][4];
 #pragma unroll
-    for (int i = 0; i < V; i++)
-      v[i] = 0.0f;
+  for (int q = 0; q < NCH; q++) {
+    uint4 p = active ? ((const uint4 *)((const unsigned char *)x + e0 * (IN_BF16 ? 2 : 4)))[q]
+                     : uint4{0, 0, 0, 0};
+    w[q][0] = p.x, w[q][1] = p.y, w[q][2] = p.z, w[q][3] = p.w;
   }
-  float amax = 0.0f;
-#pragma unroll
-  for (int i = 0; i < V; i++)
-    amax = alto_amax_update(amax, v[i]);
+  float amax = alto_f32_from_bits(alto_raw_amax_bits_<IN_BF16, NCH>(w));
   // Groups of G lanes are aligned (blocks start at multiples of B), so inactive tail lanes only
   // ever meet each other.
 #pragma unroll
@@ -116,8 +70,8 @@ __device__ __forceinline__ void alto_quant_rows(const void *__restrict__ x,
     amax = alto_amax_update(amax, ALTO_SHFL_XOR(amax, m, ALTO_WARP));
   if (!active)
     return;
-  float outer = (KIND == ALTO_QK_NVFP4 && outer_ptr) ? *outer_ptr : 1.0f;
-  alto_u32 s = alto_block_scale<KIND, ELEM, RULE>(amax, outer);
+  const float outer = (KIND == ALTO_QK_NVFP4 && outer_ptr) ? *outer_ptr : 1.0f;
+  const alto_u32 s = alto_block_scale<KIND, ELEM, RULE>(amax, outer);
   alto_u32 u[V];
 #pragma unroll
   for (int i = 0; i < V; i++)
@@ -125,18 +79,33 @@ __device__ __forceinline__ void alto_quant_rows(const void *__restrict__ x,
   if (SR) {
 #pragma unroll
     for (int q = 0; q < V / 4; q++) {
-      alto_philox4 w = alto_philox_words4(seed, stream, e0 + 4 * q);
+      alto_philox4 r = alto_philox_words4(seed, stream, e0 + 4 * q);
 #pragma unroll
       for (int i = 0; i < 4; i++)
-        u[4 * q + i] = w.v[i];
+        u[4 * q + i] = r.v[i];
     }
   }
   const alto_block_enc be = alto_block_enc_make<KIND>(s, outer);
-  alto_u8 c[V];
+  const alto_u32 mask = alto_block_mask_<KIND>(be);
+  alto_u32 c0[2], c1[2];
+  if constexpr (KIND == ALTO_QK_MX && FP4 && !SR && IN_BF16 && ALTO_QUANT_BF16X2) {
+    const alto_u32 inv2 = alto_pow2_bf16x2_(be.k, be.k); // two elements per instruction
+    alto_u32 b[8]; // byte i: elements 2i, 2i + 1
 #pragma unroll
-  for (int i = 0; i < V; i++)
-    c[i] = alto_block_encode<KIND, ELEM, SR>(v[i], be, u[i]);
-  alto_store_codes16<FP4>(codes, e0, c);
+    for (int i = 0; i < 8; i++) {
+      const alto_u32 t = alto_mx_e2m1x2_bf16_(w[i / 4][i % 4], inv2);
+      b[i] = alto_bitsel_(0xFu, t, t >> 12);
+    }
+    c0[0] = alto_bytes4_(b[0], b[1], b[2], b[3]);
+    c1[0] = alto_bytes4_(b[4], b[5], b[6], b[7]);
+  } else {
+    alto_encode8_<KIND, ELEM, SR, IN_BF16>(w, 0, be, u, c0);
+    alto_encode8_<KIND, ELEM, SR, IN_BF16>(w, 8, be, u + 8, c1);
+  }
+  if (FP4)
+    *(uint2 *)(codes + e0 / 2) = uint2{c0[0] & mask, c1[0] & mask};
+  else
+    *(uint4 *)(codes + e0) = uint4{c0[0] & mask, c0[1] & mask, c1[0] & mask, c1[1] & mask};
   if ((t & (G - 1)) == 0) {
     if (KIND == ALTO_QK_FP8_BLOCK)
       ((alto_u32 *)scales)[e0 / B] = s;

@@ -7,37 +7,88 @@
 #ifndef ALTO_QUANT_SCALED_CUH
 #define ALTO_QUANT_SCALED_CUH
 
-#include "common/alto_device.h"
+#include "quant/quant_codes.cuh"
 
-// max |x| over n elements into *amax_bits (zeroed by the caller). Grid-stride, 8 per step.
-template <bool IN_BF16, int NT>
-__device__ __forceinline__ void alto_tensor_amax(const void *__restrict__ x, alto_idx n,
-                                                 alto_u32 *amax_bits) {
-  __shared__ float red[NT / 32];
-  float a = 0.0f;
-  alto_idx stride = (alto_idx)gridDim.x * NT * 8;
-  alto_idx e = ((alto_idx)blockIdx.x * NT + threadIdx.x) * 8;
-  for (; e + 8 <= n; e += stride) {
-    float v[8];
-    alto_load8<IN_BF16>(x, e, v);
+// 16 bytes of x at element e as 4 raw words (8 bf16 or 4 fp32 values).
+template <bool BF16>
+__device__ __forceinline__ void alto_chunk_load_(const void *__restrict__ x, alto_idx e,
+                                                 alto_u32 w[4]) {
+  const uint4 u = *(const uint4 *)((const unsigned char *)x + e * (BF16 ? 2 : 4));
+  w[0] = u.x, w[1] = u.y, w[2] = u.z, w[3] = u.w;
+}
+
+// The FP8 codes of a 16-byte chunk's values times scale (alto_fp8_tw_encode): 8 bytes (bf16) or 4.
+template <int ELEM, bool BF16>
+__device__ __forceinline__ void alto_chunk_store_codes_(alto_u8 *__restrict__ codes, alto_idx e,
+                                                        const alto_u32 w[4], float scale) {
+  constexpr int V = BF16 ? 8 : 4;
+  alto_u32 cw[V / 4];
 #pragma unroll
-    for (int i = 0; i < 8; i++)
-      a = alto_amax_update(a, v[i]);
+  for (int j = 0; j < V; j += 4)
+    cw[j / 4] = alto_fp8x2_<ELEM>(ALTO_FMUL(alto_raw_val_<BF16>(w, j), scale),
+                                  ALTO_FMUL(alto_raw_val_<BF16>(w, j + 1), scale)) |
+                (alto_fp8x2_<ELEM>(ALTO_FMUL(alto_raw_val_<BF16>(w, j + 2), scale),
+                                   ALTO_FMUL(alto_raw_val_<BF16>(w, j + 3), scale))
+                 << 16);
+  if constexpr (V == 8)
+    *(uint2 *)(codes + e) = uint2{cw[0], cw[1]};
+  else
+    *(alto_u32 *)(codes + e) = cw[0];
+}
+
+// The CTA's amax (fp32 bits, an integer max: alto_amax_update's order-free reduction) from each
+// thread's; every thread gets it. red: NT / 32 words of shared memory.
+template <int NT>
+__device__ __forceinline__ alto_u32 alto_cta_amax_bits_(alto_u32 a, alto_u32 *red) {
+#pragma unroll
+  for (int m = 16; m >= 1; m >>= 1) {
+    const alto_u32 o = ALTO_SHFL_XOR(a, m, 32);
+    a = o > a ? o : a;
   }
-  for (; e < n; e++) /* only when n % 8 != 0: the tail of the last thread */
-    a = alto_amax_update(a, alto_load1<IN_BF16>(x, e));
-#pragma unroll
-  for (int m = 16; m >= 1; m >>= 1)
-    a = alto_amax_update(a, ALTO_SHFL_XOR(a, m, 32));
   if ((threadIdx.x & 31) == 0)
     red[threadIdx.x / 32] = a;
   __syncthreads();
-  if (threadIdx.x == 0) {
-    float b = red[0];
-    for (int w = 1; w < NT / 32; w++)
-      b = alto_amax_update(b, red[w]);
-    atomicMax(amax_bits, alto_f32_bits(b));
+  a = red[0];
+#pragma unroll
+  for (int w = 1; w < NT / 32; w++)
+    a = red[w] > a ? red[w] : a;
+  return a;
+}
+
+// max |x| over n elements into *amax_bits (zeroed by the caller). Grid-stride over 16-byte chunks,
+// U chunks per thread and step, all loads of a step in flight together (the first pass of
+// tensorwise FP8 and of NVFP4's two-level scale: it must run at copy bandwidth).
+template <bool IN_BF16, int NT>
+__device__ __forceinline__ void alto_tensor_amax(const void *__restrict__ x, alto_idx n,
+                                                 alto_u32 *amax_bits) {
+  constexpr int V = IN_BF16 ? 8 : 4, U = 4;
+  __shared__ alto_u32 red[NT / 32];
+  alto_u32 m = 0; // max over this thread's values of the magnitude bits
+  const alto_idx nch = n / V; // whole chunks; x is 16-byte aligned
+  const alto_idx stride = (alto_idx)gridDim.x * NT;
+  alto_idx k = (alto_idx)blockIdx.x * NT + threadIdx.x;
+  for (; k + (U - 1) * stride < nch; k += U * stride) {
+    alto_u32 w[U][4];
+#pragma unroll
+    for (int q = 0; q < U; q++)
+      alto_chunk_load_<IN_BF16>(x, (k + q * stride) * V, w[q]);
+    const alto_u32 a = alto_raw_amax_bits_<IN_BF16, U>(w);
+    m = a > m ? a : m;
   }
+  for (; k < nch; k += stride) {
+    alto_u32 w[1][4];
+    alto_chunk_load_<IN_BF16>(x, k * V, w[0]);
+    const alto_u32 a = alto_raw_amax_bits_<IN_BF16, 1>(w);
+    m = a > m ? a : m;
+  }
+  if (blockIdx.x == 0) // the n % V tail
+    for (alto_idx e = nch * V + threadIdx.x; e < n; e += NT) {
+      const alto_u32 a = alto_f32_bits(alto_load1<IN_BF16>(x, e)) & 0x7FFFFFFFu;
+      m = a > m ? a : m;
+    }
+  m = alto_cta_amax_bits_<NT>(m, red);
+  if (threadIdx.x == 0)
+    atomicMax(amax_bits, m);
 }
 
 // NVFP4 outer scale from the tensor amax: one thread.
@@ -46,63 +97,101 @@ __device__ __forceinline__ void alto_nvfp4_outer_kernel(const alto_u32 *amax_bit
     *outer = alto_nvfp4_outer(alto_f32_from_bits(*amax_bits), 1);
 }
 
-// Tensorwise FP8: every element with the one scale; block 0 thread 0 also writes the scale.
+// Tensorwise FP8: every element with the one scale; the thread of element 0 also writes the scale.
+// A thread encodes 16 elements (two chunks of bf16, four of fp32). The CTAs run in reverse order:
+// the amax pass read the tensor's end last, so the first CTAs here find it in L2.
 template <int ELEM, bool IN_BF16, bool POW2>
 __device__ __forceinline__ void alto_fp8_tensorwise(const void *__restrict__ x,
                                                     alto_u8 *__restrict__ codes,
                                                     float *__restrict__ scales,
                                                     const alto_u32 *amax_bits, alto_idx n) {
-  float scale = alto_fp8_tw_scale(alto_f32_from_bits(*amax_bits), (alto_elem)ELEM, POW2);
-  alto_idx e = ((alto_idx)blockIdx.x * blockDim.x + threadIdx.x) * 8;
+  constexpr int V = IN_BF16 ? 8 : 4, NCH = 16 / V;
+  const float scale = alto_fp8_tw_scale(alto_f32_from_bits(*amax_bits), (alto_elem)ELEM, POW2);
+  const alto_idx cta = (alto_idx)gridDim.x - 1 - blockIdx.x;
+  alto_idx e = (cta * blockDim.x + threadIdx.x) * 16;
   if (e == 0)
     scales[0] = scale;
-  if (e + 8 <= n) {
-    float v[8];
-    alto_load8<IN_BF16>(x, e, v);
-    uint2 w;
-    w.x = w.y = 0;
+  if (e + 16 <= n) {
+    alto_u32 w[NCH][4];
 #pragma unroll
-    for (int i = 0; i < 4; i++) {
-      w.x |= (alto_u32)alto_fp8_tw_encode(v[i], scale, (alto_elem)ELEM) << (8 * i);
-      w.y |= (alto_u32)alto_fp8_tw_encode(v[4 + i], scale, (alto_elem)ELEM) << (8 * i);
-    }
-    *(uint2 *)(codes + e) = w;
+    for (int q = 0; q < NCH; q++)
+      alto_chunk_load_<IN_BF16>(x, e + q * V, w[q]);
+#pragma unroll
+    for (int q = 0; q < NCH; q++)
+      alto_chunk_store_codes_<ELEM, IN_BF16>(codes, e + q * V, w[q], scale);
   } else {
     for (; e < n; e++)
       codes[e] = alto_fp8_tw_encode(alto_load1<IN_BF16>(x, e), scale, (alto_elem)ELEM);
   }
 }
 
-// Rowwise FP8 along axis -1: one CTA per row, amax then encode (the second read hits L2).
+// Rowwise FP8 along axis -1: one CTA per row. Rows of at most NT * C chunks of 16 bytes (bf16:
+// 16384 columns with NT = 256, C = 8) stay in registers: x is read once, 16 bytes per load, and the
+// codes leave 8 (bf16) or 4 bytes per store. Longer rows read x twice (amax, then encode: the second
+// read hits L2), and rows whose length is not a multiple of the chunk take element accesses.
 template <int ELEM, bool IN_BF16, bool POW2, int NT>
 __device__ __forceinline__ void alto_fp8_rowwise_rows(const void *__restrict__ x,
                                                       alto_u8 *__restrict__ codes,
                                                       float *__restrict__ scales, alto_idx cols) {
-  __shared__ float red[NT / 32];
-  __shared__ float s_scale;
+  constexpr int V = IN_BF16 ? 8 : 4, C = 8;
+  __shared__ alto_u32 red[NT / 32];
   const alto_idx row = blockIdx.x;
   const void *xr = IN_BF16 ? (const void *)((const alto_u16 *)x + row * cols)
                            : (const void *)((const float *)x + row * cols);
-  float a = 0.0f;
-  for (alto_idx c = threadIdx.x; c < cols; c += NT)
-    a = alto_amax_update(a, alto_load1<IN_BF16>(xr, c));
+  alto_u8 *cr = codes + row * cols;
+  const alto_idx nch = cols / V;
+  alto_u32 m = 0;
+  if (cols % V == 0 && nch <= (alto_idx)NT * C) {
+    alto_u32 w[C][4];
 #pragma unroll
-  for (int m = 16; m >= 1; m >>= 1)
-    a = alto_amax_update(a, ALTO_SHFL_XOR(a, m, 32));
-  if ((threadIdx.x & 31) == 0)
-    red[threadIdx.x / 32] = a;
-  __syncthreads();
-  if (threadIdx.x == 0) {
-    float b = red[0];
-    for (int w = 1; w < NT / 32; w++)
-      b = alto_amax_update(b, red[w]);
-    s_scale = alto_fp8_tw_scale(b, (alto_elem)ELEM, POW2);
-    scales[row] = s_scale;
+    for (int i = 0; i < C; i++) {
+      const alto_idx k = threadIdx.x + (alto_idx)i * NT;
+      if (k < nch)
+        alto_chunk_load_<IN_BF16>(xr, k * V, w[i]);
+      else
+        w[i][0] = w[i][1] = w[i][2] = w[i][3] = 0;
+    }
+    m = alto_raw_amax_bits_<IN_BF16, C>(w);
+    m = alto_cta_amax_bits_<NT>(m, red);
+    const float scale = alto_fp8_tw_scale(alto_f32_from_bits(m), (alto_elem)ELEM, POW2);
+    if (threadIdx.x == 0)
+      scales[row] = scale;
+#pragma unroll
+    for (int i = 0; i < C; i++) {
+      const alto_idx k = threadIdx.x + (alto_idx)i * NT;
+      if (k < nch)
+        alto_chunk_store_codes_<ELEM, IN_BF16>(cr, k * V, w[i], scale);
+    }
+    return;
   }
-  __syncthreads();
-  float scale = s_scale;
-  for (alto_idx c = threadIdx.x; c < cols; c += NT)
-    codes[row * cols + c] = alto_fp8_tw_encode(alto_load1<IN_BF16>(xr, c), scale, (alto_elem)ELEM);
+  const bool vec = cols % V == 0;
+  if (vec) {
+    for (alto_idx k = threadIdx.x; k < nch; k += NT) {
+      alto_u32 w[1][4];
+      alto_chunk_load_<IN_BF16>(xr, k * V, w[0]);
+      const alto_u32 a = alto_raw_amax_bits_<IN_BF16, 1>(w);
+      m = a > m ? a : m;
+    }
+  } else {
+    for (alto_idx c = threadIdx.x; c < cols; c += NT) {
+      const alto_u32 a = alto_f32_bits(alto_load1<IN_BF16>(xr, c)) & 0x7FFFFFFFu;
+      m = a > m ? a : m;
+    }
+  }
+  m = alto_cta_amax_bits_<NT>(m, red);
+  const float scale = alto_fp8_tw_scale(alto_f32_from_bits(m), (alto_elem)ELEM, POW2);
+  if (threadIdx.x == 0)
+    scales[row] = scale;
+  if (vec) {
+    for (alto_idx k = threadIdx.x; k < nch; k += NT) {
+      alto_u32 w[4];
+      alto_chunk_load_<IN_BF16>(xr, k * V, w);
+      alto_chunk_store_codes_<ELEM, IN_BF16>(cr, k * V, w, scale);
+    }
+  } else {
+    for (alto_idx c = threadIdx.x; c < cols; c += NT)
+      cr[c] = alto_fp8_tw_encode(alto_load1<IN_BF16>(xr, c), scale, (alto_elem)ELEM);
+  }
 }
 
 // Rowwise FP8 along axis -2 (one scale per column of each [R, C] matrix): a thread per column.

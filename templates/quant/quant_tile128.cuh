@@ -23,43 +23,11 @@
 //
 // Bits equal the CPU reference (runtime/cpu/quant_fp8.c): alto_amax_update's order-free integer
 // max, alto_fp8_block_scale, and the element x / d (a true fp32 division) cast as
-// alto_f32_to_e4m3 / e5m2 do (see alto_fp8x2_ for the cast).
+// alto_f32_to_e4m3 / e5m2 do (quant_codes.cuh's alto_fp8x2_).
 #ifndef ALTO_QUANT_TILE128_CUH
 #define ALTO_QUANT_TILE128_CUH
 
-#include "quant/quant_rows.cuh"
-
-// FP8 codes of two values, lo in the low byte. On sm_89+ one cvt.rn.satfinite.{e4m3,e5m2}x2.f32
-// does both: RNE, saturation to the largest finite value (Inf included) and NaN -> 0x7F, the same
-// bits as alto_f32_to_e4m3 / e5m2 (tests/test_numerics_gpu.c compares CUDA's __nv_cvt_float_to_fp8,
-// this instruction, with the header on every bf16 pattern and 4M random fp32 on the H100). The
-// header's scalar cast costs ~20 instructions per element, which made the kernel instruction-bound;
-// -DALTO_QUANT_SOFT_FP8 (e.g. ALTO_JIT_EXTRA_OPTIONS=-DALTO_QUANT_SOFT_FP8) keeps the scalar cast.
-template <int ELEM>
-__device__ __forceinline__ alto_u32 alto_fp8x2_(float lo, float hi) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890 && !defined(ALTO_QUANT_SOFT_FP8)
-  unsigned short r;
-  if constexpr (ELEM == ALTO_ELEM_E4M3)
-    asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(r) : "f"(hi), "f"(lo));
-  else
-    asm("cvt.rn.satfinite.e5m2x2.f32 %0, %1, %2;" : "=h"(r) : "f"(hi), "f"(lo));
-  return r;
-#else
-  return (alto_u32)alto_elem_encode((alto_elem)ELEM, lo) |
-         ((alto_u32)alto_elem_encode((alto_elem)ELEM, hi) << 8);
-#endif
-}
-
-// Max of two pairs of 16-bit fields (the magnitudes of two bf16 values per word).
-__device__ __forceinline__ alto_u32 alto_max_u16x2_(alto_u32 a, alto_u32 b) {
-#if defined(__CUDA_ARCH__)
-  return __vmaxu2(a, b);
-#else
-  alto_u32 lo = (a & 0xFFFFu) > (b & 0xFFFFu) ? (a & 0xFFFFu) : (b & 0xFFFFu);
-  alto_u32 hi = (a >> 16) > (b >> 16) ? (a >> 16) : (b >> 16);
-  return lo | (hi << 16);
-#endif
-}
+#include "quant/quant_codes.cuh"
 
 // The 16 bytes of a thread's columns in one row, as 4 words: one 16-byte load (FULL: all V columns
 // exist and rows are 16-byte aligned), else element loads of the n < V columns that exist (zeros
@@ -82,14 +50,6 @@ __device__ __forceinline__ void alto_t128_load_(const void *__restrict__ x, alto
       else
         w[j] = ((const alto_u32 *)x)[e + j];
     }
-}
-
-// Value j of a thread's row (bf16 widened exactly: the bits shifted up).
-template <bool BF16>
-__device__ __forceinline__ float alto_t128_val_(const alto_u32 w[4], int j) {
-  if (BF16)
-    return alto_f32_from_bits((j & 1) ? (w[j / 2] & 0xFFFF0000u) : (w[j / 2] << 16));
-  return alto_f32_from_bits(w[j]);
 }
 
 template <int ELEM, int BC, bool IN_BF16, int NT>
@@ -148,7 +108,7 @@ __device__ __forceinline__ void alto_quant_tile128(const void *__restrict__ x,
       amax[j] = 0.0f;
 #pragma unroll
       for (int p = 0; p < P; p++)
-        amax[j] = alto_amax_update(amax[j], alto_t128_val_<false>(w[p], j));
+        amax[j] = alto_amax_update(amax[j], alto_raw_val_<false>(w[p], j));
     }
   }
 
@@ -207,7 +167,7 @@ __device__ __forceinline__ void alto_quant_tile128(const void *__restrict__ x,
       float q[4];
 #pragma unroll
       for (int i = 0; i < 4; i++)
-        q[i] = ALTO_FDIV(alto_t128_val_<IN_BF16>(w[p], j + i), d[j + i]);
+        q[i] = ALTO_FDIV(alto_raw_val_<IN_BF16>(w[p], j + i), d[j + i]);
       cw[j / 4] = alto_fp8x2_<ELEM>(q[0], q[1]) | (alto_fp8x2_<ELEM>(q[2], q[3]) << 16);
     }
     alto_u8 *o = codes + (r0 + p * RPP + g) * cols + c;

@@ -1,0 +1,503 @@
+// quant_host_emu.cpp: a GPU-less check of the quantization templates (not part of the CMake build),
+// as tests/ops_host_emu.cpp is for the ops templates: each CTA runs as NT pthreads with barriers,
+// warp shuffles go through per-warp slots. Against the CPU reference (alto_cpu_quantize), codes and
+// scales byte for byte, with guard bytes after every output:
+//   - quant_codes.cuh's E2M1 cast against alto_e2m1_rne_nonan_ on every non-NaN fp32 pattern;
+//   - quant_rows.cuh (1xB along K): MX every rule, SR, NVFP4 (one- and two-level), fp8_block;
+//   - quant_cols.cuh (Bx1 along M, BxB): MX, NVFP4, both packings, SR; column tails, rows that are
+//     not 16-byte aligned;
+//   - quant_tile128.cuh (fp8_block 128x1, 128x128);
+//   - quant_scaled.cuh: rowwise FP8 (registers, two-read and element paths), tensorwise FP8 with
+//     its amax pass;
+// on 2-D and 3-D shapes with NaN / Inf / zero blocks. The host build takes the header's scalar FP8
+// cast (no cvt instruction here), so this checks the tiling, reductions, masks and packing;
+// tests/test_quant_gpu.c remains the real check.
+//   cmake --build build --target alto && g++ -std=c++17 -O2 -w -Itemplates -I. \
+//     bench/quant/quant_host_emu.cpp build/libalto.a -lm -lpthread -ldl -o /tmp/quant_emu &&
+//     /tmp/quant_emu
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <vector>
+
+#define __device__
+#define __host__
+#define __global__
+#define __forceinline__ inline
+#define __launch_bounds__(x)
+struct uint4 {
+  unsigned x, y, z, w;
+};
+struct uint2 {
+  unsigned x, y;
+};
+struct float4 {
+  float x, y, z, w;
+};
+static inline float4 make_float4(float a, float b, float c, float d) {
+  return {a, b, c, d};
+}
+struct dim3_ {
+  unsigned x, y, z;
+};
+static thread_local dim3_ threadIdx, blockIdx;
+static dim3_ gridDim, blockDim;
+static pthread_barrier_t cta_bar, warp_bar[32];
+static void __syncthreads() {
+  pthread_barrier_wait(&cta_bar);
+}
+static unsigned shfl_slot[32][32];
+static unsigned shfl_bits(unsigned v, int m) {
+  int w = threadIdx.x >> 5, l = threadIdx.x & 31;
+  shfl_slot[w][l] = v;
+  pthread_barrier_wait(&warp_bar[w]);
+  unsigned r = shfl_slot[w][l ^ m];
+  pthread_barrier_wait(&warp_bar[w]);
+  return r;
+}
+static float __shfl_xor_sync(unsigned, float v, int m, int) {
+  unsigned b;
+  memcpy(&b, &v, 4);
+  b = shfl_bits(b, m);
+  memcpy(&v, &b, 4);
+  return v;
+}
+static unsigned __shfl_xor_sync(unsigned, unsigned v, int m, int) { return shfl_bits(v, m); }
+static pthread_mutex_t atomic_mu = PTHREAD_MUTEX_INITIALIZER;
+static unsigned atomicMax(unsigned *p, unsigned v) {
+  pthread_mutex_lock(&atomic_mu);
+  unsigned o = *p;
+  if (v > o)
+    *p = v;
+  pthread_mutex_unlock(&atomic_mu);
+  return o;
+}
+
+#define __shared__ static
+#include "quant/quant_cols.cuh"
+#include "quant/quant_rows.cuh"
+#include "quant/quant_scaled.cuh"
+#include "quant/quant_tile128.cuh"
+
+extern "C" {
+#include "runtime/cpu/quant.h"
+}
+
+#include <functional>
+typedef std::function<void()> kern_fn;
+struct launch {
+  const kern_fn *f;
+  unsigned bx, by, tid;
+};
+static void *thread_main(void *p) {
+  launch *L = (launch *)p;
+  threadIdx = {L->tid, 0, 0};
+  blockIdx = {L->bx, L->by, 0};
+  (*L->f)();
+  return NULL;
+}
+// One CTA at a time (the templates' shared arrays are function statics here).
+static void run(const kern_fn &f, unsigned gx, unsigned gy, unsigned nt) {
+  gridDim = {gx, gy, 1}, blockDim = {nt, 1, 1};
+  pthread_barrier_init(&cta_bar, NULL, nt);
+  for (unsigned w = 0; w < nt / 32; w++)
+    pthread_barrier_init(&warp_bar[w], NULL, 32);
+  std::vector<pthread_t> th(nt);
+  std::vector<launch> L(nt);
+  for (unsigned y = 0; y < gy; y++)
+    for (unsigned x = 0; x < gx; x++) {
+      for (unsigned t = 0; t < nt; t++) {
+        L[t] = {&f, x, y, t};
+        pthread_create(&th[t], NULL, thread_main, &L[t]);
+      }
+      for (unsigned t = 0; t < nt; t++)
+        pthread_join(th[t], NULL);
+    }
+  pthread_barrier_destroy(&cta_bar);
+  for (unsigned w = 0; w < nt / 32; w++)
+    pthread_barrier_destroy(&warp_bar[w]);
+}
+static unsigned cdiv(int64_t a, int64_t b) { return (unsigned)((a + b - 1) / b); }
+
+static uint64_t rs = 88172645463325252ull;
+static uint32_t u32() {
+  rs ^= rs << 13;
+  rs ^= rs >> 7;
+  rs ^= rs << 17;
+  return (uint32_t)(rs >> 16);
+}
+static float nrm() {
+  double u = (u32() + 1.0) / 4294967297.0, v = u32() / 4294967296.0;
+  return (float)(sqrt(-2 * log(u)) * cos(6.283185307 * v));
+}
+static int bad = 0, checks = 0;
+
+// ---- the E2M1 cast on every non-NaN pattern ---------------------------------------------------------
+static void *e2m1_range(void *p) {
+  const uint32_t lo = *(uint32_t *)p;
+  uintptr_t bad_n = 0;
+  for (uint64_t h = lo; h < 0x80000000ull; h += 2) // half the magnitudes each, both signs
+    for (uint32_t sgn = 0; sgn < 2; sgn++) {
+      uint32_t b = (uint32_t)h | (sgn << 31);
+      if ((b & 0x7FFFFFFFu) > 0x7F800000u)
+        continue;
+      if (alto_e2m1_code_(b) != alto_e2m1_rne_nonan_(b) && bad_n++ < 4)
+        printf("  e2m1 0x%08x: %x vs %x\n", b, alto_e2m1_code_(b), alto_e2m1_rne_nonan_(b));
+    }
+  return (void *)bad_n;
+}
+static void check_e2m1() {
+  uint32_t lo[2] = {0, 1};
+  pthread_t th[2];
+  for (int i = 0; i < 2; i++)
+    pthread_create(&th[i], NULL, e2m1_range, &lo[i]);
+  uintptr_t n = 0;
+  for (int i = 0; i < 2; i++) {
+    void *r;
+    pthread_join(th[i], &r);
+    n += (uintptr_t)r;
+  }
+  printf("%s E2M1 code on every non-NaN fp32 pattern (%lu differ)\n", n ? "FAIL" : "ok  ",
+         (unsigned long)n);
+  bad += n != 0;
+  checks++;
+}
+
+// The bf16x2 MX path against alto_mx_encode_inv: every non-NaN bf16 pattern in either half, every
+// finite E2M1 scale (s = 1..253), through the host model of the bf16x2 instructions.
+static void check_e2m1_bf16x2() {
+  long n_bad = 0;
+  for (alto_u32 s = 1; s <= 253; s++) {
+    const float inv = alto_e8m0_inv_f32((alto_u8)s);
+    const alto_u32 inv2 = alto_pow2_bf16x2_(inv, inv);
+    for (alto_u32 h = 0; h < 0x10000u; h++) {
+      if ((h & 0x7FFFu) > 0x7F80u)
+        continue; // NaN: its block is NaN, masked
+      const alto_u32 other = (h * 40503u + s) & 0xFFFFu;
+      const alto_u32 lo_ok = (other & 0x7FFFu) <= 0x7F80u;
+      const alto_u32 w = h | (lo_ok ? other << 16 : 0u);
+      const alto_u32 t = alto_mx_e2m1x2_bf16_(w, inv2);
+      const alto_u32 want = alto_mx_encode_inv(alto_bf16_to_f32((alto_u16)h), inv, ALTO_ELEM_E2M1);
+      const alto_u32 want_hi =
+          alto_mx_encode_inv(alto_bf16_to_f32((alto_u16)(w >> 16)), inv, ALTO_ELEM_E2M1);
+      if (((t & 0xFu) != want || ((t >> 16) & 0xFu) != want_hi) && n_bad++ < 4)
+        printf("  bf16x2 s %u x 0x%04x: 0x%x vs 0x%x / 0x%x\n", s, h, t, want, want_hi);
+    }
+  }
+  printf("%s E2M1 bf16x2 (MX) on every bf16 pattern and scale (%ld differ)\n", n_bad ? "FAIL" : "ok  ",
+         n_bad);
+  bad += n_bad != 0;
+  checks++;
+}
+
+// ---- inputs and the comparison -------------------------------------------------------------------------
+struct input {
+  int64_t E, R, C;
+  bool bf16;
+  std::vector<float> xf;
+  std::vector<uint16_t> xb;
+  alto_tensor_view view() const {
+    alto_tensor_view x;
+    memset(&x, 0, sizeof x);
+    x.data = bf16 ? (const void *)xb.data() : (const void *)xf.data();
+    x.dtype = bf16 ? ALTO_ELEM_BF16 : ALTO_ELEM_F32;
+    x.ndim = E > 1 ? 3 : 2;
+    if (E > 1)
+      x.dims[0] = E, x.dims[1] = R, x.dims[2] = C;
+    else
+      x.dims[0] = R, x.dims[1] = C;
+    return x;
+  }
+  const void *data() const { return bf16 ? (const void *)xb.data() : (const void *)xf.data(); }
+};
+// randn with outliers, tiny / huge / subnormal values; specials: a NaN, +-Inf, zero blocks.
+static input make_input(int64_t E, int64_t R, int64_t C, bool bf16, bool specials) {
+  input in{E, R, C, bf16, {}, {}};
+  const int64_t rows = E * R, n = rows * C;
+  in.xf.resize(n);
+  in.xb.resize(n);
+  for (int64_t i = 0; i < n; i++)
+    in.xf[i] = nrm() * (u32() % 200 == 0 ? 100.0f : 1.0f);
+  for (int64_t i = 0; i < n; i++)
+    if (u32() % 997 == 0)
+      in.xf[i] = ldexpf(nrm(), (int)(u32() % 200) - 140);
+  if (specials) {
+    in.xf[5 % rows * C + 3] = NAN;
+    in.xf[(200 % rows) * C + C - 1] = INFINITY;
+    in.xf[(201 % rows) * C + C - 1] = -INFINITY;
+    in.xf[(7 % rows) * C + C / 2] = -0.0f;
+    if (C > 130)
+      for (int64_t r = 0; r < rows && r < 128; r++)
+        in.xf[r * C + 130] = 0.0f; // an all-zero column (block)
+    if (C >= 256)
+      for (int64_t r = 0; r < rows && r < 128; r++)
+        for (int64_t c = 128; c < 256; c++)
+          in.xf[r * C + c] = 0.0f; // all-zero 2-D blocks
+  }
+  for (int64_t i = 0; i < n; i++) {
+    in.xb[i] = alto_f32_to_bf16(in.xf[i]);
+    if (bf16)
+      in.xf[i] = alto_bf16_to_f32(in.xb[i]);
+  }
+  return in;
+}
+
+struct outputs {
+  std::vector<alto_u8> codes;
+  std::vector<alto_u8> scales;
+  float outer = 1.0f;
+  alto_u32 amax = 0;
+  outputs(const alto_quantized &ref) {
+    codes.assign(ref.layout.codes_bytes + 64, 0x5A);
+    scales.assign(ref.layout.scale_count * ref.layout.scale_bytes + 64, 0xA5);
+  }
+};
+
+static void compare(const char *what, const input &in, const alto_quantized &ref,
+                    const outputs &o) {
+  const int64_t nc = ref.layout.codes_bytes, ns = ref.layout.scale_count * ref.layout.scale_bytes;
+  int64_t dc = -1, ds = -1;
+  for (int64_t i = 0; i < nc && dc < 0; i++)
+    if (o.codes[i] != ref.codes[i])
+      dc = i;
+  for (int64_t i = 0; i < ns && ds < 0; i++)
+    if (o.scales[i] != ((const alto_u8 *)ref.scales)[i])
+      ds = i;
+  bool guards = true;
+  for (int i = 0; i < 64; i++)
+    guards &= o.codes[nc + i] == 0x5A && o.scales[ns + i] == 0xA5;
+  bool outer_ok = memcmp(&o.outer, &ref.outer, 4) == 0;
+  bool ok = dc < 0 && ds < 0 && guards && outer_ok;
+  printf("%s %-44s %s [%lld x %lld x %lld]", ok ? "ok  " : "FAIL", what, in.bf16 ? "bf16" : "f32 ",
+         (long long)in.E, (long long)in.R, (long long)in.C);
+  if (dc >= 0)
+    printf("  codes differ at %lld: cpu 0x%02x emu 0x%02x", (long long)dc, ref.codes[dc],
+           o.codes[dc]);
+  if (ds >= 0)
+    printf("  scales differ at %lld", (long long)ds);
+  if (!guards)
+    printf("  wrote past its outputs");
+  if (!outer_ok)
+    printf("  outer %a vs %a", o.outer, ref.outer);
+  printf("\n");
+  bad += !ok;
+  checks++;
+}
+
+static bool reference(const alto_quant_spec &spec, const input &in, alto_quantized *ref) {
+  alto_tensor_view x = in.view();
+  if (alto_cpu_quantize(&spec, &x, ref) != ALTO_OK) {
+    printf("FAIL cpu: %s\n", alto_last_error());
+    bad++;
+    return false;
+  }
+  return true;
+}
+
+// The tensor amax pass (256 threads, the generator's grid) and, for NVFP4, the outer scale.
+template <bool BF16> static void emu_amax(const input &in, outputs &o) {
+  const int64_t n = in.E * in.R * in.C;
+  const void *x = in.data();
+  alto_u32 *ab = &o.amax;
+  unsigned g = cdiv(n, 256 * 32);
+  run([=] { alto_tensor_amax<BF16, 256>(x, n, ab); }, g < 1024 ? g : 1024, 1, 256);
+}
+
+// ---- quant_rows.cuh --------------------------------------------------------------------------------------
+template <int KIND, int ELEM, int B, bool BF16, int RULE, bool SR>
+static void rows_case(const char *what, alto_quant_spec spec, int64_t E, int64_t R, int64_t C) {
+  input in = make_input(E, R, C, BF16, !spec.two_level);
+  alto_quantized ref;
+  if (!reference(spec, in, &ref))
+    return;
+  outputs o(ref);
+  const int64_t n = E * R * C;
+  if (spec.two_level) {
+    emu_amax<BF16>(in, o);
+    o.outer = alto_nvfp4_outer(alto_f32_from_bits(o.amax), 1);
+  }
+  const void *x = in.data();
+  alto_u8 *codes = o.codes.data();
+  void *scales = o.scales.data();
+  const float *outer = KIND == ALTO_QK_NVFP4 ? &o.outer : nullptr;
+  const alto_u64 seed = spec.seed, stream = spec.stream;
+  run([=] { alto_quant_rows<KIND, ELEM, B, BF16, RULE, SR>(x, codes, scales, outer, n, seed, stream); },
+      cdiv(n, 256 * 16), 1, 256);
+  compare(what, in, ref, o);
+  alto_quantized_free(&ref);
+}
+
+template <bool BF16> static void rows_all() {
+  alto_quant_spec s = alto_quant_spec_default(ALTO_SCHEME_MXFP4);
+  rows_case<ALTO_QK_MX, ALTO_ELEM_E2M1, 32, BF16, ALTO_SCALE_EVEN, false>("rows mxfp4 even", s, 1, 96, 1056);
+  s.rule = ALTO_SCALE_UOS;
+  rows_case<ALTO_QK_MX, ALTO_ELEM_E2M1, 32, BF16, ALTO_SCALE_UOS, false>("rows mxfp4 uos", s, 3, 32, 1056);
+  s.rule = ALTO_SCALE_EVEN, s.sr = true, s.seed = 0x5EED, s.stream = 77;
+  rows_case<ALTO_QK_MX, ALTO_ELEM_E2M1, 32, BF16, ALTO_SCALE_EVEN, true>("rows mxfp4 sr", s, 1, 64, 1056);
+  s = alto_quant_spec_default(ALTO_SCHEME_MXFP8_E4M3);
+  s.rule = ALTO_SCALE_FLOOR;
+  rows_case<ALTO_QK_MX, ALTO_ELEM_E4M3, 32, BF16, ALTO_SCALE_FLOOR, false>("rows mxfp8 e4m3 floor", s, 1, 96, 1056);
+  s = alto_quant_spec_default(ALTO_SCHEME_MXFP8_E5M2);
+  s.rule = ALTO_SCALE_RCEIL;
+  rows_case<ALTO_QK_MX, ALTO_ELEM_E5M2, 32, BF16, ALTO_SCALE_RCEIL, false>("rows mxfp8 e5m2 rceil", s, 2, 48, 1056);
+  s = alto_quant_spec_default(ALTO_SCHEME_NVFP4);
+  rows_case<ALTO_QK_NVFP4, ALTO_ELEM_E2M1, 16, BF16, ALTO_SCALE_EVEN, false>("rows nvfp4", s, 1, 96, 1056);
+  s.two_level = true;
+  rows_case<ALTO_QK_NVFP4, ALTO_ELEM_E2M1, 16, BF16, ALTO_SCALE_EVEN, false>("rows nvfp4 two-level", s, 1, 96, 1056);
+  s.sr = true, s.seed = 7, s.stream = 11;
+  rows_case<ALTO_QK_NVFP4, ALTO_ELEM_E2M1, 16, BF16, ALTO_SCALE_EVEN, true>("rows nvfp4 two-level sr", s, 1, 64, 1056);
+  s = alto_quant_spec_default(ALTO_SCHEME_FP8_BLOCK);
+  rows_case<ALTO_QK_FP8_BLOCK, ALTO_ELEM_E4M3, 128, BF16, ALTO_SCALE_EVEN, false>("rows fp8_block e4m3", s, 1, 96, 1152);
+  s.elem = ALTO_ELEM_E5M2;
+  rows_case<ALTO_QK_FP8_BLOCK, ALTO_ELEM_E5M2, 128, BF16, ALTO_SCALE_EVEN, false>("rows fp8_block e5m2", s, 3, 32, 1152);
+}
+
+// ---- quant_cols.cuh --------------------------------------------------------------------------------------
+template <int KIND, int ELEM, int BR, int BC, bool BF16, int RULE, bool SR, bool PACK_ROWS>
+static void cols_case(const char *what, alto_quant_spec spec, int64_t E, int64_t R, int64_t C) {
+  input in = make_input(E, R, C, BF16, !spec.two_level);
+  alto_quantized ref;
+  if (!reference(spec, in, &ref))
+    return;
+  outputs o(ref);
+  if (spec.two_level) {
+    emu_amax<BF16>(in, o);
+    o.outer = alto_nvfp4_outer(alto_f32_from_bits(o.amax), 1);
+  }
+  const void *x = in.data();
+  alto_u8 *codes = o.codes.data();
+  void *scales = o.scales.data();
+  const float *outer = KIND == ALTO_QK_NVFP4 ? &o.outer : nullptr;
+  const alto_u64 seed = spec.seed, stream = spec.stream;
+  const int64_t cols = C;
+  const int tw = 256 / (BR / 8) * (BF16 ? 8 : 4); // as compiler/gen.c's alto_gen_cols_width_
+  run([=] {
+    alto_quant_cols<KIND, ELEM, BR, BC, BF16, RULE, SR, PACK_ROWS, 256>(x, codes, scales, outer, cols, seed, stream);
+  }, cdiv(C, tw), (unsigned)(E * R / BR), 256);
+  compare(what, in, ref, o);
+  alto_quantized_free(&ref);
+}
+
+template <bool BF16> static void cols_all() {
+  alto_quant_spec s = alto_quant_spec_default(ALTO_SCHEME_MXFP4);
+  s.axis = -2;
+  cols_case<ALTO_QK_MX, ALTO_ELEM_E2M1, 32, 1, BF16, ALTO_SCALE_EVEN, false, true>("cols mxfp4 32x1", s, 1, 64, 1056);
+  cols_case<ALTO_QK_MX, ALTO_ELEM_E2M1, 32, 1, BF16, ALTO_SCALE_EVEN, false, true>("cols mxfp4 32x1", s, 3, 32, 200);
+  cols_case<ALTO_QK_MX, ALTO_ELEM_E2M1, 32, 1, BF16, ALTO_SCALE_EVEN, false, true>("cols mxfp4 32x1", s, 1, 64, 1030);
+  s.block2d = true;
+  cols_case<ALTO_QK_MX, ALTO_ELEM_E2M1, 32, 32, BF16, ALTO_SCALE_EVEN, false, true>("cols mxfp4 32x32 pack rows", s, 2, 64, 1056);
+  s.sr = true, s.seed = 0x5EED, s.stream = 0xABCDEF0123ull;
+  cols_case<ALTO_QK_MX, ALTO_ELEM_E2M1, 32, 32, BF16, ALTO_SCALE_EVEN, true, true>("cols mxfp4 32x32 pack rows sr", s, 1, 64, 1056);
+  s.sr = false, s.axis = -1;
+  cols_case<ALTO_QK_MX, ALTO_ELEM_E2M1, 32, 32, BF16, ALTO_SCALE_EVEN, false, false>("cols mxfp4 32x32 pack cols", s, 1, 96, 1056);
+  s = alto_quant_spec_default(ALTO_SCHEME_MXFP8_E4M3);
+  s.axis = -2;
+  cols_case<ALTO_QK_MX, ALTO_ELEM_E4M3, 32, 1, BF16, ALTO_SCALE_EVEN, false, false>("cols mxfp8 e4m3 32x1", s, 1, 64, 1056);
+  cols_case<ALTO_QK_MX, ALTO_ELEM_E4M3, 32, 1, BF16, ALTO_SCALE_EVEN, false, false>("cols mxfp8 e4m3 32x1", s, 1, 64, 1030);
+  s.rule = ALTO_SCALE_RCEIL;
+  cols_case<ALTO_QK_MX, ALTO_ELEM_E4M3, 32, 1, BF16, ALTO_SCALE_RCEIL, false, false>("cols mxfp8 e4m3 32x1 rceil", s, 3, 32, 200);
+  s = alto_quant_spec_default(ALTO_SCHEME_MXFP8_E5M2);
+  s.axis = -2, s.block2d = true;
+  cols_case<ALTO_QK_MX, ALTO_ELEM_E5M2, 32, 32, BF16, ALTO_SCALE_EVEN, false, false>("cols mxfp8 e5m2 32x32", s, 1, 64, 1056);
+  s = alto_quant_spec_default(ALTO_SCHEME_NVFP4);
+  s.axis = -2, s.block2d = true, s.two_level = true;
+  cols_case<ALTO_QK_NVFP4, ALTO_ELEM_E2M1, 16, 16, BF16, ALTO_SCALE_EVEN, false, true>("cols nvfp4 16x16 two-level", s, 1, 96, 1056);
+  s.block2d = false, s.two_level = false, s.sr = true, s.seed = 3, s.stream = 4;
+  cols_case<ALTO_QK_NVFP4, ALTO_ELEM_E2M1, 16, 1, BF16, ALTO_SCALE_EVEN, true, true>("cols nvfp4 16x1 sr", s, 1, 48, 1056);
+}
+
+// ---- quant_tile128.cuh -----------------------------------------------------------------------------------
+template <int ELEM, int BC, bool BF16> static void tile128_case(int64_t E, int64_t R, int64_t C) {
+  alto_quant_spec spec = alto_quant_spec_default(ALTO_SCHEME_FP8_BLOCK);
+  spec.elem = (alto_elem)ELEM;
+  spec.axis = -2;
+  spec.block2d = BC == 128;
+  input in = make_input(E, R, C, BF16, true);
+  alto_quantized ref;
+  if (!reference(spec, in, &ref))
+    return;
+  outputs o(ref);
+  const void *x = in.data();
+  alto_u8 *codes = o.codes.data();
+  void *scales = o.scales.data();
+  const int64_t cols = C;
+  run([=] { alto_quant_tile128<ELEM, BC, BF16, BF16 ? 256 : 512>(x, codes, scales, cols); },
+      cdiv(C, 128), (unsigned)(E * R / 128), BF16 ? 256 : 512);
+  char what[64];
+  snprintf(what, sizeof what, "tile128 %s %s", ELEM == ALTO_ELEM_E4M3 ? "e4m3" : "e5m2",
+           BC == 1 ? "128x1" : "128x128");
+  compare(what, in, ref, o);
+  alto_quantized_free(&ref);
+}
+template <int ELEM, bool BF16> static void tile128_all() {
+  tile128_case<ELEM, 1, BF16>(1, 256, 1152);
+  tile128_case<ELEM, 1, BF16>(3, 128, 200);  // column tail, rows 16-byte aligned
+  tile128_case<ELEM, 1, BF16>(1, 128, 1030); // rows not 16-byte aligned: element loads
+  tile128_case<ELEM, 128, BF16>(1, 256, 1152);
+  tile128_case<ELEM, 128, BF16>(3, 128, 256);
+}
+
+// ---- quant_scaled.cuh ------------------------------------------------------------------------------------
+template <int ELEM, bool BF16, bool POW2> static void rowwise_case(int64_t R, int64_t C) {
+  alto_quant_spec spec = alto_quant_spec_default(ALTO_SCHEME_FP8_ROWWISE);
+  spec.elem = (alto_elem)ELEM;
+  spec.pow2_scale = POW2;
+  input in = make_input(1, R, C, BF16, true);
+  alto_quantized ref;
+  if (!reference(spec, in, &ref))
+    return;
+  outputs o(ref);
+  const void *x = in.data();
+  alto_u8 *codes = o.codes.data();
+  float *scales = (float *)o.scales.data();
+  const int64_t cols = C;
+  run([=] { alto_fp8_rowwise_rows<ELEM, BF16, POW2, 256>(x, codes, scales, cols); }, (unsigned)R, 1, 256);
+  compare(POW2 ? "rowwise rows pow2" : "rowwise rows", in, ref, o);
+  alto_quantized_free(&ref);
+}
+template <int ELEM, bool BF16, bool POW2> static void tensorwise_case(int64_t R, int64_t C) {
+  alto_quant_spec spec = alto_quant_spec_default(ALTO_SCHEME_FP8_TENSORWISE);
+  spec.elem = (alto_elem)ELEM;
+  spec.pow2_scale = POW2;
+  input in = make_input(1, R, C, BF16, false);
+  alto_quantized ref;
+  if (!reference(spec, in, &ref))
+    return;
+  outputs o(ref);
+  emu_amax<BF16>(in, o);
+  const void *x = in.data();
+  alto_u8 *codes = o.codes.data();
+  float *scales = (float *)o.scales.data();
+  const alto_u32 *ab = &o.amax;
+  const int64_t n = R * C;
+  run([=] { alto_fp8_tensorwise<ELEM, BF16, POW2>(x, codes, scales, ab, n); }, cdiv(n, 256 * 16), 1, 256);
+  compare(POW2 ? "tensorwise pow2" : "tensorwise", in, ref, o);
+  alto_quantized_free(&ref);
+}
+template <bool BF16> static void scaled_all() {
+  rowwise_case<ALTO_ELEM_E4M3, BF16, false>(6, 1056);
+  rowwise_case<ALTO_ELEM_E5M2, BF16, true>(4, 1030);   // element path
+  rowwise_case<ALTO_ELEM_E4M3, BF16, false>(2, 20000); // beyond the registers: two reads
+  tensorwise_case<ALTO_ELEM_E4M3, BF16, false>(64, 1056);
+  tensorwise_case<ALTO_ELEM_E5M2, BF16, true>(5, 1030); // n % 16 != 0
+}
+
+int main() {
+  check_e2m1();
+  check_e2m1_bf16x2();
+  rows_all<true>();
+  rows_all<false>();
+  cols_all<true>();
+  cols_all<false>();
+  tile128_all<ALTO_ELEM_E4M3, true>();
+  tile128_all<ALTO_ELEM_E4M3, false>();
+  tile128_all<ALTO_ELEM_E5M2, true>();
+  tile128_all<ALTO_ELEM_E5M2, false>();
+  scaled_all<true>();
+  scaled_all<false>();
+  printf("%d of %d checks ok; %s\n", checks - bad, checks, bad ? "FAILED" : "all ok");
+  return bad != 0;
+}

@@ -1,0 +1,289 @@
+// Element-code helpers shared by the quantization templates: raw 16-byte row chunks, the FP8 and
+// E2M1 casts in pairs, and the per-block encoding state.
+//
+// Every helper returns the bits of the scalar functions of alto_numerics.h (the CPU reference):
+// they are the same computations with fewer instructions. The element kernels were instruction-
+// bound (~30 SASS instructions per element) before these: the scalar FP8 cast costs ~20
+// instructions, the E2M1 cast ~12, and per-element branches on the block's NaN flag kept the
+// compiler from hoisting the block's constants out of the element loop.
+#ifndef ALTO_QUANT_CODES_CUH
+#define ALTO_QUANT_CODES_CUH
+
+#include "common/alto_device.h"
+
+enum { ALTO_QK_MX = 0, ALTO_QK_NVFP4 = 1, ALTO_QK_FP8_BLOCK = 2 };
+
+// ---- raw input chunks ----------------------------------------------------------------------------
+// A thread keeps 16 bytes of a row as 4 raw words (8 bf16 or 4 fp32): amax works on the bits, and
+// values are widened one at a time where they are used.
+
+// Value j of a chunk (bf16 widened exactly: the bits shifted up).
+template <bool BF16>
+__device__ __forceinline__ float alto_raw_val_(const alto_u32 w[4], int j) {
+  if (BF16)
+    return alto_f32_from_bits((j & 1) ? (w[j / 2] & 0xFFFF0000u) : (w[j / 2] << 16));
+  return alto_f32_from_bits(w[j]);
+}
+
+// Max of two pairs of 16-bit fields (the magnitudes of two bf16 values per word).
+__device__ __forceinline__ alto_u32 alto_max_u16x2_(alto_u32 a, alto_u32 b) {
+#if defined(__CUDA_ARCH__)
+  return __vmaxu2(a, b);
+#else
+  alto_u32 lo = (a & 0xFFFFu) > (b & 0xFFFFu) ? (a & 0xFFFFu) : (b & 0xFFFFu);
+  alto_u32 hi = (a >> 16) > (b >> 16) ? (a >> 16) : (b >> 16);
+  return lo | (hi << 16);
+#endif
+}
+
+// alto_amax_update over the N values of raw chunks, as one fp32 bit pattern's integer max: bf16
+// magnitudes are maxed two per word (a bf16 widens by a shift, which keeps the order).
+template <bool BF16, int N>
+__device__ __forceinline__ alto_u32 alto_raw_amax_bits_(const alto_u32 (*w)[4]) {
+  if (BF16) {
+    alto_u32 m = 0;
+#pragma unroll
+    for (int p = 0; p < N; p++)
+#pragma unroll
+      for (int i = 0; i < 4; i++)
+        m = alto_max_u16x2_(m, w[p][i] & 0x7FFF7FFFu);
+    alto_u32 lo = m << 16, hi = m & 0xFFFF0000u;
+    return lo > hi ? lo : hi;
+  }
+  alto_u32 m = 0;
+#pragma unroll
+  for (int p = 0; p < N; p++)
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+      alto_u32 a = w[p][i] & 0x7FFFFFFFu;
+      m = a > m ? a : m;
+    }
+  return m;
+}
+
+// ---- casts -----------------------------------------------------------------------------------------
+// FP8 codes of two values, lo in the low byte. On sm_89+ one cvt.rn.satfinite.{e4m3,e5m2}x2.f32
+// does both: RNE, saturation to the largest finite value (Inf included) and NaN -> 0x7F, the same
+// bits as alto_f32_to_e4m3 / e5m2 (tests/test_numerics_gpu.c compares CUDA's __nv_cvt_float_to_fp8,
+// this instruction, with the header on every bf16 pattern and 4M random fp32 on the H100).
+// -DALTO_QUANT_SOFT_FP8 (e.g. ALTO_JIT_EXTRA_OPTIONS=-DALTO_QUANT_SOFT_FP8) keeps the scalar cast.
+template <int ELEM>
+__device__ __forceinline__ alto_u32 alto_fp8x2_(float lo, float hi) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890 && !defined(ALTO_QUANT_SOFT_FP8)
+  unsigned short r;
+  if constexpr (ELEM == ALTO_ELEM_E4M3)
+    asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(r) : "f"(hi), "f"(lo));
+  else
+    asm("cvt.rn.satfinite.e5m2x2.f32 %0, %1, %2;" : "=h"(r) : "f"(hi), "f"(lo));
+  return r;
+#else
+  return (alto_u32)alto_elem_encode((alto_elem)ELEM, lo) |
+         ((alto_u32)alto_elem_encode((alto_elem)ELEM, hi) << 8);
+#endif
+}
+
+// (a & m) | (b & ~m) in one LOP3 (the compiler splits it into two when m is a constant).
+__device__ __forceinline__ alto_u32 alto_bitsel_(alto_u32 m, alto_u32 a, alto_u32 b) {
+#if defined(__CUDA_ARCH__)
+  alto_u32 r;
+  asm("lop3.b32 %0, %1, %2, %3, 0xE4;" : "=r"(r) : "r"(a), "r"(b), "r"(m)); // (a & c) | (b & ~c)
+  return r;
+#else
+  return (a & m) | (b & ~m);
+#endif
+}
+
+// The E2M1 code (sign in bit 3) of a non-NaN value's bits b: alto_e2m1_rne_nonan_'s bits (checked on
+// every non-NaN fp32 pattern by bench/quant/quant_host_emu.cpp). The same magic-number add does the
+// RNE rounding onto the grid spacing 2^(me-128), me = max(exponent, 127); here the magic also carries
+// the code's offset 2 (me - 127) in its low mantissa bits (an even number of steps, so ties still go
+// to the even step), and the low 3 bits of the sum are the magnitude's code.
+__device__ __forceinline__ alto_u32 alto_e2m1_code_(alto_u32 b) {
+  alto_u32 ab = b & 0x7FFFFFFFu;
+  ab = ab < 0x40C00000u ? ab : 0x40C00000u; // min(|x|, 6)
+  alto_u32 me = ab >> 23;
+  me = me > 127u ? me : 127u;
+  const alto_u32 mb = me * 0x800002u + (0x0B000000u - 254u); // (me + 22) << 23, + 2 (me - 127)
+  const alto_u32 s = alto_f32_bits(ALTO_FADD(alto_f32_from_bits(ab), alto_f32_from_bits(mb)));
+  return alto_bitsel_(7u, s, b >> 28); // b >> 28 has no bit above bit 3: its bit 3 is the sign
+}
+
+// ---- MX E2M1 codes of bf16 inputs, two values per instruction --------------------------------------
+// sm_90 has bf16x2 multiply, add and min, and 16-bit-lane max: with them an MX block's E2M1 cast of bf16
+// inputs takes ~6 instructions per element instead of ~11 (the scalar path above, fp32 per value).
+// On the host the same steps run on a C model of the instructions (IEEE RNE), which
+// bench/quant/quant_host_emu.cpp checks against alto_mx_encode_inv for every bf16 pattern and every
+// scale; other devices (sm < 90, HIP) take the scalar path.
+#if (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900) || \
+    (!defined(__CUDA_ARCH__) && !defined(__HIP_DEVICE_COMPILE__) && !defined(__HIPCC_RTC__))
+#define ALTO_QUANT_BF16X2 1
+#else
+#define ALTO_QUANT_BF16X2 0
+#endif
+
+#if !defined(__CUDA_ARCH__)
+// The host model: each half widened to fp32 (exact), the fp32 result rounded to bf16 (RNE). A product
+// or sum of two bf16 values rounded once to bf16 is the bf16 instruction's result.
+__device__ __forceinline__ float alto_bf16h_(alto_u32 w, int h) {
+  return alto_f32_from_bits(h ? (w & 0xFFFF0000u) : (w << 16));
+}
+__device__ __forceinline__ alto_u32 alto_bf16x2_pack_(float lo, float hi) {
+  return (alto_u32)alto_f32_to_bf16(lo) | ((alto_u32)alto_f32_to_bf16(hi) << 16);
+}
+#endif
+__device__ __forceinline__ alto_u32 alto_bf16x2_mul_(alto_u32 a, alto_u32 b) {
+#if defined(__CUDA_ARCH__)
+  alto_u32 r;
+  asm("mul.rn.bf16x2 %0, %1, %2;" : "=r"(r) : "r"(a), "r"(b));
+  return r;
+#else
+  return alto_bf16x2_pack_(alto_bf16h_(a, 0) * alto_bf16h_(b, 0), alto_bf16h_(a, 1) * alto_bf16h_(b, 1));
+#endif
+}
+__device__ __forceinline__ alto_u32 alto_bf16x2_add_(alto_u32 a, alto_u32 b) {
+#if defined(__CUDA_ARCH__)
+  alto_u32 r;
+  asm("add.rn.bf16x2 %0, %1, %2;" : "=r"(r) : "r"(a), "r"(b));
+  return r;
+#else
+  return alto_bf16x2_pack_(alto_bf16h_(a, 0) + alto_bf16h_(b, 0), alto_bf16h_(a, 1) + alto_bf16h_(b, 1));
+#endif
+}
+__device__ __forceinline__ alto_u32 alto_bf16x2_min_(alto_u32 a, alto_u32 b) { // no NaN operand here
+#if defined(__CUDA_ARCH__)
+  alto_u32 r;
+  asm("min.bf16x2 %0, %1, %2;" : "=r"(r) : "r"(a), "r"(b));
+  return r;
+#else
+  alto_u32 lo = alto_bf16h_(a, 0) < alto_bf16h_(b, 0) ? (a & 0xFFFFu) : (b & 0xFFFFu);
+  alto_u32 hi = alto_bf16h_(a, 1) < alto_bf16h_(b, 1) ? (a & 0xFFFF0000u) : (b & 0xFFFF0000u);
+  return lo | hi;
+#endif
+}
+
+// Bytes of a (0..3) and b (4..7) picked by the selector's nibbles, low byte first (__byte_perm).
+__device__ __forceinline__ alto_u32 alto_prmt_(alto_u32 a, alto_u32 b, alto_u32 sel) {
+#if defined(__CUDA_ARCH__)
+  return __byte_perm(a, b, sel);
+#else
+  const alto_u64 ab = (alto_u64)a | ((alto_u64)b << 32);
+  alto_u32 r = 0;
+  for (int i = 0; i < 4; i++)
+    r |= (alto_u32)((ab >> (8 * ((sel >> (4 * i)) & 7u))) & 0xFFu) << (8 * i);
+  return r;
+#endif
+}
+// Byte 0 of a, b, c, d as one word (a in the low byte): the garbage above byte 0 is dropped.
+__device__ __forceinline__ alto_u32 alto_bytes4_(alto_u32 a, alto_u32 b, alto_u32 c, alto_u32 d) {
+  return alto_prmt_(alto_prmt_(a, b, 0x0040u), alto_prmt_(c, d, 0x0040u), 0x5410u);
+}
+
+// Two powers of two 2^(127 - s) (an MX block's alto_e8m0_inv_f32, s in 1..253: every finite E2M1
+// scale, so normal numbers) as bf16 bits, lo in the low half: the top halves of their fp32 bits. (A
+// NaN block's constant is garbage here; its codes are masked to 0 by the caller.)
+__device__ __forceinline__ alto_u32 alto_pow2_bf16x2_(float lo, float hi) {
+  return (alto_f32_bits(lo) >> 16) | (alto_f32_bits(hi) & 0xFFFF0000u);
+}
+
+// The E2M1 codes (sign in bit 3) of the two bf16 values of w times inv2 (alto_pow2_bf16x2_): the low
+// value's in bits 0..3, the high value's in bits 16..19, garbage in the other bits. The bits of
+// alto_mx_encode_inv. q = min(|x| 2^(127-s), 6) is exact in bf16 (a power-of-two product; one below
+// 2^-126 has code 0 however it rounds), and the magic (me + 6) << 7 + 2 (me - 127) has the grid
+// spacing 2^(me-128) as its bf16 ulp: the bf16 add rounds q onto the grid as alto_e2m1_code_'s fp32
+// add does, and its low 3 bits are the magnitude's code.
+__device__ __forceinline__ alto_u32 alto_mx_e2m1x2_bf16_(alto_u32 w, alto_u32 inv2) {
+  const alto_u32 q = alto_bf16x2_min_(alto_bf16x2_mul_(w & 0x7FFF7FFFu, inv2), 0x40C040C0u);
+  const alto_u32 m = alto_max_u16x2_(q, 0x3F803F80u) & 0x7F807F80u; // me << 7 in each half
+  const alto_u32 mb = m + (m >> 6) + 0x02020202u; // (me + 6) << 7 + 2 (me - 127), no carry out
+  return alto_bitsel_(0x00070007u, alto_bf16x2_add_(q, mb), w >> 12); // signs: bits 15, 31 -> 3, 19
+}
+
+// ---- per-block encoding --------------------------------------------------------------------------
+// The block scale from the block amax, as a byte (MX, NVFP4) or fp32 bits (FP8 block).
+template <int KIND, int ELEM, int RULE>
+__device__ __forceinline__ alto_u32 alto_block_scale(float amax, float outer) {
+  if (KIND == ALTO_QK_MX)
+    return alto_mx_scale(amax, (alto_scale_rule)RULE, (alto_elem)ELEM);
+  if (KIND == ALTO_QK_NVFP4)
+    return alto_nvfp4_inner(amax, outer);
+  return alto_f32_bits(alto_fp8_block_scale(amax, (alto_elem)ELEM));
+}
+
+// Per-block encoding state, computed once per block: whether the block holds a NaN (then every
+// code is 0), the constant each element needs (MX: 2^(127-s); NVFP4: inner * outer; FP8: d) and,
+// for the divisions, r = 1/k rounded to fp64 (alto_block_q_).
+struct alto_block_enc {
+  bool nan;
+  float k;
+  double r;
+};
+template <int KIND>
+__device__ __forceinline__ alto_block_enc alto_block_enc_make(alto_u32 scale, float outer) {
+  alto_block_enc b;
+  if (KIND == ALTO_QK_MX) {
+    b.nan = scale == 0xFFu;
+    b.k = alto_e8m0_inv_f32((alto_u8)scale);
+  } else if (KIND == ALTO_QK_NVFP4) {
+    b.nan = scale == 0x7Fu;
+    b.k = alto_nvfp4_divisor((alto_u8)scale, outer);
+  } else {
+    b.nan = false; /* blockwise FP8 lets a NaN flow through the division: codes 0x7F */
+    b.k = alto_f32_from_bits(scale);
+  }
+#if defined(__CUDA_ARCH__)
+  b.r = __drcp_rn((double)b.k); // IEEE round to nearest, as 1.0 / k
+#else
+  b.r = ALTO_DDIV(1.0, (double)b.k);
+#endif
+  return b;
+}
+
+// One element's code in its block (u = the element's random word when SR): the scalar path, used by
+// the RHT tile kernels.
+template <int KIND, int ELEM, bool SR>
+__device__ __forceinline__ alto_u8 alto_block_encode(float v, const alto_block_enc &b, alto_u32 u) {
+  if (b.nan)
+    return 0;
+  if (KIND == ALTO_QK_MX)
+    return SR ? alto_mx_encode_sr_inv(v, b.k, u) : alto_mx_encode_inv(v, b.k, (alto_elem)ELEM);
+  if (KIND == ALTO_QK_NVFP4)
+    return SR ? alto_nvfp4_encode_sr_div(v, b.k, u) : alto_nvfp4_encode_div(v, b.k);
+  return alto_fp8_block_encode(v, b.k, (alto_elem)ELEM);
+}
+
+// The value an element's cast sees: MX x * 2^(127-s); NVFP4 x / (inner * outer); FP8 block x / d.
+// The divisions: fl32(fl64(x * fl64(1/d))) equals fl32(x / d) (the true fp32 division) wherever the
+// quotient is normal, and both are below 2^-126 elsewhere, where every FP8 / E2M1 code is a signed
+// zero. Proof: fl64(x * fl64(1/d)) is within 2^-52 (relative) of z = x / d; z is never an fp32
+// rounding midpoint of the normal range (a midpoint has 25 significant bits, x has 24, so x != m d),
+// and writing x = X 2^a, d = D 2^b, m = M 2^c with integers X, D < 2^24, M < 2^25, |x - m d| is a
+// nonzero multiple of 2^min(a, b + c), so |z - m| / m >= 2^-49: both values round the same way.
+// Inf, NaN and zeros pass through as in the division (d > 0). One fp64 multiply and two conversions
+// per element replace the ~11 instructions of an fp32 division with its slow-path test.
+template <int KIND>
+__device__ __forceinline__ float alto_block_q_(float v, const alto_block_enc &b) {
+  return KIND == ALTO_QK_MX ? ALTO_FMUL(v, b.k) : (float)ALTO_DMUL((double)v, b.r);
+}
+
+// The codes of two elements of one block, element 0 in the low bits: FP8 two bytes, FP4 one byte
+// (element 0 in the low nibble). No NaN test: the caller zeroes the codes of a NaN block (mask).
+// u0, u1: the elements' random words when SR.
+template <int KIND, int ELEM, bool SR>
+__device__ __forceinline__ alto_u32 alto_codes2_(float v0, float v1, const alto_block_enc &b,
+                                                 alto_u32 u0, alto_u32 u1) {
+  const float q0 = alto_block_q_<KIND>(v0, b), q1 = alto_block_q_<KIND>(v1, b);
+  if constexpr (ELEM != ALTO_ELEM_E2M1)
+    return alto_fp8x2_<ELEM>(q0, q1);
+  else if constexpr (SR)
+    return (alto_u32)alto_f32_to_e2m1_sr(q0, u0) | ((alto_u32)alto_f32_to_e2m1_sr(q1, u1) << 4);
+  else // a finite block has no NaN element (NVFP4: x / d of finite values is never NaN)
+    return alto_e2m1_code_(alto_f32_bits(q0)) | (alto_e2m1_code_(alto_f32_bits(q1)) << 4);
+}
+
+// All-ones unless the block is NaN (its codes are 0): codes & alto_block_mask_.
+template <int KIND>
+__device__ __forceinline__ alto_u32 alto_block_mask_(const alto_block_enc &b) {
+  return (KIND != ALTO_QK_FP8_BLOCK && b.nan) ? 0u : 0xFFFFFFFFu;
+}
+
+#endif
