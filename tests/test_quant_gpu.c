@@ -39,10 +39,12 @@ static int64_t first_diff(const uint8_t *a, const uint8_t *b, int64_t n) {
 /* x: fp32 values (randn + 0.5% x100 outliers), with a NaN block and an Inf block when asked. */
 static void make_input(float *x, int64_t rows, int64_t cols, int specials) {
   alto_test_fill_outliers(&rng, x, rows * cols, 1.0f);
-  if (specials) {
-    x[5 * cols + 40] = NAN;       /* one NaN: its block (any orientation) must be NaN */
-    x[70 * cols + 200] = INFINITY; /* one Inf */
-    x[71 * cols + 201] = -INFINITY;
+  if (specials) { /* at fixed places when the shape has them (small shapes: the last rows) */
+    int64_t r0 = rows > 5 ? 5 : 0, r1 = rows > 71 ? 70 : rows - 1, c1 = cols > 201 ? 200 : 0;
+    x[r0 * cols + (cols > 40 ? 40 : 0)] = NAN; /* one NaN: its block (any orientation) is NaN */
+    x[r1 * cols + c1] = INFINITY;              /* one Inf */
+    if (c1 + 1 < cols)
+      x[r1 * cols + c1 + 1] = -INFINITY;
   }
 }
 
