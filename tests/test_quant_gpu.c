@@ -44,7 +44,7 @@ static void make_input(float *x, int64_t rows, int64_t cols, int specials) {
     x[r0 * cols + (cols > 40 ? 40 : 0)] = NAN; /* one NaN: its block (any orientation) is NaN */
     x[r1 * cols + c1] = INFINITY;              /* one Inf */
     if (c1 + 1 < cols)
-      x[r1 * cols + c1 + 1] = -INFINITY;
+      x[(r1 + 1 < rows ? r1 + 1 : r1) * cols + c1 + 1] = -INFINITY;
   }
 }
 
