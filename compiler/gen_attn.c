@@ -8,38 +8,20 @@
 #define ALTO_ATTN_PAD 8 /* templates/attn/attn_common.cuh: bf16 padding per shared row */
 #define ALTO_ATTN_THREADS 128
 
-static const char *const alto_attn_part_names_[ALTO_ATTN_PART_COUNT] = {
-    "fwd", "bwd_delta", "bwd_dkdv", "bwd_dq", "bwd_dkdvdq"};
+static const char *const alto_attn_part_names_[ALTO_ATTN_PART_COUNT] = {"fwd", "bwd_delta",
+                                                                        "bwd_dkdv", "bwd_dq"};
 static const char *const alto_attn_files_[ALTO_ATTN_PART_COUNT] = {
     "attn/attention_fwd.cuh", "attn/attention_bwd.cuh", "attn/attention_bwd.cuh",
-    "attn/attention_bwd.cuh", "attn/attention_bwd.cuh"};
+    "attn/attention_bwd.cuh"};
 
-/* Defaults, per part and head dim (16, 32, 64, 128): {bm, bn, bq, minb, wm, ns}. minb 2 where the
- * accumulators fit the register budget. The forward's warps own 32 rows (two m-tiles share every
- * K and V fragment) except at D 128, where O and S of 32 rows would not fit 255 registers. dkdv
- * steps 32 queries at D 128: dK and dV of 16 x 128 per warp already take 128 registers.
- * dkdvdq's dQ product needs 16 x 16 warp tiles at least: D 16 steps as many queries as keys. */
+/* Defaults, per part and head dim (16, 32, 64, 128). Every CTA has 8 warps of 16 rows (the streamed
+ * K / V or Q / dO tile serves 128 rows). minb 2 where the accumulators fit 128 registers. dkdv
+ * steps 32 queries at D 128: dK and dV of 16 x 128 per warp already take 128 registers. */
 static const alto_attn_tiles alto_attn_defaults_[ALTO_ATTN_PART_COUNT][4] = {
-    [ALTO_ATTN_FWD] = {{128, 128, 0, 2, 32, 2},
-                       {128, 64, 0, 2, 32, 2},
-                       {128, 64, 0, 2, 32, 2},
-                       {128, 64, 0, 1, 16, 2}},
-    [ALTO_ATTN_BWD_DELTA] = {{0, 0, 0, 4, 16, 2},
-                             {0, 0, 0, 4, 16, 2},
-                             {0, 0, 0, 4, 16, 2},
-                             {0, 0, 0, 4, 16, 2}},
-    [ALTO_ATTN_BWD_DKDV] = {{0, 128, 32, 2, 16, 2},
-                            {0, 128, 64, 1, 16, 2},
-                            {0, 128, 64, 1, 16, 2},
-                            {0, 128, 32, 1, 16, 2}},
-    [ALTO_ATTN_BWD_DQ] = {{128, 64, 0, 2, 16, 2},
-                          {128, 64, 0, 2, 16, 2},
-                          {128, 64, 0, 1, 16, 2},
-                          {128, 64, 0, 1, 16, 2}},
-    [ALTO_ATTN_BWD_DKDVDQ] = {{0, 64, 64, 2, 16, 2},
-                              {0, 128, 64, 1, 16, 2},
-                              {0, 128, 64, 1, 16, 2},
-                              {0, 128, 32, 1, 16, 2}},
+    [ALTO_ATTN_FWD] = {{128, 128, 0, 2}, {128, 64, 0, 2}, {128, 64, 0, 2}, {128, 64, 0, 1}},
+    [ALTO_ATTN_BWD_DELTA] = {{0, 0, 0, 4}, {0, 0, 0, 4}, {0, 0, 0, 4}, {0, 0, 0, 4}},
+    [ALTO_ATTN_BWD_DKDV] = {{0, 128, 32, 2}, {0, 128, 64, 1}, {0, 128, 64, 1}, {0, 128, 32, 1}},
+    [ALTO_ATTN_BWD_DQ] = {{128, 64, 0, 2}, {128, 64, 0, 2}, {128, 64, 0, 1}, {128, 64, 0, 1}},
 };
 
 static int alto_attn_dim_index_(int d) {
@@ -47,43 +29,26 @@ static int alto_attn_dim_index_(int d) {
 }
 
 static bool alto_attn_tiles_set_(const alto_attn_tiles *t) {
-  return t->bm || t->bn || t->bq || t->minb || t->wm || t->ns;
+  return t->bm || t->bn || t->bq || t->minb;
 }
 
 alto_attn_tiles alto_attn_tiles_of(const alto_attnkern *k) {
-  alto_attn_tiles t;
-  if (alto_attn_tiles_set_(&k->tiles)) {
-    t = k->tiles;
-  } else {
-    t = alto_attn_defaults_[(unsigned)k->part < ALTO_ATTN_PART_COUNT ? k->part : 0]
-                           [alto_attn_dim_index_(k->head_dim)];
-    /* (compile-tested only) non-causal variants spill a few loop invariants at the causal tiles */
-    if (!k->causal && k->part == ALTO_ATTN_FWD)
-      t.minb = 1;
-    if (!k->causal && k->part == ALTO_ATTN_BWD_DKDVDQ && k->head_dim == 128)
-      t.bq = 16;
-  }
-  t.wm = t.wm ? t.wm : 16;
-  t.ns = t.ns ? t.ns : 2;
+  if (alto_attn_tiles_set_(&k->tiles))
+    return k->tiles;
+  alto_attn_tiles t = alto_attn_defaults_[(unsigned)k->part < ALTO_ATTN_PART_COUNT ? k->part : 0]
+                                         [alto_attn_dim_index_(k->head_dim)];
+  if (!k->causal && k->part == ALTO_ATTN_FWD)
+    t.minb = 1; /* (compile-tested only) at 128 registers ptxas spills a few loop invariants */
   return t;
-}
-
-/* dkdvdq's dQ = dS K warp tiling (templates/attn/attention_bwd.cuh): bn / 16 warps as WQ along
- * the bq queries times WD along the head dim, each at least 16 x 16. */
-static bool alto_attn_dq_tiling_ok_(int head_dim, int bn, int bq) {
-  int nw = bn / 16, qc = bq / 16, wq = qc < nw ? qc : nw;
-  return wq > 0 && nw % wq == 0 && qc % wq == 0 && head_dim % (16 * (nw / wq)) == 0;
 }
 
 int alto_attn_threads(const alto_attnkern *k) {
   alto_attn_tiles t = alto_attn_tiles_of(k);
   switch (k->part) {
   case ALTO_ATTN_FWD:
-    return t.bm / t.wm * 32;
   case ALTO_ATTN_BWD_DQ:
     return t.bm / 16 * 32;
   case ALTO_ATTN_BWD_DKDV:
-  case ALTO_ATTN_BWD_DKDVDQ:
     return t.bn / 16 * 32;
   default:
     return ALTO_ATTN_THREADS;
@@ -94,13 +59,10 @@ int alto_attn_smem_bytes(const alto_attnkern *k) {
   alto_attn_tiles t = alto_attn_tiles_of(k);
   int row = (k->head_dim + ALTO_ATTN_PAD) * 2;
   switch (k->part) {
-  case ALTO_ATTN_FWD: /* Q, ns stages of K and V */
-    return (t.bm + 2 * t.ns * t.bn) * row;
-  case ALTO_ATTN_BWD_DKDV: /* K, V, ns stages of Q, dO, lse, delta */
-    return (2 * t.bn + 2 * t.ns * t.bq) * row + 2 * t.ns * t.bq * 4;
-  case ALTO_ATTN_BWD_DKDVDQ: /* the same, dS^T (bn rows of bq + PAD bf16), the work ticket */
-    return (2 * t.bn + 2 * t.ns * t.bq) * row + 2 * t.ns * t.bq * 4 +
-           t.bn * (t.bq + ALTO_ATTN_PAD) * 2 + 16;
+  case ALTO_ATTN_FWD: /* Q, two stages of K and V */
+    return (t.bm + 4 * t.bn) * row;
+  case ALTO_ATTN_BWD_DKDV: /* K, V, two stages of Q, dO, lse, delta */
+    return (2 * t.bn + 4 * t.bq) * row + 4 * t.bq * 4;
   case ALTO_ATTN_BWD_DQ: /* Q, dO, two stages of K and V */
     return (2 * t.bm + 4 * t.bn) * row;
   default:
@@ -111,10 +73,9 @@ int alto_attn_smem_bytes(const alto_attnkern *k) {
 void alto_attnkern_key(const alto_attnkern *k, char *out, size_t n) {
   int w = snprintf(out, n, "attn.%s.d%d.%s.bf16.%s.%s", alto_attn_part_names_[k->part], k->head_dim,
                    k->causal ? "causal" : "full", alto_target_info_get(k->target)->name, k->arch);
-  if (alto_attn_tiles_set_(&k->tiles) && w >= 0 && (size_t)w < n) {
-    alto_attn_tiles t = alto_attn_tiles_of(k);
-    snprintf(out + w, n - (size_t)w, ".m%dn%dq%db%dw%ds%d", t.bm, t.bn, t.bq, t.minb, t.wm, t.ns);
-  }
+  const alto_attn_tiles *t = &k->tiles;
+  if (alto_attn_tiles_set_(t) && w >= 0 && (size_t)w < n)
+    snprintf(out + w, n - (size_t)w, ".m%dn%dq%db%d", t->bm, t->bn, t->bq, t->minb);
 }
 
 static alto_status alto_attn_check_(const alto_attnkern *k) {
@@ -132,31 +93,20 @@ static alto_status alto_attn_check_(const alto_attnkern *k) {
     return alto_error(ALTO_ERR_UNSUPPORTED, "attention kernels need sm_80 or newer, not '%s'",
                       k->arch);
   if (alto_attn_tiles_set_(&k->tiles) && k->part != ALTO_ATTN_BWD_DELTA) {
-    const alto_attn_tiles t = alto_attn_tiles_of(k);
-    bool dkdv = k->part == ALTO_ATTN_BWD_DKDV || k->part == ALTO_ATTN_BWD_DKDVDQ;
-    int rows[2] = {dkdv ? t.bn : t.bm, dkdv ? t.bq : t.bn};
+    const alto_attn_tiles *t = &k->tiles;
+    bool dkdv = k->part == ALTO_ATTN_BWD_DKDV;
+    int rows[2] = {dkdv ? t->bn : t->bm, dkdv ? t->bq : t->bn};
     for (int i = 0; i < 2; i++)
       if (rows[i] < 16 || rows[i] > 256 || rows[i] % 16)
         return alto_error(ALTO_ERR_INVALID_ARG,
                           "attention tiles m %d n %d q %d: need multiples of 16 from 16 to 256",
-                          t.bm, t.bn, t.bq);
-    if (t.minb < 1 || t.minb > 4)
-      return alto_error(ALTO_ERR_INVALID_ARG, "attention tiles: minb %d (1 to 4)", t.minb);
-    if (t.wm != 16 && !(t.wm == 32 && k->part == ALTO_ATTN_FWD && t.bm % 32 == 0))
-      return alto_error(ALTO_ERR_INVALID_ARG,
-                        "attention tiles: %d rows per warp (16; 32 for the forward, bm a multiple)",
-                        t.wm);
-    if (t.ns != 2 && !(t.ns == 3 && k->part != ALTO_ATTN_BWD_DQ))
-      return alto_error(ALTO_ERR_INVALID_ARG, "attention tiles: %d stages (2; 3 except dq)", t.ns);
-    if (k->part == ALTO_ATTN_BWD_DKDVDQ && !alto_attn_dq_tiling_ok_(k->head_dim, t.bn, t.bq))
-      return alto_error(ALTO_ERR_INVALID_ARG,
-                        "attention dkdvdq tiles n %d q %d at head dim %d: the dQ product needs "
-                        "warp tiles of 16 x 16 or more (bq >= bn at head dim 16)",
-                        t.bn, t.bq, k->head_dim);
+                          t->bm, t->bn, t->bq);
+    if (t->minb < 1 || t->minb > 4)
+      return alto_error(ALTO_ERR_INVALID_ARG, "attention tiles: minb %d (1 to 4)", t->minb);
     if (alto_attn_smem_bytes(k) > 227 * 1024)
       return alto_error(ALTO_ERR_INVALID_ARG,
                         "attention tiles m %d n %d q %d: %d bytes of shared memory, above 227 KiB",
-                        t.bm, t.bn, t.bq, alto_attn_smem_bytes(k));
+                        t->bm, t->bn, t->bq, alto_attn_smem_bytes(k));
   }
   return ALTO_OK;
 }
@@ -184,18 +134,16 @@ alto_status alto_gen_attn(const alto_attnkern *k, alto_gen_kernel *out) {
   const char *causal = k->causal ? "true" : "false";
   switch (k->part) {
   case ALTO_ATTN_FWD:
-    alto_gen_appendf(&s, &len, &cap, "  alto_attn_fwd<%d, %s, %d, %d, %d, %d>(a);\n", k->head_dim,
-                     causal, t.bm, t.bn, t.wm, t.ns);
+    alto_gen_appendf(&s, &len, &cap, "  alto_attn_fwd<%d, %s, %d, %d>(a);\n", k->head_dim, causal,
+                     t.bm, t.bn);
     break;
   case ALTO_ATTN_BWD_DELTA:
     alto_gen_appendf(&s, &len, &cap, "  alto_attn_bwd_delta<%d, %d>(a);\n", k->head_dim,
                      out->threads);
     break;
   case ALTO_ATTN_BWD_DKDV:
-  case ALTO_ATTN_BWD_DKDVDQ:
-    alto_gen_appendf(&s, &len, &cap, "  alto_attn_bwd_dkdv<%d, %s, %d, %d, %d, %s>(a);\n",
-                     k->head_dim, causal, t.bn, t.bq, t.ns,
-                     k->part == ALTO_ATTN_BWD_DKDVDQ ? "true" : "false");
+    alto_gen_appendf(&s, &len, &cap, "  alto_attn_bwd_dkdv<%d, %s, %d, %d>(a);\n", k->head_dim,
+                     causal, t.bn, t.bq);
     break;
   case ALTO_ATTN_BWD_DQ:
     alto_gen_appendf(&s, &len, &cap, "  alto_attn_bwd_dq<%d, %s, %d, %d>(a);\n", k->head_dim,
@@ -223,7 +171,6 @@ void alto_gen_attn_grid(const alto_attnkern *k, int64_t B, int64_t T, int64_t H,
     grid[0] = alto_attn_cdiv_(T, t.bm) * (unsigned)(H * B);
     break;
   case ALTO_ATTN_BWD_DKDV:
-  case ALTO_ATTN_BWD_DKDVDQ:
     grid[0] = alto_attn_cdiv_(T, t.bn) * (unsigned)(G * B);
     break;
   case ALTO_ATTN_BWD_DELTA:

@@ -10,23 +10,20 @@
 #include "compiler/gen.h"
 
 typedef enum {
-  ALTO_ATTN_FWD,        /* O, lse from Q, K, V */
-  ALTO_ATTN_BWD_DELTA,  /* delta = rowsum(dO * O) */
-  ALTO_ATTN_BWD_DKDV,   /* dK, dV: one CTA per key tile of one kv head */
-  ALTO_ATTN_BWD_DQ,     /* dQ: one CTA per query tile of one query head (the split backward) */
-  ALTO_ATTN_BWD_DKDVDQ, /* dK, dV and dQ (ordered fp32 sums): the default backward after delta */
+  ALTO_ATTN_FWD,       /* O, lse from Q, K, V */
+  ALTO_ATTN_BWD_DELTA, /* delta = rowsum(dO * O) */
+  ALTO_ATTN_BWD_DKDV,  /* dK, dV: one CTA per key tile of one kv head */
+  ALTO_ATTN_BWD_DQ,    /* dQ: one CTA per query tile of one query head */
   ALTO_ATTN_PART_COUNT
 } alto_attn_part;
 
-/* Tile sizes the generator bakes in (rows of queries / keys per CTA step; the CTA has bm / wm warps
- * (fwd), bm / 16 (dq) or bn / 16 (dkdv, dkdvdq)). */
+/* Tile sizes the generator bakes in (rows of queries / keys per CTA step; 16 rows per warp, so
+ * the CTA has bm / 16 warps (fwd, dq) or bn / 16 warps (dkdv)). */
 typedef struct {
   int bm;   /* queries per CTA (fwd, dq) */
-  int bn;   /* keys per CTA (dkdv, dkdvdq) or per step (fwd, dq) */
-  int bq;   /* queries per step (dkdv, dkdvdq) */
+  int bn;   /* keys per CTA (dkdv) or per step (fwd, dq) */
+  int bq;   /* queries per step (dkdv) */
   int minb; /* CTAs per SM the register budget aims for (__launch_bounds__'s second argument) */
-  int wm;   /* rows per warp, 16 or 32 (fwd; the others: 16); 0: 16 */
-  int ns;   /* pipeline stages of the streamed tiles, 2 or 3 (fwd, dkdv, dkdvdq); 0: 2 */
 } alto_attn_tiles;
 
 /* Everything that makes one attention kernel different from another. */
@@ -42,19 +39,18 @@ typedef struct {
 /* The tiles a kernel uses: k->tiles when set, else the defaults for its part and head dim. */
 alto_attn_tiles alto_attn_tiles_of(const alto_attnkern *k);
 
-/* Threads per CTA (32 per wm rows of the CTA's tile; 128 for bwd_delta). */
+/* Threads per CTA (32 per 16 rows of the CTA's tile; 128 for bwd_delta). */
 int alto_attn_threads(const alto_attnkern *k);
 
 /* Dynamic shared memory bytes per CTA. */
 int alto_attn_smem_bytes(const alto_attnkern *k);
 
 /* The canonical key ("attn.fwd.d128.causal.bf16.cuda.sm_90a"; tiles other than the defaults add
- * ".m128n64q64b2w16s2"). */
+ * ".m128n64q64b2"). */
 void alto_attnkern_key(const alto_attnkern *k, char *out, size_t n);
 
 /* Generates the stub; ALTO_ERR_INVALID_ARG for a descriptor no template supports (tiles: multiples
- * of 16 from 16 to 256 rows, shared memory within 227 KiB, minb 1 to 4, wm 16 or 32 (fwd only),
- * ns 2 or 3 (not dq), dkdvdq's dQ warp tiling). */
+ * of 16 from 16 to 256 rows, shared memory within 227 KiB, minb 1 to 4). */
 alto_status alto_gen_attn(const alto_attnkern *k, alto_gen_kernel *out);
 
 /* Launch geometry for batch B, sequence T, H query heads, G kv heads (1-D grids: the templates

@@ -1,6 +1,5 @@
 #include "runtime/attn_gpu.h"
 
-#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -46,11 +45,10 @@ static alto_status alto_attn_launch_(alto_backend *b, alto_attn_part part, int64
                                      const alto_attn_args *a, const alto_attn_tuning *tune) {
   alto_attnkern k = alto_attn_kernel(part, (int)D, true, b->target, b->arch);
   if (tune)
-    k.tiles = part == ALTO_ATTN_FWD          ? tune->fwd
-              : part == ALTO_ATTN_BWD_DKDV   ? tune->dkdv
-              : part == ALTO_ATTN_BWD_DQ     ? tune->dq
-              : part == ALTO_ATTN_BWD_DKDVDQ ? tune->dkdvdq
-                                             : k.tiles;
+    k.tiles = part == ALTO_ATTN_FWD        ? tune->fwd
+              : part == ALTO_ATTN_BWD_DKDV ? tune->dkdv
+              : part == ALTO_ATTN_BWD_DQ   ? tune->dq
+                                           : k.tiles;
   alto_gen_kernel g;
   ALTO_TRY(alto_gen_attn(&k, &g));
   alto_jit_fn fn;
@@ -86,16 +84,8 @@ alto_status alto_gpu_attention_tuned(alto_backend *b, alto_dptr out, alto_dptr l
   return alto_attn_launch_(b, ALTO_ATTN_FWD, D, &a, tune);
 }
 
-/* The backward's scratch: delta (fp32 (B, H, T)), the dkdvdq counters, the fp32 dQ partial sums
- * ((B, H, T, D)); each part 256-byte aligned. */
-static size_t alto_attn_align_(size_t n) {
-  return (n + 255) / 256 * 256;
-}
-
-size_t alto_gpu_attention_bwd_workspace(int64_t B, int64_t T, int64_t H, int64_t D) {
-  return alto_attn_align_((size_t)(B * H * T) * sizeof(float)) +
-         alto_attn_align_((size_t)ALTO_ATTN_SEM_COUNT(B, T, H) * sizeof(uint32_t)) +
-         (size_t)(B * H * T * D) * sizeof(float);
+size_t alto_gpu_attention_bwd_workspace(int64_t B, int64_t T, int64_t H) {
+  return (size_t)(B * H * T) * sizeof(float);
 }
 
 alto_status alto_gpu_attention_bwd(alto_backend *b, alto_dptr dq, alto_dptr dk, alto_dptr dv,
@@ -117,27 +107,19 @@ alto_status alto_gpu_attention_bwd_tuned(alto_backend *b, alto_dptr dq, alto_dpt
     return ALTO_OK;
   alto_dptr tmp = 0;
   if (!workspace) {
-    ALTO_TRY(b->i->alloc(b, alto_gpu_attention_bwd_workspace(B, T, H, D), &tmp));
+    ALTO_TRY(b->i->alloc(b, alto_gpu_attention_bwd_workspace(B, T, H), &tmp));
     workspace = tmp;
   }
   alto_attn_args a;
   memset(&a, 0, sizeof a);
   a.q = q, a.k = k, a.v = v, a.o = out, a.lse = lse, a.dout = dout;
-  const size_t delta_bytes = alto_attn_align_((size_t)(B * H * T) * sizeof(float));
-  const size_t sem_bytes =
-      alto_attn_align_((size_t)ALTO_ATTN_SEM_COUNT(B, T, H) * sizeof(uint32_t));
   a.dq = dq, a.dk = dk, a.dv = dv, a.delta = workspace;
-  a.sem = workspace + delta_bytes, a.dq_acc = workspace + delta_bytes + sem_bytes;
   a.B = B, a.T = T, a.H = H, a.G = G, a.window = window;
-  /* delta first (the others read it; it zeroes dkdvdq's counters); then dkdvdq, or the split
-   * dkdv and dq (independent of each other) */
-  static const alto_attn_part parts[] = {ALTO_ATTN_BWD_DELTA, ALTO_ATTN_BWD_DKDVDQ,
-                                         ALTO_ATTN_BWD_DKDV, ALTO_ATTN_BWD_DQ};
-  unsigned mask = tune && tune->bwd_parts
-                      ? tune->bwd_parts
-                      : (1u << ALTO_ATTN_BWD_DELTA) | (1u << ALTO_ATTN_BWD_DKDVDQ);
+  /* delta first (both others read it); dkdv and dq are independent */
+  static const alto_attn_part parts[] = {ALTO_ATTN_BWD_DELTA, ALTO_ATTN_BWD_DKDV, ALTO_ATTN_BWD_DQ};
+  unsigned mask = tune && tune->bwd_parts ? tune->bwd_parts : ~0u;
   alto_status st = ALTO_OK;
-  for (int i = 0; i < 4 && st == ALTO_OK; i++)
+  for (int i = 0; i < 3 && st == ALTO_OK; i++)
     if (mask & (1u << parts[i]))
       st = alto_attn_launch_(b, parts[i], D, &a, tune);
   if (tmp) {

@@ -2,8 +2,7 @@
  * same layouts, grouped-query causal attention, scale 1/sqrt(D), optional sliding window) in bf16
  * with fp32 softmax statistics, as generated, JIT-compiled FlashAttention-2 style kernels
  * (templates/attn/). Arguments are device pointers; the calls are asynchronous on the backend's
- * stream unless a temporary has to be freed. Results are bit-reproducible run to run (no float
- * atomics: the backward sums dQ over key blocks in a fixed order, sequenced by counters).
+ * stream unless a temporary has to be freed. Results are bit-reproducible run to run (no atomics).
  *
  * Requirements: CUDA sm_80+, D in {16, 32, 64, 128}, G > 0 and H % G == 0, every pointer 16-byte
  * aligned; T < 2^30 and H * D < 2^22 (the kernels index positions and tile rows in 32 bits).
@@ -25,9 +24,8 @@ alto_status alto_gpu_attention(alto_backend *b, alto_dptr out, alto_dptr lse, al
                                alto_dptr k, alto_dptr v, int64_t B, int64_t T, int64_t H, int64_t G,
                                int64_t D, int64_t window);
 
-/* Bytes of the backward's scratch: delta = rowsum(dO * O) (fp32 (B, H, T)), the fused kernel's
- * counters and its fp32 partial dQ sums ((B, H, T, D): 4 B T H D bytes). */
-size_t alto_gpu_attention_bwd_workspace(int64_t B, int64_t T, int64_t H, int64_t D);
+/* Bytes of the backward's scratch (delta = rowsum(dO * O), fp32 (B, H, T)). */
+size_t alto_gpu_attention_bwd_workspace(int64_t B, int64_t T, int64_t H);
 
 /* dq (B*T, H*D), dk, dv (B*T, G*D) bf16 written (=); q, k, v, out (bf16) and lse (fp32 (B, H, T))
  * from the forward; dout (B*T, H*D) bf16. workspace: alto_gpu_attention_bwd_workspace bytes, or 0
@@ -38,11 +36,10 @@ alto_status alto_gpu_attention_bwd(alto_backend *b, alto_dptr dq, alto_dptr dk, 
                                    int64_t G, int64_t D, int64_t window, alto_dptr workspace);
 
 /* Tuning (bench/attn): other tiles per part than the generator's defaults (a zero alto_attn_tiles:
- * the default), and which parts of the backward run (bits 1 << ALTO_ATTN_BWD_DELTA, ...; 0: the
- * default, delta and dkdvdq; delta, dkdv and dq: the split backward; the results are only complete
- * with one of these sets; dkdvdq alone leaves its counters zeroed, so it may be timed alone). */
+ * the default), and which parts of the backward run (bits 1 << ALTO_ATTN_BWD_DELTA, ...; 0: all;
+ * the results are only complete with all). */
 typedef struct {
-  alto_attn_tiles fwd, dkdv, dq, dkdvdq;
+  alto_attn_tiles fwd, dkdv, dq;
   unsigned bwd_parts;
 } alto_attn_tuning;
 

@@ -197,7 +197,7 @@ static size_t node_scratch_(const alto_exec_gpu *e, const alto_node *n) {
   case ALTO_OP_RMSNORM_BWD:
     return alto_ops_gpu_rmsnorm_bwd_scratch_bytes(rows, cols);
   case ALTO_OP_ATTENTION_BWD:
-    return alto_gpu_attention_bwd_workspace(n->shape[0], n->shape[2], n->shape[1], n->shape[3]);
+    return alto_gpu_attention_bwd_workspace(n->shape[0], n->shape[2], n->shape[1]);
   case ALTO_OP_CROSS_ENTROPY:
     return (size_t)rows * sizeof(double);
   default:

@@ -2,12 +2,9 @@
 // runs as one pthread per CTA thread (the CTAs one after another, in grid order); warp shuffles,
 // ldmatrix and the mma.m16n8k16 fragments (the layouts in attn_common.cuh) are exchanged through
 // per-warp slots; cp.async is a plain copy. The kernels are instantiated with the generator's
-// default tiles (checked against compiler/gen_attn.c). Compares with the CPU reference (ops.c; the
-// backward reads O rounded to bf16, as the training step stores it) on small shapes with tails, GQA
-// and windows (errors as test_attn_gpu's tolerances: O 1e-2, the gradients 2e-2), both backwards:
-// the default (delta, dkdvdq) and the split one (delta, dkdv, dq). The fused kernel's CTAs run in
-// ticket order one after another, so a wait for a counter that is not already there (an order
-// that waits for later work) aborts.
+// default tiles (checked against compiler/gen_attn.c). Compares with the CPU reference (ops.c) on
+// small shapes with tails, GQA and windows (errors as test_attn_gpu's tolerances: O 1e-2, the
+// gradients 2e-2; with 100x outliers in V and dO, delta from the bf16 O can cancel badly in a row).
 //   cmake --build build --target alto && g++ -std=c++17 -O1 -w -Itemplates -I. \
 //     tests/attn_host_emu.cpp build/libalto.a -lm -lpthread -ldl -o /tmp/attn_emu && /tmp/attn_emu
 #include <math.h>
@@ -31,22 +28,10 @@ static inline uint4 make_uint4(unsigned a, unsigned b, unsigned c, unsigned d) {
 static inline float4 make_float4(float a, float b, float c, float d) { return {a, b, c, d}; }
 struct dim3_ { unsigned x, y, z; };
 static thread_local dim3_ threadIdx, blockIdx;
-static dim3_ gridDim;
 enum { MAX_WARPS = 16 };
 static pthread_barrier_t cta_bar, warp_bar[MAX_WARPS];
 static void __syncthreads() { pthread_barrier_wait(&cta_bar); }
 static float shfl_slot[MAX_WARPS][32];
-static bool vote_slot[MAX_WARPS][32];
-bool alto_attn_emu_any_(bool p) {
-  int w = threadIdx.x >> 5, l = threadIdx.x & 31;
-  vote_slot[w][l] = p;
-  pthread_barrier_wait(&warp_bar[w]);
-  bool r = false;
-  for (int i = 0; i < 32; i++)
-    r = r || vote_slot[w][i];
-  pthread_barrier_wait(&warp_bar[w]);
-  return r;
-}
 static float __shfl_xor_sync(unsigned, float v, int m, int) {
   int w = threadIdx.x >> 5, l = threadIdx.x & 31;
   shfl_slot[w][l] = v;
@@ -123,19 +108,6 @@ void alto_attn_emu_ldsm_(alto_u32 r[4], unsigned addr, bool trans) {
   }
   pthread_barrier_wait(&warp_bar[w]);
 }
-alto_u32 alto_attn_emu_ticket_(alto_u32 *p) {
-  return (*p)++; /* one thread of one CTA at a time */
-}
-alto_u32 alto_attn_emu_ld_acquire_(const alto_u32 *p) {
-  return *p;
-}
-void alto_attn_emu_wait_eq_(const alto_u32 *p, alto_u32 v) {
-  if (*p != v) {
-    fprintf(stderr, "CTA %u waits for counter %u, which is %u: the order waits for later work\n",
-            blockIdx.x, v, *p);
-    abort();
-  }
-}
 static float bf(alto_u32 w, int hi) { return alto_bf16_to_f32((alto_u16)(hi ? w >> 16 : w & 0xFFFF)); }
 void alto_attn_emu_mma_(float c[4], const alto_u32 a[4], const alto_u32 b[2]) {
   int w = threadIdx.x >> 5, l = threadIdx.x & 31;
@@ -184,7 +156,6 @@ static void *thread_main(void *p) {
 /* runs a 1-D grid of CTAs of nt threads with `smem` bytes of dynamic shared memory */
 static void run(kern_fn f, const alto_attn_args &a, unsigned grid, unsigned nt, size_t smem) {
   smem_bytes = smem;
-  gridDim = {grid, 1, 1};
   if (smem > sizeof alto_attn_smem_ || nt % 32 || nt / 32 > MAX_WARPS)
     abort();
   pthread_barrier_init(&cta_bar, NULL, nt);
@@ -232,116 +203,73 @@ static double rel(const std::vector<alto_u16> &g, const std::vector<float> &r) {
   return sqrt(n / d);
 }
 
-// The tiles the emulation instantiates: compiler/gen_attn.c's defaults (checked in launch()), or
-// with ALT other ones the benchmark's sweep tries (16-row forward warps, 3-stage rings).
-template <int D, bool ALT> struct emu_tiles {
+// The tiles the emulation instantiates: compiler/gen_attn.c's defaults (checked in launch()).
+template <int D> struct emu_tiles {
   static constexpr int fwd_bm = 128, fwd_bn = D == 16 ? 128 : 64;
-  static constexpr int fwd_wm = D == 128 || ALT ? 16 : 32;
   static constexpr int dkdv_bn = 128, dkdv_bq = D == 32 || D == 64 ? 64 : 32;
   static constexpr int dq_bm = 128, dq_bn = 64;
-  static constexpr int dkdvdq_bn = D == 16 ? 64 : 128, dkdvdq_bq = D == 128 ? 32 : 64;
-  static constexpr int ns = ALT ? 3 : 2;
 };
 
-/* launches part p's kernel f (instantiated with tiles bm, bn, bq, wm, ns) with the generator's
- * geometry for those tiles (alt: other than the defaults) */
-static bool launch(alto_attn_part p, int D, kern_fn f, int bm, int bn, int bq, int wm, int ns,
-                   bool alt, const alto_attn_args &a) {
+/* launches part p's kernel f (instantiated with tiles bm, bn, bq) with the generator's geometry */
+static bool launch(alto_attn_part p, int D, kern_fn f, int bm, int bn, int bq,
+                   const alto_attn_args &a) {
   alto_attnkern k;
   memset(&k, 0, sizeof k);
   k.part = p, k.head_dim = D, k.causal = true, k.target = ALTO_TARGET_CUDA;
   snprintf(k.arch, sizeof k.arch, "sm_90a");
-  if (alt && p != ALTO_ATTN_BWD_DELTA)
-    k.tiles = {bm, bn, bq, 1, wm, ns};
   alto_attn_tiles t = alto_attn_tiles_of(&k);
-  if (p != ALTO_ATTN_BWD_DELTA &&
-      (t.bm != bm || t.bn != bn || t.bq != bq || t.wm != wm || t.ns != ns)) {
-    printf("FAIL the emulation's tiles for part %d D %d (%d %d %d %d %d) are not the generator's "
-           "(%d %d %d %d %d)\n", (int)p, D, bm, bn, bq, wm, ns, t.bm, t.bn, t.bq, t.wm, t.ns);
+  if (p != ALTO_ATTN_BWD_DELTA && (t.bm != bm || t.bn != bn || t.bq != bq)) {
+    printf("FAIL the emulation's tiles for part %d D %d (%d %d %d) are not the generator's (%d %d "
+           "%d)\n", (int)p, D, bm, bn, bq, t.bm, t.bn, t.bq);
     return false;
   }
-  alto_gen_kernel g;
-  if (alto_gen_attn(&k, &g) != ALTO_OK) {
-    printf("FAIL the generator refuses part %d D %d: %s\n", (int)p, D, alto_last_error());
-    return false;
-  }
-  alto_gen_kernel_free(&g);
   unsigned grid[3];
   alto_gen_attn_grid(&k, a.B, a.T, a.H, a.G, grid);
   run(f, a, grid[0], (unsigned)alto_attn_threads(&k), (size_t)alto_attn_smem_bytes(&k));
   return true;
 }
 
-template <int D, bool ALT = false>
+template <int D>
 static int test(int64_t B, int64_t T, int64_t H, int64_t G, int64_t W) {
   size_t nq = B * T * H * D, nkv = B * T * G * D, nl = B * H * T;
   std::vector<alto_u16> hq, hk, hv, hdo;
   std::vector<float> q, k, v, dout;
   mk(hq, q, nq, 0.5f), mk(hk, k, nkv, 0.5f), mk(hv, v, nkv, 1), mk(hdo, dout, nq, 1);
-  std::vector<float> out(nq), lse(nl), dq(nq), dk(nkv), dv(nkv), out16(nq);
+  std::vector<float> out(nq), lse(nl), dq(nq), dk(nkv), dv(nkv);
   alto_op_attention(out.data(), lse.data(), q.data(), k.data(), v.data(), B, T, H, G, D, W);
-  for (size_t i = 0; i < nq; i++)
-    out16[i] = alto_bf16_to_f32(alto_f32_to_bf16(out[i]));
-  alto_op_attention_bwd(dq.data(), dk.data(), dv.data(), q.data(), k.data(), v.data(),
-                        out16.data(), lse.data(), dout.data(), B, T, H, G, D, W);
+  alto_op_attention_bwd(dq.data(), dk.data(), dv.data(), q.data(), k.data(), v.data(), out.data(),
+                        lse.data(), dout.data(), B, T, H, G, D, W);
   std::vector<alto_u16> go(nq, 0x7FC1), gdq(nq, 0x7FC1), gdk(nkv, 0x7FC1), gdv(nkv, 0x7FC1);
-  std::vector<float> gl(nl, NAN), gd(nl, NAN), acc(nq, NAN);
-  std::vector<alto_u32> sem(ALTO_ATTN_SEM_COUNT(B, T, H), 0xFFFFFFFFu); /* delta zeroes them */
+  std::vector<float> gl(nl, NAN), gd(nl, NAN);
   alto_attn_args a;
   memset(&a, 0, sizeof a);
   a.q = hq.data(), a.k = hk.data(), a.v = hv.data(), a.o = go.data(), a.lse = gl.data();
   a.dout = hdo.data(), a.dq = gdq.data(), a.dk = gdk.data(), a.dv = gdv.data(), a.delta = gd.data();
-  a.dq_acc = acc.data(), a.sem = sem.data();
   a.B = B, a.T = T, a.H = H, a.G = G, a.window = W;
-  typedef emu_tiles<D, ALT> E;
+  typedef emu_tiles<D> E;
   bool launched =
       launch(ALTO_ATTN_FWD, D,
-             [](const alto_attn_args &x) {
-               alto_attn_fwd<D, true, E::fwd_bm, E::fwd_bn, E::fwd_wm, E::ns>(x);
-             },
-             E::fwd_bm, E::fwd_bn, 0, E::fwd_wm, E::ns, ALT, a) &&
+             [](const alto_attn_args &x) { alto_attn_fwd<D, true, E::fwd_bm, E::fwd_bn>(x); },
+             E::fwd_bm, E::fwd_bn, 0, a) &&
       launch(ALTO_ATTN_BWD_DELTA, D,
-             [](const alto_attn_args &x) { alto_attn_bwd_delta<D, 128>(x); }, 0, 0, 0, 16, 2,
-             ALT, a) &&
-      launch(ALTO_ATTN_BWD_DKDVDQ, D,
+             [](const alto_attn_args &x) { alto_attn_bwd_delta<D, 128>(x); }, 0, 0, 0, a) &&
+      launch(ALTO_ATTN_BWD_DKDV, D,
              [](const alto_attn_args &x) {
-               alto_attn_bwd_dkdv<D, true, E::dkdvdq_bn, E::dkdvdq_bq, E::ns, true>(x);
+               alto_attn_bwd_dkdv<D, true, E::dkdv_bn, E::dkdv_bq>(x);
              },
-             0, E::dkdvdq_bn, E::dkdvdq_bq, 16, E::ns, ALT, a);
+             0, E::dkdv_bn, E::dkdv_bq, a) &&
+      launch(ALTO_ATTN_BWD_DQ, D,
+             [](const alto_attn_args &x) { alto_attn_bwd_dq<D, true, E::dq_bm, E::dq_bn>(x); },
+             E::dq_bm, E::dq_bn, 0, a);
   if (!launched)
     return 1;
-  for (size_t i = 0; i < sem.size(); i++)
-    if (sem[i] != 0) {
-      printf("FAIL counter %zu is %u after the fused backward (not reset to 0)\n", i, sem[i]);
-      return 1;
-    }
   double el = 0;
   for (size_t i = 0; i < nl; i++) el = fmax(el, isfinite(gl[i]) ? fabs(gl[i] - lse[i]) : INFINITY);
   double eo = rel(go, out), eq = rel(gdq, dq), ek = rel(gdk, dk), ev = rel(gdv, dv);
-  /* the split backward: dkdv, dq (delta is the same) */
-  std::vector<alto_u16> sdq(nq, 0x7FC1), sdk(nkv, 0x7FC1), sdv(nkv, 0x7FC1);
-  a.dq = sdq.data(), a.dk = sdk.data(), a.dv = sdv.data();
-  launched =
-      launch(ALTO_ATTN_BWD_DKDV, D,
-             [](const alto_attn_args &x) {
-               alto_attn_bwd_dkdv<D, true, E::dkdv_bn, E::dkdv_bq, E::ns, false>(x);
-             },
-             0, E::dkdv_bn, E::dkdv_bq, 16, E::ns, ALT, a) &&
-      launch(ALTO_ATTN_BWD_DQ, D,
-             [](const alto_attn_args &x) { alto_attn_bwd_dq<D, true, E::dq_bm, E::dq_bn>(x); },
-             E::dq_bm, E::dq_bn, 0, 16, 2, ALT, a);
-  if (!launched)
-    return 1;
-  double sq = rel(sdq, dq), sk = rel(sdk, dk), sv = rel(sdv, dv);
-  size_t ndiff = 0; /* the fused dQ sums per-block parts: not bit-equal to the split one */
-  for (size_t i = 0; i < nq; i++)
-    ndiff += gdq[i] != sdq[i];
-  int ok = eo < 1e-2 && eq < 2e-2 && ek < 2e-2 && ev < 2e-2 && el < 1e-3 && sq < 2e-2 &&
-           sk < 2e-2 && sv < 2e-2;
-  printf("%s D %d%s B %lld T %lld H %lld G %lld W %lld: O %.2e dQ %.2e dK %.2e dV %.2e lse %.2e; "
-         "split dQ %.2e dK %.2e dV %.2e (dQ %zu of %zu differ)\n",
-         ok ? "ok  " : "FAIL", D, ALT ? " (wm 16, 3 stages)" : "", (long long)B, (long long)T, (long long)H, (long long)G,
-         (long long)W, eo, eq, ek, ev, el, sq, sk, sv, ndiff, nq);
+  int ok = eo < 1e-2 && eq < 2e-2 && ek < 2e-2 && ev < 2e-2 && el < 1e-3;
+  printf("%s D %d B %lld T %lld H %lld G %lld W %lld: O %.2e dQ %.2e dK %.2e dV %.2e lse %.2e\n",
+         ok ? "ok  " : "FAIL", D, (long long)B, (long long)T, (long long)H, (long long)G,
+         (long long)W, eo, eq, ek, ev, el);
   return !ok;
 }
 
@@ -358,8 +286,5 @@ int main() {
   bad += test<32>(1, 37, 4, 2, 0);
   bad += test<16>(1, 300, 2, 1, 0);   /* several K / V and Q / dO stages */
   bad += test<64>(1, 270, 4, 2, 100); /* window across stages */
-  bad += test<128>(1, 300, 4, 2, 0);  /* several key blocks, GQA 2 */
-  bad += test<64, true>(1, 270, 4, 2, 100);
-  bad += test<128, true>(1, 150, 2, 1, 70);
   return bad != 0;
 }

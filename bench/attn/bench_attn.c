@@ -1,7 +1,6 @@
 /* bench/attn: the bf16 causal GQA attention kernels (templates/attn/, runtime/attn_gpu.h) on the
- * shapes alto trains: forward and backward in ms and TFLOP/s, the backward's kernels alone,
- * the split backward (dkdv and dq kernels, dQ recomputed) for comparison, and with --sweep other
- * tile sizes per kernel (each checked against the default tiles' outputs).
+ * shapes alto trains: forward and backward in ms and TFLOP/s, the backward's three kernels alone,
+ * and with --sweep other tile sizes per kernel (each checked against the default tiles' outputs).
  *
  *   build/bench/bench_attn [--sweep] [--shape 1b|debug|d128]
  *
@@ -123,48 +122,21 @@ static double rel_diff(const uint16_t *a, const uint16_t *b, int64_t n) {
   return den > 0 ? sqrt(num / den) : 0;
 }
 
-/* the tile variants --sweep tries, per part and head dim (the bits 16, 64, 128 of `dims`; ones
- * that spill are left out): {bm, bn, bq, minb, wm, ns} (fwd / dq: bm bn; dkdv, dkdvdq: bn bq).
- * The defaults come first, then the previous commit's where they differ. */
-typedef struct {
-  alto_attn_tiles t;
-  unsigned dims;
-} sweep_entry;
-#define D16 16u
-#define D64 64u
-#define D128 128u
-static const sweep_entry sweep_fwd[] = {
-    {{128, 128, 0, 2, 32, 2}, D16},        {{128, 64, 0, 2, 32, 2}, D64},
-    {{128, 64, 0, 1, 16, 2}, D128},        {{128, 128, 0, 2, 16, 2}, D16},
-    {{128, 64, 0, 2, 16, 2}, D64},         {{128, 64, 0, 3, 32, 2}, D16},
-    {{128, 128, 0, 2, 32, 3}, D16},        {{128, 32, 0, 2, 32, 2}, D16 | D64},
-    {{128, 64, 0, 2, 32, 3}, D64},         {{128, 32, 0, 2, 32, 3}, D64},
-    {{128, 128, 0, 1, 16, 2}, D64 | D128}, {{128, 64, 0, 1, 16, 2}, D64},
-    {{128, 64, 0, 1, 16, 3}, D128},        {{128, 32, 0, 1, 16, 2}, D128},
+/* the tile variants --sweep tries, per part (fwd / dq: bm bn minb; dkdv: bn bq minb) */
+static const alto_attn_tiles sweep_fwd[] = {
+    {128, 64, 0, 2}, {128, 64, 0, 1}, {128, 128, 0, 1}, {128, 32, 0, 2},
+    {64, 64, 0, 2},  {64, 64, 0, 3},  {64, 128, 0, 2},
 };
-static const sweep_entry sweep_dkdvdq[] = {
-    {{0, 64, 64, 2, 16, 2}, D16},   {{0, 128, 64, 1, 16, 2}, D64},
-    {{0, 128, 32, 1, 16, 2}, D128}, {{0, 64, 64, 3, 16, 2}, D16},
-    {{0, 64, 64, 2, 16, 3}, D16},   {{0, 32, 32, 4, 16, 2}, D16},
-    {{0, 128, 128, 1, 16, 2}, D16}, {{0, 128, 64, 1, 16, 3}, D64},
-    {{0, 128, 32, 1, 16, 2}, D64},  {{0, 128, 32, 1, 16, 3}, D64 | D128},
-    {{0, 64, 64, 2, 16, 2}, D64},   {{0, 64, 32, 2, 16, 2}, D64},
-    {{0, 128, 16, 1, 16, 2}, D128},
+static const alto_attn_tiles sweep_dkdv[] = {
+    {0, 128, 64, 1}, {0, 128, 32, 1}, {0, 128, 32, 2}, {0, 128, 128, 1},
+    {0, 64, 64, 1},  {0, 64, 64, 2},  {0, 64, 32, 2},  {0, 256, 32, 1},
 };
-static const sweep_entry sweep_dkdv[] = {
-    {{0, 128, 32, 2, 16, 2}, D16 | D128}, {{0, 128, 64, 1, 16, 2}, D64},
-    {{0, 128, 32, 2, 16, 3}, D16},        {{0, 128, 64, 1, 16, 3}, D64},
-    {{0, 128, 32, 1, 16, 3}, D128},
-};
-static const sweep_entry sweep_dq[] = {
-    {{128, 64, 0, 2, 16, 2}, D16},
-    {{128, 64, 0, 1, 16, 2}, D64 | D128},
-    {{128, 64, 0, 2, 16, 2}, D64},
-    {{128, 32, 0, 2, 16, 2}, D16},
+static const alto_attn_tiles sweep_dq[] = {
+    {128, 64, 0, 1}, {128, 64, 0, 2}, {128, 32, 0, 2}, {128, 128, 0, 1},
+    {64, 64, 0, 1},  {64, 64, 0, 2},  {64, 128, 0, 1},
 };
 
-/* the tile variants of each kernel: ms and the relative difference to the defaults' output (dkdvdq:
- * the larger of dK's and dQ's) */
+/* the tile variants of each kernel: ms and the relative difference to the defaults' output */
 static void bench_sweep(run_ctx *c) {
   const shape *s = c->s;
   const int64_t nq = s->B * s->T * s->H * s->D, nkv = s->B * s->T * s->G * s->D;
@@ -176,53 +148,34 @@ static void bench_sweep(run_ctx *c) {
   c->bwd = 1;
   run_once(c);
   uint16_t *ref_dq = download(c->dq, nq), *ref_dk = download(c->dk, nkv);
-  printf(
-      "  sweep (tiles: bm bn bq minb wm ns; check: relative difference to the defaults' output)\n");
-  static const char *const what[] = {"fwd", "dkdvdq", "dkdv", "dq"};
-  for (int p = 0; p < 4; p++) {
-    const sweep_entry *list = p == 0   ? sweep_fwd
-                              : p == 1 ? sweep_dkdvdq
-                              : p == 2 ? sweep_dkdv
-                                       : sweep_dq;
+  printf("  sweep (tiles: bm bn bq minb; check: relative difference to the defaults' output)\n");
+  for (int p = 0; p < 3; p++) {
+    const alto_attn_tiles *list = p == 0 ? sweep_fwd : p == 1 ? sweep_dkdv : sweep_dq;
     size_t n = p == 0   ? sizeof sweep_fwd / sizeof sweep_fwd[0]
-               : p == 1 ? sizeof sweep_dkdvdq / sizeof sweep_dkdvdq[0]
-               : p == 2 ? sizeof sweep_dkdv / sizeof sweep_dkdv[0]
+               : p == 1 ? sizeof sweep_dkdv / sizeof sweep_dkdv[0]
                         : sizeof sweep_dq / sizeof sweep_dq[0];
     for (size_t i = 0; i < n; i++) {
-      if (!(list[i].dims & (unsigned)s->D))
-        continue;
-      const alto_attn_tiles *l = &list[i].t;
       alto_attn_tuning t;
       memset(&t, 0, sizeof t);
       if (p == 0)
-        t.fwd = *l;
-      else if (p == 1) /* after a delta run: dkdvdq alone (it leaves its counters zeroed) */
-        t.dkdvdq = *l, t.bwd_parts = 1u << ALTO_ATTN_BWD_DKDVDQ;
-      else if (p == 2)
-        t.dkdv = *l, t.bwd_parts = 1u << ALTO_ATTN_BWD_DKDV;
+        t.fwd = list[i];
+      else if (p == 1)
+        t.dkdv = list[i], t.bwd_parts = 1u << ALTO_ATTN_BWD_DKDV;
       else
-        t.dq = *l, t.bwd_parts = 1u << ALTO_ATTN_BWD_DQ;
+        t.dq = list[i], t.bwd_parts = 1u << ALTO_ATTN_BWD_DQ;
       c->tune = &t, c->bwd = p != 0, c->st = ALTO_OK;
       float ms = median_ms(c, iters);
+      const char *what = p == 0 ? "fwd" : p == 1 ? "dkdv" : "dq";
       if (c->st != ALTO_OK) {
-        printf("    %-6s %3d %3d %3d %d %2d %d  failed: %s\n", what[p], l->bm, l->bn, l->bq,
-               l->minb, l->wm, l->ns, alto_last_error());
+        printf("    %-5s %3d %3d %3d %d  failed: %s\n", what, list[i].bm, list[i].bn, list[i].bq,
+               list[i].minb, alto_last_error());
         continue;
       }
-      double d = 0;
-      if (p != 3) {
-        uint16_t *got = download(p == 0 ? c->out : c->dk, p == 0 ? nq : nkv);
-        d = rel_diff(got, p == 0 ? ref_o : ref_dk, p == 0 ? nq : nkv);
-        free(got);
-      }
-      if (p == 1 || p == 3) {
-        uint16_t *got = download(c->dq, nq);
-        double e = rel_diff(got, ref_dq, nq);
-        d = e > d ? e : d;
-        free(got);
-      }
-      printf("    %-6s %3d %3d %3d %d %2d %d  %8.3f ms  check %.1e%s\n", what[p], l->bm, l->bn,
-             l->bq, l->minb, l->wm, l->ns, ms, d, d < 1e-2 ? "" : "  MISMATCH");
+      uint16_t *got = download(p == 0 ? c->out : p == 1 ? c->dk : c->dq, p == 1 ? nkv : nq);
+      double d = rel_diff(got, p == 0 ? ref_o : p == 1 ? ref_dk : ref_dq, p == 1 ? nkv : nq);
+      free(got);
+      printf("    %-5s %3d %3d %3d %d  %8.3f ms  check %.1e%s\n", what, list[i].bm, list[i].bn,
+             list[i].bq, list[i].minb, ms, d, d < 1e-2 ? "" : "  MISMATCH");
     }
   }
   c->tune = NULL;
@@ -240,7 +193,7 @@ static void bench_shape(const shape *s, int sweep) {
   c.out = alloc_or_die((size_t)nq * 2), c.dq = alloc_or_die((size_t)nq * 2);
   c.dk = alloc_or_die((size_t)nkv * 2), c.dv = alloc_or_die((size_t)nkv * 2);
   c.lse = alloc_or_die((size_t)(s->B * s->H * s->T) * 4);
-  c.ws = alloc_or_die(alto_gpu_attention_bwd_workspace(s->B, s->T, s->H, s->D));
+  c.ws = alloc_or_die(alto_gpu_attention_bwd_workspace(s->B, s->T, s->H));
   const double ff = fwd_flops(s), bf = 2.5 * ff;
   const int iters = 10;
   printf("\n%s: B %lld T %lld H %lld G %lld D %lld causal (fwd %.1f GFLOP, bwd %.1f GFLOP)\n",
@@ -261,28 +214,14 @@ static void bench_shape(const shape *s, int sweep) {
   }
   printf("  %-26s %8.3f ms %7.1f TFLOP/s\n", "forward", fms, ff / (fms * 1e-3) / 1e12);
   printf("  %-26s %8.3f ms %7.1f TFLOP/s\n", "backward", bms, bf / (bms * 1e-3) / 1e12);
-  /* the default backward's kernels alone, then the split backward (dkdv, dq) and its kernels */
-  static const struct {
-    const char *name;
-    unsigned parts;
-  } runs[] = {
-      {"  bwd_delta", 1u << ALTO_ATTN_BWD_DELTA},
-      {"  bwd_dkdvdq", 1u << ALTO_ATTN_BWD_DKDVDQ},
-      {"split backward (dkdv, dq)",
-       (1u << ALTO_ATTN_BWD_DELTA) | (1u << ALTO_ATTN_BWD_DKDV) | (1u << ALTO_ATTN_BWD_DQ)},
-      {"  bwd_dkdv", 1u << ALTO_ATTN_BWD_DKDV},
-      {"  bwd_dq", 1u << ALTO_ATTN_BWD_DQ},
-  };
-  for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+  static const char *const part_names[] = {"", "  bwd_delta", "  bwd_dkdv", "  bwd_dq"};
+  for (int p = ALTO_ATTN_BWD_DELTA; p <= ALTO_ATTN_BWD_DQ; p++) {
     alto_attn_tuning t;
     memset(&t, 0, sizeof t);
-    t.bwd_parts = runs[i].parts;
+    t.bwd_parts = 1u << p;
     c.tune = &t;
     float ms = median_ms(&c, iters);
-    if (i == 2)
-      printf("  %-26s %8.3f ms %7.1f TFLOP/s\n", runs[i].name, ms, bf / (ms * 1e-3) / 1e12);
-    else
-      printf("  %-26s %8.3f ms\n", runs[i].name, ms);
+    printf("  %-26s %8.3f ms\n", part_names[p], ms);
   }
   c.tune = NULL;
   if (sweep)

@@ -18,14 +18,8 @@ typedef struct {
   ALTO_DPTR(alto_u16) dk;         /* (B*T, G*D) bf16 */
   ALTO_DPTR(alto_u16) dv;         /* (B*T, G*D) bf16 */
   ALTO_DPTR(float) delta;         /* (B, H, T) fp32 rowsum(dO * O), backward scratch */
-  ALTO_DPTR(float) dq_acc;        /* (B, H, T, D) fp32 partial dQ sums (bwd_dkdvdq scratch) */
-  ALTO_DPTR(alto_u32) sem;        /* ALTO_ATTN_SEM_COUNT counters (bwd_dkdvdq scratch) */
   alto_i64 B, T, H, G;
   alto_i64 window; /* > 0: key s visible to query t when t - window < s <= t */
 } alto_attn_args;
-
-/* The fused backward's sequencing counters: a work ticket, then one counter per (batch, query
- * head, 16 query rows) (its query tiles are multiples of 16 rows). bwd_delta zeroes them. */
-#define ALTO_ATTN_SEM_COUNT(B, T, H) (1 + (B) * (H) * (((T) + 15) / 16))
 
 #endif

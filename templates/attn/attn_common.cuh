@@ -38,10 +38,6 @@ void alto_attn_emu_mma_(float c[4], const alto_u32 a[4], const alto_u32 b[2]);
 void alto_attn_emu_ldsm_(alto_u32 r[4], unsigned addr, bool trans);
 unsigned alto_attn_emu_saddr_(const void *p);
 void alto_attn_emu_cp_(unsigned dst, const void *src, int bytes, bool valid);
-bool alto_attn_emu_any_(bool p);
-alto_u32 alto_attn_emu_ticket_(alto_u32 *p);
-alto_u32 alto_attn_emu_ld_acquire_(const alto_u32 *p);
-void alto_attn_emu_wait_eq_(const alto_u32 *p, alto_u32 v);
 __device__ __forceinline__ void alto_attn_mma_(float c[4], const alto_u32 a[4],
                                                const alto_u32 b[2]) {
   alto_attn_emu_mma_(c, a, b);
@@ -62,30 +58,9 @@ __device__ __forceinline__ void alto_attn_cp4_(unsigned dst, const void *src, bo
   alto_attn_emu_cp_(dst, src, 4, valid);
 }
 __device__ __forceinline__ void alto_attn_cp_commit_() {}
-template <int N> __device__ __forceinline__ void alto_attn_cp_wait_() {}
+__device__ __forceinline__ void alto_attn_cp_wait_all_() {}
 __device__ __forceinline__ float alto_attn_exp2_(float x) {
   return exp2f(x);
-}
-__device__ __forceinline__ bool alto_attn_any_(bool p) {
-  return alto_attn_emu_any_(p);
-}
-__device__ __forceinline__ alto_u32 alto_attn_ticket_(alto_u32 *p) {
-  return alto_attn_emu_ticket_(p);
-}
-__device__ __forceinline__ alto_u32 alto_attn_ld_acquire_(const alto_u32 *p) {
-  return alto_attn_emu_ld_acquire_(p);
-}
-__device__ __forceinline__ void alto_attn_wait_eq_(const alto_u32 *p, alto_u32 v) {
-  alto_attn_emu_wait_eq_(p, v);
-}
-__device__ __forceinline__ void alto_attn_red_release_(alto_u32 *p, alto_u32 v) {
-  *p += v;
-}
-__device__ __forceinline__ void alto_attn_st_relaxed_(alto_u32 *p, alto_u32 v) {
-  *p = v;
-}
-__device__ __forceinline__ float2 alto_attn_ld_cg2_(const float *p) {
-  return float2{p[0], p[1]};
 }
 #else
 // c += a * b, one m16n8k16 bf16 MMA with fp32 accumulation (a pure register op: not volatile, so
@@ -114,10 +89,9 @@ __device__ __forceinline__ void alto_attn_ldsm4t_(alto_u32 r[4], unsigned addr) 
                : "r"(addr));
 }
 // Asynchronous global -> shared copies (16 or 4 bytes to shared address dst; !valid: zeros,
-// nothing read). They complete in commit groups: alto_attn_cp_wait_<N> waits until at most the N
-// newest groups of this thread are pending; a __syncthreads after it makes every thread's copies
-// visible to the CTA. With an S-stage ring every step commits one group (empty at the end) and
-// waits with N = S - 2.
+// nothing read). They complete
+// in commit groups: alto_attn_cp_wait_all_ waits for every group this thread committed; a
+// __syncthreads after it makes every thread's copies visible to the CTA.
 __device__ __forceinline__ void alto_attn_cp16_(unsigned dst, const void *src, bool valid) {
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src),
                "r"(valid ? 16 : 0)
@@ -131,9 +105,8 @@ __device__ __forceinline__ void alto_attn_cp4_(unsigned dst, const void *src, bo
 __device__ __forceinline__ void alto_attn_cp_commit_() {
   asm volatile("cp.async.commit_group;\n" ::: "memory");
 }
-// Waits until at most N of this thread's most recent commit groups are still in flight.
-template <int N> __device__ __forceinline__ void alto_attn_cp_wait_() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+__device__ __forceinline__ void alto_attn_cp_wait_all_() {
+  asm volatile("cp.async.wait_group 0;\n" ::: "memory");
 }
 // 2^x with the hardware approximation (MUFU.EX2, 2 ulp; results below 2^-126 flush to zero, far
 // below what a bf16-rounded probability keeps relative to the row's maximum 1).
@@ -141,47 +114,6 @@ __device__ __forceinline__ float alto_attn_exp2_(float x) {
   float y;
   asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
   return y;
-}
-// Whether p holds in any lane of the warp.
-__device__ __forceinline__ bool alto_attn_any_(bool p) {
-  return __any_sync(0xffffffffu, p);
-}
-
-// Cross-CTA sequencing (bwd_dkdvdq's ordered dQ sums), in global memory at GPU scope. A CTA's work
-// ticket (the order in which CTAs start, whatever order the hardware launches them in):
-__device__ __forceinline__ alto_u32 alto_attn_ticket_(alto_u32 *p) {
-  return atomicAdd(p, 1u);
-}
-// *p with acquire semantics (one thread; a __syncthreads after it orders the CTA's later reads
-// after the writes the matching release published).
-__device__ __forceinline__ alto_u32 alto_attn_ld_acquire_(const alto_u32 *p) {
-  alto_u32 x;
-  asm volatile("ld.acquire.gpu.global.u32 %0, [%1];\n" : "=r"(x) : "l"(p) : "memory");
-  return x;
-}
-// Waits (one thread) until *p == v, with acquire semantics. A wait that never ends (a broken
-// order) traps instead of hanging the GPU.
-__device__ __forceinline__ void alto_attn_wait_eq_(const alto_u32 *p, alto_u32 v) {
-  for (alto_u32 i = 0;; i++) {
-    if (alto_attn_ld_acquire_(p) == v)
-      return;
-    if (i == (1u << 24))
-      asm volatile("trap;\n");
-    asm volatile("nanosleep.u32 64;\n");
-  }
-}
-// *p += v with release semantics (one thread, after a __syncthreads: publishes the CTA's writes).
-__device__ __forceinline__ void alto_attn_red_release_(alto_u32 *p, alto_u32 v) {
-  asm volatile("red.release.gpu.global.add.u32 [%0], %1;\n" ::"l"(p), "r"(v) : "memory");
-}
-__device__ __forceinline__ void alto_attn_st_relaxed_(alto_u32 *p, alto_u32 v) {
-  asm volatile("st.relaxed.gpu.global.u32 [%0], %1;\n" ::"l"(p), "r"(v) : "memory");
-}
-// Two fp32 from L2 (not L1: another SM wrote them).
-__device__ __forceinline__ float2 alto_attn_ld_cg2_(const float *p) {
-  float2 r;
-  asm volatile("ld.global.cg.v2.f32 {%0, %1}, [%2];\n" : "=f"(r.x), "=f"(r.y) : "l"(p));
-  return r;
 }
 #endif
 
@@ -246,15 +178,6 @@ __device__ __forceinline__ void alto_attn_ld_bk2_(alto_u32 b[2][2], unsigned x, 
   b[0][0] = r[0], b[0][1] = r[1], b[1][0] = r[2], b[1][1] = r[3];
 }
 
-// The A fragment of rows m0.., columns k0.. of A = X^T for X stored k-major, X[k][m] (dS in
-// dQ = dS K, stored as dS^T) with ldmatrix.trans: matrices (k0, m0), (k0, m0 + 8), (k0 + 8, m0),
-// (k0 + 8, m0 + 8) are a0..a3; lane l addresses row k0 + l % 8 + 8 (l / 16), column
-// m0 + 8 ((l / 8) % 2): alto_attn_lane_bn_'s pattern.
-template <int S>
-__device__ __forceinline__ void alto_attn_ld_at_(alto_u32 a[4], unsigned x, int m0, int k0) {
-  alto_attn_ldsm4t_(a, x + (unsigned)((k0 * S + m0) * 2));
-}
-
 // The A fragment of k-chunk j from C tiles c[2j], c[2j+1] (rounded to bf16).
 __device__ __forceinline__ void alto_attn_c_to_a_(alto_u32 a[4], const float c0[4],
                                                   const float c1[4]) {
@@ -264,12 +187,11 @@ __device__ __forceinline__ void alto_attn_c_to_a_(alto_u32 a[4], const float c0[
   a[3] = alto_attn_pack_f32_(c1[2], c1[3]);
 }
 
-// acc[m][j] += A_m B_j for the m-tiles m (MT of 16 rows) and n-tiles j of an (16 MT) x (8 NJ)
-// product, k = 16 KC: A fragments a[m][kc] (registers), B from a shared tile stored n-major
-// (X[n][k]; x: its address + alto_attn_lane_bn_). Each B fragment serves the MT m-tiles.
-template <int S, int MT, int KC, int NJ>
-__device__ __forceinline__ void alto_attn_mma_bn_m_(float acc[MT][NJ][4],
-                                                    const alto_u32 a[MT][KC][4], unsigned x) {
+// acc[j] += A B_j for the n-tiles j of a 16 x (8 NJ) product, k = 16 KC: A fragments a[kc]
+// (registers), B from a shared tile stored n-major (X[n][k]; x: its address + alto_attn_lane_bn_).
+template <int S, int KC, int NJ>
+__device__ __forceinline__ void alto_attn_mma_bn_(float acc[NJ][4], const alto_u32 a[KC][4],
+                                                  unsigned x) {
   static_assert(NJ % 2 == 0, "n-tiles come in pairs (one ldmatrix.x4)");
 #pragma unroll
   for (int kc = 0; kc < KC; kc++)
@@ -277,49 +199,13 @@ __device__ __forceinline__ void alto_attn_mma_bn_m_(float acc[MT][NJ][4],
     for (int j = 0; j < NJ; j += 2) {
       alto_u32 b[2][2];
       alto_attn_ld_bn2_<S>(b, x, j * 8, kc * 16);
-#pragma unroll
-      for (int m = 0; m < MT; m++) {
-        alto_attn_mma_(acc[m][j], a[m][kc], b[0]);
-        alto_attn_mma_(acc[m][j + 1], a[m][kc], b[1]);
-      }
+      alto_attn_mma_(acc[j], a[kc], b[0]);
+      alto_attn_mma_(acc[j + 1], a[kc], b[1]);
     }
-}
-// The same with B from a shared tile stored k-major (X[k][n]; x: its address +
-// alto_attn_lane_bk_).
-template <int S, int MT, int KC, int NJ>
-__device__ __forceinline__ void alto_attn_mma_bk_m_(float acc[MT][NJ][4],
-                                                    const alto_u32 a[MT][KC][4], unsigned x) {
-  static_assert(NJ % 2 == 0, "n-tiles come in pairs (one ldmatrix.x4)");
-#pragma unroll
-  for (int kc = 0; kc < KC; kc++)
-#pragma unroll
-    for (int j = 0; j < NJ; j += 2) {
-      alto_u32 b[2][2];
-      alto_attn_ld_bk2_<S>(b, x, kc * 16, j * 8);
-#pragma unroll
-      for (int m = 0; m < MT; m++) {
-        alto_attn_mma_(acc[m][j], a[m][kc], b[0]);
-        alto_attn_mma_(acc[m][j + 1], a[m][kc], b[1]);
-      }
-    }
-}
-
-// One m-tile (16 rows): acc[j] += A B_j, B stored n-major (bn) or k-major (bk).
-template <int S, int KC, int NJ>
-__device__ __forceinline__ void alto_attn_mma_bn_(float acc[NJ][4], const alto_u32 a[KC][4],
-                                                  unsigned x) {
-  alto_attn_mma_bn_m_<S, 1, KC, NJ>(reinterpret_cast<float(*)[NJ][4]>(acc),
-                                    reinterpret_cast<const alto_u32(*)[KC][4]>(a), x);
-}
-template <int S, int KC, int NJ>
-__device__ __forceinline__ void alto_attn_mma_bk_(float acc[NJ][4], const alto_u32 a[KC][4],
-                                                  unsigned x) {
-  alto_attn_mma_bk_m_<S, 1, KC, NJ>(reinterpret_cast<float(*)[NJ][4]>(acc),
-                                    reinterpret_cast<const alto_u32(*)[KC][4]>(a), x);
 }
 
 // acc[j] += A B_j with A = the bf16 rounding of C tiles c (16 x 16 KC, k-chunk kc from c[2kc],
-// c[2kc+1], rounded chunk by chunk) and B stored k-major (x: its address + alto_attn_lane_bk_).
+// c[2kc+1]) and B from a shared tile stored k-major (X[k][n]; x: its address + alto_attn_lane_bk_).
 template <int S, int KC, int NJ>
 __device__ __forceinline__ void alto_attn_mma_ck_(float acc[NJ][4], const float c[2 * KC][4],
                                                   unsigned x) {
@@ -336,14 +222,6 @@ __device__ __forceinline__ void alto_attn_mma_ck_(float acc[NJ][4], const float 
       alto_attn_mma_(acc[j + 1], a, b[1]);
     }
   }
-}
-
-// The A fragments (bf16) of a 16 x (16 KC) operand held as fp32 C tiles c[2 KC].
-template <int KC>
-__device__ __forceinline__ void alto_attn_pack_a_(alto_u32 a[KC][4], const float c[2 * KC][4]) {
-#pragma unroll
-  for (int kc = 0; kc < KC; kc++)
-    alto_attn_c_to_a_(a[kc], c[2 * kc], c[2 * kc + 1]);
 }
 
 template <int NJ> __device__ __forceinline__ void alto_attn_zero_(float c[NJ][4]) {
@@ -387,37 +265,6 @@ __device__ __forceinline__ bool alto_attn_tile_full_(int t0, int nt, int s0, int
                                                      int window) {
   return t0 + nt <= T && s0 + ns <= T && (!CAUSAL || s0 + ns - 1 <= t0) &&
          (window <= 0 || s0 > t0 + nt - 1 - window);
-}
-
-// Which elements of a warp's C tiles (rows 16 m.., columns 8 j..) are visible: element e of tile
-// (m, j) in lane (g, t) is at row r0 + 16 m + g + 8 (e >> 1), column c0 + 8 j + 2 t + (e & 1) (r0,
-// c0: the positions of the warp's row and column 0); rows are queries and columns keys, or with TR
-// (the backward's transposed scores) the other way round. The test of an element compares
-// compile-time offsets with four per-lane bounds.
-template <bool CAUSAL, bool TR> struct alto_attn_vis_ {
-  int qmax, kmax, dmin,
-      dmax; /* query offset < qmax, key offset < kmax, dmin <= q - k offset < dmax */
-  __device__ __forceinline__ alto_attn_vis_(int r0, int c0, int T, int window) {
-    const int rl = r0 + (int)((threadIdx.x & 31) >> 2), cl = c0 + 2 * (int)(threadIdx.x & 3);
-    const int ql = TR ? cl : rl, kl = TR ? rl : cl; /* the lane's query and key at offset 0 */
-    qmax = T - ql, kmax = T - kl;
-    dmin = CAUSAL ? kl - ql : -(1 << 30);
-    dmax = window > 0 ? window - (ql - kl) : (1 << 30);
-  }
-  __device__ __forceinline__ bool operator()(int m, int j, int e) const {
-    const int ro = 16 * m + 8 * (e >> 1), co = 8 * j + (e & 1);
-    const int qo = TR ? co : ro, ko = TR ? ro : co;
-    return qo < qmax && ko < kmax && qo - ko >= dmin && qo - ko < dmax;
-  }
-};
-
-// Whether no key of [s0, s0 + ns) is visible to any query of [t0, t0 + nt): such a tile contributes
-// nothing.
-template <bool CAUSAL>
-__device__ __forceinline__ bool alto_attn_tile_none_(int t0, int nt, int s0, int ns, int T,
-                                                     int window) {
-  const int tl = t0 + nt < T ? t0 + nt - 1 : T - 1; /* the last query that exists */
-  return t0 >= T || s0 >= T || (CAUSAL && s0 > tl) || (window > 0 && s0 + ns - 1 <= t0 - window);
 }
 
 // Reduction over the 4 lanes of a quad (the lanes holding one C row).
