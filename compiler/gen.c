@@ -26,7 +26,7 @@ static const struct {
 } alto_qkern_tpl_[ALTO_QKERN_COUNT] = {
     [ALTO_QKERN_ROWS] = {"quant/quant_rows.cuh", 256},
     [ALTO_QKERN_TILE] = {"quant/quant_tile.cuh", 128},
-    [ALTO_QKERN_DEQUANT] = {"quant/dequant.cuh", 256},
+    [ALTO_QKERN_DEQUANT] = {"quant/dequant.cuh", 64},
     [ALTO_QKERN_AMAX] = {"quant/quant_scaled.cuh", 256},
     [ALTO_QKERN_NVFP4_OUTER] = {"quant/quant_scaled.cuh", 32},
     [ALTO_QKERN_FP8_TENSORWISE] = {"quant/quant_scaled.cuh", 256},
@@ -302,10 +302,11 @@ alto_status alto_gen_quant(const alto_qkern *k, alto_gen_kernel *out) {
   }
   case ALTO_QKERN_DEQUANT:
     alto_gen_appendf(&s, &len, &cap,
-             "  alto_dequant<%s, %s, %d, %d, %s, %d, %s>(a.codes, a.scales, a.outer, a.y, a.rows, "
-             "a.cols, a.R);\n",
+             "  alto_dequant<%s, %s, %d, %d, %s, %d, %s, %d>(a.codes, a.scales, a.outer, a.y, "
+             "a.rows, a.cols, a.R);\n",
              alto_dq_family_(k->scheme), alto_elem_enum_(k->elem), k->block_r, k->block_c,
-             k->pack_rows ? "true" : "false", k->scale_mode, k->out_bf16 ? "true" : "false");
+             k->pack_rows ? "true" : "false", k->scale_mode, k->out_bf16 ? "true" : "false",
+             out->threads);
     break;
   case ALTO_QKERN_AMAX:
     alto_gen_appendf(&s, &len, &cap, "  alto_tensor_amax<%s, %d>(a.x, a.rows * a.cols, a.amax_bits);\n",
@@ -416,7 +417,13 @@ void alto_gen_quant_grid(const alto_qkern *k, int64_t rows, int64_t cols, int64_
     break;
   }
   case ALTO_QKERN_DEQUANT:
-    grid[0] = alto_cdiv_(rows * cols, threads);
+    if (cols % 16 == 0) { /* dequant.cuh's vector path: 16 columns per thread, row groups in y */
+      int64_t groups = (k->elem == ALTO_ELEM_E2M1 && k->pack_rows) ? rows / 2 : rows;
+      grid[0] = alto_cdiv_(cols, (int64_t)threads * 16);
+      grid[1] = (unsigned)(groups < 65535 ? groups : 65535);
+    } else { /* one thread per element */
+      grid[0] = alto_cdiv_(rows * cols, threads);
+    }
     break;
   case ALTO_QKERN_AMAX: {
     /* grid-stride: ~1 wave of 256-thread CTAs on a large GPU, 32 elements per thread and step */

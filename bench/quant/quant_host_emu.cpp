@@ -84,6 +84,7 @@ static unsigned atomicMax(unsigned *p, unsigned v) {
 #include "quant/quant_scaled.cuh"
 #include "quant/quant_tile128.cuh"
 #include "quant/quant_rht.cuh"
+#include "quant/dequant.cuh"
 
 extern "C" {
 #include "runtime/cpu/quant.h"
@@ -634,6 +635,99 @@ template <bool BF16> static void rht_all() {
   rht_only_case<16, BF16>(3, 16, 1030);
 }
 
+// ---- dequant.cuh ------------------------------------------------------------------------------------------
+// Codes and scales from the CPU reference, dequantized on both paths (cols % 16 == 0: the vector
+// path; otherwise one thread per element), both output dtypes, against alto_cpu_dequantize.
+template <int KIND, int ELEM, int BR, int BC, bool PACK_ROWS, int SCALE_MODE>
+static void dequant_case(const char *what, alto_quant_spec spec, int64_t E, int64_t R, int64_t C) {
+  input in = make_input(E, R, C, false, !spec.two_level && spec.scheme != ALTO_SCHEME_FP8_TENSORWISE);
+  alto_quantized ref;
+  if (!reference(spec, in, &ref))
+    return;
+  const int64_t rows = E * R, n = rows * C;
+  for (int od = 0; od < 2; od++) {
+    const size_t osz = od ? 4 : 2;
+    std::vector<unsigned char> want(n * osz), got(n * osz + 64, 0x5A);
+    if (alto_cpu_dequantize(&spec, &ref, od ? ALTO_ELEM_F32 : ALTO_ELEM_BF16, want.data()) != ALTO_OK) {
+      printf("FAIL cpu dequant: %s\n", alto_last_error());
+      bad++;
+      continue;
+    }
+    const alto_u8 *codes = ref.codes;
+    const void *scales = ref.scales;
+    const float *outer = &ref.outer;
+    void *y = got.data();
+    const int64_t cols = C, Rr = R;
+    constexpr int NT = 64; // as compiler/gen.c
+    const int64_t groups = (ELEM == ALTO_ELEM_E2M1 && PACK_ROWS) ? rows / 2 : rows;
+    const unsigned gx = C % 16 == 0 ? cdiv(C, 16 * NT) : cdiv(n, NT);
+    const unsigned gy = C % 16 == 0 ? (unsigned)(groups < 65535 ? groups : 65535) : 1;
+    if (od)
+      run([=] { alto_dequant<KIND, ELEM, BR, BC, PACK_ROWS, SCALE_MODE, false, NT>(codes, scales, outer, y, rows, cols, Rr); }, gx, gy, NT);
+    else
+      run([=] { alto_dequant<KIND, ELEM, BR, BC, PACK_ROWS, SCALE_MODE, true, NT>(codes, scales, outer, y, rows, cols, Rr); }, gx, gy, NT);
+    int64_t d = -1;
+    for (size_t i = 0; i < want.size() && d < 0; i++)
+      if (want[i] != got[i])
+        d = (int64_t)i;
+    bool guards = true;
+    for (int i = 0; i < 64; i++)
+      guards &= got[want.size() + i] == 0x5A;
+    const bool ok = d < 0 && guards;
+    printf("%s dequant %-36s %s [%lld x %lld x %lld]", ok ? "ok  " : "FAIL", what, od ? "f32 " : "bf16",
+           (long long)E, (long long)R, (long long)C);
+    if (d >= 0)
+      printf("  differs at byte %lld", (long long)d);
+    if (!guards)
+      printf("  wrote past its output");
+    printf("\n");
+    bad += !ok;
+    checks++;
+  }
+  alto_quantized_free(&ref);
+}
+
+static void dequant_all() {
+  alto_quant_spec s = alto_quant_spec_default(ALTO_SCHEME_MXFP4);
+  dequant_case<ALTO_DQ_MX, ALTO_ELEM_E2M1, 1, 32, false, 0>("mxfp4 1x32", s, 1, 8, 1056);
+  dequant_case<ALTO_DQ_MX, ALTO_ELEM_E2M1, 1, 32, false, 0>("mxfp4 1x32", s, 2, 3, 96);
+  s.axis = -2;
+  dequant_case<ALTO_DQ_MX, ALTO_ELEM_E2M1, 32, 1, true, 0>("mxfp4 32x1", s, 1, 64, 1056);
+  dequant_case<ALTO_DQ_MX, ALTO_ELEM_E2M1, 32, 1, true, 0>("mxfp4 32x1", s, 1, 32, 200);
+  dequant_case<ALTO_DQ_MX, ALTO_ELEM_E2M1, 32, 1, true, 0>("mxfp4 32x1", s, 1, 32, 72);
+  s.block2d = true;
+  dequant_case<ALTO_DQ_MX, ALTO_ELEM_E2M1, 32, 32, true, 0>("mxfp4 32x32 pack rows", s, 2, 32, 256);
+  s.axis = -1;
+  dequant_case<ALTO_DQ_MX, ALTO_ELEM_E2M1, 32, 32, false, 0>("mxfp4 32x32 pack cols", s, 1, 64, 256);
+  s = alto_quant_spec_default(ALTO_SCHEME_MXFP8_E4M3);
+  dequant_case<ALTO_DQ_MX, ALTO_ELEM_E4M3, 1, 32, false, 0>("mxfp8 e4m3 1x32", s, 1, 8, 1056);
+  s.axis = -2;
+  dequant_case<ALTO_DQ_MX, ALTO_ELEM_E4M3, 32, 1, true, 0>("mxfp8 e4m3 32x1", s, 1, 64, 1056);
+  s = alto_quant_spec_default(ALTO_SCHEME_MXFP8_E5M2);
+  s.axis = -2, s.block2d = true;
+  dequant_case<ALTO_DQ_MX, ALTO_ELEM_E5M2, 32, 32, true, 0>("mxfp8 e5m2 32x32", s, 1, 64, 256);
+  s = alto_quant_spec_default(ALTO_SCHEME_NVFP4);
+  s.two_level = true;
+  dequant_case<ALTO_DQ_NVFP4, ALTO_ELEM_E2M1, 1, 16, false, 0>("nvfp4 1x16 two-level", s, 1, 8, 1056);
+  s.two_level = false, s.axis = -2;
+  dequant_case<ALTO_DQ_NVFP4, ALTO_ELEM_E2M1, 16, 1, true, 0>("nvfp4 16x1", s, 1, 32, 1056);
+  s.block2d = true;
+  dequant_case<ALTO_DQ_NVFP4, ALTO_ELEM_E2M1, 16, 16, true, 0>("nvfp4 16x16", s, 1, 32, 256);
+  s = alto_quant_spec_default(ALTO_SCHEME_FP8_BLOCK);
+  dequant_case<ALTO_DQ_FP8_BLOCK, ALTO_ELEM_E4M3, 1, 128, false, 0>("fp8_block e4m3 1x128", s, 1, 8, 1152);
+  s.axis = -2;
+  dequant_case<ALTO_DQ_FP8_BLOCK, ALTO_ELEM_E4M3, 128, 1, true, 0>("fp8_block e4m3 128x1", s, 1, 128, 1152);
+  s.elem = ALTO_ELEM_E5M2, s.block2d = true;
+  dequant_case<ALTO_DQ_FP8_BLOCK, ALTO_ELEM_E5M2, 128, 128, true, 0>("fp8_block e5m2 128x128", s, 1, 128, 256);
+  s = alto_quant_spec_default(ALTO_SCHEME_FP8_ROWWISE);
+  dequant_case<ALTO_DQ_FP8_SCALED, ALTO_ELEM_E4M3, 1, 1, false, ALTO_DQS_ROW>("fp8 rowwise axis-1", s, 1, 8, 1056);
+  s.axis = -2, s.elem = ALTO_ELEM_E5M2;
+  dequant_case<ALTO_DQ_FP8_SCALED, ALTO_ELEM_E5M2, 1, 1, true, ALTO_DQS_COL>("fp8 rowwise axis-2", s, 3, 8, 1056);
+  dequant_case<ALTO_DQ_FP8_SCALED, ALTO_ELEM_E5M2, 1, 1, true, ALTO_DQS_COL>("fp8 rowwise axis-2", s, 2, 4, 1030);
+  s = alto_quant_spec_default(ALTO_SCHEME_FP8_TENSORWISE);
+  dequant_case<ALTO_DQ_FP8_SCALED, ALTO_ELEM_E4M3, 1, 1, false, ALTO_DQS_TENSOR>("fp8 tensorwise", s, 1, 8, 1056);
+}
+
 // Command line: quant_emu [GROUP]...: only the groups named (e2m1 rows cols tile128 scaled rht dequant).
 static int n_groups;
 static char **groups;
@@ -672,6 +766,8 @@ int main(int argc, char **argv) {
     rht_all<true>();
     rht_all<false>();
   }
+  if (group("dequant"))
+    dequant_all();
   printf("%d of %d checks ok; %s\n", checks - bad, checks, bad ? "FAILED" : "all ok");
   return bad != 0;
 }
