@@ -26,7 +26,7 @@ static const struct {
 } alto_qkern_tpl_[ALTO_QKERN_COUNT] = {
     [ALTO_QKERN_ROWS] = {"quant/quant_rows.cuh", 256},
     [ALTO_QKERN_TILE] = {"quant/quant_tile.cuh", 128},
-    [ALTO_QKERN_DEQUANT] = {"quant/dequant.cuh", 256},
+    [ALTO_QKERN_DEQUANT] = {"quant/dequant.cuh", 64},
     [ALTO_QKERN_AMAX] = {"quant/quant_scaled.cuh", 256},
     [ALTO_QKERN_NVFP4_OUTER] = {"quant/quant_scaled.cuh", 32},
     [ALTO_QKERN_FP8_TENSORWISE] = {"quant/quant_scaled.cuh", 256},
@@ -91,6 +91,28 @@ static bool alto_gen_cols_(const alto_qkern *k) {
          (k->block_r == 16 || k->block_r == 32);
 }
 enum { ALTO_COLS_THREADS = 256, ALTO_COLS_ROWS_PER_THREAD = 8 };
+
+/* The RHT of 16 or 32 rows fused in registers: quant_rht.cuh, one CTA per B x (2 * threads) tile,
+ * 128 threads (the dual-output kernel of fp32 inputs: 64, two 16 KB tiles). Column blocks of 16 or
+ * 32 rows with b <= B (MX, NVFP4); the dual-output kernel with b = 32; the RHT alone. Larger
+ * transforms keep quant_tile.cuh's shared-memory path. */
+static bool alto_gen_rht_fast_(const alto_qkern *k) {
+  switch (k->kind) {
+  case ALTO_QKERN_TILE:
+    return (k->rht == 16 || k->rht == 32) && k->block_c == 1 &&
+           (k->block_r == 16 || k->block_r == 32) && k->rht <= k->block_r &&
+           k->scheme != ALTO_SCHEME_FP8_BLOCK;
+  case ALTO_QKERN_DUAL:
+    return k->rht == 32;
+  case ALTO_QKERN_RHT:
+    return k->rht == 16 || k->rht == 32;
+  default:
+    return false;
+  }
+}
+static int alto_gen_rht_fast_threads_(const alto_qkern *k) {
+  return (k->kind == ALTO_QKERN_DUAL && !k->in_bf16) ? 64 : 128;
+}
 /* Columns of one quant_cols.cuh tile: (threads per row group) x (columns per thread). */
 static int alto_gen_cols_width_(const alto_qkern *k) {
   int groups = k->block_r / ALTO_COLS_ROWS_PER_THREAD;
@@ -112,6 +134,8 @@ static int alto_gen_threads_(const alto_qkern *k) {
     return k->in_bf16 ? 256 : 512;
   if (alto_gen_cols_(k))
     return ALTO_COLS_THREADS;
+  if (alto_gen_rht_fast_(k))
+    return alto_gen_rht_fast_threads_(k);
   int t = alto_gen_tile_rows_(k);
   return t <= 32 ? 128 : (t == 64 ? 64 : 32);
 }
@@ -215,9 +239,10 @@ alto_status alto_gen_quant(const alto_qkern *k, alto_gen_kernel *out) {
   ALTO_TRY(alto_gen_check_(k));
   alto_qkern_key(k, out->key, sizeof out->key);
   alto_gen_kernel_name(out->key, out->name, sizeof out->name);
-  out->template_file = alto_gen_tile128_(k) ? "quant/quant_tile128.cuh"
-                       : alto_gen_cols_(k)  ? "quant/quant_cols.cuh"
-                                            : alto_qkern_tpl_[k->kind].file;
+  out->template_file = alto_gen_tile128_(k)  ? "quant/quant_tile128.cuh"
+                       : alto_gen_cols_(k)     ? "quant/quant_cols.cuh"
+                       : alto_gen_rht_fast_(k) ? "quant/quant_rht.cuh"
+                                               : alto_qkern_tpl_[k->kind].file;
   out->threads = alto_gen_threads_(k);
   char *s = NULL;
   size_t len = 0, cap = 0;
@@ -254,6 +279,15 @@ alto_status alto_gen_quant(const alto_qkern *k, alto_gen_kernel *out) {
                        k->pack_rows ? "true" : "false", out->threads);
       break;
     }
+    if (alto_gen_rht_fast_(k)) {
+      alto_gen_appendf(&s, &len, &cap,
+                       "  alto_quant_rht_cols<%s, %s, %d, %d, %s, %s, %s, %d>(\n"
+                       "      a.x, a.codes, a.scales, a.outer, a.rht_sign, a.rht_perm, a.cols, "
+                       "a.seed, a.stream);\n",
+                       alto_qk_family_(k->scheme), alto_elem_enum_(k->elem), k->block_r, k->rht,
+                       in, alto_rule_enum_(k->rule), sr, out->threads);
+      break;
+    }
     int cpt = alto_gen_tile_cpt(k);
     int t = alto_gen_tile_rows_(k);
     if (k->rht || t <= 64) /* the staged tile (quant_tile.cuh's STAGE) */
@@ -268,10 +302,11 @@ alto_status alto_gen_quant(const alto_qkern *k, alto_gen_kernel *out) {
   }
   case ALTO_QKERN_DEQUANT:
     alto_gen_appendf(&s, &len, &cap,
-             "  alto_dequant<%s, %s, %d, %d, %s, %d, %s>(a.codes, a.scales, a.outer, a.y, a.rows, "
-             "a.cols, a.R);\n",
+             "  alto_dequant<%s, %s, %d, %d, %s, %d, %s, %d>(a.codes, a.scales, a.outer, a.y, "
+             "a.rows, a.cols, a.R);\n",
              alto_dq_family_(k->scheme), alto_elem_enum_(k->elem), k->block_r, k->block_c,
-             k->pack_rows ? "true" : "false", k->scale_mode, k->out_bf16 ? "true" : "false");
+             k->pack_rows ? "true" : "false", k->scale_mode, k->out_bf16 ? "true" : "false",
+             out->threads);
     break;
   case ALTO_QKERN_AMAX:
     alto_gen_appendf(&s, &len, &cap, "  alto_tensor_amax<%s, %d>(a.x, a.rows * a.cols, a.amax_bits);\n",
@@ -301,6 +336,15 @@ alto_status alto_gen_quant(const alto_qkern *k, alto_gen_kernel *out) {
              k->group_size, in);
     break;
   case ALTO_QKERN_DUAL: {
+    if (alto_gen_rht_fast_(k)) {
+      alto_gen_appendf(&s, &len, &cap,
+                       "  alto_quant_dual_rht<%s, %s, %s, %s, %s, %d>(\n"
+                       "      a.x, a.codes, a.scales, a.codes2, a.scales2, a.rht_sign, a.rht_perm,\n"
+                       "      a.cols, a.seed, a.stream, a.stream2);\n",
+                       alto_qk_family_(k->scheme), alto_elem_enum_(k->elem), in,
+                       alto_rule_enum_(k->rule), sr, out->threads);
+      break;
+    }
     int t = alto_gen_tile_rows_(k), cpt = alto_gen_tile_cpt(k);
     out->smem_bytes = t * out->threads * cpt * (k->in_bf16 ? 2 : 4) + k->rht * 8;
     alto_gen_appendf(&s, &len, &cap,
@@ -312,6 +356,12 @@ alto_status alto_gen_quant(const alto_qkern *k, alto_gen_kernel *out) {
     break;
   }
   case ALTO_QKERN_RHT:
+    if (alto_gen_rht_fast_(k)) {
+      alto_gen_appendf(&s, &len, &cap,
+                       "  alto_rht_cols_only<%d, %s, %d>(a.x, a.y, a.rht_sign, a.rht_perm, a.cols);\n",
+                       k->rht, in, out->threads);
+      break;
+    }
     out->smem_bytes = k->rht * out->threads * 2 * (k->in_bf16 ? 2 : 4) + k->rht * 8;
     alto_gen_appendf(&s, &len, &cap,
              "  alto_rht_only<%d, %s, 2, %d>(a.x, a.y, a.rht_sign, a.rht_perm, a.cols);\n", k->rht,
@@ -352,6 +402,11 @@ void alto_gen_quant_grid(const alto_qkern *k, int64_t rows, int64_t cols, int64_
       grid[1] = (unsigned)(rows / 128);
       break;
     }
+    if (alto_gen_rht_fast_(k)) { /* one CTA per t x (2 * threads) tile */
+      grid[0] = alto_cdiv_(cols, (int64_t)threads * 2);
+      grid[1] = (unsigned)(rows / t);
+      break;
+    }
     if (alto_gen_cols_(k)) { /* one CTA per tile of block_r rows */
       grid[0] = alto_cdiv_(cols, alto_gen_cols_width_(k));
       grid[1] = (unsigned)(rows / k->block_r);
@@ -362,7 +417,13 @@ void alto_gen_quant_grid(const alto_qkern *k, int64_t rows, int64_t cols, int64_
     break;
   }
   case ALTO_QKERN_DEQUANT:
-    grid[0] = alto_cdiv_(rows * cols, threads);
+    if (cols % 16 == 0) { /* dequant.cuh's vector path: 16 columns per thread, row groups in y */
+      int64_t groups = (k->elem == ALTO_ELEM_E2M1 && k->pack_rows) ? rows / 2 : rows;
+      grid[0] = alto_cdiv_(cols, (int64_t)threads * 16);
+      grid[1] = (unsigned)(groups < 65535 ? groups : 65535);
+    } else { /* one thread per element */
+      grid[0] = alto_cdiv_(rows * cols, threads);
+    }
     break;
   case ALTO_QKERN_AMAX: {
     /* grid-stride: ~1 wave of 256-thread CTAs on a large GPU, 32 elements per thread and step */

@@ -66,6 +66,9 @@ int alto_quant_matrix(alto_qcase *out, int max) {
   alto_qcase_add_(out, max, &n, s, 32);
   s.sr = false, s.block2d = true;
   alto_qcase_add_(out, max, &n, s, 0);
+  s = alto_quant_spec_default(ALTO_SCHEME_NVFP4);
+  s.axis = -2;
+  alto_qcase_add_(out, max, &n, s, 16); /* R X 16x1 along M, RHT of 16 rows fused */
   /* blockwise FP8: 1x128, 128x1, 128x128, both element types */
   for (int e = 0; e < 2; e++) {
     s = alto_quant_spec_default(ALTO_SCHEME_FP8_BLOCK);

@@ -1,5 +1,6 @@
-/* bench/quant: effective bandwidth of every quantization kernel (bytes read + bytes written per
- * second) against a device-to-device copy of the input measured in the same run.
+/* bench/quant: effective bandwidth of every quantization kernel and of the dequantization kernels
+ * (codes + scales back to the input dtype; "dq ..." rows) in bytes read + bytes written per second,
+ * against a device-to-device copy of the input measured in the same run.
  *
  *   build/bench/bench_quant [--f32] [--only SUBSTR]... [M K]   (default M = 8192, K = 7168, bf16)
  *
@@ -35,6 +36,7 @@ typedef struct {
   alto_quant_spec spec, wgrad; /* wgrad: the dual kernel's second copy */
   int rht;
   int dual;
+  int dequant; /* time alto_gpu_dequantize (to the input dtype) of spec's codes */
 } bench_case;
 
 typedef struct {
@@ -44,13 +46,16 @@ typedef struct {
   alto_gpu_quantized q, q2;
   alto_gpu_rht rht;
   alto_status st;
+  alto_dptr y; /* dequant output */
 } bench_ctx;
 
 static void run_once(void *p) {
   bench_ctx *c = p;
   if (c->st != ALTO_OK)
     return;
-  if (c->bc->dual)
+  if (c->bc->dequant)
+    c->st = alto_gpu_dequantize(B, &c->bc->spec, &c->x, &c->q, c->x.dtype, c->y);
+  else if (c->bc->dual)
     c->st = alto_gpu_quantize_dual(B, &c->bc->spec, &c->bc->wgrad, &c->x, c->xd, &c->rht, &c->q,
                                    &c->q2);
   else
@@ -124,9 +129,9 @@ int main(int argc, char **argv) {
   double copy_gbs = 2.0 * (double)n * esz / (copy_ms * 1e-3) / 1e9;
 
   alto_quant_spec mx4 = alto_quant_spec_default(ALTO_SCHEME_MXFP4);
-  bench_case cases[24];
+  bench_case cases[48];
   int nc = 0;
-#define ADD(nm, ...) cases[nc++] = (bench_case){nm, __VA_ARGS__}
+#define ADD(nm, ...) cases[nc++] = (bench_case){nm, __VA_ARGS__, 0}
   alto_quant_spec s = mx4;
   ADD("mxfp4 1x32 along K", s, s, 0, 0);
   s.sr = true, s.seed = 1, s.stream = 2;
@@ -162,6 +167,31 @@ int main(int argc, char **argv) {
   f.sr = w.sr = true, f.seed = w.seed = 3, f.stream = 4, w.stream = 5;
   ADD("dual mxfp4 + RHT32 + SR", f, w, 32, 1);
 #undef ADD
+  /* dequantization of every scheme, both axes (the GPU trainer's GEMM emulation) */
+  {
+    const struct {
+      alto_scheme sch;
+      int axis, block2d;
+      const char *name;
+    } dq[] = {{ALTO_SCHEME_MXFP4, -1, 0, "dq mxfp4 1x32 along K"},
+              {ALTO_SCHEME_MXFP4, -2, 0, "dq mxfp4 32x1 along M"},
+              {ALTO_SCHEME_MXFP4, -2, 1, "dq mxfp4 32x32 (2-D)"},
+              {ALTO_SCHEME_MXFP8_E4M3, -1, 0, "dq mxfp8 e4m3 1x32 along K"},
+              {ALTO_SCHEME_MXFP8_E4M3, -2, 0, "dq mxfp8 e4m3 32x1 along M"},
+              {ALTO_SCHEME_NVFP4, -1, 0, "dq nvfp4 1x16 along K"},
+              {ALTO_SCHEME_NVFP4, -2, 0, "dq nvfp4 16x1 along M"},
+              {ALTO_SCHEME_FP8_BLOCK, -1, 0, "dq fp8 1x128 along K"},
+              {ALTO_SCHEME_FP8_BLOCK, -2, 0, "dq fp8 128x1 along M"},
+              {ALTO_SCHEME_FP8_BLOCK, -2, 1, "dq fp8 128x128 (2-D)"},
+              {ALTO_SCHEME_FP8_ROWWISE, -1, 0, "dq fp8 rowwise along K"},
+              {ALTO_SCHEME_FP8_ROWWISE, -2, 0, "dq fp8 rowwise along M"},
+              {ALTO_SCHEME_FP8_TENSORWISE, -1, 0, "dq fp8 tensorwise"}};
+    for (size_t i = 0; i < sizeof dq / sizeof dq[0]; i++) {
+      alto_quant_spec q = alto_quant_spec_default(dq[i].sch);
+      q.axis = dq[i].axis, q.block2d = dq[i].block2d;
+      cases[nc++] = (bench_case){dq[i].name, q, q, 0, 0, 1};
+    }
+  }
 
   if (csv)
     printf("kernel,ms,GB/s,fraction_of_copy\n");
@@ -175,7 +205,7 @@ int main(int argc, char **argv) {
       continue;
     bench_ctx c = {&cases[i], {NULL, dtype, 2, {M, K, 0}}, xd,
                    {codes, scales, small, small + 64}, {codes2, scales2, small + 128, small + 192},
-                   {cases[i].rht, 9, 10, 0}, ALTO_OK};
+                   {cases[i].rht, 9, 10, 0}, ALTO_OK, dst};
     if (c.rht.b && alto_gpu_rht_upload(B, &c.rht) != ALTO_OK) { /* once, as training does */
       printf("%-40s %s\n", cases[i].name, alto_last_error());
       continue;
@@ -186,12 +216,17 @@ int main(int argc, char **argv) {
       continue;
     }
     alto_quant_layout_of(&cases[i].wgrad, &c.x, &l2);
+    if (cases[i].dequant && /* codes and scales to dequantize: the input's */
+        alto_gpu_quantize(B, &cases[i].spec, &c.x, c.xd, NULL, &c.q) != ALTO_OK) {
+      printf("%-40s quantize failed: %s\n", cases[i].name, alto_last_error());
+      continue;
+    }
     float ms = median_ms(run_once, &c, 20);
     if (c.st != ALTO_OK) {
       printf("%-40s failed: %s\n", cases[i].name, alto_last_error());
       continue;
     }
-    double bytes =
+    double bytes = /* the input (or, dequantizing, the output) + codes + scales */
         (double)n * esz + (double)l.codes_bytes + (double)(l.scale_count * l.scale_bytes);
     if (cases[i].dual)
       bytes += (double)l2.codes_bytes + (double)(l2.scale_count * l2.scale_bytes);

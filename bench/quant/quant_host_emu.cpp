@@ -14,7 +14,7 @@
 // tests/test_quant_gpu.c remains the real check.
 //   cmake --build build --target alto && g++ -std=c++17 -O2 -w -Itemplates -I. \
 //     bench/quant/quant_host_emu.cpp build/libalto.a -lm -lpthread -ldl -o /tmp/quant_emu &&
-//     /tmp/quant_emu
+//     /tmp/quant_emu [GROUP]...
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -28,6 +28,8 @@
 #define __global__
 #define __forceinline__ inline
 #define __launch_bounds__(x)
+#define __align__(n) __attribute__((aligned(n)))
+template <class T> static inline T __ldg(const T *p) { return *p; }
 struct uint4 {
   unsigned x, y, z, w;
 };
@@ -81,6 +83,8 @@ static unsigned atomicMax(unsigned *p, unsigned v) {
 #include "quant/quant_rows.cuh"
 #include "quant/quant_scaled.cuh"
 #include "quant/quant_tile128.cuh"
+#include "quant/quant_rht.cuh"
+#include "quant/dequant.cuh"
 
 extern "C" {
 #include "runtime/cpu/quant.h"
@@ -485,19 +489,285 @@ template <bool BF16> static void scaled_all() {
   tensorwise_case<ALTO_ELEM_E5M2, BF16, true>(5, 1030); // n % 16 != 0
 }
 
-int main() {
-  check_e2m1();
-  check_e2m1_bf16x2();
-  rows_all<true>();
-  rows_all<false>();
-  cols_all<true>();
-  cols_all<false>();
-  tile128_all<ALTO_ELEM_E4M3, true>();
-  tile128_all<ALTO_ELEM_E4M3, false>();
-  tile128_all<ALTO_ELEM_E5M2, true>();
-  tile128_all<ALTO_ELEM_E5M2, false>();
-  scaled_all<true>();
-  scaled_all<false>();
+// ---- quant_rht.cuh --------------------------------------------------------------------------------------
+// The CPU reference of R x: alto_cpu_rht (rounded to the input dtype), then quantized.
+struct rht_tables {
+  float sign[256];
+  int perm[256];
+};
+static rht_tables rht_make(int b, alto_u64 seed, alto_u64 stream) {
+  rht_tables t;
+  alto_rht_make(seed, stream, b, t.sign, t.perm);
+  return t;
+}
+static std::vector<unsigned char> rht_ref(const input &in, int b, alto_u64 seed, alto_u64 stream) {
+  alto_tensor_view x = in.view();
+  std::vector<unsigned char> y((size_t)(in.E * in.R * in.C) * (in.bf16 ? 2 : 4));
+  if (alto_cpu_rht(&x, b, seed, stream, x.dtype, y.data()) != ALTO_OK)
+    printf("FAIL cpu rht: %s\n", alto_last_error());
+  return y;
+}
+
+template <int KIND, int ELEM, int BR, int RHT_B, bool BF16, int RULE, bool SR>
+static void rht_cols_case(const char *what, alto_quant_spec spec, int64_t E, int64_t R, int64_t C) {
+  input in = make_input(E, R, C, BF16, !spec.two_level);
+  const alto_u64 rseed = 0x1234, rstream = 0x99;
+  std::vector<unsigned char> xr = rht_ref(in, RHT_B, rseed, rstream);
+  input inr = in; // R x as the reference's input
+  if (BF16)
+    memcpy(inr.xb.data(), xr.data(), xr.size());
+  else
+    memcpy(inr.xf.data(), xr.data(), xr.size());
+  alto_quantized ref;
+  if (!reference(spec, inr, &ref))
+    return;
+  outputs o(ref);
+  if (spec.two_level) {
+    emu_amax<BF16>(inr, o);
+    o.outer = alto_nvfp4_outer(alto_f32_from_bits(o.amax), 1);
+  }
+  static rht_tables t;
+  t = rht_make(RHT_B, rseed, rstream);
+  const void *x = in.data();
+  alto_u8 *codes = o.codes.data();
+  void *scales = o.scales.data();
+  const float *outer = KIND == ALTO_QK_NVFP4 ? &o.outer : nullptr;
+  const alto_u64 seed = spec.seed, stream = spec.stream;
+  const int64_t cols = C;
+  run([=] {
+    alto_quant_rht_cols<KIND, ELEM, BR, RHT_B, BF16, RULE, SR, 128>(x, codes, scales, outer, t.sign,
+                                                                    t.perm, cols, seed, stream);
+  }, cdiv(C, 256), (unsigned)(E * R / BR), 128);
+  compare(what, in, ref, o);
+  alto_quantized_free(&ref);
+}
+
+template <int ELEM, bool BF16, bool SR>
+static void dual_case(const char *what, alto_scheme scheme, int64_t E, int64_t R, int64_t C) {
+  alto_quant_spec f = alto_quant_spec_default(scheme), w = f;
+  f.sr = w.sr = SR, f.seed = w.seed = 0xD0A1, f.stream = 0x51;
+  w.axis = -2, w.stream = 0x52;
+  input in = make_input(E, R, C, BF16, true);
+  const alto_u64 rseed = 0x77, rstream = 0x3;
+  std::vector<unsigned char> xr = rht_ref(in, 32, rseed, rstream);
+  input inr = in;
+  if (BF16)
+    memcpy(inr.xb.data(), xr.data(), xr.size());
+  else
+    memcpy(inr.xf.data(), xr.data(), xr.size());
+  alto_quantized rf, rw;
+  if (!reference(f, in, &rf) || !reference(w, inr, &rw))
+    return;
+  outputs of(rf), ow(rw);
+  static rht_tables t;
+  t = rht_make(32, rseed, rstream);
+  const void *x = in.data();
+  alto_u8 *cf = of.codes.data(), *cw = ow.codes.data();
+  void *sf = of.scales.data(), *sw = ow.scales.data();
+  const alto_u64 seed = f.seed, s1 = f.stream, s2 = w.stream;
+  const int64_t cols = C;
+  constexpr int NT = BF16 ? 128 : 64; // as compiler/gen.c
+  run([=] {
+    alto_quant_dual_rht<ALTO_QK_MX, ELEM, BF16, ALTO_SCALE_EVEN, SR, NT>(
+        x, cf, sf, cw, sw, t.sign, t.perm, cols, seed, s1, s2);
+  }, cdiv(C, 2 * NT), (unsigned)(E * R / 32), NT);
+  char w1[96], w2[96];
+  snprintf(w1, sizeof w1, "%s (fprop)", what);
+  snprintf(w2, sizeof w2, "%s (wgrad)", what);
+  compare(w1, in, rf, of);
+  compare(w2, in, rw, ow);
+  alto_quantized_free(&rf);
+  alto_quantized_free(&rw);
+}
+
+template <int RHT_B, bool BF16> static void rht_only_case(int64_t E, int64_t R, int64_t C) {
+  input in = make_input(E, R, C, BF16, true);
+  const alto_u64 rseed = 0x4321, rstream = 0x17;
+  std::vector<unsigned char> ref = rht_ref(in, RHT_B, rseed, rstream);
+  std::vector<unsigned char> y(ref.size() + 64, 0x5A);
+  static rht_tables t;
+  t = rht_make(RHT_B, rseed, rstream);
+  const void *x = in.data();
+  void *yp = y.data();
+  const int64_t cols = C;
+  run([=] { alto_rht_cols_only<RHT_B, BF16, 128>(x, yp, t.sign, t.perm, cols); }, cdiv(C, 256),
+      (unsigned)(E * R / RHT_B), 128);
+  int64_t d = -1;
+  for (size_t i = 0; i < ref.size() && d < 0; i++)
+    if (y[i] != ref[i])
+      d = (int64_t)i;
+  bool guards = true;
+  for (int i = 0; i < 64; i++)
+    guards &= y[ref.size() + i] == 0x5A;
+  const bool ok = d < 0 && guards;
+  printf("%s rht%-3d only                                  %s [%lld x %lld x %lld]", ok ? "ok  " : "FAIL",
+         RHT_B, BF16 ? "bf16" : "f32 ", (long long)E, (long long)R, (long long)C);
+  if (d >= 0)
+    printf("  differs at byte %lld", (long long)d);
+  if (!guards)
+    printf("  wrote past its output");
+  printf("\n");
+  bad += !ok;
+  checks++;
+}
+
+template <bool BF16> static void rht_all() {
+  alto_quant_spec s = alto_quant_spec_default(ALTO_SCHEME_MXFP4);
+  s.axis = -2;
+  rht_cols_case<ALTO_QK_MX, ALTO_ELEM_E2M1, 32, 32, BF16, ALTO_SCALE_EVEN, false>("rht mxfp4 32x1 rht32", s, 1, 64, 1056);
+  rht_cols_case<ALTO_QK_MX, ALTO_ELEM_E2M1, 32, 32, BF16, ALTO_SCALE_EVEN, false>("rht mxfp4 32x1 rht32", s, 3, 32, 200);
+  rht_cols_case<ALTO_QK_MX, ALTO_ELEM_E2M1, 32, 16, BF16, ALTO_SCALE_EVEN, false>("rht mxfp4 32x1 rht16", s, 1, 64, 1030);
+  s.sr = true, s.seed = 0x5EED, s.stream = 0xABCDEF0123ull;
+  rht_cols_case<ALTO_QK_MX, ALTO_ELEM_E2M1, 32, 32, BF16, ALTO_SCALE_EVEN, true>("rht mxfp4 32x1 rht32 sr", s, 1, 64, 1056);
+  s = alto_quant_spec_default(ALTO_SCHEME_MXFP8_E4M3);
+  s.axis = -2, s.rule = ALTO_SCALE_RCEIL;
+  rht_cols_case<ALTO_QK_MX, ALTO_ELEM_E4M3, 32, 32, BF16, ALTO_SCALE_RCEIL, false>("rht mxfp8 e4m3 32x1 rht32 rceil", s, 1, 64, 1030);
+  s = alto_quant_spec_default(ALTO_SCHEME_NVFP4);
+  s.axis = -2;
+  rht_cols_case<ALTO_QK_NVFP4, ALTO_ELEM_E2M1, 16, 16, BF16, ALTO_SCALE_EVEN, false>("rht nvfp4 16x1 rht16", s, 1, 48, 1056);
+  s.two_level = true, s.sr = true, s.seed = 7, s.stream = 11;
+  rht_cols_case<ALTO_QK_NVFP4, ALTO_ELEM_E2M1, 16, 16, BF16, ALTO_SCALE_EVEN, true>("rht nvfp4 16x1 rht16 two-level sr", s, 2, 32, 1056);
+  dual_case<ALTO_ELEM_E2M1, BF16, false>("dual mxfp4 rht32", ALTO_SCHEME_MXFP4, 1, 64, 1056);
+  dual_case<ALTO_ELEM_E2M1, BF16, false>("dual mxfp4 rht32", ALTO_SCHEME_MXFP4, 3, 32, 96);
+  dual_case<ALTO_ELEM_E2M1, BF16, true>("dual mxfp4 rht32 sr", ALTO_SCHEME_MXFP4, 1, 64, 1056);
+  dual_case<ALTO_ELEM_E4M3, BF16, false>("dual mxfp8 e4m3 rht32", ALTO_SCHEME_MXFP8_E4M3, 1, 32, 288);
+  rht_only_case<32, BF16>(1, 64, 1056);
+  rht_only_case<16, BF16>(3, 16, 1030);
+}
+
+// ---- dequant.cuh ------------------------------------------------------------------------------------------
+// Codes and scales from the CPU reference, dequantized on both paths (cols % 16 == 0: the vector
+// path; otherwise one thread per element), both output dtypes, against alto_cpu_dequantize.
+template <int KIND, int ELEM, int BR, int BC, bool PACK_ROWS, int SCALE_MODE>
+static void dequant_case(const char *what, alto_quant_spec spec, int64_t E, int64_t R, int64_t C) {
+  input in = make_input(E, R, C, false, !spec.two_level && spec.scheme != ALTO_SCHEME_FP8_TENSORWISE);
+  alto_quantized ref;
+  if (!reference(spec, in, &ref))
+    return;
+  const int64_t rows = E * R, n = rows * C;
+  for (int od = 0; od < 2; od++) {
+    const size_t osz = od ? 4 : 2;
+    std::vector<unsigned char> want(n * osz), got(n * osz + 64, 0x5A);
+    if (alto_cpu_dequantize(&spec, &ref, od ? ALTO_ELEM_F32 : ALTO_ELEM_BF16, want.data()) != ALTO_OK) {
+      printf("FAIL cpu dequant: %s\n", alto_last_error());
+      bad++;
+      continue;
+    }
+    const alto_u8 *codes = ref.codes;
+    const void *scales = ref.scales;
+    const float *outer = &ref.outer;
+    void *y = got.data();
+    const int64_t cols = C, Rr = R;
+    constexpr int NT = 64; // as compiler/gen.c
+    const int64_t groups = (ELEM == ALTO_ELEM_E2M1 && PACK_ROWS) ? rows / 2 : rows;
+    const unsigned gx = C % 16 == 0 ? cdiv(C, 16 * NT) : cdiv(n, NT);
+    const unsigned gy = C % 16 == 0 ? (unsigned)(groups < 65535 ? groups : 65535) : 1;
+    if (od)
+      run([=] { alto_dequant<KIND, ELEM, BR, BC, PACK_ROWS, SCALE_MODE, false, NT>(codes, scales, outer, y, rows, cols, Rr); }, gx, gy, NT);
+    else
+      run([=] { alto_dequant<KIND, ELEM, BR, BC, PACK_ROWS, SCALE_MODE, true, NT>(codes, scales, outer, y, rows, cols, Rr); }, gx, gy, NT);
+    int64_t d = -1;
+    for (size_t i = 0; i < want.size() && d < 0; i++)
+      if (want[i] != got[i])
+        d = (int64_t)i;
+    bool guards = true;
+    for (int i = 0; i < 64; i++)
+      guards &= got[want.size() + i] == 0x5A;
+    const bool ok = d < 0 && guards;
+    printf("%s dequant %-36s %s [%lld x %lld x %lld]", ok ? "ok  " : "FAIL", what, od ? "f32 " : "bf16",
+           (long long)E, (long long)R, (long long)C);
+    if (d >= 0)
+      printf("  differs at byte %lld", (long long)d);
+    if (!guards)
+      printf("  wrote past its output");
+    printf("\n");
+    bad += !ok;
+    checks++;
+  }
+  alto_quantized_free(&ref);
+}
+
+static void dequant_all() {
+  alto_quant_spec s = alto_quant_spec_default(ALTO_SCHEME_MXFP4);
+  dequant_case<ALTO_DQ_MX, ALTO_ELEM_E2M1, 1, 32, false, 0>("mxfp4 1x32", s, 1, 8, 1056);
+  dequant_case<ALTO_DQ_MX, ALTO_ELEM_E2M1, 1, 32, false, 0>("mxfp4 1x32", s, 2, 3, 96);
+  s.axis = -2;
+  dequant_case<ALTO_DQ_MX, ALTO_ELEM_E2M1, 32, 1, true, 0>("mxfp4 32x1", s, 1, 64, 1056);
+  dequant_case<ALTO_DQ_MX, ALTO_ELEM_E2M1, 32, 1, true, 0>("mxfp4 32x1", s, 1, 32, 200);
+  dequant_case<ALTO_DQ_MX, ALTO_ELEM_E2M1, 32, 1, true, 0>("mxfp4 32x1", s, 1, 32, 72);
+  s.block2d = true;
+  dequant_case<ALTO_DQ_MX, ALTO_ELEM_E2M1, 32, 32, true, 0>("mxfp4 32x32 pack rows", s, 2, 32, 256);
+  s.axis = -1;
+  dequant_case<ALTO_DQ_MX, ALTO_ELEM_E2M1, 32, 32, false, 0>("mxfp4 32x32 pack cols", s, 1, 64, 256);
+  s = alto_quant_spec_default(ALTO_SCHEME_MXFP8_E4M3);
+  dequant_case<ALTO_DQ_MX, ALTO_ELEM_E4M3, 1, 32, false, 0>("mxfp8 e4m3 1x32", s, 1, 8, 1056);
+  s.axis = -2;
+  dequant_case<ALTO_DQ_MX, ALTO_ELEM_E4M3, 32, 1, true, 0>("mxfp8 e4m3 32x1", s, 1, 64, 1056);
+  s = alto_quant_spec_default(ALTO_SCHEME_MXFP8_E5M2);
+  s.axis = -2, s.block2d = true;
+  dequant_case<ALTO_DQ_MX, ALTO_ELEM_E5M2, 32, 32, true, 0>("mxfp8 e5m2 32x32", s, 1, 64, 256);
+  s = alto_quant_spec_default(ALTO_SCHEME_NVFP4);
+  s.two_level = true;
+  dequant_case<ALTO_DQ_NVFP4, ALTO_ELEM_E2M1, 1, 16, false, 0>("nvfp4 1x16 two-level", s, 1, 8, 1056);
+  s.two_level = false, s.axis = -2;
+  dequant_case<ALTO_DQ_NVFP4, ALTO_ELEM_E2M1, 16, 1, true, 0>("nvfp4 16x1", s, 1, 32, 1056);
+  s.block2d = true;
+  dequant_case<ALTO_DQ_NVFP4, ALTO_ELEM_E2M1, 16, 16, true, 0>("nvfp4 16x16", s, 1, 32, 256);
+  s = alto_quant_spec_default(ALTO_SCHEME_FP8_BLOCK);
+  dequant_case<ALTO_DQ_FP8_BLOCK, ALTO_ELEM_E4M3, 1, 128, false, 0>("fp8_block e4m3 1x128", s, 1, 8, 1152);
+  s.axis = -2;
+  dequant_case<ALTO_DQ_FP8_BLOCK, ALTO_ELEM_E4M3, 128, 1, true, 0>("fp8_block e4m3 128x1", s, 1, 128, 1152);
+  s.elem = ALTO_ELEM_E5M2, s.block2d = true;
+  dequant_case<ALTO_DQ_FP8_BLOCK, ALTO_ELEM_E5M2, 128, 128, true, 0>("fp8_block e5m2 128x128", s, 1, 128, 256);
+  s = alto_quant_spec_default(ALTO_SCHEME_FP8_ROWWISE);
+  dequant_case<ALTO_DQ_FP8_SCALED, ALTO_ELEM_E4M3, 1, 1, false, ALTO_DQS_ROW>("fp8 rowwise axis-1", s, 1, 8, 1056);
+  s.axis = -2, s.elem = ALTO_ELEM_E5M2;
+  dequant_case<ALTO_DQ_FP8_SCALED, ALTO_ELEM_E5M2, 1, 1, true, ALTO_DQS_COL>("fp8 rowwise axis-2", s, 3, 8, 1056);
+  dequant_case<ALTO_DQ_FP8_SCALED, ALTO_ELEM_E5M2, 1, 1, true, ALTO_DQS_COL>("fp8 rowwise axis-2", s, 2, 4, 1030);
+  s = alto_quant_spec_default(ALTO_SCHEME_FP8_TENSORWISE);
+  dequant_case<ALTO_DQ_FP8_SCALED, ALTO_ELEM_E4M3, 1, 1, false, ALTO_DQS_TENSOR>("fp8 tensorwise", s, 1, 8, 1056);
+}
+
+// Command line: quant_emu [GROUP]...: only the groups named (e2m1 rows cols tile128 scaled rht dequant).
+static int n_groups;
+static char **groups;
+static bool group(const char *g) {
+  for (int i = 0; i < n_groups; i++)
+    if (strcmp(groups[i], g) == 0)
+      return true;
+  return n_groups == 0;
+}
+
+int main(int argc, char **argv) {
+  n_groups = argc - 1, groups = argv + 1;
+  if (group("e2m1")) {
+    check_e2m1();
+    check_e2m1_bf16x2();
+  }
+  if (group("rows")) {
+    rows_all<true>();
+    rows_all<false>();
+  }
+  if (group("cols")) {
+    cols_all<true>();
+    cols_all<false>();
+  }
+  if (group("tile128")) {
+    tile128_all<ALTO_ELEM_E4M3, true>();
+    tile128_all<ALTO_ELEM_E4M3, false>();
+    tile128_all<ALTO_ELEM_E5M2, true>();
+    tile128_all<ALTO_ELEM_E5M2, false>();
+  }
+  if (group("scaled")) {
+    scaled_all<true>();
+    scaled_all<false>();
+  }
+  if (group("rht")) {
+    rht_all<true>();
+    rht_all<false>();
+  }
+  if (group("dequant"))
+    dequant_all();
   printf("%d of %d checks ok; %s\n", checks - bad, checks, bad ? "FAILED" : "all ok");
   return bad != 0;
 }

@@ -29,6 +29,109 @@
 
 #include "quant/quant_codes.cuh"
 
+// Step 3 of the tile kernels (also quant_rht.cuh's): the codes of one thread's P rows x V columns
+// (16 bytes of each row, raw words w; row gr0 + p, columns c .. c + V - 1, of which n exist), given
+// each column's block state be[] and NaN mask (byte j % 4 of mask[j / 4]), stored V code bytes per
+// row (FP4 packed along the rows: per row pair; FP4 packed along the columns, 2-D blocks only:
+// V / 2 bytes per row). full: all V columns exist and rows are 16-byte aligned (wide stores).
+template <int KIND, int ELEM, int P, bool IN_BF16, bool SR, bool PACK_ROWS>
+__device__ __forceinline__ void alto_cols_codes_(const alto_u32 (*w)[4], const alto_block_enc *be,
+                                                 const alto_u32 *mask, alto_u8 *__restrict__ codes,
+                                                 alto_idx r0, alto_idx c, alto_idx cols, int n,
+                                                 bool full, alto_u64 seed, alto_u64 stream) {
+  constexpr int V = IN_BF16 ? 8 : 4;
+  constexpr bool FP4 = ELEM == ALTO_ELEM_E2M1;
+  // MX E2M1 of bf16 inputs: two elements per instruction (quant_codes.cuh), 2^(127-s) per column
+  constexpr bool X2 = KIND == ALTO_QK_MX && FP4 && !SR && IN_BF16 && ALTO_QUANT_BF16X2;
+  alto_u32 inv2[V / 2];
+#pragma unroll
+  for (int i = 0; i < V / 2; i++)
+    inv2[i] = X2 ? alto_pow2_bf16x2_(be[2 * i].k, be[2 * i + 1].k) : 0;
+  constexpr int RS = (FP4 && PACK_ROWS) ? 2 : 1; // rows per code row
+#pragma unroll
+  for (int p = 0; p < P; p += RS) {
+    const alto_idx gr = r0 + p;
+    alto_u32 u[RS][V]; // the elements' random words (SR): one Philox call per 4 columns
+#pragma unroll
+    for (int q = 0; q < RS; q++)
+#pragma unroll
+      for (int j = 0; j < V; j += 4) {
+        if (SR) {
+          const alto_philox4 r = alto_philox_words4(seed, stream, (gr + q) * cols + c + j);
+          u[q][j] = r.v[0], u[q][j + 1] = r.v[1], u[q][j + 2] = r.v[2], u[q][j + 3] = r.v[3];
+        } else {
+          u[q][j] = u[q][j + 1] = u[q][j + 2] = u[q][j + 3] = 0;
+        }
+      }
+    if constexpr (FP4 && !PACK_ROWS) { // 2-D blocks only: one block per thread, always full
+      alto_u32 b[V / 2];               // byte i: columns 2i, 2i + 1 of row p
+#pragma unroll
+      for (int i = 0; i < V / 2; i++) {
+        if (X2) {
+          const alto_u32 t = alto_mx_e2m1x2_bf16_(w[p][i], inv2[i]);
+          b[i] = alto_bitsel_(0xFu, t, t >> 12);
+        } else {
+          b[i] = alto_codes2_<KIND, ELEM, SR>(alto_raw_val_<IN_BF16>(w[p], 2 * i),
+                                              alto_raw_val_<IN_BF16>(w[p], 2 * i + 1), be[2 * i],
+                                              u[0][2 * i], u[0][2 * i + 1]);
+        }
+      }
+      alto_u8 *o = codes + gr * (cols / 2) + c / 2;
+      if constexpr (V == 8)
+        *(alto_u32 *)o = alto_bytes4_(b[0], b[1], b[2], b[3]) & mask[0];
+      else
+        *(alto_u16 *)o = (alto_u16)((b[0] & 0xFFu) | (b[1] << 8)) & (alto_u16)mask[0];
+    } else {
+      alto_u32 cw[V / 4]; // V bytes, byte j = column j
+#pragma unroll
+      for (int j = 0; j < V; j += 4) {
+        if (FP4 && X2) { // rows p, p + 1 of columns j .. j + 3
+          const alto_u32 t0 = alto_mx_e2m1x2_bf16_(w[p][j / 2], inv2[j / 2]);
+          const alto_u32 t1 = alto_mx_e2m1x2_bf16_(w[p + 1][j / 2], inv2[j / 2]);
+          const alto_u32 t2 = alto_mx_e2m1x2_bf16_(w[p][j / 2 + 1], inv2[j / 2 + 1]);
+          const alto_u32 t3 = alto_mx_e2m1x2_bf16_(w[p + 1][j / 2 + 1], inv2[j / 2 + 1]);
+          // bytes 0 and 2 of each: column 2i (row p low nibble, row p + 1 high), column 2i + 1
+          const alto_u32 a = alto_bitsel_(0x000F000Fu, t0, t1 << 4);
+          const alto_u32 b = alto_bitsel_(0x000F000Fu, t2, t3 << 4);
+          cw[j / 4] = alto_prmt_(a, b, 0x6420u);
+        } else {
+          alto_u32 b2[2];
+#pragma unroll
+          for (int h = 0; h < 2; h++) {
+            const int jj = j + 2 * h;
+            if (FP4) // column jj: rows p, p + 1; column jj + 1: rows p, p + 1
+              b2[h] = alto_codes2_<KIND, ELEM, SR>(alto_raw_val_<IN_BF16>(w[p], jj),
+                                                   alto_raw_val_<IN_BF16>(w[p + RS - 1], jj), be[jj],
+                                                   u[0][jj], u[RS - 1][jj]) |
+                      (alto_codes2_<KIND, ELEM, SR>(alto_raw_val_<IN_BF16>(w[p], jj + 1),
+                                                    alto_raw_val_<IN_BF16>(w[p + RS - 1], jj + 1),
+                                                    be[jj + 1], u[0][jj + 1], u[RS - 1][jj + 1])
+                       << 8);
+            else // FP8: one byte per column (k differs between the columns of column blocks)
+              b2[h] = alto_fp8x2_<ELEM>(
+                  alto_block_q_<KIND>(alto_raw_val_<IN_BF16>(w[p], jj), be[jj]),
+                  alto_block_q_<KIND>(alto_raw_val_<IN_BF16>(w[p], jj + 1), be[jj + 1]));
+          }
+          cw[j / 4] = b2[0] | (b2[1] << 16);
+        }
+        cw[j / 4] &= mask[j / 4];
+      }
+      alto_u8 *o = codes + (FP4 ? gr / 2 : gr) * cols + c;
+      if (full) {
+        if constexpr (V == 8)
+          *(uint2 *)o = uint2{cw[0], cw[1]};
+        else
+          *(alto_u32 *)o = cw[0];
+      } else {
+#pragma unroll
+        for (int j = 0; j < V; j++)
+          if (j < n)
+            o[j] = (alto_u8)(cw[j / 4] >> (8 * (j % 4)));
+      }
+    }
+  }
+}
+
 template <int KIND, int ELEM, int BR, int BC, bool IN_BF16, int RULE, bool SR, bool PACK_ROWS,
           int NT>
 __device__ __forceinline__ void alto_quant_cols(const void *__restrict__ x,
@@ -174,95 +277,8 @@ __device__ __forceinline__ void alto_quant_cols(const void *__restrict__ x,
     return;
 
   // 3. codes
-  // MX E2M1 of bf16 inputs: two elements per instruction (quant_codes.cuh), 2^(127-s) per column
-  constexpr bool X2 = KIND == ALTO_QK_MX && FP4 && !SR && IN_BF16 && ALTO_QUANT_BF16X2;
-  alto_u32 inv2[V / 2];
-#pragma unroll
-  for (int i = 0; i < V / 2; i++)
-    inv2[i] = X2 ? alto_pow2_bf16x2_(be[2 * i].k, be[2 * i + 1].k) : 0;
-  constexpr int RS = (FP4 && PACK_ROWS) ? 2 : 1; // rows per code row
-#pragma unroll
-  for (int p = 0; p < P; p += RS) {
-    const alto_idx gr = r0 + p;
-    alto_u32 u[RS][V]; // the elements' random words (SR): one Philox call per 4 columns
-#pragma unroll
-    for (int q = 0; q < RS; q++)
-#pragma unroll
-      for (int j = 0; j < V; j += 4) {
-        if (SR) {
-          const alto_philox4 r = alto_philox_words4(seed, stream, (gr + q) * cols + c + j);
-          u[q][j] = r.v[0], u[q][j + 1] = r.v[1], u[q][j + 2] = r.v[2], u[q][j + 3] = r.v[3];
-        } else {
-          u[q][j] = u[q][j + 1] = u[q][j + 2] = u[q][j + 3] = 0;
-        }
-      }
-    if constexpr (FP4 && !PACK_ROWS) { // 2-D blocks only: one block per thread, always full
-      alto_u32 b[V / 2];               // byte i: columns 2i, 2i + 1 of row p
-#pragma unroll
-      for (int i = 0; i < V / 2; i++) {
-        if (X2) {
-          const alto_u32 t = alto_mx_e2m1x2_bf16_(w[p][i], inv2[i]);
-          b[i] = alto_bitsel_(0xFu, t, t >> 12);
-        } else {
-          b[i] = alto_codes2_<KIND, ELEM, SR>(alto_raw_val_<IN_BF16>(w[p], 2 * i),
-                                              alto_raw_val_<IN_BF16>(w[p], 2 * i + 1), be[2 * i],
-                                              u[0][2 * i], u[0][2 * i + 1]);
-        }
-      }
-      alto_u8 *o = codes + gr * (cols / 2) + c / 2;
-      if constexpr (V == 8)
-        *(alto_u32 *)o = alto_bytes4_(b[0], b[1], b[2], b[3]) & mask[0];
-      else
-        *(alto_u16 *)o = (alto_u16)((b[0] & 0xFFu) | (b[1] << 8)) & (alto_u16)mask[0];
-    } else {
-      alto_u32 cw[V / 4]; // V bytes, byte j = column j
-#pragma unroll
-      for (int j = 0; j < V; j += 4) {
-        if (FP4 && X2) { // rows p, p + 1 of columns j .. j + 3
-          const alto_u32 t0 = alto_mx_e2m1x2_bf16_(w[p][j / 2], inv2[j / 2]);
-          const alto_u32 t1 = alto_mx_e2m1x2_bf16_(w[p + 1][j / 2], inv2[j / 2]);
-          const alto_u32 t2 = alto_mx_e2m1x2_bf16_(w[p][j / 2 + 1], inv2[j / 2 + 1]);
-          const alto_u32 t3 = alto_mx_e2m1x2_bf16_(w[p + 1][j / 2 + 1], inv2[j / 2 + 1]);
-          // bytes 0 and 2 of each: column 2i (row p low nibble, row p + 1 high), column 2i + 1
-          const alto_u32 a = alto_bitsel_(0x000F000Fu, t0, t1 << 4);
-          const alto_u32 b = alto_bitsel_(0x000F000Fu, t2, t3 << 4);
-          cw[j / 4] = alto_prmt_(a, b, 0x6420u);
-        } else {
-          alto_u32 b2[2];
-#pragma unroll
-          for (int h = 0; h < 2; h++) {
-            const int jj = j + 2 * h;
-            if (FP4) // column jj: rows p, p + 1; column jj + 1: rows p, p + 1
-              b2[h] = alto_codes2_<KIND, ELEM, SR>(alto_raw_val_<IN_BF16>(w[p], jj),
-                                                   alto_raw_val_<IN_BF16>(w[p + RS - 1], jj), be[jj],
-                                                   u[0][jj], u[RS - 1][jj]) |
-                      (alto_codes2_<KIND, ELEM, SR>(alto_raw_val_<IN_BF16>(w[p], jj + 1),
-                                                    alto_raw_val_<IN_BF16>(w[p + RS - 1], jj + 1),
-                                                    be[jj + 1], u[0][jj + 1], u[RS - 1][jj + 1])
-                       << 8);
-            else // FP8: one byte per column (k differs between the columns of column blocks)
-              b2[h] = alto_fp8x2_<ELEM>(
-                  alto_block_q_<KIND>(alto_raw_val_<IN_BF16>(w[p], jj), be[jj]),
-                  alto_block_q_<KIND>(alto_raw_val_<IN_BF16>(w[p], jj + 1), be[jj + 1]));
-          }
-          cw[j / 4] = b2[0] | (b2[1] << 16);
-        }
-        cw[j / 4] &= mask[j / 4];
-      }
-      alto_u8 *o = codes + (FP4 ? gr / 2 : gr) * cols + c;
-      if (full) {
-        if constexpr (V == 8)
-          *(uint2 *)o = uint2{cw[0], cw[1]};
-        else
-          *(alto_u32 *)o = cw[0];
-      } else {
-#pragma unroll
-        for (int j = 0; j < V; j++)
-          if (j < n)
-            o[j] = (alto_u8)(cw[j / 4] >> (8 * (j % 4)));
-      }
-    }
-  }
+  alto_cols_codes_<KIND, ELEM, P, IN_BF16, SR, PACK_ROWS>(w, be, mask, codes, r0, c, cols, n, full,
+                                                          seed, stream);
 }
 
 #endif

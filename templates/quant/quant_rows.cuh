@@ -42,26 +42,20 @@ __device__ __forceinline__ void alto_encode8_(const alto_u32 (*w)[4], int j0,
   }
 }
 
-template <int KIND, int ELEM, int B, bool IN_BF16, int RULE, bool SR>
-__device__ __forceinline__ void alto_quant_rows(const void *__restrict__ x,
-                                                alto_u8 *__restrict__ codes,
-                                                void *__restrict__ scales,
-                                                const float *__restrict__ outer_ptr,
-                                                alto_idx n_elems, alto_u64 seed, alto_u64 stream) {
-  constexpr int V = 16;               // elements per thread
-  constexpr int NCH = IN_BF16 ? 2 : 4; // 16-byte chunks per thread
-  constexpr int G = B / V;            // lanes per block
+// The V (16 or 32) consecutive elements e0 .. e0 + V - 1 of one thread, as raw words w (V / 8
+// 16-byte chunks of bf16, V / 4 of fp32): the block amax (the G = B / V lanes of a block are
+// consecutive lanes: shuffles, in which every lane of the warp takes part), the block's scale
+// (stored by the first lane of the block: first), the codes (8- to 32-byte stores). Inactive lanes
+// (past the tensor) only shuffle.
+template <int KIND, int ELEM, int B, bool IN_BF16, int RULE, bool SR, int V>
+__device__ __forceinline__ void
+alto_rows_encode_(const alto_u32 (*w)[4], bool active, bool first, alto_u8 *__restrict__ codes,
+                  void *__restrict__ scales, const float *__restrict__ outer_ptr, alto_idx e0,
+                  alto_u64 seed, alto_u64 stream) {
+  constexpr int NCH = V / (IN_BF16 ? 8 : 4); // 16-byte chunks per thread
+  constexpr int G = B / V;                   // lanes per block
   constexpr bool FP4 = ELEM == ALTO_ELEM_E2M1;
-  const alto_idx t = (alto_idx)blockIdx.x * blockDim.x + threadIdx.x;
-  const alto_idx e0 = t * V;
-  const bool active = e0 < n_elems;
-  alto_u32 w[NCH][4];
-#pragma unroll
-  for (int q = 0; q < NCH; q++) {
-    uint4 p = active ? ((const uint4 *)((const unsigned char *)x + e0 * (IN_BF16 ? 2 : 4)))[q]
-                     : uint4{0, 0, 0, 0};
-    w[q][0] = p.x, w[q][1] = p.y, w[q][2] = p.z, w[q][3] = p.w;
-  }
+  static_assert((V == 16 || V == 32) && B % V == 0, "16 or 32 elements of one block");
   float amax = alto_f32_from_bits(alto_raw_amax_bits_<IN_BF16, NCH>(w));
   // Groups of G lanes are aligned (blocks start at multiples of B), so inactive tail lanes only
   // ever meet each other.
@@ -87,31 +81,66 @@ __device__ __forceinline__ void alto_quant_rows(const void *__restrict__ x,
   }
   const alto_block_enc be = alto_block_enc_make<KIND>(s, outer);
   const alto_u32 mask = alto_block_mask_<KIND>(be);
-  alto_u32 c0[2], c1[2];
+  alto_u32 c[V / 8][2]; // 8 elements each: FP4 one word, FP8 two
   if constexpr (KIND == ALTO_QK_MX && FP4 && !SR && IN_BF16 && ALTO_QUANT_BF16X2) {
     const alto_u32 inv2 = alto_pow2_bf16x2_(be.k, be.k); // two elements per instruction
-    alto_u32 b[8]; // byte i: elements 2i, 2i + 1
 #pragma unroll
-    for (int i = 0; i < 8; i++) {
-      const alto_u32 t = alto_mx_e2m1x2_bf16_(w[i / 4][i % 4], inv2);
-      b[i] = alto_bitsel_(0xFu, t, t >> 12);
+    for (int h = 0; h < V / 8; h++) {
+      alto_u32 b[4]; // byte i: elements 8h + 2i, 8h + 2i + 1
+#pragma unroll
+      for (int i = 0; i < 4; i++) {
+        const alto_u32 t = alto_mx_e2m1x2_bf16_(w[h][i], inv2);
+        b[i] = alto_bitsel_(0xFu, t, t >> 12);
+      }
+      c[h][0] = alto_bytes4_(b[0], b[1], b[2], b[3]);
+      c[h][1] = 0;
     }
-    c0[0] = alto_bytes4_(b[0], b[1], b[2], b[3]);
-    c1[0] = alto_bytes4_(b[4], b[5], b[6], b[7]);
   } else {
-    alto_encode8_<KIND, ELEM, SR, IN_BF16>(w, 0, be, u, c0);
-    alto_encode8_<KIND, ELEM, SR, IN_BF16>(w, 8, be, u + 8, c1);
+#pragma unroll
+    for (int h = 0; h < V / 8; h++)
+      alto_encode8_<KIND, ELEM, SR, IN_BF16>(w, 8 * h, be, u + 8 * h, c[h]);
   }
-  if (FP4)
-    *(uint2 *)(codes + e0 / 2) = uint2{c0[0] & mask, c1[0] & mask};
-  else
-    *(uint4 *)(codes + e0) = uint4{c0[0] & mask, c0[1] & mask, c1[0] & mask, c1[1] & mask};
-  if ((t & (G - 1)) == 0) {
+  if constexpr (FP4) {
+    if constexpr (V == 16)
+      *(uint2 *)(codes + e0 / 2) = uint2{c[0][0] & mask, c[1][0] & mask};
+    else
+      *(uint4 *)(codes + e0 / 2) =
+          uint4{c[0][0] & mask, c[1][0] & mask, c[2][0] & mask, c[3][0] & mask};
+  } else {
+#pragma unroll
+    for (int h = 0; h < V / 16; h++)
+      *(uint4 *)(codes + e0 + 16 * h) = uint4{c[2 * h][0] & mask, c[2 * h][1] & mask,
+                                              c[2 * h + 1][0] & mask, c[2 * h + 1][1] & mask};
+  }
+  if (first) {
     if (KIND == ALTO_QK_FP8_BLOCK)
       ((alto_u32 *)scales)[e0 / B] = s;
     else
       ((alto_u8 *)scales)[e0 / B] = (alto_u8)s;
   }
+}
+
+template <int KIND, int ELEM, int B, bool IN_BF16, int RULE, bool SR>
+__device__ __forceinline__ void alto_quant_rows(const void *__restrict__ x,
+                                                alto_u8 *__restrict__ codes,
+                                                void *__restrict__ scales,
+                                                const float *__restrict__ outer_ptr,
+                                                alto_idx n_elems, alto_u64 seed, alto_u64 stream) {
+  constexpr int V = 16;               // elements per thread
+  constexpr int NCH = IN_BF16 ? 2 : 4; // 16-byte chunks per thread
+  constexpr int G = B / V;            // lanes per block
+  const alto_idx t = (alto_idx)blockIdx.x * blockDim.x + threadIdx.x;
+  const alto_idx e0 = t * V;
+  const bool active = e0 < n_elems;
+  alto_u32 w[NCH][4];
+#pragma unroll
+  for (int q = 0; q < NCH; q++) {
+    uint4 p = active ? ((const uint4 *)((const unsigned char *)x + e0 * (IN_BF16 ? 2 : 4)))[q]
+                     : uint4{0, 0, 0, 0};
+    w[q][0] = p.x, w[q][1] = p.y, w[q][2] = p.z, w[q][3] = p.w;
+  }
+  alto_rows_encode_<KIND, ELEM, B, IN_BF16, RULE, SR, V>(w, active, (t & (G - 1)) == 0, codes,
+                                                         scales, outer_ptr, e0, seed, stream);
 }
 
 #endif
