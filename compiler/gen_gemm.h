@@ -1,0 +1,72 @@
+/* Generator entries of alto's own Hopper GEMMs (templates/gemm/): a descriptor -> a readable stub
+ * (provenance comment, the wgmma wrapper for the tile width, #include of the template, one
+ * extern "C" kernel with the tile, pipeline depth, scale kind and epilogue baked in), its key, and
+ * the tile configuration chosen per shape (a pure function, unit-tested in tests/test_gemm_config.c).
+ *
+ * The kernels (sm_90a only): TMA bulk-tensor loads of K-major E4M3 tiles (128-byte swizzle) into a
+ * multi-stage shared-memory ring guarded by mbarriers; one producer warp (TMA for the codes,
+ * cp.async for the fp32 scales); two consumer warpgroups of 64 rows each issuing FP8 wgmma with
+ * fp32 accumulation, promoted into fp32 registers after every 128-deep K block with the block's
+ * scales (DeepGEMM's two-level accumulation); a persistent grid walking the tiles in L2-friendly
+ * groups; bf16 or fp32 output, optionally accumulated into C (beta = 1). M, N, K are runtime. */
+#ifndef ALTO_COMPILER_GEN_GEMM_H
+#define ALTO_COMPILER_GEN_GEMM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "compiler/gen.h"
+
+/* How B (the [N, K] operand) is scaled; A is always one fp32 per row per 128 along K (1x128). */
+typedef enum {
+  ALTO_GEMM_B_1X128 = 0,   /* one fp32 per row of B per 128 along K (wgrad; MXFP4 via E4M3) */
+  ALTO_GEMM_B_128X128 = 1, /* one fp32 per 128x128 block of B (fprop / dgrad weights) */
+} alto_gemm_bscale;
+
+#define ALTO_GEMM_BM 128       /* rows per tile: two consumer warpgroups of 64 */
+#define ALTO_GEMM_BK 128       /* K per pipeline stage = one scale block */
+#define ALTO_GEMM_THREADS 384  /* one producer warpgroup + two consumer warpgroups */
+#define ALTO_GEMM_SMEM_MAX (227 * 1024)
+
+/* The tile configuration of one GEMM. */
+typedef struct {
+  int bn;      /* columns per tile: a multiple of 16 in [64, 160]; 64 or 128 with 128x128 B scales */
+  int stages;  /* shared-memory pipeline depth, 2..8 */
+  int group_m; /* tile raster: row tiles walked in groups of this many (L2 reuse of B) */
+  int ctas;    /* persistent CTAs launched (<= the SM count, <= the tile count) */
+} alto_gemm_config;
+
+/* The configuration for C[M, N] = A[M, K] B[N, K]^T on a device with sm_count SMs: the tile width
+ * that wastes the fewest tile slots over the waves of the persistent grid (ties: the wider tile),
+ * the deepest pipeline that fits in shared memory (at most 8), groups of 8 row tiles. Pure. */
+alto_gemm_config alto_gemm_config_for(int64_t m, int64_t n, int64_t k, alto_gemm_bscale bscale,
+                                      int sm_count);
+
+/* Everything that makes one GEMM kernel different from another (M, N, K are runtime). */
+typedef struct {
+  alto_gemm_bscale bscale;
+  bool out_f32;    /* fp32 output; else bf16 (round to nearest even) */
+  bool accumulate; /* C += A B^T (C read in its dtype, the sum rounded once); else C = A B^T */
+  int bn, stages, group_m;
+  alto_target target; /* ALTO_TARGET_CUDA */
+  char arch[16];      /* "sm_90a" */
+} alto_gemmkern;
+
+/* Dynamic shared memory of a kernel: 1 KiB alignment slack, stages x (A tile + B tile + scales
+ * + two mbarriers). */
+int alto_gemm_smem_bytes(const alto_gemmkern *k);
+
+/* The canonical key ("gemm.fp8.a1x128.b128x128.bf16.n128.s6.g8.cuda.sm_90a"; ".acc" when
+ * accumulating). */
+void alto_gemmkern_key(const alto_gemmkern *k, char *out, size_t n);
+
+/* Generates the stub; ALTO_ERR_INVALID_ARG for a descriptor the template does not support
+ * (target not CUDA or arch not sm_90a, tile width, stages, shared memory). */
+alto_status alto_gen_gemm(const alto_gemmkern *k, alto_gen_kernel *out);
+
+/* The variants alto-compile and the compile test build: both scale kinds x output dtypes x
+ * accumulate x the tile widths the configuration can choose (stages as the configuration picks
+ * them, group 8). Returns the count (at most cap written). */
+int alto_gemm_variants(alto_target target, const char *arch, alto_gemmkern *out, int cap);
+
+#endif

@@ -1,0 +1,61 @@
+/* alto's own block-scaled FP8 GEMM on Hopper (templates/gemm/, compiler/gen_gemm.h), and the
+ * MXFP4 -> E4M3 operand conversion that lets MXFP4 GEMMs run on the FP8 tensor cores.
+ *
+ *   C[M, N] (+)= dequant(A)[M, K] dequant(B)[N, K]^T
+ *
+ * A and B are K-major E4M3 codes (one byte per element, row pitch K bytes) with fp32 scales: A one
+ * per row per 128 along K; B one per row per 128 along K (ALTO_GEMM_B_1X128) or one per 128x128
+ * block (ALTO_GEMM_B_128X128). The value of a code is code * scale (runtime/cpu/quant.h). The scale
+ * grids are addressed with element strides, so alto's row-major layouts and transposed ("MN-major")
+ * ones both work without a copy:
+ *   scale of A row i, K block kb        sa[i * s_r + kb * s_k]
+ *   scale of B row j (1x128)            sb[j * s_r + kb * s_k]
+ *   scale of B block j/128 (128x128)    sb[(j / 128) * s_r + kb * s_k]
+ * Accumulation: fp32 wgmma per 128-deep K block, then promoted into fp32 with scale_a * scale_b
+ * (so the result is the fp32-accumulated product of the dequantized operands, not bit-exact with
+ * any particular summation order; NUMERICS.md 8 tolerances).
+ *
+ * Requirements (ALTO_ERR_UNSUPPORTED otherwise, with the reason): CUDA backend on sm_90a;
+ * K a multiple of 16 (TMA row pitch); codes 16-byte aligned; 1 <= M, N; 1 <= K; M, N, K < 2^31;
+ * scales 4-byte aligned; ldc >= N. C is row-major with row pitch ldc elements. Asynchronous on the
+ * backend's stream. */
+#ifndef ALTO_RUNTIME_GEMM_GPU_H
+#define ALTO_RUNTIME_GEMM_GPU_H
+
+#include "compiler/gen_gemm.h"
+#include "runtime/backend.h"
+
+typedef struct {
+  alto_dptr codes;  /* [R, K] E4M3 bytes, K-major */
+  alto_dptr scales; /* fp32 scale grid, addressed as above */
+  int64_t s_r, s_k; /* element strides of the scale grid */
+} alto_gemm_fp8_operand;
+
+/* C (+)= A B^T as above. out_dtype ALTO_DT_BF16 or ALTO_DT_F32. cfg NULL: alto_gemm_config_for the
+ * shape and the device's SM count. */
+alto_status alto_gemm_fp8(alto_backend *b, alto_dptr c, alto_dtype out_dtype, int64_t ldc,
+                          bool accumulate, const alto_gemm_fp8_operand *a,
+                          const alto_gemm_fp8_operand *bop, alto_gemm_bscale bscale, int64_t m,
+                          int64_t n, int64_t k, const alto_gemm_config *cfg);
+
+/* The kernel descriptor alto_gemm_fp8 would launch (for alto-compile and the executor's recorder). */
+alto_gemmkern alto_gemm_kernel_for(alto_gemm_bscale bscale, bool out_f32, bool accumulate,
+                                   const alto_gemm_config *cfg, const char *arch);
+
+/* MXFP4 operand -> E4M3 operand with power-of-two fp32 scales per 1x128 along K, so that an MXFP4
+ * GEMM runs as alto_gemm_fp8 with ALTO_GEMM_B_1X128:
+ *   mx_codes   [R, K/2] bytes, E2M1 pairs along K (even element in the low nibble)
+ *   mx_scales  [R, K/32] E8M0 bytes (one per 1x32 block along K)
+ *   codes      [R, K] E4M3 written
+ *   scales     [R, ceil(K/128)] fp32 written (s_r = ceil(K/128), s_k = 1): 2^(e_max - 6), e_max the
+ *              largest E8M0 exponent of the 128-block's (up to) four 1x32 blocks
+ *   inexact    one u32 on the device, incremented (atomically) once per 128-block whose scales
+ *              span more than 14 binades: there an element of a small sub-block falls below E4M3's
+ *              subnormal range and is rounded (to nearest even); elsewhere the conversion is exact
+ *              (E2M1 x 2^d is an E4M3 value for d in [-8, 6]). 0 when not wanted.
+ * K a multiple of 32. A NaN scale (E8M0 0xFF) makes its 128-block's scale NaN. */
+alto_status alto_gemm_mxfp4_to_fp8(alto_backend *b, alto_dptr codes, alto_dptr scales,
+                                   alto_dptr inexact, alto_dptr mx_codes, alto_dptr mx_scales,
+                                   int64_t R, int64_t K);
+
+#endif
