@@ -33,13 +33,16 @@ typedef struct {
   int bn;      /* columns per tile: a multiple of 16 in [64, 160]; 64 or 128 with 128x128 B scales */
   int stages;  /* shared-memory pipeline depth, 2..8 */
   int group_m; /* tile raster: row tiles walked in groups of this many (L2 reuse of B) */
-  int ctas;    /* persistent CTAs launched (<= the SM count, <= the tile count) */
+  int ctas;    /* persistent CTAs launched (<= the SM count, <= the tile count; a multiple of
+                * cluster; the launch lowers it to what can be resident at once) */
+  int cluster; /* 1, or 2: CTA pairs on two row tiles of one column tile share (multicast) B */
 } alto_gemm_config;
 
 /* The configuration for C[M, N] = A[M, K] B[N, K]^T on a device with sm_count SMs: the tile width
  * with the best product of (share of the persistent grid's tile slots holding outputs) and (operand
  * reuse bn / (128 + bn)) (ties: the wider tile),
- * the deepest pipeline that fits in shared memory (at most 8), groups of 8 row tiles. Pure. */
+ * the deepest pipeline that fits in shared memory (at most 8), groups of 8 row tiles, CTA pairs
+ * multicasting B whenever there are at least two row tiles and two SMs. Pure. */
 alto_gemm_config alto_gemm_config_for(int64_t m, int64_t n, int64_t k, alto_gemm_bscale bscale,
                                       int sm_count);
 
@@ -49,6 +52,7 @@ typedef struct {
   bool out_f32;    /* fp32 output; else bf16 (round to nearest even) */
   bool accumulate; /* C += A B^T (C read in its dtype, the sum rounded once); else C = A B^T */
   int bn, stages, group_m;
+  int cluster;        /* 1 or 2 (alto_gemm_config) */
   alto_target target; /* ALTO_TARGET_CUDA */
   char arch[16];      /* "sm_90a" */
 } alto_gemmkern;
@@ -57,7 +61,7 @@ typedef struct {
  * + two mbarriers). */
 int alto_gemm_smem_bytes(const alto_gemmkern *k);
 
-/* The canonical key ("gemm.fp8.a1x128.b128x128.bf16.n128.s6.g8.cuda.sm_90a"; ".acc" when
+/* The canonical key ("gemm.fp8.a1x128.b128x128.bf16.n128.s6.g8.c2.cuda.sm_90a"; ".acc" when
  * accumulating). */
 void alto_gemmkern_key(const alto_gemmkern *k, char *out, size_t n);
 
@@ -66,8 +70,8 @@ void alto_gemmkern_key(const alto_gemmkern *k, char *out, size_t n);
 alto_status alto_gen_gemm(const alto_gemmkern *k, alto_gen_kernel *out);
 
 /* The variants alto-compile and the compile test build: both scale kinds x output dtypes x
- * accumulate x the tile widths the configuration can choose (stages as the configuration picks
- * them, group 8). Returns the count (at most cap written). */
+ * accumulate x the tile widths the configuration can choose x clusters 1 and 2 (stages as the
+ * configuration picks them, group 8). Returns the count (at most cap written). */
 int alto_gemm_variants(alto_target target, const char *arch, alto_gemmkern *out, int cap);
 
 /* The MXFP4 -> E4M3 operand conversion (templates/gemm/mx_to_fp8.cuh; runtime/gemm_gpu.h):

@@ -27,6 +27,7 @@ alto_gemmkern alto_gemm_kernel_for(alto_gemm_bscale bscale, bool out_f32, bool a
   k.bn = cfg->bn;
   k.stages = cfg->stages;
   k.group_m = cfg->group_m;
+  k.cluster = cfg->cluster < 1 ? 1 : cfg->cluster;
   k.target = ALTO_TARGET_CUDA;
   snprintf(k.arch, sizeof k.arch, "%s", arch);
   return k;
@@ -84,7 +85,7 @@ alto_status alto_gemm_fp8(alto_backend *b, alto_dptr c, alto_dtype out_dtype, in
   ALTO_TRY(alto_cuda_tensor_map_u8_2d(&args.tma_a, a->codes, (uint64_t)k, (uint64_t)m,
                                       (uint64_t)k, ALTO_GEMM_BK, ALTO_GEMM_BM));
   ALTO_TRY(alto_cuda_tensor_map_u8_2d(&args.tma_b, bop->codes, (uint64_t)k, (uint64_t)n,
-                                      (uint64_t)k, ALTO_GEMM_BK, (unsigned)conf.bn));
+                                      (uint64_t)k, ALTO_GEMM_BK, (unsigned)(conf.bn / kern.cluster)));
   args.sa = a->scales;
   args.sb = bop->scales;
   args.c = c;
@@ -95,10 +96,23 @@ alto_status alto_gemm_fp8(alto_backend *b, alto_dptr c, alto_dtype out_dtype, in
   args.tiles_m = (m + ALTO_GEMM_BM - 1) / ALTO_GEMM_BM;
   args.tiles_n = (n + conf.bn - 1) / conf.bn;
   args.kblocks = (k + ALTO_GEMM_BK - 1) / ALTO_GEMM_BK;
-  int64_t tiles = args.tiles_m * args.tiles_n;
-  unsigned grid[3] = {(unsigned)(tiles < conf.ctas ? tiles : conf.ctas), 1, 1};
+  int64_t units = (args.tiles_m + kern.cluster - 1) / kern.cluster * args.tiles_n;
+  int64_t ctas = units * kern.cluster < conf.ctas ? units * kern.cluster : conf.ctas;
   void *params[] = {&args};
-  return b->i->launch(b, fn.fn, grid, (unsigned)fn.threads, (unsigned)fn.smem_bytes, params);
+  if (kern.cluster == 1) {
+    unsigned grid[3] = {(unsigned)ctas, 1, 1};
+    return b->i->launch(b, fn.fn, grid, (unsigned)fn.threads, (unsigned)fn.smem_bytes, params);
+  }
+  /* a persistent grid of pairs no larger than what is co-resident (GPCs with an odd SM count
+   * leave an SM out) */
+  int resident = 0;
+  ALTO_TRY(alto_cuda_max_active_clusters(fn.fn, (unsigned)fn.threads, (unsigned)fn.smem_bytes,
+                                         (unsigned)kern.cluster, &resident));
+  if (resident >= 1 && ctas > (int64_t)resident * kern.cluster)
+    ctas = (int64_t)resident * kern.cluster;
+  ctas -= ctas % kern.cluster;
+  return alto_cuda_launch_cluster(fn.fn, (unsigned)ctas, (unsigned)fn.threads,
+                                  (unsigned)fn.smem_bytes, (unsigned)kern.cluster, params);
 }
 
 alto_status alto_gemm_mxfp4_to_fp8(alto_backend *b, alto_dptr codes, alto_dptr scales,

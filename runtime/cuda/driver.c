@@ -57,6 +57,8 @@ static struct {
   CUresult_ (*EventElapsedTime)(float *, CUevent_, CUevent_);
   CUresult_ (*EventDestroy)(CUevent_);
   /* optional (CUDA 12.0+): resolved on first use */
+  CUresult_ (*LaunchKernelEx)(const void *, CUfunction_, void **, void **);
+  CUresult_ (*OccupancyMaxActiveClusters)(int *, CUfunction_, const void *);
   CUresult_ (*TensorMapEncodeTiled)(void *, int, unsigned, void *, const uint64_t *,
                                     const uint64_t *, const unsigned *, const unsigned *, int, int,
                                     int, int);
@@ -279,4 +281,69 @@ alto_status alto_cuda_tensor_map_u8_2d(void *map, alto_cuda_ptr base, uint64_t i
                       (unsigned long long)pitch, box_outer, box_inner,
                       alto_last_error_of_cu_(r));
   return ALTO_OK;
+}
+
+/* CUlaunchAttribute and CUlaunchConfig as cuda.h lays them out, for a 1-D cluster launch. */
+typedef struct {
+  int id;
+  char pad[4];
+  union {
+    char pad[64];
+    struct {
+      unsigned x, y, z;
+    } cluster;
+  } value;
+} alto_cu_attr_;
+typedef struct {
+  unsigned grid[3], block[3], smem;
+  CUstream_ stream;
+  alto_cu_attr_ *attrs;
+  unsigned n_attrs;
+} alto_cu_launch_cfg_;
+
+static alto_status alto_cu_cluster_syms_(void) {
+  ALTO_ASSERT(alto_cu_.lib);
+  if (!alto_cu_.LaunchKernelEx)
+    *(void **)&alto_cu_.LaunchKernelEx = dlsym(alto_cu_.lib, "cuLaunchKernelEx");
+  if (!alto_cu_.OccupancyMaxActiveClusters)
+    *(void **)&alto_cu_.OccupancyMaxActiveClusters =
+        dlsym(alto_cu_.lib, "cuOccupancyMaxActiveClusters");
+  if (!alto_cu_.LaunchKernelEx || !alto_cu_.OccupancyMaxActiveClusters)
+    return alto_error(ALTO_ERR_LIBRARY, "libcuda.so.1 lacks cuLaunchKernelEx or "
+                                        "cuOccupancyMaxActiveClusters (a driver for CUDA 12.0 or "
+                                        "newer is needed for thread-block clusters)");
+  return ALTO_OK;
+}
+
+static void alto_cu_cluster_cfg_(alto_cu_attr_ *attr, alto_cu_launch_cfg_ *cfg, unsigned grid_x,
+                                 unsigned block_x, unsigned shared_bytes, unsigned cluster_x) {
+  memset(attr, 0, sizeof *attr);
+  attr->id = 4; /* CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION */
+  attr->value.cluster.x = cluster_x, attr->value.cluster.y = 1, attr->value.cluster.z = 1;
+  memset(cfg, 0, sizeof *cfg);
+  cfg->grid[0] = grid_x, cfg->grid[1] = 1, cfg->grid[2] = 1;
+  cfg->block[0] = block_x, cfg->block[1] = 1, cfg->block[2] = 1;
+  cfg->smem = shared_bytes;
+  cfg->attrs = attr;
+  cfg->n_attrs = 1;
+}
+
+alto_status alto_cuda_launch_cluster(alto_cuda_function f, unsigned grid_x, unsigned block_x,
+                                     unsigned shared_bytes, unsigned cluster_x, void **args) {
+  ALTO_TRY(alto_cu_cluster_syms_());
+  alto_cu_attr_ attr;
+  alto_cu_launch_cfg_ cfg;
+  alto_cu_cluster_cfg_(&attr, &cfg, grid_x, block_x, shared_bytes, cluster_x);
+  return alto_cu_check_(alto_cu_.LaunchKernelEx(&cfg, (CUfunction_)f, args, NULL),
+                        "cuLaunchKernelEx(cluster)");
+}
+
+alto_status alto_cuda_max_active_clusters(alto_cuda_function f, unsigned block_x,
+                                          unsigned shared_bytes, unsigned cluster_x, int *n) {
+  ALTO_TRY(alto_cu_cluster_syms_());
+  alto_cu_attr_ attr;
+  alto_cu_launch_cfg_ cfg;
+  alto_cu_cluster_cfg_(&attr, &cfg, cluster_x, block_x, shared_bytes, cluster_x);
+  return alto_cu_check_(alto_cu_.OccupancyMaxActiveClusters(n, (CUfunction_)f, &cfg),
+                        "cuOccupancyMaxActiveClusters");
 }

@@ -49,6 +49,14 @@ alto_status alto_cuda_launch(alto_cuda_function f, unsigned grid_x, unsigned gri
                              unsigned grid_z, unsigned block_x, unsigned block_y, unsigned block_z,
                              unsigned shared_bytes, void **args);
 
+/* Launches a 1-D grid in thread-block clusters of cluster_x CTAs along x (grid_x a multiple of
+ * it) on the default stream (cuLaunchKernelEx). */
+alto_status alto_cuda_launch_cluster(alto_cuda_function f, unsigned grid_x, unsigned block_x,
+                                     unsigned shared_bytes, unsigned cluster_x, void **args);
+/* How many clusters of cluster_x CTAs of f (block_x threads, shared_bytes) can be resident at once
+ * (cuOccupancyMaxActiveClusters): a persistent grid larger than that runs in two waves. */
+alto_status alto_cuda_max_active_clusters(alto_cuda_function f, unsigned block_x,
+                                          unsigned shared_bytes, unsigned cluster_x, int *n);
 /* Fills `map` (a CUtensorMap: 128 bytes, 64-byte aligned) for TMA loads of a 2-D byte tensor:
  * `outer` rows of `inner` bytes at `base`, row pitch `pitch` bytes (a multiple of 16, base 16-byte
  * aligned), boxes of box_outer rows x box_inner bytes (box_inner <= 128), 128-byte swizzle,

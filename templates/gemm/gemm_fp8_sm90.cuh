@@ -73,6 +73,31 @@ __device__ __forceinline__ void tma_load_2d(alto_u32 dst, const alto_tensor_map 
       : "memory");
 }
 
+// The same 2-D load multicast to the CTAs of the cluster in `mask`: each receives the box at the
+// same shared-memory offset and the bytes complete on its own barrier at bar's offset.
+__device__ __forceinline__ void tma_load_2d_mc(alto_u32 dst, const alto_tensor_map *map, int x,
+                                               int y, alto_u32 bar, unsigned short mask) {
+  asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes."
+               "multicast::cluster [%0], [%1, {%2, %3}], [%4], %5;" ::"r"(dst),
+               "l"((alto_u64)map), "r"(x), "r"(y), "r"(bar), "h"(mask)
+               : "memory");
+}
+// One arrival on the barrier at the same offset in CTA `rank` of the cluster.
+__device__ __forceinline__ void mbar_arrive_cluster(alto_u32 bar, alto_u32 rank) {
+  asm volatile("{\n .reg .b32 ra;\n mapa.shared::cluster.u32 ra, %0, %1;\n"
+               " mbarrier.arrive.release.cluster.shared::cluster.b64 _, [ra];\n}" ::"r"(bar),
+               "r"(rank)
+               : "memory");
+}
+__device__ __forceinline__ alto_u32 cluster_rank() {
+  alto_u32 r;
+  asm volatile("mov.u32 %0, %%cluster_ctarank;" : "=r"(r));
+  return r;
+}
+__device__ __forceinline__ void cluster_sync() {
+  asm volatile("barrier.cluster.arrive.release;\nbarrier.cluster.wait.acquire;" ::: "memory");
+}
+
 // ---- wgmma -------------------------------------------------------------------------------------
 // Shared-memory matrix descriptor of a K-major tile with 128-byte rows in the 128-byte swizzle
 // (what TMA wrote): start address, leading offset unused (1), 1024 bytes between 8-row groups.
@@ -146,14 +171,21 @@ __device__ __forceinline__ void store2(const alto_gemm_args &a, alto_i64 r, alto
 }
 
 // BN: tile columns; STAGES: ring depth; B_BLOCK: B scaled per 128x128 (else per 1x128);
-// OUT_F32: fp32 output (else bf16); ACCUM: C += (else C =); GROUP_M: raster group.
-template <int BN, int STAGES, bool B_BLOCK, bool OUT_F32, bool ACCUM, int GROUP_M>
+// OUT_F32: fp32 output (else bf16); ACCUM: C += (else C =); GROUP_M: raster group; CLUSTER: CTAs
+// per cluster (1, or 2: the pair takes two row tiles of one column tile, each CTA loads half of the
+// B tile and multicasts it to both, and a stage is refilled only when both pairs' consumers freed it).
+template <int BN, int STAGES, bool B_BLOCK, bool OUT_F32, bool ACCUM, int GROUP_M, int CLUSTER>
 __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
   static_assert(BN % 16 == 0 && BN >= 16 && BN <= 256, "tile width");
-  static_assert(!B_BLOCK || 128 % BN == 0, "a 128x128-scaled B tile lies in one scale block");
+  // tiles wider than 160 run as SPLIT sub-tiles of BNS columns: one accumulator set, reused
+  constexpr int SPLIT = BN > 160 ? 2 : 1, BNS = BN / SPLIT;
+  static_assert(BNS <= 160 && BNS % 8 == 0, "sub-tile width");
+  static_assert(!B_BLOCK || 128 % BN == 0 || BNS == 128,
+                "a 128x128-scaled B (sub-)tile lies in one scale block");
+  static_assert(CLUSTER == 1 || (CLUSTER == 2 && BN % 16 == 0), "pairs multicast 8-row halves");
   constexpr int A_BYTES = BM * BK, B_BYTES = BN * BK;
   constexpr int SB = B_BLOCK ? 4 : BN; // B scales per stage (padded to 16 bytes)
-  constexpr int NACC = BN / 2;         // fp32 accumulators per thread (m64nBN over 128 threads)
+  constexpr int NACC = BNS / 2;        // fp32 accumulators per thread (m64nBNS over 128 threads)
 
   extern __shared__ __align__(1024) unsigned char smem_raw[];
   // 1024-byte alignment of the tiles (the 128-byte swizzle repeats every 8 rows of 128 bytes)
@@ -171,30 +203,36 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
   if (threadIdx.x == 0) {
     for (int s = 0; s < STAGES; s++) {
       mbar_init(bar_full + 8 * s, 33); // 32 cp.async lanes + the TMA issuer's expect_tx
-      mbar_init(bar_empty + 8 * s, 8); // one arrival per consumer warp
+      mbar_init(bar_empty + 8 * s, 8 * CLUSTER); // one arrival per consumer warp of the cluster
     }
     asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
     asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
   }
-  __syncthreads();
+  if (CLUSTER > 1)
+    cluster_sync(); // the peer's barriers are initialized before any multicast or remote arrival
+  else
+    __syncthreads();
 
-  const alto_i64 tiles = a.tiles_m * a.tiles_n;
+  const alto_u32 crank = CLUSTER > 1 ? cluster_rank() : 0;
+  const alto_i64 tiles_mc = (a.tiles_m + CLUSTER - 1) / CLUSTER; // row tiles per cluster step
+  const alto_i64 tiles = tiles_mc * a.tiles_n;
+  const alto_i64 t0 = blockIdx.x / CLUSTER, tstep = gridDim.x / CLUSTER;
   const int kblocks = (int)a.kblocks;
   const float *sa = (const float *)a.sa, *sb = (const float *)a.sb;
 
   if (wg == 0) {
     // ---- producer ------------------------------------------------------------------------------
-    asm volatile("setmaxnreg.dec.sync.aligned.u32 40;");
-    if (threadIdx.x >= 32)
-      return;
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 56;");
+    if (threadIdx.x < 32) {
     if (lane == 0) {
       asm volatile("prefetch.tensormap [%0];" ::"l"((alto_u64)&a.tma_a) : "memory");
       asm volatile("prefetch.tensormap [%0];" ::"l"((alto_u64)&a.tma_b) : "memory");
     }
     alto_u32 it = 0;
-    for (alto_i64 t = blockIdx.x; t < tiles; t += gridDim.x) {
+    for (alto_i64 t = t0; t < tiles; t += tstep) {
       int tm, tn;
-      tile_of<GROUP_M>(t, a.tiles_m, a.tiles_n, tm, tn);
+      tile_of<GROUP_M>(t, tiles_mc, a.tiles_n, tm, tn);
+      tm = tm * CLUSTER + (int)crank;
       const alto_i64 row0 = (alto_i64)tm * BM, col0 = (alto_i64)tn * BN;
       for (int kb = 0; kb < kblocks; kb++, it++) {
         const int s = (int)(it % STAGES);
@@ -208,8 +246,12 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
                     in ? 4 : 0);
         }
         if (B_BLOCK) {
-          if (lane == 0)
-            cp_async4(smem_addr(sc_b + s * SB), sb + (col0 / 128) * a.sb_r + kb * a.sb_k, 4);
+          if (lane < SPLIT) {
+            const alto_i64 nb = col0 / 128 + lane;
+            const bool in = nb * 128 < a.n;
+            cp_async4(smem_addr(sc_b + s * SB + lane), in ? sb + nb * a.sb_r + kb * a.sb_k : sb,
+                      in ? 4 : 0);
+          }
         } else {
 #pragma unroll
           for (int i = lane; i < BN; i += 32) {
@@ -223,80 +265,97 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
         if (lane == 0) {
           mbar_arrive_expect_tx(bar_full + 8 * s, A_BYTES + B_BYTES);
           tma_load_2d(s_a + s * A_BYTES, &a.tma_a, kb * BK, (int)row0, bar_full + 8 * s);
-          tma_load_2d(s_b + s * B_BYTES, &a.tma_b, kb * BK, (int)col0, bar_full + 8 * s);
+          if (CLUSTER == 1)
+            tma_load_2d(s_b + s * B_BYTES, &a.tma_b, kb * BK, (int)col0, bar_full + 8 * s);
+          else // this CTA's half of the B tile, to both
+            tma_load_2d_mc(s_b + s * B_BYTES + crank * (B_BYTES / 2), &a.tma_b, kb * BK,
+                           (int)col0 + (int)crank * (BN / 2), bar_full + 8 * s, 0x3);
         }
       }
     }
+    }
+    if (CLUSTER > 1)
+      cluster_sync(); // stay until the peer's last remote arrival
     return;
   }
 
   // ---- consumers -------------------------------------------------------------------------------
-  asm volatile("setmaxnreg.inc.sync.aligned.u32 232;");
+  asm volatile("setmaxnreg.inc.sync.aligned.u32 224;");
   const int cw = wg - 1;                  // consumer warpgroup: rows cw * 64 ..
   const int wq = (threadIdx.x % 128) / 32; // warp in the warpgroup: rows wq * 16 ..
   const int r_in = cw * 64 + wq * 16 + lane / 4; // this thread's rows: r_in and r_in + 8
   const int c_in = 2 * (lane % 4);               // its columns: 8 j + c_in, + 1
-  float acc[NACC], tot[NACC];
+  float acc[NACC], tot[SPLIT * NACC];
   alto_u32 it = 0;
-  for (alto_i64 t = blockIdx.x; t < tiles; t += gridDim.x) {
+  for (alto_i64 t = t0; t < tiles; t += tstep) {
     int tm, tn;
-    tile_of<GROUP_M>(t, a.tiles_m, a.tiles_n, tm, tn);
+    tile_of<GROUP_M>(t, tiles_mc, a.tiles_n, tm, tn);
+    tm = tm * CLUSTER + (int)crank;
 #pragma unroll
-    for (int i = 0; i < NACC; i++)
+    for (int i = 0; i < SPLIT * NACC; i++)
       tot[i] = 0.f;
     for (int kb = 0; kb < kblocks; kb++, it++) {
       const int s = (int)(it % STAGES);
       mbar_wait(bar_full + 8 * s, (it / STAGES) & 1);
       const alto_u64 da = smem_desc(s_a + s * A_BYTES + cw * 64 * BK);
-      const alto_u64 db = smem_desc(s_b + s * B_BYTES);
-#pragma unroll
-      for (int i = 0; i < NACC; i++)
-        fence_reg(acc[i]);
-      wgmma_fence();
-#pragma unroll
-      for (int kk = 0; kk < BK / 32; kk++) // 32 bytes of K per wgmma: +2 in descriptor units
-        alto_gemm_wgmma(acc, da + 2 * kk, db + 2 * kk, kk > 0);
-      wgmma_commit();
-      wgmma_wait0();
-#pragma unroll
-      for (int i = 0; i < NACC; i++)
-        fence_reg(acc[i]);
-      // promotion into the fp32 totals with this K block's scales
       const float a0 = sc_a[s * BM + r_in], a1 = sc_a[s * BM + r_in + 8];
-      if (B_BLOCK) {
-        const float b = sc_b[s * SB];
-        const float f0 = a0 * b, f1 = a1 * b;
 #pragma unroll
-        for (int j = 0; j < BN / 8; j++) {
-          tot[4 * j + 0] += acc[4 * j + 0] * f0;
-          tot[4 * j + 1] += acc[4 * j + 1] * f0;
-          tot[4 * j + 2] += acc[4 * j + 2] * f1;
-          tot[4 * j + 3] += acc[4 * j + 3] * f1;
-        }
-      } else {
+      for (int h = 0; h < SPLIT; h++) {
+        const alto_u64 db = smem_desc(s_b + s * B_BYTES + h * BNS * BK);
 #pragma unroll
-        for (int j = 0; j < BN / 8; j++) {
-          const float2 b = *(const float2 *)(sc_b + s * SB + 8 * j + c_in);
-          tot[4 * j + 0] += acc[4 * j + 0] * (a0 * b.x);
-          tot[4 * j + 1] += acc[4 * j + 1] * (a0 * b.y);
-          tot[4 * j + 2] += acc[4 * j + 2] * (a1 * b.x);
-          tot[4 * j + 3] += acc[4 * j + 3] * (a1 * b.y);
+        for (int i = 0; i < NACC; i++)
+          fence_reg(acc[i]);
+        wgmma_fence();
+#pragma unroll
+        for (int kk = 0; kk < BK / 32; kk++) // 32 bytes of K per wgmma: +2 in descriptor units
+          alto_gemm_wgmma(acc, da + 2 * kk, db + 2 * kk, kk > 0);
+        wgmma_commit();
+        wgmma_wait0();
+#pragma unroll
+        for (int i = 0; i < NACC; i++)
+          fence_reg(acc[i]);
+        // promotion into the fp32 totals with this K block's scales
+        float *tt = tot + h * NACC;
+        if (B_BLOCK) {
+          const float b = sc_b[s * SB + h];
+          const float f0 = a0 * b, f1 = a1 * b;
+#pragma unroll
+          for (int j = 0; j < BNS / 8; j++) {
+            tt[4 * j + 0] += acc[4 * j + 0] * f0;
+            tt[4 * j + 1] += acc[4 * j + 1] * f0;
+            tt[4 * j + 2] += acc[4 * j + 2] * f1;
+            tt[4 * j + 3] += acc[4 * j + 3] * f1;
+          }
+        } else {
+#pragma unroll
+          for (int j = 0; j < BNS / 8; j++) {
+            const float2 b = *(const float2 *)(sc_b + s * SB + h * BNS + 8 * j + c_in);
+            tt[4 * j + 0] += acc[4 * j + 0] * (a0 * b.x);
+            tt[4 * j + 1] += acc[4 * j + 1] * (a0 * b.y);
+            tt[4 * j + 2] += acc[4 * j + 2] * (a1 * b.x);
+            tt[4 * j + 3] += acc[4 * j + 3] * (a1 * b.y);
+          }
         }
       }
       __syncwarp();
-      if (lane == 0)
+      if (lane == 0) {
         mbar_arrive(bar_empty + 8 * s);
+        if (CLUSTER > 1)
+          mbar_arrive_cluster(bar_empty + 8 * s, crank ^ 1);
+      }
     }
     // ---- epilogue ----
     const alto_i64 r0 = (alto_i64)tm * BM + r_in;
     const alto_i64 cbase = (alto_i64)tn * BN + c_in;
     const bool pair_ok = (a.ldc % 2) == 0;
 #pragma unroll
-    for (int j = 0; j < BN / 8; j++) {
+    for (int j = 0; j < BN / 8; j++) { // sub-tile h's column block j' is j = h * BNS / 8 + j'
       store2<OUT_F32, ACCUM>(a, r0, cbase + 8 * j, tot[4 * j], tot[4 * j + 1], pair_ok);
       store2<OUT_F32, ACCUM>(a, r0 + 8, cbase + 8 * j, tot[4 * j + 2], tot[4 * j + 3], pair_ok);
     }
   }
+  if (CLUSTER > 1)
+    cluster_sync();
 }
 
 } // namespace alto_gemm
