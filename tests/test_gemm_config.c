@@ -104,8 +104,8 @@ static void check_one(int64_t m, int64_t n, int64_t k, alto_gemm_bscale bs, int 
     bool f32 = v & 1, acc = v & 2;
     alto_gemmkern kd = alto_gemm_kernel_for(bs, f32, acc, &c, "sm_90a");
     CHECKF(kd.bscale == bs && kd.out_f32 == f32 && kd.accumulate == acc && kd.bn == c.bn &&
-               kd.stages == c.stages && kd.group_m == c.group_m &&
-               kd.target == ALTO_TARGET_CUDA && strcmp(kd.arch, "sm_90a") == 0,
+               kd.stages == c.stages && kd.group_m == c.group_m && kd.target == ALTO_TARGET_CUDA &&
+               strcmp(kd.arch, "sm_90a") == 0,
            "%s: alto_gemm_kernel_for does not mirror the configuration", what);
     int smem = alto_gemm_smem_bytes(&kd);
     CHECKF(smem > 0 && smem <= ALTO_GEMM_SMEM_MAX, "%s f32=%d acc=%d: %d bytes of shared memory",
@@ -271,9 +271,9 @@ static void test_generator_refusals(void) {
         alto_gemmkern k = alto_gemm_kernel_for((alto_gemm_bscale)b, true, true, &cfg, "sm_90a");
         bool fits = alto_gemm_smem_bytes(&k) <= ALTO_GEMM_SMEM_MAX;
         alto_status st = alto_gen_gemm(&k, &g);
-        CHECKF(st == (fits ? ALTO_OK : ALTO_ERR_INVALID_ARG),
-               "B %s bn %d stages %d (%d bytes): %s", bscale_name((alto_gemm_bscale)b), bn, stages,
-               alto_gemm_smem_bytes(&k), alto_status_name(st));
+        CHECKF(st == (fits ? ALTO_OK : ALTO_ERR_INVALID_ARG), "B %s bn %d stages %d (%d bytes): %s",
+               bscale_name((alto_gemm_bscale)b), bn, stages, alto_gemm_smem_bytes(&k),
+               alto_status_name(st));
         if (st == ALTO_OK)
           alto_gen_kernel_free(&g);
       }
