@@ -546,18 +546,22 @@ static void test_mxfp4_conversion(void) {
     CHECK(mx_check(mxc, mxs, R, K, true, "mxfp4->e4m3 far +20") > 0);
     mx_make(mxc, mxs, R, K, -20);
     CHECK(mx_check(mxc, mxs, R, K, true, "mxfp4->e4m3 far -20") > 0);
-    /* the boundary: spans of exactly 14 (exact, not counted) and 15 (counted), in row 0 and 1;
-     * extreme exponents (scale 2^-133: an fp32 subnormal; 2^121) in rows 2 and 3 */
+    /* the boundary: spans of exactly 14 (exact, not counted) and 15 (counted), in rows 0 and 1 */
     mx_make(mxc, mxs, R, K, 0);
     int64_t k32 = K / 32;
     for (int64_t j = 0; j < 4; j++)
       mxs[j] = 127, mxs[k32 + j] = 127;
     mxs[1] = 113, mxs[k32 + 2] = 112;
+    CHECK(mx_check(mxc, mxs, R, K, true, "mxfp4->e4m3 span 14 / 15") == 1);
+    /* extreme exponents, rows 2 and 3: E8M0 0 (the scale 2^-133 is an fp32 subnormal) and 254
+     * (6 x 2^127 is above fp32's range: the code must come from e2m1 x 2^(e - e_max + 6), not from
+     * dequantized fp32 values) */
+    mx_make(mxc, mxs, R, K, 0);
     for (int64_t j = 0; j < k32; j++)
       mxs[2 * k32 + j] = 0, mxs[3 * k32 + j] = 254;
-    uint32_t n = mx_check(mxc, mxs, R, K, true, "mxfp4->e4m3 span 14 / 15, extremes");
-    CHECK(n >= 1);
-    /* a NaN scale: its block's scale NaN; no counter */
+    CHECK(mx_check(mxc, mxs, R, K, true, "mxfp4->e4m3 E8M0 0 and 254") == 0);
+    /* a NaN scale: its block's scale NaN (its codes are not specified); no counter */
+    mx_make(mxc, mxs, R, K, 0);
     mxs[5 * k32 + 1] = 0xFF;
     mx_check(mxc, mxs, R, K, false, "mxfp4->e4m3 NaN scale");
     free(mxc), free(mxs);
