@@ -37,7 +37,8 @@ typedef struct {
 } alto_gemm_config;
 
 /* The configuration for C[M, N] = A[M, K] B[N, K]^T on a device with sm_count SMs: the tile width
- * that wastes the fewest tile slots over the waves of the persistent grid (ties: the wider tile),
+ * with the best product of (share of the persistent grid's tile slots holding outputs) and (operand
+ * reuse bn / (128 + bn)) (ties: the wider tile),
  * the deepest pipeline that fits in shared memory (at most 8), groups of 8 row tiles. Pure. */
 alto_gemm_config alto_gemm_config_for(int64_t m, int64_t n, int64_t k, alto_gemm_bscale bscale,
                                       int sm_count);
@@ -68,5 +69,10 @@ alto_status alto_gen_gemm(const alto_gemmkern *k, alto_gen_kernel *out);
  * accumulate x the tile widths the configuration can choose (stages as the configuration picks
  * them, group 8). Returns the count (at most cap written). */
 int alto_gemm_variants(alto_target target, const char *arch, alto_gemmkern *out, int cap);
+
+/* The MXFP4 -> E4M3 operand conversion (templates/gemm/mx_to_fp8.cuh; runtime/gemm_gpu.h):
+ * one thread per 1x32 block, ALTO_MX_TO_FP8_THREADS per CTA. CUDA only. */
+#define ALTO_MX_TO_FP8_THREADS 256
+alto_status alto_gen_mx_to_fp8(alto_target target, const char *arch, alto_gen_kernel *out);
 
 #endif

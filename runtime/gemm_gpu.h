@@ -23,6 +23,7 @@
 #define ALTO_RUNTIME_GEMM_GPU_H
 
 #include "compiler/gen_gemm.h"
+#include "compiler/ir.h"
 #include "runtime/backend.h"
 
 typedef struct {
@@ -47,13 +48,18 @@ alto_gemmkern alto_gemm_kernel_for(alto_gemm_bscale bscale, bool out_f32, bool a
  *   mx_codes   [R, K/2] bytes, E2M1 pairs along K (even element in the low nibble)
  *   mx_scales  [R, K/32] E8M0 bytes (one per 1x32 block along K)
  *   codes      [R, K] E4M3 written
- *   scales     [R, ceil(K/128)] fp32 written (s_r = ceil(K/128), s_k = 1): 2^(e_max - 6), e_max the
- *              largest E8M0 exponent of the 128-block's (up to) four 1x32 blocks
- *   inexact    one u32 on the device, incremented (atomically) once per 128-block whose scales
- *              span more than 14 binades: there an element of a small sub-block falls below E4M3's
- *              subnormal range and is rounded (to nearest even); elsewhere the conversion is exact
- *              (E2M1 x 2^d is an E4M3 value for d in [-8, 6]). 0 when not wanted.
- * K a multiple of 32. A NaN scale (E8M0 0xFF) makes its 128-block's scale NaN. */
+ *   scales     [R, ceil(K/128)] fp32 written (s_r = ceil(K/128), s_k = 1): 2^(e_max - 127 - 6),
+ *              e_max the largest E8M0 byte among the 128-block's (up to four) 1x32 blocks that hold
+ *              a non-zero code (among all of them when every code is zero)
+ *   codes      E4M3 round-to-nearest-even of each element's value / scale, i.e. of
+ *              e2m1(c) * 2^(e - e_max + 6) for its block's byte e (a block of zeros whose e
+ *              exceeds e_max: its codes are +-0)
+ *   inexact    one u32 on the device, incremented (atomically) once per 128-block whose non-zero
+ *              blocks' bytes span more than 14: there an element of a small block falls below
+ *              E4M3's subnormal range and is rounded; elsewhere the conversion is exact (E2M1 x 2^d
+ *              is an E4M3 value for d in [-8, 6]). 0 when not wanted.
+ * K a multiple of 32; codes and mx_codes 16-byte aligned. A 128-block with an E8M0 NaN (0xFF) gets
+ * a NaN scale (its codes are then unspecified) and is not counted. */
 alto_status alto_gemm_mxfp4_to_fp8(alto_backend *b, alto_dptr codes, alto_dptr scales,
                                    alto_dptr inexact, alto_dptr mx_codes, alto_dptr mx_scales,
                                    int64_t R, int64_t K);

@@ -56,6 +56,10 @@ static struct {
   CUresult_ (*EventSynchronize)(CUevent_);
   CUresult_ (*EventElapsedTime)(float *, CUevent_, CUevent_);
   CUresult_ (*EventDestroy)(CUevent_);
+  /* optional (CUDA 12.0+): resolved on first use */
+  CUresult_ (*TensorMapEncodeTiled)(void *, int, unsigned, void *, const uint64_t *,
+                                    const uint64_t *, const unsigned *, const unsigned *, int, int,
+                                    int, int);
 } alto_cu_;
 
 static pthread_once_t alto_cu_once_ = PTHREAD_ONCE_INIT;
@@ -109,6 +113,12 @@ static void alto_cu_load_once_(void) {
   ALTO_CU_SYM_(EventDestroy, "cuEventDestroy_v2");
 #undef ALTO_CU_SYM_
   alto_cu_.status = ALTO_OK;
+}
+
+static const char *alto_last_error_of_cu_(CUresult_ r) {
+  const char *name = NULL;
+  alto_cu_.GetErrorName(r, &name);
+  return name ? name : "unknown error";
 }
 
 /* "cuMemAlloc: CUDA_ERROR_OUT_OF_MEMORY (out of memory)" */
@@ -245,4 +255,28 @@ alto_status alto_cuda_time_ms(void (*fn)(void *ctx), void *ctx, int iters, float
   alto_cu_.EventDestroy(a);
   alto_cu_.EventDestroy(b);
   return st;
+}
+
+alto_status alto_cuda_tensor_map_u8_2d(void *map, alto_cuda_ptr base, uint64_t inner,
+                                       uint64_t outer, uint64_t pitch, unsigned box_inner,
+                                       unsigned box_outer) {
+  ALTO_ASSERT(alto_cu_.lib);
+  if (!alto_cu_.TensorMapEncodeTiled)
+    *(void **)&alto_cu_.TensorMapEncodeTiled = dlsym(alto_cu_.lib, "cuTensorMapEncodeTiled");
+  if (!alto_cu_.TensorMapEncodeTiled)
+    return alto_error(ALTO_ERR_LIBRARY, "libcuda.so.1 lacks cuTensorMapEncodeTiled (a driver for "
+                                        "CUDA 12.0 or newer is needed for TMA)");
+  enum { U8_ = 0, INTERLEAVE_NONE_ = 0, SWIZZLE_128B_ = 3, L2_256B_ = 3, OOB_ZERO_ = 0 };
+  const uint64_t dims[2] = {inner, outer}, strides[1] = {pitch};
+  const unsigned box[2] = {box_inner, box_outer}, estride[2] = {1, 1};
+  CUresult_ r = alto_cu_.TensorMapEncodeTiled(map, U8_, 2, (void *)(uintptr_t)base, dims, strides,
+                                              box, estride, INTERLEAVE_NONE_, SWIZZLE_128B_,
+                                              L2_256B_, OOB_ZERO_);
+  if (r != 0)
+    return alto_error(ALTO_ERR_DEVICE,
+                      "cuTensorMapEncodeTiled([%llu, %llu] bytes, pitch %llu, box %u x %u): %s",
+                      (unsigned long long)outer, (unsigned long long)inner,
+                      (unsigned long long)pitch, box_outer, box_inner,
+                      alto_last_error_of_cu_(r));
+  return ALTO_OK;
 }

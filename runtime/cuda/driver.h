@@ -49,6 +49,13 @@ alto_status alto_cuda_launch(alto_cuda_function f, unsigned grid_x, unsigned gri
                              unsigned grid_z, unsigned block_x, unsigned block_y, unsigned block_z,
                              unsigned shared_bytes, void **args);
 
+/* Fills `map` (a CUtensorMap: 128 bytes, 64-byte aligned) for TMA loads of a 2-D byte tensor:
+ * `outer` rows of `inner` bytes at `base`, row pitch `pitch` bytes (a multiple of 16, base 16-byte
+ * aligned), boxes of box_outer rows x box_inner bytes (box_inner <= 128), 128-byte swizzle,
+ * out-of-range elements read as zero. */
+alto_status alto_cuda_tensor_map_u8_2d(void *map, alto_cuda_ptr base, uint64_t inner,
+                                       uint64_t outer, uint64_t pitch, unsigned box_inner,
+                                       unsigned box_outer);
 /* Events for timing: elapsed milliseconds of `fn(ctx)` over `iters` launches. */
 alto_status alto_cuda_time_ms(void (*fn)(void *ctx), void *ctx, int iters, float *ms);
 

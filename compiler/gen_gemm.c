@@ -1,0 +1,212 @@
+#include "compiler/gen_gemm.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Tile widths per scale kind: every multiple of 16 from 64 to 160 (a 64 x 160 fp32 tile and its
+ * partial sums fill the consumer's 232 registers), and for 128x128-scaled B only the widths whose
+ * tiles stay inside one scale block. */
+static const int alto_gemm_bn_1x128_[] = {64, 80, 96, 112, 128, 144, 160};
+static const int alto_gemm_bn_block_[] = {64, 128};
+#define ALTO_GEMM_GROUP_M 8
+#define ALTO_GEMM_MAX_STAGES 8
+
+static int alto_gemm_widths_(alto_gemm_bscale bs, const int **w) {
+  if (bs == ALTO_GEMM_B_128X128) {
+    *w = alto_gemm_bn_block_;
+    return (int)(sizeof alto_gemm_bn_block_ / sizeof alto_gemm_bn_block_[0]);
+  }
+  *w = alto_gemm_bn_1x128_;
+  return (int)(sizeof alto_gemm_bn_1x128_ / sizeof alto_gemm_bn_1x128_[0]);
+}
+
+/* Shared memory of one pipeline stage: the A and B tiles, the scales, two mbarriers. */
+static int alto_gemm_stage_bytes_(alto_gemm_bscale bs, int bn) {
+  int sb = bs == ALTO_GEMM_B_128X128 ? 4 : bn;
+  return ALTO_GEMM_BM * ALTO_GEMM_BK + bn * ALTO_GEMM_BK + (ALTO_GEMM_BM + sb) * 4 + 16;
+}
+
+static int alto_gemm_max_stages_(alto_gemm_bscale bs, int bn) {
+  int s = (ALTO_GEMM_SMEM_MAX - 1024) / alto_gemm_stage_bytes_(bs, bn);
+  return s > ALTO_GEMM_MAX_STAGES ? ALTO_GEMM_MAX_STAGES : s;
+}
+
+alto_gemm_config alto_gemm_config_for(int64_t m, int64_t n, int64_t k, alto_gemm_bscale bscale,
+                                      int sm_count) {
+  (void)k;
+  if (sm_count < 1)
+    sm_count = 1;
+  if (m < 1)
+    m = 1;
+  if (n < 1)
+    n = 1;
+  const int *w;
+  int nw = alto_gemm_widths_(bscale, &w);
+  alto_gemm_config best = {0, 0, 0, 0};
+  double best_eff = -1.0;
+  int64_t best_tiles = 0;
+  for (int i = 0; i < nw; i++) {
+    int64_t tiles = ((m + ALTO_GEMM_BM - 1) / ALTO_GEMM_BM) * ((n + w[i] - 1) / w[i]);
+    int64_t waves = (tiles + sm_count - 1) / sm_count;
+    /* the share of the launched tile slots that hold real outputs, times the tile's operand
+     * reuse (MACs per byte loaded per K step: bn / (128 + bn)): the kernels are bound by shared
+     * memory and L2 traffic at narrow tiles (H100: bn 64 runs at 2/3 of bn 128's speed) */
+    double eff = (double)m * (double)n / ((double)waves * sm_count * ALTO_GEMM_BM * w[i]) *
+                 ((double)w[i] / (ALTO_GEMM_BM + w[i]));
+    if (eff > best_eff * (1.0 + 1e-9) || (eff >= best_eff * (1.0 - 1e-9) && w[i] > best.bn)) {
+      best_eff = eff;
+      best.bn = w[i];
+      best_tiles = tiles;
+    }
+  }
+  best.stages = alto_gemm_max_stages_(bscale, best.bn);
+  best.group_m = ALTO_GEMM_GROUP_M;
+  best.ctas = best_tiles < sm_count ? (int)best_tiles : sm_count;
+  return best;
+}
+
+int alto_gemm_smem_bytes(const alto_gemmkern *k) {
+  return 1024 + k->stages * alto_gemm_stage_bytes_(k->bscale, k->bn);
+}
+
+void alto_gemmkern_key(const alto_gemmkern *k, char *out, size_t n) {
+  snprintf(out, n, "gemm.fp8.a1x128.%s.%s.n%d.s%d.g%d%s.%s.%s",
+           k->bscale == ALTO_GEMM_B_128X128 ? "b128x128" : "b1x128", k->out_f32 ? "f32" : "bf16",
+           k->bn, k->stages, k->group_m, k->accumulate ? ".acc" : "",
+           alto_target_info_get(k->target)->name, k->arch);
+}
+
+static alto_status alto_gemm_check_(const alto_gemmkern *k) {
+  if (k->target != ALTO_TARGET_CUDA || strcmp(k->arch, "sm_90a") != 0)
+    return alto_error(ALTO_ERR_INVALID_ARG,
+                      "gemm kernel: target %s arch %s: alto's FP8 GEMM needs CUDA sm_90a (wgmma)",
+                      alto_target_info_get(k->target)->name, k->arch);
+  const int *w;
+  int nw = alto_gemm_widths_(k->bscale, &w);
+  bool ok = false;
+  for (int i = 0; i < nw; i++)
+    ok |= w[i] == k->bn;
+  if (!ok)
+    return alto_error(ALTO_ERR_INVALID_ARG,
+                      "gemm kernel: tile width %d (multiples of 16 in [64, 160]; 64 or 128 with "
+                      "128x128 B scales)",
+                      k->bn);
+  if (k->stages < 2 || k->stages > ALTO_GEMM_MAX_STAGES ||
+      alto_gemm_smem_bytes(k) > ALTO_GEMM_SMEM_MAX)
+    return alto_error(ALTO_ERR_INVALID_ARG,
+                      "gemm kernel: %d stages of tile width %d (2 to %d, within %d bytes of shared "
+                      "memory)",
+                      k->stages, k->bn, alto_gemm_max_stages_(k->bscale, k->bn),
+                      ALTO_GEMM_SMEM_MAX);
+  if (k->group_m < 1 || k->group_m > 64)
+    return alto_error(ALTO_ERR_INVALID_ARG, "gemm kernel: raster group %d (1 to 64)", k->group_m);
+  return ALTO_OK;
+}
+
+/* The wgmma wrapper of the stub: one m64nBNk32 E4M3 x E4M3 -> fp32 instruction with its BN / 2
+ * accumulator registers spelled out (inline asm takes no operand arrays). */
+static void alto_gemm_emit_wgmma_(char **s, size_t *len, size_t *cap, int bn) {
+  int nacc = bn / 2;
+  alto_gen_appendf(s, len, cap,
+                   "// One wgmma m64n%dk32 E4M3 x E4M3 -> fp32 from shared-memory descriptors;\n"
+                   "// scale_d false: d = A B, else d += A B.\n"
+                   "__device__ __forceinline__ void alto_gemm_wgmma(float (&d)[%d], unsigned long "
+                   "long desc_a,\n"
+                   "                                                unsigned long long desc_b, "
+                   "bool scale_d) {\n"
+                   "  asm volatile(\n"
+                   "      \"{\\n .reg .pred p;\\n setp.ne.b32 p, %%%d, 0;\\n\"\n"
+                   "      \" wgmma.mma_async.sync.aligned.m64n%dk32.f32.e4m3.e4m3\\n\"\n",
+                   bn, nacc, nacc + 2, bn);
+  for (int i = 0; i < nacc; i += 8) {
+    alto_gen_appendf(s, len, cap, "      \"%s", i == 0 ? " {" : "  ");
+    for (int j = i; j < i + 8 && j < nacc; j++)
+      alto_gen_appendf(s, len, cap, "%%%d%s", j,
+                       j + 1 == nacc ? "}," : (j % 8 == 7 ? "," : ", "));
+    alto_gen_appendf(s, len, cap, "\\n\"\n");
+  }
+  alto_gen_appendf(s, len, cap, "      \"  %%%d, %%%d, p, 1, 1;\\n}\\n\"\n      :", nacc, nacc + 1);
+  for (int j = 0; j < nacc; j++)
+    alto_gen_appendf(s, len, cap, "%s\"+f\"(d[%d])%s", j % 6 == 0 ? "\n        " : " ", j,
+                     j + 1 < nacc ? "," : "");
+  alto_gen_appendf(s, len, cap,
+                   "\n      : \"l\"(desc_a), \"l\"(desc_b), \"r\"((int)scale_d));\n}\n\n");
+}
+
+alto_status alto_gen_gemm(const alto_gemmkern *k, alto_gen_kernel *out) {
+  memset(out, 0, sizeof *out);
+  ALTO_TRY(alto_gemm_check_(k));
+  alto_gemmkern_key(k, out->key, sizeof out->key);
+  alto_gen_kernel_name(out->key, out->name, sizeof out->name);
+  out->template_file = "gemm/gemm_fp8_sm90.cuh";
+  out->threads = ALTO_GEMM_THREADS;
+  out->smem_bytes = alto_gemm_smem_bytes(k);
+  char *s = NULL;
+  size_t len = 0, cap = 0;
+  alto_gen_appendf(&s, &len, &cap,
+                   "// Generated by alto's kernel generator v%d; do not edit (alto-compile "
+                   "--emit-src writes it).\n// variant: %s\n// template: templates/%s\n\n",
+                   ALTO_GEN_VERSION, out->key, out->template_file);
+  alto_gemm_emit_wgmma_(&s, &len, &cap, k->bn);
+  alto_gen_appendf(&s, &len, &cap, "#include \"%s\"\n\n", out->template_file);
+  alto_gen_appendf(&s, &len, &cap,
+                   "extern \"C\" __global__ void __launch_bounds__(%d, 1)\n"
+                   "%s(const __grid_constant__ alto_gemm_args a) {\n"
+                   "  alto_gemm::gemm_fp8<%d, %d, %s, %s, %s, %d>(a);\n}\n",
+                   ALTO_GEMM_THREADS, out->name, k->bn, k->stages,
+                   k->bscale == ALTO_GEMM_B_128X128 ? "true" : "false",
+                   k->out_f32 ? "true" : "false", k->accumulate ? "true" : "false", k->group_m);
+  out->source = s;
+  return ALTO_OK;
+}
+
+int alto_gemm_variants(alto_target target, const char *arch, alto_gemmkern *out, int cap) {
+  int n = 0;
+  for (int bs = 0; bs < 2; bs++) {
+    const int *w;
+    int nw = alto_gemm_widths_((alto_gemm_bscale)bs, &w);
+    for (int i = 0; i < nw; i++)
+      for (int f32 = 0; f32 < 2; f32++)
+        for (int acc = 0; acc < 2; acc++, n++) {
+          if (n >= cap)
+            continue;
+          alto_gemmkern k;
+          memset(&k, 0, sizeof k);
+          k.bscale = (alto_gemm_bscale)bs;
+          k.out_f32 = f32;
+          k.accumulate = acc;
+          k.bn = w[i];
+          k.stages = alto_gemm_max_stages_(k.bscale, k.bn);
+          k.group_m = ALTO_GEMM_GROUP_M;
+          k.target = target;
+          snprintf(k.arch, sizeof k.arch, "%s", arch);
+          out[n] = k;
+        }
+  }
+  return n;
+}
+
+alto_status alto_gen_mx_to_fp8(alto_target target, const char *arch, alto_gen_kernel *out) {
+  memset(out, 0, sizeof *out);
+  if (target != ALTO_TARGET_CUDA)
+    return alto_error(ALTO_ERR_INVALID_ARG, "mxfp4 -> e4m3 conversion: CUDA only (target %s)",
+                      alto_target_info_get(target)->name);
+  snprintf(out->key, sizeof out->key, "gemm.mx_to_fp8.e2m1.e4m3.b1x128.%s.%s",
+           alto_target_info_get(target)->name, arch);
+  alto_gen_kernel_name(out->key, out->name, sizeof out->name);
+  out->template_file = "gemm/mx_to_fp8.cuh";
+  out->threads = ALTO_MX_TO_FP8_THREADS;
+  out->smem_bytes = 0;
+  char *s = NULL;
+  size_t len = 0, cap = 0;
+  alto_gen_appendf(&s, &len, &cap,
+                   "// Generated by alto's kernel generator v%d; do not edit (alto-compile "
+                   "--emit-src writes it).\n// variant: %s\n// template: templates/%s\n"
+                   "#include \"%s\"\n\n"
+                   "extern \"C\" __global__ void __launch_bounds__(%d)\n"
+                   "%s(const alto_mx2fp8_args a) {\n  alto_mx_to_fp8<%d>(a);\n}\n",
+                   ALTO_GEN_VERSION, out->key, out->template_file, out->template_file,
+                   out->threads, out->name, out->threads);
+  out->source = s;
+  return ALTO_OK;
+}

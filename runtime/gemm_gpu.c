@@ -1,0 +1,129 @@
+#include "runtime/gemm_gpu.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "runtime/cuda/driver.h"
+#include "runtime/jit.h"
+#include "templates/gemm/gemm_args.h"
+
+/* The SM count of the (one) CUDA device, read once. */
+static int alto_gemm_sm_count_(void) {
+  static int sms;
+  if (!sms) {
+    alto_cuda_device_info info;
+    sms = alto_cuda_device(&info) == ALTO_OK && info.sm_count > 0 ? info.sm_count : 132;
+  }
+  return sms;
+}
+
+alto_gemmkern alto_gemm_kernel_for(alto_gemm_bscale bscale, bool out_f32, bool accumulate,
+                                   const alto_gemm_config *cfg, const char *arch) {
+  alto_gemmkern k;
+  memset(&k, 0, sizeof k);
+  k.bscale = bscale;
+  k.out_f32 = out_f32;
+  k.accumulate = accumulate;
+  k.bn = cfg->bn;
+  k.stages = cfg->stages;
+  k.group_m = cfg->group_m;
+  k.target = ALTO_TARGET_CUDA;
+  snprintf(k.arch, sizeof k.arch, "%s", arch);
+  return k;
+}
+
+static alto_status alto_gemm_check_(const alto_backend *b, const char *who, int64_t m, int64_t n,
+                                    int64_t k, const alto_dptr *aligned16, int n16) {
+  if (b->target != ALTO_TARGET_CUDA || strcmp(b->arch, "sm_90a") != 0)
+    return alto_error(ALTO_ERR_UNSUPPORTED, "%s: needs a CUDA sm_90a device (wgmma, TMA); this is "
+                                            "%s %s",
+                      who, b->i->name, b->arch);
+  const int64_t lim = (int64_t)1 << 31;
+  if (m < 1 || n < 1 || k < 1 || m >= lim || n >= lim || k >= lim)
+    return alto_error(ALTO_ERR_INVALID_ARG, "%s: M %lld, N %lld, K %lld (each in [1, 2^31))", who,
+                      (long long)m, (long long)n, (long long)k);
+  for (int i = 0; i < n16; i++)
+    if (aligned16[i] % 16)
+      return alto_error(ALTO_ERR_UNSUPPORTED, "%s: device pointer %d is not 16-byte aligned", who,
+                        i);
+  return ALTO_OK;
+}
+
+alto_status alto_gemm_fp8(alto_backend *b, alto_dptr c, alto_dtype out_dtype, int64_t ldc,
+                          bool accumulate, const alto_gemm_fp8_operand *a,
+                          const alto_gemm_fp8_operand *bop, alto_gemm_bscale bscale, int64_t m,
+                          int64_t n, int64_t k, const alto_gemm_config *cfg) {
+  const alto_dptr ptrs[] = {a->codes, bop->codes, c};
+  ALTO_TRY(alto_gemm_check_(b, "fp8 gemm", m, n, k, ptrs, 3));
+  if (k % 16)
+    return alto_error(ALTO_ERR_UNSUPPORTED,
+                      "fp8 gemm: K = %lld is not a multiple of 16 (TMA needs 16-byte row pitches)",
+                      (long long)k);
+  if (out_dtype != ALTO_DT_BF16 && out_dtype != ALTO_DT_F32)
+    return alto_error(ALTO_ERR_UNSUPPORTED, "fp8 gemm: output dtype %d (bf16 or fp32)",
+                      (int)out_dtype);
+  if (ldc < n)
+    return alto_error(ALTO_ERR_INVALID_ARG, "fp8 gemm: ldc %lld < N %lld", (long long)ldc,
+                      (long long)n);
+  if ((a->scales | bop->scales) % 4)
+    return alto_error(ALTO_ERR_INVALID_ARG, "fp8 gemm: scales not 4-byte aligned");
+  alto_gemm_config conf = cfg ? *cfg : alto_gemm_config_for(m, n, k, bscale, alto_gemm_sm_count_());
+  alto_gemmkern kern =
+      alto_gemm_kernel_for(bscale, out_dtype == ALTO_DT_F32, accumulate, &conf, b->arch);
+  alto_gen_kernel g;
+  ALTO_TRY(alto_gen_gemm(&kern, &g));
+  alto_jit_fn fn;
+  alto_status st = alto_jit_get(b, &g, &fn);
+  alto_gen_kernel_free(&g);
+  ALTO_TRY(st);
+  if (!fn.fn)
+    return ALTO_OK; /* recording (alto_jit_record): compile later, launch nothing */
+
+  alto_gemm_args args;
+  memset(&args, 0, sizeof args);
+  ALTO_TRY(alto_cuda_tensor_map_u8_2d(&args.tma_a, a->codes, (uint64_t)k, (uint64_t)m,
+                                      (uint64_t)k, ALTO_GEMM_BK, ALTO_GEMM_BM));
+  ALTO_TRY(alto_cuda_tensor_map_u8_2d(&args.tma_b, bop->codes, (uint64_t)k, (uint64_t)n,
+                                      (uint64_t)k, ALTO_GEMM_BK, (unsigned)conf.bn));
+  args.sa = a->scales;
+  args.sb = bop->scales;
+  args.c = c;
+  args.sa_r = a->s_r, args.sa_k = a->s_k;
+  args.sb_r = bop->s_r, args.sb_k = bop->s_k;
+  args.ldc = ldc;
+  args.m = m, args.n = n, args.k = k;
+  args.tiles_m = (m + ALTO_GEMM_BM - 1) / ALTO_GEMM_BM;
+  args.tiles_n = (n + conf.bn - 1) / conf.bn;
+  args.kblocks = (k + ALTO_GEMM_BK - 1) / ALTO_GEMM_BK;
+  int64_t tiles = args.tiles_m * args.tiles_n;
+  unsigned grid[3] = {(unsigned)(tiles < conf.ctas ? tiles : conf.ctas), 1, 1};
+  void *params[] = {&args};
+  return b->i->launch(b, fn.fn, grid, (unsigned)fn.threads, (unsigned)fn.smem_bytes, params);
+}
+
+alto_status alto_gemm_mxfp4_to_fp8(alto_backend *b, alto_dptr codes, alto_dptr scales,
+                                   alto_dptr inexact, alto_dptr mx_codes, alto_dptr mx_scales,
+                                   int64_t R, int64_t K) {
+  const alto_dptr ptrs[] = {codes, mx_codes};
+  ALTO_TRY(alto_gemm_check_(b, "mxfp4 -> e4m3", R, 1, K, ptrs, 2));
+  if (K % 32)
+    return alto_error(ALTO_ERR_INVALID_ARG, "mxfp4 -> e4m3: K = %lld is not a multiple of 32",
+                      (long long)K);
+  alto_gen_kernel g;
+  ALTO_TRY(alto_gen_mx_to_fp8(b->target, b->arch, &g));
+  alto_jit_fn fn;
+  alto_status st = alto_jit_get(b, &g, &fn);
+  alto_gen_kernel_free(&g);
+  ALTO_TRY(st);
+  if (!fn.fn)
+    return ALTO_OK;
+  alto_mx2fp8_args args = {codes, scales, inexact, mx_codes, mx_scales, R, K};
+  int64_t threads = R * ((K + 127) / 128) * 4;
+  int64_t ctas = (threads + fn.threads - 1) / fn.threads;
+  if (ctas >= ((int64_t)1 << 31))
+    return alto_error(ALTO_ERR_UNSUPPORTED, "mxfp4 -> e4m3: %lld x %lld is too large",
+                      (long long)R, (long long)K);
+  unsigned grid[3] = {(unsigned)ctas, 1, 1};
+  void *params[] = {&args};
+  return b->i->launch(b, fn.fn, grid, (unsigned)fn.threads, 0, params);
+}

@@ -1,0 +1,44 @@
+/* alto_gemm_args: the one argument block of every GEMM kernel (templates/gemm/), passed by value as
+ * a __grid_constant__ parameter so the TMA descriptors inside it can be used in place. Shared by the
+ * host (C: device pointers as 64-bit integers) and the device template; the two tensor maps come
+ * first (64-byte aligned, 128 bytes each: the driver's CUtensorMap), then 8-byte fields only, so the
+ * layout is identical on both sides. */
+#ifndef ALTO_GEMM_ARGS_H
+#define ALTO_GEMM_ARGS_H
+
+#include "common/alto_qargs.h" /* ALTO_DPTR, alto_u64, alto_i64 */
+
+#if defined(__cplusplus)
+#define ALTO_ALIGN64 alignas(64)
+#else
+#define ALTO_ALIGN64 _Alignas(64)
+#endif
+
+/* The driver's CUtensorMap: opaque, 128 bytes, 64-byte aligned (cuTensorMapEncodeTiled fills it). */
+typedef struct {
+  ALTO_ALIGN64 alto_u64 opaque[16];
+} alto_tensor_map;
+
+typedef struct {
+  alto_tensor_map tma_a; /* A codes [M, K] bytes, box {128 (K), 128 (rows)}, 128-byte swizzle */
+  alto_tensor_map tma_b; /* B codes [N, K] bytes, box {128 (K), BN (rows)}, 128-byte swizzle */
+  ALTO_DPTR(const float) sa; /* A scale of row i, K block kb: sa[i * sa_r + kb * sa_k] */
+  ALTO_DPTR(const float) sb; /* B scale of row (1x128) or row block (128x128) j: sb[j * sb_r + kb * sb_k] */
+  ALTO_DPTR(void) c;         /* C [M, N] row-major, row pitch ldc elements, bf16 or fp32 */
+  alto_i64 sa_r, sa_k, sb_r, sb_k;
+  alto_i64 ldc;
+  alto_i64 m, n, k;
+  alto_i64 tiles_m, tiles_n, kblocks;
+} alto_gemm_args;
+
+/* The MXFP4 -> E4M3 conversion (templates/gemm/mx_to_fp8.cuh, runtime/gemm_gpu.h). */
+typedef struct {
+  ALTO_DPTR(alto_u8) codes;        /* [R, K] E4M3 written */
+  ALTO_DPTR(float) scales;         /* [R, ceil(K/128)] fp32 written */
+  ALTO_DPTR(alto_u32) inexact;     /* counter of 128-blocks not converted exactly (may be 0) */
+  ALTO_DPTR(const alto_u8) mx_codes;  /* [R, K/2] E2M1 pairs along K */
+  ALTO_DPTR(const alto_u8) mx_scales; /* [R, K/32] E8M0 */
+  alto_i64 rows, k;
+} alto_mx2fp8_args;
+
+#endif

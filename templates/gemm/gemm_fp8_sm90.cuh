@@ -1,0 +1,304 @@
+// gemm_fp8_sm90.cuh: block-scaled FP8 GEMM for Hopper (sm_90a), C[M, N] (+)= A[M, K] B[N, K]^T
+// with A scaled per 1x128 along K and B per 1x128 or per 128x128 (runtime/gemm_gpu.h).
+//
+// One CTA of 384 threads, persistent over the output tiles (BM = 128 rows x BN columns):
+//   warpgroup 0, warp 0   producer: for every 128-deep K block of every tile, waits for a free
+//                         stage of the shared-memory ring, copies the block's fp32 scales with
+//                         cp.async (completing on the stage's "full" mbarrier, one arrival per lane)
+//                         and issues two TMA bulk-tensor loads (A 128 x 128 bytes, B BN x 128 bytes,
+//                         128-byte swizzle, out-of-range rows and columns zero-filled) that complete
+//                         on the same barrier by transaction bytes.
+//   warpgroups 1 and 2    consumers, 64 rows each: wait for the stage, four wgmma m64nBNk32 E4M3
+//                         (K-major A and B from shared memory, fp32 accumulators in registers), then
+//                         promote: total += partial * scale_a[row] * scale_b[col] in fp32, and free
+//                         the stage (one arrival per warp on its "empty" mbarrier). After the last
+//                         K block: the epilogue writes the tile (bf16 round-to-nearest-even or fp32,
+//                         optionally adding the old C), rows >= M and columns >= N skipped.
+// The stub that includes this file defines alto_gemm_wgmma(acc, desc_a, desc_b, scale_d) for its BN
+// (the generator writes the accumulator operand list) before the #include.
+#ifndef ALTO_GEMM_FP8_SM90_CUH
+#define ALTO_GEMM_FP8_SM90_CUH
+
+#include "common/alto_device.h"
+#include "gemm/gemm_args.h"
+
+namespace alto_gemm {
+
+constexpr int BM = 128, BK = 128, THREADS = 384;
+
+__device__ __forceinline__ alto_u32 smem_addr(const void *p) {
+  return (alto_u32)__cvta_generic_to_shared(p);
+}
+
+// ---- mbarriers ---------------------------------------------------------------------------------
+__device__ __forceinline__ void mbar_init(alto_u32 bar, alto_u32 count) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(bar), "r"(count) : "memory");
+}
+__device__ __forceinline__ void mbar_wait(alto_u32 bar, alto_u32 parity) {
+  alto_u32 done;
+  do {
+    asm volatile("{\n .reg .pred p;\n mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n"
+                 " selp.u32 %0, 1, 0, p;\n}"
+                 : "=r"(done)
+                 : "r"(bar), "r"(parity)
+                 : "memory");
+  } while (!done);
+}
+__device__ __forceinline__ void mbar_arrive(alto_u32 bar) {
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];" ::"r"(bar) : "memory");
+}
+__device__ __forceinline__ void mbar_arrive_expect_tx(alto_u32 bar, alto_u32 bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(bar), "r"(bytes)
+               : "memory");
+}
+
+// ---- copies ------------------------------------------------------------------------------------
+// 4 bytes global -> shared; src_bytes 0 writes a zero (rows past the end).
+__device__ __forceinline__ void cp_async4(alto_u32 dst, const void *src, alto_u32 src_bytes) {
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;" ::"r"(dst), "l"(src), "r"(src_bytes)
+               : "memory");
+}
+// One arrival on bar once this thread's earlier cp.async copies have landed (counted in the
+// barrier's expected arrivals: .noinc).
+__device__ __forceinline__ void cp_async_arrive(alto_u32 bar) {
+  asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];" ::"r"(bar) : "memory");
+}
+// A 2-D TMA tile load: box at (x = K element, y = row), completing on bar by bytes.
+__device__ __forceinline__ void tma_load_2d(alto_u32 dst, const alto_tensor_map *map, int x, int y,
+                                            alto_u32 bar) {
+  asm volatile(
+      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, "
+      "%3}], [%4];" ::"r"(dst),
+      "l"((alto_u64)map), "r"(x), "r"(y), "r"(bar)
+      : "memory");
+}
+
+// ---- wgmma -------------------------------------------------------------------------------------
+// Shared-memory matrix descriptor of a K-major tile with 128-byte rows in the 128-byte swizzle
+// (what TMA wrote): start address, leading offset unused (1), 1024 bytes between 8-row groups.
+__device__ __forceinline__ alto_u64 smem_desc(alto_u32 addr) {
+  return (alto_u64)((addr & 0x3FFFF) >> 4) | ((alto_u64)1 << 16) | ((alto_u64)(1024 >> 4) << 32) |
+         ((alto_u64)1 << 62);
+}
+__device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;" ::: "memory"); }
+__device__ __forceinline__ void wgmma_commit() {
+  asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
+}
+__device__ __forceinline__ void wgmma_wait0() {
+  asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
+}
+// Pins a register at this point of the instruction stream (the accumulators must not be read
+// before the wgmma that writes them has been waited for).
+__device__ __forceinline__ void fence_reg(float &r) { asm volatile("" : "+f"(r)::"memory"); }
+
+// The tile of a persistent step: row tiles in groups of GROUP_M, column-major inside a group, so
+// consecutive CTAs share B tiles (and A tiles) in L2.
+template <int GROUP_M>
+__device__ __forceinline__ void tile_of(alto_i64 t, alto_i64 tiles_m, alto_i64 tiles_n,
+                                        int &tm, int &tn) {
+  alto_i64 per_group = (alto_i64)GROUP_M * tiles_n;
+  alto_i64 g = t / per_group, first = g * GROUP_M, in = t - g * per_group;
+  alto_i64 rows = tiles_m - first < GROUP_M ? tiles_m - first : GROUP_M;
+  tm = (int)(first + in % rows);
+  tn = (int)(in / rows);
+}
+
+__device__ __forceinline__ alto_u32 pack_bf16x2(float lo, float hi) {
+  return (alto_u32)alto_f32_to_bf16(lo) | ((alto_u32)alto_f32_to_bf16(hi) << 16);
+}
+
+// Two adjacent outputs (row r, columns c and c + 1) of the epilogue.
+template <bool OUT_F32, bool ACCUM>
+__device__ __forceinline__ void store2(const alto_gemm_args &a, alto_i64 r, alto_i64 c, float v0,
+                                       float v1, bool pair_ok) {
+  if (r >= a.m || c >= a.n)
+    return;
+  alto_i64 e = r * a.ldc + c;
+  if (OUT_F32) {
+    float *p = (float *)a.c + e;
+    if (pair_ok && c + 1 < a.n) {
+      float2 o = make_float2(v0, v1);
+      if (ACCUM) {
+        float2 old = *(const float2 *)p;
+        o.x = old.x + v0, o.y = old.y + v1;
+      }
+      *(float2 *)p = o;
+    } else {
+      p[0] = ACCUM ? p[0] + v0 : v0;
+      if (c + 1 < a.n)
+        p[1] = ACCUM ? p[1] + v1 : v1;
+    }
+  } else {
+    alto_u16 *p = (alto_u16 *)a.c + e;
+    if (pair_ok && c + 1 < a.n) {
+      if (ACCUM) {
+        alto_u32 old = *(const alto_u32 *)p;
+        v0 += alto_bf16_to_f32((alto_u16)(old & 0xFFFFu));
+        v1 += alto_bf16_to_f32((alto_u16)(old >> 16));
+      }
+      *(alto_u32 *)p = pack_bf16x2(v0, v1);
+    } else {
+      p[0] = alto_f32_to_bf16(ACCUM ? alto_bf16_to_f32(p[0]) + v0 : v0);
+      if (c + 1 < a.n)
+        p[1] = alto_f32_to_bf16(ACCUM ? alto_bf16_to_f32(p[1]) + v1 : v1);
+    }
+  }
+}
+
+// BN: tile columns; STAGES: ring depth; B_BLOCK: B scaled per 128x128 (else per 1x128);
+// OUT_F32: fp32 output (else bf16); ACCUM: C += (else C =); GROUP_M: raster group.
+template <int BN, int STAGES, bool B_BLOCK, bool OUT_F32, bool ACCUM, int GROUP_M>
+__device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
+  static_assert(BN % 16 == 0 && BN >= 16 && BN <= 256, "tile width");
+  static_assert(!B_BLOCK || 128 % BN == 0, "a 128x128-scaled B tile lies in one scale block");
+  constexpr int A_BYTES = BM * BK, B_BYTES = BN * BK;
+  constexpr int SB = B_BLOCK ? 4 : BN; // B scales per stage (padded to 16 bytes)
+  constexpr int NACC = BN / 2;         // fp32 accumulators per thread (m64nBN over 128 threads)
+
+  extern __shared__ __align__(1024) unsigned char smem_raw[];
+  // 1024-byte alignment of the tiles (the 128-byte swizzle repeats every 8 rows of 128 bytes)
+  const alto_u32 raw = smem_addr(smem_raw);
+  const alto_u32 base = (raw + 1023u) & ~1023u;
+  unsigned char *gbase = smem_raw + (base - raw);
+  const alto_u32 s_a = base;                               // [STAGES][BM][128] codes
+  const alto_u32 s_b = s_a + STAGES * A_BYTES;             // [STAGES][BN][128] codes
+  float *sc_a = (float *)(gbase + STAGES * (A_BYTES + B_BYTES)); // [STAGES][BM]
+  float *sc_b = sc_a + STAGES * BM;                        // [STAGES][SB]
+  const alto_u32 bar_full = smem_addr(sc_b + STAGES * SB); // [STAGES] u64
+  const alto_u32 bar_empty = bar_full + STAGES * 8;        // [STAGES] u64
+
+  const int wg = threadIdx.x / 128, lane = threadIdx.x % 32;
+  if (threadIdx.x == 0) {
+    for (int s = 0; s < STAGES; s++) {
+      mbar_init(bar_full + 8 * s, 33); // 32 cp.async lanes + the TMA issuer's expect_tx
+      mbar_init(bar_empty + 8 * s, 8); // one arrival per consumer warp
+    }
+    asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+    asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+  }
+  __syncthreads();
+
+  const alto_i64 tiles = a.tiles_m * a.tiles_n;
+  const int kblocks = (int)a.kblocks;
+  const float *sa = (const float *)a.sa, *sb = (const float *)a.sb;
+
+  if (wg == 0) {
+    // ---- producer ------------------------------------------------------------------------------
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 40;");
+    if (threadIdx.x >= 32)
+      return;
+    if (lane == 0) {
+      asm volatile("prefetch.tensormap [%0];" ::"l"((alto_u64)&a.tma_a) : "memory");
+      asm volatile("prefetch.tensormap [%0];" ::"l"((alto_u64)&a.tma_b) : "memory");
+    }
+    alto_u32 it = 0;
+    for (alto_i64 t = blockIdx.x; t < tiles; t += gridDim.x) {
+      int tm, tn;
+      tile_of<GROUP_M>(t, a.tiles_m, a.tiles_n, tm, tn);
+      const alto_i64 row0 = (alto_i64)tm * BM, col0 = (alto_i64)tn * BN;
+      for (int kb = 0; kb < kblocks; kb++, it++) {
+        const int s = (int)(it % STAGES);
+        const alto_u32 round = it / STAGES;
+        mbar_wait(bar_empty + 8 * s, (round & 1) ^ 1);
+#pragma unroll
+        for (int i = lane; i < BM; i += 32) {
+          const alto_i64 r = row0 + i;
+          const bool in = r < a.m;
+          cp_async4(smem_addr(sc_a + s * BM + i), in ? sa + r * a.sa_r + kb * a.sa_k : sa,
+                    in ? 4 : 0);
+        }
+        if (B_BLOCK) {
+          if (lane == 0)
+            cp_async4(smem_addr(sc_b + s * SB), sb + (col0 / 128) * a.sb_r + kb * a.sb_k, 4);
+        } else {
+#pragma unroll
+          for (int i = lane; i < BN; i += 32) {
+            const alto_i64 r = col0 + i;
+            const bool in = r < a.n;
+            cp_async4(smem_addr(sc_b + s * SB + i), in ? sb + r * a.sb_r + kb * a.sb_k : sb,
+                      in ? 4 : 0);
+          }
+        }
+        cp_async_arrive(bar_full + 8 * s);
+        if (lane == 0) {
+          mbar_arrive_expect_tx(bar_full + 8 * s, A_BYTES + B_BYTES);
+          tma_load_2d(s_a + s * A_BYTES, &a.tma_a, kb * BK, (int)row0, bar_full + 8 * s);
+          tma_load_2d(s_b + s * B_BYTES, &a.tma_b, kb * BK, (int)col0, bar_full + 8 * s);
+        }
+      }
+    }
+    return;
+  }
+
+  // ---- consumers -------------------------------------------------------------------------------
+  asm volatile("setmaxnreg.inc.sync.aligned.u32 232;");
+  const int cw = wg - 1;                  // consumer warpgroup: rows cw * 64 ..
+  const int wq = (threadIdx.x % 128) / 32; // warp in the warpgroup: rows wq * 16 ..
+  const int r_in = cw * 64 + wq * 16 + lane / 4; // this thread's rows: r_in and r_in + 8
+  const int c_in = 2 * (lane % 4);               // its columns: 8 j + c_in, + 1
+  float acc[NACC], tot[NACC];
+  alto_u32 it = 0;
+  for (alto_i64 t = blockIdx.x; t < tiles; t += gridDim.x) {
+    int tm, tn;
+    tile_of<GROUP_M>(t, a.tiles_m, a.tiles_n, tm, tn);
+#pragma unroll
+    for (int i = 0; i < NACC; i++)
+      tot[i] = 0.f;
+    for (int kb = 0; kb < kblocks; kb++, it++) {
+      const int s = (int)(it % STAGES);
+      mbar_wait(bar_full + 8 * s, (it / STAGES) & 1);
+      const alto_u64 da = smem_desc(s_a + s * A_BYTES + cw * 64 * BK);
+      const alto_u64 db = smem_desc(s_b + s * B_BYTES);
+#pragma unroll
+      for (int i = 0; i < NACC; i++)
+        fence_reg(acc[i]);
+      wgmma_fence();
+#pragma unroll
+      for (int kk = 0; kk < BK / 32; kk++) // 32 bytes of K per wgmma: +2 in descriptor units
+        alto_gemm_wgmma(acc, da + 2 * kk, db + 2 * kk, kk > 0);
+      wgmma_commit();
+      wgmma_wait0();
+#pragma unroll
+      for (int i = 0; i < NACC; i++)
+        fence_reg(acc[i]);
+      // promotion into the fp32 totals with this K block's scales
+      const float a0 = sc_a[s * BM + r_in], a1 = sc_a[s * BM + r_in + 8];
+      if (B_BLOCK) {
+        const float b = sc_b[s * SB];
+        const float f0 = a0 * b, f1 = a1 * b;
+#pragma unroll
+        for (int j = 0; j < BN / 8; j++) {
+          tot[4 * j + 0] += acc[4 * j + 0] * f0;
+          tot[4 * j + 1] += acc[4 * j + 1] * f0;
+          tot[4 * j + 2] += acc[4 * j + 2] * f1;
+          tot[4 * j + 3] += acc[4 * j + 3] * f1;
+        }
+      } else {
+#pragma unroll
+        for (int j = 0; j < BN / 8; j++) {
+          const float2 b = *(const float2 *)(sc_b + s * SB + 8 * j + c_in);
+          tot[4 * j + 0] += acc[4 * j + 0] * (a0 * b.x);
+          tot[4 * j + 1] += acc[4 * j + 1] * (a0 * b.y);
+          tot[4 * j + 2] += acc[4 * j + 2] * (a1 * b.x);
+          tot[4 * j + 3] += acc[4 * j + 3] * (a1 * b.y);
+        }
+      }
+      __syncwarp();
+      if (lane == 0)
+        mbar_arrive(bar_empty + 8 * s);
+    }
+    // ---- epilogue ----
+    const alto_i64 r0 = (alto_i64)tm * BM + r_in;
+    const alto_i64 cbase = (alto_i64)tn * BN + c_in;
+    const bool pair_ok = (a.ldc % 2) == 0;
+#pragma unroll
+    for (int j = 0; j < BN / 8; j++) {
+      store2<OUT_F32, ACCUM>(a, r0, cbase + 8 * j, tot[4 * j], tot[4 * j + 1], pair_ok);
+      store2<OUT_F32, ACCUM>(a, r0 + 8, cbase + 8 * j, tot[4 * j + 2], tot[4 * j + 3], pair_ok);
+    }
+  }
+}
+
+} // namespace alto_gemm
+
+#endif
