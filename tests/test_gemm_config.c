@@ -3,9 +3,11 @@
  *   - alto_gemm_config_for over many shapes (the benchmark shapes, tiny ones, M and N tails, odd N)
  *     on 132, 114 and 1 SMs, both B scale kinds: the tile width is one the template supports (a
  *     multiple of 16 in [64, 160]; 64 or 128 with 128x128 B scales, so a tile never straddles a
- *     scale block), the pipeline depth is in [2, 8] and is the deepest that fits in shared memory
- *     for every output dtype, 1 <= CTAs <= min(SMs, tiles), row-tile groups of 8 (fewer only when
- *     there are fewer row tiles), and the same inputs give the same answer;
+ *     scale block) and the one the header's rule picks (the best product of the share of the
+ *     grid's tile slots holding outputs and the operand reuse bn / (128 + bn)), the pipeline depth
+ * is in [2, 8] and is the deepest that fits in shared memory for every output dtype, 1 <= CTAs <=
+ * min(SMs, tiles), row-tile groups of 8 (fewer only when there are fewer row tiles), and the same
+ * inputs give the same answer;
  *   - every kernel the configuration can pick is one alto_gemm_variants lists (so alto-compile
  *     builds exactly what the runtime launches), and the variant keys are distinct;
  *   - alto_gemmkern_key in the format of the header's example;
@@ -68,6 +70,24 @@ static int variant_index(const char *key) {
   return -1;
 }
 
+/* The header's choice of tile width, computed here from its words: over the widths of the scale
+ * kind, maximize (M N / (waves x SMs x 128 x bn)) x (bn / (128 + bn)), waves = ceil(tiles / SMs);
+ * ties (to a relative 1e-9) go to the wider tile. */
+static int expected_width(int64_t m, int64_t n, alto_gemm_bscale bs, int sm) {
+  int best = 0;
+  double best_eff = -1;
+  for (int w = 64; w <= 160; w += 16) {
+    if (bs == ALTO_GEMM_B_128X128 && w != 64 && w != 128)
+      continue;
+    int64_t tiles = cdiv(m, ALTO_GEMM_BM) * cdiv(n, w);
+    double slots = (double)cdiv(tiles, sm) * sm * ALTO_GEMM_BM * w;
+    double eff = (double)m * (double)n / slots * w / (ALTO_GEMM_BM + w);
+    if (eff > best_eff * (1 + 1e-9) || (eff >= best_eff * (1 - 1e-9) && w > best))
+      best = w, best_eff = eff;
+  }
+  return best;
+}
+
 /* The kernel of cfg with `stages` replaced (for the "deepest that fits" check). */
 static int smem_with_stages(alto_gemm_bscale bs, bool f32, bool acc, const alto_gemm_config *cfg,
                             int stages) {
@@ -88,6 +108,8 @@ static void check_one(int64_t m, int64_t n, int64_t k, alto_gemm_bscale bs, int 
   CHECKF(c.bn % 16 == 0 && c.bn >= 64 && c.bn <= 160, "%s: bn %d", what, c.bn);
   if (bs == ALTO_GEMM_B_128X128)
     CHECKF(c.bn == 64 || c.bn == 128, "%s: bn %d straddles a 128-row scale block", what, c.bn);
+  CHECKF(c.bn == expected_width(m, n, bs, sm), "%s: bn %d, the header's rule picks %d", what, c.bn,
+         expected_width(m, n, bs, sm));
   CHECKF(c.stages >= 2 && c.stages <= 8, "%s: stages %d", what, c.stages);
   int64_t row_tiles = cdiv(m, ALTO_GEMM_BM);
   int64_t tiles = row_tiles * cdiv(n, c.bn > 0 ? c.bn : 1);
@@ -247,7 +269,6 @@ static void test_generator_refusals(void) {
       {"target HIP gfx942", ALTO_GEMM_B_1X128, 128, 4, ALTO_TARGET_HIP, "gfx942"},
       {"128x128 bn 96", ALTO_GEMM_B_128X128, 96, 4, ALTO_TARGET_CUDA, "sm_90a"},
       {"128x128 bn 160", ALTO_GEMM_B_128X128, 160, 2, ALTO_TARGET_CUDA, "sm_90a"},
-      {"bscale 2", 2, 128, 4, ALTO_TARGET_CUDA, "sm_90a"},
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     alto_gemmkern k = ok;
