@@ -10,7 +10,6 @@
 
 #include "base/parallel.h"
 #include "compiler/gen_gemm.h"
-#include "compiler/ir.h" /* alto_dtype: runtime/gemm_gpu.h uses it without including it */
 #include "runtime/gemm_gpu.h"
 #include "runtime/jit.h"
 #include "runtime/nvrtc.h"

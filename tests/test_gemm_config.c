@@ -16,7 +16,6 @@
 #include <string.h>
 
 #include "compiler/gen_gemm.h"
-#include "compiler/ir.h" /* alto_dtype: runtime/gemm_gpu.h uses it without including it */
 #include "runtime/gemm_gpu.h"
 #include "tests/harness.h"
 

@@ -10,9 +10,11 @@
  *   - a row pitch larger than N (ldc = N + 8, and an odd ldc): the padding columns untouched;
  *   - every tile width the configuration can choose, forced through an explicit configuration
  *     with few CTAs (each persistent CTA walks many tiles);
- *   - the requirements of the header refused with ALTO_ERR_UNSUPPORTED;
+ *   - the requirements of the header refused (ALTO_ERR_UNSUPPORTED, or ALTO_ERR_INVALID_ARG for
+ *     values that are simply wrong), never launched;
  *   - the MXFP4 -> E4M3 conversion bit-exact against a CPU model of the header's contract
- *     (codes, power-of-two scales, the inexact counter at the 14/15-binade boundary, NaN scales),
+ *     (codes, power-of-two scales, the inexact counter at the 14/15-binade boundary, 1x32 blocks
+ *     of zeros, E8M0 bytes 0 and 254, NaN scales),
  *     and an MXFP4 GEMM end to end (both operands converted, B 1x128) against the fp64 product of
  *     the MXFP4-dequantized operands.
  * Tolerances (NUMERICS.md 8): relative Frobenius error < 8e-3 for bf16 output (the output's bf16
@@ -25,7 +27,6 @@
 #include <string.h>
 
 #include "compiler/gen_gemm.h"
-#include "compiler/ir.h" /* alto_dtype: runtime/gemm_gpu.h uses it without including it */
 #include "runtime/gemm_gpu.h"
 #include "templates/common/alto_numerics.h"
 #include "tests/gpu_util.h"
