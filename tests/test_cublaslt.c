@@ -5,7 +5,8 @@
  *   - blockwise FP8 GEMM (A 1x128 along K, B 128x128; and 1x128 x 1x128 for wgrad) against fp64
  *     dequant(A) dequant(B)^T from alto_cpu_quantize / alto_cpu_dequantize, M tails, K/128 not a
  *     multiple of 4 (padded scale rows), scales converted inside the call and ahead of it (the
- *     converted layout checked against the host transform, and both runs bitwise equal).
+ *     converted layout checked against the host transform, and both runs bitwise equal);
+ *   - per-tensor FP8 GEMM (one fp32 scale per operand, sm_89+), M and K tails, C +=.
  * Random data with outliers (never zeros), guard bytes around every output, poisoned outputs,
  * NaN checks. Skips (77) without a GPU or without libcublasLt; the FP8 part needs sm_90. */
 #include <math.h>
@@ -314,6 +315,71 @@ static void test_fp8_wgrad(void) {
           true);
 }
 
+/* Per-tensor FP8: E4M3 codes (never NaN, mixed magnitudes) with one fp32 scale per operand; the
+ * reference is a_scale b_scale times the fp64 dot products of the code values. */
+static void run_fp8_tensor(int64_t m, int64_t n, int64_t k, bool acc, alto_dtype out) {
+  char what[160];
+  snprintf(what, sizeof what, "fp8 per-tensor M=%lld N=%lld K=%lld acc=%d out=%s", (long long)m,
+           (long long)n, (long long)k, acc, alto_ir_dtype_name(out));
+  uint8_t *a = malloc((size_t)(m * k)), *b = malloc((size_t)(n * k));
+  for (int64_t i = 0; i < m * k + n * k; i++) { /* sign | exponent 1..13 | mantissa */
+    uint32_t r = alto_test_u32(&rng);
+    uint8_t c = (uint8_t)((r & 0x80) | ((1 + (r >> 8) % 13) << 3) | ((r >> 16) & 7));
+    if (i < m * k)
+      a[i] = c;
+    else
+      b[i - m * k] = c;
+  }
+  float scales[2] = {(float)(0.01 + 0.04 * alto_test_uniform(&rng)),
+                     (float)(0.01 + 0.04 * alto_test_uniform(&rng))};
+  float *af = malloc((size_t)(m * k) * 4), *bf = malloc((size_t)(n * k) * 4);
+  for (int64_t i = 0; i < m * k; i++)
+    af[i] = alto_e4m3_to_f32(a[i]);
+  for (int64_t i = 0; i < n * k; i++)
+    bf[i] = alto_e4m3_to_f32(b[i]);
+  size_t esz = out == ALTO_DT_BF16 ? 2 : 4;
+  gpu_buf ga = gpu_alloc(B, (size_t)(m * k)), gb = gpu_alloc(B, (size_t)(n * k));
+  gpu_buf gs = gpu_alloc(B, 8), gc = gpu_alloc(B, (size_t)(m * n) * esz);
+  gpu_upload(B, ga, a), gpu_upload(B, gb, b), gpu_upload(B, gs, scales);
+  double *c0 = NULL;
+  if (acc) {
+    void *c0dev = malloc(gc.bytes);
+    c0 = malloc((size_t)(m * n) * 8);
+    make_c0(c0dev, c0, m * n, out);
+    gpu_upload(B, gc, c0dev);
+    free(c0dev);
+  }
+  alto_status st = alto_cublaslt_gemm_fp8_tensor(gpu_ptr(gc), gpu_ptr(ga), gpu_ptr(gs), gpu_ptr(gb),
+                                                 gpu_ptr(gs) + 4, m, n, k, acc, out);
+  CHECKF(st == ALTO_OK, "%s: %s", what, alto_last_error());
+  CHECKF(B->i->sync(B) == ALTO_OK, "%s: %s", what, alto_last_error());
+  if (st == ALTO_OK) {
+    /* ref = c0 + sa sb (A B^T): the product first, then scaled and added in fp64 */
+    double *ref = malloc((size_t)(m * n) * 8);
+    ref_gemm(ref, af, bf, NULL, m, n, k, false, false);
+    for (int64_t i = 0; i < m * n; i++)
+      ref[i] = ref[i] * scales[0] * scales[1] + (c0 ? c0[i] : 0.0);
+    float *got = download_c(gc, m * n, out, what);
+    check_result(ref, got, m * n, out, what, true);
+    free(ref);
+    free(got);
+  }
+  gpu_free(B, &ga), gpu_free(B, &gb), gpu_free(B, &gs), gpu_free(B, &gc);
+  free(a), free(b), free(af), free(bf), free(c0);
+}
+
+static void test_fp8_tensor(void) {
+  run_fp8_tensor(256, 272, 1024, false, ALTO_DT_BF16);
+  run_fp8_tensor(4192, 256, 512, false, ALTO_DT_BF16); /* M tail of a 128-row tile */
+  run_fp8_tensor(130, 144, 496, true, ALTO_DT_F32);    /* K not a multiple of 128 */
+  CHECK(alto_cublaslt_gemm_fp8_tensor(1, 1, 1, 1, 1, 128, 120, 128, false, ALTO_DT_BF16) ==
+        ALTO_ERR_INVALID_ARG);
+  CHECK(alto_cublaslt_gemm_fp8_tensor(1, 1, 1, 1, 1, 128, 128, 200, false, ALTO_DT_BF16) ==
+        ALTO_ERR_INVALID_ARG);
+  CHECK(alto_cublaslt_gemm_fp8_tensor(1, 1, 0, 1, 1, 128, 128, 128, false, ALTO_DT_BF16) ==
+        ALTO_ERR_INVALID_ARG);
+}
+
 static void test_fp8_other_pairs(void) {
   run_fp8(256, 144, 384, ALTO_CUBLASLT_SCALE_128X128, ALTO_CUBLASLT_SCALE_1X128, false,
           ALTO_DT_BF16, true);
@@ -348,6 +414,10 @@ int main(void) {
   fprintf(stderr, "%s (%s), cuBLASLt %zu\n", info.name, info.arch, alto_cublaslt_version());
   RUN(test_bf16_all_combinations);
   RUN(test_plan_cache);
+  if (info.cc_major * 10 + info.cc_minor >= 89)
+    RUN(test_fp8_tensor);
+  else
+    fprintf(stderr, "skip per-tensor FP8 GEMMs: they need sm_89 or later\n");
   if (info.cc_major == 9 && alto_cublaslt_version() >= 120900) {
     RUN(test_fp8_fprop);
     RUN(test_fp8_wgrad);

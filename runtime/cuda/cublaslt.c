@@ -85,7 +85,7 @@ typedef struct {
   int64_t m, n, k;
   int ta, tb, acc;
   int a_type, b_type, c_type; /* alto's A, B, C (cudaDataType_t) */
-  int a_mode, b_mode;         /* alto_cublaslt_scale_mode, -1 for bf16 */
+  int a_mode, b_mode;         /* alto_cublaslt_scale_mode; -1 bf16, -2 per-tensor FP8 */
   int align_a, align_b,
       align_c; /* pointer alignment in bytes (<= 256): the algorithm depends on it */
 } alto_lt_key_;
@@ -99,6 +99,10 @@ typedef struct {
 } alto_lt_plan_;
 
 enum { ALTO_LT_MAX_PLANS_ = 256 };
+
+/* The key's scale mode of a per-tensor FP8 GEMM: no scale mode is set on the descriptor (cuBLASLt's
+ * default, one fp32 scalar per operand). */
+enum { ALTO_LT_MODE_TENSOR_ = -2 };
 
 static struct {
   void *lib;
@@ -423,7 +427,8 @@ static alto_status alto_lt_plan_build_(const alto_lt_key_ *key, alto_lt_plan_ **
         (long long)key->m, (long long)key->n, (long long)key->k, key->ta, key->tb,
         alto_lt_type_name_(key->a_type), alto_lt_type_name_(key->b_type),
         alto_lt_type_name_(key->c_type),
-        key->a_mode < 0 ? ""
+        key->a_mode == ALTO_LT_MODE_TENSOR_ ? " (per-tensor scales)"
+        : key->a_mode < 0                   ? ""
         : key->a_mode == ALTO_CUBLASLT_SCALE_128X128 && key->b_mode == ALTO_CUBLASLT_SCALE_128X128
             ? " (128x128 x 128x128)"
         : key->a_mode == ALTO_CUBLASLT_SCALE_1X128 && key->b_mode == ALTO_CUBLASLT_SCALE_1X128
@@ -727,6 +732,57 @@ alto_status alto_cublaslt_gemm_fp8_block(alto_cuda_ptr c, const alto_cublaslt_fp
                         "cublasLtMatmulDescSetAttribute(B_SCALE_POINTER)");
   if (st == ALTO_OK)
     st = alto_lt_run_(p, c, a->codes, b->codes);
+  pthread_mutex_unlock(&alto_lt_mutex_);
+  return st;
+}
+
+alto_status alto_cublaslt_gemm_fp8_tensor(alto_cuda_ptr c, alto_cuda_ptr a, alto_cuda_ptr a_scale,
+                                          alto_cuda_ptr b, alto_cuda_ptr b_scale, int64_t m,
+                                          int64_t n, int64_t k, bool accumulate,
+                                          alto_dtype out_dtype) {
+  ALTO_TRY(alto_lt_ready_());
+  ALTO_TRY(alto_lt_check_dims_(m, n, k));
+  if (!a || !b || !a_scale || !b_scale)
+    return alto_error(ALTO_ERR_INVALID_ARG,
+                      "cuBLASLt per-tensor FP8 GEMM: A, B and both scales are needed");
+  if (k % 16 || n % 16)
+    return alto_error(ALTO_ERR_INVALID_ARG,
+                      "cuBLASLt per-tensor FP8 GEMM: N=%lld and K=%lld must be multiples of 16 "
+                      "(16-byte rows of the FP8 operands)",
+                      (long long)n, (long long)k);
+  if (out_dtype != ALTO_DT_BF16 && out_dtype != ALTO_DT_F32)
+    return alto_error(ALTO_ERR_INVALID_ARG,
+                      "cuBLASLt per-tensor FP8 GEMM: output dtype %s: use bf16 or f32",
+                      alto_ir_dtype_name(out_dtype));
+  alto_lt_key_ key = {m,
+                      n,
+                      k,
+                      0,
+                      0,
+                      accumulate,
+                      LT_R_8F_E4M3_,
+                      LT_R_8F_E4M3_,
+                      out_dtype == ALTO_DT_BF16 ? LT_R_16BF_ : LT_R_32F_,
+                      ALTO_LT_MODE_TENSOR_,
+                      ALTO_LT_MODE_TENSOR_,
+                      alto_lt_align_(a),
+                      alto_lt_align_(b),
+                      alto_lt_align_(c)};
+  pthread_mutex_lock(&alto_lt_mutex_);
+  alto_lt_plan_ *p = NULL;
+  alto_status st = alto_lt_plan_get_(&key, &p);
+  /* cuBLASLt's A is alto's B (header: C^T = B A^T). */
+  void *lt_a_scale = (void *)(uintptr_t)b_scale, *lt_b_scale = (void *)(uintptr_t)a_scale;
+  if (st == ALTO_OK)
+    st = alto_lt_check_(alto_lt_.f.MatmulDescSetAttribute(p->desc, LT_DESC_A_SCALE_POINTER_,
+                                                          &lt_a_scale, sizeof lt_a_scale),
+                        "cublasLtMatmulDescSetAttribute(A_SCALE_POINTER)");
+  if (st == ALTO_OK)
+    st = alto_lt_check_(alto_lt_.f.MatmulDescSetAttribute(p->desc, LT_DESC_B_SCALE_POINTER_,
+                                                          &lt_b_scale, sizeof lt_b_scale),
+                        "cublasLtMatmulDescSetAttribute(B_SCALE_POINTER)");
+  if (st == ALTO_OK)
+    st = alto_lt_run_(p, c, a, b);
   pthread_mutex_unlock(&alto_lt_mutex_);
   return st;
 }

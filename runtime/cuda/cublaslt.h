@@ -139,6 +139,18 @@ alto_status alto_cublaslt_gemm_fp8_block(alto_cuda_ptr c, const alto_cublaslt_fp
                                          const alto_cublaslt_fp8_operand *b, int64_t m, int64_t n,
                                          int64_t k, bool accumulate, alto_dtype out_dtype);
 
+/* Per-tensor scaled FP8 GEMM (cuBLASLt's default scalar scaling; sm_89 and later):
+ *   c        [M, N]  out_dtype (ALTO_DT_BF16 or ALTO_DT_F32), row-major; read too when accumulate
+ *   a        [M, K]  E4M3 codes, K-major;  a_scale: one fp32 on the device
+ *   b        [N, K]  E4M3 codes, K-major;  b_scale: one fp32 on the device
+ *   C (+)= (a_scale b_scale) codes(A) codes(B)^T, fp32 accumulation
+ * K and N multiples of 16 (16-byte rows of the FP8 operands as cuBLASLt sees them), M any >= 1.
+ * The speed ceiling of FP8 on the tensor cores without block scales (bench/gemm/bench_gemm.c). */
+alto_status alto_cublaslt_gemm_fp8_tensor(alto_cuda_ptr c, alto_cuda_ptr a, alto_cuda_ptr a_scale,
+                                          alto_cuda_ptr b, alto_cuda_ptr b_scale, int64_t m,
+                                          int64_t n, int64_t k, bool accumulate,
+                                          alto_dtype out_dtype);
+
 /* Number of distinct GEMM configurations (shape, dtypes, transposes, scale modes) whose heuristic
  * result is cached (for tests). */
 int alto_cublaslt_cached_plans(void);

@@ -1,0 +1,465 @@
+/* bench/gemm: alto's own Hopper FP8 GEMM (runtime/gemm_gpu.h, templates/gemm/) against cuBLASLt on
+ * the same operands, TFLOP/s = 2 M N K / time:
+ *
+ *   build/bench/bench_gemm [--csv] [M N K]   (default: 8192^3; DeepSeek-V3 at M = 4096:
+ *                                             N x K = 7168x16384, 2112x7168, 24576x1536; Llama 3
+ *                                             8B at M = 8192: 4096x4096, 14336x4096, 4096x14336)
+ *
+ * Columns:
+ *   bf16        cuBLASLt bf16 x bf16, fp32 accumulation, bf16 out
+ *   fp8 tensor  cuBLASLt FP8 E4M3, one fp32 scale per operand (the ceiling without block scales)
+ *   lt fprop    cuBLASLt FP8 A 1x128 x B 128x128 (scales converted to its layout ahead), bf16 out
+ *   lt wgrad    cuBLASLt FP8 A 1x128 x B 1x128 (likewise), bf16 out
+ *   alto fprop  alto_gemm_fp8, B 128x128, bf16 out
+ *   alto wgrad  alto_gemm_fp8, B 1x128, fp32 out, C += (the training step accumulates dW in fp32)
+ *   alto mxfp4  alto_gemm_fp8, B 1x128, bf16 out, on E4M3 operands converted from MXFP4
+ *   mxfp4+conv  the same, the two alto_gemm_mxfp4_to_fp8 conversions (A and B) inside the timing
+ * Ratios, and the targets alto's kernels are built to meet:
+ *   fprop = alto fprop / lt fprop   >= 1.1
+ *   wgrad = alto wgrad / lt wgrad   >= 1.4  (cuBLASLt timed with bf16 out, no C read: the
+ *                                            comparison is conservative for alto)
+ *   mxfp4 = alto mxfp4 / bf16       >= 1.25 (GEMM only; "+conv" with the conversions, reported)
+ *
+ * Before timing, every alto result is compared with cuBLASLt's block-scaled result on the same
+ * operands (fprop with lt fprop; wgrad, from C = 0, with lt wgrad; mxfp4 with cuBLASLt 1x128 x
+ * 1x128 on the converted codes and scales): relative Frobenius error below 1e-2 (bf16 references;
+ * NUMERICS.md 8 allows 8e-3 for bf16 output alone); a row that fails says FAIL instead of a time
+ * and the exit code is 1. Timing as bench_cublaslt: 3 warm-up calls (the first compiles alto's
+ * kernel), then the median of 7 timings of 10 back-to-back calls (device events, no L2 flush).
+ * Inputs: E4M3 codes with moderate exponents (never zero or NaN), positive fp32 scales, bf16 randn
+ * with outliers, E2M1 nibbles with E8M0 exponents 120..127 (the conversion is then exact), all as
+ * a repeated random 1 MiB pattern. K must be a multiple of 128 and N of 16 (cuBLASLt's FP8 rules).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compiler/gen_gemm.h"
+#include "compiler/ir.h"
+#include "runtime/backend.h"
+#include "runtime/cuda/cublaslt.h"
+#include "runtime/cuda/driver.h"
+#include "runtime/gemm_gpu.h"
+#include "tests/harness.h"
+
+#define CHECK_TOL 1e-2
+
+static alto_backend *B;
+
+enum {
+  KIND_BF16,
+  KIND_FP8_TENSOR,
+  KIND_LT_FPROP,
+  KIND_LT_WGRAD,
+  KIND_ALTO_FPROP,
+  KIND_ALTO_WGRAD,
+  KIND_ALTO_MXFP4,
+  KIND_ALTO_MXFP4_CONV,
+  KIND_COUNT
+};
+static const char *const kind_names[KIND_COUNT] = {"bf16",       "fp8 tensor", "lt fprop",
+                                                   "lt wgrad",   "alto fprop", "alto wgrad",
+                                                   "alto mxfp4", "mxfp4+conv"};
+static const char *const kind_csv[KIND_COUNT] = {"bf16",       "fp8_tensor",     "lt_fprop",
+                                                 "lt_wgrad",   "alto_fprop",     "alto_wgrad",
+                                                 "alto_mxfp4", "alto_mxfp4_conv"};
+
+/* Every buffer of one shape (device pointers; scales in alto's layout unless "lt"). */
+typedef struct {
+  int64_t m, n, k, kb;
+  alto_cuda_ptr a16, b16;             /* bf16 [M, K], [N, K] */
+  alto_cuda_ptr a8, b8;               /* E4M3 [M, K], [N, K] */
+  alto_cuda_ptr sa, sb2, sb1;         /* fp32 [M, kb], [ceil(N/128), kb], [N, kb] */
+  alto_cuda_ptr lsa, lsb2, lsb1;      /* the same in cuBLASLt's layouts */
+  alto_cuda_ptr tscale;               /* two fp32: per-tensor scales of A and B */
+  alto_cuda_ptr mxa, mxsa, mxb, mxsb; /* MXFP4 codes [R, K/2] and E8M0 scales [R, K/32] */
+  alto_cuda_ptr ea, esa, eb, esb;     /* converted: E4M3 [R, K], fp32 [R, kb] */
+  alto_cuda_ptr lesa, lesb;           /* the converted scales in cuBLASLt's 1x128 layout */
+  alto_cuda_ptr c, c_ref, c32;        /* bf16 [M, N] (twice), fp32 [M, N] */
+} bench_bufs;
+
+typedef struct {
+  int kind;
+  const bench_bufs *d;
+  alto_status st;
+} gemm_ctx;
+
+static alto_gemm_fp8_operand fp8_op(alto_cuda_ptr codes, alto_cuda_ptr scales, int64_t kb) {
+  return (alto_gemm_fp8_operand){codes, scales, kb, 1};
+}
+
+static alto_status run_kind(int kind, const bench_bufs *d, alto_cuda_ptr c) {
+  const int64_t m = d->m, n = d->n, k = d->k, kb = d->kb;
+  alto_cublaslt_fp8_operand la = {d->a8, d->lsa, ALTO_CUBLASLT_SCALE_1X128, ALTO_DT_FP8_E4M3, true};
+  alto_cublaslt_fp8_operand lb2 = {d->b8, d->lsb2, ALTO_CUBLASLT_SCALE_128X128, ALTO_DT_FP8_E4M3,
+                                   true};
+  alto_cublaslt_fp8_operand lb1 = {d->b8, d->lsb1, ALTO_CUBLASLT_SCALE_1X128, ALTO_DT_FP8_E4M3,
+                                   true};
+  alto_gemm_fp8_operand oa = fp8_op(d->a8, d->sa, kb), ob2 = fp8_op(d->b8, d->sb2, kb),
+                        ob1 = fp8_op(d->b8, d->sb1, kb), oea = fp8_op(d->ea, d->esa, kb),
+                        oeb = fp8_op(d->eb, d->esb, kb);
+  switch (kind) {
+  case KIND_BF16:
+    return alto_cublaslt_gemm_bf16(c, d->a16, d->b16, m, n, k, false, false, false, ALTO_DT_BF16);
+  case KIND_FP8_TENSOR:
+    return alto_cublaslt_gemm_fp8_tensor(c, d->a8, d->tscale, d->b8, d->tscale + 4, m, n, k, false,
+                                         ALTO_DT_BF16);
+  case KIND_LT_FPROP:
+    return alto_cublaslt_gemm_fp8_block(c, &la, &lb2, m, n, k, false, ALTO_DT_BF16);
+  case KIND_LT_WGRAD:
+    return alto_cublaslt_gemm_fp8_block(c, &la, &lb1, m, n, k, false, ALTO_DT_BF16);
+  case KIND_ALTO_FPROP:
+    return alto_gemm_fp8(B, c, ALTO_DT_BF16, n, false, &oa, &ob2, ALTO_GEMM_B_128X128, m, n, k,
+                         NULL);
+  case KIND_ALTO_WGRAD: /* c is the fp32 buffer here */
+    return alto_gemm_fp8(B, c, ALTO_DT_F32, n, true, &oa, &ob1, ALTO_GEMM_B_1X128, m, n, k, NULL);
+  case KIND_ALTO_MXFP4_CONV:
+    ALTO_TRY(alto_gemm_mxfp4_to_fp8(B, d->ea, d->esa, 0, d->mxa, d->mxsa, m, k));
+    ALTO_TRY(alto_gemm_mxfp4_to_fp8(B, d->eb, d->esb, 0, d->mxb, d->mxsb, n, k));
+    /* fall through */
+  case KIND_ALTO_MXFP4:
+    return alto_gemm_fp8(B, c, ALTO_DT_BF16, n, false, &oea, &oeb, ALTO_GEMM_B_1X128, m, n, k,
+                         NULL);
+  default:
+    return ALTO_ERR_INVALID_ARG;
+  }
+}
+
+static void run_once(void *p) {
+  gemm_ctx *g = p;
+  if (g->st != ALTO_OK)
+    return;
+  g->st = run_kind(g->kind, g->d, g->kind == KIND_ALTO_WGRAD ? g->d->c32 : g->d->c);
+}
+
+static int cmp_float(const void *a, const void *b) {
+  float x = *(const float *)a, y = *(const float *)b;
+  return (x > y) - (x < y);
+}
+
+static float median_ms(gemm_ctx *g, int iters) {
+  float t[7], ms;
+  for (int w = 0; w < 3; w++)
+    run_once(g);
+  for (int r = 0; r < 7; r++) {
+    if (B->i->time_ms(B, run_once, g, iters, &ms) != ALTO_OK || g->st != ALTO_OK)
+      return NAN;
+    t[r] = ms / (float)iters;
+  }
+  qsort(t, 7, sizeof t[0], cmp_float);
+  return t[3];
+}
+
+/* Fills a device buffer of `bytes` with a repeated random host pattern. */
+static alto_status fill_pattern(alto_cuda_ptr dst, size_t bytes, const void *pat,
+                                size_t pat_bytes) {
+  for (size_t off = 0; off < bytes; off += pat_bytes) {
+    size_t n = bytes - off < pat_bytes ? bytes - off : pat_bytes;
+    ALTO_TRY(alto_cuda_h2d(dst + off, pat, n));
+  }
+  return ALTO_OK;
+}
+
+enum { PAT_BYTES = 1 << 20 };
+static uint16_t pat_bf16[PAT_BYTES / 2];
+static uint8_t pat_e4m3[PAT_BYTES], pat_e2m1[PAT_BYTES], pat_e8m0[PAT_BYTES];
+static float pat_scale[PAT_BYTES / 4];
+
+static void make_patterns(void) {
+  alto_test_rng rng = {0x5eed};
+  static float f[PAT_BYTES / 2];
+  alto_test_fill_outliers(&rng, f, PAT_BYTES / 2, 1.0f);
+  for (int i = 0; i < PAT_BYTES / 2; i++)
+    pat_bf16[i] = alto_f32_to_bf16(f[i]);
+  for (int i = 0; i < PAT_BYTES; i++) { /* sign | exponent 4..11 | mantissa: never 0 or NaN */
+    uint32_t r = alto_test_u32(&rng);
+    pat_e4m3[i] = (uint8_t)((r & 0x80) | ((4 + (r >> 8) % 8) << 3) | ((r >> 16) & 7));
+    pat_e2m1[i] = (uint8_t)(r >> 20);
+    pat_e8m0[i] = (uint8_t)(120 + (r >> 28) % 8); /* spans <= 7 binades: exact conversion */
+  }
+  for (int i = 0; i < PAT_BYTES / 4; i++)
+    pat_scale[i] = (float)(0.002 + 0.004 * alto_test_uniform(&rng));
+}
+
+/* Relative Frobenius error of `got` (bf16 or fp32) against the bf16 reference; INFINITY when a
+ * value is not finite or the download fails. */
+static double rel_err(alto_cuda_ptr got, alto_dtype t, alto_cuda_ptr ref, int64_t count) {
+  size_t es = t == ALTO_DT_BF16 ? 2 : 4;
+  uint8_t *g = malloc((size_t)count * es);
+  uint16_t *r = malloc((size_t)count * 2);
+  double num = 0, den = 0;
+  if (!g || !r || alto_cuda_sync() || alto_cuda_d2h(g, got, (size_t)count * es) ||
+      alto_cuda_d2h(r, ref, (size_t)count * 2))
+    num = INFINITY;
+  for (int64_t i = 0; i < count && isfinite(num); i++) {
+    double x;
+    if (t == ALTO_DT_BF16)
+      x = alto_bf16_to_f32(((uint16_t *)g)[i]);
+    else
+      x = ((float *)g)[i];
+    double y = alto_bf16_to_f32(r[i]);
+    if (!isfinite(x) || !isfinite(y)) {
+      num = INFINITY;
+      break;
+    }
+    num += (x - y) * (x - y);
+    den += y * y;
+  }
+  free(g), free(r);
+  return isfinite(num) && den > 0 ? sqrt(num / den) : INFINITY;
+}
+
+/* alto's result of `kind` against cuBLASLt's `ref_kind` on the same operands. */
+static double check_kind(const bench_bufs *d, int kind, int ref_kind) {
+  alto_cuda_ptr out = kind == KIND_ALTO_WGRAD ? d->c32 : d->c;
+  alto_status st = run_kind(ref_kind, d, d->c_ref);
+  if (st != ALTO_OK) {
+    fprintf(stderr, "bench_gemm: %s (reference of %s): %s\n", kind_names[ref_kind],
+            kind_names[kind], alto_last_error());
+    return INFINITY;
+  }
+  /* the wgrad kernel accumulates: start from C = 0 */
+  if (kind == KIND_ALTO_WGRAD && alto_cuda_memset(d->c32, 0, (size_t)(d->m * d->n) * 4))
+    return INFINITY;
+  st = run_kind(kind, d, out);
+  if (st != ALTO_OK) {
+    fprintf(stderr, "bench_gemm: %s: %s\n", kind_names[kind], alto_last_error());
+    return INFINITY;
+  }
+  return rel_err(out, kind == KIND_ALTO_WGRAD ? ALTO_DT_F32 : ALTO_DT_BF16, d->c_ref, d->m * d->n);
+}
+
+/* The buffers in declaration order (allocation and freeing walk them). */
+enum { NBUF = 24 };
+static alto_cuda_ptr *buf_slot(bench_bufs *d, int i) {
+  alto_cuda_ptr *all[NBUF] = {&d->a16,  &d->b16,  &d->a8,   &d->b8,   &d->sa,     &d->sb2,
+                              &d->sb1,  &d->lsa,  &d->lsb2, &d->lsb1, &d->tscale, &d->mxa,
+                              &d->mxsa, &d->mxb,  &d->mxsb, &d->ea,   &d->esa,    &d->eb,
+                              &d->esb,  &d->lesa, &d->lesb, &d->c,    &d->c_ref,  &d->c32};
+  return all[i];
+}
+
+/* Allocates and fills every buffer; ALTO_OK or the first failure. */
+static alto_status bufs_make(bench_bufs *d, int64_t m, int64_t n, int64_t k) {
+  memset(d, 0, sizeof *d);
+  d->m = m, d->n = n, d->k = k, d->kb = k / 128;
+  const size_t mk = (size_t)(m * k), nk = (size_t)(n * k), mn = (size_t)(m * n);
+  const size_t kb = (size_t)d->kb, nb = (size_t)((n + 127) / 128);
+  size_t bytes[NBUF] = {mk * 2,
+                        nk * 2,
+                        mk,
+                        nk,
+                        (size_t)m * kb * 4,
+                        nb * kb * 4,
+                        (size_t)n * kb * 4,
+                        alto_cublaslt_scale_bytes(ALTO_CUBLASLT_SCALE_1X128, m, k),
+                        alto_cublaslt_scale_bytes(ALTO_CUBLASLT_SCALE_128X128, n, k),
+                        alto_cublaslt_scale_bytes(ALTO_CUBLASLT_SCALE_1X128, n, k),
+                        8,
+                        mk / 2,
+                        mk / 32,
+                        nk / 2,
+                        nk / 32,
+                        mk,
+                        (size_t)m * kb * 4,
+                        nk,
+                        (size_t)n * kb * 4,
+                        alto_cublaslt_scale_bytes(ALTO_CUBLASLT_SCALE_1X128, m, k),
+                        alto_cublaslt_scale_bytes(ALTO_CUBLASLT_SCALE_1X128, n, k),
+                        mn * 2,
+                        mn * 2,
+                        mn * 4};
+  for (int i = 0; i < NBUF; i++)
+    ALTO_TRY(alto_cuda_malloc(buf_slot(d, i), bytes[i]));
+  float tscale[2] = {0.004f, 0.004f};
+  ALTO_TRY(fill_pattern(d->a16, mk * 2, pat_bf16, PAT_BYTES));
+  ALTO_TRY(fill_pattern(d->b16, nk * 2, pat_bf16, PAT_BYTES));
+  ALTO_TRY(fill_pattern(d->a8, mk, pat_e4m3, PAT_BYTES));
+  ALTO_TRY(fill_pattern(d->b8, nk, pat_e4m3, PAT_BYTES));
+  ALTO_TRY(fill_pattern(d->sa, (size_t)m * kb * 4, pat_scale, PAT_BYTES));
+  ALTO_TRY(fill_pattern(d->sb2, nb * kb * 4, pat_scale, PAT_BYTES));
+  ALTO_TRY(fill_pattern(d->sb1, (size_t)n * kb * 4, pat_scale, PAT_BYTES));
+  ALTO_TRY(alto_cuda_h2d(d->tscale, tscale, sizeof tscale));
+  ALTO_TRY(fill_pattern(d->mxa, mk / 2, pat_e2m1, PAT_BYTES));
+  ALTO_TRY(fill_pattern(d->mxb, nk / 2, pat_e2m1, PAT_BYTES));
+  ALTO_TRY(fill_pattern(d->mxsa, mk / 32, pat_e8m0, PAT_BYTES));
+  ALTO_TRY(fill_pattern(d->mxsb, nk / 32, pat_e8m0, PAT_BYTES));
+  ALTO_TRY(alto_cublaslt_convert_scales(d->lsa, d->sa, ALTO_CUBLASLT_SCALE_1X128, m, k));
+  ALTO_TRY(alto_cublaslt_convert_scales(d->lsb2, d->sb2, ALTO_CUBLASLT_SCALE_128X128, n, k));
+  ALTO_TRY(alto_cublaslt_convert_scales(d->lsb1, d->sb1, ALTO_CUBLASLT_SCALE_1X128, n, k));
+  /* the MXFP4 operands converted once (the GEMM-only timing and the check read these) */
+  ALTO_TRY(alto_gemm_mxfp4_to_fp8(B, d->ea, d->esa, 0, d->mxa, d->mxsa, m, k));
+  ALTO_TRY(alto_gemm_mxfp4_to_fp8(B, d->eb, d->esb, 0, d->mxb, d->mxsb, n, k));
+  ALTO_TRY(alto_cublaslt_convert_scales(d->lesa, d->esa, ALTO_CUBLASLT_SCALE_1X128, m, k));
+  ALTO_TRY(alto_cublaslt_convert_scales(d->lesb, d->esb, ALTO_CUBLASLT_SCALE_1X128, n, k));
+  return alto_cuda_sync();
+}
+
+static void bufs_free(bench_bufs *d) {
+  alto_cuda_sync();
+  for (int i = 0; i < NBUF; i++)
+    alto_cuda_free(*buf_slot(d, i));
+}
+
+typedef struct {
+  double tflops[KIND_COUNT]; /* NaN: failed or not run */
+  double err[KIND_COUNT];    /* alto kinds: the check's relative error */
+  bool fail[KIND_COUNT];     /* alto kinds: the check failed */
+} shape_result;
+
+/* The cuBLASLt result each alto kind is checked against. */
+static int reference_of(int kind) {
+  return kind == KIND_ALTO_FPROP ? KIND_LT_FPROP : KIND_LT_WGRAD;
+}
+
+static void bench_shape(int64_t m, int64_t n, int64_t k, shape_result *r) {
+  for (int i = 0; i < KIND_COUNT; i++)
+    r->tflops[i] = NAN, r->err[i] = NAN, r->fail[i] = false;
+  bench_bufs d;
+  if (bufs_make(&d, m, n, k) != ALTO_OK) {
+    fprintf(stderr, "bench_gemm: %lldx%lldx%lld: %s\n", (long long)m, (long long)n, (long long)k,
+            alto_last_error());
+    for (int i = KIND_ALTO_FPROP; i < KIND_COUNT; i++)
+      r->fail[i] = true;
+    bufs_free(&d);
+    return;
+  }
+  /* correctness first: the mxfp4 check reads the converted operands; the +conv kind rewrites
+   * them with the same values */
+  bench_bufs conv = d;
+  conv.lsa = d.lesa, conv.lsb1 = d.lesb, conv.a8 = d.ea, conv.b8 = d.eb;
+  for (int kind = KIND_ALTO_FPROP; kind < KIND_COUNT; kind++) {
+    bool mx = kind == KIND_ALTO_MXFP4 || kind == KIND_ALTO_MXFP4_CONV;
+    r->err[kind] = check_kind(mx ? &conv : &d, kind, reference_of(kind));
+    r->fail[kind] = !(r->err[kind] < CHECK_TOL);
+  }
+  double flops = 2.0 * (double)m * (double)n * (double)k;
+  for (int kind = 0; kind < KIND_COUNT; kind++) {
+    if (r->fail[kind])
+      continue;
+    gemm_ctx g = {kind, &d, ALTO_OK};
+    float ms = median_ms(&g, 10);
+    if (g.st != ALTO_OK)
+      fprintf(stderr, "bench_gemm: %s %lldx%lldx%lld: %s\n", kind_names[kind], (long long)m,
+              (long long)n, (long long)k, alto_last_error());
+    else
+      r->tflops[kind] = flops / (ms * 1e-3) / 1e12;
+  }
+  bufs_free(&d);
+}
+
+static void print_cell(bool csv, bool fail, double v, int width) {
+  if (csv)
+    printf(",%s", fail ? "FAIL" : "");
+  if (csv && !fail)
+    printf("%.1f", v);
+  if (!csv && fail)
+    printf(" %*s", width, "FAIL");
+  else if (!csv)
+    printf(" %*.1f", width, v);
+}
+
+int main(int argc, char **argv) {
+  bool csv = false;
+  int64_t shapes[8][3] = {{8192, 8192, 8192},  {4096, 7168, 16384}, {4096, 2112, 7168},
+                          {4096, 24576, 1536}, {8192, 4096, 4096},  {8192, 14336, 4096},
+                          {8192, 4096, 14336}};
+  int ns = 7;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--csv") == 0)
+      csv = true;
+    else if (i + 2 < argc) {
+      shapes[0][0] = atoll(argv[i]);
+      shapes[0][1] = atoll(argv[i + 1]);
+      shapes[0][2] = atoll(argv[i + 2]);
+      ns = 1;
+      i += 2;
+    } else {
+      fprintf(stderr, "usage: bench_gemm [--csv] [M N K]\n");
+      return 2;
+    }
+  }
+  for (int s = 0; s < ns; s++)
+    if (shapes[s][0] < 1 || shapes[s][1] < 16 || shapes[s][1] % 16 || shapes[s][2] < 128 ||
+        shapes[s][2] % 128) {
+      fprintf(stderr,
+              "bench_gemm: %lldx%lldx%lld: N must be a multiple of 16 and K of 128 (cuBLASLt's "
+              "FP8 block scaling, the reference of every check)\n",
+              (long long)shapes[s][0], (long long)shapes[s][1], (long long)shapes[s][2]);
+      return 2;
+    }
+  if (alto_cublaslt_load() != ALTO_OK || alto_backend_open("cuda", &B) != ALTO_OK) {
+    fprintf(stderr, "bench_gemm: %s\n", alto_last_error());
+    return 77;
+  }
+  if (alto_cublaslt_init() != ALTO_OK) {
+    fprintf(stderr, "bench_gemm: %s\n", alto_last_error());
+    return 1;
+  }
+  alto_cuda_device_info info;
+  if (alto_cuda_device(&info) != ALTO_OK) {
+    fprintf(stderr, "bench_gemm: %s\n", alto_last_error());
+    return 1;
+  }
+  make_patterns();
+  if (csv) {
+    printf("M,N,K");
+    for (int i = 0; i < KIND_COUNT; i++)
+      printf(",%s", kind_csv[i]);
+    printf(",ratio_fprop,ratio_wgrad,ratio_mxfp4,ratio_mxfp4_conv,err_fprop,err_wgrad,err_mxfp4,"
+           "err_mxfp4_conv\n");
+  } else {
+    printf("GPU %s (%d SMs), cuBLASLt %zu; TFLOP/s (median of 7 x 10 calls)\n"
+           "ratios: fprop = alto fprop / lt fprop (target >= 1.1), wgrad = alto wgrad / lt wgrad "
+           "(>= 1.4), mxfp4 = alto mxfp4 / bf16 (>= 1.25; +conv beside it)\n\n%-20s",
+           B->device_name, info.sm_count, alto_cublaslt_version(), "M x N x K");
+    for (int i = 0; i < KIND_COUNT; i++)
+      printf(" %10s", kind_names[i]);
+    printf(" %6s %6s %6s %6s\n", "fprop", "wgrad", "mxfp4", "+conv");
+  }
+  int failed = 0;
+  for (int s = 0; s < ns; s++) {
+    int64_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
+    shape_result r;
+    bench_shape(m, n, k, &r);
+    double ratio[4] = {r.tflops[KIND_ALTO_FPROP] / r.tflops[KIND_LT_FPROP],
+                       r.tflops[KIND_ALTO_WGRAD] / r.tflops[KIND_LT_WGRAD],
+                       r.tflops[KIND_ALTO_MXFP4] / r.tflops[KIND_BF16],
+                       r.tflops[KIND_ALTO_MXFP4_CONV] / r.tflops[KIND_BF16]};
+    if (csv)
+      printf("%lld,%lld,%lld", (long long)m, (long long)n, (long long)k);
+    else {
+      char dims[64];
+      snprintf(dims, sizeof dims, "%lldx%lldx%lld", (long long)m, (long long)n, (long long)k);
+      printf("%-20s", dims);
+    }
+    for (int i = 0; i < KIND_COUNT; i++) {
+      print_cell(csv, r.fail[i], r.tflops[i], 10);
+      failed += r.fail[i];
+    }
+    for (int i = 0; i < 4; i++) {
+      if (csv)
+        printf(",%.3f", ratio[i]);
+      else
+        printf(" %6.2f", ratio[i]);
+    }
+    if (csv) {
+      for (int i = KIND_ALTO_FPROP; i < KIND_COUNT; i++)
+        printf(",%.3g", r.err[i]);
+      printf("\n");
+    } else {
+      printf("\n");
+      alto_gemm_config cf = alto_gemm_config_for(m, n, k, ALTO_GEMM_B_128X128, info.sm_count);
+      alto_gemm_config cw = alto_gemm_config_for(m, n, k, ALTO_GEMM_B_1X128, info.sm_count);
+      fprintf(stderr,
+              "  check vs cuBLASLt: fprop %.2e wgrad %.2e mxfp4 %.2e +conv %.2e; config fprop "
+              "bn %d s%d ctas %d, 1x128 bn %d s%d ctas %d\n",
+              r.err[KIND_ALTO_FPROP], r.err[KIND_ALTO_WGRAD], r.err[KIND_ALTO_MXFP4],
+              r.err[KIND_ALTO_MXFP4_CONV], cf.bn, cf.stages, cf.ctas, cw.bn, cw.stages, cw.ctas);
+    }
+    fflush(stdout);
+  }
+  alto_cublaslt_shutdown();
+  alto_backend_close(B);
+  return failed ? 1 : 0;
+}
