@@ -61,13 +61,13 @@ static void check_stub(const alto_gemmkern *k, const alto_gen_kernel *g, const c
 }
 
 static void test_stub_shape(void) {
-  alto_gemmkern k = {ALTO_GEMM_B_128X128, false, false, 128, 4, 8, ALTO_TARGET_CUDA, "sm_90a"};
+  alto_gemmkern k = {ALTO_GEMM_B_128X128, false, false, 128, 4, 8, 1, ALTO_TARGET_CUDA, "sm_90a"};
   alto_gen_kernel g;
   alto_status st = alto_gen_gemm(&k, &g);
   CHECKF(st == ALTO_OK, "%s", alto_last_error());
   if (st == ALTO_OK) {
     char want[128];
-    snprintf(want, sizeof want, "gemm.fp8.a1x128.b128x128.bf16.n128.s4.g8.cuda.sm_90a");
+    snprintf(want, sizeof want, "gemm.fp8.a1x128.b128x128.bf16.n128.s4.g8.c1.cuda.sm_90a");
     CHECKF(strcmp(g.key, want) == 0, "%s", g.key);
     check_stub(&k, &g, want);
     alto_gen_kernel_free(&g);

@@ -2,8 +2,8 @@
  * the descriptor checks of its generator (no GPU, no compiler needed):
  *   - alto_gemm_config_for over many shapes (the benchmark shapes, tiny ones, M and N tails, odd N)
  *     on 132, 114 and 1 SMs, both B scale kinds: the tile width is one the template supports (a
- *     multiple of 16 in [64, 160]; 64 or 128 with 128x128 B scales, so a tile never straddles a
- *     scale block) and the one the header's rule picks (the best product of the share of the
+ *     multiple of 16 in [64, 160] or 256 (two 128-wide sub-tiles); 64, 128 or 256 with 128x128 B
+ *     scales, so a (sub-)tile never straddles a scale block) and the one the header's rule picks (the best product of the share of the
  *     grid's tile slots holding outputs and the operand reuse bn / (128 + bn)), the pipeline depth
  * is in [2, 8] and is the deepest that fits in shared memory for every output dtype, 1 <= CTAs <=
  * min(SMs, tiles), row-tile groups of 8 (fewer only when there are fewer row tiles), and the same
@@ -72,11 +72,17 @@ static int variant_index(const char *key) {
 /* The header's choice of tile width, computed here from its words: over the widths of the scale
  * kind, maximize (M N / (waves x SMs x 128 x bn)) x (bn / (128 + bn)), waves = ceil(tiles / SMs);
  * ties (to a relative 1e-9) go to the wider tile. */
+static const int widths[] = {64, 80, 96, 112, 128, 144, 160, 256};
+#define N_WIDTHS ((int)(sizeof widths / sizeof widths[0]))
+
+static bool block_width(int w) { return w == 64 || w == 128 || w == 256; }
+
 static int expected_width(int64_t m, int64_t n, alto_gemm_bscale bs, int sm) {
   int best = 0;
   double best_eff = -1;
-  for (int w = 64; w <= 160; w += 16) {
-    if (bs == ALTO_GEMM_B_128X128 && w != 64 && w != 128)
+  for (int i = 0; i < N_WIDTHS; i++) {
+    int w = widths[i];
+    if (bs == ALTO_GEMM_B_128X128 && !block_width(w))
       continue;
     int64_t tiles = cdiv(m, ALTO_GEMM_BM) * cdiv(n, w);
     double slots = (double)cdiv(tiles, sm) * sm * ALTO_GEMM_BM * w;
@@ -104,9 +110,11 @@ static void check_one(int64_t m, int64_t n, int64_t k, alto_gemm_bscale bs, int 
   alto_gemm_config c2 = alto_gemm_config_for(m, n, k, bs, sm);
   CHECKF(c.bn == c2.bn && c.stages == c2.stages && c.group_m == c2.group_m && c.ctas == c2.ctas,
          "%s: not deterministic", what);
-  CHECKF(c.bn % 16 == 0 && c.bn >= 64 && c.bn <= 160, "%s: bn %d", what, c.bn);
+  CHECKF((c.bn % 16 == 0 && c.bn >= 64 && c.bn <= 160) || c.bn == 256, "%s: bn %d", what, c.bn);
   if (bs == ALTO_GEMM_B_128X128)
-    CHECKF(c.bn == 64 || c.bn == 128, "%s: bn %d straddles a 128-row scale block", what, c.bn);
+    CHECKF(block_width(c.bn), "%s: bn %d straddles a 128-row scale block", what, c.bn);
+  CHECKF(c.cluster == 1 || c.cluster == 2, "%s: cluster %d", what, c.cluster);
+  CHECKF(c.ctas % c.cluster == 0, "%s: ctas %d not whole clusters", what, c.ctas);
   CHECKF(c.bn == expected_width(m, n, bs, sm), "%s: bn %d, the header's rule picks %d", what, c.bn,
          expected_width(m, n, bs, sm));
   CHECKF(c.stages >= 2 && c.stages <= 8, "%s: stages %d", what, c.stages);
@@ -190,10 +198,10 @@ static void test_variants(void) {
       for (int a = 0; a < 2; a++)
         CHECKF(seen[b][f][a] > 0, "no variant with B %s f32=%d acc=%d",
                bscale_name((alto_gemm_bscale)b), f, a);
-  /* 128x128: exactly the widths 64 and 128 per dtype and mode */
+  /* 128x128: exactly the widths 64, 128 and 256 per dtype and mode, each alone and in pairs */
   for (int f = 0; f < 2; f++)
     for (int a = 0; a < 2; a++)
-      CHECKF(seen[ALTO_GEMM_B_128X128][f][a] == 2, "%d 128x128 variants with f32=%d acc=%d",
+      CHECKF(seen[ALTO_GEMM_B_128X128][f][a] == 6, "%d 128x128 variants with f32=%d acc=%d",
              seen[ALTO_GEMM_B_128X128][f][a], f, a);
 }
 
@@ -208,10 +216,10 @@ static void replace(char *s, size_t cap, const char *from, const char *to) {
 }
 
 static void test_keys(void) {
-  alto_gemmkern k = {ALTO_GEMM_B_128X128, false, false, 128, 6, 8, ALTO_TARGET_CUDA, "sm_90a"};
+  alto_gemmkern k = {ALTO_GEMM_B_128X128, false, false, 128, 6, 8, 1, ALTO_TARGET_CUDA, "sm_90a"};
   char key[256], base[256], want[256];
   alto_gemmkern_key(&k, base, sizeof base);
-  CHECKF(strcmp(base, "gemm.fp8.a1x128.b128x128.bf16.n128.s6.g8.cuda.sm_90a") == 0, "%s", base);
+  CHECKF(strcmp(base, "gemm.fp8.a1x128.b128x128.bf16.n128.s6.g8.c1.cuda.sm_90a") == 0, "%s", base);
   /* accumulate: ".acc" added somewhere, nothing else changes */
   k.accumulate = true;
   alto_gemmkern_key(&k, key, sizeof key);
@@ -230,10 +238,10 @@ static void test_keys(void) {
   alto_gemmkern_key(&k, key, sizeof key);
   CHECKF((strstr(key, ".f32.") || strstr(key, ".fp32.")) && !strstr(key, "bf16"), "%s", key);
   /* tile width, depth and group are in the key */
-  k = (alto_gemmkern){ALTO_GEMM_B_1X128, false, true, 80, 3, 4, ALTO_TARGET_CUDA, "sm_90a"};
+  k = (alto_gemmkern){ALTO_GEMM_B_1X128, false, true, 80, 3, 4, 2, ALTO_TARGET_CUDA, "sm_90a"};
   alto_gemmkern_key(&k, key, sizeof key);
   CHECKF(strncmp(key, "gemm.fp8.a1x128.b1x128.", 23) == 0, "%s", key);
-  CHECKF(strstr(key, ".n80.") && strstr(key, ".s3.") && strstr(key, ".g4.") &&
+  CHECKF(strstr(key, ".n80.") && strstr(key, ".s3.") && strstr(key, ".g4.") && strstr(key, ".c2") &&
              strstr(key, ".acc") && strstr(key, ".cuda.sm_90a"),
          "%s", key);
   /* a short buffer is truncated, not overrun */
@@ -268,6 +276,7 @@ static void test_generator_refusals(void) {
       {"target HIP gfx942", ALTO_GEMM_B_1X128, 128, 4, ALTO_TARGET_HIP, "gfx942"},
       {"128x128 bn 96", ALTO_GEMM_B_128X128, 96, 4, ALTO_TARGET_CUDA, "sm_90a"},
       {"128x128 bn 160", ALTO_GEMM_B_128X128, 160, 2, ALTO_TARGET_CUDA, "sm_90a"},
+      {"bn 240", ALTO_GEMM_B_1X128, 240, 2, ALTO_TARGET_CUDA, "sm_90a"},
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     alto_gemmkern k = ok;
@@ -283,11 +292,12 @@ static void test_generator_refusals(void) {
   }
   /* Every supported width and depth: generated exactly when its shared memory fits. */
   for (int b = 0; b < 2; b++)
-    for (int bn = 64; bn <= 160; bn += 16)
+    for (int wi = 0; wi < N_WIDTHS; wi++)
       for (int stages = 2; stages <= 8; stages++) {
-        if (b == ALTO_GEMM_B_128X128 && bn != 64 && bn != 128)
+        int bn = widths[wi];
+        if (b == ALTO_GEMM_B_128X128 && !block_width(bn))
           continue;
-        alto_gemm_config cfg = {bn, stages, 8, 1};
+        alto_gemm_config cfg = {bn, stages, 8, 1, 1};
         alto_gemmkern k = alto_gemm_kernel_for((alto_gemm_bscale)b, true, true, &cfg, "sm_90a");
         bool fits = alto_gemm_smem_bytes(&k) <= ALTO_GEMM_SMEM_MAX;
         alto_status st = alto_gen_gemm(&k, &g);
@@ -298,7 +308,7 @@ static void test_generator_refusals(void) {
           alto_gen_kernel_free(&g);
       }
   /* shared memory grows with the depth and the tile width */
-  alto_gemm_config c2 = {128, 2, 8, 1}, c3 = {128, 3, 8, 1}, c2w = {144, 2, 8, 1};
+  alto_gemm_config c2 = {128, 2, 8, 1, 1}, c3 = {128, 3, 8, 1, 1}, c2w = {144, 2, 8, 1, 1};
   alto_gemmkern k2 = alto_gemm_kernel_for(ALTO_GEMM_B_1X128, false, false, &c2, "sm_90a");
   alto_gemmkern k3 = alto_gemm_kernel_for(ALTO_GEMM_B_1X128, false, false, &c3, "sm_90a");
   alto_gemmkern k2w = alto_gemm_kernel_for(ALTO_GEMM_B_1X128, false, false, &c2w, "sm_90a");

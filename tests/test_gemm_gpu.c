@@ -368,8 +368,9 @@ static void test_shapes(void) {
   }
 }
 
-/* Each tile width of alto_gemm_variants forced on one shape, with 7 persistent CTAs (so every CTA
- * walks several tiles, and the last wave is partial). */
+/* Each tile width and cluster size of alto_gemm_variants forced on one shape, with 7 persistent
+ * CTAs (8 in pairs) so every CTA walks several tiles and the last wave is partial; pairs with an odd
+ * number of row tiles (257 rows) also run a pair whose second tile is past the end. */
 static void test_explicit_configs(void) {
   alto_gemmkern v[128];
   int nv = alto_gemm_variants(ALTO_TARGET_CUDA, "sm_90a", v, 128);
@@ -379,9 +380,10 @@ static void test_explicit_configs(void) {
   for (int i = 0; i < nv && i < 128; i++) {
     if (!v[i].out_f32 || v[i].accumulate)
       continue; /* one dtype per width: the width is what varies here */
-    alto_gemm_config cfg = {v[i].bn, v[i].stages, v[i].group_m, 7};
+    alto_gemm_config cfg = {v[i].bn, v[i].stages, v[i].group_m, v[i].cluster == 2 ? 8 : 7,
+                            v[i].cluster};
     gemm_case c = {v[i].bscale, ALTO_DT_F32, false, LAYOUT_ROW, 0, &cfg};
-    fprintf(stderr, "  bn %d stages %d:", cfg.bn, cfg.stages);
+    fprintf(stderr, "  bn %d stages %d cluster %d:", cfg.bn, cfg.stages, cfg.cluster);
     run_case(&d, &c);
   }
   data_free(&d);
