@@ -32,12 +32,15 @@
 #include "tests/gpu_util.h"
 #include "tests/harness.h"
 
-/* fp32 output: NUMERICS.md 8 asks for 1e-5 against the fp64 product. Hopper's FP8 wgmma keeps
- * fewer than fp32's bits in its accumulator (DeepSeek-V3 3.3.2: about 14), which is why the kernel
- * promotes into fp32 registers after every 128-deep K block; within a block the tensor core's own
- * precision remains. The measured error is printed for every case: set this from the H100 numbers
- * (cuBLASLt's block-scaled GEMMs measure 2.4e-4, tests/test_cublaslt.c). */
-#define GEMM_F32_TOL 1e-5
+/* fp32 output: NUMERICS.md 8 asks for 1e-5 against the fp64 product, which no FP8 GEMM on Hopper
+ * can give: the FP8 wgmma keeps fewer than fp32's bits in its accumulator (DeepSeek-V3 3.3.2: about
+ * 14), which is why the kernel promotes into fp32 registers after every 128-deep K block; within a
+ * block the tensor core's own precision remains. Measured on the H100 (2026-11-23, every case of
+ * this file): 1.0e-4 to 2.3e-3 relative (the largest on 1x1x16, a single 16-term dot product with
+ * cancellation), and bench/gemm's bf16 outputs equal cuBLASLt's block-scaled GEMM bit for bit on
+ * the same operands (relative difference 0.0), so cuBLASLt has the same error. The bound is the
+ * hardware's, with 2x margin; a layout or scale bug gives errors of order 1. */
+#define GEMM_F32_TOL 5e-3
 #define GEMM_BF16_TOL 8e-3
 
 #define SAMPLES 2000 /* output elements checked when M N K is too large for a full fp64 product */
