@@ -12,6 +12,7 @@
 #include "runtime/cpu/exec.h"
 #include "runtime/cpu/quant.h"
 #include "runtime/cuda/cublaslt.h"
+#include "runtime/gemm_gpu.h"
 #include "runtime/jit.h"
 #include "runtime/ops_gpu.h"
 #include "runtime/quant_gpu.h"
@@ -25,10 +26,26 @@ typedef enum {
   GEMM_DQ_BF16,    /* dequantize to bf16 + cuBLASLt bf16 (MX) */
   GEMM_DQ_F32,     /* dequantize to fp32 + cuBLASLt fp32 (fp8 emulation) */
   GEMM_FP8_BLOCK,  /* cuBLASLt block-scaled FP8 */
+  GEMM_ALTO_FP8,   /* alto's own block-scaled FP8 GEMM (runtime/gemm_gpu.h), chosen by measurement */
   GEMM_PATH_COUNT
 } gemm_path_;
-static const char *const gemm_path_names_[GEMM_PATH_COUNT] = {"cublaslt-bf16", "dequant-bf16",
-                                                              "dequant-f32", "cublaslt-fp8-block"};
+static const char *const gemm_path_names_[GEMM_PATH_COUNT] = {
+    "cublaslt-bf16", "dequant-bf16", "dequant-f32", "cublaslt-fp8-block", "alto-fp8"};
+
+/* The choice between cuBLASLt and alto's FP8 GEMM for one GEMM configuration, made once per process
+ * by running both on the step's real operands: alto's is allowed only when its output agrees with
+ * cuBLASLt's (relative Frobenius difference below 1e-2, no NaN where cuBLASLt has none), and is
+ * chosen when it is faster (median of 3 timings of 5 calls each). */
+typedef struct {
+  int64_t m, n, k;
+  int mode_a, mode_b, scales_lt_a, scales_lt_b;
+  bool accumulate;
+  alto_dtype out;
+  bool alto;             /* the choice */
+  float ms_lt, ms_alto;  /* what was measured (ms_alto < 0: alto's not eligible or failed) */
+  double diff;           /* relative difference of the two outputs */
+} gemm_choice_;
+#define EXEC_GPU_MAX_CHOICES 64
 
 typedef struct {
   int id, grad, m, v; /* buffer ids */
@@ -69,6 +86,8 @@ struct alto_exec_gpu {
   int64_t quant_checked;
   int64_t gemm_calls[GEMM_PATH_COUNT];
   int *node_path; /* GEMM node -> its gemm_path_ of the last run (-1 otherwise) */
+  gemm_choice_ choices[EXEC_GPU_MAX_CHOICES];
+  int n_choices;
 };
 
 /* ---- buffers ------------------------------------------------------------------------------ */
@@ -534,38 +553,201 @@ static alto_status run_rht_(alto_exec_gpu *e, int idx, const alto_node *n) {
 }
 
 /* ---- GEMM --------------------------------------------------------------------------------- */
-/* cuBLASLt block-scaled FP8 with the operands brought to K-major [R, K]. */
+/* alto's operand of a prepared cuBLASLt operand: the same K-major codes; the scale grid addressed
+ * by strides (alto's row-major layouts, or cuBLASLt's [K/128, R] for scales_lt). */
+static alto_gemm_fp8_operand alto_operand_of_(const alto_cublaslt_fp8_operand *op, int64_t R,
+                                              int64_t k) {
+  int64_t kb = (k + 127) / 128;
+  alto_gemm_fp8_operand o = {op->codes, op->scales, kb, 1};
+  if (op->mode == ALTO_CUBLASLT_SCALE_1X128 && op->scales_lt)
+    o.s_r = 1, o.s_k = R;
+  return o;
+}
+
+typedef struct {
+  alto_exec_gpu *e;
+  alto_cublaslt_fp8_operand op[2];
+  alto_gemm_fp8_operand ao[2];
+  int64_t m, n, k;
+  alto_dtype out;
+  bool accumulate, alto;
+  alto_dptr c;
+  alto_status st;
+} gemm_fp8_call_;
+
+static void gemm_fp8_call_run_(void *p) {
+  gemm_fp8_call_ *g = p;
+  if (g->st != ALTO_OK)
+    return;
+  if (g->alto)
+    g->st = alto_gemm_fp8(g->e->b, g->c, g->out, g->n, g->accumulate, &g->ao[0], &g->ao[1],
+                          g->op[1].mode == ALTO_CUBLASLT_SCALE_128X128 ? ALTO_GEMM_B_128X128
+                                                                       : ALTO_GEMM_B_1X128,
+                          g->m, g->n, g->k, NULL);
+  else
+    g->st = alto_cublaslt_gemm_fp8_block(g->c, &g->op[0], &g->op[1], g->m, g->n, g->k,
+                                         g->accumulate, g->out);
+}
+
+static float gemm_fp8_time_(gemm_fp8_call_ *g) {
+  float t[3], ms;
+  gemm_fp8_call_run_(g); /* warm-up (and the JIT) */
+  for (int r = 0; r < 3; r++) {
+    if (g->e->b->i->time_ms(g->e->b, gemm_fp8_call_run_, g, 5, &ms) != ALTO_OK || g->st != ALTO_OK)
+      return -1.f;
+    t[r] = ms / 5.f;
+  }
+  float lo = t[0] < t[1] ? t[0] : t[1], hi = t[0] < t[1] ? t[1] : t[0];
+  return t[2] < lo ? lo : (t[2] > hi ? hi : t[2]);
+}
+
+/* Runs both implementations into temporaries (C = A B^T), compares them and times them. */
+static alto_status gemm_fp8_choose_(gemm_fp8_call_ *g, gemm_choice_ *ch) {
+  alto_backend *b = g->e->b;
+  size_t es = g->out == ALTO_DT_F32 ? 4 : 2, bytes = (size_t)(g->m * g->n) * es;
+  alto_dptr c[2] = {0, 0};
+  void *h[2] = {alto_xmalloc(bytes), alto_xmalloc(bytes)};
+  ch->alto = false, ch->ms_alto = -1.f, ch->diff = -1;
+  gemm_fp8_call_ t = *g;
+  t.accumulate = false;
+  alto_status st = b->i->alloc(b, bytes, &c[0]);
+  if (st == ALTO_OK)
+    st = b->i->alloc(b, bytes, &c[1]);
+  for (int i = 0; i < 2 && st == ALTO_OK; i++) {
+    t.alto = i == 1, t.c = c[i], t.st = ALTO_OK;
+    gemm_fp8_call_run_(&t);
+    alto_status ti = t.st;
+    if (ti == ALTO_OK)
+      ti = b->i->d2h(b, h[i], c[i], bytes);
+    if (ti != ALTO_OK && i == 0)
+      st = ti; /* cuBLASLt itself failed: the caller reports it */
+    if (ti != ALTO_OK && i == 1) {
+      alto_log(ALTO_LOG_WARN, "exec (gpu): alto's FP8 GEMM %lldx%lldx%lld not eligible: %s",
+               (long long)g->m, (long long)g->n, (long long)g->k, alto_last_error());
+      goto done;
+    }
+  }
+  if (st != ALTO_OK)
+    goto done;
+  {
+    double num = 0, den = 0;
+    bool nan = false;
+    for (int64_t i = 0; i < g->m * g->n; i++) {
+      float x = es == 4 ? ((float *)h[0])[i] : alto_bf16_to_f32(((uint16_t *)h[0])[i]);
+      float y = es == 4 ? ((float *)h[1])[i] : alto_bf16_to_f32(((uint16_t *)h[1])[i]);
+      if (isfinite(x) && !isfinite(y))
+        nan = true;
+      if (isfinite(x) && isfinite(y))
+        num += ((double)x - y) * ((double)x - y), den += (double)x * x;
+    }
+    ch->diff = den > 0 ? sqrt(num / den) : (num > 0 ? 1.0 : 0.0);
+    if (nan || ch->diff >= 1e-2) {
+      alto_log(ALTO_LOG_WARN,
+               "exec (gpu): alto's FP8 GEMM %lldx%lldx%lld disagrees with cuBLASLt (relative "
+               "difference %.3g%s): not used",
+               (long long)g->m, (long long)g->n, (long long)g->k, ch->diff,
+               nan ? ", non-finite values" : "");
+      goto done;
+    }
+  }
+  t.alto = false, t.c = c[0];
+  ch->ms_lt = gemm_fp8_time_(&t);
+  t.alto = true, t.c = c[1], t.st = ALTO_OK;
+  ch->ms_alto = gemm_fp8_time_(&t);
+  ch->alto = ch->ms_alto > 0 && ch->ms_lt > 0 && ch->ms_alto < ch->ms_lt;
+done:
+  if (c[0])
+    b->i->free(b, c[0]);
+  if (c[1])
+    b->i->free(b, c[1]);
+  free(h[0]);
+  free(h[1]);
+  return st;
+}
+
+/* Block-scaled FP8 with the operands brought to K-major [R, K]: cuBLASLt or alto's own GEMM,
+ * whichever measured faster for this configuration (alto's only when A is 1x128-scaled). */
 static alto_status gemm_fp8_(alto_exec_gpu *e, const alto_node *n, const fp8_operand_ *fa,
-                             const fp8_operand_ *fb) {
+                             const fp8_operand_ *fb, gemm_path_ *path) {
   int64_t m = n->shape[0], nn = n->shape[1], k = n->shape[2];
   alto_dptr next = e->scratch;
   const fp8_operand_ *f[2] = {fa, fb};
   int64_t R[2] = {m, nn};
-  alto_cublaslt_fp8_operand op[2];
+  gemm_fp8_call_ g;
+  memset(&g, 0, sizeof g);
+  g.e = e, g.m = m, g.n = nn, g.k = k, g.out = buf_(e, n->out[0])->dtype;
+  g.accumulate = n->accumulate, g.c = ptr_(e, n->out[0]);
   for (int t = 0; t < 2; t++) {
     int codes = n->in[2 * t], scales = n->in[2 * t + 1];
-    op[t] = (alto_cublaslt_fp8_operand){ptr_(e, codes), ptr_(e, scales), f[t]->mode,
-                                         ALTO_DT_FP8_E4M3, f[t]->scales_lt};
+    g.op[t] = (alto_cublaslt_fp8_operand){ptr_(e, codes), ptr_(e, scales), f[t]->mode,
+                                          ALTO_DT_FP8_E4M3, f[t]->scales_lt};
     if (f[t]->transpose) { /* stored [K, R] -> [R, K] */
       ALTO_TRY(alto_ops_gpu_transpose(e->b, next, ptr_(e, codes), k, R[t], 1));
-      op[t].codes = next;
+      g.op[t].codes = next;
       next += align_((size_t)(R[t] * k));
     }
     if (f[t]->scales_tr) { /* [K/128, R/128] -> [R/128, K/128] */
       ALTO_TRY(alto_ops_gpu_transpose(e->b, next, ptr_(e, scales), (k + 127) / 128,
                                       (R[t] + 127) / 128, 4));
-      op[t].scales = next;
+      g.op[t].scales = next;
       next += align_((size_t)(((R[t] + 127) / 128) * ((k + 127) / 128) * 4));
     }
+    g.ao[t] = alto_operand_of_(&g.op[t], R[t], k);
   }
-  return alto_cublaslt_gemm_fp8_block(ptr_(e, n->out[0]), &op[0], &op[1], m, nn, k, n->accumulate,
-                                      buf_(e, n->out[0])->dtype);
+  bool eligible = fa->mode == ALTO_CUBLASLT_SCALE_1X128 && !e->o.no_alto_gemm &&
+                  strcmp(e->b->arch, "sm_90a") == 0 &&
+                  (g.out == ALTO_DT_BF16 || g.out == ALTO_DT_F32);
+  *path = GEMM_FP8_BLOCK;
+  if (!eligible) {
+    if (!e->recording)
+      gemm_fp8_call_run_(&g);
+    return g.st;
+  }
+  if (e->recording) { /* compile alto's kernel with the plan; nothing runs */
+    g.alto = true;
+    gemm_fp8_call_run_(&g);
+    return g.st;
+  }
+  gemm_choice_ *ch = NULL;
+  for (int i = 0; i < e->n_choices; i++) {
+    gemm_choice_ *c = &e->choices[i];
+    if (c->m == m && c->n == nn && c->k == k && c->mode_a == (int)fa->mode &&
+        c->mode_b == (int)fb->mode && c->scales_lt_a == fa->scales_lt &&
+        c->scales_lt_b == fb->scales_lt && c->accumulate == n->accumulate && c->out == g.out)
+      ch = c;
+  }
+  if (!ch && e->n_choices < EXEC_GPU_MAX_CHOICES) {
+    ch = &e->choices[e->n_choices++];
+    *ch = (gemm_choice_){m, nn, k, (int)fa->mode, (int)fb->mode, fa->scales_lt, fb->scales_lt,
+                         n->accumulate, g.out, false, -1.f, -1.f, -1};
+    ALTO_TRY(gemm_fp8_choose_(&g, ch));
+  }
+  g.alto = ch && ch->alto;
+  if (g.alto)
+    *path = GEMM_ALTO_FP8;
+  gemm_fp8_call_run_(&g);
+  return g.st;
+}
+
+void alto_exec_gpu_gemm_choices(const alto_exec_gpu *e, char *buf, size_t n) {
+  size_t len = 0;
+  buf[0] = 0;
+  for (int i = 0; i < e->n_choices && len < n; i++) {
+    const gemm_choice_ *c = &e->choices[i];
+    len += (size_t)snprintf(buf + len, n - len,
+                            "%s%lldx%lldx%lld %s%s: %s (cuBLASLt %.3f ms, alto %.3f ms)",
+                            len ? "\n" : "", (long long)c->m, (long long)c->n, (long long)c->k,
+                            c->mode_b == (int)ALTO_CUBLASLT_SCALE_128X128 ? "1x128.128x128"
+                                                                          : "1x128.1x128",
+                            c->accumulate ? " +=" : "", c->alto ? "alto" : "cuBLASLt", c->ms_lt,
+                            c->ms_alto);
+  }
 }
 
 static alto_status run_gemm_(alto_exec_gpu *e, int idx, const alto_node *n) {
   int64_t m = n->shape[0], nn = n->shape[1], k = n->shape[2];
   alto_dtype odt = buf_(e, n->out[0])->dtype;
-  gemm_path_ path;
+  gemm_path_ path = GEMM_FP8_BLOCK;
   fp8_operand_ fa, fb;
   alto_status s = ALTO_OK;
   if (n->q.scheme == ALTO_SCHEME_BF16) {
@@ -574,15 +756,7 @@ static alto_status run_gemm_(alto_exec_gpu *e, int idx, const alto_node *n) {
       s = alto_cublaslt_gemm_bf16(ptr_(e, n->out[0]), ptr_(e, n->in[0]), ptr_(e, n->in[1]), m, nn,
                                   k, n->trans_a, n->trans_b, n->accumulate, odt);
   } else if (gemm_fp8_fast_(e, n, &fa, &fb)) {
-    path = GEMM_FP8_BLOCK;
-    if (e->recording) { /* record the transpose kernels only */
-      if (fa.transpose || fb.transpose)
-        s = alto_ops_gpu_transpose(e->b, e->scratch, e->small, k, m, 1);
-      if (s == ALTO_OK && (fa.scales_tr || fb.scales_tr))
-        s = alto_ops_gpu_transpose(e->b, e->scratch, e->small, 1, 1, 4);
-    } else {
-      s = gemm_fp8_(e, n, &fa, &fb);
-    }
+    s = gemm_fp8_(e, n, &fa, &fb, &path); /* recording: the transposes and alto's kernel */
   } else {
     bool f32 = is_fp8_scheme_(n->q.scheme) || is_fp8_scheme_(n->q_b.scheme);
     path = f32 ? GEMM_DQ_F32 : GEMM_DQ_BF16;

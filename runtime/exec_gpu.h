@@ -39,6 +39,7 @@ typedef struct {
   bool check_quant;
   /* fp8_block GEMMs by dequantize + fp32 GEMM instead of cuBLASLt block-scaled FP8. */
   bool fp8_emulate;
+  bool no_alto_gemm; /* never alto's own FP8 GEMM (else chosen per configuration by measurement) */
 } alto_exec_gpu_opts;
 
 /* Checks the plan (alto_exec_check_plan), allocates the arena and the scratch buffers,
@@ -93,6 +94,10 @@ alto_status alto_exec_gpu_write(alto_exec_gpu *e, int id, const void *host);
 int64_t alto_exec_gpu_quant_checked(const alto_exec_gpu *e);
 /* The GEMM path of each kind taken so far, for reports: "cublaslt-bf16", "dequant-bf16",
  * "dequant-f32", "cublaslt-fp8-block". Writes a one-line summary. */
+/* One line per FP8 GEMM configuration measured so far: shape, scale kinds, the implementation
+ * chosen and both timings ("8192x2048x2048 1x128.128x128: alto (cuBLASLt 0.210 ms, alto 0.190
+ * ms)"). */
+void alto_exec_gpu_gemm_choices(const alto_exec_gpu *e, char *buf, size_t n);
 void alto_exec_gpu_gemm_summary(const alto_exec_gpu *e, char *buf, size_t n);
 
 /* Runs step `step` once more (forward + backward + nothing else) timing every node with device

@@ -38,6 +38,9 @@ static void usage_(FILE *f) {
           "                       cpu\n"
           "  --check              GPU: compare every quantization of every step with the CPU\n"
           "                       reference bit for bit (slow; a mismatch stops the run)\n"
+          "  --cublaslt-only      GPU: fp8_block GEMMs always through cuBLASLt (default: per GEMM\n"
+          "                       configuration, cuBLASLt or alto's own FP8 GEMM, whichever\n"
+          "                       measured faster on the first step; both checked)\n"
           "  --fp8-emulate        GPU: fp8_block GEMMs by dequantize + fp32 GEMM instead of\n"
           "                       cuBLASLt's block-scaled FP8\n"
           "  --profile            GPU: after training, time every op of one step and print a\n"
@@ -150,7 +153,7 @@ static void from_checkpoint_(alto_train_config *c, const alto_train_config *k, c
 int main(int argc, char **argv) {
   const char *model = NULL, *recipe = NULL, *backend = "auto", *data = NULL, *tokenizer = NULL;
   const char *run_dir = NULL, *resume = NULL;
-  bool fresh = false, check = false, fp8_emulate = false, profile = false;
+  bool fresh = false, check = false, fp8_emulate = false, profile = false, no_alto_gemm = false;
   alto_train_config cfg;
   alto_train_config_default(&cfg);
   cfg.batch = DEFAULT_BATCH;
@@ -168,6 +171,8 @@ int main(int argc, char **argv) {
     } else if (!strcmp(a, "--fresh")) {
       fresh = true;
       continue;
+    } else if (!strcmp(a, "--cublaslt-only")) {
+      no_alto_gemm = true;
     } else if (!strcmp(a, "--check") || !strcmp(a, "--fp8-emulate") || !strcmp(a, "--profile")) {
       *(!strcmp(a, "--check") ? &check : !strcmp(a, "--profile") ? &profile : &fp8_emulate) = true;
       continue;
@@ -296,7 +301,7 @@ int main(int argc, char **argv) {
             m.family, m.flavor, rpath ? rpath : "none (bf16)", cfg.batch, cfg.seq, cfg.steps,
             run_dir, dev ? "cuda (" : "cpu", dev ? dev->device_name : "", dev ? ")" : "");
     if (dev) {
-      alto_train_gpu_opts go = {.progress = stderr, .exec = {check, fp8_emulate}};
+      alto_train_gpu_opts go = {.progress = stderr, .exec = {check, fp8_emulate, no_alto_gemm}};
       s = alto_train_gpu_create(dev, &m, r, cfg.batch, cfg.seq, cfg.seed, &go, &gpu, &ex);
       if (s == ALTO_OK) {
         int nk;
@@ -326,6 +331,11 @@ int main(int argc, char **argv) {
     char gemms[256];
     alto_exec_gpu_gemm_summary(alto_train_gpu_exec(gpu), gemms, sizeof gemms);
     fprintf(stderr, "alto-train: GEMMs ran as: %s\n", gemms[0] ? gemms : "none");
+    char choices[4096];
+    alto_exec_gpu_gemm_choices(alto_train_gpu_exec(gpu), choices, sizeof choices);
+    if (choices[0])
+      fprintf(stderr, "alto-train: FP8 GEMM chosen per configuration (measured once):\n%s\n",
+              choices);
     if (check)
       fprintf(stderr, "alto-train: --check: %lld quantizations equal the CPU reference\n",
               (long long)alto_exec_gpu_quant_checked(alto_train_gpu_exec(gpu)));

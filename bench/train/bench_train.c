@@ -137,8 +137,11 @@ int main(int argc, char **argv) {
                                                  (double)(m.attn.n_heads * head_dim) * (double)seq;
   double tps = (double)(steps * n_tok) / t_steps;
   double mfu = tps * flops_tok / 989.4e12;
-  char gemms[256];
+  char gemms[256], choices[4096];
   alto_exec_gpu_gemm_summary(e, gemms, sizeof gemms);
+  alto_exec_gpu_gemm_choices(e, choices, sizeof choices);
+  if (choices[0])
+    printf("FP8 GEMM choices (measured on the first step):\n%s\n", choices);
   printf("alto %s/%s %s%s batch %" PRId64 " seq %" PRId64 ": %.0f tok/s, %.2f ms/step, MFU %.1f%%, "
          "memory %.2f GiB, loss %.4f -> %.4f, %d kernels ready in %.3f s (create %.2f s); GEMMs: "
          "%s\n",

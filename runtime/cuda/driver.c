@@ -152,7 +152,8 @@ alto_status alto_cuda_init(int ordinal) {
 }
 
 alto_status alto_cuda_device(alto_cuda_device_info *info) {
-  ALTO_ASSERT(alto_cu_.ctx);
+  if (!alto_cu_.ctx)
+    return alto_error(ALTO_ERR_DEVICE, "no CUDA device is open (alto_cuda_init)");
   memset(info, 0, sizeof *info);
   ALTO_TRY(alto_cu_check_(alto_cu_.DeviceGetName(info->name, sizeof info->name - 1, alto_cu_.dev),
                           "cuDeviceGetName"));
