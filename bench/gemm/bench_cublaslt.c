@@ -16,6 +16,7 @@
 #include "runtime/backend.h"
 #include "runtime/cuda/cublaslt.h"
 #include "runtime/cuda/driver.h"
+#include "bench/gemm/bench_gemm_util.h"
 #include "tests/harness.h"
 
 static alto_backend *B;
@@ -42,34 +43,6 @@ static void run_once(void *p) {
   else
     g->st =
         alto_cublaslt_gemm_fp8_block(g->c, &g->fa, &g->fb, g->m, g->n, g->k, false, ALTO_DT_BF16);
-}
-
-static int cmp_float(const void *a, const void *b) {
-  float x = *(const float *)a, y = *(const float *)b;
-  return (x > y) - (x < y);
-}
-
-static float median_ms(gemm_ctx *g, int iters) {
-  float t[7], ms;
-  for (int w = 0; w < 3; w++)
-    run_once(g);
-  for (int r = 0; r < 7; r++) {
-    if (B->i->time_ms(B, run_once, g, iters, &ms) != ALTO_OK || g->st != ALTO_OK)
-      return NAN;
-    t[r] = ms / (float)iters;
-  }
-  qsort(t, 7, sizeof t[0], cmp_float);
-  return t[3];
-}
-
-/* Fills a device buffer of `bytes` with a repeated random host pattern (1 MiB). */
-static alto_status fill_pattern(alto_cuda_ptr dst, size_t bytes, const void *pat,
-                                size_t pat_bytes) {
-  for (size_t off = 0; off < bytes; off += pat_bytes) {
-    size_t n = bytes - off < pat_bytes ? bytes - off : pat_bytes;
-    ALTO_TRY(alto_cuda_h2d(dst + off, pat, n));
-  }
-  return ALTO_OK;
 }
 
 enum { PAT_BYTES = 1 << 20 };
@@ -110,24 +83,24 @@ static void bench_shape(int64_t m, int64_t n, int64_t k, double tflops[KIND_COUN
   }
   double flops = 2.0 * (double)m * (double)n * (double)k;
   /* bf16: A [M, K], B [N, K] */
-  if (fill_pattern(a, (size_t)(m * k) * 2, pat_bf16, PAT_BYTES) ||
-      fill_pattern(b, (size_t)(n * k) * 2, pat_bf16, PAT_BYTES)) {
+  if (bench_fill_pattern(a, (size_t)(m * k) * 2, pat_bf16, PAT_BYTES) ||
+      bench_fill_pattern(b, (size_t)(n * k) * 2, pat_bf16, PAT_BYTES)) {
     fprintf(stderr, "bench_cublaslt: %s\n", alto_last_error());
     goto done;
   }
   gemm_ctx g = {KIND_BF16, m, n, k, a, b, c, {0}, {0}, ALTO_OK};
-  float ms = median_ms(&g, 10);
+  float ms = bench_median_ms(B, run_once, &g, &g.st, 10);
   if (g.st != ALTO_OK)
     fprintf(stderr, "bench_cublaslt: bf16 %lldx%lldx%lld: %s\n", (long long)m, (long long)n,
             (long long)k, alto_last_error());
   else
     tflops[KIND_BF16] = flops / (ms * 1e-3) / 1e12;
   /* fp8: the same buffers hold E4M3 codes (the first M*K / N*K bytes) */
-  if (fill_pattern(a, (size_t)(m * k), pat_e4m3, PAT_BYTES) ||
-      fill_pattern(b, (size_t)(n * k), pat_e4m3, PAT_BYTES) ||
-      fill_pattern(sa, sa_bytes, pat_scale, PAT_BYTES) ||
-      fill_pattern(sb, sb_bytes, pat_scale, PAT_BYTES) ||
-      fill_pattern(sb1, sb1_bytes, pat_scale, PAT_BYTES) ||
+  if (bench_fill_pattern(a, (size_t)(m * k), pat_e4m3, PAT_BYTES) ||
+      bench_fill_pattern(b, (size_t)(n * k), pat_e4m3, PAT_BYTES) ||
+      bench_fill_pattern(sa, sa_bytes, pat_scale, PAT_BYTES) ||
+      bench_fill_pattern(sb, sb_bytes, pat_scale, PAT_BYTES) ||
+      bench_fill_pattern(sb1, sb1_bytes, pat_scale, PAT_BYTES) ||
       alto_cublaslt_convert_scales(la, sa, ALTO_CUBLASLT_SCALE_1X128, m, k) ||
       alto_cublaslt_convert_scales(lb, sb, ALTO_CUBLASLT_SCALE_128X128, n, k) ||
       alto_cublaslt_convert_scales(lb1, sb1, ALTO_CUBLASLT_SCALE_1X128, n, k)) {
@@ -144,7 +117,7 @@ static void bench_shape(int64_t m, int64_t n, int64_t k, double tflops[KIND_COUN
     else
       f.fb = (alto_cublaslt_fp8_operand){b, conv ? sb : lb, ALTO_CUBLASLT_SCALE_128X128,
                                          ALTO_DT_FP8_E4M3, !conv};
-    ms = median_ms(&f, 10);
+    ms = bench_median_ms(B, run_once, &f, &f.st, 10);
     if (f.st != ALTO_OK)
       fprintf(stderr, "bench_cublaslt: %s %lldx%lldx%lld: %s\n", kind_names[kind], (long long)m,
               (long long)n, (long long)k, alto_last_error());

@@ -40,6 +40,7 @@
 #include "runtime/cuda/cublaslt.h"
 #include "runtime/cuda/driver.h"
 #include "runtime/gemm_gpu.h"
+#include "bench/gemm/bench_gemm_util.h"
 #include "tests/harness.h"
 
 #define CHECK_TOL 1e-2
@@ -130,34 +131,6 @@ static void run_once(void *p) {
   if (g->st != ALTO_OK)
     return;
   g->st = run_kind(g->kind, g->d, g->kind == KIND_ALTO_WGRAD ? g->d->c32 : g->d->c);
-}
-
-static int cmp_float(const void *a, const void *b) {
-  float x = *(const float *)a, y = *(const float *)b;
-  return (x > y) - (x < y);
-}
-
-static float median_ms(gemm_ctx *g, int iters) {
-  float t[7], ms;
-  for (int w = 0; w < 3; w++)
-    run_once(g);
-  for (int r = 0; r < 7; r++) {
-    if (B->i->time_ms(B, run_once, g, iters, &ms) != ALTO_OK || g->st != ALTO_OK)
-      return NAN;
-    t[r] = ms / (float)iters;
-  }
-  qsort(t, 7, sizeof t[0], cmp_float);
-  return t[3];
-}
-
-/* Fills a device buffer of `bytes` with a repeated random host pattern. */
-static alto_status fill_pattern(alto_cuda_ptr dst, size_t bytes, const void *pat,
-                                size_t pat_bytes) {
-  for (size_t off = 0; off < bytes; off += pat_bytes) {
-    size_t n = bytes - off < pat_bytes ? bytes - off : pat_bytes;
-    ALTO_TRY(alto_cuda_h2d(dst + off, pat, n));
-  }
-  return ALTO_OK;
 }
 
 enum { PAT_BYTES = 1 << 20 };
@@ -272,18 +245,18 @@ static alto_status bufs_make(bench_bufs *d, int64_t m, int64_t n, int64_t k) {
   for (int i = 0; i < NBUF; i++)
     ALTO_TRY(alto_cuda_malloc(buf_slot(d, i), bytes[i]));
   float tscale[2] = {0.004f, 0.004f};
-  ALTO_TRY(fill_pattern(d->a16, mk * 2, pat_bf16, PAT_BYTES));
-  ALTO_TRY(fill_pattern(d->b16, nk * 2, pat_bf16, PAT_BYTES));
-  ALTO_TRY(fill_pattern(d->a8, mk, pat_e4m3, PAT_BYTES));
-  ALTO_TRY(fill_pattern(d->b8, nk, pat_e4m3, PAT_BYTES));
-  ALTO_TRY(fill_pattern(d->sa, (size_t)m * kb * 4, pat_scale, PAT_BYTES));
-  ALTO_TRY(fill_pattern(d->sb2, nb * kb * 4, pat_scale, PAT_BYTES));
-  ALTO_TRY(fill_pattern(d->sb1, (size_t)n * kb * 4, pat_scale, PAT_BYTES));
+  ALTO_TRY(bench_fill_pattern(d->a16, mk * 2, pat_bf16, PAT_BYTES));
+  ALTO_TRY(bench_fill_pattern(d->b16, nk * 2, pat_bf16, PAT_BYTES));
+  ALTO_TRY(bench_fill_pattern(d->a8, mk, pat_e4m3, PAT_BYTES));
+  ALTO_TRY(bench_fill_pattern(d->b8, nk, pat_e4m3, PAT_BYTES));
+  ALTO_TRY(bench_fill_pattern(d->sa, (size_t)m * kb * 4, pat_scale, PAT_BYTES));
+  ALTO_TRY(bench_fill_pattern(d->sb2, nb * kb * 4, pat_scale, PAT_BYTES));
+  ALTO_TRY(bench_fill_pattern(d->sb1, (size_t)n * kb * 4, pat_scale, PAT_BYTES));
   ALTO_TRY(alto_cuda_h2d(d->tscale, tscale, sizeof tscale));
-  ALTO_TRY(fill_pattern(d->mxa, mk / 2, pat_e2m1, PAT_BYTES));
-  ALTO_TRY(fill_pattern(d->mxb, nk / 2, pat_e2m1, PAT_BYTES));
-  ALTO_TRY(fill_pattern(d->mxsa, mk / 32, pat_e8m0, PAT_BYTES));
-  ALTO_TRY(fill_pattern(d->mxsb, nk / 32, pat_e8m0, PAT_BYTES));
+  ALTO_TRY(bench_fill_pattern(d->mxa, mk / 2, pat_e2m1, PAT_BYTES));
+  ALTO_TRY(bench_fill_pattern(d->mxb, nk / 2, pat_e2m1, PAT_BYTES));
+  ALTO_TRY(bench_fill_pattern(d->mxsa, mk / 32, pat_e8m0, PAT_BYTES));
+  ALTO_TRY(bench_fill_pattern(d->mxsb, nk / 32, pat_e8m0, PAT_BYTES));
   ALTO_TRY(alto_cublaslt_convert_scales(d->lsa, d->sa, ALTO_CUBLASLT_SCALE_1X128, m, k));
   ALTO_TRY(alto_cublaslt_convert_scales(d->lsb2, d->sb2, ALTO_CUBLASLT_SCALE_128X128, n, k));
   ALTO_TRY(alto_cublaslt_convert_scales(d->lsb1, d->sb1, ALTO_CUBLASLT_SCALE_1X128, n, k));
@@ -338,7 +311,7 @@ static void bench_shape(int64_t m, int64_t n, int64_t k, shape_result *r) {
     if (r->fail[kind])
       continue;
     gemm_ctx g = {kind, &d, ALTO_OK};
-    float ms = median_ms(&g, 10);
+    float ms = bench_median_ms(B, run_once, &g, &g.st, 10);
     if (g.st != ALTO_OK)
       fprintf(stderr, "bench_gemm: %s %lldx%lldx%lld: %s\n", kind_names[kind], (long long)m,
               (long long)n, (long long)k, alto_last_error());
