@@ -30,7 +30,8 @@ typedef enum {
 
 /* The tile configuration of one GEMM. */
 typedef struct {
-  int bn;      /* columns per tile: a multiple of 16 in [64, 160]; 64 or 128 with 128x128 B scales */
+  int bn;      /* columns per tile: a multiple of 16 in [64, 192], or 256 (two 128-wide sub-tiles);
+                * not 176 with 128x128 B scales (a tile may span at most two scale blocks) */
   int stages;  /* shared-memory pipeline depth, 2..8 */
   int group_m; /* tile raster: row tiles walked in groups of this many (L2 reuse of B) */
   int ctas;    /* persistent CTAs launched (<= the SM count, <= the tile count; a multiple of

@@ -554,13 +554,14 @@ static alto_status run_rht_(alto_exec_gpu *e, int idx, const alto_node *n) {
 
 /* ---- GEMM --------------------------------------------------------------------------------- */
 /* alto's operand of a prepared cuBLASLt operand: the same K-major codes; the scale grid addressed
- * by strides (alto's row-major layouts, or cuBLASLt's [K/128, R] for scales_lt). */
+ * by strides (alto's row-major layouts, or cuBLASLt's [K/128, R4] for scales_lt, R4 = R rounded up
+ * to a multiple of 4). */
 static alto_gemm_fp8_operand alto_operand_of_(const alto_cublaslt_fp8_operand *op, int64_t R,
                                               int64_t k) {
   int64_t kb = (k + 127) / 128;
   alto_gemm_fp8_operand o = {op->codes, op->scales, kb, 1};
   if (op->mode == ALTO_CUBLASLT_SCALE_1X128 && op->scales_lt)
-    o.s_r = 1, o.s_k = R;
+    o.s_r = 1, o.s_k = (R + 3) / 4 * 4;
   return o;
 }
 

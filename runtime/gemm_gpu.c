@@ -98,6 +98,10 @@ alto_status alto_gemm_fp8(alto_backend *b, alto_dptr c, alto_dtype out_dtype, in
   args.tiles_m = (m + ALTO_GEMM_BM - 1) / ALTO_GEMM_BM;
   args.tiles_n = (n + conf.bn - 1) / conf.bn;
   args.kblocks = (k + ALTO_GEMM_BK - 1) / ALTO_GEMM_BK;
+  /* contiguous, 16-byte aligned scale columns load by one bulk copy per stage */
+  args.sa_bulk = a->s_r == 1 && m % 4 == 0 && a->s_k % 4 == 0 && a->scales % 16 == 0;
+  args.sb_bulk = bscale == ALTO_GEMM_B_1X128 && bop->s_r == 1 && n % 4 == 0 && bop->s_k % 4 == 0 &&
+                 bop->scales % 16 == 0;
   int64_t units = (args.tiles_m + kern.cluster - 1) / kern.cluster * args.tiles_n;
   int64_t ctas = units * kern.cluster < conf.ctas ? units * kern.cluster : conf.ctas;
   void *params[] = {&args};

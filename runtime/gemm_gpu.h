@@ -11,6 +11,9 @@
  *   scale of A row i, K block kb        sa[i * s_r + kb * s_k]
  *   scale of B row j (1x128)            sb[j * s_r + kb * s_k]
  *   scale of B block j/128 (128x128)    sb[(j / 128) * s_r + kb * s_k]
+ * MN-major 1x128 grids (s_r = 1; s_k, the row count and the base 16-byte multiples: cuBLASLt's
+ * layout, what the training step prepares) are the fast case: each pipeline stage loads a tile's
+ * scale column with one bulk copy instead of one 4-byte copy per row.
  * Accumulation: fp32 wgmma per 128-deep K block, then promoted into fp32 with scale_a * scale_b
  * (so the result is the fp32-accumulated product of the dequantized operands, not bit-exact with
  * any particular summation order; NUMERICS.md 8 tolerances).

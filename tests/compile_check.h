@@ -1,7 +1,8 @@
 /* Shared by the kernel-matrix compile tests: compiles generated kernels in parallel with NVRTC for
  * an arch (the JIT's own options and embedded templates) and reports each failure with its source
- * and log. A kernel fails on a compile error, an empty binary, a warning, or (when asked) a
- * register spill. Header-only; include once per test. */
+ * and log. A kernel fails on a compile error, an empty binary, a warning, a ptxas "Potential
+ * Performance Loss" note (wgmma serialized), or (when asked) a register spill. Header-only;
+ * include once per test. */
 #ifndef ALTO_TESTS_COMPILE_CHECK_H
 #define ALTO_TESTS_COMPILE_CHECK_H
 
@@ -55,10 +56,13 @@ static void compile_check_range_(void *arg, int64_t b, int64_t e) {
     alto_status st =
         alto_cuda_compile_source(c->arch, g.name, g.source, opts, nopt, &image, &size, &log);
     bool spills = c->fail_on_spill && compile_check_spills_(log);
-    if (st != ALTO_OK || size == 0 || (log && strstr(log, "warning")) || spills) {
+    /* ptxas's "Potential Performance Loss" infos (e.g. C7514: wgmma serialized) count as failures */
+    bool perf = log && strstr(log, "Potential Performance Loss");
+    if (st != ALTO_OK || size == 0 || (log && strstr(log, "warning")) || spills || perf) {
       fprintf(stderr, "%s: %s\n%s\n%s\n", g.key,
-              st ? alto_last_error() : (spills ? "register spills" : "warning"), g.source,
-              log ? log : "");
+              st ? alto_last_error()
+                 : (spills ? "register spills" : perf ? "ptxas: potential performance loss" : "warning"),
+              g.source, log ? log : "");
       c->failures[i] = 1;
     }
     free(image);

@@ -16,7 +16,7 @@
 #include "tests/compile_check.h"
 #include "tests/harness.h"
 
-#define MAX_VARIANTS 128
+#define MAX_VARIANTS 256
 static alto_gemmkern kernels[MAX_VARIANTS];
 
 static int n_kernels;

@@ -2,8 +2,9 @@
  * the descriptor checks of its generator (no GPU, no compiler needed):
  *   - alto_gemm_config_for over many shapes (the benchmark shapes, tiny ones, M and N tails, odd N)
  *     on 132, 114 and 1 SMs, both B scale kinds: the tile width is one the template supports (a
- *     multiple of 16 in [64, 160] or 256 (two 128-wide sub-tiles); 64, 128 or 256 with 128x128 B
- *     scales, so a (sub-)tile never straddles a scale block) and the one the header's rule picks (the best product of the share of the
+ *     multiple of 16 in [64, 192] or 256 (two 128-wide sub-tiles); with 128x128 B scales not 176,
+ *     the one width whose tiles can span three scale blocks) and the one the header's rule picks
+ *     (the best product of the share of the
  *     grid's tile slots holding outputs and the operand reuse bn / (128 + bn)), the pipeline depth
  * is in [2, 8] and is the deepest that fits in shared memory for every output dtype, 1 <= CTAs <=
  * min(SMs, tiles), row-tile groups of 8 (fewer only when there are fewer row tiles), and the same
@@ -19,7 +20,7 @@
 #include "runtime/gemm_gpu.h"
 #include "tests/harness.h"
 
-#define MAX_VARIANTS 128
+#define MAX_VARIANTS 256
 static alto_gemmkern variants[MAX_VARIANTS];
 static int n_variants;
 
@@ -72,10 +73,17 @@ static int variant_index(const char *key) {
 /* The header's choice of tile width, computed here from its words: over the widths of the scale
  * kind, maximize (M N / (waves x SMs x 128 x bn)) x (bn / (128 + bn)), waves = ceil(tiles / SMs);
  * ties (to a relative 1e-9) go to the wider tile. */
-static const int widths[] = {64, 80, 96, 112, 128, 144, 160, 256};
+static const int widths[] = {64, 80, 96, 112, 128, 144, 160, 176, 192, 256};
 #define N_WIDTHS ((int)(sizeof widths / sizeof widths[0]))
 
-static bool block_width(int w) { return w == 64 || w == 128 || w == 256; }
+/* Tiles start at multiples of gcd(w, 128) inside a 128-column scale block: at most two blocks per
+ * tile when 128 - gcd(w, 128) + w <= 256. */
+static bool block_width(int w) {
+  int g = 128;
+  while (w % g)
+    g /= 2;
+  return 128 - g + w <= 256;
+}
 
 static int expected_width(int64_t m, int64_t n, alto_gemm_bscale bs, int sm) {
   int best = 0;
@@ -110,9 +118,10 @@ static void check_one(int64_t m, int64_t n, int64_t k, alto_gemm_bscale bs, int 
   alto_gemm_config c2 = alto_gemm_config_for(m, n, k, bs, sm);
   CHECKF(c.bn == c2.bn && c.stages == c2.stages && c.group_m == c2.group_m && c.ctas == c2.ctas,
          "%s: not deterministic", what);
-  CHECKF((c.bn % 16 == 0 && c.bn >= 64 && c.bn <= 160) || c.bn == 256, "%s: bn %d", what, c.bn);
+  CHECKF((c.bn % 16 == 0 && c.bn >= 64 && c.bn <= 192) || c.bn == 256, "%s: bn %d", what, c.bn);
   if (bs == ALTO_GEMM_B_128X128)
-    CHECKF(block_width(c.bn), "%s: bn %d straddles a 128-row scale block", what, c.bn);
+    CHECKF(block_width(c.bn), "%s: bn %d tiles can span three 128-column scale blocks", what,
+           c.bn);
   CHECKF(c.cluster == 1 || c.cluster == 2, "%s: cluster %d", what, c.cluster);
   CHECKF(c.ctas % c.cluster == 0, "%s: ctas %d not whole clusters", what, c.ctas);
   CHECKF(c.bn == expected_width(m, n, bs, sm), "%s: bn %d, the header's rule picks %d", what, c.bn,
@@ -198,11 +207,16 @@ static void test_variants(void) {
       for (int a = 0; a < 2; a++)
         CHECKF(seen[b][f][a] > 0, "no variant with B %s f32=%d acc=%d",
                bscale_name((alto_gemm_bscale)b), f, a);
-  /* 128x128: exactly the widths 64, 128 and 256 per dtype and mode, each alone and in pairs */
+  /* 128x128: exactly the widths whose tiles span at most two scale blocks, per dtype and mode,
+   * each alone and in pairs */
+  int n_block = 0;
+  for (int i = 0; i < N_WIDTHS; i++)
+    n_block += block_width(widths[i]);
   for (int f = 0; f < 2; f++)
     for (int a = 0; a < 2; a++)
-      CHECKF(seen[ALTO_GEMM_B_128X128][f][a] == 6, "%d 128x128 variants with f32=%d acc=%d",
-             seen[ALTO_GEMM_B_128X128][f][a], f, a);
+      CHECKF(seen[ALTO_GEMM_B_128X128][f][a] == 2 * n_block,
+             "%d 128x128 variants with f32=%d acc=%d (expected %d)",
+             seen[ALTO_GEMM_B_128X128][f][a], f, a, 2 * n_block);
 }
 
 /* Replaces the first `from` in s with `to` (in place, s has room). */
@@ -266,7 +280,7 @@ static void test_generator_refusals(void) {
       {"bn 72", ALTO_GEMM_B_1X128, 72, 4, ALTO_TARGET_CUDA, "sm_90a"},
       {"bn 200", ALTO_GEMM_B_1X128, 200, 2, ALTO_TARGET_CUDA, "sm_90a"},
       {"bn 48", ALTO_GEMM_B_1X128, 48, 4, ALTO_TARGET_CUDA, "sm_90a"},
-      {"bn 176", ALTO_GEMM_B_1X128, 176, 2, ALTO_TARGET_CUDA, "sm_90a"},
+      {"bn 208", ALTO_GEMM_B_1X128, 208, 2, ALTO_TARGET_CUDA, "sm_90a"},
       {"bn 0", ALTO_GEMM_B_1X128, 0, 4, ALTO_TARGET_CUDA, "sm_90a"},
       {"stages 1", ALTO_GEMM_B_1X128, 128, 1, ALTO_TARGET_CUDA, "sm_90a"},
       {"stages 9", ALTO_GEMM_B_1X128, 64, 9, ALTO_TARGET_CUDA, "sm_90a"},
@@ -274,8 +288,8 @@ static void test_generator_refusals(void) {
       {"arch sm_90", ALTO_GEMM_B_1X128, 128, 4, ALTO_TARGET_CUDA, "sm_90"},
       {"target HIP", ALTO_GEMM_B_1X128, 128, 4, ALTO_TARGET_HIP, "sm_90a"},
       {"target HIP gfx942", ALTO_GEMM_B_1X128, 128, 4, ALTO_TARGET_HIP, "gfx942"},
-      {"128x128 bn 96", ALTO_GEMM_B_128X128, 96, 4, ALTO_TARGET_CUDA, "sm_90a"},
-      {"128x128 bn 160", ALTO_GEMM_B_128X128, 160, 2, ALTO_TARGET_CUDA, "sm_90a"},
+      {"128x128 bn 176 (three scale blocks)", ALTO_GEMM_B_128X128, 176, 2, ALTO_TARGET_CUDA,
+       "sm_90a"},
       {"bn 240", ALTO_GEMM_B_1X128, 240, 2, ALTO_TARGET_CUDA, "sm_90a"},
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

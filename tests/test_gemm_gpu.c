@@ -373,20 +373,25 @@ static void test_shapes(void) {
 
 /* Each tile width and cluster size of alto_gemm_variants forced on one shape, with 7 persistent
  * CTAs (8 in pairs) so every CTA walks several tiles and the last wave is partial; pairs with an odd
- * number of row tiles (257 rows) also run a pair whose second tile is past the end. */
+ * number of row tiles (260 rows) also run a pair whose second tile is past the end. The scale
+ * layout alternates between row-major (per-row copies) and cuBLASLt's (bulk copies of the scale
+ * columns, M and N multiples of 4). */
 static void test_explicit_configs(void) {
-  alto_gemmkern v[128];
-  int nv = alto_gemm_variants(ALTO_TARGET_CUDA, "sm_90a", v, 128);
-  CHECK(nv > 0 && nv <= 128);
+  alto_gemmkern v[256];
+  int nv = alto_gemm_variants(ALTO_TARGET_CUDA, "sm_90a", v, 256);
+  CHECK(nv > 0 && nv <= 256);
   gemm_data d;
-  data_make(&d, 257, 1000, 512);
-  for (int i = 0; i < nv && i < 128; i++) {
+  data_make(&d, 260, 1000, 512);
+  for (int i = 0; i < nv && i < 256; i++) {
     if (!v[i].out_f32 || v[i].accumulate)
       continue; /* one dtype per width: the width is what varies here */
     alto_gemm_config cfg = {v[i].bn, v[i].stages, v[i].group_m, v[i].cluster == 2 ? 8 : 7,
                             v[i].cluster};
-    gemm_case c = {v[i].bscale, ALTO_DT_F32, false, LAYOUT_ROW, 0, &cfg};
-    fprintf(stderr, "  bn %d stages %d cluster %d:", cfg.bn, cfg.stages, cfg.cluster);
+    gemm_case c = {v[i].bscale, ALTO_DT_F32, false,
+                   (i / 8 + i % 2) % 2 ? LAYOUT_CUBLASLT : LAYOUT_ROW, /* by width and cluster */
+                   0, &cfg};
+    fprintf(stderr, "  bn %d stages %d cluster %d %s:", cfg.bn, cfg.stages, cfg.cluster,
+            layout_names[c.layout]);
     run_case(&d, &c);
   }
   data_free(&d);

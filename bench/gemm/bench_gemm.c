@@ -4,6 +4,10 @@
  *   build/bench/bench_gemm [--csv] [M N K]   (default: 8192^3; DeepSeek-V3 at M = 4096:
  *                                             N x K = 7168x16384, 2112x7168, 24576x1536; Llama 3
  *                                             8B at M = 8192: 4096x4096, 14336x4096, 4096x14336)
+ *        [--only KIND,KIND...]               run these columns only (csv names: lt_fprop, ...)
+ *        [--bn N] [--stages S] [--cluster C] alto's kernels with this tile width, pipeline depth
+ *                                             or cluster instead of alto_gemm_config_for's
+ *        [--no-check]                        time without the correctness checks (experiments)
  *
  * Columns:
  *   bf16        cuBLASLt bf16 x bf16, fp32 accumulation, bf16 out
@@ -46,6 +50,10 @@
 #define CHECK_TOL 1e-2
 
 static alto_backend *B;
+static int force_bn, force_stages, force_cluster; /* 0: alto_gemm_config_for's choice */
+static int sm_count = 132;                         /* the device's, set in main */
+static unsigned only_mask = ~0u;                    /* columns to run (--only) */
+static bool no_check;                               /* --no-check: time without the checks */
 
 enum {
   KIND_BF16,
@@ -89,15 +97,47 @@ static alto_gemm_fp8_operand fp8_op(alto_cuda_ptr codes, alto_cuda_ptr scales, i
   return (alto_gemm_fp8_operand){codes, scales, kb, 1};
 }
 
+/* alto's configuration for this shape with the command line's overrides; NULL: none given. */
+static const alto_gemm_config *forced_config(alto_gemm_config *c, int64_t m, int64_t n, int64_t k,
+                                             alto_gemm_bscale bs) {
+  if (!force_bn && !force_stages && !force_cluster)
+    return NULL;
+  *c = alto_gemm_config_for(m, n, k, bs, sm_count);
+  if (force_bn)
+    c->bn = force_bn;
+  if (force_stages)
+    c->stages = force_stages;
+  if (force_cluster)
+    c->cluster = force_cluster;
+  if (force_bn || force_stages) { /* the deepest ring that fits unless given */
+    alto_gemmkern kk = alto_gemm_kernel_for(bs, false, false, c, B->arch);
+    while (!force_stages && c->stages < 8 && (kk.stages = c->stages + 1) &&
+           alto_gemm_smem_bytes(&kk) <= ALTO_GEMM_SMEM_MAX)
+      c->stages++;
+    while (!force_stages && c->stages > 2 && (kk.stages = c->stages) &&
+           alto_gemm_smem_bytes(&kk) > ALTO_GEMM_SMEM_MAX)
+      c->stages--;
+  }
+  int64_t units = (m + 128 * c->cluster - 1) / (128 * c->cluster) * ((n + c->bn - 1) / c->bn);
+  int64_t slots = sm_count / c->cluster;
+  c->ctas = (int)((units < slots ? units : slots) * c->cluster);
+  return c;
+}
+
 static alto_status run_kind(int kind, const bench_bufs *d, alto_cuda_ptr c) {
   const int64_t m = d->m, n = d->n, k = d->k, kb = d->kb;
+  alto_gemm_config cf1, cf2;
+  const alto_gemm_config *cfg1 = forced_config(&cf1, m, n, k, ALTO_GEMM_B_1X128),
+                         *cfg2 = forced_config(&cf2, m, n, k, ALTO_GEMM_B_128X128);
   alto_cublaslt_fp8_operand la = {d->a8, d->lsa, ALTO_CUBLASLT_SCALE_1X128, ALTO_DT_FP8_E4M3, true};
   alto_cublaslt_fp8_operand lb2 = {d->b8, d->lsb2, ALTO_CUBLASLT_SCALE_128X128, ALTO_DT_FP8_E4M3,
                                    true};
   alto_cublaslt_fp8_operand lb1 = {d->b8, d->lsb1, ALTO_CUBLASLT_SCALE_1X128, ALTO_DT_FP8_E4M3,
                                    true};
-  alto_gemm_fp8_operand oa = fp8_op(d->a8, d->sa, kb), ob2 = fp8_op(d->b8, d->sb2, kb),
-                        ob1 = fp8_op(d->b8, d->sb1, kb), oea = fp8_op(d->ea, d->esa, kb),
+  /* the 1x128 FP8 scale grids MN-major ([K/128, rows], cuBLASLt's layout: what the training step
+   * hands both GEMMs), the 128x128 grid and the converted MXFP4 scales row-major (as written) */
+  alto_gemm_fp8_operand oa = {d->a8, d->lsa, 1, (m + 3) / 4 * 4}, ob2 = fp8_op(d->b8, d->sb2, kb),
+                        ob1 = {d->b8, d->lsb1, 1, (n + 3) / 4 * 4}, oea = fp8_op(d->ea, d->esa, kb),
                         oeb = fp8_op(d->eb, d->esb, kb);
   switch (kind) {
   case KIND_BF16:
@@ -111,16 +151,16 @@ static alto_status run_kind(int kind, const bench_bufs *d, alto_cuda_ptr c) {
     return alto_cublaslt_gemm_fp8_block(c, &la, &lb1, m, n, k, false, ALTO_DT_BF16);
   case KIND_ALTO_FPROP:
     return alto_gemm_fp8(B, c, ALTO_DT_BF16, n, false, &oa, &ob2, ALTO_GEMM_B_128X128, m, n, k,
-                         NULL);
+                         cfg2);
   case KIND_ALTO_WGRAD: /* c is the fp32 buffer here */
-    return alto_gemm_fp8(B, c, ALTO_DT_F32, n, true, &oa, &ob1, ALTO_GEMM_B_1X128, m, n, k, NULL);
+    return alto_gemm_fp8(B, c, ALTO_DT_F32, n, true, &oa, &ob1, ALTO_GEMM_B_1X128, m, n, k, cfg1);
   case KIND_ALTO_MXFP4_CONV:
     ALTO_TRY(alto_gemm_mxfp4_to_fp8(B, d->ea, d->esa, 0, d->mxa, d->mxsa, m, k));
     ALTO_TRY(alto_gemm_mxfp4_to_fp8(B, d->eb, d->esb, 0, d->mxb, d->mxsb, n, k));
     /* fall through */
   case KIND_ALTO_MXFP4:
     return alto_gemm_fp8(B, c, ALTO_DT_BF16, n, false, &oea, &oeb, ALTO_GEMM_B_1X128, m, n, k,
-                         NULL);
+                         cfg1);
   default:
     return ALTO_ERR_INVALID_ARG;
   }
@@ -302,13 +342,17 @@ static void bench_shape(int64_t m, int64_t n, int64_t k, shape_result *r) {
   bench_bufs conv = d;
   conv.lsa = d.lesa, conv.lsb1 = d.lesb, conv.a8 = d.ea, conv.b8 = d.eb;
   for (int kind = KIND_ALTO_FPROP; kind < KIND_COUNT; kind++) {
+    if (!(only_mask >> kind & 1))
+      continue;
     bool mx = kind == KIND_ALTO_MXFP4 || kind == KIND_ALTO_MXFP4_CONV;
+    if (no_check)
+      continue;
     r->err[kind] = check_kind(mx ? &conv : &d, kind, reference_of(kind));
     r->fail[kind] = !(r->err[kind] < CHECK_TOL);
   }
   double flops = 2.0 * (double)m * (double)n * (double)k;
   for (int kind = 0; kind < KIND_COUNT; kind++) {
-    if (r->fail[kind])
+    if (r->fail[kind] || !(only_mask >> kind & 1))
       continue;
     gemm_ctx g = {kind, &d, ALTO_OK};
     float ms = bench_median_ms(B, run_once, &g, &g.st, 10);
@@ -341,6 +385,31 @@ int main(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--csv") == 0)
       csv = true;
+    else if (strcmp(argv[i], "--no-check") == 0)
+      no_check = true;
+    else if (strcmp(argv[i], "--bn") == 0 && i + 1 < argc)
+      force_bn = atoi(argv[++i]);
+    else if (strcmp(argv[i], "--stages") == 0 && i + 1 < argc)
+      force_stages = atoi(argv[++i]);
+    else if (strcmp(argv[i], "--cluster") == 0 && i + 1 < argc)
+      force_cluster = atoi(argv[++i]);
+    else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+      only_mask = 0;
+      char list[256];
+      snprintf(list, sizeof list, "%s", argv[++i]);
+      for (char *t = strtok(list, ","); t; t = strtok(NULL, ",")) {
+        int k = 0;
+        while (k < KIND_COUNT && strcmp(kind_csv[k], t) != 0)
+          k++;
+        if (k == KIND_COUNT) {
+          fprintf(stderr, "bench_gemm: --only %s: not a column (", t);
+          for (int j = 0; j < KIND_COUNT; j++)
+            fprintf(stderr, "%s%s", kind_csv[j], j + 1 < KIND_COUNT ? ", " : ")\n");
+          return 2;
+        }
+        only_mask |= 1u << k;
+      }
+    }
     else if (i + 2 < argc) {
       shapes[0][0] = atoll(argv[i]);
       shapes[0][1] = atoll(argv[i + 1]);
@@ -348,7 +417,8 @@ int main(int argc, char **argv) {
       ns = 1;
       i += 2;
     } else {
-      fprintf(stderr, "usage: bench_gemm [--csv] [M N K]\n");
+      fprintf(stderr, "usage: bench_gemm [--csv] [--only KIND,...] [--bn N] [--stages S] "
+                      "[--cluster C] [--no-check] [M N K]\n");
       return 2;
     }
   }
@@ -374,6 +444,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "bench_gemm: %s\n", alto_last_error());
     return 1;
   }
+  sm_count = info.sm_count;
   make_patterns();
   if (csv) {
     printf("M,N,K");
@@ -422,13 +493,17 @@ int main(int argc, char **argv) {
       printf("\n");
     } else {
       printf("\n");
-      alto_gemm_config cf = alto_gemm_config_for(m, n, k, ALTO_GEMM_B_128X128, info.sm_count);
-      alto_gemm_config cw = alto_gemm_config_for(m, n, k, ALTO_GEMM_B_1X128, info.sm_count);
+      alto_gemm_config cf, cw;
+      if (!forced_config(&cf, m, n, k, ALTO_GEMM_B_128X128))
+        cf = alto_gemm_config_for(m, n, k, ALTO_GEMM_B_128X128, sm_count);
+      if (!forced_config(&cw, m, n, k, ALTO_GEMM_B_1X128))
+        cw = alto_gemm_config_for(m, n, k, ALTO_GEMM_B_1X128, sm_count);
       fprintf(stderr,
               "  check vs cuBLASLt: fprop %.2e wgrad %.2e mxfp4 %.2e +conv %.2e; config fprop "
-              "bn %d s%d ctas %d, 1x128 bn %d s%d ctas %d\n",
+              "bn %d s%d c%d ctas %d, 1x128 bn %d s%d c%d ctas %d\n",
               r.err[KIND_ALTO_FPROP], r.err[KIND_ALTO_WGRAD], r.err[KIND_ALTO_MXFP4],
-              r.err[KIND_ALTO_MXFP4_CONV], cf.bn, cf.stages, cf.ctas, cw.bn, cw.stages, cw.ctas);
+              r.err[KIND_ALTO_MXFP4_CONV], cf.bn, cf.stages, cf.cluster, cf.ctas, cw.bn,
+              cw.stages, cw.cluster, cw.ctas);
     }
     fflush(stdout);
   }

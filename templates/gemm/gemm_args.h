@@ -29,6 +29,10 @@ typedef struct {
   alto_i64 ldc;
   alto_i64 m, n, k;
   alto_i64 tiles_m, tiles_n, kblocks;
+  /* 1 when the scale column of a tile is contiguous and 16-byte aligned (MN-major grid: s_r = 1,
+   * s_k and the row count multiples of 4, a 16-byte aligned base): one bulk copy per stage then
+   * replaces the per-row 4-byte copies. For B only with 1x128 scales. */
+  alto_i64 sa_bulk, sb_bulk;
 } alto_gemm_args;
 
 /* The MXFP4 -> E4M3 conversion (templates/gemm/mx_to_fp8.cuh, runtime/gemm_gpu.h). */

@@ -63,6 +63,15 @@ __device__ __forceinline__ void cp_async4(alto_u32 dst, const void *src, alto_u3
 __device__ __forceinline__ void cp_async_arrive(alto_u32 bar) {
   asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];" ::"r"(bar) : "memory");
 }
+// A 1-D bulk copy of `bytes` (a multiple of 16, 16-byte aligned ends) global -> shared, completing
+// on bar by bytes.
+__device__ __forceinline__ void bulk_load(alto_u32 dst, const void *src, alto_u32 bytes,
+                                          alto_u32 bar) {
+  asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, "
+               "[%3];" ::"r"(dst),
+               "l"(src), "r"(bytes), "r"(bar)
+               : "memory");
+}
 // A 2-D TMA tile load: box at (x = K element, y = row), completing on bar by bytes.
 __device__ __forceinline__ void tma_load_2d(alto_u32 dst, const alto_tensor_map *map, int x, int y,
                                             alto_u32 bar) {
@@ -82,11 +91,12 @@ __device__ __forceinline__ void tma_load_2d_mc(alto_u32 dst, const alto_tensor_m
                "l"((alto_u64)map), "r"(x), "r"(y), "r"(bar), "h"(mask)
                : "memory");
 }
-// One arrival on the barrier at the same offset in CTA `rank` of the cluster.
+// One arrival on the barrier at the same offset in CTA `rank` of the cluster. Default (.cta)
+// release semantics: it orders this thread's shared-memory reads (the stage was read by wgmma,
+// already waited for), and .release.cluster would cost a GPU-wide memory barrier per arrival.
 __device__ __forceinline__ void mbar_arrive_cluster(alto_u32 bar, alto_u32 rank) {
   asm volatile("{\n .reg .b32 ra;\n mapa.shared::cluster.u32 ra, %0, %1;\n"
-               " mbarrier.arrive.release.cluster.shared::cluster.b64 _, [ra];\n}" ::"r"(bar),
-               "r"(rank)
+               " mbarrier.arrive.shared::cluster.b64 _, [ra];\n}" ::"r"(bar), "r"(rank)
                : "memory");
 }
 __device__ __forceinline__ alto_u32 cluster_rank() {
@@ -112,6 +122,7 @@ __device__ __forceinline__ void wgmma_commit() {
 __device__ __forceinline__ void wgmma_wait0() {
   asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
 }
+
 // Pins a register at this point of the instruction stream (the accumulators must not be read
 // before the wgmma that writes them has been waited for).
 __device__ __forceinline__ void fence_reg(float &r) { asm volatile("" : "+f"(r)::"memory"); }
@@ -174,14 +185,18 @@ __device__ __forceinline__ void store2(const alto_gemm_args &a, alto_i64 r, alto
 // OUT_F32: fp32 output (else bf16); ACCUM: C += (else C =); GROUP_M: raster group; CLUSTER: CTAs
 // per cluster (1, or 2: the pair takes two row tiles of one column tile, each CTA loads half of the
 // B tile and multicasts it to both, and a stage is refilled only when both pairs' consumers freed it).
+// With 128x128-scaled B a tile whose width does not divide 128 straddles two scale blocks: its
+// 8-column groups before the block boundary take the first block's scale, the rest the second's.
 template <int BN, int STAGES, bool B_BLOCK, bool OUT_F32, bool ACCUM, int GROUP_M, int CLUSTER>
 __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
   static_assert(BN % 16 == 0 && BN >= 16 && BN <= 256, "tile width");
-  // tiles wider than 160 run as SPLIT sub-tiles of BNS columns: one accumulator set, reused
-  constexpr int SPLIT = BN > 160 ? 2 : 1, BNS = BN / SPLIT;
-  static_assert(BNS <= 160 && BNS % 8 == 0, "sub-tile width");
-  static_assert(!B_BLOCK || 128 % BN == 0 || BNS == 128,
-                "a 128x128-scaled B (sub-)tile lies in one scale block");
+  // tiles wider than 192 run as SPLIT sub-tiles of BNS columns: one accumulator set, reused
+  constexpr int SPLIT = BN > 192 ? 2 : 1, BNS = BN / SPLIT;
+  static_assert(BNS <= 192 && BNS % 8 == 0, "sub-tile width");
+  // tile starts are multiples of gcd(BN, 128) inside a scale block: at most two blocks per tile
+  constexpr int GCD128 = (BN % 128 == 0) ? 128 : (BN % 64 == 0) ? 64 : (BN % 32 == 0) ? 32 : 16;
+  static_assert(!B_BLOCK || 128 - GCD128 + BN <= 256, "a 128x128-scaled B tile spans <= 2 blocks");
+  constexpr bool B_UNIFORM = B_BLOCK && 128 % BN == 0; // one B scale per tile and K block
   static_assert(CLUSTER == 1 || (CLUSTER == 2 && BN % 16 == 0), "pairs multicast 8-row halves");
   constexpr int A_BYTES = BM * BK, B_BYTES = BN * BK;
   constexpr int SB = B_BLOCK ? 4 : BN; // B scales per stage (padded to 16 bytes)
@@ -238,22 +253,32 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
         const int s = (int)(it % STAGES);
         const alto_u32 round = it / STAGES;
         mbar_wait(bar_empty + 8 * s, (round & 1) ^ 1);
-#pragma unroll
-        for (int i = lane; i < BM; i += 32) {
-          const alto_i64 r = row0 + i;
-          const bool in = r < a.m;
-          cp_async4(smem_addr(sc_a + s * BM + i), in ? sa + r * a.sa_r + kb * a.sa_k : sa,
-                    in ? 4 : 0);
+        // scale bytes that arrive by bulk copy (the rest by cp.async): the tile's rows up to M
+        // (N), a multiple of 16 bytes since M (N) is a multiple of 4 there
+        // (none for a pair's tile past the end)
+        const alto_u32 sa_bytes =
+            a.sa_bulk ? 4u * (alto_u32)max((alto_i64)0, min((alto_i64)BM, a.m - row0)) : 0u;
+        const alto_u32 sb_bytes =
+            !B_BLOCK && a.sb_bulk ? 4u * (alto_u32)max((alto_i64)0, min((alto_i64)BN, a.n - col0))
+                                  : 0u;
+        if (!a.sa_bulk) {
+#pragma unroll 2
+          for (int i = lane; i < BM; i += 32) {
+            const alto_i64 r = row0 + i;
+            const bool in = r < a.m;
+            cp_async4(smem_addr(sc_a + s * BM + i), in ? sa + r * a.sa_r + kb * a.sa_k : sa,
+                      in ? 4 : 0);
+          }
         }
         if (B_BLOCK) {
-          if (lane < SPLIT) {
+          if (lane < (B_UNIFORM ? 1 : 2)) { // the tile's first scale block and the next
             const alto_i64 nb = col0 / 128 + lane;
             const bool in = nb * 128 < a.n;
             cp_async4(smem_addr(sc_b + s * SB + lane), in ? sb + nb * a.sb_r + kb * a.sb_k : sb,
                       in ? 4 : 0);
           }
-        } else {
-#pragma unroll
+        } else if (!a.sb_bulk) {
+#pragma unroll 2
           for (int i = lane; i < BN; i += 32) {
             const alto_i64 r = col0 + i;
             const bool in = r < a.n;
@@ -263,7 +288,13 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
         }
         cp_async_arrive(bar_full + 8 * s);
         if (lane == 0) {
-          mbar_arrive_expect_tx(bar_full + 8 * s, A_BYTES + B_BYTES);
+          mbar_arrive_expect_tx(bar_full + 8 * s, A_BYTES + B_BYTES + sa_bytes + sb_bytes);
+          if (sa_bytes)
+            bulk_load(smem_addr(sc_a + s * BM), sa + row0 + kb * a.sa_k, sa_bytes,
+                      bar_full + 8 * s);
+          if (sb_bytes)
+            bulk_load(smem_addr(sc_b + s * SB), sb + col0 + kb * a.sb_k, sb_bytes,
+                      bar_full + 8 * s);
           tma_load_2d(s_a + s * A_BYTES, &a.tma_a, kb * BK, (int)row0, bar_full + 8 * s);
           if (CLUSTER == 1)
             tma_load_2d(s_b + s * B_BYTES, &a.tma_b, kb * BK, (int)col0, bar_full + 8 * s);
@@ -285,64 +316,85 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
   const int wq = (threadIdx.x % 128) / 32; // warp in the warpgroup: rows wq * 16 ..
   const int r_in = cw * 64 + wq * 16 + lane / 4; // this thread's rows: r_in and r_in + 8
   const int c_in = 2 * (lane % 4);               // its columns: 8 j + c_in, + 1
+  // Per K block and sub-tile: wgmma, wait, promote. (A second partial set, so that the next
+  // block's wgmma run during this one's promotion, measured no faster at 128 columns: the two
+  // consumer warpgroups already overlap each other's promotion; bench/NOTES.md.)
   float acc[NACC], tot[SPLIT * NACC];
   alto_u32 it = 0;
   for (alto_i64 t = t0; t < tiles; t += tstep) {
     int tm, tn;
     tile_of<GROUP_M>(t, tiles_mc, a.tiles_n, tm, tn);
     tm = tm * CLUSTER + (int)crank;
+    // 8-column groups of this tile inside its first B scale block (128x128 scales)
+    const int nfirst = (128 - (int)(((alto_i64)tn * BN) % 128)) / 8;
 #pragma unroll
     for (int i = 0; i < SPLIT * NACC; i++)
       tot[i] = 0.f;
-    for (int kb = 0; kb < kblocks; kb++, it++) {
-      const int s = (int)(it % STAGES);
-      mbar_wait(bar_full + 8 * s, (it / STAGES) & 1);
+    // K block `i` of the ring: wait for its stage, issue sub-tile h's four wgmma into acc.
+    auto issue = [&](alto_u32 i, int h) {
+      const int s = (int)(i % STAGES);
+      if (h == 0)
+        mbar_wait(bar_full + 8 * s, (i / STAGES) & 1);
       const alto_u64 da = smem_desc(s_a + s * A_BYTES + cw * 64 * BK);
+      const alto_u64 db = smem_desc(s_b + s * B_BYTES + h * BNS * BK);
+#pragma unroll
+      for (int q = 0; q < NACC; q++)
+        fence_reg(acc[q]);
+      wgmma_fence();
+#pragma unroll
+      for (int kk = 0; kk < BK / 32; kk++) // 32 bytes of K per wgmma: +2 in descriptor units
+        alto_gemm_wgmma(acc, da + 2 * kk, db + 2 * kk, kk > 0);
+      wgmma_commit();
+    };
+    // acc (finished) of K block `i`, sub-tile h, into the fp32 totals with the block's scales
+    auto promote = [&](alto_u32 i, int h) {
+#pragma unroll
+      for (int q = 0; q < NACC; q++)
+        fence_reg(acc[q]);
+      const int s = (int)(i % STAGES);
       const float a0 = sc_a[s * BM + r_in], a1 = sc_a[s * BM + r_in + 8];
+      float *tt = tot + h * NACC;
+      if (B_BLOCK) {
+        const float b0 = sc_b[s * SB], b1 = B_UNIFORM ? b0 : sc_b[s * SB + 1];
+        const float f00 = a0 * b0, f10 = a1 * b0, f01 = a0 * b1, f11 = a1 * b1;
 #pragma unroll
-      for (int h = 0; h < SPLIT; h++) {
-        const alto_u64 db = smem_desc(s_b + s * B_BYTES + h * BNS * BK);
+        for (int j = 0; j < BNS / 8; j++) {
+          const bool first = B_UNIFORM || h * (BNS / 8) + j < nfirst;
+          const float f0 = first ? f00 : f01, f1 = first ? f10 : f11;
+          tt[4 * j + 0] += acc[4 * j + 0] * f0;
+          tt[4 * j + 1] += acc[4 * j + 1] * f0;
+          tt[4 * j + 2] += acc[4 * j + 2] * f1;
+          tt[4 * j + 3] += acc[4 * j + 3] * f1;
+        }
+      } else {
 #pragma unroll
-        for (int i = 0; i < NACC; i++)
-          fence_reg(acc[i]);
-        wgmma_fence();
-#pragma unroll
-        for (int kk = 0; kk < BK / 32; kk++) // 32 bytes of K per wgmma: +2 in descriptor units
-          alto_gemm_wgmma(acc, da + 2 * kk, db + 2 * kk, kk > 0);
-        wgmma_commit();
-        wgmma_wait0();
-#pragma unroll
-        for (int i = 0; i < NACC; i++)
-          fence_reg(acc[i]);
-        // promotion into the fp32 totals with this K block's scales
-        float *tt = tot + h * NACC;
-        if (B_BLOCK) {
-          const float b = sc_b[s * SB + h];
-          const float f0 = a0 * b, f1 = a1 * b;
-#pragma unroll
-          for (int j = 0; j < BNS / 8; j++) {
-            tt[4 * j + 0] += acc[4 * j + 0] * f0;
-            tt[4 * j + 1] += acc[4 * j + 1] * f0;
-            tt[4 * j + 2] += acc[4 * j + 2] * f1;
-            tt[4 * j + 3] += acc[4 * j + 3] * f1;
-          }
-        } else {
-#pragma unroll
-          for (int j = 0; j < BNS / 8; j++) {
-            const float2 b = *(const float2 *)(sc_b + s * SB + h * BNS + 8 * j + c_in);
-            tt[4 * j + 0] += acc[4 * j + 0] * (a0 * b.x);
-            tt[4 * j + 1] += acc[4 * j + 1] * (a0 * b.y);
-            tt[4 * j + 2] += acc[4 * j + 2] * (a1 * b.x);
-            tt[4 * j + 3] += acc[4 * j + 3] * (a1 * b.y);
-          }
+        for (int j = 0; j < BNS / 8; j++) {
+          const float2 b = *(const float2 *)(sc_b + s * SB + h * BNS + 8 * j + c_in);
+          tt[4 * j + 0] += acc[4 * j + 0] * (a0 * b.x);
+          tt[4 * j + 1] += acc[4 * j + 1] * (a0 * b.y);
+          tt[4 * j + 2] += acc[4 * j + 2] * (a1 * b.x);
+          tt[4 * j + 3] += acc[4 * j + 3] * (a1 * b.y);
         }
       }
+    };
+    // the stage of K block `i` is free again (one arrival per consumer warp, both CTAs of a pair)
+    auto release = [&](alto_u32 i) {
+      const int s = (int)(i % STAGES);
       __syncwarp();
       if (lane == 0) {
         mbar_arrive(bar_empty + 8 * s);
         if (CLUSTER > 1)
           mbar_arrive_cluster(bar_empty + 8 * s, crank ^ 1);
       }
+    };
+    for (int kb = 0; kb < kblocks; kb++, it++) {
+#pragma unroll
+      for (int h = 0; h < SPLIT; h++) {
+        issue(it, h);
+        wgmma_wait0();
+        promote(it, h);
+      }
+      release(it);
     }
     // ---- epilogue ----
     const alto_i64 r0 = (alto_i64)tm * BM + r_in;
