@@ -38,8 +38,9 @@ alto_gemmkern alto_gemm_kernel_for(alto_gemm_bscale bscale, bool out_f32, bool a
 static alto_status alto_gemm_check_(const alto_backend *b, const char *who, int64_t m, int64_t n,
                                     int64_t k, const alto_dptr *aligned16, int n16) {
   if (b->target != ALTO_TARGET_CUDA || strcmp(b->arch, "sm_90a") != 0)
-    return alto_error(ALTO_ERR_UNSUPPORTED, "%s: needs a CUDA sm_90a device (wgmma, TMA); this is "
-                                            "%s %s",
+    return alto_error(ALTO_ERR_UNSUPPORTED,
+                      "%s: needs a CUDA sm_90a device (wgmma, TMA); this is "
+                      "%s %s",
                       who, b->i->name, b->arch);
   const int64_t lim = (int64_t)1 << 31;
   if (m < 1 || n < 1 || k < 1 || m >= lim || n >= lim || k >= lim)
@@ -84,10 +85,11 @@ alto_status alto_gemm_fp8(alto_backend *b, alto_dptr c, alto_dtype out_dtype, in
 
   alto_gemm_args args;
   memset(&args, 0, sizeof args);
-  ALTO_TRY(alto_cuda_tensor_map_u8_2d(&args.tma_a, a->codes, (uint64_t)k, (uint64_t)m,
-                                      (uint64_t)k, ALTO_GEMM_BK, ALTO_GEMM_BM));
+  ALTO_TRY(alto_cuda_tensor_map_u8_2d(&args.tma_a, a->codes, (uint64_t)k, (uint64_t)m, (uint64_t)k,
+                                      ALTO_GEMM_BK, ALTO_GEMM_BM));
   ALTO_TRY(alto_cuda_tensor_map_u8_2d(&args.tma_b, bop->codes, (uint64_t)k, (uint64_t)n,
-                                      (uint64_t)k, ALTO_GEMM_BK, (unsigned)(conf.bn / kern.cluster)));
+                                      (uint64_t)k, ALTO_GEMM_BK,
+                                      (unsigned)(conf.bn / kern.cluster)));
   args.sa = a->scales;
   args.sb = bop->scales;
   args.c = c;
@@ -121,14 +123,21 @@ alto_status alto_gemm_fp8(alto_backend *b, alto_dptr c, alto_dtype out_dtype, in
                                   (unsigned)fn.smem_bytes, (unsigned)kern.cluster, params);
 }
 
-alto_status alto_gemm_mxfp4_to_fp8(alto_backend *b, alto_dptr codes, alto_dptr scales,
-                                   alto_dptr inexact, alto_dptr mx_codes, alto_dptr mx_scales,
-                                   int64_t R, int64_t K) {
+alto_status alto_gemm_mxfp4_to_fp8(alto_backend *b, alto_dptr codes, alto_dptr scales, int64_t s_r,
+                                   int64_t s_k, alto_dptr inexact, alto_dptr mx_codes,
+                                   alto_dptr mx_scales, int64_t R, int64_t K) {
   const alto_dptr ptrs[] = {codes, mx_codes};
   ALTO_TRY(alto_gemm_check_(b, "mxfp4 -> e4m3", R, 1, K, ptrs, 2));
   if (K % 32)
     return alto_error(ALTO_ERR_INVALID_ARG, "mxfp4 -> e4m3: K = %lld is not a multiple of 32",
                       (long long)K);
+  const int64_t kb = (K + 127) / 128;
+  if (s_r < 1 || s_k < 1 || (s_r < kb && s_k < R))
+    return alto_error(
+        ALTO_ERR_INVALID_ARG,
+        "mxfp4 -> e4m3: scale strides (%lld, %lld) for a [%lld, %lld] grid (row-major "
+        "(%lld, 1) or MN-major (1, >= %lld))",
+        (long long)s_r, (long long)s_k, (long long)R, (long long)kb, (long long)kb, (long long)R);
   alto_gen_kernel g;
   ALTO_TRY(alto_gen_mx_to_fp8(b->target, b->arch, &g));
   alto_jit_fn fn;
@@ -137,12 +146,12 @@ alto_status alto_gemm_mxfp4_to_fp8(alto_backend *b, alto_dptr codes, alto_dptr s
   ALTO_TRY(st);
   if (!fn.fn)
     return ALTO_OK;
-  alto_mx2fp8_args args = {codes, scales, inexact, mx_codes, mx_scales, R, K};
+  alto_mx2fp8_args args = {codes, scales, inexact, mx_codes, mx_scales, R, K, s_r, s_k};
   int64_t threads = R * ((K + 127) / 128) * 4;
   int64_t ctas = (threads + fn.threads - 1) / fn.threads;
   if (ctas >= ((int64_t)1 << 31))
-    return alto_error(ALTO_ERR_UNSUPPORTED, "mxfp4 -> e4m3: %lld x %lld is too large",
-                      (long long)R, (long long)K);
+    return alto_error(ALTO_ERR_UNSUPPORTED, "mxfp4 -> e4m3: %lld x %lld is too large", (long long)R,
+                      (long long)K);
   unsigned grid[3] = {(unsigned)ctas, 1, 1};
   void *params[] = {&args};
   return b->i->launch(b, fn.fn, grid, (unsigned)fn.threads, 0, params);

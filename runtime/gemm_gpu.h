@@ -51,7 +51,9 @@ alto_gemmkern alto_gemm_kernel_for(alto_gemm_bscale bscale, bool out_f32, bool a
  *   mx_codes   [R, K/2] bytes, E2M1 pairs along K (even element in the low nibble)
  *   mx_scales  [R, K/32] E8M0 bytes (one per 1x32 block along K)
  *   codes      [R, K] E4M3 written
- *   scales     [R, ceil(K/128)] fp32 written (s_r = ceil(K/128), s_k = 1): 2^(e_max - 127 - 6),
+ *   scales     the [R, ceil(K/128)] fp32 grid written at scales[r * s_r + kb * s_k] (row-major:
+ *              s_r = ceil(K/128), s_k = 1; MN-major, alto_gemm_fp8's fast case and cuBLASLt's
+ *              layout: s_r = 1, s_k = R rounded up to 4): 2^(e_max - 127 - 6),
  *              e_max the largest E8M0 byte among the 128-block's (up to four) 1x32 blocks that hold
  *              a non-zero code (among all of them when every code is zero)
  *   codes      E4M3 round-to-nearest-even of each element's value / scale, i.e. of
@@ -64,7 +66,7 @@ alto_gemmkern alto_gemm_kernel_for(alto_gemm_bscale bscale, bool out_f32, bool a
  * K a multiple of 32; codes and mx_codes 16-byte aligned. A 128-block with an E8M0 NaN (0xFF) gets
  * a NaN scale (its codes are then unspecified) and is not counted. */
 alto_status alto_gemm_mxfp4_to_fp8(alto_backend *b, alto_dptr codes, alto_dptr scales,
-                                   alto_dptr inexact, alto_dptr mx_codes, alto_dptr mx_scales,
-                                   int64_t R, int64_t K);
+                                   int64_t s_r, int64_t s_k, alto_dptr inexact,
+                                   alto_dptr mx_codes, alto_dptr mx_scales, int64_t R, int64_t K);
 
 #endif

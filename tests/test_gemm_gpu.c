@@ -376,8 +376,8 @@ static void test_shapes(void) {
 }
 
 /* Each tile width and cluster size of alto_gemm_variants forced on one shape, with 7 persistent
- * CTAs (8 in pairs) so every CTA walks several tiles and the last wave is partial; pairs with an odd
- * number of row tiles (260 rows) also run a pair whose second tile is past the end. The scale
+ * CTAs (8 in pairs) so every CTA walks several tiles and the last wave is partial; pairs with an
+ * odd number of row tiles (260 rows) also run a pair whose second tile is past the end. The scale
  * layout alternates between row-major (per-row copies) and cuBLASLt's (bulk copies of the scale
  * columns, M and N multiples of 4). */
 static void test_explicit_configs(void) {
@@ -391,9 +391,10 @@ static void test_explicit_configs(void) {
       continue; /* one dtype per width: the width is what varies here */
     alto_gemm_config cfg = {v[i].bn, v[i].stages, v[i].group_m, v[i].cluster == 2 ? 8 : 7,
                             v[i].cluster};
-    gemm_case c = {v[i].bscale, ALTO_DT_F32, false,
-                   (i / 8 + i % 2) % 2 ? LAYOUT_CUBLASLT : LAYOUT_ROW, /* by width and cluster */
-                   0, &cfg};
+    gemm_case c = {
+        v[i].bscale, ALTO_DT_F32,
+        false,       (i / 8 + i % 2) % 2 ? LAYOUT_CUBLASLT : LAYOUT_ROW, /* by width and cluster */
+        0,           &cfg};
     fprintf(stderr, "  bn %d stages %d cluster %d %s:", cfg.bn, cfg.stages, cfg.cluster,
             layout_names[c.layout]);
     run_case(&d, &c);
@@ -439,8 +440,11 @@ static void test_refusals(void) {
                                  128, 128, 128, NULL);
   CHECKF(st != ALTO_OK, "fp8 output accepted");
   /* MXFP4 conversion: K a multiple of 32 */
-  st = alto_gemm_mxfp4_to_fp8(B, gpu_ptr(a), gpu_ptr(s), 0, gpu_ptr(a), gpu_ptr(a), 2, 48);
+  st = alto_gemm_mxfp4_to_fp8(B, gpu_ptr(a), gpu_ptr(s), 1, 1, 0, gpu_ptr(a), gpu_ptr(a), 2, 48);
   CHECKF(st != ALTO_OK, "mxfp4 conversion of K = 48 accepted");
+  /* ... and scale strides that make a [2, 2] grid overlap */
+  st = alto_gemm_mxfp4_to_fp8(B, gpu_ptr(a), gpu_ptr(s), 1, 1, 0, gpu_ptr(a), gpu_ptr(a), 2, 256);
+  CHECKF(st != ALTO_OK, "mxfp4 conversion with overlapping scale strides accepted");
   CHECK(B->i->sync(B) == ALTO_OK);
   gpu_free(B, &a), gpu_free(B, &s), gpu_free(B, &c);
 }
@@ -505,8 +509,9 @@ static void mx_make(uint8_t *mxc, uint8_t *mxs, int64_t R, int64_t K, int far) {
     }
 }
 
-/* Converts on the GPU and compares with mx_reference bit for bit. with_counter: pass the inexact
- * counter (else 0). Returns the counter's value (0 without). */
+/* Converts on the GPU and compares with mx_reference bit for bit, writing the scales row-major
+ * and again MN-major ([K/128, R rounded up to 4]). with_counter: pass the inexact counter (else
+ * 0). Returns the counter's value (0 without). */
 static uint32_t mx_check(const uint8_t *mxc, const uint8_t *mxs, int64_t R, int64_t K,
                          bool with_counter, const char *what) {
   int64_t kb = cdiv(K, 128);
@@ -515,47 +520,58 @@ static uint32_t mx_check(const uint8_t *mxc, const uint8_t *mxs, int64_t R, int6
   float *scales = malloc((size_t)(R * kb) * 4), *got_s = malloc((size_t)(R * kb) * 4);
   uint32_t want_inexact = mx_reference(mxc, mxs, R, K, codes, scales, nanb), got_inexact = 0;
   gpu_buf gmc = gpu_alloc(B, (size_t)(R * K / 2)), gms = gpu_alloc(B, (size_t)(R * K / 32));
-  gpu_buf gc = gpu_alloc(B, (size_t)(R * K)), gs = gpu_alloc(B, (size_t)(R * kb) * 4);
+  const int64_t r4 = (R + 3) / 4 * 4;
+  gpu_buf gc = gpu_alloc(B, (size_t)(R * K)), gs = gpu_alloc(B, (size_t)(r4 * kb) * 4);
   gpu_buf gi = gpu_alloc(B, 4);
   gpu_upload(B, gmc, mxc), gpu_upload(B, gms, mxs);
-  CHECK(B->i->memset(B, gpu_ptr(gi), 0, 4) == ALTO_OK);
-  alto_status st =
-      alto_gemm_mxfp4_to_fp8(B, gpu_ptr(gc), gpu_ptr(gs), with_counter ? gpu_ptr(gi) : 0,
-                             gpu_ptr(gmc), gpu_ptr(gms), R, K);
-  CHECKF(st == ALTO_OK, "%s: %s", what, alto_last_error());
-  CHECKF(B->i->sync(B) == ALTO_OK, "%s: %s", what, alto_last_error());
-  if (st == ALTO_OK) {
-    gpu_download(B, got_c, gc, what);
-    gpu_download(B, got_s, gs, what);
-    gpu_download(B, &got_inexact, gi, what);
-    int64_t bad_c = 0, bad_s = 0, first = -1;
-    for (int64_t r = 0; r < R; r++)
-      for (int64_t q = 0; q < kb; q++) {
-        int64_t si = r * kb + q;
-        if (nanb[si]) {
-          bad_s += !isnan(got_s[si]);
-          continue;
-        }
-        bad_s += memcmp(&got_s[si], &scales[si], 4) != 0;
-        for (int64_t kk = q * 128; kk < K && kk < q * 128 + 128; kk++)
-          if (got_c[r * K + kk] != codes[r * K + kk]) {
-            if (first < 0)
-              first = r * K + kk;
-            bad_c++;
+  for (int mn = 0; mn < 2; mn++) {
+    const int64_t s_r = mn ? 1 : kb, s_k = mn ? r4 : 1;
+    CHECK(B->i->memset(B, gpu_ptr(gi), 0, 4) == ALTO_OK);
+    alto_status st =
+        alto_gemm_mxfp4_to_fp8(B, gpu_ptr(gc), gpu_ptr(gs), s_r, s_k,
+                               with_counter ? gpu_ptr(gi) : 0, gpu_ptr(gmc), gpu_ptr(gms), R, K);
+    CHECKF(st == ALTO_OK, "%s: %s", what, alto_last_error());
+    CHECKF(B->i->sync(B) == ALTO_OK, "%s: %s", what, alto_last_error());
+    if (st == ALTO_OK) {
+      float *got_grid = malloc((size_t)(r4 * kb) * 4);
+      gpu_download(B, got_c, gc, what);
+      gpu_download(B, got_grid, gs, what);
+      for (int64_t r = 0; r < R; r++)
+        for (int64_t q = 0; q < kb; q++)
+          got_s[r * kb + q] = got_grid[r * s_r + q * s_k];
+      free(got_grid);
+      gpu_download(B, &got_inexact, gi, what);
+      int64_t bad_c = 0, bad_s = 0, first = -1;
+      for (int64_t r = 0; r < R; r++)
+        for (int64_t q = 0; q < kb; q++) {
+          int64_t si = r * kb + q;
+          if (nanb[si]) {
+            bad_s += !isnan(got_s[si]);
+            continue;
           }
-      }
-    fprintf(stderr, "  %s: R %lld K %lld: %lld codes, %lld scales differ; inexact %u (want %u)\n",
-            what, (long long)R, (long long)K, (long long)bad_c, (long long)bad_s, got_inexact,
-            with_counter ? want_inexact : 0);
-    CHECKF(bad_c == 0, "%s: %lld codes differ (first [%lld, %lld]: 0x%02x, want 0x%02x)", what,
-           (long long)bad_c, (long long)(first / K), (long long)(first % K),
-           first >= 0 ? got_c[first] : 0, first >= 0 ? codes[first] : 0);
-    CHECKF(bad_s == 0, "%s: %lld scales differ", what, (long long)bad_s);
-    if (with_counter)
-      CHECKF(got_inexact == want_inexact, "%s: inexact counter %u, want %u", what, got_inexact,
-             want_inexact);
-    else
-      CHECKF(got_inexact == 0, "%s: a counter was written without being asked for", what);
+          bad_s += memcmp(&got_s[si], &scales[si], 4) != 0;
+          for (int64_t kk = q * 128; kk < K && kk < q * 128 + 128; kk++)
+            if (got_c[r * K + kk] != codes[r * K + kk]) {
+              if (first < 0)
+                first = r * K + kk;
+              bad_c++;
+            }
+        }
+      fprintf(stderr,
+              "  %s (%s scales): R %lld K %lld: %lld codes, %lld scales differ; inexact %u (want "
+              "%u)\n",
+              what, mn ? "MN-major" : "row-major", (long long)R, (long long)K, (long long)bad_c,
+              (long long)bad_s, got_inexact, with_counter ? want_inexact : 0);
+      CHECKF(bad_c == 0, "%s: %lld codes differ (first [%lld, %lld]: 0x%02x, want 0x%02x)", what,
+             (long long)bad_c, (long long)(first / K), (long long)(first % K),
+             first >= 0 ? got_c[first] : 0, first >= 0 ? codes[first] : 0);
+      CHECKF(bad_s == 0, "%s: %lld scales differ", what, (long long)bad_s);
+      if (with_counter)
+        CHECKF(got_inexact == want_inexact, "%s: inexact counter %u, want %u", what, got_inexact,
+               want_inexact);
+      else
+        CHECKF(got_inexact == 0, "%s: a counter was written without being asked for", what);
+    }
   }
   gpu_free(B, &gmc), gpu_free(B, &gms), gpu_free(B, &gc), gpu_free(B, &gs), gpu_free(B, &gi);
   free(codes), free(got_c), free(nanb), free(scales), free(got_s);
@@ -624,18 +640,19 @@ static void mxfp4_gemm(int64_t m, int64_t n, int64_t k, alto_dtype out) {
   mx_make(bc, bsc, n, k, 0);
   gpu_buf g_ac = gpu_alloc(B, (size_t)(m * k / 2)), g_as = gpu_alloc(B, (size_t)(m * k / 32));
   gpu_buf g_bc = gpu_alloc(B, (size_t)(n * k / 2)), g_bs = gpu_alloc(B, (size_t)(n * k / 32));
-  gpu_buf ea = gpu_alloc(B, (size_t)(m * k)), sa = gpu_alloc(B, (size_t)(m * kb) * 4);
+  const int64_t m4 = (m + 3) / 4 * 4; /* A's scales MN-major (the bulk path), B's row-major */
+  gpu_buf ea = gpu_alloc(B, (size_t)(m * k)), sa = gpu_alloc(B, (size_t)(m4 * kb) * 4);
   gpu_buf eb = gpu_alloc(B, (size_t)(n * k)), sb = gpu_alloc(B, (size_t)(n * kb) * 4);
   gpu_buf gi = gpu_alloc(B, 4), gc = gpu_alloc(B, (size_t)(m * n) * dsize(out));
   gpu_upload(B, g_ac, ac), gpu_upload(B, g_as, as), gpu_upload(B, g_bc, bc),
       gpu_upload(B, g_bs, bsc);
   CHECK(B->i->memset(B, gpu_ptr(gi), 0, 4) == ALTO_OK);
-  alto_status st = alto_gemm_mxfp4_to_fp8(B, gpu_ptr(ea), gpu_ptr(sa), gpu_ptr(gi), gpu_ptr(g_ac),
-                                          gpu_ptr(g_as), m, k);
+  alto_status st = alto_gemm_mxfp4_to_fp8(B, gpu_ptr(ea), gpu_ptr(sa), 1, m4, gpu_ptr(gi),
+                                          gpu_ptr(g_ac), gpu_ptr(g_as), m, k);
   if (st == ALTO_OK)
-    st = alto_gemm_mxfp4_to_fp8(B, gpu_ptr(eb), gpu_ptr(sb), gpu_ptr(gi), gpu_ptr(g_bc),
+    st = alto_gemm_mxfp4_to_fp8(B, gpu_ptr(eb), gpu_ptr(sb), kb, 1, gpu_ptr(gi), gpu_ptr(g_bc),
                                 gpu_ptr(g_bs), n, k);
-  alto_gemm_fp8_operand oa = {gpu_ptr(ea), gpu_ptr(sa), kb, 1};
+  alto_gemm_fp8_operand oa = {gpu_ptr(ea), gpu_ptr(sa), 1, m4};
   alto_gemm_fp8_operand ob = {gpu_ptr(eb), gpu_ptr(sb), kb, 1};
   if (st == ALTO_OK)
     st = alto_gemm_fp8(B, gpu_ptr(gc), out, n, false, &oa, &ob, ALTO_GEMM_B_1X128, m, n, k, NULL);

@@ -30,30 +30,32 @@
  * NUMERICS.md 8 allows 8e-3 for bf16 output alone); a row that fails says FAIL instead of a time
  * and the exit code is 1. Timing as bench_cublaslt: 3 warm-up calls (the first compiles alto's
  * kernel), then the median of 7 timings of 10 back-to-back calls (device events, no L2 flush).
- * Inputs: E4M3 codes with moderate exponents (never zero or NaN), positive fp32 scales, bf16 randn
- * with outliers, E2M1 nibbles with E8M0 exponents 120..127 (the conversion is then exact), all as
- * a repeated random 1 MiB pattern. K must be a multiple of 128 and N of 16 (cuBLASLt's FP8 rules).
+ * The converted MXFP4 scales are written MN-major (cuBLASLt's layout), so both libraries read them
+ * as they are. Inputs: E4M3 codes with moderate exponents (never zero or NaN), positive fp32
+ * scales, bf16 randn with outliers, E2M1 nibbles with E8M0 exponents 120..127 (the conversion is
+ * then exact), all as a repeated random 1 MiB pattern. K must be a multiple of 128 and N of 16
+ * (cuBLASLt's FP8 rules).
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench/gemm/bench_gemm_util.h"
 #include "compiler/gen_gemm.h"
 #include "compiler/ir.h"
 #include "runtime/backend.h"
 #include "runtime/cuda/cublaslt.h"
 #include "runtime/cuda/driver.h"
 #include "runtime/gemm_gpu.h"
-#include "bench/gemm/bench_gemm_util.h"
 #include "tests/harness.h"
 
 #define CHECK_TOL 1e-2
 
 static alto_backend *B;
 static int force_bn, force_stages, force_cluster; /* 0: alto_gemm_config_for's choice */
-static int sm_count = 132;                         /* the device's, set in main */
-static unsigned only_mask = ~0u;                    /* columns to run (--only) */
-static bool no_check;                               /* --no-check: time without the checks */
+static int sm_count = 132;                        /* the device's, set in main */
+static unsigned only_mask = ~0u;                  /* columns to run (--only) */
+static bool no_check;                             /* --no-check: time without the checks */
 
 enum {
   KIND_BF16,
@@ -82,8 +84,8 @@ typedef struct {
   alto_cuda_ptr lsa, lsb2, lsb1;      /* the same in cuBLASLt's layouts */
   alto_cuda_ptr tscale;               /* two fp32: per-tensor scales of A and B */
   alto_cuda_ptr mxa, mxsa, mxb, mxsb; /* MXFP4 codes [R, K/2] and E8M0 scales [R, K/32] */
-  alto_cuda_ptr ea, esa, eb, esb;     /* converted: E4M3 [R, K], fp32 [R, kb] */
-  alto_cuda_ptr lesa, lesb;           /* the converted scales in cuBLASLt's 1x128 layout */
+  alto_cuda_ptr ea, esa, eb, esb;     /* converted: E4M3 [R, K], fp32 [kb, R4] (MN-major, which
+                                       * is cuBLASLt's 1x128 layout too) */
   alto_cuda_ptr c, c_ref, c32;        /* bf16 [M, N] (twice), fp32 [M, N] */
 } bench_bufs;
 
@@ -134,11 +136,12 @@ static alto_status run_kind(int kind, const bench_bufs *d, alto_cuda_ptr c) {
                                    true};
   alto_cublaslt_fp8_operand lb1 = {d->b8, d->lsb1, ALTO_CUBLASLT_SCALE_1X128, ALTO_DT_FP8_E4M3,
                                    true};
-  /* the 1x128 FP8 scale grids MN-major ([K/128, rows], cuBLASLt's layout: what the training step
-   * hands both GEMMs), the 128x128 grid and the converted MXFP4 scales row-major (as written) */
-  alto_gemm_fp8_operand oa = {d->a8, d->lsa, 1, (m + 3) / 4 * 4}, ob2 = fp8_op(d->b8, d->sb2, kb),
-                        ob1 = {d->b8, d->lsb1, 1, (n + 3) / 4 * 4}, oea = fp8_op(d->ea, d->esa, kb),
-                        oeb = fp8_op(d->eb, d->esb, kb);
+  /* the 1x128 scale grids MN-major ([K/128, rows], cuBLASLt's layout: what the training step
+   * hands both GEMMs, and what the MXFP4 conversion writes here), the 128x128 grid row-major */
+  const int64_t m4 = (m + 3) / 4 * 4, n4 = (n + 3) / 4 * 4;
+  alto_gemm_fp8_operand oa = {d->a8, d->lsa, 1, m4}, ob2 = fp8_op(d->b8, d->sb2, kb),
+                        ob1 = {d->b8, d->lsb1, 1, n4}, oea = {d->ea, d->esa, 1, m4},
+                        oeb = {d->eb, d->esb, 1, n4};
   switch (kind) {
   case KIND_BF16:
     return alto_cublaslt_gemm_bf16(c, d->a16, d->b16, m, n, k, false, false, false, ALTO_DT_BF16);
@@ -155,8 +158,8 @@ static alto_status run_kind(int kind, const bench_bufs *d, alto_cuda_ptr c) {
   case KIND_ALTO_WGRAD: /* c is the fp32 buffer here */
     return alto_gemm_fp8(B, c, ALTO_DT_F32, n, true, &oa, &ob1, ALTO_GEMM_B_1X128, m, n, k, cfg1);
   case KIND_ALTO_MXFP4_CONV:
-    ALTO_TRY(alto_gemm_mxfp4_to_fp8(B, d->ea, d->esa, 0, d->mxa, d->mxsa, m, k));
-    ALTO_TRY(alto_gemm_mxfp4_to_fp8(B, d->eb, d->esb, 0, d->mxb, d->mxsb, n, k));
+    ALTO_TRY(alto_gemm_mxfp4_to_fp8(B, d->ea, d->esa, 1, m4, 0, d->mxa, d->mxsa, m, k));
+    ALTO_TRY(alto_gemm_mxfp4_to_fp8(B, d->eb, d->esb, 1, n4, 0, d->mxb, d->mxsb, n, k));
     /* fall through */
   case KIND_ALTO_MXFP4:
     return alto_gemm_fp8(B, c, ALTO_DT_BF16, n, false, &oea, &oeb, ALTO_GEMM_B_1X128, m, n, k,
@@ -243,12 +246,12 @@ static double check_kind(const bench_bufs *d, int kind, int ref_kind) {
 }
 
 /* The buffers in declaration order (allocation and freeing walk them). */
-enum { NBUF = 24 };
+enum { NBUF = 22 };
 static alto_cuda_ptr *buf_slot(bench_bufs *d, int i) {
-  alto_cuda_ptr *all[NBUF] = {&d->a16,  &d->b16,  &d->a8,   &d->b8,   &d->sa,     &d->sb2,
-                              &d->sb1,  &d->lsa,  &d->lsb2, &d->lsb1, &d->tscale, &d->mxa,
-                              &d->mxsa, &d->mxb,  &d->mxsb, &d->ea,   &d->esa,    &d->eb,
-                              &d->esb,  &d->lesa, &d->lesb, &d->c,    &d->c_ref,  &d->c32};
+  alto_cuda_ptr *all[NBUF] = {&d->a16,  &d->b16, &d->a8,    &d->b8,   &d->sa,     &d->sb2,
+                              &d->sb1,  &d->lsa, &d->lsb2,  &d->lsb1, &d->tscale, &d->mxa,
+                              &d->mxsa, &d->mxb, &d->mxsb,  &d->ea,   &d->esa,    &d->eb,
+                              &d->esb,  &d->c,   &d->c_ref, &d->c32};
   return all[i];
 }
 
@@ -274,10 +277,8 @@ static alto_status bufs_make(bench_bufs *d, int64_t m, int64_t n, int64_t k) {
                         nk / 2,
                         nk / 32,
                         mk,
-                        (size_t)m * kb * 4,
-                        nk,
-                        (size_t)n * kb * 4,
                         alto_cublaslt_scale_bytes(ALTO_CUBLASLT_SCALE_1X128, m, k),
+                        nk,
                         alto_cublaslt_scale_bytes(ALTO_CUBLASLT_SCALE_1X128, n, k),
                         mn * 2,
                         mn * 2,
@@ -301,10 +302,8 @@ static alto_status bufs_make(bench_bufs *d, int64_t m, int64_t n, int64_t k) {
   ALTO_TRY(alto_cublaslt_convert_scales(d->lsb2, d->sb2, ALTO_CUBLASLT_SCALE_128X128, n, k));
   ALTO_TRY(alto_cublaslt_convert_scales(d->lsb1, d->sb1, ALTO_CUBLASLT_SCALE_1X128, n, k));
   /* the MXFP4 operands converted once (the GEMM-only timing and the check read these) */
-  ALTO_TRY(alto_gemm_mxfp4_to_fp8(B, d->ea, d->esa, 0, d->mxa, d->mxsa, m, k));
-  ALTO_TRY(alto_gemm_mxfp4_to_fp8(B, d->eb, d->esb, 0, d->mxb, d->mxsb, n, k));
-  ALTO_TRY(alto_cublaslt_convert_scales(d->lesa, d->esa, ALTO_CUBLASLT_SCALE_1X128, m, k));
-  ALTO_TRY(alto_cublaslt_convert_scales(d->lesb, d->esb, ALTO_CUBLASLT_SCALE_1X128, n, k));
+  ALTO_TRY(alto_gemm_mxfp4_to_fp8(B, d->ea, d->esa, 1, (m + 3) / 4 * 4, 0, d->mxa, d->mxsa, m, k));
+  ALTO_TRY(alto_gemm_mxfp4_to_fp8(B, d->eb, d->esb, 1, (n + 3) / 4 * 4, 0, d->mxb, d->mxsb, n, k));
   return alto_cuda_sync();
 }
 
@@ -340,7 +339,7 @@ static void bench_shape(int64_t m, int64_t n, int64_t k, shape_result *r) {
   /* correctness first: the mxfp4 check reads the converted operands; the +conv kind rewrites
    * them with the same values */
   bench_bufs conv = d;
-  conv.lsa = d.lesa, conv.lsb1 = d.lesb, conv.a8 = d.ea, conv.b8 = d.eb;
+  conv.lsa = d.esa, conv.lsb1 = d.esb, conv.a8 = d.ea, conv.b8 = d.eb;
   for (int kind = KIND_ALTO_FPROP; kind < KIND_COUNT; kind++) {
     if (!(only_mask >> kind & 1))
       continue;
@@ -409,8 +408,7 @@ int main(int argc, char **argv) {
         }
         only_mask |= 1u << k;
       }
-    }
-    else if (i + 2 < argc) {
+    } else if (i + 2 < argc) {
       shapes[0][0] = atoll(argv[i]);
       shapes[0][1] = atoll(argv[i + 1]);
       shapes[0][2] = atoll(argv[i + 2]);
@@ -502,8 +500,8 @@ int main(int argc, char **argv) {
               "  check vs cuBLASLt: fprop %.2e wgrad %.2e mxfp4 %.2e +conv %.2e; config fprop "
               "bn %d s%d c%d ctas %d, 1x128 bn %d s%d c%d ctas %d\n",
               r.err[KIND_ALTO_FPROP], r.err[KIND_ALTO_WGRAD], r.err[KIND_ALTO_MXFP4],
-              r.err[KIND_ALTO_MXFP4_CONV], cf.bn, cf.stages, cf.cluster, cf.ctas, cw.bn,
-              cw.stages, cw.cluster, cw.ctas);
+              r.err[KIND_ALTO_MXFP4_CONV], cf.bn, cf.stages, cf.cluster, cf.ctas, cw.bn, cw.stages,
+              cw.cluster, cw.ctas);
     }
     fflush(stdout);
   }

@@ -369,8 +369,12 @@ static alto_status alto_lt_plan_build_(const alto_lt_key_ *key, alto_lt_plan_ **
     ALTO_LT_STEP_(alto_lt_.f.MatmulDescSetAttribute(p->desc, LT_DESC_B_SCALE_MODE_, &lt_b_mode,
                                                     sizeof lt_b_mode),
                   "cublasLtMatmulDescSetAttribute(B_SCALE_MODE)");
+  }
+  if (key->a_mode >= 0 || key->a_mode == ALTO_LT_MODE_TENSOR_) {
     /* The heuristic wants the scale pointers set (block scaling is refused with INVALID_VALUE
-     * otherwise): any device address serves here; each call sets the real ones. */
+     * otherwise; per-tensor scaling gets an algorithm without scales that cublasLtMatmul then
+     * refuses with NOT_SUPPORTED): any device address serves here; each call sets the real
+     * ones. */
     void *placeholder = (void *)(uintptr_t)alto_lt_.workspace;
     ALTO_LT_STEP_(alto_lt_.f.MatmulDescSetAttribute(p->desc, LT_DESC_A_SCALE_POINTER_, &placeholder,
                                                     sizeof placeholder),
@@ -469,6 +473,23 @@ static alto_status alto_lt_ready_(void) {
   return ALTO_OK;
 }
 
+/* Sets the scale pointers of an FP8 plan (alto's A and B scales; cuBLASLt's A is alto's B, the
+ * header's C^T = B A^T) and runs it. Caller holds the mutex. */
+static alto_status alto_lt_run_(alto_lt_plan_ *p, alto_cuda_ptr c, alto_cuda_ptr a,
+                                alto_cuda_ptr b);
+static alto_status alto_lt_run_scaled_(alto_lt_plan_ *p, alto_cuda_ptr c, alto_cuda_ptr a,
+                                       alto_cuda_ptr a_scales, alto_cuda_ptr b,
+                                       alto_cuda_ptr b_scales) {
+  void *lt_a_scale = (void *)(uintptr_t)b_scales, *lt_b_scale = (void *)(uintptr_t)a_scales;
+  ALTO_TRY(alto_lt_check_(alto_lt_.f.MatmulDescSetAttribute(p->desc, LT_DESC_A_SCALE_POINTER_,
+                                                            &lt_a_scale, sizeof lt_a_scale),
+                          "cublasLtMatmulDescSetAttribute(A_SCALE_POINTER)"));
+  ALTO_TRY(alto_lt_check_(alto_lt_.f.MatmulDescSetAttribute(p->desc, LT_DESC_B_SCALE_POINTER_,
+                                                            &lt_b_scale, sizeof lt_b_scale),
+                          "cublasLtMatmulDescSetAttribute(B_SCALE_POINTER)"));
+  return alto_lt_run_(p, c, a, b);
+}
+
 /* Runs a plan. Caller holds the mutex. */
 static alto_status alto_lt_run_(alto_lt_plan_ *p, alto_cuda_ptr c, alto_cuda_ptr a,
                                 alto_cuda_ptr b) {
@@ -499,9 +520,9 @@ static alto_status alto_lt_check_dims_(int64_t m, int64_t n, int64_t k) {
 
 /* bf16 x bf16 or fp32 x fp32 (in_type: LT_R_16BF_ or LT_R_32F_); the fp32 case runs
  * CUBLAS_COMPUTE_32F, which never uses TF32. */
-static alto_status alto_lt_gemm_dense_(const char *fn, int in_type, alto_cuda_ptr c, alto_cuda_ptr a,
-                                       alto_cuda_ptr b, int64_t m, int64_t n, int64_t k,
-                                       bool trans_a, bool trans_b, bool accumulate,
+static alto_status alto_lt_gemm_dense_(const char *fn, int in_type, alto_cuda_ptr c,
+                                       alto_cuda_ptr a, alto_cuda_ptr b, int64_t m, int64_t n,
+                                       int64_t k, bool trans_a, bool trans_b, bool accumulate,
                                        alto_dtype out_dtype) {
   ALTO_TRY(alto_lt_ready_());
   ALTO_TRY(alto_lt_check_dims_(m, n, k));
@@ -720,18 +741,8 @@ alto_status alto_cublaslt_gemm_fp8_block(alto_cuda_ptr c, const alto_cublaslt_fp
     sb = alto_lt_.scratch + bytes_a;
     st = alto_lt_convert_locked_(sb, b->scales, b->mode, n, k);
   }
-  /* cuBLASLt's A is alto's B (header: C^T = B A^T). */
-  void *lt_a_scale = (void *)(uintptr_t)sb, *lt_b_scale = (void *)(uintptr_t)sa;
   if (st == ALTO_OK)
-    st = alto_lt_check_(alto_lt_.f.MatmulDescSetAttribute(p->desc, LT_DESC_A_SCALE_POINTER_,
-                                                          &lt_a_scale, sizeof lt_a_scale),
-                        "cublasLtMatmulDescSetAttribute(A_SCALE_POINTER)");
-  if (st == ALTO_OK)
-    st = alto_lt_check_(alto_lt_.f.MatmulDescSetAttribute(p->desc, LT_DESC_B_SCALE_POINTER_,
-                                                          &lt_b_scale, sizeof lt_b_scale),
-                        "cublasLtMatmulDescSetAttribute(B_SCALE_POINTER)");
-  if (st == ALTO_OK)
-    st = alto_lt_run_(p, c, a->codes, b->codes);
+    st = alto_lt_run_scaled_(p, c, a->codes, sa, b->codes, sb);
   pthread_mutex_unlock(&alto_lt_mutex_);
   return st;
 }
@@ -771,18 +782,8 @@ alto_status alto_cublaslt_gemm_fp8_tensor(alto_cuda_ptr c, alto_cuda_ptr a, alto
   pthread_mutex_lock(&alto_lt_mutex_);
   alto_lt_plan_ *p = NULL;
   alto_status st = alto_lt_plan_get_(&key, &p);
-  /* cuBLASLt's A is alto's B (header: C^T = B A^T). */
-  void *lt_a_scale = (void *)(uintptr_t)b_scale, *lt_b_scale = (void *)(uintptr_t)a_scale;
   if (st == ALTO_OK)
-    st = alto_lt_check_(alto_lt_.f.MatmulDescSetAttribute(p->desc, LT_DESC_A_SCALE_POINTER_,
-                                                          &lt_a_scale, sizeof lt_a_scale),
-                        "cublasLtMatmulDescSetAttribute(A_SCALE_POINTER)");
-  if (st == ALTO_OK)
-    st = alto_lt_check_(alto_lt_.f.MatmulDescSetAttribute(p->desc, LT_DESC_B_SCALE_POINTER_,
-                                                          &lt_b_scale, sizeof lt_b_scale),
-                        "cublasLtMatmulDescSetAttribute(B_SCALE_POINTER)");
-  if (st == ALTO_OK)
-    st = alto_lt_run_(p, c, a, b);
+    st = alto_lt_run_scaled_(p, c, a, a_scale, b, b_scale);
   pthread_mutex_unlock(&alto_lt_mutex_);
   return st;
 }

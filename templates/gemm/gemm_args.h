@@ -38,11 +38,12 @@ typedef struct {
 /* The MXFP4 -> E4M3 conversion (templates/gemm/mx_to_fp8.cuh, runtime/gemm_gpu.h). */
 typedef struct {
   ALTO_DPTR(alto_u8) codes;        /* [R, K] E4M3 written */
-  ALTO_DPTR(float) scales;         /* [R, ceil(K/128)] fp32 written */
+  ALTO_DPTR(float) scales;         /* [R, ceil(K/128)] fp32 written at r * s_r + kb * s_k */
   ALTO_DPTR(alto_u32) inexact;     /* counter of 128-blocks not converted exactly (may be 0) */
   ALTO_DPTR(const alto_u8) mx_codes;  /* [R, K/2] E2M1 pairs along K */
   ALTO_DPTR(const alto_u8) mx_scales; /* [R, K/32] E8M0 */
   alto_i64 rows, k;
+  alto_i64 s_r, s_k;
 } alto_mx2fp8_args;
 
 #endif

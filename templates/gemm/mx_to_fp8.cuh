@@ -41,7 +41,7 @@ __device__ __forceinline__ void alto_mx_to_fp8(const alto_mx2fp8_args &a) {
     return;
   // the 128-block's scale 2^(e_max - 127 - 6), and this block's values relative to it
   if ((j & 3) == 0) {
-    const alto_i64 b = row * kb + j / 4;
+    const alto_i64 b = row * a.s_r + (j / 4) * a.s_k;
     ((float *)a.scales)[b] = nan ? alto_f32_from_bits(ALTO_F32_NAN_BITS)
                                  : alto_exp2i_f32(e_max - 133);
     if (!nan && hi >= 0 && hi - lo > 14 && a.inexact)
