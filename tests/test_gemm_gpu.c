@@ -387,16 +387,15 @@ static void test_explicit_configs(void) {
   gemm_data d;
   data_make(&d, 260, 1000, 512);
   for (int i = 0; i < nv && i < 256; i++) {
-    if (!v[i].out_f32 || v[i].accumulate)
-      continue; /* one dtype per width: the width is what varies here */
+    if (!v[i].out_f32)
+      continue; /* fp32 C = and C += per width: the width is what varies here */
     alto_gemm_config cfg = {v[i].bn, v[i].stages, v[i].group_m, v[i].cluster == 2 ? 8 : 7,
                             v[i].cluster};
-    gemm_case c = {
-        v[i].bscale, ALTO_DT_F32,
-        false,       (i / 8 + i % 2) % 2 ? LAYOUT_CUBLASLT : LAYOUT_ROW, /* by width and cluster */
-        0,           &cfg};
-    fprintf(stderr, "  bn %d stages %d cluster %d %s:", cfg.bn, cfg.stages, cfg.cluster,
-            layout_names[c.layout]);
+    /* the scale layout by width and cluster size */
+    int layout = (i / 8 + i % 2) % 2 ? LAYOUT_CUBLASLT : LAYOUT_ROW;
+    gemm_case c = {v[i].bscale, ALTO_DT_F32, v[i].accumulate, layout, 0, &cfg};
+    fprintf(stderr, "  bn %d stages %d cluster %d %s%s:", cfg.bn, cfg.stages, cfg.cluster,
+            layout_names[c.layout], v[i].accumulate ? " C +=" : "");
     run_case(&d, &c);
   }
   data_free(&d);

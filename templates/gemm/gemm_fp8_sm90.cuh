@@ -143,40 +143,60 @@ __device__ __forceinline__ alto_u32 pack_bf16x2(float lo, float hi) {
   return (alto_u32)alto_f32_to_bf16(lo) | ((alto_u32)alto_f32_to_bf16(hi) << 16);
 }
 
-// Two adjacent outputs (row r, columns c and c + 1) of the epilogue.
-template <bool OUT_F32, bool ACCUM>
+// The old values of two adjacent outputs (row r, columns c and c + 1) for C +=; 0 past the edges.
+template <bool OUT_F32>
+__device__ __forceinline__ float2 load2(const alto_gemm_args &a, alto_i64 r, alto_i64 c,
+                                        bool pair_ok) {
+  float2 v = make_float2(0.f, 0.f);
+  if (r >= a.m || c >= a.n)
+    return v;
+  const alto_i64 e = r * a.ldc + c;
+  const bool two = c + 1 < a.n;
+  if (OUT_F32) {
+    const float *p = (const float *)a.c + e;
+    if (pair_ok && two)
+      return *(const float2 *)p;
+    v.x = p[0];
+    v.y = two ? p[1] : 0.f;
+  } else {
+    const alto_u16 *p = (const alto_u16 *)a.c + e;
+    if (pair_ok && two) {
+      const alto_u32 w = *(const alto_u32 *)p;
+      return make_float2(alto_bf16_to_f32((alto_u16)(w & 0xFFFFu)),
+                         alto_bf16_to_f32((alto_u16)(w >> 16)));
+    }
+    v.x = alto_bf16_to_f32(p[0]);
+    v.y = two ? alto_bf16_to_f32(p[1]) : 0.f;
+  }
+  return v;
+}
+
+// Two adjacent outputs (row r, columns c and c + 1) of the epilogue (bf16 round-to-nearest-even or
+// fp32); past the edges nothing.
+template <bool OUT_F32>
 __device__ __forceinline__ void store2(const alto_gemm_args &a, alto_i64 r, alto_i64 c, float v0,
                                        float v1, bool pair_ok) {
   if (r >= a.m || c >= a.n)
     return;
-  alto_i64 e = r * a.ldc + c;
+  const alto_i64 e = r * a.ldc + c;
+  const bool two = c + 1 < a.n;
   if (OUT_F32) {
     float *p = (float *)a.c + e;
-    if (pair_ok && c + 1 < a.n) {
-      float2 o = make_float2(v0, v1);
-      if (ACCUM) {
-        float2 old = *(const float2 *)p;
-        o.x = old.x + v0, o.y = old.y + v1;
-      }
-      *(float2 *)p = o;
+    if (pair_ok && two) {
+      *(float2 *)p = make_float2(v0, v1);
     } else {
-      p[0] = ACCUM ? p[0] + v0 : v0;
-      if (c + 1 < a.n)
-        p[1] = ACCUM ? p[1] + v1 : v1;
+      p[0] = v0;
+      if (two)
+        p[1] = v1;
     }
   } else {
     alto_u16 *p = (alto_u16 *)a.c + e;
-    if (pair_ok && c + 1 < a.n) {
-      if (ACCUM) {
-        alto_u32 old = *(const alto_u32 *)p;
-        v0 += alto_bf16_to_f32((alto_u16)(old & 0xFFFFu));
-        v1 += alto_bf16_to_f32((alto_u16)(old >> 16));
-      }
+    if (pair_ok && two) {
       *(alto_u32 *)p = pack_bf16x2(v0, v1);
     } else {
-      p[0] = alto_f32_to_bf16(ACCUM ? alto_bf16_to_f32(p[0]) + v0 : v0);
-      if (c + 1 < a.n)
-        p[1] = alto_f32_to_bf16(ACCUM ? alto_bf16_to_f32(p[1]) + v1 : v1);
+      p[0] = alto_f32_to_bf16(v0);
+      if (two)
+        p[1] = alto_f32_to_bf16(v1);
     }
   }
 }
@@ -400,10 +420,37 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
     const alto_i64 r0 = (alto_i64)tm * BM + r_in;
     const alto_i64 cbase = (alto_i64)tn * BN + c_in;
     const bool pair_ok = (a.ldc % 2) == 0;
+    if (ACCUM) {
+      // C +=: the old values of EPI column groups are loaded together (one round trip per batch,
+      // not per pair: a load after a store to C cannot be hoisted above it), then the sums stored
+      constexpr int EPI = 8;
 #pragma unroll
-    for (int j = 0; j < BN / 8; j++) { // sub-tile h's column block j' is j = h * BNS / 8 + j'
-      store2<OUT_F32, ACCUM>(a, r0, cbase + 8 * j, tot[4 * j], tot[4 * j + 1], pair_ok);
-      store2<OUT_F32, ACCUM>(a, r0 + 8, cbase + 8 * j, tot[4 * j + 2], tot[4 * j + 3], pair_ok);
+      for (int j0 = 0; j0 < BN / 8; j0 += EPI) {
+        float2 old[EPI][2];
+#pragma unroll
+        for (int jj = 0; jj < EPI; jj++) {
+          if (j0 + jj < BN / 8) { // (BN / 8 need not be a multiple of EPI)
+            old[jj][0] = load2<OUT_F32>(a, r0, cbase + 8 * (j0 + jj), pair_ok);
+            old[jj][1] = load2<OUT_F32>(a, r0 + 8, cbase + 8 * (j0 + jj), pair_ok);
+          }
+        }
+#pragma unroll
+        for (int jj = 0; jj < EPI; jj++) {
+          const int j = j0 + jj;
+          if (j >= BN / 8)
+            break;
+          store2<OUT_F32>(a, r0, cbase + 8 * j, old[jj][0].x + tot[4 * j],
+                          old[jj][0].y + tot[4 * j + 1], pair_ok);
+          store2<OUT_F32>(a, r0 + 8, cbase + 8 * j, old[jj][1].x + tot[4 * j + 2],
+                          old[jj][1].y + tot[4 * j + 3], pair_ok);
+        }
+      }
+    } else {
+#pragma unroll
+      for (int j = 0; j < BN / 8; j++) { // sub-tile h's column block j' is j = h * BNS / 8 + j'
+        store2<OUT_F32>(a, r0, cbase + 8 * j, tot[4 * j], tot[4 * j + 1], pair_ok);
+        store2<OUT_F32>(a, r0 + 8, cbase + 8 * j, tot[4 * j + 2], tot[4 * j + 3], pair_ok);
+      }
     }
   }
   if (CLUSTER > 1)
