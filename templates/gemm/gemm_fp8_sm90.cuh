@@ -127,6 +127,25 @@ __device__ __forceinline__ void wgmma_wait0() {
 // before the wgmma that writes them has been waited for).
 __device__ __forceinline__ void fence_reg(float &r) { asm volatile("" : "+f"(r)::"memory"); }
 
+// The scales of a tile's ROWS rows from row0 (of `rows`) for one K block, one 4-byte cp.async per
+// row and lane (the producer warp's 32 lanes share them; rows past the end get zeros).
+template <int ROWS>
+__device__ __forceinline__ void copy_scale_rows(float *dst, const float *src, alto_i64 row0,
+                                                alto_i64 rows, alto_i64 s_r, alto_i64 off,
+                                                int lane) {
+#pragma unroll 2
+  for (int i = lane; i < ROWS; i += 32) {
+    const alto_i64 r = row0 + i;
+    const bool in = r < rows;
+    cp_async4(smem_addr(dst + i), in ? src + r * s_r + off : src, in ? 4 : 0);
+  }
+}
+// Bytes of a tile's contiguous scale column (its rows up to `rows`; 0 for a tile past the end).
+template <int ROWS>
+__device__ __forceinline__ alto_u32 tile_scale_bytes(alto_i64 row0, alto_i64 rows) {
+  return 4u * (alto_u32)max((alto_i64)0, min((alto_i64)ROWS, rows - row0));
+}
+
 // The tile of a persistent step: row tiles in groups of GROUP_M, column-major inside a group, so
 // consecutive CTAs share B tiles (and A tiles) in L2.
 template <int GROUP_M>
@@ -276,20 +295,10 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
         // scale bytes that arrive by bulk copy (the rest by cp.async): the tile's rows up to M
         // (N), a multiple of 16 bytes since M (N) is a multiple of 4 there
         // (none for a pair's tile past the end)
-        const alto_u32 sa_bytes =
-            a.sa_bulk ? 4u * (alto_u32)max((alto_i64)0, min((alto_i64)BM, a.m - row0)) : 0u;
-        const alto_u32 sb_bytes =
-            !B_BLOCK && a.sb_bulk ? 4u * (alto_u32)max((alto_i64)0, min((alto_i64)BN, a.n - col0))
-                                  : 0u;
-        if (!a.sa_bulk) {
-#pragma unroll 2
-          for (int i = lane; i < BM; i += 32) {
-            const alto_i64 r = row0 + i;
-            const bool in = r < a.m;
-            cp_async4(smem_addr(sc_a + s * BM + i), in ? sa + r * a.sa_r + kb * a.sa_k : sa,
-                      in ? 4 : 0);
-          }
-        }
+        const alto_u32 sa_bytes = a.sa_bulk ? tile_scale_bytes<BM>(row0, a.m) : 0u;
+        const alto_u32 sb_bytes = !B_BLOCK && a.sb_bulk ? tile_scale_bytes<BN>(col0, a.n) : 0u;
+        if (!a.sa_bulk)
+          copy_scale_rows<BM>(sc_a + s * BM, sa, row0, a.m, a.sa_r, kb * a.sa_k, lane);
         if (B_BLOCK) {
           if (lane < (B_UNIFORM ? 1 : 2)) { // the tile's first scale block and the next
             const alto_i64 nb = col0 / 128 + lane;
@@ -298,13 +307,7 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
                       in ? 4 : 0);
           }
         } else if (!a.sb_bulk) {
-#pragma unroll 2
-          for (int i = lane; i < BN; i += 32) {
-            const alto_i64 r = col0 + i;
-            const bool in = r < a.n;
-            cp_async4(smem_addr(sc_b + s * SB + i), in ? sb + r * a.sb_r + kb * a.sb_k : sb,
-                      in ? 4 : 0);
-          }
+          copy_scale_rows<BN>(sc_b + s * SB, sb, col0, a.n, a.sb_r, kb * a.sb_k, lane);
         }
         cp_async_arrive(bar_full + 8 * s);
         if (lane == 0) {
