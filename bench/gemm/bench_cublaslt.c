@@ -45,24 +45,6 @@ static void run_once(void *p) {
         alto_cublaslt_gemm_fp8_block(g->c, &g->fa, &g->fb, g->m, g->n, g->k, false, ALTO_DT_BF16);
 }
 
-enum { PAT_BYTES = 1 << 20 };
-static uint16_t pat_bf16[PAT_BYTES / 2];
-static uint8_t pat_e4m3[PAT_BYTES];
-static float pat_scale[PAT_BYTES / 4];
-
-static void make_patterns(void) {
-  alto_test_rng rng = {0x5eed};
-  static float f[PAT_BYTES / 2];
-  alto_test_fill_outliers(&rng, f, PAT_BYTES / 2, 1.0f);
-  for (int i = 0; i < PAT_BYTES / 2; i++)
-    pat_bf16[i] = alto_f32_to_bf16(f[i]);
-  for (int i = 0; i < PAT_BYTES; i++) { /* sign | exponent 4..11 | mantissa: never 0 or NaN */
-    uint32_t r = alto_test_u32(&rng);
-    pat_e4m3[i] = (uint8_t)((r & 0x80) | ((4 + (r >> 8) % 8) << 3) | ((r >> 16) & 7));
-  }
-  for (int i = 0; i < PAT_BYTES / 4; i++)
-    pat_scale[i] = (float)(0.002 + 0.004 * alto_test_uniform(&rng));
-}
 
 /* One shape: every kind; returns TFLOP/s per kind (NaN where it failed). */
 static void bench_shape(int64_t m, int64_t n, int64_t k, double tflops[KIND_COUNT]) {
@@ -83,8 +65,8 @@ static void bench_shape(int64_t m, int64_t n, int64_t k, double tflops[KIND_COUN
   }
   double flops = 2.0 * (double)m * (double)n * (double)k;
   /* bf16: A [M, K], B [N, K] */
-  if (bench_fill_pattern(a, (size_t)(m * k) * 2, pat_bf16, PAT_BYTES) ||
-      bench_fill_pattern(b, (size_t)(n * k) * 2, pat_bf16, PAT_BYTES)) {
+  if (bench_fill_pattern(a, (size_t)(m * k) * 2, pat_bf16, BENCH_PAT_BYTES) ||
+      bench_fill_pattern(b, (size_t)(n * k) * 2, pat_bf16, BENCH_PAT_BYTES)) {
     fprintf(stderr, "bench_cublaslt: %s\n", alto_last_error());
     goto done;
   }
@@ -96,11 +78,11 @@ static void bench_shape(int64_t m, int64_t n, int64_t k, double tflops[KIND_COUN
   else
     tflops[KIND_BF16] = flops / (ms * 1e-3) / 1e12;
   /* fp8: the same buffers hold E4M3 codes (the first M*K / N*K bytes) */
-  if (bench_fill_pattern(a, (size_t)(m * k), pat_e4m3, PAT_BYTES) ||
-      bench_fill_pattern(b, (size_t)(n * k), pat_e4m3, PAT_BYTES) ||
-      bench_fill_pattern(sa, sa_bytes, pat_scale, PAT_BYTES) ||
-      bench_fill_pattern(sb, sb_bytes, pat_scale, PAT_BYTES) ||
-      bench_fill_pattern(sb1, sb1_bytes, pat_scale, PAT_BYTES) ||
+  if (bench_fill_pattern(a, (size_t)(m * k), pat_e4m3, BENCH_PAT_BYTES) ||
+      bench_fill_pattern(b, (size_t)(n * k), pat_e4m3, BENCH_PAT_BYTES) ||
+      bench_fill_pattern(sa, sa_bytes, pat_scale, BENCH_PAT_BYTES) ||
+      bench_fill_pattern(sb, sb_bytes, pat_scale, BENCH_PAT_BYTES) ||
+      bench_fill_pattern(sb1, sb1_bytes, pat_scale, BENCH_PAT_BYTES) ||
       alto_cublaslt_convert_scales(la, sa, ALTO_CUBLASLT_SCALE_1X128, m, k) ||
       alto_cublaslt_convert_scales(lb, sb, ALTO_CUBLASLT_SCALE_128X128, n, k) ||
       alto_cublaslt_convert_scales(lb1, sb1, ALTO_CUBLASLT_SCALE_1X128, n, k)) {
@@ -155,7 +137,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "bench_cublaslt: %s\n", alto_last_error());
     return 1;
   }
-  make_patterns();
+  bench_make_patterns();
   if (csv)
     printf("M,N,K,%s,%s,%s,%s\n", kind_names[0], kind_names[1], kind_names[2], kind_names[3]);
   else

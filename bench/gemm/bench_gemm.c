@@ -176,26 +176,6 @@ static void run_once(void *p) {
   g->st = run_kind(g->kind, g->d, g->kind == KIND_ALTO_WGRAD ? g->d->c32 : g->d->c);
 }
 
-enum { PAT_BYTES = 1 << 20 };
-static uint16_t pat_bf16[PAT_BYTES / 2];
-static uint8_t pat_e4m3[PAT_BYTES], pat_e2m1[PAT_BYTES], pat_e8m0[PAT_BYTES];
-static float pat_scale[PAT_BYTES / 4];
-
-static void make_patterns(void) {
-  alto_test_rng rng = {0x5eed};
-  static float f[PAT_BYTES / 2];
-  alto_test_fill_outliers(&rng, f, PAT_BYTES / 2, 1.0f);
-  for (int i = 0; i < PAT_BYTES / 2; i++)
-    pat_bf16[i] = alto_f32_to_bf16(f[i]);
-  for (int i = 0; i < PAT_BYTES; i++) { /* sign | exponent 4..11 | mantissa: never 0 or NaN */
-    uint32_t r = alto_test_u32(&rng);
-    pat_e4m3[i] = (uint8_t)((r & 0x80) | ((4 + (r >> 8) % 8) << 3) | ((r >> 16) & 7));
-    pat_e2m1[i] = (uint8_t)(r >> 20);
-    pat_e8m0[i] = (uint8_t)(120 + (r >> 28) % 8); /* spans <= 7 binades: exact conversion */
-  }
-  for (int i = 0; i < PAT_BYTES / 4; i++)
-    pat_scale[i] = (float)(0.002 + 0.004 * alto_test_uniform(&rng));
-}
 
 /* Relative Frobenius error of `got` (bf16 or fp32) against the bf16 reference; INFINITY when a
  * value is not finite or the download fails. */
@@ -286,18 +266,18 @@ static alto_status bufs_make(bench_bufs *d, int64_t m, int64_t n, int64_t k) {
   for (int i = 0; i < NBUF; i++)
     ALTO_TRY(alto_cuda_malloc(buf_slot(d, i), bytes[i]));
   float tscale[2] = {0.004f, 0.004f};
-  ALTO_TRY(bench_fill_pattern(d->a16, mk * 2, pat_bf16, PAT_BYTES));
-  ALTO_TRY(bench_fill_pattern(d->b16, nk * 2, pat_bf16, PAT_BYTES));
-  ALTO_TRY(bench_fill_pattern(d->a8, mk, pat_e4m3, PAT_BYTES));
-  ALTO_TRY(bench_fill_pattern(d->b8, nk, pat_e4m3, PAT_BYTES));
-  ALTO_TRY(bench_fill_pattern(d->sa, (size_t)m * kb * 4, pat_scale, PAT_BYTES));
-  ALTO_TRY(bench_fill_pattern(d->sb2, nb * kb * 4, pat_scale, PAT_BYTES));
-  ALTO_TRY(bench_fill_pattern(d->sb1, (size_t)n * kb * 4, pat_scale, PAT_BYTES));
+  ALTO_TRY(bench_fill_pattern(d->a16, mk * 2, pat_bf16, BENCH_PAT_BYTES));
+  ALTO_TRY(bench_fill_pattern(d->b16, nk * 2, pat_bf16, BENCH_PAT_BYTES));
+  ALTO_TRY(bench_fill_pattern(d->a8, mk, pat_e4m3, BENCH_PAT_BYTES));
+  ALTO_TRY(bench_fill_pattern(d->b8, nk, pat_e4m3, BENCH_PAT_BYTES));
+  ALTO_TRY(bench_fill_pattern(d->sa, (size_t)m * kb * 4, pat_scale, BENCH_PAT_BYTES));
+  ALTO_TRY(bench_fill_pattern(d->sb2, nb * kb * 4, pat_scale, BENCH_PAT_BYTES));
+  ALTO_TRY(bench_fill_pattern(d->sb1, (size_t)n * kb * 4, pat_scale, BENCH_PAT_BYTES));
   ALTO_TRY(alto_cuda_h2d(d->tscale, tscale, sizeof tscale));
-  ALTO_TRY(bench_fill_pattern(d->mxa, mk / 2, pat_e2m1, PAT_BYTES));
-  ALTO_TRY(bench_fill_pattern(d->mxb, nk / 2, pat_e2m1, PAT_BYTES));
-  ALTO_TRY(bench_fill_pattern(d->mxsa, mk / 32, pat_e8m0, PAT_BYTES));
-  ALTO_TRY(bench_fill_pattern(d->mxsb, nk / 32, pat_e8m0, PAT_BYTES));
+  ALTO_TRY(bench_fill_pattern(d->mxa, mk / 2, pat_e2m1, BENCH_PAT_BYTES));
+  ALTO_TRY(bench_fill_pattern(d->mxb, nk / 2, pat_e2m1, BENCH_PAT_BYTES));
+  ALTO_TRY(bench_fill_pattern(d->mxsa, mk / 32, pat_e8m0, BENCH_PAT_BYTES));
+  ALTO_TRY(bench_fill_pattern(d->mxsb, nk / 32, pat_e8m0, BENCH_PAT_BYTES));
   ALTO_TRY(alto_cublaslt_convert_scales(d->lsa, d->sa, ALTO_CUBLASLT_SCALE_1X128, m, k));
   ALTO_TRY(alto_cublaslt_convert_scales(d->lsb2, d->sb2, ALTO_CUBLASLT_SCALE_128X128, n, k));
   ALTO_TRY(alto_cublaslt_convert_scales(d->lsb1, d->sb1, ALTO_CUBLASLT_SCALE_1X128, n, k));
@@ -443,7 +423,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   sm_count = info.sm_count;
-  make_patterns();
+  bench_make_patterns();
   if (csv) {
     printf("M,N,K");
     for (int i = 0; i < KIND_COUNT; i++)
