@@ -198,6 +198,20 @@ void alto_plan_finish(alto_plan *p, const char *arch) {
   }
 }
 
+int alto_plan_find_buffer(const alto_plan *p, const char *name) {
+  for (int i = 0; i < p->n_bufs; i++)
+    if (strcmp(p->bufs[i].name, name) == 0)
+      return i;
+  return -1;
+}
+
+int64_t alto_buffer_numel(const alto_buffer *b) {
+  int64_t n = 1;
+  for (int d = 0; d < b->rank; d++)
+    n *= b->shape[d];
+  return n;
+}
+
 int alto_plan_count_op(const alto_plan *p, alto_op op) {
   int c = 0;
   for (int i = 0; i < p->n_nodes; i++)

@@ -163,6 +163,10 @@ alto_node *alto_plan_node(alto_plan *p, alto_op op, const char *name);
 void alto_plan_finish(alto_plan *p, const char *arch);
 /* Ops of one kind. */
 int alto_plan_count_op(const alto_plan *p, alto_op op);
+/* The id of the buffer named `name`, or -1. */
+int alto_plan_find_buffer(const alto_plan *p, const char *name);
+/* Elements of a buffer (the product of its shape). */
+int64_t alto_buffer_numel(const alto_buffer *b);
 /* One line per node. */
 void alto_plan_print(const alto_plan *p, FILE *f);
 /* The scheme descriptor as text: "mxfp4 e2m1 1x32 axis -1 rne" ("bf16" when not quantized). */

@@ -101,10 +101,7 @@ static alto_dptr ptr_(const alto_exec_gpu *e, int id) {
 }
 
 static int64_t numel_(const alto_buffer *b) {
-  int64_t n = 1;
-  for (int d = 0; d < b->rank; d++)
-    n *= b->shape[d];
-  return n;
+  return alto_buffer_numel(b);
 }
 
 static alto_elem elem_(const alto_exec_gpu *e, int id) {
@@ -116,10 +113,7 @@ static size_t align_(size_t x) {
 }
 
 int alto_exec_gpu_find(const alto_exec_gpu *e, const char *name) {
-  for (int i = 0; i < e->p->n_bufs; i++)
-    if (strcmp(e->p->bufs[i].name, name) == 0)
-      return i;
-  return -1;
+  return alto_plan_find_buffer(e->p, name);
 }
 
 const alto_buffer *alto_exec_gpu_buffer(const alto_exec_gpu *e, int id) {
@@ -440,15 +434,7 @@ void alto_exec_gpu_free(alto_exec_gpu *e) {
 
 alto_status alto_exec_gpu_set_inputs(alto_exec_gpu *e, const int32_t *tokens,
                                      const int32_t *targets) {
-  int64_t M = numel_(buf_(e, e->tokens)), V = e->m.vocab_size;
-  for (int64_t i = 0; i < M; i++) {
-    if (tokens[i] < 0 || tokens[i] >= V)
-      return alto_error(ALTO_ERR_INVALID_ARG, "token %lld is %d, outside the vocabulary [0, %lld)",
-                        (long long)i, tokens[i], (long long)V);
-    if (targets[i] >= V)
-      return alto_error(ALTO_ERR_INVALID_ARG, "target %lld is %d, outside the vocabulary [0, %lld)",
-                        (long long)i, targets[i], (long long)V);
-  }
+  ALTO_TRY(alto_exec_check_inputs(tokens, targets, numel_(buf_(e, e->tokens)), e->m.vocab_size));
   ALTO_TRY(alto_exec_gpu_write(e, e->tokens, tokens));
   return alto_exec_gpu_write(e, e->targets, targets);
 }

@@ -35,10 +35,7 @@ static void *ptr_(alto_exec *e, int id) {
 }
 
 static int64_t numel_(const alto_buffer *b) {
-  int64_t n = 1;
-  for (int d = 0; d < b->rank; d++)
-    n *= b->shape[d];
-  return n;
+  return alto_buffer_numel(b);
 }
 
 /* A buffer as fp32: the arena bytes themselves (fp32) or a widened copy (bf16); release with
@@ -83,10 +80,7 @@ static void out_done_(alto_exec *e, int id, float *x) {
 }
 
 int alto_exec_find(const alto_exec *e, const char *name) {
-  for (int i = 0; i < e->p->n_bufs; i++)
-    if (strcmp(e->p->bufs[i].name, name) == 0)
-      return i;
-  return -1;
+  return alto_plan_find_buffer(e->p, name);
 }
 
 const alto_buffer *alto_exec_buffer(const alto_exec *e, int id) {
@@ -307,16 +301,22 @@ void alto_exec_free(alto_exec *e) {
   free(e);
 }
 
-alto_status alto_exec_set_inputs(alto_exec *e, const int32_t *tokens, const int32_t *targets) {
-  int64_t M = numel_(buf_(e, e->tokens)), V = e->m.vocab_size;
-  for (int64_t i = 0; i < M; i++) {
-    if (tokens[i] < 0 || tokens[i] >= V)
+alto_status alto_exec_check_inputs(const int32_t *tokens, const int32_t *targets, int64_t n,
+                                   int64_t vocab) {
+  for (int64_t i = 0; i < n; i++) {
+    if (tokens[i] < 0 || tokens[i] >= vocab)
       return alto_error(ALTO_ERR_INVALID_ARG, "token %lld is %d, outside the vocabulary [0, %lld)",
-                        (long long)i, tokens[i], (long long)V);
-    if (targets[i] >= V)
+                        (long long)i, tokens[i], (long long)vocab);
+    if (targets[i] >= vocab)
       return alto_error(ALTO_ERR_INVALID_ARG, "target %lld is %d, outside the vocabulary [0, %lld)",
-                        (long long)i, targets[i], (long long)V);
+                        (long long)i, targets[i], (long long)vocab);
   }
+  return ALTO_OK;
+}
+
+alto_status alto_exec_set_inputs(alto_exec *e, const int32_t *tokens, const int32_t *targets) {
+  int64_t M = numel_(buf_(e, e->tokens));
+  ALTO_TRY(alto_exec_check_inputs(tokens, targets, M, e->m.vocab_size));
   memcpy(ptr_(e, e->tokens), tokens, (size_t)M * sizeof *tokens);
   memcpy(ptr_(e, e->targets), targets, (size_t)M * sizeof *targets);
   return ALTO_OK;

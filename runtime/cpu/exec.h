@@ -76,6 +76,11 @@ float *alto_exec_grad(alto_exec *e, const char *name, int64_t *numel);
 /* tokens, targets (B*T,) row-major (B, T). Tokens in [0, V); a target < 0 is ignored by the
  * loss. ALTO_ERR_INVALID_ARG on an out-of-range id. */
 alto_status alto_exec_set_inputs(alto_exec *e, const int32_t *tokens, const int32_t *targets);
+/* The check every executor makes of a step's inputs: each of the n tokens in [0, vocab), each
+ * target < vocab (negative targets are ignored positions); ALTO_ERR_INVALID_ARG naming the first
+ * one outside. */
+alto_status alto_exec_check_inputs(const int32_t *tokens, const int32_t *targets, int64_t n,
+                                   int64_t vocab);
 
 /* The forward nodes (through the loss); *loss = mean cross-entropy, in double as
  * accumulated (the plan's fp32 "loss" buffer holds it rounded; it may be non-finite: the caller
