@@ -41,6 +41,10 @@ static alto_status alto_attn_check_(int64_t B, int64_t T, int64_t H, int64_t G, 
   return ALTO_OK;
 }
 
+static alto_status alto_attn_gen_(const void *k, alto_gen_kernel *g) {
+  return alto_gen_attn((const alto_attnkern *)k, g);
+}
+
 static alto_status alto_attn_launch_(alto_backend *b, alto_attn_part part, int64_t D,
                                      const alto_attn_args *a, const alto_attn_tuning *tune) {
   alto_attnkern k = alto_attn_kernel(part, (int)D, true, b->target, b->arch);
@@ -49,12 +53,10 @@ static alto_status alto_attn_launch_(alto_backend *b, alto_attn_part part, int64
               : part == ALTO_ATTN_BWD_DKDV ? tune->dkdv
               : part == ALTO_ATTN_BWD_DQ   ? tune->dq
                                            : k.tiles;
-  alto_gen_kernel g;
-  ALTO_TRY(alto_gen_attn(&k, &g));
+  char key[256];
+  alto_attnkern_key(&k, key, sizeof key);
   alto_jit_fn fn;
-  alto_status st = alto_jit_get(b, &g, &fn);
-  alto_gen_kernel_free(&g);
-  ALTO_TRY(st);
+  ALTO_TRY(alto_jit_get_keyed(b, key, alto_attn_gen_, &k, &fn));
   unsigned grid[3];
   alto_gen_attn_grid(&k, a->B, a->T, a->H, a->G, grid);
   if (grid[0] == 0)

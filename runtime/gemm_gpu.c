@@ -35,6 +35,10 @@ alto_gemmkern alto_gemm_kernel_for(alto_gemm_bscale bscale, bool out_f32, bool a
   return k;
 }
 
+static alto_status alto_gemm_gen_(const void *k, alto_gen_kernel *g) {
+  return alto_gen_gemm((const alto_gemmkern *)k, g);
+}
+
 static alto_status alto_gemm_check_(const alto_backend *b, const char *who, int64_t m, int64_t n,
                                     int64_t k, const alto_dptr *aligned16, int n16) {
   if (b->target != ALTO_TARGET_CUDA || strcmp(b->arch, "sm_90a") != 0)
@@ -74,12 +78,10 @@ alto_status alto_gemm_fp8(alto_backend *b, alto_dptr c, alto_dtype out_dtype, in
   alto_gemm_config conf = cfg ? *cfg : alto_gemm_config_for(m, n, k, bscale, alto_gemm_sm_count_());
   alto_gemmkern kern =
       alto_gemm_kernel_for(bscale, out_dtype == ALTO_DT_F32, accumulate, &conf, b->arch);
-  alto_gen_kernel g;
-  ALTO_TRY(alto_gen_gemm(&kern, &g));
+  char key[256];
+  alto_gemmkern_key(&kern, key, sizeof key);
   alto_jit_fn fn;
-  alto_status st = alto_jit_get(b, &g, &fn);
-  alto_gen_kernel_free(&g);
-  ALTO_TRY(st);
+  ALTO_TRY(alto_jit_get_keyed(b, key, alto_gemm_gen_, &kern, &fn));
   if (!fn.fn)
     return ALTO_OK; /* recording (alto_jit_record): compile later, launch nothing */
 

@@ -148,24 +148,46 @@ alto_status alto_jit_precompile(alto_backend *b, const alto_gen_kernel *g,
   return ALTO_OK;
 }
 
+/* The in-memory map's entry for (b, key@arch): true and *out set on a hit. */
+static bool alto_jit_lookup_(alto_backend *b, const char *kernel_key, alto_jit_fn *out) {
+  char key[300];
+  snprintf(key, sizeof key, "%s@%s", kernel_key, b->arch);
+  unsigned slot = alto_jit_slot_(key);
+  bool hit = false;
+  pthread_mutex_lock(&alto_jit_mu_);
+  for (alto_jit_entry_ *e = alto_jit_map_[slot]; e && !hit; e = e->next)
+    if (e->b == b && strcmp(e->key, key) == 0) {
+      *out = e->fn;
+      alto_jit_stats_.memory_hits++;
+      hit = true;
+    }
+  pthread_mutex_unlock(&alto_jit_mu_);
+  return hit;
+}
+
+alto_status alto_jit_get_keyed(alto_backend *b, const char *key, alto_jit_gen_fn gen,
+                               const void *desc, alto_jit_fn *out) {
+  if (!alto_jit_rec_ && alto_jit_lookup_(b, key, out))
+    return ALTO_OK;
+  alto_gen_kernel g;
+  ALTO_TRY(gen(desc, &g));
+  ALTO_ASSERT_MSG(strcmp(g.key, key) == 0, "a kernel's key differs from its generator's");
+  alto_status st = alto_jit_get(b, &g, out);
+  alto_gen_kernel_free(&g);
+  return st;
+}
+
 alto_status alto_jit_get(alto_backend *b, const alto_gen_kernel *g, alto_jit_fn *out) {
   if (alto_jit_rec_) {
     alto_jit_record_(alto_jit_rec_, g);
     *out = (alto_jit_fn){NULL, g->threads, g->smem_bytes};
     return ALTO_OK;
   }
+  if (alto_jit_lookup_(b, g->key, out))
+    return ALTO_OK;
   char key[300];
   snprintf(key, sizeof key, "%s@%s", g->key, b->arch);
   unsigned slot = alto_jit_slot_(key);
-  pthread_mutex_lock(&alto_jit_mu_);
-  for (alto_jit_entry_ *e = alto_jit_map_[slot]; e; e = e->next)
-    if (e->b == b && strcmp(e->key, key) == 0) {
-      *out = e->fn;
-      alto_jit_stats_.memory_hits++;
-      pthread_mutex_unlock(&alto_jit_mu_);
-      return ALTO_OK;
-    }
-  pthread_mutex_unlock(&alto_jit_mu_);
 
   alto_jit_request r;
   alto_jit_request_make(g, b->target, b->arch, b->i->compiler_id(b), &r);

@@ -17,6 +17,14 @@ typedef struct {
  * numbered source, the log and a repro command. */
 alto_status alto_jit_get(alto_backend *b, const alto_gen_kernel *g, alto_jit_fn *out);
 
+/* alto_jit_get for a kernel known by its canonical key (the generator's key function; cheap):
+ * a kernel this process already loaded for b comes back without its source being generated again
+ * (the launch paths run this per launch); otherwise, and while recording, gen(desc) generates it
+ * and alto_jit_get runs. */
+typedef alto_status (*alto_jit_gen_fn)(const void *desc, alto_gen_kernel *out);
+alto_status alto_jit_get_keyed(alto_backend *b, const char *key, alto_jit_gen_fn gen,
+                               const void *desc, alto_jit_fn *out);
+
 /* Recording (alto_exec_gpu_prepare): while a recorder is set on the calling thread, alto_jit_get
  * neither compiles nor loads: it adds a copy of g to the recorder (once per key) and returns a
  * function whose fn is NULL, which must not be launched (the caller runs on a backend whose

@@ -24,19 +24,22 @@ static alto_status ops_gpu_dims_(const char *op, int64_t a, int64_t b) {
   return ALTO_OK;
 }
 
-/* Generates, JIT-compiles (or finds) and launches k over (rows, cols); an empty grid is a no-op. */
+static alto_status ops_gpu_gen_(const void *k, alto_gen_kernel *g) {
+  return alto_gen_ops((const alto_opkern *)k, g);
+}
+
+/* Finds (or generates and JIT-compiles) and launches k over (rows, cols); an empty grid is a
+ * no-op. */
 static alto_status ops_gpu_launch_(alto_backend *b, const alto_opkern *k, alto_opargs *a,
                                    int64_t rows, int64_t cols) {
   unsigned grid[3];
   alto_opkern_grid(k, rows, cols, grid);
   if (grid[0] == 0 || grid[1] == 0)
     return ALTO_OK;
-  alto_gen_kernel g;
-  ALTO_TRY(alto_gen_ops(k, &g));
+  char key[256];
+  alto_opkern_key(k, key, sizeof key);
   alto_jit_fn fn;
-  alto_status st = alto_jit_get(b, &g, &fn);
-  alto_gen_kernel_free(&g);
-  ALTO_TRY(st);
+  ALTO_TRY(alto_jit_get_keyed(b, key, ops_gpu_gen_, k, &fn));
   void *args[] = {a};
   return b->i->launch(b, fn.fn, grid, (unsigned)fn.threads, (unsigned)fn.smem_bytes, args);
 }

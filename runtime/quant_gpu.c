@@ -110,13 +110,15 @@ static void alto_dims_(const alto_tensor_view *x, int64_t *rows, int64_t *cols, 
   *rows = x->ndim == 3 ? x->dims[0] * *R : *R;
 }
 
+static alto_status alto_quant_gen_(const void *k, alto_gen_kernel *g) {
+  return alto_gen_quant((const alto_qkern *)k, g);
+}
+
 static alto_status alto_launch_(alto_backend *b, const alto_qkern *k, alto_qargs *a) {
-  alto_gen_kernel g;
-  ALTO_TRY(alto_gen_quant(k, &g));
+  char key[256];
+  alto_qkern_key(k, key, sizeof key);
   alto_jit_fn fn;
-  alto_status st = alto_jit_get(b, &g, &fn);
-  alto_gen_kernel_free(&g);
-  ALTO_TRY(st);
+  ALTO_TRY(alto_jit_get_keyed(b, key, alto_quant_gen_, k, &fn));
   unsigned grid[3];
   alto_gen_quant_grid(k, a->rows, a->cols, a->R, grid);
   if (grid[0] == 0 || grid[1] == 0)
