@@ -22,11 +22,11 @@
 
 /* The GEMM paths, for the summary and the profile. */
 typedef enum {
-  GEMM_BF16,       /* cuBLASLt bf16 */
-  GEMM_DQ_BF16,    /* dequantize to bf16 + cuBLASLt bf16 (MX) */
-  GEMM_DQ_F32,     /* dequantize to fp32 + cuBLASLt fp32 (fp8 emulation) */
-  GEMM_FP8_BLOCK,  /* cuBLASLt block-scaled FP8 */
-  GEMM_ALTO_FP8,   /* alto's own block-scaled FP8 GEMM (runtime/gemm_gpu.h), chosen by measurement */
+  GEMM_BF16,      /* cuBLASLt bf16 */
+  GEMM_DQ_BF16,   /* dequantize to bf16 + cuBLASLt bf16 (MX) */
+  GEMM_DQ_F32,    /* dequantize to fp32 + cuBLASLt fp32 (fp8 emulation) */
+  GEMM_FP8_BLOCK, /* cuBLASLt block-scaled FP8 */
+  GEMM_ALTO_FP8,  /* alto's own block-scaled FP8 GEMM (runtime/gemm_gpu.h), chosen by measurement */
   GEMM_PATH_COUNT
 } gemm_path_;
 static const char *const gemm_path_names_[GEMM_PATH_COUNT] = {
@@ -41,9 +41,9 @@ typedef struct {
   int mode_a, mode_b, scales_lt_a, scales_lt_b;
   bool accumulate;
   alto_dtype out;
-  bool alto;             /* the choice */
-  float ms_lt, ms_alto;  /* what was measured (ms_alto < 0: alto's not eligible or failed) */
-  double diff;           /* relative difference of the two outputs */
+  bool alto;            /* the choice */
+  float ms_lt, ms_alto; /* what was measured (ms_alto < 0: alto's not eligible or failed) */
+  double diff;          /* relative difference of the two outputs */
 } gemm_choice_;
 #define EXEC_GPU_MAX_CHOICES 64
 
@@ -59,16 +59,16 @@ typedef struct {
 } exec_gpu_rope_;
 
 struct alto_exec_gpu {
-  alto_backend *b;      /* the backend in use (the recording one during prepare) */
-  alto_backend *real;   /* the caller's */
+  alto_backend *b;    /* the backend in use (the recording one during prepare) */
+  alto_backend *real; /* the caller's */
   alto_model m;
   const alto_plan *p;
   uint64_t seed;
   alto_exec_gpu_opts o;
   alto_dptr arena;
-  alto_dptr scratch;    /* the largest temporary any node needs (one node at a time) */
+  alto_dptr scratch; /* the largest temporary any node needs (one node at a time) */
   size_t scratch_bytes;
-  alto_dptr small;      /* loss (2 fp64), sumsq (1 fp64), quant amax scratch, NVFP4 outer */
+  alto_dptr small; /* loss (2 fp64), sumsq (1 fp64), quant amax scratch, NVFP4 outer */
   alto_dptr loss_dev, sumsq_dev, qscratch, outer;
   alto_dptr sumsq_scratch;
   alto_dptr rht_tables; /* one per RHT node, uploaded per step */
@@ -88,6 +88,10 @@ struct alto_exec_gpu {
   int *node_path; /* GEMM node -> its gemm_path_ of the last run (-1 otherwise) */
   gemm_choice_ choices[EXEC_GPU_MAX_CHOICES];
   int n_choices;
+  /* alto_exec_gpu_profile: the FP8 GEMM nodes' operand preparation timed apart (ms, count) */
+  bool profiling;
+  double prep_ms[2];
+  int prep_n[2];
 };
 
 /* ---- buffers ------------------------------------------------------------------------------ */
@@ -150,9 +154,9 @@ static bool is_fp8_scheme_(alto_scheme s) {
 /* How an fp8_block GEMM operand stored [r, c] maps onto cuBLASLt's K-major operand [R, K]. */
 typedef struct {
   bool ok;
-  bool transpose;   /* codes stored [K, R]: transpose them */
-  bool scales_lt;   /* the stored scales are cuBLASLt's layout already (128x1 along K) */
-  bool scales_tr;   /* 128x128 scales of a [K, R] operand: transpose the scale grid */
+  bool transpose; /* codes stored [K, R]: transpose them */
+  bool scales_lt; /* the stored scales are cuBLASLt's layout already (128x1 along K) */
+  bool scales_tr; /* 128x128 scales of a [K, R] operand: transpose the scale grid */
   alto_cublaslt_scale_mode mode;
 } fp8_operand_;
 
@@ -196,10 +200,12 @@ static size_t node_scratch_(const alto_exec_gpu *e, const alto_node *n) {
       return 0;
     int64_t m = n->shape[0], nn = n->shape[1], k = n->shape[2];
     fp8_operand_ fa, fb;
-    if (gemm_fp8_fast_(e, n, &fa, &fb)) /* transposed codes + transposed scale grids */
+    if (gemm_fp8_fast_(e, n, &fa, &fb)) /* transposed codes + transposed or MN-major scales */
       return align_((size_t)(m * k)) + align_((size_t)(nn * k)) +
              2 * align_((size_t)((m / 128 + 1) * (k / 128 + 1) * 4)) +
-             2 * align_((size_t)((nn / 128 + 1) * (k / 128 + 1) * 4));
+             2 * align_((size_t)((nn / 128 + 1) * (k / 128 + 1) * 4)) +
+             align_((size_t)(m * ((k + 127) / 128) * 4)) +
+             align_((size_t)(nn * ((k + 127) / 128) * 4));
     bool f32 = is_fp8_scheme_(n->q.scheme) || is_fp8_scheme_(n->q_b.scheme);
     size_t es = f32 ? 4 : 2; /* fp32 operands need an fp32 output: a staged C when C is bf16 */
     size_t c = f32 && e->p->bufs[n->out[0]].dtype != ALTO_DT_F32 ? align_((size_t)(m * nn) * 4) : 0;
@@ -396,9 +402,10 @@ alto_status alto_exec_gpu_create(alto_backend *b, const alto_model *m, const alt
     e->o = *opts;
   e->tokens = alto_exec_gpu_find(e, "tokens");
   e->targets = alto_exec_gpu_find(e, "targets");
-  alto_status s = e->tokens < 0 || e->targets < 0
-                      ? alto_error(ALTO_ERR_INVALID_ARG, "gpu executor: the plan has no tokens/targets")
-                      : create_(e);
+  alto_status s =
+      e->tokens < 0 || e->targets < 0
+          ? alto_error(ALTO_ERR_INVALID_ARG, "gpu executor: the plan has no tokens/targets")
+          : create_(e);
   if (s != ALTO_OK) {
     alto_exec_gpu_free(e);
     return s;
@@ -459,7 +466,8 @@ static alto_status check_quantize_(alto_exec_gpu *e, const alto_node *n,
     s = alto_cpu_quantize(spec, &v, &q);
   uint8_t *codes = NULL, *scales = NULL;
   if (s == ALTO_OK) {
-    size_t cb = (size_t)q.layout.codes_bytes, sb = (size_t)(q.layout.scale_count * q.layout.scale_bytes);
+    size_t cb = (size_t)q.layout.codes_bytes,
+           sb = (size_t)(q.layout.scale_count * q.layout.scale_bytes);
     codes = alto_xmalloc(cb ? cb : 1);
     scales = alto_xmalloc(sb ? sb : 1);
     s = e->b->i->d2h(e->b, codes, ptr_(e, n->out[0]), cb);
@@ -654,6 +662,43 @@ done:
 
 /* Block-scaled FP8 with the operands brought to K-major [R, K]: cuBLASLt or alto's own GEMM,
  * whichever measured faster for this configuration (alto's only when A is 1x128-scaled). */
+/* An FP8 GEMM operand's preparation: codes or a 128x128 scale grid transposed (K-major for the
+ * GEMMs), or 1x128 scales from alto's row-major layout to the MN-major one (cuBLASLt's, and alto's
+ * GEMM's bulk-copy case). Timed apart while profiling. */
+enum { PREP_TRANSPOSE, PREP_SCALES };
+typedef struct {
+  alto_exec_gpu *e;
+  int kind;
+  alto_dptr dst, src;
+  int64_t rows, cols; /* transpose: [rows, cols] of es-byte elements; scales: R, K */
+  int es;
+  alto_status st;
+} gemm_prep_op_;
+
+static void gemm_prep_run_(void *p) {
+  gemm_prep_op_ *o = p;
+  if (o->st != ALTO_OK)
+    return;
+  o->st = o->kind == PREP_TRANSPOSE
+              ? alto_ops_gpu_transpose(o->e->b, o->dst, o->src, o->rows, o->cols, o->es)
+              : alto_cublaslt_convert_scales(o->dst, o->src, ALTO_CUBLASLT_SCALE_1X128, o->rows,
+                                             o->cols);
+}
+
+static alto_status gemm_prep_(alto_exec_gpu *e, int kind, alto_dptr dst, alto_dptr src,
+                              int64_t rows, int64_t cols, int es) {
+  gemm_prep_op_ o = {e, kind, dst, src, rows, cols, es, ALTO_OK};
+  if (!e->profiling) {
+    gemm_prep_run_(&o);
+    return o.st;
+  }
+  float t = 0;
+  ALTO_TRY(e->b->i->time_ms(e->b, gemm_prep_run_, &o, 1, &t));
+  e->prep_ms[kind] += t;
+  e->prep_n[kind]++;
+  return o.st;
+}
+
 static alto_status gemm_fp8_(alto_exec_gpu *e, const alto_node *n, const fp8_operand_ *fa,
                              const fp8_operand_ *fb, gemm_path_ *path) {
   int64_t m = n->shape[0], nn = n->shape[1], k = n->shape[2];
@@ -669,15 +714,24 @@ static alto_status gemm_fp8_(alto_exec_gpu *e, const alto_node *n, const fp8_ope
     g.op[t] = (alto_cublaslt_fp8_operand){ptr_(e, codes), ptr_(e, scales), f[t]->mode,
                                           ALTO_DT_FP8_E4M3, f[t]->scales_lt};
     if (f[t]->transpose) { /* stored [K, R] -> [R, K] */
-      ALTO_TRY(alto_ops_gpu_transpose(e->b, next, ptr_(e, codes), k, R[t], 1));
+      ALTO_TRY(gemm_prep_(e, PREP_TRANSPOSE, next, ptr_(e, codes), k, R[t], 1));
       g.op[t].codes = next;
       next += align_((size_t)(R[t] * k));
     }
     if (f[t]->scales_tr) { /* [K/128, R/128] -> [R/128, K/128] */
-      ALTO_TRY(alto_ops_gpu_transpose(e->b, next, ptr_(e, scales), (k + 127) / 128,
-                                      (R[t] + 127) / 128, 4));
+      ALTO_TRY(gemm_prep_(e, PREP_TRANSPOSE, next, ptr_(e, scales), (k + 127) / 128,
+                          (R[t] + 127) / 128, 4));
       g.op[t].scales = next;
       next += align_((size_t)(((R[t] + 127) / 128) * ((k + 127) / 128) * 4));
+    }
+    if (f[t]->mode == ALTO_CUBLASLT_SCALE_1X128 && !f[t]->scales_lt && R[t] % 4 == 0) {
+      /* [R, K/128] -> [K/128, R] here, not inside cuBLASLt per call, so that alto's GEMM reads
+       * it too (its bulk-copy case); R % 4: no padding lanes (cuBLASLt's scratch zeroes them) */
+      if (!e->recording)
+        ALTO_TRY(gemm_prep_(e, PREP_SCALES, next, ptr_(e, scales), R[t], k, 4));
+      g.op[t].scales = next;
+      g.op[t].scales_lt = true;
+      next += align_((size_t)(R[t] * ((k + 127) / 128) * 4));
     }
     g.ao[t] = alto_operand_of_(&g.op[t], R[t], k);
   }
@@ -705,8 +759,19 @@ static alto_status gemm_fp8_(alto_exec_gpu *e, const alto_node *n, const fp8_ope
   }
   if (!ch && e->n_choices < EXEC_GPU_MAX_CHOICES) {
     ch = &e->choices[e->n_choices++];
-    *ch = (gemm_choice_){m, nn, k, (int)fa->mode, (int)fb->mode, fa->scales_lt, fb->scales_lt,
-                         n->accumulate, g.out, false, -1.f, -1.f, -1};
+    *ch = (gemm_choice_){m,
+                         nn,
+                         k,
+                         (int)fa->mode,
+                         (int)fb->mode,
+                         fa->scales_lt,
+                         fb->scales_lt,
+                         n->accumulate,
+                         g.out,
+                         false,
+                         -1.f,
+                         -1.f,
+                         -1};
     ALTO_TRY(gemm_fp8_choose_(&g, ch));
   }
   g.alto = ch && ch->alto;
@@ -721,13 +786,11 @@ void alto_exec_gpu_gemm_choices(const alto_exec_gpu *e, char *buf, size_t n) {
   buf[0] = 0;
   for (int i = 0; i < e->n_choices && len < n; i++) {
     const gemm_choice_ *c = &e->choices[i];
-    len += (size_t)snprintf(buf + len, n - len,
-                            "%s%lldx%lldx%lld %s%s: %s (cuBLASLt %.3f ms, alto %.3f ms)",
-                            len ? "\n" : "", (long long)c->m, (long long)c->n, (long long)c->k,
-                            c->mode_b == (int)ALTO_CUBLASLT_SCALE_128X128 ? "1x128.128x128"
-                                                                          : "1x128.1x128",
-                            c->accumulate ? " +=" : "", c->alto ? "alto" : "cuBLASLt", c->ms_lt,
-                            c->ms_alto);
+    len += (size_t)snprintf(
+        buf + len, n - len, "%s%lldx%lldx%lld %s%s: %s (cuBLASLt %.3f ms, alto %.3f ms)",
+        len ? "\n" : "", (long long)c->m, (long long)c->n, (long long)c->k,
+        c->mode_b == (int)ALTO_CUBLASLT_SCALE_128X128 ? "1x128.128x128" : "1x128.1x128",
+        c->accumulate ? " +=" : "", c->alto ? "alto" : "cuBLASLt", c->ms_lt, c->ms_alto);
   }
 }
 
@@ -766,8 +829,8 @@ static alto_status run_gemm_(alto_exec_gpu *e, int idx, const alto_node *n) {
     } else if (s == ALTO_OK && !e->recording) {
       s = f32 ? alto_cublaslt_gemm_f32(ptr_(e, n->out[0]), a, b, m, nn, k, n->trans_a, n->trans_b,
                                        n->accumulate, odt)
-              : alto_cublaslt_gemm_bf16(ptr_(e, n->out[0]), a, b, m, nn, k, n->trans_a,
-                                        n->trans_b, n->accumulate, odt);
+              : alto_cublaslt_gemm_bf16(ptr_(e, n->out[0]), a, b, m, nn, k, n->trans_a, n->trans_b,
+                                        n->accumulate, odt);
     }
   }
   e->node_path[idx] = (int)path;
@@ -816,8 +879,8 @@ static alto_status run_node_(alto_exec_gpu *e, int idx) {
   case ALTO_OP_DGE_SCALE:
     return run_dge_(e, n);
   case ALTO_OP_ATTENTION:
-    return alto_gpu_attention(b, OUT_(0), OUT_(1), IN_(0), IN_(1), IN_(2), n->shape[0],
-                              n->shape[2], n->shape[1], n->iparam[0], n->shape[3], n->iparam[1]);
+    return alto_gpu_attention(b, OUT_(0), OUT_(1), IN_(0), IN_(1), IN_(2), n->shape[0], n->shape[2],
+                              n->shape[1], n->iparam[0], n->shape[3], n->iparam[1]);
   case ALTO_OP_ATTENTION_BWD:
     return alto_gpu_attention_bwd(b, OUT_(0), OUT_(1), OUT_(2), IN_(0), IN_(1), IN_(2), IN_(3),
                                   IN_(4), IN_(5), n->shape[0], n->shape[2], n->shape[1],
@@ -830,8 +893,7 @@ static alto_status run_node_(alto_exec_gpu *e, int idx) {
         n->iparam[0]);
   }
   case ALTO_OP_RMSNORM:
-    return alto_ops_gpu_rmsnorm(b, dt, OUT_(0), OUT_(1), IN_(0), IN_(1), rows, cols,
-                                e->m.norm_eps);
+    return alto_ops_gpu_rmsnorm(b, dt, OUT_(0), OUT_(1), IN_(0), IN_(1), rows, cols, e->m.norm_eps);
   case ALTO_OP_RMSNORM_BWD:
     return alto_ops_gpu_rmsnorm_bwd(b, dt, OUT_(0), OUT_(1), IN_(0), IN_(1), IN_(2), IN_(3), rows,
                                     cols, n->accumulate, e->scratch);
@@ -850,8 +912,8 @@ static alto_status run_node_(alto_exec_gpu *e, int idx) {
     return alto_ops_gpu_embed_bwd(b, elem_(e, n->in[1]), OUT_(0), IN_(0), IN_(1), rows, cols,
                                   e->m.vocab_size, e->scratch);
   case ALTO_OP_CROSS_ENTROPY:
-    return alto_ops_gpu_cross_entropy(b, dt, OUT_(1), e->loss_dev, e->scratch, IN_(0), IN_(1),
-                                      rows, cols);
+    return alto_ops_gpu_cross_entropy(b, dt, OUT_(1), e->loss_dev, e->scratch, IN_(0), IN_(1), rows,
+                                      cols);
   case ALTO_OP_ZERO:
     return b->i->memset(b, OUT_(0), 0, buf_(e, n->out[0])->bytes);
   case ALTO_OP_ADAMW:
@@ -931,8 +993,8 @@ int alto_exec_gpu_n_params(const alto_exec_gpu *e) {
   return e->n_params;
 }
 
-void alto_exec_gpu_param(alto_exec_gpu *e, int i, const char **name, int64_t *numel,
-                         float **param, float **grad, float **m, float **v) {
+void alto_exec_gpu_param(alto_exec_gpu *e, int i, const char **name, int64_t *numel, float **param,
+                         float **grad, float **m, float **v) {
   ALTO_ASSERT(i >= 0 && i < e->n_params);
   exec_gpu_param_ *q = &e->params[i];
   *name = buf_(e, q->id)->name;
@@ -949,7 +1011,8 @@ alto_status alto_exec_gpu_sync(alto_exec_gpu *e, bool to_host) {
     int ids[4] = {q->id, q->m, q->v, q->grad};
     float *h[4] = {q->h_param, q->h_m, q->h_v, q->h_grad};
     for (int t = 0; t < (to_host ? 4 : 3); t++)
-      ALTO_TRY(to_host ? alto_exec_gpu_read(e, ids[t], h[t]) : alto_exec_gpu_write(e, ids[t], h[t]));
+      ALTO_TRY(to_host ? alto_exec_gpu_read(e, ids[t], h[t])
+                       : alto_exec_gpu_write(e, ids[t], h[t]));
   }
   return ALTO_OK;
 }
@@ -985,9 +1048,9 @@ static alto_status rec_launch_(alto_backend *b, void *fn, const unsigned grid[3]
   (void)b, (void)fn, (void)grid, (void)threads, (void)smem, (void)args;
   return ALTO_OK;
 }
-static const alto_backend_i rec_i_ = {
-    "record", rec_alloc_, rec_free_, rec_memset_, rec_h2d_, rec_d2h_, rec_sync_, NULL, NULL, NULL,
-    NULL,     rec_launch_, NULL};
+static const alto_backend_i rec_i_ = {"record", rec_alloc_,  rec_free_, rec_memset_, rec_h2d_,
+                                      rec_d2h_, rec_sync_,   NULL,      NULL,        NULL,
+                                      NULL,     rec_launch_, NULL};
 
 typedef struct {
   alto_exec_gpu *e;
@@ -1099,7 +1162,8 @@ alto_status alto_exec_gpu_prepare(alto_exec_gpu *e, int threads, FILE *progress,
   s = c.failed ? alto_error(c.first_error, "%d of %d kernels failed to compile; the first: %s",
                             c.failed, rec.n, c.error)
                : ALTO_OK;
-  for (int i = 0; i < rec.n && s == ALTO_OK; i++) { /* load every module now: the first step is warm */
+  for (int i = 0; i < rec.n && s == ALTO_OK;
+       i++) { /* load every module now: the first step is warm */
     alto_jit_fn fn;
     s = alto_jit_get(e->real, &rec.k[i], &fn);
   }
@@ -1127,23 +1191,36 @@ static void prof_node_(void *arg) {
 alto_status alto_exec_gpu_profile(alto_exec_gpu *e, int64_t step, FILE *out) {
   if (!e->b->i->time_ms)
     return alto_error(ALTO_ERR_UNSUPPORTED, "the %s backend cannot time kernels", e->b->i->name);
-  enum { ROWS = ALTO_OP_COUNT + GEMM_PATH_COUNT };
+  /* rows: the ops, the GEMM paths, then the FP8 operands' transposes and scale layout changes
+   * (timed apart inside their GEMM nodes, whose rows keep the rest) */
+  enum { PREP_ROW = ALTO_OP_COUNT + GEMM_PATH_COUNT, ROWS = PREP_ROW + 2 };
   double ms[ROWS] = {0};
   int count[ROWS] = {0};
   e->step = step;
   ALTO_TRY(upload_rht_(e, step));
   double total = 0;
-  for (int i = 0; i < e->p->n_bwd_end; i++) {
+  e->profiling = true;
+  memset(e->prep_ms, 0, sizeof e->prep_ms);
+  memset(e->prep_n, 0, sizeof e->prep_n);
+  alto_status st = ALTO_OK;
+  for (int i = 0; i < e->p->n_bwd_end && st == ALTO_OK; i++) {
     prof_ctx_ c = {e, i, ALTO_OK};
     float t = 0;
-    ALTO_TRY(e->b->i->time_ms(e->b, prof_node_, &c, 1, &t));
-    ALTO_TRY(c.s);
+    double prep0 = e->prep_ms[0] + e->prep_ms[1];
+    st = e->b->i->time_ms(e->b, prof_node_, &c, 1, &t);
+    if (st == ALTO_OK)
+      st = c.s;
     const alto_node *n = &e->p->nodes[i];
     int row = n->op == ALTO_OP_GEMM ? ALTO_OP_COUNT + e->node_path[i] : (int)n->op;
-    ms[row] += t;
+    double own = t - (e->prep_ms[0] + e->prep_ms[1] - prep0);
+    ms[row] += own;
     count[row]++;
     total += t;
   }
+  e->profiling = false;
+  ALTO_TRY(st);
+  for (int r = 0; r < 2; r++)
+    ms[PREP_ROW + r] = e->prep_ms[r], count[PREP_ROW + r] = e->prep_n[r];
   fprintf(out, "per-op breakdown of one forward + backward (device events per node, ms):\n");
   for (int pass = 0; pass < ROWS; pass++) {
     int best = -1; /* largest first */
@@ -1152,8 +1229,10 @@ alto_status alto_exec_gpu_profile(alto_exec_gpu *e, int64_t step, FILE *out) {
         best = r;
     if (best < 0)
       break;
-    const char *name = best >= ALTO_OP_COUNT ? gemm_path_names_[best - ALTO_OP_COUNT]
-                                             : alto_ir_op_name((alto_op)best);
+    const char *name = best == PREP_ROW        ? "fp8 operand transpose"
+                       : best == PREP_ROW + 1  ? "fp8 scales -> MN-major"
+                       : best >= ALTO_OP_COUNT ? gemm_path_names_[best - ALTO_OP_COUNT]
+                                               : alto_ir_op_name((alto_op)best);
     fprintf(out, "  %-20s %9.3f ms %5.1f%%  x%d\n", name, ms[best],
             total > 0 ? 100.0 * ms[best] / total : 0.0, count[best]);
     count[best] = 0;

@@ -836,6 +836,9 @@ static void test_transpose(void) {
   test_transpose_case(4096 + 96, 7168, 1); /* an FP8 operand, rows not a multiple of the tile */
   test_transpose_case(7168, 4096 + 96, 1);
   test_transpose_case(4096 + 96, 7168 / 32, 4); /* its fp32 scales (1x32 blocks) */
+  /* bytes in whole 64 x 64 tiles: the vector path (alto_transpose_u8_64), many tiles per CTA */
+  test_transpose_case(8192, 2048, 1);
+  test_transpose_case(192, 8192 + 64, 1);
   for (int eb = 1; eb <= 4; eb *= 2) {
     test_transpose_case(129, 33, eb);
     test_transpose_case(64, 64, eb); /* exactly one tile (eb 4: four) */
