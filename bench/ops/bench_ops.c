@@ -131,6 +131,18 @@ static void run_copy(void *p) {
     ST = alto_cuda_d2d(S.copy_dst, S.copy_src, S.copy_bytes);
 }
 
+/* FP8 codes (M, ffn) -> (ffn, M) and (M, dim) -> (dim, M): the wgrad operands' K-major copies */
+static void run_transpose_mf(void *p) {
+  (void)p;
+  if (ST == ALTO_OK)
+    ST = alto_ops_gpu_transpose(B, S.d, S.a, S.M, S.ffn, 1);
+}
+static void run_transpose_md(void *p) {
+  (void)p;
+  if (ST == ALTO_OK)
+    ST = alto_ops_gpu_transpose(B, S.d, S.x, S.M, S.dim, 1);
+}
+
 static alto_dptr dalloc(size_t bytes) {
   alto_dptr p = 0;
   if (ST == ALTO_OK)
@@ -270,6 +282,9 @@ int main(int argc, char **argv) {
       {"embed", sh_md, run_embed, 6.0 * (double)md, 20},
       /* dout read, the touched dtable rows (at most M) read and written */
       {"embed_bwd", sh_md, run_embed_bwd, 2.0 * (double)md + 8.0 * (double)md, 10},
+      /* one byte per element read and written */
+      {"transpose fp8 codes", sh_mf, run_transpose_mf, 2.0 * (double)mf, 20},
+      {"transpose fp8 codes", sh_md, run_transpose_md, 2.0 * (double)md, 20},
   };
   if (csv)
     printf("op,shape,ms,GB/s,fraction_of_copy,bound_ms\n");
