@@ -1018,9 +1018,12 @@ alto_status alto_exec_gpu_sync(alto_exec_gpu *e, bool to_host) {
 }
 
 /* ---- prepare: record the kernels of one step, compile them in parallel, load them --------- */
+/* Distinct fake ranges (never dereferenced): the launch paths compare pointers (a transpose
+ * refuses out == in), so the arena and the scratch must not share an address. */
 static alto_status rec_alloc_(alto_backend *b, size_t n, alto_dptr *out) {
-  (void)b, (void)n;
-  *out = EXEC_GPU_ALIGN;
+  (void)b;
+  static alto_dptr next = (alto_dptr)1 << 40;
+  *out = __atomic_fetch_add(&next, align_(n ? n : 1) + EXEC_GPU_ALIGN, __ATOMIC_RELAXED);
   return ALTO_OK;
 }
 static void rec_free_(alto_backend *b, alto_dptr p) {

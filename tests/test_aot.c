@@ -330,6 +330,24 @@ static void test_cli_compile(void) {
   unsetenv("ALTO_CACHE_DIR");
 }
 
+/* The GPU executor's kernels of an fp8_block plan at several batch shapes, recorded without a
+ * device (--list compiles nothing): alto's FP8 GEMMs among them, and no false refusal from the
+ * recording backend's fake addresses (once every allocation got the same one, and a transpose
+ * into the scratch looked like one in place for some shapes). */
+static void test_cli_fp8_plan(void) {
+  char dir[1024];
+  snprintf(dir, sizeof dir, "%s", alto_test_tmpdir("aot-fp8"));
+  const char *shapes[] = {"", "--batch 4 --seq 256", "--batch 8", "--batch 3 --seq 512"};
+  for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+    char args[256];
+    snprintf(args, sizeof args,
+             "--model llama3/debugmodel --recipe fp8_block --arch sm_90a --list %s", shapes[i]);
+    CHECKF(cli_(dir, args) == 0, "%s: %s\n%s", args, out_, err_);
+    CHECKF(strstr(out_, "exec  gemm.fp8.a1x128.b128x128.") != NULL, "%s: %s", args, out_);
+    CHECKF(strstr(out_, "exec  gemm.fp8.a1x128.b1x128.") != NULL, "%s: %s", args, out_);
+  }
+}
+
 static void test_cli_errors(void) {
   char dir[1024];
   snprintf(dir, sizeof dir, "%s", alto_test_tmpdir("aot-err"));
@@ -365,6 +383,7 @@ int main(void) {
     fprintf(stderr, "NVRTC not available: the compile parts are skipped (%s)\n", alto_last_error());
   RUN(test_plan_kernels);
   RUN(test_cli_errors);
+  RUN(test_cli_fp8_plan);
   RUN(test_cli_emit_src);
   RUN(test_aot_then_warm);
   RUN(test_cli_compile);

@@ -318,6 +318,24 @@ static void list_kernels_(const alto_qkern *ks, int n, const alto_plan_kernels *
 }
 
 /* Emits and/or compiles; returns the exit code. */
+/* One batch with the options' target, arch, threads, emit dir and compile flag, and a progress
+ * line: quantization descriptors ks, or ready stubs gen. */
+static void run_batch_(const aot_opts_ *o, const alto_qkern *ks, const alto_gen_kernel *gen, int n,
+                       alto_aot_summary *sum) {
+  progress_ prog = {alto_log_color(), now_()};
+  alto_aot_batch b = {.kernels = ks,
+                      .gen = gen,
+                      .n = n,
+                      .target = o->target,
+                      .arch = o->arch,
+                      .threads = o->jobs,
+                      .emit_dir = o->emit_dir,
+                      .compile = o->compile,
+                      .progress = progress_cb_,
+                      .progress_ctx = &prog};
+  alto_aot_run(&b, sum);
+}
+
 static int run_aot_(const aot_opts_ *o, const alto_plan_kernels *pk, const char *what) {
   alto_qkern *ks = NULL;
   int n = select_kernels_(o, pk, &ks);
@@ -349,18 +367,8 @@ static int run_aot_(const aot_opts_ *o, const alto_plan_kernels *pk, const char 
     free(ks);
     return 1;
   }
-  progress_ prog = {alto_log_color(), now_()};
-  alto_aot_batch b = {.kernels = ks,
-                      .n = n,
-                      .target = o->target,
-                      .arch = o->arch,
-                      .threads = o->jobs,
-                      .emit_dir = o->emit_dir,
-                      .compile = o->compile,
-                      .progress = progress_cb_,
-                      .progress_ctx = &prog};
   alto_aot_summary sum;
-  alto_aot_run(&b, &sum);
+  run_batch_(o, ks, NULL, n, &sum);
   free(ks);
   if (o->compile)
     printf("%s: %d kernels: %d compiled, %d found in cache, %d failed in %.1f s (%d threads)\n"
@@ -399,18 +407,8 @@ static int run_exec_aot_(const aot_opts_ *o, const alto_model *m, const alto_pla
   } else if (n > 0) {
     printf("GPU executor: %d kernels (training ops, attention, quantization) for %s\n", n, o->arch);
     fflush(stdout);
-    progress_ prog = {alto_log_color(), now_()};
-    alto_aot_batch b = {.gen = rec.k,
-                        .n = n,
-                        .target = o->target,
-                        .arch = o->arch,
-                        .threads = o->jobs,
-                        .emit_dir = o->emit_dir,
-                        .compile = o->compile,
-                        .progress = progress_cb_,
-                        .progress_ctx = &prog};
     alto_aot_summary sum;
-    alto_aot_run(&b, &sum);
+    run_batch_(o, NULL, rec.k, n, &sum);
     printf("%s: %d executor kernels: %d compiled, %d found in cache, %d written, %d failed in "
            "%.1f s\n",
            o->arch, n, sum.compiled, sum.cached, sum.written, sum.failed, sum.seconds);
