@@ -339,8 +339,10 @@ static void run_fp8_tensor(int64_t m, int64_t n, int64_t k, bool acc, alto_dtype
     bf[i] = alto_e4m3_to_f32(b[i]);
   size_t esz = out == ALTO_DT_BF16 ? 2 : 4;
   gpu_buf ga = gpu_alloc(B, (size_t)(m * k)), gb = gpu_alloc(B, (size_t)(n * k));
-  gpu_buf gs = gpu_alloc(B, 8), gc = gpu_alloc(B, (size_t)(m * n) * esz);
-  gpu_upload(B, ga, a), gpu_upload(B, gb, b), gpu_upload(B, gs, scales);
+  /* the two scales 16 bytes apart: cuBLASLt wants 16-byte aligned scale pointers */
+  float sc[8] = {scales[0], 0, 0, 0, scales[1], 0, 0, 0};
+  gpu_buf gs = gpu_alloc(B, sizeof sc), gc = gpu_alloc(B, (size_t)(m * n) * esz);
+  gpu_upload(B, ga, a), gpu_upload(B, gb, b), gpu_upload(B, gs, sc);
   double *c0 = NULL;
   if (acc) {
     void *c0dev = malloc(gc.bytes);
@@ -350,7 +352,11 @@ static void run_fp8_tensor(int64_t m, int64_t n, int64_t k, bool acc, alto_dtype
     free(c0dev);
   }
   alto_status st = alto_cublaslt_gemm_fp8_tensor(gpu_ptr(gc), gpu_ptr(ga), gpu_ptr(gs), gpu_ptr(gb),
-                                                 gpu_ptr(gs) + 4, m, n, k, acc, out);
+                                                 gpu_ptr(gs) + 16, m, n, k, acc, out);
+  /* a scale 4 bytes past an aligned address: refused here, before cuBLASLt says NOT_SUPPORTED */
+  CHECKF(alto_cublaslt_gemm_fp8_tensor(gpu_ptr(gc), gpu_ptr(ga), gpu_ptr(gs), gpu_ptr(gb),
+                                       gpu_ptr(gs) + 4, m, n, k, acc, out) == ALTO_ERR_INVALID_ARG,
+         "%s: a 4-byte aligned scale accepted", what);
   CHECKF(st == ALTO_OK, "%s: %s", what, alto_last_error());
   CHECKF(B->i->sync(B) == ALTO_OK, "%s: %s", what, alto_last_error());
   if (st == ALTO_OK) {

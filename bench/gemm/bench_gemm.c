@@ -82,7 +82,7 @@ typedef struct {
   alto_cuda_ptr a8, b8;               /* E4M3 [M, K], [N, K] */
   alto_cuda_ptr sa, sb2, sb1;         /* fp32 [M, kb], [ceil(N/128), kb], [N, kb] */
   alto_cuda_ptr lsa, lsb2, lsb1;      /* the same in cuBLASLt's layouts */
-  alto_cuda_ptr tscale;               /* two fp32: per-tensor scales of A and B */
+  alto_cuda_ptr tscale;               /* per-tensor scales of A (at 0) and B (at 16 bytes) */
   alto_cuda_ptr mxa, mxsa, mxb, mxsb; /* MXFP4 codes [R, K/2] and E8M0 scales [R, K/32] */
   alto_cuda_ptr ea, esa, eb, esb;     /* converted: E4M3 [R, K], fp32 [kb, R4] (MN-major, which
                                        * is cuBLASLt's 1x128 layout too) */
@@ -146,8 +146,8 @@ static alto_status run_kind(int kind, const bench_bufs *d, alto_cuda_ptr c) {
   case KIND_BF16:
     return alto_cublaslt_gemm_bf16(c, d->a16, d->b16, m, n, k, false, false, false, ALTO_DT_BF16);
   case KIND_FP8_TENSOR:
-    return alto_cublaslt_gemm_fp8_tensor(c, d->a8, d->tscale, d->b8, d->tscale + 4, m, n, k, false,
-                                         ALTO_DT_BF16);
+    return alto_cublaslt_gemm_fp8_tensor(c, d->a8, d->tscale, d->b8, d->tscale + 16, m, n, k,
+                                         false, ALTO_DT_BF16);
   case KIND_LT_FPROP:
     return alto_cublaslt_gemm_fp8_block(c, &la, &lb2, m, n, k, false, ALTO_DT_BF16);
   case KIND_LT_WGRAD:
@@ -251,7 +251,7 @@ static alto_status bufs_make(bench_bufs *d, int64_t m, int64_t n, int64_t k) {
                         alto_cublaslt_scale_bytes(ALTO_CUBLASLT_SCALE_1X128, m, k),
                         alto_cublaslt_scale_bytes(ALTO_CUBLASLT_SCALE_128X128, n, k),
                         alto_cublaslt_scale_bytes(ALTO_CUBLASLT_SCALE_1X128, n, k),
-                        8,
+                        32,
                         mk / 2,
                         mk / 32,
                         nk / 2,
@@ -265,7 +265,7 @@ static alto_status bufs_make(bench_bufs *d, int64_t m, int64_t n, int64_t k) {
                         mn * 4};
   for (int i = 0; i < NBUF; i++)
     ALTO_TRY(alto_cuda_malloc(buf_slot(d, i), bytes[i]));
-  float tscale[2] = {0.004f, 0.004f};
+  float tscale[8] = {0.004f, 0, 0, 0, 0.004f, 0, 0, 0}; /* cuBLASLt: 16-byte aligned scales */
   ALTO_TRY(bench_fill_pattern(d->a16, mk * 2, pat_bf16, BENCH_PAT_BYTES));
   ALTO_TRY(bench_fill_pattern(d->b16, nk * 2, pat_bf16, BENCH_PAT_BYTES));
   ALTO_TRY(bench_fill_pattern(d->a8, mk, pat_e4m3, BENCH_PAT_BYTES));

@@ -756,6 +756,10 @@ alto_status alto_cublaslt_gemm_fp8_tensor(alto_cuda_ptr c, alto_cuda_ptr a, alto
   if (!a || !b || !a_scale || !b_scale)
     return alto_error(ALTO_ERR_INVALID_ARG,
                       "cuBLASLt per-tensor FP8 GEMM: A, B and both scales are needed");
+  if (a_scale % 16 || b_scale % 16)
+    return alto_error(ALTO_ERR_INVALID_ARG,
+                      "cuBLASLt per-tensor FP8 GEMM: the scale pointers must be 16-byte aligned "
+                      "(cuBLASLt refuses others with NOT_SUPPORTED)");
   if (k % 16 || n % 16)
     return alto_error(ALTO_ERR_INVALID_ARG,
                       "cuBLASLt per-tensor FP8 GEMM: N=%lld and K=%lld must be multiples of 16 "

@@ -145,6 +145,8 @@ alto_status alto_cublaslt_gemm_fp8_block(alto_cuda_ptr c, const alto_cublaslt_fp
  *   b        [N, K]  E4M3 codes, K-major;  b_scale: one fp32 on the device
  *   C (+)= (a_scale b_scale) codes(A) codes(B)^T, fp32 accumulation
  * K and N multiples of 16 (16-byte rows of the FP8 operands as cuBLASLt sees them), M any >= 1.
+ * Both scale pointers 16-byte aligned: cuBLASLt 13.1 refuses a scalar scale at a 4- or 8-byte
+ * aligned address with NOT_SUPPORTED (measured on the H100 and H200); ALTO_ERR_INVALID_ARG here.
  * The speed ceiling of FP8 on the tensor cores without block scales (bench/gemm/bench_gemm.c). */
 alto_status alto_cublaslt_gemm_fp8_tensor(alto_cuda_ptr c, alto_cuda_ptr a, alto_cuda_ptr a_scale,
                                           alto_cuda_ptr b, alto_cuda_ptr b_scale, int64_t m,
