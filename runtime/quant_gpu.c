@@ -253,6 +253,9 @@ alto_status alto_gpu_rht_apply(alto_backend *b, const alto_tensor_view *x, alto_
   alto_qargs a;
   memset(&a, 0, sizeof a);
   alto_dims_(x, &a.rows, &a.cols, &a.R);
+  if (a.cols % 2) /* the kernels transform column pairs */
+    return alto_error(ALTO_ERR_INVALID_ARG, "the RHT on the GPU needs an even last dim, not %lld",
+                      (long long)a.cols);
   a.x = xd;
   a.y = y;
   a.rht_sign = rht->table;

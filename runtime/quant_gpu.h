@@ -43,7 +43,8 @@ alto_qkern alto_mx69_kernel(int quant_bit, int group_size, alto_elem dtype, alto
 
 /* The RHT alone (the plan's RHT node): y = R x along the rows (dim -2) in chunks of rht->b,
  * in x's dtype (bf16 rounding of the fp32 transform, as alto_cpu_rht with out_dtype = x's).
- * rht->table must be uploaded (alto_gpu_rht_upload). Asynchronous. */
+ * rht->table must be uploaded (alto_gpu_rht_upload). The last dim must be even (the kernels
+ * transform column pairs; ALTO_ERR_INVALID_ARG otherwise). Asynchronous. */
 alto_qkern alto_rht_kernel(alto_elem dtype, int rht_b, alto_target target, const char *arch);
 alto_status alto_gpu_rht_apply(alto_backend *b, const alto_tensor_view *x, alto_dptr xd,
                          const alto_gpu_rht *rht, alto_dptr y);

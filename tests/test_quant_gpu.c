@@ -280,6 +280,43 @@ static void test_matrix(void) {
   }
 }
 
+/* y = R x alone (alto_gpu_rht_apply: the trainer's RHT nodes) against alto_cpu_rht, bit for bit
+ * (NaN and Inf included), b = 16, 32 (quant_rht.cuh) and 64 (quant_tile.cuh), both dtypes. */
+static void test_rht_apply(void) {
+  if (!selected("rht apply"))
+    return;
+  const int bs[3] = {16, 32, 64};
+  for (int d = 0; d < 2; d++)
+    for (int i = 0; i < 3; i++) {
+      alto_elem dt = d ? ALTO_ELEM_F32 : ALTO_ELEM_BF16;
+      const int64_t dims[3] = {2, 128, 1030}, rows = dims[0] * dims[1], n = rows * dims[2];
+      alto_tensor_view x = {NULL, dt, 3, {dims[0], dims[1], dims[2]}};
+      size_t esz = d ? 4 : 2;
+      float *xf = malloc((size_t)n * 4);
+      uint16_t *xb = malloc((size_t)n * 2);
+      make_input(xf, rows, dims[2], 1);
+      for (int64_t k = 0; k < n; k++)
+        xb[k] = alto_f32_to_bf16(xf[k]);
+      x.data = d ? (const void *)xf : (const void *)xb;
+      alto_gpu_rht rht = {bs[i], 0xABC, alto_stream_id(1, 2, 3, ALTO_RNG_RHT), 0};
+      void *ref = malloc((size_t)n * esz), *got = malloc((size_t)n * esz);
+      CHECK(alto_cpu_rht(&x, rht.b, rht.seed, rht.stream, dt, ref) == ALTO_OK);
+      gpu_buf gx = gpu_alloc(B, (size_t)n * esz), gy = gpu_alloc(B, (size_t)n * esz);
+      gpu_upload(B, gx, x.data);
+      CHECKF(alto_gpu_rht_upload(B, &rht) == ALTO_OK, "%s", alto_last_error());
+      alto_status st = alto_gpu_rht_apply(B, &x, gpu_ptr(gx), &rht, gpu_ptr(gy));
+      CHECKF(st == ALTO_OK && B->i->sync(B) == ALTO_OK, "rht apply: %s", alto_last_error());
+      gpu_download(B, got, gy, "rht apply");
+      int64_t f = first_diff(ref, got, n * (int64_t)esz);
+      CHECKF(f < 0, "rht apply b=%d %s: differs at byte %lld", bs[i], d ? "f32" : "bf16",
+             (long long)f);
+      fprintf(stderr, "  %-4s rht apply b=%d %s\n", f < 0 ? "ok" : "FAIL", bs[i], d ? "f32" : "bf16");
+      alto_gpu_rht_free(B, &rht);
+      gpu_free(B, &gx), gpu_free(B, &gy);
+      free(ref), free(got), free(xf), free(xb);
+    }
+}
+
 int main(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--quick") == 0)
@@ -292,6 +329,7 @@ int main(int argc, char **argv) {
   fprintf(stderr, "GPU: %s (%s)\n", B->device_name, B->arch);
   rng.s = alto_test_seed();
   RUN(test_matrix);
+  RUN(test_rht_apply);
   alto_backend_close(B);
   return alto_test_finish();
 }
