@@ -27,7 +27,7 @@ static int alto_gemm_stage_bytes_(alto_gemm_bscale bs, int bn) {
   return ALTO_GEMM_BM * ALTO_GEMM_BK + bn * ALTO_GEMM_BK + (ALTO_GEMM_BM + sb) * 4 + 16;
 }
 
-static int alto_gemm_max_stages_(alto_gemm_bscale bs, int bn) {
+int alto_gemm_max_stages(alto_gemm_bscale bs, int bn) {
   int s = (ALTO_GEMM_SMEM_MAX - 1024) / alto_gemm_stage_bytes_(bs, bn);
   return s > ALTO_GEMM_MAX_STAGES ? ALTO_GEMM_MAX_STAGES : s;
 }
@@ -60,7 +60,7 @@ alto_gemm_config alto_gemm_config_for(int64_t m, int64_t n, int64_t k, alto_gemm
       best_tiles = tiles;
     }
   }
-  best.stages = alto_gemm_max_stages_(bscale, best.bn);
+  best.stages = alto_gemm_max_stages(bscale, best.bn);
   best.group_m = ALTO_GEMM_GROUP_M;
   best.cluster = 1; /* pairs multicasting B measured slower on the H100 (bench/NOTES.md) */
   int64_t units = (m + (int64_t)ALTO_GEMM_BM * best.cluster - 1) / (ALTO_GEMM_BM * best.cluster) *
@@ -102,7 +102,7 @@ static alto_status alto_gemm_check_(const alto_gemmkern *k) {
     return alto_error(ALTO_ERR_INVALID_ARG,
                       "gemm kernel: %d stages of tile width %d (2 to %d, within %d bytes of shared "
                       "memory)",
-                      k->stages, k->bn, alto_gemm_max_stages_(k->bscale, k->bn),
+                      k->stages, k->bn, alto_gemm_max_stages(k->bscale, k->bn),
                       ALTO_GEMM_SMEM_MAX);
   if (k->cluster != 1 && k->cluster != 2)
     return alto_error(ALTO_ERR_INVALID_ARG, "gemm kernel: cluster %d (1 or 2)", k->cluster);
@@ -186,7 +186,7 @@ int alto_gemm_variants(alto_target target, const char *arch, alto_gemmkern *out,
           k.out_f32 = f32;
           k.accumulate = acc;
           k.bn = w[i];
-          k.stages = alto_gemm_max_stages_(k.bscale, k.bn);
+          k.stages = alto_gemm_max_stages(k.bscale, k.bn);
           k.group_m = ALTO_GEMM_GROUP_M;
           k.cluster = cl;
           k.target = target;

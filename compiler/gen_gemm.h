@@ -58,6 +58,9 @@ typedef struct {
   char arch[16];      /* "sm_90a" */
 } alto_gemmkern;
 
+/* The deepest pipeline (at most 8 stages) whose shared memory fits for tile width bn. */
+int alto_gemm_max_stages(alto_gemm_bscale bscale, int bn);
+
 /* Dynamic shared memory of a kernel: 1 KiB alignment slack, stages x (A tile + B tile + scales
  * + two mbarriers). */
 int alto_gemm_smem_bytes(const alto_gemmkern *k);

@@ -65,7 +65,11 @@ static void make_bf16(uint16_t *h, float *f, int64_t n) {
 }
 
 /* The initial C for accumulate (random, in the output dtype): device bytes in dev, values in c0. */
-static void make_c0(void *dev, double *c0, int64_t n, alto_dtype out) {
+/* A random C (outliers) of n elements in out's dtype uploaded to gc; returns its values in fp64
+ * (the caller frees them). */
+static double *upload_c0(gpu_buf gc, int64_t n, alto_dtype out) {
+  void *dev = malloc(gc.bytes);
+  double *c0 = malloc((size_t)n * 8);
   float *f = malloc((size_t)n * 4);
   alto_test_fill_outliers(&rng, f, n, 1.0f);
   for (int64_t i = 0; i < n; i++) {
@@ -78,6 +82,9 @@ static void make_c0(void *dev, double *c0, int64_t n, alto_dtype out) {
     }
   }
   free(f);
+  gpu_upload(B, gc, dev);
+  free(dev);
+  return c0;
 }
 
 /* Downloads C (checking guards) as floats. */
@@ -122,14 +129,7 @@ static void run_bf16(int64_t m, int64_t n, int64_t k, bool ta, bool tb, bool acc
   gpu_buf gc = gpu_alloc(B, (size_t)(m * n) * esz);
   CHECK(B->i->h2d(B, gpu_ptr(ga) + a_offset, ah, (size_t)(m * k) * 2) == ALTO_OK);
   gpu_upload(B, gb, bh);
-  double *c0 = NULL;
-  if (acc) {
-    void *c0dev = malloc(gc.bytes);
-    c0 = malloc((size_t)(m * n) * 8);
-    make_c0(c0dev, c0, m * n, out);
-    gpu_upload(B, gc, c0dev);
-    free(c0dev);
-  }
+  double *c0 = acc ? upload_c0(gc, m * n, out) : NULL;
   alto_status st = alto_cublaslt_gemm_bf16(gpu_ptr(gc), gpu_ptr(ga) + a_offset, gpu_ptr(gb), m, n,
                                            k, ta, tb, acc, out);
   CHECKF(st == ALTO_OK, "%s: %s", what, alto_last_error());
@@ -248,14 +248,7 @@ static void run_fp8(int64_t m, int64_t n, int64_t k, alto_cublaslt_scale_mode ma
   fp8_make(&b, n, k, mb);
   size_t esz = out == ALTO_DT_BF16 ? 2 : 4;
   gpu_buf gc = gpu_alloc(B, (size_t)(m * n) * esz);
-  double *c0 = NULL;
-  if (acc) {
-    void *c0dev = malloc(gc.bytes);
-    c0 = malloc((size_t)(m * n) * 8);
-    make_c0(c0dev, c0, m * n, out);
-    gpu_upload(B, gc, c0dev);
-    free(c0dev);
-  }
+  double *c0 = acc ? upload_c0(gc, m * n, out) : NULL;
   alto_cublaslt_fp8_operand oa = {gpu_ptr(a.codes), gpu_ptr(a.scales), ma, ALTO_DT_FP8_E4M3, false};
   alto_cublaslt_fp8_operand ob = {gpu_ptr(b.codes), gpu_ptr(b.scales), mb, ALTO_DT_FP8_E4M3, false};
   alto_status st = alto_cublaslt_gemm_fp8_block(gpu_ptr(gc), &oa, &ob, m, n, k, acc, out);
@@ -343,14 +336,7 @@ static void run_fp8_tensor(int64_t m, int64_t n, int64_t k, bool acc, alto_dtype
   float sc[8] = {scales[0], 0, 0, 0, scales[1], 0, 0, 0};
   gpu_buf gs = gpu_alloc(B, sizeof sc), gc = gpu_alloc(B, (size_t)(m * n) * esz);
   gpu_upload(B, ga, a), gpu_upload(B, gb, b), gpu_upload(B, gs, sc);
-  double *c0 = NULL;
-  if (acc) {
-    void *c0dev = malloc(gc.bytes);
-    c0 = malloc((size_t)(m * n) * 8);
-    make_c0(c0dev, c0, m * n, out);
-    gpu_upload(B, gc, c0dev);
-    free(c0dev);
-  }
+  double *c0 = acc ? upload_c0(gc, m * n, out) : NULL;
   alto_status st = alto_cublaslt_gemm_fp8_tensor(gpu_ptr(gc), gpu_ptr(ga), gpu_ptr(gs), gpu_ptr(gb),
                                                  gpu_ptr(gs) + 16, m, n, k, acc, out);
   /* a scale 4 bytes past an aligned address: refused here, before cuBLASLt says NOT_SUPPORTED */

@@ -111,15 +111,8 @@ static const alto_gemm_config *forced_config(alto_gemm_config *c, int64_t m, int
     c->stages = force_stages;
   if (force_cluster)
     c->cluster = force_cluster;
-  if (force_bn || force_stages) { /* the deepest ring that fits unless given */
-    alto_gemmkern kk = alto_gemm_kernel_for(bs, false, false, c, B->arch);
-    while (!force_stages && c->stages < 8 && (kk.stages = c->stages + 1) &&
-           alto_gemm_smem_bytes(&kk) <= ALTO_GEMM_SMEM_MAX)
-      c->stages++;
-    while (!force_stages && c->stages > 2 && (kk.stages = c->stages) &&
-           alto_gemm_smem_bytes(&kk) > ALTO_GEMM_SMEM_MAX)
-      c->stages--;
-  }
+  if (force_bn && !force_stages) /* the deepest ring that fits the forced width */
+    c->stages = alto_gemm_max_stages(bs, c->bn);
   int64_t units = (m + 128 * c->cluster - 1) / (128 * c->cluster) * ((n + c->bn - 1) / c->bn);
   int64_t slots = sm_count / c->cluster;
   c->ctas = (int)((units < slots ? units : slots) * c->cluster);
