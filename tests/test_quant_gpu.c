@@ -92,6 +92,9 @@ static void run_dual(const alto_qcase *c, const alto_tensor_view *x, gpu_buf gx,
   free(xr);
 }
 
+/* Every input is multiplied by this power of two (the extreme-scale cases of test_matrix). */
+static float input_scale = 1.0f;
+
 static void run_case(const alto_qcase *c, alto_elem dtype, int ndim, const int64_t *dims) {
   alto_tensor_view x = {NULL, dtype, ndim, {dims[0], dims[1], ndim == 3 ? dims[2] : 0}};
   int64_t n = alto_tensor_numel(&x), cols = dims[ndim - 1], rows = n / cols;
@@ -102,6 +105,7 @@ static void run_case(const alto_qcase *c, alto_elem dtype, int ndim, const int64
                                      !(c->spec.scheme == ALTO_SCHEME_NVFP4 && c->spec.two_level));
   make_input(xf, rows, cols, specials);
   for (int64_t i = 0; i < n; i++) {
+    xf[i] *= input_scale; /* a power of two: exact, barring fp32 underflow */
     xb[i] = alto_f32_to_bf16(xf[i]);
     if (dtype == ALTO_ELEM_BF16)
       xf[i] = alto_bf16_to_f32(xb[i]);
@@ -276,6 +280,16 @@ static void test_matrix(void) {
         if (sp->scheme == ALTO_SCHEME_FP8_TENSORWISE) {
           int64_t tail[2] = {5, 1030}; /* n % 16 != 0 */
           run_case(c, dt, 2, tail);
+        }
+        if (sp->scheme == ALTO_SCHEME_NVFP4 || sp->scheme == ALTO_SCHEME_FP8_BLOCK) {
+          /* divisors outside the fp32 division's range (quant_codes.cuh: tiny two-level outer
+           * scales, saturated NVFP4 inner scales) and huge fp8_block scales inside it */
+          const float extreme[3] = {0x1p-120f, 0x1p-60f, 0x1p100f};
+          for (int k = 0; k < 3; k++) {
+            input_scale = extreme[k];
+            run_case(c, dt, 3, small);
+          }
+          input_scale = 1.0f;
         }
       }
       fprintf(stderr, "  %-4s %s %s\n", alto_test_failures == before ? "ok" : "FAIL", c->label,

@@ -94,7 +94,7 @@ __device__ __forceinline__ alto_u32 alto_bitsel_(alto_u32 m, alto_u32 a, alto_u3
 }
 
 // The E2M1 code (sign in bit 3) of a non-NaN value's bits b: alto_e2m1_rne_nonan_'s bits (checked on
-// every non-NaN fp32 pattern by bench/quant/quant_host_emu.cpp). The same magic-number add does the
+// every non-NaN fp32 pattern by tests/quant_host_emu.cpp). The same magic-number add does the
 // RNE rounding onto the grid spacing 2^(me-128), me = max(exponent, 127); here the magic also carries
 // the code's offset 2 (me - 127) in its low mantissa bits (an even number of steps, so ties still go
 // to the even step), and the low 3 bits of the sum are the magnitude's code.
@@ -112,7 +112,7 @@ __device__ __forceinline__ alto_u32 alto_e2m1_code_(alto_u32 b) {
 // sm_90 has bf16x2 multiply, add and min, and 16-bit-lane max: with them an MX block's E2M1 cast of bf16
 // inputs takes ~6 instructions per element instead of ~11 (the scalar path above, fp32 per value).
 // On the host the same steps run on a C model of the instructions (IEEE RNE), which
-// bench/quant/quant_host_emu.cpp checks against alto_mx_encode_inv for every bf16 pattern and every
+// tests/quant_host_emu.cpp checks against alto_mx_encode_inv for every bf16 pattern and every
 // scale; other devices (sm < 90, HIP) take the scalar path.
 #if (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900) || \
     (!defined(__CUDA_ARCH__) && !defined(__HIP_DEVICE_COMPILE__) && !defined(__HIPCC_RTC__))
@@ -211,12 +211,35 @@ __device__ __forceinline__ alto_u32 alto_block_scale(float amax, float outer) {
 
 // Per-block encoding state, computed once per block: whether the block holds a NaN (then every
 // code is 0), the constant each element needs (MX: 2^(127-s); NVFP4: inner * outer; FP8: d) and,
-// for the divisions, r = 1/k rounded to fp64 (alto_block_q_).
+// for the divisions (alto_block_q_), whether they run in fp32 (fast: y = fl32(1/k)) or through fp64
+// (r = fl64(1/k)).
 struct alto_block_enc {
   bool nan;
+  bool fast;
   float k;
+  float y;
   double r;
 };
+
+// How alto_block_q_ divides: by each block's own choice (b.fast), or forced: F32 (the caller has
+// checked b.fast for every block the call sees) or F64 (r set in every block, fast ones included).
+enum { ALTO_DIV_ANY = 0, ALTO_DIV_F32 = 1, ALTO_DIV_F64 = 2 };
+
+__device__ __forceinline__ float alto_ffma_(float a, float b, float c) {
+#if defined(__CUDA_ARCH__)
+  return __fmaf_rn(a, b, c);
+#else
+  return fmaf(a, b, c);
+#endif
+}
+__device__ __forceinline__ double alto_rcp64_(float k) {
+#if defined(__CUDA_ARCH__)
+  return __drcp_rn((double)k); // IEEE round to nearest, as 1.0 / k
+#else
+  return ALTO_DDIV(1.0, (double)k);
+#endif
+}
+
 template <int KIND>
 __device__ __forceinline__ alto_block_enc alto_block_enc_make(alto_u32 scale, float outer) {
   alto_block_enc b;
@@ -230,11 +253,19 @@ __device__ __forceinline__ alto_block_enc alto_block_enc_make(alto_u32 scale, fl
     b.nan = false; /* blockwise FP8 lets a NaN flow through the division: codes 0x7F */
     b.k = alto_f32_from_bits(scale);
   }
-#if defined(__CUDA_ARCH__)
-  b.r = __drcp_rn((double)b.k); // IEEE round to nearest, as 1.0 / k
-#else
-  b.r = ALTO_DDIV(1.0, (double)b.k);
-#endif
+  // fp32 division (alto_block_q_) where it is exact: a divisor in [2^-69, 2^125] (no NaN) and no
+  // element of the block infinite (NVFP4: an Inf block has the largest inner scale 448, 0x7E; FP8:
+  // its d is Inf). Elsewhere (extreme two-level outer scales, saturated blocks) fp64.
+  b.fast = KIND != ALTO_QK_MX && b.k >= 0x1p-69f && b.k <= 0x1p125f &&
+           !(KIND == ALTO_QK_NVFP4 && scale == 0x7Eu);
+  b.y = 0.0f;
+  b.r = 0.0;
+  if (KIND != ALTO_QK_MX) {
+    if (b.fast)
+      b.y = ALTO_FDIV(1.0f, b.k); // correctly rounded (IEEE)
+    else
+      b.r = alto_rcp64_(b.k);
+  }
   return b;
 }
 
@@ -251,27 +282,46 @@ __device__ __forceinline__ alto_u8 alto_block_encode(float v, const alto_block_e
   return alto_fp8_block_encode(v, b.k, (alto_elem)ELEM);
 }
 
-// The value an element's cast sees: MX x * 2^(127-s); NVFP4 x / (inner * outer); FP8 block x / d.
-// The divisions: fl32(fl64(x * fl64(1/d))) equals fl32(x / d) (the true fp32 division) wherever the
-// quotient is normal, and both are below 2^-126 elsewhere, where every FP8 / E2M1 code is a signed
-// zero. Proof: fl64(x * fl64(1/d)) is within 2^-52 (relative) of z = x / d; z is never an fp32
-// rounding midpoint of the normal range (a midpoint has 25 significant bits, x has 24, so x != m d),
-// and writing x = X 2^a, d = D 2^b, m = M 2^c with integers X, D < 2^24, M < 2^25, |x - m d| is a
-// nonzero multiple of 2^min(a, b + c), so |z - m| / m >= 2^-49: both values round the same way.
-// Inf, NaN and zeros pass through as in the division (d > 0). One fp64 multiply and two conversions
-// per element replace the ~11 instructions of an fp32 division with its slow-path test.
-template <int KIND>
+// The value an element's cast sees: MX x * 2^(127-s); NVFP4 x / (inner * outer); FP8 block x / d,
+// always fl32(x / k), the true fp32 division (or, for quotients below 2^-34, a value below 2^-34
+// too: every FP8 / E2M1 code of those is a signed zero and their SR threshold floor(2|q| 2^32) is 0).
+// Two ways, without the ~11 instructions and slow-path test of an fp32 division:
+//  - fast blocks (alto_block_enc_make): q0 = fl(x y), r = x - q0 k (one FMA, exact), q = fl(q0 + r y)
+//    (one FMA), y = fl32(1/k). Markstein's theorem (Handbook of Floating-Point Arithmetic, 2nd ed.,
+//    4.9): y within half an ulp of 1/k and q0 within one ulp of x/k make q the correctly rounded
+//    quotient, barring underflow and overflow; k in [2^-69, 2^125] and |q| >= 2^-34 keep r exact
+//    (a multiple of 2^(e(q0) + e(k) - 46) >= 2^-149) and y normal, and finite x keeps r finite.
+//    Checked against fp32 division on the CPU: every bf16 significand x every fp32 divisor
+//    significand (2^30 pairs), every fp32 significand x every E4M3 significand, 4e9 random fp32
+//    pairs over 2^-60 .. 2^83 quotients, 1e10 pairs whose quotient lies within 2 ulps of a rounding
+//    midpoint: 0 differences (tests/test_quant_fp8.c keeps a sample of each). A zero quotient takes x's sign (the FMAs
+//    would make -0 / k +0).
+//  - other blocks: fl32(fl64(x * fl64(1/d))), equal to fl32(x / d) wherever the quotient is normal,
+//    and both are below 2^-126 elsewhere. Proof: fl64(x * fl64(1/d)) is within 2^-52 (relative) of
+//    z = x / d; z is never an fp32 rounding midpoint of the normal range (a midpoint has 25
+//    significant bits, x has 24, so x != m d), and writing x = X 2^a, d = D 2^b, m = M 2^c with
+//    integers X, D < 2^24, M < 2^25, |x - m d| is a nonzero multiple of 2^min(a, b + c), so
+//    |z - m| / m >= 2^-49: both values round the same way. Inf, NaN and zeros pass through as in
+//    the division (d > 0).
+template <int KIND, int DIV = ALTO_DIV_ANY>
 __device__ __forceinline__ float alto_block_q_(float v, const alto_block_enc &b) {
-  return KIND == ALTO_QK_MX ? ALTO_FMUL(v, b.k) : (float)ALTO_DMUL((double)v, b.r);
+  if (KIND == ALTO_QK_MX)
+    return ALTO_FMUL(v, b.k);
+  if (DIV == ALTO_DIV_F32 || (DIV == ALTO_DIV_ANY && b.fast)) {
+    const float q0 = ALTO_FMUL(v, b.y);
+    const float q = alto_ffma_(alto_ffma_(-q0, b.k, v), b.y, q0);
+    return alto_f32_from_bits(alto_bitsel_(0x80000000u, alto_f32_bits(v), alto_f32_bits(q))); // -0
+  }
+  return (float)ALTO_DMUL((double)v, b.r);
 }
 
 // The codes of two elements of one block, element 0 in the low bits: FP8 two bytes, FP4 one byte
 // (element 0 in the low nibble). No NaN test: the caller zeroes the codes of a NaN block (mask).
 // u0, u1: the elements' random words when SR.
-template <int KIND, int ELEM, bool SR>
+template <int KIND, int ELEM, bool SR, int DIV = ALTO_DIV_ANY>
 __device__ __forceinline__ alto_u32 alto_codes2_(float v0, float v1, const alto_block_enc &b,
                                                  alto_u32 u0, alto_u32 u1) {
-  const float q0 = alto_block_q_<KIND>(v0, b), q1 = alto_block_q_<KIND>(v1, b);
+  const float q0 = alto_block_q_<KIND, DIV>(v0, b), q1 = alto_block_q_<KIND, DIV>(v1, b);
   if constexpr (ELEM != ALTO_ELEM_E2M1)
     return alto_fp8x2_<ELEM>(q0, q1);
   else if constexpr (SR)

@@ -34,7 +34,8 @@
 // each column's block state be[] and NaN mask (byte j % 4 of mask[j / 4]), stored V code bytes per
 // row (FP4 packed along the rows: per row pair; FP4 packed along the columns, 2-D blocks only:
 // V / 2 bytes per row). full: all V columns exist and rows are 16-byte aligned (wide stores).
-template <int KIND, int ELEM, int P, bool IN_BF16, bool SR, bool PACK_ROWS>
+// DIV: how the NVFP4 / FP8 divisions run (quant_codes.cuh's alto_block_q_), checked by the caller.
+template <int KIND, int ELEM, int P, bool IN_BF16, bool SR, bool PACK_ROWS, int DIV>
 __device__ __forceinline__ void alto_cols_codes_(const alto_u32 (*w)[4], const alto_block_enc *be,
                                                  const alto_u32 *mask, alto_u8 *__restrict__ codes,
                                                  alto_idx r0, alto_idx c, alto_idx cols, int n,
@@ -71,7 +72,7 @@ __device__ __forceinline__ void alto_cols_codes_(const alto_u32 (*w)[4], const a
           const alto_u32 t = alto_mx_e2m1x2_bf16_(w[p][i], inv2[i]);
           b[i] = alto_bitsel_(0xFu, t, t >> 12);
         } else {
-          b[i] = alto_codes2_<KIND, ELEM, SR>(alto_raw_val_<IN_BF16>(w[p], 2 * i),
+          b[i] = alto_codes2_<KIND, ELEM, SR, DIV>(alto_raw_val_<IN_BF16>(w[p], 2 * i),
                                               alto_raw_val_<IN_BF16>(w[p], 2 * i + 1), be[2 * i],
                                               u[0][2 * i], u[0][2 * i + 1]);
         }
@@ -100,17 +101,17 @@ __device__ __forceinline__ void alto_cols_codes_(const alto_u32 (*w)[4], const a
           for (int h = 0; h < 2; h++) {
             const int jj = j + 2 * h;
             if (FP4) // column jj: rows p, p + 1; column jj + 1: rows p, p + 1
-              b2[h] = alto_codes2_<KIND, ELEM, SR>(alto_raw_val_<IN_BF16>(w[p], jj),
+              b2[h] = alto_codes2_<KIND, ELEM, SR, DIV>(alto_raw_val_<IN_BF16>(w[p], jj),
                                                    alto_raw_val_<IN_BF16>(w[p + RS - 1], jj), be[jj],
                                                    u[0][jj], u[RS - 1][jj]) |
-                      (alto_codes2_<KIND, ELEM, SR>(alto_raw_val_<IN_BF16>(w[p], jj + 1),
+                      (alto_codes2_<KIND, ELEM, SR, DIV>(alto_raw_val_<IN_BF16>(w[p], jj + 1),
                                                     alto_raw_val_<IN_BF16>(w[p + RS - 1], jj + 1),
                                                     be[jj + 1], u[0][jj + 1], u[RS - 1][jj + 1])
                        << 8);
             else // FP8: one byte per column (k differs between the columns of column blocks)
               b2[h] = alto_fp8x2_<ELEM>(
-                  alto_block_q_<KIND>(alto_raw_val_<IN_BF16>(w[p], jj), be[jj]),
-                  alto_block_q_<KIND>(alto_raw_val_<IN_BF16>(w[p], jj + 1), be[jj + 1]));
+                  alto_block_q_<KIND, DIV>(alto_raw_val_<IN_BF16>(w[p], jj), be[jj]),
+                  alto_block_q_<KIND, DIV>(alto_raw_val_<IN_BF16>(w[p], jj + 1), be[jj + 1]));
           }
           cw[j / 4] = b2[0] | (b2[1] << 16);
         }
@@ -276,9 +277,21 @@ __device__ __forceinline__ void alto_quant_cols(const void *__restrict__ x,
   if (n == 0)
     return;
 
-  // 3. codes
-  alto_cols_codes_<KIND, ELEM, P, IN_BF16, SR, PACK_ROWS>(w, be, mask, codes, r0, c, cols, n, full,
-                                                          seed, stream);
+  // 3. codes: the divisions in fp32 when every block of the thread allows it (quant_codes.cuh)
+  bool fast = true;
+#pragma unroll
+  for (int j = 0; j < V; j++)
+    fast = fast && be[j].fast;
+  if (KIND == ALTO_QK_MX || fast)
+    alto_cols_codes_<KIND, ELEM, P, IN_BF16, SR, PACK_ROWS, ALTO_DIV_F32>(w, be, mask, codes, r0, c,
+                                                                          cols, n, full, seed, stream);
+  else if constexpr (KIND != ALTO_QK_MX) { // fp64 for all (the fast blocks' r was not needed yet)
+#pragma unroll
+    for (int j = 0; j < V; j++)
+      be[j].r = alto_rcp64_(be[j].k);
+    alto_cols_codes_<KIND, ELEM, P, IN_BF16, SR, PACK_ROWS, ALTO_DIV_F64>(w, be, mask, codes, r0, c,
+                                                                          cols, n, full, seed, stream);
+  }
 }
 
 #endif

@@ -206,7 +206,7 @@ alto_rht_cols_a_(const unsigned char *src, const alto_rht_tab_<RHT_B, T> &tab,
     const alto_block_enc b = alto_block_enc_make<KIND>(s[j], outer);
     s_k[2 * tc + j] = b.k;
     if (KIND != ALTO_QK_MX)
-      s_r[2 * tc + j] = b.r;
+      s_r[2 * tc + j] = alto_rcp64_(b.k); // phase B divides through fp64
     s_m[2 * tc + j] = (alto_u8)alto_block_mask_<KIND>(b);
   }
   *(alto_u16 *)scales = (alto_u16)(s[0] | (s[1] << 8));
@@ -248,11 +248,13 @@ __device__ __forceinline__ void alto_rht_cols_b_(const alto_u32 *tile, const flo
 #pragma unroll
   for (int j = 0; j < V; j++) {
     be[j].nan = false; // unused: the masks carry it
+    be[j].fast = false;
+    be[j].y = 0.0f;
     be[j].r = KIND != ALTO_QK_MX ? s_r[tc * V + j] : 0.0;
   }
   const bool full = n == V && cols % V == 0;
-  alto_cols_codes_<KIND, ELEM, P, IN_BF16, SR, true>(w, be, mask, codes, gr, c, cols, n, full, seed,
-                                                     stream);
+  alto_cols_codes_<KIND, ELEM, P, IN_BF16, SR, true, ALTO_DIV_F64>(w, be, mask, codes, gr, c, cols, n,
+                                                                   full, seed, stream);
 }
 
 // ---- Bx1 blocks of R x ------------------------------------------------------------------------------

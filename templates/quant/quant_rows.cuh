@@ -21,7 +21,7 @@
 // Codes of 8 consecutive values of one block (w: two raw chunks of bf16, or one of fp32 per 4
 // values: v(j) = alto_raw_val_): FP4 -> out[0] (element j in nibble j); FP8 -> out[0], out[1]
 // (element j in byte j). u: the values' random words (SR).
-template <int KIND, int ELEM, bool SR, bool BF16>
+template <int KIND, int ELEM, bool SR, bool BF16, int DIV>
 __device__ __forceinline__ void alto_encode8_(const alto_u32 (*w)[4], int j0,
                                               const alto_block_enc &b, const alto_u32 *u,
                                               alto_u32 out[2]) {
@@ -30,7 +30,7 @@ __device__ __forceinline__ void alto_encode8_(const alto_u32 (*w)[4], int j0,
 #pragma unroll
   for (int i = 0; i < 4; i++) {
     const int j = j0 + 2 * i;
-    c[i] = alto_codes2_<KIND, ELEM, SR>(alto_raw_val_<BF16>(w[j / V], j % V),
+    c[i] = alto_codes2_<KIND, ELEM, SR, DIV>(alto_raw_val_<BF16>(w[j / V], j % V),
                                         alto_raw_val_<BF16>(w[j / V], j % V + 1), b, u[2 * i],
                                         u[2 * i + 1]);
   }
@@ -95,10 +95,14 @@ alto_rows_encode_(const alto_u32 (*w)[4], bool active, bool first, alto_u8 *__re
       c[h][0] = alto_bytes4_(b[0], b[1], b[2], b[3]);
       c[h][1] = 0;
     }
-  } else {
+  } else if (KIND == ALTO_QK_MX || be.fast) { // the block's divisions in fp32 (quant_codes.cuh)
 #pragma unroll
     for (int h = 0; h < V / 8; h++)
-      alto_encode8_<KIND, ELEM, SR, IN_BF16>(w, 8 * h, be, u + 8 * h, c[h]);
+      alto_encode8_<KIND, ELEM, SR, IN_BF16, ALTO_DIV_F32>(w, 8 * h, be, u + 8 * h, c[h]);
+  } else if constexpr (KIND != ALTO_QK_MX) {
+#pragma unroll
+    for (int h = 0; h < V / 8; h++)
+      alto_encode8_<KIND, ELEM, SR, IN_BF16, ALTO_DIV_F64>(w, 8 * h, be, u + 8 * h, c[h]);
   }
   if constexpr (FP4) {
     if constexpr (V == 16)

@@ -1,8 +1,9 @@
-// quant_host_emu.cpp: a GPU-less check of the quantization templates (not part of the CMake build),
+// quant_host_emu.cpp (ctest: test_quant_host_emu): a GPU-less check of the quantization templates,
 // as tests/ops_host_emu.cpp is for the ops templates: each CTA runs as NT pthreads with barriers,
 // warp shuffles go through per-warp slots. Against the CPU reference (alto_cpu_quantize), codes and
 // scales byte for byte, with guard bytes after every output:
-//   - quant_codes.cuh's E2M1 cast against alto_e2m1_rne_nonan_ on every non-NaN fp32 pattern;
+//   - quant_codes.cuh's E2M1 cast against alto_e2m1_rne_nonan_ on every non-NaN fp32 pattern, and
+//     its fp32 division of fast NVFP4 / FP8 blocks against the fp32 division;
 //   - quant_rows.cuh (1xB along K): MX every rule, SR, NVFP4 (one- and two-level), fp8_block;
 //   - quant_cols.cuh (Bx1 along M, BxB): MX, NVFP4, both packings, SR; column tails, rows that are
 //     not 16-byte aligned;
@@ -11,10 +12,8 @@
 //     its amax pass;
 // on 2-D and 3-D shapes with NaN / Inf / zero blocks. The host build takes the header's scalar FP8
 // cast (no cvt instruction here), so this checks the tiling, reductions, masks and packing;
-// tests/test_quant_gpu.c remains the real check.
-//   cmake --build build --target alto && g++ -std=c++17 -O2 -w -Itemplates -I. \
-//     bench/quant/quant_host_emu.cpp build/libalto.a -lm -lpthread -ldl -o /tmp/quant_emu &&
-//     /tmp/quant_emu [GROUP]...
+// tests/test_quant_gpu.c remains the real check. By hand: build/test_quant_host_emu [GROUP]...
+// (e2m1 div rows cols tile128 scaled rht dequant).
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -167,6 +166,62 @@ static void check_e2m1() {
   printf("%s E2M1 code on every non-NaN fp32 pattern (%lu differ)\n", n ? "FAIL" : "ok  ",
          (unsigned long)n);
   bad += n != 0;
+  checks++;
+}
+
+// quant_codes.cuh's fp32 division of fast blocks (alto_block_q_ with ALTO_DIV_F32) against the fp32
+// division alto_numerics.h makes: every bf16 significand x 2^16 divisor significands (the full
+// 2^23 of them took 2^30 pairs once, with 0 differences), every fp32 significand x every E4M3
+// significand, 2e7 random pairs over quotients 2^-60 .. 2^83 and 1e7 pairs within 2 ulps of a
+// rounding midpoint; and NVFP4 / FP8 blocks that must not be fast (Inf blocks, extreme divisors).
+static long div_check_(float v, float k, long *n) {
+  alto_block_enc b;
+  b.nan = false, b.fast = true, b.k = k, b.y = ALTO_FDIV(1.0f, k), b.r = 0.0;
+  const float got = alto_block_q_<ALTO_QK_FP8_BLOCK, ALTO_DIV_F32>(v, b), want = ALTO_FDIV(v, k);
+  ++*n;
+  return alto_f32_bits(got) != alto_f32_bits(want);
+}
+static void check_div() {
+  long n = 0, nb = 0;
+  for (alto_u32 km = 0; km < (1u << 23); km += 128)
+    for (alto_u32 vm = 0; vm < 256; vm++) // both signs
+      nb += div_check_(alto_f32_from_bits(((vm & 128u) << 24) | 0x3F800000u | ((vm & 127u) << 16)),
+                       alto_f32_from_bits(0x3F800000u | km | (km >> 7 & 127u)), &n);
+  for (alto_u32 km = 0; km < 8; km++)
+    for (alto_u32 vm = 0; vm < (1u << 23); vm++)
+      nb += div_check_(alto_f32_from_bits(0x3F800000u | vm), alto_f32_from_bits(0x3F800000u | km << 20), &n);
+  alto_u64 s = 88172645463325252ull;
+  for (long i = 0; i < 20000000L; i++) {
+    s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+    const float v = ldexpf(alto_f32_from_bits(0x3F800000u | (alto_u32)(s & 0x7FFFFFu)), (int)(s >> 46 & 63) - 20);
+    const float k = ldexpf(alto_f32_from_bits(0x3F800000u | (alto_u32)(s >> 23 & 0x7FFFFFu)), (int)(s >> 52 & 63) - 40);
+    nb += div_check_((s >> 45 & 1) ? -v : v, k, &n);
+  }
+  for (long i = 0; i < 2000000L; i++) { // x / k within 2 ulps of a midpoint M / 2^24 (M odd)
+    s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+    const alto_u64 D = (1u << 23) | (s & 0x7FFFFFu), M = (1ull << 24) | (s >> 23 & 0xFFFFFFu) | 1u;
+    const unsigned __int128 P = (unsigned __int128)M * D;
+    int sh = 0;
+    while ((P >> sh) >= ((unsigned __int128)1 << 24))
+      sh++;
+    for (int dx = -2; dx <= 2; dx++) {
+      const alto_i64 X = (alto_i64)(P >> sh) + dx;
+      if (X >= (1 << 23) && X < (1 << 24))
+        nb += div_check_(alto_f32_from_bits(0x3F800000u | ((alto_u32)X & 0x7FFFFFu)),
+                         alto_f32_from_bits(0x3F800000u | ((alto_u32)D & 0x7FFFFFu)), &n);
+    }
+  }
+  // blocks the fp32 path must leave to fp64: an NVFP4 Inf block (inner 448), divisors out of range
+  const bool slow_ok = !alto_block_enc_make<ALTO_QK_NVFP4>(0x7Eu, 1.0f).fast &&
+                       !alto_block_enc_make<ALTO_QK_NVFP4>(0x01u, 1e-30f).fast &&
+                       alto_block_enc_make<ALTO_QK_NVFP4>(0x7Du, 1.0f).fast &&
+                       !alto_block_enc_make<ALTO_QK_FP8_BLOCK>(alto_f32_bits(INFINITY), 1.0f).fast &&
+                       !alto_block_enc_make<ALTO_QK_FP8_BLOCK>(alto_f32_bits(NAN), 1.0f).fast &&
+                       !alto_block_enc_make<ALTO_QK_FP8_BLOCK>(alto_f32_bits(0x1p126f), 1.0f).fast &&
+                       alto_block_enc_make<ALTO_QK_FP8_BLOCK>(alto_f32_bits(0x1p-48f), 1.0f).fast;
+  printf("%s fp32 division of fast blocks: %ld pairs, %ld differ; fast-block choice %s\n",
+         nb || !slow_ok ? "FAIL" : "ok  ", n, nb, slow_ok ? "ok" : "WRONG");
+  bad += nb != 0 || !slow_ok;
   checks++;
 }
 
@@ -744,6 +799,8 @@ int main(int argc, char **argv) {
     check_e2m1();
     check_e2m1_bf16x2();
   }
+  if (group("div"))
+    check_div();
   if (group("rows")) {
     rows_all<true>();
     rows_all<false>();
