@@ -169,6 +169,50 @@ static void check_e2m1() {
   checks++;
 }
 
+// quant_codes.cuh's SR code (alto_e2m1_sr_code_) against alto_f32_to_e2m1_sr at its decision
+// boundary: for a pattern whose threshold it takes to be t, u = t - 1 must round up and u = t down
+// in the reference too (so both thresholds are equal and agree for every u), plus u = 0 and 2^32-1.
+// Every 61st non-NaN fp32 pattern of both signs, all of them with ALTO_EMU_FULL=1 (by hand: ~4 min).
+static void *sr_range(void *arg) {
+  const alto_u32 lo = *(alto_u32 *)arg, step = getenv("ALTO_EMU_FULL") ? 2u : 122u;
+  uintptr_t nb = 0;
+  for (alto_u64 b = lo; b <= 0xFFFFFFFFull; b += step) {
+    if ((b & 0x7FFFFFFFu) > 0x7F800000u)
+      continue;
+    const float x = alto_f32_from_bits((alto_u32)b);
+    alto_u32 t = 0; // the threshold the helper uses: the smallest u that does not round up
+    const alto_u32 down = alto_e2m1_sr_code_((alto_u32)b, 0xFFFFFFFFu);
+    if (alto_e2m1_sr_code_((alto_u32)b, 0u) != down) { // binary search of the boundary
+      alto_u64 l = 0, h = 0xFFFFFFFFull;
+      while (l + 1 < h) {
+        const alto_u64 m = (l + h) / 2;
+        (alto_e2m1_sr_code_((alto_u32)b, (alto_u32)m) != down ? l : h) = m;
+      }
+      t = (alto_u32)h;
+    }
+    const alto_u32 us[4] = {0u, t ? t - 1u : 0u, t, 0xFFFFFFFFu};
+    for (int i = 0; i < 4; i++)
+      nb += alto_e2m1_sr_code_((alto_u32)b, us[i]) != (alto_u32)alto_f32_to_e2m1_sr(x, us[i]);
+  }
+  return (void *)nb;
+}
+static void check_e2m1_sr() {
+  alto_u32 lo[2] = {0, 61};
+  pthread_t th[2];
+  for (int i = 0; i < 2; i++)
+    pthread_create(&th[i], NULL, sr_range, &lo[i]);
+  uintptr_t n = 0;
+  for (int i = 0; i < 2; i++) {
+    void *r;
+    pthread_join(th[i], &r);
+    n += (uintptr_t)r;
+  }
+  printf("%s E2M1 SR code at the decision boundary of %s non-NaN fp32 pattern (%lu differ)\n",
+         n ? "FAIL" : "ok  ", getenv("ALTO_EMU_FULL") ? "every" : "every 61st", (unsigned long)n);
+  bad += n != 0;
+  checks++;
+}
+
 // quant_codes.cuh's fp32 division of fast blocks (alto_block_q_ with ALTO_DIV_F32) against the fp32
 // division alto_numerics.h makes: every bf16 significand x 2^16 divisor significands (the full
 // 2^23 of them took 2^30 pairs once, with 0 differences), every fp32 significand x every E4M3
@@ -219,9 +263,22 @@ static void check_div() {
                        !alto_block_enc_make<ALTO_QK_FP8_BLOCK>(alto_f32_bits(NAN), 1.0f).fast &&
                        !alto_block_enc_make<ALTO_QK_FP8_BLOCK>(alto_f32_bits(0x1p126f), 1.0f).fast &&
                        alto_block_enc_make<ALTO_QK_FP8_BLOCK>(alto_f32_bits(0x1p-48f), 1.0f).fast;
-  printf("%s fp32 division of fast blocks: %ld pairs, %ld differ; fast-block choice %s\n",
-         nb || !slow_ok ? "FAIL" : "ok  ", n, nb, slow_ok ? "ok" : "WRONG");
-  bad += nb != 0 || !slow_ok;
+  // the NVFP4 inner scale (alto_nvfp4_inner_) and divisor: every non-NaN amax pattern, for the
+  // outer scales 1, a two-level one and the smallest (1e-30)
+  long ni = 0;
+  const float outers[3] = {1.0f, 0x1.3p-9f, 1e-30f};
+  for (alto_u64 b = 0; b < 0x80000000ull; b += 3) {
+    const float amax = alto_f32_from_bits((alto_u32)b);
+    for (int o = 0; o < 3; o++) {
+      const alto_u8 want = alto_nvfp4_inner(amax, outers[o]);
+      ni += alto_nvfp4_inner_(amax, outers[o]) != want;
+      ni += alto_f32_bits(alto_e4m3_val_(want)) != alto_f32_bits(alto_e4m3_to_f32(want));
+    }
+  }
+  printf("%s fp32 division of fast blocks: %ld pairs, %ld differ; fast-block choice %s; NVFP4 "
+         "inner scale of every 3rd amax pattern x 3 outer scales: %ld differ\n",
+         nb || !slow_ok || ni ? "FAIL" : "ok  ", n, nb, slow_ok ? "ok" : "WRONG", ni);
+  bad += nb != 0 || !slow_ok || ni != 0;
   checks++;
 }
 
@@ -798,6 +855,7 @@ int main(int argc, char **argv) {
   if (group("e2m1")) {
     check_e2m1();
     check_e2m1_bf16x2();
+    check_e2m1_sr();
   }
   if (group("div"))
     check_div();

@@ -108,6 +108,40 @@ __device__ __forceinline__ alto_u32 alto_e2m1_code_(alto_u32 b) {
   return alto_bitsel_(7u, s, b >> 28); // b >> 28 has no bit above bit 3: its bit 3 is the sign
 }
 
+// x >> n for n >= 0, 0 for n >= 32 (PTX's shr clamps the shift; C leaves n >= 32 undefined).
+__device__ __forceinline__ alto_u32 alto_shr_clamp_(alto_u32 x, alto_u32 n) {
+#if defined(__CUDA_ARCH__)
+  alto_u32 r;
+  asm("shr.b32 %0, %1, %2;" : "=r"(r) : "r"(x), "r"(n));
+  return r;
+#else
+  return n >= 32u ? 0u : x >> n;
+#endif
+}
+
+// The stochastically rounded E2M1 code (sign in bit 3) of a non-NaN value's bits b with random word
+// u: alto_f32_to_e2m1_sr's bits (checked at every decision boundary by tests/quant_host_emu.cpp) in
+// ~18 integer instructions instead of ~40. Round up iff u < T, T = floor(p 2^32), p the fraction of
+// |x| past its lower grid point lo in units of the spacing, read off the bits of |x| = 1.m 2^(e-127):
+//   |x| >= 1 (spacing 2^(e-128): half a binade; [4, 6) has spacing 2 = half of [4, 8)): p is the
+//     low 22 significand bits over 2^22, T = bits << 10 (the higher bits shift out);
+//   [0.5, 1) (lo = 0.5, spacing 0.5: the whole binade): T = bits << 9;
+//   [0, 0.5) (lo = 0): p = 2|x|, T = floor(1.m 2^(e-117)) = (1.m << 8) >> (125 - e), 0 for
+//     subnormal |x| (e = 0: shift 125).
+// The code below lo: (bits >> 22) - 252 for |x| >= 1 (exponent and top significand bit), 1 on
+// [0.5, 1), 0 below; round up adds one (the next grid point, across binades too); |x| >= 6 is 7.
+__device__ __forceinline__ alto_u32 alto_e2m1_sr_code_(alto_u32 b, alto_u32 u) {
+  const alto_u32 ab = b & 0x7FFFFFFFu;
+  const bool ge1 = ab >= 0x3F800000u, ge05 = ab >= 0x3F000000u;
+  const alto_u32 t = ge1 ? ab << 10
+                         : (ge05 ? ab << 9
+                                 : alto_shr_clamp_((ab | 0x800000u) << 8, 125u - (ab >> 23)));
+  alto_u32 k = ge1 ? (ab >> 22) - 252u : (ge05 ? 1u : 0u);
+  k += u < t ? 1u : 0u;
+  k = ab >= 0x40C00000u ? 7u : k;
+  return k | ((b >> 28) & 8u);
+}
+
 // ---- MX E2M1 codes of bf16 inputs, two values per instruction --------------------------------------
 // sm_90 has bf16x2 multiply, add and min, and 16-bit-lane max: with them an MX block's E2M1 cast of bf16
 // inputs takes ~6 instructions per element instead of ~11 (the scalar path above, fp32 per value).
@@ -199,13 +233,54 @@ __device__ __forceinline__ alto_u32 alto_mx_e2m1x2_bf16_(alto_u32 w, alto_u32 in
 }
 
 // ---- per-block encoding --------------------------------------------------------------------------
+// a * b + c rounded once.
+__device__ __forceinline__ float alto_ffma_(float a, float b, float c) {
+#if defined(__CUDA_ARCH__)
+  return __fmaf_rn(a, b, c);
+#else
+  return fmaf(a, b, c);
+#endif
+}
+
+// E4M3 code -> fp32 (exact; alto_e4m3_to_f32's value): on sm_89+ through the hardware cast to f16.
+__device__ __forceinline__ float alto_e4m3_val_(alto_u32 c) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890 && !defined(ALTO_QUANT_SOFT_FP8)
+  alto_u32 h2;
+  asm("cvt.rn.f16x2.e4m3x2 %0, %1;" : "=r"(h2) : "h"((unsigned short)c));
+  float f;
+  asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"((unsigned short)(h2 & 0xFFFFu)));
+  return f;
+#else
+  return alto_e4m3_to_f32((alto_u8)c);
+#endif
+}
+
+// alto_nvfp4_inner's byte with fewer instructions: amax / outer skipped when outer is 1 (exact),
+// v / 6 as quant_codes' fast division with y = fl32(1/6) (exact for every fp32 significand over the
+// E4M3 significand 1.5, see alto_block_q_; below 2^-100 the result may be off, but both values then
+// clamp to 2^-9), an infinite a kept (it saturates to 448), and the hardware E4M3 cast of the
+// clamped v (finite, RNE: alto_f32_to_e4m3's bits).
+__device__ __forceinline__ alto_u32 alto_nvfp4_inner_(float amax, float outer) {
+  if (amax != amax)
+    return 0x7Fu;
+  const float a = outer == 1.0f ? amax : ALTO_FDIV(amax, outer);
+  const float y6 = 0x1.555556p-3f; // fl32(1/6)
+  const float q0 = ALTO_FMUL(a, y6);
+  float v = a <= 0x1.fffffep127f ? alto_ffma_(alto_ffma_(-q0, 6.0f, a), y6, q0) : a;
+  if (!(v >= 0.001953125f))
+    v = 0.001953125f;
+  if (v > 448.0f)
+    v = 448.0f;
+  return alto_fp8x2_<ALTO_ELEM_E4M3>(v, 0.0f) & 0xFFu;
+}
+
 // The block scale from the block amax, as a byte (MX, NVFP4) or fp32 bits (FP8 block).
 template <int KIND, int ELEM, int RULE>
 __device__ __forceinline__ alto_u32 alto_block_scale(float amax, float outer) {
   if (KIND == ALTO_QK_MX)
     return alto_mx_scale(amax, (alto_scale_rule)RULE, (alto_elem)ELEM);
   if (KIND == ALTO_QK_NVFP4)
-    return alto_nvfp4_inner(amax, outer);
+    return alto_nvfp4_inner_(amax, outer);
   return alto_f32_bits(alto_fp8_block_scale(amax, (alto_elem)ELEM));
 }
 
@@ -225,13 +300,6 @@ struct alto_block_enc {
 // checked b.fast for every block the call sees) or F64 (r set in every block, fast ones included).
 enum { ALTO_DIV_ANY = 0, ALTO_DIV_F32 = 1, ALTO_DIV_F64 = 2 };
 
-__device__ __forceinline__ float alto_ffma_(float a, float b, float c) {
-#if defined(__CUDA_ARCH__)
-  return __fmaf_rn(a, b, c);
-#else
-  return fmaf(a, b, c);
-#endif
-}
 __device__ __forceinline__ double alto_rcp64_(float k) {
 #if defined(__CUDA_ARCH__)
   return __drcp_rn((double)k); // IEEE round to nearest, as 1.0 / k
@@ -248,7 +316,7 @@ __device__ __forceinline__ alto_block_enc alto_block_enc_make(alto_u32 scale, fl
     b.k = alto_e8m0_inv_f32((alto_u8)scale);
   } else if (KIND == ALTO_QK_NVFP4) {
     b.nan = scale == 0x7Fu;
-    b.k = alto_nvfp4_divisor((alto_u8)scale, outer);
+    b.k = ALTO_FMUL(alto_e4m3_val_(scale), outer); // alto_nvfp4_divisor
   } else {
     b.nan = false; /* blockwise FP8 lets a NaN flow through the division: codes 0x7F */
     b.k = alto_f32_from_bits(scale);
@@ -325,7 +393,7 @@ __device__ __forceinline__ alto_u32 alto_codes2_(float v0, float v1, const alto_
   if constexpr (ELEM != ALTO_ELEM_E2M1)
     return alto_fp8x2_<ELEM>(q0, q1);
   else if constexpr (SR)
-    return (alto_u32)alto_f32_to_e2m1_sr(q0, u0) | ((alto_u32)alto_f32_to_e2m1_sr(q1, u1) << 4);
+    return alto_e2m1_sr_code_(alto_f32_bits(q0), u0) | (alto_e2m1_sr_code_(alto_f32_bits(q1), u1) << 4);
   else // a finite block has no NaN element (NVFP4: x / d of finite values is never NaN)
     return alto_e2m1_code_(alto_f32_bits(q0)) | (alto_e2m1_code_(alto_f32_bits(q1)) << 4);
 }
