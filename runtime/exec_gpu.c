@@ -74,6 +74,9 @@ struct alto_exec_gpu {
   alto_dptr rht_tables; /* one per RHT node, uploaded per step */
   int *rht_index;       /* node -> its RHT ordinal (-1) */
   int n_rht;
+  int *rht_into;        /* RHT fused into the next QUANTIZE: the RHT node -2, the QUANTIZE the RHT
+                         * node's index; -1 otherwise (plan_rht_fusion_) */
+  int n_rht_fused;
   uint8_t *rht_host;
   exec_gpu_rope_ ropes[4];
   int n_ropes;
@@ -335,6 +338,8 @@ static alto_status init_params_(alto_exec_gpu *e) {
   return ALTO_OK;
 }
 
+static alto_status plan_rht_fusion_(alto_exec_gpu *e);
+
 static alto_status create_(alto_exec_gpu *e) {
   const alto_plan *p = e->p;
   for (int i = 0; i < p->n_nodes; i++)
@@ -365,6 +370,7 @@ static alto_status create_(alto_exec_gpu *e) {
     ALTO_TRY(e->b->i->alloc(e->b, (size_t)e->n_rht * EXEC_GPU_RHT_TABLE, &e->rht_tables));
     e->rht_host = alto_xcalloc((size_t)e->n_rht, EXEC_GPU_RHT_TABLE);
   }
+  ALTO_TRY(plan_rht_fusion_(e));
   ALTO_TRY(upload_rope_tables_(e));
   e->params = alto_xcalloc((size_t)(p->n_bufs ? p->n_bufs : 1), sizeof *e->params);
   for (int i = 0; i < p->n_bufs; i++) {
@@ -434,6 +440,7 @@ void alto_exec_gpu_free(alto_exec_gpu *e) {
   }
   free(e->params);
   free(e->rht_index);
+  free(e->rht_into);
   free(e->node_path);
   free(e->rht_host);
   free(e);
@@ -497,11 +504,21 @@ static alto_status check_quantize_(alto_exec_gpu *e, const alto_node *n,
   return s;
 }
 
-static alto_status run_quantize_(alto_exec_gpu *e, const alto_node *n) {
+static alto_gpu_rht rht_of_(const alto_exec_gpu *e, int idx, const alto_node *n);
+
+/* A QUANTIZE node; one with an RHT fused into it (plan_rht_fusion_) reads the RHT's input and
+ * transforms it in the quantization kernel (quant_rht.cuh: the bits of RHT then quantize). */
+static alto_status run_quantize_(alto_exec_gpu *e, int idx, const alto_node *n) {
   alto_quant_spec spec = alto_exec_quantize_spec(n, e->seed, e->step);
-  alto_tensor_view v = view_(e, n->in[0], n->shape, n->rank);
+  int src = n->in[0], ri = e->rht_into[idx];
+  alto_gpu_rht r = {0};
+  if (ri >= 0) {
+    src = e->p->nodes[ri].in[0];
+    r = rht_of_(e, ri, &e->p->nodes[ri]);
+  }
+  alto_tensor_view v = view_(e, src, n->shape, n->rank);
   alto_gpu_quantized q = {ptr_(e, n->out[0]), ptr_(e, n->out[1]), e->outer, e->qscratch};
-  ALTO_TRY(alto_gpu_quantize(e->b, &spec, &v, ptr_(e, n->in[0]), NULL, &q));
+  ALTO_TRY(alto_gpu_quantize(e->b, &spec, &v, ptr_(e, src), ri >= 0 ? &r : NULL, &q));
   if (e->o.check_quant && !e->recording)
     return check_quantize_(e, n, &spec);
   return ALTO_OK;
@@ -538,12 +555,65 @@ static alto_status upload_rht_(alto_exec_gpu *e, int64_t step) {
   return e->b->i->h2d(e->b, e->rht_tables, e->rht_host, (size_t)e->n_rht * EXEC_GPU_RHT_TABLE);
 }
 
-static alto_status run_rht_(alto_exec_gpu *e, int idx, const alto_node *n) {
+/* The transform of RHT node idx this step (its table uploaded by upload_rht_). */
+static alto_gpu_rht rht_of_(const alto_exec_gpu *e, int idx, const alto_node *n) {
   int bsz = n->q.rht_size ? n->q.rht_size : 32;
   alto_gpu_rht r = {bsz, e->seed, alto_exec_rht_stream(n, e->step),
                     e->rht_tables + (size_t)e->rht_index[idx] * EXEC_GPU_RHT_TABLE};
+  return r;
+}
+
+static alto_status run_rht_(alto_exec_gpu *e, int idx, const alto_node *n) {
+  if (e->rht_into[idx] == -2) /* done by the next QUANTIZE */
+    return ALTO_OK;
+  alto_gpu_rht r = rht_of_(e, idx, n);
   alto_tensor_view v = view_(e, n->in[0], n->shape, 2);
   return alto_gpu_rht_apply(e->b, &v, ptr_(e, n->in[0]), &r, ptr_(e, n->out[0]));
+}
+
+static bool overlap_(const alto_exec_gpu *e, int a, int b) {
+  alto_dptr pa = ptr_(e, a), pb = ptr_(e, b);
+  return pa < pb + buf_(e, b)->bytes && pb < pa + buf_(e, a)->bytes;
+}
+
+/* RHT x -> y followed at once by QUANTIZE y (the wgrad operands R X, R dY of the MX and NVFP4
+ * recipes): the quantization kernel can transform x itself, saving y's write and read (4 bytes
+ * per bf16 element) and a launch. Fused when y has no other reader, the kernel takes the RHT in
+ * registers (MX, one-level NVFP4), and x shares no memory with the codes or scales (the arena
+ * reuses x's range once the RHT, its last reader in the plan, is done). Not with check_quant,
+ * which compares each quantization with the CPU's on its input y. */
+static alto_status plan_rht_fusion_(alto_exec_gpu *e) {
+  const alto_plan *p = e->p;
+  e->rht_into = alto_xmalloc((size_t)(p->n_nodes ? p->n_nodes : 1) * sizeof *e->rht_into);
+  for (int i = 0; i < p->n_nodes; i++)
+    e->rht_into[i] = -1;
+  if (e->o.check_quant)
+    return ALTO_OK;
+  for (int i = 0; i + 1 < p->n_nodes; i++) {
+    const alto_node *r = &p->nodes[i], *q = &p->nodes[i + 1];
+    if (r->op != ALTO_OP_RHT || q->op != ALTO_OP_QUANTIZE || q->in[0] != r->out[0])
+      continue;
+    int readers = 0;
+    for (int k = 0; k < p->n_nodes; k++)
+      for (int j = 0; j < p->nodes[k].n_in; j++)
+        readers += p->nodes[k].in[j] == r->out[0];
+    if (readers != 1 || overlap_(e, r->in[0], q->out[0]) || overlap_(e, r->in[0], q->out[1]))
+      continue;
+    alto_quant_spec spec = alto_exec_quantize_spec(q, e->seed, 0);
+    alto_tensor_view v = view_(e, r->in[0], q->shape, q->rank);
+    alto_gpu_rht rt = rht_of_(e, i, r);
+    bool fused = false;
+    if (alto_gpu_quantize_check(e->b, &spec, &v, &rt, &fused) != ALTO_OK || !fused)
+      continue;
+    e->rht_into[i] = -2;
+    e->rht_into[i + 1] = i;
+    e->n_rht_fused++;
+  }
+  return ALTO_OK;
+}
+
+int alto_exec_gpu_rht_fused(const alto_exec_gpu *e) {
+  return e->n_rht_fused;
 }
 
 /* ---- GEMM --------------------------------------------------------------------------------- */
@@ -869,7 +939,7 @@ static alto_status run_node_(alto_exec_gpu *e, int idx) {
   alto_elem dt = n->n_in ? elem_(e, n->in[0]) : ALTO_ELEM_F32;
   switch (n->op) {
   case ALTO_OP_QUANTIZE:
-    return run_quantize_(e, n);
+    return run_quantize_(e, idx, n);
   case ALTO_OP_DEQUANTIZE:
     return dequant_(e, n->in[0], n->in[1], &n->q, elem_(e, n->out[0]), OUT_(0));
   case ALTO_OP_GEMM:

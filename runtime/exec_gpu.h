@@ -90,6 +90,10 @@ const alto_buffer *alto_exec_gpu_buffer(const alto_exec_gpu *e, int id);
 alto_status alto_exec_gpu_read(alto_exec_gpu *e, int id, void *host);
 alto_status alto_exec_gpu_write(alto_exec_gpu *e, int id, const void *host);
 
+/* RHT nodes run inside the QUANTIZE after them (one kernel reads x and writes the codes of R x;
+ * never with opts.check_quant). */
+int alto_exec_gpu_rht_fused(const alto_exec_gpu *e);
+
 /* QUANTIZE nodes checked against the CPU so far (opts.check_quant). */
 int64_t alto_exec_gpu_quant_checked(const alto_exec_gpu *e);
 /* The GEMM path of each kind taken so far, for reports: "cublaslt-bf16", "dequant-bf16",

@@ -162,9 +162,9 @@ static alto_status alto_rht_table_(alto_backend *b, const alto_gpu_rht *rht, alt
   return ALTO_OK;
 }
 
-alto_status alto_gpu_quantize(alto_backend *b, const alto_quant_spec *spec,
-                              const alto_tensor_view *x, alto_dptr xd, const alto_gpu_rht *rht,
-                              const alto_gpu_quantized *q) {
+alto_status alto_gpu_quantize_check(const alto_backend *b, const alto_quant_spec *spec,
+                                    const alto_tensor_view *x, const alto_gpu_rht *rht,
+                                    bool *rht_fused) {
   alto_quant_layout layout;
   ALTO_TRY(alto_quant_layout_of(spec, x, &layout));
   if (rht && rht->b) {
@@ -177,14 +177,30 @@ alto_status alto_gpu_quantize(alto_backend *b, const alto_quant_spec *spec,
   }
   alto_qkern ks[ALTO_QUANT_MAX_KERNELS];
   int nk = alto_quant_kernels(spec, x->dtype, rht, b->target, b->arch, ks);
-  alto_qargs a;
-  memset(&a, 0, sizeof a);
-  alto_dims_(x, &a.rows, &a.cols, &a.R);
-  if (ks[nk - 1].kind == ALTO_QKERN_TILE && a.cols % alto_gen_tile_cpt(&ks[nk - 1]))
+  int64_t rows, cols, R;
+  alto_dims_(x, &rows, &cols, &R);
+  if (ks[nk - 1].kind == ALTO_QKERN_TILE && cols % alto_gen_tile_cpt(&ks[nk - 1]))
     return alto_error(ALTO_ERR_INVALID_ARG,
                       "column and 2-D quantization on the GPU need the last dim (%lld) to be a "
                       "multiple of %d",
-                      (long long)a.cols, alto_gen_tile_cpt(&ks[nk - 1]));
+                      (long long)cols, alto_gen_tile_cpt(&ks[nk - 1]));
+  if (rht_fused) {
+    *rht_fused = rht && rht->b;
+    for (int i = 0; i < nk; i++)
+      *rht_fused = *rht_fused && ks[i].kind != ALTO_QKERN_RHT;
+  }
+  return ALTO_OK;
+}
+
+alto_status alto_gpu_quantize(alto_backend *b, const alto_quant_spec *spec,
+                              const alto_tensor_view *x, alto_dptr xd, const alto_gpu_rht *rht,
+                              const alto_gpu_quantized *q) {
+  ALTO_TRY(alto_gpu_quantize_check(b, spec, x, rht, NULL));
+  alto_qkern ks[ALTO_QUANT_MAX_KERNELS];
+  int nk = alto_quant_kernels(spec, x->dtype, rht, b->target, b->arch, ks);
+  alto_qargs a;
+  memset(&a, 0, sizeof a);
+  alto_dims_(x, &a.rows, &a.cols, &a.R);
   a.x = xd;
   a.codes = q->codes;
   a.scales = q->scales;

@@ -49,6 +49,12 @@ alto_qkern alto_rht_kernel(alto_elem dtype, int rht_b, alto_target target, const
 alto_status alto_gpu_rht_apply(alto_backend *b, const alto_tensor_view *x, alto_dptr xd,
                          const alto_gpu_rht *rht, alto_dptr y);
 
+/* Whether alto_gpu_quantize takes (spec, x, rht) (the same checks and errors, nothing launched);
+ * rht_fused (may be NULL): set when the RHT runs inside the quantization kernel itself (MX and
+ * one-level NVFP4; two-level NVFP4 transforms into a temporary first, for the amax of R x). */
+alto_status alto_gpu_quantize_check(const alto_backend *b, const alto_quant_spec *spec,
+                                    const alto_tensor_view *x, const alto_gpu_rht *rht,
+                                    bool *rht_fused);
 /* x: a view whose data field is ignored (shape and dtype only); xd: the device tensor. With rht,
  * the spec must be a column quantization (axis -2, 1-D blocks), as the wgrad operand R X is. */
 alto_status alto_gpu_quantize(alto_backend *b, const alto_quant_spec *spec,
