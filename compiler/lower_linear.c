@@ -397,19 +397,30 @@ alto_status lower_linear_bwd_(lower_ctx_ *c, lower_linear_ *l, int dy, int *dx) 
   } else if (s == ALTO_SCHEME_FP8_BLOCK) { /* X re-quantized from its dequantized value */
     qdt = qd_(l, &f, f.grad, b, 1, -2, sr);
     ALTO_TRY(quant_(c, l, "wgrad.dY", dy, 0, M, N, qdt, &dtq, &dts));
-    char name[112];
-    snprintf(name, sizeof name, "%s.wgrad.Xdq", l->name);
-    int xd = lower_buf_(c, name, ALTO_DT_BF16, 2, M, K, 0); /* (M, K) */
-    alto_node *dq = lower_node_(c, ALTO_OP_DEQUANTIZE, name);
-    dq->q = l->qx;
-    dq->rank = 2;
-    dq->shape[0] = M;
-    dq->shape[1] = K;
-    dq->in_dtype = alto_ir_elem_dtype(f.fwd);
-    dq->out_dtype = ALTO_DT_BF16;
-    lower_in_(dq, l->xq);
-    lower_in_(dq, l->xs);
-    lower_out_(dq, xd);
+    /* Linears that read one X (q, k, v; w1, w3) share its forward codes, so one dequantized X
+     * serves them all, and quant_ then finds its re-quantization too */
+    int xd = -1;
+    for (int i = 0; i < c->p->n_nodes && xd < 0; i++) {
+      const alto_node *o = &c->p->nodes[i];
+      if (o->op == ALTO_OP_DEQUANTIZE && o->in[0] == l->xq && o->in[1] == l->xs &&
+          qd_eq_(&o->q, &l->qx) && !written_since_(c, l->xq, i) && !written_since_(c, o->out[0], i))
+        xd = o->out[0];
+    }
+    if (xd < 0) {
+      char name[112];
+      snprintf(name, sizeof name, "%s.wgrad.Xdq", l->name);
+      xd = lower_buf_(c, name, ALTO_DT_BF16, 2, M, K, 0); /* (M, K) */
+      alto_node *dq = lower_node_(c, ALTO_OP_DEQUANTIZE, name);
+      dq->q = l->qx;
+      dq->rank = 2;
+      dq->shape[0] = M;
+      dq->shape[1] = K;
+      dq->in_dtype = alto_ir_elem_dtype(f.fwd);
+      dq->out_dtype = ALTO_DT_BF16;
+      lower_in_(dq, l->xq);
+      lower_in_(dq, l->xs);
+      lower_out_(dq, xd);
+    }
     qxt = qd_(l, &f, f.fwd, b, 1, -2, false);
     ALTO_TRY(quant_(c, l, "wgrad.X", xd, 0, M, K, qxt, &xtq, &xts));
   } else if (lp->use_2dblock_x) { /* the 2-D copies serve both GEMMs */

@@ -169,9 +169,19 @@ static void test_fp8_block(void) {
   if (!lower_("llama3/debugmodel", r, 1, 128, &l))
     return;
   /* per layer: X 1x128 once per input (4), W 128x128 (7), dY 1x128 (7), dY 128x1 (7), and X
-   * re-quantized 128x1 from its dequantized forward value (7 DEQUANTIZE + 7) = 32 */
-  CHECK(alto_plan_count_op(&l.plan, ALTO_OP_QUANTIZE) == 6 * 32);
-  CHECK(alto_plan_count_op(&l.plan, ALTO_OP_DEQUANTIZE) == 6 * 7);
+   * re-quantized 128x1 from its dequantized forward value once per input (4 DEQUANTIZE + 4:
+   * q, k, v share one, w1 and w3 another) = 29 */
+  CHECK(alto_plan_count_op(&l.plan, ALTO_OP_QUANTIZE) == 6 * 29);
+  CHECK(alto_plan_count_op(&l.plan, ALTO_OP_DEQUANTIZE) == 6 * 4);
+  /* the three attention projections' weight gradients read one re-quantized X */
+  int xq[3] = {-1, -1, -1};
+  const char *proj[3] = {"layers.0.attention.wq.wgrad", "layers.0.attention.wk.wgrad",
+                         "layers.0.attention.wv.wgrad"};
+  for (int i = 0; i < l.plan.n_nodes; i++)
+    for (int j = 0; j < 3; j++)
+      if (strcmp(l.plan.nodes[i].name, proj[j]) == 0)
+        xq[j] = l.plan.nodes[i].in[2];
+  CHECK(xq[0] >= 0 && xq[0] == xq[1] && xq[1] == xq[2]);
   alto_lowered_free(&l);
   /* 1x128 blocks need M % 128 == 0 along M: a clear error naming the module */
   alto_model m;
