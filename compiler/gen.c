@@ -164,6 +164,8 @@ void alto_qkern_key(const alto_qkern *k, char *out, size_t n) {
     }
     if (k->pow2)
       ALTO_KEY_(".pow2");
+    if (k->codes_t)
+      ALTO_KEY_(".codes_t");
     if (k->kind == ALTO_QKERN_DEQUANT && (k->scheme == ALTO_SCHEME_FP8_ROWWISE ||
                                           k->scheme == ALTO_SCHEME_FP8_TENSORWISE))
       ALTO_KEY_(".scale%d", k->scale_mode);
@@ -231,6 +233,9 @@ static alto_status alto_gen_check_(const alto_qkern *k) {
   }
   if (k->sr && !fp4)
     return alto_error(ALTO_ERR_INVALID_ARG, "stochastic rounding is defined for E2M1 elements only");
+  if (k->codes_t && !(alto_gen_tile128_(k) && k->block_c == 1))
+    return alto_error(ALTO_ERR_INVALID_ARG,
+                      "transposed codes are written by the fp8_block 128x1 column kernel only");
   return ALTO_OK;
 }
 
@@ -266,8 +271,9 @@ alto_status alto_gen_quant(const alto_qkern *k, alto_gen_kernel *out) {
   case ALTO_QKERN_TILE: {
     if (alto_gen_tile128_(k)) {
       alto_gen_appendf(&s, &len, &cap,
-                       "  alto_quant_tile128<%s, %d, %s, %d>(a.x, a.codes, a.scales, a.cols);\n",
-                       alto_elem_enum_(k->elem), k->block_c, in, out->threads);
+                       "  alto_quant_tile128<%s, %d, %s, %d, %s>(a.x, a.codes, a.scales, a.cols);\n",
+                       alto_elem_enum_(k->elem), k->block_c, in, out->threads,
+                       k->codes_t ? "true" : "false");
       break;
     }
     if (alto_gen_cols_(k)) {

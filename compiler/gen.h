@@ -47,6 +47,7 @@ typedef struct {
   bool pow2;            /* FP8 rowwise/tensorwise power-of-two scales */
   int scale_mode;       /* DEQUANT of rowwise/tensorwise: 0 tensor, 1 row, 2 column */
   int quant_bit, group_size; /* MX69 */
+  bool codes_t;         /* TILE, FP8 128x1 of a 2-D x: codes written transposed, [cols, rows] */
   alto_target target;
   char arch[16];        /* "sm_90a", "gfx90a" */
 } alto_qkern;

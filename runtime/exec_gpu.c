@@ -77,6 +77,8 @@ struct alto_exec_gpu {
   int *rht_into;        /* RHT fused into the next QUANTIZE: the RHT node -2, the QUANTIZE the RHT
                          * node's index; -1 otherwise (plan_rht_fusion_) */
   int n_rht_fused;
+  bool *codes_t;        /* buffer -> its codes are stored transposed (plan_codes_t_) */
+  int n_codes_t;
   uint8_t *rht_host;
   exec_gpu_rope_ ropes[4];
   int n_ropes;
@@ -339,6 +341,7 @@ static alto_status init_params_(alto_exec_gpu *e) {
 }
 
 static alto_status plan_rht_fusion_(alto_exec_gpu *e);
+static alto_status plan_codes_t_(alto_exec_gpu *e);
 
 static alto_status create_(alto_exec_gpu *e) {
   const alto_plan *p = e->p;
@@ -371,6 +374,7 @@ static alto_status create_(alto_exec_gpu *e) {
     e->rht_host = alto_xcalloc((size_t)e->n_rht, EXEC_GPU_RHT_TABLE);
   }
   ALTO_TRY(plan_rht_fusion_(e));
+  ALTO_TRY(plan_codes_t_(e));
   ALTO_TRY(upload_rope_tables_(e));
   e->params = alto_xcalloc((size_t)(p->n_bufs ? p->n_bufs : 1), sizeof *e->params);
   for (int i = 0; i < p->n_bufs; i++) {
@@ -441,6 +445,7 @@ void alto_exec_gpu_free(alto_exec_gpu *e) {
   free(e->params);
   free(e->rht_index);
   free(e->rht_into);
+  free(e->codes_t);
   free(e->node_path);
   free(e->rht_host);
   free(e);
@@ -517,7 +522,8 @@ static alto_status run_quantize_(alto_exec_gpu *e, int idx, const alto_node *n) 
     r = rht_of_(e, ri, &e->p->nodes[ri]);
   }
   alto_tensor_view v = view_(e, src, n->shape, n->rank);
-  alto_gpu_quantized q = {ptr_(e, n->out[0]), ptr_(e, n->out[1]), e->outer, e->qscratch};
+  alto_gpu_quantized q = {ptr_(e, n->out[0]), ptr_(e, n->out[1]), e->outer, e->qscratch,
+                          e->codes_t[n->out[0]]};
   ALTO_TRY(alto_gpu_quantize(e->b, &spec, &v, ptr_(e, src), ri >= 0 ? &r : NULL, &q));
   if (e->o.check_quant && !e->recording)
     return check_quantize_(e, n, &spec);
@@ -532,7 +538,7 @@ static alto_status dequant_(alto_exec_gpu *e, int codes, int scales, const alto_
   const alto_buffer *cb = buf_(e, codes);
   alto_tensor_view v = {NULL, dtype, cb->rank, {0, 0, 0}};
   memcpy(v.dims, cb->shape, (size_t)cb->rank * sizeof(int64_t));
-  alto_gpu_quantized q = {ptr_(e, codes), ptr_(e, scales), e->outer, e->qscratch};
+  alto_gpu_quantized q = {ptr_(e, codes), ptr_(e, scales), e->outer, e->qscratch, false};
   return alto_gpu_dequantize(e->b, &spec, &v, &q, dtype, out);
 }
 
@@ -614,6 +620,46 @@ static alto_status plan_rht_fusion_(alto_exec_gpu *e) {
 
 int alto_exec_gpu_rht_fused(const alto_exec_gpu *e) {
   return e->n_rht_fused;
+}
+
+/* fp8_block operands quantized 128x1 along M (the wgrad GEMM's dY and X, K = M) are read only
+ * by GEMMs that need them K-major, i.e. transposed: their quantization writes them transposed
+ * (quant_tile128.cuh), and the GEMM skips its transpose (a read and a write of every code). When
+ * every reader of the codes is such a GEMM operand; not with check_quant (which compares the
+ * codes with the CPU's in the plan's layout). */
+static alto_status plan_codes_t_(alto_exec_gpu *e) {
+  const alto_plan *p = e->p;
+  e->codes_t = alto_xcalloc((size_t)(p->n_bufs ? p->n_bufs : 1), sizeof *e->codes_t);
+  if (e->o.check_quant)
+    return ALTO_OK;
+  for (int i = 0; i < p->n_nodes; i++) {
+    const alto_node *q = &p->nodes[i];
+    if (q->op != ALTO_OP_QUANTIZE || q->rank != 2 || q->q.scheme != ALTO_SCHEME_FP8_BLOCK ||
+        q->q.axis != -2 || q->q.two_d || q->q.block_rows != 128)
+      continue;
+    int cb = q->out[0], readers = 0, transposed = 0;
+    for (int k = 0; k < p->n_nodes; k++) {
+      const alto_node *g = &p->nodes[k];
+      for (int j = 0; j < g->n_in; j++) {
+        if (g->in[j] != cb)
+          continue;
+        readers++;
+        fp8_operand_ fa, fb;
+        if (g->op == ALTO_OP_GEMM && (j == 0 || j == 2) && gemm_fp8_fast_(e, g, &fa, &fb) &&
+            (j == 0 ? fa : fb).transpose)
+          transposed++;
+      }
+    }
+    if (readers > 0 && readers == transposed) {
+      e->codes_t[cb] = true;
+      e->n_codes_t++;
+    }
+  }
+  return ALTO_OK;
+}
+
+int alto_exec_gpu_codes_transposed(const alto_exec_gpu *e) {
+  return e->n_codes_t;
 }
 
 /* ---- GEMM --------------------------------------------------------------------------------- */
@@ -783,7 +829,7 @@ static alto_status gemm_fp8_(alto_exec_gpu *e, const alto_node *n, const fp8_ope
     int codes = n->in[2 * t], scales = n->in[2 * t + 1];
     g.op[t] = (alto_cublaslt_fp8_operand){ptr_(e, codes), ptr_(e, scales), f[t]->mode,
                                           ALTO_DT_FP8_E4M3, f[t]->scales_lt};
-    if (f[t]->transpose) { /* stored [K, R] -> [R, K] */
+    if (f[t]->transpose && !e->codes_t[codes]) { /* stored [K, R] -> [R, K] */
       ALTO_TRY(gemm_prep_(e, PREP_TRANSPOSE, next, ptr_(e, codes), k, R[t], 1));
       g.op[t].codes = next;
       next += align_((size_t)(R[t] * k));

@@ -94,6 +94,10 @@ alto_status alto_exec_gpu_write(alto_exec_gpu *e, int id, const void *host);
  * never with opts.check_quant). */
 int alto_exec_gpu_rht_fused(const alto_exec_gpu *e);
 
+/* QUANTIZE outputs written transposed for the GEMMs that read them (fp8_block 128x1: the wgrad
+ * operands; never with opts.check_quant). */
+int alto_exec_gpu_codes_transposed(const alto_exec_gpu *e);
+
 /* QUANTIZE nodes checked against the CPU so far (opts.check_quant). */
 int64_t alto_exec_gpu_quant_checked(const alto_exec_gpu *e);
 /* The GEMM path of each kind taken so far, for reports: "cublaslt-bf16", "dequant-bf16",

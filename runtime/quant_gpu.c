@@ -198,6 +198,13 @@ alto_status alto_gpu_quantize(alto_backend *b, const alto_quant_spec *spec,
   ALTO_TRY(alto_gpu_quantize_check(b, spec, x, rht, NULL));
   alto_qkern ks[ALTO_QUANT_MAX_KERNELS];
   int nk = alto_quant_kernels(spec, x->dtype, rht, b->target, b->arch, ks);
+  if (q->codes_t) {
+    if (x->ndim != 2 || spec->scheme != ALTO_SCHEME_FP8_BLOCK || spec->axis != -2 ||
+        spec->block2d || nk != 1 || ks[0].kind != ALTO_QKERN_TILE)
+      return alto_error(ALTO_ERR_INVALID_ARG,
+                        "transposed codes: fp8_block 128x1 blocks (axis -2) of a 2-D tensor only");
+    ks[0].codes_t = true;
+  }
   alto_qargs a;
   memset(&a, 0, sizeof a);
   alto_dims_(x, &a.rows, &a.cols, &a.R);

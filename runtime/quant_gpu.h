@@ -14,6 +14,8 @@ typedef struct {
   alto_dptr scales;
   alto_dptr outer;   /* NVFP4: one fp32 (written when two-level, else 1.0 is written) */
   alto_dptr scratch; /* 4 bytes: the tensor amax (NVFP4 two-level, tensorwise FP8) */
+  bool codes_t;      /* codes written transposed, [cols, rows] (K-major for a GEMM reducing over
+                      * the rows): fp8_block 128x1 (axis -2, E4M3 / E5M2) of a 2-D x only */
 } alto_gpu_quantized;
 
 /* Randomized Hadamard transform fused into a column quantization (b = 0: none). `table` holds the

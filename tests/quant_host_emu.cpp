@@ -526,7 +526,9 @@ template <bool BF16> static void cols_all() {
 }
 
 // ---- quant_tile128.cuh -----------------------------------------------------------------------------------
-template <int ELEM, int BC, bool BF16> static void tile128_case(int64_t E, int64_t R, int64_t C) {
+// TRANS: the codes written transposed ([C, R], 2-D only), compared with the CPU's transposed.
+template <int ELEM, int BC, bool BF16, bool TRANS = false>
+static void tile128_case(int64_t E, int64_t R, int64_t C) {
   alto_quant_spec spec = alto_quant_spec_default(ALTO_SCHEME_FP8_BLOCK);
   spec.elem = (alto_elem)ELEM;
   spec.axis = -2;
@@ -540,11 +542,18 @@ template <int ELEM, int BC, bool BF16> static void tile128_case(int64_t E, int64
   alto_u8 *codes = o.codes.data();
   void *scales = o.scales.data();
   const int64_t cols = C;
-  run([=] { alto_quant_tile128<ELEM, BC, BF16, BF16 ? 256 : 512>(x, codes, scales, cols); },
+  run([=] { alto_quant_tile128<ELEM, BC, BF16, BF16 ? 256 : 512, TRANS>(x, codes, scales, cols); },
       cdiv(C, 128), (unsigned)(E * R / 128), BF16 ? 256 : 512);
+  if (TRANS) {
+    std::vector<alto_u8> t((size_t)(R * C));
+    for (int64_t r = 0; r < R; r++)
+      for (int64_t c = 0; c < C; c++)
+        t[(size_t)(c * R + r)] = ref.codes[r * C + c];
+    memcpy(ref.codes, t.data(), t.size());
+  }
   char what[64];
-  snprintf(what, sizeof what, "tile128 %s %s", ELEM == ALTO_ELEM_E4M3 ? "e4m3" : "e5m2",
-           BC == 1 ? "128x1" : "128x128");
+  snprintf(what, sizeof what, "tile128 %s %s%s", ELEM == ALTO_ELEM_E4M3 ? "e4m3" : "e5m2",
+           BC == 1 ? "128x1" : "128x128", TRANS ? " codes transposed" : "");
   compare(what, in, ref, o);
   alto_quantized_free(&ref);
 }
@@ -554,6 +563,9 @@ template <int ELEM, bool BF16> static void tile128_all() {
   tile128_case<ELEM, 1, BF16>(1, 128, 1030); // rows not 16-byte aligned: element loads
   tile128_case<ELEM, 128, BF16>(1, 256, 1152);
   tile128_case<ELEM, 128, BF16>(3, 128, 256);
+  tile128_case<ELEM, 1, BF16, true>(1, 256, 1152);
+  tile128_case<ELEM, 1, BF16, true>(1, 384, 200);  // column tail
+  tile128_case<ELEM, 1, BF16, true>(1, 128, 1030); // rows not 16-byte aligned
 }
 
 // ---- quant_scaled.cuh ------------------------------------------------------------------------------------

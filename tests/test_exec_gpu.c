@@ -177,34 +177,50 @@ static void one_step_(const case_ *c) {
   CHECKF(nondet == 0, "%d gradients differ between two runs of the same step", nondet);
 
   /* without check_quant the executor fuses each RHT into the quantization after it (MX: every
-   * wgrad operand): the same step gives the same bits (a second executor: the same initial
-   * weights, the same inputs) */
-  if (c->recipe && strstr(c->recipe, "mxfp4")) {
-    alto_exec_gpu_opts fo = {.fp8_emulate = c->fp8_emulate};
-    alto_exec_gpu *fast = NULL;
-    CHECKF(alto_exec_gpu_create(B, &M, &l.plan, SEED, &fo, &fast) == ALTO_OK, "%s",
-           alto_last_error());
-    int rhts = alto_plan_count_op(&l.plan, ALTO_OP_RHT), fused = alto_exec_gpu_rht_fused(fast);
+   * wgrad operand) and has fp8_block's wgrad operands quantized straight into the GEMM's K-major
+   * layout: the same step gives the same bits as with check_quant (two fresh executors, the same
+   * initial weights and inputs; cuBLASLt's FP8 GEMMs in both, so that no per-process timing
+   * choice differs) */
+  if (c->recipe && (strstr(c->recipe, "mxfp4") || !c->fp8_emulate)) {
+    alto_exec_gpu_opts fo = {.fp8_emulate = c->fp8_emulate, .no_alto_gemm = true};
+    alto_exec_gpu_opts ro = fo;
+    ro.check_quant = true;
+    alto_exec_gpu *ex[2] = {NULL, NULL};
+    double lx[2] = {0, 0};
+    float **gx[2] = {calloc((size_t)np, sizeof(float *)), calloc((size_t)np, sizeof(float *))};
+    for (int k = 0; k < 2; k++) {
+      CHECKF(alto_exec_gpu_create(B, &M, &l.plan, SEED, k ? &ro : &fo, &ex[k]) == ALTO_OK, "%s",
+             alto_last_error());
+      CHECK(alto_exec_gpu_set_inputs(ex[k], tok, tgt) == ALTO_OK);
+      CHECKF(alto_exec_gpu_forward_backward(ex[k], 3, &lx[k]) == ALTO_OK, "%s", alto_last_error());
+      for (int i = 0; i < np; i++) {
+        char gname[160];
+        snprintf(gname, sizeof gname, "%s.grad", alto_exec_param_name(cpu, i));
+        gx[k][i] = read_f32_(ex[k], alto_exec_gpu_find(ex[k], gname));
+      }
+    }
+    int rhts = alto_plan_count_op(&l.plan, ALTO_OP_RHT), fused = alto_exec_gpu_rht_fused(ex[0]);
+    int tr = alto_exec_gpu_codes_transposed(ex[0]);
     CHECKF(fused == rhts, "%d of %d RHT nodes fused", fused, rhts);
-    double lf = 0;
-    CHECK(alto_exec_gpu_set_inputs(fast, tok, tgt) == ALTO_OK);
-    CHECKF(alto_exec_gpu_forward_backward(fast, 3, &lf) == ALTO_OK, "%s", alto_last_error());
-    CHECKF(memcmp(&lf, &lg, sizeof lf) == 0, "fused RHT: loss %.17g, unfused %.17g", lf, lg);
+    CHECKF(alto_exec_gpu_rht_fused(ex[1]) == 0 && alto_exec_gpu_codes_transposed(ex[1]) == 0,
+           "check_quant must keep the plan's layouts");
+    if (strstr(c->recipe, "fp8_block")) /* per layer: dY of 7 linears, X of 4 inputs */
+      CHECKF(tr == 6 * 11, "%d fp8_block wgrad operands quantized transposed", tr);
+    CHECKF(memcmp(&lx[0], &lx[1], sizeof lx[0]) == 0, "fused: loss %.17g, unfused %.17g", lx[0],
+           lx[1]);
     int fdiff = 0;
     for (int i = 0; i < np; i++) {
-      const char *name = alto_exec_param_name(cpu, i);
       int64_t n;
-      alto_exec_grad(cpu, name, &n);
-      char gname[160];
-      snprintf(gname, sizeof gname, "%s.grad", name);
-      float *f = read_f32_(fast, alto_exec_gpu_find(fast, gname));
-      fdiff += memcmp(f, ggrads[i], (size_t)n * 4) != 0;
-      free(f);
+      alto_exec_grad(cpu, alto_exec_param_name(cpu, i), &n);
+      fdiff += memcmp(gx[0][i], gx[1][i], (size_t)n * 4) != 0;
+      free(gx[0][i]), free(gx[1][i]);
     }
-    CHECKF(fdiff == 0, "fused RHT: %d gradients differ from the unfused step", fdiff);
-    printf("  %-22s %d RHT nodes fused into their quantization: the same loss and gradient bits\n",
-           "", fused);
-    alto_exec_gpu_free(fast);
+    free(gx[0]), free(gx[1]);
+    CHECKF(fdiff == 0, "fused: %d gradients differ from the unfused step", fdiff);
+    printf("  %-22s %d RHT nodes fused, %d operands quantized transposed: the same loss and "
+           "gradient bits as the unfused step\n", "", fused, tr);
+    alto_exec_gpu_free(ex[0]);
+    alto_exec_gpu_free(ex[1]);
   }
 
   /* AdamW: the CPU's gradients in, the CPU's weights and moments out, bit for bit */

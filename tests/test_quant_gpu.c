@@ -81,7 +81,8 @@ static void run_dual(const alto_qcase *c, const alto_tensor_view *x, gpu_buf gx,
           sf = gpu_alloc(B, (size_t)(rf.layout.scale_count * rf.layout.scale_bytes)),
           cw = gpu_alloc(B, (size_t)rw.layout.codes_bytes),
           sw = gpu_alloc(B, (size_t)(rw.layout.scale_count * rw.layout.scale_bytes));
-  alto_gpu_quantized qf = {gpu_ptr(cf), gpu_ptr(sf), 0, 0}, qw = {gpu_ptr(cw), gpu_ptr(sw), 0, 0};
+  alto_gpu_quantized qf = {gpu_ptr(cf), gpu_ptr(sf), 0, 0, false},
+                     qw = {gpu_ptr(cw), gpu_ptr(sw), 0, 0, false};
   alto_status st = alto_gpu_quantize_dual(B, &f, &w, x, gpu_ptr(gx), &rht, &qf, &qw);
   CHECKF(st == ALTO_OK, "%s: %s", what, alto_last_error());
   compare_quant(&rf, cf, sf, what, "fprop copy");
@@ -170,7 +171,7 @@ static void run_case(const alto_qcase *c, alto_elem dtype, int ndim, const int64
   size_t scale_bytes = (size_t)L->scale_count * (size_t)L->scale_bytes;
   gpu_buf gc = gpu_alloc(B, (size_t)L->codes_bytes), gs = gpu_alloc(B, scale_bytes),
           go = gpu_alloc(B, 4), gt = gpu_alloc(B, 4);
-  alto_gpu_quantized q = {gpu_ptr(gc), gpu_ptr(gs), gpu_ptr(go), gpu_ptr(gt)};
+  alto_gpu_quantized q = {gpu_ptr(gc), gpu_ptr(gs), gpu_ptr(go), gpu_ptr(gt), false};
   st = alto_gpu_quantize(B, spec, &x, gpu_ptr(gx), c->rht ? &rht : NULL, &q);
   CHECKF(st == ALTO_OK, "%s: gpu: %s", what, alto_last_error());
   st = B->i->sync(B);
@@ -298,6 +299,68 @@ static void test_matrix(void) {
   }
 }
 
+/* fp8_block 128x1 with the codes written transposed (alto_gpu_quantized.codes_t: the wgrad GEMM's
+ * K-major operands) against the CPU's codes transposed, and the CPU's scales; guard bytes after
+ * the codes; a 3-D tensor is refused. */
+static void test_codes_t(void) {
+  if (!selected("codes_t"))
+    return;
+  const int64_t shapes[3][2] = {{quick ? 1024 : 4096, 7168}, {1152, 1030}, {384, 200}};
+  for (int el = 0; el < 2; el++)
+    for (int d = 0; d < 2; d++)
+      for (int si = 0; si < 3; si++) {
+        const int64_t R = shapes[si][0], C = shapes[si][1], n = R * C;
+        alto_elem dt = d ? ALTO_ELEM_F32 : ALTO_ELEM_BF16;
+        alto_quant_spec spec = alto_quant_spec_default(ALTO_SCHEME_FP8_BLOCK);
+        spec.elem = el ? ALTO_ELEM_E5M2 : ALTO_ELEM_E4M3;
+        spec.axis = -2;
+        float *xf = malloc((size_t)n * 4);
+        uint16_t *xb = malloc((size_t)n * 2);
+        make_input(xf, R, C, 1);
+        for (int64_t i = 0; i < n; i++) {
+          xb[i] = alto_f32_to_bf16(xf[i]);
+          if (!d)
+            xf[i] = alto_bf16_to_f32(xb[i]);
+        }
+        alto_tensor_view x = {d ? (const void *)xf : (const void *)xb, dt, 2, {R, C, 0}};
+        alto_quantized ref;
+        CHECKF(alto_cpu_quantize(&spec, &x, &ref) == ALTO_OK, "%s", alto_last_error());
+        size_t sb = (size_t)(ref.layout.scale_count * ref.layout.scale_bytes);
+        gpu_buf gx = gpu_alloc(B, (size_t)n * (d ? 4 : 2)), gc = gpu_alloc(B, (size_t)n + 64),
+                gs = gpu_alloc(B, sb);
+        gpu_upload(B, gx, x.data);
+        uint8_t *got = malloc((size_t)n + 64), *scales = malloc(sb), *want = malloc((size_t)n);
+        memset(got, 0x5A, (size_t)n + 64);
+        CHECK(B->i->h2d(B, gpu_ptr(gc), got, (size_t)n + 64) == ALTO_OK);
+        alto_gpu_quantized q = {gpu_ptr(gc), gpu_ptr(gs), 0, 0, true};
+        alto_status st = alto_gpu_quantize(B, &spec, &x, gpu_ptr(gx), NULL, &q);
+        CHECKF(st == ALTO_OK && B->i->sync(B) == ALTO_OK, "codes_t: %s", alto_last_error());
+        CHECK(B->i->d2h(B, got, gpu_ptr(gc), (size_t)n + 64) == ALTO_OK);
+        gpu_download(B, scales, gs, "codes_t");
+        for (int64_t r = 0; r < R; r++)
+          for (int64_t c = 0; c < C; c++)
+            want[c * R + r] = ref.codes[r * C + c];
+        int64_t dc = first_diff(want, got, n), ds = first_diff(ref.scales, scales, (int64_t)sb);
+        int guard = 1;
+        for (int i = 0; i < 64; i++)
+          guard &= got[n + i] == 0x5A;
+        CHECKF(dc < 0 && ds < 0 && guard, "codes_t %s %s [%lld x %lld]: codes differ at %lld, "
+               "scales at %lld%s", el ? "e5m2" : "e4m3", d ? "f32" : "bf16", (long long)R,
+               (long long)C, (long long)dc, (long long)ds, guard ? "" : ", wrote past the codes");
+        fprintf(stderr, "  %-4s fp8_block %s 128x1 codes transposed %s [%lld x %lld]\n",
+                dc < 0 && ds < 0 && guard ? "ok" : "FAIL", el ? "e5m2" : "e4m3",
+                d ? "f32" : "bf16", (long long)R, (long long)C);
+        if (si == 2 && el == 0 && d == 0) { /* 3-D: refused, nothing launched */
+          alto_tensor_view x3 = {xb, dt, 3, {3, 128, 200}};
+          CHECK(alto_gpu_quantize(B, &spec, &x3, gpu_ptr(gx), NULL, &q) == ALTO_ERR_INVALID_ARG);
+          CHECK(strstr(alto_last_error(), "transposed codes") != NULL);
+        }
+        gpu_free(B, &gx), gpu_free(B, &gc), gpu_free(B, &gs);
+        free(xf), free(xb), free(got), free(scales), free(want);
+        alto_quantized_free(&ref);
+      }
+}
+
 /* y = R x alone (alto_gpu_rht_apply: the trainer's RHT nodes) against alto_cpu_rht, bit for bit
  * (NaN and Inf included), b = 16, 32 (quant_rht.cuh) and 64 (quant_tile.cuh), both dtypes. */
 static void test_rht_apply(void) {
@@ -354,6 +417,7 @@ int main(int argc, char **argv) {
   rng.s = alto_test_seed();
   RUN(test_matrix);
   RUN(test_rht_apply);
+  RUN(test_codes_t);
   alto_backend_close(B);
   return alto_test_finish();
 }

@@ -37,6 +37,7 @@ typedef struct {
   int rht;
   int dual;
   int dequant; /* time alto_gpu_dequantize (to the input dtype) of spec's codes */
+  int codes_t; /* codes written transposed (alto_gpu_quantized.codes_t) */
 } bench_case;
 
 typedef struct {
@@ -131,7 +132,7 @@ int main(int argc, char **argv) {
   alto_quant_spec mx4 = alto_quant_spec_default(ALTO_SCHEME_MXFP4);
   bench_case cases[48];
   int nc = 0;
-#define ADD(nm, ...) cases[nc++] = (bench_case){nm, __VA_ARGS__, 0}
+#define ADD(nm, ...) cases[nc++] = (bench_case){nm, __VA_ARGS__, 0, 0}
   alto_quant_spec s = mx4;
   ADD("mxfp4 1x32 along K", s, s, 0, 0);
   s.sr = true, s.seed = 1, s.stream = 2;
@@ -155,6 +156,8 @@ int main(int argc, char **argv) {
   ADD("fp8 1x128 along K", s, s, 0, 0);
   s.axis = -2;
   ADD("fp8 128x1 along M", s, s, 0, 0);
+  ADD("fp8 128x1 along M, codes transposed", s, s, 0, 0);
+  cases[nc - 1].codes_t = 1;
   s.block2d = true;
   ADD("fp8 128x128 (2-D)", s, s, 0, 0);
   s = alto_quant_spec_default(ALTO_SCHEME_FP8_ROWWISE);
@@ -189,7 +192,7 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < sizeof dq / sizeof dq[0]; i++) {
       alto_quant_spec q = alto_quant_spec_default(dq[i].sch);
       q.axis = dq[i].axis, q.block2d = dq[i].block2d;
-      cases[nc++] = (bench_case){dq[i].name, q, q, 0, 0, 1};
+      cases[nc++] = (bench_case){dq[i].name, q, q, 0, 0, 1, 0};
     }
   }
 
@@ -204,7 +207,8 @@ int main(int argc, char **argv) {
     if (!selected(cases[i].name))
       continue;
     bench_ctx c = {&cases[i], {NULL, dtype, 2, {M, K, 0}}, xd,
-                   {codes, scales, small, small + 64}, {codes2, scales2, small + 128, small + 192},
+                   {codes, scales, small, small + 64, cases[i].codes_t != 0},
+                   {codes2, scales2, small + 128, small + 192, false},
                    {cases[i].rht, 9, 10, 0}, ALTO_OK, dst};
     if (c.rht.b && alto_gpu_rht_upload(B, &c.rht) != ALTO_OK) { /* once, as training does */
       printf("%-40s %s\n", cases[i].name, alto_last_error());

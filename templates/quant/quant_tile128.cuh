@@ -52,7 +52,20 @@ __device__ __forceinline__ void alto_t128_load_(const void *__restrict__ x, alto
     }
 }
 
-template <int ELEM, int BC, bool IN_BF16, int NT>
+// The 4 x 4 byte transpose: a[i] = bytes (i, 0..3) -> b[j] = bytes (0..3, j), byte i = row i.
+__device__ __forceinline__ void alto_t128_tr4_(const alto_u32 a[4], alto_u32 b[4]) {
+  const alto_u32 t0 = alto_prmt_(a[0], a[1], 0x5140u), t1 = alto_prmt_(a[0], a[1], 0x7362u);
+  const alto_u32 t2 = alto_prmt_(a[2], a[3], 0x5140u), t3 = alto_prmt_(a[2], a[3], 0x7362u);
+  b[0] = alto_prmt_(t0, t2, 0x5410u), b[1] = alto_prmt_(t0, t2, 0x7632u);
+  b[2] = alto_prmt_(t1, t3, 0x5410u), b[3] = alto_prmt_(t1, t3, 0x7632u);
+}
+
+// TRANS (128x1 blocks of a 2-D x only): codes written transposed, [cols, rows] (codes[c * rows +
+// r], the K-major operand of the wgrad GEMM dW = dY^T X with K = rows), scales as always. A thread
+// then owns 8 consecutive rows (r0 + g P + p) instead of every RPP-th; its P x V code bytes are
+// transposed in registers (byte permutes), staged per column in shared memory (chunks of 16 rows
+// swizzled by column group), and the CTA writes each column's 128 bytes with 16-byte stores.
+template <int ELEM, int BC, bool IN_BF16, int NT, bool TRANS = false>
 __device__ __forceinline__ void alto_quant_tile128(const void *__restrict__ x,
                                                    alto_u8 *__restrict__ codes,
                                                    void *__restrict__ scales, alto_idx cols) {
@@ -64,6 +77,7 @@ __device__ __forceinline__ void alto_quant_tile128(const void *__restrict__ x,
   constexpr int NW = NT / ALTO_WARP;
   static_assert(BC == 1 || BC == B, "128x1 or 128x128 blocks");
   static_assert(NT % LPR == 0 && B % RPP == 0 && NT >= B, "the CTA covers whole tile rows");
+  static_assert(!TRANS || (BC == 1 && P == 8 && V % 4 == 0), "transposed codes: 128x1, 8 rows");
   // 128x1: amax partials [row group][column], then the column scales; 128x128: one amax per warp.
   __shared__ float s_part[BC == 1 ? RPP * B : NW];
   __shared__ float s_d[BC == 1 ? B : 1];
@@ -77,15 +91,16 @@ __device__ __forceinline__ void alto_quant_tile128(const void *__restrict__ x,
   // 16-byte accesses: all V columns exist and rows are 16-byte aligned (always for 2-D blocks)
   const bool full = BC == B || (n == V && cols % V == 0);
 
-  alto_u32 w[P][4]; // rows r0 + p * RPP + g, p < P
+#define ALTO_T128_ROW_(p) (TRANS ? g * P + (p) : (p) * RPP + g) // the thread's row p in the tile
+  alto_u32 w[P][4]; // rows r0 + ALTO_T128_ROW_(p), p < P
   if (full) {
 #pragma unroll
     for (int p = 0; p < P; p++)
-      alto_t128_load_<IN_BF16, true>(x, (r0 + p * RPP + g) * cols + c, V, w[p]);
+      alto_t128_load_<IN_BF16, true>(x, (r0 + ALTO_T128_ROW_(p)) * cols + c, V, w[p]);
   } else {
 #pragma unroll
     for (int p = 0; p < P; p++)
-      alto_t128_load_<IN_BF16, false>(x, (r0 + p * RPP + g) * cols + c, n, w[p]);
+      alto_t128_load_<IN_BF16, false>(x, (r0 + ALTO_T128_ROW_(p)) * cols + c, n, w[p]);
   }
 
   // 1. amax per column over this thread's rows
@@ -155,10 +170,52 @@ __device__ __forceinline__ void alto_quant_tile128(const void *__restrict__ x,
     for (int j = 0; j < V; j++)
       d[j] = db;
   }
-  if (n == 0)
+  if (n == 0 && !TRANS) // (TRANS: every thread takes part in the staging; tail columns are zeros)
     return;
 
   // 3. codes: x / d (fp32 division) cast to FP8, V bytes per row
+  if constexpr (TRANS) {
+    constexpr int LDS = B + 16; // bytes per staged column: 16-byte aligned rows of the readout
+    __shared__ __align__(16) alto_u8 s_t[B * LDS];
+    alto_u32 cw[P][V / 4]; // row p: V code bytes
+#pragma unroll
+    for (int p = 0; p < P; p++)
+#pragma unroll
+      for (int j = 0; j < V; j += 4) {
+        float q[4];
+#pragma unroll
+        for (int i = 0; i < 4; i++)
+          q[i] = ALTO_FDIV(alto_raw_val_<IN_BF16>(w[p], j + i), d[j + i]);
+        cw[p][j / 4] = alto_fp8x2_<ELEM>(q[0], q[1]) | (alto_fp8x2_<ELEM>(q[2], q[3]) << 16);
+      }
+    // column tc V + j: rows g P .. g P + 7 as two words, at 16-byte chunk (g / 2) of the column,
+    // swizzled by the column's group of 8 (so a warp's columns spread over the banks)
+#pragma unroll
+    for (int j = 0; j < V; j += 4) {
+      alto_u32 lo[4], hi[4];
+      const alto_u32 a0[4] = {cw[0][j / 4], cw[1][j / 4], cw[2][j / 4], cw[3][j / 4]};
+      const alto_u32 a1[4] = {cw[4][j / 4], cw[5][j / 4], cw[6][j / 4], cw[7][j / 4]};
+      alto_t128_tr4_(a0, lo);
+      alto_t128_tr4_(a1, hi);
+#pragma unroll
+      for (int i = 0; i < 4; i++) {
+        const int col = tc * V + j + i;
+        const int chunk = (g / 2) ^ ((col / 8) & 7);
+        *(uint2 *)(s_t + col * LDS + chunk * 16 + (g & 1) * 8) = uint2{lo[i], hi[i]};
+      }
+    }
+    __syncthreads();
+    const alto_idx rows = (alto_idx)gridDim.y * B;
+#pragma unroll
+    for (int k = 0; k < B * 8 / NT; k++) { // 8 chunks of 16 rows per column
+      const int i = threadIdx.x + k * NT, col = i / 8, q = i % 8;
+      if (c0 + col < cols) {
+        const uint4 u = *(const uint4 *)(s_t + col * LDS + (q ^ ((col / 8) & 7)) * 16);
+        *(uint4 *)(codes + (c0 + col) * rows + r0 + q * 16) = u;
+      }
+    }
+    return;
+  }
 #pragma unroll
   for (int p = 0; p < P; p++) {
     alto_u32 cw[V / 4]; // V code bytes, little-endian
@@ -170,7 +227,7 @@ __device__ __forceinline__ void alto_quant_tile128(const void *__restrict__ x,
         q[i] = ALTO_FDIV(alto_raw_val_<IN_BF16>(w[p], j + i), d[j + i]);
       cw[j / 4] = alto_fp8x2_<ELEM>(q[0], q[1]) | (alto_fp8x2_<ELEM>(q[2], q[3]) << 16);
     }
-    alto_u8 *o = codes + (r0 + p * RPP + g) * cols + c;
+    alto_u8 *o = codes + (r0 + ALTO_T128_ROW_(p)) * cols + c;
     if (full) {
       if constexpr (V == 8)
         *(uint2 *)o = uint2{cw[0], cw[1]};
@@ -183,6 +240,7 @@ __device__ __forceinline__ void alto_quant_tile128(const void *__restrict__ x,
           o[j] = (alto_u8)(cw[j / 4] >> (8 * (j % 4)));
     }
   }
+#undef ALTO_T128_ROW_
 }
 
 #endif
