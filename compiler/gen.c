@@ -166,6 +166,8 @@ void alto_qkern_key(const alto_qkern *k, char *out, size_t n) {
       ALTO_KEY_(".pow2");
     if (k->codes_t)
       ALTO_KEY_(".codes_t");
+    if (k->scales_t)
+      ALTO_KEY_(".scales_t");
     if (k->kind == ALTO_QKERN_DEQUANT && (k->scheme == ALTO_SCHEME_FP8_ROWWISE ||
                                           k->scheme == ALTO_SCHEME_FP8_TENSORWISE))
       ALTO_KEY_(".scale%d", k->scale_mode);
@@ -236,6 +238,10 @@ static alto_status alto_gen_check_(const alto_qkern *k) {
   if (k->codes_t && !(alto_gen_tile128_(k) && k->block_c == 1))
     return alto_error(ALTO_ERR_INVALID_ARG,
                       "transposed codes are written by the fp8_block 128x1 column kernel only");
+  if (k->scales_t && !((k->kind == ALTO_QKERN_ROWS || k->kind == ALTO_QKERN_DEQUANT) &&
+                       k->scheme == ALTO_SCHEME_FP8_BLOCK && k->block_r == 1))
+    return alto_error(ALTO_ERR_INVALID_ARG,
+                      "MN-major scales are for fp8_block 1x128 (rows and dequantize kernels)");
   return ALTO_OK;
 }
 
@@ -263,10 +269,11 @@ alto_status alto_gen_quant(const alto_qkern *k, alto_gen_kernel *out) {
   switch (k->kind) {
   case ALTO_QKERN_ROWS:
     alto_gen_appendf(&s, &len, &cap,
-             "  alto_quant_rows<%s, %s, %d, %s, %s, %s>(a.x, a.codes, a.scales, a.outer,\n"
-             "                                          a.rows * a.cols, a.seed, a.stream);\n",
+             "  alto_quant_rows<%s, %s, %d, %s, %s, %s, %s>(a.x, a.codes, a.scales, a.outer,\n"
+             "                                          a.rows * a.cols, a.seed, a.stream, a.rows,\n"
+             "                                          a.cols);\n",
              alto_qk_family_(k->scheme), alto_elem_enum_(k->elem), k->block_c, in,
-             alto_rule_enum_(k->rule), sr);
+             alto_rule_enum_(k->rule), sr, k->scales_t ? "true" : "false");
     break;
   case ALTO_QKERN_TILE: {
     if (alto_gen_tile128_(k)) {
@@ -308,11 +315,11 @@ alto_status alto_gen_quant(const alto_qkern *k, alto_gen_kernel *out) {
   }
   case ALTO_QKERN_DEQUANT:
     alto_gen_appendf(&s, &len, &cap,
-             "  alto_dequant<%s, %s, %d, %d, %s, %d, %s, %d>(a.codes, a.scales, a.outer, a.y, "
+             "  alto_dequant<%s, %s, %d, %d, %s, %d, %s, %d, %s>(a.codes, a.scales, a.outer, a.y, "
              "a.rows, a.cols, a.R);\n",
              alto_dq_family_(k->scheme), alto_elem_enum_(k->elem), k->block_r, k->block_c,
              k->pack_rows ? "true" : "false", k->scale_mode, k->out_bf16 ? "true" : "false",
-             out->threads);
+             out->threads, k->scales_t ? "true" : "false");
     break;
   case ALTO_QKERN_AMAX:
     alto_gen_appendf(&s, &len, &cap, "  alto_tensor_amax<%s, %d>(a.x, a.rows * a.cols, a.amax_bits);\n",

@@ -48,6 +48,7 @@ typedef struct {
   int scale_mode;       /* DEQUANT of rowwise/tensorwise: 0 tensor, 1 row, 2 column */
   int quant_bit, group_size; /* MX69 */
   bool codes_t;         /* TILE, FP8 128x1 of a 2-D x: codes written transposed, [cols, rows] */
+  bool scales_t;        /* ROWS / DEQUANT, FP8 1x128 of a 2-D x: scales MN-major, [cols/128, rows] */
   alto_target target;
   char arch[16];        /* "sm_90a", "gfx90a" */
 } alto_qkern;

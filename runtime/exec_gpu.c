@@ -79,6 +79,8 @@ struct alto_exec_gpu {
   int n_rht_fused;
   bool *codes_t;        /* buffer -> its codes are stored transposed (plan_codes_t_) */
   int n_codes_t;
+  bool *scales_t;       /* buffer -> its 1x128 scales are stored MN-major (plan_codes_t_) */
+  int n_scales_t;
   uint8_t *rht_host;
   exec_gpu_rope_ ropes[4];
   int n_ropes;
@@ -446,6 +448,7 @@ void alto_exec_gpu_free(alto_exec_gpu *e) {
   free(e->rht_index);
   free(e->rht_into);
   free(e->codes_t);
+  free(e->scales_t);
   free(e->node_path);
   free(e->rht_host);
   free(e);
@@ -523,7 +526,7 @@ static alto_status run_quantize_(alto_exec_gpu *e, int idx, const alto_node *n) 
   }
   alto_tensor_view v = view_(e, src, n->shape, n->rank);
   alto_gpu_quantized q = {ptr_(e, n->out[0]), ptr_(e, n->out[1]), e->outer, e->qscratch,
-                          e->codes_t[n->out[0]]};
+                          e->codes_t[n->out[0]], e->scales_t[n->out[1]]};
   ALTO_TRY(alto_gpu_quantize(e->b, &spec, &v, ptr_(e, src), ri >= 0 ? &r : NULL, &q));
   if (e->o.check_quant && !e->recording)
     return check_quantize_(e, n, &spec);
@@ -538,7 +541,8 @@ static alto_status dequant_(alto_exec_gpu *e, int codes, int scales, const alto_
   const alto_buffer *cb = buf_(e, codes);
   alto_tensor_view v = {NULL, dtype, cb->rank, {0, 0, 0}};
   memcpy(v.dims, cb->shape, (size_t)cb->rank * sizeof(int64_t));
-  alto_gpu_quantized q = {ptr_(e, codes), ptr_(e, scales), e->outer, e->qscratch, false};
+  alto_gpu_quantized q = {ptr_(e, codes), ptr_(e, scales), e->outer, e->qscratch, false,
+                          e->scales_t[scales]};
   return alto_gpu_dequantize(e->b, &spec, &v, &q, dtype, out);
 }
 
@@ -622,7 +626,8 @@ int alto_exec_gpu_rht_fused(const alto_exec_gpu *e) {
   return e->n_rht_fused;
 }
 
-/* fp8_block operands quantized 128x1 along M (the wgrad GEMM's dY and X, K = M) are read only
+/* Layouts chosen for the FP8 GEMMs. fp8_block operands quantized 128x1 along M (the wgrad GEMM's
+ * dY and X, K = M) are read only
  * by GEMMs that need them K-major, i.e. transposed: their quantization writes them transposed
  * (quant_tile128.cuh), and the GEMM skips its transpose (a read and a write of every code). When
  * every reader of the codes is such a GEMM operand; not with check_quant (which compares the
@@ -630,6 +635,7 @@ int alto_exec_gpu_rht_fused(const alto_exec_gpu *e) {
 static alto_status plan_codes_t_(alto_exec_gpu *e) {
   const alto_plan *p = e->p;
   e->codes_t = alto_xcalloc((size_t)(p->n_bufs ? p->n_bufs : 1), sizeof *e->codes_t);
+  e->scales_t = alto_xcalloc((size_t)(p->n_bufs ? p->n_bufs : 1), sizeof *e->scales_t);
   if (e->o.check_quant)
     return ALTO_OK;
   for (int i = 0; i < p->n_nodes; i++) {
@@ -655,7 +661,40 @@ static alto_status plan_codes_t_(alto_exec_gpu *e) {
       e->n_codes_t++;
     }
   }
+  /* fp8_block 1x128 scales (fprop X, dgrad dY: the GEMMs' A operands) read only by such GEMM
+   * operands, which would convert them to the MN-major layout per call, and by DEQUANTIZE (the
+   * wgrad's X), which reads either: quantized MN-major, with no conversion left */
+  for (int i = 0; i < p->n_nodes; i++) {
+    const alto_node *q = &p->nodes[i];
+    if (q->op != ALTO_OP_QUANTIZE || q->rank != 2 || q->q.scheme != ALTO_SCHEME_FP8_BLOCK ||
+        q->q.axis != -1 || q->q.two_d || q->q.block_cols != 128 || q->shape[0] % 4)
+      continue;
+    int sb = q->out[1], readers = 0, ok = 0;
+    for (int k = 0; k < p->n_nodes; k++) {
+      const alto_node *g = &p->nodes[k];
+      for (int j = 0; j < g->n_in; j++) {
+        if (g->in[j] != sb)
+          continue;
+        readers++;
+        fp8_operand_ fa, fb;
+        if (g->op == ALTO_OP_DEQUANTIZE && j == 1 && g->rank == 2)
+          ok++;
+        else if (g->op == ALTO_OP_GEMM && (j == 1 || j == 3) && gemm_fp8_fast_(e, g, &fa, &fb) &&
+                 (j == 1 ? fa : fb).mode == ALTO_CUBLASLT_SCALE_1X128 &&
+                 !(j == 1 ? fa : fb).scales_lt && !(j == 1 ? fa : fb).transpose)
+          ok++;
+      }
+    }
+    if (readers > 0 && readers == ok) {
+      e->scales_t[sb] = true;
+      e->n_scales_t++;
+    }
+  }
   return ALTO_OK;
+}
+
+int alto_exec_gpu_scales_mn_major(const alto_exec_gpu *e) {
+  return e->n_scales_t;
 }
 
 int alto_exec_gpu_codes_transposed(const alto_exec_gpu *e) {
@@ -840,7 +879,9 @@ static alto_status gemm_fp8_(alto_exec_gpu *e, const alto_node *n, const fp8_ope
       g.op[t].scales = next;
       next += align_((size_t)(((R[t] + 127) / 128) * ((k + 127) / 128) * 4));
     }
-    if (f[t]->mode == ALTO_CUBLASLT_SCALE_1X128 && !f[t]->scales_lt && R[t] % 4 == 0) {
+    if (f[t]->mode == ALTO_CUBLASLT_SCALE_1X128 && !f[t]->scales_lt && e->scales_t[scales]) {
+      g.op[t].scales_lt = true; /* quantized MN-major (plan_codes_t_) */
+    } else if (f[t]->mode == ALTO_CUBLASLT_SCALE_1X128 && !f[t]->scales_lt && R[t] % 4 == 0) {
       /* [R, K/128] -> [K/128, R] here, not inside cuBLASLt per call, so that alto's GEMM reads
        * it too (its bulk-copy case); R % 4: no padding lanes (cuBLASLt's scratch zeroes them) */
       if (!e->recording)

@@ -97,6 +97,8 @@ int alto_exec_gpu_rht_fused(const alto_exec_gpu *e);
 /* QUANTIZE outputs written transposed for the GEMMs that read them (fp8_block 128x1: the wgrad
  * operands; never with opts.check_quant). */
 int alto_exec_gpu_codes_transposed(const alto_exec_gpu *e);
+/* fp8_block 1x128 scale grids written MN-major for the GEMMs and dequantizations that read them. */
+int alto_exec_gpu_scales_mn_major(const alto_exec_gpu *e);
 
 /* QUANTIZE nodes checked against the CPU so far (opts.check_quant). */
 int64_t alto_exec_gpu_quant_checked(const alto_exec_gpu *e);

@@ -162,6 +162,15 @@ static alto_status alto_rht_table_(alto_backend *b, const alto_gpu_rht *rht, alt
   return ALTO_OK;
 }
 
+/* MN-major scales (alto_gpu_quantized.scales_t): blockwise FP8 1x128 blocks along the last dim
+ * of a 2-D tensor (one rows kernel). */
+static alto_status scales_t_ok_(const alto_quant_spec *spec, const alto_tensor_view *x) {
+  if (x->ndim != 2 || spec->scheme != ALTO_SCHEME_FP8_BLOCK || spec->axis != -1 || spec->block2d)
+    return alto_error(ALTO_ERR_INVALID_ARG,
+                      "MN-major scales: fp8_block 1x128 blocks (axis -1) of a 2-D tensor only");
+  return ALTO_OK;
+}
+
 alto_status alto_gpu_quantize_check(const alto_backend *b, const alto_quant_spec *spec,
                                     const alto_tensor_view *x, const alto_gpu_rht *rht,
                                     bool *rht_fused) {
@@ -204,6 +213,11 @@ alto_status alto_gpu_quantize(alto_backend *b, const alto_quant_spec *spec,
       return alto_error(ALTO_ERR_INVALID_ARG,
                         "transposed codes: fp8_block 128x1 blocks (axis -2) of a 2-D tensor only");
     ks[0].codes_t = true;
+  }
+  if (q->scales_t) {
+    ALTO_TRY(scales_t_ok_(spec, x));
+    ALTO_ASSERT(nk == 1 && ks[0].kind == ALTO_QKERN_ROWS);
+    ks[0].scales_t = true;
   }
   alto_qargs a;
   memset(&a, 0, sizeof a);
@@ -345,6 +359,10 @@ alto_status alto_gpu_dequantize(alto_backend *b, const alto_quant_spec *spec,
   alto_quant_layout layout;
   ALTO_TRY(alto_quant_layout_of(spec, x, &layout));
   alto_qkern k = alto_dequant_kernel(spec, out_dtype, b->target, b->arch);
+  if (q->scales_t) {
+    ALTO_TRY(scales_t_ok_(spec, x));
+    k.scales_t = true;
+  }
   alto_qargs a;
   memset(&a, 0, sizeof a);
   alto_dims_(x, &a.rows, &a.cols, &a.R);

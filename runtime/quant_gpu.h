@@ -16,6 +16,8 @@ typedef struct {
   alto_dptr scratch; /* 4 bytes: the tensor amax (NVFP4 two-level, tensorwise FP8) */
   bool codes_t;      /* codes written transposed, [cols, rows] (K-major for a GEMM reducing over
                       * the rows): fp8_block 128x1 (axis -2, E4M3 / E5M2) of a 2-D x only */
+  bool scales_t;     /* scales MN-major, [cols / 128, rows] (the FP8 GEMMs' 1x128 layout), written
+                      * and read so: fp8_block 1x128 (axis -1) of a 2-D x only */
 } alto_gpu_quantized;
 
 /* Randomized Hadamard transform fused into a column quantization (b = 0: none). `table` holds the

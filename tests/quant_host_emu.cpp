@@ -423,7 +423,8 @@ template <bool BF16> static void emu_amax(const input &in, outputs &o) {
 }
 
 // ---- quant_rows.cuh --------------------------------------------------------------------------------------
-template <int KIND, int ELEM, int B, bool BF16, int RULE, bool SR>
+// SCALES_T (fp8_block, E = 1): the scales written MN-major, compared with the CPU's transposed.
+template <int KIND, int ELEM, int B, bool BF16, int RULE, bool SR, bool SCALES_T = false>
 static void rows_case(const char *what, alto_quant_spec spec, int64_t E, int64_t R, int64_t C) {
   input in = make_input(E, R, C, BF16, !spec.two_level);
   alto_quantized ref;
@@ -440,8 +441,18 @@ static void rows_case(const char *what, alto_quant_spec spec, int64_t E, int64_t
   void *scales = o.scales.data();
   const float *outer = KIND == ALTO_QK_NVFP4 ? &o.outer : nullptr;
   const alto_u64 seed = spec.seed, stream = spec.stream;
-  run([=] { alto_quant_rows<KIND, ELEM, B, BF16, RULE, SR>(x, codes, scales, outer, n, seed, stream); },
-      cdiv(n, 256 * 16), 1, 256);
+  const int64_t rows = E * R, cols = C;
+  run([=] {
+    alto_quant_rows<KIND, ELEM, B, BF16, RULE, SR, SCALES_T>(x, codes, scales, outer, n, seed,
+                                                            stream, rows, cols);
+  }, cdiv(n, 256 * 16), 1, 256);
+  if (SCALES_T) { // the reference's [rows, cols / B] grid as [cols / B, rows]
+    std::vector<float> t((size_t)(rows * (C / B)));
+    for (int64_t r = 0; r < rows; r++)
+      for (int64_t kb = 0; kb < C / B; kb++)
+        t[(size_t)(kb * rows + r)] = ((const float *)ref.scales)[r * (C / B) + kb];
+    memcpy(ref.scales, t.data(), t.size() * 4);
+  }
   compare(what, in, ref, o);
   alto_quantized_free(&ref);
 }
@@ -469,6 +480,7 @@ template <bool BF16> static void rows_all() {
   rows_case<ALTO_QK_FP8_BLOCK, ALTO_ELEM_E4M3, 128, BF16, ALTO_SCALE_EVEN, false>("rows fp8_block e4m3", s, 1, 96, 1152);
   s.elem = ALTO_ELEM_E5M2;
   rows_case<ALTO_QK_FP8_BLOCK, ALTO_ELEM_E5M2, 128, BF16, ALTO_SCALE_EVEN, false>("rows fp8_block e5m2", s, 3, 32, 1152);
+  rows_case<ALTO_QK_FP8_BLOCK, ALTO_ELEM_E5M2, 128, BF16, ALTO_SCALE_EVEN, false, true>("rows fp8_block e5m2 scales MN-major", s, 1, 96, 1152);
 }
 
 // ---- quant_cols.cuh --------------------------------------------------------------------------------------
@@ -762,13 +774,20 @@ template <bool BF16> static void rht_all() {
 // ---- dequant.cuh ------------------------------------------------------------------------------------------
 // Codes and scales from the CPU reference, dequantized on both paths (cols % 16 == 0: the vector
 // path; otherwise one thread per element), both output dtypes, against alto_cpu_dequantize.
-template <int KIND, int ELEM, int BR, int BC, bool PACK_ROWS, int SCALE_MODE>
+template <int KIND, int ELEM, int BR, int BC, bool PACK_ROWS, int SCALE_MODE, bool SCALES_T = false>
 static void dequant_case(const char *what, alto_quant_spec spec, int64_t E, int64_t R, int64_t C) {
   input in = make_input(E, R, C, false, !spec.two_level && spec.scheme != ALTO_SCHEME_FP8_TENSORWISE);
   alto_quantized ref;
   if (!reference(spec, in, &ref))
     return;
   const int64_t rows = E * R, n = rows * C;
+  std::vector<float> scales_t;
+  if (SCALES_T) { // fp8_block 1xBC scales MN-major: [C / BC, rows]
+    scales_t.resize((size_t)(rows * (C / BC)));
+    for (int64_t r = 0; r < rows; r++)
+      for (int64_t kb = 0; kb < C / BC; kb++)
+        scales_t[(size_t)(kb * rows + r)] = ((const float *)ref.scales)[r * (C / BC) + kb];
+  }
   for (int od = 0; od < 2; od++) {
     const size_t osz = od ? 4 : 2;
     std::vector<unsigned char> want(n * osz), got(n * osz + 64, 0x5A);
@@ -778,7 +797,7 @@ static void dequant_case(const char *what, alto_quant_spec spec, int64_t E, int6
       continue;
     }
     const alto_u8 *codes = ref.codes;
-    const void *scales = ref.scales;
+    const void *scales = SCALES_T ? (const void *)scales_t.data() : ref.scales;
     const float *outer = &ref.outer;
     void *y = got.data();
     const int64_t cols = C, Rr = R;
@@ -787,9 +806,9 @@ static void dequant_case(const char *what, alto_quant_spec spec, int64_t E, int6
     const unsigned gx = C % 16 == 0 ? cdiv(C, 16 * NT) : cdiv(n, NT);
     const unsigned gy = C % 16 == 0 ? (unsigned)(groups < 65535 ? groups : 65535) : 1;
     if (od)
-      run([=] { alto_dequant<KIND, ELEM, BR, BC, PACK_ROWS, SCALE_MODE, false, NT>(codes, scales, outer, y, rows, cols, Rr); }, gx, gy, NT);
+      run([=] { alto_dequant<KIND, ELEM, BR, BC, PACK_ROWS, SCALE_MODE, false, NT, SCALES_T>(codes, scales, outer, y, rows, cols, Rr); }, gx, gy, NT);
     else
-      run([=] { alto_dequant<KIND, ELEM, BR, BC, PACK_ROWS, SCALE_MODE, true, NT>(codes, scales, outer, y, rows, cols, Rr); }, gx, gy, NT);
+      run([=] { alto_dequant<KIND, ELEM, BR, BC, PACK_ROWS, SCALE_MODE, true, NT, SCALES_T>(codes, scales, outer, y, rows, cols, Rr); }, gx, gy, NT);
     int64_t d = -1;
     for (size_t i = 0; i < want.size() && d < 0; i++)
       if (want[i] != got[i])
@@ -839,6 +858,7 @@ static void dequant_all() {
   dequant_case<ALTO_DQ_NVFP4, ALTO_ELEM_E2M1, 16, 16, true, 0>("nvfp4 16x16", s, 1, 32, 256);
   s = alto_quant_spec_default(ALTO_SCHEME_FP8_BLOCK);
   dequant_case<ALTO_DQ_FP8_BLOCK, ALTO_ELEM_E4M3, 1, 128, false, 0>("fp8_block e4m3 1x128", s, 1, 8, 1152);
+  dequant_case<ALTO_DQ_FP8_BLOCK, ALTO_ELEM_E4M3, 1, 128, false, 0, true>("fp8_block e4m3 1x128 scales MN-major", s, 1, 8, 1152);
   s.axis = -2;
   dequant_case<ALTO_DQ_FP8_BLOCK, ALTO_ELEM_E4M3, 128, 1, true, 0>("fp8_block e4m3 128x1", s, 1, 128, 1152);
   s.elem = ALTO_ELEM_E5M2, s.block2d = true;

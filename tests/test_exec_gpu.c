@@ -204,10 +204,14 @@ static void one_step_(const case_ *c) {
     /* (an RHT stays apart where the arena gives its input's range to the codes: 81 of 84 here) */
     CHECKF(fused >= rhts - rhts / 8 && (fused > 0) == (rhts > 0), "%d of %d RHT nodes fused",
            fused, rhts);
-    CHECKF(alto_exec_gpu_rht_fused(ex[1]) == 0 && alto_exec_gpu_codes_transposed(ex[1]) == 0,
+    CHECKF(alto_exec_gpu_rht_fused(ex[1]) == 0 && alto_exec_gpu_codes_transposed(ex[1]) == 0 &&
+               alto_exec_gpu_scales_mn_major(ex[1]) == 0,
            "check_quant must keep the plan's layouts");
-    if (strstr(c->recipe, "fp8_block")) /* per layer: dY of 7 linears, X of 4 inputs */
+    int mn = alto_exec_gpu_scales_mn_major(ex[0]);
+    if (strstr(c->recipe, "fp8_block")) { /* per layer: dY of 7 linears, X of 4 inputs */
       CHECKF(tr == 6 * 11, "%d fp8_block wgrad operands quantized transposed", tr);
+      CHECKF(mn == 6 * 11, "%d fp8_block 1x128 scale grids quantized MN-major", mn);
+    }
     CHECKF(memcmp(&lx[0], &lx[1], sizeof lx[0]) == 0, "fused: loss %.17g, unfused %.17g", lx[0],
            lx[1]);
     int fdiff = 0;
@@ -219,8 +223,9 @@ static void one_step_(const case_ *c) {
     }
     free(gx[0]), free(gx[1]);
     CHECKF(fdiff == 0, "fused: %d gradients differ from the unfused step", fdiff);
-    printf("  %-22s %d of %d RHT nodes fused, %d operands quantized transposed: the same loss "
-           "and gradient bits as the unfused step\n", "", fused, rhts, tr);
+    printf("  %-22s %d of %d RHT nodes fused, %d operands quantized transposed, %d scale grids "
+           "MN-major: the same loss and gradient bits as the plan's layouts\n", "", fused, rhts, tr,
+           mn);
     alto_exec_gpu_free(ex[0]);
     alto_exec_gpu_free(ex[1]);
   }

@@ -81,8 +81,8 @@ static void run_dual(const alto_qcase *c, const alto_tensor_view *x, gpu_buf gx,
           sf = gpu_alloc(B, (size_t)(rf.layout.scale_count * rf.layout.scale_bytes)),
           cw = gpu_alloc(B, (size_t)rw.layout.codes_bytes),
           sw = gpu_alloc(B, (size_t)(rw.layout.scale_count * rw.layout.scale_bytes));
-  alto_gpu_quantized qf = {gpu_ptr(cf), gpu_ptr(sf), 0, 0, false},
-                     qw = {gpu_ptr(cw), gpu_ptr(sw), 0, 0, false};
+  alto_gpu_quantized qf = {gpu_ptr(cf), gpu_ptr(sf), 0, 0, false, false},
+                     qw = {gpu_ptr(cw), gpu_ptr(sw), 0, 0, false, false};
   alto_status st = alto_gpu_quantize_dual(B, &f, &w, x, gpu_ptr(gx), &rht, &qf, &qw);
   CHECKF(st == ALTO_OK, "%s: %s", what, alto_last_error());
   compare_quant(&rf, cf, sf, what, "fprop copy");
@@ -171,7 +171,7 @@ static void run_case(const alto_qcase *c, alto_elem dtype, int ndim, const int64
   size_t scale_bytes = (size_t)L->scale_count * (size_t)L->scale_bytes;
   gpu_buf gc = gpu_alloc(B, (size_t)L->codes_bytes), gs = gpu_alloc(B, scale_bytes),
           go = gpu_alloc(B, 4), gt = gpu_alloc(B, 4);
-  alto_gpu_quantized q = {gpu_ptr(gc), gpu_ptr(gs), gpu_ptr(go), gpu_ptr(gt), false};
+  alto_gpu_quantized q = {gpu_ptr(gc), gpu_ptr(gs), gpu_ptr(go), gpu_ptr(gt), false, false};
   st = alto_gpu_quantize(B, spec, &x, gpu_ptr(gx), c->rht ? &rht : NULL, &q);
   CHECKF(st == ALTO_OK, "%s: gpu: %s", what, alto_last_error());
   st = B->i->sync(B);
@@ -332,7 +332,7 @@ static void test_codes_t(void) {
         uint8_t *got = malloc((size_t)n + 64), *scales = malloc(sb), *want = malloc((size_t)n);
         memset(got, 0x5A, (size_t)n + 64);
         CHECK(B->i->h2d(B, gpu_ptr(gc), got, (size_t)n + 64) == ALTO_OK);
-        alto_gpu_quantized q = {gpu_ptr(gc), gpu_ptr(gs), 0, 0, true};
+        alto_gpu_quantized q = {gpu_ptr(gc), gpu_ptr(gs), 0, 0, true, false};
         alto_status st = alto_gpu_quantize(B, &spec, &x, gpu_ptr(gx), NULL, &q);
         CHECKF(st == ALTO_OK && B->i->sync(B) == ALTO_OK, "codes_t: %s", alto_last_error());
         CHECK(B->i->d2h(B, got, gpu_ptr(gc), (size_t)n + 64) == ALTO_OK);
@@ -357,6 +357,70 @@ static void test_codes_t(void) {
         }
         gpu_free(B, &gx), gpu_free(B, &gc), gpu_free(B, &gs);
         free(xf), free(xb), free(got), free(scales), free(want);
+        alto_quantized_free(&ref);
+      }
+}
+
+/* fp8_block 1x128 with the scales written MN-major (alto_gpu_quantized.scales_t: the layout the FP8
+ * GEMMs read for a 1x128 operand): codes equal the CPU's, scales the CPU's transposed, and the
+ * dequantization reading them MN-major equals the CPU's dequantization (both output dtypes). */
+static void test_scales_t(void) {
+  if (!selected("scales_t"))
+    return;
+  const int64_t shapes[2][2] = {{quick ? 1024 : 4096, 7168}, {256, 1152}};
+  for (int el = 0; el < 2; el++)
+    for (int d = 0; d < 2; d++)
+      for (int si = 0; si < 2; si++) {
+        const int64_t R = shapes[si][0], C = shapes[si][1], n = R * C, nb = C / 128;
+        alto_elem dt = d ? ALTO_ELEM_F32 : ALTO_ELEM_BF16;
+        alto_quant_spec spec = alto_quant_spec_default(ALTO_SCHEME_FP8_BLOCK);
+        spec.elem = el ? ALTO_ELEM_E5M2 : ALTO_ELEM_E4M3;
+        float *xf = malloc((size_t)n * 4);
+        uint16_t *xb = malloc((size_t)n * 2);
+        make_input(xf, R, C, 1);
+        for (int64_t i = 0; i < n; i++) {
+          xb[i] = alto_f32_to_bf16(xf[i]);
+          if (!d)
+            xf[i] = alto_bf16_to_f32(xb[i]);
+        }
+        alto_tensor_view x = {d ? (const void *)xf : (const void *)xb, dt, 2, {R, C, 0}};
+        alto_quantized ref;
+        CHECKF(alto_cpu_quantize(&spec, &x, &ref) == ALTO_OK, "%s", alto_last_error());
+        gpu_buf gx = gpu_alloc(B, (size_t)n * (d ? 4 : 2)), gc = gpu_alloc(B, (size_t)n),
+                gs = gpu_alloc(B, (size_t)(R * nb * 4)), gy = gpu_alloc(B, (size_t)n * 4);
+        gpu_upload(B, gx, x.data);
+        alto_gpu_quantized q = {gpu_ptr(gc), gpu_ptr(gs), 0, 0, false, true};
+        alto_status st = alto_gpu_quantize(B, &spec, &x, gpu_ptr(gx), NULL, &q);
+        CHECKF(st == ALTO_OK && B->i->sync(B) == ALTO_OK, "scales_t: %s", alto_last_error());
+        uint8_t *codes = malloc((size_t)n);
+        float *scales = malloc((size_t)(R * nb * 4)), *want = malloc((size_t)(R * nb * 4));
+        gpu_download(B, codes, gc, "scales_t");
+        gpu_download(B, scales, gs, "scales_t");
+        for (int64_t r = 0; r < R; r++)
+          for (int64_t k = 0; k < nb; k++)
+            want[k * R + r] = ((const float *)ref.scales)[r * nb + k];
+        int64_t dc = first_diff(ref.codes, codes, n), ds = first_diff((const uint8_t *)want, (const uint8_t *)scales, R * nb * 4);
+        int bad_dq = 0;
+        for (int od = 0; od < 2; od++) { /* dequantize reading the MN-major scales */
+          size_t osz = od ? 4 : 2;
+          void *yr = malloc((size_t)n * osz), *yg = malloc((size_t)n * osz);
+          CHECK(alto_cpu_dequantize(&spec, &ref, od ? ALTO_ELEM_F32 : ALTO_ELEM_BF16, yr) == ALTO_OK);
+          st = alto_gpu_dequantize(B, &spec, &x, &q, od ? ALTO_ELEM_F32 : ALTO_ELEM_BF16,
+                                   gpu_ptr(gy));
+          CHECKF(st == ALTO_OK && B->i->sync(B) == ALTO_OK, "%s", alto_last_error());
+          CHECK(B->i->d2h(B, yg, gpu_ptr(gy), (size_t)n * osz) == ALTO_OK);
+          bad_dq += memcmp(yr, yg, (size_t)n * osz) != 0;
+          free(yr), free(yg);
+        }
+        CHECKF(dc < 0 && ds < 0 && !bad_dq,
+               "scales_t %s %s [%lld x %lld]: codes differ at %lld, scales at %lld, %d dequant "
+               "outputs differ", el ? "e5m2" : "e4m3", d ? "f32" : "bf16", (long long)R,
+               (long long)C, (long long)dc, (long long)ds, bad_dq);
+        fprintf(stderr, "  %-4s fp8_block %s 1x128 scales MN-major %s [%lld x %lld]\n",
+                dc < 0 && ds < 0 && !bad_dq ? "ok" : "FAIL", el ? "e5m2" : "e4m3",
+                d ? "f32" : "bf16", (long long)R, (long long)C);
+        gpu_free(B, &gx), gpu_free(B, &gc), gpu_free(B, &gs), gpu_free(B, &gy);
+        free(xf), free(xb), free(codes), free(scales), free(want);
         alto_quantized_free(&ref);
       }
 }
@@ -418,6 +482,7 @@ int main(int argc, char **argv) {
   RUN(test_matrix);
   RUN(test_rht_apply);
   RUN(test_codes_t);
+  RUN(test_scales_t);
   alto_backend_close(B);
   return alto_test_finish();
 }

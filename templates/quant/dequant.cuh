@@ -154,7 +154,9 @@ __device__ __forceinline__ void alto_dq_store16_(void *__restrict__ y, alto_idx 
 // ---- the vector path ----------------------------------------------------------------------------------
 // Grid (ceil(cols / (16 NT)), min(row groups, 65535)); a row group is one row, or two for FP4 codes
 // packed along the rows; CTAs step over the row groups by gridDim.y.
-template <int KIND, int ELEM, int BR, int BC, bool PACK_ROWS, int SCALE_MODE, bool OUT_BF16, int NT>
+// SCALES_T: blockwise FP8 1xBC scales stored MN-major, [cols / BC, rows] (quant_rows.cuh).
+template <int KIND, int ELEM, int BR, int BC, bool PACK_ROWS, int SCALE_MODE, bool OUT_BF16, int NT,
+          bool SCALES_T = false>
 __device__ __forceinline__ void alto_dequant_vec(const alto_u8 *__restrict__ codes,
                                                  const void *__restrict__ scales,
                                                  const float *__restrict__ outer_ptr,
@@ -201,8 +203,9 @@ __device__ __forceinline__ void alto_dequant_vec(const alto_u8 *__restrict__ cod
           k[j] = alto_dq_k_<KIND>((sw[j / 4] >> (8 * (j % 4))) & 0xFFu, outer);
       }
     } else {
-      const alto_idx si = SCALED ? (SCALE_MODE == ALTO_DQS_TENSOR ? 0 : r)
-                                 : (r / BR) * (cols / BC) + c / BC;
+      const alto_idx si = SCALED     ? (SCALE_MODE == ALTO_DQS_TENSOR ? 0 : r)
+                          : SCALES_T ? (c / BC) * rows + r
+                                     : (r / BR) * (cols / BC) + c / BC;
       k[0] = alto_dq_k_<KIND>(F32_SCALES ? ((const alto_u32 *)scales)[si]
                                          : (alto_u32)((const alto_u8 *)scales)[si],
                               outer);
@@ -247,16 +250,17 @@ __device__ __forceinline__ void alto_dequant_vec(const alto_u8 *__restrict__ cod
   }
 }
 
-template <int KIND, int ELEM, int BR, int BC, bool PACK_ROWS, int SCALE_MODE, bool OUT_BF16, int NT>
+template <int KIND, int ELEM, int BR, int BC, bool PACK_ROWS, int SCALE_MODE, bool OUT_BF16, int NT,
+          bool SCALES_T = false>
 __device__ __forceinline__ void alto_dequant(const alto_u8 *__restrict__ codes,
                                              const void *__restrict__ scales,
                                              const float *__restrict__ outer_ptr,
                                              void *__restrict__ y, alto_idx rows, alto_idx cols,
                                              alto_idx R) {
-  if (cols % 16 == 0)
-    alto_dequant_vec<KIND, ELEM, BR, BC, PACK_ROWS, SCALE_MODE, OUT_BF16, NT>(codes, scales,
-                                                                              outer_ptr, y, rows,
-                                                                              cols, R);
+  static_assert(!SCALES_T || (KIND == ALTO_DQ_FP8_BLOCK && BR == 1), "MN-major 1xB fp32 scales");
+  if (SCALES_T || cols % 16 == 0) // (1x128 blocks: cols % 128 == 0)
+    alto_dequant_vec<KIND, ELEM, BR, BC, PACK_ROWS, SCALE_MODE, OUT_BF16, NT, SCALES_T>(
+        codes, scales, outer_ptr, y, rows, cols, R);
   else
     alto_dequant_scalar<KIND, ELEM, BR, BC, PACK_ROWS, SCALE_MODE, OUT_BF16>(codes, scales,
                                                                              outer_ptr, y, rows,

@@ -47,11 +47,14 @@ __device__ __forceinline__ void alto_encode8_(const alto_u32 (*w)[4], int j0,
 // consecutive lanes: shuffles, in which every lane of the warp takes part), the block's scale
 // (stored by the first lane of the block: first), the codes (8- to 32-byte stores). Inactive lanes
 // (past the tensor) only shuffle.
-template <int KIND, int ELEM, int B, bool IN_BF16, int RULE, bool SR, int V>
+// SCALES_T (blockwise FP8 of a 2-D x): the fp32 scales written MN-major, [cols / B, rows] (the
+// layout cuBLASLt's and alto's FP8 GEMMs read for a 1x128 operand), at (e0 % cols) / B * rows +
+// e0 / cols.
+template <int KIND, int ELEM, int B, bool IN_BF16, int RULE, bool SR, int V, bool SCALES_T = false>
 __device__ __forceinline__ void
 alto_rows_encode_(const alto_u32 (*w)[4], bool active, bool first, alto_u8 *__restrict__ codes,
                   void *__restrict__ scales, const float *__restrict__ outer_ptr, alto_idx e0,
-                  alto_u64 seed, alto_u64 stream) {
+                  alto_u64 seed, alto_u64 stream, alto_idx rows = 0, alto_idx cols = 0) {
   constexpr int NCH = V / (IN_BF16 ? 8 : 4); // 16-byte chunks per thread
   constexpr int G = B / V;                   // lanes per block
   constexpr bool FP4 = ELEM == ALTO_ELEM_E2M1;
@@ -117,19 +120,22 @@ alto_rows_encode_(const alto_u32 (*w)[4], bool active, bool first, alto_u8 *__re
                                               c[2 * h + 1][0] & mask, c[2 * h + 1][1] & mask};
   }
   if (first) {
-    if (KIND == ALTO_QK_FP8_BLOCK)
+    if (KIND == ALTO_QK_FP8_BLOCK && SCALES_T)
+      ((alto_u32 *)scales)[(e0 % cols) / B * rows + e0 / cols] = s;
+    else if (KIND == ALTO_QK_FP8_BLOCK)
       ((alto_u32 *)scales)[e0 / B] = s;
     else
       ((alto_u8 *)scales)[e0 / B] = (alto_u8)s;
   }
 }
 
-template <int KIND, int ELEM, int B, bool IN_BF16, int RULE, bool SR>
+template <int KIND, int ELEM, int B, bool IN_BF16, int RULE, bool SR, bool SCALES_T = false>
 __device__ __forceinline__ void alto_quant_rows(const void *__restrict__ x,
                                                 alto_u8 *__restrict__ codes,
                                                 void *__restrict__ scales,
                                                 const float *__restrict__ outer_ptr,
-                                                alto_idx n_elems, alto_u64 seed, alto_u64 stream) {
+                                                alto_idx n_elems, alto_u64 seed, alto_u64 stream,
+                                                alto_idx rows = 0, alto_idx cols = 0) {
   constexpr int V = 16;               // elements per thread
   constexpr int NCH = IN_BF16 ? 2 : 4; // 16-byte chunks per thread
   constexpr int G = B / V;            // lanes per block
@@ -143,8 +149,8 @@ __device__ __forceinline__ void alto_quant_rows(const void *__restrict__ x,
                      : uint4{0, 0, 0, 0};
     w[q][0] = p.x, w[q][1] = p.y, w[q][2] = p.z, w[q][3] = p.w;
   }
-  alto_rows_encode_<KIND, ELEM, B, IN_BF16, RULE, SR, V>(w, active, (t & (G - 1)) == 0, codes,
-                                                         scales, outer_ptr, e0, seed, stream);
+  alto_rows_encode_<KIND, ELEM, B, IN_BF16, RULE, SR, V, SCALES_T>(
+      w, active, (t & (G - 1)) == 0, codes, scales, outer_ptr, e0, seed, stream, rows, cols);
 }
 
 #endif
