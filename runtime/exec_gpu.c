@@ -74,9 +74,10 @@ struct alto_exec_gpu {
   alto_dptr rht_tables; /* one per RHT node, uploaded per step */
   int *rht_index;       /* node -> its RHT ordinal (-1) */
   int n_rht;
-  int *rht_into;        /* RHT fused into the next QUANTIZE: the RHT node -2, the QUANTIZE the RHT
-                         * node's index; -1 otherwise (plan_rht_fusion_) */
-  int n_rht_fused;
+  int *fused_into;      /* an RHT or DEQUANTIZE run inside the QUANTIZE after it: the producer
+                         * -2, the QUANTIZE the producer's index; -1 otherwise (plan_rht_fusion_,
+                         * plan_requant_fusion_) */
+  int n_rht_fused, n_requant;
   bool *codes_t;        /* buffer -> its codes are stored transposed (plan_codes_t_) */
   int n_codes_t;
   bool *scales_t;       /* buffer -> its 1x128 scales are stored MN-major (plan_codes_t_) */
@@ -344,6 +345,7 @@ static alto_status init_params_(alto_exec_gpu *e) {
 
 static alto_status plan_rht_fusion_(alto_exec_gpu *e);
 static alto_status plan_codes_t_(alto_exec_gpu *e);
+static alto_status plan_requant_fusion_(alto_exec_gpu *e);
 
 static alto_status create_(alto_exec_gpu *e) {
   const alto_plan *p = e->p;
@@ -377,6 +379,7 @@ static alto_status create_(alto_exec_gpu *e) {
   }
   ALTO_TRY(plan_rht_fusion_(e));
   ALTO_TRY(plan_codes_t_(e));
+  ALTO_TRY(plan_requant_fusion_(e));
   ALTO_TRY(upload_rope_tables_(e));
   e->params = alto_xcalloc((size_t)(p->n_bufs ? p->n_bufs : 1), sizeof *e->params);
   for (int i = 0; i < p->n_bufs; i++) {
@@ -446,7 +449,7 @@ void alto_exec_gpu_free(alto_exec_gpu *e) {
   }
   free(e->params);
   free(e->rht_index);
-  free(e->rht_into);
+  free(e->fused_into);
   free(e->codes_t);
   free(e->scales_t);
   free(e->node_path);
@@ -518,8 +521,17 @@ static alto_gpu_rht rht_of_(const alto_exec_gpu *e, int idx, const alto_node *n)
  * transforms it in the quantization kernel (quant_rht.cuh: the bits of RHT then quantize). */
 static alto_status run_quantize_(alto_exec_gpu *e, int idx, const alto_node *n) {
   alto_quant_spec spec = alto_exec_quantize_spec(n, e->seed, e->step);
-  int src = n->in[0], ri = e->rht_into[idx];
+  int src = n->in[0], ri = e->fused_into[idx];
   alto_gpu_rht r = {0};
+  if (ri >= 0 && e->p->nodes[ri].op == ALTO_OP_DEQUANTIZE) {
+    const alto_node *dq = &e->p->nodes[ri];
+    alto_quant_spec from = alto_exec_quant_spec(&dq->q);
+    alto_tensor_view v = view_(e, src, n->shape, n->rank);
+    alto_gpu_quantized q = {ptr_(e, n->out[0]), ptr_(e, n->out[1]), e->outer, e->qscratch,
+                            e->codes_t[n->out[0]], false};
+    return alto_gpu_requantize(e->b, &spec, &v, &from, ptr_(e, dq->in[0]), ptr_(e, dq->in[1]),
+                               e->scales_t[dq->in[1]], &q);
+  }
   if (ri >= 0) {
     src = e->p->nodes[ri].in[0];
     r = rht_of_(e, ri, &e->p->nodes[ri]);
@@ -574,7 +586,7 @@ static alto_gpu_rht rht_of_(const alto_exec_gpu *e, int idx, const alto_node *n)
 }
 
 static alto_status run_rht_(alto_exec_gpu *e, int idx, const alto_node *n) {
-  if (e->rht_into[idx] == -2) /* done by the next QUANTIZE */
+  if (e->fused_into[idx] == -2) /* done by the next QUANTIZE */
     return ALTO_OK;
   alto_gpu_rht r = rht_of_(e, idx, n);
   alto_tensor_view v = view_(e, n->in[0], n->shape, 2);
@@ -594,9 +606,9 @@ static bool overlap_(const alto_exec_gpu *e, int a, int b) {
  * which compares each quantization with the CPU's on its input y. */
 static alto_status plan_rht_fusion_(alto_exec_gpu *e) {
   const alto_plan *p = e->p;
-  e->rht_into = alto_xmalloc((size_t)(p->n_nodes ? p->n_nodes : 1) * sizeof *e->rht_into);
+  e->fused_into = alto_xmalloc((size_t)(p->n_nodes ? p->n_nodes : 1) * sizeof *e->fused_into);
   for (int i = 0; i < p->n_nodes; i++)
-    e->rht_into[i] = -1;
+    e->fused_into[i] = -1;
   if (e->o.check_quant)
     return ALTO_OK;
   for (int i = 0; i + 1 < p->n_nodes; i++) {
@@ -615,8 +627,8 @@ static alto_status plan_rht_fusion_(alto_exec_gpu *e) {
     bool fused = false;
     if (alto_gpu_quantize_check(e->b, &spec, &v, &rt, &fused) != ALTO_OK || !fused)
       continue;
-    e->rht_into[i] = -2;
-    e->rht_into[i + 1] = i;
+    e->fused_into[i] = -2;
+    e->fused_into[i + 1] = i;
     e->n_rht_fused++;
   }
   return ALTO_OK;
@@ -695,6 +707,38 @@ static alto_status plan_codes_t_(alto_exec_gpu *e) {
 
 int alto_exec_gpu_scales_mn_major(const alto_exec_gpu *e) {
   return e->n_scales_t;
+}
+
+/* DEQUANTIZE x -> y (bf16) followed at once by a QUANTIZE of y written transposed (fp8_block: the
+ * wgrad's X, re-quantized 128x1 from its saved 1x128 codes): the quantization kernel dequantizes
+ * the codes itself (quant_tile128.cuh DQ_ELEM, the same bits), so y is neither written nor read.
+ * When y has no other reader and the codes and scales read share no memory with those written
+ * (the arena may give the saved codes' range, dead after the DEQUANTIZE, to the new ones). */
+static alto_status plan_requant_fusion_(alto_exec_gpu *e) {
+  const alto_plan *p = e->p;
+  for (int i = 0; i + 1 < p->n_nodes; i++) {
+    const alto_node *d = &p->nodes[i], *q = &p->nodes[i + 1];
+    if (d->op != ALTO_OP_DEQUANTIZE || q->op != ALTO_OP_QUANTIZE || q->in[0] != d->out[0] ||
+        !e->codes_t[q->out[0]] || d->q.scheme != ALTO_SCHEME_FP8_BLOCK || d->q.axis != -1 ||
+        d->q.two_d || d->q.block_cols != 128 || buf_(e, d->out[0])->dtype != ALTO_DT_BF16 ||
+        d->rank != 2 || d->shape[0] % 128 || d->shape[1] % 128)
+      continue;
+    int readers = 0;
+    for (int k = 0; k < p->n_nodes; k++)
+      for (int j = 0; j < p->nodes[k].n_in; j++)
+        readers += p->nodes[k].in[j] == d->out[0];
+    if (readers != 1 || overlap_(e, d->in[0], q->out[0]) || overlap_(e, d->in[0], q->out[1]) ||
+        overlap_(e, d->in[1], q->out[0]) || overlap_(e, d->in[1], q->out[1]))
+      continue;
+    e->fused_into[i] = -2;
+    e->fused_into[i + 1] = i;
+    e->n_requant++;
+  }
+  return ALTO_OK;
+}
+
+int alto_exec_gpu_requant_fused(const alto_exec_gpu *e) {
+  return e->n_requant;
 }
 
 int alto_exec_gpu_codes_transposed(const alto_exec_gpu *e) {
@@ -1028,6 +1072,8 @@ static alto_status run_node_(alto_exec_gpu *e, int idx) {
   case ALTO_OP_QUANTIZE:
     return run_quantize_(e, idx, n);
   case ALTO_OP_DEQUANTIZE:
+    if (e->fused_into[idx] == -2) /* done by the QUANTIZE after it */
+      return ALTO_OK;
     return dequant_(e, n->in[0], n->in[1], &n->q, elem_(e, n->out[0]), OUT_(0));
   case ALTO_OP_GEMM:
     return run_gemm_(e, idx, n);

@@ -99,6 +99,8 @@ int alto_exec_gpu_rht_fused(const alto_exec_gpu *e);
 int alto_exec_gpu_codes_transposed(const alto_exec_gpu *e);
 /* fp8_block 1x128 scale grids written MN-major for the GEMMs and dequantizations that read them. */
 int alto_exec_gpu_scales_mn_major(const alto_exec_gpu *e);
+/* DEQUANTIZE + QUANTIZE pairs run as one re-quantization kernel (fp8_block's wgrad X). */
+int alto_exec_gpu_requant_fused(const alto_exec_gpu *e);
 
 /* QUANTIZE nodes checked against the CPU so far (opts.check_quant). */
 int64_t alto_exec_gpu_quant_checked(const alto_exec_gpu *e);

@@ -270,6 +270,34 @@ alto_status alto_gpu_quantize(alto_backend *b, const alto_quant_spec *spec,
   return st;
 }
 
+alto_status alto_gpu_requantize(alto_backend *b, const alto_quant_spec *spec,
+                                const alto_tensor_view *x, const alto_quant_spec *from,
+                                alto_dptr in_codes, alto_dptr in_scales, bool in_scales_t,
+                                const alto_gpu_quantized *q) {
+  ALTO_TRY(alto_gpu_quantize_check(b, spec, x, NULL, NULL));
+  if (x->ndim != 2 || x->dtype != ALTO_ELEM_BF16 || x->dims[0] % 128 || x->dims[1] % 128 ||
+      spec->scheme != ALTO_SCHEME_FP8_BLOCK || spec->axis != -2 || spec->block2d ||
+      from->scheme != ALTO_SCHEME_FP8_BLOCK || from->axis != -1 || from->block2d ||
+      (from->elem != ALTO_ELEM_E4M3 && from->elem != ALTO_ELEM_E5M2))
+    return alto_error(ALTO_ERR_INVALID_ARG,
+                      "re-quantization: fp8_block 1x128 codes to fp8_block 128x1 of a 2-D bf16 "
+                      "tensor whose dims are multiples of 128");
+  alto_qkern ks[ALTO_QUANT_MAX_KERNELS];
+  int nk = alto_quant_kernels(spec, x->dtype, NULL, b->target, b->arch, ks);
+  ALTO_ASSERT(nk == 1 && ks[0].kind == ALTO_QKERN_TILE);
+  ks[0].dq_elem = from->elem;
+  ks[0].dq_scales_t = in_scales_t;
+  ks[0].codes_t = q->codes_t;
+  alto_qargs a;
+  memset(&a, 0, sizeof a);
+  alto_dims_(x, &a.rows, &a.cols, &a.R);
+  a.x = in_codes;
+  a.x_scales = in_scales;
+  a.codes = q->codes;
+  a.scales = q->scales;
+  return alto_launch_(b, &ks[0], &a);
+}
+
 alto_qkern alto_rht_kernel(alto_elem dtype, int rht_b, alto_target target, const char *arch) {
   alto_quant_spec spec = alto_quant_spec_default(ALTO_SCHEME_MXFP4);
   alto_qkern k = alto_qkern_base_(&spec, target, arch);

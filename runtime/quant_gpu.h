@@ -64,6 +64,15 @@ alto_status alto_gpu_quantize_check(const alto_backend *b, const alto_quant_spec
 alto_status alto_gpu_quantize(alto_backend *b, const alto_quant_spec *spec,
                               const alto_tensor_view *x, alto_dptr xd, const alto_gpu_rht *rht,
                               const alto_gpu_quantized *q);
+/* Re-quantization: the values a DEQUANTIZE to bf16 of (in_codes, in_scales) (fp8_block, 1x128
+ * along the last dim, per `from`; in_scales MN-major when in_scales_t) would write, quantized per
+ * `spec` (fp8_block 128x1 along the rows) without that bf16 tensor: the same bits as
+ * alto_gpu_dequantize then alto_gpu_quantize. x: the bf16 view of those values (shape only), 2-D,
+ * rows and cols multiples of 128. */
+alto_status alto_gpu_requantize(alto_backend *b, const alto_quant_spec *spec,
+                                const alto_tensor_view *x, const alto_quant_spec *from,
+                                alto_dptr in_codes, alto_dptr in_scales, bool in_scales_t,
+                                const alto_gpu_quantized *q);
 /* The fused dual-output kernel: X read once, written as `fprop` (axis -1, 1x32) and as R X per
  * `wgrad` (axis -2, 32x1, the same scheme, rule, rounding and seed; its own SR stream). MX schemes. */
 alto_qkern alto_dual_kernel(const alto_quant_spec *fprop, alto_elem in_dtype, int rht_b,

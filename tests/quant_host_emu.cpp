@@ -13,7 +13,7 @@
 // on 2-D and 3-D shapes with NaN / Inf / zero blocks. The host build takes the header's scalar FP8
 // cast (no cvt instruction here), so this checks the tiling, reductions, masks and packing;
 // tests/test_quant_gpu.c remains the real check. By hand: build/test_quant_host_emu [GROUP]...
-// (e2m1 div rows cols tile128 scaled rht dequant).
+// (e2m1 div rows cols tile128 requant scaled rht dequant).
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -569,6 +569,59 @@ static void tile128_case(int64_t E, int64_t R, int64_t C) {
   compare(what, in, ref, o);
   alto_quantized_free(&ref);
 }
+// Re-quantization (DQ_ELEM): 1x128 codes of a random x (the CPU's), dequantized to bf16 by the CPU
+// and quantized 128x1 by the CPU, against the kernel reading the codes (scales row-major or
+// MN-major), codes transposed (TRANS) or not.
+template <int DQ_ELEM, bool DQ_SCALES_T, bool TRANS> static void requant_case(int64_t R, int64_t C) {
+  alto_quant_spec from = alto_quant_spec_default(ALTO_SCHEME_FP8_BLOCK);
+  from.elem = (alto_elem)DQ_ELEM;
+  input in = make_input(1, R, C, true, true);
+  alto_quantized src;
+  if (!reference(from, in, &src))
+    return;
+  input y{1, R, C, true, {}, {}}; // the DEQUANTIZE's bf16 output
+  y.xb.resize((size_t)(R * C));
+  y.xf.resize((size_t)(R * C));
+  if (alto_cpu_dequantize(&from, &src, ALTO_ELEM_BF16, y.xb.data()) != ALTO_OK) {
+    printf("FAIL cpu dequant: %s\n", alto_last_error());
+    bad++;
+    return;
+  }
+  alto_quant_spec spec = alto_quant_spec_default(ALTO_SCHEME_FP8_BLOCK);
+  spec.axis = -2;
+  alto_quantized ref;
+  if (!reference(spec, y, &ref))
+    return;
+  outputs o(ref);
+  std::vector<float> xs((size_t)(R * (C / 128)));
+  for (int64_t r = 0; r < R; r++)
+    for (int64_t kb = 0; kb < C / 128; kb++)
+      xs[(size_t)(DQ_SCALES_T ? kb * R + r : r * (C / 128) + kb)] =
+          ((const float *)src.scales)[r * (C / 128) + kb];
+  const void *x = src.codes;
+  const float *x_scales = xs.data();
+  alto_u8 *codes = o.codes.data();
+  void *scales = o.scales.data();
+  const int64_t cols = C;
+  run([=] {
+    alto_quant_tile128<ALTO_ELEM_E4M3, 1, true, 256, TRANS, DQ_ELEM, DQ_SCALES_T>(x, codes, scales,
+                                                                                  cols, x_scales);
+  }, cdiv(C, 128), (unsigned)(R / 128), 256);
+  if (TRANS) {
+    std::vector<alto_u8> t((size_t)(R * C));
+    for (int64_t r = 0; r < R; r++)
+      for (int64_t c = 0; c < C; c++)
+        t[(size_t)(c * R + r)] = ref.codes[r * C + c];
+    memcpy(ref.codes, t.data(), t.size());
+  }
+  char what[80];
+  snprintf(what, sizeof what, "requant %s 1x128%s -> 128x1%s", DQ_ELEM == ALTO_ELEM_E4M3 ? "e4m3" : "e5m2",
+           DQ_SCALES_T ? " (MN-major)" : "", TRANS ? " transposed" : "");
+  compare(what, y, ref, o);
+  alto_quantized_free(&ref);
+  alto_quantized_free(&src);
+}
+
 template <int ELEM, bool BF16> static void tile128_all() {
   tile128_case<ELEM, 1, BF16>(1, 256, 1152);
   tile128_case<ELEM, 1, BF16>(3, 128, 200);  // column tail, rows 16-byte aligned
@@ -904,6 +957,12 @@ int main(int argc, char **argv) {
     tile128_all<ALTO_ELEM_E4M3, false>();
     tile128_all<ALTO_ELEM_E5M2, true>();
     tile128_all<ALTO_ELEM_E5M2, false>();
+  }
+  if (group("requant")) {
+    requant_case<ALTO_ELEM_E4M3, false, false>(256, 1152);
+    requant_case<ALTO_ELEM_E4M3, true, true>(384, 1152);
+    requant_case<ALTO_ELEM_E5M2, true, false>(128, 256);
+    requant_case<ALTO_ELEM_E5M2, false, true>(256, 384);
   }
   if (group("scaled")) {
     scaled_all<true>();

@@ -425,6 +425,67 @@ static void test_scales_t(void) {
       }
 }
 
+/* Re-quantization (alto_gpu_requantize: fp8_block's wgrad X from its saved 1x128 codes): against
+ * the CPU's dequantization to bf16 then 128x1 quantization, input scales row-major and MN-major,
+ * codes plain and transposed, E4M3 and E5M2 inputs; a 3-D tensor is refused. */
+static void test_requant(void) {
+  if (!selected("requant"))
+    return;
+  const int64_t R = quick ? 1024 : 4096, C = 2048, n = R * C, nb = C / 128;
+  for (int v = 0; v < 8; v++) {
+    const int el = v & 1, st = (v >> 1) & 1, tr = (v >> 2) & 1;
+    alto_quant_spec from = alto_quant_spec_default(ALTO_SCHEME_FP8_BLOCK), spec = from;
+    from.elem = el ? ALTO_ELEM_E5M2 : ALTO_ELEM_E4M3;
+    spec.axis = -2;
+    float *xf = malloc((size_t)n * 4);
+    uint16_t *xb = malloc((size_t)n * 2), *y = malloc((size_t)n * 2);
+    make_input(xf, R, C, 1);
+    for (int64_t i = 0; i < n; i++)
+      xb[i] = alto_f32_to_bf16(xf[i]);
+    alto_tensor_view x = {xb, ALTO_ELEM_BF16, 2, {R, C, 0}};
+    alto_quantized src, ref;
+    CHECK(alto_cpu_quantize(&from, &x, &src) == ALTO_OK);
+    CHECK(alto_cpu_dequantize(&from, &src, ALTO_ELEM_BF16, y) == ALTO_OK);
+    alto_tensor_view yv = {y, ALTO_ELEM_BF16, 2, {R, C, 0}};
+    CHECK(alto_cpu_quantize(&spec, &yv, &ref) == ALTO_OK);
+    float *xs = malloc((size_t)(R * nb * 4));
+    for (int64_t r = 0; r < R; r++)
+      for (int64_t k = 0; k < nb; k++)
+        xs[st ? k * R + r : r * nb + k] = ((const float *)src.scales)[r * nb + k];
+    size_t sb = (size_t)(ref.layout.scale_count * ref.layout.scale_bytes);
+    gpu_buf gc_in = gpu_alloc(B, (size_t)n), gs_in = gpu_alloc(B, (size_t)(R * nb * 4)),
+            gc = gpu_alloc(B, (size_t)n), gs = gpu_alloc(B, sb);
+    gpu_upload(B, gc_in, src.codes);
+    gpu_upload(B, gs_in, xs);
+    alto_gpu_quantized q = {gpu_ptr(gc), gpu_ptr(gs), 0, 0, tr != 0, false};
+    alto_status s = alto_gpu_requantize(B, &spec, &yv, &from, gpu_ptr(gc_in), gpu_ptr(gs_in),
+                                        st != 0, &q);
+    CHECKF(s == ALTO_OK && B->i->sync(B) == ALTO_OK, "requant: %s", alto_last_error());
+    uint8_t *got = malloc((size_t)n), *want = malloc((size_t)n), *scales = malloc(sb);
+    gpu_download(B, got, gc, "requant");
+    gpu_download(B, scales, gs, "requant");
+    for (int64_t r = 0; r < R; r++)
+      for (int64_t c = 0; c < C; c++)
+        want[tr ? c * R + r : r * C + c] = ref.codes[r * C + c];
+    int64_t dc = first_diff(want, got, n), ds = first_diff(ref.scales, scales, (int64_t)sb);
+    CHECKF(dc < 0 && ds < 0, "requant %s%s%s: codes differ at %lld, scales at %lld",
+           el ? "e5m2" : "e4m3", st ? " MN-major" : "", tr ? " transposed" : "", (long long)dc,
+           (long long)ds);
+    fprintf(stderr, "  %-4s requant %s 1x128%s -> 128x1%s [%lld x %lld]\n",
+            dc < 0 && ds < 0 ? "ok" : "FAIL", el ? "e5m2" : "e4m3", st ? " (MN-major)" : "",
+            tr ? " transposed" : "", (long long)R, (long long)C);
+    if (v == 0) { /* a 3-D tensor: refused, nothing launched */
+      alto_tensor_view y3 = {y, ALTO_ELEM_BF16, 3, {2, R / 2, C}};
+      CHECK(alto_gpu_requantize(B, &spec, &y3, &from, gpu_ptr(gc_in), gpu_ptr(gs_in), false, &q) ==
+            ALTO_ERR_INVALID_ARG);
+    }
+    gpu_free(B, &gc_in), gpu_free(B, &gs_in), gpu_free(B, &gc), gpu_free(B, &gs);
+    free(xf), free(xb), free(y), free(xs), free(got), free(want), free(scales);
+    alto_quantized_free(&src);
+    alto_quantized_free(&ref);
+  }
+}
+
 /* y = R x alone (alto_gpu_rht_apply: the trainer's RHT nodes) against alto_cpu_rht, bit for bit
  * (NaN and Inf included), b = 16, 32 (quant_rht.cuh) and 64 (quant_tile.cuh), both dtypes. */
 static void test_rht_apply(void) {
@@ -483,6 +544,7 @@ int main(int argc, char **argv) {
   RUN(test_rht_apply);
   RUN(test_codes_t);
   RUN(test_scales_t);
+  RUN(test_requant);
   alto_backend_close(B);
   return alto_test_finish();
 }

@@ -29,6 +29,7 @@ typedef struct {
   ALTO_DPTR(alto_u8) codes2;      /* dual-output kernel: the second (wgrad) copy */
   ALTO_DPTR(void) scales2;
   alto_u64 stream2;
+  ALTO_DPTR(const float) x_scales; /* re-quantization: the input codes' fp32 1x128 scales */
 } alto_qargs;
 
 #endif

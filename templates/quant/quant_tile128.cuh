@@ -27,6 +27,7 @@
 #ifndef ALTO_QUANT_TILE128_CUH
 #define ALTO_QUANT_TILE128_CUH
 
+#include "quant/dequant.cuh"
 #include "quant/quant_codes.cuh"
 
 // The 16 bytes of a thread's columns in one row, as 4 words: one 16-byte load (FULL: all V columns
@@ -65,10 +66,18 @@ __device__ __forceinline__ void alto_t128_tr4_(const alto_u32 a[4], alto_u32 b[4
 // then owns 8 consecutive rows (r0 + g P + p) instead of every RPP-th; its P x V code bytes are
 // transposed in registers (byte permutes), staged per column in shared memory (chunks of 16 rows
 // swizzled by column group), and the CTA writes each column's 128 bytes with 16-byte stores.
-template <int ELEM, int BC, bool IN_BF16, int NT, bool TRANS = false>
+//
+// DQ_ELEM (E4M3 / E5M2; 0: none): re-quantization, x is FP8 codes [rows, cols] of that format with
+// fp32 1x128 scales x_scales (row-major [rows, cols / 128], or MN-major [cols / 128, rows] with
+// DQ_SCALES_T), and the values quantized are their dequantization rounded to bf16, bit for bit what
+// a DEQUANTIZE to bf16 writes (dequant.cuh's element steps): the wgrad's X re-quantized 128x1 from
+// its saved fprop codes without the bf16 tensor in between. cols % 128 == 0.
+template <int ELEM, int BC, bool IN_BF16, int NT, bool TRANS = false, int DQ_ELEM = 0,
+          bool DQ_SCALES_T = false>
 __device__ __forceinline__ void alto_quant_tile128(const void *__restrict__ x,
                                                    alto_u8 *__restrict__ codes,
-                                                   void *__restrict__ scales, alto_idx cols) {
+                                                   void *__restrict__ scales, alto_idx cols,
+                                                   const float *__restrict__ x_scales = nullptr) {
   constexpr int B = 128;
   constexpr int V = IN_BF16 ? 8 : 4; // columns per thread: 16 bytes of a row
   constexpr int LPR = B / V;         // threads per tile row
@@ -92,8 +101,25 @@ __device__ __forceinline__ void alto_quant_tile128(const void *__restrict__ x,
   const bool full = BC == B || (n == V && cols % V == 0);
 
 #define ALTO_T128_ROW_(p) (TRANS ? g * P + (p) : (p) * RPP + g) // the thread's row p in the tile
+  static_assert(!DQ_ELEM || (IN_BF16 && BC == 1), "re-quantization: bf16 values, 128x1 blocks");
   alto_u32 w[P][4]; // rows r0 + ALTO_T128_ROW_(p), p < P
-  if (full) {
+  if constexpr (DQ_ELEM != 0) { // the dequantized bf16 values of V codes per row (cols % 128 == 0)
+    const alto_idx rows = (alto_idx)gridDim.y * B;
+#pragma unroll
+    for (int p = 0; p < P; p++) {
+      const alto_idx r = r0 + ALTO_T128_ROW_(p);
+      const float d = x_scales[DQ_SCALES_T ? (alto_idx)blockIdx.x * rows + r
+                                           : r * (cols / B) + blockIdx.x];
+      const uint2 u = *(const uint2 *)((const alto_u8 *)x + r * cols + c);
+#pragma unroll
+      for (int q = 0; q < 4; q++) {
+        float v0, v1;
+        alto_fp8x2_f32_<DQ_ELEM>((q < 2 ? u.x : u.y) >> (16 * (q % 2)), v0, v1);
+        w[p][q] = alto_dq_bf16x2_(alto_dq_apply_<ALTO_DQ_FP8_BLOCK>(v0, d),
+                                  alto_dq_apply_<ALTO_DQ_FP8_BLOCK>(v1, d));
+      }
+    }
+  } else if (full) {
 #pragma unroll
     for (int p = 0; p < P; p++)
       alto_t128_load_<IN_BF16, true>(x, (r0 + ALTO_T128_ROW_(p)) * cols + c, V, w[p]);
