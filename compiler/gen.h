@@ -52,6 +52,7 @@ typedef struct {
   alto_elem dq_elem;    /* TILE, FP8 128x1 (in_bf16): re-quantize from FP8 codes of this format with
                          * 1x128 scales (MN-major when dq_scales_t); ALTO_ELEM_E2M1 (0): none */
   bool dq_scales_t;
+  bool t_copy;          /* TILE, FP8 128x128 of a 2-D x: also a transposed copy (codes2, scales2) */
   alto_target target;
   char arch[16];        /* "sm_90a", "gfx90a" */
 } alto_qkern;

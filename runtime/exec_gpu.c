@@ -82,6 +82,9 @@ struct alto_exec_gpu {
   int n_codes_t;
   bool *scales_t;       /* buffer -> its 1x128 scales are stored MN-major (plan_codes_t_) */
   int n_scales_t;
+  alto_dptr *wt_codes;  /* codes buffer of a weight -> its transposed copy (0: none; plan_w_t_) */
+  alto_dptr *wt_scales; /* ... and of its 128x128 scale grid */
+  int n_wt;
   uint8_t *rht_host;
   exec_gpu_rope_ ropes[4];
   int n_ropes;
@@ -346,6 +349,7 @@ static alto_status init_params_(alto_exec_gpu *e) {
 static alto_status plan_rht_fusion_(alto_exec_gpu *e);
 static alto_status plan_codes_t_(alto_exec_gpu *e);
 static alto_status plan_requant_fusion_(alto_exec_gpu *e);
+static alto_status plan_w_t_(alto_exec_gpu *e);
 
 static alto_status create_(alto_exec_gpu *e) {
   const alto_plan *p = e->p;
@@ -380,6 +384,7 @@ static alto_status create_(alto_exec_gpu *e) {
   ALTO_TRY(plan_rht_fusion_(e));
   ALTO_TRY(plan_codes_t_(e));
   ALTO_TRY(plan_requant_fusion_(e));
+  ALTO_TRY(plan_w_t_(e));
   ALTO_TRY(upload_rope_tables_(e));
   e->params = alto_xcalloc((size_t)(p->n_bufs ? p->n_bufs : 1), sizeof *e->params);
   for (int i = 0; i < p->n_bufs; i++) {
@@ -450,6 +455,13 @@ void alto_exec_gpu_free(alto_exec_gpu *e) {
   free(e->params);
   free(e->rht_index);
   free(e->fused_into);
+  for (int i = 0; e->wt_codes && i < e->p->n_bufs && !e->record_only; i++)
+    if (e->wt_codes[i]) {
+      b->i->free(b, e->wt_codes[i]);
+      b->i->free(b, e->wt_scales[i]);
+    }
+  free(e->wt_codes);
+  free(e->wt_scales);
   free(e->codes_t);
   free(e->scales_t);
   free(e->node_path);
@@ -528,7 +540,7 @@ static alto_status run_quantize_(alto_exec_gpu *e, int idx, const alto_node *n) 
     alto_quant_spec from = alto_exec_quant_spec(&dq->q);
     alto_tensor_view v = view_(e, src, n->shape, n->rank);
     alto_gpu_quantized q = {ptr_(e, n->out[0]), ptr_(e, n->out[1]), e->outer, e->qscratch,
-                            e->codes_t[n->out[0]], false};
+                            e->codes_t[n->out[0]], false, 0, 0};
     return alto_gpu_requantize(e->b, &spec, &v, &from, ptr_(e, dq->in[0]), ptr_(e, dq->in[1]),
                                e->scales_t[dq->in[1]], &q);
   }
@@ -537,8 +549,9 @@ static alto_status run_quantize_(alto_exec_gpu *e, int idx, const alto_node *n) 
     r = rht_of_(e, ri, &e->p->nodes[ri]);
   }
   alto_tensor_view v = view_(e, src, n->shape, n->rank);
-  alto_gpu_quantized q = {ptr_(e, n->out[0]), ptr_(e, n->out[1]), e->outer, e->qscratch,
-                          e->codes_t[n->out[0]], e->scales_t[n->out[1]]};
+  alto_gpu_quantized q = {ptr_(e, n->out[0]), ptr_(e, n->out[1]), e->outer,
+                          e->qscratch,         e->codes_t[n->out[0]], e->scales_t[n->out[1]],
+                          e->wt_codes[n->out[0]], e->wt_scales[n->out[0]]};
   ALTO_TRY(alto_gpu_quantize(e->b, &spec, &v, ptr_(e, src), ri >= 0 ? &r : NULL, &q));
   if (e->o.check_quant && !e->recording)
     return check_quantize_(e, n, &spec);
@@ -554,7 +567,7 @@ static alto_status dequant_(alto_exec_gpu *e, int codes, int scales, const alto_
   alto_tensor_view v = {NULL, dtype, cb->rank, {0, 0, 0}};
   memcpy(v.dims, cb->shape, (size_t)cb->rank * sizeof(int64_t));
   alto_gpu_quantized q = {ptr_(e, codes), ptr_(e, scales), e->outer, e->qscratch, false,
-                          e->scales_t[scales]};
+                          e->scales_t[scales], 0, 0};
   return alto_gpu_dequantize(e->b, &spec, &v, &q, dtype, out);
 }
 
@@ -741,6 +754,44 @@ int alto_exec_gpu_requant_fused(const alto_exec_gpu *e) {
   return e->n_requant;
 }
 
+/* The weights' fp8_block 128x128 codes feed fprop as they are and dgrad (dX = dY W) transposed:
+ * their quantization also writes the transposed codes and scale grid into buffers of their own
+ * (the weights' size again in FP8, kept from forward to backward), and dgrad reads those instead
+ * of transposing per call. Not with check_quant (the plan's layouts, transposes included). */
+static alto_status plan_w_t_(alto_exec_gpu *e) {
+  const alto_plan *p = e->p;
+  e->wt_codes = alto_xcalloc((size_t)(p->n_bufs ? p->n_bufs : 1), sizeof *e->wt_codes);
+  e->wt_scales = alto_xcalloc((size_t)(p->n_bufs ? p->n_bufs : 1), sizeof *e->wt_scales);
+  if (e->o.check_quant)
+    return ALTO_OK;
+  for (int i = 0; i < p->n_nodes; i++) {
+    const alto_node *q = &p->nodes[i];
+    if (q->op != ALTO_OP_QUANTIZE || q->rank != 2 || q->q.scheme != ALTO_SCHEME_FP8_BLOCK ||
+        !q->q.two_d || q->q.block_rows != 128 || q->q.block_cols != 128)
+      continue;
+    int cb = q->out[0], transposed = 0;
+    for (int k = 0; k < p->n_nodes; k++) {
+      const alto_node *g = &p->nodes[k];
+      fp8_operand_ fa, fb;
+      for (int j = 0; j < g->n_in; j++)
+        if (g->in[j] == cb && g->op == ALTO_OP_GEMM && (j == 0 || j == 2) &&
+            gemm_fp8_fast_(e, g, &fa, &fb) && (j == 0 ? fa : fb).transpose &&
+            (j == 0 ? fa : fb).scales_tr)
+          transposed++;
+    }
+    if (!transposed || e->wt_codes[cb])
+      continue;
+    ALTO_TRY(e->b->i->alloc(e->b, buf_(e, cb)->bytes, &e->wt_codes[cb]));
+    ALTO_TRY(e->b->i->alloc(e->b, buf_(e, q->out[1])->bytes, &e->wt_scales[cb]));
+    e->n_wt++;
+  }
+  return ALTO_OK;
+}
+
+int alto_exec_gpu_weights_transposed(const alto_exec_gpu *e) {
+  return e->n_wt;
+}
+
 int alto_exec_gpu_codes_transposed(const alto_exec_gpu *e) {
   return e->n_codes_t;
 }
@@ -912,6 +963,11 @@ static alto_status gemm_fp8_(alto_exec_gpu *e, const alto_node *n, const fp8_ope
     int codes = n->in[2 * t], scales = n->in[2 * t + 1];
     g.op[t] = (alto_cublaslt_fp8_operand){ptr_(e, codes), ptr_(e, scales), f[t]->mode,
                                           ALTO_DT_FP8_E4M3, f[t]->scales_lt};
+    if (f[t]->transpose && e->wt_codes[codes]) { /* the quantizer's transposed copy */
+      g.op[t].codes = e->wt_codes[codes];
+      g.op[t].scales = e->wt_scales[codes];
+      continue;
+    }
     if (f[t]->transpose && !e->codes_t[codes]) { /* stored [K, R] -> [R, K] */
       ALTO_TRY(gemm_prep_(e, PREP_TRANSPOSE, next, ptr_(e, codes), k, R[t], 1));
       g.op[t].codes = next;

@@ -219,12 +219,22 @@ alto_status alto_gpu_quantize(alto_backend *b, const alto_quant_spec *spec,
     ALTO_ASSERT(nk == 1 && ks[0].kind == ALTO_QKERN_ROWS);
     ks[0].scales_t = true;
   }
+  if (q->codes_tr) {
+    if (x->ndim != 2 || spec->scheme != ALTO_SCHEME_FP8_BLOCK || !spec->block2d || !q->scales_tr ||
+        nk != 1 || ks[0].kind != ALTO_QKERN_TILE)
+      return alto_error(ALTO_ERR_INVALID_ARG,
+                        "a transposed copy: fp8_block 128x128 blocks of a 2-D tensor only, with "
+                        "both its codes and scales");
+    ks[0].t_copy = true;
+  }
   alto_qargs a;
   memset(&a, 0, sizeof a);
   alto_dims_(x, &a.rows, &a.cols, &a.R);
   a.x = xd;
   a.codes = q->codes;
   a.scales = q->scales;
+  a.codes2 = q->codes_tr;
+  a.scales2 = q->scales_tr;
   a.outer = q->outer;
   a.amax_bits = q->scratch;
   a.seed = spec->seed;

@@ -18,6 +18,9 @@ typedef struct {
                       * the rows): fp8_block 128x1 (axis -2, E4M3 / E5M2) of a 2-D x only */
   bool scales_t;     /* scales MN-major, [cols / 128, rows] (the FP8 GEMMs' 1x128 layout), written
                       * and read so: fp8_block 1x128 (axis -1) of a 2-D x only */
+  alto_dptr codes_tr; /* when set: also a transposed copy, codes [cols, rows] and scales_tr the
+                       * scale grid transposed: fp8_block 128x128 of a 2-D x only (the weights) */
+  alto_dptr scales_tr;
 } alto_gpu_quantized;
 
 /* Randomized Hadamard transform fused into a column quantization (b = 0: none). `table` holds the

@@ -13,7 +13,7 @@
 // on 2-D and 3-D shapes with NaN / Inf / zero blocks. The host build takes the header's scalar FP8
 // cast (no cvt instruction here), so this checks the tiling, reductions, masks and packing;
 // tests/test_quant_gpu.c remains the real check. By hand: build/test_quant_host_emu [GROUP]...
-// (e2m1 div rows cols tile128 requant scaled rht dequant).
+// (e2m1 div rows cols tile128 tcopy requant scaled rht dequant).
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -569,6 +569,44 @@ static void tile128_case(int64_t E, int64_t R, int64_t C) {
   compare(what, in, ref, o);
   alto_quantized_free(&ref);
 }
+// 128x128 with a transposed copy (TRANS_COPY): the codes and scales as the CPU's, the copies as the
+// CPU's transposed.
+template <bool BF16> static void tcopy_case(int64_t R, int64_t C) {
+  alto_quant_spec spec = alto_quant_spec_default(ALTO_SCHEME_FP8_BLOCK);
+  spec.axis = -2, spec.block2d = true;
+  input in = make_input(1, R, C, BF16, true);
+  alto_quantized ref;
+  if (!reference(spec, in, &ref))
+    return;
+  outputs o(ref);
+  std::vector<alto_u8> ct((size_t)(R * C) + 64, 0x5A);
+  std::vector<float> st((size_t)((R / 128) * (C / 128)));
+  const void *x = in.data();
+  alto_u8 *codes = o.codes.data(), *codes2 = ct.data();
+  void *scales = o.scales.data();
+  float *scales2 = st.data();
+  const int64_t cols = C;
+  run([=] {
+    alto_quant_tile128<ALTO_ELEM_E4M3, 128, BF16, BF16 ? 256 : 512, false, 0, false, true>(
+        x, codes, scales, cols, nullptr, codes2, scales2);
+  }, cdiv(C, 128), (unsigned)(R / 128), BF16 ? 256 : 512);
+  compare("tile128 e4m3 128x128 + transposed copy", in, ref, o);
+  bool ok = true;
+  for (int64_t r = 0; r < R; r++)
+    for (int64_t c = 0; c < C; c++)
+      ok &= ct[(size_t)(c * R + r)] == ref.codes[r * C + c];
+  for (int i = 0; i < 64; i++)
+    ok &= ct[(size_t)(R * C) + i] == 0x5A;
+  for (int64_t a = 0; a < R / 128; a++)
+    for (int64_t b = 0; b < C / 128; b++)
+      ok &= memcmp(&st[(size_t)(b * (R / 128) + a)], (const float *)ref.scales + a * (C / 128) + b, 4) == 0;
+  printf("%s %-44s %s [%lld x %lld]\n", ok ? "ok  " : "FAIL", "  the transposed copy", BF16 ? "bf16" : "f32 ",
+         (long long)R, (long long)C);
+  bad += !ok;
+  checks++;
+  alto_quantized_free(&ref);
+}
+
 // Re-quantization (DQ_ELEM): 1x128 codes of a random x (the CPU's), dequantized to bf16 by the CPU
 // and quantized 128x1 by the CPU, against the kernel reading the codes (scales row-major or
 // MN-major), codes transposed (TRANS) or not.
@@ -957,6 +995,10 @@ int main(int argc, char **argv) {
     tile128_all<ALTO_ELEM_E4M3, false>();
     tile128_all<ALTO_ELEM_E5M2, true>();
     tile128_all<ALTO_ELEM_E5M2, false>();
+  }
+  if (group("tcopy")) {
+    tcopy_case<true>(256, 384);
+    tcopy_case<false>(384, 256);
   }
   if (group("requant")) {
     requant_case<ALTO_ELEM_E4M3, false, false>(256, 1152);

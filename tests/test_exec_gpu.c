@@ -205,7 +205,8 @@ static void one_step_(const case_ *c) {
     CHECKF(fused >= rhts - rhts / 8 && (fused > 0) == (rhts > 0), "%d of %d RHT nodes fused",
            fused, rhts);
     CHECKF(alto_exec_gpu_rht_fused(ex[1]) == 0 && alto_exec_gpu_codes_transposed(ex[1]) == 0 &&
-               alto_exec_gpu_scales_mn_major(ex[1]) == 0 && alto_exec_gpu_requant_fused(ex[1]) == 0,
+               alto_exec_gpu_scales_mn_major(ex[1]) == 0 && alto_exec_gpu_requant_fused(ex[1]) == 0 &&
+               alto_exec_gpu_weights_transposed(ex[1]) == 0,
            "check_quant must keep the plan's layouts");
     int mn = alto_exec_gpu_scales_mn_major(ex[0]);
     if (strstr(c->recipe, "fp8_block")) { /* per layer: dY of 7 linears, X of 4 inputs */
@@ -213,6 +214,8 @@ static void one_step_(const case_ *c) {
       CHECKF(mn == 6 * 11, "%d fp8_block 1x128 scale grids quantized MN-major", mn);
       /* the wgrad X of each of the 4 inputs per layer: re-quantized from its codes, unless the
        * arena gave the codes' range to the new ones */
+      CHECKF(alto_exec_gpu_weights_transposed(ex[0]) == 6 * 7, "%d weights with a transposed copy",
+             alto_exec_gpu_weights_transposed(ex[0]));
       int rq = alto_exec_gpu_requant_fused(ex[0]);
       CHECKF(rq > 0 && rq <= 6 * 4, "%d re-quantizations fused", rq);
       printf("  %-22s %d of %d wgrad X re-quantizations read the saved codes directly\n", "", rq,

@@ -81,8 +81,8 @@ static void run_dual(const alto_qcase *c, const alto_tensor_view *x, gpu_buf gx,
           sf = gpu_alloc(B, (size_t)(rf.layout.scale_count * rf.layout.scale_bytes)),
           cw = gpu_alloc(B, (size_t)rw.layout.codes_bytes),
           sw = gpu_alloc(B, (size_t)(rw.layout.scale_count * rw.layout.scale_bytes));
-  alto_gpu_quantized qf = {gpu_ptr(cf), gpu_ptr(sf), 0, 0, false, false},
-                     qw = {gpu_ptr(cw), gpu_ptr(sw), 0, 0, false, false};
+  alto_gpu_quantized qf = {gpu_ptr(cf), gpu_ptr(sf), 0, 0, false, false, 0, 0},
+                     qw = {gpu_ptr(cw), gpu_ptr(sw), 0, 0, false, false, 0, 0};
   alto_status st = alto_gpu_quantize_dual(B, &f, &w, x, gpu_ptr(gx), &rht, &qf, &qw);
   CHECKF(st == ALTO_OK, "%s: %s", what, alto_last_error());
   compare_quant(&rf, cf, sf, what, "fprop copy");
@@ -171,7 +171,7 @@ static void run_case(const alto_qcase *c, alto_elem dtype, int ndim, const int64
   size_t scale_bytes = (size_t)L->scale_count * (size_t)L->scale_bytes;
   gpu_buf gc = gpu_alloc(B, (size_t)L->codes_bytes), gs = gpu_alloc(B, scale_bytes),
           go = gpu_alloc(B, 4), gt = gpu_alloc(B, 4);
-  alto_gpu_quantized q = {gpu_ptr(gc), gpu_ptr(gs), gpu_ptr(go), gpu_ptr(gt), false, false};
+  alto_gpu_quantized q = {gpu_ptr(gc), gpu_ptr(gs), gpu_ptr(go), gpu_ptr(gt), false, false, 0, 0};
   st = alto_gpu_quantize(B, spec, &x, gpu_ptr(gx), c->rht ? &rht : NULL, &q);
   CHECKF(st == ALTO_OK, "%s: gpu: %s", what, alto_last_error());
   st = B->i->sync(B);
@@ -332,7 +332,7 @@ static void test_codes_t(void) {
         uint8_t *got = malloc((size_t)n + 64), *scales = malloc(sb), *want = malloc((size_t)n);
         memset(got, 0x5A, (size_t)n + 64);
         CHECK(B->i->h2d(B, gpu_ptr(gc), got, (size_t)n + 64) == ALTO_OK);
-        alto_gpu_quantized q = {gpu_ptr(gc), gpu_ptr(gs), 0, 0, true, false};
+        alto_gpu_quantized q = {gpu_ptr(gc), gpu_ptr(gs), 0, 0, true, false, 0, 0};
         alto_status st = alto_gpu_quantize(B, &spec, &x, gpu_ptr(gx), NULL, &q);
         CHECKF(st == ALTO_OK && B->i->sync(B) == ALTO_OK, "codes_t: %s", alto_last_error());
         CHECK(B->i->d2h(B, got, gpu_ptr(gc), (size_t)n + 64) == ALTO_OK);
@@ -389,7 +389,7 @@ static void test_scales_t(void) {
         gpu_buf gx = gpu_alloc(B, (size_t)n * (d ? 4 : 2)), gc = gpu_alloc(B, (size_t)n),
                 gs = gpu_alloc(B, (size_t)(R * nb * 4)), gy = gpu_alloc(B, (size_t)n * 4);
         gpu_upload(B, gx, x.data);
-        alto_gpu_quantized q = {gpu_ptr(gc), gpu_ptr(gs), 0, 0, false, true};
+        alto_gpu_quantized q = {gpu_ptr(gc), gpu_ptr(gs), 0, 0, false, true, 0, 0};
         alto_status st = alto_gpu_quantize(B, &spec, &x, gpu_ptr(gx), NULL, &q);
         CHECKF(st == ALTO_OK && B->i->sync(B) == ALTO_OK, "scales_t: %s", alto_last_error());
         uint8_t *codes = malloc((size_t)n);
@@ -425,6 +425,67 @@ static void test_scales_t(void) {
       }
 }
 
+/* fp8_block 128x128 with a transposed copy (alto_gpu_quantized.codes_tr / scales_tr: the weights'
+ * operand of dgrad): codes and scales as the CPU's, the copies as the CPU's transposed, fp32 and
+ * bf16 inputs; a copy without its scales is refused. */
+static void test_weight_copy(void) {
+  if (!selected("t_copy"))
+    return;
+  const int64_t shapes[2][2] = {{2048, 8192}, {512, 2048}};
+  for (int d = 0; d < 2; d++)
+    for (int si = 0; si < 2; si++) {
+      const int64_t R = shapes[si][0], C = shapes[si][1], n = R * C, ns = (R / 128) * (C / 128);
+      alto_elem dt = d ? ALTO_ELEM_F32 : ALTO_ELEM_BF16;
+      alto_quant_spec spec = alto_quant_spec_default(ALTO_SCHEME_FP8_BLOCK);
+      spec.block2d = true;
+      float *xf = malloc((size_t)n * 4);
+      uint16_t *xb = malloc((size_t)n * 2);
+      make_input(xf, R, C, 1);
+      for (int64_t i = 0; i < n; i++) {
+        xb[i] = alto_f32_to_bf16(xf[i]);
+        if (!d)
+          xf[i] = alto_bf16_to_f32(xb[i]);
+      }
+      alto_tensor_view x = {d ? (const void *)xf : (const void *)xb, dt, 2, {R, C, 0}};
+      alto_quantized ref;
+      CHECKF(alto_cpu_quantize(&spec, &x, &ref) == ALTO_OK, "%s", alto_last_error());
+      gpu_buf gx = gpu_alloc(B, (size_t)n * (d ? 4 : 2)), gc = gpu_alloc(B, (size_t)n),
+              gs = gpu_alloc(B, (size_t)ns * 4), gct = gpu_alloc(B, (size_t)n),
+              gst = gpu_alloc(B, (size_t)ns * 4);
+      gpu_upload(B, gx, x.data);
+      alto_gpu_quantized q = {gpu_ptr(gc), gpu_ptr(gs), 0, 0, false, false, gpu_ptr(gct),
+                              gpu_ptr(gst)};
+      alto_status st = alto_gpu_quantize(B, &spec, &x, gpu_ptr(gx), NULL, &q);
+      CHECKF(st == ALTO_OK && B->i->sync(B) == ALTO_OK, "t_copy: %s", alto_last_error());
+      uint8_t *c = malloc((size_t)n), *ct = malloc((size_t)n), *want = malloc((size_t)n);
+      float *sc = malloc((size_t)ns * 4), *sct = malloc((size_t)ns * 4), *swant = malloc((size_t)ns * 4);
+      gpu_download(B, c, gc, "t_copy");
+      gpu_download(B, ct, gct, "t_copy");
+      gpu_download(B, sc, gs, "t_copy");
+      gpu_download(B, sct, gst, "t_copy");
+      for (int64_t r = 0; r < R; r++)
+        for (int64_t k = 0; k < C; k++)
+          want[k * R + r] = ref.codes[r * C + k];
+      for (int64_t a = 0; a < R / 128; a++)
+        for (int64_t b = 0; b < C / 128; b++)
+          swant[b * (R / 128) + a] = ((const float *)ref.scales)[a * (C / 128) + b];
+      int ok = first_diff(ref.codes, c, n) < 0 && first_diff(want, ct, n) < 0 &&
+               memcmp(sc, ref.scales, (size_t)ns * 4) == 0 && memcmp(sct, swant, (size_t)ns * 4) == 0;
+      CHECKF(ok, "t_copy %s [%lld x %lld]: codes, copy or scales differ", d ? "f32" : "bf16",
+             (long long)R, (long long)C);
+      fprintf(stderr, "  %-4s fp8_block 128x128 + transposed copy %s [%lld x %lld]\n",
+              ok ? "ok" : "FAIL", d ? "f32" : "bf16", (long long)R, (long long)C);
+      if (d == 0 && si == 0) {
+        alto_gpu_quantized bad = q;
+        bad.scales_tr = 0;
+        CHECK(alto_gpu_quantize(B, &spec, &x, gpu_ptr(gx), NULL, &bad) == ALTO_ERR_INVALID_ARG);
+      }
+      gpu_free(B, &gx), gpu_free(B, &gc), gpu_free(B, &gs), gpu_free(B, &gct), gpu_free(B, &gst);
+      free(xf), free(xb), free(c), free(ct), free(want), free(sc), free(sct), free(swant);
+      alto_quantized_free(&ref);
+    }
+}
+
 /* Re-quantization (alto_gpu_requantize: fp8_block's wgrad X from its saved 1x128 codes): against
  * the CPU's dequantization to bf16 then 128x1 quantization, input scales row-major and MN-major,
  * codes plain and transposed, E4M3 and E5M2 inputs; a 3-D tensor is refused. */
@@ -457,7 +518,7 @@ static void test_requant(void) {
             gc = gpu_alloc(B, (size_t)n), gs = gpu_alloc(B, sb);
     gpu_upload(B, gc_in, src.codes);
     gpu_upload(B, gs_in, xs);
-    alto_gpu_quantized q = {gpu_ptr(gc), gpu_ptr(gs), 0, 0, tr != 0, false};
+    alto_gpu_quantized q = {gpu_ptr(gc), gpu_ptr(gs), 0, 0, tr != 0, false, 0, 0};
     alto_status s = alto_gpu_requantize(B, &spec, &yv, &from, gpu_ptr(gc_in), gpu_ptr(gs_in),
                                         st != 0, &q);
     CHECKF(s == ALTO_OK && B->i->sync(B) == ALTO_OK, "requant: %s", alto_last_error());
@@ -545,6 +606,7 @@ int main(int argc, char **argv) {
   RUN(test_codes_t);
   RUN(test_scales_t);
   RUN(test_requant);
+  RUN(test_weight_copy);
   alto_backend_close(B);
   return alto_test_finish();
 }

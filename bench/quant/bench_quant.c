@@ -207,8 +207,8 @@ int main(int argc, char **argv) {
     if (!selected(cases[i].name))
       continue;
     bench_ctx c = {&cases[i], {NULL, dtype, 2, {M, K, 0}}, xd,
-                   {codes, scales, small, small + 64, cases[i].codes_t != 0, false},
-                   {codes2, scales2, small + 128, small + 192, false, false},
+                   {codes, scales, small, small + 64, cases[i].codes_t != 0, false, 0, 0},
+                   {codes2, scales2, small + 128, small + 192, false, false, 0, 0},
                    {cases[i].rht, 9, 10, 0}, ALTO_OK, dst};
     if (c.rht.b && alto_gpu_rht_upload(B, &c.rht) != ALTO_OK) { /* once, as training does */
       printf("%-40s %s\n", cases[i].name, alto_last_error());

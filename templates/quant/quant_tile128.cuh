@@ -72,12 +72,18 @@ __device__ __forceinline__ void alto_t128_tr4_(const alto_u32 a[4], alto_u32 b[4
 // DQ_SCALES_T), and the values quantized are their dequantization rounded to bf16, bit for bit what
 // a DEQUANTIZE to bf16 writes (dequant.cuh's element steps): the wgrad's X re-quantized 128x1 from
 // its saved fprop codes without the bf16 tensor in between. cols % 128 == 0.
+//
+// TRANS_COPY (128x128 blocks of a 2-D x: the weights): the codes and scales as always, and a
+// transposed copy of both, codes2 [cols, rows] and scales2 [cols / 128, rows / 128] (the operand
+// W^T of the dgrad GEMM dX = dY W, K-major), through the same stage as TRANS.
 template <int ELEM, int BC, bool IN_BF16, int NT, bool TRANS = false, int DQ_ELEM = 0,
-          bool DQ_SCALES_T = false>
+          bool DQ_SCALES_T = false, bool TRANS_COPY = false>
 __device__ __forceinline__ void alto_quant_tile128(const void *__restrict__ x,
                                                    alto_u8 *__restrict__ codes,
                                                    void *__restrict__ scales, alto_idx cols,
-                                                   const float *__restrict__ x_scales = nullptr) {
+                                                   const float *__restrict__ x_scales = nullptr,
+                                                   alto_u8 *__restrict__ codes2 = nullptr,
+                                                   float *__restrict__ scales2 = nullptr) {
   constexpr int B = 128;
   constexpr int V = IN_BF16 ? 8 : 4; // columns per thread: 16 bytes of a row
   constexpr int LPR = B / V;         // threads per tile row
@@ -87,6 +93,9 @@ __device__ __forceinline__ void alto_quant_tile128(const void *__restrict__ x,
   static_assert(BC == 1 || BC == B, "128x1 or 128x128 blocks");
   static_assert(NT % LPR == 0 && B % RPP == 0 && NT >= B, "the CTA covers whole tile rows");
   static_assert(!TRANS || (BC == 1 && P == 8 && V % 4 == 0), "transposed codes: 128x1, 8 rows");
+  static_assert(!TRANS_COPY || (BC == B && !TRANS && P == 8 && V % 4 == 0),
+                "a transposed copy: 128x128, 8 rows");
+  constexpr bool STAGE = TRANS || TRANS_COPY; // the transposed codes go through shared memory
   // 128x1: amax partials [row group][column], then the column scales; 128x128: one amax per warp.
   __shared__ float s_part[BC == 1 ? RPP * B : NW];
   __shared__ float s_d[BC == 1 ? B : 1];
@@ -100,7 +109,7 @@ __device__ __forceinline__ void alto_quant_tile128(const void *__restrict__ x,
   // 16-byte accesses: all V columns exist and rows are 16-byte aligned (always for 2-D blocks)
   const bool full = BC == B || (n == V && cols % V == 0);
 
-#define ALTO_T128_ROW_(p) (TRANS ? g * P + (p) : (p) * RPP + g) // the thread's row p in the tile
+#define ALTO_T128_ROW_(p) (STAGE ? g * P + (p) : (p) * RPP + g) // the thread's row p in the tile
   static_assert(!DQ_ELEM || (IN_BF16 && BC == 1), "re-quantization: bf16 values, 128x1 blocks");
   alto_u32 w[P][4]; // rows r0 + ALTO_T128_ROW_(p), p < P
   if constexpr (DQ_ELEM != 0) { // the dequantized bf16 values of V codes per row (cols % 128 == 0)
@@ -190,17 +199,20 @@ __device__ __forceinline__ void alto_quant_tile128(const void *__restrict__ x,
     for (int k = 1; k < NW; k++)
       a = alto_amax_update(a, s_part[k]);
     const float db = alto_fp8_block_scale(a, (alto_elem)ELEM);
-    if (threadIdx.x == 0)
+    if (threadIdx.x == 0) {
       ((float *)scales)[sb * (cols / B) + blockIdx.x] = db;
+      if (TRANS_COPY)
+        scales2[(alto_idx)blockIdx.x * gridDim.y + sb] = db;
+    }
 #pragma unroll
     for (int j = 0; j < V; j++)
       d[j] = db;
   }
-  if (n == 0 && !TRANS) // (TRANS: every thread takes part in the staging; tail columns are zeros)
+  if (n == 0 && !STAGE) // (STAGE: every thread takes part in the staging; tail columns are zeros)
     return;
 
   // 3. codes: x / d (fp32 division) cast to FP8, V bytes per row
-  if constexpr (TRANS) {
+  if constexpr (STAGE) {
     constexpr int LDS = B + 16; // bytes per staged column: 16-byte aligned rows of the readout
     __shared__ __align__(16) alto_u8 s_t[B * LDS];
     alto_u32 cw[P][V / 4]; // row p: V code bytes
@@ -214,6 +226,16 @@ __device__ __forceinline__ void alto_quant_tile128(const void *__restrict__ x,
           q[i] = ALTO_FDIV(alto_raw_val_<IN_BF16>(w[p], j + i), d[j + i]);
         cw[p][j / 4] = alto_fp8x2_<ELEM>(q[0], q[1]) | (alto_fp8x2_<ELEM>(q[2], q[3]) << 16);
       }
+    if constexpr (TRANS_COPY) { // the row-major codes too (2-D blocks: all V columns exist)
+#pragma unroll
+      for (int p = 0; p < P; p++) {
+        alto_u8 *o = codes + (r0 + ALTO_T128_ROW_(p)) * cols + c;
+        if constexpr (V == 8)
+          *(uint2 *)o = uint2{cw[p][0], cw[p][1]};
+        else
+          *(alto_u32 *)o = cw[p][0];
+      }
+    }
     // column tc V + j: rows g P .. g P + 7 as two words, at 16-byte chunk (g / 2) of the column,
     // swizzled by the column's group of 8 (so a warp's columns spread over the banks)
 #pragma unroll
@@ -237,7 +259,7 @@ __device__ __forceinline__ void alto_quant_tile128(const void *__restrict__ x,
       const int i = threadIdx.x + k * NT, col = i / 8, q = i % 8;
       if (c0 + col < cols) {
         const uint4 u = *(const uint4 *)(s_t + col * LDS + (q ^ ((col / 8) & 7)) * 16);
-        *(uint4 *)(codes + (c0 + col) * rows + r0 + q * 16) = u;
+        *(uint4 *)((TRANS_COPY ? codes2 : codes) + (c0 + col) * rows + r0 + q * 16) = u;
       }
     }
     return;
