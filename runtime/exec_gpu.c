@@ -963,17 +963,17 @@ static alto_status gemm_fp8_(alto_exec_gpu *e, const alto_node *n, const fp8_ope
     int codes = n->in[2 * t], scales = n->in[2 * t + 1];
     g.op[t] = (alto_cublaslt_fp8_operand){ptr_(e, codes), ptr_(e, scales), f[t]->mode,
                                           ALTO_DT_FP8_E4M3, f[t]->scales_lt};
-    if (f[t]->transpose && e->wt_codes[codes]) { /* the quantizer's transposed copy */
+    const bool copy = f[t]->transpose && e->wt_codes[codes];
+    if (copy) { /* the quantizer's transposed copy of codes and scale grid (plan_w_t_) */
       g.op[t].codes = e->wt_codes[codes];
       g.op[t].scales = e->wt_scales[codes];
-      continue;
     }
-    if (f[t]->transpose && !e->codes_t[codes]) { /* stored [K, R] -> [R, K] */
+    if (f[t]->transpose && !copy && !e->codes_t[codes]) { /* stored [K, R] -> [R, K] */
       ALTO_TRY(gemm_prep_(e, PREP_TRANSPOSE, next, ptr_(e, codes), k, R[t], 1));
       g.op[t].codes = next;
       next += align_((size_t)(R[t] * k));
     }
-    if (f[t]->scales_tr) { /* [K/128, R/128] -> [R/128, K/128] */
+    if (f[t]->scales_tr && !copy) { /* [K/128, R/128] -> [R/128, K/128] */
       ALTO_TRY(gemm_prep_(e, PREP_TRANSPOSE, next, ptr_(e, scales), (k + 127) / 128,
                           (R[t] + 127) / 128, 4));
       g.op[t].scales = next;

@@ -237,6 +237,17 @@ static void one_step_(const case_ *c) {
            mn);
     alto_exec_gpu_free(ex[0]);
     alto_exec_gpu_free(ex[1]);
+    /* the same layouts with alto's own FP8 GEMM allowed (it runs on the step's operands to be
+     * checked against cuBLASLt and timed): the step runs and its loss is the CPU's */
+    fo.no_alto_gemm = false;
+    alto_exec_gpu *ea = NULL;
+    double la = 0;
+    CHECKF(alto_exec_gpu_create(B, &M, &l.plan, SEED, &fo, &ea) == ALTO_OK, "%s", alto_last_error());
+    CHECK(alto_exec_gpu_set_inputs(ea, tok, tgt) == ALTO_OK);
+    CHECKF(alto_exec_gpu_forward_backward(ea, 3, &la) == ALTO_OK, "%s", alto_last_error());
+    CHECKF(isfinite(la) && fabs(la - lc) <= 2e-3 * fabs(lc), "alto GEMMs: loss %.6f cpu %.6f", la,
+           lc);
+    alto_exec_gpu_free(ea);
   }
 
   /* AdamW: the CPU's gradients in, the CPU's weights and moments out, bit for bit */
