@@ -606,6 +606,15 @@ static alto_status run_rht_(alto_exec_gpu *e, int idx, const alto_node *n) {
   return alto_gpu_rht_apply(e->b, &v, ptr_(e, n->in[0]), &r, ptr_(e, n->out[0]));
 }
 
+/* How many inputs of the plan's nodes are buffer id. */
+static int readers_(const alto_plan *p, int id) {
+  int n = 0;
+  for (int k = 0; k < p->n_nodes; k++)
+    for (int j = 0; j < p->nodes[k].n_in; j++)
+      n += p->nodes[k].in[j] == id;
+  return n;
+}
+
 static bool overlap_(const alto_exec_gpu *e, int a, int b) {
   alto_dptr pa = ptr_(e, a), pb = ptr_(e, b);
   return pa < pb + buf_(e, b)->bytes && pb < pa + buf_(e, a)->bytes;
@@ -628,11 +637,7 @@ static alto_status plan_rht_fusion_(alto_exec_gpu *e) {
     const alto_node *r = &p->nodes[i], *q = &p->nodes[i + 1];
     if (r->op != ALTO_OP_RHT || q->op != ALTO_OP_QUANTIZE || q->in[0] != r->out[0])
       continue;
-    int readers = 0;
-    for (int k = 0; k < p->n_nodes; k++)
-      for (int j = 0; j < p->nodes[k].n_in; j++)
-        readers += p->nodes[k].in[j] == r->out[0];
-    if (readers != 1 || overlap_(e, r->in[0], q->out[0]) || overlap_(e, r->in[0], q->out[1]))
+    if (readers_(p, r->out[0]) != 1 || overlap_(e, r->in[0], q->out[0]) || overlap_(e, r->in[0], q->out[1]))
       continue;
     alto_quant_spec spec = alto_exec_quantize_spec(q, e->seed, 0);
     alto_tensor_view v = view_(e, r->in[0], q->shape, q->rank);
@@ -736,11 +741,7 @@ static alto_status plan_requant_fusion_(alto_exec_gpu *e) {
         d->q.two_d || d->q.block_cols != 128 || buf_(e, d->out[0])->dtype != ALTO_DT_BF16 ||
         d->rank != 2 || d->shape[0] % 128 || d->shape[1] % 128)
       continue;
-    int readers = 0;
-    for (int k = 0; k < p->n_nodes; k++)
-      for (int j = 0; j < p->nodes[k].n_in; j++)
-        readers += p->nodes[k].in[j] == d->out[0];
-    if (readers != 1 || overlap_(e, d->in[0], q->out[0]) || overlap_(e, d->in[0], q->out[1]) ||
+    if (readers_(p, d->out[0]) != 1 || overlap_(e, d->in[0], q->out[0]) || overlap_(e, d->in[0], q->out[1]) ||
         overlap_(e, d->in[1], q->out[0]) || overlap_(e, d->in[1], q->out[1]))
       continue;
     e->fused_into[i] = -2;

@@ -152,17 +152,22 @@ static void *e2m1_range(void *p) {
     }
   return (void *)bad_n;
 }
-static void check_e2m1() {
-  uint32_t lo[2] = {0, 1};
+// fn over two halves of a range on two threads (lo[i]: where thread i starts): the summed counts.
+static uintptr_t on_two_threads_(void *(*fn)(void *), alto_u32 lo0, alto_u32 lo1) {
+  alto_u32 lo[2] = {lo0, lo1};
   pthread_t th[2];
   for (int i = 0; i < 2; i++)
-    pthread_create(&th[i], NULL, e2m1_range, &lo[i]);
+    pthread_create(&th[i], NULL, fn, &lo[i]);
   uintptr_t n = 0;
   for (int i = 0; i < 2; i++) {
     void *r;
     pthread_join(th[i], &r);
     n += (uintptr_t)r;
   }
+  return n;
+}
+static void check_e2m1() {
+  const uintptr_t n = on_two_threads_(e2m1_range, 0, 1);
   printf("%s E2M1 code on every non-NaN fp32 pattern (%lu differ)\n", n ? "FAIL" : "ok  ",
          (unsigned long)n);
   bad += n != 0;
@@ -197,16 +202,7 @@ static void *sr_range(void *arg) {
   return (void *)nb;
 }
 static void check_e2m1_sr() {
-  alto_u32 lo[2] = {0, 61};
-  pthread_t th[2];
-  for (int i = 0; i < 2; i++)
-    pthread_create(&th[i], NULL, sr_range, &lo[i]);
-  uintptr_t n = 0;
-  for (int i = 0; i < 2; i++) {
-    void *r;
-    pthread_join(th[i], &r);
-    n += (uintptr_t)r;
-  }
+  const uintptr_t n = on_two_threads_(sr_range, 0, 61);
   printf("%s E2M1 SR code at the decision boundary of %s non-NaN fp32 pattern (%lu differ)\n",
          n ? "FAIL" : "ok  ", getenv("ALTO_EMU_FULL") ? "every" : "every 61st", (unsigned long)n);
   bad += n != 0;
@@ -310,6 +306,15 @@ static void check_e2m1_bf16x2() {
 }
 
 // ---- inputs and the comparison -------------------------------------------------------------------------
+// The [rows, cols] matrix a (elements of T) transposed, [cols, rows].
+template <class T> static std::vector<T> transposed_(const T *a, int64_t rows, int64_t cols) {
+  std::vector<T> t((size_t)(rows * cols));
+  for (int64_t r = 0; r < rows; r++)
+    for (int64_t c = 0; c < cols; c++)
+      t[(size_t)(c * rows + r)] = a[r * cols + c];
+  return t;
+}
+
 struct input {
   int64_t E, R, C;
   bool bf16;
@@ -447,10 +452,7 @@ static void rows_case(const char *what, alto_quant_spec spec, int64_t E, int64_t
                                                             stream, rows, cols);
   }, cdiv(n, 256 * 16), 1, 256);
   if (SCALES_T) { // the reference's [rows, cols / B] grid as [cols / B, rows]
-    std::vector<float> t((size_t)(rows * (C / B)));
-    for (int64_t r = 0; r < rows; r++)
-      for (int64_t kb = 0; kb < C / B; kb++)
-        t[(size_t)(kb * rows + r)] = ((const float *)ref.scales)[r * (C / B) + kb];
+    const std::vector<float> t = transposed_((const float *)ref.scales, rows, C / B);
     memcpy(ref.scales, t.data(), t.size() * 4);
   }
   compare(what, in, ref, o);
@@ -557,10 +559,7 @@ static void tile128_case(int64_t E, int64_t R, int64_t C) {
   run([=] { alto_quant_tile128<ELEM, BC, BF16, BF16 ? 256 : 512, TRANS>(x, codes, scales, cols); },
       cdiv(C, 128), (unsigned)(E * R / 128), BF16 ? 256 : 512);
   if (TRANS) {
-    std::vector<alto_u8> t((size_t)(R * C));
-    for (int64_t r = 0; r < R; r++)
-      for (int64_t c = 0; c < C; c++)
-        t[(size_t)(c * R + r)] = ref.codes[r * C + c];
+    const std::vector<alto_u8> t = transposed_(ref.codes, R, C);
     memcpy(ref.codes, t.data(), t.size());
   }
   char what[64];
@@ -591,15 +590,12 @@ template <bool BF16> static void tcopy_case(int64_t R, int64_t C) {
         x, codes, scales, cols, nullptr, codes2, scales2);
   }, cdiv(C, 128), (unsigned)(R / 128), BF16 ? 256 : 512);
   compare("tile128 e4m3 128x128 + transposed copy", in, ref, o);
-  bool ok = true;
-  for (int64_t r = 0; r < R; r++)
-    for (int64_t c = 0; c < C; c++)
-      ok &= ct[(size_t)(c * R + r)] == ref.codes[r * C + c];
+  const std::vector<alto_u8> want = transposed_(ref.codes, R, C);
+  const std::vector<float> swant = transposed_((const float *)ref.scales, R / 128, C / 128);
+  bool ok = memcmp(ct.data(), want.data(), want.size()) == 0 &&
+            memcmp(st.data(), swant.data(), swant.size() * 4) == 0;
   for (int i = 0; i < 64; i++)
     ok &= ct[(size_t)(R * C) + i] == 0x5A;
-  for (int64_t a = 0; a < R / 128; a++)
-    for (int64_t b = 0; b < C / 128; b++)
-      ok &= memcmp(&st[(size_t)(b * (R / 128) + a)], (const float *)ref.scales + a * (C / 128) + b, 4) == 0;
   printf("%s %-44s %s [%lld x %lld]\n", ok ? "ok  " : "FAIL", "  the transposed copy", BF16 ? "bf16" : "f32 ",
          (long long)R, (long long)C);
   bad += !ok;
@@ -631,11 +627,9 @@ template <int DQ_ELEM, bool DQ_SCALES_T, bool TRANS> static void requant_case(in
   if (!reference(spec, y, &ref))
     return;
   outputs o(ref);
-  std::vector<float> xs((size_t)(R * (C / 128)));
-  for (int64_t r = 0; r < R; r++)
-    for (int64_t kb = 0; kb < C / 128; kb++)
-      xs[(size_t)(DQ_SCALES_T ? kb * R + r : r * (C / 128) + kb)] =
-          ((const float *)src.scales)[r * (C / 128) + kb];
+  const std::vector<float> xs =
+      DQ_SCALES_T ? transposed_((const float *)src.scales, R, C / 128)
+                  : std::vector<float>((const float *)src.scales, (const float *)src.scales + R * (C / 128));
   const void *x = src.codes;
   const float *x_scales = xs.data();
   alto_u8 *codes = o.codes.data();
@@ -646,10 +640,7 @@ template <int DQ_ELEM, bool DQ_SCALES_T, bool TRANS> static void requant_case(in
                                                                                   cols, x_scales);
   }, cdiv(C, 128), (unsigned)(R / 128), 256);
   if (TRANS) {
-    std::vector<alto_u8> t((size_t)(R * C));
-    for (int64_t r = 0; r < R; r++)
-      for (int64_t c = 0; c < C; c++)
-        t[(size_t)(c * R + r)] = ref.codes[r * C + c];
+    const std::vector<alto_u8> t = transposed_(ref.codes, R, C);
     memcpy(ref.codes, t.data(), t.size());
   }
   char what[80];
@@ -872,13 +863,9 @@ static void dequant_case(const char *what, alto_quant_spec spec, int64_t E, int6
   if (!reference(spec, in, &ref))
     return;
   const int64_t rows = E * R, n = rows * C;
-  std::vector<float> scales_t;
-  if (SCALES_T) { // fp8_block 1xBC scales MN-major: [C / BC, rows]
-    scales_t.resize((size_t)(rows * (C / BC)));
-    for (int64_t r = 0; r < rows; r++)
-      for (int64_t kb = 0; kb < C / BC; kb++)
-        scales_t[(size_t)(kb * rows + r)] = ((const float *)ref.scales)[r * (C / BC) + kb];
-  }
+  std::vector<float> scales_t; // fp8_block 1xBC scales MN-major: [C / BC, rows]
+  if (SCALES_T)
+    scales_t = transposed_((const float *)ref.scales, rows, C / BC);
   for (int od = 0; od < 2; od++) {
     const size_t osz = od ? 4 : 2;
     std::vector<unsigned char> want(n * osz), got(n * osz + 64, 0x5A);

@@ -299,6 +299,28 @@ static void test_matrix(void) {
   }
 }
 
+/* A random [R, C] input with outliers and specials: xf, and xb its bf16 rounding; with bf16 the
+ * fp32 copy holds the rounded values too. Returns the view of the one in dtype dt. */
+static alto_tensor_view make_2d_(int64_t R, int64_t C, alto_elem dt, float **xf, uint16_t **xb) {
+  *xf = malloc((size_t)(R * C) * 4);
+  *xb = malloc((size_t)(R * C) * 2);
+  make_input(*xf, R, C, 1);
+  for (int64_t i = 0; i < R * C; i++) {
+    (*xb)[i] = alto_f32_to_bf16((*xf)[i]);
+    if (dt == ALTO_ELEM_BF16)
+      (*xf)[i] = alto_bf16_to_f32((*xb)[i]);
+  }
+  alto_tensor_view x = {dt == ALTO_ELEM_F32 ? (const void *)*xf : (const void *)*xb, dt, 2, {R, C, 0}};
+  return x;
+}
+
+/* dst [C, R] = src [R, C] transposed, es-byte elements. */
+static void transpose_(void *dst, const void *src, int64_t R, int64_t C, size_t es) {
+  for (int64_t r = 0; r < R; r++)
+    for (int64_t c = 0; c < C; c++)
+      memcpy((char *)dst + (size_t)(c * R + r) * es, (const char *)src + (size_t)(r * C + c) * es, es);
+}
+
 /* fp8_block 128x1 with the codes written transposed (alto_gpu_quantized.codes_t: the wgrad GEMM's
  * K-major operands) against the CPU's codes transposed, and the CPU's scales; guard bytes after
  * the codes; a 3-D tensor is refused. */
@@ -314,15 +336,9 @@ static void test_codes_t(void) {
         alto_quant_spec spec = alto_quant_spec_default(ALTO_SCHEME_FP8_BLOCK);
         spec.elem = el ? ALTO_ELEM_E5M2 : ALTO_ELEM_E4M3;
         spec.axis = -2;
-        float *xf = malloc((size_t)n * 4);
-        uint16_t *xb = malloc((size_t)n * 2);
-        make_input(xf, R, C, 1);
-        for (int64_t i = 0; i < n; i++) {
-          xb[i] = alto_f32_to_bf16(xf[i]);
-          if (!d)
-            xf[i] = alto_bf16_to_f32(xb[i]);
-        }
-        alto_tensor_view x = {d ? (const void *)xf : (const void *)xb, dt, 2, {R, C, 0}};
+        float *xf;
+        uint16_t *xb;
+        alto_tensor_view x = make_2d_(R, C, dt, &xf, &xb);
         alto_quantized ref;
         CHECKF(alto_cpu_quantize(&spec, &x, &ref) == ALTO_OK, "%s", alto_last_error());
         size_t sb = (size_t)(ref.layout.scale_count * ref.layout.scale_bytes);
@@ -337,9 +353,7 @@ static void test_codes_t(void) {
         CHECKF(st == ALTO_OK && B->i->sync(B) == ALTO_OK, "codes_t: %s", alto_last_error());
         CHECK(B->i->d2h(B, got, gpu_ptr(gc), (size_t)n + 64) == ALTO_OK);
         gpu_download(B, scales, gs, "codes_t");
-        for (int64_t r = 0; r < R; r++)
-          for (int64_t c = 0; c < C; c++)
-            want[c * R + r] = ref.codes[r * C + c];
+        transpose_(want, ref.codes, R, C, 1);
         int64_t dc = first_diff(want, got, n), ds = first_diff(ref.scales, scales, (int64_t)sb);
         int guard = 1;
         for (int i = 0; i < 64; i++)
@@ -375,15 +389,9 @@ static void test_scales_t(void) {
         alto_elem dt = d ? ALTO_ELEM_F32 : ALTO_ELEM_BF16;
         alto_quant_spec spec = alto_quant_spec_default(ALTO_SCHEME_FP8_BLOCK);
         spec.elem = el ? ALTO_ELEM_E5M2 : ALTO_ELEM_E4M3;
-        float *xf = malloc((size_t)n * 4);
-        uint16_t *xb = malloc((size_t)n * 2);
-        make_input(xf, R, C, 1);
-        for (int64_t i = 0; i < n; i++) {
-          xb[i] = alto_f32_to_bf16(xf[i]);
-          if (!d)
-            xf[i] = alto_bf16_to_f32(xb[i]);
-        }
-        alto_tensor_view x = {d ? (const void *)xf : (const void *)xb, dt, 2, {R, C, 0}};
+        float *xf;
+        uint16_t *xb;
+        alto_tensor_view x = make_2d_(R, C, dt, &xf, &xb);
         alto_quantized ref;
         CHECKF(alto_cpu_quantize(&spec, &x, &ref) == ALTO_OK, "%s", alto_last_error());
         gpu_buf gx = gpu_alloc(B, (size_t)n * (d ? 4 : 2)), gc = gpu_alloc(B, (size_t)n),
@@ -396,9 +404,7 @@ static void test_scales_t(void) {
         float *scales = malloc((size_t)(R * nb * 4)), *want = malloc((size_t)(R * nb * 4));
         gpu_download(B, codes, gc, "scales_t");
         gpu_download(B, scales, gs, "scales_t");
-        for (int64_t r = 0; r < R; r++)
-          for (int64_t k = 0; k < nb; k++)
-            want[k * R + r] = ((const float *)ref.scales)[r * nb + k];
+        transpose_(want, ref.scales, R, nb, 4);
         int64_t dc = first_diff(ref.codes, codes, n), ds = first_diff((const uint8_t *)want, (const uint8_t *)scales, R * nb * 4);
         int bad_dq = 0;
         for (int od = 0; od < 2; od++) { /* dequantize reading the MN-major scales */
@@ -438,15 +444,9 @@ static void test_weight_copy(void) {
       alto_elem dt = d ? ALTO_ELEM_F32 : ALTO_ELEM_BF16;
       alto_quant_spec spec = alto_quant_spec_default(ALTO_SCHEME_FP8_BLOCK);
       spec.block2d = true;
-      float *xf = malloc((size_t)n * 4);
-      uint16_t *xb = malloc((size_t)n * 2);
-      make_input(xf, R, C, 1);
-      for (int64_t i = 0; i < n; i++) {
-        xb[i] = alto_f32_to_bf16(xf[i]);
-        if (!d)
-          xf[i] = alto_bf16_to_f32(xb[i]);
-      }
-      alto_tensor_view x = {d ? (const void *)xf : (const void *)xb, dt, 2, {R, C, 0}};
+      float *xf;
+      uint16_t *xb;
+      alto_tensor_view x = make_2d_(R, C, dt, &xf, &xb);
       alto_quantized ref;
       CHECKF(alto_cpu_quantize(&spec, &x, &ref) == ALTO_OK, "%s", alto_last_error());
       gpu_buf gx = gpu_alloc(B, (size_t)n * (d ? 4 : 2)), gc = gpu_alloc(B, (size_t)n),
@@ -463,12 +463,8 @@ static void test_weight_copy(void) {
       gpu_download(B, ct, gct, "t_copy");
       gpu_download(B, sc, gs, "t_copy");
       gpu_download(B, sct, gst, "t_copy");
-      for (int64_t r = 0; r < R; r++)
-        for (int64_t k = 0; k < C; k++)
-          want[k * R + r] = ref.codes[r * C + k];
-      for (int64_t a = 0; a < R / 128; a++)
-        for (int64_t b = 0; b < C / 128; b++)
-          swant[b * (R / 128) + a] = ((const float *)ref.scales)[a * (C / 128) + b];
+      transpose_(want, ref.codes, R, C, 1);
+      transpose_(swant, ref.scales, R / 128, C / 128, 4);
       int ok = first_diff(ref.codes, c, n) < 0 && first_diff(want, ct, n) < 0 &&
                memcmp(sc, ref.scales, (size_t)ns * 4) == 0 && memcmp(sct, swant, (size_t)ns * 4) == 0;
       CHECKF(ok, "t_copy %s [%lld x %lld]: codes, copy or scales differ", d ? "f32" : "bf16",
@@ -498,21 +494,19 @@ static void test_requant(void) {
     alto_quant_spec from = alto_quant_spec_default(ALTO_SCHEME_FP8_BLOCK), spec = from;
     from.elem = el ? ALTO_ELEM_E5M2 : ALTO_ELEM_E4M3;
     spec.axis = -2;
-    float *xf = malloc((size_t)n * 4);
-    uint16_t *xb = malloc((size_t)n * 2), *y = malloc((size_t)n * 2);
-    make_input(xf, R, C, 1);
-    for (int64_t i = 0; i < n; i++)
-      xb[i] = alto_f32_to_bf16(xf[i]);
-    alto_tensor_view x = {xb, ALTO_ELEM_BF16, 2, {R, C, 0}};
+    float *xf;
+    uint16_t *xb, *y = malloc((size_t)n * 2);
+    alto_tensor_view x = make_2d_(R, C, ALTO_ELEM_BF16, &xf, &xb);
     alto_quantized src, ref;
     CHECK(alto_cpu_quantize(&from, &x, &src) == ALTO_OK);
     CHECK(alto_cpu_dequantize(&from, &src, ALTO_ELEM_BF16, y) == ALTO_OK);
     alto_tensor_view yv = {y, ALTO_ELEM_BF16, 2, {R, C, 0}};
     CHECK(alto_cpu_quantize(&spec, &yv, &ref) == ALTO_OK);
     float *xs = malloc((size_t)(R * nb * 4));
-    for (int64_t r = 0; r < R; r++)
-      for (int64_t k = 0; k < nb; k++)
-        xs[st ? k * R + r : r * nb + k] = ((const float *)src.scales)[r * nb + k];
+    if (st)
+      transpose_(xs, src.scales, R, nb, 4);
+    else
+      memcpy(xs, src.scales, (size_t)(R * nb * 4));
     size_t sb = (size_t)(ref.layout.scale_count * ref.layout.scale_bytes);
     gpu_buf gc_in = gpu_alloc(B, (size_t)n), gs_in = gpu_alloc(B, (size_t)(R * nb * 4)),
             gc = gpu_alloc(B, (size_t)n), gs = gpu_alloc(B, sb);
@@ -525,9 +519,10 @@ static void test_requant(void) {
     uint8_t *got = malloc((size_t)n), *want = malloc((size_t)n), *scales = malloc(sb);
     gpu_download(B, got, gc, "requant");
     gpu_download(B, scales, gs, "requant");
-    for (int64_t r = 0; r < R; r++)
-      for (int64_t c = 0; c < C; c++)
-        want[tr ? c * R + r : r * C + c] = ref.codes[r * C + c];
+    if (tr)
+      transpose_(want, ref.codes, R, C, 1);
+    else
+      memcpy(want, ref.codes, (size_t)n);
     int64_t dc = first_diff(want, got, n), ds = first_diff(ref.scales, scales, (int64_t)sb);
     CHECKF(dc < 0 && ds < 0, "requant %s%s%s: codes differ at %lld, scales at %lld",
            el ? "e5m2" : "e4m3", st ? " MN-major" : "", tr ? " transposed" : "", (long long)dc,
