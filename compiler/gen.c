@@ -172,6 +172,8 @@ void alto_qkern_key(const alto_qkern *k, char *out, size_t n) {
       ALTO_KEY_(".from_%s%s", alto_elem_name(k->dq_elem), k->dq_scales_t ? "_scales_t" : "");
     if (k->t_copy)
       ALTO_KEY_(".t_copy");
+    if (k->rows_copy)
+      ALTO_KEY_(".rows_copy%s", k->rows_copy == 2 ? "_scales_t" : "");
     if (k->kind == ALTO_QKERN_DEQUANT && (k->scheme == ALTO_SCHEME_FP8_ROWWISE ||
                                           k->scheme == ALTO_SCHEME_FP8_TENSORWISE))
       ALTO_KEY_(".scale%d", k->scale_mode);
@@ -245,6 +247,12 @@ static alto_status alto_gen_check_(const alto_qkern *k) {
   if (k->t_copy && !(alto_gen_tile128_(k) && k->block_c == 128))
     return alto_error(ALTO_ERR_INVALID_ARG,
                       "a transposed copy is written by the fp8_block 128x128 kernel only");
+  if (k->rows_copy &&
+      !(alto_gen_tile128_(k) && k->block_c == 1 && k->codes_t && k->in_bf16 &&
+        k->dq_elem == ALTO_ELEM_E2M1 && (k->rows_copy == 1 || k->rows_copy == 2)))
+    return alto_error(ALTO_ERR_INVALID_ARG,
+                      "a 1x128 row copy is written by the fp8_block 128x1 transposed column kernel "
+                      "of bf16 values only");
   if (k->dq_elem != ALTO_ELEM_E2M1 &&
       !(alto_gen_tile128_(k) && k->block_c == 1 && k->in_bf16 &&
         (k->dq_elem == ALTO_ELEM_E4M3 || k->dq_elem == ALTO_ELEM_E5M2)))
@@ -290,12 +298,13 @@ alto_status alto_gen_quant(const alto_qkern *k, alto_gen_kernel *out) {
   case ALTO_QKERN_TILE: {
     if (alto_gen_tile128_(k)) {
       alto_gen_appendf(&s, &len, &cap,
-                       "  alto_quant_tile128<%s, %d, %s, %d, %s, %s, %s, %s>(\n"
+                       "  alto_quant_tile128<%s, %d, %s, %d, %s, %s, %s, %s, %d>(\n"
                        "      a.x, a.codes, a.scales, a.cols, a.x_scales, a.codes2, (float *)a.scales2);\n",
                        alto_elem_enum_(k->elem), k->block_c, in, out->threads,
                        k->codes_t ? "true" : "false",
                        k->dq_elem != ALTO_ELEM_E2M1 ? alto_elem_enum_(k->dq_elem) : "0",
-                       k->dq_scales_t ? "true" : "false", k->t_copy ? "true" : "false");
+                       k->dq_scales_t ? "true" : "false", k->t_copy ? "true" : "false",
+                       k->rows_copy);
       break;
     }
     if (alto_gen_cols_(k)) {

@@ -53,6 +53,8 @@ typedef struct {
                          * 1x128 scales (MN-major when dq_scales_t); ALTO_ELEM_E2M1 (0): none */
   bool dq_scales_t;
   bool t_copy;          /* TILE, FP8 128x128 of a 2-D x: also a transposed copy (codes2, scales2) */
+  int rows_copy;        /* TILE, FP8 128x1 with codes_t, bf16 2-D x: also the 1x128 quantization
+                         * along the rows (codes2, scales2): 1 scales row-major, 2 MN-major */
   alto_target target;
   char arch[16];        /* "sm_90a", "gfx90a" */
 } alto_qkern;

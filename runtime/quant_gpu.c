@@ -348,6 +348,33 @@ alto_qkern alto_dual_kernel(const alto_quant_spec *fprop, alto_elem in_dtype, in
   return k;
 }
 
+/* fp8_block's pair: the 128x1 column kernel writing its codes transposed also writes the 1x128
+ * copy (quant_tile128.cuh ROWS_COPY). */
+static alto_status alto_fp8_dual_(alto_backend *b, const alto_quant_spec *fprop,
+                                  const alto_quant_spec *wgrad, const alto_tensor_view *x,
+                                  alto_dptr xd, const alto_gpu_quantized *q_fprop,
+                                  const alto_gpu_quantized *q_wgrad) {
+  if (fprop->axis != -1 || fprop->block2d || wgrad->scheme != ALTO_SCHEME_FP8_BLOCK ||
+      wgrad->axis != -2 || wgrad->block2d || fprop->elem != wgrad->elem || !q_wgrad->codes_t ||
+      x->ndim != 2 || x->dtype != ALTO_ELEM_BF16 || x->dims[0] % 128 || x->dims[1] % 128)
+    return alto_error(ALTO_ERR_INVALID_ARG,
+                      "the fp8_block dual-output kernel writes 1x128 along K and 128x1 along M "
+                      "(its codes transposed) of one element format, from a 2-D bf16 tensor whose "
+                      "dims are multiples of 128");
+  alto_qkern ks[ALTO_QUANT_MAX_KERNELS];
+  int nk = alto_quant_kernels(wgrad, x->dtype, NULL, b->target, b->arch, ks);
+  ALTO_ASSERT(nk == 1 && ks[0].kind == ALTO_QKERN_TILE);
+  ks[0].codes_t = true;
+  ks[0].rows_copy = q_fprop->scales_t ? 2 : 1;
+  alto_qargs a;
+  memset(&a, 0, sizeof a);
+  alto_dims_(x, &a.rows, &a.cols, &a.R);
+  a.x = xd;
+  a.codes = q_wgrad->codes, a.scales = q_wgrad->scales;
+  a.codes2 = q_fprop->codes, a.scales2 = q_fprop->scales;
+  return alto_launch_(b, &ks[0], &a);
+}
+
 alto_status alto_gpu_quantize_dual(alto_backend *b, const alto_quant_spec *fprop,
                                    const alto_quant_spec *wgrad, const alto_tensor_view *x,
                                    alto_dptr xd, const alto_gpu_rht *rht,
@@ -356,6 +383,8 @@ alto_status alto_gpu_quantize_dual(alto_backend *b, const alto_quant_spec *fprop
   alto_quant_layout lf, lw;
   ALTO_TRY(alto_quant_layout_of(fprop, x, &lf));
   ALTO_TRY(alto_quant_layout_of(wgrad, x, &lw));
+  if (fprop->scheme == ALTO_SCHEME_FP8_BLOCK && !(rht && rht->b))
+    return alto_fp8_dual_(b, fprop, wgrad, x, xd, q_fprop, q_wgrad);
   if (fprop->axis != -1 || fprop->block2d || wgrad->axis != -2 || wgrad->block2d ||
       fprop->scheme != wgrad->scheme || fprop->rule != wgrad->rule || fprop->sr != wgrad->sr ||
       fprop->seed != wgrad->seed || !rht || !rht->b)

@@ -77,7 +77,10 @@ alto_status alto_gpu_requantize(alto_backend *b, const alto_quant_spec *spec,
                                 alto_dptr in_codes, alto_dptr in_scales, bool in_scales_t,
                                 const alto_gpu_quantized *q);
 /* The fused dual-output kernel: X read once, written as `fprop` (axis -1, 1x32) and as R X per
- * `wgrad` (axis -2, 32x1, the same scheme, rule, rounding and seed; its own SR stream). MX schemes. */
+ * `wgrad` (axis -2, 32x1, the same scheme, rule, rounding and seed; its own SR stream). MX schemes.
+ * fp8_block without an RHT: x (2-D bf16, dims multiples of 128) as `fprop` 1x128 (scales MN-major
+ * when q_fprop->scales_t) and `wgrad` 128x1 with its codes transposed (q_wgrad->codes_t must be
+ * set): the backward dY of a linear, read once for dgrad and wgrad. */
 alto_qkern alto_dual_kernel(const alto_quant_spec *fprop, alto_elem in_dtype, int rht_b,
                             alto_target target, const char *arch);
 alto_status alto_gpu_quantize_dual(alto_backend *b, const alto_quant_spec *fprop,

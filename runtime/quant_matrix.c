@@ -161,5 +161,43 @@ int alto_quant_matrix_kernels(alto_target target, const char *arch, alto_qkern *
       alto_qkern dq = alto_dequant_kernel(&cases[c].spec, dts[d], target, arch);
       alto_kadd_(out, max, &n, &dq);
     }
+  /* fp8_block's layouts chosen by the GPU executor (runtime/exec_gpu.c), both element formats:
+   * 1x128 with MN-major scales (quantize, dequantize); 128x1 with transposed codes, alone,
+   * re-quantized from 1x128 codes (row-major or MN-major scales), and with the 1x128 row copy
+   * (the dual kernel of dY); 128x128 with a transposed copy (the weights) */
+  for (int e = 0; e < 2; e++)
+    for (int d = 0; d < 2; d++) {
+      alto_quant_spec s = alto_quant_spec_default(ALTO_SCHEME_FP8_BLOCK);
+      s.elem = e ? ALTO_ELEM_E5M2 : ALTO_ELEM_E4M3;
+      alto_qkern ks[ALTO_QUANT_MAX_KERNELS];
+      alto_quant_kernels(&s, dts[d], NULL, target, arch, ks);
+      ks[0].scales_t = true;
+      alto_kadd_(out, max, &n, &ks[0]);
+      alto_qkern dq = alto_dequant_kernel(&s, dts[d], target, arch);
+      dq.scales_t = true;
+      alto_kadd_(out, max, &n, &dq);
+      s.axis = -2;
+      alto_quant_kernels(&s, dts[d], NULL, target, arch, ks);
+      ks[0].codes_t = true;
+      alto_kadd_(out, max, &n, &ks[0]);
+      if (dts[d] == ALTO_ELEM_BF16) {
+        for (int r = 1; r <= 2; r++) {
+          alto_qkern k = ks[0];
+          k.rows_copy = r;
+          alto_kadd_(out, max, &n, &k);
+        }
+        for (int f = 0; f < 2; f++)
+          for (int t = 0; t < 2; t++) {
+            alto_qkern k = ks[0];
+            k.dq_elem = f ? ALTO_ELEM_E5M2 : ALTO_ELEM_E4M3;
+            k.dq_scales_t = t;
+            alto_kadd_(out, max, &n, &k);
+          }
+      }
+      s.block2d = true;
+      alto_quant_kernels(&s, dts[d], NULL, target, arch, ks);
+      ks[0].t_copy = true;
+      alto_kadd_(out, max, &n, &ks[0]);
+    }
   return n;
 }

@@ -13,7 +13,7 @@
 // on 2-D and 3-D shapes with NaN / Inf / zero blocks. The host build takes the header's scalar FP8
 // cast (no cvt instruction here), so this checks the tiling, reductions, masks and packing;
 // tests/test_quant_gpu.c remains the real check. By hand: build/test_quant_host_emu [GROUP]...
-// (e2m1 div rows cols tile128 tcopy requant scaled rht dequant).
+// (e2m1 div rows cols tile128 tcopy dual128 requant scaled rht dequant).
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -651,6 +651,42 @@ template <int DQ_ELEM, bool DQ_SCALES_T, bool TRANS> static void requant_case(in
   alto_quantized_free(&src);
 }
 
+// The dual kernel of dY (ROWS_COPY): 128x1 codes transposed and scales as the CPU's 128x1, and the
+// 1x128 copy (codes2, scales2 row-major or MN-major: ROWS_COPY 1 or 2) as the CPU's 1x128.
+template <int ELEM, int ROWS_COPY> static void dual128_case(int64_t R, int64_t C) {
+  alto_quant_spec spec = alto_quant_spec_default(ALTO_SCHEME_FP8_BLOCK), rspec = spec;
+  spec.elem = rspec.elem = (alto_elem)ELEM;
+  spec.axis = -2;
+  input in = make_input(1, R, C, true, true);
+  alto_quantized ref, rref;
+  if (!reference(spec, in, &ref) || !reference(rspec, in, &rref))
+    return;
+  outputs o(ref), o2(rref);
+  const void *x = in.data();
+  alto_u8 *codes = o.codes.data(), *codes2 = o2.codes.data();
+  void *scales = o.scales.data();
+  float *scales2 = (float *)o2.scales.data();
+  const int64_t cols = C;
+  run([=] {
+    alto_quant_tile128<ELEM, 1, true, 256, true, 0, false, false, ROWS_COPY>(
+        x, codes, scales, cols, nullptr, codes2, scales2);
+  }, cdiv(C, 128), (unsigned)(R / 128), 256);
+  const std::vector<alto_u8> t = transposed_(ref.codes, R, C);
+  memcpy(ref.codes, t.data(), t.size());
+  if (ROWS_COPY == 2) { // the CPU's row-major [R, C / 128] scales as the kernel writes them
+    const std::vector<float> st = transposed_((const float *)rref.scales, R, C / 128);
+    memcpy(rref.scales, st.data(), st.size() * 4);
+  }
+  const char *e = ELEM == ALTO_ELEM_E4M3 ? "e4m3" : "e5m2";
+  char what[80];
+  snprintf(what, sizeof what, "dual %s 128x1 transposed", e);
+  compare(what, in, ref, o);
+  snprintf(what, sizeof what, "dual %s + 1x128%s", e, ROWS_COPY == 2 ? " (MN-major scales)" : "");
+  compare(what, in, rref, o2);
+  alto_quantized_free(&ref);
+  alto_quantized_free(&rref);
+}
+
 template <int ELEM, bool BF16> static void tile128_all() {
   tile128_case<ELEM, 1, BF16>(1, 256, 1152);
   tile128_case<ELEM, 1, BF16>(3, 128, 200);  // column tail, rows 16-byte aligned
@@ -986,6 +1022,11 @@ int main(int argc, char **argv) {
   if (group("tcopy")) {
     tcopy_case<true>(256, 384);
     tcopy_case<false>(384, 256);
+  }
+  if (group("dual128")) {
+    dual128_case<ALTO_ELEM_E4M3, 1>(256, 1152);
+    dual128_case<ALTO_ELEM_E4M3, 2>(384, 256);
+    dual128_case<ALTO_ELEM_E5M2, 2>(128, 384);
   }
   if (group("requant")) {
     requant_case<ALTO_ELEM_E4M3, false, false>(256, 1152);

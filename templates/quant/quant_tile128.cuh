@@ -29,6 +29,7 @@
 
 #include "quant/dequant.cuh"
 #include "quant/quant_codes.cuh"
+#include "quant/quant_rows.cuh"
 
 // The 16 bytes of a thread's columns in one row, as 4 words: one 16-byte load (FULL: all V columns
 // exist and rows are 16-byte aligned), else element loads of the n < V columns that exist (zeros
@@ -76,8 +77,14 @@ __device__ __forceinline__ void alto_t128_tr4_(const alto_u32 a[4], alto_u32 b[4
 // TRANS_COPY (128x128 blocks of a 2-D x: the weights): the codes and scales as always, and a
 // transposed copy of both, codes2 [cols, rows] and scales2 [cols / 128, rows / 128] (the operand
 // W^T of the dgrad GEMM dX = dY W, K-major), through the same stage as TRANS.
+//
+// ROWS_COPY (with TRANS, bf16 x, cols % 128 == 0: the dY of a linear, read once for both of its
+// backward GEMMs): also x's 1x128 quantization along the rows (the dgrad operand), codes2 [rows,
+// cols] and scales2 [rows, cols / 128] (ROWS_COPY 1) or MN-major [cols / 128, rows] (2), with
+// quant_rows.cuh's steps (the amax of a row's 128 values over the 16 threads that hold it, then
+// alto_encode8_): the bits of the rows kernel.
 template <int ELEM, int BC, bool IN_BF16, int NT, bool TRANS = false, int DQ_ELEM = 0,
-          bool DQ_SCALES_T = false, bool TRANS_COPY = false>
+          bool DQ_SCALES_T = false, bool TRANS_COPY = false, int ROWS_COPY = 0>
 __device__ __forceinline__ void alto_quant_tile128(const void *__restrict__ x,
                                                    alto_u8 *__restrict__ codes,
                                                    void *__restrict__ scales, alto_idx cols,
@@ -95,6 +102,7 @@ __device__ __forceinline__ void alto_quant_tile128(const void *__restrict__ x,
   static_assert(!TRANS || (BC == 1 && P == 8 && V % 4 == 0), "transposed codes: 128x1, 8 rows");
   static_assert(!TRANS_COPY || (BC == B && !TRANS && P == 8 && V % 4 == 0),
                 "a transposed copy: 128x128, 8 rows");
+  static_assert(!ROWS_COPY || (TRANS && IN_BF16 && !DQ_ELEM), "a row copy: 128x1 transposed, bf16");
   constexpr bool STAGE = TRANS || TRANS_COPY; // the transposed codes go through shared memory
   // 128x1: amax partials [row group][column], then the column scales; 128x128: one amax per warp.
   __shared__ float s_part[BC == 1 ? RPP * B : NW];
@@ -162,6 +170,30 @@ __device__ __forceinline__ void alto_quant_tile128(const void *__restrict__ x,
     }
   }
 
+  if constexpr (ROWS_COPY != 0) { // the 1x128 copy: row g P + p is held by the LPR threads of g
+    const alto_idx rows = (alto_idx)gridDim.y * B;
+#pragma unroll
+    for (int p = 0; p < P; p++) {
+      const alto_idx r = r0 + ALTO_T128_ROW_(p);
+      float ra = alto_f32_from_bits(alto_raw_amax_bits_<true, 1>(&w[p]));
+#pragma unroll
+      for (int m = 1; m < LPR; m <<= 1) // LPR consecutive lanes, aligned
+        ra = alto_amax_update(ra, ALTO_SHFL_XOR(ra, m, ALTO_WARP));
+      const alto_u32 s = alto_block_scale<ALTO_QK_FP8_BLOCK, ELEM, 0>(ra, 1.0f);
+      const alto_block_enc be = alto_block_enc_make<ALTO_QK_FP8_BLOCK>(s, 1.0f);
+      const alto_u32 u[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      alto_u32 o[2];
+      if (be.fast)
+        alto_encode8_<ALTO_QK_FP8_BLOCK, ELEM, false, true, ALTO_DIV_F32>(&w[p], 0, be, u, o);
+      else
+        alto_encode8_<ALTO_QK_FP8_BLOCK, ELEM, false, true, ALTO_DIV_F64>(&w[p], 0, be, u, o);
+      *(uint2 *)(codes2 + r * cols + c) = uint2{o[0], o[1]};
+      if (tc == 0)
+        scales2[ROWS_COPY == 2 ? (alto_idx)blockIdx.x * rows + r : r * (cols / B) + blockIdx.x] =
+            alto_f32_from_bits(s);
+    }
+  }
+
   // 2. block amax and scales
   float d[V];
   if constexpr (BC == 1) {
@@ -212,30 +244,37 @@ __device__ __forceinline__ void alto_quant_tile128(const void *__restrict__ x,
     return;
 
   // 3. codes: x / d (fp32 division) cast to FP8, V bytes per row
-  if constexpr (STAGE) {
-    constexpr int LDS = B + 16; // bytes per staged column: 16-byte aligned rows of the readout
-    __shared__ __align__(16) alto_u8 s_t[B * LDS];
-    alto_u32 cw[P][V / 4]; // row p: V code bytes
+  alto_u32 cw[P][V / 4]; // row p: V code bytes, little-endian
 #pragma unroll
-    for (int p = 0; p < P; p++)
+  for (int p = 0; p < P; p++)
 #pragma unroll
-      for (int j = 0; j < V; j += 4) {
-        float q[4];
+    for (int j = 0; j < V; j += 4) {
+      float q[4];
 #pragma unroll
-        for (int i = 0; i < 4; i++)
-          q[i] = ALTO_FDIV(alto_raw_val_<IN_BF16>(w[p], j + i), d[j + i]);
-        cw[p][j / 4] = alto_fp8x2_<ELEM>(q[0], q[1]) | (alto_fp8x2_<ELEM>(q[2], q[3]) << 16);
-      }
-    if constexpr (TRANS_COPY) { // the row-major codes too (2-D blocks: all V columns exist)
+      for (int i = 0; i < 4; i++)
+        q[i] = ALTO_FDIV(alto_raw_val_<IN_BF16>(w[p], j + i), d[j + i]);
+      cw[p][j / 4] = alto_fp8x2_<ELEM>(q[0], q[1]) | (alto_fp8x2_<ELEM>(q[2], q[3]) << 16);
+    }
+  if constexpr (!TRANS) { // the row-major codes (TRANS_COPY: 2-D blocks, all V columns exist)
 #pragma unroll
-      for (int p = 0; p < P; p++) {
-        alto_u8 *o = codes + (r0 + ALTO_T128_ROW_(p)) * cols + c;
+    for (int p = 0; p < P; p++) {
+      alto_u8 *o = codes + (r0 + ALTO_T128_ROW_(p)) * cols + c;
+      if (full) {
         if constexpr (V == 8)
           *(uint2 *)o = uint2{cw[p][0], cw[p][1]};
         else
           *(alto_u32 *)o = cw[p][0];
+      } else {
+#pragma unroll
+        for (int j = 0; j < V; j++)
+          if (j < n)
+            o[j] = (alto_u8)(cw[p][j / 4] >> (8 * (j % 4)));
       }
     }
+  }
+  if constexpr (STAGE) { // the transposed codes
+    constexpr int LDS = B + 16; // bytes per staged column: 16-byte aligned rows of the readout
+    __shared__ __align__(16) alto_u8 s_t[B * LDS];
     // column tc V + j: rows g P .. g P + 7 as two words, at 16-byte chunk (g / 2) of the column,
     // swizzled by the column's group of 8 (so a warp's columns spread over the banks)
 #pragma unroll
@@ -261,31 +300,6 @@ __device__ __forceinline__ void alto_quant_tile128(const void *__restrict__ x,
         const uint4 u = *(const uint4 *)(s_t + col * LDS + (q ^ ((col / 8) & 7)) * 16);
         *(uint4 *)((TRANS_COPY ? codes2 : codes) + (c0 + col) * rows + r0 + q * 16) = u;
       }
-    }
-    return;
-  }
-#pragma unroll
-  for (int p = 0; p < P; p++) {
-    alto_u32 cw[V / 4]; // V code bytes, little-endian
-#pragma unroll
-    for (int j = 0; j < V; j += 4) {
-      float q[4];
-#pragma unroll
-      for (int i = 0; i < 4; i++)
-        q[i] = ALTO_FDIV(alto_raw_val_<IN_BF16>(w[p], j + i), d[j + i]);
-      cw[j / 4] = alto_fp8x2_<ELEM>(q[0], q[1]) | (alto_fp8x2_<ELEM>(q[2], q[3]) << 16);
-    }
-    alto_u8 *o = codes + (r0 + ALTO_T128_ROW_(p)) * cols + c;
-    if (full) {
-      if constexpr (V == 8)
-        *(uint2 *)o = uint2{cw[0], cw[1]};
-      else
-        *(alto_u32 *)o = cw[0];
-    } else {
-#pragma unroll
-      for (int j = 0; j < V; j++)
-        if (j < n)
-          o[j] = (alto_u8)(cw[j / 4] >> (8 * (j % 4)));
     }
   }
 #undef ALTO_T128_ROW_
