@@ -358,6 +358,14 @@ alto_status lower_linear_bwd_(lower_ctx_ *c, lower_linear_ *l, int dy, int *dx) 
   else
     qdy = qd_(l, &f, f.grad, 1, b, -1, sr);
   ALTO_TRY(quant_(c, l, "dgrad.dY", dy, 0, M, N, qdy, &dyq, &dys));
+  /* fp8_block's wgrad dY (128x1 along M) right after: the GPU reads dY once for both (the dual
+   * kernel, runtime/exec_gpu.c) */
+  alto_qdesc qdt, qxt;
+  int dtq = -1, dts = -1, xtq, xts;
+  if (s == ALTO_SCHEME_FP8_BLOCK) {
+    qdt = qd_(l, &f, f.grad, b, 1, -2, sr);
+    ALTO_TRY(quant_(c, l, "wgrad.dY", dy, 0, M, N, qdt, &dtq, &dts));
+  }
   bool w_reused =
       s == ALTO_SCHEME_FP8_TENSORWISE || s == ALTO_SCHEME_FP8_BLOCK || (mx && lp->use_2dblock_w);
   if (w_reused) {
@@ -384,8 +392,6 @@ alto_status lower_linear_bwd_(lower_ctx_ *c, lower_linear_ *l, int dy, int *dx) 
     lower_in_(g, l->counts);
   lower_out_(g, d);
   /* ---- wgrad: dW (N, K) = dY^T (N, M) X (M, K) */
-  alto_qdesc qdt, qxt;
-  int dtq, dts, xtq, xts;
   if (s == ALTO_SCHEME_FP8_TENSORWISE) { /* one scale per tensor: transposes freely */
     qdt = qdy, dtq = dyq, dts = dys;
     qxt = l->qx, xtq = l->xq, xts = l->xs;
@@ -395,9 +401,7 @@ alto_status lower_linear_bwd_(lower_ctx_ *c, lower_linear_ *l, int dy, int *dx) 
     qxt = qd_(l, &f, f.fwd, 0, 1, -2, false);
     ALTO_TRY(quant_(c, l, "wgrad.X", l->x, 0, M, K, qxt, &xtq, &xts));
   } else if (s == ALTO_SCHEME_FP8_BLOCK) { /* X re-quantized from its dequantized value */
-    qdt = qd_(l, &f, f.grad, b, 1, -2, sr);
-    ALTO_TRY(quant_(c, l, "wgrad.dY", dy, 0, M, N, qdt, &dtq, &dts));
-    /* Linears that read one X (q, k, v; w1, w3) share its forward codes, so one dequantized X
+    /* (dY quantized 128x1 above) Linears that read one X (q, k, v; w1, w3) share its forward codes, so one dequantized X
      * serves them all, and quant_ then finds its re-quantization too */
     int xd = -1;
     for (int i = 0; i < c->p->n_nodes && xd < 0; i++) {

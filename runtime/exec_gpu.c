@@ -75,9 +75,10 @@ struct alto_exec_gpu {
   int *rht_index;       /* node -> its RHT ordinal (-1) */
   int n_rht;
   int *fused_into;      /* an RHT or DEQUANTIZE run inside the QUANTIZE after it: the producer
-                         * -2, the QUANTIZE the producer's index; -1 otherwise (plan_rht_fusion_,
-                         * plan_requant_fusion_) */
-  int n_rht_fused, n_requant;
+                         * -2, the QUANTIZE the producer's index; two QUANTIZEs of one tensor run
+                         * as one kernel: the second -2, the first the second's index; -1
+                         * otherwise (plan_rht_fusion_, plan_requant_fusion_, plan_dual_) */
+  int n_rht_fused, n_requant, n_dual;
   bool *codes_t;        /* buffer -> its codes are stored transposed (plan_codes_t_) */
   int n_codes_t;
   bool *scales_t;       /* buffer -> its 1x128 scales are stored MN-major (plan_codes_t_) */
@@ -350,6 +351,7 @@ static alto_status plan_rht_fusion_(alto_exec_gpu *e);
 static alto_status plan_codes_t_(alto_exec_gpu *e);
 static alto_status plan_requant_fusion_(alto_exec_gpu *e);
 static alto_status plan_w_t_(alto_exec_gpu *e);
+static alto_status plan_dual_(alto_exec_gpu *e);
 
 static alto_status create_(alto_exec_gpu *e) {
   const alto_plan *p = e->p;
@@ -385,6 +387,7 @@ static alto_status create_(alto_exec_gpu *e) {
   ALTO_TRY(plan_codes_t_(e));
   ALTO_TRY(plan_requant_fusion_(e));
   ALTO_TRY(plan_w_t_(e));
+  ALTO_TRY(plan_dual_(e));
   ALTO_TRY(upload_rope_tables_(e));
   e->params = alto_xcalloc((size_t)(p->n_bufs ? p->n_bufs : 1), sizeof *e->params);
   for (int i = 0; i < p->n_bufs; i++) {
@@ -535,6 +538,17 @@ static alto_status run_quantize_(alto_exec_gpu *e, int idx, const alto_node *n) 
   alto_quant_spec spec = alto_exec_quantize_spec(n, e->seed, e->step);
   int src = n->in[0], ri = e->fused_into[idx];
   alto_gpu_rht r = {0};
+  if (ri == -2) /* written by the QUANTIZE before it (plan_dual_) */
+    return ALTO_OK;
+  if (ri >= 0 && e->p->nodes[ri].op == ALTO_OP_QUANTIZE) { /* this one and node ri, one kernel */
+    const alto_node *w = &e->p->nodes[ri];
+    alto_quant_spec ws = alto_exec_quantize_spec(w, e->seed, e->step);
+    alto_tensor_view v = view_(e, src, n->shape, n->rank);
+    alto_gpu_quantized qf = {ptr_(e, n->out[0]), ptr_(e, n->out[1]), 0, 0, false,
+                             e->scales_t[n->out[1]], 0, 0};
+    alto_gpu_quantized qw = {ptr_(e, w->out[0]), ptr_(e, w->out[1]), 0, 0, true, false, 0, 0};
+    return alto_gpu_quantize_dual(e->b, &spec, &ws, &v, ptr_(e, src), NULL, &qf, &qw);
+  }
   if (ri >= 0 && e->p->nodes[ri].op == ALTO_OP_DEQUANTIZE) {
     const alto_node *dq = &e->p->nodes[ri];
     alto_quant_spec from = alto_exec_quant_spec(&dq->q);
@@ -787,6 +801,39 @@ static alto_status plan_w_t_(alto_exec_gpu *e) {
     e->n_wt++;
   }
   return ALTO_OK;
+}
+
+/* QUANTIZE dY 1x128 along N (dgrad) followed at once by QUANTIZE dY 128x1 along M written
+ * transposed (wgrad), fp8_block (the lowering puts the two together): one kernel reads dY once and
+ * writes both (quant_tile128.cuh ROWS_COPY, the same bits). When dY is a 2-D bf16 tensor whose
+ * dims are multiples of 128 and the second node's outputs share no memory with dY or the first's
+ * outputs. Not with check_quant (plan_codes_t_ leaves the codes in the plan's layout then). */
+static alto_status plan_dual_(alto_exec_gpu *e) {
+  const alto_plan *p = e->p;
+  for (int i = 0; i + 1 < p->n_nodes; i++) {
+    const alto_node *f = &p->nodes[i], *w = &p->nodes[i + 1];
+    if (f->op != ALTO_OP_QUANTIZE || w->op != ALTO_OP_QUANTIZE || f->in[0] != w->in[0] ||
+        e->fused_into[i] != -1 || e->fused_into[i + 1] != -1 || !e->codes_t[w->out[0]] ||
+        f->rank != 2 || f->q.scheme != ALTO_SCHEME_FP8_BLOCK || f->q.axis != -1 || f->q.two_d ||
+        f->q.block_cols != 128 || w->q.scheme != ALTO_SCHEME_FP8_BLOCK || w->q.axis != -2 ||
+        w->q.two_d || w->q.block_rows != 128 || f->q.elem != w->q.elem ||
+        buf_(e, f->in[0])->dtype != ALTO_DT_BF16 || f->shape[0] % 128 || f->shape[1] % 128)
+      continue;
+    bool apart = true;
+    for (int a = 0; a < 2; a++)
+      apart = apart && !overlap_(e, w->out[a], f->in[0]) && !overlap_(e, w->out[a], f->out[0]) &&
+              !overlap_(e, w->out[a], f->out[1]);
+    if (!apart)
+      continue;
+    e->fused_into[i] = i + 1;
+    e->fused_into[i + 1] = -2;
+    e->n_dual++;
+  }
+  return ALTO_OK;
+}
+
+int alto_exec_gpu_dual_fused(const alto_exec_gpu *e) {
+  return e->n_dual;
 }
 
 int alto_exec_gpu_weights_transposed(const alto_exec_gpu *e) {

@@ -206,7 +206,7 @@ static void one_step_(const case_ *c) {
            fused, rhts);
     CHECKF(alto_exec_gpu_rht_fused(ex[1]) == 0 && alto_exec_gpu_codes_transposed(ex[1]) == 0 &&
                alto_exec_gpu_scales_mn_major(ex[1]) == 0 && alto_exec_gpu_requant_fused(ex[1]) == 0 &&
-               alto_exec_gpu_weights_transposed(ex[1]) == 0,
+               alto_exec_gpu_weights_transposed(ex[1]) == 0 && alto_exec_gpu_dual_fused(ex[1]) == 0,
            "check_quant must keep the plan's layouts");
     int mn = alto_exec_gpu_scales_mn_major(ex[0]);
     if (strstr(c->recipe, "fp8_block")) { /* per layer: dY of 7 linears, X of 4 inputs */
@@ -220,6 +220,11 @@ static void one_step_(const case_ *c) {
       CHECKF(rq > 0 && rq <= 6 * 4, "%d re-quantizations fused", rq);
       printf("  %-22s %d of %d wgrad X re-quantizations read the saved codes directly\n", "", rq,
              6 * 4);
+      /* the dY of each of the 7 linears per layer: read once for its dgrad and wgrad copies,
+       * unless the arena overlaps them */
+      int du = alto_exec_gpu_dual_fused(ex[0]);
+      CHECKF(du > 6 * 7 / 2 && du <= 6 * 7, "%d dY pairs quantized by one kernel", du);
+      printf("  %-22s %d of %d dY read once for both of their copies\n", "", du, 6 * 7);
     }
     CHECKF(memcmp(&lx[0], &lx[1], sizeof lx[0]) == 0, "fused: loss %.17g, unfused %.17g", lx[0],
            lx[1]);

@@ -375,6 +375,75 @@ static void test_codes_t(void) {
       }
 }
 
+/* fp8_block's dual kernel of dY (alto_gpu_quantize_dual without an RHT): one read of a bf16 x,
+ * its 128x1 quantization with the codes transposed and its 1x128 quantization (scales row-major
+ * or MN-major), each against the CPU's; guard bytes around every output (gpu_buf); f32 inputs and
+ * a last dim that is not a multiple of 128 are refused. */
+static void test_fp8_dual(void) {
+  if (!selected("fp8_dual"))
+    return;
+  const int64_t shapes[3][2] = {{quick ? 1024 : 4096, 7168}, {384, 1152}, {128, 256}};
+  for (int el = 0; el < 2; el++)
+    for (int st_ = 0; st_ < 2; st_++)
+      for (int si = 0; si < 3; si++) {
+        const int64_t R = shapes[si][0], C = shapes[si][1], n = R * C, nb = C / 128;
+        alto_quant_spec fs = alto_quant_spec_default(ALTO_SCHEME_FP8_BLOCK), ws = fs;
+        fs.elem = ws.elem = el ? ALTO_ELEM_E5M2 : ALTO_ELEM_E4M3;
+        ws.axis = -2;
+        float *xf;
+        uint16_t *xb;
+        alto_tensor_view x = make_2d_(R, C, ALTO_ELEM_BF16, &xf, &xb);
+        alto_quantized rf, rw;
+        CHECKF(alto_cpu_quantize(&fs, &x, &rf) == ALTO_OK && alto_cpu_quantize(&ws, &x, &rw) == ALTO_OK,
+               "%s", alto_last_error());
+        gpu_buf gx = gpu_alloc(B, (size_t)n * 2), gfc = gpu_alloc(B, (size_t)n),
+                gfs = gpu_alloc(B, (size_t)(R * nb * 4)), gwc = gpu_alloc(B, (size_t)n),
+                gws = gpu_alloc(B, (size_t)((R / 128) * C * 4));
+        gpu_upload(B, gx, xb);
+        alto_gpu_quantized qf = {gpu_ptr(gfc), gpu_ptr(gfs), 0, 0, false, st_ == 1, 0, 0};
+        alto_gpu_quantized qw = {gpu_ptr(gwc), gpu_ptr(gws), 0, 0, true, false, 0, 0};
+        alto_status st = alto_gpu_quantize_dual(B, &fs, &ws, &x, gpu_ptr(gx), NULL, &qf, &qw);
+        CHECKF(st == ALTO_OK && B->i->sync(B) == ALTO_OK, "fp8_dual: %s", alto_last_error());
+        uint8_t *fc = malloc((size_t)n), *wc = malloc((size_t)n), *want = malloc((size_t)n);
+        float *fsc = malloc((size_t)(R * nb * 4)), *fwant = malloc((size_t)(R * nb * 4));
+        float *wsc = malloc((size_t)((R / 128) * C * 4));
+        gpu_download(B, fc, gfc, "fp8_dual fprop codes");
+        gpu_download(B, fsc, gfs, "fp8_dual fprop scales");
+        gpu_download(B, wc, gwc, "fp8_dual wgrad codes");
+        gpu_download(B, wsc, gws, "fp8_dual wgrad scales");
+        if (st_)
+          transpose_(fwant, rf.scales, R, nb, 4);
+        else
+          memcpy(fwant, rf.scales, (size_t)(R * nb * 4));
+        transpose_(want, rw.codes, R, C, 1);
+        int64_t d[4] = {first_diff(rf.codes, fc, n),
+                        first_diff((const uint8_t *)fwant, (const uint8_t *)fsc, R * nb * 4),
+                        first_diff(want, wc, n),
+                        first_diff(rw.scales, (const uint8_t *)wsc, (R / 128) * C * 4)};
+        int ok = d[0] < 0 && d[1] < 0 && d[2] < 0 && d[3] < 0;
+        CHECKF(ok, "fp8_dual %s%s [%lld x %lld]: 1x128 codes differ at %lld, scales at %lld; "
+               "128x1 codes at %lld, scales at %lld", el ? "e5m2" : "e4m3",
+               st_ ? " (MN-major)" : "", (long long)R, (long long)C, (long long)d[0],
+               (long long)d[1], (long long)d[2], (long long)d[3]);
+        fprintf(stderr, "  %-4s fp8_block %s dual: 1x128%s + 128x1 transposed [%lld x %lld]\n",
+                ok ? "ok" : "FAIL", el ? "e5m2" : "e4m3", st_ ? " (scales MN-major)" : "",
+                (long long)R, (long long)C);
+        if (si == 2 && el == 0 && st_ == 0) { /* refused, nothing launched */
+          alto_tensor_view xf32 = {xf, ALTO_ELEM_F32, 2, {R, C, 0}};
+          CHECK(alto_gpu_quantize_dual(B, &fs, &ws, &xf32, gpu_ptr(gx), NULL, &qf, &qw) ==
+                ALTO_ERR_INVALID_ARG);
+          CHECK(strstr(alto_last_error(), "dual-output") != NULL);
+          alto_tensor_view x96 = {xb, ALTO_ELEM_BF16, 2, {R, 96, 0}};
+          CHECK(alto_gpu_quantize_dual(B, &fs, &ws, &x96, gpu_ptr(gx), NULL, &qf, &qw) ==
+                ALTO_ERR_INVALID_ARG);
+        }
+        gpu_free(B, &gx), gpu_free(B, &gfc), gpu_free(B, &gfs), gpu_free(B, &gwc), gpu_free(B, &gws);
+        free(xf), free(xb), free(fc), free(wc), free(want), free(fsc), free(fwant), free(wsc);
+        alto_quantized_free(&rf);
+        alto_quantized_free(&rw);
+      }
+}
+
 /* fp8_block 1x128 with the scales written MN-major (alto_gpu_quantized.scales_t: the layout the FP8
  * GEMMs read for a 1x128 operand): codes equal the CPU's, scales the CPU's transposed, and the
  * dequantization reading them MN-major equals the CPU's dequantization (both output dtypes). */
@@ -599,6 +668,7 @@ int main(int argc, char **argv) {
   RUN(test_matrix);
   RUN(test_rht_apply);
   RUN(test_codes_t);
+  RUN(test_fp8_dual);
   RUN(test_scales_t);
   RUN(test_requant);
   RUN(test_weight_copy);

@@ -37,7 +37,7 @@ typedef struct {
   int rht;
   int dual;
   int dequant; /* time alto_gpu_dequantize (to the input dtype) of spec's codes */
-  int codes_t; /* codes written transposed (alto_gpu_quantized.codes_t) */
+  int codes_t; /* codes written transposed (alto_gpu_quantized.codes_t); dual: see below */
 } bench_case;
 
 typedef struct {
@@ -169,6 +169,10 @@ int main(int argc, char **argv) {
   ADD("dual mxfp4: 1x32 K + RHT32 32x1 M", f, w, 32, 1);
   f.sr = w.sr = true, f.seed = w.seed = 3, f.stream = 4, w.stream = 5;
   ADD("dual mxfp4 + RHT32 + SR", f, w, 32, 1);
+  f = alto_quant_spec_default(ALTO_SCHEME_FP8_BLOCK), w = f;
+  w.axis = -2;
+  ADD("dual fp8: 1x128 K + 128x1 M transposed", f, w, 0, 1); /* the training step's dY */
+  cases[nc - 1].codes_t = 1;
 #undef ADD
   /* dequantization of every scheme, both axes (the GPU trainer's GEMM emulation) */
   {
@@ -207,8 +211,12 @@ int main(int argc, char **argv) {
     if (!selected(cases[i].name))
       continue;
     bench_ctx c = {&cases[i], {NULL, dtype, 2, {M, K, 0}}, xd,
-                   {codes, scales, small, small + 64, cases[i].codes_t != 0, false, 0, 0},
-                   {codes2, scales2, small + 128, small + 192, false, false, 0, 0},
+                   /* a dual case's codes_t: the second copy's codes transposed, the first's
+                    * scales MN-major (fp8_block dY as training lays it out) */
+                   {codes, scales, small, small + 64, cases[i].codes_t && !cases[i].dual,
+                    cases[i].codes_t && cases[i].dual, 0, 0},
+                   {codes2, scales2, small + 128, small + 192, cases[i].codes_t && cases[i].dual,
+                    false, 0, 0},
                    {cases[i].rht, 9, 10, 0}, ALTO_OK, dst};
     if (c.rht.b && alto_gpu_rht_upload(B, &c.rht) != ALTO_OK) { /* once, as training does */
       printf("%-40s %s\n", cases[i].name, alto_last_error());
