@@ -95,11 +95,6 @@ void alto_gen_appendf(char **s, size_t *len, size_t *cap, const char *fmt, ...)
 /* The kernel name of a key: "alto_" + the key with every non-alphanumeric replaced by '_'. */
 void alto_gen_kernel_name(const char *key, char *name, size_t n);
 
-/* A line a generated CUDA source may carry to have the JIT edit the compiled SASS: the GEMM
- * promotion's FFMAs made to yield (runtime/cuda/sass.h). Being in the source, it is part of the
- * cache key. */
-#define ALTO_GEN_MARK_FFMA_YIELD "// alto post-compile: sass-ffma-yield"
-
 /* Tile kernel columns per thread for a block width (2, or 4 for 128-wide 2-D blocks). */
 int alto_gen_tile_cpt(const alto_qkern *k);
 

@@ -37,7 +37,6 @@ typedef struct {
   int ctas;    /* persistent CTAs launched (<= the SM count, <= the tile count; a multiple of
                 * cluster; the launch lowers it to what can be resident at once) */
   int cluster; /* 1, or 2: CTA pairs on two row tiles of one column tile share (multicast) B */
-  bool ffma_yield; /* the promotion's FFMAs edited to yield (runtime/cuda/sass.h) */
 } alto_gemm_config;
 
 /* The configuration for C[M, N] = A[M, K] B[N, K]^T on a device with sm_count SMs: the tile width
@@ -55,7 +54,6 @@ typedef struct {
   bool accumulate; /* C += A B^T (C read in its dtype, the sum rounded once); else C = A B^T */
   int bn, stages, group_m;
   int cluster;        /* 1 or 2 (alto_gemm_config) */
-  bool ffma_yield;    /* alto_gemm_config */
   alto_target target; /* ALTO_TARGET_CUDA */
   char arch[16];      /* "sm_90a" */
 } alto_gemmkern;

@@ -30,7 +30,6 @@ alto_gemmkern alto_gemm_kernel_for(alto_gemm_bscale bscale, bool out_f32, bool a
   k.stages = cfg->stages;
   k.group_m = cfg->group_m;
   k.cluster = cfg->cluster < 1 ? 1 : cfg->cluster;
-  k.ffma_yield = cfg->ffma_yield;
   k.target = ALTO_TARGET_CUDA;
   snprintf(k.arch, sizeof k.arch, "%s", arch);
   return k;

@@ -6,7 +6,6 @@
 
 #include "base/log.h"
 #include "runtime/cache.h"
-#include "runtime/cuda/sass.h"
 #include "runtime/hiprtc.h"
 #include "runtime/nvrtc.h"
 #include "runtime/templates.h"
@@ -108,19 +107,8 @@ static alto_status alto_jit_compile_(void *ctx, const alto_cache_request *req,
                                      const char *const *options, int n_options,
                                      alto_cache_output *out) {
   alto_backend *b = ctx;
-  ALTO_TRY(b->i->compile(b, req->name, req->source, options, n_options, &out->binary, &out->size,
-                         &out->log));
-  if (b->target == ALTO_TARGET_CUDA && strstr(req->source, ALTO_GEN_MARK_FFMA_YIELD "\n")) {
-    alto_sass_stats st;
-    ALTO_TRY(alto_sass_ffma_yield(out->binary, out->size, &st));
-    char line[160];
-    int n = snprintf(line, sizeof line, "alto sass-ffma-yield: %d FFMA runs (%d FFMAs), %d edited\n",
-                     st.runs, st.ffma, st.changed);
-    size_t have = out->log ? strlen(out->log) : 0;
-    out->log = alto_xrealloc(out->log, have + (size_t)n + 1);
-    memcpy(out->log + have, line, (size_t)n + 1);
-  }
-  return ALTO_OK;
+  return b->i->compile(b, req->name, req->source, options, n_options, &out->binary, &out->size,
+                       &out->log);
 }
 
 static _Thread_local alto_jit_recorder *alto_jit_rec_;

@@ -13,7 +13,6 @@
 #include "runtime/gemm_gpu.h"
 #include "runtime/jit.h"
 #include "runtime/nvrtc.h"
-#include "runtime/cuda/sass.h"
 #include "tests/compile_check.h"
 #include "tests/harness.h"
 
@@ -62,7 +61,7 @@ static void check_stub(const alto_gemmkern *k, const alto_gen_kernel *g, const c
 }
 
 static void test_stub_shape(void) {
-  alto_gemmkern k = {ALTO_GEMM_B_128X128, false, false, 128, 4, 8, 1, false, ALTO_TARGET_CUDA, "sm_90a"};
+  alto_gemmkern k = {ALTO_GEMM_B_128X128, false, false, 128, 4, 8, 1, ALTO_TARGET_CUDA, "sm_90a"};
   alto_gen_kernel g;
   alto_status st = alto_gen_gemm(&k, &g);
   CHECKF(st == ALTO_OK, "%s", alto_last_error());
@@ -112,72 +111,10 @@ static void test_stub_shape(void) {
   CHECK(alto_gen_gemm(&bad, &g) == ALTO_ERR_INVALID_ARG);
 }
 
-/* The FFMA yield edit (runtime/cuda/sass.h) on real NVRTC output, wgrad (a multiply and an FFMA
- * per promoted value) and fprop (one FFMA): the stub carries the marker, the edit finds fprop's
- * promotion runs and changes only the reuse and yield bits of FFMA instructions; a malformed image
- * is refused untouched. */
-static void test_sass_ffma_yield(void) {
-  for (int b = 0; b < 2; b++) {
-    alto_gemm_config cfg = alto_gemm_config_for(8192, 8192, 8192, (alto_gemm_bscale)b, 132);
-    cfg.ffma_yield = true;
-    alto_gemmkern k = alto_gemm_kernel_for((alto_gemm_bscale)b, !b, !b, &cfg, "sm_90a");
-    alto_gen_kernel g;
-    CHECK(alto_gen_gemm(&k, &g) == ALTO_OK);
-    CHECKF(strstr(g.source, ALTO_GEN_MARK_FFMA_YIELD "\n") && strstr(g.key, ".fy."), "%s", g.key);
-    void *image = NULL;
-    size_t size = 0;
-    char *log = NULL;
-    int nopt = 0;
-    const char *const *opts = alto_jit_options(ALTO_TARGET_CUDA, &nopt);
-    alto_status st = alto_cuda_compile_source("sm_90a", g.name, g.source, opts, nopt, &image, &size, &log);
-    CHECKF(st == ALTO_OK && size > 64, "%s", alto_last_error());
-    if (st == ALTO_OK) {
-      uint8_t *before = malloc(size);
-      memcpy(before, image, size);
-      alto_sass_stats ss;
-      CHECK(alto_sass_ffma_yield(image, size, &ss) == ALTO_OK);
-      int other = 0, ffma_bits = 0;
-      for (size_t i = 0; i < size; i++) {
-        if (((uint8_t *)image)[i] == before[i])
-          continue;
-        /* a changed byte: in a 16-byte instruction whose opcode is FFMA, bits 45 / 59 of the high
-         * half (bytes 13 and 15 of the instruction, since text sections are 16-byte aligned) */
-        size_t ins = i & ~(size_t)15;
-        uint8_t x = ((uint8_t *)image)[i] ^ before[i];
-        bool hint = (i - ins == 13 && x == 0x20) || (i - ins == 15 && x == 0x08);
-        bool ffma = (before[ins] | (before[ins + 1] & 0x0F) << 8) == 0x223;
-        if (hint && ffma)
-          ffma_bits++;
-        else
-          other++;
-      }
-      fprintf(stderr, "  %s: %d text section(s), %d FFMA runs (%d FFMAs), %d edited\n", g.key,
-              ss.text_sections, ss.runs, ss.ffma, ss.changed);
-      /* fprop promotes with runs of 64 FFMAs (bn 256: two sub-tiles); wgrad's multiplies split
-       * its FFMAs into short runs, which are left as they are */
-      CHECKF(ss.text_sections == 1 && (!b || (ss.runs >= 2 && ss.ffma >= 128 && ss.changed > 0)),
-             "%d runs, %d FFMAs, %d edited", ss.runs, ss.ffma, ss.changed);
-      CHECKF(other == 0 && ffma_bits == 2 * ss.changed, "%d FFMA hint bits and %d other bytes changed",
-             ffma_bits, other);
-      memcpy(image, before, size);
-      ((uint8_t *)image)[0x3C] = 0xFF; /* shnum beyond the image */
-      memcpy(before, image, size);
-      CHECK(alto_sass_ffma_yield(image, size, NULL) == ALTO_ERR_INVALID_ARG);
-      CHECK(memcmp(image, before, size) == 0);
-      CHECK(alto_sass_ffma_yield(image, 16, NULL) == ALTO_ERR_INVALID_ARG);
-      free(before);
-    }
-    free(image);
-    free(log);
-    alto_gen_kernel_free(&g);
-  }
-}
-
 int main(void) {
   RUN(test_stub_shape);
   if (alto_nvrtc_load() != ALTO_OK)
     alto_test_skip(alto_last_error());
-  RUN(test_sass_ffma_yield);
   RUN(test_variants_compile);
   return alto_test_finish();
 }

@@ -230,7 +230,7 @@ static void replace(char *s, size_t cap, const char *from, const char *to) {
 }
 
 static void test_keys(void) {
-  alto_gemmkern k = {ALTO_GEMM_B_128X128, false, false, 128, 6, 8, 1, false, ALTO_TARGET_CUDA, "sm_90a"};
+  alto_gemmkern k = {ALTO_GEMM_B_128X128, false, false, 128, 6, 8, 1, ALTO_TARGET_CUDA, "sm_90a"};
   char key[256], base[256], want[256];
   alto_gemmkern_key(&k, base, sizeof base);
   CHECKF(strcmp(base, "gemm.fp8.a1x128.b128x128.bf16.n128.s6.g8.c1.cuda.sm_90a") == 0, "%s", base);
@@ -252,7 +252,7 @@ static void test_keys(void) {
   alto_gemmkern_key(&k, key, sizeof key);
   CHECKF((strstr(key, ".f32.") || strstr(key, ".fp32.")) && !strstr(key, "bf16"), "%s", key);
   /* tile width, depth and group are in the key */
-  k = (alto_gemmkern){ALTO_GEMM_B_1X128, false, true, 80, 3, 4, 2, false, ALTO_TARGET_CUDA, "sm_90a"};
+  k = (alto_gemmkern){ALTO_GEMM_B_1X128, false, true, 80, 3, 4, 2, ALTO_TARGET_CUDA, "sm_90a"};
   alto_gemmkern_key(&k, key, sizeof key);
   CHECKF(strncmp(key, "gemm.fp8.a1x128.b1x128.", 23) == 0, "%s", key);
   CHECKF(strstr(key, ".n80.") && strstr(key, ".s3.") && strstr(key, ".g4.") && strstr(key, ".c2") &&
@@ -311,7 +311,7 @@ static void test_generator_refusals(void) {
         int bn = widths[wi];
         if (b == ALTO_GEMM_B_128X128 && !block_width(bn))
           continue;
-        alto_gemm_config cfg = {bn, stages, 8, 1, 1, false};
+        alto_gemm_config cfg = {bn, stages, 8, 1, 1};
         alto_gemmkern k = alto_gemm_kernel_for((alto_gemm_bscale)b, true, true, &cfg, "sm_90a");
         bool fits = alto_gemm_smem_bytes(&k) <= ALTO_GEMM_SMEM_MAX;
         alto_status st = alto_gen_gemm(&k, &g);
@@ -322,8 +322,7 @@ static void test_generator_refusals(void) {
           alto_gen_kernel_free(&g);
       }
   /* shared memory grows with the depth and the tile width */
-  alto_gemm_config c2 = {128, 2, 8, 1, 1, false}, c3 = {128, 3, 8, 1, 1, false},
-                   c2w = {144, 2, 8, 1, 1, false};
+  alto_gemm_config c2 = {128, 2, 8, 1, 1}, c3 = {128, 3, 8, 1, 1}, c2w = {144, 2, 8, 1, 1};
   alto_gemmkern k2 = alto_gemm_kernel_for(ALTO_GEMM_B_1X128, false, false, &c2, "sm_90a");
   alto_gemmkern k3 = alto_gemm_kernel_for(ALTO_GEMM_B_1X128, false, false, &c3, "sm_90a");
   alto_gemmkern k2w = alto_gemm_kernel_for(ALTO_GEMM_B_1X128, false, false, &c2w, "sm_90a");

@@ -390,7 +390,7 @@ static void test_explicit_configs(void) {
     if (!v[i].out_f32)
       continue; /* fp32 C = and C += per width: the width is what varies here */
     alto_gemm_config cfg = {v[i].bn, v[i].stages, v[i].group_m, v[i].cluster == 2 ? 8 : 7,
-                            v[i].cluster, false};
+                            v[i].cluster};
     /* the scale layout by width and cluster size */
     int layout = (i / 8 + i % 2) % 2 ? LAYOUT_CUBLASLT : LAYOUT_ROW;
     gemm_case c = {v[i].bscale, ALTO_DT_F32, v[i].accumulate, layout, 0, &cfg};

@@ -7,7 +7,6 @@
  *        [--only KIND,KIND...]               run these columns only (csv names: lt_fprop, ...)
  *        [--bn N] [--stages S] [--cluster C] alto's kernels with this tile width, pipeline depth
  *                                             or cluster instead of alto_gemm_config_for's
- *        [--ffma-yield 0|1]                   the promotion's SASS yield edit (runtime/cuda/sass.h)
  *        [--no-check]                        time without the correctness checks (experiments)
  *
  * Columns:
@@ -54,7 +53,6 @@
 
 static alto_backend *B;
 static int force_bn, force_stages, force_cluster; /* 0: alto_gemm_config_for's choice */
-static int ffma_yield = -1; /* --ffma-yield 0|1: the SASS edit on or off (-1: the default) */
 static int sm_count = 132;                        /* the device's, set in main */
 static unsigned only_mask = ~0u;                  /* columns to run (--only) */
 static bool no_check;                             /* --no-check: time without the checks */
@@ -104,7 +102,7 @@ static alto_gemm_fp8_operand fp8_op(alto_cuda_ptr codes, alto_cuda_ptr scales, i
 /* alto's configuration for this shape with the command line's overrides; NULL: none given. */
 static const alto_gemm_config *forced_config(alto_gemm_config *c, int64_t m, int64_t n, int64_t k,
                                              alto_gemm_bscale bs) {
-  if (!force_bn && !force_stages && !force_cluster && ffma_yield < 0)
+  if (!force_bn && !force_stages && !force_cluster)
     return NULL;
   *c = alto_gemm_config_for(m, n, k, bs, sm_count);
   if (force_bn)
@@ -113,8 +111,6 @@ static const alto_gemm_config *forced_config(alto_gemm_config *c, int64_t m, int
     c->stages = force_stages;
   if (force_cluster)
     c->cluster = force_cluster;
-  if (ffma_yield >= 0)
-    c->ffma_yield = ffma_yield;
   if (force_bn && !force_stages) /* the deepest ring that fits the forced width */
     c->stages = alto_gemm_max_stages(bs, c->bn);
   int64_t units = (m + 128 * c->cluster - 1) / (128 * c->cluster) * ((n + c->bn - 1) / c->bn);
@@ -369,8 +365,6 @@ int main(int argc, char **argv) {
       force_stages = atoi(argv[++i]);
     else if (strcmp(argv[i], "--cluster") == 0 && i + 1 < argc)
       force_cluster = atoi(argv[++i]);
-    else if (strcmp(argv[i], "--ffma-yield") == 0 && i + 1 < argc)
-      ffma_yield = atoi(argv[++i]);
     else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
       only_mask = 0;
       char list[256];
@@ -395,7 +389,7 @@ int main(int argc, char **argv) {
       i += 2;
     } else {
       fprintf(stderr, "usage: bench_gemm [--csv] [--only KIND,...] [--bn N] [--stages S] "
-                      "[--cluster C] [--ffma-yield 0|1] [--no-check] [M N K]\n");
+                      "[--cluster C] [--no-check] [M N K]\n");
       return 2;
     }
   }
