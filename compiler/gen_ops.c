@@ -384,7 +384,7 @@ alto_status alto_gen_ops(const alto_opkern *k, alto_gen_kernel *out) {
     alto_gen_appendf(&s, &len, &cap,
               "  alto_adamw((float *)a.out, (const float *)a.in, (float *)a.out2, (float *)a.out3, "
               "a.rows,\n             (float)a.s[0], (float)a.s[1], (float)a.s[2], (float)a.s[3], "
-              "(float)a.s[4],\n             (float)a.s[5]);\n");
+              "(float)a.s[4],\n             (float)a.s[5], (float)a.s[6]);\n");
     break;
   case ALTO_OPKERN_SUMSQ_PART:
     alto_gen_appendf(&s, &len, &cap,

@@ -93,6 +93,7 @@ struct alto_exec_gpu {
   int n_params;
   int tokens, targets;
   int64_t step;
+  float grad_scale; /* the next optimizer step's gradient factor (alto_exec_gpu_defer_grad_scale) */
   bool recording;
   bool record_only; /* alto_exec_gpu_plan_kernels: no device, no weights */
   int64_t quant_checked;
@@ -421,6 +422,7 @@ alto_status alto_exec_gpu_create(alto_backend *b, const alto_model *m, const alt
   e->m = *m;
   e->p = p;
   e->seed = seed;
+  e->grad_scale = 1.0f;
   if (opts)
     e->o = *opts;
   e->tokens = alto_exec_gpu_find(e, "tokens");
@@ -1281,6 +1283,10 @@ alto_status alto_exec_gpu_scale_grads(alto_exec_gpu *e, float s) {
   return ALTO_OK;
 }
 
+void alto_exec_gpu_defer_grad_scale(alto_exec_gpu *e, float s) {
+  e->grad_scale = s;
+}
+
 alto_status alto_exec_gpu_optimizer_step(alto_exec_gpu *e, const alto_adamw_hparams *h,
                                          int64_t step) {
   if (step < 1)
@@ -1290,8 +1296,9 @@ alto_status alto_exec_gpu_optimizer_step(alto_exec_gpu *e, const alto_adamw_hpar
     const alto_node *n = &e->p->nodes[i];
     if (n->op == ALTO_OP_ADAMW)
       ALTO_TRY(alto_ops_gpu_adamw(e->b, ptr_(e, n->in[0]), ptr_(e, n->in[1]), ptr_(e, n->in[2]),
-                                  ptr_(e, n->in[3]), n->shape[0], h, step));
+                                  ptr_(e, n->in[3]), n->shape[0], h, step, e->grad_scale));
   }
+  e->grad_scale = 1.0f;
   return ALTO_OK;
 }
 

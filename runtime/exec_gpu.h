@@ -73,6 +73,9 @@ alto_status alto_exec_gpu_forward_backward(alto_exec_gpu *e, int64_t step, doubl
 /* Sum of squares of every gradient in fp64 (synchronizes); every gradient *= s; AdamW. */
 alto_status alto_exec_gpu_grad_sumsq(alto_exec_gpu *e, double *sumsq);
 alto_status alto_exec_gpu_scale_grads(alto_exec_gpu *e, float s);
+/* The next optimizer step reads every gradient * s (the bits of alto_exec_gpu_scale_grads then the
+ * step, without a pass over the gradients; they keep their values). For clipping. */
+void alto_exec_gpu_defer_grad_scale(alto_exec_gpu *e, float s);
 alto_status alto_exec_gpu_optimizer_step(alto_exec_gpu *e, const alto_adamw_hparams *h,
                                          int64_t step);
 

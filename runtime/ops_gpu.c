@@ -258,7 +258,8 @@ alto_status alto_ops_gpu_cross_entropy(alto_backend *b, alto_elem dtype, alto_dp
 
 /* ---- optimizer ---------------------------------------------------------------------------- */
 alto_status alto_ops_gpu_adamw(alto_backend *b, alto_dptr param, alto_dptr grad, alto_dptr m,
-                               alto_dptr v, int64_t N, const alto_adamw_hparams *h, int64_t step) {
+                               alto_dptr v, int64_t N, const alto_adamw_hparams *h, int64_t step,
+                               float grad_scale) {
   ALTO_TRY(ops_gpu_dims_("AdamW", N, 0));
   if (step < 1)
     return alto_error(ALTO_ERR_INVALID_ARG, "AdamW: step %lld (counted from 1)", (long long)step);
@@ -271,6 +272,7 @@ alto_status alto_ops_gpu_adamw(alto_backend *b, alto_dptr param, alto_dptr grad,
   a.s[3] = (float)(h->lr / bc1);
   a.s[4] = (float)sqrt(bc2);
   a.s[5] = (float)h->eps;
+  a.s[6] = grad_scale;
   alto_opkern k = ops_gpu_kern_(b, ALTO_OPKERN_ADAMW, false);
   return ops_gpu_launch_(b, &k, &a, N, 0);
 }

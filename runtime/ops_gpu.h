@@ -87,9 +87,12 @@ alto_status alto_ops_gpu_cross_entropy(alto_backend *b, alto_elem dtype, alto_dp
                                        alto_dptr targets, int64_t M, int64_t V);
 
 /* ---- optimizer ---------------------------------------------------------------------------- */
-/* One AdamW step, the CPU's bits. param, grad, m, v (N,) fp32; m, v updated in place. */
+/* One AdamW step, the CPU's bits. param, grad, m, v (N,) fp32; m, v updated in place. The step
+ * reads grad * grad_scale (1: grad as it is): the bits of alto_ops_gpu_scale by grad_scale then
+ * the step, without that pass (grad itself is left as it is). */
 alto_status alto_ops_gpu_adamw(alto_backend *b, alto_dptr param, alto_dptr grad, alto_dptr m,
-                               alto_dptr v, int64_t N, const alto_adamw_hparams *h, int64_t step);
+                               alto_dptr v, int64_t N, const alto_adamw_hparams *h, int64_t step,
+                               float grad_scale);
 /* out (1,) fp64 = (accumulate ? out : 0) + sum of x^2, x (N,) fp32: call once per gradient tensor,
  * accumulating, for the global norm. scratch: alto_ops_gpu_sumsq_scratch_bytes() bytes. */
 size_t alto_ops_gpu_sumsq_scratch_bytes(void);

@@ -71,7 +71,9 @@ typedef struct {
    * the sum of squares of every gradient in fp64, computed where the gradients live (NULL: the
    * loop sums the host grads in parameter order). */
   alto_status (*grad_sumsq)(void *self, double *sumsq);
-  /* Optional: every gradient *= s where the gradients live (NULL: on the host grads). */
+  /* Optional: every gradient *= s where the gradients live (NULL: on the host grads). It may be
+   * deferred into the adamw call that follows (the step reads the scaled values; the gradients
+   * themselves need not change). */
   alto_status (*scale_grads)(void *self, float s);
   /* Optional: to_host copies the parameters, moments and gradients into param()'s arrays (the
    * loop calls it before a checkpoint and before scanning for a non-finite value); !to_host

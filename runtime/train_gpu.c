@@ -50,8 +50,10 @@ static alto_status gpu_grad_sumsq_(void *self, double *sumsq) {
   return alto_exec_gpu_grad_sumsq(((alto_train_gpu *)self)->exec, sumsq);
 }
 
+/* The clip factor rides on the AdamW that follows (one pass over the gradients fewer). */
 static alto_status gpu_scale_grads_(void *self, float s) {
-  return alto_exec_gpu_scale_grads(((alto_train_gpu *)self)->exec, s);
+  alto_exec_gpu_defer_grad_scale(((alto_train_gpu *)self)->exec, s);
+  return ALTO_OK;
 }
 
 static alto_status gpu_sync_(void *self, bool to_host) {

@@ -600,9 +600,15 @@ static void test_adamw(void) {
   alto_adamw_hparams h = {
       .lr = 3e-4, .beta1 = 0.9, .beta2 = 0.95, .eps = 1e-8, .weight_decay = 0.1};
   for (int64_t step = 1; step <= 3; step++) {
+    /* step 2: clipped, the factor folded into the GPU's step (the CPU scales the gradient first;
+     * the device keeps the unscaled one) */
+    const float gs = step == 2 ? 0.3713f : 1.0f;
+    if (step == 2)
+      for (int64_t i = 0; i < N; i++)
+        g.f[i] *= gs;
     alto_op_adamw(p.f, g.f, m, v, N, &h, step);
     CHECKF(alto_ops_gpu_adamw(B, gpu_ptr(p.g), gpu_ptr(g.g), gpu_ptr(gm), gpu_ptr(gv), N, &h,
-                              step) == ALTO_OK,
+                              step, gs) == ALTO_OK,
            "%s", alto_last_error());
     sync_ok("adamw");
     float *gp = fetch(p.g, false, N, "adamw param"), *gmm = fetch(gm, false, N, "adamw m"),
@@ -616,7 +622,7 @@ static void test_adamw(void) {
     alto_test_fill_outliers(&rng, g.f, N, 1e-3f);
     gpu_upload(B, g.g, g.f);
   }
-  CHECK(alto_ops_gpu_adamw(B, gpu_ptr(p.g), gpu_ptr(g.g), gpu_ptr(gm), gpu_ptr(gv), N, &h, 0) ==
+  CHECK(alto_ops_gpu_adamw(B, gpu_ptr(p.g), gpu_ptr(g.g), gpu_ptr(gm), gpu_ptr(gv), N, &h, 0, 1.0f) ==
         ALTO_ERR_INVALID_ARG);
   free(m), free(v);
   gpu_free(B, &gm), gpu_free(B, &gv);

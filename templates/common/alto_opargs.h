@@ -30,7 +30,8 @@ typedef struct {
   alto_i64 vocab;                    /* embedding: V */
   alto_i64 flag;                     /* accumulate (RMSNorm dx, sumsq) */
   alto_i64 block_r, block_c;         /* DGE: the scale block's extent along R and C */
-  double s[6];                       /* scalars: eps; AdamW's six; clip max_norm; scale factor */
+  double s[7];                       /* scalars: eps; AdamW's six and its gradient factor; clip
+                                      * max_norm; scale factor */
 } alto_opargs;
 
 #endif

@@ -16,12 +16,15 @@
 
 #include "ops/ops_common.cuh"
 
+// gscale: the gradient as read is grad * gscale, rounded as alto_scale rounds it (the clip factor
+// folded into the step instead of a pass of its own; 1 leaves the gradient exact).
 __device__ __forceinline__ void alto_adamw(float *param, const float *grad, float *m, float *v,
                                            alto_i64 n, float b1, float b2, float decay,
-                                           float step_size, float sqrt_bc2, float eps) {
+                                           float step_size, float sqrt_bc2, float eps,
+                                           float gscale) {
   const float c1 = ALTO_FSUB(1.0f, b1), c2 = ALTO_FSUB(1.0f, b2);
   ALTO_OPS_GRID_STRIDE_(i, n) {
-    const float g = grad[i];
+    const float g = ALTO_FMUL(grad[i], gscale);
     const float mi = ALTO_FADD(ALTO_FMUL(b1, m[i]), ALTO_FMUL(c1, g));
     const float vi = ALTO_FADD(ALTO_FMUL(b2, v[i]), ALTO_FMUL(ALTO_FMUL(c2, g), g));
     m[i] = mi;
