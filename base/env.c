@@ -31,6 +31,10 @@ static const alto_env_info alto_env_table[] = {
     [ALTO_ENV_JIT_EXTRA_OPTIONS] = {"ALTO_JIT_EXTRA_OPTIONS", NULL, true,
                                     "compiler options (space-separated) appended to every JIT "
                                     "compile, e.g. -lineinfo"},
+    [ALTO_ENV_CUBLASLT_TUNE] = {"ALTO_CUBLASLT_TUNE", "1", false,
+                                "when 1, each cuBLASLt GEMM configuration times the heuristic's "
+                                "candidate algorithms that give its first choice's bits on its "
+                                "first call, and keeps the fastest; 0: the first choice"},
 };
 _Static_assert(sizeof(alto_env_table) / sizeof(alto_env_table[0]) == ALTO_ENV_COUNT,
                "alto_env_table must describe every alto_env_var");

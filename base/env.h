@@ -20,6 +20,7 @@ typedef enum {
   ALTO_ENV_JIT_ALWAYS_COMPILE, /* compile even on a cache hit */
   ALTO_ENV_JIT_DUMP,           /* directory to dump every JIT source, log and binary */
   ALTO_ENV_JIT_EXTRA_OPTIONS,  /* compiler options appended to every JIT compile */
+  ALTO_ENV_CUBLASLT_TUNE,      /* time cuBLASLt's candidate algorithms once per GEMM shape */
   ALTO_ENV_COUNT
 } alto_env_var;
 

@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/env.h"
+#include "base/log.h"
+
 /* The cuBLASLt types, enums and entry points we use, declared here (values from CUDA 13.0's
  * cublasLt.h, cublas_api.h and library_types.h; they are ABI and stable since CUDA 12.9) so the
  * build needs no CUDA headers. */
@@ -90,12 +93,18 @@ typedef struct {
       align_c; /* pointer alignment in bytes (<= 256): the algorithm depends on it */
 } alto_lt_key_;
 
+enum { ALTO_LT_CANDIDATES_ = 8 };
+
 typedef struct {
   alto_lt_key_ key;
   ltMatmulDesc_ desc;
   ltLayout_ la, lb, lc; /* cuBLASLt's A (= alto B), B (= alto A), C/D */
-  ltAlgo_ algo;
+  ltAlgo_ algo;         /* the one in use: the heuristic's first, or the tuned choice */
   size_t ws;
+  ltAlgo_ cand[ALTO_LT_CANDIDATES_]; /* the heuristic's candidates, best first */
+  size_t cand_ws[ALTO_LT_CANDIDATES_];
+  int n_cand;
+  bool tuned; /* alto_lt_tune_ ran (on the plan's first call) */
 } alto_lt_plan_;
 
 enum { ALTO_LT_MAX_PLANS_ = 256 };
@@ -410,12 +419,13 @@ static alto_status alto_lt_plan_build_(const alto_lt_key_ *key, alto_lt_plan_ **
   ALTO_LT_STEP_(alto_lt_.f.MatmulPreferenceSetAttribute(pref, LT_PREF_MIN_ALIGNMENT_D_BYTES_, &al_c,
                                                         sizeof al_c),
                 "cublasLtMatmulPreferenceSetAttribute(MIN_ALIGNMENT_D_BYTES)");
-  ltHeuristic_ h;
+  ltHeuristic_ hs[ALTO_LT_CANDIDATES_];
   int found = 0;
-  memset(&h, 0, sizeof h);
+  memset(hs, 0, sizeof hs);
   ALTO_LT_STEP_(alto_lt_.f.MatmulAlgoGetHeuristic(alto_lt_.handle, p->desc, p->la, p->lb, p->lc,
-                                                  p->lc, pref, 1, &h, &found),
+                                                  p->lc, pref, ALTO_LT_CANDIDATES_, hs, &found),
                 "cublasLtMatmulAlgoGetHeuristic");
+  const ltHeuristic_ h = hs[0];
 #undef ALTO_LT_STEP_
   if (pref)
     alto_lt_.f.MatmulPreferenceDestroy(pref);
@@ -443,6 +453,11 @@ static alto_status alto_lt_plan_build_(const alto_lt_key_ *key, alto_lt_plan_ **
   }
   p->algo = h.algo;
   p->ws = h.workspaceSize;
+  for (int i = 0; i < found && i < ALTO_LT_CANDIDATES_; i++)
+    if (hs[i].state == 0 && hs[i].workspaceSize <= ALTO_CUBLASLT_WORKSPACE_BYTES) {
+      p->cand[p->n_cand] = hs[i].algo;
+      p->cand_ws[p->n_cand++] = hs[i].workspaceSize;
+    }
   *out = p;
   return ALTO_OK;
 }
@@ -490,16 +505,109 @@ static alto_status alto_lt_run_scaled_(alto_lt_plan_ *p, alto_cuda_ptr c, alto_c
   return alto_lt_run_(p, c, a, b);
 }
 
-/* Runs a plan. Caller holds the mutex. */
-static alto_status alto_lt_run_(alto_lt_plan_ *p, alto_cuda_ptr c, alto_cuda_ptr a,
-                                alto_cuda_ptr b) {
+/* Runs a plan with algorithm `algo` (workspace ws). */
+static alto_status alto_lt_run_algo_(alto_lt_plan_ *p, const ltAlgo_ *algo, size_t ws,
+                                     alto_cuda_ptr c, alto_cuda_ptr a, alto_cuda_ptr b) {
   float alpha = 1.0f, beta = p->key.acc ? 1.0f : 0.0f;
   void *cp = (void *)(uintptr_t)c;
   return alto_lt_check_(
       alto_lt_.f.Matmul(alto_lt_.handle, p->desc, &alpha, (const void *)(uintptr_t)b, p->la,
-                        (const void *)(uintptr_t)a, p->lb, &beta, cp, p->lc, cp, p->lc, &p->algo,
-                        (void *)(uintptr_t)alto_lt_.workspace, p->ws, NULL),
+                        (const void *)(uintptr_t)a, p->lb, &beta, cp, p->lc, cp, p->lc, algo,
+                        (void *)(uintptr_t)alto_lt_.workspace, ws, NULL),
       "cublasLtMatmul");
+}
+
+typedef struct {
+  alto_lt_plan_ *p;
+  int i;
+  alto_cuda_ptr c, a, b;
+  alto_status st;
+} alto_lt_trial_;
+
+static void alto_lt_trial_run_(void *arg) {
+  alto_lt_trial_ *t = arg;
+  if (t->st == ALTO_OK)
+    t->st = alto_lt_run_algo_(t->p, &t->p->cand[t->i], t->p->cand_ws[t->i], t->c, t->a, t->b);
+}
+
+static size_t alto_lt_type_bytes_(int t) {
+  return t == LT_R_32F_ ? 4 : t == LT_R_16BF_ ? 2 : 1;
+}
+
+static int alto_lt_cmp_float_(const void *x, const void *y) {
+  float a = *(const float *)x, b = *(const float *)y;
+  return (a > b) - (a < b);
+}
+
+/* On a plan's first call (ALTO_CUBLASLT_TUNE): each candidate runs on the call's operands into a
+ * scratch C (a copy of C when accumulating); those whose output has exactly the first candidate's
+ * bits are timed in interleaved rounds (2 calls per candidate per round, 7 rounds, so that clock
+ * drift hits them alike), and the one with the lowest median is kept if it beats the first
+ * candidate's median by more than 3%. The results therefore do not depend on the timing (a resumed
+ * run in another process gets the same bits); algorithms that sum in another order (split-K) are
+ * left out by the comparison. Any failure (memory, a candidate refusing the call) keeps the
+ * heuristic's first choice. Caller holds the mutex. */
+static void alto_lt_tune_(alto_lt_plan_ *p, alto_cuda_ptr c, alto_cuda_ptr a, alto_cuda_ptr b) {
+  enum { ROUNDS = 7, CALLS = 2 };
+  p->tuned = true;
+  if (p->n_cand < 2 || !alto_env_get_bool(ALTO_ENV_CUBLASLT_TUNE))
+    return;
+  const size_t bytes = (size_t)p->key.m * (size_t)p->key.n * alto_lt_type_bytes_(p->key.c_type);
+  alto_cuda_ptr tmp = 0;
+  void *ref = malloc(bytes), *got = malloc(bytes);
+  alto_status st = ref && got ? alto_cuda_malloc(&tmp, bytes) : ALTO_ERR_NOMEM;
+  int ok[ALTO_LT_CANDIDATES_], n_ok = 0; /* candidates with the first one's bits */
+  for (int i = 0; i < p->n_cand && st == ALTO_OK; i++) {
+    alto_lt_trial_ t = {p, i, tmp, a, b, ALTO_OK};
+    alto_status s = p->key.acc ? alto_cuda_d2d(tmp, c, bytes) : ALTO_OK;
+    if (s == ALTO_OK) {
+      alto_lt_trial_run_(&t);
+      s = t.st;
+    }
+    if (s == ALTO_OK)
+      s = alto_cuda_d2h(i ? got : ref, tmp, bytes);
+    if (!i && s != ALTO_OK)
+      st = s;
+    else if (s == ALTO_OK && (!i || memcmp(ref, got, bytes) == 0))
+      ok[n_ok++] = i;
+  }
+  float ms[ALTO_LT_CANDIDATES_][ROUNDS];
+  for (int r = 0; r < ROUNDS && st == ALTO_OK && n_ok > 1; r++)
+    for (int j = 0; j < n_ok && st == ALTO_OK; j++) {
+      alto_lt_trial_ t = {p, ok[j], tmp, a, b, ALTO_OK};
+      st = alto_cuda_time_ms(alto_lt_trial_run_, &t, CALLS, &ms[j][r]);
+      if (st == ALTO_OK)
+        st = t.st;
+    }
+  int best = 0;
+  float med[ALTO_LT_CANDIDATES_] = {0};
+  for (int j = 0; j < n_ok && st == ALTO_OK && n_ok > 1; j++) {
+    qsort(ms[j], ROUNDS, sizeof ms[j][0], alto_lt_cmp_float_);
+    med[j] = ms[j][ROUNDS / 2] / CALLS;
+    if (med[j] < 0.97f * med[0] && med[j] < med[best])
+      best = j;
+  }
+  if (tmp)
+    alto_cuda_free(tmp);
+  free(ref);
+  free(got);
+  alto_error_clear();
+  if (st == ALTO_OK && best) {
+    p->algo = p->cand[ok[best]];
+    p->ws = p->cand_ws[ok[best]];
+  }
+  alto_log_debug("cuBLASLt M=%lld N=%lld K=%lld: %d of %d candidates give the first one's bits; "
+                 "candidate %d kept (%.4f ms, the first %.4f ms)",
+                 (long long)p->key.m, (long long)p->key.n, (long long)p->key.k, n_ok, p->n_cand,
+                 best ? ok[best] : 0, med[best], med[0]);
+}
+
+/* Runs a plan (tuning it on its first call). Caller holds the mutex. */
+static alto_status alto_lt_run_(alto_lt_plan_ *p, alto_cuda_ptr c, alto_cuda_ptr a,
+                                alto_cuda_ptr b) {
+  if (!p->tuned)
+    alto_lt_tune_(p, c, a, b);
+  return alto_lt_run_algo_(p, &p->algo, p->ws, c, a, b);
 }
 
 /* The largest power of two <= 256 dividing the address. */
