@@ -1493,6 +1493,10 @@ alto_status alto_exec_gpu_prepare(alto_exec_gpu *e, int threads, FILE *progress,
 }
 
 /* ---- profile ------------------------------------------------------------------------------ */
+static alto_op p_op_(const alto_exec_gpu *e, int i) {
+  return e->p->nodes[i].op;
+}
+
 typedef struct {
   alto_exec_gpu *e;
   int idx;
@@ -1516,6 +1520,12 @@ alto_status alto_exec_gpu_profile(alto_exec_gpu *e, int64_t step, FILE *out) {
   e->step = step;
   ALTO_TRY(upload_rht_(e, step));
   double total = 0;
+  /* QUANTIZE by role (the node name's last two parts: "dgrad.dY", "fprop.W", ...): time, count
+   * and the bytes it moves (input, outputs, the fused partner's outputs, a weight's copy) */
+  enum { ROLES = 16 };
+  char role[ROLES][112];
+  double role_ms[ROLES] = {0}, role_bytes[ROLES] = {0};
+  int role_n[ROLES] = {0}, n_roles = 0;
   e->profiling = true;
   memset(e->prep_ms, 0, sizeof e->prep_ms);
   memset(e->prep_n, 0, sizeof e->prep_n);
@@ -1533,6 +1543,29 @@ alto_status alto_exec_gpu_profile(alto_exec_gpu *e, int64_t step, FILE *out) {
     ms[row] += own;
     count[row]++;
     total += t;
+    if (n->op == ALTO_OP_QUANTIZE && e->fused_into[i] != -2) {
+      const char *nm = n->name, *dot = strrchr(nm, '.');
+      while (dot && dot > nm && dot[-1] != '.')
+        dot--;
+      const char *r = dot && dot > nm ? dot : nm;
+      int k = 0;
+      while (k < n_roles && strcmp(role[k], r))
+        k++;
+      if (k == n_roles && n_roles < ROLES)
+        snprintf(role[n_roles++], sizeof role[0], "%s", r);
+      if (k < n_roles) {
+        int f = e->fused_into[i];
+        const alto_node *src = f >= 0 && p_op_(e, f) != ALTO_OP_QUANTIZE ? &e->p->nodes[f] : n;
+        double by = (double)buf_(e, src->in[0])->bytes + (double)buf_(e, n->out[0])->bytes +
+                    (double)buf_(e, n->out[1])->bytes;
+        if (f >= 0 && p_op_(e, f) == ALTO_OP_QUANTIZE)
+          by += (double)buf_(e, e->p->nodes[f].out[0])->bytes +
+                (double)buf_(e, e->p->nodes[f].out[1])->bytes;
+        if (e->wt_codes[n->out[0]])
+          by += (double)buf_(e, n->out[0])->bytes + (double)buf_(e, n->out[1])->bytes;
+        role_ms[k] += t, role_bytes[k] += by, role_n[k]++;
+      }
+    }
   }
   e->profiling = false;
   ALTO_TRY(st);
@@ -1555,5 +1588,10 @@ alto_status alto_exec_gpu_profile(alto_exec_gpu *e, int64_t step, FILE *out) {
     count[best] = 0;
   }
   fprintf(out, "  %-20s %9.3f ms\n", "total", total);
+  if (n_roles)
+    fprintf(out, "QUANTIZE by role (ms, launches, GB/s of input + outputs):\n");
+  for (int k = 0; k < n_roles; k++)
+    fprintf(out, "  %-20s %9.3f ms  x%-4d %6.0f GB/s\n", role[k], role_ms[k], role_n[k],
+            role_ms[k] > 0 ? role_bytes[k] / (role_ms[k] * 1e-3) / 1e9 : 0.0);
   return ALTO_OK;
 }
