@@ -22,8 +22,8 @@
 // of copy bandwidth); staging its tiles in shared memory with 32 threads was slower still.
 //
 // Bits equal the CPU reference (runtime/cpu/quant_fp8.c): alto_amax_update's order-free integer
-// max, alto_fp8_block_scale, and the element x / d (a true fp32 division) cast as
-// alto_f32_to_e4m3 / e5m2 do (quant_codes.cuh's alto_fp8x2_).
+// max, alto_fp8_block_scale, and the element x / d (the fp32 division's value, alto_block_q_)
+// cast as alto_f32_to_e4m3 / e5m2 do (quant_codes.cuh's alto_fp8x2_).
 #ifndef ALTO_QUANT_TILE128_CUH
 #define ALTO_QUANT_TILE128_CUH
 
@@ -243,7 +243,13 @@ __device__ __forceinline__ void alto_quant_tile128(const void *__restrict__ x,
   if (n == 0 && !STAGE) // (STAGE: every thread takes part in the staging; tail columns are zeros)
     return;
 
-  // 3. codes: x / d (fp32 division) cast to FP8, V bytes per row
+  // 3. codes: x / d (the fp32 division, through quant_codes.cuh's alto_block_q_: a reciprocal per
+  // column and two FMAs per element, or fp64 for a column whose d is out of the fast range) cast
+  // to FP8, V bytes per row
+  alto_block_enc be[V];
+#pragma unroll
+  for (int j = 0; j < V; j++)
+    be[j] = alto_block_enc_make<ALTO_QK_FP8_BLOCK>(alto_f32_bits(d[j]), 1.0f);
   alto_u32 cw[P][V / 4]; // row p: V code bytes, little-endian
 #pragma unroll
   for (int p = 0; p < P; p++)
@@ -252,7 +258,7 @@ __device__ __forceinline__ void alto_quant_tile128(const void *__restrict__ x,
       float q[4];
 #pragma unroll
       for (int i = 0; i < 4; i++)
-        q[i] = ALTO_FDIV(alto_raw_val_<IN_BF16>(w[p], j + i), d[j + i]);
+        q[i] = alto_block_q_<ALTO_QK_FP8_BLOCK>(alto_raw_val_<IN_BF16>(w[p], j + i), be[j + i]);
       cw[p][j / 4] = alto_fp8x2_<ELEM>(q[0], q[1]) | (alto_fp8x2_<ELEM>(q[2], q[3]) << 16);
     }
   if constexpr (!TRANS) { // the row-major codes (TRANS_COPY: 2-D blocks, all V columns exist)
