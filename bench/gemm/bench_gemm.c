@@ -66,14 +66,16 @@ enum {
   KIND_ALTO_WGRAD,
   KIND_ALTO_MXFP4,
   KIND_ALTO_MXFP4_CONV,
+  KIND_LT_MXFP4_CONV, /* the same conversion, then cuBLASLt's 1x128 x 1x128 FP8 GEMM */
   KIND_COUNT
 };
 static const char *const kind_names[KIND_COUNT] = {"bf16",       "fp8 tensor", "lt fprop",
                                                    "lt wgrad",   "alto fprop", "alto wgrad",
-                                                   "alto mxfp4", "mxfp4+conv"};
+                                                   "alto mxfp4", "mxfp4+conv", "lt mx+conv"};
 static const char *const kind_csv[KIND_COUNT] = {"bf16",       "fp8_tensor",     "lt_fprop",
                                                  "lt_wgrad",   "alto_fprop",     "alto_wgrad",
-                                                 "alto_mxfp4", "alto_mxfp4_conv"};
+                                                 "alto_mxfp4", "alto_mxfp4_conv",
+                                                 "lt_mxfp4_conv"};
 
 /* Every buffer of one shape (device pointers; scales in alto's layout unless "lt"). */
 typedef struct {
@@ -129,6 +131,11 @@ static alto_status run_kind(int kind, const bench_bufs *d, alto_cuda_ptr c) {
                                    true};
   alto_cublaslt_fp8_operand lb1 = {d->b8, d->lsb1, ALTO_CUBLASLT_SCALE_1X128, ALTO_DT_FP8_E4M3,
                                    true};
+  /* the converted MXFP4 operands: their scale grids are MN-major, cuBLASLt's 1x128 layout */
+  alto_cublaslt_fp8_operand lea = {d->ea, d->esa, ALTO_CUBLASLT_SCALE_1X128, ALTO_DT_FP8_E4M3,
+                                   true},
+                            leb = {d->eb, d->esb, ALTO_CUBLASLT_SCALE_1X128, ALTO_DT_FP8_E4M3,
+                                   true};
   /* the 1x128 scale grids MN-major ([K/128, rows], cuBLASLt's layout: what the training step
    * hands both GEMMs, and what the MXFP4 conversion writes here), the 128x128 grid row-major */
   const int64_t m4 = (m + 3) / 4 * 4, n4 = (n + 3) / 4 * 4;
@@ -151,8 +158,11 @@ static alto_status run_kind(int kind, const bench_bufs *d, alto_cuda_ptr c) {
   case KIND_ALTO_WGRAD: /* c is the fp32 buffer here */
     return alto_gemm_fp8(B, c, ALTO_DT_F32, n, true, &oa, &ob1, ALTO_GEMM_B_1X128, m, n, k, cfg1);
   case KIND_ALTO_MXFP4_CONV:
+  case KIND_LT_MXFP4_CONV:
     ALTO_TRY(alto_gemm_mxfp4_to_fp8(B, d->ea, d->esa, 1, m4, 0, d->mxa, d->mxsa, m, k));
     ALTO_TRY(alto_gemm_mxfp4_to_fp8(B, d->eb, d->esb, 1, n4, 0, d->mxb, d->mxsb, n, k));
+    if (kind == KIND_LT_MXFP4_CONV)
+      return alto_cublaslt_gemm_fp8_block(c, &lea, &leb, m, n, k, false, ALTO_DT_BF16);
     /* fall through */
   case KIND_ALTO_MXFP4:
     return alto_gemm_fp8(B, c, ALTO_DT_BF16, n, false, &oea, &oeb, ALTO_GEMM_B_1X128, m, n, k,
@@ -317,7 +327,7 @@ static void bench_shape(int64_t m, int64_t n, int64_t k, shape_result *r) {
     if (!(only_mask >> kind & 1))
       continue;
     bool mx = kind == KIND_ALTO_MXFP4 || kind == KIND_ALTO_MXFP4_CONV;
-    if (no_check)
+    if (no_check || kind == KIND_LT_MXFP4_CONV) /* (lt mx+conv is the mxfp4 checks' reference) */
       continue;
     r->err[kind] = check_kind(mx ? &conv : &d, kind, reference_of(kind));
     r->fail[kind] = !(r->err[kind] < CHECK_TOL);
@@ -421,26 +431,28 @@ int main(int argc, char **argv) {
     printf("M,N,K");
     for (int i = 0; i < KIND_COUNT; i++)
       printf(",%s", kind_csv[i]);
-    printf(",ratio_fprop,ratio_wgrad,ratio_mxfp4,ratio_mxfp4_conv,err_fprop,err_wgrad,err_mxfp4,"
-           "err_mxfp4_conv\n");
+    printf(",ratio_fprop,ratio_wgrad,ratio_mxfp4,ratio_mxfp4_conv,ratio_lt_mxfp4_conv,err_fprop,"
+           "err_wgrad,err_mxfp4,err_mxfp4_conv,err_lt_mxfp4_conv\n");
   } else {
     printf("GPU %s (%d SMs), cuBLASLt %zu; TFLOP/s (median of 7 x 10 calls)\n"
            "ratios: fprop = alto fprop / lt fprop (target >= 1.1), wgrad = alto wgrad / lt wgrad "
-           "(>= 1.4), mxfp4 = alto mxfp4 / bf16 (>= 1.25; +conv beside it)\n\n%-20s",
+           "(>= 1.4), mxfp4 = alto mxfp4 / bf16 (>= 1.25; +conv beside it), lt mx = lt mx+conv / "
+           "bf16\n\n%-20s",
            B->device_name, info.sm_count, alto_cublaslt_version(), "M x N x K");
     for (int i = 0; i < KIND_COUNT; i++)
       printf(" %10s", kind_names[i]);
-    printf(" %6s %6s %6s %6s\n", "fprop", "wgrad", "mxfp4", "+conv");
+    printf(" %6s %6s %6s %6s %6s\n", "fprop", "wgrad", "mxfp4", "+conv", "lt mx");
   }
   int failed = 0;
   for (int s = 0; s < ns; s++) {
     int64_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
     shape_result r;
     bench_shape(m, n, k, &r);
-    double ratio[4] = {r.tflops[KIND_ALTO_FPROP] / r.tflops[KIND_LT_FPROP],
+    double ratio[5] = {r.tflops[KIND_ALTO_FPROP] / r.tflops[KIND_LT_FPROP],
                        r.tflops[KIND_ALTO_WGRAD] / r.tflops[KIND_LT_WGRAD],
                        r.tflops[KIND_ALTO_MXFP4] / r.tflops[KIND_BF16],
-                       r.tflops[KIND_ALTO_MXFP4_CONV] / r.tflops[KIND_BF16]};
+                       r.tflops[KIND_ALTO_MXFP4_CONV] / r.tflops[KIND_BF16],
+                       r.tflops[KIND_LT_MXFP4_CONV] / r.tflops[KIND_BF16]};
     if (csv)
       printf("%lld,%lld,%lld", (long long)m, (long long)n, (long long)k);
     else {
@@ -452,7 +464,7 @@ int main(int argc, char **argv) {
       print_cell(csv, r.fail[i], r.tflops[i], 10);
       failed += r.fail[i];
     }
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 5; i++) {
       if (csv)
         printf(",%.3f", ratio[i]);
       else
