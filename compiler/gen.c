@@ -37,6 +37,9 @@ static const struct {
     [ALTO_QKERN_DUAL] = {"quant/quant_dual.cuh", 128},
 };
 
+/* CTAs of the SwiGLU rows kernel at most: two per SM of an H100, each walking the tensor. */
+enum { ALTO_GEN_SWIGLU_CTAS = 264 };
+
 static const char *alto_elem_enum_(alto_elem e) {
   static const char *const n[] = {"ALTO_ELEM_E2M1", "ALTO_ELEM_E4M3", "ALTO_ELEM_E5M2",
                                   "ALTO_ELEM_BF16", "ALTO_ELEM_F32"};
@@ -174,6 +177,8 @@ void alto_qkern_key(const alto_qkern *k, char *out, size_t n) {
       ALTO_KEY_(".t_copy");
     if (k->rows_copy)
       ALTO_KEY_(".rows_copy%s", k->rows_copy == 2 ? "_scales_t" : "");
+    if (k->swiglu)
+      ALTO_KEY_(".of_swiglu");
     if (k->kind == ALTO_QKERN_DEQUANT && (k->scheme == ALTO_SCHEME_FP8_ROWWISE ||
                                           k->scheme == ALTO_SCHEME_FP8_TENSORWISE))
       ALTO_KEY_(".scale%d", k->scale_mode);
@@ -247,6 +252,9 @@ static alto_status alto_gen_check_(const alto_qkern *k) {
   if (k->t_copy && !(alto_gen_tile128_(k) && k->block_c == 128))
     return alto_error(ALTO_ERR_INVALID_ARG,
                       "a transposed copy is written by the fp8_block 128x128 kernel only");
+  if (k->swiglu && !(k->kind == ALTO_QKERN_ROWS && k->in_bf16 && k->scheme != ALTO_SCHEME_NVFP4))
+    return alto_error(ALTO_ERR_INVALID_ARG,
+                      "SwiGLU inputs: the rows kernel of bf16 values, MX or fp8_block");
   if (k->rows_copy &&
       !(alto_gen_tile128_(k) && k->block_c == 1 && k->codes_t && k->in_bf16 &&
         k->dq_elem == ALTO_ELEM_E2M1 && (k->rows_copy == 1 || k->rows_copy == 2)))
@@ -270,7 +278,8 @@ alto_status alto_gen_quant(const alto_qkern *k, alto_gen_kernel *out) {
   ALTO_TRY(alto_gen_check_(k));
   alto_qkern_key(k, out->key, sizeof out->key);
   alto_gen_kernel_name(out->key, out->name, sizeof out->name);
-  out->template_file = alto_gen_tile128_(k)  ? "quant/quant_tile128.cuh"
+  out->template_file = k->swiglu             ? "quant/quant_rows_swiglu.cuh"
+                       : alto_gen_tile128_(k)  ? "quant/quant_tile128.cuh"
                        : alto_gen_cols_(k)     ? "quant/quant_cols.cuh"
                        : alto_gen_rht_fast_(k) ? "quant/quant_rht.cuh"
                                                : alto_qkern_tpl_[k->kind].file;
@@ -288,6 +297,15 @@ alto_status alto_gen_quant(const alto_qkern *k, alto_gen_kernel *out) {
   const char *sr = k->sr ? "true" : "false";
   switch (k->kind) {
   case ALTO_QKERN_ROWS:
+    if (k->swiglu) {
+      alto_gen_appendf(&s, &len, &cap,
+                       "  alto_quant_rows_swiglu<%s, %s, %d, %s, %s, %s, %d>(\n"
+                       "      a.x, a.x2, a.codes, a.scales, a.outer, a.rows * a.cols, a.seed, "
+                       "a.stream, a.rows,\n      a.cols);\n",
+                       alto_qk_family_(k->scheme), alto_elem_enum_(k->elem), k->block_c,
+                       alto_rule_enum_(k->rule), sr, k->scales_t ? "true" : "false", out->threads);
+      break;
+    }
     alto_gen_appendf(&s, &len, &cap,
              "  alto_quant_rows<%s, %s, %d, %s, %s, %s, %s>(a.x, a.codes, a.scales, a.outer,\n"
              "                                          a.rows * a.cols, a.seed, a.stream, a.rows,\n"
@@ -426,6 +444,8 @@ void alto_gen_quant_grid(const alto_qkern *k, int64_t rows, int64_t cols, int64_
   switch (k->kind) {
   case ALTO_QKERN_ROWS:
     grid[0] = alto_cdiv_(rows * cols, (int64_t)threads * 16);
+    if (k->swiglu && grid[0] > ALTO_GEN_SWIGLU_CTAS) /* each CTA fills a 33 KB table first */
+      grid[0] = ALTO_GEN_SWIGLU_CTAS;
     break;
   case ALTO_QKERN_FP8_TENSORWISE: /* 16 elements per thread */
     grid[0] = alto_cdiv_(rows * cols, (int64_t)threads * 16);

@@ -76,9 +76,10 @@ struct alto_exec_gpu {
   int n_rht;
   int *fused_into;      /* an RHT or DEQUANTIZE run inside the QUANTIZE after it: the producer
                          * -2, the QUANTIZE the producer's index; two QUANTIZEs of one tensor run
-                         * as one kernel: the second -2, the first the second's index; -1
-                         * otherwise (plan_rht_fusion_, plan_requant_fusion_, plan_dual_) */
-  int n_rht_fused, n_requant, n_dual;
+                         * as one kernel: the second -2, the first the second's index; a SWIGLU
+                         * computed inside the QUANTIZE after it as an RHT is; -1 otherwise
+                         * (plan_rht_fusion_, plan_requant_fusion_, plan_dual_, plan_swiglu_) */
+  int n_rht_fused, n_requant, n_dual, n_swiglu;
   bool *codes_t;        /* buffer -> its codes are stored transposed (plan_codes_t_) */
   int n_codes_t;
   bool *scales_t;       /* buffer -> its 1x128 scales are stored MN-major (plan_codes_t_) */
@@ -353,6 +354,7 @@ static alto_status plan_codes_t_(alto_exec_gpu *e);
 static alto_status plan_requant_fusion_(alto_exec_gpu *e);
 static alto_status plan_w_t_(alto_exec_gpu *e);
 static alto_status plan_dual_(alto_exec_gpu *e);
+static alto_status plan_swiglu_(alto_exec_gpu *e);
 
 static alto_status create_(alto_exec_gpu *e) {
   const alto_plan *p = e->p;
@@ -389,6 +391,7 @@ static alto_status create_(alto_exec_gpu *e) {
   ALTO_TRY(plan_requant_fusion_(e));
   ALTO_TRY(plan_w_t_(e));
   ALTO_TRY(plan_dual_(e));
+  ALTO_TRY(plan_swiglu_(e));
   ALTO_TRY(upload_rope_tables_(e));
   e->params = alto_xcalloc((size_t)(p->n_bufs ? p->n_bufs : 1), sizeof *e->params);
   for (int i = 0; i < p->n_bufs; i++) {
@@ -550,6 +553,13 @@ static alto_status run_quantize_(alto_exec_gpu *e, int idx, const alto_node *n) 
                              e->scales_t[n->out[1]], 0, 0};
     alto_gpu_quantized qw = {ptr_(e, w->out[0]), ptr_(e, w->out[1]), 0, 0, true, false, 0, 0};
     return alto_gpu_quantize_dual(e->b, &spec, &ws, &v, ptr_(e, src), NULL, &qf, &qw);
+  }
+  if (ri >= 0 && e->p->nodes[ri].op == ALTO_OP_SWIGLU) { /* y = SwiGLU(a, b) in the kernel */
+    const alto_node *sw = &e->p->nodes[ri];
+    alto_tensor_view v = view_(e, src, n->shape, n->rank);
+    alto_gpu_quantized q = {ptr_(e, n->out[0]), ptr_(e, n->out[1]), e->outer, e->qscratch, false,
+                            e->scales_t[n->out[1]], 0, 0};
+    return alto_gpu_quantize_swiglu(e->b, &spec, &v, ptr_(e, sw->in[0]), ptr_(e, sw->in[1]), &q);
   }
   if (ri >= 0 && e->p->nodes[ri].op == ALTO_OP_DEQUANTIZE) {
     const alto_node *dq = &e->p->nodes[ri];
@@ -836,6 +846,42 @@ static alto_status plan_dual_(alto_exec_gpu *e) {
 
 int alto_exec_gpu_dual_fused(const alto_exec_gpu *e) {
   return e->n_dual;
+}
+
+/* SWIGLU a, b -> y followed at once by a QUANTIZE of y along its last dim (the MLP's
+ * down-projection input): the quantization kernel computes y from a and b itself
+ * (quant_rows_swiglu.cuh, the SWIGLU op's bits), so y is neither written nor read. When y is bf16
+ * with no other reader (fp8_block saves the codes for wgrad; the MX recipes also quantize y
+ * along M, so it stays), the QUANTIZE runs one rows kernel (MX, fp8_block) and its outputs share no
+ * memory with a or b. Not with check_quant (which quantizes y on the CPU from its copy). */
+static alto_status plan_swiglu_(alto_exec_gpu *e) {
+  const alto_plan *p = e->p;
+  if (e->o.check_quant)
+    return ALTO_OK;
+  for (int i = 0; i + 1 < p->n_nodes; i++) {
+    const alto_node *s = &p->nodes[i], *q = &p->nodes[i + 1];
+    if (s->op != ALTO_OP_SWIGLU || q->op != ALTO_OP_QUANTIZE || q->in[0] != s->out[0] ||
+        e->fused_into[i] != -1 || e->fused_into[i + 1] != -1 ||
+        buf_(e, s->out[0])->dtype != ALTO_DT_BF16 || readers_(p, s->out[0]) != 1 ||
+        q->q.axis != -1 || q->q.two_d || q->q.scheme == ALTO_SCHEME_NVFP4)
+      continue;
+    bool apart = true;
+    for (int a = 0; a < 2; a++)
+      apart = apart && !overlap_(e, q->out[a], s->in[0]) && !overlap_(e, q->out[a], s->in[1]);
+    alto_quant_spec spec = alto_exec_quantize_spec(q, e->seed, 0);
+    alto_qkern ks[ALTO_QUANT_MAX_KERNELS];
+    int nk = alto_quant_kernels(&spec, ALTO_ELEM_BF16, NULL, e->b->target, e->b->arch, ks);
+    if (!apart || nk != 1 || ks[0].kind != ALTO_QKERN_ROWS)
+      continue;
+    e->fused_into[i] = -2;
+    e->fused_into[i + 1] = i;
+    e->n_swiglu++;
+  }
+  return ALTO_OK;
+}
+
+int alto_exec_gpu_swiglu_fused(const alto_exec_gpu *e) {
+  return e->n_swiglu;
 }
 
 int alto_exec_gpu_weights_transposed(const alto_exec_gpu *e) {
@@ -1207,6 +1253,8 @@ static alto_status run_node_(alto_exec_gpu *e, int idx) {
     return alto_ops_gpu_rmsnorm_bwd(b, dt, OUT_(0), OUT_(1), IN_(0), IN_(1), IN_(2), IN_(3), rows,
                                     cols, n->accumulate, e->scratch);
   case ALTO_OP_SWIGLU:
+    if (e->fused_into[idx] == -2) /* computed by the QUANTIZE after it */
+      return ALTO_OK;
     return alto_ops_gpu_swiglu(b, dt, OUT_(0), IN_(0), IN_(1), rows * cols);
   case ALTO_OP_SWIGLU_BWD:
     return alto_ops_gpu_swiglu_bwd(b, dt, OUT_(0), OUT_(1), IN_(0), IN_(1), IN_(2), rows * cols);
@@ -1558,6 +1606,8 @@ alto_status alto_exec_gpu_profile(alto_exec_gpu *e, int64_t step, FILE *out) {
         const alto_node *src = f >= 0 && p_op_(e, f) != ALTO_OP_QUANTIZE ? &e->p->nodes[f] : n;
         double by = (double)buf_(e, src->in[0])->bytes + (double)buf_(e, n->out[0])->bytes +
                     (double)buf_(e, n->out[1])->bytes;
+        if (src->op == ALTO_OP_SWIGLU) /* both of its inputs */
+          by += (double)buf_(e, src->in[1])->bytes;
         if (f >= 0 && p_op_(e, f) == ALTO_OP_QUANTIZE)
           by += (double)buf_(e, e->p->nodes[f].out[0])->bytes +
                 (double)buf_(e, e->p->nodes[f].out[1])->bytes;

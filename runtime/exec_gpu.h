@@ -106,6 +106,8 @@ int alto_exec_gpu_scales_mn_major(const alto_exec_gpu *e);
 int alto_exec_gpu_requant_fused(const alto_exec_gpu *e);
 /* How many fp8_block dY pairs (1x128 for dgrad, 128x1 transposed for wgrad) run as one kernel. */
 int alto_exec_gpu_dual_fused(const alto_exec_gpu *e);
+/* How many SwiGLU outputs are quantized straight from the SwiGLU's inputs (never written). */
+int alto_exec_gpu_swiglu_fused(const alto_exec_gpu *e);
 /* fp8_block weights quantized with a transposed copy for dgrad (no per-call transposes). */
 int alto_exec_gpu_weights_transposed(const alto_exec_gpu *e);
 

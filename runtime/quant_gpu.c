@@ -280,6 +280,34 @@ alto_status alto_gpu_quantize(alto_backend *b, const alto_quant_spec *spec,
   return st;
 }
 
+alto_status alto_gpu_quantize_swiglu(alto_backend *b, const alto_quant_spec *spec,
+                                     const alto_tensor_view *x, alto_dptr a, alto_dptr bd,
+                                     const alto_gpu_quantized *q) {
+  ALTO_TRY(alto_gpu_quantize_check(b, spec, x, NULL, NULL));
+  alto_qkern ks[ALTO_QUANT_MAX_KERNELS];
+  int nk = alto_quant_kernels(spec, x->dtype, NULL, b->target, b->arch, ks);
+  if (x->dtype != ALTO_ELEM_BF16 || spec->scheme == ALTO_SCHEME_NVFP4 || nk != 1 ||
+      ks[0].kind != ALTO_QKERN_ROWS)
+    return alto_error(ALTO_ERR_INVALID_ARG,
+                      "quantizing SwiGLU's output from its inputs: bf16, MX or fp8_block blocks "
+                      "along the last dim");
+  if (q->scales_t) {
+    ALTO_TRY(scales_t_ok_(spec, x));
+    ks[0].scales_t = true;
+  }
+  ks[0].swiglu = true;
+  alto_qargs args;
+  memset(&args, 0, sizeof args);
+  alto_dims_(x, &args.rows, &args.cols, &args.R);
+  args.x = a;
+  args.x2 = bd;
+  args.codes = q->codes;
+  args.scales = q->scales;
+  args.seed = spec->seed;
+  args.stream = spec->stream;
+  return alto_launch_(b, &ks[0], &args);
+}
+
 alto_status alto_gpu_requantize(alto_backend *b, const alto_quant_spec *spec,
                                 const alto_tensor_view *x, const alto_quant_spec *from,
                                 alto_dptr in_codes, alto_dptr in_scales, bool in_scales_t,

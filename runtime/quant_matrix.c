@@ -199,5 +199,22 @@ int alto_quant_matrix_kernels(alto_target target, const char *arch, alto_qkern *
       ks[0].t_copy = true;
       alto_kadd_(out, max, &n, &ks[0]);
     }
+  /* the rows kernels of SwiGLU's output from its inputs (bf16): fp8_block (both scale layouts),
+   * MXFP4 (RNE and SR), MXFP8 */
+  const struct {
+    alto_scheme s;
+    bool sr, scales_t;
+  } sw[] = {{ALTO_SCHEME_FP8_BLOCK, false, false}, {ALTO_SCHEME_FP8_BLOCK, false, true},
+            {ALTO_SCHEME_MXFP4, false, false},     {ALTO_SCHEME_MXFP4, true, false},
+            {ALTO_SCHEME_MXFP8_E4M3, false, false}};
+  for (size_t i = 0; i < sizeof sw / sizeof sw[0]; i++) {
+    alto_quant_spec s = alto_quant_spec_default(sw[i].s);
+    s.sr = sw[i].sr;
+    alto_qkern ks[ALTO_QUANT_MAX_KERNELS];
+    alto_quant_kernels(&s, ALTO_ELEM_BF16, NULL, target, arch, ks);
+    ks[0].swiglu = true;
+    ks[0].scales_t = sw[i].scales_t;
+    alto_kadd_(out, max, &n, &ks[0]);
+  }
   return n;
 }

@@ -206,7 +206,8 @@ static void one_step_(const case_ *c) {
            fused, rhts);
     CHECKF(alto_exec_gpu_rht_fused(ex[1]) == 0 && alto_exec_gpu_codes_transposed(ex[1]) == 0 &&
                alto_exec_gpu_scales_mn_major(ex[1]) == 0 && alto_exec_gpu_requant_fused(ex[1]) == 0 &&
-               alto_exec_gpu_weights_transposed(ex[1]) == 0 && alto_exec_gpu_dual_fused(ex[1]) == 0,
+               alto_exec_gpu_weights_transposed(ex[1]) == 0 && alto_exec_gpu_dual_fused(ex[1]) == 0 &&
+               alto_exec_gpu_swiglu_fused(ex[1]) == 0,
            "check_quant must keep the plan's layouts");
     int mn = alto_exec_gpu_scales_mn_major(ex[0]);
     if (strstr(c->recipe, "fp8_block")) { /* per layer: dY of 7 linears, X of 4 inputs */
@@ -225,6 +226,12 @@ static void one_step_(const case_ *c) {
       int du = alto_exec_gpu_dual_fused(ex[0]);
       CHECKF(du > 6 * 7 / 2 && du <= 6 * 7, "%d dY pairs quantized by one kernel", du);
       printf("  %-22s %d of %d dY read once for both of their copies\n", "", du, 6 * 7);
+      /* the MLP's SwiGLU output of each layer: quantized from the SwiGLU's inputs */
+      int sw = alto_exec_gpu_swiglu_fused(ex[0]);
+      CHECKF(sw == 6, "%d SwiGLU outputs quantized from their inputs", sw);
+    } else { /* MX: the SwiGLU output is also quantized along M for wgrad, so it stays */
+      CHECKF(alto_exec_gpu_swiglu_fused(ex[0]) == 0, "%d SwiGLU fused under %s",
+             alto_exec_gpu_swiglu_fused(ex[0]), c->recipe);
     }
     CHECKF(memcmp(&lx[0], &lx[1], sizeof lx[0]) == 0, "fused: loss %.17g, unfused %.17g", lx[0],
            lx[1]);

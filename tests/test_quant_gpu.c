@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "runtime/cpu/ops.h"
 #include "runtime/cpu/quant.h"
 #include "runtime/quant_gpu.h"
 #include "runtime/quant_matrix.h"
@@ -444,6 +445,78 @@ static void test_fp8_dual(void) {
       }
 }
 
+/* SwiGLU's output quantized from its inputs (alto_gpu_quantize_swiglu): against the CPU's
+ * alto_op_swiglu rounded to bf16 (the SWIGLU op's bits) then quantized, for fp8_block (scales
+ * row-major and MN-major), MXFP4 (RNE and SR) and MXFP8; a tensor that takes the grid several
+ * steps (4096 x 7168) and small ones; NaN / Inf in the inputs (make_2d_); guard bytes (gpu_buf). */
+static void test_swiglu_quant(void) {
+  if (!selected("swiglu"))
+    return;
+  const struct {
+    alto_scheme s;
+    bool sr, scales_t;
+    const char *name;
+  } cs[] = {{ALTO_SCHEME_FP8_BLOCK, false, false, "fp8_block 1x128"},
+            {ALTO_SCHEME_FP8_BLOCK, false, true, "fp8_block 1x128 (scales MN-major)"},
+            {ALTO_SCHEME_MXFP4, false, false, "mxfp4 1x32"},
+            {ALTO_SCHEME_MXFP4, true, false, "mxfp4 1x32 SR"},
+            {ALTO_SCHEME_MXFP8_E4M3, false, false, "mxfp8 e4m3 1x32"}};
+  const int64_t shapes[3][2] = {{quick ? 1024 : 4096, 7168}, {384, 1152}, {128, 256}};
+  for (size_t ci = 0; ci < sizeof cs / sizeof cs[0]; ci++)
+    for (int si = 0; si < 3; si++) {
+      const int64_t R = shapes[si][0], C = shapes[si][1], n = R * C;
+      alto_quant_spec spec = alto_quant_spec_default(cs[ci].s);
+      spec.sr = cs[ci].sr, spec.seed = 0x5EED, spec.stream = 77;
+      float *af, *bf;
+      uint16_t *ab, *bb;
+      alto_tensor_view va = make_2d_(R, C, ALTO_ELEM_BF16, &af, &ab);
+      alto_tensor_view vb = make_2d_(R, C, ALTO_ELEM_BF16, &bf, &bb);
+      (void)vb;
+      float *y = malloc((size_t)n * 4);
+      uint16_t *yb = malloc((size_t)n * 2);
+      alto_op_swiglu(y, af, bf, n);
+      for (int64_t i = 0; i < n; i++)
+        yb[i] = alto_f32_to_bf16(y[i]);
+      alto_tensor_view vy = {yb, ALTO_ELEM_BF16, 2, {R, C, 0}};
+      alto_quantized ref;
+      CHECKF(alto_cpu_quantize(&spec, &vy, &ref) == ALTO_OK, "%s", alto_last_error());
+      size_t cb = (size_t)ref.layout.codes_bytes,
+             sb = (size_t)(ref.layout.scale_count * ref.layout.scale_bytes);
+      gpu_buf ga = gpu_alloc(B, (size_t)n * 2), gb = gpu_alloc(B, (size_t)n * 2),
+              gc = gpu_alloc(B, cb), gs = gpu_alloc(B, sb);
+      gpu_upload(B, ga, ab);
+      gpu_upload(B, gb, bb);
+      alto_gpu_quantized q = {gpu_ptr(gc), gpu_ptr(gs), 0, 0, false, cs[ci].scales_t, 0, 0};
+      alto_status st = alto_gpu_quantize_swiglu(B, &spec, &va, gpu_ptr(ga), gpu_ptr(gb), &q);
+      CHECKF(st == ALTO_OK && B->i->sync(B) == ALTO_OK, "swiglu %s: %s", cs[ci].name,
+             alto_last_error());
+      uint8_t *codes = malloc(cb), *scales = malloc(sb), *want = malloc(sb);
+      gpu_download(B, codes, gc, "swiglu codes");
+      gpu_download(B, scales, gs, "swiglu scales");
+      if (cs[ci].scales_t)
+        transpose_(want, ref.scales, R, C / 128, 4);
+      else
+        memcpy(want, ref.scales, sb);
+      int64_t dc = first_diff(ref.codes, codes, (int64_t)cb), ds = first_diff(want, scales, (int64_t)sb);
+      CHECKF(dc < 0 && ds < 0, "swiglu %s [%lld x %lld]: codes differ at %lld, scales at %lld",
+             cs[ci].name, (long long)R, (long long)C, (long long)dc, (long long)ds);
+      fprintf(stderr, "  %-4s %s of SwiGLU's inputs [%lld x %lld]\n", dc < 0 && ds < 0 ? "ok" : "FAIL",
+              cs[ci].name, (long long)R, (long long)C);
+      if (ci == 0 && si == 2) { /* NVFP4 and column blocks are refused */
+        alto_quant_spec nv = alto_quant_spec_default(ALTO_SCHEME_NVFP4);
+        CHECK(alto_gpu_quantize_swiglu(B, &nv, &va, gpu_ptr(ga), gpu_ptr(gb), &q) ==
+              ALTO_ERR_INVALID_ARG);
+        alto_quant_spec col = spec;
+        col.axis = -2;
+        CHECK(alto_gpu_quantize_swiglu(B, &col, &va, gpu_ptr(ga), gpu_ptr(gb), &q) ==
+              ALTO_ERR_INVALID_ARG);
+      }
+      gpu_free(B, &ga), gpu_free(B, &gb), gpu_free(B, &gc), gpu_free(B, &gs);
+      free(af), free(bf), free(ab), free(bb), free(y), free(yb), free(codes), free(scales), free(want);
+      alto_quantized_free(&ref);
+    }
+}
+
 /* fp8_block 1x128 with the scales written MN-major (alto_gpu_quantized.scales_t: the layout the FP8
  * GEMMs read for a 1x128 operand): codes equal the CPU's, scales the CPU's transposed, and the
  * dequantization reading them MN-major equals the CPU's dequantization (both output dtypes). */
@@ -669,6 +742,7 @@ int main(int argc, char **argv) {
   RUN(test_rht_apply);
   RUN(test_codes_t);
   RUN(test_fp8_dual);
+  RUN(test_swiglu_quant);
   RUN(test_scales_t);
   RUN(test_requant);
   RUN(test_weight_copy);

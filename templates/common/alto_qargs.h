@@ -30,6 +30,7 @@ typedef struct {
   ALTO_DPTR(void) scales2;
   alto_u64 stream2;
   ALTO_DPTR(const float) x_scales; /* re-quantization: the input codes' fp32 1x128 scales */
+  ALTO_DPTR(const void) x2;       /* SwiGLU rows kernel: b of y = SwiGLU(x, b) */
 } alto_qargs;
 
 #endif
