@@ -98,15 +98,18 @@ __device__ __forceinline__ alto_u32 alto_bitsel_(alto_u32 m, alto_u32 a, alto_u3
 // RNE rounding onto the grid spacing 2^(me-128), me = max(exponent, 127); here the magic also carries
 // the code's offset 2 (me - 127) in its low mantissa bits (an even number of steps, so ties still go
 // to the even step), and the low 3 bits of the sum are the magnitude's code.
-__device__ __forceinline__ alto_u32 alto_e2m1_code_(alto_u32 b) {
+// sign: the bits that carry the sign (b itself, or those of a value of the same sign: x for
+// q = x / k with k > 0, whose zero sign the fast division does not keep).
+__device__ __forceinline__ alto_u32 alto_e2m1_code_(alto_u32 b, alto_u32 sign) {
   alto_u32 ab = b & 0x7FFFFFFFu;
   ab = ab < 0x40C00000u ? ab : 0x40C00000u; // min(|x|, 6)
   alto_u32 me = ab >> 23;
   me = me > 127u ? me : 127u;
   const alto_u32 mb = me * 0x800002u + (0x0B000000u - 254u); // (me + 22) << 23, + 2 (me - 127)
   const alto_u32 s = alto_f32_bits(ALTO_FADD(alto_f32_from_bits(ab), alto_f32_from_bits(mb)));
-  return alto_bitsel_(7u, s, b >> 28); // b >> 28 has no bit above bit 3: its bit 3 is the sign
+  return alto_bitsel_(7u, s, sign >> 28); // no bit above bit 3: its bit 3 is the sign
 }
+__device__ __forceinline__ alto_u32 alto_e2m1_code_(alto_u32 b) { return alto_e2m1_code_(b, b); }
 
 // x >> n for n >= 0, 0 for n >= 32 (PTX's shr clamps the shift; C leaves n >= 32 undefined).
 __device__ __forceinline__ alto_u32 alto_shr_clamp_(alto_u32 x, alto_u32 n) {
@@ -130,7 +133,8 @@ __device__ __forceinline__ alto_u32 alto_shr_clamp_(alto_u32 x, alto_u32 n) {
 //     subnormal |x| (e = 0: shift 125).
 // The code below lo: (bits >> 22) - 252 for |x| >= 1 (exponent and top significand bit), 1 on
 // [0.5, 1), 0 below; round up adds one (the next grid point, across binades too); |x| >= 6 is 7.
-__device__ __forceinline__ alto_u32 alto_e2m1_sr_code_(alto_u32 b, alto_u32 u) {
+// sign: as alto_e2m1_code_.
+__device__ __forceinline__ alto_u32 alto_e2m1_sr_code_(alto_u32 b, alto_u32 u, alto_u32 sign) {
   const alto_u32 ab = b & 0x7FFFFFFFu;
   const bool ge1 = ab >= 0x3F800000u, ge05 = ab >= 0x3F000000u;
   const alto_u32 t = ge1 ? ab << 10
@@ -139,7 +143,10 @@ __device__ __forceinline__ alto_u32 alto_e2m1_sr_code_(alto_u32 b, alto_u32 u) {
   alto_u32 k = ge1 ? (ab >> 22) - 252u : (ge05 ? 1u : 0u);
   k += u < t ? 1u : 0u;
   k = ab >= 0x40C00000u ? 7u : k;
-  return k | ((b >> 28) & 8u);
+  return k | ((sign >> 28) & 8u);
+}
+__device__ __forceinline__ alto_u32 alto_e2m1_sr_code_(alto_u32 b, alto_u32 u) {
+  return alto_e2m1_sr_code_(b, u, b);
 }
 
 // ---- MX E2M1 codes of bf16 inputs, two values per instruction --------------------------------------
@@ -371,13 +378,17 @@ __device__ __forceinline__ alto_u8 alto_block_encode(float v, const alto_block_e
 //    integers X, D < 2^24, M < 2^25, |x - m d| is a nonzero multiple of 2^min(a, b + c), so
 //    |z - m| / m >= 2^-49: both values round the same way. Inf, NaN and zeros pass through as in
 //    the division (d > 0).
-template <int KIND, int DIV = ALTO_DIV_ANY>
+// ZERO_SIGN false: a zero quotient may come out +0 for x = -0 (the caller takes the sign from x,
+// one instruction fewer per element).
+template <int KIND, int DIV = ALTO_DIV_ANY, bool ZERO_SIGN = true>
 __device__ __forceinline__ float alto_block_q_(float v, const alto_block_enc &b) {
   if (KIND == ALTO_QK_MX)
     return ALTO_FMUL(v, b.k);
   if (DIV == ALTO_DIV_F32 || (DIV == ALTO_DIV_ANY && b.fast)) {
     const float q0 = ALTO_FMUL(v, b.y);
     const float q = alto_ffma_(alto_ffma_(-q0, b.k, v), b.y, q0);
+    if (!ZERO_SIGN)
+      return q;
     return alto_f32_from_bits(alto_bitsel_(0x80000000u, alto_f32_bits(v), alto_f32_bits(q))); // -0
   }
   return (float)ALTO_DMUL((double)v, b.r);
@@ -389,13 +400,17 @@ __device__ __forceinline__ float alto_block_q_(float v, const alto_block_enc &b)
 template <int KIND, int ELEM, bool SR, int DIV = ALTO_DIV_ANY>
 __device__ __forceinline__ alto_u32 alto_codes2_(float v0, float v1, const alto_block_enc &b,
                                                  alto_u32 u0, alto_u32 u1) {
-  const float q0 = alto_block_q_<KIND, DIV>(v0, b), q1 = alto_block_q_<KIND, DIV>(v1, b);
-  if constexpr (ELEM != ALTO_ELEM_E2M1)
+  // E2M1 codes take the sign from x (k > 0), so the division need not keep a zero's sign
+  constexpr bool FP4 = ELEM == ALTO_ELEM_E2M1;
+  const float q0 = alto_block_q_<KIND, DIV, !FP4>(v0, b), q1 = alto_block_q_<KIND, DIV, !FP4>(v1, b);
+  const alto_u32 x0 = alto_f32_bits(v0), x1 = alto_f32_bits(v1);
+  if constexpr (!FP4)
     return alto_fp8x2_<ELEM>(q0, q1);
   else if constexpr (SR)
-    return alto_e2m1_sr_code_(alto_f32_bits(q0), u0) | (alto_e2m1_sr_code_(alto_f32_bits(q1), u1) << 4);
+    return alto_e2m1_sr_code_(alto_f32_bits(q0), u0, x0) |
+           (alto_e2m1_sr_code_(alto_f32_bits(q1), u1, x1) << 4);
   else // a finite block has no NaN element (NVFP4: x / d of finite values is never NaN)
-    return alto_e2m1_code_(alto_f32_bits(q0)) | (alto_e2m1_code_(alto_f32_bits(q1)) << 4);
+    return alto_e2m1_code_(alto_f32_bits(q0), x0) | (alto_e2m1_code_(alto_f32_bits(q1), x1) << 4);
 }
 
 // All-ones unless the block is NaN (its codes are 0): codes & alto_block_mask_.
