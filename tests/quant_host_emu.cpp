@@ -13,7 +13,7 @@
 // on 2-D and 3-D shapes with NaN / Inf / zero blocks. The host build takes the header's scalar FP8
 // cast (no cvt instruction here), so this checks the tiling, reductions, masks and packing;
 // tests/test_quant_gpu.c remains the real check. By hand: build/test_quant_host_emu [GROUP]...
-// (e2m1 div rows cols tile128 tcopy dual128 requant scaled rht dequant).
+// (e2m1 div rows cols tile128 tcopy dual128 swiglu requant scaled rht dequant).
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -77,6 +77,9 @@ static unsigned atomicMax(unsigned *p, unsigned v) {
   return o;
 }
 
+static double __dsqrt_rn(double x) { return sqrt(x); } /* (ops/ops_common.cuh) */
+static float __fsqrt_rn(float x) { return sqrtf(x); }
+
 #define __shared__ static
 #include "quant/quant_cols.cuh"
 #include "quant/quant_rows.cuh"
@@ -84,8 +87,10 @@ static unsigned atomicMax(unsigned *p, unsigned v) {
 #include "quant/quant_tile128.cuh"
 #include "quant/quant_rht.cuh"
 #include "quant/dequant.cuh"
+#include "quant/quant_rows_swiglu.cuh"
 
 extern "C" {
+#include "runtime/cpu/ops.h"
 #include "runtime/cpu/quant.h"
 }
 
@@ -687,6 +692,44 @@ template <int ELEM, int ROWS_COPY> static void dual128_case(int64_t R, int64_t C
   alto_quantized_free(&rref);
 }
 
+// SwiGLU's output quantized from its inputs (quant_rows_swiglu.cuh): against the CPU's SwiGLU
+// rounded to bf16, then the CPU's quantization; 3 CTAs walk the tensor in several grid steps.
+template <int KIND, int ELEM, int B, bool SR, bool SCALES_T>
+static void swiglu_case(alto_scheme scheme, int64_t R, int64_t C) {
+  alto_quant_spec spec = alto_quant_spec_default(scheme);
+  spec.sr = SR, spec.seed = 0x5EED, spec.stream = 77;
+  input a = make_input(1, R, C, true, true), b = make_input(1, R, C, true, false);
+  const int64_t n = R * C;
+  std::vector<float> y((size_t)n);
+  alto_op_swiglu(y.data(), a.xf.data(), b.xf.data(), n);
+  input yi{1, R, C, true, std::vector<float>((size_t)n), std::vector<uint16_t>((size_t)n)};
+  for (int64_t i = 0; i < n; i++) {
+    yi.xb[i] = alto_f32_to_bf16(y[i]);
+    yi.xf[i] = alto_bf16_to_f32(yi.xb[i]);
+  }
+  alto_quantized ref;
+  if (!reference(spec, yi, &ref))
+    return;
+  if (SCALES_T) { // the kernel writes the fp32 scale grid MN-major
+    const std::vector<float> t = transposed_((const float *)ref.scales, R, C / B);
+    memcpy(ref.scales, t.data(), t.size() * 4);
+  }
+  outputs o(ref);
+  const void *pa = a.xb.data(), *pb = b.xb.data();
+  alto_u8 *codes = o.codes.data();
+  void *scales = o.scales.data();
+  const alto_u64 seed = spec.seed, stream = spec.stream;
+  run([=] {
+    alto_quant_rows_swiglu<KIND, ELEM, B, ALTO_SCALE_EVEN, SR, SCALES_T, 256>(
+        pa, pb, codes, scales, nullptr, n, seed, stream, R, C);
+  }, 3, 1, 256);
+  char what[80];
+  snprintf(what, sizeof what, "swiglu -> %s%s%s", alto_scheme_name(scheme), SR ? " sr" : "",
+           SCALES_T ? " (MN-major)" : "");
+  compare(what, yi, ref, o);
+  alto_quantized_free(&ref);
+}
+
 template <int ELEM, bool BF16> static void tile128_all() {
   tile128_case<ELEM, 1, BF16>(1, 256, 1152);
   tile128_case<ELEM, 1, BF16>(3, 128, 200);  // column tail, rows 16-byte aligned
@@ -1022,6 +1065,12 @@ int main(int argc, char **argv) {
   if (group("tcopy")) {
     tcopy_case<true>(256, 384);
     tcopy_case<false>(384, 256);
+  }
+  if (group("swiglu")) {
+    swiglu_case<ALTO_QK_FP8_BLOCK, ALTO_ELEM_E4M3, 128, false, false>(ALTO_SCHEME_FP8_BLOCK, 96, 1152);
+    swiglu_case<ALTO_QK_FP8_BLOCK, ALTO_ELEM_E4M3, 128, false, true>(ALTO_SCHEME_FP8_BLOCK, 64, 1024);
+    swiglu_case<ALTO_QK_MX, ALTO_ELEM_E2M1, 32, false, false>(ALTO_SCHEME_MXFP4, 96, 1088);
+    swiglu_case<ALTO_QK_MX, ALTO_ELEM_E2M1, 32, true, false>(ALTO_SCHEME_MXFP4, 64, 1024);
   }
   if (group("dual128")) {
     dual128_case<ALTO_ELEM_E4M3, 1>(256, 1152);
