@@ -401,8 +401,9 @@ alto_status lower_linear_bwd_(lower_ctx_ *c, lower_linear_ *l, int dy, int *dx) 
     qxt = qd_(l, &f, f.fwd, 0, 1, -2, false);
     ALTO_TRY(quant_(c, l, "wgrad.X", l->x, 0, M, K, qxt, &xtq, &xts));
   } else if (s == ALTO_SCHEME_FP8_BLOCK) { /* X re-quantized from its dequantized value */
-    /* (dY quantized 128x1 above) Linears that read one X (q, k, v; w1, w3) share its forward codes, so one dequantized X
-     * serves them all, and quant_ then finds its re-quantization too */
+    /* (dY was quantized 128x1 above.) Linears that read one X (q, k, v; w1, w3) share its
+     * forward codes, so one dequantized X serves them all, and quant_ then finds its
+     * re-quantization too */
     int xd = -1;
     for (int i = 0; i < c->p->n_nodes && xd < 0; i++) {
       const alto_node *o = &c->p->nodes[i];

@@ -74,11 +74,11 @@ struct alto_exec_gpu {
   alto_dptr rht_tables; /* one per RHT node, uploaded per step */
   int *rht_index;       /* node -> its RHT ordinal (-1) */
   int n_rht;
-  int *fused_into;      /* an RHT or DEQUANTIZE run inside the QUANTIZE after it: the producer
-                         * -2, the QUANTIZE the producer's index; two QUANTIZEs of one tensor run
-                         * as one kernel: the second -2, the first the second's index; a SWIGLU
-                         * computed inside the QUANTIZE after it as an RHT is; -1 otherwise
-                         * (plan_rht_fusion_, plan_requant_fusion_, plan_dual_, plan_swiglu_) */
+  int *fused_into;      /* a node whose work another node's kernel does (fuse_): -2, and that
+                         * node holds its index; -1 otherwise. An RHT, DEQUANTIZE or SWIGLU run
+                         * inside the QUANTIZE after it; the second of two QUANTIZEs of one tensor
+                         * inside the first (plan_rht_fusion_, plan_requant_fusion_, plan_dual_,
+                         * plan_swiglu_) */
   int n_rht_fused, n_requant, n_dual, n_swiglu;
   bool *codes_t;        /* buffer -> its codes are stored transposed (plan_codes_t_) */
   int n_codes_t;
@@ -641,6 +641,14 @@ static int readers_(const alto_plan *p, int id) {
   return n;
 }
 
+/* Node `skipped`'s work done by node `runner`'s kernel (fused_into: the runner holds the skipped
+ * node's index, the skipped node -2); counts it in *n. */
+static void fuse_(alto_exec_gpu *e, int runner, int skipped, int *n) {
+  e->fused_into[runner] = skipped;
+  e->fused_into[skipped] = -2;
+  (*n)++;
+}
+
 static bool overlap_(const alto_exec_gpu *e, int a, int b) {
   alto_dptr pa = ptr_(e, a), pb = ptr_(e, b);
   return pa < pb + buf_(e, b)->bytes && pb < pa + buf_(e, a)->bytes;
@@ -671,9 +679,7 @@ static alto_status plan_rht_fusion_(alto_exec_gpu *e) {
     bool fused = false;
     if (alto_gpu_quantize_check(e->b, &spec, &v, &rt, &fused) != ALTO_OK || !fused)
       continue;
-    e->fused_into[i] = -2;
-    e->fused_into[i + 1] = i;
-    e->n_rht_fused++;
+    fuse_(e, i + 1, i, &e->n_rht_fused);
   }
   return ALTO_OK;
 }
@@ -770,9 +776,7 @@ static alto_status plan_requant_fusion_(alto_exec_gpu *e) {
     if (readers_(p, d->out[0]) != 1 || overlap_(e, d->in[0], q->out[0]) || overlap_(e, d->in[0], q->out[1]) ||
         overlap_(e, d->in[1], q->out[0]) || overlap_(e, d->in[1], q->out[1]))
       continue;
-    e->fused_into[i] = -2;
-    e->fused_into[i + 1] = i;
-    e->n_requant++;
+    fuse_(e, i + 1, i, &e->n_requant);
   }
   return ALTO_OK;
 }
@@ -837,9 +841,7 @@ static alto_status plan_dual_(alto_exec_gpu *e) {
               !overlap_(e, w->out[a], f->out[1]);
     if (!apart)
       continue;
-    e->fused_into[i] = i + 1;
-    e->fused_into[i + 1] = -2;
-    e->n_dual++;
+    fuse_(e, i, i + 1, &e->n_dual);
   }
   return ALTO_OK;
 }
@@ -873,9 +875,7 @@ static alto_status plan_swiglu_(alto_exec_gpu *e) {
     int nk = alto_quant_kernels(&spec, ALTO_ELEM_BF16, NULL, e->b->target, e->b->arch, ks);
     if (!apart || nk != 1 || ks[0].kind != ALTO_QKERN_ROWS)
       continue;
-    e->fused_into[i] = -2;
-    e->fused_into[i + 1] = i;
-    e->n_swiglu++;
+    fuse_(e, i + 1, i, &e->n_swiglu);
   }
   return ALTO_OK;
 }
@@ -1541,10 +1541,6 @@ alto_status alto_exec_gpu_prepare(alto_exec_gpu *e, int threads, FILE *progress,
 }
 
 /* ---- profile ------------------------------------------------------------------------------ */
-static alto_op p_op_(const alto_exec_gpu *e, int i) {
-  return e->p->nodes[i].op;
-}
-
 typedef struct {
   alto_exec_gpu *e;
   int idx;
@@ -1602,15 +1598,15 @@ alto_status alto_exec_gpu_profile(alto_exec_gpu *e, int64_t step, FILE *out) {
       if (k == n_roles && n_roles < ROLES)
         snprintf(role[n_roles++], sizeof role[0], "%s", r);
       if (k < n_roles) {
-        int f = e->fused_into[i];
-        const alto_node *src = f >= 0 && p_op_(e, f) != ALTO_OP_QUANTIZE ? &e->p->nodes[f] : n;
+        const int f = e->fused_into[i];
+        const alto_node *fn = f >= 0 ? &e->p->nodes[f] : NULL; /* the node fused into this one */
+        const alto_node *src = fn && fn->op != ALTO_OP_QUANTIZE ? fn : n; /* reads the input */
         double by = (double)buf_(e, src->in[0])->bytes + (double)buf_(e, n->out[0])->bytes +
                     (double)buf_(e, n->out[1])->bytes;
         if (src->op == ALTO_OP_SWIGLU) /* both of its inputs */
           by += (double)buf_(e, src->in[1])->bytes;
-        if (f >= 0 && p_op_(e, f) == ALTO_OP_QUANTIZE)
-          by += (double)buf_(e, e->p->nodes[f].out[0])->bytes +
-                (double)buf_(e, e->p->nodes[f].out[1])->bytes;
+        if (fn && fn->op == ALTO_OP_QUANTIZE) /* the second copy's outputs */
+          by += (double)buf_(e, fn->out[0])->bytes + (double)buf_(e, fn->out[1])->bytes;
         if (e->wt_codes[n->out[0]])
           by += (double)buf_(e, n->out[0])->bytes + (double)buf_(e, n->out[1])->bytes;
         role_ms[k] += t, role_bytes[k] += by, role_n[k]++;

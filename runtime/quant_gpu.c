@@ -110,6 +110,18 @@ static void alto_dims_(const alto_tensor_view *x, int64_t *rows, int64_t *cols, 
   *rows = x->ndim == 3 ? x->dims[0] * *R : *R;
 }
 
+/* A kernel's arguments over x (its dims), input xd and outputs codes, scales; the rest zero. */
+static alto_qargs alto_qargs_of_(const alto_tensor_view *x, alto_dptr xd, alto_dptr codes,
+                                 alto_dptr scales) {
+  alto_qargs a;
+  memset(&a, 0, sizeof a);
+  alto_dims_(x, &a.rows, &a.cols, &a.R);
+  a.x = xd;
+  a.codes = codes;
+  a.scales = scales;
+  return a;
+}
+
 static alto_status alto_quant_gen_(const void *k, alto_gen_kernel *g) {
   return alto_gen_quant((const alto_qkern *)k, g);
 }
@@ -227,12 +239,7 @@ alto_status alto_gpu_quantize(alto_backend *b, const alto_quant_spec *spec,
                         "both its codes and scales");
     ks[0].t_copy = true;
   }
-  alto_qargs a;
-  memset(&a, 0, sizeof a);
-  alto_dims_(x, &a.rows, &a.cols, &a.R);
-  a.x = xd;
-  a.codes = q->codes;
-  a.scales = q->scales;
+  alto_qargs a = alto_qargs_of_(x, xd, q->codes, q->scales);
   a.codes2 = q->codes_tr;
   a.scales2 = q->scales_tr;
   a.outer = q->outer;
@@ -296,13 +303,8 @@ alto_status alto_gpu_quantize_swiglu(alto_backend *b, const alto_quant_spec *spe
     ks[0].scales_t = true;
   }
   ks[0].swiglu = true;
-  alto_qargs args;
-  memset(&args, 0, sizeof args);
-  alto_dims_(x, &args.rows, &args.cols, &args.R);
-  args.x = a;
+  alto_qargs args = alto_qargs_of_(x, a, q->codes, q->scales);
   args.x2 = bd;
-  args.codes = q->codes;
-  args.scales = q->scales;
   args.seed = spec->seed;
   args.stream = spec->stream;
   return alto_launch_(b, &ks[0], &args);
@@ -326,13 +328,8 @@ alto_status alto_gpu_requantize(alto_backend *b, const alto_quant_spec *spec,
   ks[0].dq_elem = from->elem;
   ks[0].dq_scales_t = in_scales_t;
   ks[0].codes_t = q->codes_t;
-  alto_qargs a;
-  memset(&a, 0, sizeof a);
-  alto_dims_(x, &a.rows, &a.cols, &a.R);
-  a.x = in_codes;
+  alto_qargs a = alto_qargs_of_(x, in_codes, q->codes, q->scales);
   a.x_scales = in_scales;
-  a.codes = q->codes;
-  a.scales = q->scales;
   return alto_launch_(b, &ks[0], &a);
 }
 
@@ -353,13 +350,10 @@ alto_status alto_gpu_rht_apply(alto_backend *b, const alto_tensor_view *x, alto_
     return alto_error(ALTO_ERR_INVALID_ARG, "RHT of %d rows needs the rows to be a multiple",
                       rht->b);
   alto_qkern k = alto_rht_kernel(x->dtype, rht->b, b->target, b->arch);
-  alto_qargs a;
-  memset(&a, 0, sizeof a);
-  alto_dims_(x, &a.rows, &a.cols, &a.R);
+  alto_qargs a = alto_qargs_of_(x, xd, 0, 0);
   if (a.cols % 2) /* the kernels transform column pairs */
     return alto_error(ALTO_ERR_INVALID_ARG, "the RHT on the GPU needs an even last dim, not %lld",
                       (long long)a.cols);
-  a.x = xd;
   a.y = y;
   a.rht_sign = rht->table;
   a.rht_perm = rht->table + (size_t)rht->b * 4;
@@ -394,11 +388,7 @@ static alto_status alto_fp8_dual_(alto_backend *b, const alto_quant_spec *fprop,
   ALTO_ASSERT(nk == 1 && ks[0].kind == ALTO_QKERN_TILE);
   ks[0].codes_t = true;
   ks[0].rows_copy = q_fprop->scales_t ? 2 : 1;
-  alto_qargs a;
-  memset(&a, 0, sizeof a);
-  alto_dims_(x, &a.rows, &a.cols, &a.R);
-  a.x = xd;
-  a.codes = q_wgrad->codes, a.scales = q_wgrad->scales;
+  alto_qargs a = alto_qargs_of_(x, xd, q_wgrad->codes, q_wgrad->scales);
   a.codes2 = q_fprop->codes, a.scales2 = q_fprop->scales;
   return alto_launch_(b, &ks[0], &a);
 }
@@ -420,16 +410,12 @@ alto_status alto_gpu_quantize_dual(alto_backend *b, const alto_quant_spec *fprop
                       "the dual-output kernel writes 1x32 along K and R X 32x1 along M of one "
                       "scheme, rule, rounding and seed, with an RHT");
   alto_qkern k = alto_dual_kernel(fprop, x->dtype, rht->b, b->target, b->arch);
-  alto_qargs a;
-  memset(&a, 0, sizeof a);
-  alto_dims_(x, &a.rows, &a.cols, &a.R);
+  alto_qargs a = alto_qargs_of_(x, xd, q_fprop->codes, q_fprop->scales);
   if (a.rows % (rht->b > 32 ? rht->b : 32) || a.cols % 32)
     return alto_error(ALTO_ERR_INVALID_ARG,
                       "the dual-output kernel needs rows (%lld) a multiple of %d and cols (%lld) "
                       "a multiple of 32",
                       (long long)a.rows, rht->b > 32 ? rht->b : 32, (long long)a.cols);
-  a.x = xd;
-  a.codes = q_fprop->codes, a.scales = q_fprop->scales;
   a.codes2 = q_wgrad->codes, a.scales2 = q_wgrad->scales;
   a.seed = fprop->seed, a.stream = fprop->stream, a.stream2 = wgrad->stream;
   alto_gpu_rht tmp_rht;
@@ -458,11 +444,7 @@ alto_status alto_gpu_dequantize(alto_backend *b, const alto_quant_spec *spec,
     ALTO_TRY(scales_t_ok_(spec, x));
     k.scales_t = true;
   }
-  alto_qargs a;
-  memset(&a, 0, sizeof a);
-  alto_dims_(x, &a.rows, &a.cols, &a.R);
-  a.codes = q->codes;
-  a.scales = q->scales;
+  alto_qargs a = alto_qargs_of_(x, 0, q->codes, q->scales);
   a.outer = spec->scheme == ALTO_SCHEME_NVFP4 ? q->outer : 0;
   a.y = y;
   return alto_launch_(b, &k, &a);
@@ -476,10 +458,7 @@ alto_status alto_gpu_mx69(alto_backend *b, const alto_tensor_view *x, alto_dptr 
     return alto_error(ALTO_ERR_INVALID_ARG, "MX9/MX6 on the GPU: group size 16 or 32, not %d",
                       group_size);
   alto_qkern k = alto_mx69_kernel(quant_bit, group_size, x->dtype, b->target, b->arch);
-  alto_qargs a;
-  memset(&a, 0, sizeof a);
-  alto_dims_(x, &a.rows, &a.cols, &a.R);
-  a.x = xd;
+  alto_qargs a = alto_qargs_of_(x, xd, 0, 0);
   a.y = y;
   return alto_launch_(b, &k, &a);
 }
