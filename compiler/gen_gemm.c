@@ -28,7 +28,7 @@ static int alto_gemm_stage_bytes_(alto_gemm_bscale bs, int bn) {
 }
 
 int alto_gemm_max_stages(alto_gemm_bscale bs, int bn) {
-  int s = (ALTO_GEMM_SMEM_MAX - 1024) / alto_gemm_stage_bytes_(bs, bn);
+  int s = (ALTO_GEMM_SMEM_MAX - 1024 - ALTO_GEMM_EPI_BYTES) / alto_gemm_stage_bytes_(bs, bn);
   return s > ALTO_GEMM_MAX_STAGES ? ALTO_GEMM_MAX_STAGES : s;
 }
 
@@ -43,7 +43,7 @@ alto_gemm_config alto_gemm_config_for(int64_t m, int64_t n, int64_t k, alto_gemm
     n = 1;
   const int *w;
   int nw = alto_gemm_widths_(bscale, &w);
-  alto_gemm_config best = {0, 0, 0, 0, 0};
+  alto_gemm_config best = {0, 0, 0, 0, 0, 0};
   double best_eff = -1.0;
   int64_t best_tiles = 0;
   for (int i = 0; i < nw; i++) {
@@ -72,7 +72,7 @@ alto_gemm_config alto_gemm_config_for(int64_t m, int64_t n, int64_t k, alto_gemm
 }
 
 int alto_gemm_smem_bytes(const alto_gemmkern *k) {
-  return 1024 + k->stages * alto_gemm_stage_bytes_(k->bscale, k->bn);
+  return 1024 + ALTO_GEMM_EPI_BYTES + k->stages * alto_gemm_stage_bytes_(k->bscale, k->bn);
 }
 
 void alto_gemmkern_key(const alto_gemmkern *k, char *out, size_t n) {

@@ -27,6 +27,7 @@ typedef enum {
 #define ALTO_GEMM_BK 128       /* K per pipeline stage = one scale block */
 #define ALTO_GEMM_THREADS 384  /* one producer warpgroup + two consumer warpgroups */
 #define ALTO_GEMM_SMEM_MAX (227 * 1024)
+#define ALTO_GEMM_EPI_BYTES (4 * 64 * 64) /* the TMA epilogue's staging: 2 buffers per consumer */
 
 /* The tile configuration of one GEMM. */
 typedef struct {
@@ -37,6 +38,8 @@ typedef struct {
   int ctas;    /* persistent CTAs launched (<= the SM count, <= the tile count; a multiple of
                 * cluster; the launch lowers it to what can be resident at once) */
   int cluster; /* 1, or 2: CTA pairs on two row tiles of one column tile share (multicast) B */
+  int reg_epilogue; /* 1: C written by register stores even where the TMA epilogue applies (tests
+                     * and benchmarks compare the two; the configuration function sets 0) */
 } alto_gemm_config;
 
 /* The configuration for C[M, N] = A[M, K] B[N, K]^T on a device with sm_count SMs: the tile width
@@ -61,8 +64,8 @@ typedef struct {
 /* The deepest pipeline (at most 8 stages) whose shared memory fits for tile width bn. */
 int alto_gemm_max_stages(alto_gemm_bscale bscale, int bn);
 
-/* Dynamic shared memory of a kernel: 1 KiB alignment slack, stages x (A tile + B tile + scales
- * + two mbarriers). */
+/* Dynamic shared memory of a kernel: 1 KiB alignment slack, the epilogue's staging buffers, stages x
+ * (A tile + B tile + scales + two mbarriers). */
 int alto_gemm_smem_bytes(const alto_gemmkern *k);
 
 /* The canonical key ("gemm.fp8.a1x128.b128x128.bf16.n128.s6.g8.c2.cuda.sm_90a"; ".acc" when

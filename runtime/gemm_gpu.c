@@ -87,11 +87,24 @@ alto_status alto_gemm_fp8(alto_backend *b, alto_dptr c, alto_dtype out_dtype, in
 
   alto_gemm_args args;
   memset(&args, 0, sizeof args);
-  ALTO_TRY(alto_cuda_tensor_map_u8_2d(&args.tma_a, a->codes, (uint64_t)k, (uint64_t)m, (uint64_t)k,
-                                      ALTO_GEMM_BK, ALTO_GEMM_BM));
-  ALTO_TRY(alto_cuda_tensor_map_u8_2d(&args.tma_b, bop->codes, (uint64_t)k, (uint64_t)n,
-                                      (uint64_t)k, ALTO_GEMM_BK,
-                                      (unsigned)(conf.bn / kern.cluster)));
+  ALTO_TRY(alto_cuda_tensor_map_2d(&args.tma_a, ALTO_TMAP_U8, ALTO_TMAP_SWZ_128B, a->codes,
+                                   (uint64_t)k, (uint64_t)m, (uint64_t)k, ALTO_GEMM_BK,
+                                   ALTO_GEMM_BM));
+  ALTO_TRY(alto_cuda_tensor_map_2d(&args.tma_b, ALTO_TMAP_U8, ALTO_TMAP_SWZ_128B, bop->codes,
+                                   (uint64_t)k, (uint64_t)n, (uint64_t)k, ALTO_GEMM_BK,
+                                   (unsigned)(conf.bn / kern.cluster)));
+  /* the TMA epilogue (templates/gemm: its chunks are 64 bytes of columns, so the tile width must
+   * hold whole chunks; C += only into fp32, which the TMA adds in L2) */
+  const int esz = out_dtype == ALTO_DT_F32 ? 4 : 2;
+  /* bf16 C at K > 6144 keeps the register stores: there the TMA stores measured 0-10% slower on
+   * the H100 (bench/NOTES.md, session 7), at K <= 4096 15-45% faster */
+  args.c_tma = !conf.reg_epilogue && (conf.bn * esz) % 64 == 0 && (esz == 4 || k <= 6144) &&
+               (!accumulate || out_dtype == ALTO_DT_F32) && c % 16 == 0 && (ldc * esz) % 16 == 0;
+  if (args.c_tma)
+    ALTO_TRY(alto_cuda_tensor_map_2d(&args.tma_c,
+                                     out_dtype == ALTO_DT_F32 ? ALTO_TMAP_F32 : ALTO_TMAP_BF16,
+                                     ALTO_TMAP_SWZ_64B, c, (uint64_t)n, (uint64_t)m,
+                                     (uint64_t)(ldc * esz), (unsigned)(64 / esz), 64));
   args.sa = a->scales;
   args.sb = bop->scales;
   args.c = c;

@@ -311,7 +311,7 @@ static void test_generator_refusals(void) {
         int bn = widths[wi];
         if (b == ALTO_GEMM_B_128X128 && !block_width(bn))
           continue;
-        alto_gemm_config cfg = {bn, stages, 8, 1, 1};
+        alto_gemm_config cfg = {bn, stages, 8, 1, 1, 0};
         alto_gemmkern k = alto_gemm_kernel_for((alto_gemm_bscale)b, true, true, &cfg, "sm_90a");
         bool fits = alto_gemm_smem_bytes(&k) <= ALTO_GEMM_SMEM_MAX;
         alto_status st = alto_gen_gemm(&k, &g);
@@ -322,7 +322,7 @@ static void test_generator_refusals(void) {
           alto_gen_kernel_free(&g);
       }
   /* shared memory grows with the depth and the tile width */
-  alto_gemm_config c2 = {128, 2, 8, 1, 1}, c3 = {128, 3, 8, 1, 1}, c2w = {144, 2, 8, 1, 1};
+  alto_gemm_config c2 = {128, 2, 8, 1, 1, 0}, c3 = {128, 3, 8, 1, 1, 0}, c2w = {144, 2, 8, 1, 1, 0};
   alto_gemmkern k2 = alto_gemm_kernel_for(ALTO_GEMM_B_1X128, false, false, &c2, "sm_90a");
   alto_gemmkern k3 = alto_gemm_kernel_for(ALTO_GEMM_B_1X128, false, false, &c3, "sm_90a");
   alto_gemmkern k2w = alto_gemm_kernel_for(ALTO_GEMM_B_1X128, false, false, &c2w, "sm_90a");

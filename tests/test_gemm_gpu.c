@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "compiler/gen_gemm.h"
+#include "runtime/cuda/driver.h"
 #include "runtime/gemm_gpu.h"
 #include "templates/common/alto_numerics.h"
 #include "tests/gpu_util.h"
@@ -284,22 +285,34 @@ static double run_case(const gemm_data *d, const gemm_case *c) {
     c0 = malloc((size_t)(m * n) * 8);
     c0h = make_c0(d, c->out, ldc, rms > 0 ? rms : 1.0, c0);
   }
-  gpu_buf gc[2];
+  /* runs 0 and 1: the configuration asked for; run 2 the same with the register epilogue (the
+   * TMA epilogue, where it applies, must give the same bits) */
+  alto_gemm_config regs;
+  if (c->cfg) {
+    regs = *c->cfg;
+  } else {
+    alto_cuda_device_info info;
+    CHECK(alto_cuda_device(&info) == ALTO_OK);
+    regs = alto_gemm_config_for(m, n, k, c->bs, info.sm_count);
+  }
+  regs.reg_epilogue = 1;
+  gpu_buf gc[3];
   alto_status st = ALTO_OK;
-  for (int r = 0; r < 2; r++) {
+  for (int r = 0; r < 3; r++) {
     gc[r] = gpu_alloc(B, (size_t)(m * ldc) * es);
     if (c->acc)
       gpu_upload(B, gc[r], c0h);
     if (st == ALTO_OK)
-      st = alto_gemm_fp8(B, gpu_ptr(gc[r]), c->out, ldc, c->acc, &oa, &ob, c->bs, m, n, k, c->cfg);
+      st = alto_gemm_fp8(B, gpu_ptr(gc[r]), c->out, ldc, c->acc, &oa, &ob, c->bs, m, n, k,
+                         r == 2 ? &regs : c->cfg);
   }
   CHECKF(st == ALTO_OK, "%s: %s", what, alto_last_error());
   alto_status sst = B->i->sync(B);
   CHECKF(sst == ALTO_OK, "%s: sync: %s", what, alto_last_error());
   double err = INFINITY;
   if (st == ALTO_OK && sst == ALTO_OK) {
-    uint8_t *out[2];
-    for (int r = 0; r < 2; r++) {
+    uint8_t *out[3];
+    for (int r = 0; r < 3; r++) {
       out[r] = malloc((size_t)(m * ldc) * es);
       gpu_download(B, out[r], gc[r], what);
     }
@@ -327,18 +340,22 @@ static double run_case(const gemm_data *d, const gemm_case *c) {
     }
     err = den > 0 ? sqrt(num / den) : INFINITY;
     bool same = memcmp(out[0], out[1], (size_t)(m * ldc) * es) == 0;
+    bool same_regs = memcmp(out[0], out[2], (size_t)(m * ldc) * es) == 0;
     double tol = c->out == ALTO_DT_BF16 ? GEMM_BF16_TOL : GEMM_F32_TOL;
-    fprintf(stderr, "  %-62s rel err %.3e%s%s\n", what, err, err < tol ? "" : "  ABOVE TOLERANCE",
-            same ? "" : "  RERUN DIFFERS");
+    fprintf(stderr, "  %-62s rel err %.3e%s%s%s\n", what, err,
+            err < tol ? "" : "  ABOVE TOLERANCE", same ? "" : "  RERUN DIFFERS",
+            same_regs ? "" : "  REGISTER EPILOGUE DIFFERS");
     CHECKF(nonfinite == 0, "%s: %lld non-finite outputs", what, (long long)nonfinite);
     CHECKF(unwritten == 0, "%s: %lld outputs never written", what, (long long)unwritten);
     CHECKF(pad_touched == 0, "%s: %lld padding elements (columns N..ldc-1) written", what,
            (long long)pad_touched);
     CHECKF(err < tol, "%s: relative Frobenius error %.3e (tolerance %.0e)", what, err, tol);
     CHECKF(same, "%s: two runs differ", what);
-    free(out[0]), free(out[1]);
+    CHECKF(same_regs, "%s: the TMA and register epilogues differ", what);
+    free(out[0]), free(out[1]), free(out[2]);
   }
-  gpu_free(B, &gc[0]), gpu_free(B, &gc[1]), gpu_free(B, &gsa), gpu_free(B, &gsb);
+  gpu_free(B, &gc[0]), gpu_free(B, &gc[1]), gpu_free(B, &gc[2]);
+  gpu_free(B, &gsa), gpu_free(B, &gsb);
   free(ref), free(c0), free(c0h);
   return err;
 }
@@ -390,7 +407,7 @@ static void test_explicit_configs(void) {
     if (!v[i].out_f32)
       continue; /* fp32 C = and C += per width: the width is what varies here */
     alto_gemm_config cfg = {v[i].bn, v[i].stages, v[i].group_m, v[i].cluster == 2 ? 8 : 7,
-                            v[i].cluster};
+                            v[i].cluster, 0};
     /* the scale layout by width and cluster size */
     int layout = (i / 8 + i % 2) % 2 ? LAYOUT_CUBLASLT : LAYOUT_ROW;
     gemm_case c = {v[i].bscale, ALTO_DT_F32, v[i].accumulate, layout, 0, &cfg};
@@ -700,6 +717,61 @@ static void mxfp4_gemm(int64_t m, int64_t n, int64_t k, alto_dtype out) {
   free(ac), free(as), free(bc), free(bsc);
 }
 
+/* C += A B^T with A all zero codes (a zero product, +0 in every accumulator) into fp32 C holding
+ * subnormals, +-0, normals and infinities: C must keep every bit (the TMA epilogue adds in L2; a
+ * flush of subnormals there would show), by both epilogues. */
+static void test_accumulate_identity(void) {
+  const int64_t m = 256, n = 256, k = 256, kb = 2;
+  gpu_buf ga = gpu_alloc(B, (size_t)(m * k)), gb = gpu_alloc(B, (size_t)(n * k)),
+          gs = gpu_alloc(B, (size_t)(m * kb) * 4), gsb = gpu_alloc(B, (size_t)(n * kb) * 4);
+  uint8_t *codes = malloc((size_t)(m * k));
+  for (int64_t i = 0; i < m * k; i++)
+    codes[i] = (uint8_t)(alto_test_u32(&rng) & 0x7E); /* B: finite E4M3 codes */
+  gpu_upload(B, gb, codes);
+  memset(codes, 0, (size_t)(m * k));
+  gpu_upload(B, ga, codes);
+  float *sc = malloc((size_t)(n * kb) * 4);
+  for (int64_t i = 0; i < n * kb; i++)
+    sc[i] = 1.0f;
+  gpu_upload(B, gs, sc);
+  gpu_upload(B, gsb, sc);
+  uint32_t *c0 = malloc((size_t)(m * n) * 4), *out = malloc((size_t)(m * n) * 4);
+  for (int64_t i = 0; i < m * n; i++) {
+    uint32_t r = alto_test_u32(&rng);
+    switch (i % 5) {
+    case 0: c0[i] = (r & 0x807FFFFFu) | 1u; break; /* subnormal */
+    case 1: c0[i] = r & 0x80000000u; break;        /* +-0 */
+    case 2: c0[i] = (r & 0x80000000u) | 0x7F800000u; break; /* +-inf */
+    default: c0[i] = (r & 0x807FFFFFu) | 0x3F000000u; break; /* normal */
+    }
+  }
+  alto_gemm_fp8_operand oa = {gpu_ptr(ga), gpu_ptr(gs), kb, 1}, ob = {gpu_ptr(gb), gpu_ptr(gsb), kb, 1};
+  for (int regs = 0; regs < 2; regs++) {
+    alto_cuda_device_info info;
+    CHECK(alto_cuda_device(&info) == ALTO_OK);
+    alto_gemm_config cfg = alto_gemm_config_for(m, n, k, ALTO_GEMM_B_1X128, info.sm_count);
+    cfg.reg_epilogue = regs;
+    gpu_buf gc = gpu_alloc(B, (size_t)(m * n) * 4);
+    gpu_upload(B, gc, c0);
+    CHECKF(alto_gemm_fp8(B, gpu_ptr(gc), ALTO_DT_F32, n, true, &oa, &ob, ALTO_GEMM_B_1X128, m, n,
+                         k, &cfg) == ALTO_OK,
+           "%s", alto_last_error());
+    CHECK(B->i->sync(B) == ALTO_OK);
+    gpu_download(B, out, gc, "C += 0");
+    int64_t diff = 0;
+    for (int64_t i = 0; i < m * n; i++)
+      diff += out[i] != c0[i] && !(c0[i] << 1 == 0 && out[i] << 1 == 0);
+    /* (-0 + +0 is +0 in IEEE addition: a -0 in C may become +0) */
+    fprintf(stderr, "  C += 0, %s epilogue: %lld of %lld outputs changed\n",
+            regs ? "register" : "TMA", (long long)diff, (long long)(m * n));
+    CHECKF(diff == 0, "C += 0 (%s epilogue): %lld outputs changed", regs ? "register" : "TMA",
+           (long long)diff);
+    gpu_free(B, &gc);
+  }
+  gpu_free(B, &ga), gpu_free(B, &gb), gpu_free(B, &gs), gpu_free(B, &gsb);
+  free(codes), free(sc), free(c0), free(out);
+}
+
 static void test_mxfp4_gemm(void) {
   mxfp4_gemm(257, 136, 32 * 13, ALTO_DT_F32); /* K tail inside a 128-block */
   mxfp4_gemm(257, 136, 32 * 13, ALTO_DT_BF16);
@@ -723,6 +795,7 @@ int main(void) {
   RUN(test_mxfp4_conversion);
   RUN(test_shapes);
   RUN(test_explicit_configs);
+  RUN(test_accumulate_identity);
   RUN(test_mxfp4_gemm);
   alto_backend_close(B);
   return alto_test_finish();

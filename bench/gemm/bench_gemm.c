@@ -7,6 +7,7 @@
  *        [--only KIND,KIND...]               run these columns only (csv names: lt_fprop, ...)
  *        [--bn N] [--stages S] [--cluster C] alto's kernels with this tile width, pipeline depth
  *                                             or cluster instead of alto_gemm_config_for's
+ *        [--reg-epilogue]                    alto's kernels write C by register stores, not TMA
  *        [--no-check]                        time without the correctness checks (experiments)
  *
  * Columns:
@@ -53,6 +54,7 @@
 
 static alto_backend *B;
 static int force_bn, force_stages, force_cluster; /* 0: alto_gemm_config_for's choice */
+static int force_reg_epilogue;
 static int sm_count = 132;                        /* the device's, set in main */
 static unsigned only_mask = ~0u;                  /* columns to run (--only) */
 static bool no_check;                             /* --no-check: time without the checks */
@@ -104,9 +106,10 @@ static alto_gemm_fp8_operand fp8_op(alto_cuda_ptr codes, alto_cuda_ptr scales, i
 /* alto's configuration for this shape with the command line's overrides; NULL: none given. */
 static const alto_gemm_config *forced_config(alto_gemm_config *c, int64_t m, int64_t n, int64_t k,
                                              alto_gemm_bscale bs) {
-  if (!force_bn && !force_stages && !force_cluster)
+  if (!force_bn && !force_stages && !force_cluster && !force_reg_epilogue)
     return NULL;
   *c = alto_gemm_config_for(m, n, k, bs, sm_count);
+  c->reg_epilogue = force_reg_epilogue;
   if (force_bn)
     c->bn = force_bn;
   if (force_stages)
@@ -375,6 +378,8 @@ int main(int argc, char **argv) {
       force_stages = atoi(argv[++i]);
     else if (strcmp(argv[i], "--cluster") == 0 && i + 1 < argc)
       force_cluster = atoi(argv[++i]);
+    else if (strcmp(argv[i], "--reg-epilogue") == 0)
+      force_reg_epilogue = 1;
     else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
       only_mask = 0;
       char list[256];
@@ -399,7 +404,7 @@ int main(int argc, char **argv) {
       i += 2;
     } else {
       fprintf(stderr, "usage: bench_gemm [--csv] [--only KIND,...] [--bn N] [--stages S] "
-                      "[--cluster C] [--no-check] [M N K]\n");
+                      "[--cluster C] [--reg-epilogue] [--no-check] [M N K]\n");
       return 2;
     }
   }

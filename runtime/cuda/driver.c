@@ -260,27 +260,27 @@ alto_status alto_cuda_time_ms(void (*fn)(void *ctx), void *ctx, int iters, float
   return st;
 }
 
-alto_status alto_cuda_tensor_map_u8_2d(void *map, alto_cuda_ptr base, uint64_t inner,
-                                       uint64_t outer, uint64_t pitch, unsigned box_inner,
-                                       unsigned box_outer) {
+alto_status alto_cuda_tensor_map_2d(void *map, alto_tmap_dtype dtype, alto_tmap_swizzle swizzle,
+                                    alto_cuda_ptr base, uint64_t inner, uint64_t outer,
+                                    uint64_t pitch, unsigned box_inner, unsigned box_outer) {
   ALTO_ASSERT(alto_cu_.lib);
   if (!alto_cu_.TensorMapEncodeTiled)
     *(void **)&alto_cu_.TensorMapEncodeTiled = dlsym(alto_cu_.lib, "cuTensorMapEncodeTiled");
   if (!alto_cu_.TensorMapEncodeTiled)
     return alto_error(ALTO_ERR_LIBRARY, "libcuda.so.1 lacks cuTensorMapEncodeTiled (a driver for "
                                         "CUDA 12.0 or newer is needed for TMA)");
-  enum { U8_ = 0, INTERLEAVE_NONE_ = 0, SWIZZLE_128B_ = 3, L2_256B_ = 3, OOB_ZERO_ = 0 };
+  enum { INTERLEAVE_NONE_ = 0, L2_256B_ = 3, OOB_ZERO_ = 0 };
   const uint64_t dims[2] = {inner, outer}, strides[1] = {pitch};
   const unsigned box[2] = {box_inner, box_outer}, estride[2] = {1, 1};
-  CUresult_ r = alto_cu_.TensorMapEncodeTiled(map, U8_, 2, (void *)(uintptr_t)base, dims, strides,
-                                              box, estride, INTERLEAVE_NONE_, SWIZZLE_128B_,
-                                              L2_256B_, OOB_ZERO_);
+  CUresult_ r = alto_cu_.TensorMapEncodeTiled(map, (int)dtype, 2, (void *)(uintptr_t)base, dims,
+                                              strides, box, estride, INTERLEAVE_NONE_,
+                                              (int)swizzle, L2_256B_, OOB_ZERO_);
   if (r != 0)
     return alto_error(ALTO_ERR_DEVICE,
-                      "cuTensorMapEncodeTiled([%llu, %llu] bytes, pitch %llu, box %u x %u): %s",
-                      (unsigned long long)outer, (unsigned long long)inner,
-                      (unsigned long long)pitch, box_outer, box_inner,
-                      alto_last_error_of_cu_(r));
+                      "cuTensorMapEncodeTiled(type %d, [%llu, %llu] elements, pitch %llu bytes, "
+                      "box %u x %u): %s",
+                      (int)dtype, (unsigned long long)outer, (unsigned long long)inner,
+                      (unsigned long long)pitch, box_outer, box_inner, alto_last_error_of_cu_(r));
   return ALTO_OK;
 }
 

@@ -57,13 +57,17 @@ alto_status alto_cuda_launch_cluster(alto_cuda_function f, unsigned grid_x, unsi
  * (cuOccupancyMaxActiveClusters): a persistent grid larger than that runs in two waves. */
 alto_status alto_cuda_max_active_clusters(alto_cuda_function f, unsigned block_x,
                                           unsigned shared_bytes, unsigned cluster_x, int *n);
-/* Fills `map` (a CUtensorMap: 128 bytes, 64-byte aligned) for TMA loads of a 2-D byte tensor:
- * `outer` rows of `inner` bytes at `base`, row pitch `pitch` bytes (a multiple of 16, base 16-byte
- * aligned), boxes of box_outer rows x box_inner bytes (box_inner <= 128), 128-byte swizzle,
- * out-of-range elements read as zero. */
-alto_status alto_cuda_tensor_map_u8_2d(void *map, alto_cuda_ptr base, uint64_t inner,
-                                       uint64_t outer, uint64_t pitch, unsigned box_inner,
-                                       unsigned box_outer);
+/* The element types and swizzles of alto's tensor maps (values of cuda.h's CUtensorMapDataType
+ * and CUtensorMapSwizzle). */
+typedef enum { ALTO_TMAP_U8 = 0, ALTO_TMAP_F32 = 7, ALTO_TMAP_BF16 = 9 } alto_tmap_dtype;
+typedef enum { ALTO_TMAP_SWZ_64B = 2, ALTO_TMAP_SWZ_128B = 3 } alto_tmap_swizzle;
+/* Fills `map` (a CUtensorMap: 128 bytes, 64-byte aligned) for TMA copies of a 2-D tensor: `outer`
+ * rows of `inner` elements of `dtype` at `base`, row pitch `pitch` bytes (a multiple of 16, base
+ * 16-byte aligned), boxes of box_outer rows x box_inner elements (box_inner x the element size <=
+ * the swizzle span), out-of-range elements read as zero and not written. */
+alto_status alto_cuda_tensor_map_2d(void *map, alto_tmap_dtype dtype, alto_tmap_swizzle swizzle,
+                                    alto_cuda_ptr base, uint64_t inner, uint64_t outer,
+                                    uint64_t pitch, unsigned box_inner, unsigned box_outer);
 /* Events for timing: elapsed milliseconds of `fn(ctx)` over `iters` launches. */
 alto_status alto_cuda_time_ms(void (*fn)(void *ctx), void *ctx, int iters, float *ms);
 

@@ -22,6 +22,8 @@ typedef struct {
 typedef struct {
   alto_tensor_map tma_a; /* A codes [M, K] bytes, box {128 (K), 128 (rows)}, 128-byte swizzle */
   alto_tensor_map tma_b; /* B codes [N, K] bytes, box {128 (K), BN (rows)}, 128-byte swizzle */
+  alto_tensor_map tma_c; /* C [M, N] in its dtype, box {64 bytes (N), 64 (rows)}, 64-byte swizzle
+                          * (read only when c_tma) */
   ALTO_DPTR(const float) sa; /* A scale of row i, K block kb: sa[i * sa_r + kb * sa_k] */
   ALTO_DPTR(const float) sb; /* B scale of row (1x128) or row block (128x128) j: sb[j * sb_r + kb * sb_k] */
   ALTO_DPTR(void) c;         /* C [M, N] row-major, row pitch ldc elements, bf16 or fp32 */
@@ -33,6 +35,9 @@ typedef struct {
    * s_k and the row count multiples of 4, a 16-byte aligned base): one bulk copy per stage then
    * replaces the per-row 4-byte copies. For B only with 1x128 scales. */
   alto_i64 sa_bulk, sb_bulk;
+  /* 1 when the epilogue writes C by TMA (tma_c: C 16-byte aligned, ldc a multiple of 16 bytes;
+   * for C += only with fp32 C, added in L2 by the TMA's reduction); else by register stores. */
+  alto_i64 c_tma;
 } alto_gemm_args;
 
 /* The MXFP4 -> E4M3 conversion (templates/gemm/mx_to_fp8.cuh, runtime/gemm_gpu.h). */

@@ -13,7 +13,10 @@
 //                         promote: total += partial * scale_a[row] * scale_b[col] in fp32, and free
 //                         the stage (one arrival per warp on its "empty" mbarrier). After the last
 //                         K block: the epilogue writes the tile (bf16 round-to-nearest-even or fp32,
-//                         optionally adding the old C), rows >= M and columns >= N skipped.
+//                         optionally adding the old C), rows >= M and columns >= N skipped. Where
+//                         C allows it (args.c_tma) each warpgroup stages its 64 rows in 4 KiB
+//                         chunks and TMA stores them (fp32 C += by the TMA's add in L2) while it
+//                         goes on to the next tile; else register stores (and loads for C +=).
 // The stub that includes this file defines alto_gemm_wgmma(acc, desc_a, desc_b, scale_d) for its BN
 // (the generator writes the accumulator operand list) before the #include.
 #ifndef ALTO_GEMM_FP8_SM90_CUH
@@ -25,6 +28,7 @@
 namespace alto_gemm {
 
 constexpr int BM = 128, BK = 128, THREADS = 384;
+constexpr int EPI_BYTES = 4 * 64 * 64; // the TMA epilogue's staging buffers (compiler/gen_gemm.c)
 
 __device__ __forceinline__ alto_u32 smem_addr(const void *p) {
   return (alto_u32)__cvta_generic_to_shared(p);
@@ -106,6 +110,42 @@ __device__ __forceinline__ alto_u32 cluster_rank() {
 }
 __device__ __forceinline__ void cluster_sync() {
   asm volatile("barrier.cluster.arrive.release;\nbarrier.cluster.wait.acquire;" ::: "memory");
+}
+
+// ---- the TMA epilogue ----------------------------------------------------------------------------
+// A 2-D TMA store of a shared-memory box to the tensor at (x = column, y = row); with REDUCE the box
+// is added into it instead (fp32 add in L2, round to nearest even). Completes in this thread's bulk
+// group; out-of-range rows and columns are not written.
+template <bool REDUCE>
+__device__ __forceinline__ void tma_store_2d(const alto_tensor_map *map, int x, int y,
+                                             alto_u32 src) {
+  if (REDUCE)
+    asm volatile("cp.reduce.async.bulk.tensor.2d.global.shared::cta.add.tile.bulk_group [%0, {%1, "
+                 "%2}], [%3];" ::"l"((alto_u64)map),
+                 "r"(x), "r"(y), "r"(src)
+                 : "memory");
+  else
+    asm volatile("cp.async.bulk.tensor.2d.global.shared::cta.bulk_group [%0, {%1, %2}], [%3];" ::"l"(
+                     (alto_u64)map),
+                 "r"(x), "r"(y), "r"(src)
+                 : "memory");
+  asm volatile("cp.async.bulk.commit_group;" ::: "memory");
+}
+// Waits until at most N of this thread's bulk groups still read shared memory.
+template <int N> __device__ __forceinline__ void bulk_wait_read() {
+  asm volatile("cp.async.bulk.wait_group.read %0;" ::"n"(N) : "memory");
+}
+__device__ __forceinline__ void bulk_wait_all() {
+  asm volatile("cp.async.bulk.wait_group 0;" ::: "memory");
+}
+// The 128 threads of one consumer warpgroup (named barrier 1 + warpgroup).
+__device__ __forceinline__ void wg_sync(int cw) {
+  asm volatile("bar.sync %0, 128;" ::"r"(1 + cw) : "memory");
+}
+// Byte offset of (row r, byte b) in a 64-row box of 64-byte rows under the 64-byte swizzle (the
+// 16-byte chunk index XOR bits 1-2 of the row), in a buffer aligned to 512 bytes.
+__device__ __forceinline__ alto_u32 swz64(int r, int b) {
+  return (alto_u32)(r * 64 + ((((b >> 4) ^ (r >> 1)) & 3) << 4) + (b & 15));
 }
 
 // ---- wgmma -------------------------------------------------------------------------------------
@@ -240,6 +280,11 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
   constexpr int A_BYTES = BM * BK, B_BYTES = BN * BK;
   constexpr int SB = B_BLOCK ? 4 : BN; // B scales per stage (padded to 16 bytes)
   constexpr int NACC = BNS / 2;        // fp32 accumulators per thread (m64nBNS over 128 threads)
+  // The TMA epilogue: each consumer warpgroup stages its 64 rows in chunks of 64 bytes of columns
+  // (32 bf16 or 16 fp32; two 4 KiB buffers per warpgroup, 64-byte swizzle) and stores them by TMA
+  // (C =) or adds them into fp32 C (C +=), while it goes on to the next tile.
+  constexpr int ESZ = OUT_F32 ? 4 : 2, CCOLS = 64 / ESZ;
+  constexpr bool TMA_EPI = !(ACCUM && !OUT_F32) && BN % CCOLS == 0;
 
   extern __shared__ __align__(1024) unsigned char smem_raw[];
   // 1024-byte alignment of the tiles (the 128-byte swizzle repeats every 8 rows of 128 bytes)
@@ -248,7 +293,8 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
   unsigned char *gbase = smem_raw + (base - raw);
   const alto_u32 s_a = base;                               // [STAGES][BM][128] codes
   const alto_u32 s_b = s_a + STAGES * A_BYTES;             // [STAGES][BN][128] codes
-  float *sc_a = (float *)(gbase + STAGES * (A_BYTES + B_BYTES)); // [STAGES][BM]
+  const alto_u32 s_epi = s_b + STAGES * B_BYTES;           // [2 warpgroups][2][64][64] bytes
+  float *sc_a = (float *)(gbase + STAGES * (A_BYTES + B_BYTES) + EPI_BYTES); // [STAGES][BM]
   float *sc_b = sc_a + STAGES * BM;                        // [STAGES][SB]
   const alto_u32 bar_full = smem_addr(sc_b + STAGES * SB); // [STAGES] u64
   const alto_u32 bar_empty = bar_full + STAGES * 8;        // [STAGES] u64
@@ -343,7 +389,8 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
   // block's wgmma run during this one's promotion, measured no faster at 128 columns: the two
   // consumer warpgroups already overlap each other's promotion; bench/NOTES.md.)
   float acc[NACC], tot[SPLIT * NACC];
-  alto_u32 it = 0;
+  alto_u32 it = 0, epi_n = 0; // K blocks consumed; TMA epilogue chunks issued (buffer parity)
+  const bool epi_issuer = threadIdx.x % 128 == 0;
   for (alto_i64 t = t0; t < tiles; t += tstep) {
     int tm, tn;
     tile_of<GROUP_M>(t, tiles_mc, a.tiles_n, tm, tn);
@@ -423,7 +470,38 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
     const alto_i64 r0 = (alto_i64)tm * BM + r_in;
     const alto_i64 cbase = (alto_i64)tn * BN + c_in;
     const bool pair_ok = (a.ldc % 2) == 0;
-    if (ACCUM) {
+    if (TMA_EPI && a.c_tma) {
+      const int lr = wq * 16 + lane / 4; // this thread's rows in the warpgroup's 64: lr, lr + 8
+#pragma unroll
+      for (int ch = 0; ch < BN / CCOLS; ch++, epi_n++) {
+        const alto_u32 buf = s_epi + (alto_u32)(cw * 2 + (epi_n & 1)) * 4096u;
+        if (epi_issuer)
+          bulk_wait_read<1>(); // the store issued from this buffer two chunks ago has read it
+        wg_sync(cw);
+#pragma unroll
+        for (int g = 0; g < CCOLS / 8; g++) {
+          const int j = ch * (CCOLS / 8) + g;
+          if (OUT_F32) {
+            const int bb = g * 32 + c_in * 4;
+            asm volatile("st.shared.v2.f32 [%0], {%1, %2};" ::"r"(buf + swz64(lr, bb)),
+                         "f"(tot[4 * j]), "f"(tot[4 * j + 1]) : "memory");
+            asm volatile("st.shared.v2.f32 [%0], {%1, %2};" ::"r"(buf + swz64(lr + 8, bb)),
+                         "f"(tot[4 * j + 2]), "f"(tot[4 * j + 3]) : "memory");
+          } else {
+            const int bb = g * 16 + c_in * 2;
+            asm volatile("st.shared.b32 [%0], %1;" ::"r"(buf + swz64(lr, bb)),
+                         "r"(pack_bf16x2(tot[4 * j], tot[4 * j + 1])) : "memory");
+            asm volatile("st.shared.b32 [%0], %1;" ::"r"(buf + swz64(lr + 8, bb)),
+                         "r"(pack_bf16x2(tot[4 * j + 2], tot[4 * j + 3])) : "memory");
+          }
+        }
+        asm volatile("fence.proxy.async.shared::cta;" ::: "memory"); // visible to the TMA
+        wg_sync(cw);
+        const int x = tn * BN + ch * CCOLS, y = tm * BM + cw * 64;
+        if (epi_issuer && x < a.n && y < a.m) // (boxes wholly past the edges are not issued)
+          tma_store_2d<ACCUM>(&a.tma_c, x, y, buf);
+      }
+    } else if (ACCUM) {
       // C +=: the old values of EPI column groups are loaded together (one round trip per batch,
       // not per pair: a load after a store to C cannot be hoisted above it), then the sums stored
       constexpr int EPI = 8;
@@ -456,6 +534,8 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
       }
     }
   }
+  if (TMA_EPI && epi_issuer)
+    bulk_wait_all(); // the last stores have read the staging buffers (and are done)
   if (CLUSTER > 1)
     cluster_sync();
 }
