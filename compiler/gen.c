@@ -179,6 +179,8 @@ void alto_qkern_key(const alto_qkern *k, char *out, size_t n) {
       ALTO_KEY_(".rows_copy%s", k->rows_copy == 2 ? "_scales_t" : "");
     if (k->swiglu)
       ALTO_KEY_(".of_swiglu");
+    if (k->adamw)
+      ALTO_KEY_(".after_adamw");
     if (k->kind == ALTO_QKERN_DEQUANT && (k->scheme == ALTO_SCHEME_FP8_ROWWISE ||
                                           k->scheme == ALTO_SCHEME_FP8_TENSORWISE))
       ALTO_KEY_(".scale%d", k->scale_mode);
@@ -255,6 +257,9 @@ static alto_status alto_gen_check_(const alto_qkern *k) {
   if (k->swiglu && !(k->kind == ALTO_QKERN_ROWS && k->in_bf16 && k->scheme != ALTO_SCHEME_NVFP4))
     return alto_error(ALTO_ERR_INVALID_ARG,
                       "SwiGLU inputs: the rows kernel of bf16 values, MX or fp8_block");
+  if (k->adamw && !(alto_gen_tile128_(k) && k->block_c == 128 && !k->in_bf16))
+    return alto_error(ALTO_ERR_INVALID_ARG,
+                      "AdamW before the quantization: the fp8_block 128x128 kernel of fp32 values");
   if (k->rows_copy &&
       !(alto_gen_tile128_(k) && k->block_c == 1 && k->codes_t && k->in_bf16 &&
         k->dq_elem == ALTO_ELEM_E2M1 && (k->rows_copy == 1 || k->rows_copy == 2)))
@@ -316,13 +321,14 @@ alto_status alto_gen_quant(const alto_qkern *k, alto_gen_kernel *out) {
   case ALTO_QKERN_TILE: {
     if (alto_gen_tile128_(k)) {
       alto_gen_appendf(&s, &len, &cap,
-                       "  alto_quant_tile128<%s, %d, %s, %d, %s, %s, %s, %s, %d>(\n"
-                       "      a.x, a.codes, a.scales, a.cols, a.x_scales, a.codes2, (float *)a.scales2);\n",
+                       "  alto_quant_tile128<%s, %d, %s, %d, %s, %s, %s, %s, %d%s>(\n"
+                       "      a.x, a.codes, a.scales, a.cols, a.x_scales, a.codes2, (float *)a.scales2%s);\n",
                        alto_elem_enum_(k->elem), k->block_c, in, out->threads,
                        k->codes_t ? "true" : "false",
                        k->dq_elem != ALTO_ELEM_E2M1 ? alto_elem_enum_(k->dq_elem) : "0",
                        k->dq_scales_t ? "true" : "false", k->t_copy ? "true" : "false",
-                       k->rows_copy);
+                       k->rows_copy, k->adamw ? ", true" : "",
+                       k->adamw ? ",\n      a.opt_grad, a.opt_m, a.opt_v, a.opt_k" : "");
       break;
     }
     if (alto_gen_cols_(k)) {

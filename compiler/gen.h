@@ -56,6 +56,8 @@ typedef struct {
   int rows_copy;        /* TILE, FP8 128x1 with codes_t, bf16 2-D x: also the 1x128 quantization
                          * along the rows (codes2, scales2): 1 scales row-major, 2 MN-major */
   bool swiglu;          /* ROWS, bf16, not NVFP4: x is SwiGLU(x, x2), computed in the kernel */
+  bool adamw;           /* TILE, FP8 128x128 of fp32 x: x updated by an AdamW step first (the
+                         * optimizer quantizes the weights: opt_grad, opt_m, opt_v, opt_k) */
   alto_target target;
   char arch[16];        /* "sm_90a", "gfx90a" */
 } alto_qkern;

@@ -87,6 +87,14 @@ struct alto_exec_gpu {
   alto_dptr *wt_codes;  /* codes buffer of a weight -> its transposed copy (0: none; plan_w_t_) */
   alto_dptr *wt_scales; /* ... and of its 128x128 scale grid */
   int n_wt;
+  /* fp8_block weights quantized by the optimizer step (plan_wq_): their QUANTIZE's codes and
+   * scales live in memory of their own (pinned, not the arena) from one step to the next; the
+   * AdamW of the parameter writes them (quant_tile128.cuh ADAMW) and the forward's QUANTIZE is
+   * skipped while they are fresh (set by either, cleared when the parameter is written) */
+  alto_dptr *pinned; /* buffer -> its own memory (0: the arena's) */
+  int *wq_of;        /* parameter buffer -> its QUANTIZE node (-1: none) */
+  bool *wq_fresh;    /* parameter buffer -> its pinned codes are those of its current values */
+  int n_wq;
   uint8_t *rht_host;
   exec_gpu_rope_ ropes[4];
   int n_ropes;
@@ -115,6 +123,8 @@ static const alto_buffer *buf_(const alto_exec_gpu *e, int id) {
 }
 
 static alto_dptr ptr_(const alto_exec_gpu *e, int id) {
+  if (e->pinned && e->pinned[id])
+    return e->pinned[id];
   return e->arena + buf_(e, id)->offset;
 }
 
@@ -143,6 +153,8 @@ alto_status alto_exec_gpu_read(alto_exec_gpu *e, int id, void *host) {
 }
 
 alto_status alto_exec_gpu_write(alto_exec_gpu *e, int id, const void *host) {
+  if (e->wq_of && e->wq_of[id] >= 0)
+    e->wq_fresh[id] = false; /* its codes are re-quantized by the next forward */
   return e->real->i->h2d(e->real, ptr_(e, id), host, buf_(e, id)->bytes);
 }
 
@@ -353,6 +365,7 @@ static alto_status plan_rht_fusion_(alto_exec_gpu *e);
 static alto_status plan_codes_t_(alto_exec_gpu *e);
 static alto_status plan_requant_fusion_(alto_exec_gpu *e);
 static alto_status plan_w_t_(alto_exec_gpu *e);
+static alto_status plan_wq_(alto_exec_gpu *e);
 static alto_status plan_dual_(alto_exec_gpu *e);
 static alto_status plan_swiglu_(alto_exec_gpu *e);
 
@@ -390,6 +403,7 @@ static alto_status create_(alto_exec_gpu *e) {
   ALTO_TRY(plan_codes_t_(e));
   ALTO_TRY(plan_requant_fusion_(e));
   ALTO_TRY(plan_w_t_(e));
+  ALTO_TRY(plan_wq_(e));
   ALTO_TRY(plan_dual_(e));
   ALTO_TRY(plan_swiglu_(e));
   ALTO_TRY(upload_rope_tables_(e));
@@ -470,6 +484,12 @@ void alto_exec_gpu_free(alto_exec_gpu *e) {
     }
   free(e->wt_codes);
   free(e->wt_scales);
+  for (int i = 0; e->pinned && i < e->p->n_bufs && !e->record_only; i++)
+    if (e->pinned[i])
+      b->i->free(b, e->pinned[i]);
+  free(e->pinned);
+  free(e->wq_of);
+  free(e->wq_fresh);
   free(e->codes_t);
   free(e->scales_t);
   free(e->node_path);
@@ -542,6 +562,11 @@ static alto_gpu_rht rht_of_(const alto_exec_gpu *e, int idx, const alto_node *n)
 static alto_status run_quantize_(alto_exec_gpu *e, int idx, const alto_node *n) {
   alto_quant_spec spec = alto_exec_quantize_spec(n, e->seed, e->step);
   int src = n->in[0], ri = e->fused_into[idx];
+  const bool wq = e->wq_of && e->wq_of[src] == idx; /* a weight the optimizer quantizes */
+  if (wq && e->wq_fresh[src])
+    return ALTO_OK;
+  if (wq)
+    e->wq_fresh[src] = true; /* (this quantization makes its codes those of its values) */
   alto_gpu_rht r = {0};
   if (ri == -2) /* written by the QUANTIZE before it (plan_dual_) */
     return ALTO_OK;
@@ -817,6 +842,44 @@ static alto_status plan_w_t_(alto_exec_gpu *e) {
     e->n_wt++;
   }
   return ALTO_OK;
+}
+
+/* The fp8_block weights whose 128x128 QUANTIZE (with the transposed copy of plan_w_t_) reads
+ * the parameter itself, once per step: their codes and scales get memory of their own, which the
+ * optimizer step writes (AdamW and the quantization in one kernel, reading the parameter once);
+ * the next forward skips the QUANTIZE. Dims multiples of 128; not with check_quant. */
+static alto_status plan_wq_(alto_exec_gpu *e) {
+  const alto_plan *p = e->p;
+  const size_t nb = (size_t)(p->n_bufs ? p->n_bufs : 1);
+  e->pinned = alto_xcalloc(nb, sizeof *e->pinned);
+  e->wq_of = alto_xmalloc(nb * sizeof *e->wq_of);
+  e->wq_fresh = alto_xcalloc(nb, sizeof *e->wq_fresh);
+  for (size_t i = 0; i < nb; i++)
+    e->wq_of[i] = -1;
+  if (e->o.check_quant)
+    return ALTO_OK;
+  int *uses = alto_xcalloc(nb, sizeof *uses); /* QUANTIZE nodes reading each buffer */
+  for (int i = 0; i < p->n_nodes; i++)
+    if (p->nodes[i].op == ALTO_OP_QUANTIZE)
+      uses[p->nodes[i].in[0]]++;
+  for (int i = 0; i < p->n_nodes; i++) {
+    const alto_node *q = &p->nodes[i];
+    const int w = q->op == ALTO_OP_QUANTIZE ? q->in[0] : -1;
+    if (w < 0 || buf_(e, w)->kind != ALTO_BUF_PARAM || buf_(e, w)->dtype != ALTO_DT_F32 ||
+        uses[w] != 1 || !e->wt_codes[q->out[0]] || e->fused_into[i] != -1 || q->rank != 2 ||
+        q->shape[0] % 128 || q->shape[1] % 128)
+      continue;
+    ALTO_TRY(e->b->i->alloc(e->b, buf_(e, q->out[0])->bytes, &e->pinned[q->out[0]]));
+    ALTO_TRY(e->b->i->alloc(e->b, buf_(e, q->out[1])->bytes, &e->pinned[q->out[1]]));
+    e->wq_of[w] = i;
+    e->n_wq++;
+  }
+  free(uses);
+  return ALTO_OK;
+}
+
+int alto_exec_gpu_weights_by_optimizer(const alto_exec_gpu *e) {
+  return e->n_wq;
 }
 
 /* QUANTIZE dY 1x128 along N (dgrad) followed at once by QUANTIZE dY 128x1 along M written
@@ -1342,9 +1405,24 @@ alto_status alto_exec_gpu_optimizer_step(alto_exec_gpu *e, const alto_adamw_hpar
                       (long long)step);
   for (int i = e->p->n_bwd_end; i < e->p->n_nodes; i++) {
     const alto_node *n = &e->p->nodes[i];
-    if (n->op == ALTO_OP_ADAMW)
-      ALTO_TRY(alto_ops_gpu_adamw(e->b, ptr_(e, n->in[0]), ptr_(e, n->in[1]), ptr_(e, n->in[2]),
+    if (n->op != ALTO_OP_ADAMW)
+      continue;
+    const int w = n->in[0], qi = e->wq_of[w];
+    if (qi < 0) {
+      ALTO_TRY(alto_ops_gpu_adamw(e->b, ptr_(e, w), ptr_(e, n->in[1]), ptr_(e, n->in[2]),
                                   ptr_(e, n->in[3]), n->shape[0], h, step, e->grad_scale));
+      continue;
+    }
+    /* the step and the weight's quantization for the next forward, one kernel */
+    const alto_node *q = &e->p->nodes[qi];
+    alto_quant_spec spec = alto_exec_quantize_spec(q, e->seed, e->step);
+    alto_tensor_view v = view_(e, w, q->shape, q->rank);
+    alto_gpu_quantized qo = {ptr_(e, q->out[0]), ptr_(e, q->out[1]), 0, 0, false, false,
+                             e->wt_codes[q->out[0]], e->wt_scales[q->out[0]]};
+    alto_adamw_k k = alto_ops_gpu_adamw_scalars(h, step, e->grad_scale);
+    ALTO_TRY(alto_gpu_quantize_adamw(e->b, &spec, &v, ptr_(e, w), ptr_(e, n->in[1]),
+                                     ptr_(e, n->in[2]), ptr_(e, n->in[3]), &k, &qo));
+    e->wq_fresh[w] = true;
   }
   e->grad_scale = 1.0f;
   return ALTO_OK;
@@ -1477,6 +1555,8 @@ static alto_status record_(alto_exec_gpu *e, alto_jit_recorder *rec) {
   alto_jit_record(NULL);
   e->recording = false;
   e->b = saved;
+  for (int i = 0; e->wq_fresh && i < e->p->n_bufs; i++) /* nothing was computed */
+    e->wq_fresh[i] = false;
   return s;
 }
 

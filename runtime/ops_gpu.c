@@ -257,22 +257,25 @@ alto_status alto_ops_gpu_cross_entropy(alto_backend *b, alto_elem dtype, alto_dp
 }
 
 /* ---- optimizer ---------------------------------------------------------------------------- */
+alto_adamw_k alto_ops_gpu_adamw_scalars(const alto_adamw_hparams *h, int64_t step,
+                                        float grad_scale) {
+  /* the CPU's scalars, computed the CPU's way (runtime/cpu/ops.c) */
+  double bc1 = 1.0 - pow(h->beta1, (double)step), bc2 = 1.0 - pow(h->beta2, (double)step);
+  alto_adamw_k k = {{(float)h->beta1, (float)h->beta2, (float)(1.0 - h->lr * h->weight_decay),
+                     (float)(h->lr / bc1), (float)sqrt(bc2), (float)h->eps, grad_scale, 0.0f}};
+  return k;
+}
+
 alto_status alto_ops_gpu_adamw(alto_backend *b, alto_dptr param, alto_dptr grad, alto_dptr m,
                                alto_dptr v, int64_t N, const alto_adamw_hparams *h, int64_t step,
                                float grad_scale) {
   ALTO_TRY(ops_gpu_dims_("AdamW", N, 0));
   if (step < 1)
     return alto_error(ALTO_ERR_INVALID_ARG, "AdamW: step %lld (counted from 1)", (long long)step);
-  /* the CPU's scalars, computed the CPU's way (runtime/cpu/ops.c) */
-  double bc1 = 1.0 - pow(h->beta1, (double)step), bc2 = 1.0 - pow(h->beta2, (double)step);
   alto_opargs a = {.out = param, .out2 = m, .out3 = v, .in = grad, .rows = N};
-  a.s[0] = (float)h->beta1;
-  a.s[1] = (float)h->beta2;
-  a.s[2] = (float)(1.0 - h->lr * h->weight_decay);
-  a.s[3] = (float)(h->lr / bc1);
-  a.s[4] = (float)sqrt(bc2);
-  a.s[5] = (float)h->eps;
-  a.s[6] = grad_scale;
+  alto_adamw_k sc = alto_ops_gpu_adamw_scalars(h, step, grad_scale);
+  for (int i = 0; i < 7; i++)
+    a.s[i] = sc.k[i];
   alto_opkern k = ops_gpu_kern_(b, ALTO_OPKERN_ADAMW, false);
   return ops_gpu_launch_(b, &k, &a, N, 0);
 }

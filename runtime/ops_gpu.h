@@ -23,6 +23,7 @@
 #include "runtime/backend.h"
 #include "runtime/cpu/ops.h"
 #include "runtime/cpu/quant.h"
+#include "templates/common/alto_qargs.h"
 
 /* ---- embedding ---------------------------------------------------------------------------- */
 /* out (M, C) `dtype` = table (V, C) fp32 [tokens (M,) int32]: fp32 bits copied, or each value
@@ -87,6 +88,10 @@ alto_status alto_ops_gpu_cross_entropy(alto_backend *b, alto_elem dtype, alto_dp
                                        alto_dptr targets, int64_t M, int64_t V);
 
 /* ---- optimizer ---------------------------------------------------------------------------- */
+/* The scalars of the AdamW step `step` (from 1) as the kernels take them (alto_adamw_k: b1, b2,
+ * decay, step_size, sqrt_bc2, eps, grad_scale), computed as the CPU computes them. */
+alto_adamw_k alto_ops_gpu_adamw_scalars(const alto_adamw_hparams *h, int64_t step,
+                                        float grad_scale);
 /* One AdamW step, the CPU's bits. param, grad, m, v (N,) fp32; m, v updated in place. The step
  * reads grad * grad_scale (1: grad as it is): the bits of alto_ops_gpu_scale by grad_scale then
  * the step, without that pass (grad itself is left as it is). */

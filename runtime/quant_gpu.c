@@ -287,6 +287,31 @@ alto_status alto_gpu_quantize(alto_backend *b, const alto_quant_spec *spec,
   return st;
 }
 
+alto_status alto_gpu_quantize_adamw(alto_backend *b, const alto_quant_spec *spec,
+                                    const alto_tensor_view *x, alto_dptr param, alto_dptr grad,
+                                    alto_dptr m, alto_dptr v, const alto_adamw_k *k,
+                                    const alto_gpu_quantized *q) {
+  ALTO_TRY(alto_gpu_quantize_check(b, spec, x, NULL, NULL));
+  alto_qkern ks[ALTO_QUANT_MAX_KERNELS];
+  int nk = alto_quant_kernels(spec, x->dtype, NULL, b->target, b->arch, ks);
+  if (x->ndim != 2 || x->dtype != ALTO_ELEM_F32 || x->dims[0] % 128 || x->dims[1] % 128 ||
+      spec->scheme != ALTO_SCHEME_FP8_BLOCK || !spec->block2d || nk != 1 ||
+      ks[0].kind != ALTO_QKERN_TILE || !q->codes_tr != !q->scales_tr)
+    return alto_error(ALTO_ERR_INVALID_ARG,
+                      "AdamW then quantization: fp8_block 128x128 blocks of a 2-D fp32 parameter "
+                      "whose dims are multiples of 128 (a transposed copy: codes and scales)");
+  ks[0].adamw = true;
+  ks[0].t_copy = q->codes_tr != 0;
+  alto_qargs a = alto_qargs_of_(x, param, q->codes, q->scales);
+  a.codes2 = q->codes_tr;
+  a.scales2 = q->scales_tr;
+  a.opt_grad = grad;
+  a.opt_m = m;
+  a.opt_v = v;
+  a.opt_k = *k;
+  return alto_launch_(b, &ks[0], &a);
+}
+
 alto_status alto_gpu_quantize_swiglu(alto_backend *b, const alto_quant_spec *spec,
                                      const alto_tensor_view *x, alto_dptr a, alto_dptr bd,
                                      const alto_gpu_quantized *q) {

@@ -6,6 +6,7 @@
 
 #include "compiler/gen.h"
 #include "runtime/backend.h"
+#include "templates/common/alto_qargs.h"
 #include "runtime/cpu/quant.h"
 
 /* Device buffers of a quantized tensor, sized per alto_quant_layout_of. */
@@ -76,6 +77,14 @@ alto_status alto_gpu_requantize(alto_backend *b, const alto_quant_spec *spec,
                                 const alto_tensor_view *x, const alto_quant_spec *from,
                                 alto_dptr in_codes, alto_dptr in_scales, bool in_scales_t,
                                 const alto_gpu_quantized *q);
+/* One AdamW step of the fp32 parameter `param` (2-D, dims multiples of 128; grad, m, v of its
+ * shape, m and v updated; k: alto_ops_gpu_adamw_scalars) with the updated parameter quantized
+ * fp8_block 128x128 (and its transposed copy when q->codes_tr): param read once, the bits of
+ * alto_ops_gpu_adamw then alto_gpu_quantize (quant_tile128.cuh ADAMW). x: param's view. */
+alto_status alto_gpu_quantize_adamw(alto_backend *b, const alto_quant_spec *spec,
+                                    const alto_tensor_view *x, alto_dptr param, alto_dptr grad,
+                                    alto_dptr m, alto_dptr v, const alto_adamw_k *k,
+                                    const alto_gpu_quantized *q);
 /* x = SwiGLU(a, b) quantized along its last dim without x in memory (quant_rows_swiglu.cuh):
  * the bits of the SWIGLU op then alto_gpu_quantize. x: the view of SwiGLU's output (shape only,
  * bf16); a, b: its inputs, bf16 of that shape. MX and fp8_block 1-D blocks along the last dim

@@ -198,6 +198,10 @@ int alto_quant_matrix_kernels(alto_target target, const char *arch, alto_qkern *
       alto_quant_kernels(&s, dts[d], NULL, target, arch, ks);
       ks[0].t_copy = true;
       alto_kadd_(out, max, &n, &ks[0]);
+      if (dts[d] == ALTO_ELEM_F32) { /* the weights quantized by the optimizer step */
+        ks[0].adamw = true;
+        alto_kadd_(out, max, &n, &ks[0]);
+      }
     }
   /* the rows kernels of SwiGLU's output from its inputs (bf16): fp8_block (both scale layouts),
    * MXFP4 (RNE and SR), MXFP8 */

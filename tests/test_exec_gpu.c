@@ -247,6 +247,48 @@ static void one_step_(const case_ *c) {
     printf("  %-22s %d of %d RHT nodes fused, %d operands quantized transposed, %d scale grids "
            "MN-major: the same loss and gradient bits as the plan's layouts\n", "", fused, rhts, tr,
            mn);
+    /* fp8_block weights quantized by the optimizer step: an AdamW step and a forward + backward
+     * of both executors (the fused one skips the weights' QUANTIZE after its AdamW wrote their
+     * codes), then every weight rewritten and a forward + backward (which must quantize them
+     * again): the same weights, moments, loss and gradient bits */
+    int wq = alto_exec_gpu_weights_by_optimizer(ex[0]);
+    CHECKF(alto_exec_gpu_weights_by_optimizer(ex[1]) == 0, "check_quant: %d weights by AdamW",
+           alto_exec_gpu_weights_by_optimizer(ex[1]));
+    if (strstr(c->recipe, "fp8_block"))
+      CHECKF(wq == 6 * 7, "%d weights quantized by the optimizer step", wq);
+    alto_adamw_hparams h2 = {3e-3, 0.9, 0.95, 1e-8, 0.1};
+    int sdiff = 0;
+    for (int round = 0; round < 2; round++) {
+      if (round == 1)
+        for (int i = 0; i < np; i++) { /* new weights, written to both */
+          int id = alto_exec_gpu_find(ex[1], alto_exec_param_name(cpu, i));
+          float *w = read_f32_(ex[1], id);
+          int64_t n = alto_exec_gpu_buffer(ex[1], id)->bytes / 4;
+          for (int64_t j = 0; j < n; j++)
+            w[j] *= 0.75f;
+          for (int k = 0; k < 2; k++)
+            CHECK(alto_exec_gpu_write(ex[k], id, w) == ALTO_OK);
+          free(w);
+        }
+      for (int k = 0; k < 2; k++) {
+        if (round == 0)
+          CHECKF(alto_exec_gpu_optimizer_step(ex[k], &h2, 1) == ALTO_OK, "%s", alto_last_error());
+        CHECKF(alto_exec_gpu_forward_backward(ex[k], 4 + round, &lx[k]) == ALTO_OK, "%s",
+               alto_last_error());
+      }
+      sdiff += memcmp(&lx[0], &lx[1], sizeof lx[0]) != 0;
+      for (int i = 0; i < l.plan.n_bufs; i++) {
+        const alto_buffer *b = &l.plan.bufs[i];
+        if (b->kind != ALTO_BUF_PARAM && b->kind != ALTO_BUF_OPT_STATE && b->kind != ALTO_BUF_GRAD)
+          continue;
+        float *a0 = read_f32_(ex[0], i), *a1 = read_f32_(ex[1], i);
+        sdiff += memcmp(a0, a1, b->bytes) != 0;
+        free(a0), free(a1);
+      }
+    }
+    CHECKF(sdiff == 0, "weights quantized by the optimizer: %d losses / tensors differ", sdiff);
+    printf("  %-22s %d weights quantized by the optimizer step: a step after it and one after "
+           "rewriting the weights give the same bits\n", "", wq);
     alto_exec_gpu_free(ex[0]);
     alto_exec_gpu_free(ex[1]);
     /* the same layouts with alto's own FP8 GEMM allowed (it runs on the step's operands to be

@@ -7,6 +7,7 @@
 
 #include "runtime/cpu/ops.h"
 #include "runtime/cpu/quant.h"
+#include "runtime/ops_gpu.h"
 #include "runtime/quant_gpu.h"
 #include "runtime/quant_matrix.h"
 #include "tests/gpu_util.h"
@@ -573,6 +574,91 @@ static void test_scales_t(void) {
       }
 }
 
+/* AdamW and the weights' 128x128 quantization in one kernel (alto_gpu_quantize_adamw, the optimizer
+ * step of fp8_block weights): the parameter, moments, codes, scales and transposed copies equal
+ * the CPU's alto_op_adamw (on the gradient times the clip factor, rounded in fp32 as the executor's
+ * clip does) followed by its quantization; clip factors 1 and 0.5; inputs with outliers and
+ * specials (a NaN's payload may differ between the CPU and the GPU, not its being a NaN); guard
+ * bytes. */
+static void test_adamw_quant(void) {
+  if (!selected("adamw"))
+    return;
+  const int64_t shapes[2][2] = {{quick ? 1024 : 2048, 8192}, {512, 2048}};
+  const alto_adamw_hparams h = {3e-3, 0.9, 0.95, 1e-8, 0.1};
+  for (int si = 0; si < 2; si++)
+    for (int cf = 0; cf < 2; cf++) {
+      const int64_t R = shapes[si][0], C = shapes[si][1], n = R * C, ns = (R / 128) * (C / 128);
+      const float gscale = cf ? 0.5f : 1.0f;
+      const int64_t step = 7;
+      float *w, *g, *m, *v;
+      uint16_t *wb, *gb;
+      alto_tensor_view x = make_2d_(R, C, ALTO_ELEM_F32, &w, &wb);
+      make_2d_(R, C, ALTO_ELEM_F32, &g, &gb);
+      m = malloc((size_t)n * 4), v = malloc((size_t)n * 4);
+      for (int64_t i = 0; i < n; i++) {
+        m[i] = 0.01f * (float)(alto_test_uniform(&rng) - 0.5);
+        v[i] = 1e-4f * (float)alto_test_uniform(&rng);
+      }
+      gpu_buf gw = gpu_alloc(B, (size_t)n * 4), gg = gpu_alloc(B, (size_t)n * 4),
+              gm = gpu_alloc(B, (size_t)n * 4), gv = gpu_alloc(B, (size_t)n * 4),
+              gc = gpu_alloc(B, (size_t)n), gs = gpu_alloc(B, (size_t)ns * 4),
+              gct = gpu_alloc(B, (size_t)n), gst = gpu_alloc(B, (size_t)ns * 4);
+      gpu_upload(B, gw, w), gpu_upload(B, gg, g), gpu_upload(B, gm, m), gpu_upload(B, gv, v);
+      /* the CPU: the clip's fp32 multiply, the step, the quantization */
+      float *gsc = malloc((size_t)n * 4);
+      for (int64_t i = 0; i < n; i++)
+        gsc[i] = g[i] * gscale;
+      alto_op_adamw(w, gsc, m, v, n, &h, step);
+      alto_quant_spec spec = alto_quant_spec_default(ALTO_SCHEME_FP8_BLOCK);
+      spec.block2d = true;
+      alto_quantized ref;
+      CHECKF(alto_cpu_quantize(&spec, &x, &ref) == ALTO_OK, "%s", alto_last_error());
+      alto_gpu_quantized q = {gpu_ptr(gc), gpu_ptr(gs), 0, 0, false, false, gpu_ptr(gct),
+                              gpu_ptr(gst)};
+      alto_adamw_k k = alto_ops_gpu_adamw_scalars(&h, step, gscale);
+      alto_status st = alto_gpu_quantize_adamw(B, &spec, &x, gpu_ptr(gw), gpu_ptr(gg), gpu_ptr(gm),
+                                               gpu_ptr(gv), &k, &q);
+      CHECKF(st == ALTO_OK && B->i->sync(B) == ALTO_OK, "adamw: %s", alto_last_error());
+      float *w2 = malloc((size_t)n * 4), *m2 = malloc((size_t)n * 4), *v2 = malloc((size_t)n * 4);
+      uint8_t *c = malloc((size_t)n), *ct = malloc((size_t)n), *want = malloc((size_t)n);
+      float *sc = malloc((size_t)ns * 4), *sct = malloc((size_t)ns * 4), *swant = malloc((size_t)ns * 4);
+      gpu_download(B, w2, gw, "adamw param"), gpu_download(B, m2, gm, "adamw m");
+      gpu_download(B, v2, gv, "adamw v"), gpu_download(B, c, gc, "adamw codes");
+      gpu_download(B, ct, gct, "adamw copy"), gpu_download(B, sc, gs, "adamw scales");
+      gpu_download(B, sct, gst, "adamw scales copy");
+      transpose_(want, ref.codes, R, C, 1);
+      transpose_(swant, ref.scales, R / 128, C / 128, 4);
+      int64_t sd = 0; /* bits differ (a NaN's payload aside: the inputs hold NaNs) */
+      for (int64_t i = 0; i < n; i++) {
+        const float a[3] = {w[i], m[i], v[i]}, b[3] = {w2[i], m2[i], v2[i]};
+        for (int t = 0; t < 3; t++)
+          sd += memcmp(&a[t], &b[t], 4) != 0 && !(isnan(a[t]) && isnan(b[t]));
+      }
+      const bool step_ok = sd == 0;
+      const bool q_ok = first_diff(ref.codes, c, n) < 0 && first_diff(want, ct, n) < 0 &&
+                        memcmp(sc, ref.scales, (size_t)ns * 4) == 0 &&
+                        memcmp(sct, swant, (size_t)ns * 4) == 0;
+      CHECKF(step_ok && q_ok, "adamw [%lld x %lld] clip %g: step %s, quantization %s", (long long)R,
+             (long long)C, gscale, step_ok ? "ok" : "differs", q_ok ? "ok" : "differs");
+      fprintf(stderr, "  %-4s AdamW + fp8_block 128x128 + transposed copy [%lld x %lld] clip %g\n",
+              step_ok && q_ok ? "ok" : "FAIL", (long long)R, (long long)C, gscale);
+      if (si == 1 && cf == 0) { /* bf16 parameters and 1-D blocks are refused */
+        alto_quant_spec rows = alto_quant_spec_default(ALTO_SCHEME_FP8_BLOCK);
+        CHECK(alto_gpu_quantize_adamw(B, &rows, &x, gpu_ptr(gw), gpu_ptr(gg), gpu_ptr(gm),
+                                      gpu_ptr(gv), &k, &q) == ALTO_ERR_INVALID_ARG);
+        alto_tensor_view xb = x;
+        xb.dtype = ALTO_ELEM_BF16;
+        CHECK(alto_gpu_quantize_adamw(B, &spec, &xb, gpu_ptr(gw), gpu_ptr(gg), gpu_ptr(gm),
+                                      gpu_ptr(gv), &k, &q) == ALTO_ERR_INVALID_ARG);
+      }
+      gpu_free(B, &gw), gpu_free(B, &gg), gpu_free(B, &gm), gpu_free(B, &gv);
+      gpu_free(B, &gc), gpu_free(B, &gs), gpu_free(B, &gct), gpu_free(B, &gst);
+      free(w), free(wb), free(g), free(gb), free(m), free(v), free(gsc), free(w2), free(m2);
+      free(v2), free(c), free(ct), free(want), free(sc), free(sct), free(swant);
+      alto_quantized_free(&ref);
+    }
+}
+
 /* fp8_block 128x128 with a transposed copy (alto_gpu_quantized.codes_tr / scales_tr: the weights'
  * operand of dgrad): codes and scales as the CPU's, the copies as the CPU's transposed, fp32 and
  * bf16 inputs; a copy without its scales is refused. */
@@ -746,6 +832,7 @@ int main(int argc, char **argv) {
   RUN(test_scales_t);
   RUN(test_requant);
   RUN(test_weight_copy);
+  RUN(test_adamw_quant);
   alto_backend_close(B);
   return alto_test_finish();
 }

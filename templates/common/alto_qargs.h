@@ -12,6 +12,12 @@
 #define ALTO_DPTR(T) alto_u64
 #endif
 
+/* The scalars of one AdamW step, as the host computes them (runtime/ops_gpu.c): b1, b2, decay,
+ * step_size, sqrt_bc2, eps, the gradient's factor; k[7] unused. */
+typedef struct {
+  float k[8];
+} alto_adamw_k;
+
 typedef struct {
   ALTO_DPTR(const void) x;        /* input [rows, cols] (bf16 or fp32) */
   ALTO_DPTR(void) y;              /* dequantized / fake-quantized output */
@@ -31,6 +37,12 @@ typedef struct {
   alto_u64 stream2;
   ALTO_DPTR(const float) x_scales; /* re-quantization: the input codes' fp32 1x128 scales */
   ALTO_DPTR(const void) x2;       /* SwiGLU rows kernel: b of y = SwiGLU(x, b) */
+  /* AdamW fused into the weights' 128x128 quantization: x is the fp32 parameter, updated in place
+   * (ops/optim.cuh's step) from its gradient and moments, and the updated values are quantized */
+  ALTO_DPTR(const float) opt_grad;
+  ALTO_DPTR(float) opt_m;
+  ALTO_DPTR(float) opt_v;
+  alto_adamw_k opt_k;
 } alto_qargs;
 
 #endif

@@ -16,21 +16,30 @@
 
 #include "ops/ops_common.cuh"
 
-// gscale: the gradient as read is grad * gscale, rounded as alto_scale rounds it (the clip factor
-// folded into the step instead of a pass of its own; 1 leaves the gradient exact).
+// One element of the step: the new parameter from param p, gradient g (read as g * k[6]), and the
+// moments m and v (updated). k: the step's scalars {b1, b2, decay, step_size, sqrt_bc2, eps,
+// gscale}; gscale: the clip factor folded into the step instead of a pass of its own, rounded as
+// alto_scale rounds it (1 leaves the gradient exact).
+__device__ __forceinline__ float alto_adamw_elem(float p, float gr, float &m, float &v,
+                                                 const float *k) {
+  const float c1 = ALTO_FSUB(1.0f, k[0]), c2 = ALTO_FSUB(1.0f, k[1]);
+  const float g = ALTO_FMUL(gr, k[6]);
+  m = ALTO_FADD(ALTO_FMUL(k[0], m), ALTO_FMUL(c1, g));
+  v = ALTO_FADD(ALTO_FMUL(k[1], v), ALTO_FMUL(ALTO_FMUL(c2, g), g));
+  const float denom = ALTO_FADD(ALTO_FDIV(ALTO_FSQRT(v), k[4]), k[5]);
+  return ALTO_FSUB(ALTO_FMUL(p, k[2]), ALTO_FMUL(k[3], ALTO_FDIV(m, denom)));
+}
+
 __device__ __forceinline__ void alto_adamw(float *param, const float *grad, float *m, float *v,
                                            alto_i64 n, float b1, float b2, float decay,
                                            float step_size, float sqrt_bc2, float eps,
                                            float gscale) {
-  const float c1 = ALTO_FSUB(1.0f, b1), c2 = ALTO_FSUB(1.0f, b2);
+  const float k[7] = {b1, b2, decay, step_size, sqrt_bc2, eps, gscale};
   ALTO_OPS_GRID_STRIDE_(i, n) {
-    const float g = ALTO_FMUL(grad[i], gscale);
-    const float mi = ALTO_FADD(ALTO_FMUL(b1, m[i]), ALTO_FMUL(c1, g));
-    const float vi = ALTO_FADD(ALTO_FMUL(b2, v[i]), ALTO_FMUL(ALTO_FMUL(c2, g), g));
+    float mi = m[i], vi = v[i];
+    param[i] = alto_adamw_elem(param[i], grad[i], mi, vi, k);
     m[i] = mi;
     v[i] = vi;
-    const float denom = ALTO_FADD(ALTO_FDIV(ALTO_FSQRT(vi), sqrt_bc2), eps);
-    param[i] = ALTO_FSUB(ALTO_FMUL(param[i], decay), ALTO_FMUL(step_size, ALTO_FDIV(mi, denom)));
   }
 }
 

@@ -27,6 +27,8 @@
 #ifndef ALTO_QUANT_TILE128_CUH
 #define ALTO_QUANT_TILE128_CUH
 
+#include "common/alto_qargs.h"
+#include "ops/optim.cuh"
 #include "quant/dequant.cuh"
 #include "quant/quant_codes.cuh"
 #include "quant/quant_rows.cuh"
@@ -83,14 +85,23 @@ __device__ __forceinline__ void alto_t128_tr4_(const alto_u32 a[4], alto_u32 b[4
 // cols] and scales2 [rows, cols / 128] (ROWS_COPY 1) or MN-major [cols / 128, rows] (2), with
 // quant_rows.cuh's steps (the amax of a row's 128 values over the 16 threads that hold it, then
 // alto_encode8_): the bits of the rows kernel.
+//
+// ADAMW (128x128 blocks of fp32 x: the weights, quantized by the optimizer step): x is the
+// parameter, read once, updated in place with ops/optim.cuh's element step from opt_grad and the
+// moments opt_m, opt_v (updated too) and the step's scalars opt_k, and the updated values are
+// quantized: the bits of the AdamW kernel followed by this kernel on its output.
 template <int ELEM, int BC, bool IN_BF16, int NT, bool TRANS = false, int DQ_ELEM = 0,
-          bool DQ_SCALES_T = false, bool TRANS_COPY = false, int ROWS_COPY = 0>
+          bool DQ_SCALES_T = false, bool TRANS_COPY = false, int ROWS_COPY = 0, bool ADAMW = false>
 __device__ __forceinline__ void alto_quant_tile128(const void *__restrict__ x,
                                                    alto_u8 *__restrict__ codes,
                                                    void *__restrict__ scales, alto_idx cols,
                                                    const float *__restrict__ x_scales = nullptr,
                                                    alto_u8 *__restrict__ codes2 = nullptr,
-                                                   float *__restrict__ scales2 = nullptr) {
+                                                   float *__restrict__ scales2 = nullptr,
+                                                   const float *__restrict__ opt_grad = nullptr,
+                                                   float *__restrict__ opt_m = nullptr,
+                                                   float *__restrict__ opt_v = nullptr,
+                                                   alto_adamw_k opt_k = alto_adamw_k{}) {
   constexpr int B = 128;
   constexpr int V = IN_BF16 ? 8 : 4; // columns per thread: 16 bytes of a row
   constexpr int LPR = B / V;         // threads per tile row
@@ -103,6 +114,7 @@ __device__ __forceinline__ void alto_quant_tile128(const void *__restrict__ x,
   static_assert(!TRANS_COPY || (BC == B && !TRANS && P == 8 && V % 4 == 0),
                 "a transposed copy: 128x128, 8 rows");
   static_assert(!ROWS_COPY || (TRANS && IN_BF16 && !DQ_ELEM), "a row copy: 128x1 transposed, bf16");
+  static_assert(!ADAMW || (BC == B && !IN_BF16 && !DQ_ELEM), "AdamW: 128x128 blocks of fp32");
   constexpr bool STAGE = TRANS || TRANS_COPY; // the transposed codes go through shared memory
   // 128x1: amax partials [row group][column], then the column scales; 128x128: one amax per warp.
   __shared__ float s_part[BC == 1 ? RPP * B : NW];
@@ -135,6 +147,24 @@ __device__ __forceinline__ void alto_quant_tile128(const void *__restrict__ x,
         w[p][q] = alto_dq_bf16x2_(alto_dq_apply_<ALTO_DQ_FP8_BLOCK>(v0, d),
                                   alto_dq_apply_<ALTO_DQ_FP8_BLOCK>(v1, d));
       }
+    }
+  } else if constexpr (ADAMW) { // the step's new values (2-D blocks: all V = 4 columns exist)
+    float *param = (float *)x;
+#pragma unroll
+    for (int p = 0; p < P; p++) {
+      const alto_idx e = (r0 + ALTO_T128_ROW_(p)) * cols + c;
+      const float4 x4 = *(const float4 *)(param + e), g4 = *(const float4 *)(opt_grad + e);
+      float4 m4 = *(const float4 *)(opt_m + e), v4 = *(const float4 *)(opt_v + e);
+      float4 y4;
+      y4.x = alto_adamw_elem(x4.x, g4.x, m4.x, v4.x, opt_k.k);
+      y4.y = alto_adamw_elem(x4.y, g4.y, m4.y, v4.y, opt_k.k);
+      y4.z = alto_adamw_elem(x4.z, g4.z, m4.z, v4.z, opt_k.k);
+      y4.w = alto_adamw_elem(x4.w, g4.w, m4.w, v4.w, opt_k.k);
+      *(float4 *)(param + e) = y4;
+      *(float4 *)(opt_m + e) = m4;
+      *(float4 *)(opt_v + e) = v4;
+      w[p][0] = alto_f32_bits(y4.x), w[p][1] = alto_f32_bits(y4.y);
+      w[p][2] = alto_f32_bits(y4.z), w[p][3] = alto_f32_bits(y4.w);
     }
   } else if (full) {
 #pragma unroll
