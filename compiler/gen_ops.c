@@ -122,6 +122,8 @@ void alto_opkern_key(const alto_opkern *k, char *out, size_t n) {
     ALTO_OKEY_(".e%d", k->elem_bytes);
   if (k->kind == ALTO_OPKERN_CE_ROWS_CL)
     ALTO_OKEY_(".e%d.k%d", k->per_thread, k->cluster);
+  if (k->kind == ALTO_OPKERN_ADAMW && k->copy_bf16)
+    ALTO_OKEY_(".copy_bf16");
   if (k->kind == ALTO_OPKERN_CAST)
     ALTO_OKEY_(".%s_to_%s", k->in_bf16 ? "bf16" : "f32", k->bf16 ? "bf16" : "f32");
   else if (alto_opkern_has_dtype(k->kind))
@@ -270,6 +272,9 @@ static alto_status alto_opkern_check_(const alto_opkern *k) {
                       "ops.ce_rows_cl: bf16 on CUDA, %d logits per thread (8, 16, 32) and %d CTAs "
                       "per row (1, 2, 4, 8 with 32 per thread)",
                       k->per_thread, k->cluster);
+  if (k->copy_bf16 && k->kind != ALTO_OPKERN_ADAMW)
+    return alto_error(ALTO_ERR_INVALID_ARG, "ops.%s writes no bf16 copy (AdamW only)",
+                      alto_opkern_name(k->kind));
   if (k->in_bf16 && k->kind != ALTO_OPKERN_CAST)
     return alto_error(ALTO_ERR_INVALID_ARG, "ops.%s has no input dtype of its own",
                       alto_opkern_name(k->kind));
@@ -382,9 +387,10 @@ alto_status alto_gen_ops(const alto_opkern *k, alto_gen_kernel *out) {
     break;
   case ALTO_OPKERN_ADAMW:
     alto_gen_appendf(&s, &len, &cap,
-              "  alto_adamw((float *)a.out, (const float *)a.in, (float *)a.out2, (float *)a.out3, "
-              "a.rows,\n             (float)a.s[0], (float)a.s[1], (float)a.s[2], (float)a.s[3], "
-              "(float)a.s[4],\n             (float)a.s[5], (float)a.s[6]);\n");
+              "  alto_adamw<%s>((float *)a.out, (const float *)a.in, (float *)a.out2, "
+              "(float *)a.out3, a.rows,\n             (float)a.s[0], (float)a.s[1], (float)a.s[2], "
+              "(float)a.s[3], (float)a.s[4],\n             (float)a.s[5], (float)a.s[6], "
+              "(alto_u16 *)a.out4);\n", k->copy_bf16 ? "true" : "false");
     break;
   case ALTO_OPKERN_SUMSQ_PART:
     alto_gen_appendf(&s, &len, &cap,

@@ -52,6 +52,7 @@ typedef struct {
   int elem_bytes; /* TRANSPOSE: bytes per element (1, 2 or 4) */
   int per_thread; /* CE_ROWS_CL: logits per thread (8, 16 or 32) */
   int cluster;    /* CE_ROWS_CL: CTAs per row, a thread block cluster (1, 2, 4 or 8) */
+  bool copy_bf16; /* ADAMW: also the updated parameter's bf16 rounding (out4), a CAST's bits */
   alto_target target;
   char arch[16]; /* "sm_90a", "gfx90a" */
 } alto_opkern;

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "base/log.h"
+#include "compiler/memplan.h"
 #include "runtime/attn_gpu.h"
 #include "runtime/cpu/exec.h"
 #include "runtime/cpu/quant.h"
@@ -87,14 +88,17 @@ struct alto_exec_gpu {
   alto_dptr *wt_codes;  /* codes buffer of a weight -> its transposed copy (0: none; plan_w_t_) */
   alto_dptr *wt_scales; /* ... and of its 128x128 scale grid */
   int n_wt;
-  /* fp8_block weights quantized by the optimizer step (plan_wq_): their QUANTIZE's codes and
-   * scales live in memory of their own (pinned, not the arena) from one step to the next; the
-   * AdamW of the parameter writes them (quant_tile128.cuh ADAMW) and the forward's QUANTIZE is
-   * skipped while they are fresh (set by either, cleared when the parameter is written) */
+  /* Weights whose forward copy the optimizer step writes (plan_wq_): an fp8_block weight's
+   * QUANTIZE codes and scales, or a bf16 weight's CAST, live in memory of their own (pinned, not
+   * the arena) from one step to the next; the AdamW of the parameter writes them (one kernel:
+   * quant_tile128.cuh ADAMW, or AdamW with its bf16 copy) and the forward's node is skipped while
+   * they are fresh (set by either, cleared when the parameter is written) */
   alto_dptr *pinned; /* buffer -> its own memory (0: the arena's) */
-  int *wq_of;        /* parameter buffer -> its QUANTIZE node (-1: none) */
-  bool *wq_fresh;    /* parameter buffer -> its pinned codes are those of its current values */
-  int n_wq;
+  size_t *offsets;    /* buffer -> its arena offset when memplan_ redid the layout (else NULL) */
+  size_t arena_bytes;
+  int *wq_of;        /* parameter buffer -> its QUANTIZE or CAST node (-1: none) */
+  bool *wq_fresh;    /* parameter buffer -> its pinned copy is that of its current values */
+  int n_wq, n_wc;    /* weights quantized, cast */
   uint8_t *rht_host;
   exec_gpu_rope_ ropes[4];
   int n_ropes;
@@ -125,7 +129,7 @@ static const alto_buffer *buf_(const alto_exec_gpu *e, int id) {
 static alto_dptr ptr_(const alto_exec_gpu *e, int id) {
   if (e->pinned && e->pinned[id])
     return e->pinned[id];
-  return e->arena + buf_(e, id)->offset;
+  return e->arena + (e->offsets ? e->offsets[id] : buf_(e, id)->offset);
 }
 
 static int64_t numel_(const alto_buffer *b) {
@@ -366,6 +370,7 @@ static alto_status plan_codes_t_(alto_exec_gpu *e);
 static alto_status plan_requant_fusion_(alto_exec_gpu *e);
 static alto_status plan_w_t_(alto_exec_gpu *e);
 static alto_status plan_wq_(alto_exec_gpu *e);
+static alto_status memplan_(alto_exec_gpu *e);
 static alto_status plan_dual_(alto_exec_gpu *e);
 static alto_status plan_swiglu_(alto_exec_gpu *e);
 
@@ -375,7 +380,9 @@ static alto_status create_(alto_exec_gpu *e) {
     ALTO_TRY(check_node_(e, &p->nodes[i]));
   if (e->b->target == ALTO_TARGET_CUDA && !e->record_only)
     ALTO_TRY(alto_cublaslt_init());
-  ALTO_TRY(e->b->i->alloc(e->b, p->arena_bytes ? p->arena_bytes : 1, &e->arena));
+  ALTO_TRY(plan_wq_(e));
+  ALTO_TRY(memplan_(e));
+  ALTO_TRY(e->b->i->alloc(e->b, e->arena_bytes ? e->arena_bytes : 1, &e->arena));
   for (int i = 0; i < p->n_nodes; i++) {
     size_t s = node_scratch_(e, &p->nodes[i]);
     if (s > e->scratch_bytes)
@@ -403,7 +410,6 @@ static alto_status create_(alto_exec_gpu *e) {
   ALTO_TRY(plan_codes_t_(e));
   ALTO_TRY(plan_requant_fusion_(e));
   ALTO_TRY(plan_w_t_(e));
-  ALTO_TRY(plan_wq_(e));
   ALTO_TRY(plan_dual_(e));
   ALTO_TRY(plan_swiglu_(e));
   ALTO_TRY(upload_rope_tables_(e));
@@ -488,6 +494,7 @@ void alto_exec_gpu_free(alto_exec_gpu *e) {
     if (e->pinned[i])
       b->i->free(b, e->pinned[i]);
   free(e->pinned);
+  free(e->offsets);
   free(e->wq_of);
   free(e->wq_fresh);
   free(e->codes_t);
@@ -844,10 +851,12 @@ static alto_status plan_w_t_(alto_exec_gpu *e) {
   return ALTO_OK;
 }
 
-/* The fp8_block weights whose 128x128 QUANTIZE (with the transposed copy of plan_w_t_) reads
- * the parameter itself, once per step: their codes and scales get memory of their own, which the
- * optimizer step writes (AdamW and the quantization in one kernel, reading the parameter once);
- * the next forward skips the QUANTIZE. Dims multiples of 128; not with check_quant. */
+/* The weights whose forward copy is made from the parameter itself, once per step: an fp8_block
+ * 128x128 QUANTIZE of a 2-D parameter whose dims are multiples of 128, or a CAST to bf16. The copy
+ * gets memory of its own, which the optimizer step writes (AdamW and the quantization or the cast
+ * in one kernel, reading the parameter once); the next forward skips the node. Only where that
+ * node is the parameter's one copy; not with check_quant. Decided from the plan alone, before the
+ * arena is laid out (memplan_ leaves the pinned buffers out of it). */
 static alto_status plan_wq_(alto_exec_gpu *e) {
   const alto_plan *p = e->p;
   const size_t nb = (size_t)(p->n_bufs ? p->n_bufs : 1);
@@ -858,27 +867,63 @@ static alto_status plan_wq_(alto_exec_gpu *e) {
     e->wq_of[i] = -1;
   if (e->o.check_quant)
     return ALTO_OK;
-  int *uses = alto_xcalloc(nb, sizeof *uses); /* QUANTIZE nodes reading each buffer */
+  int *uses = alto_xcalloc(nb, sizeof *uses); /* QUANTIZE and CAST nodes reading each buffer */
   for (int i = 0; i < p->n_nodes; i++)
-    if (p->nodes[i].op == ALTO_OP_QUANTIZE)
+    if (p->nodes[i].op == ALTO_OP_QUANTIZE || p->nodes[i].op == ALTO_OP_CAST)
       uses[p->nodes[i].in[0]]++;
   for (int i = 0; i < p->n_nodes; i++) {
     const alto_node *q = &p->nodes[i];
-    const int w = q->op == ALTO_OP_QUANTIZE ? q->in[0] : -1;
+    const bool quant = q->op == ALTO_OP_QUANTIZE, cast = q->op == ALTO_OP_CAST;
+    const int w = quant || cast ? q->in[0] : -1;
     if (w < 0 || buf_(e, w)->kind != ALTO_BUF_PARAM || buf_(e, w)->dtype != ALTO_DT_F32 ||
-        uses[w] != 1 || !e->wt_codes[q->out[0]] || e->fused_into[i] != -1 || q->rank != 2 ||
-        q->shape[0] % 128 || q->shape[1] % 128)
+        uses[w] != 1)
+      continue;
+    if (quant && (q->q.scheme != ALTO_SCHEME_FP8_BLOCK || !q->q.two_d || q->q.block_rows != 128 ||
+                  q->q.block_cols != 128 || q->rank != 2 || q->shape[0] % 128 ||
+                  q->shape[1] % 128))
+      continue;
+    if (cast && (buf_(e, q->out[0])->dtype != ALTO_DT_BF16 ||
+                 numel_(buf_(e, q->out[0])) != numel_(buf_(e, w))))
       continue;
     ALTO_TRY(e->b->i->alloc(e->b, buf_(e, q->out[0])->bytes, &e->pinned[q->out[0]]));
-    ALTO_TRY(e->b->i->alloc(e->b, buf_(e, q->out[1])->bytes, &e->pinned[q->out[1]]));
+    if (quant)
+      ALTO_TRY(e->b->i->alloc(e->b, buf_(e, q->out[1])->bytes, &e->pinned[q->out[1]]));
     e->wq_of[w] = i;
-    e->n_wq++;
+    quant ? e->n_wq++ : e->n_wc++;
   }
   free(uses);
   return ALTO_OK;
 }
 
-int alto_exec_gpu_weights_by_optimizer(const alto_exec_gpu *e) {
+/* The arena's layout: the plan's, or with pinned buffers (plan_wq_) the memory plan redone
+ * without them (their bytes would otherwise sit unused in the arena). */
+static alto_status memplan_(alto_exec_gpu *e) {
+  const alto_plan *p = e->p;
+  e->arena_bytes = p->arena_bytes;
+  if (!e->n_wq && !e->n_wc)
+    return ALTO_OK;
+  alto_plan q = *p;
+  q.bufs = alto_xmalloc((size_t)p->n_bufs * sizeof *q.bufs);
+  memcpy(q.bufs, p->bufs, (size_t)p->n_bufs * sizeof *q.bufs);
+  for (int i = 0; i < p->n_bufs; i++)
+    if (e->pinned[i])
+      q.bufs[i].bytes = 0;
+  alto_status s = alto_memplan_assign(&q);
+  if (s == ALTO_OK)
+    s = alto_memplan_verify(&q);
+  if (s == ALTO_OK) {
+    e->offsets = alto_xmalloc((size_t)p->n_bufs * sizeof *e->offsets);
+    for (int i = 0; i < p->n_bufs; i++)
+      e->offsets[i] = q.bufs[i].offset;
+    e->arena_bytes = q.arena_bytes;
+  }
+  free(q.bufs);
+  return s;
+}
+
+int alto_exec_gpu_weights_by_optimizer(const alto_exec_gpu *e, int *cast) {
+  if (cast)
+    *cast = e->n_wc;
   return e->n_wq;
 }
 
@@ -1324,6 +1369,11 @@ static alto_status run_node_(alto_exec_gpu *e, int idx) {
   case ALTO_OP_ADD:
     return alto_ops_gpu_add(b, dt, OUT_(0), IN_(0), IN_(1), rows * cols);
   case ALTO_OP_CAST:
+    if (e->wq_of[n->in[0]] == idx) { /* a weight's bf16 copy, which AdamW may have written */
+      if (e->wq_fresh[n->in[0]])
+        return ALTO_OK;
+      e->wq_fresh[n->in[0]] = true;
+    }
     return alto_ops_gpu_cast(b, OUT_(0), elem_(e, n->out[0]), IN_(0), dt, rows * cols);
   case ALTO_OP_EMBED:
     return alto_ops_gpu_embed(b, elem_(e, n->out[0]), OUT_(0), IN_(0), IN_(1), rows, cols,
@@ -1408,9 +1458,12 @@ alto_status alto_exec_gpu_optimizer_step(alto_exec_gpu *e, const alto_adamw_hpar
     if (n->op != ALTO_OP_ADAMW)
       continue;
     const int w = n->in[0], qi = e->wq_of[w];
-    if (qi < 0) {
+    if (qi < 0 || e->p->nodes[qi].op == ALTO_OP_CAST) { /* (with the next forward's bf16 copy) */
       ALTO_TRY(alto_ops_gpu_adamw(e->b, ptr_(e, w), ptr_(e, n->in[1]), ptr_(e, n->in[2]),
-                                  ptr_(e, n->in[3]), n->shape[0], h, step, e->grad_scale));
+                                  ptr_(e, n->in[3]), n->shape[0], h, step, e->grad_scale,
+                                  qi < 0 ? 0 : ptr_(e, e->p->nodes[qi].out[0])));
+      if (qi >= 0)
+        e->wq_fresh[w] = true;
       continue;
     }
     /* the step and the weight's quantization for the next forward, one kernel */

@@ -110,9 +110,10 @@ int alto_exec_gpu_dual_fused(const alto_exec_gpu *e);
 int alto_exec_gpu_swiglu_fused(const alto_exec_gpu *e);
 /* fp8_block weights quantized with a transposed copy for dgrad (no per-call transposes). */
 int alto_exec_gpu_weights_transposed(const alto_exec_gpu *e);
-/* fp8_block weights quantized by the optimizer step (AdamW and the 128x128 quantization in one
- * kernel; the next forward's QUANTIZE skipped). */
-int alto_exec_gpu_weights_by_optimizer(const alto_exec_gpu *e);
+/* Weights whose forward copy the optimizer step writes (the next forward's node skipped):
+ * fp8_block weights quantized 128x128 by AdamW's kernel (returned), bf16 copies written by it
+ * (*cast, may be NULL). */
+int alto_exec_gpu_weights_by_optimizer(const alto_exec_gpu *e, int *cast);
 
 /* QUANTIZE nodes checked against the CPU so far (opts.check_quant). */
 int64_t alto_exec_gpu_quant_checked(const alto_exec_gpu *e);

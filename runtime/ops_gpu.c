@@ -268,15 +268,16 @@ alto_adamw_k alto_ops_gpu_adamw_scalars(const alto_adamw_hparams *h, int64_t ste
 
 alto_status alto_ops_gpu_adamw(alto_backend *b, alto_dptr param, alto_dptr grad, alto_dptr m,
                                alto_dptr v, int64_t N, const alto_adamw_hparams *h, int64_t step,
-                               float grad_scale) {
+                               float grad_scale, alto_dptr copy_bf16) {
   ALTO_TRY(ops_gpu_dims_("AdamW", N, 0));
   if (step < 1)
     return alto_error(ALTO_ERR_INVALID_ARG, "AdamW: step %lld (counted from 1)", (long long)step);
-  alto_opargs a = {.out = param, .out2 = m, .out3 = v, .in = grad, .rows = N};
+  alto_opargs a = {.out = param, .out2 = m, .out3 = v, .out4 = copy_bf16, .in = grad, .rows = N};
   alto_adamw_k sc = alto_ops_gpu_adamw_scalars(h, step, grad_scale);
   for (int i = 0; i < 7; i++)
     a.s[i] = sc.k[i];
   alto_opkern k = ops_gpu_kern_(b, ALTO_OPKERN_ADAMW, false);
+  k.copy_bf16 = copy_bf16 != 0;
   return ops_gpu_launch_(b, &k, &a, N, 0);
 }
 
@@ -387,6 +388,11 @@ int alto_ops_gpu_matrix(alto_target target, const char *arch, alto_opkern *out, 
       } else if (kind == ALTO_OPKERN_TRANSPOSE) {
         for (int e = 1; e <= 4 && n < max; e *= 2)
           out[n++] = alto_opkern_make_transpose(e, target, arch);
+      } else if (kind == ALTO_OPKERN_ADAMW) { /* with and without the bf16 copy */
+        for (int c = 0; c < 2 && n < max; c++) {
+          out[n] = alto_opkern_make(kind, false, 0, 0, 0, target, arch);
+          out[n++].copy_bf16 = c;
+        }
       } else if (kind == ALTO_OPKERN_RMSNORM || kind == ALTO_OPKERN_RMSNORM_BWD) {
         for (size_t i = 0; i < sizeof norm_cols / sizeof norm_cols[0] && n < max; i++)
           out[n++] = alto_opkern_make(kind, bf, norm_cols[i], 0, 0, target, arch);

@@ -94,10 +94,11 @@ alto_adamw_k alto_ops_gpu_adamw_scalars(const alto_adamw_hparams *h, int64_t ste
                                         float grad_scale);
 /* One AdamW step, the CPU's bits. param, grad, m, v (N,) fp32; m, v updated in place. The step
  * reads grad * grad_scale (1: grad as it is): the bits of alto_ops_gpu_scale by grad_scale then
- * the step, without that pass (grad itself is left as it is). */
+ * the step, without that pass (grad itself is left as it is). copy_bf16 (0: none): (N,) bf16,
+ * the updated parameter's bf16 rounding, the bits of alto_ops_gpu_cast after the step. */
 alto_status alto_ops_gpu_adamw(alto_backend *b, alto_dptr param, alto_dptr grad, alto_dptr m,
                                alto_dptr v, int64_t N, const alto_adamw_hparams *h, int64_t step,
-                               float grad_scale);
+                               float grad_scale, alto_dptr copy_bf16);
 /* out (1,) fp64 = (accumulate ? out : 0) + sum of x^2, x (N,) fp32: call once per gradient tensor,
  * accumulating, for the global norm. scratch: alto_ops_gpu_sumsq_scratch_bytes() bytes. */
 size_t alto_ops_gpu_sumsq_scratch_bytes(void);

@@ -181,7 +181,8 @@ static void one_step_(const case_ *c) {
    * layout: the same step gives the same bits as with check_quant (two fresh executors, the same
    * initial weights and inputs; cuBLASLt's FP8 GEMMs in both, so that no per-process timing
    * choice differs) */
-  if (c->recipe && (strstr(c->recipe, "mxfp4") || !c->fp8_emulate)) {
+  const char *rn = c->recipe ? c->recipe : "bf16";
+  if (!c->recipe || strstr(rn, "mxfp4") || !c->fp8_emulate) {
     alto_exec_gpu_opts fo = {.fp8_emulate = c->fp8_emulate, .no_alto_gemm = true};
     alto_exec_gpu_opts ro = fo;
     ro.check_quant = true;
@@ -210,7 +211,7 @@ static void one_step_(const case_ *c) {
                alto_exec_gpu_swiglu_fused(ex[1]) == 0,
            "check_quant must keep the plan's layouts");
     int mn = alto_exec_gpu_scales_mn_major(ex[0]);
-    if (strstr(c->recipe, "fp8_block")) { /* per layer: dY of 7 linears, X of 4 inputs */
+    if (strstr(rn, "fp8_block")) { /* per layer: dY of 7 linears, X of 4 inputs */
       CHECKF(tr == 6 * 11, "%d fp8_block wgrad operands quantized transposed", tr);
       CHECKF(mn == 6 * 11, "%d fp8_block 1x128 scale grids quantized MN-major", mn);
       /* the wgrad X of each of the 4 inputs per layer: re-quantized from its codes, unless the
@@ -231,7 +232,7 @@ static void one_step_(const case_ *c) {
       CHECKF(sw == 6, "%d SwiGLU outputs quantized from their inputs", sw);
     } else { /* MX: the SwiGLU output is also quantized along M for wgrad, so it stays */
       CHECKF(alto_exec_gpu_swiglu_fused(ex[0]) == 0, "%d SwiGLU fused under %s",
-             alto_exec_gpu_swiglu_fused(ex[0]), c->recipe);
+             alto_exec_gpu_swiglu_fused(ex[0]), rn);
     }
     CHECKF(memcmp(&lx[0], &lx[1], sizeof lx[0]) == 0, "fused: loss %.17g, unfused %.17g", lx[0],
            lx[1]);
@@ -251,11 +252,13 @@ static void one_step_(const case_ *c) {
      * of both executors (the fused one skips the weights' QUANTIZE after its AdamW wrote their
      * codes), then every weight rewritten and a forward + backward (which must quantize them
      * again): the same weights, moments, loss and gradient bits */
-    int wq = alto_exec_gpu_weights_by_optimizer(ex[0]);
-    CHECKF(alto_exec_gpu_weights_by_optimizer(ex[1]) == 0, "check_quant: %d weights by AdamW",
-           alto_exec_gpu_weights_by_optimizer(ex[1]));
-    if (strstr(c->recipe, "fp8_block"))
-      CHECKF(wq == 6 * 7, "%d weights quantized by the optimizer step", wq);
+    int wc = 0, wc1 = 0, wq = alto_exec_gpu_weights_by_optimizer(ex[0], &wc);
+    CHECKF(alto_exec_gpu_weights_by_optimizer(ex[1], &wc1) == 0 && wc1 == 0,
+           "check_quant: weights copied by AdamW");
+    if (strstr(rn, "fp8_block"))
+      CHECKF(wq == 6 * 7 && wc == 1, "%d weights quantized, %d cast by the optimizer step", wq, wc);
+    if (!c->recipe) /* the 7 linears of each layer and the output projection */
+      CHECKF(wq == 0 && wc == 6 * 7 + 1, "%d weights cast by the optimizer step", wc);
     alto_adamw_hparams h2 = {3e-3, 0.9, 0.95, 1e-8, 0.1};
     int sdiff = 0;
     for (int round = 0; round < 2; round++) {
@@ -287,8 +290,8 @@ static void one_step_(const case_ *c) {
       }
     }
     CHECKF(sdiff == 0, "weights quantized by the optimizer: %d losses / tensors differ", sdiff);
-    printf("  %-22s %d weights quantized by the optimizer step: a step after it and one after "
-           "rewriting the weights give the same bits\n", "", wq);
+    printf("  %-22s %d weights quantized and %d cast by the optimizer step: a step after it and "
+           "one after rewriting the weights give the same bits\n", "", wq, wc);
     alto_exec_gpu_free(ex[0]);
     alto_exec_gpu_free(ex[1]);
     /* the same layouts with alto's own FP8 GEMM allowed (it runs on the step's operands to be

@@ -65,6 +65,11 @@ static void test_keys_and_stubs(void) {
   CHECK(alto_gen_ops(&k, &g) == ALTO_OK);
   CHECK(strcmp(g.key, "ops.adamw.cuda.sm_90a") == 0);
   alto_gen_kernel_free(&g);
+  k.copy_bf16 = true;
+  CHECK(alto_gen_ops(&k, &g) == ALTO_OK);
+  CHECK(strcmp(g.key, "ops.adamw.copy_bf16.cuda.sm_90a") == 0);
+  CHECK(strstr(g.source, "alto_adamw<true>") != NULL);
+  alto_gen_kernel_free(&g);
 
   /* casts name both dtypes; transposes their element size */
   k = alto_opkern_make_cast(false, true, ALTO_TARGET_CUDA, "sm_90a");
@@ -119,6 +124,9 @@ static void test_keys_and_stubs(void) {
   CHECK(alto_gen_ops(&k, &g) == ALTO_ERR_INVALID_ARG);
   k = alto_opkern_make(ALTO_OPKERN_ADAMW, false, 0, 0, 0, ALTO_TARGET_CUDA, "sm_90a");
   k.bf16 = true;
+  CHECK(alto_gen_ops(&k, &g) == ALTO_ERR_INVALID_ARG);
+  k = alto_opkern_make(ALTO_OPKERN_ADD, false, 0, 0, 0, ALTO_TARGET_CUDA, "sm_90a");
+  k.copy_bf16 = true; /* the bf16 copy of a parameter: AdamW's only */
   CHECK(alto_gen_ops(&k, &g) == ALTO_ERR_INVALID_ARG);
   k = alto_opkern_make(ALTO_OPKERN_RMSNORM, false, 40000, 0, 0, ALTO_TARGET_CUDA, "sm_90a");
   CHECK(alto_gen_ops(&k, &g) == ALTO_ERR_INVALID_ARG);

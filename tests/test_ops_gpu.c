@@ -607,10 +607,24 @@ static void test_adamw(void) {
       for (int64_t i = 0; i < N; i++)
         g.f[i] *= gs;
     alto_op_adamw(p.f, g.f, m, v, N, &h, step);
+    /* step 3 also writes the bf16 copy of the new parameter (the bf16 weights of the next
+     * forward): a CAST's bits */
+    gpu_buf gcopy = gpu_alloc(B, (size_t)N * 2);
     CHECKF(alto_ops_gpu_adamw(B, gpu_ptr(p.g), gpu_ptr(g.g), gpu_ptr(gm), gpu_ptr(gv), N, &h,
-                              step, gs) == ALTO_OK,
+                              step, gs, step == 3 ? gpu_ptr(gcopy) : 0) == ALTO_OK,
            "%s", alto_last_error());
     sync_ok("adamw");
+    if (step == 3) {
+      uint16_t *cp = malloc((size_t)N * 2);
+      gpu_download(B, cp, gcopy, "adamw bf16 copy");
+      int64_t bad = 0;
+      for (int64_t i = 0; i < N; i++)
+        bad += cp[i] != alto_f32_to_bf16(p.f[i]);
+      CHECKF(bad == 0, "adamw bf16 copy: %lld of %lld differ from the CPU's cast", (long long)bad,
+             (long long)N);
+      free(cp);
+    }
+    gpu_free(B, &gcopy);
     float *gp = fetch(p.g, false, N, "adamw param"), *gmm = fetch(gm, false, N, "adamw m"),
           *gvv = fetch(gv, false, N, "adamw v");
     expect("adamw param", gp, p.f, N, false, NULL, 0);
@@ -622,8 +636,8 @@ static void test_adamw(void) {
     alto_test_fill_outliers(&rng, g.f, N, 1e-3f);
     gpu_upload(B, g.g, g.f);
   }
-  CHECK(alto_ops_gpu_adamw(B, gpu_ptr(p.g), gpu_ptr(g.g), gpu_ptr(gm), gpu_ptr(gv), N, &h, 0, 1.0f) ==
-        ALTO_ERR_INVALID_ARG);
+  CHECK(alto_ops_gpu_adamw(B, gpu_ptr(p.g), gpu_ptr(g.g), gpu_ptr(gm), gpu_ptr(gv), N, &h, 0, 1.0f,
+                           0) == ALTO_ERR_INVALID_ARG);
   free(m), free(v);
   gpu_free(B, &gm), gpu_free(B, &gv);
   act_free(&p), act_free(&g);

@@ -17,6 +17,7 @@ typedef struct {
   ALTO_OPS_DPTR(void) out;           /* the main output (y, dx, da, param, dlogits) */
   ALTO_OPS_DPTR(void) out2;          /* a second output (rstd, db, dw partials, m, row losses) */
   ALTO_OPS_DPTR(void) out3;          /* a third output (v, loss) */
+  ALTO_OPS_DPTR(void) out4;          /* a fourth (AdamW: the parameter's bf16 copy) */
   ALTO_OPS_DPTR(const void) in;      /* the main input (x, a, dy, grad, logits, table) */
   ALTO_OPS_DPTR(const void) in2;     /* (w, b, x, cos, scales) */
   ALTO_OPS_DPTR(const void) in3;     /* (w, dy, sin) */

@@ -30,16 +30,22 @@ __device__ __forceinline__ float alto_adamw_elem(float p, float gr, float &m, fl
   return ALTO_FSUB(ALTO_FMUL(p, k[2]), ALTO_FMUL(k[3], ALTO_FDIV(m, denom)));
 }
 
+// COPY: also the updated parameter rounded to bf16 into copy (what a CAST of it writes: the bf16
+// weights of the next forward, written by the step instead of a pass of their own).
+template <bool COPY>
 __device__ __forceinline__ void alto_adamw(float *param, const float *grad, float *m, float *v,
                                            alto_i64 n, float b1, float b2, float decay,
                                            float step_size, float sqrt_bc2, float eps,
-                                           float gscale) {
+                                           float gscale, alto_u16 *copy) {
   const float k[7] = {b1, b2, decay, step_size, sqrt_bc2, eps, gscale};
   ALTO_OPS_GRID_STRIDE_(i, n) {
     float mi = m[i], vi = v[i];
-    param[i] = alto_adamw_elem(param[i], grad[i], mi, vi, k);
+    const float p = alto_adamw_elem(param[i], grad[i], mi, vi, k);
+    param[i] = p;
     m[i] = mi;
     v[i] = vi;
+    if (COPY)
+      copy[i] = alto_f32_to_bf16(p);
   }
 }
 
