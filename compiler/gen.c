@@ -39,6 +39,9 @@ static const struct {
 
 /* CTAs of the SwiGLU rows kernel at most: two per SM of an H100, each walking the tensor. */
 enum { ALTO_GEN_SWIGLU_CTAS = 264 };
+/* the SwiGLU backward + dual dY kernel: 2 CTAs of 256 threads per H100 SM (its launch bounds), and
+ * the table's bytes (ops/sigmoid_bf16.h: 2 x ALTO_OPS_SIGMOID_PER floats) */
+enum { ALTO_GEN_SWIGLU_BWD_CTAS = 264, ALTO_GEN_SIGMOID_TAB_BYTES = 2 * 4224 * 4 };
 
 static const char *alto_elem_enum_(alto_elem e) {
   static const char *const n[] = {"ALTO_ELEM_E2M1", "ALTO_ELEM_E4M3", "ALTO_ELEM_E5M2",
@@ -181,6 +184,8 @@ void alto_qkern_key(const alto_qkern *k, char *out, size_t n) {
       ALTO_KEY_(".of_swiglu");
     if (k->adamw)
       ALTO_KEY_(".after_adamw");
+    if (k->swiglu_bwd)
+      ALTO_KEY_(".of_swiglu_bwd");
     if (k->kind == ALTO_QKERN_DEQUANT && (k->scheme == ALTO_SCHEME_FP8_ROWWISE ||
                                           k->scheme == ALTO_SCHEME_FP8_TENSORWISE))
       ALTO_KEY_(".scale%d", k->scale_mode);
@@ -257,6 +262,10 @@ static alto_status alto_gen_check_(const alto_qkern *k) {
   if (k->swiglu && !(k->kind == ALTO_QKERN_ROWS && k->in_bf16 && k->scheme != ALTO_SCHEME_NVFP4))
     return alto_error(ALTO_ERR_INVALID_ARG,
                       "SwiGLU inputs: the rows kernel of bf16 values, MX or fp8_block");
+  if (k->swiglu_bwd && !(k->rows_copy && k->codes_t))
+    return alto_error(ALTO_ERR_INVALID_ARG,
+                      "SwiGLU backward before the quantization: the fp8_block dual dY kernel "
+                      "(128x1 transposed with the 1x128 row copy)");
   if (k->adamw && !(alto_gen_tile128_(k) && k->block_c == 128 && !k->in_bf16))
     return alto_error(ALTO_ERR_INVALID_ARG,
                       "AdamW before the quantization: the fp8_block 128x128 kernel of fp32 values");
@@ -283,7 +292,8 @@ alto_status alto_gen_quant(const alto_qkern *k, alto_gen_kernel *out) {
   ALTO_TRY(alto_gen_check_(k));
   alto_qkern_key(k, out->key, sizeof out->key);
   alto_gen_kernel_name(out->key, out->name, sizeof out->name);
-  out->template_file = k->swiglu             ? "quant/quant_rows_swiglu.cuh"
+  out->template_file = k->swiglu_bwd         ? "quant/quant_dual_swiglu_bwd.cuh"
+                       : k->swiglu             ? "quant/quant_rows_swiglu.cuh"
                        : alto_gen_tile128_(k)  ? "quant/quant_tile128.cuh"
                        : alto_gen_cols_(k)     ? "quant/quant_cols.cuh"
                        : alto_gen_rht_fast_(k) ? "quant/quant_rht.cuh"
@@ -296,8 +306,10 @@ alto_status alto_gen_quant(const alto_qkern *k, alto_gen_kernel *out) {
            "writes it).\n// variant: %s\n// template: templates/%s\n#include \"%s\"\n"
            "#include \"common/alto_qargs.h\"\n\n",
            ALTO_GEN_VERSION, out->key, out->template_file, out->template_file);
-  alto_gen_appendf(&s, &len, &cap, "extern \"C\" __global__ void __launch_bounds__(%d) %s(alto_qargs a) {\n",
-           out->threads, out->name);
+  /* (the SwiGLU backward kernel: two CTAs per SM, 127 registers without spills, instead of 165) */
+  alto_gen_appendf(&s, &len, &cap,
+                   "extern \"C\" __global__ void __launch_bounds__(%d%s) %s(alto_qargs a) {\n",
+                   out->threads, k->swiglu_bwd ? ", 2" : "", out->name);
   const char *in = k->in_bf16 ? "true" : "false";
   const char *sr = k->sr ? "true" : "false";
   switch (k->kind) {
@@ -319,6 +331,16 @@ alto_status alto_gen_quant(const alto_qkern *k, alto_gen_kernel *out) {
              alto_rule_enum_(k->rule), sr, k->scales_t ? "true" : "false");
     break;
   case ALTO_QKERN_TILE: {
+    if (k->swiglu_bwd) {
+      out->smem_bytes = ALTO_GEN_SIGMOID_TAB_BYTES;
+      alto_gen_appendf(&s, &len, &cap,
+                       "  alto_quant_dual_swiglu_bwd<%s, %d, %d>(\n"
+                       "      (const alto_u16 *)a.x, (const alto_u16 *)a.x2, (const alto_u16 *)a.x3, "
+                       "a.rows, a.cols,\n      a.codes, (float *)a.scales, a.codes2, (float *)a.scales2, "
+                       "a.codes3, (float *)a.scales3,\n      a.codes4, (float *)a.scales4);\n",
+                       alto_elem_enum_(k->elem), k->rows_copy, out->threads);
+      break;
+    }
     if (alto_gen_tile128_(k)) {
       alto_gen_appendf(&s, &len, &cap,
                        "  alto_quant_tile128<%s, %d, %s, %d, %s, %s, %s, %s, %d%s>(\n"
@@ -460,6 +482,11 @@ void alto_gen_quant_grid(const alto_qkern *k, int64_t rows, int64_t cols, int64_
   case ALTO_QKERN_DUAL:
   case ALTO_QKERN_TILE: {
     int t = alto_gen_tile_rows_(k);
+    if (k->swiglu_bwd) { /* persistent over the 128 x 128 tiles: each CTA fills a 33 KB table */
+      int64_t tiles = (rows / 128) * (cols / 128);
+      grid[0] = (unsigned)(tiles < ALTO_GEN_SWIGLU_BWD_CTAS ? tiles : ALTO_GEN_SWIGLU_BWD_CTAS);
+      break;
+    }
     if (alto_gen_tile128_(k)) { /* one CTA per 128 x 128 tile */
       grid[0] = alto_cdiv_(cols, 128);
       grid[1] = (unsigned)(rows / 128);

@@ -58,6 +58,8 @@ typedef struct {
   bool swiglu;          /* ROWS, bf16, not NVFP4: x is SwiGLU(x, x2), computed in the kernel */
   bool adamw;           /* TILE, FP8 128x128 of fp32 x: x updated by an AdamW step first (the
                          * optimizer quantizes the weights: opt_grad, opt_m, opt_v, opt_k) */
+  bool swiglu_bwd;      /* TILE, FP8 128x1 codes_t + rows_copy, bf16: x, x2, x3 are SwiGLU
+                         * backward's dy, a, b; da and db quantized (quant_dual_swiglu_bwd.cuh) */
   alto_target target;
   char arch[16];        /* "sm_90a", "gfx90a" */
 } alto_qkern;

@@ -34,9 +34,10 @@ static const char *const gemm_path_names_[GEMM_PATH_COUNT] = {
     "cublaslt-bf16", "dequant-bf16", "dequant-f32", "cublaslt-fp8-block", "alto-fp8"};
 
 /* The choice between cuBLASLt and alto's FP8 GEMM for one GEMM configuration, made once per process
- * by running both on the step's real operands: alto's is allowed only when its output agrees with
- * cuBLASLt's (relative Frobenius difference below 1e-2, no NaN where cuBLASLt has none), and is
- * chosen when it is faster (median of 3 timings of 5 calls each). */
+ * by running both on the step's real operands: alto's is allowed only when its output is cuBLASLt's
+ * bit for bit (so the choice, which timing makes, never changes the step's bits: a resumed run or
+ * another process computes the same), and is chosen when it is faster (median of 3 timings of 5
+ * calls each). */
 typedef struct {
   int64_t m, n, k;
   int mode_a, mode_b, scales_lt_a, scales_lt_b;
@@ -1090,6 +1091,15 @@ static alto_status gemm_fp8_choose_(gemm_fp8_call_ *g, gemm_choice_ *ch) {
         num += ((double)x - y) * ((double)x - y), den += (double)x * x;
     }
     ch->diff = den > 0 ? sqrt(num / den) : (num > 0 ? 1.0 : 0.0);
+    /* only bit for bit cuBLASLt's output: then the step's bits never depend on which one a
+     * process timed faster (a resumed run, another process, the same bits) */
+    if (memcmp(h[0], h[1], bytes) != 0) {
+      alto_log(ALTO_LOG_INFO,
+               "exec (gpu): alto's FP8 GEMM %lldx%lldx%lld is not bit for bit cuBLASLt's "
+               "(relative difference %.3g): not used",
+               (long long)g->m, (long long)g->n, (long long)g->k, ch->diff);
+      goto done;
+    }
     if (nan || ch->diff >= 1e-2) {
       alto_log(ALTO_LOG_WARN,
                "exec (gpu): alto's FP8 GEMM %lldx%lldx%lld disagrees with cuBLASLt (relative "

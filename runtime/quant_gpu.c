@@ -397,13 +397,15 @@ alto_qkern alto_dual_kernel(const alto_quant_spec *fprop, alto_elem in_dtype, in
 
 /* fp8_block's pair: the 128x1 column kernel writing its codes transposed also writes the 1x128
  * copy (quant_tile128.cuh ROWS_COPY). */
-static alto_status alto_fp8_dual_(alto_backend *b, const alto_quant_spec *fprop,
-                                  const alto_quant_spec *wgrad, const alto_tensor_view *x,
-                                  alto_dptr xd, const alto_gpu_quantized *q_fprop,
-                                  const alto_gpu_quantized *q_wgrad) {
-  if (fprop->axis != -1 || fprop->block2d || wgrad->scheme != ALTO_SCHEME_FP8_BLOCK ||
-      wgrad->axis != -2 || wgrad->block2d || fprop->elem != wgrad->elem || !q_wgrad->codes_t ||
-      x->ndim != 2 || x->dtype != ALTO_ELEM_BF16 || x->dims[0] % 128 || x->dims[1] % 128)
+static alto_status alto_fp8_dual_kernel_(const alto_backend *b, const alto_quant_spec *fprop,
+                                         const alto_quant_spec *wgrad,
+                                         const alto_tensor_view *x,
+                                         const alto_gpu_quantized *q_fprop,
+                                         const alto_gpu_quantized *q_wgrad, alto_qkern *k) {
+  if (fprop->scheme != ALTO_SCHEME_FP8_BLOCK || fprop->axis != -1 || fprop->block2d ||
+      wgrad->scheme != ALTO_SCHEME_FP8_BLOCK || wgrad->axis != -2 || wgrad->block2d ||
+      fprop->elem != wgrad->elem || !q_wgrad->codes_t || x->ndim != 2 ||
+      x->dtype != ALTO_ELEM_BF16 || x->dims[0] % 128 || x->dims[1] % 128)
     return alto_error(ALTO_ERR_INVALID_ARG,
                       "the fp8_block dual-output kernel writes 1x128 along K and 128x1 along M "
                       "(its codes transposed) of one element format, from a 2-D bf16 tensor whose "
@@ -413,9 +415,42 @@ static alto_status alto_fp8_dual_(alto_backend *b, const alto_quant_spec *fprop,
   ALTO_ASSERT(nk == 1 && ks[0].kind == ALTO_QKERN_TILE);
   ks[0].codes_t = true;
   ks[0].rows_copy = q_fprop->scales_t ? 2 : 1;
+  *k = ks[0];
+  return ALTO_OK;
+}
+
+static alto_status alto_fp8_dual_(alto_backend *b, const alto_quant_spec *fprop,
+                                  const alto_quant_spec *wgrad, const alto_tensor_view *x,
+                                  alto_dptr xd, const alto_gpu_quantized *q_fprop,
+                                  const alto_gpu_quantized *q_wgrad) {
+  alto_qkern k;
+  ALTO_TRY(alto_fp8_dual_kernel_(b, fprop, wgrad, x, q_fprop, q_wgrad, &k));
   alto_qargs a = alto_qargs_of_(x, xd, q_wgrad->codes, q_wgrad->scales);
   a.codes2 = q_fprop->codes, a.scales2 = q_fprop->scales;
-  return alto_launch_(b, &ks[0], &a);
+  return alto_launch_(b, &k, &a);
+}
+
+alto_status alto_gpu_quantize_dual_swiglu_bwd(alto_backend *b, const alto_quant_spec *fprop,
+                                              const alto_quant_spec *wgrad,
+                                              const alto_tensor_view *x, alto_dptr dy,
+                                              alto_dptr a, alto_dptr bd,
+                                              const alto_gpu_quantized *qa_fprop,
+                                              const alto_gpu_quantized *qa_wgrad,
+                                              const alto_gpu_quantized *qb_fprop,
+                                              const alto_gpu_quantized *qb_wgrad) {
+  alto_qkern k;
+  ALTO_TRY(alto_fp8_dual_kernel_(b, fprop, wgrad, x, qa_fprop, qa_wgrad, &k));
+  if (!qb_wgrad->codes_t || qb_fprop->scales_t != qa_fprop->scales_t)
+    return alto_error(ALTO_ERR_INVALID_ARG,
+                      "SwiGLU backward + dual dY: db's copies in da's layouts (codes transposed, "
+                      "the same 1x128 scale layout)");
+  k.swiglu_bwd = true;
+  alto_qargs q = alto_qargs_of_(x, dy, qa_wgrad->codes, qa_wgrad->scales);
+  q.codes2 = qa_fprop->codes, q.scales2 = qa_fprop->scales;
+  q.x2 = a, q.x3 = bd;
+  q.codes3 = qb_wgrad->codes, q.scales3 = qb_wgrad->scales;
+  q.codes4 = qb_fprop->codes, q.scales4 = qb_fprop->scales;
+  return alto_launch_(b, &k, &q);
 }
 
 alto_status alto_gpu_quantize_dual(alto_backend *b, const alto_quant_spec *fprop,

@@ -77,6 +77,20 @@ alto_status alto_gpu_requantize(alto_backend *b, const alto_quant_spec *spec,
                                 const alto_tensor_view *x, const alto_quant_spec *from,
                                 alto_dptr in_codes, alto_dptr in_scales, bool in_scales_t,
                                 const alto_gpu_quantized *q);
+/* SwiGLU backward (da, db from dy, a, b: the SWIGLU_BWD op's bf16 bits) and the fp8_block dual
+ * quantization of each (as alto_gpu_quantize_dual: `fprop` 1x128 along the last dim, `wgrad` 128x1
+ * with codes transposed) in one kernel, da and db never written: qa_* receive da's copies, qb_*
+ * db's (in the same layouts). x: the view of da (shape only: 2-D bf16, dims multiples of 128);
+ * dy, a, b of that shape. Bit-exact, but on the H100 slower than the SwiGLU backward and the two
+ * dual kernels apart (bench/NOTES.md, session 7), so the GPU executor does not use it (yet). */
+alto_status alto_gpu_quantize_dual_swiglu_bwd(alto_backend *b, const alto_quant_spec *fprop,
+                                              const alto_quant_spec *wgrad,
+                                              const alto_tensor_view *x, alto_dptr dy,
+                                              alto_dptr a, alto_dptr bd,
+                                              const alto_gpu_quantized *qa_fprop,
+                                              const alto_gpu_quantized *qa_wgrad,
+                                              const alto_gpu_quantized *qb_fprop,
+                                              const alto_gpu_quantized *qb_wgrad);
 /* One AdamW step of the fp32 parameter `param` (2-D, dims multiples of 128; grad, m, v of its
  * shape, m and v updated; k: alto_ops_gpu_adamw_scalars) with the updated parameter quantized
  * fp8_block 128x128 (and its transposed copy when q->codes_tr): param read once, the bits of

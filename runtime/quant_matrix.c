@@ -181,9 +181,11 @@ int alto_quant_matrix_kernels(alto_target target, const char *arch, alto_qkern *
       ks[0].codes_t = true;
       alto_kadd_(out, max, &n, &ks[0]);
       if (dts[d] == ALTO_ELEM_BF16) {
-        for (int r = 1; r <= 2; r++) {
+        for (int r = 1; r <= 2; r++) { /* the dual dY kernel, alone and of SwiGLU's backward */
           alto_qkern k = ks[0];
           k.rows_copy = r;
+          alto_kadd_(out, max, &n, &k);
+          k.swiglu_bwd = true;
           alto_kadd_(out, max, &n, &k);
         }
         for (int f = 0; f < 2; f++)

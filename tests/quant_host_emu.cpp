@@ -13,7 +13,7 @@
 // on 2-D and 3-D shapes with NaN / Inf / zero blocks. The host build takes the header's scalar FP8
 // cast (no cvt instruction here), so this checks the tiling, reductions, masks and packing;
 // tests/test_quant_gpu.c remains the real check. By hand: build/test_quant_host_emu [GROUP]...
-// (e2m1 div rows cols tile128 tcopy dual128 swiglu requant scaled rht dequant).
+// (e2m1 div rows cols tile128 tcopy dual128 swiglu swiglu_bwd requant scaled rht dequant).
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -81,6 +81,7 @@ static double __dsqrt_rn(double x) { return sqrt(x); } /* (ops/ops_common.cuh) *
 static float __fsqrt_rn(float x) { return sqrtf(x); }
 
 #define __shared__ static
+#define ALTO_DYN_SMEM(T, name) static __attribute__((aligned(16))) T name[65536 / sizeof(T)]
 #include "quant/quant_cols.cuh"
 #include "quant/quant_rows.cuh"
 #include "quant/quant_scaled.cuh"
@@ -88,6 +89,7 @@ static float __fsqrt_rn(float x) { return sqrtf(x); }
 #include "quant/quant_rht.cuh"
 #include "quant/dequant.cuh"
 #include "quant/quant_rows_swiglu.cuh"
+#include "quant/quant_dual_swiglu_bwd.cuh"
 
 extern "C" {
 #include "runtime/cpu/ops.h"
@@ -692,6 +694,58 @@ template <int ELEM, int ROWS_COPY> static void dual128_case(int64_t R, int64_t C
   alto_quantized_free(&rref);
 }
 
+// SwiGLU backward + both outputs' dual dY quantization (quant_dual_swiglu_bwd.cuh): da and db from
+// the CPU's SwiGLU backward rounded to bf16, each quantized 128x1 (codes transposed) and 1x128 by
+// the CPU; 3 CTAs walk the tiles in several grid steps.
+template <int ELEM, int ROWS_COPY> static void swiglu_bwd_case(int64_t R, int64_t C) {
+  alto_quant_spec spec = alto_quant_spec_default(ALTO_SCHEME_FP8_BLOCK), rspec = spec;
+  spec.elem = rspec.elem = (alto_elem)ELEM;
+  spec.axis = -2;
+  input d = make_input(1, R, C, true, true), a = make_input(1, R, C, true, true),
+        b = make_input(1, R, C, true, false);
+  const int64_t n = R * C;
+  std::vector<float> ga((size_t)n), gb((size_t)n);
+  alto_op_swiglu_bwd(ga.data(), gb.data(), d.xf.data(), a.xf.data(), b.xf.data(), n);
+  input g[2] = {{1, R, C, true, std::vector<float>((size_t)n), std::vector<uint16_t>((size_t)n)},
+                {1, R, C, true, std::vector<float>((size_t)n), std::vector<uint16_t>((size_t)n)}};
+  for (int64_t i = 0; i < n; i++)
+    for (int t = 0; t < 2; t++) {
+      g[t].xb[i] = alto_f32_to_bf16((t ? gb : ga)[i]);
+      g[t].xf[i] = alto_bf16_to_f32(g[t].xb[i]);
+    }
+  alto_quantized ref[2], rref[2];
+  for (int t = 0; t < 2; t++)
+    if (!reference(spec, g[t], &ref[t]) || !reference(rspec, g[t], &rref[t]))
+      return;
+  outputs o0(ref[0]), o1(ref[1]), r0(rref[0]), r1(rref[1]);
+  const alto_u16 *pd = d.xb.data(), *pa = a.xb.data(), *pb = b.xb.data();
+  alto_u8 *c0 = o0.codes.data(), *c1 = o1.codes.data(), *c2 = r0.codes.data(),
+          *c3 = r1.codes.data();
+  float *s0 = (float *)o0.scales.data(), *s1 = (float *)o1.scales.data(),
+        *s2 = (float *)r0.scales.data(), *s3 = (float *)r1.scales.data();
+  run([=] {
+    alto_quant_dual_swiglu_bwd<ELEM, ROWS_COPY, 256>(pd, pa, pb, R, C, c0, s0, c2, s2, c1, s1, c3,
+                                                      s3);
+  }, 3, 1, 256);
+  const char *e = ELEM == ALTO_ELEM_E4M3 ? "e4m3" : "e5m2";
+  for (int t = 0; t < 2; t++) {
+    const std::vector<alto_u8> tc = transposed_(ref[t].codes, R, C);
+    memcpy(ref[t].codes, tc.data(), tc.size());
+    if (ROWS_COPY == 2) {
+      const std::vector<float> st = transposed_((const float *)rref[t].scales, R, C / 128);
+      memcpy(rref[t].scales, st.data(), st.size() * 4);
+    }
+    char what[80];
+    snprintf(what, sizeof what, "swiglu_bwd %s %s 128x1 transposed", t ? "db" : "da", e);
+    compare(what, g[t], ref[t], t ? o1 : o0);
+    snprintf(what, sizeof what, "swiglu_bwd %s %s 1x128%s", t ? "db" : "da", e,
+             ROWS_COPY == 2 ? " (MN-major scales)" : "");
+    compare(what, g[t], rref[t], t ? r1 : r0);
+    alto_quantized_free(&ref[t]);
+    alto_quantized_free(&rref[t]);
+  }
+}
+
 // SwiGLU's output quantized from its inputs (quant_rows_swiglu.cuh): against the CPU's SwiGLU
 // rounded to bf16, then the CPU's quantization; 3 CTAs walk the tensor in several grid steps.
 template <int KIND, int ELEM, int B, bool SR, bool SCALES_T>
@@ -1071,6 +1125,11 @@ int main(int argc, char **argv) {
     swiglu_case<ALTO_QK_FP8_BLOCK, ALTO_ELEM_E4M3, 128, false, true>(ALTO_SCHEME_FP8_BLOCK, 64, 1024);
     swiglu_case<ALTO_QK_MX, ALTO_ELEM_E2M1, 32, false, false>(ALTO_SCHEME_MXFP4, 96, 1088);
     swiglu_case<ALTO_QK_MX, ALTO_ELEM_E2M1, 32, true, false>(ALTO_SCHEME_MXFP4, 64, 1024);
+  }
+  if (group("swiglu_bwd")) {
+    swiglu_bwd_case<ALTO_ELEM_E4M3, 1>(256, 384);
+    swiglu_bwd_case<ALTO_ELEM_E4M3, 2>(384, 512);
+    swiglu_bwd_case<ALTO_ELEM_E5M2, 2>(128, 256);
   }
   if (group("dual128")) {
     dual128_case<ALTO_ELEM_E4M3, 1>(256, 1152);

@@ -446,6 +446,100 @@ static void test_fp8_dual(void) {
       }
 }
 
+/* SwiGLU backward + the dual dY quantization of both outputs (alto_gpu_quantize_dual_swiglu_bwd,
+ * fp8_block's MLP): against the CPU's alto_op_swiglu_bwd rounded to bf16 (the SWIGLU_BWD op's
+ * bits) then quantized 1x128 and 128x1, for da and db; both element formats, both 1x128 scale
+ * layouts; a tensor the persistent grid walks several times (4096 x 7168: 1792 tiles over 264
+ * CTAs) and small ones; NaN / Inf in the inputs; guard bytes. */
+static void test_swiglu_bwd_dual(void) {
+  if (!selected("swiglu_bwd"))
+    return;
+  const int64_t shapes[3][2] = {{quick ? 1024 : 4096, 7168}, {384, 1152}, {128, 256}};
+  for (int el = 0; el < 2; el++)
+    for (int st_ = 0; st_ < 2; st_++)
+      for (int si = 0; si < 3; si++) {
+        if (el && si == 0)
+          continue;
+        const int64_t R = shapes[si][0], C = shapes[si][1], n = R * C, nb = C / 128;
+        alto_quant_spec fs = alto_quant_spec_default(ALTO_SCHEME_FP8_BLOCK), ws = fs;
+        fs.elem = ws.elem = el ? ALTO_ELEM_E5M2 : ALTO_ELEM_E4M3;
+        ws.axis = -2;
+        float *df, *af, *bf;
+        uint16_t *db16, *ab16, *bb16;
+        make_2d_(R, C, ALTO_ELEM_BF16, &df, &db16);
+        make_2d_(R, C, ALTO_ELEM_BF16, &af, &ab16);
+        alto_tensor_view x = make_2d_(R, C, ALTO_ELEM_BF16, &bf, &bb16);
+        float *ga = malloc((size_t)n * 4), *gb = malloc((size_t)n * 4);
+        alto_op_swiglu_bwd(ga, gb, df, af, bf, n);
+        uint16_t *h[2] = {malloc((size_t)n * 2), malloc((size_t)n * 2)};
+        for (int64_t i = 0; i < n; i++)
+          h[0][i] = alto_f32_to_bf16(ga[i]), h[1][i] = alto_f32_to_bf16(gb[i]);
+        gpu_buf gd = gpu_alloc(B, (size_t)n * 2), gaa = gpu_alloc(B, (size_t)n * 2),
+                gbb = gpu_alloc(B, (size_t)n * 2);
+        gpu_upload(B, gd, db16), gpu_upload(B, gaa, ab16), gpu_upload(B, gbb, bb16);
+        gpu_buf gfc[2], gfs[2], gwc[2], gws[2];
+        alto_gpu_quantized qf[2], qw[2];
+        for (int t = 0; t < 2; t++) {
+          gfc[t] = gpu_alloc(B, (size_t)n), gfs[t] = gpu_alloc(B, (size_t)(R * nb * 4));
+          gwc[t] = gpu_alloc(B, (size_t)n), gws[t] = gpu_alloc(B, (size_t)((R / 128) * C * 4));
+          qf[t] = (alto_gpu_quantized){gpu_ptr(gfc[t]), gpu_ptr(gfs[t]), 0, 0, false, st_ == 1, 0, 0};
+          qw[t] = (alto_gpu_quantized){gpu_ptr(gwc[t]), gpu_ptr(gws[t]), 0, 0, true, false, 0, 0};
+        }
+        alto_status st = alto_gpu_quantize_dual_swiglu_bwd(B, &fs, &ws, &x, gpu_ptr(gd),
+                                                           gpu_ptr(gaa), gpu_ptr(gbb), &qf[0],
+                                                           &qw[0], &qf[1], &qw[1]);
+        CHECKF(st == ALTO_OK && B->i->sync(B) == ALTO_OK, "swiglu_bwd dual: %s", alto_last_error());
+        int ok = 1;
+        for (int t = 0; t < 2; t++) { /* da, db against the CPU's */
+          alto_tensor_view vt = {h[t], ALTO_ELEM_BF16, 2, {R, C, 0}};
+          alto_quantized rf, rw;
+          CHECKF(alto_cpu_quantize(&fs, &vt, &rf) == ALTO_OK &&
+                     alto_cpu_quantize(&ws, &vt, &rw) == ALTO_OK,
+                 "%s", alto_last_error());
+          uint8_t *fc = malloc((size_t)n), *wc = malloc((size_t)n), *want = malloc((size_t)n);
+          float *fsc = malloc((size_t)(R * nb * 4)), *fwant = malloc((size_t)(R * nb * 4));
+          float *wsc = malloc((size_t)((R / 128) * C * 4));
+          gpu_download(B, fc, gfc[t], "swiglu_bwd 1x128 codes");
+          gpu_download(B, fsc, gfs[t], "swiglu_bwd 1x128 scales");
+          gpu_download(B, wc, gwc[t], "swiglu_bwd 128x1 codes");
+          gpu_download(B, wsc, gws[t], "swiglu_bwd 128x1 scales");
+          if (st_)
+            transpose_(fwant, rf.scales, R, nb, 4);
+          else
+            memcpy(fwant, rf.scales, (size_t)(R * nb * 4));
+          transpose_(want, rw.codes, R, C, 1);
+          int64_t d[4] = {first_diff(rf.codes, fc, n),
+                          first_diff((const uint8_t *)fwant, (const uint8_t *)fsc, R * nb * 4),
+                          first_diff(want, wc, n),
+                          first_diff(rw.scales, (const uint8_t *)wsc, (R / 128) * C * 4)};
+          int okt = d[0] < 0 && d[1] < 0 && d[2] < 0 && d[3] < 0;
+          CHECKF(okt, "swiglu_bwd %s %s%s [%lld x %lld]: 1x128 codes differ at %lld, scales at "
+                 "%lld; 128x1 codes at %lld, scales at %lld", t ? "db" : "da",
+                 el ? "e5m2" : "e4m3", st_ ? " (MN-major)" : "", (long long)R, (long long)C,
+                 (long long)d[0], (long long)d[1], (long long)d[2], (long long)d[3]);
+          ok = ok && okt;
+          free(fc), free(wc), free(want), free(fsc), free(fwant), free(wsc);
+          alto_quantized_free(&rf);
+          alto_quantized_free(&rw);
+        }
+        fprintf(stderr, "  %-4s SwiGLU backward + fp8_block %s dual of da and db%s [%lld x %lld]\n",
+                ok ? "ok" : "FAIL", el ? "e5m2" : "e4m3", st_ ? " (scales MN-major)" : "",
+                (long long)R, (long long)C);
+        if (si == 2 && el == 0 && st_ == 0) { /* db's copies in another layout: refused */
+          alto_gpu_quantized bad = qf[1];
+          bad.scales_t = true;
+          CHECK(alto_gpu_quantize_dual_swiglu_bwd(B, &fs, &ws, &x, gpu_ptr(gd), gpu_ptr(gaa),
+                                                  gpu_ptr(gbb), &qf[0], &qw[0], &bad,
+                                                  &qw[1]) == ALTO_ERR_INVALID_ARG);
+        }
+        for (int t = 0; t < 2; t++)
+          gpu_free(B, &gfc[t]), gpu_free(B, &gfs[t]), gpu_free(B, &gwc[t]), gpu_free(B, &gws[t]);
+        gpu_free(B, &gd), gpu_free(B, &gaa), gpu_free(B, &gbb);
+        free(df), free(af), free(bf), free(db16), free(ab16), free(bb16), free(ga), free(gb);
+        free(h[0]), free(h[1]);
+      }
+}
+
 /* SwiGLU's output quantized from its inputs (alto_gpu_quantize_swiglu): against the CPU's
  * alto_op_swiglu rounded to bf16 (the SWIGLU op's bits) then quantized, for fp8_block (scales
  * row-major and MN-major), MXFP4 (RNE and SR) and MXFP8; a tensor that takes the grid several
@@ -829,6 +923,7 @@ int main(int argc, char **argv) {
   RUN(test_codes_t);
   RUN(test_fp8_dual);
   RUN(test_swiglu_quant);
+  RUN(test_swiglu_bwd_dual);
   RUN(test_scales_t);
   RUN(test_requant);
   RUN(test_weight_copy);

@@ -81,7 +81,7 @@ static alto_status alto_cu_function_(alto_backend *b, void *module, const char *
                                      int smem_bytes, void **fn) {
   (void)b;
   ALTO_TRY(alto_cuda_module_function((alto_cuda_module *)module, name, fn));
-  if (smem_bytes > 48 * 1024)
+  if (smem_bytes > 0) /* (static + dynamic above 48 KB needs the attribute, whatever the split) */
     return alto_cuda_function_set_smem(*fn, smem_bytes);
   return ALTO_OK;
 }

@@ -28,6 +28,12 @@
 
 typedef alto_i64 alto_idx; /* element indices: tensors beyond 2^31 elements are normal */
 
+// The kernel's dynamic shared memory as an array of T (the launch gives its size; the host
+// emulation of the templates defines its own).
+#ifndef ALTO_DYN_SMEM
+#define ALTO_DYN_SMEM(T, name) extern __shared__ __align__(16) T name[]
+#endif
+
 // Loads 8 consecutive elements starting at element e (16-byte aligned for bf16, 32 for fp32).
 template <bool BF16>
 __device__ __forceinline__ void alto_load8(const void *x, alto_idx e, float v[8]) {

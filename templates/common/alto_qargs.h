@@ -43,6 +43,13 @@ typedef struct {
   ALTO_DPTR(float) opt_m;
   ALTO_DPTR(float) opt_v;
   alto_adamw_k opt_k;
+  /* SwiGLU backward fused into the dual dY quantizations (quant_dual_swiglu_bwd.cuh): x is dy, x2
+   * and x3 SwiGLU's inputs a and b; da's outputs in codes, scales, codes2, scales2, db's here */
+  ALTO_DPTR(const void) x3;
+  ALTO_DPTR(alto_u8) codes3;
+  ALTO_DPTR(void) scales3;
+  ALTO_DPTR(alto_u8) codes4;
+  ALTO_DPTR(void) scales4;
 } alto_qargs;
 
 #endif

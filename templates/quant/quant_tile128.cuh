@@ -90,92 +90,28 @@ __device__ __forceinline__ void alto_t128_tr4_(const alto_u32 a[4], alto_u32 b[4
 // parameter, read once, updated in place with ops/optim.cuh's element step from opt_grad and the
 // moments opt_m, opt_v (updated too) and the step's scalars opt_k, and the updated values are
 // quantized: the bits of the AdamW kernel followed by this kernel on its output.
-template <int ELEM, int BC, bool IN_BF16, int NT, bool TRANS = false, int DQ_ELEM = 0,
-          bool DQ_SCALES_T = false, bool TRANS_COPY = false, int ROWS_COPY = 0, bool ADAMW = false>
-__device__ __forceinline__ void alto_quant_tile128(const void *__restrict__ x,
-                                                   alto_u8 *__restrict__ codes,
-                                                   void *__restrict__ scales, alto_idx cols,
-                                                   const float *__restrict__ x_scales = nullptr,
-                                                   alto_u8 *__restrict__ codes2 = nullptr,
-                                                   float *__restrict__ scales2 = nullptr,
-                                                   const float *__restrict__ opt_grad = nullptr,
-                                                   float *__restrict__ opt_m = nullptr,
-                                                   float *__restrict__ opt_v = nullptr,
-                                                   alto_adamw_k opt_k = alto_adamw_k{}) {
+// Steps 1 to 3 on the values of one tile (tile column tx, tile row ty of a [rows, cols] tensor)
+// held as alto_quant_tile128 loads them: w[p] the 16 bytes of the thread's columns in its row p.
+template <int ELEM, int BC, bool IN_BF16, int NT, bool TRANS, bool TRANS_COPY, int ROWS_COPY>
+__device__ __forceinline__ void
+alto_t128_quantize_(const alto_u32 (&w)[128 / (NT / (128 / (IN_BF16 ? 8 : 4)))][4],
+                    alto_u8 *__restrict__ codes, void *__restrict__ scales, alto_idx cols,
+                    alto_u8 *__restrict__ codes2, float *__restrict__ scales2, alto_idx tx,
+                    alto_idx ty, alto_idx rows) {
   constexpr int B = 128;
-  constexpr int V = IN_BF16 ? 8 : 4; // columns per thread: 16 bytes of a row
-  constexpr int LPR = B / V;         // threads per tile row
-  constexpr int RPP = NT / LPR;      // rows per pass of the CTA
-  constexpr int P = B / RPP;         // rows per thread
+  constexpr int V = IN_BF16 ? 8 : 4;
+  constexpr int LPR = B / V;
+  constexpr int RPP = NT / LPR;
+  constexpr int P = B / RPP;
   constexpr int NW = NT / ALTO_WARP;
-  static_assert(BC == 1 || BC == B, "128x1 or 128x128 blocks");
-  static_assert(NT % LPR == 0 && B % RPP == 0 && NT >= B, "the CTA covers whole tile rows");
-  static_assert(!TRANS || (BC == 1 && P == 8 && V % 4 == 0), "transposed codes: 128x1, 8 rows");
-  static_assert(!TRANS_COPY || (BC == B && !TRANS && P == 8 && V % 4 == 0),
-                "a transposed copy: 128x128, 8 rows");
-  static_assert(!ROWS_COPY || (TRANS && IN_BF16 && !DQ_ELEM), "a row copy: 128x1 transposed, bf16");
-  static_assert(!ADAMW || (BC == B && !IN_BF16 && !DQ_ELEM), "AdamW: 128x128 blocks of fp32");
-  constexpr bool STAGE = TRANS || TRANS_COPY; // the transposed codes go through shared memory
-  // 128x1: amax partials [row group][column], then the column scales; 128x128: one amax per warp.
+  constexpr bool STAGE = TRANS || TRANS_COPY;
   __shared__ float s_part[BC == 1 ? RPP * B : NW];
   __shared__ float s_d[BC == 1 ? B : 1];
-
-  const int tc = threadIdx.x % LPR, g = threadIdx.x / LPR; // column group, row group
-  const alto_idx c0 = (alto_idx)blockIdx.x * B; // first column of the tile
-  const alto_idx c = c0 + tc * V;               // first column of this thread
-  const alto_idx r0 = (alto_idx)blockIdx.y * B; // first row of the tile
-  const alto_idx sb = (alto_idx)blockIdx.y;     // block row of the scales
-  const int n = cols - c >= V ? V : (cols > c ? (int)(cols - c) : 0); // columns that exist here
-  // 16-byte accesses: all V columns exist and rows are 16-byte aligned (always for 2-D blocks)
+  const int tc = threadIdx.x % LPR, g = threadIdx.x / LPR;
+  const alto_idx c0 = tx * B, c = c0 + tc * V, r0 = ty * B, sb = ty;
+  const int n = cols - c >= V ? V : (cols > c ? (int)(cols - c) : 0);
   const bool full = BC == B || (n == V && cols % V == 0);
-
-#define ALTO_T128_ROW_(p) (STAGE ? g * P + (p) : (p) * RPP + g) // the thread's row p in the tile
-  static_assert(!DQ_ELEM || (IN_BF16 && BC == 1), "re-quantization: bf16 values, 128x1 blocks");
-  alto_u32 w[P][4]; // rows r0 + ALTO_T128_ROW_(p), p < P
-  if constexpr (DQ_ELEM != 0) { // the dequantized bf16 values of V codes per row (cols % 128 == 0)
-    const alto_idx rows = (alto_idx)gridDim.y * B;
-#pragma unroll
-    for (int p = 0; p < P; p++) {
-      const alto_idx r = r0 + ALTO_T128_ROW_(p);
-      const float d = x_scales[DQ_SCALES_T ? (alto_idx)blockIdx.x * rows + r
-                                           : r * (cols / B) + blockIdx.x];
-      const uint2 u = *(const uint2 *)((const alto_u8 *)x + r * cols + c);
-#pragma unroll
-      for (int q = 0; q < 4; q++) {
-        float v0, v1;
-        alto_fp8x2_f32_<DQ_ELEM>((q < 2 ? u.x : u.y) >> (16 * (q % 2)), v0, v1);
-        w[p][q] = alto_dq_bf16x2_(alto_dq_apply_<ALTO_DQ_FP8_BLOCK>(v0, d),
-                                  alto_dq_apply_<ALTO_DQ_FP8_BLOCK>(v1, d));
-      }
-    }
-  } else if constexpr (ADAMW) { // the step's new values (2-D blocks: all V = 4 columns exist)
-    float *param = (float *)x;
-#pragma unroll
-    for (int p = 0; p < P; p++) {
-      const alto_idx e = (r0 + ALTO_T128_ROW_(p)) * cols + c;
-      const float4 x4 = *(const float4 *)(param + e), g4 = *(const float4 *)(opt_grad + e);
-      float4 m4 = *(const float4 *)(opt_m + e), v4 = *(const float4 *)(opt_v + e);
-      float4 y4;
-      y4.x = alto_adamw_elem(x4.x, g4.x, m4.x, v4.x, opt_k.k);
-      y4.y = alto_adamw_elem(x4.y, g4.y, m4.y, v4.y, opt_k.k);
-      y4.z = alto_adamw_elem(x4.z, g4.z, m4.z, v4.z, opt_k.k);
-      y4.w = alto_adamw_elem(x4.w, g4.w, m4.w, v4.w, opt_k.k);
-      *(float4 *)(param + e) = y4;
-      *(float4 *)(opt_m + e) = m4;
-      *(float4 *)(opt_v + e) = v4;
-      w[p][0] = alto_f32_bits(y4.x), w[p][1] = alto_f32_bits(y4.y);
-      w[p][2] = alto_f32_bits(y4.z), w[p][3] = alto_f32_bits(y4.w);
-    }
-  } else if (full) {
-#pragma unroll
-    for (int p = 0; p < P; p++)
-      alto_t128_load_<IN_BF16, true>(x, (r0 + ALTO_T128_ROW_(p)) * cols + c, V, w[p]);
-  } else {
-#pragma unroll
-    for (int p = 0; p < P; p++)
-      alto_t128_load_<IN_BF16, false>(x, (r0 + ALTO_T128_ROW_(p)) * cols + c, n, w[p]);
-  }
-
+#define ALTO_T128_ROW_(p) (STAGE ? g * P + (p) : (p) * RPP + g)
   // 1. amax per column over this thread's rows
   float amax[V];
   if constexpr (IN_BF16) { // alto_amax_update on the 16-bit halves: bf16 widens by a shift
@@ -201,8 +137,7 @@ __device__ __forceinline__ void alto_quant_tile128(const void *__restrict__ x,
   }
 
   if constexpr (ROWS_COPY != 0) { // the 1x128 copy: row g P + p is held by the LPR threads of g
-    const alto_idx rows = (alto_idx)gridDim.y * B;
-#pragma unroll
+    #pragma unroll
     for (int p = 0; p < P; p++) {
       const alto_idx r = r0 + ALTO_T128_ROW_(p);
       float ra = alto_f32_from_bits(alto_raw_amax_bits_<true, 1>(&w[p]));
@@ -219,7 +154,7 @@ __device__ __forceinline__ void alto_quant_tile128(const void *__restrict__ x,
         alto_encode8_<ALTO_QK_FP8_BLOCK, ELEM, false, true, ALTO_DIV_F64>(&w[p], 0, be, u, o);
       *(uint2 *)(codes2 + r * cols + c) = uint2{o[0], o[1]};
       if (tc == 0)
-        scales2[ROWS_COPY == 2 ? (alto_idx)blockIdx.x * rows + r : r * (cols / B) + blockIdx.x] =
+        scales2[ROWS_COPY == 2 ? tx * rows + r : r * (cols / B) + tx] =
             alto_f32_from_bits(s);
     }
   }
@@ -262,9 +197,9 @@ __device__ __forceinline__ void alto_quant_tile128(const void *__restrict__ x,
       a = alto_amax_update(a, s_part[k]);
     const float db = alto_fp8_block_scale(a, (alto_elem)ELEM);
     if (threadIdx.x == 0) {
-      ((float *)scales)[sb * (cols / B) + blockIdx.x] = db;
+      ((float *)scales)[sb * (cols / B) + tx] = db;
       if (TRANS_COPY)
-        scales2[(alto_idx)blockIdx.x * gridDim.y + sb] = db;
+        scales2[tx * (rows / B) + sb] = db;
     }
 #pragma unroll
     for (int j = 0; j < V; j++)
@@ -328,8 +263,7 @@ __device__ __forceinline__ void alto_quant_tile128(const void *__restrict__ x,
       }
     }
     __syncthreads();
-    const alto_idx rows = (alto_idx)gridDim.y * B;
-#pragma unroll
+    #pragma unroll
     for (int k = 0; k < B * 8 / NT; k++) { // 8 chunks of 16 rows per column
       const int i = threadIdx.x + k * NT, col = i / 8, q = i % 8;
       if (c0 + col < cols) {
@@ -338,6 +272,95 @@ __device__ __forceinline__ void alto_quant_tile128(const void *__restrict__ x,
       }
     }
   }
+#undef ALTO_T128_ROW_
+}
+
+template <int ELEM, int BC, bool IN_BF16, int NT, bool TRANS = false, int DQ_ELEM = 0,
+          bool DQ_SCALES_T = false, bool TRANS_COPY = false, int ROWS_COPY = 0, bool ADAMW = false>
+__device__ __forceinline__ void alto_quant_tile128(const void *__restrict__ x,
+                                                   alto_u8 *__restrict__ codes,
+                                                   void *__restrict__ scales, alto_idx cols,
+                                                   const float *__restrict__ x_scales = nullptr,
+                                                   alto_u8 *__restrict__ codes2 = nullptr,
+                                                   float *__restrict__ scales2 = nullptr,
+                                                   const float *__restrict__ opt_grad = nullptr,
+                                                   float *__restrict__ opt_m = nullptr,
+                                                   float *__restrict__ opt_v = nullptr,
+                                                   alto_adamw_k opt_k = alto_adamw_k{}) {
+  constexpr int B = 128;
+  constexpr int V = IN_BF16 ? 8 : 4; // columns per thread: 16 bytes of a row
+  constexpr int LPR = B / V;         // threads per tile row
+  constexpr int RPP = NT / LPR;      // rows per pass of the CTA
+  constexpr int P = B / RPP;         // rows per thread
+  static_assert(BC == 1 || BC == B, "128x1 or 128x128 blocks");
+  static_assert(NT % LPR == 0 && B % RPP == 0 && NT >= B, "the CTA covers whole tile rows");
+  static_assert(!TRANS || (BC == 1 && P == 8 && V % 4 == 0), "transposed codes: 128x1, 8 rows");
+  static_assert(!TRANS_COPY || (BC == B && !TRANS && P == 8 && V % 4 == 0),
+                "a transposed copy: 128x128, 8 rows");
+  static_assert(!ROWS_COPY || (TRANS && IN_BF16 && !DQ_ELEM), "a row copy: 128x1 transposed, bf16");
+  static_assert(!ADAMW || (BC == B && !IN_BF16 && !DQ_ELEM), "AdamW: 128x128 blocks of fp32");
+  constexpr bool STAGE = TRANS || TRANS_COPY; // the transposed codes go through shared memory
+  // (step 2's shared memory, in alto_t128_quantize_: 128x1: amax partials [row group][column],
+  // then the column scales; 128x128: one amax per warp)
+
+  const int tc = threadIdx.x % LPR, g = threadIdx.x / LPR; // column group, row group
+  const alto_idx c0 = (alto_idx)blockIdx.x * B; // first column of the tile
+  const alto_idx c = c0 + tc * V;               // first column of this thread
+  const alto_idx r0 = (alto_idx)blockIdx.y * B; // first row of the tile
+  const int n = cols - c >= V ? V : (cols > c ? (int)(cols - c) : 0); // columns that exist here
+  // 16-byte accesses: all V columns exist and rows are 16-byte aligned (always for 2-D blocks)
+  const bool full = BC == B || (n == V && cols % V == 0);
+
+#define ALTO_T128_ROW_(p) (STAGE ? g * P + (p) : (p) * RPP + g) // the thread's row p in the tile
+  static_assert(!DQ_ELEM || (IN_BF16 && BC == 1), "re-quantization: bf16 values, 128x1 blocks");
+  alto_u32 w[P][4]; // rows r0 + ALTO_T128_ROW_(p), p < P
+  if constexpr (DQ_ELEM != 0) { // the dequantized bf16 values of V codes per row (cols % 128 == 0)
+    const alto_idx rows = (alto_idx)gridDim.y * B;
+#pragma unroll
+    for (int p = 0; p < P; p++) {
+      const alto_idx r = r0 + ALTO_T128_ROW_(p);
+      const float d = x_scales[DQ_SCALES_T ? (alto_idx)blockIdx.x * rows + r
+                                           : r * (cols / B) + blockIdx.x];
+      const uint2 u = *(const uint2 *)((const alto_u8 *)x + r * cols + c);
+#pragma unroll
+      for (int q = 0; q < 4; q++) {
+        float v0, v1;
+        alto_fp8x2_f32_<DQ_ELEM>((q < 2 ? u.x : u.y) >> (16 * (q % 2)), v0, v1);
+        w[p][q] = alto_dq_bf16x2_(alto_dq_apply_<ALTO_DQ_FP8_BLOCK>(v0, d),
+                                  alto_dq_apply_<ALTO_DQ_FP8_BLOCK>(v1, d));
+      }
+    }
+  } else if constexpr (ADAMW) { // the step's new values (2-D blocks: all V = 4 columns exist)
+    float *param = (float *)x;
+#pragma unroll
+    for (int p = 0; p < P; p++) {
+      const alto_idx e = (r0 + ALTO_T128_ROW_(p)) * cols + c;
+      const float4 x4 = *(const float4 *)(param + e), g4 = *(const float4 *)(opt_grad + e);
+      float4 m4 = *(const float4 *)(opt_m + e), v4 = *(const float4 *)(opt_v + e);
+      float4 y4;
+      y4.x = alto_adamw_elem(x4.x, g4.x, m4.x, v4.x, opt_k.k);
+      y4.y = alto_adamw_elem(x4.y, g4.y, m4.y, v4.y, opt_k.k);
+      y4.z = alto_adamw_elem(x4.z, g4.z, m4.z, v4.z, opt_k.k);
+      y4.w = alto_adamw_elem(x4.w, g4.w, m4.w, v4.w, opt_k.k);
+      *(float4 *)(param + e) = y4;
+      *(float4 *)(opt_m + e) = m4;
+      *(float4 *)(opt_v + e) = v4;
+      w[p][0] = alto_f32_bits(y4.x), w[p][1] = alto_f32_bits(y4.y);
+      w[p][2] = alto_f32_bits(y4.z), w[p][3] = alto_f32_bits(y4.w);
+    }
+  } else if (full) {
+#pragma unroll
+    for (int p = 0; p < P; p++)
+      alto_t128_load_<IN_BF16, true>(x, (r0 + ALTO_T128_ROW_(p)) * cols + c, V, w[p]);
+  } else {
+#pragma unroll
+    for (int p = 0; p < P; p++)
+      alto_t128_load_<IN_BF16, false>(x, (r0 + ALTO_T128_ROW_(p)) * cols + c, n, w[p]);
+  }
+
+  alto_t128_quantize_<ELEM, BC, IN_BF16, NT, TRANS, TRANS_COPY, ROWS_COPY>(
+      w, codes, scales, cols, codes2, scales2, (alto_idx)blockIdx.x, (alto_idx)blockIdx.y,
+      (alto_idx)gridDim.y * B);
 #undef ALTO_T128_ROW_
 }
 
