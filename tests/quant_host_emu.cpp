@@ -658,6 +658,24 @@ template <int DQ_ELEM, bool DQ_SCALES_T, bool TRANS> static void requant_case(in
   alto_quantized_free(&src);
 }
 
+// The dual outputs against the CPU's: the 128x1 quantization ref with its codes transposed (o), and
+// the 1x128 one rref (o2, its scales MN-major when rows_copy is 2). ref and rref are laid out so.
+static void compare_dual_(const char *what, const input &in, alto_quantized &ref, const outputs &o,
+                          alto_quantized &rref, const outputs &o2, int rows_copy) {
+  const int64_t R = in.R, C = in.C;
+  const std::vector<alto_u8> t = transposed_(ref.codes, R, C);
+  memcpy(ref.codes, t.data(), t.size());
+  if (rows_copy == 2) { // the CPU's row-major [R, C / 128] scales as the kernel writes them
+    const std::vector<float> st = transposed_((const float *)rref.scales, R, C / 128);
+    memcpy(rref.scales, st.data(), st.size() * 4);
+  }
+  char w[96];
+  snprintf(w, sizeof w, "%s 128x1 transposed", what);
+  compare(w, in, ref, o);
+  snprintf(w, sizeof w, "%s 1x128%s", what, rows_copy == 2 ? " (MN-major scales)" : "");
+  compare(w, in, rref, o2);
+}
+
 // The dual kernel of dY (ROWS_COPY): 128x1 codes transposed and scales as the CPU's 128x1, and the
 // 1x128 copy (codes2, scales2 row-major or MN-major: ROWS_COPY 1 or 2) as the CPU's 1x128.
 template <int ELEM, int ROWS_COPY> static void dual128_case(int64_t R, int64_t C) {
@@ -678,18 +696,8 @@ template <int ELEM, int ROWS_COPY> static void dual128_case(int64_t R, int64_t C
     alto_quant_tile128<ELEM, 1, true, 256, true, 0, false, false, ROWS_COPY>(
         x, codes, scales, cols, nullptr, codes2, scales2);
   }, cdiv(C, 128), (unsigned)(R / 128), 256);
-  const std::vector<alto_u8> t = transposed_(ref.codes, R, C);
-  memcpy(ref.codes, t.data(), t.size());
-  if (ROWS_COPY == 2) { // the CPU's row-major [R, C / 128] scales as the kernel writes them
-    const std::vector<float> st = transposed_((const float *)rref.scales, R, C / 128);
-    memcpy(rref.scales, st.data(), st.size() * 4);
-  }
-  const char *e = ELEM == ALTO_ELEM_E4M3 ? "e4m3" : "e5m2";
-  char what[80];
-  snprintf(what, sizeof what, "dual %s 128x1 transposed", e);
-  compare(what, in, ref, o);
-  snprintf(what, sizeof what, "dual %s + 1x128%s", e, ROWS_COPY == 2 ? " (MN-major scales)" : "");
-  compare(what, in, rref, o2);
+  compare_dual_(ELEM == ALTO_ELEM_E4M3 ? "dual e4m3" : "dual e5m2", in, ref, o, rref, o2,
+                ROWS_COPY);
   alto_quantized_free(&ref);
   alto_quantized_free(&rref);
 }
@@ -729,18 +737,9 @@ template <int ELEM, int ROWS_COPY> static void swiglu_bwd_case(int64_t R, int64_
   }, 3, 1, 256);
   const char *e = ELEM == ALTO_ELEM_E4M3 ? "e4m3" : "e5m2";
   for (int t = 0; t < 2; t++) {
-    const std::vector<alto_u8> tc = transposed_(ref[t].codes, R, C);
-    memcpy(ref[t].codes, tc.data(), tc.size());
-    if (ROWS_COPY == 2) {
-      const std::vector<float> st = transposed_((const float *)rref[t].scales, R, C / 128);
-      memcpy(rref[t].scales, st.data(), st.size() * 4);
-    }
-    char what[80];
-    snprintf(what, sizeof what, "swiglu_bwd %s %s 128x1 transposed", t ? "db" : "da", e);
-    compare(what, g[t], ref[t], t ? o1 : o0);
-    snprintf(what, sizeof what, "swiglu_bwd %s %s 1x128%s", t ? "db" : "da", e,
-             ROWS_COPY == 2 ? " (MN-major scales)" : "");
-    compare(what, g[t], rref[t], t ? r1 : r0);
+    char what[64];
+    snprintf(what, sizeof what, "swiglu_bwd %s %s", t ? "db" : "da", e);
+    compare_dual_(what, g[t], ref[t], t ? o1 : o0, rref[t], t ? r1 : r0, ROWS_COPY);
     alto_quantized_free(&ref[t]);
     alto_quantized_free(&rref[t]);
   }

@@ -377,6 +377,39 @@ static void test_codes_t(void) {
       }
 }
 
+/* fp8_block's dual outputs of the bf16 tensor x (elements `el`) against the CPU's: the 1x128 copy
+ * (codes fc, scales fs, MN-major when scales_t) and the 128x1 copy with transposed codes (wc, ws).
+ * d: the first differing byte of each (-1: none), in that order. */
+static void dual_diff_(const alto_tensor_view *x, alto_elem el, bool scales_t, gpu_buf fc,
+                       gpu_buf fs, gpu_buf wc, gpu_buf ws, int64_t d[4]) {
+  const int64_t R = x->dims[0], C = x->dims[1], n = R * C, nb = C / 128;
+  alto_quant_spec fsp = alto_quant_spec_default(ALTO_SCHEME_FP8_BLOCK), wsp = fsp;
+  fsp.elem = wsp.elem = el;
+  wsp.axis = -2;
+  alto_quantized rf, rw;
+  CHECKF(alto_cpu_quantize(&fsp, x, &rf) == ALTO_OK && alto_cpu_quantize(&wsp, x, &rw) == ALTO_OK,
+         "%s", alto_last_error());
+  uint8_t *gfc = malloc((size_t)n), *gwc = malloc((size_t)n), *want = malloc((size_t)n);
+  float *gfs = malloc((size_t)(R * nb * 4)), *fwant = malloc((size_t)(R * nb * 4));
+  float *gws = malloc((size_t)((R / 128) * C * 4));
+  gpu_download(B, gfc, fc, "dual 1x128 codes");
+  gpu_download(B, gfs, fs, "dual 1x128 scales");
+  gpu_download(B, gwc, wc, "dual 128x1 codes");
+  gpu_download(B, gws, ws, "dual 128x1 scales");
+  if (scales_t)
+    transpose_(fwant, rf.scales, R, nb, 4);
+  else
+    memcpy(fwant, rf.scales, (size_t)(R * nb * 4));
+  transpose_(want, rw.codes, R, C, 1);
+  d[0] = first_diff(rf.codes, gfc, n);
+  d[1] = first_diff((const uint8_t *)fwant, (const uint8_t *)gfs, R * nb * 4);
+  d[2] = first_diff(want, gwc, n);
+  d[3] = first_diff(rw.scales, (const uint8_t *)gws, (R / 128) * C * 4);
+  free(gfc), free(gwc), free(want), free(gfs), free(fwant), free(gws);
+  alto_quantized_free(&rf);
+  alto_quantized_free(&rw);
+}
+
 /* fp8_block's dual kernel of dY (alto_gpu_quantize_dual without an RHT): one read of a bf16 x,
  * its 128x1 quantization with the codes transposed and its 1x128 quantization (scales row-major
  * or MN-major), each against the CPU's; guard bytes around every output (gpu_buf); f32 inputs and
@@ -395,9 +428,6 @@ static void test_fp8_dual(void) {
         float *xf;
         uint16_t *xb;
         alto_tensor_view x = make_2d_(R, C, ALTO_ELEM_BF16, &xf, &xb);
-        alto_quantized rf, rw;
-        CHECKF(alto_cpu_quantize(&fs, &x, &rf) == ALTO_OK && alto_cpu_quantize(&ws, &x, &rw) == ALTO_OK,
-               "%s", alto_last_error());
         gpu_buf gx = gpu_alloc(B, (size_t)n * 2), gfc = gpu_alloc(B, (size_t)n),
                 gfs = gpu_alloc(B, (size_t)(R * nb * 4)), gwc = gpu_alloc(B, (size_t)n),
                 gws = gpu_alloc(B, (size_t)((R / 128) * C * 4));
@@ -406,22 +436,8 @@ static void test_fp8_dual(void) {
         alto_gpu_quantized qw = {gpu_ptr(gwc), gpu_ptr(gws), 0, 0, true, false, 0, 0};
         alto_status st = alto_gpu_quantize_dual(B, &fs, &ws, &x, gpu_ptr(gx), NULL, &qf, &qw);
         CHECKF(st == ALTO_OK && B->i->sync(B) == ALTO_OK, "fp8_dual: %s", alto_last_error());
-        uint8_t *fc = malloc((size_t)n), *wc = malloc((size_t)n), *want = malloc((size_t)n);
-        float *fsc = malloc((size_t)(R * nb * 4)), *fwant = malloc((size_t)(R * nb * 4));
-        float *wsc = malloc((size_t)((R / 128) * C * 4));
-        gpu_download(B, fc, gfc, "fp8_dual fprop codes");
-        gpu_download(B, fsc, gfs, "fp8_dual fprop scales");
-        gpu_download(B, wc, gwc, "fp8_dual wgrad codes");
-        gpu_download(B, wsc, gws, "fp8_dual wgrad scales");
-        if (st_)
-          transpose_(fwant, rf.scales, R, nb, 4);
-        else
-          memcpy(fwant, rf.scales, (size_t)(R * nb * 4));
-        transpose_(want, rw.codes, R, C, 1);
-        int64_t d[4] = {first_diff(rf.codes, fc, n),
-                        first_diff((const uint8_t *)fwant, (const uint8_t *)fsc, R * nb * 4),
-                        first_diff(want, wc, n),
-                        first_diff(rw.scales, (const uint8_t *)wsc, (R / 128) * C * 4)};
+        int64_t d[4];
+        dual_diff_(&x, fs.elem, st_ == 1, gfc, gfs, gwc, gws, d);
         int ok = d[0] < 0 && d[1] < 0 && d[2] < 0 && d[3] < 0;
         CHECKF(ok, "fp8_dual %s%s [%lld x %lld]: 1x128 codes differ at %lld, scales at %lld; "
                "128x1 codes at %lld, scales at %lld", el ? "e5m2" : "e4m3",
@@ -440,9 +456,7 @@ static void test_fp8_dual(void) {
                 ALTO_ERR_INVALID_ARG);
         }
         gpu_free(B, &gx), gpu_free(B, &gfc), gpu_free(B, &gfs), gpu_free(B, &gwc), gpu_free(B, &gws);
-        free(xf), free(xb), free(fc), free(wc), free(want), free(fsc), free(fwant), free(wsc);
-        alto_quantized_free(&rf);
-        alto_quantized_free(&rw);
+        free(xf), free(xb);
       }
 }
 
@@ -492,35 +506,14 @@ static void test_swiglu_bwd_dual(void) {
         int ok = 1;
         for (int t = 0; t < 2; t++) { /* da, db against the CPU's */
           alto_tensor_view vt = {h[t], ALTO_ELEM_BF16, 2, {R, C, 0}};
-          alto_quantized rf, rw;
-          CHECKF(alto_cpu_quantize(&fs, &vt, &rf) == ALTO_OK &&
-                     alto_cpu_quantize(&ws, &vt, &rw) == ALTO_OK,
-                 "%s", alto_last_error());
-          uint8_t *fc = malloc((size_t)n), *wc = malloc((size_t)n), *want = malloc((size_t)n);
-          float *fsc = malloc((size_t)(R * nb * 4)), *fwant = malloc((size_t)(R * nb * 4));
-          float *wsc = malloc((size_t)((R / 128) * C * 4));
-          gpu_download(B, fc, gfc[t], "swiglu_bwd 1x128 codes");
-          gpu_download(B, fsc, gfs[t], "swiglu_bwd 1x128 scales");
-          gpu_download(B, wc, gwc[t], "swiglu_bwd 128x1 codes");
-          gpu_download(B, wsc, gws[t], "swiglu_bwd 128x1 scales");
-          if (st_)
-            transpose_(fwant, rf.scales, R, nb, 4);
-          else
-            memcpy(fwant, rf.scales, (size_t)(R * nb * 4));
-          transpose_(want, rw.codes, R, C, 1);
-          int64_t d[4] = {first_diff(rf.codes, fc, n),
-                          first_diff((const uint8_t *)fwant, (const uint8_t *)fsc, R * nb * 4),
-                          first_diff(want, wc, n),
-                          first_diff(rw.scales, (const uint8_t *)wsc, (R / 128) * C * 4)};
+          int64_t d[4];
+          dual_diff_(&vt, fs.elem, st_ == 1, gfc[t], gfs[t], gwc[t], gws[t], d);
           int okt = d[0] < 0 && d[1] < 0 && d[2] < 0 && d[3] < 0;
           CHECKF(okt, "swiglu_bwd %s %s%s [%lld x %lld]: 1x128 codes differ at %lld, scales at "
                  "%lld; 128x1 codes at %lld, scales at %lld", t ? "db" : "da",
                  el ? "e5m2" : "e4m3", st_ ? " (MN-major)" : "", (long long)R, (long long)C,
                  (long long)d[0], (long long)d[1], (long long)d[2], (long long)d[3]);
           ok = ok && okt;
-          free(fc), free(wc), free(want), free(fsc), free(fwant), free(wsc);
-          alto_quantized_free(&rf);
-          alto_quantized_free(&rw);
         }
         fprintf(stderr, "  %-4s SwiGLU backward + fp8_block %s dual of da and db%s [%lld x %lld]\n",
                 ok ? "ok" : "FAIL", el ? "e5m2" : "e4m3", st_ ? " (scales MN-major)" : "",
@@ -668,6 +661,26 @@ static void test_scales_t(void) {
       }
 }
 
+/* The weights' 128x128 quantization with its transposed copy (codes c, scales s, copies ct, st of an
+ * [R, C] tensor) equal the CPU's ref and ref transposed. */
+static bool weight_copy_ok_(const alto_quantized *ref, gpu_buf c, gpu_buf s, gpu_buf ct, gpu_buf st,
+                            int64_t R, int64_t C) {
+  const int64_t n = R * C, ns = (R / 128) * (C / 128);
+  uint8_t *gc = malloc((size_t)n), *gct = malloc((size_t)n), *want = malloc((size_t)n);
+  float *gs = malloc((size_t)ns * 4), *gst = malloc((size_t)ns * 4), *swant = malloc((size_t)ns * 4);
+  gpu_download(B, gc, c, "128x128 codes");
+  gpu_download(B, gct, ct, "128x128 transposed codes");
+  gpu_download(B, gs, s, "128x128 scales");
+  gpu_download(B, gst, st, "128x128 transposed scales");
+  transpose_(want, ref->codes, R, C, 1);
+  transpose_(swant, ref->scales, R / 128, C / 128, 4);
+  const bool ok = first_diff(ref->codes, gc, n) < 0 && first_diff(want, gct, n) < 0 &&
+                  memcmp(gs, ref->scales, (size_t)ns * 4) == 0 &&
+                  memcmp(gst, swant, (size_t)ns * 4) == 0;
+  free(gc), free(gct), free(want), free(gs), free(gst), free(swant);
+  return ok;
+}
+
 /* AdamW and the weights' 128x128 quantization in one kernel (alto_gpu_quantize_adamw, the optimizer
  * step of fp8_block weights): the parameter, moments, codes, scales and transposed copies equal
  * the CPU's alto_op_adamw (on the gradient times the clip factor, rounded in fp32 as the executor's
@@ -714,14 +727,8 @@ static void test_adamw_quant(void) {
                                                gpu_ptr(gv), &k, &q);
       CHECKF(st == ALTO_OK && B->i->sync(B) == ALTO_OK, "adamw: %s", alto_last_error());
       float *w2 = malloc((size_t)n * 4), *m2 = malloc((size_t)n * 4), *v2 = malloc((size_t)n * 4);
-      uint8_t *c = malloc((size_t)n), *ct = malloc((size_t)n), *want = malloc((size_t)n);
-      float *sc = malloc((size_t)ns * 4), *sct = malloc((size_t)ns * 4), *swant = malloc((size_t)ns * 4);
       gpu_download(B, w2, gw, "adamw param"), gpu_download(B, m2, gm, "adamw m");
-      gpu_download(B, v2, gv, "adamw v"), gpu_download(B, c, gc, "adamw codes");
-      gpu_download(B, ct, gct, "adamw copy"), gpu_download(B, sc, gs, "adamw scales");
-      gpu_download(B, sct, gst, "adamw scales copy");
-      transpose_(want, ref.codes, R, C, 1);
-      transpose_(swant, ref.scales, R / 128, C / 128, 4);
+      gpu_download(B, v2, gv, "adamw v");
       int64_t sd = 0; /* bits differ (a NaN's payload aside: the inputs hold NaNs) */
       for (int64_t i = 0; i < n; i++) {
         const float a[3] = {w[i], m[i], v[i]}, b[3] = {w2[i], m2[i], v2[i]};
@@ -729,9 +736,7 @@ static void test_adamw_quant(void) {
           sd += memcmp(&a[t], &b[t], 4) != 0 && !(isnan(a[t]) && isnan(b[t]));
       }
       const bool step_ok = sd == 0;
-      const bool q_ok = first_diff(ref.codes, c, n) < 0 && first_diff(want, ct, n) < 0 &&
-                        memcmp(sc, ref.scales, (size_t)ns * 4) == 0 &&
-                        memcmp(sct, swant, (size_t)ns * 4) == 0;
+      const bool q_ok = weight_copy_ok_(&ref, gc, gs, gct, gst, R, C);
       CHECKF(step_ok && q_ok, "adamw [%lld x %lld] clip %g: step %s, quantization %s", (long long)R,
              (long long)C, gscale, step_ok ? "ok" : "differs", q_ok ? "ok" : "differs");
       fprintf(stderr, "  %-4s AdamW + fp8_block 128x128 + transposed copy [%lld x %lld] clip %g\n",
@@ -748,7 +753,7 @@ static void test_adamw_quant(void) {
       gpu_free(B, &gw), gpu_free(B, &gg), gpu_free(B, &gm), gpu_free(B, &gv);
       gpu_free(B, &gc), gpu_free(B, &gs), gpu_free(B, &gct), gpu_free(B, &gst);
       free(w), free(wb), free(g), free(gb), free(m), free(v), free(gsc), free(w2), free(m2);
-      free(v2), free(c), free(ct), free(want), free(sc), free(sct), free(swant);
+      free(v2);
       alto_quantized_free(&ref);
     }
 }
@@ -779,16 +784,7 @@ static void test_weight_copy(void) {
                               gpu_ptr(gst)};
       alto_status st = alto_gpu_quantize(B, &spec, &x, gpu_ptr(gx), NULL, &q);
       CHECKF(st == ALTO_OK && B->i->sync(B) == ALTO_OK, "t_copy: %s", alto_last_error());
-      uint8_t *c = malloc((size_t)n), *ct = malloc((size_t)n), *want = malloc((size_t)n);
-      float *sc = malloc((size_t)ns * 4), *sct = malloc((size_t)ns * 4), *swant = malloc((size_t)ns * 4);
-      gpu_download(B, c, gc, "t_copy");
-      gpu_download(B, ct, gct, "t_copy");
-      gpu_download(B, sc, gs, "t_copy");
-      gpu_download(B, sct, gst, "t_copy");
-      transpose_(want, ref.codes, R, C, 1);
-      transpose_(swant, ref.scales, R / 128, C / 128, 4);
-      int ok = first_diff(ref.codes, c, n) < 0 && first_diff(want, ct, n) < 0 &&
-               memcmp(sc, ref.scales, (size_t)ns * 4) == 0 && memcmp(sct, swant, (size_t)ns * 4) == 0;
+      int ok = weight_copy_ok_(&ref, gc, gs, gct, gst, R, C);
       CHECKF(ok, "t_copy %s [%lld x %lld]: codes, copy or scales differ", d ? "f32" : "bf16",
              (long long)R, (long long)C);
       fprintf(stderr, "  %-4s fp8_block 128x128 + transposed copy %s [%lld x %lld]\n",
@@ -799,7 +795,7 @@ static void test_weight_copy(void) {
         CHECK(alto_gpu_quantize(B, &spec, &x, gpu_ptr(gx), NULL, &bad) == ALTO_ERR_INVALID_ARG);
       }
       gpu_free(B, &gx), gpu_free(B, &gc), gpu_free(B, &gs), gpu_free(B, &gct), gpu_free(B, &gst);
-      free(xf), free(xb), free(c), free(ct), free(want), free(sc), free(sct), free(swant);
+      free(xf), free(xb);
       alto_quantized_free(&ref);
     }
 }
