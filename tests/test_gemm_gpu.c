@@ -21,7 +21,8 @@
  * rounding only) and GEMM_F32_TOL for fp32 output (see below), relative to the norm of the terms
  * (the product and, with C +=, the old C: a sum that cancels is only as exact as its terms; a
  * 1x1x16 C += once drew 6.5e-3 against the cancelled sum). Every case also: no NaN/Inf, guard
- * bytes intact, every output element written (outputs start poisoned), two runs bit-identical.
+ * bytes intact, every output element written (outputs start poisoned), two runs bit-identical, and
+ * the same bits from the register epilogue.
  * Fresh random data each run (ALTO_TEST_SEED reproduces one). Skips (77) without a CUDA GPU and on
  * devices other than sm_90a. */
 #include <math.h>
@@ -215,6 +216,26 @@ static double out_value(const uint8_t *c, alto_dtype t, int64_t idx) {
   return f;
 }
 
+/* The elements (padding included) where two outputs differ in their bits; the first few are
+ * printed (row, column, the two values), which shows the pattern of a fault. */
+static int64_t differing(const uint8_t *x, const uint8_t *y, alto_dtype t, int64_t m, int64_t n,
+                         int64_t ldc, const char *what) {
+  const size_t es = t == ALTO_DT_F32 ? 4 : 2;
+  int64_t count = 0;
+  for (int64_t e = 0; e < m * ldc; e++) {
+    if (memcmp(x + e * es, y + e * es, es) == 0)
+      continue;
+    if (count++ < 4)
+      fprintf(stderr, "     %s differs at row %lld column %lld%s: %.8g vs %.8g\n", what,
+              (long long)(e / ldc), (long long)(e % ldc), e % ldc >= n ? " (padding)" : "",
+              out_value(x, t, e), out_value(y, t, e));
+  }
+  if (count)
+    fprintf(stderr, "     %s: %lld elements differ\n", what, (long long)count);
+  return count;
+}
+
+
 static bool out_is_poison(const uint8_t *c, alto_dtype t, int64_t idx) {
   size_t es = dsize(t);
   for (size_t b = 0; b < es; b++)
@@ -339,8 +360,20 @@ static double run_case(const gemm_data *d, const gemm_case *c) {
       den += ref[t] * ref[t] + (c0 ? c0[i * n + j] * c0[i * n + j] : 0.0);
     }
     err = den > 0 ? sqrt(num / den) : INFINITY;
-    bool same = memcmp(out[0], out[1], (size_t)(m * ldc) * es) == 0;
-    bool same_regs = memcmp(out[0], out[2], (size_t)(m * ldc) * es) == 0;
+    double tol0 = c->out == ALTO_DT_BF16 ? GEMM_BF16_TOL : GEMM_F32_TOL;
+    for (int64_t t = 0, shown = 0; !(err < tol0) && t < d->n_check && shown < 6; t++) {
+      /* a fault's pattern: the first elements off by more than 10x the tolerance */
+      int64_t i = d->ci[t], j = d->cj[t];
+      double want = ref[t] + (c0 ? c0[i * n + j] : 0.0);
+      double got = out_value(out[0], c->out, i * ldc + j);
+      if (!(fabs(got - want) <= 10 * tol0 * (fabs(want) + sqrt(den / (double)d->n_check)))) {
+        fprintf(stderr, "     row %lld column %lld: %.8g, want %.8g\n", (long long)i,
+                (long long)j, got, want);
+        shown++;
+      }
+    }
+    bool same = differing(out[0], out[1], c->out, m, n, ldc, "rerun") == 0;
+    bool same_regs = differing(out[0], out[2], c->out, m, n, ldc, "register epilogue") == 0;
     double tol = c->out == ALTO_DT_BF16 ? GEMM_BF16_TOL : GEMM_F32_TOL;
     fprintf(stderr, "  %-62s rel err %.3e%s%s%s\n", what, err,
             err < tol ? "" : "  ABOVE TOLERANCE", same ? "" : "  RERUN DIFFERS",
@@ -416,6 +449,29 @@ static void test_explicit_configs(void) {
     run_case(&d, &c);
   }
   data_free(&d);
+}
+
+/* The widest tiles (256 columns) with a last column tile mostly past N (2112 = 8 x 256 + 64: its
+ * second 128-column half wholly past the end; N = 72 + 256: an odd number of epilogue chunks in
+ * it) and few CTAs, so that each walks full and tail tiles one after the other: every dtype and
+ * mode, both scale kinds, cuBLASLt's scale layout (the bulk copies), against fp64. */
+static void test_wide_tail_tiles(void) {
+  static const int64_t ns[] = {2112, 328};
+  for (int t = 0; t < 2; t++) {
+    gemm_data d;
+    data_make(&d, 512, ns[t], 1024);
+    for (int b = 0; b < 2; b++)
+      for (int o = 0; o < 2; o++)
+        for (int acc = 0; acc < 2; acc++) {
+          alto_gemm_config cfg = {256, alto_gemm_max_stages((alto_gemm_bscale)b, 256), 8, 7, 1,
+                                  0};
+          gemm_case c = {(alto_gemm_bscale)b, o ? ALTO_DT_F32 : ALTO_DT_BF16, acc,
+                         LAYOUT_CUBLASLT, 0, &cfg};
+          fprintf(stderr, "  bn 256, 7 CTAs:");
+          run_case(&d, &c);
+        }
+    data_free(&d);
+  }
 }
 
 static void test_refusals(void) {
@@ -795,6 +851,7 @@ int main(void) {
   RUN(test_mxfp4_conversion);
   RUN(test_shapes);
   RUN(test_explicit_configs);
+  RUN(test_wide_tail_tiles);
   RUN(test_accumulate_identity);
   RUN(test_mxfp4_gemm);
   alto_backend_close(B);

@@ -151,10 +151,16 @@ __device__ __forceinline__ alto_u32 swz64(int r, int b) {
 // ---- wgmma -------------------------------------------------------------------------------------
 // Shared-memory matrix descriptor of a K-major tile with 128-byte rows in the 128-byte swizzle
 // (what TMA wrote): start address, leading offset unused (1), 1024 bytes between 8-row groups.
-__device__ __forceinline__ alto_u64 smem_desc(alto_u32 addr) {
-  return (alto_u64)((addr & 0x3FFFF) >> 4) | ((alto_u64)1 << 16) | ((alto_u64)(1024 >> 4) << 32) |
-         ((alto_u64)1 << 62);
+// The low word (start address in 16-byte units, leading offset) and the whole descriptor from its
+// low word: adding to the low word moves the start (shared memory is below 256 KiB, so the 14-bit
+// field never carries), which keeps the per-stage and per-K-step descriptors one add each.
+__device__ __forceinline__ alto_u32 desc_lo(alto_u32 addr) {
+  return ((addr & 0x3FFFF) >> 4) | (1u << 16);
 }
+__device__ __forceinline__ alto_u64 desc_of(alto_u32 lo) {
+  return ((alto_u64)((1024 >> 4) | (1u << 30)) << 32) | lo;
+}
+__device__ __forceinline__ alto_u64 smem_desc(alto_u32 addr) { return desc_of(desc_lo(addr)); }
 __device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;" ::: "memory"); }
 __device__ __forceinline__ void wgmma_commit() {
   asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
@@ -162,7 +168,6 @@ __device__ __forceinline__ void wgmma_commit() {
 __device__ __forceinline__ void wgmma_wait0() {
   asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
 }
-
 // Pins a register at this point of the instruction stream (the accumulators must not be read
 // before the wgmma that writes them has been waited for).
 __device__ __forceinline__ void fence_reg(float &r) { asm volatile("" : "+f"(r)::"memory"); }
@@ -260,6 +265,46 @@ __device__ __forceinline__ void store2(const alto_gemm_args &a, alto_i64 r, alto
   }
 }
 
+// One K block's scales for this thread's rows (a0: row r_in, a1: row r_in + 8) and, with 128x128
+// B scales, the tile's first and second B block (b0, b1; read before the wgmma wait).
+struct blk_scales {
+  float a0, a1, b0, b1;
+};
+// A finished partial set p (np fp32 per thread, np / 4 groups of 8 columns, the wgmma fragment:
+// rows r_in and r_in + 8, columns 8 j + c_in and + 1) of one K block added into the fp32 totals tt
+// with the block's scales k (B_BLOCK: b0 for the tile's column groups < nfirst, else b1; 1x128:
+// the stage's per-column B scales sb; g0 the set's first column group in the tile). Inlined with np
+// a constant: p stays in registers.
+template <bool B_BLOCK, bool B_UNIFORM>
+__device__ __forceinline__ void promote_partial(float *tt, float *p, int np,
+                                                const blk_scales &k, const float *sb, int c_in,
+                                                int g0, int nfirst) {
+#pragma unroll
+  for (int q = 0; q < np; q++)
+    fence_reg(p[q]);
+  if (B_BLOCK) {
+    const float f00 = k.a0 * k.b0, f10 = k.a1 * k.b0, f01 = k.a0 * k.b1, f11 = k.a1 * k.b1;
+#pragma unroll
+    for (int j = 0; j < np / 4; j++) {
+      const bool first = B_UNIFORM || g0 + j < nfirst;
+      const float f0 = first ? f00 : f01, f1 = first ? f10 : f11;
+      tt[4 * j + 0] += p[4 * j + 0] * f0;
+      tt[4 * j + 1] += p[4 * j + 1] * f0;
+      tt[4 * j + 2] += p[4 * j + 2] * f1;
+      tt[4 * j + 3] += p[4 * j + 3] * f1;
+    }
+  } else {
+#pragma unroll
+    for (int j = 0; j < np / 4; j++) {
+      const float2 b = *(const float2 *)(sb + 8 * (g0 + j) + c_in);
+      tt[4 * j + 0] += p[4 * j + 0] * (k.a0 * b.x);
+      tt[4 * j + 1] += p[4 * j + 1] * (k.a0 * b.y);
+      tt[4 * j + 2] += p[4 * j + 2] * (k.a1 * b.x);
+      tt[4 * j + 3] += p[4 * j + 3] * (k.a1 * b.y);
+    }
+  }
+}
+
 // BN: tile columns; STAGES: ring depth; B_BLOCK: B scaled per 128x128 (else per 1x128);
 // OUT_F32: fp32 output (else bf16); ACCUM: C += (else C =); GROUP_M: raster group; CLUSTER: CTAs
 // per cluster (1, or 2: the pair takes two row tiles of one column tile, each CTA loads half of the
@@ -328,16 +373,15 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
       asm volatile("prefetch.tensormap [%0];" ::"l"((alto_u64)&a.tma_a) : "memory");
       asm volatile("prefetch.tensormap [%0];" ::"l"((alto_u64)&a.tma_b) : "memory");
     }
-    alto_u32 it = 0;
+    int s = 0;             // the stage of the next K block
+    alto_u32 free_par = 1; // the parity its empty barrier must show (the first round passes)
     for (alto_i64 t = t0; t < tiles; t += tstep) {
       int tm, tn;
       tile_of<GROUP_M>(t, tiles_mc, a.tiles_n, tm, tn);
       tm = tm * CLUSTER + (int)crank;
       const alto_i64 row0 = (alto_i64)tm * BM, col0 = (alto_i64)tn * BN;
-      for (int kb = 0; kb < kblocks; kb++, it++) {
-        const int s = (int)(it % STAGES);
-        const alto_u32 round = it / STAGES;
-        mbar_wait(bar_empty + 8 * s, (round & 1) ^ 1);
+      for (int kb = 0; kb < kblocks; kb++) {
+        mbar_wait(bar_empty + 8 * s, free_par);
         // scale bytes that arrive by bulk copy (the rest by cp.async): the tile's rows up to M
         // (N), a multiple of 16 bytes since M (N) is a multiple of 4 there
         // (none for a pair's tile past the end)
@@ -371,6 +415,8 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
             tma_load_2d_mc(s_b + s * B_BYTES + crank * (B_BYTES / 2), &a.tma_b, kb * BK,
                            (int)col0 + (int)crank * (BN / 2), bar_full + 8 * s, 0x3);
         }
+        if (++s == STAGES)
+          s = 0, free_par ^= 1;
       }
     }
     }
@@ -381,15 +427,18 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
 
   // ---- consumers -------------------------------------------------------------------------------
   asm volatile("setmaxnreg.inc.sync.aligned.u32 224;");
-  const int cw = wg - 1;                  // consumer warpgroup: rows cw * 64 ..
+  // consumer warpgroup: rows cw * 64 .. (broadcast from lane 0 so that ptxas knows it is
+  // warp-uniform and keeps the descriptors derived from it in uniform registers)
+  const int cw = __shfl_sync(0xffffffffu, wg - 1, 0);
   const int wq = (threadIdx.x % 128) / 32; // warp in the warpgroup: rows wq * 16 ..
   const int r_in = cw * 64 + wq * 16 + lane / 4; // this thread's rows: r_in and r_in + 8
   const int c_in = 2 * (lane % 4);               // its columns: 8 j + c_in, + 1
-  // Per K block and sub-tile: wgmma, wait, promote. (A second partial set, so that the next
-  // block's wgmma run during this one's promotion, measured no faster at 128 columns: the two
-  // consumer warpgroups already overlap each other's promotion; bench/NOTES.md.)
   float acc[NACC], tot[SPLIT * NACC];
-  alto_u32 it = 0, epi_n = 0; // K blocks consumed; TMA epilogue chunks issued (buffer parity)
+  // the ring position of the next K block (stage, and the parity of its full barrier's phase),
+  // advanced per block without divisions; TMA epilogue stores issued (its buffer parity)
+  int stg = 0;
+  alto_u32 phase = 0, epi_n = 0;
+  const alto_u32 a_lo = desc_lo(s_a + cw * 64 * BK), b_lo = desc_lo(s_b); // stage 0's descriptors
   const bool epi_issuer = threadIdx.x % 128 == 0;
   for (alto_i64 t = t0; t < tiles; t += tstep) {
     int tm, tn;
@@ -400,56 +449,42 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
 #pragma unroll
     for (int i = 0; i < SPLIT * NACC; i++)
       tot[i] = 0.f;
-    // K block `i` of the ring: wait for its stage, issue sub-tile h's four wgmma into acc.
-    auto issue = [&](alto_u32 i, int h) {
-      const int s = (int)(i % STAGES);
-      if (h == 0)
-        mbar_wait(bar_full + 8 * s, (i / STAGES) & 1);
-      const alto_u64 da = smem_desc(s_a + s * A_BYTES + cw * 64 * BK);
-      const alto_u64 db = smem_desc(s_b + s * B_BYTES + h * BNS * BK);
+    auto advance = [&]() {
+      if (++stg == STAGES)
+        stg = 0, phase ^= 1;
+    };
+    // The block in stage s: its scales (read before the wgmma wait, so that the loads overlap it)
+    auto scales_of = [&](int s) {
+      blk_scales k;
+      k.a0 = sc_a[s * BM + r_in];
+      k.a1 = sc_a[s * BM + r_in + 8];
+      k.b0 = k.b1 = 0.f;
+      if (B_BLOCK) {
+        k.b0 = sc_b[s * SB];
+        k.b1 = B_UNIFORM ? k.b0 : sc_b[s * SB + 1];
+      }
+      return k;
+    };
+    // Sub-tile h of the block in stage s: four wgmma into acc (A and B from shared memory).
+    auto issue = [&](int s, int h) {
+      const alto_u32 da = a_lo + (alto_u32)s * (A_BYTES >> 4);
+      const alto_u32 db = b_lo + (alto_u32)s * (B_BYTES >> 4) + (alto_u32)h * (BNS * BK >> 4);
 #pragma unroll
       for (int q = 0; q < NACC; q++)
         fence_reg(acc[q]);
       wgmma_fence();
 #pragma unroll
       for (int kk = 0; kk < BK / 32; kk++) // 32 bytes of K per wgmma: +2 in descriptor units
-        alto_gemm_wgmma(acc, da + 2 * kk, db + 2 * kk, kk > 0);
+        alto_gemm_wgmma(acc, desc_of(da + 2 * kk), desc_of(db + 2 * kk), kk > 0);
       wgmma_commit();
     };
-    // acc (finished) of K block `i`, sub-tile h, into the fp32 totals with the block's scales
-    auto promote = [&](alto_u32 i, int h) {
-#pragma unroll
-      for (int q = 0; q < NACC; q++)
-        fence_reg(acc[q]);
-      const int s = (int)(i % STAGES);
-      const float a0 = sc_a[s * BM + r_in], a1 = sc_a[s * BM + r_in + 8];
-      float *tt = tot + h * NACC;
-      if (B_BLOCK) {
-        const float b0 = sc_b[s * SB], b1 = B_UNIFORM ? b0 : sc_b[s * SB + 1];
-        const float f00 = a0 * b0, f10 = a1 * b0, f01 = a0 * b1, f11 = a1 * b1;
-#pragma unroll
-        for (int j = 0; j < BNS / 8; j++) {
-          const bool first = B_UNIFORM || h * (BNS / 8) + j < nfirst;
-          const float f0 = first ? f00 : f01, f1 = first ? f10 : f11;
-          tt[4 * j + 0] += acc[4 * j + 0] * f0;
-          tt[4 * j + 1] += acc[4 * j + 1] * f0;
-          tt[4 * j + 2] += acc[4 * j + 2] * f1;
-          tt[4 * j + 3] += acc[4 * j + 3] * f1;
-        }
-      } else {
-#pragma unroll
-        for (int j = 0; j < BNS / 8; j++) {
-          const float2 b = *(const float2 *)(sc_b + s * SB + h * BNS + 8 * j + c_in);
-          tt[4 * j + 0] += acc[4 * j + 0] * (a0 * b.x);
-          tt[4 * j + 1] += acc[4 * j + 1] * (a0 * b.y);
-          tt[4 * j + 2] += acc[4 * j + 2] * (a1 * b.x);
-          tt[4 * j + 3] += acc[4 * j + 3] * (a1 * b.y);
-        }
-      }
+    // A finished partial set of the block in stage s into the totals of column groups g0 ..
+    auto promote_set = [&](float *p, int np, int s, const blk_scales &k, int g0) {
+      promote_partial<B_BLOCK, B_UNIFORM>(tot + 4 * g0, p, np, k, sc_b + s * SB, c_in, g0,
+                                          nfirst);
     };
-    // the stage of K block `i` is free again (one arrival per consumer warp, both CTAs of a pair)
-    auto release = [&](alto_u32 i) {
-      const int s = (int)(i % STAGES);
+    // stage s is free again (one arrival per consumer warp, both CTAs of a pair)
+    auto release = [&](int s) {
       __syncwarp();
       if (lane == 0) {
         mbar_arrive(bar_empty + 8 * s);
@@ -457,14 +492,22 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
           mbar_arrive_cluster(bar_empty + 8 * s, crank ^ 1);
       }
     };
-    for (int kb = 0; kb < kblocks; kb++, it++) {
+    // Per K block and sub-tile: wgmma, wait, promote. (A second partial set, so that the next
+    // block's wgmma run during this one's promotion, measured no faster, also with A from
+    // registers and 64-wide sub-tiles: bench/NOTES.md.)
+    for (int kb = 0; kb < kblocks; kb++) {
+      mbar_wait(bar_full + 8 * stg, phase);
+      blk_scales k;
 #pragma unroll
       for (int h = 0; h < SPLIT; h++) {
-        issue(it, h);
+        issue(stg, h);
+        if (h == 0)
+          k = scales_of(stg);
         wgmma_wait0();
-        promote(it, h);
+        promote_set(acc, NACC, stg, k, h * (BNS / 8));
       }
-      release(it);
+      release(stg);
+      advance();
     }
     // ---- epilogue ----
     const alto_i64 r0 = (alto_i64)tm * BM + r_in;
@@ -472,11 +515,20 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
     const bool pair_ok = (a.ldc % 2) == 0;
     if (TMA_EPI && a.c_tma) {
       const int lr = wq * 16 + lane / 4; // this thread's rows in the warpgroup's 64: lr, lr + 8
+      const int y = tm * BM + cw * 64;
 #pragma unroll
-      for (int ch = 0; ch < BN / CCOLS; ch++, epi_n++) {
+      for (int ch = 0; ch < BN / CCOLS; ch++) {
+        // Chunks wholly past the edges are neither staged nor stored, and do not count: the two
+        // buffers alternate over the stores actually issued, so that waiting for all but the
+        // last store always frees the buffer about to be written (skipped chunks counted in the
+        // parity would let a tile start on the buffer whose store is still in flight).
+        const int x = tn * BN + ch * CCOLS;
+        if (x >= a.n || y >= a.m) // (the same for the whole warpgroup)
+          break;
         const alto_u32 buf = s_epi + (alto_u32)(cw * 2 + (epi_n & 1)) * 4096u;
+        epi_n++;
         if (epi_issuer)
-          bulk_wait_read<1>(); // the store issued from this buffer two chunks ago has read it
+          bulk_wait_read<1>(); // the store issued from this buffer two stores ago has read it
         wg_sync(cw);
 #pragma unroll
         for (int g = 0; g < CCOLS / 8; g++) {
@@ -497,8 +549,7 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
         }
         asm volatile("fence.proxy.async.shared::cta;" ::: "memory"); // visible to the TMA
         wg_sync(cw);
-        const int x = tn * BN + ch * CCOLS, y = tm * BM + cw * 64;
-        if (epi_issuer && x < a.n && y < a.m) // (boxes wholly past the edges are not issued)
+        if (epi_issuer)
           tma_store_2d<ACCUM>(&a.tma_c, x, y, buf);
       }
     } else if (ACCUM) {
