@@ -1058,19 +1058,24 @@ static float gemm_fp8_time_(gemm_fp8_call_ *g) {
   return t[2] < lo ? lo : (t[2] > hi ? hi : t[2]);
 }
 
-/* Runs both implementations into temporaries (C = A B^T), compares them and times them. */
+/* Runs both implementations into temporaries as the call would (C = A B^T, or C += A B^T from a
+ * copy of the call's C: the accumulating epilogues are compared too), compares and times them. */
 static alto_status gemm_fp8_choose_(gemm_fp8_call_ *g, gemm_choice_ *ch) {
   alto_backend *b = g->e->b;
   size_t es = g->out == ALTO_DT_F32 ? 4 : 2, bytes = (size_t)(g->m * g->n) * es;
   alto_dptr c[2] = {0, 0};
   void *h[2] = {alto_xmalloc(bytes), alto_xmalloc(bytes)};
+  void *c_old = g->accumulate ? alto_xmalloc(bytes) : NULL; /* C += starts from the call's C */
   ch->alto = false, ch->ms_alto = -1.f;
   gemm_fp8_call_ t = *g;
-  t.accumulate = false;
   alto_status st = b->i->alloc(b, bytes, &c[0]);
   if (st == ALTO_OK)
     st = b->i->alloc(b, bytes, &c[1]);
+  if (st == ALTO_OK && c_old)
+    st = b->i->d2h(b, c_old, g->c, bytes);
   for (int i = 0; i < 2 && st == ALTO_OK; i++) {
+    if (c_old && (st = b->i->h2d(b, c[i], c_old, bytes)) != ALTO_OK)
+      break;
     t.alto = i == 1, t.c = c[i], t.st = ALTO_OK;
     gemm_fp8_call_run_(&t);
     alto_status ti = t.st;
@@ -1114,6 +1119,7 @@ done:
     b->i->free(b, c[1]);
   free(h[0]);
   free(h[1]);
+  free(c_old);
   return st;
 }
 
