@@ -564,8 +564,6 @@ static alto_status check_quantize_(alto_exec_gpu *e, const alto_node *n,
 
 static alto_gpu_rht rht_of_(const alto_exec_gpu *e, int idx, const alto_node *n);
 
-/* A QUANTIZE node; one with an RHT fused into it (plan_rht_fusion_) reads the RHT's input and
- * transforms it in the quantization kernel (quant_rht.cuh: the bits of RHT then quantize). */
 /* Node idx makes the forward copy of weight w (plan_wq_): true when that copy is fresh (the node is
  * skipped); else it is fresh once the node has run. False for every other node. */
 static bool weight_copy_fresh_(alto_exec_gpu *e, int w, int idx) {
@@ -577,6 +575,8 @@ static bool weight_copy_fresh_(alto_exec_gpu *e, int w, int idx) {
   return false;
 }
 
+/* A QUANTIZE node; one with an RHT fused into it (plan_rht_fusion_) reads the RHT's input and
+ * transforms it in the quantization kernel (quant_rht.cuh: the bits of RHT then quantize). */
 static alto_status run_quantize_(alto_exec_gpu *e, int idx, const alto_node *n) {
   alto_quant_spec spec = alto_exec_quantize_spec(n, e->seed, e->step);
   int src = n->in[0], ri = e->fused_into[idx];

@@ -160,7 +160,6 @@ __device__ __forceinline__ alto_u32 desc_lo(alto_u32 addr) {
 __device__ __forceinline__ alto_u64 desc_of(alto_u32 lo) {
   return ((alto_u64)((1024 >> 4) | (1u << 30)) << 32) | lo;
 }
-__device__ __forceinline__ alto_u64 smem_desc(alto_u32 addr) { return desc_of(desc_lo(addr)); }
 __device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;" ::: "memory"); }
 __device__ __forceinline__ void wgmma_commit() {
   asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
@@ -171,6 +170,13 @@ __device__ __forceinline__ void wgmma_wait0() {
 // Pins a register at this point of the instruction stream (the accumulators must not be read
 // before the wgmma that writes them has been waited for).
 __device__ __forceinline__ void fence_reg(float &r) { asm volatile("" : "+f"(r)::"memory"); }
+
+// The ring position after stage s: the next stage, and the barrier phase parity flipped on wrapping
+// (the producer and the consumers walk the ring alike, without divisions).
+template <int STAGES> __device__ __forceinline__ void ring_next(int &s, alto_u32 &parity) {
+  if (++s == STAGES)
+    s = 0, parity ^= 1;
+}
 
 // The scales of a tile's ROWS rows from row0 (of `rows`) for one K block, one 4-byte cp.async per
 // row and lane (the producer warp's 32 lanes share them; rows past the end get zeros).
@@ -270,40 +276,6 @@ __device__ __forceinline__ void store2(const alto_gemm_args &a, alto_i64 r, alto
 struct blk_scales {
   float a0, a1, b0, b1;
 };
-// A finished partial set p (np fp32 per thread, np / 4 groups of 8 columns, the wgmma fragment:
-// rows r_in and r_in + 8, columns 8 j + c_in and + 1) of one K block added into the fp32 totals tt
-// with the block's scales k (B_BLOCK: b0 for the tile's column groups < nfirst, else b1; 1x128:
-// the stage's per-column B scales sb; g0 the set's first column group in the tile). Inlined with np
-// a constant: p stays in registers.
-template <bool B_BLOCK, bool B_UNIFORM>
-__device__ __forceinline__ void promote_partial(float *tt, float *p, int np,
-                                                const blk_scales &k, const float *sb, int c_in,
-                                                int g0, int nfirst) {
-#pragma unroll
-  for (int q = 0; q < np; q++)
-    fence_reg(p[q]);
-  if (B_BLOCK) {
-    const float f00 = k.a0 * k.b0, f10 = k.a1 * k.b0, f01 = k.a0 * k.b1, f11 = k.a1 * k.b1;
-#pragma unroll
-    for (int j = 0; j < np / 4; j++) {
-      const bool first = B_UNIFORM || g0 + j < nfirst;
-      const float f0 = first ? f00 : f01, f1 = first ? f10 : f11;
-      tt[4 * j + 0] += p[4 * j + 0] * f0;
-      tt[4 * j + 1] += p[4 * j + 1] * f0;
-      tt[4 * j + 2] += p[4 * j + 2] * f1;
-      tt[4 * j + 3] += p[4 * j + 3] * f1;
-    }
-  } else {
-#pragma unroll
-    for (int j = 0; j < np / 4; j++) {
-      const float2 b = *(const float2 *)(sb + 8 * (g0 + j) + c_in);
-      tt[4 * j + 0] += p[4 * j + 0] * (k.a0 * b.x);
-      tt[4 * j + 1] += p[4 * j + 1] * (k.a0 * b.y);
-      tt[4 * j + 2] += p[4 * j + 2] * (k.a1 * b.x);
-      tt[4 * j + 3] += p[4 * j + 3] * (k.a1 * b.y);
-    }
-  }
-}
 
 // BN: tile columns; STAGES: ring depth; B_BLOCK: B scaled per 128x128 (else per 1x128);
 // OUT_F32: fp32 output (else bf16); ACCUM: C += (else C =); GROUP_M: raster group; CLUSTER: CTAs
@@ -415,8 +387,7 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
             tma_load_2d_mc(s_b + s * B_BYTES + crank * (B_BYTES / 2), &a.tma_b, kb * BK,
                            (int)col0 + (int)crank * (BN / 2), bar_full + 8 * s, 0x3);
         }
-        if (++s == STAGES)
-          s = 0, free_par ^= 1;
+        ring_next<STAGES>(s, free_par);
       }
     }
     }
@@ -434,8 +405,8 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
   const int r_in = cw * 64 + wq * 16 + lane / 4; // this thread's rows: r_in and r_in + 8
   const int c_in = 2 * (lane % 4);               // its columns: 8 j + c_in, + 1
   float acc[NACC], tot[SPLIT * NACC];
-  // the ring position of the next K block (stage, and the parity of its full barrier's phase),
-  // advanced per block without divisions; TMA epilogue stores issued (its buffer parity)
+  // the ring position of the next K block (stage, and the parity of its full barrier's phase);
+  // TMA epilogue stores issued (its buffer parity)
   int stg = 0;
   alto_u32 phase = 0, epi_n = 0;
   const alto_u32 a_lo = desc_lo(s_a + cw * 64 * BK), b_lo = desc_lo(s_b); // stage 0's descriptors
@@ -449,10 +420,6 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
 #pragma unroll
     for (int i = 0; i < SPLIT * NACC; i++)
       tot[i] = 0.f;
-    auto advance = [&]() {
-      if (++stg == STAGES)
-        stg = 0, phase ^= 1;
-    };
     // The block in stage s: its scales (read before the wgmma wait, so that the loads overlap it)
     auto scales_of = [&](int s) {
       blk_scales k;
@@ -478,10 +445,35 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
         alto_gemm_wgmma(acc, desc_of(da + 2 * kk), desc_of(db + 2 * kk), kk > 0);
       wgmma_commit();
     };
-    // A finished partial set of the block in stage s into the totals of column groups g0 ..
-    auto promote_set = [&](float *p, int np, int s, const blk_scales &k, int g0) {
-      promote_partial<B_BLOCK, B_UNIFORM>(tot + 4 * g0, p, np, k, sc_b + s * SB, c_in, g0,
-                                          nfirst);
+    // acc (finished) of the block in stage s, sub-tile h, into the fp32 totals with the block's
+    // scales k (128x128: b0 for the tile's column groups < nfirst, else b1; 1x128: the stage's
+    // per-column scales)
+    auto promote = [&](int s, int h, const blk_scales &k) {
+#pragma unroll
+      for (int q = 0; q < NACC; q++)
+        fence_reg(acc[q]);
+      float *tt = tot + h * NACC;
+      if (B_BLOCK) {
+        const float f00 = k.a0 * k.b0, f10 = k.a1 * k.b0, f01 = k.a0 * k.b1, f11 = k.a1 * k.b1;
+#pragma unroll
+        for (int j = 0; j < BNS / 8; j++) {
+          const bool first = B_UNIFORM || h * (BNS / 8) + j < nfirst;
+          const float f0 = first ? f00 : f01, f1 = first ? f10 : f11;
+          tt[4 * j + 0] += acc[4 * j + 0] * f0;
+          tt[4 * j + 1] += acc[4 * j + 1] * f0;
+          tt[4 * j + 2] += acc[4 * j + 2] * f1;
+          tt[4 * j + 3] += acc[4 * j + 3] * f1;
+        }
+      } else {
+#pragma unroll
+        for (int j = 0; j < BNS / 8; j++) {
+          const float2 b = *(const float2 *)(sc_b + s * SB + h * BNS + 8 * j + c_in);
+          tt[4 * j + 0] += acc[4 * j + 0] * (k.a0 * b.x);
+          tt[4 * j + 1] += acc[4 * j + 1] * (k.a0 * b.y);
+          tt[4 * j + 2] += acc[4 * j + 2] * (k.a1 * b.x);
+          tt[4 * j + 3] += acc[4 * j + 3] * (k.a1 * b.y);
+        }
+      }
     };
     // stage s is free again (one arrival per consumer warp, both CTAs of a pair)
     auto release = [&](int s) {
@@ -504,10 +496,10 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
         if (h == 0)
           k = scales_of(stg);
         wgmma_wait0();
-        promote_set(acc, NACC, stg, k, h * (BNS / 8));
+        promote(stg, h, k);
       }
       release(stg);
-      advance();
+      ring_next<STAGES>(stg, phase);
     }
     // ---- epilogue ----
     const alto_i64 r0 = (alto_i64)tm * BM + r_in;
