@@ -13,7 +13,7 @@ static const int alto_gemm_bn_block_[] = {64, 80, 96, 112, 128, 144, 160, 192, 2
 #define ALTO_GEMM_MAX_STAGES 8
 
 static int alto_gemm_widths_(alto_gemm_bscale bs, const int **w) {
-  if (bs == ALTO_GEMM_B_128X128) {
+  if (bs != ALTO_GEMM_B_1X128) { /* (MX runs as either kernel: the widths both have) */
     *w = alto_gemm_bn_block_;
     return (int)(sizeof alto_gemm_bn_block_ / sizeof alto_gemm_bn_block_[0]);
   }
@@ -83,6 +83,11 @@ void alto_gemmkern_key(const alto_gemmkern *k, char *out, size_t n) {
 }
 
 static alto_status alto_gemm_check_(const alto_gemmkern *k) {
+  if (k->bscale != ALTO_GEMM_B_1X128 && k->bscale != ALTO_GEMM_B_128X128)
+    return alto_error(ALTO_ERR_INVALID_ARG,
+                      "gemm kernel: B scale kind %d (the kernels are 1x128 or 128x128; MX runs "
+                      "as one of them)",
+                      (int)k->bscale);
   if (k->target != ALTO_TARGET_CUDA || strcmp(k->arch, "sm_90a") != 0)
     return alto_error(ALTO_ERR_INVALID_ARG,
                       "gemm kernel: target %s arch %s: alto's FP8 GEMM needs CUDA sm_90a (wgmma)",
@@ -197,16 +202,17 @@ int alto_gemm_variants(alto_target target, const char *arch, alto_gemmkern *out,
   return n;
 }
 
-alto_status alto_gen_mx_to_fp8(alto_target target, const char *arch, alto_gen_kernel *out) {
+alto_status alto_gen_mx_to_fp8(alto_target target, const char *arch, bool two_d,
+                               alto_gen_kernel *out) {
   memset(out, 0, sizeof *out);
   if (target != ALTO_TARGET_CUDA)
     return alto_error(ALTO_ERR_INVALID_ARG, "mxfp4 -> e4m3 conversion: CUDA only (target %s)",
                       alto_target_info_get(target)->name);
-  snprintf(out->key, sizeof out->key, "gemm.mx_to_fp8.e2m1.e4m3.b1x128.%s.%s",
-           alto_target_info_get(target)->name, arch);
+  snprintf(out->key, sizeof out->key, "gemm.mx_to_fp8.e2m1.e4m3.%s.%s.%s",
+           two_d ? "b128x128" : "b1x128", alto_target_info_get(target)->name, arch);
   alto_gen_kernel_name(out->key, out->name, sizeof out->name);
   out->template_file = "gemm/mx_to_fp8.cuh";
-  out->threads = ALTO_MX_TO_FP8_THREADS;
+  out->threads = two_d ? ALTO_MX_TO_FP8_THREADS_2D : ALTO_MX_TO_FP8_THREADS;
   out->smem_bytes = 0;
   char *s = NULL;
   size_t len = 0, cap = 0;
@@ -215,9 +221,9 @@ alto_status alto_gen_mx_to_fp8(alto_target target, const char *arch, alto_gen_ke
                    "--emit-src writes it).\n// variant: %s\n// template: templates/%s\n"
                    "#include \"%s\"\n\n"
                    "extern \"C\" __global__ void __launch_bounds__(%d)\n"
-                   "%s(const alto_mx2fp8_args a) {\n  alto_mx_to_fp8<%d>(a);\n}\n",
+                   "%s(const alto_mx2fp8_args a) {\n  alto_mx_to_fp8<%d, %s>(a);\n}\n",
                    ALTO_GEN_VERSION, out->key, out->template_file, out->template_file,
-                   out->threads, out->name, out->threads);
+                   out->threads, out->name, out->threads, two_d ? "true" : "false");
   out->source = s;
   return ALTO_OK;
 }

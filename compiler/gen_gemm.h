@@ -21,6 +21,10 @@
 typedef enum {
   ALTO_GEMM_B_1X128 = 0,   /* one fp32 per row of B per 128 along K (wgrad; MXFP4 via E4M3) */
   ALTO_GEMM_B_128X128 = 1, /* one fp32 per 128x128 block of B (fprop / dgrad weights) */
+  ALTO_GEMM_B_MX = 2,      /* MXFP4 B through alto_gemm_mxfp4_to_fp8_2d (runtime/gemm_gpu.h): not a
+                            * kernel of its own; alto_gemm_fp8 runs it as the 128x128 kernel or,
+                            * where the conversion could not share every block's scale, the 1x128
+                            * one */
 } alto_gemm_bscale;
 
 #define ALTO_GEMM_BM 128       /* rows per tile: two consumer warpgroups of 64 */
@@ -47,6 +51,8 @@ typedef struct {
  * reuse bn / (128 + bn)) (ties: the wider tile),
  * the deepest pipeline that fits in shared memory (at most 8), groups of 8 row tiles, CTA pairs
  * multicasting B whenever there are at least two row tiles and two SMs. Pure. */
+/* (ALTO_GEMM_B_MX: the 128x128 kind's widths with the 1x128 kind's depth, a configuration both
+ * of its kernels can run.) */
 alto_gemm_config alto_gemm_config_for(int64_t m, int64_t n, int64_t k, alto_gemm_bscale bscale,
                                       int sm_count);
 
@@ -82,8 +88,11 @@ alto_status alto_gen_gemm(const alto_gemmkern *k, alto_gen_kernel *out);
 int alto_gemm_variants(alto_target target, const char *arch, alto_gemmkern *out, int cap);
 
 /* The MXFP4 -> E4M3 operand conversion (templates/gemm/mx_to_fp8.cuh; runtime/gemm_gpu.h):
- * one thread per 1x32 block, ALTO_MX_TO_FP8_THREADS per CTA. CUDA only. */
+ * one thread per 1x32 block, ALTO_MX_TO_FP8_THREADS per CTA; two_d: the 128x128 form, one CTA of
+ * ALTO_MX_TO_FP8_THREADS_2D per 128-row x 128-K block. CUDA only. */
 #define ALTO_MX_TO_FP8_THREADS 256
-alto_status alto_gen_mx_to_fp8(alto_target target, const char *arch, alto_gen_kernel *out);
+#define ALTO_MX_TO_FP8_THREADS_2D 512
+alto_status alto_gen_mx_to_fp8(alto_target target, const char *arch, bool two_d,
+                               alto_gen_kernel *out);
 
 #endif

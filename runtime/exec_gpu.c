@@ -1015,7 +1015,7 @@ int alto_exec_gpu_codes_transposed(const alto_exec_gpu *e) {
 static alto_gemm_fp8_operand alto_operand_of_(const alto_cublaslt_fp8_operand *op, int64_t R,
                                               int64_t k) {
   int64_t kb = (k + 127) / 128;
-  alto_gemm_fp8_operand o = {op->codes, op->scales, kb, 1};
+  alto_gemm_fp8_operand o = {op->codes, op->scales, kb, 1, 0};
   if (op->mode == ALTO_CUBLASLT_SCALE_1X128 && op->scales_lt)
     o.s_r = 1, o.s_k = (R + 3) / 4 * 4;
   return o;

@@ -57,6 +57,14 @@ static alto_status alto_gemm_check_(const alto_backend *b, const char *who, int6
   return ALTO_OK;
 }
 
+/* One launch of a kernel (bscale 1x128 or 128x128); split: an MX conversion's counter (0: none),
+ * the kernel working only if (*split != 0) == split_run. */
+static alto_status gemm_fp8_launch_(alto_backend *b, alto_dptr c, alto_dtype out_dtype,
+                                    int64_t ldc, bool accumulate, const alto_gemm_fp8_operand *a,
+                                    const alto_gemm_fp8_operand *bop, alto_gemm_bscale bscale,
+                                    int64_t m, int64_t n, int64_t k, const alto_gemm_config *cfg,
+                                    alto_dptr split, bool split_run);
+
 alto_status alto_gemm_fp8(alto_backend *b, alto_dptr c, alto_dtype out_dtype, int64_t ldc,
                           bool accumulate, const alto_gemm_fp8_operand *a,
                           const alto_gemm_fp8_operand *bop, alto_gemm_bscale bscale, int64_t m,
@@ -75,6 +83,34 @@ alto_status alto_gemm_fp8(alto_backend *b, alto_dptr c, alto_dtype out_dtype, in
                       (long long)n);
   if ((a->scales | bop->scales) % 4)
     return alto_error(ALTO_ERR_INVALID_ARG, "fp8 gemm: scales not 4-byte aligned");
+  if (bscale != ALTO_GEMM_B_1X128 && bscale != ALTO_GEMM_B_128X128 && bscale != ALTO_GEMM_B_MX)
+    return alto_error(ALTO_ERR_INVALID_ARG, "fp8 gemm: B scale kind %d", (int)bscale);
+  if (bscale != ALTO_GEMM_B_MX)
+    return gemm_fp8_launch_(b, c, out_dtype, ldc, accumulate, a, bop, bscale, m, n, k, cfg, 0,
+                            false);
+  if (!bop->split || bop->split % 4)
+    return alto_error(ALTO_ERR_INVALID_ARG,
+                      "fp8 gemm: MX-scaled B needs its conversion's split counter (a 4-byte "
+                      "aligned device u32 written by alto_gemm_mxfp4_to_fp8_2d)");
+  /* the 128x128 kernel reads block j / 128's scale at its first row's place in the per-row grid
+   * (every row of a shared block holds it); the 1x128 kernel the grid as it is. One of the two
+   * returns at once, by the conversion's counter. */
+  alto_gemm_fp8_operand blocks = *bop;
+  blocks.s_r = bop->s_r * 128;
+  /* one configuration that both kernels have (a 128x128 width, 1x128's depth) */
+  const alto_gemm_config conf =
+      cfg ? *cfg : alto_gemm_config_for(m, n, k, ALTO_GEMM_B_MX, alto_gemm_sm_count_());
+  ALTO_TRY(gemm_fp8_launch_(b, c, out_dtype, ldc, accumulate, a, &blocks, ALTO_GEMM_B_128X128, m,
+                            n, k, &conf, bop->split, false));
+  return gemm_fp8_launch_(b, c, out_dtype, ldc, accumulate, a, bop, ALTO_GEMM_B_1X128, m, n, k,
+                          &conf, bop->split, true);
+}
+
+static alto_status gemm_fp8_launch_(alto_backend *b, alto_dptr c, alto_dtype out_dtype,
+                                    int64_t ldc, bool accumulate, const alto_gemm_fp8_operand *a,
+                                    const alto_gemm_fp8_operand *bop, alto_gemm_bscale bscale,
+                                    int64_t m, int64_t n, int64_t k, const alto_gemm_config *cfg,
+                                    alto_dptr split, bool split_run) {
   alto_gemm_config conf = cfg ? *cfg : alto_gemm_config_for(m, n, k, bscale, alto_gemm_sm_count_());
   alto_gemmkern kern =
       alto_gemm_kernel_for(bscale, out_dtype == ALTO_DT_F32, accumulate, &conf, b->arch);
@@ -110,6 +146,8 @@ alto_status alto_gemm_fp8(alto_backend *b, alto_dptr c, alto_dtype out_dtype, in
   args.c = c;
   args.sa_r = a->s_r, args.sa_k = a->s_k;
   args.sb_r = bop->s_r, args.sb_k = bop->s_k;
+  args.b_split = split;
+  args.b_split_run = split_run;
   args.ldc = ldc;
   args.m = m, args.n = n, args.k = k;
   args.tiles_m = (m + ALTO_GEMM_BM - 1) / ALTO_GEMM_BM;
@@ -138,9 +176,9 @@ alto_status alto_gemm_fp8(alto_backend *b, alto_dptr c, alto_dtype out_dtype, in
                                   (unsigned)fn.smem_bytes, (unsigned)kern.cluster, params);
 }
 
-alto_status alto_gemm_mxfp4_to_fp8(alto_backend *b, alto_dptr codes, alto_dptr scales, int64_t s_r,
-                                   int64_t s_k, alto_dptr inexact, alto_dptr mx_codes,
-                                   alto_dptr mx_scales, int64_t R, int64_t K) {
+static alto_status mx_to_fp8_(alto_backend *b, bool two_d, alto_dptr codes, alto_dptr scales,
+                              int64_t s_r, int64_t s_k, alto_dptr inexact, alto_dptr split,
+                              alto_dptr mx_codes, alto_dptr mx_scales, int64_t R, int64_t K) {
   const alto_dptr ptrs[] = {codes, mx_codes};
   ALTO_TRY(alto_gemm_check_(b, "mxfp4 -> e4m3", R, 1, K, ptrs, 2));
   if (K % 32)
@@ -153,21 +191,38 @@ alto_status alto_gemm_mxfp4_to_fp8(alto_backend *b, alto_dptr codes, alto_dptr s
         "mxfp4 -> e4m3: scale strides (%lld, %lld) for a [%lld, %lld] grid (row-major "
         "(%lld, 1) or MN-major (1, >= %lld))",
         (long long)s_r, (long long)s_k, (long long)R, (long long)kb, (long long)kb, (long long)R);
+  if (two_d && (!split || split % 4))
+    return alto_error(ALTO_ERR_INVALID_ARG,
+                      "mxfp4 -> e4m3 (128x128): the split counter must be a 4-byte aligned "
+                      "device u32");
   alto_gen_kernel g;
-  ALTO_TRY(alto_gen_mx_to_fp8(b->target, b->arch, &g));
+  ALTO_TRY(alto_gen_mx_to_fp8(b->target, b->arch, two_d, &g));
   alto_jit_fn fn;
   alto_status st = alto_jit_get(b, &g, &fn);
   alto_gen_kernel_free(&g);
   ALTO_TRY(st);
   if (!fn.fn)
     return ALTO_OK;
-  alto_mx2fp8_args args = {codes, scales, inexact, mx_codes, mx_scales, R, K, s_r, s_k};
-  int64_t threads = R * ((K + 127) / 128) * 4;
-  int64_t ctas = (threads + fn.threads - 1) / fn.threads;
+  alto_mx2fp8_args args = {codes, scales, inexact, mx_codes, mx_scales, R, K, s_r, s_k, split};
+  /* 1x128: one thread per 1x32 block slot (four per 128-block); 128x128: one CTA per block */
+  int64_t ctas = two_d ? (R + 127) / 128 * kb : (R * kb * 4 + fn.threads - 1) / fn.threads;
   if (ctas >= ((int64_t)1 << 31))
     return alto_error(ALTO_ERR_UNSUPPORTED, "mxfp4 -> e4m3: %lld x %lld is too large", (long long)R,
                       (long long)K);
   unsigned grid[3] = {(unsigned)ctas, 1, 1};
   void *params[] = {&args};
   return b->i->launch(b, fn.fn, grid, (unsigned)fn.threads, 0, params);
+}
+
+alto_status alto_gemm_mxfp4_to_fp8(alto_backend *b, alto_dptr codes, alto_dptr scales, int64_t s_r,
+                                   int64_t s_k, alto_dptr inexact, alto_dptr mx_codes,
+                                   alto_dptr mx_scales, int64_t R, int64_t K) {
+  return mx_to_fp8_(b, false, codes, scales, s_r, s_k, inexact, 0, mx_codes, mx_scales, R, K);
+}
+
+alto_status alto_gemm_mxfp4_to_fp8_2d(alto_backend *b, alto_dptr codes, alto_dptr scales,
+                                      int64_t s_r, int64_t s_k, alto_dptr inexact, alto_dptr split,
+                                      alto_dptr mx_codes, alto_dptr mx_scales, int64_t R,
+                                      int64_t K) {
+  return mx_to_fp8_(b, true, codes, scales, s_r, s_k, inexact, split, mx_codes, mx_scales, R, K);
 }

@@ -4,8 +4,12 @@
  *   C[M, N] (+)= dequant(A)[M, K] dequant(B)[N, K]^T
  *
  * A and B are K-major E4M3 codes (one byte per element, row pitch K bytes) with fp32 scales: A one
- * per row per 128 along K; B one per row per 128 along K (ALTO_GEMM_B_1X128) or one per 128x128
- * block (ALTO_GEMM_B_128X128). The value of a code is code * scale (runtime/cpu/quant.h). The scale
+ * per row per 128 along K; B one per row per 128 along K (ALTO_GEMM_B_1X128), one per 128x128
+ * block (ALTO_GEMM_B_128X128), or, for MXFP4 operands converted by alto_gemm_mxfp4_to_fp8_2d, one
+ * per row per 128 along K that the 128 rows of a block share wherever the conversion could
+ * (ALTO_GEMM_B_MX: two launches, the 128x128 kernel reading each block's scale from its first row,
+ * which does the work when the conversion's counter is 0, and the 1x128 kernel, which does it
+ * otherwise; the other returns at once). The value of a code is code * scale (runtime/cpu/quant.h). The scale
  * grids are addressed with element strides, so alto's row-major layouts and transposed ("MN-major")
  * ones both work without a copy:
  *   scale of A row i, K block kb        sa[i * s_r + kb * s_k]
@@ -33,6 +37,7 @@ typedef struct {
   alto_dptr codes;  /* [R, K] E4M3 bytes, K-major */
   alto_dptr scales; /* fp32 scale grid, addressed as above */
   int64_t s_r, s_k; /* element strides of the scale grid */
+  alto_dptr split;  /* ALTO_GEMM_B_MX only: the u32 counter alto_gemm_mxfp4_to_fp8_2d wrote */
 } alto_gemm_fp8_operand;
 
 /* C (+)= A B^T as above. out_dtype ALTO_DT_BF16 or ALTO_DT_F32. cfg NULL: alto_gemm_config_for the
@@ -68,5 +73,16 @@ alto_gemmkern alto_gemm_kernel_for(alto_gemm_bscale bscale, bool out_f32, bool a
 alto_status alto_gemm_mxfp4_to_fp8(alto_backend *b, alto_dptr codes, alto_dptr scales,
                                    int64_t s_r, int64_t s_k, alto_dptr inexact,
                                    alto_dptr mx_codes, alto_dptr mx_scales, int64_t R, int64_t K);
+
+/* The same conversion in its 128x128 form (the B operand of ALTO_GEMM_B_MX): e_max is taken over
+ * each block of 128 rows x 128 along K wherever that block's non-zero 1x32 blocks span at most 14
+ * and none has a NaN byte, so its rows share one scale 2^(e_max - 127 - 6) per K block (written
+ * into every row of the grid, which stays a valid 1x128 grid) and the conversion stays exact.
+ * Elsewhere the block keeps the 1x128 form's per-row scales and codes, and `split` (a device u32,
+ * required, zeroed by the caller) is incremented once per such block; `inexact` as above. */
+alto_status alto_gemm_mxfp4_to_fp8_2d(alto_backend *b, alto_dptr codes, alto_dptr scales,
+                                      int64_t s_r, int64_t s_k, alto_dptr inexact, alto_dptr split,
+                                      alto_dptr mx_codes, alto_dptr mx_scales, int64_t R,
+                                      int64_t K);
 
 #endif

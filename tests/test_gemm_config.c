@@ -157,6 +157,29 @@ static void check_one(int64_t m, int64_t n, int64_t k, alto_gemm_bscale bs, int 
   CHECKF(!deeper_fits, "%s: %d stages, but %d fit in shared memory", what, c.stages, c.stages + 1);
 }
 
+/* MX (two launches, one of each kernel): the 128x128 kind's tile width, with a depth whose shared
+ * memory fits the 1x128 kernel too. */
+static void test_config_mx(void) {
+  for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+    alto_gemm_config x = alto_gemm_config_for(shapes[s][0], shapes[s][1], shapes[s][2],
+                                              ALTO_GEMM_B_MX, 132),
+                     blk = alto_gemm_config_for(shapes[s][0], shapes[s][1], shapes[s][2],
+                                                ALTO_GEMM_B_128X128, 132);
+    CHECKF(x.bn == blk.bn && x.ctas == blk.ctas && x.group_m == blk.group_m,
+           "shape %zu: MX bn %d ctas %d, 128x128 bn %d ctas %d", s, x.bn, x.ctas, blk.bn, blk.ctas);
+    CHECKF(x.stages == alto_gemm_max_stages(ALTO_GEMM_B_1X128, x.bn), "shape %zu: MX stages %d",
+           s, x.stages);
+    for (int bs = 0; bs < 2; bs++) {
+      alto_gemmkern k = alto_gemm_kernel_for((alto_gemm_bscale)bs, true, true, &x, "sm_90a");
+      CHECKF(alto_gemm_smem_bytes(&k) <= ALTO_GEMM_SMEM_MAX, "shape %zu: MX config too deep", s);
+    }
+  }
+  /* a kernel descriptor of kind MX is refused (it is not a kernel) */
+  alto_gemmkern k = {ALTO_GEMM_B_MX, false, false, 128, 4, 8, 1, ALTO_TARGET_CUDA, "sm_90a"};
+  alto_gen_kernel g;
+  CHECK(alto_gen_gemm(&k, &g) == ALTO_ERR_INVALID_ARG);
+}
+
 static void test_config_properties(void) {
   static const int sms[] = {132, 114, 1};
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
@@ -336,6 +359,7 @@ int main(void) {
   RUN(test_variants);
   RUN(test_keys);
   RUN(test_config_properties);
+  RUN(test_config_mx);
   RUN(test_generator_refusals);
   return alto_test_finish();
 }

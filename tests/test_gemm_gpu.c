@@ -66,7 +66,7 @@ static size_t dsize(alto_dtype t) {
 }
 
 static const char *bscale_name(alto_gemm_bscale b) {
-  return b == ALTO_GEMM_B_128X128 ? "128x128" : "1x128";
+  return b == ALTO_GEMM_B_128X128 ? "128x128" : b == ALTO_GEMM_B_MX ? "mx" : "1x128";
 }
 
 /* ---- data ---------------------------------------------------------------------------------- */
@@ -273,6 +273,10 @@ typedef struct {
   int layout;
   int64_t ldc;                 /* 0: N */
   const alto_gemm_config *cfg; /* NULL: the default */
+  /* B MX: false, the per-row grid holds each 128-row block's 128x128 scale (sb2) and the split
+   * counter is 0 (the kernel's 128x128 promotion); true, the grid is sb1 and the counter 1 (the
+   * 1x128 promotion) */
+  bool mx_split;
 } gemm_case;
 
 /* Runs one case twice and checks it; returns the relative error (INFINITY when it did not run). */
@@ -280,23 +284,38 @@ static double run_case(const gemm_data *d, const gemm_case *c) {
   const int64_t m = d->m, n = d->n, k = d->k, kb = d->kb, ldc = c->ldc ? c->ldc : d->n;
   const size_t es = dsize(c->out);
   char what[200];
-  snprintf(what, sizeof what, "%lldx%lldx%lld B %s %s %s %s ldc %lld%s", (long long)m, (long long)n,
-           (long long)k, bscale_name(c->bs), c->out == ALTO_DT_BF16 ? "bf16" : "f32",
-           c->acc ? "C+=" : "C=", layout_names[c->layout], (long long)ldc,
-           c->cfg ? " (explicit config)" : "");
-  /* scales in the chosen layout */
-  bool b1 = c->bs == ALTO_GEMM_B_1X128;
+  const bool mx = c->bs == ALTO_GEMM_B_MX;
+  snprintf(what, sizeof what, "%lldx%lldx%lld B %s%s %s %s %s ldc %lld%s", (long long)m,
+           (long long)n, (long long)k, bscale_name(c->bs),
+           mx ? (c->mx_split ? " (split)" : " (shared)") : "",
+           c->out == ALTO_DT_BF16 ? "bf16" : "f32", c->acc ? "C+=" : "C=",
+           layout_names[c->layout], (long long)ldc, c->cfg ? " (explicit config)" : "");
+  /* scales in the chosen layout: B's grid per row (1x128, MX) or per 128-row block */
+  bool b1 = c->bs != ALTO_GEMM_B_128X128;
   int64_t brows = b1 ? n : cdiv(n, 128);
-  alto_gemm_fp8_operand oa = {gpu_ptr(d->ga), 0, 0, 0}, ob = {gpu_ptr(d->gb), 0, 0, 0};
+  float *bgrid = c->bs == ALTO_GEMM_B_128X128 || (!mx || c->mx_split) ? NULL
+                                                                       : malloc((size_t)(n * kb) * 4);
+  for (int64_t j = 0; bgrid && j < n; j++)
+    for (int64_t q = 0; q < kb; q++)
+      bgrid[j * kb + q] = d->sb2[(j / 128) * kb + q];
+  const alto_gemm_bscale ref_bs =
+      !mx ? c->bs : c->mx_split ? ALTO_GEMM_B_1X128 : ALTO_GEMM_B_128X128;
+  alto_gemm_fp8_operand oa = {gpu_ptr(d->ga), 0, 0, 0, 0}, ob = {gpu_ptr(d->gb), 0, 0, 0, 0};
   layout_strides(c->layout, m, kb, true, &oa.s_r, &oa.s_k);
   layout_strides(c->layout, brows, kb, b1, &ob.s_r, &ob.s_k);
   gpu_buf gsa = layout_upload(d->sa, m, kb, oa.s_r, oa.s_k);
-  gpu_buf gsb = layout_upload(b1 ? d->sb1 : d->sb2, brows, kb, ob.s_r, ob.s_k);
+  gpu_buf gsb = layout_upload(bgrid ? bgrid : b1 ? d->sb1 : d->sb2, brows, kb, ob.s_r, ob.s_k);
   oa.scales = gpu_ptr(gsa), ob.scales = gpu_ptr(gsb);
+  gpu_buf gsp = gpu_alloc(B, 4);
+  const uint32_t split = c->mx_split ? 1u : 0u;
+  gpu_upload(B, gsp, &split);
+  if (mx)
+    ob.split = gpu_ptr(gsp);
+  free(bgrid);
   /* the product at the checked elements; C0 for C += */
   double *ref = malloc((size_t)d->n_check * 8), rms = 0;
   for (int64_t t = 0; t < d->n_check; t++) {
-    ref[t] = data_product(d, c->bs, t);
+    ref[t] = data_product(d, ref_bs, t);
     rms += ref[t] * ref[t];
   }
   rms = sqrt(rms / (double)d->n_check);
@@ -388,18 +407,19 @@ static double run_case(const gemm_data *d, const gemm_case *c) {
     free(out[0]), free(out[1]), free(out[2]);
   }
   gpu_free(B, &gc[0]), gpu_free(B, &gc[1]), gpu_free(B, &gc[2]);
-  gpu_free(B, &gsa), gpu_free(B, &gsb);
+  gpu_free(B, &gsa), gpu_free(B, &gsb), gpu_free(B, &gsp);
   free(ref), free(c0), free(c0h);
   return err;
 }
 
-/* Every scale kind x dtype x C =/+= x layout at one pitch. */
+/* Every scale kind x dtype x C =/+= x layout at one pitch (MX: shared and split alternating). */
 static void run_all(const gemm_data *d, int64_t ldc) {
-  for (int b = 0; b < 2; b++)
+  for (int b = 0; b <= ALTO_GEMM_B_MX; b++)
     for (int o = 0; o < 2; o++)
       for (int acc = 0; acc < 2; acc++)
         for (int l = 0; l < LAYOUT_COUNT; l++) {
-          gemm_case c = {(alto_gemm_bscale)b, o ? ALTO_DT_F32 : ALTO_DT_BF16, acc, l, ldc, NULL};
+          gemm_case c = {(alto_gemm_bscale)b, o ? ALTO_DT_F32 : ALTO_DT_BF16, acc, l, ldc, NULL,
+                         (l + acc + o) % 2 == 1};
           run_case(d, &c);
         }
 }
@@ -416,7 +436,7 @@ static void test_shapes(void) {
     if (d.n == 72 || d.n == 136)
       run_all(&d, d.n + 8);
     if (d.n == 136) { /* an odd pitch: no assumption of aligned rows in the epilogue */
-      gemm_case c = {ALTO_GEMM_B_1X128, ALTO_DT_BF16, false, LAYOUT_ROW, d.n + 3, NULL};
+      gemm_case c = {ALTO_GEMM_B_1X128, ALTO_DT_BF16, false, LAYOUT_ROW, d.n + 3, NULL, false};
       run_case(&d, &c);
       c.out = ALTO_DT_F32, c.acc = true;
       run_case(&d, &c);
@@ -443,7 +463,7 @@ static void test_explicit_configs(void) {
                             v[i].cluster, 0};
     /* the scale layout by width and cluster size */
     int layout = (i / 8 + i % 2) % 2 ? LAYOUT_CUBLASLT : LAYOUT_ROW;
-    gemm_case c = {v[i].bscale, ALTO_DT_F32, v[i].accumulate, layout, 0, &cfg};
+    gemm_case c = {v[i].bscale, ALTO_DT_F32, v[i].accumulate, layout, 0, &cfg, false};
     fprintf(stderr, "  bn %d stages %d cluster %d %s%s:", cfg.bn, cfg.stages, cfg.cluster,
             layout_names[c.layout], v[i].accumulate ? " C +=" : "");
     run_case(&d, &c);
@@ -460,13 +480,13 @@ static void test_wide_tail_tiles(void) {
   for (int t = 0; t < 2; t++) {
     gemm_data d;
     data_make(&d, 512, ns[t], 1024);
-    for (int b = 0; b < 2; b++)
+    for (int b = 0; b <= ALTO_GEMM_B_MX; b++)
       for (int o = 0; o < 2; o++)
         for (int acc = 0; acc < 2; acc++) {
           alto_gemm_config cfg = {256, alto_gemm_max_stages((alto_gemm_bscale)b, 256), 8, 7, 1,
                                   0};
           gemm_case c = {(alto_gemm_bscale)b, o ? ALTO_DT_F32 : ALTO_DT_BF16, acc,
-                         LAYOUT_CUBLASLT, 0, &cfg};
+                         LAYOUT_CUBLASLT, 0, &cfg, acc == 1};
           fprintf(stderr, "  bn 256, 7 CTAs:");
           run_case(&d, &c);
         }
@@ -477,7 +497,7 @@ static void test_wide_tail_tiles(void) {
 static void test_refusals(void) {
   gpu_buf a = gpu_alloc(B, 128 * 256 + 64), s = gpu_alloc(B, 4 * 512),
           c = gpu_alloc(B, 128 * 128 * 4);
-  alto_gemm_fp8_operand oa = {gpu_ptr(a), gpu_ptr(s), 2, 1};
+  alto_gemm_fp8_operand oa = {gpu_ptr(a), gpu_ptr(s), 2, 1, 0};
   alto_dptr cp = gpu_ptr(c);
   struct {
     const char *what;
@@ -517,6 +537,16 @@ static void test_refusals(void) {
   /* ... and scale strides that make a [2, 2] grid overlap */
   st = alto_gemm_mxfp4_to_fp8(B, gpu_ptr(a), gpu_ptr(s), 1, 1, 0, gpu_ptr(a), gpu_ptr(a), 2, 256);
   CHECKF(st != ALTO_OK, "mxfp4 conversion with overlapping scale strides accepted");
+  /* the 128x128 form without its split counter, and an MX GEMM without one */
+  st = alto_gemm_mxfp4_to_fp8_2d(B, gpu_ptr(a), gpu_ptr(s), 2, 1, 0, 0, gpu_ptr(a), gpu_ptr(a), 2,
+                                 256);
+  CHECKF(st == ALTO_ERR_INVALID_ARG, "128x128 mxfp4 conversion without a counter: %s",
+         alto_status_name(st));
+  st = alto_gemm_fp8(B, cp, ALTO_DT_F32, 128, false, &oa, &oa, ALTO_GEMM_B_MX, 128, 128, 128, NULL);
+  CHECKF(st == ALTO_ERR_INVALID_ARG, "MX GEMM without a split counter: %s", alto_status_name(st));
+  st = alto_gemm_fp8(B, cp, ALTO_DT_F32, 128, false, &oa, &oa, (alto_gemm_bscale)7, 128, 128, 128,
+                     NULL);
+  CHECKF(st == ALTO_ERR_INVALID_ARG, "B scale kind 7: %s", alto_status_name(st));
   CHECK(B->i->sync(B) == ALTO_OK);
   gpu_free(B, &a), gpu_free(B, &s), gpu_free(B, &c);
 }
@@ -529,38 +559,62 @@ static void test_refusals(void) {
  * fp64 first: value / scale = e2m1 2^(e - e_max + 6), +-0 for zero codes whatever e); returns the
  * number of blocks whose non-zero 1x32 blocks' bytes span more than 14. A 0xFF (NaN) byte anywhere
  * in a 128-block makes its scale NaN and leaves it uncounted (codes unspecified: *nan_block set).
- */
+ * two_d (alto_gemm_mxfp4_to_fp8_2d): the same statistics over 128 rows x 128 along K decide
+ * first; where that block has no NaN byte and its non-zero blocks span at most 14, every row of it
+ * takes the block's e_max; else its rows as above and *split counts the block. */
+typedef struct {
+  int hi, lo, all, nan; /* largest / smallest byte of a non-zero 1x32 block, largest, any 0xFF */
+} mx_stats;
+
+static void mx_stats_add(mx_stats *st, const uint8_t *mxc, const uint8_t *mxs, int64_t K,
+                         int64_t r, int64_t q) {
+  int64_t k32 = K / 32, j1 = q * 4 + 4 < k32 ? q * 4 + 4 : k32;
+  for (int64_t j = q * 4; j < j1; j++) {
+    int e = mxs[r * k32 + j], nonzero = 0;
+    for (int64_t t = 0; t < 16; t++)
+      nonzero |= (mxc[r * (K / 2) + j * 16 + t] & 0x77) != 0;
+    st->nan |= e == 0xFF;
+    st->all = e > st->all ? e : st->all;
+    if (nonzero)
+      st->hi = e > st->hi ? e : st->hi, st->lo = e < st->lo ? e : st->lo;
+  }
+}
+
 static uint32_t mx_reference(const uint8_t *mxc, const uint8_t *mxs, int64_t R, int64_t K,
-                             uint8_t *codes, float *scales, uint8_t *nan_block) {
+                             bool two_d, uint8_t *codes, float *scales, uint8_t *nan_block,
+                             uint32_t *split) {
   int64_t kb = cdiv(K, 128), k32 = K / 32;
   uint32_t inexact = 0;
-  for (int64_t r = 0; r < R; r++)
+  *split = 0;
+  for (int64_t r0 = 0; r0 < R; r0 += 128)
     for (int64_t q = 0; q < kb; q++) {
-      int64_t j0 = q * 4, j1 = j0 + 4 < k32 ? j0 + 4 : k32;
-      int emax = -1, emin = 256, eall = -1, nan = 0;
-      for (int64_t j = j0; j < j1; j++) {
-        int e = mxs[r * k32 + j], nonzero = 0;
-        for (int64_t t = 0; t < 16; t++)
-          nonzero |= (mxc[r * (K / 2) + j * 16 + t] & 0x77) != 0;
-        nan |= e == 0xFF;
-        eall = e > eall ? e : eall;
-        if (nonzero)
-          emax = e > emax ? e : emax, emin = e < emin ? e : emin;
-      }
-      if (emax < 0) /* every code zero: the largest byte, nothing to count */
-        emax = emin = eall;
-      nan_block[r * kb + q] = (uint8_t)nan;
-      if (nan) {
-        scales[r * kb + q] = NAN;
-        continue;
-      }
-      inexact += emax - emin > 14;
-      scales[r * kb + q] = (float)ldexp(1.0, emax - 133);
-      for (int64_t kk = q * 128; kk < K && kk < q * 128 + 128; kk++) {
-        uint8_t nib = (uint8_t)((mxc[r * (K / 2) + kk / 2] >> (4 * (kk & 1))) & 0xF);
-        int e = mxs[r * k32 + kk / 32];
-        double v = (double)alto_e2m1_to_f32(nib) * ldexp(1.0, e - emax + 6);
-        codes[r * K + kk] = alto_f32_to_e4m3((float)v);
+      int64_t r1 = r0 + 128 < R ? r0 + 128 : R;
+      mx_stats blk = {-1, 256, -1, 0};
+      for (int64_t r = r0; r < r1 && two_d; r++)
+        mx_stats_add(&blk, mxc, mxs, K, r, q);
+      const bool shared = two_d && !blk.nan && (blk.hi < 0 || blk.hi - blk.lo <= 14);
+      *split += two_d && !shared;
+      for (int64_t r = r0; r < r1; r++) {
+        mx_stats st = {-1, 256, -1, 0};
+        mx_stats_add(&st, mxc, mxs, K, r, q);
+        if (shared)
+          st = blk;
+        int emax = st.hi, emin = st.lo;
+        if (emax < 0) /* every code zero: the largest byte, nothing to count */
+          emax = emin = st.all;
+        nan_block[r * kb + q] = (uint8_t)st.nan;
+        if (st.nan) {
+          scales[r * kb + q] = NAN;
+          continue;
+        }
+        inexact += emax - emin > 14;
+        scales[r * kb + q] = (float)ldexp(1.0, emax - 133);
+        for (int64_t kk = q * 128; kk < K && kk < q * 128 + 128; kk++) {
+          uint8_t nib = (uint8_t)((mxc[r * (K / 2) + kk / 2] >> (4 * (kk & 1))) & 0xF);
+          int e = mxs[r * k32 + kk / 32];
+          double v = (double)alto_e2m1_to_f32(nib) * ldexp(1.0, e - emax + 6);
+          codes[r * K + kk] = alto_f32_to_e4m3((float)v);
+        }
       }
     }
   return inexact;
@@ -583,25 +637,32 @@ static void mx_make(uint8_t *mxc, uint8_t *mxs, int64_t R, int64_t K, int far) {
 
 /* Converts on the GPU and compares with mx_reference bit for bit, writing the scales row-major
  * and again MN-major ([K/128, R rounded up to 4]). with_counter: pass the inexact counter (else
- * 0). Returns the counter's value (0 without). */
-static uint32_t mx_check(const uint8_t *mxc, const uint8_t *mxs, int64_t R, int64_t K,
+ * 0). two_d: the 128x128 form, its split counter compared too. Returns the inexact counter's
+ * value (0 without). */
+static uint32_t mx_check(const uint8_t *mxc, const uint8_t *mxs, int64_t R, int64_t K, bool two_d,
                          bool with_counter, const char *what) {
   int64_t kb = cdiv(K, 128);
   uint8_t *codes = malloc((size_t)(R * K)), *got_c = malloc((size_t)(R * K)),
           *nanb = malloc((size_t)(R * kb));
   float *scales = malloc((size_t)(R * kb) * 4), *got_s = malloc((size_t)(R * kb) * 4);
-  uint32_t want_inexact = mx_reference(mxc, mxs, R, K, codes, scales, nanb), got_inexact = 0;
+  uint32_t want_split = 0, got_split = 0;
+  uint32_t want_inexact = mx_reference(mxc, mxs, R, K, two_d, codes, scales, nanb, &want_split),
+           got_inexact = 0;
   gpu_buf gmc = gpu_alloc(B, (size_t)(R * K / 2)), gms = gpu_alloc(B, (size_t)(R * K / 32));
   const int64_t r4 = (R + 3) / 4 * 4;
   gpu_buf gc = gpu_alloc(B, (size_t)(R * K)), gs = gpu_alloc(B, (size_t)(r4 * kb) * 4);
-  gpu_buf gi = gpu_alloc(B, 4);
+  gpu_buf gi = gpu_alloc(B, 4), gsp = gpu_alloc(B, 4);
   gpu_upload(B, gmc, mxc), gpu_upload(B, gms, mxs);
   for (int mn = 0; mn < 2; mn++) {
     const int64_t s_r = mn ? 1 : kb, s_k = mn ? r4 : 1;
     CHECK(B->i->memset(B, gpu_ptr(gi), 0, 4) == ALTO_OK);
+    CHECK(B->i->memset(B, gpu_ptr(gsp), 0, 4) == ALTO_OK);
+    const alto_dptr inexact = with_counter ? gpu_ptr(gi) : 0;
     alto_status st =
-        alto_gemm_mxfp4_to_fp8(B, gpu_ptr(gc), gpu_ptr(gs), s_r, s_k,
-                               with_counter ? gpu_ptr(gi) : 0, gpu_ptr(gmc), gpu_ptr(gms), R, K);
+        two_d ? alto_gemm_mxfp4_to_fp8_2d(B, gpu_ptr(gc), gpu_ptr(gs), s_r, s_k, inexact,
+                                          gpu_ptr(gsp), gpu_ptr(gmc), gpu_ptr(gms), R, K)
+              : alto_gemm_mxfp4_to_fp8(B, gpu_ptr(gc), gpu_ptr(gs), s_r, s_k, inexact,
+                                       gpu_ptr(gmc), gpu_ptr(gms), R, K);
     CHECKF(st == ALTO_OK, "%s: %s", what, alto_last_error());
     CHECKF(B->i->sync(B) == ALTO_OK, "%s: %s", what, alto_last_error());
     if (st == ALTO_OK) {
@@ -613,6 +674,7 @@ static uint32_t mx_check(const uint8_t *mxc, const uint8_t *mxs, int64_t R, int6
           got_s[r * kb + q] = got_grid[r * s_r + q * s_k];
       free(got_grid);
       gpu_download(B, &got_inexact, gi, what);
+      gpu_download(B, &got_split, gsp, what);
       int64_t bad_c = 0, bad_s = 0, first = -1;
       for (int64_t r = 0; r < R; r++)
         for (int64_t q = 0; q < kb; q++) {
@@ -630,10 +692,13 @@ static uint32_t mx_check(const uint8_t *mxc, const uint8_t *mxs, int64_t R, int6
             }
         }
       fprintf(stderr,
-              "  %s (%s scales): R %lld K %lld: %lld codes, %lld scales differ; inexact %u (want "
-              "%u)\n",
-              what, mn ? "MN-major" : "row-major", (long long)R, (long long)K, (long long)bad_c,
-              (long long)bad_s, got_inexact, with_counter ? want_inexact : 0);
+              "  %s (%s, %s scales): R %lld K %lld: %lld codes, %lld scales differ; inexact %u "
+              "(want %u), split %u (want %u)\n",
+              what, two_d ? "128x128" : "1x128", mn ? "MN-major" : "row-major", (long long)R,
+              (long long)K, (long long)bad_c, (long long)bad_s, got_inexact,
+              with_counter ? want_inexact : 0, got_split, want_split);
+      CHECKF(got_split == (two_d ? want_split : 0), "%s: split counter %u, want %u", what,
+             got_split, two_d ? want_split : 0);
       CHECKF(bad_c == 0, "%s: %lld codes differ (first [%lld, %lld]: 0x%02x, want 0x%02x)", what,
              (long long)bad_c, (long long)(first / K), (long long)(first % K),
              first >= 0 ? got_c[first] : 0, first >= 0 ? codes[first] : 0);
@@ -646,36 +711,38 @@ static uint32_t mx_check(const uint8_t *mxc, const uint8_t *mxs, int64_t R, int6
     }
   }
   gpu_free(B, &gmc), gpu_free(B, &gms), gpu_free(B, &gc), gpu_free(B, &gs), gpu_free(B, &gi);
+  gpu_free(B, &gsp);
   free(codes), free(got_c), free(nanb), free(scales), free(got_s);
   return with_counter ? got_inexact : 0;
 }
 
 static void test_mxfp4_conversion(void) {
   static const int64_t shapes[][2] = {{257, 32 * 13}, {64, 4096}};
+  for (int two_d = 0; two_d < 2; two_d++)
   for (size_t s = 0; s < 2; s++) {
     int64_t R = shapes[s][0], K = shapes[s][1];
     uint8_t *mxc = malloc((size_t)(R * K / 2)), *mxs = malloc((size_t)(R * K / 32));
     mx_make(mxc, mxs, R, K, 0);
-    CHECK(mx_check(mxc, mxs, R, K, true, "mxfp4->e4m3 exact") == 0);
+    CHECK(mx_check(mxc, mxs, R, K, two_d, true, "mxfp4->e4m3 exact") == 0);
     /* far blocks, 20 binades up and down: the counter counts their 128-blocks */
     mx_make(mxc, mxs, R, K, 20);
-    CHECK(mx_check(mxc, mxs, R, K, true, "mxfp4->e4m3 far +20") > 0);
+    CHECK(mx_check(mxc, mxs, R, K, two_d, true, "mxfp4->e4m3 far +20") > 0);
     mx_make(mxc, mxs, R, K, -20);
-    CHECK(mx_check(mxc, mxs, R, K, true, "mxfp4->e4m3 far -20") > 0);
+    CHECK(mx_check(mxc, mxs, R, K, two_d, true, "mxfp4->e4m3 far -20") > 0);
     /* the boundary: spans of exactly 14 (exact, not counted) and 15 (counted), in rows 0 and 1 */
     mx_make(mxc, mxs, R, K, 0);
     int64_t k32 = K / 32;
     for (int64_t j = 0; j < 4; j++)
       mxs[j] = 127, mxs[k32 + j] = 127;
     mxs[1] = 113, mxs[k32 + 2] = 112;
-    CHECK(mx_check(mxc, mxs, R, K, true, "mxfp4->e4m3 span 14 / 15") == 1);
+    CHECK(mx_check(mxc, mxs, R, K, two_d, true, "mxfp4->e4m3 span 14 / 15") == 1);
     /* extreme exponents, rows 2 and 3: E8M0 0 (the scale 2^-133 is an fp32 subnormal) and 254
      * (6 x 2^127 is above fp32's range: the code must come from e2m1 x 2^(e - e_max + 6), not from
      * dequantized fp32 values) */
     mx_make(mxc, mxs, R, K, 0);
     for (int64_t j = 0; j < k32; j++)
       mxs[2 * k32 + j] = 0, mxs[3 * k32 + j] = 254;
-    CHECK(mx_check(mxc, mxs, R, K, true, "mxfp4->e4m3 E8M0 0 and 254") == 0);
+    CHECK(mx_check(mxc, mxs, R, K, two_d, true, "mxfp4->e4m3 E8M0 0 and 254") == 0);
     /* 1x32 blocks of zero codes (E2M1 0x0 and -0 0x8) do not set the scale or the span: row 4,
      * block 0 all zeros at 30 binades up (the others' scale stays; its codes +-0); row 6, every
      * block of the first 128-block zero (the scale from the largest byte; not counted even with
@@ -690,44 +757,68 @@ static void test_mxfp4_conversion(void) {
     mxs[4 * k32] = 157, mxs[8 * k32 + 1] = 97;
     for (int64_t j = 0; j < 4 && j < k32; j++)
       mxs[6 * k32 + j] = (uint8_t)(j & 1 ? 100 : 140);
-    CHECK(mx_check(mxc, mxs, R, K, true, "mxfp4->e4m3 zero 1x32 blocks") == 0);
+    CHECK(mx_check(mxc, mxs, R, K, two_d, true, "mxfp4->e4m3 zero 1x32 blocks") == 0);
     /* a NaN scale: its block's scale NaN (its codes are not specified); no counter */
     mx_make(mxc, mxs, R, K, 0);
     mxs[5 * k32 + 1] = 0xFF;
-    mx_check(mxc, mxs, R, K, false, "mxfp4->e4m3 NaN scale");
+    mx_check(mxc, mxs, R, K, two_d, false, "mxfp4->e4m3 NaN scale");
+    /* rows whose own blocks are close but far from each other's (the 128x128 form shares only
+     * what stays exact): row 1 at bytes 138..139 and row 130 (a second row block where R > 128)
+     * at 138, the others at mx_make's 124..130: spans 15 (split) and 14 (shared) */
+    mx_make(mxc, mxs, R, K, 0);
+    for (int64_t j = 0; j < k32; j++) {
+      mxs[k32 + j] = (uint8_t)(mxs[k32 + j] % 2 + 144 - 6); /* 138..139 vs 124..130: span 15 */
+      if (R > 130)
+        mxs[130 * k32 + j] = 138; /* 138 vs 124..130 */
+    }
+    CHECK(mx_check(mxc, mxs, R, K, two_d, true, "mxfp4->e4m3 rows apart") == 0);
     free(mxc), free(mxs);
   }
 }
 
-/* The MXFP4 GEMM end to end: both operands converted, alto_gemm_fp8 with B 1x128, against the fp64
- * product of the MXFP4-dequantized operands (e2m1 2^(e - 127), exact). */
-static void mxfp4_gemm(int64_t m, int64_t n, int64_t k, alto_dtype out) {
+/* The MXFP4 GEMM end to end: both operands converted, alto_gemm_fp8 with B 1x128 (mx false) or
+ * B MX-scaled through the 128x128 conversion (mx true; b_apart: B's row 1 16 binades above the
+ * others, so its blocks keep per-row scales and the kernel takes the 1x128 promotion), against the
+ * fp64 product of the MXFP4-dequantized operands (e2m1 2^(e - 127), exact). */
+static void mxfp4_gemm(int64_t m, int64_t n, int64_t k, alto_dtype out, bool mx, bool b_apart) {
   char what[128];
-  snprintf(what, sizeof what, "mxfp4 %lldx%lldx%lld %s", (long long)m, (long long)n, (long long)k,
-           out == ALTO_DT_BF16 ? "bf16" : "f32");
+  snprintf(what, sizeof what, "mxfp4 %lldx%lldx%lld %s B %s%s", (long long)m, (long long)n,
+           (long long)k, out == ALTO_DT_BF16 ? "bf16" : "f32", mx ? "mx" : "1x128",
+           b_apart ? " (rows apart)" : "");
   int64_t kb = cdiv(k, 128);
   uint8_t *ac = malloc((size_t)(m * k / 2)), *as = malloc((size_t)(m * k / 32));
   uint8_t *bc = malloc((size_t)(n * k / 2)), *bsc = malloc((size_t)(n * k / 32));
   mx_make(ac, as, m, k, 0);
   mx_make(bc, bsc, n, k, 0);
+  for (int64_t j = 0; b_apart && j < k / 32; j++)
+    bsc[k / 32 + j] = (uint8_t)(bsc[k / 32 + j] + 16);
   gpu_buf g_ac = gpu_alloc(B, (size_t)(m * k / 2)), g_as = gpu_alloc(B, (size_t)(m * k / 32));
   gpu_buf g_bc = gpu_alloc(B, (size_t)(n * k / 2)), g_bs = gpu_alloc(B, (size_t)(n * k / 32));
-  const int64_t m4 = (m + 3) / 4 * 4; /* A's scales MN-major (the bulk path), B's row-major */
+  /* A's scales MN-major (the bulk path); B's row-major, or MN-major for MX with N % 4 == 0 */
+  const int64_t m4 = (m + 3) / 4 * 4, n4 = (n + 3) / 4 * 4;
+  const bool b_mn = mx && n % 4 == 0;
+  const int64_t sb_r = b_mn ? 1 : kb, sb_k = b_mn ? n4 : 1;
   gpu_buf ea = gpu_alloc(B, (size_t)(m * k)), sa = gpu_alloc(B, (size_t)(m4 * kb) * 4);
-  gpu_buf eb = gpu_alloc(B, (size_t)(n * k)), sb = gpu_alloc(B, (size_t)(n * kb) * 4);
+  gpu_buf eb = gpu_alloc(B, (size_t)(n * k)), sb = gpu_alloc(B, (size_t)(n4 * kb) * 4);
   gpu_buf gi = gpu_alloc(B, 4), gc = gpu_alloc(B, (size_t)(m * n) * dsize(out));
+  gpu_buf gsp = gpu_alloc(B, 4);
+  CHECK(B->i->memset(B, gpu_ptr(gsp), 0, 4) == ALTO_OK);
   gpu_upload(B, g_ac, ac), gpu_upload(B, g_as, as), gpu_upload(B, g_bc, bc),
       gpu_upload(B, g_bs, bsc);
   CHECK(B->i->memset(B, gpu_ptr(gi), 0, 4) == ALTO_OK);
   alto_status st = alto_gemm_mxfp4_to_fp8(B, gpu_ptr(ea), gpu_ptr(sa), 1, m4, gpu_ptr(gi),
                                           gpu_ptr(g_ac), gpu_ptr(g_as), m, k);
+  if (st == ALTO_OK && mx)
+    st = alto_gemm_mxfp4_to_fp8_2d(B, gpu_ptr(eb), gpu_ptr(sb), sb_r, sb_k, gpu_ptr(gi),
+                                   gpu_ptr(gsp), gpu_ptr(g_bc), gpu_ptr(g_bs), n, k);
+  else if (st == ALTO_OK)
+    st = alto_gemm_mxfp4_to_fp8(B, gpu_ptr(eb), gpu_ptr(sb), sb_r, sb_k, gpu_ptr(gi),
+                                gpu_ptr(g_bc), gpu_ptr(g_bs), n, k);
+  alto_gemm_fp8_operand oa = {gpu_ptr(ea), gpu_ptr(sa), 1, m4, 0};
+  alto_gemm_fp8_operand ob = {gpu_ptr(eb), gpu_ptr(sb), sb_r, sb_k, mx ? gpu_ptr(gsp) : 0};
   if (st == ALTO_OK)
-    st = alto_gemm_mxfp4_to_fp8(B, gpu_ptr(eb), gpu_ptr(sb), kb, 1, gpu_ptr(gi), gpu_ptr(g_bc),
-                                gpu_ptr(g_bs), n, k);
-  alto_gemm_fp8_operand oa = {gpu_ptr(ea), gpu_ptr(sa), 1, m4};
-  alto_gemm_fp8_operand ob = {gpu_ptr(eb), gpu_ptr(sb), kb, 1};
-  if (st == ALTO_OK)
-    st = alto_gemm_fp8(B, gpu_ptr(gc), out, n, false, &oa, &ob, ALTO_GEMM_B_1X128, m, n, k, NULL);
+    st = alto_gemm_fp8(B, gpu_ptr(gc), out, n, false, &oa, &ob,
+                       mx ? ALTO_GEMM_B_MX : ALTO_GEMM_B_1X128, m, n, k, NULL);
   CHECKF(st == ALTO_OK, "%s: %s", what, alto_last_error());
   CHECKF(B->i->sync(B) == ALTO_OK, "%s: %s", what, alto_last_error());
   if (st == ALTO_OK) {
@@ -735,6 +826,10 @@ static void mxfp4_gemm(int64_t m, int64_t n, int64_t k, alto_dtype out) {
     gpu_download(B, &inexact, gi, what);
     CHECKF(inexact == 0, "%s: %u inexact blocks in a conversion that should be exact", what,
            inexact);
+    uint32_t split = 0;
+    gpu_download(B, &split, gsp, what);
+    CHECKF(mx ? (split > 0) == b_apart : split == 0, "%s: %u blocks kept per-row scales", what,
+           split);
     uint8_t *c = malloc((size_t)(m * n) * dsize(out));
     gpu_download(B, c, gc, what);
     /* dequantized operands in fp64 */
@@ -769,7 +864,7 @@ static void mxfp4_gemm(int64_t m, int64_t n, int64_t k, alto_dtype out) {
   }
   gpu_free(B, &g_ac), gpu_free(B, &g_as), gpu_free(B, &g_bc), gpu_free(B, &g_bs);
   gpu_free(B, &ea), gpu_free(B, &sa), gpu_free(B, &eb), gpu_free(B, &sb);
-  gpu_free(B, &gi), gpu_free(B, &gc);
+  gpu_free(B, &gi), gpu_free(B, &gc), gpu_free(B, &gsp);
   free(ac), free(as), free(bc), free(bsc);
 }
 
@@ -801,7 +896,8 @@ static void test_accumulate_identity(void) {
     default: c0[i] = (r & 0x807FFFFFu) | 0x3F000000u; break; /* normal */
     }
   }
-  alto_gemm_fp8_operand oa = {gpu_ptr(ga), gpu_ptr(gs), kb, 1}, ob = {gpu_ptr(gb), gpu_ptr(gsb), kb, 1};
+  alto_gemm_fp8_operand oa = {gpu_ptr(ga), gpu_ptr(gs), kb, 1, 0},
+                        ob = {gpu_ptr(gb), gpu_ptr(gsb), kb, 1, 0};
   for (int regs = 0; regs < 2; regs++) {
     alto_cuda_device_info info;
     CHECK(alto_cuda_device(&info) == ALTO_OK);
@@ -829,9 +925,16 @@ static void test_accumulate_identity(void) {
 }
 
 static void test_mxfp4_gemm(void) {
-  mxfp4_gemm(257, 136, 32 * 13, ALTO_DT_F32); /* K tail inside a 128-block */
-  mxfp4_gemm(257, 136, 32 * 13, ALTO_DT_BF16);
-  mxfp4_gemm(128, 256, 4096, ALTO_DT_F32);
+  for (int mx = 0; mx < 2; mx++) {
+    mxfp4_gemm(257, 136, 32 * 13, ALTO_DT_F32, mx, false); /* K tail inside a 128-block */
+    mxfp4_gemm(257, 136, 32 * 13, ALTO_DT_BF16, mx, false);
+    mxfp4_gemm(128, 256, 4096, ALTO_DT_F32, mx, false);
+  }
+  /* MX: tiles across two B blocks at every offset (N 1000: widths whose tiles straddle), and the
+   * per-row fallback (B's rows apart) */
+  mxfp4_gemm(200, 1000, 512, ALTO_DT_F32, true, false);
+  mxfp4_gemm(200, 1000, 512, ALTO_DT_F32, true, true);
+  mxfp4_gemm(257, 136, 32 * 13, ALTO_DT_BF16, true, true);
 }
 
 int main(void) {

@@ -17,8 +17,9 @@
  *   lt wgrad    cuBLASLt FP8 A 1x128 x B 1x128 (likewise), bf16 out
  *   alto fprop  alto_gemm_fp8, B 128x128, bf16 out
  *   alto wgrad  alto_gemm_fp8, B 1x128, fp32 out, C += (the training step accumulates dW in fp32)
- *   alto mxfp4  alto_gemm_fp8, B 1x128, bf16 out, on E4M3 operands converted from MXFP4
- *   mxfp4+conv  the same, the two alto_gemm_mxfp4_to_fp8 conversions (A and B) inside the timing
+ *   alto mxfp4  alto_gemm_fp8, B MX-scaled, bf16 out, on E4M3 operands converted from MXFP4 (A by
+ *               alto_gemm_mxfp4_to_fp8, B by alto_gemm_mxfp4_to_fp8_2d: 128x128 shared scales)
+ *   mxfp4+conv  the same, the two conversions (A and B) inside the timing
  * Ratios, and the targets alto's kernels are built to meet:
  *   fprop = alto fprop / lt fprop   >= 1.1
  *   wgrad = alto wgrad / lt wgrad   >= 1.4  (cuBLASLt timed with bf16 out, no C read: the
@@ -91,6 +92,7 @@ typedef struct {
   alto_cuda_ptr ea, esa, eb, esb;     /* converted: E4M3 [R, K], fp32 [kb, R4] (MN-major, which
                                        * is cuBLASLt's 1x128 layout too) */
   alto_cuda_ptr c, c_ref, c32;        /* bf16 [M, N] (twice), fp32 [M, N] */
+  alto_cuda_ptr split;                /* u32: B's 128x128 blocks the 2-D conversion could not share */
 } bench_bufs;
 
 typedef struct {
@@ -100,7 +102,17 @@ typedef struct {
 } gemm_ctx;
 
 static alto_gemm_fp8_operand fp8_op(alto_cuda_ptr codes, alto_cuda_ptr scales, int64_t kb) {
-  return (alto_gemm_fp8_operand){codes, scales, kb, 1};
+  return (alto_gemm_fp8_operand){codes, scales, kb, 1, 0};
+}
+
+/* The MXFP4 operands as E4M3: A in the 1x128 form, B in the 128x128 form (its counter zeroed
+ * first), both scale grids MN-major. */
+static alto_status convert_mx(const bench_bufs *d) {
+  const int64_t m4 = (d->m + 3) / 4 * 4, n4 = (d->n + 3) / 4 * 4;
+  ALTO_TRY(alto_gemm_mxfp4_to_fp8(B, d->ea, d->esa, 1, m4, 0, d->mxa, d->mxsa, d->m, d->k));
+  ALTO_TRY(B->i->memset(B, d->split, 0, 4));
+  return alto_gemm_mxfp4_to_fp8_2d(B, d->eb, d->esb, 1, n4, 0, d->split, d->mxb, d->mxsb, d->n,
+                                   d->k);
 }
 
 /* alto's configuration for this shape with the command line's overrides; NULL: none given. */
@@ -126,9 +138,10 @@ static const alto_gemm_config *forced_config(alto_gemm_config *c, int64_t m, int
 
 static alto_status run_kind(int kind, const bench_bufs *d, alto_cuda_ptr c) {
   const int64_t m = d->m, n = d->n, k = d->k, kb = d->kb;
-  alto_gemm_config cf1, cf2;
+  alto_gemm_config cf1, cf2, cf3;
   const alto_gemm_config *cfg1 = forced_config(&cf1, m, n, k, ALTO_GEMM_B_1X128),
-                         *cfg2 = forced_config(&cf2, m, n, k, ALTO_GEMM_B_128X128);
+                         *cfg2 = forced_config(&cf2, m, n, k, ALTO_GEMM_B_128X128),
+                         *cfg3 = forced_config(&cf3, m, n, k, ALTO_GEMM_B_MX);
   alto_cublaslt_fp8_operand la = {d->a8, d->lsa, ALTO_CUBLASLT_SCALE_1X128, ALTO_DT_FP8_E4M3, true};
   alto_cublaslt_fp8_operand lb2 = {d->b8, d->lsb2, ALTO_CUBLASLT_SCALE_128X128, ALTO_DT_FP8_E4M3,
                                    true};
@@ -142,9 +155,9 @@ static alto_status run_kind(int kind, const bench_bufs *d, alto_cuda_ptr c) {
   /* the 1x128 scale grids MN-major ([K/128, rows], cuBLASLt's layout: what the training step
    * hands both GEMMs, and what the MXFP4 conversion writes here), the 128x128 grid row-major */
   const int64_t m4 = (m + 3) / 4 * 4, n4 = (n + 3) / 4 * 4;
-  alto_gemm_fp8_operand oa = {d->a8, d->lsa, 1, m4}, ob2 = fp8_op(d->b8, d->sb2, kb),
-                        ob1 = {d->b8, d->lsb1, 1, n4}, oea = {d->ea, d->esa, 1, m4},
-                        oeb = {d->eb, d->esb, 1, n4};
+  alto_gemm_fp8_operand oa = {d->a8, d->lsa, 1, m4, 0}, ob2 = fp8_op(d->b8, d->sb2, kb),
+                        ob1 = {d->b8, d->lsb1, 1, n4, 0}, oea = {d->ea, d->esa, 1, m4, 0},
+                        oeb = {d->eb, d->esb, 1, n4, d->split};
   switch (kind) {
   case KIND_BF16:
     return alto_cublaslt_gemm_bf16(c, d->a16, d->b16, m, n, k, false, false, false, ALTO_DT_BF16);
@@ -162,14 +175,13 @@ static alto_status run_kind(int kind, const bench_bufs *d, alto_cuda_ptr c) {
     return alto_gemm_fp8(B, c, ALTO_DT_F32, n, true, &oa, &ob1, ALTO_GEMM_B_1X128, m, n, k, cfg1);
   case KIND_ALTO_MXFP4_CONV:
   case KIND_LT_MXFP4_CONV:
-    ALTO_TRY(alto_gemm_mxfp4_to_fp8(B, d->ea, d->esa, 1, m4, 0, d->mxa, d->mxsa, m, k));
-    ALTO_TRY(alto_gemm_mxfp4_to_fp8(B, d->eb, d->esb, 1, n4, 0, d->mxb, d->mxsb, n, k));
+    ALTO_TRY(convert_mx(d));
     if (kind == KIND_LT_MXFP4_CONV)
       return alto_cublaslt_gemm_fp8_block(c, &lea, &leb, m, n, k, false, ALTO_DT_BF16);
     /* fall through */
   case KIND_ALTO_MXFP4:
-    return alto_gemm_fp8(B, c, ALTO_DT_BF16, n, false, &oea, &oeb, ALTO_GEMM_B_1X128, m, n, k,
-                         cfg1);
+    return alto_gemm_fp8(B, c, ALTO_DT_BF16, n, false, &oea, &oeb, ALTO_GEMM_B_MX, m, n, k,
+                         cfg3);
   default:
     return ALTO_ERR_INVALID_ARG;
   }
@@ -232,12 +244,12 @@ static double check_kind(const bench_bufs *d, int kind, int ref_kind) {
 }
 
 /* The buffers in declaration order (allocation and freeing walk them). */
-enum { NBUF = 22 };
+enum { NBUF = 23 };
 static alto_cuda_ptr *buf_slot(bench_bufs *d, int i) {
   alto_cuda_ptr *all[NBUF] = {&d->a16,  &d->b16, &d->a8,    &d->b8,   &d->sa,     &d->sb2,
                               &d->sb1,  &d->lsa, &d->lsb2,  &d->lsb1, &d->tscale, &d->mxa,
                               &d->mxsa, &d->mxb, &d->mxsb,  &d->ea,   &d->esa,    &d->eb,
-                              &d->esb,  &d->c,   &d->c_ref, &d->c32};
+                              &d->esb,  &d->c,   &d->c_ref, &d->c32, &d->split};
   return all[i];
 }
 
@@ -268,7 +280,8 @@ static alto_status bufs_make(bench_bufs *d, int64_t m, int64_t n, int64_t k) {
                         alto_cublaslt_scale_bytes(ALTO_CUBLASLT_SCALE_1X128, n, k),
                         mn * 2,
                         mn * 2,
-                        mn * 4};
+                        mn * 4,
+                        16};
   for (int i = 0; i < NBUF; i++)
     ALTO_TRY(alto_cuda_malloc(buf_slot(d, i), bytes[i]));
   float tscale[8] = {0.004f, 0, 0, 0, 0.004f, 0, 0, 0}; /* cuBLASLt: 16-byte aligned scales */
@@ -288,9 +301,13 @@ static alto_status bufs_make(bench_bufs *d, int64_t m, int64_t n, int64_t k) {
   ALTO_TRY(alto_cublaslt_convert_scales(d->lsb2, d->sb2, ALTO_CUBLASLT_SCALE_128X128, n, k));
   ALTO_TRY(alto_cublaslt_convert_scales(d->lsb1, d->sb1, ALTO_CUBLASLT_SCALE_1X128, n, k));
   /* the MXFP4 operands converted once (the GEMM-only timing and the check read these) */
-  ALTO_TRY(alto_gemm_mxfp4_to_fp8(B, d->ea, d->esa, 1, (m + 3) / 4 * 4, 0, d->mxa, d->mxsa, m, k));
-  ALTO_TRY(alto_gemm_mxfp4_to_fp8(B, d->eb, d->esb, 1, (n + 3) / 4 * 4, 0, d->mxb, d->mxsb, n, k));
-  return alto_cuda_sync();
+  ALTO_TRY(convert_mx(d));
+  ALTO_TRY(alto_cuda_sync());
+  uint32_t split = 0; /* (the bench's E8M0 bytes span 8: every block shares its scale) */
+  ALTO_TRY(alto_cuda_d2h(&split, d->split, 4));
+  if (split)
+    fprintf(stderr, "bench_gemm: %u of B's 128x128 blocks kept per-row scales\n", split);
+  return ALTO_OK;
 }
 
 static void bufs_free(bench_bufs *d) {

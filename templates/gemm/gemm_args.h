@@ -38,6 +38,11 @@ typedef struct {
   /* 1 when the epilogue writes C by TMA (tma_c: C 16-byte aligned, ldc a multiple of 16 bytes;
    * for C += only with fp32 C, added in L2 by the TMA's reduction); else by register stores. */
   alto_i64 c_tma;
+  /* MX-scaled B (ALTO_GEMM_B_MX): the conversion's count of B's 128x128 blocks whose rows could
+   * not share one scale (alto_gemm_mxfp4_to_fp8_2d), or 0. When set, the kernel runs only if
+   * (count != 0) == b_split_run and otherwise returns at once. */
+  ALTO_DPTR(const alto_u32) b_split;
+  alto_i64 b_split_run;
 } alto_gemm_args;
 
 /* The MXFP4 -> E4M3 conversion (templates/gemm/mx_to_fp8.cuh, runtime/gemm_gpu.h). */
@@ -49,6 +54,9 @@ typedef struct {
   ALTO_DPTR(const alto_u8) mx_scales; /* [R, K/32] E8M0 */
   alto_i64 rows, k;
   alto_i64 s_r, s_k;
+  /* the 128x128 form only: counter of 128-row x 128-K blocks whose rows could not share one scale
+   * (they keep one per row, as the 1x128 form; required) */
+  ALTO_DPTR(alto_u32) split;
 } alto_mx2fp8_args;
 
 #endif

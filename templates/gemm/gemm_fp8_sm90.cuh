@@ -316,6 +316,10 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
   const alto_u32 bar_full = smem_addr(sc_b + STAGES * SB); // [STAGES] u64
   const alto_u32 bar_empty = bar_full + STAGES * 8;        // [STAGES] u64
 
+  // MX-scaled B (runtime/gemm_gpu.h) runs as two launches of which one works: the 128x128 kernel
+  // where the conversion shared every block's scale (its counter 0), else the 1x128 kernel
+  if (a.b_split && ((*(const volatile alto_u32 *)a.b_split != 0) != (a.b_split_run != 0)))
+    return; // (the same for every thread, before any barrier)
   const int wg = threadIdx.x / 128, lane = threadIdx.x % 32;
   if (threadIdx.x == 0) {
     for (int s = 0; s < STAGES; s++) {
