@@ -202,17 +202,26 @@ int alto_gemm_variants(alto_target target, const char *arch, alto_gemmkern *out,
   return n;
 }
 
-alto_status alto_gen_mx_to_fp8(alto_target target, const char *arch, bool two_d,
-                               alto_gen_kernel *out) {
+alto_status alto_gen_mx_to_fp8(alto_target target, const char *arch, bool tile, bool share,
+                               int layout, alto_gen_kernel *out) {
   memset(out, 0, sizeof *out);
   if (target != ALTO_TARGET_CUDA)
     return alto_error(ALTO_ERR_INVALID_ARG, "mxfp4 -> e4m3 conversion: CUDA only (target %s)",
                       alto_target_info_get(target)->name);
-  snprintf(out->key, sizeof out->key, "gemm.mx_to_fp8.e2m1.e4m3.%s.%s.%s",
-           two_d ? "b128x128" : "b1x128", alto_target_info_get(target)->name, arch);
+  if (layout < 0 || layout > 2 || (!tile && (share || layout != 0)))
+    return alto_error(ALTO_ERR_INVALID_ARG,
+                      "mxfp4 -> e4m3 conversion: layout %d%s (0..2; the row form reads layout 0 "
+                      "with per-row scales)",
+                      layout, share ? " shared" : "");
+  if (tile)
+    snprintf(out->key, sizeof out->key, "gemm.mx_to_fp8.e2m1.e4m3.tile.l%d.%s.%s.%s", layout,
+             share ? "shared" : "rows", alto_target_info_get(target)->name, arch);
+  else
+    snprintf(out->key, sizeof out->key, "gemm.mx_to_fp8.e2m1.e4m3.b1x128.%s.%s",
+             alto_target_info_get(target)->name, arch);
   alto_gen_kernel_name(out->key, out->name, sizeof out->name);
   out->template_file = "gemm/mx_to_fp8.cuh";
-  out->threads = two_d ? ALTO_MX_TO_FP8_THREADS_2D : ALTO_MX_TO_FP8_THREADS;
+  out->threads = tile ? ALTO_MX_TO_FP8_THREADS_TILE : ALTO_MX_TO_FP8_THREADS;
   out->smem_bytes = 0;
   char *s = NULL;
   size_t len = 0, cap = 0;
@@ -221,9 +230,10 @@ alto_status alto_gen_mx_to_fp8(alto_target target, const char *arch, bool two_d,
                    "--emit-src writes it).\n// variant: %s\n// template: templates/%s\n"
                    "#include \"%s\"\n\n"
                    "extern \"C\" __global__ void __launch_bounds__(%d)\n"
-                   "%s(const alto_mx2fp8_args a) {\n  alto_mx_to_fp8<%d, %s>(a);\n}\n",
+                   "%s(const alto_mx2fp8_args a) {\n  alto_mx_to_fp8<%d, %s, %s, %d>(a);\n}\n",
                    ALTO_GEN_VERSION, out->key, out->template_file, out->template_file,
-                   out->threads, out->name, out->threads, two_d ? "true" : "false");
+                   out->threads, out->name, out->threads, tile ? "true" : "false",
+                   share ? "true" : "false", layout);
   out->source = s;
   return ALTO_OK;
 }

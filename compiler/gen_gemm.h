@@ -87,12 +87,14 @@ alto_status alto_gen_gemm(const alto_gemmkern *k, alto_gen_kernel *out);
  * configuration picks them, group 8). Returns the count (at most cap written). */
 int alto_gemm_variants(alto_target target, const char *arch, alto_gemmkern *out, int cap);
 
-/* The MXFP4 -> E4M3 operand conversion (templates/gemm/mx_to_fp8.cuh; runtime/gemm_gpu.h):
- * one thread per 1x32 block, ALTO_MX_TO_FP8_THREADS per CTA; two_d: the 128x128 form, one CTA of
- * ALTO_MX_TO_FP8_THREADS_2D per 128-row x 128-K block. CUDA only. */
+/* The MXFP4 -> E4M3 operand conversions (templates/gemm/mx_to_fp8.cuh; runtime/gemm_gpu.h): the
+ * row form (tile false) one thread per 1x32 block of a [R][K/2] operand, ALTO_MX_TO_FP8_THREADS per
+ * CTA; the tile form one CTA of ALTO_MX_TO_FP8_THREADS_TILE per 128-row x 128-K tile of an operand
+ * stored in `layout` (alto_mx_layout), its rows' scales shared where exact (share) or not. CUDA
+ * only. */
 #define ALTO_MX_TO_FP8_THREADS 256
-#define ALTO_MX_TO_FP8_THREADS_2D 512
-alto_status alto_gen_mx_to_fp8(alto_target target, const char *arch, bool two_d,
-                               alto_gen_kernel *out);
+#define ALTO_MX_TO_FP8_THREADS_TILE 512
+alto_status alto_gen_mx_to_fp8(alto_target target, const char *arch, bool tile, bool share,
+                               int layout, alto_gen_kernel *out);
 
 #endif

@@ -28,10 +28,11 @@ typedef enum {
   GEMM_DQ_F32,    /* dequantize to fp32 + cuBLASLt fp32 (fp8 emulation) */
   GEMM_FP8_BLOCK, /* cuBLASLt block-scaled FP8 */
   GEMM_ALTO_FP8,  /* alto's own block-scaled FP8 GEMM (runtime/gemm_gpu.h), chosen by measurement */
+  GEMM_ALTO_MX,   /* MXFP4 on the FP8 tensor cores: the exact E4M3 conversion + alto's GEMM */
   GEMM_PATH_COUNT
 } gemm_path_;
 static const char *const gemm_path_names_[GEMM_PATH_COUNT] = {
-    "cublaslt-bf16", "dequant-bf16", "dequant-f32", "cublaslt-fp8-block", "alto-fp8"};
+    "cublaslt-bf16", "dequant-bf16", "dequant-f32", "cublaslt-fp8-block", "alto-fp8", "alto-mxfp4"};
 
 /* The choice between cuBLASLt and alto's FP8 GEMM for one GEMM configuration, made once per process
  * by running both on the step's real operands: alto's is allowed only when its output is cuBLASLt's
@@ -221,6 +222,60 @@ static bool gemm_fp8_fast_(const alto_exec_gpu *e, const alto_node *n, fp8_opera
          !(fa->mode == ALTO_CUBLASLT_SCALE_128X128 && fb->mode == ALTO_CUBLASLT_SCALE_128X128);
 }
 
+/* How an MXFP4 GEMM operand stored [r, c] (trans: [K, R], else [R, K]) reads as the conversion's
+ * source (runtime/gemm_gpu.h alto_mx_src): E2M1 blocks of 32 along K, 1-D or 32x32; codes and
+ * scales filled in by the caller. false where the blocks do not run along K. */
+static bool mx_src_of_(const alto_qdesc *q, bool trans, int64_t R, int64_t K, alto_mx_src *src) {
+  memset(src, 0, sizeof *src);
+  if (q->scheme != ALTO_SCHEME_MXFP4 || q->elem != ALTO_ELEM_E2M1 || K % 32)
+    return false;
+  const bool d2 = q->two_d && q->block_rows == 32 && q->block_cols == 32;
+  const bool along_k = trans ? (d2 || (q->axis == -2 && q->block_rows == 32 && q->block_cols == 1))
+                             : (d2 || (q->axis == -1 && q->block_rows == 1 && q->block_cols == 32));
+  if (!along_k || (d2 && R % 32))
+    return false;
+  src->mbr = d2 ? 32 : 1;
+  if (!trans) { /* [R, K]: pairs along K; scales [R or R/32, K/32] */
+    src->layout = ALTO_MX_ROWS;
+    src->ms_r = K / 32, src->ms_k = 1;
+    return q->axis == -1;
+  }
+  /* [K, R]: pairs along the stored rows (axis -2) or columns (axis -1); scales [K/32, R or R/32] */
+  src->layout = q->axis == -2 ? ALTO_MX_KPAIRS_T : ALTO_MX_RPAIRS_T;
+  src->ms_r = 1, src->ms_k = d2 ? R / 32 : R;
+  return R % (src->layout == ALTO_MX_KPAIRS_T ? 16 : 32) == 0;
+}
+
+/* MXFP4 x MXFP4 GEMMs on the FP8 tensor cores (sm_90a; opts.mx_dequant turns it off). */
+static bool gemm_mx_fast_(const alto_exec_gpu *e, const alto_node *n, alto_mx_src *sa,
+                          alto_mx_src *sb) {
+  int64_t m = n->shape[0], nn = n->shape[1], k = n->shape[2];
+  if (e->o.mx_dequant || e->b->target != ALTO_TARGET_CUDA || strcmp(e->b->arch, "sm_90a") != 0 ||
+      n->op != ALTO_OP_GEMM)
+    return false;
+  alto_dtype odt = e->p->bufs[n->out[0]].dtype;
+  return (odt == ALTO_DT_BF16 || odt == ALTO_DT_F32) && mx_src_of_(&n->q, n->trans_a, m, k, sa) &&
+         mx_src_of_(&n->q_b, n->trans_b, nn, k, sb);
+}
+
+/* The scratch of an MXFP4 GEMM on the tensor cores: E4M3 codes of A and B, their MN-major fp32
+ * grids, the conversion's split counter. */
+typedef struct {
+  alto_dptr ea, eb, sa, sb, split;
+  size_t bytes;
+} mx_scratch_;
+static mx_scratch_ mx_scratch_of_(alto_dptr base, int64_t m, int64_t nn, int64_t k) {
+  const int64_t kb = (k + 127) / 128, m4 = (m + 3) / 4 * 4, n4 = (nn + 3) / 4 * 4;
+  mx_scratch_ x;
+  x.ea = base;
+  x.eb = x.ea + align_((size_t)(m * k));
+  x.sa = x.eb + align_((size_t)(nn * k));
+  x.sb = x.sa + align_((size_t)(kb * m4 * 4));
+  x.split = x.sb + align_((size_t)(kb * n4 * 4));
+  x.bytes = (size_t)(x.split - base) + align_(4);
+  return x;
+}
+
 /* Scratch bytes of one node. */
 static size_t node_scratch_(const alto_exec_gpu *e, const alto_node *n) {
   int64_t rows = n->shape[0], cols = n->shape[1];
@@ -239,7 +294,10 @@ static size_t node_scratch_(const alto_exec_gpu *e, const alto_node *n) {
     bool f32 = is_fp8_scheme_(n->q.scheme) || is_fp8_scheme_(n->q_b.scheme);
     size_t es = f32 ? 4 : 2; /* fp32 operands need an fp32 output: a staged C when C is bf16 */
     size_t c = f32 && e->p->bufs[n->out[0]].dtype != ALTO_DT_F32 ? align_((size_t)(m * nn) * 4) : 0;
-    return align_((size_t)(m * k) * es) + align_((size_t)(nn * k) * es) + c;
+    size_t dq = align_((size_t)(m * k) * es) + align_((size_t)(nn * k) * es) + c;
+    alto_mx_src xa, xb;
+    size_t mx = gemm_mx_fast_(e, n, &xa, &xb) ? mx_scratch_of_(0, m, nn, k).bytes : 0;
+    return dq > mx ? dq : mx;
   }
   case ALTO_OP_EMBED_BWD:
     return alto_ops_gpu_embed_bwd_scratch_bytes(rows, e->m.vocab_size);
@@ -1268,6 +1326,7 @@ static alto_status run_gemm_(alto_exec_gpu *e, int idx, const alto_node *n) {
   alto_dtype odt = buf_(e, n->out[0])->dtype;
   gemm_path_ path = GEMM_FP8_BLOCK;
   fp8_operand_ fa, fb;
+  alto_mx_src xa, xb;
   alto_status s = ALTO_OK;
   if (n->q.scheme == ALTO_SCHEME_BF16) {
     path = GEMM_BF16;
@@ -1276,6 +1335,24 @@ static alto_status run_gemm_(alto_exec_gpu *e, int idx, const alto_node *n) {
                                   k, n->trans_a, n->trans_b, n->accumulate, odt);
   } else if (gemm_fp8_fast_(e, n, &fa, &fb)) {
     s = gemm_fp8_(e, n, &fa, &fb, &path); /* recording: the transposes and alto's kernel */
+  } else if (gemm_mx_fast_(e, n, &xa, &xb)) {
+    /* MXFP4: both operands converted to E4M3 exactly (A per row, B's 128x128 tiles sharing their
+     * scale where exact), alto's FP8 GEMM (the 128x128 promotion, or 1x128 where B's tiles could
+     * not share); a fixed choice, not a timed one, so a run's bits do not depend on timing */
+    path = GEMM_ALTO_MX;
+    const int64_t m4 = (m + 3) / 4 * 4, n4 = (nn + 3) / 4 * 4;
+    const mx_scratch_ x = mx_scratch_of_(e->scratch, m, nn, k);
+    xa.codes = ptr_(e, n->in[0]), xa.scales = ptr_(e, n->in[1]);
+    xb.codes = ptr_(e, n->in[2]), xb.scales = ptr_(e, n->in[3]);
+    s = e->b->i->memset(e->b, x.split, 0, 4);
+    if (s == ALTO_OK)
+      s = alto_gemm_mx_to_fp8(e->b, &xa, false, x.ea, x.sa, 1, m4, 0, 0, m, k);
+    if (s == ALTO_OK)
+      s = alto_gemm_mx_to_fp8(e->b, &xb, true, x.eb, x.sb, 1, n4, 0, x.split, nn, k);
+    alto_gemm_fp8_operand oa = {x.ea, x.sa, 1, m4, 0}, ob = {x.eb, x.sb, 1, n4, x.split};
+    if (s == ALTO_OK)
+      s = alto_gemm_fp8(e->b, ptr_(e, n->out[0]), odt, nn, n->accumulate, &oa, &ob,
+                        ALTO_GEMM_B_MX, m, nn, k, NULL);
   } else {
     bool f32 = is_fp8_scheme_(n->q.scheme) || is_fp8_scheme_(n->q_b.scheme);
     path = f32 ? GEMM_DQ_F32 : GEMM_DQ_BF16;

@@ -4,10 +4,12 @@
  * runtime/attn_gpu.h) or to cuBLASLt (runtime/cuda/cublaslt.h). Everything is asynchronous on the
  * backend's stream; a step synchronizes once, to read the loss.
  *
- * GEMMs: bf16 through cuBLASLt (fp32 accumulation). Quantized linears: MX schemes (and NVFP4
- * once the plan carries its outer scale) by dequantizing both operands to bf16 (their values are
- * exact in bf16) and a bf16 GEMM: the CPU's dequantize-then-fp32-GEMM in another summation
- * order. fp8_block: cuBLASLt's block-scaled FP8 (1x128 by 128x128 for fprop and dgrad, 1x128 by
+ * GEMMs: bf16 through cuBLASLt (fp32 accumulation). Quantized linears: MXFP4 x MXFP4 on sm_90a
+ * on the FP8 tensor cores (both operands converted to E4M3 exactly, runtime/gemm_gpu.h, and alto's
+ * FP8 GEMM: fp32 accumulation promoted every 128 along K); other MX schemes (and NVFP4 once the
+ * plan carries its outer scale), or with opts.mx_dequant, by dequantizing both operands to bf16
+ * (their values are exact in bf16) and a bf16 GEMM: the CPU's dequantize-then-fp32-GEMM in
+ * another summation order. fp8_block: cuBLASLt's block-scaled FP8 (1x128 by 128x128 for fprop and dgrad, 1x128 by
  * 1x128 for wgrad; codes transposed to K-major where the plan stores them M-major), or, with
  * opts.fp8_emulate, dequantization to fp32 and an fp32 GEMM (the correctness baseline).
  *
@@ -40,6 +42,9 @@ typedef struct {
   /* fp8_block GEMMs by dequantize + fp32 GEMM instead of cuBLASLt block-scaled FP8. */
   bool fp8_emulate;
   bool no_alto_gemm; /* never alto's own FP8 GEMM (else chosen per configuration by measurement) */
+  /* MXFP4 GEMMs by dequantize + bf16 GEMM (the correctness baseline) instead of the FP8 tensor
+   * cores (the exact E4M3 conversion and alto's FP8 GEMM, the default on sm_90a) */
+  bool mx_dequant;
 } alto_exec_gpu_opts;
 
 /* Checks the plan (alto_exec_check_plan), allocates the arena and the scratch buffers,

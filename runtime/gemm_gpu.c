@@ -176,10 +176,11 @@ static alto_status gemm_fp8_launch_(alto_backend *b, alto_dptr c, alto_dtype out
                                   (unsigned)fn.smem_bytes, (unsigned)kern.cluster, params);
 }
 
-static alto_status mx_to_fp8_(alto_backend *b, bool two_d, alto_dptr codes, alto_dptr scales,
-                              int64_t s_r, int64_t s_k, alto_dptr inexact, alto_dptr split,
-                              alto_dptr mx_codes, alto_dptr mx_scales, int64_t R, int64_t K) {
-  const alto_dptr ptrs[] = {codes, mx_codes};
+/* tile false: the row form over [R][K/2] (src->layout 0, per-row scales at r * K/32 + j) */
+static alto_status mx_to_fp8_(alto_backend *b, bool tile, bool share, const alto_mx_src *src,
+                              alto_dptr codes, alto_dptr scales, int64_t s_r, int64_t s_k,
+                              alto_dptr inexact, alto_dptr split, int64_t R, int64_t K) {
+  const alto_dptr ptrs[] = {codes, src->codes};
   ALTO_TRY(alto_gemm_check_(b, "mxfp4 -> e4m3", R, 1, K, ptrs, 2));
   if (K % 32)
     return alto_error(ALTO_ERR_INVALID_ARG, "mxfp4 -> e4m3: K = %lld is not a multiple of 32",
@@ -191,21 +192,33 @@ static alto_status mx_to_fp8_(alto_backend *b, bool two_d, alto_dptr codes, alto
         "mxfp4 -> e4m3: scale strides (%lld, %lld) for a [%lld, %lld] grid (row-major "
         "(%lld, 1) or MN-major (1, >= %lld))",
         (long long)s_r, (long long)s_k, (long long)R, (long long)kb, (long long)kb, (long long)R);
-  if (two_d && (!split || split % 4))
+  if (share && (!split || split % 4))
     return alto_error(ALTO_ERR_INVALID_ARG,
-                      "mxfp4 -> e4m3 (128x128): the split counter must be a 4-byte aligned "
+                      "mxfp4 -> e4m3 (shared scales): the split counter must be a 4-byte aligned "
                       "device u32");
+  if ((int)src->layout < 0 || (int)src->layout > 2 || src->mbr < 1 || src->ms_r < 0 ||
+      src->ms_k < 0)
+    return alto_error(ALTO_ERR_INVALID_ARG,
+                      "mxfp4 -> e4m3: source layout %d, scale addressing (%lld, %lld, %lld)",
+                      (int)src->layout, (long long)src->mbr, (long long)src->ms_r,
+                      (long long)src->ms_k);
+  if ((src->layout == ALTO_MX_KPAIRS_T && R % 16) || (src->layout == ALTO_MX_RPAIRS_T && R % 32))
+    return alto_error(ALTO_ERR_UNSUPPORTED,
+                      "mxfp4 -> e4m3: a transposed operand needs R (%lld) a multiple of %d",
+                      (long long)R, src->layout == ALTO_MX_KPAIRS_T ? 16 : 32);
   alto_gen_kernel g;
-  ALTO_TRY(alto_gen_mx_to_fp8(b->target, b->arch, two_d, &g));
+  ALTO_TRY(alto_gen_mx_to_fp8(b->target, b->arch, tile, share, (int)src->layout, &g));
   alto_jit_fn fn;
   alto_status st = alto_jit_get(b, &g, &fn);
   alto_gen_kernel_free(&g);
   ALTO_TRY(st);
   if (!fn.fn)
     return ALTO_OK;
-  alto_mx2fp8_args args = {codes, scales, inexact, mx_codes, mx_scales, R, K, s_r, s_k, split};
-  /* 1x128: one thread per 1x32 block slot (four per 128-block); 128x128: one CTA per block */
-  int64_t ctas = two_d ? (R + 127) / 128 * kb : (R * kb * 4 + fn.threads - 1) / fn.threads;
+  alto_mx2fp8_args args = {codes,     scales, inexact, src->codes, src->scales, R,          K,
+                           s_r,       s_k,    split,   src->mbr,   src->ms_r,   src->ms_k};
+  /* the row form: one thread per 1x32 block slot (four per 128-block); the tile form: one CTA
+   * per 128-row x 128-K tile */
+  int64_t ctas = tile ? (R + 127) / 128 * kb : (R * kb * 4 + fn.threads - 1) / fn.threads;
   if (ctas >= ((int64_t)1 << 31))
     return alto_error(ALTO_ERR_UNSUPPORTED, "mxfp4 -> e4m3: %lld x %lld is too large", (long long)R,
                       (long long)K);
@@ -217,12 +230,20 @@ static alto_status mx_to_fp8_(alto_backend *b, bool two_d, alto_dptr codes, alto
 alto_status alto_gemm_mxfp4_to_fp8(alto_backend *b, alto_dptr codes, alto_dptr scales, int64_t s_r,
                                    int64_t s_k, alto_dptr inexact, alto_dptr mx_codes,
                                    alto_dptr mx_scales, int64_t R, int64_t K) {
-  return mx_to_fp8_(b, false, codes, scales, s_r, s_k, inexact, 0, mx_codes, mx_scales, R, K);
+  const alto_mx_src src = {mx_codes, mx_scales, ALTO_MX_ROWS, 1, K / 32, 1};
+  return mx_to_fp8_(b, false, false, &src, codes, scales, s_r, s_k, inexact, 0, R, K);
 }
 
 alto_status alto_gemm_mxfp4_to_fp8_2d(alto_backend *b, alto_dptr codes, alto_dptr scales,
                                       int64_t s_r, int64_t s_k, alto_dptr inexact, alto_dptr split,
                                       alto_dptr mx_codes, alto_dptr mx_scales, int64_t R,
                                       int64_t K) {
-  return mx_to_fp8_(b, true, codes, scales, s_r, s_k, inexact, split, mx_codes, mx_scales, R, K);
+  const alto_mx_src src = {mx_codes, mx_scales, ALTO_MX_ROWS, 1, K / 32, 1};
+  return mx_to_fp8_(b, true, true, &src, codes, scales, s_r, s_k, inexact, split, R, K);
+}
+
+alto_status alto_gemm_mx_to_fp8(alto_backend *b, const alto_mx_src *src, bool share,
+                                alto_dptr codes, alto_dptr scales, int64_t s_r, int64_t s_k,
+                                alto_dptr inexact, alto_dptr split, int64_t R, int64_t K) {
+  return mx_to_fp8_(b, true, share, src, codes, scales, s_r, s_k, inexact, split, R, K);
 }

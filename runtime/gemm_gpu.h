@@ -74,6 +74,33 @@ alto_status alto_gemm_mxfp4_to_fp8(alto_backend *b, alto_dptr codes, alto_dptr s
                                    int64_t s_r, int64_t s_k, alto_dptr inexact,
                                    alto_dptr mx_codes, alto_dptr mx_scales, int64_t R, int64_t K);
 
+/* Where an MXFP4 operand's codes are, for the logical [R, K] operand of a GEMM (K the reduction):
+ * two elements per byte, the even one in the low nibble. */
+typedef enum {
+  ALTO_MX_ROWS = 0,     /* [R][K/2]: an axis -1 quantization of [R, K] (pairs along K) */
+  ALTO_MX_KPAIRS_T = 1, /* [K/2][R]: an axis -2 (Bx1) quantization of the stored [K, R]; byte
+                         * (i, r) holds elements (r, 2i), (r, 2i + 1). R a multiple of 16 */
+  ALTO_MX_RPAIRS_T = 2, /* [K][R/2]: an axis -1 quantization of the stored [K, R] (a weight read
+                         * transposed); byte (k, i) holds elements (2i, k), (2i + 1, k). R a
+                         * multiple of 32 */
+} alto_mx_layout;
+
+/* An MXFP4 operand as stored: codes in `layout`; the E8M0 byte of (row r, 1x32 block j along K)
+ * at scales[(r / mbr) * ms_r + j * ms_k] (mbr 32 for 32x32 2-D blocks, else 1). */
+typedef struct {
+  alto_dptr codes, scales;
+  alto_mx_layout layout;
+  int64_t mbr, ms_r, ms_k;
+} alto_mx_src;
+
+/* The conversion of any stored MXFP4 operand (one CTA per 128-row x 128-K tile): E4M3 codes [R, K]
+ * and the fp32 grid as alto_gemm_mxfp4_to_fp8, whose per-row semantics it has with share false
+ * (A operands); share true: as alto_gemm_mxfp4_to_fp8_2d below (B operands of ALTO_GEMM_B_MX; split
+ * required). ALTO_ERR_UNSUPPORTED for a layout whose R is not the multiple it needs. */
+alto_status alto_gemm_mx_to_fp8(alto_backend *b, const alto_mx_src *src, bool share,
+                                alto_dptr codes, alto_dptr scales, int64_t s_r, int64_t s_k,
+                                alto_dptr inexact, alto_dptr split, int64_t R, int64_t K);
+
 /* The same conversion in its 128x128 form (the B operand of ALTO_GEMM_B_MX): e_max is taken over
  * each block of 128 rows x 128 along K wherever that block's non-zero 1x32 blocks span at most 14
  * and none has a NaN byte, so its rows share one scale 2^(e_max - 127 - 6) per K block (written

@@ -1,7 +1,8 @@
 /* The GPU plan executor against the CPU executor, on the real GPU (skips without one).
  *
- * For the bf16, ALTO-default mxfp4 and fp8_block recipes (fp8 both through cuBLASLt block-scaled
- * FP8 and through the fp32 emulation) on the debug model:
+ * For the bf16, ALTO-default mxfp4 and fp8_block recipes (mxfp4 both on the FP8 tensor cores and
+ * through dequantization + bf16 GEMMs; fp8 both through cuBLASLt block-scaled FP8 and through the
+ * fp32 emulation) on the debug model:
  *   - both backends start from the same weights (bit for bit);
  *   - one training step: every QUANTIZE of the GPU step equals the CPU reference on the GPU's
  *     own input (check_quant), the losses agree, every gradient agrees (relative L2 error and
@@ -88,7 +89,8 @@ static void one_step_(const case_ *c) {
   alto_exec *cpu = NULL;
   alto_exec_gpu *gpu = NULL;
   CHECKF(alto_exec_create(&M, &l.plan, SEED, &cpu) == ALTO_OK, "%s", alto_last_error());
-  alto_exec_gpu_opts go = {.check_quant = true, .fp8_emulate = c->fp8_emulate};
+  alto_exec_gpu_opts go = {
+      .check_quant = true, .fp8_emulate = c->fp8_emulate, .mx_dequant = c->fp8_emulate};
   CHECKF(alto_exec_gpu_create(B, &M, &l.plan, SEED, &go, &gpu) == ALTO_OK, "%s",
          alto_last_error());
   int nk = 0;
@@ -183,7 +185,8 @@ static void one_step_(const case_ *c) {
    * choice differs) */
   const char *rn = c->recipe ? c->recipe : "bf16";
   if (!c->recipe || strstr(rn, "mxfp4") || !c->fp8_emulate) {
-    alto_exec_gpu_opts fo = {.fp8_emulate = c->fp8_emulate, .no_alto_gemm = true};
+    alto_exec_gpu_opts fo = {
+        .fp8_emulate = c->fp8_emulate, .no_alto_gemm = true, .mx_dequant = c->fp8_emulate};
     alto_exec_gpu_opts ro = fo;
     ro.check_quant = true;
     alto_exec_gpu *ex[2] = {NULL, NULL};
@@ -432,6 +435,7 @@ int main(int argc, char **argv) {
   const case_ cases[] = {
       {NULL, false, 0.03, 0.999},
       {"llama3_mxfp4.yaml", false, 0.25, 0.98},
+      {"llama3_mxfp4.yaml", true, 0.25, 0.98},
       {"fp8_block.yaml", true, 0.25, 0.98},
       {"fp8_block.yaml", false, 0.25, 0.98},
   };

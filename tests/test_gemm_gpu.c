@@ -776,6 +776,106 @@ static void test_mxfp4_conversion(void) {
   }
 }
 
+/* The tile conversion from every stored layout (runtime/gemm_gpu.h alto_mx_layout), per-row and
+ * shared scales, 1-D scales (1x32 along K) and 2-D (32x32 blocks: mbr 32): the stored operand is
+ * built on the host from a logical [R][K/2] operand and its per-row bytes, and the result must be
+ * mx_reference's of the logical operand bit for bit (codes, scales, both counters). */
+static void mx_layout_check(int64_t R, int64_t K, int layout, bool two_d_scales, int far) {
+  char what[160];
+  snprintf(what, sizeof what, "mxfp4->e4m3 tile layout %d %s scales R %lld K %lld far %d", layout,
+           two_d_scales ? "32x32" : "1x32", (long long)R, (long long)K, far);
+  const int64_t k32 = K / 32, kb = cdiv(K, 128), r4 = round4(R);
+  uint8_t *mxc = malloc((size_t)(R * K / 2)), *mxs = malloc((size_t)(R * k32));
+  mx_make(mxc, mxs, R, K, far);
+  /* the stored scales, and the logical per-row bytes they give */
+  const int64_t mbr = two_d_scales ? 32 : 1;
+  int64_t ms_r, ms_k, n_s;
+  if (layout == ALTO_MX_ROWS)
+    ms_r = k32, ms_k = 1, n_s = cdiv(R, mbr) * k32;
+  else
+    ms_r = 1, ms_k = cdiv(R, mbr), n_s = k32 * cdiv(R, mbr);
+  uint8_t *st_s = malloc((size_t)n_s);
+  for (int64_t i = 0; i < n_s; i++)
+    st_s[i] = (uint8_t)(124 + alto_test_u32(&rng) % 7u);
+  if (far) /* one far byte in a few places */
+    for (int64_t i = 0; i < n_s; i += 37)
+      st_s[i] = (uint8_t)(127 + far);
+  for (int64_t r = 0; r < R; r++)
+    for (int64_t j = 0; j < k32; j++)
+      mxs[r * k32 + j] = st_s[(r / mbr) * ms_r + j * ms_k];
+  /* the stored codes */
+  uint8_t *st_c = calloc((size_t)(R * K / 2), 1);
+  for (int64_t r = 0; r < R; r++)
+    for (int64_t kk = 0; kk < K; kk++) {
+      uint8_t nib = (uint8_t)((mxc[r * (K / 2) + kk / 2] >> (4 * (kk & 1))) & 0xF);
+      int64_t byte, shift;
+      if (layout == ALTO_MX_ROWS)
+        byte = r * (K / 2) + kk / 2, shift = 4 * (kk & 1);
+      else if (layout == ALTO_MX_KPAIRS_T)
+        byte = (kk / 2) * R + r, shift = 4 * (kk & 1);
+      else
+        byte = kk * (R / 2) + r / 2, shift = 4 * (r & 1);
+      st_c[byte] = (uint8_t)(st_c[byte] | (nib << shift));
+    }
+  uint8_t *want_c = malloc((size_t)(R * K)), *got_c = malloc((size_t)(R * K)),
+          *nanb = malloc((size_t)(R * kb));
+  float *want_s = malloc((size_t)(R * kb) * 4), *grid = malloc((size_t)(r4 * kb) * 4);
+  gpu_buf gmc = gpu_alloc(B, (size_t)(R * K / 2)), gms = gpu_alloc(B, (size_t)n_s);
+  gpu_buf gc = gpu_alloc(B, (size_t)(R * K)), gs = gpu_alloc(B, (size_t)(r4 * kb) * 4);
+  gpu_buf gcnt = gpu_alloc(B, 8);
+  gpu_upload(B, gmc, st_c), gpu_upload(B, gms, st_s);
+  for (int share = 0; share < 2; share++) {
+    uint32_t want_split = 0, cnt[2] = {0, 0};
+    uint32_t want_inexact =
+        mx_reference(mxc, mxs, R, K, share, want_c, want_s, nanb, &want_split);
+    CHECK(B->i->memset(B, gpu_ptr(gcnt), 0, 8) == ALTO_OK);
+    const alto_mx_src src = {gpu_ptr(gmc), gpu_ptr(gms), (alto_mx_layout)layout, mbr, ms_r, ms_k};
+    alto_status st = alto_gemm_mx_to_fp8(B, &src, share, gpu_ptr(gc), gpu_ptr(gs), 1, r4,
+                                         gpu_ptr(gcnt), gpu_ptr(gcnt) + 4, R, K);
+    CHECKF(st == ALTO_OK, "%s: %s", what, alto_last_error());
+    CHECKF(B->i->sync(B) == ALTO_OK, "%s: %s", what, alto_last_error());
+    if (st != ALTO_OK)
+      continue;
+    gpu_download(B, got_c, gc, what);
+    gpu_download(B, grid, gs, what);
+    gpu_download(B, cnt, gcnt, what);
+    int64_t bad_c = 0, bad_s = 0;
+    for (int64_t r = 0; r < R; r++)
+      for (int64_t q = 0; q < kb; q++) {
+        bad_s += memcmp(&grid[q * r4 + r], &want_s[r * kb + q], 4) != 0;
+        for (int64_t kk = q * 128; kk < K && kk < q * 128 + 128; kk++)
+          bad_c += got_c[r * K + kk] != want_c[r * K + kk];
+      }
+    fprintf(stderr, "  %s %s: %lld codes, %lld scales differ; inexact %u (want %u), split %u (want %u)\n",
+            what, share ? "shared" : "per-row", (long long)bad_c, (long long)bad_s, cnt[0],
+            want_inexact, cnt[1], share ? want_split : 0);
+    CHECKF(bad_c == 0 && bad_s == 0, "%s: %lld codes, %lld scales differ", what, (long long)bad_c,
+           (long long)bad_s);
+    CHECKF(cnt[0] == want_inexact, "%s: inexact %u, want %u", what, cnt[0], want_inexact);
+    CHECKF(cnt[1] == (share ? want_split : 0), "%s: split %u, want %u", what, cnt[1],
+           share ? want_split : 0);
+  }
+  gpu_free(B, &gmc), gpu_free(B, &gms), gpu_free(B, &gc), gpu_free(B, &gs), gpu_free(B, &gcnt);
+  free(mxc), free(mxs), free(st_s), free(st_c), free(want_c), free(got_c), free(nanb);
+  free(want_s), free(grid);
+}
+
+static void test_mxfp4_layouts(void) {
+  for (int layout = 0; layout < 3; layout++)
+    for (int two_d = 0; two_d < 2; two_d++) {
+      mx_layout_check(320, 32 * 13, layout, two_d, 0); /* tails in R (64) and K (32 x 1) */
+      mx_layout_check(256, 512, layout, two_d, 20);    /* far bytes: inexact and split blocks */
+    }
+  /* a transposed layout whose R is not the multiple it needs is refused */
+  const alto_mx_src src = {0, 0, ALTO_MX_RPAIRS_T, 1, 1, 1};
+  gpu_buf g = gpu_alloc(B, 4096);
+  alto_status st = alto_gemm_mx_to_fp8(B, &src, false, gpu_ptr(g), gpu_ptr(g), 1, 48, 0, 0, 48,
+                                       64);
+  CHECKF(st == ALTO_ERR_UNSUPPORTED || st == ALTO_ERR_INVALID_ARG, "R 48 in layout 2: %s",
+         alto_status_name(st));
+  gpu_free(B, &g);
+}
+
 /* The MXFP4 GEMM end to end: both operands converted, alto_gemm_fp8 with B 1x128 (mx false) or
  * B MX-scaled through the 128x128 conversion (mx true; b_apart: B's row 1 16 binades above the
  * others, so its blocks keep per-row scales and the kernel takes the 1x128 promotion), against the
@@ -952,6 +1052,7 @@ int main(void) {
     e4m3_value[c] = alto_e4m3_to_f32((uint8_t)c);
   RUN(test_refusals);
   RUN(test_mxfp4_conversion);
+  RUN(test_mxfp4_layouts);
   RUN(test_shapes);
   RUN(test_explicit_configs);
   RUN(test_wide_tail_tiles);

@@ -43,6 +43,8 @@ static void usage_(FILE *f) {
           "                       measured faster on the first step; both checked)\n"
           "  --fp8-emulate        GPU: fp8_block GEMMs by dequantize + fp32 GEMM instead of\n"
           "                       cuBLASLt's block-scaled FP8\n"
+          "  --mxfp4-dequant      GPU: MXFP4 GEMMs by dequantize + bf16 GEMM instead of the FP8\n"
+          "                       tensor cores (an exact E4M3 conversion and alto's FP8 GEMM)\n"
           "  --profile            GPU: after training, time every op of one step and print a\n"
           "                       per-op breakdown\n"
           "  --batch B            sequences per step (default %d)\n"
@@ -154,6 +156,7 @@ int main(int argc, char **argv) {
   const char *model = NULL, *recipe = NULL, *backend = "auto", *data = NULL, *tokenizer = NULL;
   const char *run_dir = NULL, *resume = NULL;
   bool fresh = false, check = false, fp8_emulate = false, profile = false, no_alto_gemm = false;
+  bool mx_dequant = false;
   alto_train_config cfg;
   alto_train_config_default(&cfg);
   cfg.batch = DEFAULT_BATCH;
@@ -173,6 +176,10 @@ int main(int argc, char **argv) {
       continue;
     } else if (!strcmp(a, "--cublaslt-only")) {
       no_alto_gemm = true;
+      continue;
+    } else if (!strcmp(a, "--mxfp4-dequant")) {
+      mx_dequant = true;
+      continue;
     } else if (!strcmp(a, "--check") || !strcmp(a, "--fp8-emulate") || !strcmp(a, "--profile")) {
       *(!strcmp(a, "--check") ? &check : !strcmp(a, "--profile") ? &profile : &fp8_emulate) = true;
       continue;
@@ -301,7 +308,7 @@ int main(int argc, char **argv) {
             m.family, m.flavor, rpath ? rpath : "none (bf16)", cfg.batch, cfg.seq, cfg.steps,
             run_dir, dev ? "cuda (" : "cpu", dev ? dev->device_name : "", dev ? ")" : "");
     if (dev) {
-      alto_train_gpu_opts go = {.progress = stderr, .exec = {check, fp8_emulate, no_alto_gemm}};
+      alto_train_gpu_opts go = {.progress = stderr, .exec = {check, fp8_emulate, no_alto_gemm, mx_dequant}};
       s = alto_train_gpu_create(dev, &m, r, cfg.batch, cfg.seq, cfg.seed, &go, &gpu, &ex);
       if (s == ALTO_OK) {
         int nk;

@@ -50,13 +50,15 @@ typedef struct {
   ALTO_DPTR(alto_u8) codes;        /* [R, K] E4M3 written */
   ALTO_DPTR(float) scales;         /* [R, ceil(K/128)] fp32 written at r * s_r + kb * s_k */
   ALTO_DPTR(alto_u32) inexact;     /* counter of 128-blocks not converted exactly (may be 0) */
-  ALTO_DPTR(const alto_u8) mx_codes;  /* [R, K/2] E2M1 pairs along K */
+  ALTO_DPTR(const alto_u8) mx_codes;  /* E2M1 codes: [R, K/2] (the tile form: its layout) */
   ALTO_DPTR(const alto_u8) mx_scales; /* [R, K/32] E8M0 */
   alto_i64 rows, k;
   alto_i64 s_r, s_k;
-  /* the 128x128 form only: counter of 128-row x 128-K blocks whose rows could not share one scale
-   * (they keep one per row, as the 1x128 form; required) */
+  /* the tile form with shared scales: counter of 128-row x 128-K blocks whose rows could not share
+   * one scale (they keep one per row, as the 1x128 form; required) */
   ALTO_DPTR(alto_u32) split;
+  /* the tile form: the E8M0 byte of (row r, 1x32 block j) at mx_scales[(r / mbr) * ms_r + j * ms_k] */
+  alto_i64 mbr, ms_r, ms_k;
 } alto_mx2fp8_args;
 
 #endif

@@ -5,14 +5,15 @@
 // 2^(e_max - 6) the conversion is exact whenever the non-zero 1x32 blocks' exponents span at most
 // 14; a block that spans more is rounded (to nearest even) and counted (runtime/gemm_gpu.h).
 //
-// The 128x128 form (TWO_D) takes e_max over 128 rows x 128 along K instead, wherever that block's
-// non-zero 1x32 blocks span at most 14 and none is NaN: then its 128 rows share one scale per K
-// block (still exact), which lets the GEMM promote as with 128x128 weights. A block that cannot
-// share keeps the 1x128 form's per-row scales and is counted in a.split.
+// The tile form (TILE) reads the operand in any of the stored layouts of runtime/gemm_gpu.h (rows
+// of K, the transposed [K/2][R] of a Bx1 quantization, the transposed [K][R/2] of a weight), one CTA
+// of 512 threads per 128-row x 128-K tile through shared memory. With SHARE it takes e_max over the
+// whole tile wherever the tile's non-zero 1x32 blocks span at most 14 and none is NaN: then its 128
+// rows share one scale per K block (still exact), which lets the GEMM promote as with 128x128
+// weights. A tile that cannot share keeps the per-row scales and is counted in a.split.
 //
 // One thread per 1x32 block (16 code bytes in, 32 out), four consecutive threads per 128-block
-// (a K tail of fewer than four blocks leaves threads idle but in the shuffles); TWO_D: one CTA of
-// 512 threads per 128-row x 128-K block.
+// (a K tail of fewer than four blocks leaves threads idle but in the shuffles).
 #ifndef ALTO_MX_TO_FP8_CUH
 #define ALTO_MX_TO_FP8_CUH
 
@@ -25,26 +26,85 @@ __device__ __forceinline__ int alto_quad_max_(int v) {
   return max(v, __shfl_xor_sync(0xffffffffu, v, 2, 4));
 }
 
-template <int THREADS, bool TWO_D>
+// The codes of the operand's logical row r (of R) and 1x32 block j along K, from its stored layout
+// (runtime/gemm_gpu.h, alto_mx_layout): the tile kernel stages a 128-row x 128-K tile in shared
+// memory (tile, 8 KiB; coalesced 16-byte loads of the stored rows) and each thread gathers its 16
+// bytes, two elements along K per byte, the even one in the low nibble.
+template <int LAYOUT>
+__device__ __forceinline__ uint4 alto_mx_tile_codes_(const alto_mx2fp8_args &a, alto_u8 *tile,
+                                                     alto_i64 r0, alto_i64 kq, int rl, int jl,
+                                                     bool present) {
+  const alto_i64 R = a.rows, K = a.k;
+  const int t = threadIdx.x;
+  uint4 in = make_uint4(0, 0, 0, 0);
+  if (LAYOUT == 0) { // [R][K/2]: the row's own 16 bytes
+    if (present)
+      in = *(const uint4 *)(a.mx_codes + (r0 + rl) * (K / 2) + (kq * 4 + jl) * 16);
+    return in;
+  }
+  alto_u32 w[4] = {0, 0, 0, 0};
+  if (LAYOUT == 1) { // [K/2][R]: byte (pair p, row r); 64 pairs x 128 rows, 16 rows per load
+    const int p = t / 8, c = (t % 8) * 16;
+    const alto_i64 kp = kq * 64 + p;
+    uint4 v = make_uint4(0, 0, 0, 0);
+    if (kp < K / 2 && r0 + c < R)
+      v = *(const uint4 *)(a.mx_codes + kp * R + r0 + c);
+    *(uint4 *)(tile + p * 128 + c) = v;
+    __syncthreads();
+#pragma unroll
+    for (int b = 0; b < 16; b++)
+      w[b / 4] |= (alto_u32)tile[(jl * 16 + b) * 128 + rl] << (8 * (b % 4));
+  } else { // LAYOUT 2, [K][R/2]: byte (k, row pair q); 128 k x 64 bytes, 32 rows per load
+    const int kk = t / 4, c = (t % 4) * 16;
+    const alto_i64 kg = kq * 128 + kk;
+    uint4 v = make_uint4(0, 0, 0, 0);
+    if (kg < K && r0 + 2 * c < R)
+      v = *(const uint4 *)(a.mx_codes + kg * (R / 2) + r0 / 2 + c);
+    *(uint4 *)(tile + kk * 64 + c) = v;
+    __syncthreads();
+    const int sh = 4 * (rl & 1);
+#pragma unroll
+    for (int b = 0; b < 16; b++) {
+      const alto_u32 lo = (tile[(jl * 32 + 2 * b) * 64 + rl / 2] >> sh) & 0xFu;
+      const alto_u32 hi = (tile[(jl * 32 + 2 * b + 1) * 64 + rl / 2] >> sh) & 0xFu;
+      w[b / 4] |= (lo | (hi << 4)) << (8 * (b % 4));
+    }
+  }
+  return present ? make_uint4(w[0], w[1], w[2], w[3]) : in;
+}
+
+// TILE false: one thread per 1x32 block of a [R][K/2] operand (THREADS per CTA), per-row scales.
+// TILE true: one CTA of 512 threads per 128-row x 128-K tile of an operand stored as LAYOUT, its
+// E8M0 byte of (row r, 1x32 block j) at mx_scales[(r / mbr) * ms_r + j * ms_k]; SHARE: the tile's
+// rows share one scale where that stays exact (else per-row scales, the tile counted in split).
+template <int THREADS, bool TILE, bool SHARE = false, int LAYOUT = 0>
 __device__ __forceinline__ void alto_mx_to_fp8(const alto_mx2fp8_args &a) {
-  static_assert(!TWO_D || THREADS == 512, "the 128x128 form: 128 rows x 4 blocks per CTA");
+  static_assert(!TILE || THREADS == 512, "the tile form: 128 rows x 4 blocks per CTA");
+  static_assert(TILE || (!SHARE && LAYOUT == 0), "the row form reads [R][K/2] with per-row scales");
   const alto_i64 nsub = a.k / 32, kb = (a.k + 127) / 128, per_row = kb * 4;
   alto_i64 row, j;
-  if (TWO_D) {
+  uint4 in = make_uint4(0, 0, 0, 0);
+  int e = 0;
+  bool present;
+  if (TILE) {
+    __shared__ __align__(16) alto_u8 tile[LAYOUT == 0 ? 16 : 128 * 64];
     const alto_i64 rb = blockIdx.x / kb, kq = blockIdx.x - rb * kb;
-    row = rb * 128 + threadIdx.x / 4;
-    j = kq * 4 + threadIdx.x % 4;
+    const int rl = threadIdx.x / 4, jl = threadIdx.x % 4;
+    row = rb * 128 + rl;
+    j = kq * 4 + jl;
+    present = row < a.rows && j < nsub;
+    in = alto_mx_tile_codes_<LAYOUT>(a, tile, rb * 128, kq, rl, jl, present);
+    if (present)
+      e = a.mx_scales[(row / a.mbr) * a.ms_r + j * a.ms_k];
   } else {
     const alto_i64 t = (alto_i64)blockIdx.x * THREADS + threadIdx.x;
     row = t / per_row;
     j = t - row * per_row;
-  }
-  const bool live = row < a.rows, present = live && j < nsub;
-  uint4 in = make_uint4(0, 0, 0, 0);
-  int e = 0;
-  if (present) {
-    in = *(const uint4 *)(a.mx_codes + row * (a.k / 2) + j * 16);
-    e = a.mx_scales[row * nsub + j];
+    present = row < a.rows && j < nsub;
+    if (present) {
+      in = *(const uint4 *)(a.mx_codes + row * (a.k / 2) + j * 16);
+      e = a.mx_scales[row * nsub + j];
+    }
   }
   const bool nonzero = ((in.x | in.y | in.z | in.w) & 0x77777777u) != 0;
   // over the 128-block (four lanes): any NaN byte, the largest byte of a non-zero block, the
@@ -54,7 +114,7 @@ __device__ __forceinline__ void alto_mx_to_fp8(const alto_mx2fp8_args &a) {
 #pragma unroll
   for (int q = 0; q < 4; q++)
     st[q] = alto_quad_max_(st[q]);
-  if (TWO_D) { // the same over the CTA's 128 rows; shared where exact and without NaN
+  if (SHARE) { // the same over the CTA's 128 rows; shared where exact and without NaN
     __shared__ int part[THREADS / 32][4];
     int w[4];
 #pragma unroll
