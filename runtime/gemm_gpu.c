@@ -214,11 +214,15 @@ static alto_status mx_to_fp8_(alto_backend *b, bool tile, bool share, const alto
   ALTO_TRY(st);
   if (!fn.fn)
     return ALTO_OK;
-  alto_mx2fp8_args args = {codes,     scales, inexact, src->codes, src->scales, R,          K,
-                           s_r,       s_k,    split,   src->mbr,   src->ms_r,   src->ms_k};
   /* the row form: one thread per 1x32 block slot (four per 128-block); the tile form: one CTA
-   * per 128-row x 128-K tile */
-  int64_t ctas = tile ? (R + 127) / 128 * kb : (R * kb * 4 + fn.threads - 1) / fn.threads;
+   * per 128 rows x `tiles` K tiles, as many as keep two CTAs per SM busy */
+  int64_t tiles = ALTO_MX_TILES, rblocks = (R + 127) / 128;
+  while (tiles > 1 && rblocks * ((kb + tiles - 1) / tiles) < 2 * alto_gemm_sm_count_())
+    tiles /= 2;
+  alto_mx2fp8_args args = {codes,    scales,    inexact,   src->codes, src->scales, R, K, s_r,
+                           s_k,      split,     src->mbr,  src->ms_r,  src->ms_k,   tiles};
+  int64_t ctas = tile ? rblocks * ((kb + tiles - 1) / tiles)
+                      : (R * kb * 4 + fn.threads - 1) / fn.threads;
   if (ctas >= ((int64_t)1 << 31))
     return alto_error(ALTO_ERR_UNSUPPORTED, "mxfp4 -> e4m3: %lld x %lld is too large", (long long)R,
                       (long long)K);

@@ -17,8 +17,8 @@
  *   lt wgrad    cuBLASLt FP8 A 1x128 x B 1x128 (likewise), bf16 out
  *   alto fprop  alto_gemm_fp8, B 128x128, bf16 out
  *   alto wgrad  alto_gemm_fp8, B 1x128, fp32 out, C += (the training step accumulates dW in fp32)
- *   alto mxfp4  alto_gemm_fp8, B MX-scaled, bf16 out, on E4M3 operands converted from MXFP4 (A by
- *               alto_gemm_mxfp4_to_fp8, B by alto_gemm_mxfp4_to_fp8_2d: 128x128 shared scales)
+ *   alto mxfp4  alto_gemm_fp8, B MX-scaled, bf16 out, on E4M3 operands converted from MXFP4 (the
+ *               tile form of alto_gemm_mx_to_fp8: A per row, B with 128x128 shared scales)
  *   mxfp4+conv  the same, the two conversions (A and B) inside the timing
  * Ratios, and the targets alto's kernels are built to meet:
  *   fprop = alto fprop / lt fprop   >= 1.1
@@ -105,11 +105,12 @@ static alto_gemm_fp8_operand fp8_op(alto_cuda_ptr codes, alto_cuda_ptr scales, i
   return (alto_gemm_fp8_operand){codes, scales, kb, 1, 0};
 }
 
-/* The MXFP4 operands as E4M3: A in the 1x128 form, B in the 128x128 form (its counter zeroed
- * first), both scale grids MN-major. */
+/* The MXFP4 operands as E4M3, as the training step converts them (the tile form): A with per-row
+ * scales, B with 128x128-shared ones (its counter zeroed first), both scale grids MN-major. */
 static alto_status convert_mx(const bench_bufs *d) {
   const int64_t m4 = (d->m + 3) / 4 * 4, n4 = (d->n + 3) / 4 * 4;
-  ALTO_TRY(alto_gemm_mxfp4_to_fp8(B, d->ea, d->esa, 1, m4, 0, d->mxa, d->mxsa, d->m, d->k));
+  const alto_mx_src src = {d->mxa, d->mxsa, ALTO_MX_ROWS, 1, d->k / 32, 1};
+  ALTO_TRY(alto_gemm_mx_to_fp8(B, &src, false, d->ea, d->esa, 1, m4, 0, 0, d->m, d->k));
   ALTO_TRY(B->i->memset(B, d->split, 0, 4));
   return alto_gemm_mxfp4_to_fp8_2d(B, d->eb, d->esb, 1, n4, 0, d->split, d->mxb, d->mxsb, d->n,
                                    d->k);

@@ -45,7 +45,11 @@ typedef struct {
   alto_i64 b_split_run;
 } alto_gemm_args;
 
-/* The MXFP4 -> E4M3 conversion (templates/gemm/mx_to_fp8.cuh, runtime/gemm_gpu.h). */
+/* The MXFP4 -> E4M3 conversion (templates/gemm/mx_to_fp8.cuh, runtime/gemm_gpu.h). The tile form's
+ * CTA converts 128 rows x ALTO_MX_TILES K tiles of 128, all loads issued before any tile is
+ * converted (bytes in flight per thread: one 16-byte load per thread left the kernel at a third
+ * of the copy bandwidth). */
+#define ALTO_MX_TILES 2
 typedef struct {
   ALTO_DPTR(alto_u8) codes;        /* [R, K] E4M3 written */
   ALTO_DPTR(float) scales;         /* [R, ceil(K/128)] fp32 written at r * s_r + kb * s_k */
@@ -59,6 +63,7 @@ typedef struct {
   ALTO_DPTR(alto_u32) split;
   /* the tile form: the E8M0 byte of (row r, 1x32 block j) at mx_scales[(r / mbr) * ms_r + j * ms_k] */
   alto_i64 mbr, ms_r, ms_k;
+  alto_i64 tiles; /* the tile form: K tiles per CTA, 1..ALTO_MX_TILES */
 } alto_mx2fp8_args;
 
 #endif

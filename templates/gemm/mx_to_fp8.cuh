@@ -7,7 +7,7 @@
 //
 // The tile form (TILE) reads the operand in any of the stored layouts of runtime/gemm_gpu.h (rows
 // of K, the transposed [K/2][R] of a Bx1 quantization, the transposed [K][R/2] of a weight), one CTA
-// of 512 threads per 128-row x 128-K tile through shared memory. With SHARE it takes e_max over the
+// of 512 threads per 128 rows x ALTO_MX_TILES 128-K tiles through shared memory. With SHARE it takes e_max over the
 // whole tile wherever the tile's non-zero 1x32 blocks span at most 14 and none is NaN: then its 128
 // rows share one scale per K block (still exact), which lets the GEMM promote as with 128x128
 // weights. A tile that cannot share keeps the per-row scales and is counted in a.split.
@@ -26,42 +26,47 @@ __device__ __forceinline__ int alto_quad_max_(int v) {
   return max(v, __shfl_xor_sync(0xffffffffu, v, 2, 4));
 }
 
-// The codes of the operand's logical row r (of R) and 1x32 block j along K, from its stored layout
-// (runtime/gemm_gpu.h, alto_mx_layout): the tile kernel stages a 128-row x 128-K tile in shared
-// memory (tile, 8 KiB; coalesced 16-byte loads of the stored rows) and each thread gathers its 16
-// bytes, two elements along K per byte, the even one in the low nibble.
+// The tile form's 16-byte load for K tile kq of the row block at r0: LAYOUT 0, the thread's own
+// 16 bytes (row rl, 1x32 block jl); 1 and 2, its slice of the stored tile (staged in shared memory
+// and gathered by alto_mx_gather_). Zeros past the operand.
 template <int LAYOUT>
-__device__ __forceinline__ uint4 alto_mx_tile_codes_(const alto_mx2fp8_args &a, alto_u8 *tile,
-                                                     alto_i64 r0, alto_i64 kq, int rl, int jl,
-                                                     bool present) {
+__device__ __forceinline__ uint4 alto_mx_load_(const alto_mx2fp8_args &a, alto_i64 r0,
+                                               alto_i64 kq, int rl, int jl) {
   const alto_i64 R = a.rows, K = a.k;
   const int t = threadIdx.x;
-  uint4 in = make_uint4(0, 0, 0, 0);
-  if (LAYOUT == 0) { // [R][K/2]: the row's own 16 bytes
-    if (present)
-      in = *(const uint4 *)(a.mx_codes + (r0 + rl) * (K / 2) + (kq * 4 + jl) * 16);
-    return in;
-  }
-  alto_u32 w[4] = {0, 0, 0, 0};
-  if (LAYOUT == 1) { // [K/2][R]: byte (pair p, row r); 64 pairs x 128 rows, 16 rows per load
+  uint4 v = make_uint4(0, 0, 0, 0);
+  if (LAYOUT == 0) { // [R][K/2]
+    if (r0 + rl < R && (kq * 4 + jl) * 32 < K)
+      v = *(const uint4 *)(a.mx_codes + (r0 + rl) * (K / 2) + (kq * 4 + jl) * 16);
+  } else if (LAYOUT == 1) { // [K/2][R]: byte (pair p, row r); 64 pairs x 128 rows, 16 rows per load
     const int p = t / 8, c = (t % 8) * 16;
     const alto_i64 kp = kq * 64 + p;
-    uint4 v = make_uint4(0, 0, 0, 0);
     if (kp < K / 2 && r0 + c < R)
       v = *(const uint4 *)(a.mx_codes + kp * R + r0 + c);
-    *(uint4 *)(tile + p * 128 + c) = v;
-    __syncthreads();
+  } else { // [K][R/2]: byte (k, row pair q); 128 k x 64 bytes, 32 rows per load
+    const int kk = t / 4, c = (t % 4) * 16;
+    const alto_i64 kg = kq * 128 + kk;
+    if (kg < K && r0 + 2 * c < R)
+      v = *(const uint4 *)(a.mx_codes + kg * (R / 2) + r0 / 2 + c);
+  }
+  return v;
+}
+// Where alto_mx_load_'s slice goes in the staged tile (LAYOUT 1: [64 pairs][128 rows]; 2: [128 k]
+// [64 row pairs]).
+template <int LAYOUT> __device__ __forceinline__ int alto_mx_slot_() {
+  const int t = threadIdx.x;
+  return LAYOUT == 1 ? (t / 8) * 128 + (t % 8) * 16 : (t / 4) * 64 + (t % 4) * 16;
+}
+// Row rl's 1x32 block jl from a staged tile: 16 bytes, two elements along K per byte, the even one
+// in the low nibble.
+template <int LAYOUT>
+__device__ __forceinline__ uint4 alto_mx_gather_(const alto_u8 *tile, int rl, int jl) {
+  alto_u32 w[4] = {0, 0, 0, 0};
+  if (LAYOUT == 1) {
 #pragma unroll
     for (int b = 0; b < 16; b++)
       w[b / 4] |= (alto_u32)tile[(jl * 16 + b) * 128 + rl] << (8 * (b % 4));
-  } else { // LAYOUT 2, [K][R/2]: byte (k, row pair q); 128 k x 64 bytes, 32 rows per load
-    const int kk = t / 4, c = (t % 4) * 16;
-    const alto_i64 kg = kq * 128 + kk;
-    uint4 v = make_uint4(0, 0, 0, 0);
-    if (kg < K && r0 + 2 * c < R)
-      v = *(const uint4 *)(a.mx_codes + kg * (R / 2) + r0 / 2 + c);
-    *(uint4 *)(tile + kk * 64 + c) = v;
-    __syncthreads();
+  } else {
     const int sh = 4 * (rl & 1);
 #pragma unroll
     for (int b = 0; b < 16; b++) {
@@ -70,42 +75,16 @@ __device__ __forceinline__ uint4 alto_mx_tile_codes_(const alto_mx2fp8_args &a, 
       w[b / 4] |= (lo | (hi << 4)) << (8 * (b % 4));
     }
   }
-  return present ? make_uint4(w[0], w[1], w[2], w[3]) : in;
+  return make_uint4(w[0], w[1], w[2], w[3]);
 }
 
-// TILE false: one thread per 1x32 block of a [R][K/2] operand (THREADS per CTA), per-row scales.
-// TILE true: one CTA of 512 threads per 128-row x 128-K tile of an operand stored as LAYOUT, its
-// E8M0 byte of (row r, 1x32 block j) at mx_scales[(r / mbr) * ms_r + j * ms_k]; SHARE: the tile's
-// rows share one scale where that stays exact (else per-row scales, the tile counted in split).
-template <int THREADS, bool TILE, bool SHARE = false, int LAYOUT = 0>
-__device__ __forceinline__ void alto_mx_to_fp8(const alto_mx2fp8_args &a) {
-  static_assert(!TILE || THREADS == 512, "the tile form: 128 rows x 4 blocks per CTA");
-  static_assert(TILE || (!SHARE && LAYOUT == 0), "the row form reads [R][K/2] with per-row scales");
-  const alto_i64 nsub = a.k / 32, kb = (a.k + 127) / 128, per_row = kb * 4;
-  alto_i64 row, j;
-  uint4 in = make_uint4(0, 0, 0, 0);
-  int e = 0;
-  bool present;
-  if (TILE) {
-    __shared__ __align__(16) alto_u8 tile[LAYOUT == 0 ? 16 : 128 * 64];
-    const alto_i64 rb = blockIdx.x / kb, kq = blockIdx.x - rb * kb;
-    const int rl = threadIdx.x / 4, jl = threadIdx.x % 4;
-    row = rb * 128 + rl;
-    j = kq * 4 + jl;
-    present = row < a.rows && j < nsub;
-    in = alto_mx_tile_codes_<LAYOUT>(a, tile, rb * 128, kq, rl, jl, present);
-    if (present)
-      e = a.mx_scales[(row / a.mbr) * a.ms_r + j * a.ms_k];
-  } else {
-    const alto_i64 t = (alto_i64)blockIdx.x * THREADS + threadIdx.x;
-    row = t / per_row;
-    j = t - row * per_row;
-    present = row < a.rows && j < nsub;
-    if (present) {
-      in = *(const uint4 *)(a.mx_codes + row * (a.k / 2) + j * 16);
-      e = a.mx_scales[row * nsub + j];
-    }
-  }
+// One thread's 1x32 block (row, j): in its 16 code bytes, e its E8M0 byte; the four lanes of a
+// 128-block are consecutive. Every thread of the CTA calls it (the shared form reduces over the
+// CTA through part, one int4 per warp); absent blocks (past the operand) only take part.
+template <bool SHARE, int WARPS>
+__device__ __forceinline__ void alto_mx_block_(const alto_mx2fp8_args &a, int4 *part,
+                                               alto_i64 row, alto_i64 j, bool present, uint4 in,
+                                               int e) {
   const bool nonzero = ((in.x | in.y | in.z | in.w) & 0x77777777u) != 0;
   // over the 128-block (four lanes): any NaN byte, the largest byte of a non-zero block, the
   // largest byte, minus the smallest byte of a non-zero block (-1 / -1000 where there is none)
@@ -115,7 +94,6 @@ __device__ __forceinline__ void alto_mx_to_fp8(const alto_mx2fp8_args &a) {
   for (int q = 0; q < 4; q++)
     st[q] = alto_quad_max_(st[q]);
   if (SHARE) { // the same over the CTA's 128 rows; shared where exact and without NaN
-    __shared__ int part[THREADS / 32][4];
     int w[4];
 #pragma unroll
     for (int q = 0; q < 4; q++) {
@@ -123,15 +101,14 @@ __device__ __forceinline__ void alto_mx_to_fp8(const alto_mx2fp8_args &a) {
 #pragma unroll
       for (int o = 4; o < 32; o *= 2)
         w[q] = max(w[q], __shfl_xor_sync(0xffffffffu, w[q], o));
-      if (threadIdx.x % 32 == 0)
-        part[threadIdx.x / 32][q] = w[q];
     }
+    if (threadIdx.x % 32 == 0)
+      part[threadIdx.x / 32] = make_int4(w[0], w[1], w[2], w[3]);
     __syncthreads();
-#pragma unroll
-    for (int q = 0; q < 4; q++) {
-      w[q] = part[0][q];
-      for (int i = 1; i < THREADS / 32; i++)
-        w[q] = max(w[q], part[i][q]);
+#pragma unroll 4
+    for (int i = 0; i < WARPS; i++) { // (4 at a time: all 16 loads at once would spill)
+      const int4 v = part[i];
+      w[0] = max(w[0], v.x), w[1] = max(w[1], v.y), w[2] = max(w[2], v.z), w[3] = max(w[3], v.w);
     }
     const bool shared = !w[0] && (w[1] < 0 || w[1] + w[3] <= 14);
     if (shared) {
@@ -157,24 +134,87 @@ __device__ __forceinline__ void alto_mx_to_fp8(const alto_mx2fp8_args &a) {
   const int d = e - e_max + 6;
   // d > 6 only for a block of zeros whose scale exceeds the non-zero blocks' (its values stay 0)
   const float p = d > 6 ? 1.f : d >= -149 ? alto_exp2i_f32(d) : 0.f;
+  // The E4M3 code of e2m1 x p depends on the magnitude code (0..7) alone, the sign bit aside
+  // (the RNE satfinite cast is odd-symmetric, -0 included): the block's eight codes, once, as a
+  // byte table, then four elements per byte permute.
+  const alto_u32 lut0 = alto_fp8x2_<ALTO_ELEM_E4M3>(ALTO_FMUL(0.0f, p), ALTO_FMUL(0.5f, p)) |
+                        (alto_fp8x2_<ALTO_ELEM_E4M3>(ALTO_FMUL(1.0f, p), ALTO_FMUL(1.5f, p)) << 16);
+  const alto_u32 lut1 = alto_fp8x2_<ALTO_ELEM_E4M3>(ALTO_FMUL(2.0f, p), ALTO_FMUL(3.0f, p)) |
+                        (alto_fp8x2_<ALTO_ELEM_E4M3>(ALTO_FMUL(4.0f, p), ALTO_FMUL(6.0f, p)) << 16);
   const alto_u32 w[4] = {in.x, in.y, in.z, in.w};
   alto_u32 o[8];
 #pragma unroll
-  for (int q = 0; q < 4; q++) {
-#pragma unroll
-    for (int h = 0; h < 2; h++) { // two bytes = four elements -> four E4M3 codes
-      const alto_u32 b = w[q] >> (16 * h);
-      const float v0 = alto_e2m1_to_f32((alto_u8)(b & 0xF)) * p;
-      const float v1 = alto_e2m1_to_f32((alto_u8)((b >> 4) & 0xF)) * p;
-      const float v2 = alto_e2m1_to_f32((alto_u8)((b >> 8) & 0xF)) * p;
-      const float v3 = alto_e2m1_to_f32((alto_u8)((b >> 12) & 0xF)) * p;
-      o[2 * q + h] = alto_fp8x2_<ALTO_ELEM_E4M3>(v0, v1) |
-                     (alto_fp8x2_<ALTO_ELEM_E4M3>(v2, v3) << 16);
-    }
+  for (int q = 0; q < 4; q++) { // eight elements (nibbles, element i at bits 4i) -> eight codes
+    const alto_u32 lo = __byte_perm(lut0, lut1, w[q] & 0x7777u);
+    const alto_u32 hi = __byte_perm(lut0, lut1, (w[q] >> 16) & 0x7777u);
+    // the nibbles one per byte in element order, for their sign bits
+    const alto_u32 ev = w[q] & 0x0F0F0F0Fu, od = (w[q] >> 4) & 0x0F0F0F0Fu;
+    o[2 * q] = lo | ((__byte_perm(ev, od, 0x5140u) << 4) & 0x80808080u);
+    o[2 * q + 1] = hi | ((__byte_perm(ev, od, 0x7362u) << 4) & 0x80808080u);
   }
   uint4 *dst = (uint4 *)(a.codes + row * a.k + j * 32);
   dst[0] = make_uint4(o[0], o[1], o[2], o[3]);
   dst[1] = make_uint4(o[4], o[5], o[6], o[7]);
+}
+
+// TILE false: one thread per 1x32 block of a [R][K/2] operand (THREADS per CTA), per-row scales.
+// TILE true: one CTA of 512 threads per 128 rows x a.tiles (<= ALTO_MX_TILES) K tiles of 128 of an operand
+// stored as LAYOUT, its E8M0 byte of (row r, 1x32 block j) at mx_scales[(r / mbr) * ms_r + j *
+// ms_k]; SHARE: each tile's rows share one scale where that stays exact (else per-row scales, the
+// tile counted in split).
+template <int THREADS, bool TILE, bool SHARE = false, int LAYOUT = 0>
+__device__ __forceinline__ void alto_mx_to_fp8(const alto_mx2fp8_args &a) {
+  static_assert(!TILE || THREADS == 512, "the tile form: 128 rows x 4 blocks per CTA");
+  static_assert(TILE || (!SHARE && LAYOUT == 0), "the row form reads [R][K/2] with per-row scales");
+  const alto_i64 nsub = a.k / 32, kb = (a.k + 127) / 128;
+  if (!TILE) {
+    const alto_i64 t = (alto_i64)blockIdx.x * THREADS + threadIdx.x;
+    const alto_i64 row = t / (kb * 4), j = t - row * (kb * 4);
+    const bool present = row < a.rows && j < nsub;
+    uint4 in = make_uint4(0, 0, 0, 0);
+    int e = 0;
+    if (present) {
+      in = *(const uint4 *)(a.mx_codes + row * (a.k / 2) + j * 16);
+      e = a.mx_scales[row * nsub + j];
+    }
+    alto_mx_block_<false, THREADS / 32>(a, nullptr, row, j, present, in, e);
+    return;
+  }
+  constexpr int T = ALTO_MX_TILES;
+  __shared__ __align__(16) alto_u8 tile[LAYOUT == 0 ? 16 : T * 8192];
+  __shared__ int4 part[T][THREADS / 32];
+  const int nt = (int)a.tiles; // K tiles per CTA, 1..T (fewer when the operand is small)
+  const alto_i64 groups = (kb + nt - 1) / nt;
+  const alto_i64 rb = blockIdx.x / groups, kq0 = (blockIdx.x - rb * groups) * nt;
+  const int rl = threadIdx.x / 4, jl = threadIdx.x % 4;
+  const alto_i64 row = rb * 128 + rl;
+  uint4 raw[T];
+  int e[T];
+#pragma unroll
+  for (int tt = 0; tt < T; tt++) { // every load first
+    const alto_i64 j = (kq0 + tt) * 4 + jl;
+    const bool in_cta = tt < nt;
+    raw[tt] = in_cta ? alto_mx_load_<LAYOUT>(a, rb * 128, kq0 + tt, rl, jl) : make_uint4(0, 0, 0, 0);
+    e[tt] = in_cta && row < a.rows && j < nsub ? a.mx_scales[(row / a.mbr) * a.ms_r + j * a.ms_k]
+                                               : 0;
+  }
+  if (LAYOUT != 0) {
+#pragma unroll
+    for (int tt = 0; tt < T; tt++)
+      *(uint4 *)(tile + tt * 8192 + alto_mx_slot_<LAYOUT>()) = raw[tt];
+    __syncthreads();
+  }
+#pragma unroll
+  for (int tt = 0; tt < T; tt++) {
+    if (tt >= nt) // (the same for the whole CTA)
+      break;
+    const alto_i64 j = (kq0 + tt) * 4 + jl;
+    const bool present = row < a.rows && j < nsub;
+    uint4 in = LAYOUT == 0 ? raw[tt] : alto_mx_gather_<LAYOUT>(tile + tt * 8192, rl, jl);
+    if (!present)
+      in = make_uint4(0, 0, 0, 0);
+    alto_mx_block_<SHARE, THREADS / 32>(a, part[tt], row, j, present, in, e[tt]);
+  }
 }
 
 #endif
