@@ -9,9 +9,10 @@
  * FP8 GEMM: fp32 accumulation promoted every 128 along K); other MX schemes (and NVFP4 once the
  * plan carries its outer scale), or with opts.mx_dequant, by dequantizing both operands to bf16
  * (their values are exact in bf16) and a bf16 GEMM: the CPU's dequantize-then-fp32-GEMM in
- * another summation order. fp8_block: cuBLASLt's block-scaled FP8 (1x128 by 128x128 for fprop and dgrad, 1x128 by
- * 1x128 for wgrad; codes transposed to K-major where the plan stores them M-major), or, with
- * opts.fp8_emulate, dequantization to fp32 and an fp32 GEMM (the correctness baseline).
+ * another summation order. fp8_block: cuBLASLt's block-scaled FP8 (1x128 by 128x128 for fprop
+ * and dgrad, 1x128 by 1x128 for wgrad; codes transposed to K-major where the plan stores them
+ * M-major), or, with opts.fp8_emulate, dequantization to fp32 and an fp32 GEMM (the correctness
+ * baseline).
  *
  * Quantizers, RHT, embedding, RMSNorm, RoPE, SwiGLU, adds, casts and AdamW produce the CPU
  * executor's bits given the same inputs (each kernel's test states it; opts.check_quant checks

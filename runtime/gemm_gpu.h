@@ -5,12 +5,12 @@
  *
  * A and B are K-major E4M3 codes (one byte per element, row pitch K bytes) with fp32 scales: A one
  * per row per 128 along K; B one per row per 128 along K (ALTO_GEMM_B_1X128), one per 128x128
- * block (ALTO_GEMM_B_128X128), or, for MXFP4 operands converted by alto_gemm_mxfp4_to_fp8_2d, one
- * per row per 128 along K that the 128 rows of a block share wherever the conversion could
- * (ALTO_GEMM_B_MX: two launches, the 128x128 kernel reading each block's scale from its first row,
- * which does the work when the conversion's counter is 0, and the 1x128 kernel, which does it
- * otherwise; the other returns at once). The value of a code is code * scale (runtime/cpu/quant.h). The scale
- * grids are addressed with element strides, so alto's row-major layouts and transposed ("MN-major")
+ * block (ALTO_GEMM_B_128X128), or, for MXFP4 operands converted with shared scales
+ * (alto_gemm_mxfp4_to_fp8_2d, alto_gemm_mx_to_fp8), one per row per 128 along K that the 128 rows
+ * of a block share wherever the conversion could (ALTO_GEMM_B_MX: two launches, the 128x128
+ * kernel reading each block's scale from its first row, which does the work when the conversion's
+ * counter is 0, and the 1x128 kernel, which does it otherwise; the other returns at once). The
+ * value of a code is code * scale (runtime/cpu/quant.h). The scale grids are addressed with element strides, so alto's row-major layouts and transposed ("MN-major")
  * ones both work without a copy:
  *   scale of A row i, K block kb        sa[i * s_r + kb * s_k]
  *   scale of B row j (1x128)            sb[j * s_r + kb * s_k]

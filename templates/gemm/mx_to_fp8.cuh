@@ -7,10 +7,11 @@
 //
 // The tile form (TILE) reads the operand in any of the stored layouts of runtime/gemm_gpu.h (rows
 // of K, the transposed [K/2][R] of a Bx1 quantization, the transposed [K][R/2] of a weight), one CTA
-// of 512 threads per 128 rows x ALTO_MX_TILES 128-K tiles through shared memory. With SHARE it takes e_max over the
-// whole tile wherever the tile's non-zero 1x32 blocks span at most 14 and none is NaN: then its 128
-// rows share one scale per K block (still exact), which lets the GEMM promote as with 128x128
-// weights. A tile that cannot share keeps the per-row scales and is counted in a.split.
+// of 512 threads per 128 rows x up to ALTO_MX_TILES 128-K tiles, through shared memory. With SHARE
+// it takes e_max over the whole 128x128 tile wherever the tile's non-zero 1x32 blocks span at most
+// 14 and none is NaN: then its 128 rows share one scale per K block (still exact), which lets the
+// GEMM promote as with 128x128 weights. A tile that cannot share keeps the per-row scales and is
+// counted in a.split.
 //
 // One thread per 1x32 block (16 code bytes in, 32 out), four consecutive threads per 128-block
 // (a K tail of fewer than four blocks leaves threads idle but in the shuffles).
@@ -158,10 +159,10 @@ __device__ __forceinline__ void alto_mx_block_(const alto_mx2fp8_args &a, int4 *
 }
 
 // TILE false: one thread per 1x32 block of a [R][K/2] operand (THREADS per CTA), per-row scales.
-// TILE true: one CTA of 512 threads per 128 rows x a.tiles (<= ALTO_MX_TILES) K tiles of 128 of an operand
-// stored as LAYOUT, its E8M0 byte of (row r, 1x32 block j) at mx_scales[(r / mbr) * ms_r + j *
-// ms_k]; SHARE: each tile's rows share one scale where that stays exact (else per-row scales, the
-// tile counted in split).
+// TILE true: one CTA of 512 threads per 128 rows x a.tiles (<= ALTO_MX_TILES) K tiles of 128 of
+// an operand stored as LAYOUT, its E8M0 byte of (row r, 1x32 block j) at mx_scales[(r / mbr) *
+// ms_r + j * ms_k]; SHARE: each tile's rows share one scale where that stays exact (else per-row
+// scales, the tile counted in split).
 template <int THREADS, bool TILE, bool SHARE = false, int LAYOUT = 0>
 __device__ __forceinline__ void alto_mx_to_fp8(const alto_mx2fp8_args &a) {
   static_assert(!TILE || THREADS == 512, "the tile form: 128 rows x 4 blocks per CTA");
