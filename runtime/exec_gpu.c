@@ -246,12 +246,18 @@ static bool mx_src_of_(const alto_qdesc *q, bool trans, int64_t R, int64_t K, al
   return R % (src->layout == ALTO_MX_KPAIRS_T ? 16 : 32) == 0;
 }
 
-/* MXFP4 x MXFP4 GEMMs on the FP8 tensor cores (sm_90a; opts.mx_dequant turns it off). */
+/* MXFP4 x MXFP4 GEMMs on the FP8 tensor cores (sm_90a; unless opts.mx_all_sizes only where K >=
+ * 1024 and the output has at least 128 tiles of 128 x 128, where the faster GEMM pays for the two
+ * conversions; opts.mx_dequant turns it off). A fixed rule of the shape, so the bits never depend
+ * on timing. */
 static bool gemm_mx_fast_(const alto_exec_gpu *e, const alto_node *n, alto_mx_src *sa,
                           alto_mx_src *sb) {
   int64_t m = n->shape[0], nn = n->shape[1], k = n->shape[2];
   if (e->o.mx_dequant || e->b->target != ALTO_TARGET_CUDA || strcmp(e->b->arch, "sm_90a") != 0 ||
       n->op != ALTO_OP_GEMM)
+    return false;
+  const int64_t tiles = ((m + 127) / 128) * ((nn + 127) / 128);
+  if (!e->o.mx_all_sizes && (k < 1024 || tiles < 128))
     return false;
   alto_dtype odt = e->p->bufs[n->out[0]].dtype;
   return (odt == ALTO_DT_BF16 || odt == ALTO_DT_F32) && mx_src_of_(&n->q, n->trans_a, m, k, sa) &&

@@ -46,6 +46,11 @@ typedef struct {
   /* MXFP4 GEMMs by dequantize + bf16 GEMM (the correctness baseline) instead of the FP8 tensor
    * cores (the exact E4M3 conversion and alto's FP8 GEMM, the default on sm_90a) */
   bool mx_dequant;
+  /* the FP8 tensor cores for MXFP4 GEMMs of every size (tests); by default only where K >= 1024
+   * and the output has at least 128 tiles of 128 x 128: below, the two conversions and launches
+   * cost more than the faster GEMM saves (H100: the debug model, K 256 / 768 and 12-tile wgrads,
+   * 15.2-15.5 vs 13.5-13.7 ms per step; the 1b's K = 512 dgrads) */
+  bool mx_all_sizes;
 } alto_exec_gpu_opts;
 
 /* Checks the plan (alto_exec_check_plan), allocates the arena and the scratch buffers,

@@ -89,8 +89,10 @@ static void one_step_(const case_ *c) {
   alto_exec *cpu = NULL;
   alto_exec_gpu *gpu = NULL;
   CHECKF(alto_exec_create(&M, &l.plan, SEED, &cpu) == ALTO_OK, "%s", alto_last_error());
-  alto_exec_gpu_opts go = {
-      .check_quant = true, .fp8_emulate = c->fp8_emulate, .mx_dequant = c->fp8_emulate};
+  alto_exec_gpu_opts go = {.check_quant = true,
+                           .fp8_emulate = c->fp8_emulate,
+                           .mx_dequant = c->fp8_emulate,
+                           .mx_all_sizes = true}; /* (the debug model's K is 256 / 768) */
   CHECKF(alto_exec_gpu_create(B, &M, &l.plan, SEED, &go, &gpu) == ALTO_OK, "%s",
          alto_last_error());
   int nk = 0;
@@ -185,8 +187,10 @@ static void one_step_(const case_ *c) {
    * choice differs) */
   const char *rn = c->recipe ? c->recipe : "bf16";
   if (!c->recipe || strstr(rn, "mxfp4") || !c->fp8_emulate) {
-    alto_exec_gpu_opts fo = {
-        .fp8_emulate = c->fp8_emulate, .no_alto_gemm = true, .mx_dequant = c->fp8_emulate};
+    alto_exec_gpu_opts fo = {.fp8_emulate = c->fp8_emulate,
+                             .no_alto_gemm = true,
+                             .mx_dequant = c->fp8_emulate,
+                             .mx_all_sizes = true};
     alto_exec_gpu_opts ro = fo;
     ro.check_quant = true;
     alto_exec_gpu *ex[2] = {NULL, NULL};

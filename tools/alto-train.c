@@ -308,7 +308,11 @@ int main(int argc, char **argv) {
             m.family, m.flavor, rpath ? rpath : "none (bf16)", cfg.batch, cfg.seq, cfg.steps,
             run_dir, dev ? "cuda (" : "cpu", dev ? dev->device_name : "", dev ? ")" : "");
     if (dev) {
-      alto_train_gpu_opts go = {.progress = stderr, .exec = {check, fp8_emulate, no_alto_gemm, mx_dequant}};
+      alto_train_gpu_opts go = {.progress = stderr,
+                                .exec = {.check_quant = check,
+                                         .fp8_emulate = fp8_emulate,
+                                         .no_alto_gemm = no_alto_gemm,
+                                         .mx_dequant = mx_dequant}};
       s = alto_train_gpu_create(dev, &m, r, cfg.batch, cfg.seq, cfg.seed, &go, &gpu, &ex);
       if (s == ALTO_OK) {
         int nk;
