@@ -21,7 +21,7 @@
 typedef enum {
   ALTO_GEMM_B_1X128 = 0,   /* one fp32 per row of B per 128 along K (wgrad; MXFP4 via E4M3) */
   ALTO_GEMM_B_128X128 = 1, /* one fp32 per 128x128 block of B (fprop / dgrad weights) */
-  ALTO_GEMM_B_MX = 2,      /* MXFP4 B through alto_gemm_mxfp4_to_fp8_2d (runtime/gemm_gpu.h): not a
+  ALTO_GEMM_B_MX = 2,      /* MXFP4 B through alto_gemm_mx_to_fp8, shared (runtime/gemm_gpu.h): not a
                             * kernel of its own; alto_gemm_fp8 runs it as the 128x128 kernel or,
                             * where the conversion could not share every block's scale, the 1x128
                             * one */
@@ -87,14 +87,11 @@ alto_status alto_gen_gemm(const alto_gemmkern *k, alto_gen_kernel *out);
  * configuration picks them, group 8). Returns the count (at most cap written). */
 int alto_gemm_variants(alto_target target, const char *arch, alto_gemmkern *out, int cap);
 
-/* The MXFP4 -> E4M3 operand conversions (templates/gemm/mx_to_fp8.cuh; runtime/gemm_gpu.h): the
- * row form (tile false) one thread per 1x32 block of a [R][K/2] operand, ALTO_MX_TO_FP8_THREADS per
- * CTA; the tile form one CTA of ALTO_MX_TO_FP8_THREADS_TILE per 128-row x 128-K tile of an operand
- * stored in `layout` (alto_mx_layout), its rows' scales shared where exact (share) or not. CUDA
- * only. */
-#define ALTO_MX_TO_FP8_THREADS 256
-#define ALTO_MX_TO_FP8_THREADS_TILE 512
-alto_status alto_gen_mx_to_fp8(alto_target target, const char *arch, bool tile, bool share,
-                               int layout, alto_gen_kernel *out);
+/* The MXFP4 -> E4M3 operand conversion (templates/gemm/mx_to_fp8.cuh; runtime/gemm_gpu.h): one
+ * CTA of ALTO_MX_TO_FP8_THREADS per 128-row x 128-K tile of an operand stored in `layout`
+ * (alto_mx_layout), its rows' scales shared where exact (share) or not. CUDA only. */
+#define ALTO_MX_TO_FP8_THREADS 512
+alto_status alto_gen_mx_to_fp8(alto_target target, const char *arch, bool share, int layout,
+                               alto_gen_kernel *out);
 
 #endif

@@ -91,7 +91,7 @@ alto_status alto_gemm_fp8(alto_backend *b, alto_dptr c, alto_dtype out_dtype, in
   if (!bop->split || bop->split % 4)
     return alto_error(ALTO_ERR_INVALID_ARG,
                       "fp8 gemm: MX-scaled B needs its conversion's split counter (a 4-byte "
-                      "aligned device u32 written by alto_gemm_mxfp4_to_fp8_2d)");
+                      "aligned device u32 written by alto_gemm_mx_to_fp8 with shared scales)");
   /* the 128x128 kernel reads block j / 128's scale at its first row's place in the per-row grid
    * (every row of a shared block holds it); the 1x128 kernel the grid as it is. One of the two
    * returns at once, by the conversion's counter. */
@@ -176,10 +176,9 @@ static alto_status gemm_fp8_launch_(alto_backend *b, alto_dptr c, alto_dtype out
                                   (unsigned)fn.smem_bytes, (unsigned)kern.cluster, params);
 }
 
-/* tile false: the row form over [R][K/2] (src->layout 0, per-row scales at r * K/32 + j) */
-static alto_status mx_to_fp8_(alto_backend *b, bool tile, bool share, const alto_mx_src *src,
-                              alto_dptr codes, alto_dptr scales, int64_t s_r, int64_t s_k,
-                              alto_dptr inexact, alto_dptr split, int64_t R, int64_t K) {
+alto_status alto_gemm_mx_to_fp8(alto_backend *b, const alto_mx_src *src, bool share,
+                                alto_dptr codes, alto_dptr scales, int64_t s_r, int64_t s_k,
+                                alto_dptr inexact, alto_dptr split, int64_t R, int64_t K) {
   const alto_dptr ptrs[] = {codes, src->codes};
   ALTO_TRY(alto_gemm_check_(b, "mxfp4 -> e4m3", R, 1, K, ptrs, 2));
   if (K % 32)
@@ -207,47 +206,24 @@ static alto_status mx_to_fp8_(alto_backend *b, bool tile, bool share, const alto
                       "mxfp4 -> e4m3: a transposed operand needs R (%lld) a multiple of %d",
                       (long long)R, src->layout == ALTO_MX_KPAIRS_T ? 16 : 32);
   alto_gen_kernel g;
-  ALTO_TRY(alto_gen_mx_to_fp8(b->target, b->arch, tile, share, (int)src->layout, &g));
+  ALTO_TRY(alto_gen_mx_to_fp8(b->target, b->arch, share, (int)src->layout, &g));
   alto_jit_fn fn;
   alto_status st = alto_jit_get(b, &g, &fn);
   alto_gen_kernel_free(&g);
   ALTO_TRY(st);
   if (!fn.fn)
     return ALTO_OK;
-  /* the row form: one thread per 1x32 block slot (four per 128-block); the tile form: one CTA
-   * per 128 rows x `tiles` K tiles, as many as keep two CTAs per SM busy */
+  /* one CTA per 128 rows x `tiles` K tiles, as many as keep two CTAs per SM busy */
   int64_t tiles = ALTO_MX_TILES, rblocks = (R + 127) / 128;
   while (tiles > 1 && rblocks * ((kb + tiles - 1) / tiles) < 2 * alto_gemm_sm_count_())
     tiles /= 2;
   alto_mx2fp8_args args = {codes,    scales,    inexact,   src->codes, src->scales, R, K, s_r,
                            s_k,      split,     src->mbr,  src->ms_r,  src->ms_k,   tiles};
-  int64_t ctas = tile ? rblocks * ((kb + tiles - 1) / tiles)
-                      : (R * kb * 4 + fn.threads - 1) / fn.threads;
+  int64_t ctas = rblocks * ((kb + tiles - 1) / tiles);
   if (ctas >= ((int64_t)1 << 31))
     return alto_error(ALTO_ERR_UNSUPPORTED, "mxfp4 -> e4m3: %lld x %lld is too large", (long long)R,
                       (long long)K);
   unsigned grid[3] = {(unsigned)ctas, 1, 1};
   void *params[] = {&args};
   return b->i->launch(b, fn.fn, grid, (unsigned)fn.threads, 0, params);
-}
-
-alto_status alto_gemm_mxfp4_to_fp8(alto_backend *b, alto_dptr codes, alto_dptr scales, int64_t s_r,
-                                   int64_t s_k, alto_dptr inexact, alto_dptr mx_codes,
-                                   alto_dptr mx_scales, int64_t R, int64_t K) {
-  const alto_mx_src src = {mx_codes, mx_scales, ALTO_MX_ROWS, 1, K / 32, 1};
-  return mx_to_fp8_(b, false, false, &src, codes, scales, s_r, s_k, inexact, 0, R, K);
-}
-
-alto_status alto_gemm_mxfp4_to_fp8_2d(alto_backend *b, alto_dptr codes, alto_dptr scales,
-                                      int64_t s_r, int64_t s_k, alto_dptr inexact, alto_dptr split,
-                                      alto_dptr mx_codes, alto_dptr mx_scales, int64_t R,
-                                      int64_t K) {
-  const alto_mx_src src = {mx_codes, mx_scales, ALTO_MX_ROWS, 1, K / 32, 1};
-  return mx_to_fp8_(b, true, true, &src, codes, scales, s_r, s_k, inexact, split, R, K);
-}
-
-alto_status alto_gemm_mx_to_fp8(alto_backend *b, const alto_mx_src *src, bool share,
-                                alto_dptr codes, alto_dptr scales, int64_t s_r, int64_t s_k,
-                                alto_dptr inexact, alto_dptr split, int64_t R, int64_t K) {
-  return mx_to_fp8_(b, true, share, src, codes, scales, s_r, s_k, inexact, split, R, K);
 }

@@ -6,7 +6,7 @@
  * A and B are K-major E4M3 codes (one byte per element, row pitch K bytes) with fp32 scales: A one
  * per row per 128 along K; B one per row per 128 along K (ALTO_GEMM_B_1X128), one per 128x128
  * block (ALTO_GEMM_B_128X128), or, for MXFP4 operands converted with shared scales
- * (alto_gemm_mxfp4_to_fp8_2d, alto_gemm_mx_to_fp8), one per row per 128 along K that the 128 rows
+ * (alto_gemm_mx_to_fp8 with share), one per row per 128 along K that the 128 rows
  * of a block share wherever the conversion could (ALTO_GEMM_B_MX: two launches, the 128x128
  * kernel reading each block's scale from its first row, which does the work when the conversion's
  * counter is 0, and the 1x128 kernel, which does it otherwise; the other returns at once). The
@@ -37,7 +37,7 @@ typedef struct {
   alto_dptr codes;  /* [R, K] E4M3 bytes, K-major */
   alto_dptr scales; /* fp32 scale grid, addressed as above */
   int64_t s_r, s_k; /* element strides of the scale grid */
-  alto_dptr split;  /* ALTO_GEMM_B_MX only: the u32 counter alto_gemm_mxfp4_to_fp8_2d wrote */
+  alto_dptr split;  /* ALTO_GEMM_B_MX only: the u32 counter alto_gemm_mx_to_fp8 (share) wrote */
 } alto_gemm_fp8_operand;
 
 /* C (+)= A B^T as above. out_dtype ALTO_DT_BF16 or ALTO_DT_F32. cfg NULL: alto_gemm_config_for the
@@ -50,29 +50,6 @@ alto_status alto_gemm_fp8(alto_backend *b, alto_dptr c, alto_dtype out_dtype, in
 /* The kernel descriptor alto_gemm_fp8 would launch (for alto-compile and the executor's recorder). */
 alto_gemmkern alto_gemm_kernel_for(alto_gemm_bscale bscale, bool out_f32, bool accumulate,
                                    const alto_gemm_config *cfg, const char *arch);
-
-/* MXFP4 operand -> E4M3 operand with power-of-two fp32 scales per 1x128 along K, so that an MXFP4
- * GEMM runs as alto_gemm_fp8 with ALTO_GEMM_B_1X128:
- *   mx_codes   [R, K/2] bytes, E2M1 pairs along K (even element in the low nibble)
- *   mx_scales  [R, K/32] E8M0 bytes (one per 1x32 block along K)
- *   codes      [R, K] E4M3 written
- *   scales     the [R, ceil(K/128)] fp32 grid written at scales[r * s_r + kb * s_k] (row-major:
- *              s_r = ceil(K/128), s_k = 1; MN-major, alto_gemm_fp8's fast case and cuBLASLt's
- *              layout: s_r = 1, s_k = R rounded up to 4): 2^(e_max - 127 - 6),
- *              e_max the largest E8M0 byte among the 128-block's (up to four) 1x32 blocks that hold
- *              a non-zero code (among all of them when every code is zero)
- *   codes      E4M3 round-to-nearest-even of each element's value / scale, i.e. of
- *              e2m1(c) * 2^(e - e_max + 6) for its block's byte e (a block of zeros whose e
- *              exceeds e_max: its codes are +-0)
- *   inexact    one u32 on the device, incremented (atomically) once per 128-block whose non-zero
- *              blocks' bytes span more than 14: there an element of a small block falls below
- *              E4M3's subnormal range and is rounded; elsewhere the conversion is exact (E2M1 x 2^d
- *              is an E4M3 value for d in [-8, 6]). 0 when not wanted.
- * K a multiple of 32; codes and mx_codes 16-byte aligned. A 128-block with an E8M0 NaN (0xFF) gets
- * a NaN scale (its codes are then unspecified) and is not counted. */
-alto_status alto_gemm_mxfp4_to_fp8(alto_backend *b, alto_dptr codes, alto_dptr scales,
-                                   int64_t s_r, int64_t s_k, alto_dptr inexact,
-                                   alto_dptr mx_codes, alto_dptr mx_scales, int64_t R, int64_t K);
 
 /* Where an MXFP4 operand's codes are, for the logical [R, K] operand of a GEMM (K the reduction):
  * two elements per byte, the even one in the low nibble. */
@@ -93,23 +70,33 @@ typedef struct {
   int64_t mbr, ms_r, ms_k;
 } alto_mx_src;
 
-/* The conversion of any stored MXFP4 operand (one CTA per 128-row x 128-K tile): E4M3 codes [R, K]
- * and the fp32 grid as alto_gemm_mxfp4_to_fp8, whose per-row semantics it has with share false
- * (A operands); share true: as alto_gemm_mxfp4_to_fp8_2d below (B operands of ALTO_GEMM_B_MX; split
- * required). ALTO_ERR_UNSUPPORTED for a layout whose R is not the multiple it needs. */
+/* MXFP4 operand -> E4M3 operand with power-of-two fp32 scales per 1x128 along K, so that an MXFP4
+ * GEMM runs as alto_gemm_fp8 (one CTA per 128-row x 128-K tile):
+ *   src        the stored operand [R, K] (alto_mx_src)
+ *   codes      [R, K] E4M3 written
+ *   scales     the [R, ceil(K/128)] fp32 grid written at scales[r * s_r + kb * s_k] (row-major:
+ *              s_r = ceil(K/128), s_k = 1; MN-major, alto_gemm_fp8's fast case and cuBLASLt's
+ *              layout: s_r = 1, s_k = R rounded up to 4): 2^(e_max - 127 - 6),
+ *              e_max the largest E8M0 byte among the 128-block's (up to four) 1x32 blocks that hold
+ *              a non-zero code (among all of them when every code is zero)
+ *   codes      E4M3 round-to-nearest-even of each element's value / scale, i.e. of
+ *              e2m1(c) * 2^(e - e_max + 6) for its block's byte e (a block of zeros whose e
+ *              exceeds e_max: its codes are +-0)
+ *   inexact    one u32 on the device, incremented (atomically) once per 128-block whose non-zero
+ *              blocks' bytes span more than 14: there an element of a small block falls below
+ *              E4M3's subnormal range and is rounded; elsewhere the conversion is exact (E2M1 x 2^d
+ *              is an E4M3 value for d in [-8, 6]). 0 when not wanted.
+ *   share      (the B operand of ALTO_GEMM_B_MX) e_max is taken over each block of 128 rows x 128
+ *              along K wherever that block's non-zero 1x32 blocks span at most 14 and none has a
+ *              NaN byte, so its rows share one scale per K block (written into every row of the
+ *              grid, which stays a valid 1x128 grid) and the conversion stays exact. Elsewhere the
+ *              block keeps the per-row scales and codes, and `split` (a device u32, required,
+ *              zeroed by the caller) is incremented once per such block.
+ * K a multiple of 32; codes and src->codes 16-byte aligned. A 128-block with an E8M0 NaN (0xFF)
+ * gets a NaN scale (its codes are then unspecified) and is not counted. ALTO_ERR_UNSUPPORTED for a
+ * layout whose R is not the multiple it needs. */
 alto_status alto_gemm_mx_to_fp8(alto_backend *b, const alto_mx_src *src, bool share,
                                 alto_dptr codes, alto_dptr scales, int64_t s_r, int64_t s_k,
                                 alto_dptr inexact, alto_dptr split, int64_t R, int64_t K);
-
-/* The same conversion in its 128x128 form (the B operand of ALTO_GEMM_B_MX): e_max is taken over
- * each block of 128 rows x 128 along K wherever that block's non-zero 1x32 blocks span at most 14
- * and none has a NaN byte, so its rows share one scale 2^(e_max - 127 - 6) per K block (written
- * into every row of the grid, which stays a valid 1x128 grid) and the conversion stays exact.
- * Elsewhere the block keeps the 1x128 form's per-row scales and codes, and `split` (a device u32,
- * required, zeroed by the caller) is incremented once per such block; `inexact` as above. */
-alto_status alto_gemm_mxfp4_to_fp8_2d(alto_backend *b, alto_dptr codes, alto_dptr scales,
-                                      int64_t s_r, int64_t s_k, alto_dptr inexact, alto_dptr split,
-                                      alto_dptr mx_codes, alto_dptr mx_scales, int64_t R,
-                                      int64_t K);
 
 #endif

@@ -65,6 +65,11 @@ static size_t dsize(alto_dtype t) {
   return t == ALTO_DT_BF16 ? 2 : 4;
 }
 
+/* An MXFP4 operand stored as rows of K (alto_mx_layout ALTO_MX_ROWS), 1x32 scales [R, K/32]. */
+static alto_mx_src mx_rows_src(alto_dptr codes, alto_dptr scales, int64_t K) {
+  return (alto_mx_src){codes, scales, ALTO_MX_ROWS, 1, K / 32, 1};
+}
+
 static const char *bscale_name(alto_gemm_bscale b) {
   return b == ALTO_GEMM_B_128X128 ? "128x128" : b == ALTO_GEMM_B_MX ? "mx" : "1x128";
 }
@@ -532,14 +537,15 @@ static void test_refusals(void) {
                                  128, 128, 128, NULL);
   CHECKF(st != ALTO_OK, "fp8 output accepted");
   /* MXFP4 conversion: K a multiple of 32 */
-  st = alto_gemm_mxfp4_to_fp8(B, gpu_ptr(a), gpu_ptr(s), 1, 1, 0, gpu_ptr(a), gpu_ptr(a), 2, 48);
+  alto_mx_src mxs = mx_rows_src(gpu_ptr(a), gpu_ptr(a), 48);
+  st = alto_gemm_mx_to_fp8(B, &mxs, false, gpu_ptr(a), gpu_ptr(s), 1, 1, 0, 0, 2, 48);
   CHECKF(st != ALTO_OK, "mxfp4 conversion of K = 48 accepted");
   /* ... and scale strides that make a [2, 2] grid overlap */
-  st = alto_gemm_mxfp4_to_fp8(B, gpu_ptr(a), gpu_ptr(s), 1, 1, 0, gpu_ptr(a), gpu_ptr(a), 2, 256);
+  mxs = mx_rows_src(gpu_ptr(a), gpu_ptr(a), 256);
+  st = alto_gemm_mx_to_fp8(B, &mxs, false, gpu_ptr(a), gpu_ptr(s), 1, 1, 0, 0, 2, 256);
   CHECKF(st != ALTO_OK, "mxfp4 conversion with overlapping scale strides accepted");
   /* the 128x128 form without its split counter, and an MX GEMM without one */
-  st = alto_gemm_mxfp4_to_fp8_2d(B, gpu_ptr(a), gpu_ptr(s), 2, 1, 0, 0, gpu_ptr(a), gpu_ptr(a), 2,
-                                 256);
+  st = alto_gemm_mx_to_fp8(B, &mxs, true, gpu_ptr(a), gpu_ptr(s), 2, 1, 0, 0, 2, 256);
   CHECKF(st == ALTO_ERR_INVALID_ARG, "128x128 mxfp4 conversion without a counter: %s",
          alto_status_name(st));
   st = alto_gemm_fp8(B, cp, ALTO_DT_F32, 128, false, &oa, &oa, ALTO_GEMM_B_MX, 128, 128, 128, NULL);
@@ -559,7 +565,7 @@ static void test_refusals(void) {
  * fp64 first: value / scale = e2m1 2^(e - e_max + 6), +-0 for zero codes whatever e); returns the
  * number of blocks whose non-zero 1x32 blocks' bytes span more than 14. A 0xFF (NaN) byte anywhere
  * in a 128-block makes its scale NaN and leaves it uncounted (codes unspecified: *nan_block set).
- * two_d (alto_gemm_mxfp4_to_fp8_2d): the same statistics over 128 rows x 128 along K decide
+ * two_d (alto_gemm_mx_to_fp8 with share): the same statistics over 128 rows x 128 along K decide
  * first; where that block has no NaN byte and its non-zero blocks span at most 14, every row of it
  * takes the block's e_max; else its rows as above and *split counts the block. */
 typedef struct {
@@ -658,11 +664,9 @@ static uint32_t mx_check(const uint8_t *mxc, const uint8_t *mxs, int64_t R, int6
     CHECK(B->i->memset(B, gpu_ptr(gi), 0, 4) == ALTO_OK);
     CHECK(B->i->memset(B, gpu_ptr(gsp), 0, 4) == ALTO_OK);
     const alto_dptr inexact = with_counter ? gpu_ptr(gi) : 0;
-    alto_status st =
-        two_d ? alto_gemm_mxfp4_to_fp8_2d(B, gpu_ptr(gc), gpu_ptr(gs), s_r, s_k, inexact,
-                                          gpu_ptr(gsp), gpu_ptr(gmc), gpu_ptr(gms), R, K)
-              : alto_gemm_mxfp4_to_fp8(B, gpu_ptr(gc), gpu_ptr(gs), s_r, s_k, inexact,
-                                       gpu_ptr(gmc), gpu_ptr(gms), R, K);
+    const alto_mx_src src = mx_rows_src(gpu_ptr(gmc), gpu_ptr(gms), K);
+    alto_status st = alto_gemm_mx_to_fp8(B, &src, two_d, gpu_ptr(gc), gpu_ptr(gs), s_r, s_k,
+                                         inexact, two_d ? gpu_ptr(gsp) : 0, R, K);
     CHECKF(st == ALTO_OK, "%s: %s", what, alto_last_error());
     CHECKF(B->i->sync(B) == ALTO_OK, "%s: %s", what, alto_last_error());
     if (st == ALTO_OK) {
@@ -906,14 +910,13 @@ static void mxfp4_gemm(int64_t m, int64_t n, int64_t k, alto_dtype out, bool mx,
   gpu_upload(B, g_ac, ac), gpu_upload(B, g_as, as), gpu_upload(B, g_bc, bc),
       gpu_upload(B, g_bs, bsc);
   CHECK(B->i->memset(B, gpu_ptr(gi), 0, 4) == ALTO_OK);
-  alto_status st = alto_gemm_mxfp4_to_fp8(B, gpu_ptr(ea), gpu_ptr(sa), 1, m4, gpu_ptr(gi),
-                                          gpu_ptr(g_ac), gpu_ptr(g_as), m, k);
-  if (st == ALTO_OK && mx)
-    st = alto_gemm_mxfp4_to_fp8_2d(B, gpu_ptr(eb), gpu_ptr(sb), sb_r, sb_k, gpu_ptr(gi),
-                                   gpu_ptr(gsp), gpu_ptr(g_bc), gpu_ptr(g_bs), n, k);
-  else if (st == ALTO_OK)
-    st = alto_gemm_mxfp4_to_fp8(B, gpu_ptr(eb), gpu_ptr(sb), sb_r, sb_k, gpu_ptr(gi),
-                                gpu_ptr(g_bc), gpu_ptr(g_bs), n, k);
+  const alto_mx_src src_a = mx_rows_src(gpu_ptr(g_ac), gpu_ptr(g_as), k),
+                    src_b = mx_rows_src(gpu_ptr(g_bc), gpu_ptr(g_bs), k);
+  alto_status st =
+      alto_gemm_mx_to_fp8(B, &src_a, false, gpu_ptr(ea), gpu_ptr(sa), 1, m4, gpu_ptr(gi), 0, m, k);
+  if (st == ALTO_OK)
+    st = alto_gemm_mx_to_fp8(B, &src_b, mx, gpu_ptr(eb), gpu_ptr(sb), sb_r, sb_k, gpu_ptr(gi),
+                             mx ? gpu_ptr(gsp) : 0, n, k);
   alto_gemm_fp8_operand oa = {gpu_ptr(ea), gpu_ptr(sa), 1, m4, 0};
   alto_gemm_fp8_operand ob = {gpu_ptr(eb), gpu_ptr(sb), sb_r, sb_k, mx ? gpu_ptr(gsp) : 0};
   if (st == ALTO_OK)

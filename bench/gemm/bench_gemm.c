@@ -105,15 +105,15 @@ static alto_gemm_fp8_operand fp8_op(alto_cuda_ptr codes, alto_cuda_ptr scales, i
   return (alto_gemm_fp8_operand){codes, scales, kb, 1, 0};
 }
 
-/* The MXFP4 operands as E4M3, as the training step converts them (the tile form): A with per-row
+/* The MXFP4 operands as E4M3, as the training step converts them: A with per-row
  * scales, B with 128x128-shared ones (its counter zeroed first), both scale grids MN-major. */
 static alto_status convert_mx(const bench_bufs *d) {
   const int64_t m4 = (d->m + 3) / 4 * 4, n4 = (d->n + 3) / 4 * 4;
   const alto_mx_src src = {d->mxa, d->mxsa, ALTO_MX_ROWS, 1, d->k / 32, 1};
   ALTO_TRY(alto_gemm_mx_to_fp8(B, &src, false, d->ea, d->esa, 1, m4, 0, 0, d->m, d->k));
   ALTO_TRY(B->i->memset(B, d->split, 0, 4));
-  return alto_gemm_mxfp4_to_fp8_2d(B, d->eb, d->esb, 1, n4, 0, d->split, d->mxb, d->mxsb, d->n,
-                                   d->k);
+  const alto_mx_src srcb = {d->mxb, d->mxsb, ALTO_MX_ROWS, 1, d->k / 32, 1};
+  return alto_gemm_mx_to_fp8(B, &srcb, true, d->eb, d->esb, 1, n4, 0, d->split, d->n, d->k);
 }
 
 /* alto's configuration for this shape with the command line's overrides; NULL: none given. */

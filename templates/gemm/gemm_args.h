@@ -39,31 +39,31 @@ typedef struct {
    * for C += only with fp32 C, added in L2 by the TMA's reduction); else by register stores. */
   alto_i64 c_tma;
   /* MX-scaled B (ALTO_GEMM_B_MX): the conversion's count of B's 128x128 blocks whose rows could
-   * not share one scale (alto_gemm_mxfp4_to_fp8_2d), or 0. When set, the kernel runs only if
+   * not share one scale (alto_gemm_mx_to_fp8 with share), or 0. When set, the kernel runs only if
    * (count != 0) == b_split_run and otherwise returns at once. */
   ALTO_DPTR(const alto_u32) b_split;
   alto_i64 b_split_run;
 } alto_gemm_args;
 
-/* The MXFP4 -> E4M3 conversion (templates/gemm/mx_to_fp8.cuh, runtime/gemm_gpu.h). The tile form's
- * CTA converts 128 rows x ALTO_MX_TILES K tiles of 128, all loads issued before any tile is
- * converted (bytes in flight per thread: one 16-byte load per thread left the kernel at a third
- * of the copy bandwidth). */
+/* The MXFP4 -> E4M3 conversion (templates/gemm/mx_to_fp8.cuh, runtime/gemm_gpu.h). A CTA converts
+ * 128 rows x up to ALTO_MX_TILES K tiles of 128, all loads issued before any tile is converted
+ * (bytes in flight per thread: one 16-byte load per thread left the kernel at a third of the copy
+ * bandwidth). */
 #define ALTO_MX_TILES 2
 typedef struct {
   ALTO_DPTR(alto_u8) codes;        /* [R, K] E4M3 written */
   ALTO_DPTR(float) scales;         /* [R, ceil(K/128)] fp32 written at r * s_r + kb * s_k */
   ALTO_DPTR(alto_u32) inexact;     /* counter of 128-blocks not converted exactly (may be 0) */
-  ALTO_DPTR(const alto_u8) mx_codes;  /* E2M1 codes: [R, K/2] (the tile form: its layout) */
-  ALTO_DPTR(const alto_u8) mx_scales; /* [R, K/32] E8M0 */
+  ALTO_DPTR(const alto_u8) mx_codes;  /* E2M1 codes in the kernel's layout (alto_mx_layout) */
+  ALTO_DPTR(const alto_u8) mx_scales; /* E8M0 bytes, addressed by mbr, ms_r, ms_k */
   alto_i64 rows, k;
   alto_i64 s_r, s_k;
-  /* the tile form with shared scales: counter of 128-row x 128-K blocks whose rows could not share
-   * one scale (they keep one per row, as the 1x128 form; required) */
+  /* shared scales: counter of 128-row x 128-K blocks whose rows could not share one scale (they
+   * keep one per row; required) */
   ALTO_DPTR(alto_u32) split;
-  /* the tile form: the E8M0 byte of (row r, 1x32 block j) at mx_scales[(r / mbr) * ms_r + j * ms_k] */
+  /* the E8M0 byte of (row r, 1x32 block j) at mx_scales[(r / mbr) * ms_r + j * ms_k] */
   alto_i64 mbr, ms_r, ms_k;
-  alto_i64 tiles; /* the tile form: K tiles per CTA, 1..ALTO_MX_TILES */
+  alto_i64 tiles; /* K tiles per CTA, 1..ALTO_MX_TILES */
 } alto_mx2fp8_args;
 
 #endif

@@ -5,16 +5,14 @@
 // 2^(e_max - 6) the conversion is exact whenever the non-zero 1x32 blocks' exponents span at most
 // 14; a block that spans more is rounded (to nearest even) and counted (runtime/gemm_gpu.h).
 //
-// The tile form (TILE) reads the operand in any of the stored layouts of runtime/gemm_gpu.h (rows
-// of K, the transposed [K/2][R] of a Bx1 quantization, the transposed [K][R/2] of a weight), one CTA
-// of 512 threads per 128 rows x up to ALTO_MX_TILES 128-K tiles, through shared memory. With SHARE
-// it takes e_max over the whole 128x128 tile wherever the tile's non-zero 1x32 blocks span at most
-// 14 and none is NaN: then its 128 rows share one scale per K block (still exact), which lets the
-// GEMM promote as with 128x128 weights. A tile that cannot share keeps the per-row scales and is
-// counted in a.split.
-//
-// One thread per 1x32 block (16 code bytes in, 32 out), four consecutive threads per 128-block
-// (a K tail of fewer than four blocks leaves threads idle but in the shuffles).
+// The operand is read in any of the stored layouts of runtime/gemm_gpu.h (rows of K, the transposed
+// [K/2][R] of a Bx1 quantization, the transposed [K][R/2] of a weight), one CTA of 512 threads per
+// 128 rows x up to ALTO_MX_TILES 128-K tiles, through shared memory; one thread per 1x32 block (16
+// code bytes in, 32 out), four consecutive threads per 128-block (a K tail of fewer than four
+// blocks leaves threads idle but in the shuffles). With SHARE it takes e_max over the whole 128x128
+// tile wherever the tile's non-zero 1x32 blocks span at most 14 and none is NaN: then its 128 rows
+// share one scale per K block (still exact), which lets the GEMM promote as with 128x128 weights. A
+// tile that cannot share keeps the per-row scales and is counted in a.split.
 #ifndef ALTO_MX_TO_FP8_CUH
 #define ALTO_MX_TO_FP8_CUH
 
@@ -158,29 +156,14 @@ __device__ __forceinline__ void alto_mx_block_(const alto_mx2fp8_args &a, int4 *
   dst[1] = make_uint4(o[4], o[5], o[6], o[7]);
 }
 
-// TILE false: one thread per 1x32 block of a [R][K/2] operand (THREADS per CTA), per-row scales.
-// TILE true: one CTA of 512 threads per 128 rows x a.tiles (<= ALTO_MX_TILES) K tiles of 128 of
-// an operand stored as LAYOUT, its E8M0 byte of (row r, 1x32 block j) at mx_scales[(r / mbr) *
-// ms_r + j * ms_k]; SHARE: each tile's rows share one scale where that stays exact (else per-row
-// scales, the tile counted in split).
-template <int THREADS, bool TILE, bool SHARE = false, int LAYOUT = 0>
+// One CTA of 512 threads per 128 rows x a.tiles (<= ALTO_MX_TILES) K tiles of 128 of an operand
+// stored as LAYOUT, its E8M0 byte of (row r, 1x32 block j) at mx_scales[(r / mbr) * ms_r + j *
+// ms_k]; SHARE: each tile's rows share one scale where that stays exact (else per-row scales, the
+// tile counted in split).
+template <int THREADS, bool SHARE, int LAYOUT>
 __device__ __forceinline__ void alto_mx_to_fp8(const alto_mx2fp8_args &a) {
-  static_assert(!TILE || THREADS == 512, "the tile form: 128 rows x 4 blocks per CTA");
-  static_assert(TILE || (!SHARE && LAYOUT == 0), "the row form reads [R][K/2] with per-row scales");
+  static_assert(THREADS == 512, "128 rows x 4 blocks per CTA");
   const alto_i64 nsub = a.k / 32, kb = (a.k + 127) / 128;
-  if (!TILE) {
-    const alto_i64 t = (alto_i64)blockIdx.x * THREADS + threadIdx.x;
-    const alto_i64 row = t / (kb * 4), j = t - row * (kb * 4);
-    const bool present = row < a.rows && j < nsub;
-    uint4 in = make_uint4(0, 0, 0, 0);
-    int e = 0;
-    if (present) {
-      in = *(const uint4 *)(a.mx_codes + row * (a.k / 2) + j * 16);
-      e = a.mx_scales[row * nsub + j];
-    }
-    alto_mx_block_<false, THREADS / 32>(a, nullptr, row, j, present, in, e);
-    return;
-  }
   constexpr int T = ALTO_MX_TILES;
   __shared__ __align__(16) alto_u8 tile[LAYOUT == 0 ? 16 : T * 8192];
   __shared__ int4 part[T][THREADS / 32];
