@@ -351,8 +351,9 @@ static int run_aot_(const aot_opts_ *o, const alto_plan_kernels *pk, const char 
   fflush(stdout);
   if (n == 0) {
     free(ks);
-    fprintf(stderr, "alto-compile: no kernel matches --only%s\n",
-            pk ? " in this plan (see --list)" : " (see --list)");
+    if (pk) /* the executor's kernels may still match (main decides) */
+      return -1;
+    fprintf(stderr, "alto-compile: no kernel matches --only (see --list)\n");
     return 1;
   }
   char root[4096] = "";
@@ -405,7 +406,9 @@ static int run_exec_aot_(const aot_opts_ *o, const alto_model *m, const alto_pla
   if (o->list) {
     for (int i = 0; i < n; i++)
       printf("exec  %s\n", rec.k[i].key);
-  } else if (n > 0) {
+  } else if (n == 0) {
+    rc = -1; /* none selected by --only */
+  } else {
     printf("GPU executor: %d kernels (training ops, attention, quantization) for %s\n", n, o->arch);
     fflush(stdout);
     alto_aot_summary sum;
@@ -539,10 +542,15 @@ int main(int argc, char **argv) {
       if (plan)
         printf("\n");
       rc = run_aot_(&ao, &pk, what);
-      /* the executor runs CUDA only (GEMMs through cuBLASLt) */
-      if ((rc == 0 || ao.list) && ao.target == ALTO_TARGET_CUDA) {
-        int rc2 = run_exec_aot_(&ao, &m, &l.plan);
-        rc = rc ? rc : rc2;
+      /* the executor runs CUDA only (GEMMs through cuBLASLt); -1: --only selected nothing */
+      int rc2 = -1;
+      if ((rc <= 0 || ao.list) && ao.target == ALTO_TARGET_CUDA)
+        rc2 = run_exec_aot_(&ao, &m, &l.plan);
+      if (rc < 0 && rc2 < 0) {
+        fprintf(stderr, "alto-compile: no kernel matches --only in this plan (see --list)\n");
+        rc = 1;
+      } else {
+        rc = rc > 0 ? rc : rc2 > 0 ? rc2 : 0;
       }
     }
     alto_plan_kernels_free(&pk);

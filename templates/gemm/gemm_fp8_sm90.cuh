@@ -293,6 +293,8 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
   constexpr int GCD128 = (BN % 128 == 0) ? 128 : (BN % 64 == 0) ? 64 : (BN % 32 == 0) ? 32 : 16;
   static_assert(!B_BLOCK || 128 - GCD128 + BN <= 256, "a 128x128-scaled B tile spans <= 2 blocks");
   constexpr bool B_UNIFORM = B_BLOCK && 128 % BN == 0; // one B scale per tile and K block
+  // the tile's start column modulo 128 takes PH values (phases; 1 where GCD128 is 128)
+  constexpr int PH = B_BLOCK && !B_UNIFORM ? 128 / GCD128 : 1;
   static_assert(CLUSTER == 1 || (CLUSTER == 2 && BN % 16 == 0), "pairs multicast 8-row halves");
   constexpr int A_BYTES = BM * BK, B_BYTES = BN * BK;
   constexpr int SB = B_BLOCK ? 4 : BN; // B scales per stage (padded to 16 bytes)
@@ -419,8 +421,9 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
     int tm, tn;
     tile_of<GROUP_M>(t, tiles_mc, a.tiles_n, tm, tn);
     tm = tm * CLUSTER + (int)crank;
-    // 8-column groups of this tile inside its first B scale block (128x128 scales)
-    const int nfirst = (128 - (int)(((alto_i64)tn * BN) % 128)) / 8;
+    // the tile's phase: its start column modulo 128 in units of GCD128 (128x128 scales)
+    // (0 where there is one phase)
+    const int phase_b = PH > 1 ? (int)(((alto_i64)tn * BN) % 128) / GCD128 : 0;
 #pragma unroll
     for (int i = 0; i < SPLIT * NACC; i++)
       tot[i] = 0.f;
@@ -450,9 +453,9 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
       wgmma_commit();
     };
     // acc (finished) of the block in stage s, sub-tile h, into the fp32 totals with the block's
-    // scales k (128x128: b0 for the tile's column groups < nfirst, else b1; 1x128: the stage's
+    // scales k (128x128: b0 for the tile's column groups < NF, else b1; 1x128: the stage's
     // per-column scales)
-    auto promote = [&](int s, int h, const blk_scales &k) {
+    auto promote = [&](int s, int h, const blk_scales &k, int nf) {
 #pragma unroll
       for (int q = 0; q < NACC; q++)
         fence_reg(acc[q]);
@@ -461,7 +464,7 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
         const float f00 = k.a0 * k.b0, f10 = k.a1 * k.b0, f01 = k.a0 * k.b1, f11 = k.a1 * k.b1;
 #pragma unroll
         for (int j = 0; j < BNS / 8; j++) {
-          const bool first = B_UNIFORM || h * (BNS / 8) + j < nfirst;
+          const bool first = B_UNIFORM || h * (BNS / 8) + j < nf; // (a constant: see below)
           const float f0 = first ? f00 : f01, f1 = first ? f10 : f11;
           tt[4 * j + 0] += acc[4 * j + 0] * f0;
           tt[4 * j + 1] += acc[4 * j + 1] * f0;
@@ -491,19 +494,28 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
     // Per K block and sub-tile: wgmma, wait, promote. (A second partial set, so that the next
     // block's wgmma run during this one's promotion, measured no faster, also with A from
     // registers and 64-wide sub-tiles: bench/NOTES.md.)
-    for (int kb = 0; kb < kblocks; kb++) {
-      mbar_wait(bar_full + 8 * stg, phase);
-      blk_scales k;
+    // The main loop, once per phase (unrolled: ph, nf and every block choice of the promotion are
+    // constants in each copy; one compare per phase and tile picks the copy). nf: the tile's
+    // 8-column groups before its scale-block boundary.
 #pragma unroll
-      for (int h = 0; h < SPLIT; h++) {
-        issue(stg, h);
-        if (h == 0)
-          k = scales_of(stg);
-        wgmma_wait0();
-        promote(stg, h, k);
+    for (int ph = 0; ph < PH; ph++) {
+      if (ph != phase_b)
+        continue;
+      const int nf = (128 - ph * GCD128) / 8;
+      for (int kb = 0; kb < kblocks; kb++) {
+        mbar_wait(bar_full + 8 * stg, phase);
+        blk_scales k;
+#pragma unroll
+        for (int h = 0; h < SPLIT; h++) {
+          issue(stg, h);
+          if (h == 0)
+            k = scales_of(stg);
+          wgmma_wait0();
+          promote(stg, h, k, nf);
+        }
+        release(stg);
+        ring_next<STAGES>(stg, phase);
       }
-      release(stg);
-      ring_next<STAGES>(stg, phase);
     }
     // ---- epilogue ----
     const alto_i64 r0 = (alto_i64)tm * BM + r_in;
