@@ -417,6 +417,7 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
   alto_u32 phase = 0, epi_n = 0;
   const alto_u32 a_lo = desc_lo(s_a + cw * 64 * BK), b_lo = desc_lo(s_b); // stage 0's descriptors
   const bool epi_issuer = threadIdx.x % 128 == 0;
+  bool ahead = false; // this tile's first K block's first sub-tile was issued by the tile before
   for (alto_i64 t = t0; t < tiles; t += tstep) {
     int tm, tn;
     tile_of<GROUP_M>(t, tiles_mc, a.tiles_n, tm, tn);
@@ -491,9 +492,10 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
           mbar_arrive_cluster(bar_empty + 8 * s, crank ^ 1);
       }
     };
-    // Per K block and sub-tile: wgmma, wait, promote. (A second partial set, so that the next
-    // block's wgmma run during this one's promotion, measured no faster, also with A from
-    // registers and 64-wide sub-tiles: bench/NOTES.md.)
+    // Per K block and sub-tile: wgmma, wait, promote (the block's scales read while the first
+    // sub-tile runs). (A second partial set, so that the next block's wgmma run during this one's
+    // promotion, measured no faster, also with A from registers and 64-wide sub-tiles:
+    // bench/NOTES.md.)
     // The main loop, once per phase (unrolled: ph, nf and every block choice of the promotion are
     // constants in each copy; one compare per phase and tile picks the copy). nf: the tile's
     // 8-column groups before its scale-block boundary.
@@ -503,19 +505,29 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
         continue;
       const int nf = (128 - ph * GCD128) / 8;
       for (int kb = 0; kb < kblocks; kb++) {
-        mbar_wait(bar_full + 8 * stg, phase);
-        blk_scales k;
+        if (kb > 0 || !ahead) {
+          mbar_wait(bar_full + 8 * stg, phase);
+          issue(stg, 0);
+        }
+        const blk_scales k = scales_of(stg);
 #pragma unroll
         for (int h = 0; h < SPLIT; h++) {
-          issue(stg, h);
-          if (h == 0)
-            k = scales_of(stg);
+          if (h > 0)
+            issue(stg, h);
           wgmma_wait0();
           promote(stg, h, k, nf);
         }
         release(stg);
         ring_next<STAGES>(stg, phase);
       }
+    }
+    // The next tile's first sub-tile is issued before this tile's epilogue, so that the tensor
+    // cores work while the totals are written (acc is free; the totals are not touched by it).
+    // Not for C +=: its epilogue's loads of C need the registers (ptxas spilled there).
+    ahead = !ACCUM && t + tstep < tiles;
+    if (ahead) {
+      mbar_wait(bar_full + 8 * stg, phase);
+      issue(stg, 0);
     }
     // ---- epilogue ----
     const alto_i64 r0 = (alto_i64)tm * BM + r_in;
