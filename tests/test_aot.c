@@ -346,6 +346,21 @@ static void test_cli_fp8_plan(void) {
     CHECKF(strstr(out_, "exec  gemm.fp8.a1x128.b128x128.") != NULL, "%s: %s", args, out_);
     CHECKF(strstr(out_, "exec  gemm.fp8.a1x128.b1x128.") != NULL, "%s: %s", args, out_);
   }
+  /* --only that matches only executor kernels selects them (the quantizers' stage matches none) */
+  CHECKF(cli_(dir, "--model llama3/debugmodel --recipe fp8_block --arch sm_90a --list --only "
+                   "gemm.fp8.") == 0,
+         "%s\n%s", out_, err_);
+  CHECKF(strstr(out_, "exec  gemm.fp8.") != NULL && !strstr(out_, "quant."), "%s", out_);
+  char emit[1400];
+  snprintf(emit, sizeof emit,
+           "--model llama3/debugmodel --recipe fp8_block --arch sm_90a --only gemm.fp8.a1x128.b1x128 "
+           "--emit-src %s/emit-gemm",
+           dir);
+  CHECKF(cli_(dir, emit) == 0, "%s\n%s", out_, err_);
+  CHECKF(strstr(out_, "executor kernels") != NULL, "%s", out_);
+  CHECK(cli_(dir, "--model llama3/debugmodel --recipe fp8_block --arch sm_90a --only nothing-here") ==
+        1);
+  CHECKF(strstr(err_, "no kernel matches --only in this plan"), "%s", err_);
 }
 
 static void test_cli_errors(void) {
