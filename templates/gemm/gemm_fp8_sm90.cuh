@@ -431,9 +431,6 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
     // the tile's phase: its start column modulo 128 in units of GCD128 (128x128 scales)
     // (0 where there is one phase)
     const int phase_b = PH > 1 ? (int)(((alto_i64)tn * BN) % 128) / GCD128 : 0;
-#pragma unroll
-    for (int i = 0; i < SPLIT * NACC; i++)
-      tot[i] = 0.f;
     // The block in stage s: its scales (read before the wgmma wait, so that the loads overlap it)
     auto scales_of = [&](int s) {
       blk_scales k;
@@ -462,7 +459,9 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
     // acc (finished) of the block in stage s, sub-tile h, into the fp32 totals with the block's
     // scales k (128x128: b0 for the tile's column groups < NF, else b1; 1x128: the stage's
     // per-column scales)
-    auto promote = [&](int s, int h, const blk_scales &k, int nf) {
+    // first (a constant at every call): the tile's first K block, whose products start the totals
+    // (an FFMA with +0, as adding to zeroed totals would, without zeroing them)
+    auto promote = [&](int s, int h, const blk_scales &k, int nf, bool first_kb) {
 #pragma unroll
       for (int q = 0; q < NACC; q++)
         fence_reg(acc[q]);
@@ -473,19 +472,19 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
         for (int j = 0; j < BNS / 8; j++) {
           const bool first = B_UNIFORM || h * (BNS / 8) + j < nf; // (a constant: see below)
           const float f0 = first ? f00 : f01, f1 = first ? f10 : f11;
-          tt[4 * j + 0] += acc[4 * j + 0] * f0;
-          tt[4 * j + 1] += acc[4 * j + 1] * f0;
-          tt[4 * j + 2] += acc[4 * j + 2] * f1;
-          tt[4 * j + 3] += acc[4 * j + 3] * f1;
+          tt[4 * j + 0] = __fmaf_rn(acc[4 * j + 0], f0, first_kb ? 0.f : tt[4 * j + 0]);
+          tt[4 * j + 1] = __fmaf_rn(acc[4 * j + 1], f0, first_kb ? 0.f : tt[4 * j + 1]);
+          tt[4 * j + 2] = __fmaf_rn(acc[4 * j + 2], f1, first_kb ? 0.f : tt[4 * j + 2]);
+          tt[4 * j + 3] = __fmaf_rn(acc[4 * j + 3], f1, first_kb ? 0.f : tt[4 * j + 3]);
         }
       } else {
 #pragma unroll
         for (int j = 0; j < BNS / 8; j++) {
           const float2 b = *(const float2 *)(sc_b + s * SB + h * BNS + 8 * j + c_in);
-          tt[4 * j + 0] += acc[4 * j + 0] * (k.a0 * b.x);
-          tt[4 * j + 1] += acc[4 * j + 1] * (k.a0 * b.y);
-          tt[4 * j + 2] += acc[4 * j + 2] * (k.a1 * b.x);
-          tt[4 * j + 3] += acc[4 * j + 3] * (k.a1 * b.y);
+          tt[4 * j + 0] = __fmaf_rn(acc[4 * j + 0], k.a0 * b.x, first_kb ? 0.f : tt[4 * j + 0]);
+          tt[4 * j + 1] = __fmaf_rn(acc[4 * j + 1], k.a0 * b.y, first_kb ? 0.f : tt[4 * j + 1]);
+          tt[4 * j + 2] = __fmaf_rn(acc[4 * j + 2], k.a1 * b.x, first_kb ? 0.f : tt[4 * j + 2]);
+          tt[4 * j + 3] = __fmaf_rn(acc[4 * j + 3], k.a1 * b.y, first_kb ? 0.f : tt[4 * j + 3]);
         }
       }
     };
@@ -510,8 +509,9 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
       if (ph != phase_b)
         continue;
       const int nf = (128 - ph * GCD128) / 8;
-      for (int kb = 0; kb < kblocks; kb++) {
-        if (kb > 0 || !ahead) {
+      // one K block (first: the tile's first, peeled so that it is a constant in both copies)
+      auto kblock = [&](bool first) {
+        if (!first || !ahead) {
           mbar_wait(bar_full + 8 * stg, phase);
           issue(stg, 0);
         }
@@ -521,11 +521,21 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
           if (h > 0)
             issue(stg, h);
           wgmma_wait0();
-          promote(stg, h, k, nf);
+          promote(stg, h, k, nf, first);
         }
         release(stg);
         ring_next<STAGES>(stg, phase);
+      };
+      if constexpr (CLUSTER == 1) {
+        kblock(true); // (kblocks >= 1: K >= 1)
+      } else { // (the peeled copy spilled in a pair variant: zeroed totals there)
+#pragma unroll
+        for (int i = 0; i < SPLIT * NACC; i++)
+          tot[i] = 0.f;
+        kblock(false);
       }
+      for (int kb = 1; kb < kblocks; kb++)
+        kblock(false);
     }
     // The next tile's first sub-tile is issued before this tile's epilogue, so that the tensor
     // cores work while the totals are written (acc is free; the totals are not touched by it).
