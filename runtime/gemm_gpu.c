@@ -132,9 +132,9 @@ static alto_status gemm_fp8_launch_(alto_backend *b, alto_dptr c, alto_dtype out
   /* the TMA epilogue (templates/gemm: its chunks are 64 bytes of columns, so the tile width must
    * hold whole chunks; C += only into fp32, which the TMA adds in L2) */
   const int esz = out_dtype == ALTO_DT_F32 ? 4 : 2;
-  /* (session 7 kept the register stores for bf16 C at K > 6144; since the epilogue converts pairs
-   * by one instruction and overlaps the next tile's first wgmma, the TMA stores are 3-9% faster
-   * there too: bench/NOTES.md, session 10) */
+  /* at every K: with the one-instruction bf16 pairs and the next tile's first wgmma issued before
+   * the epilogue, the TMA stores beat the register stores at long K too (3-9% on the H100;
+   * bench/NOTES.md, session 10) */
   args.c_tma = !conf.reg_epilogue && (conf.bn * esz) % 64 == 0 &&
                (!accumulate || out_dtype == ALTO_DT_F32) && c % 16 == 0 && (ldc * esz) % 16 == 0;
   if (args.c_tma)

@@ -457,36 +457,42 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
       wgmma_commit();
     };
     // acc (finished) of the block in stage s, sub-tile h, into the fp32 totals with the block's
-    // scales k (128x128: b0 for the tile's column groups < NF, else b1; 1x128: the stage's
-    // per-column scales)
-    // first (a constant at every call): the tile's first K block, whose products start the totals
-    // (an FFMA with +0, as adding to zeroed totals would, without zeroing them)
+    // scales k (128x128: b0 for the tile's column groups < nf, else b1; 1x128: the stage's
+    // per-column scales). first_kb (a constant at every call): the tile's first K block, whose
+    // products start the totals (an FFMA with +0, as adding to zeroed totals would, without
+    // zeroing them).
     auto promote = [&](int s, int h, const blk_scales &k, int nf, bool first_kb) {
 #pragma unroll
       for (int q = 0; q < NACC; q++)
         fence_reg(acc[q]);
       float *tt = tot + h * NACC;
+      auto add = [&](int i, float f) { tt[i] = __fmaf_rn(acc[i], f, first_kb ? 0.f : tt[i]); };
       if (B_BLOCK) {
         const float f00 = k.a0 * k.b0, f10 = k.a1 * k.b0, f01 = k.a0 * k.b1, f11 = k.a1 * k.b1;
 #pragma unroll
         for (int j = 0; j < BNS / 8; j++) {
           const bool first = B_UNIFORM || h * (BNS / 8) + j < nf; // (a constant: see below)
           const float f0 = first ? f00 : f01, f1 = first ? f10 : f11;
-          tt[4 * j + 0] = __fmaf_rn(acc[4 * j + 0], f0, first_kb ? 0.f : tt[4 * j + 0]);
-          tt[4 * j + 1] = __fmaf_rn(acc[4 * j + 1], f0, first_kb ? 0.f : tt[4 * j + 1]);
-          tt[4 * j + 2] = __fmaf_rn(acc[4 * j + 2], f1, first_kb ? 0.f : tt[4 * j + 2]);
-          tt[4 * j + 3] = __fmaf_rn(acc[4 * j + 3], f1, first_kb ? 0.f : tt[4 * j + 3]);
+          add(4 * j + 0, f0);
+          add(4 * j + 1, f0);
+          add(4 * j + 2, f1);
+          add(4 * j + 3, f1);
         }
       } else {
 #pragma unroll
         for (int j = 0; j < BNS / 8; j++) {
           const float2 b = *(const float2 *)(sc_b + s * SB + h * BNS + 8 * j + c_in);
-          tt[4 * j + 0] = __fmaf_rn(acc[4 * j + 0], k.a0 * b.x, first_kb ? 0.f : tt[4 * j + 0]);
-          tt[4 * j + 1] = __fmaf_rn(acc[4 * j + 1], k.a0 * b.y, first_kb ? 0.f : tt[4 * j + 1]);
-          tt[4 * j + 2] = __fmaf_rn(acc[4 * j + 2], k.a1 * b.x, first_kb ? 0.f : tt[4 * j + 2]);
-          tt[4 * j + 3] = __fmaf_rn(acc[4 * j + 3], k.a1 * b.y, first_kb ? 0.f : tt[4 * j + 3]);
+          add(4 * j + 0, k.a0 * b.x);
+          add(4 * j + 1, k.a0 * b.y);
+          add(4 * j + 2, k.a1 * b.x);
+          add(4 * j + 3, k.a1 * b.y);
         }
       }
+    };
+    // waits for the block in the current stage and issues its first sub-tile
+    auto start_block = [&]() {
+      mbar_wait(bar_full + 8 * stg, phase);
+      issue(stg, 0);
     };
     // stage s is free again (one arrival per consumer warp, both CTAs of a pair)
     auto release = [&](int s) {
@@ -511,10 +517,8 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
       const int nf = (128 - ph * GCD128) / 8;
       // one K block (first: the tile's first, peeled so that it is a constant in both copies)
       auto kblock = [&](bool first) {
-        if (!first || !ahead) {
-          mbar_wait(bar_full + 8 * stg, phase);
-          issue(stg, 0);
-        }
+        if (!first || !ahead)
+          start_block();
         const blk_scales k = scales_of(stg);
 #pragma unroll
         for (int h = 0; h < SPLIT; h++) {
@@ -541,10 +545,8 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
     // cores work while the totals are written (acc is free; the totals are not touched by it).
     // Not for C +=: its epilogue's loads of C need the registers (ptxas spilled there).
     ahead = !ACCUM && t + tstep < tiles;
-    if (ahead) {
-      mbar_wait(bar_full + 8 * stg, phase);
-      issue(stg, 0);
-    }
+    if (ahead)
+      start_block();
     // ---- epilogue ----
     const alto_i64 r0 = (alto_i64)tm * BM + r_in;
     const alto_i64 cbase = (alto_i64)tn * BN + c_in;
