@@ -525,9 +525,13 @@ ALTO_HD alto_philox4 alto_philox4x32_10(alto_u32 c0, alto_u32 c1, alto_u32 c2, a
                                         alto_u32 k0, alto_u32 k1) {
   for (int r = 0; r < 10; r++) {
 #if ALTO_DEVICE_COMPILE && !defined(__HIP_DEVICE_COMPILE__)
-    /* high and low halves as two 32-bit multiplies (faster than one 64-bit product on sm_90) */
-    alto_u32 h0 = __umulhi(0xD2511F53u, c0), l0 = 0xD2511F53u * c0;
-    alto_u32 h1 = __umulhi(0xCD9E8D57u, c2), l1 = 0xCD9E8D57u * c2;
+    /* each product's two halves from one mul.wide.u32 (3-4% faster SR kernels on the H100 than
+     * __umulhi and a 32-bit multiply; a C 64-bit product compiles to a 64 x 64 multiply) */
+    alto_u64 p0, p1;
+    asm("mul.wide.u32 %0, %1, 0xD2511F53;" : "=l"(p0) : "r"(c0));
+    asm("mul.wide.u32 %0, %1, 0xCD9E8D57;" : "=l"(p1) : "r"(c2));
+    alto_u32 h0 = (alto_u32)(p0 >> 32), l0 = (alto_u32)p0;
+    alto_u32 h1 = (alto_u32)(p1 >> 32), l1 = (alto_u32)p1;
 #else
     alto_u64 p0 = (alto_u64)0xD2511F53u * c0;
     alto_u64 p1 = (alto_u64)0xCD9E8D57u * c2;
