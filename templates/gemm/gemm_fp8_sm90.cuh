@@ -543,8 +543,10 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
     }
     // The next tile's first sub-tile is issued before this tile's epilogue, so that the tensor
     // cores work while the totals are written (acc is free; the totals are not touched by it).
-    // Not for C +=: its epilogue's loads of C need the registers (ptxas spilled there).
-    ahead = !ACCUM && t + tstep < tiles;
+    // Not for C +=: its epilogue's loads of C need the registers (ptxas spilled there). Not for
+    // pairs: their first K block is not peeled (that copy spilled), so it would issue the
+    // sub-tile again (skipping the issue there spilled too).
+    ahead = CLUSTER == 1 && !ACCUM && t + tstep < tiles;
     if (ahead)
       start_block();
     // ---- epilogue ----
