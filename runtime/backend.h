@@ -36,6 +36,9 @@ typedef struct {
                         unsigned smem_bytes, void **args);
   /* Milliseconds of `iters` calls of fn(ctx) measured with device events (optional). */
   alto_status (*time_ms)(alto_backend *b, void (*fn)(void *), void *ctx, int iters, float *ms);
+  /* count 32-bit words at p set to value, asynchronously to the host (optional; h2d from pageable
+   * memory instead waits for the device to drain first). */
+  alto_status (*memset32)(alto_backend *b, alto_dptr p, uint32_t value, size_t count);
 } alto_backend_i;
 
 struct alto_backend {

@@ -1634,7 +1634,7 @@ static alto_status rec_launch_(alto_backend *b, void *fn, const unsigned grid[3]
 }
 static const alto_backend_i rec_i_ = {"record", rec_alloc_,  rec_free_, rec_memset_, rec_h2d_,
                                       rec_d2h_, rec_sync_,   NULL,      NULL,        NULL,
-                                      NULL,     rec_launch_, NULL};
+                                      NULL,     rec_launch_, NULL,      NULL};
 
 typedef struct {
   alto_exec_gpu *e;

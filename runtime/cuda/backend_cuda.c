@@ -21,6 +21,10 @@ static alto_status alto_cu_memset_(alto_backend *b, alto_dptr p, uint8_t v, size
   (void)b;
   return alto_cuda_memset(p, v, n);
 }
+static alto_status alto_cu_memset32_(alto_backend *b, alto_dptr p, uint32_t v, size_t n) {
+  (void)b;
+  return alto_cuda_memset32(p, v, n);
+}
 static alto_status alto_cu_h2d_(alto_backend *b, alto_dptr d, const void *s, size_t n) {
   (void)b;
   return alto_cuda_h2d(d, s, n);
@@ -99,7 +103,7 @@ static alto_status alto_cu_time_(alto_backend *b, void (*fn)(void *), void *ctx,
 const alto_backend_i alto_backend_cuda_i = {
     "cuda",          alto_cu_alloc_, alto_cu_free_,     alto_cu_memset_, alto_cu_h2d_,
     alto_cu_d2h_,    alto_cu_sync_,  alto_cu_compile_,  alto_cu_compiler_id_, alto_cu_load_,
-    alto_cu_function_, alto_cu_launch_, alto_cu_time_,
+    alto_cu_function_, alto_cu_launch_, alto_cu_time_, alto_cu_memset32_,
 };
 
 alto_status alto_backend_cuda_open(alto_backend **out) {

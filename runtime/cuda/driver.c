@@ -42,6 +42,7 @@ static struct {
   CUresult_ (*MemGetInfo)(size_t *, size_t *);
   CUresult_ (*MemFree)(alto_cuda_ptr);
   CUresult_ (*MemsetD8)(alto_cuda_ptr, unsigned char, size_t);
+  CUresult_ (*MemsetD32)(alto_cuda_ptr, unsigned int, size_t);
   CUresult_ (*MemcpyHtoD)(alto_cuda_ptr, const void *, size_t);
   CUresult_ (*MemcpyDtoH)(void *, alto_cuda_ptr, size_t);
   CUresult_ (*MemcpyDtoD)(alto_cuda_ptr, alto_cuda_ptr, size_t);
@@ -100,6 +101,7 @@ static void alto_cu_load_once_(void) {
   ALTO_CU_SYM_(MemGetInfo, "cuMemGetInfo_v2");
   ALTO_CU_SYM_(MemFree, "cuMemFree_v2");
   ALTO_CU_SYM_(MemsetD8, "cuMemsetD8_v2");
+  ALTO_CU_SYM_(MemsetD32, "cuMemsetD32_v2");
   ALTO_CU_SYM_(MemcpyHtoD, "cuMemcpyHtoD_v2");
   ALTO_CU_SYM_(MemcpyDtoH, "cuMemcpyDtoH_v2");
   ALTO_CU_SYM_(MemcpyDtoD, "cuMemcpyDtoD_v2");
@@ -184,6 +186,9 @@ void alto_cuda_free(alto_cuda_ptr p) {
 }
 alto_status alto_cuda_memset(alto_cuda_ptr p, uint8_t value, size_t bytes) {
   return alto_cu_check_(alto_cu_.MemsetD8(p, value, bytes), "cuMemsetD8");
+}
+alto_status alto_cuda_memset32(alto_cuda_ptr p, uint32_t value, size_t count) {
+  return alto_cu_check_(alto_cu_.MemsetD32(p, value, count), "cuMemsetD32");
 }
 alto_status alto_cuda_h2d(alto_cuda_ptr dst, const void *src, size_t bytes) {
   return alto_cu_check_(alto_cu_.MemcpyHtoD(dst, src, bytes), "cuMemcpyHtoD");

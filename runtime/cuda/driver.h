@@ -31,6 +31,7 @@ alto_status alto_cuda_device(alto_cuda_device_info *info);
 alto_status alto_cuda_malloc(alto_cuda_ptr *p, size_t bytes);
 void alto_cuda_free(alto_cuda_ptr p);
 alto_status alto_cuda_memset(alto_cuda_ptr p, uint8_t value, size_t bytes);
+alto_status alto_cuda_memset32(alto_cuda_ptr p, uint32_t value, size_t count);
 alto_status alto_cuda_h2d(alto_cuda_ptr dst, const void *src, size_t bytes);
 alto_status alto_cuda_d2h(void *dst, alto_cuda_ptr src, size_t bytes);
 alto_status alto_cuda_d2d(alto_cuda_ptr dst, alto_cuda_ptr src, size_t bytes);

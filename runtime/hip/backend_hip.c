@@ -45,6 +45,10 @@ static alto_status alto_hip_memset_(alto_backend *b, alto_dptr p, uint8_t v, siz
   (void)b;
   return alto_hip_memset(p, v, n);
 }
+static alto_status alto_hip_memset32_(alto_backend *b, alto_dptr p, uint32_t v, size_t n) {
+  (void)b;
+  return alto_hip_memset32(p, v, n);
+}
 static alto_status alto_hip_h2d_(alto_backend *b, alto_dptr d, const void *s, size_t n) {
   (void)b;
   return alto_hip_h2d(d, s, n);
@@ -111,6 +115,7 @@ const alto_backend_i alto_backend_hip_i = {
     .function = alto_hip_function_,
     .launch = alto_hip_launch_,
     .time_ms = alto_hip_time_,
+    .memset32 = alto_hip_memset32_,
 };
 
 alto_status alto_backend_hip_open(alto_backend **out) {

@@ -47,6 +47,7 @@ static struct {
   hipError_ (*Malloc)(void **, size_t);
   hipError_ (*Free)(void *);
   hipError_ (*MemsetD8)(void *, unsigned char, size_t);
+  hipError_ (*MemsetD32)(void *, int, size_t);
   hipError_ (*MemcpyHtoD)(void *, void *, size_t);
   hipError_ (*MemcpyDtoH)(void *, void *, size_t);
   hipError_ (*ModuleLoadData)(hipModule_ *, const void *);
@@ -103,6 +104,7 @@ static void alto_hip_load_once_(void) {
   ALTO_HIP_SYM_(Malloc, "hipMalloc");
   ALTO_HIP_SYM_(Free, "hipFree");
   ALTO_HIP_SYM_(MemsetD8, "hipMemsetD8");
+  ALTO_HIP_SYM_(MemsetD32, "hipMemsetD32");
   ALTO_HIP_SYM_(MemcpyHtoD, "hipMemcpyHtoD");
   ALTO_HIP_SYM_(MemcpyDtoH, "hipMemcpyDtoH");
   ALTO_HIP_SYM_(ModuleLoadData, "hipModuleLoadData");
@@ -202,6 +204,9 @@ void alto_hip_free(alto_hip_ptr p) {
 }
 alto_status alto_hip_memset(alto_hip_ptr p, uint8_t value, size_t bytes) {
   return alto_hip_check_(alto_hip_.MemsetD8(alto_hip_vp_(p), value, bytes), "hipMemsetD8");
+}
+alto_status alto_hip_memset32(alto_hip_ptr p, uint32_t value, size_t count) {
+  return alto_hip_check_(alto_hip_.MemsetD32(alto_hip_vp_(p), (int)value, count), "hipMemsetD32");
 }
 alto_status alto_hip_h2d(alto_hip_ptr dst, const void *src, size_t bytes) {
   return alto_hip_check_(alto_hip_.MemcpyHtoD(alto_hip_vp_(dst), (void *)src, bytes),

@@ -32,6 +32,7 @@ alto_status alto_hip_device(alto_hip_device_info *info);
 alto_status alto_hip_malloc(alto_hip_ptr *p, size_t bytes);
 void alto_hip_free(alto_hip_ptr p);
 alto_status alto_hip_memset(alto_hip_ptr p, uint8_t value, size_t bytes);
+alto_status alto_hip_memset32(alto_hip_ptr p, uint32_t value, size_t count);
 alto_status alto_hip_h2d(alto_hip_ptr dst, const void *src, size_t bytes);
 alto_status alto_hip_d2h(void *dst, alto_hip_ptr src, size_t bytes);
 alto_status alto_hip_sync(void);

@@ -93,6 +93,15 @@ __device__ __forceinline__ alto_u32 alto_bitsel_(alto_u32 m, alto_u32 a, alto_u3
 #endif
 }
 
+// a * b + c rounded once.
+__device__ __forceinline__ float alto_ffma_(float a, float b, float c) {
+#if defined(__CUDA_ARCH__)
+  return __fmaf_rn(a, b, c);
+#else
+  return fmaf(a, b, c);
+#endif
+}
+
 // The E2M1 code (sign in bit 3) of a non-NaN value's bits b: alto_e2m1_rne_nonan_'s bits (checked on
 // every non-NaN fp32 pattern by tests/quant_host_emu.cpp). The same magic-number add does the
 // RNE rounding onto the grid spacing 2^(me-128), me = max(exponent, 127); here the magic also carries
@@ -110,6 +119,36 @@ __device__ __forceinline__ alto_u32 alto_e2m1_code_(alto_u32 b, alto_u32 sign) {
   return alto_bitsel_(7u, s, sign >> 28); // no bit above bit 3: its bit 3 is the sign
 }
 __device__ __forceinline__ alto_u32 alto_e2m1_code_(alto_u32 b) { return alto_e2m1_code_(b, b); }
+
+// ---- E2M1 codes on the FMA pipe ------------------------------------------------------------------
+// alto_e2m1_code_ spends five of its seven instructions on the ALU pipe, which issues at half the
+// FMA pipe's rate on sm_90; the NVFP4 rows kernel was bound by it (ncu: ALU 74%, DRAM 66%). These
+// take the same codes from h = q / 2 with floating-point instructions only.
+// With a = |q|, the code is RNE(g(a)) (ties to even) clamped to 7, g(a) = min(2a, a + 2, a/2 + 4):
+// g is linear between neighbouring grid values and takes the value k at the k-th, so a rounding
+// midpoint of the grid maps to k + 1/2 and the even code wins its ties. With s1 = sat(a/2),
+// s2 = sat(a/2 - 1), s3 = sat(a/2 - 2) (each exact: a/2 - 1 on [1, 2) and a/2 - 2 on [2, 3) are
+// Sterbenz differences; sat clamps to [0, 1]), min(g(a), 7) = 4 s1 + 2 s2 + s3, and at most one of
+// the three lies strictly between 0 and 1 (s2 > 0 needs s1 = 1, s3 > 0 needs s2 = 1). So the sums
+// M + 4 s1, + 2 s2, + s3 (M = 2^23; two FMAs and an add, one rounding each) round the one
+// fractional term once onto the integers, and the bits of the result are 0x4B000000 + code.
+// (alto_e2m1_rne_nonan_'s bits on every non-NaN fp32 q, with h = q * 0.5: tests/quant_host_emu.cpp;
+// a q below 2^-125, whose h may round, has code 0 either way.)
+__device__ __forceinline__ float alto_sat_abs_add_(float h, float c) { // min(max(|h| + c, 0), 1)
+#if defined(__CUDA_ARCH__)
+  float r;
+  asm("add.rn.sat.f32 %0, %1, %2;" : "=f"(r) : "f"(fabsf(h)), "f"(c));
+  return r;
+#else
+  const float t = fabsf(h) + c;
+  return t > 0.0f ? (t < 1.0f ? t : 1.0f) : 0.0f;
+#endif
+}
+__device__ __forceinline__ alto_u32 alto_e2m1_mag_h_(float h) { // 0x4B000000 + the code of |2 h|
+  const float s1 = alto_sat_abs_add_(h, 0.0f), s2 = alto_sat_abs_add_(h, -1.0f),
+              s3 = alto_sat_abs_add_(h, -2.0f);
+  return alto_f32_bits(ALTO_FADD(alto_ffma_(s2, 2.0f, alto_ffma_(s1, 4.0f, 0x1p23f)), s3));
+}
 
 // x >> n for n >= 0, 0 for n >= 32 (PTX's shr clamps the shift; C leaves n >= 32 undefined).
 __device__ __forceinline__ alto_u32 alto_shr_clamp_(alto_u32 x, alto_u32 n) {
@@ -202,17 +241,42 @@ __device__ __forceinline__ alto_u32 alto_bf16x2_min_(alto_u32 a, alto_u32 b) { /
 #endif
 }
 
-// Bytes of a (0..3) and b (4..7) picked by the selector's nibbles, low byte first (__byte_perm).
+// Bytes of a (0..3) and b (4..7) picked by the selector's nibbles, low byte first (PTX prmt.b32):
+// a nibble with bit 3 set gives its byte's sign bit replicated (0x00 or 0xFF).
 __device__ __forceinline__ alto_u32 alto_prmt_(alto_u32 a, alto_u32 b, alto_u32 sel) {
 #if defined(__CUDA_ARCH__)
-  return __byte_perm(a, b, sel);
+  alto_u32 r;
+  asm("prmt.b32 %0, %1, %2, %3;" : "=r"(r) : "r"(a), "r"(b), "r"(sel));
+  return r;
 #else
   const alto_u64 ab = (alto_u64)a | ((alto_u64)b << 32);
   alto_u32 r = 0;
-  for (int i = 0; i < 4; i++)
-    r |= (alto_u32)((ab >> (8 * ((sel >> (4 * i)) & 7u))) & 0xFFu) << (8 * i);
+  for (int i = 0; i < 4; i++) {
+    const alto_u32 n = (sel >> (4 * i)) & 0xFu;
+    alto_u32 byte = (alto_u32)(ab >> (8 * (n & 7u))) & 0xFFu;
+    if (n & 8u)
+      byte = (byte & 0x80u) ? 0xFFu : 0u;
+    r |= byte << (8 * i);
+  }
   return r;
 #endif
+}
+
+// The E2M1 codes of 8 values (element j in nibble j, its sign in the nibble's bit 3): magnitudes m
+// (alto_e2m1_mag_h_), signs those of the 8 bf16 values of w[0..3] (element 2i in the low half of
+// w[i]). The low 16 bits of m0 + 16 m1 + 256 m2 + 4096 m3 are the four nibbles (the low 24 bits of
+// 0x4B000000 are zero). The sign bytes (bf16 bits 15, 31: bytes 1, 3) are gathered, replicated and
+// cut down to bit 3 of each nibble: 4 PRMT and 2 LOP3 for 8 values instead of a shift and a select
+// each.
+__device__ __forceinline__ alto_u32 alto_e2m1_pack8_bf16_(const alto_u32 m[8], const alto_u32 w[4]) {
+  const alto_u32 lo = m[0] + (m[1] << 4) + (m[2] << 8) + (m[3] << 12);
+  const alto_u32 hi = m[4] + (m[5] << 4) + (m[6] << 8) + (m[7] << 12);
+  const alto_u32 codes = alto_prmt_(lo, hi, 0x5410u);
+  const alto_u32 r01 = alto_prmt_(w[0], w[1], 0x7531u); // byte i: the sign byte of element i
+  const alto_u32 r23 = alto_prmt_(w[2], w[3], 0x7531u); // of elements 4 + i
+  const alto_u32 ev = alto_prmt_(r01, r23, 0xECA8u);    // elements 0, 2, 4, 6: 0x00 / 0xFF
+  const alto_u32 od = alto_prmt_(r01, r23, 0xFDB9u);    // elements 1, 3, 5, 7
+  return codes | (alto_bitsel_(0x0F0F0F0Fu, ev, od) & 0x88888888u);
 }
 // Byte 0 of a, b, c, d as one word (a in the low byte): the garbage above byte 0 is dropped.
 __device__ __forceinline__ alto_u32 alto_bytes4_(alto_u32 a, alto_u32 b, alto_u32 c, alto_u32 d) {
@@ -240,14 +304,6 @@ __device__ __forceinline__ alto_u32 alto_mx_e2m1x2_bf16_(alto_u32 w, alto_u32 in
 }
 
 // ---- per-block encoding --------------------------------------------------------------------------
-// a * b + c rounded once.
-__device__ __forceinline__ float alto_ffma_(float a, float b, float c) {
-#if defined(__CUDA_ARCH__)
-  return __fmaf_rn(a, b, c);
-#else
-  return fmaf(a, b, c);
-#endif
-}
 
 // E4M3 code -> fp32 (exact; alto_e4m3_to_f32's value): on sm_89+ through the hardware cast to f16.
 __device__ __forceinline__ float alto_e4m3_val_(alto_u32 c) {
@@ -392,6 +448,22 @@ __device__ __forceinline__ float alto_block_q_(float v, const alto_block_enc &b)
     return alto_f32_from_bits(alto_bitsel_(0x80000000u, alto_f32_bits(v), alto_f32_bits(q))); // -0
   }
   return (float)ALTO_DMUL((double)v, b.r);
+}
+
+// h = q / 2 for alto_e2m1_mag_h_, q = alto_block_q_'s quotient: the same steps with the block's
+// constants halved or doubled (MX: x 2^(126-s); fast division: y / 2 and 2 k, so q0 and q come out
+// halved and r is unchanged; fp64: q * 0.5). Each is exactly q / 2 unless that is below 2^-126,
+// where q < 2^-125 and both round to code 0.
+template <int KIND, int DIV>
+__device__ __forceinline__ float alto_block_h_(float v, const alto_block_enc &b) {
+  if (KIND == ALTO_QK_MX)
+    return ALTO_FMUL(v, ALTO_FMUL(b.k, 0.5f));
+  if (DIV == ALTO_DIV_F32 || (DIV == ALTO_DIV_ANY && b.fast)) {
+    const float yh = ALTO_FMUL(b.y, 0.5f), k2 = ALTO_FADD(b.k, b.k);
+    const float q0 = ALTO_FMUL(v, yh);
+    return alto_ffma_(alto_ffma_(-q0, k2, v), yh, q0);
+  }
+  return ALTO_FMUL((float)ALTO_DMUL((double)v, b.r), 0.5f);
 }
 
 // The codes of two elements of one block, element 0 in the low bits: FP8 two bytes, FP4 one byte

@@ -26,19 +26,28 @@ __device__ __forceinline__ void alto_encode8_(const alto_u32 (*w)[4], int j0,
                                               const alto_block_enc &b, const alto_u32 *u,
                                               alto_u32 out[2]) {
   constexpr int V = BF16 ? 8 : 4; // values per chunk
-  alto_u32 c[4];
+  if constexpr (ELEM == ALTO_ELEM_E2M1 && !SR && BF16) { // on the FMA pipe (quant_codes.cuh)
+    alto_u32 m[8];
 #pragma unroll
-  for (int i = 0; i < 4; i++) {
-    const int j = j0 + 2 * i;
-    c[i] = alto_codes2_<KIND, ELEM, SR, DIV>(alto_raw_val_<BF16>(w[j / V], j % V),
-                                        alto_raw_val_<BF16>(w[j / V], j % V + 1), b, u[2 * i],
-                                        u[2 * i + 1]);
-  }
-  if (ELEM == ALTO_ELEM_E2M1) {
-    out[0] = c[0] | (c[1] << 8) | (c[2] << 16) | (c[3] << 24);
+    for (int i = 0; i < 8; i++)
+      m[i] = alto_e2m1_mag_h_(alto_block_h_<KIND, DIV>(alto_raw_val_<true>(w[j0 / 8], i), b));
+    out[0] = alto_e2m1_pack8_bf16_(m, w[j0 / 8]);
+    out[1] = 0;
   } else {
-    out[0] = c[0] | (c[1] << 16);
-    out[1] = c[2] | (c[3] << 16);
+    alto_u32 c[4];
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+      const int j = j0 + 2 * i;
+      c[i] = alto_codes2_<KIND, ELEM, SR, DIV>(alto_raw_val_<BF16>(w[j / V], j % V),
+                                          alto_raw_val_<BF16>(w[j / V], j % V + 1), b, u[2 * i],
+                                          u[2 * i + 1]);
+    }
+    if (ELEM == ALTO_ELEM_E2M1) {
+      out[0] = c[0] | (c[1] << 8) | (c[2] << 16) | (c[3] << 24);
+    } else {
+      out[0] = c[0] | (c[1] << 16);
+      out[1] = c[2] | (c[3] << 16);
+    }
   }
 }
 
@@ -129,28 +138,41 @@ alto_rows_encode_(const alto_u32 (*w)[4], bool active, bool first, alto_u8 *__re
   }
 }
 
-template <int KIND, int ELEM, int B, bool IN_BF16, int RULE, bool SR, bool SCALES_T = false>
+// PER: elements per thread, 16 or (one lane per block, G = 1) 32: two blocks, both loads issued
+// before either is encoded.
+template <int KIND, int ELEM, int B, bool IN_BF16, int RULE, bool SR, bool SCALES_T = false,
+          int PER = 16>
 __device__ __forceinline__ void alto_quant_rows(const void *__restrict__ x,
                                                 alto_u8 *__restrict__ codes,
                                                 void *__restrict__ scales,
                                                 const float *__restrict__ outer_ptr,
                                                 alto_idx n_elems, alto_u64 seed, alto_u64 stream,
                                                 alto_idx rows = 0, alto_idx cols = 0) {
-  constexpr int V = 16;               // elements per thread
-  constexpr int NCH = IN_BF16 ? 2 : 4; // 16-byte chunks per thread
+  constexpr int V = 16;               // elements per encoding step
+  constexpr int NCH = IN_BF16 ? 2 : 4; // 16-byte chunks per step
   constexpr int G = B / V;            // lanes per block
+  constexpr int NS = PER / V;         // steps per thread
+  static_assert(PER == V || (PER == 2 * V && G == 1), "16 elements, or 32 of 16-wide blocks");
   const alto_idx t = (alto_idx)blockIdx.x * blockDim.x + threadIdx.x;
-  const alto_idx e0 = t * V;
-  const bool active = e0 < n_elems;
-  alto_u32 w[NCH][4];
+  alto_u32 w[NS][NCH][4];
 #pragma unroll
-  for (int q = 0; q < NCH; q++) {
-    uint4 p = active ? ((const uint4 *)((const unsigned char *)x + e0 * (IN_BF16 ? 2 : 4)))[q]
-                     : uint4{0, 0, 0, 0};
-    w[q][0] = p.x, w[q][1] = p.y, w[q][2] = p.z, w[q][3] = p.w;
+  for (int i = 0; i < NS; i++) {
+    const alto_idx e0 = t * PER + i * V;
+#pragma unroll
+    for (int q = 0; q < NCH; q++) {
+      uint4 p = e0 < n_elems
+                    ? ((const uint4 *)((const unsigned char *)x + e0 * (IN_BF16 ? 2 : 4)))[q]
+                    : uint4{0, 0, 0, 0};
+      w[i][q][0] = p.x, w[i][q][1] = p.y, w[i][q][2] = p.z, w[i][q][3] = p.w;
+    }
   }
-  alto_rows_encode_<KIND, ELEM, B, IN_BF16, RULE, SR, V, SCALES_T>(
-      w, active, (t & (G - 1)) == 0, codes, scales, outer_ptr, e0, seed, stream, rows, cols);
+#pragma unroll
+  for (int i = 0; i < NS; i++) {
+    const alto_idx e0 = t * PER + i * V;
+    alto_rows_encode_<KIND, ELEM, B, IN_BF16, RULE, SR, V, SCALES_T>(
+        w[i], e0 < n_elems, (t & (G - 1)) == 0, codes, scales, outer_ptr, e0, seed, stream, rows,
+        cols);
+  }
 }
 
 #endif
