@@ -550,7 +550,12 @@ template <bool BF16> static void cols_all() {
   s = alto_quant_spec_default(ALTO_SCHEME_NVFP4);
   s.axis = -2, s.block2d = true, s.two_level = true;
   cols_case<ALTO_QK_NVFP4, ALTO_ELEM_E2M1, 16, 16, BF16, ALTO_SCALE_EVEN, false, true>("cols nvfp4 16x16 two-level", s, 1, 96, 1056);
-  s.block2d = false, s.two_level = false, s.sr = true, s.seed = 3, s.stream = 4;
+  s.two_level = false, s.axis = -1;
+  cols_case<ALTO_QK_NVFP4, ALTO_ELEM_E2M1, 16, 16, BF16, ALTO_SCALE_EVEN, false, false>("cols nvfp4 16x16 pack cols", s, 1, 64, 1056);
+  s.axis = -2, s.block2d = false;
+  cols_case<ALTO_QK_NVFP4, ALTO_ELEM_E2M1, 16, 1, BF16, ALTO_SCALE_EVEN, false, true>("cols nvfp4 16x1", s, 1, 48, 1056);
+  cols_case<ALTO_QK_NVFP4, ALTO_ELEM_E2M1, 16, 1, BF16, ALTO_SCALE_EVEN, false, true>("cols nvfp4 16x1", s, 3, 16, 1030);
+  s.sr = true, s.seed = 3, s.stream = 4;
   cols_case<ALTO_QK_NVFP4, ALTO_ELEM_E2M1, 16, 1, BF16, ALTO_SCALE_EVEN, true, true>("cols nvfp4 16x1 sr", s, 1, 48, 1056);
 }
 

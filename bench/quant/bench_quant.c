@@ -152,6 +152,10 @@ int main(int argc, char **argv) {
   ADD("nvfp4 1x16 along K", s, s, 0, 0);
   s.two_level = true;
   ADD("nvfp4 1x16 two-level", s, s, 0, 0);
+  s.two_level = false, s.axis = -2;
+  ADD("nvfp4 16x1 along M", s, s, 0, 0);
+  s.block2d = true;
+  ADD("nvfp4 16x16 (2-D)", s, s, 0, 0);
   s = alto_quant_spec_default(ALTO_SCHEME_FP8_BLOCK);
   ADD("fp8 1x128 along K", s, s, 0, 0);
   s.axis = -2;

@@ -278,6 +278,21 @@ __device__ __forceinline__ alto_u32 alto_e2m1_pack8_bf16_(const alto_u32 m[8], c
   const alto_u32 od = alto_prmt_(r01, r23, 0xFDB9u);    // elements 1, 3, 5, 7
   return codes | (alto_bitsel_(0x0F0F0F0Fu, ev, od) & 0x88888888u);
 }
+
+// The same for 4 columns x 2 rows, packed along the rows (byte i: column i, row 0 in the low
+// nibble): m0, m1 the rows' magnitudes, the signs those of the bf16 values of a0, a1 (row 0,
+// columns 0..3) and b0, b1 (row 1). m0[i] + (m1[i] << 4) is 0xFB000000 plus the byte; shifted into
+// place only byte 0's 0xFB000000 stays below bit 32, and is subtracted.
+__device__ __forceinline__ alto_u32 alto_e2m1_pack4x2_bf16_(const alto_u32 m0[4], const alto_u32 m1[4],
+                                                            alto_u32 a0, alto_u32 a1, alto_u32 b0,
+                                                            alto_u32 b1) {
+  const alto_u32 codes = (m0[0] + (m1[0] << 4)) + ((m0[1] + (m1[1] << 4)) << 8) +
+                         ((m0[2] + (m1[2] << 4)) << 16) + ((m0[3] + (m1[3] << 4)) << 24) -
+                         0xFB000000u;
+  const alto_u32 r0 = alto_prmt_(a0, a1, 0xFDB9u); // byte i: column i's sign, 0x00 / 0xFF
+  const alto_u32 r1 = alto_prmt_(b0, b1, 0xFDB9u);
+  return codes | (alto_bitsel_(0x0F0F0F0Fu, r0, r1) & 0x88888888u);
+}
 // Byte 0 of a, b, c, d as one word (a in the low byte): the garbage above byte 0 is dropped.
 __device__ __forceinline__ alto_u32 alto_bytes4_(alto_u32 a, alto_u32 b, alto_u32 c, alto_u32 d) {
   return alto_prmt_(alto_prmt_(a, b, 0x0040u), alto_prmt_(c, d, 0x0040u), 0x5410u);

@@ -44,6 +44,8 @@ __device__ __forceinline__ void alto_cols_codes_(const alto_u32 (*w)[4], const a
   constexpr bool FP4 = ELEM == ALTO_ELEM_E2M1;
   // MX E2M1 of bf16 inputs: two elements per instruction (quant_codes.cuh), 2^(127-s) per column
   constexpr bool X2 = KIND == ALTO_QK_MX && FP4 && !SR && IN_BF16 && ALTO_QUANT_BF16X2;
+  // other E2M1 of bf16 inputs without SR (NVFP4): on the FMA pipe from h = q / 2 (quant_codes.cuh)
+  constexpr bool FMA4 = FP4 && !SR && IN_BF16 && !X2;
   alto_u32 inv2[V / 2];
 #pragma unroll
   for (int i = 0; i < V / 2; i++)
@@ -64,8 +66,14 @@ __device__ __forceinline__ void alto_cols_codes_(const alto_u32 (*w)[4], const a
           u[q][j] = u[q][j + 1] = u[q][j + 2] = u[q][j + 3] = 0;
         }
       }
-    if constexpr (FP4 && !PACK_ROWS) { // 2-D blocks only: one block per thread, always full
-      alto_u32 b[V / 2];               // byte i: columns 2i, 2i + 1 of row p
+    if constexpr (FP4 && !PACK_ROWS && FMA4) { // 2-D blocks: one block per thread, always full
+      alto_u32 m[8];
+#pragma unroll
+      for (int i = 0; i < 8; i++)
+        m[i] = alto_e2m1_mag_h_(alto_block_h_<KIND, DIV>(alto_raw_val_<true>(w[p], i), be[i]));
+      *(alto_u32 *)(codes + gr * (cols / 2) + c / 2) = alto_e2m1_pack8_bf16_(m, w[p]) & mask[0];
+    } else if constexpr (FP4 && !PACK_ROWS) {
+      alto_u32 b[V / 2]; // byte i: columns 2i, 2i + 1 of row p
 #pragma unroll
       for (int i = 0; i < V / 2; i++) {
         if (X2) {
@@ -95,6 +103,16 @@ __device__ __forceinline__ void alto_cols_codes_(const alto_u32 (*w)[4], const a
           const alto_u32 a = alto_bitsel_(0x000F000Fu, t0, t1 << 4);
           const alto_u32 b = alto_bitsel_(0x000F000Fu, t2, t3 << 4);
           cw[j / 4] = alto_prmt_(a, b, 0x6420u);
+        } else if constexpr (FMA4) { // rows p, p + 1 of columns j .. j + 3
+          alto_u32 m0[4], m1[4];
+#pragma unroll
+          for (int i = 0; i < 4; i++) {
+            m0[i] = alto_e2m1_mag_h_(alto_block_h_<KIND, DIV>(alto_raw_val_<true>(w[p], j + i), be[j + i]));
+            m1[i] = alto_e2m1_mag_h_(
+                alto_block_h_<KIND, DIV>(alto_raw_val_<true>(w[p + 1], j + i), be[j + i]));
+          }
+          cw[j / 4] = alto_e2m1_pack4x2_bf16_(m0, m1, w[p][j / 2], w[p][j / 2 + 1], w[p + 1][j / 2],
+                                              w[p + 1][j / 2 + 1]);
         } else {
           alto_u32 b2[2];
 #pragma unroll
