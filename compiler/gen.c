@@ -1,4 +1,5 @@
 #include "compiler/gen.h"
+#include "templates/common/alto_qargs.h" /* alto_rowwise_cols_lanes */
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -31,7 +32,7 @@ static const struct {
     [ALTO_QKERN_NVFP4_OUTER] = {"quant/quant_scaled.cuh", 32},
     [ALTO_QKERN_FP8_TENSORWISE] = {"quant/quant_scaled.cuh", 256},
     [ALTO_QKERN_FP8_ROWWISE_ROWS] = {"quant/quant_scaled.cuh", 256},
-    [ALTO_QKERN_FP8_ROWWISE_COLS] = {"quant/quant_scaled.cuh", 128},
+    [ALTO_QKERN_FP8_ROWWISE_COLS] = {"quant/quant_scaled.cuh", 256},
     [ALTO_QKERN_MX69] = {"quant/mx69.cuh", 256},
     [ALTO_QKERN_RHT] = {"quant/quant_tile.cuh", 128},
     [ALTO_QKERN_DUAL] = {"quant/quant_dual.cuh", 128},
@@ -421,8 +422,9 @@ alto_status alto_gen_quant(const alto_qkern *k, alto_gen_kernel *out) {
     break;
   case ALTO_QKERN_FP8_ROWWISE_COLS:
     alto_gen_appendf(&s, &len, &cap,
-             "  alto_fp8_rowwise_cols<%s, %s, %s>(a.x, a.codes, (float *)a.scales, a.R, a.cols);\n",
-             alto_elem_enum_(k->elem), in, k->pow2 ? "true" : "false");
+             "  alto_fp8_rowwise_cols<%s, %s, %s, %d>(a.x, a.codes, (float *)a.scales, a.R, "
+             "a.cols);\n",
+             alto_elem_enum_(k->elem), in, k->pow2 ? "true" : "false", out->threads);
     break;
   case ALTO_QKERN_MX69:
     alto_gen_appendf(&s, &len, &cap, "  alto_mx69<%d, %d, %s>(a.x, a.y, a.rows, a.cols);\n", k->quant_bit,
@@ -537,10 +539,12 @@ void alto_gen_quant_grid(const alto_qkern *k, int64_t rows, int64_t cols, int64_
   case ALTO_QKERN_FP8_ROWWISE_ROWS:
     grid[0] = (unsigned)rows;
     break;
-  case ALTO_QKERN_FP8_ROWWISE_COLS:
-    grid[0] = alto_cdiv_(cols, threads);
+  case ALTO_QKERN_FP8_ROWWISE_COLS: { /* a strip of lanes x 16 bytes of columns per CTA */
+    int v = k->in_bf16 ? 8 : 4;
+    grid[0] = alto_cdiv_(cols, (int64_t)v * alto_rowwise_cols_lanes(cols, v));
     grid[1] = (unsigned)(rows / R);
     break;
+  }
   case ALTO_QKERN_MX69: {
     int64_t cols_pad = (cols + k->group_size - 1) / k->group_size * k->group_size;
     grid[0] = alto_cdiv_(rows * (cols_pad / 8), threads);

@@ -825,6 +825,26 @@ template <int ELEM, bool BF16, bool POW2> static void rowwise_case(int64_t R, in
   compare(POW2 ? "rowwise rows pow2" : "rowwise rows", in, ref, o);
   alto_quantized_free(&ref);
 }
+// Along axis -2: E matrices of R rows, one scale per column of each (the generator's grid).
+template <int ELEM, bool BF16, bool POW2>
+static void rowwise_cols_case(int64_t E, int64_t R, int64_t C) {
+  alto_quant_spec spec = alto_quant_spec_default(ALTO_SCHEME_FP8_ROWWISE);
+  spec.elem = (alto_elem)ELEM;
+  spec.pow2_scale = POW2;
+  spec.axis = -2;
+  input in = make_input(E, R, C, BF16, true);
+  alto_quantized ref;
+  if (!reference(spec, in, &ref))
+    return;
+  outputs o(ref);
+  const void *x = in.data();
+  alto_u8 *codes = o.codes.data();
+  float *scales = (float *)o.scales.data();
+  run([=] { alto_fp8_rowwise_cols<ELEM, BF16, POW2, 256>(x, codes, scales, R, C); },
+      cdiv(C, (BF16 ? 8 : 4) * alto_rowwise_cols_lanes(C, BF16 ? 8 : 4)), (unsigned)E, 256);
+  compare(POW2 ? "rowwise cols pow2" : "rowwise cols", in, ref, o);
+  alto_quantized_free(&ref);
+}
 template <int ELEM, bool BF16, bool POW2> static void tensorwise_case(int64_t R, int64_t C) {
   alto_quant_spec spec = alto_quant_spec_default(ALTO_SCHEME_FP8_TENSORWISE);
   spec.elem = (alto_elem)ELEM;
@@ -848,6 +868,11 @@ template <bool BF16> static void scaled_all() {
   rowwise_case<ALTO_ELEM_E4M3, BF16, false>(6, 1056);
   rowwise_case<ALTO_ELEM_E5M2, BF16, true>(4, 1030);   // element path
   rowwise_case<ALTO_ELEM_E4M3, BF16, false>(2, 20000); // beyond the registers: two reads
+  rowwise_cols_case<ALTO_ELEM_E4M3, BF16, false>(1, 600, 1056); // rows not a multiple of U x RL
+  rowwise_cols_case<ALTO_ELEM_E5M2, BF16, true>(3, 40, 1030);   // element path, column tail
+  rowwise_cols_case<ALTO_ELEM_E4M3, BF16, false>(2, 7, 72);     // fewer rows than row lanes
+  rowwise_cols_case<ALTO_ELEM_E4M3, BF16, false>(1, 64, 2048 + 64); // 2 column lanes (fp32: 4)
+  rowwise_cols_case<ALTO_ELEM_E5M2, BF16, false>(1, 40, 4096 + 64); // 4
   tensorwise_case<ALTO_ELEM_E4M3, BF16, false>(64, 1056);
   tensorwise_case<ALTO_ELEM_E5M2, BF16, true>(5, 1030); // n % 16 != 0
 }

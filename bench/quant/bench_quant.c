@@ -148,12 +148,15 @@ int main(int argc, char **argv) {
   ADD("mxfp8 e4m3 1x32 along K", s, s, 0, 0);
   s.axis = -2;
   ADD("mxfp8 e4m3 32x1 along M", s, s, 0, 0);
+  s.block2d = true;
+  ADD("mxfp8 e4m3 32x32 (2-D)", s, s, 0, 0);
   s = alto_quant_spec_default(ALTO_SCHEME_NVFP4);
   ADD("nvfp4 1x16 along K", s, s, 0, 0);
   s.two_level = true;
   ADD("nvfp4 1x16 two-level", s, s, 0, 0);
   s.two_level = false, s.axis = -2;
   ADD("nvfp4 16x1 along M", s, s, 0, 0);
+  ADD("nvfp4 16x1 along M, RHT16", s, s, 16, 0);
   s.block2d = true;
   ADD("nvfp4 16x16 (2-D)", s, s, 0, 0);
   s = alto_quant_spec_default(ALTO_SCHEME_FP8_BLOCK);
@@ -166,6 +169,8 @@ int main(int argc, char **argv) {
   ADD("fp8 128x128 (2-D)", s, s, 0, 0);
   s = alto_quant_spec_default(ALTO_SCHEME_FP8_ROWWISE);
   ADD("fp8 rowwise", s, s, 0, 0);
+  s.axis = -2;
+  ADD("fp8 rowwise along M", s, s, 0, 0);
   s = alto_quant_spec_default(ALTO_SCHEME_FP8_TENSORWISE);
   ADD("fp8 tensorwise", s, s, 0, 0);
   alto_quant_spec f = mx4, w = mx4;
