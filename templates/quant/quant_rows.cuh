@@ -153,7 +153,9 @@ __device__ __forceinline__ void alto_quant_rows(const void *__restrict__ x,
   constexpr int G = B / V;            // lanes per block
   constexpr int NS = PER / V;         // steps per thread
   static_assert(PER == V || (PER == 2 * V && G == 1), "16 elements, or 32 of 16-wide blocks");
-  const alto_idx t = (alto_idx)blockIdx.x * blockDim.x + threadIdx.x;
+  // CTAs in reverse order: after NVFP4's two-level amax pass, which read the tensor's end last, the
+  // first CTAs find their rows in L2 (as alto_fp8_tensorwise)
+  const alto_idx t = ((alto_idx)gridDim.x - 1 - blockIdx.x) * blockDim.x + threadIdx.x;
   alto_u32 w[NS][NCH][4];
 #pragma unroll
   for (int i = 0; i < NS; i++) {
