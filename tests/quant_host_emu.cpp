@@ -1013,6 +1013,7 @@ template <bool BF16> static void rht_all() {
   s = alto_quant_spec_default(ALTO_SCHEME_NVFP4);
   s.axis = -2;
   rht_cols_case<ALTO_QK_NVFP4, ALTO_ELEM_E2M1, 16, 16, BF16, ALTO_SCALE_EVEN, false>("rht nvfp4 16x1 rht16", s, 1, 48, 1056);
+  rht_cols_case<ALTO_QK_NVFP4, ALTO_ELEM_E2M1, 16, 16, BF16, ALTO_SCALE_EVEN, false>("rht nvfp4 16x1 rht16", s, 3, 16, 1030);
   s.two_level = true, s.sr = true, s.seed = 7, s.stream = 11;
   rht_cols_case<ALTO_QK_NVFP4, ALTO_ELEM_E2M1, 16, 16, BF16, ALTO_SCALE_EVEN, true>("rht nvfp4 16x1 rht16 two-level sr", s, 2, 32, 1056);
   dual_case<ALTO_ELEM_E2M1, BF16, false>("dual mxfp4 rht32", ALTO_SCHEME_MXFP4, 1, 64, 1056);
