@@ -1,5 +1,5 @@
 #include "compiler/gen.h"
-#include "templates/common/alto_qargs.h" /* alto_rowwise_cols_lanes */
+#include "templates/common/alto_qargs.h" /* alto_rowwise_cols_grid */
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,7 +18,7 @@ const alto_target_info *alto_target_info_get(alto_target t) {
 
 static const char *const alto_qkern_names_[ALTO_QKERN_COUNT] = {
     "rows", "tile", "dequant", "amax", "nvfp4_outer", "fp8_tensorwise", "fp8_rowwise_rows",
-    "fp8_rowwise_cols", "mx69", "rht", "dual"};
+    "fp8_rowwise_cols", "mx69", "rht", "dual", "fp8_col_amax"};
 
 /* Template file and CTA size per kind. */
 static const struct {
@@ -36,6 +36,7 @@ static const struct {
     [ALTO_QKERN_MX69] = {"quant/mx69.cuh", 256},
     [ALTO_QKERN_RHT] = {"quant/quant_tile.cuh", 128},
     [ALTO_QKERN_DUAL] = {"quant/quant_dual.cuh", 128},
+    [ALTO_QKERN_FP8_COL_AMAX] = {"quant/quant_scaled.cuh", 256},
 };
 
 /* CTAs of the SwiGLU rows kernel at most: two per SM of an H100, each walking the tensor. */
@@ -162,7 +163,8 @@ void alto_qkern_key(const alto_qkern *k, char *out, size_t n) {
   ALTO_KEY_("quant.%s", alto_qkern_names_[k->kind]);
   if (k->kind == ALTO_QKERN_RHT)
     ALTO_KEY_(".rht%d", k->rht);
-  else if (k->kind != ALTO_QKERN_AMAX && k->kind != ALTO_QKERN_NVFP4_OUTER) {
+  else if (k->kind != ALTO_QKERN_AMAX && k->kind != ALTO_QKERN_NVFP4_OUTER &&
+           k->kind != ALTO_QKERN_FP8_COL_AMAX) {
     ALTO_KEY_(".%s.%s", alto_scheme_name(k->scheme), alto_elem_name(k->elem));
     if (k->kind == ALTO_QKERN_ROWS || k->kind == ALTO_QKERN_TILE || k->kind == ALTO_QKERN_DEQUANT)
       ALTO_KEY_(".b%dx%d", k->block_r, k->block_c);
@@ -422,9 +424,14 @@ alto_status alto_gen_quant(const alto_qkern *k, alto_gen_kernel *out) {
     break;
   case ALTO_QKERN_FP8_ROWWISE_COLS:
     alto_gen_appendf(&s, &len, &cap,
-             "  alto_fp8_rowwise_cols<%s, %s, %s, %d>(a.x, a.codes, (float *)a.scales, a.R, "
+             "  alto_fp8_rowwise_cols<%s, %s, %s, %d>(a.x, a.codes, (alto_u32 *)a.scales, a.R, "
              "a.cols);\n",
              alto_elem_enum_(k->elem), in, k->pow2 ? "true" : "false", out->threads);
+    break;
+  case ALTO_QKERN_FP8_COL_AMAX:
+    alto_gen_appendf(&s, &len, &cap,
+             "  alto_fp8_col_amax<%s, %d>(a.x, (alto_u32 *)a.scales, a.R, a.cols);\n", in,
+             out->threads);
     break;
   case ALTO_QKERN_MX69:
     alto_gen_appendf(&s, &len, &cap, "  alto_mx69<%d, %d, %s>(a.x, a.y, a.rows, a.cols);\n", k->quant_bit,
@@ -539,12 +546,10 @@ void alto_gen_quant_grid(const alto_qkern *k, int64_t rows, int64_t cols, int64_
   case ALTO_QKERN_FP8_ROWWISE_ROWS:
     grid[0] = (unsigned)rows;
     break;
-  case ALTO_QKERN_FP8_ROWWISE_COLS: { /* a strip of lanes x 16 bytes of columns per CTA */
-    int v = k->in_bf16 ? 8 : 4;
-    grid[0] = alto_cdiv_(cols, (int64_t)v * alto_rowwise_cols_lanes(cols, v));
-    grid[1] = (unsigned)(rows / R);
+  case ALTO_QKERN_FP8_COL_AMAX: /* both kernels: strips x row splits x matrices */
+  case ALTO_QKERN_FP8_ROWWISE_COLS:
+    alto_rowwise_cols_grid(rows / R, R, cols, k->in_bf16 ? 8 : 4, grid);
     break;
-  }
   case ALTO_QKERN_MX69: {
     int64_t cols_pad = (cols + k->group_size - 1) / k->group_size * k->group_size;
     grid[0] = alto_cdiv_(rows * (cols_pad / 8), threads);

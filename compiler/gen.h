@@ -29,6 +29,7 @@ typedef enum {
   ALTO_QKERN_MX69,              /* MX9 / MX6 fake-quant */
   ALTO_QKERN_RHT,               /* the RHT alone, x -> y (before a two-level NVFP4 scale) */
   ALTO_QKERN_DUAL,              /* X read once: 1x32 along K and R X 32x1 along M (MX) */
+  ALTO_QKERN_FP8_COL_AMAX,      /* per-column amax into the scales (before FP8_ROWWISE_COLS) */
   ALTO_QKERN_COUNT
 } alto_qkern_kind;
 

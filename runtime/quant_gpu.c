@@ -38,8 +38,12 @@ int alto_quant_kernels(const alto_quant_spec *spec, alto_elem in_dtype, const al
     out[n] = k, out[n++].kind = ALTO_QKERN_FP8_TENSORWISE;
     return n;
   case ALTO_SCHEME_FP8_ROWWISE:
-    out[n] = k;
-    out[n++].kind = spec->axis == -1 ? ALTO_QKERN_FP8_ROWWISE_ROWS : ALTO_QKERN_FP8_ROWWISE_COLS;
+    if (spec->axis == -1) {
+      out[n] = k, out[n++].kind = ALTO_QKERN_FP8_ROWWISE_ROWS;
+    } else { /* the columns' amax (into the scales), then the codes */
+      out[n] = k, out[n++].kind = ALTO_QKERN_FP8_COL_AMAX;
+      out[n] = k, out[n++].kind = ALTO_QKERN_FP8_ROWWISE_COLS;
+    }
     return n;
   default:
     break;
@@ -263,6 +267,8 @@ alto_status alto_gpu_quantize(alto_backend *b, const alto_quant_spec *spec,
   for (int i = 0; i < nk && st == ALTO_OK; i++) {
     if (ks[i].kind == ALTO_QKERN_AMAX)
       st = b->i->memset(b, q->scratch, 0, 4);
+    if (ks[i].kind == ALTO_QKERN_FP8_COL_AMAX) /* [E, cols] fp32 scales, maxed into from 0 */
+      st = b->i->memset(b, q->scales, 0, (size_t)(a.rows / a.R * a.cols) * 4);
     if (ks[i].kind == ALTO_QKERN_RHT && st == ALTO_OK) {
       st = b->i->alloc(b, (size_t)(a.rows * a.cols) * (x->dtype == ALTO_ELEM_BF16 ? 2 : 4), &tmp);
       a.y = tmp;

@@ -52,13 +52,17 @@ typedef struct {
   ALTO_DPTR(void) scales4;
 } alto_qargs;
 
-/* Column lanes (16 bytes of a row each) per CTA of rowwise FP8 along axis -2 (quant_scaled.cuh's
- * alto_fp8_rowwise_cols; v values per 16 bytes): 4 (64-byte row segments: on the H100 an 8192 x 7168
- * bf16 tensor ran 0.114 ms with 4, 0.187 ms with 2) unless that leaves fewer than ~128 CTAs (one CTA
- * per strip of columns). The generator's grid uses it too. */
-ALTO_HD int alto_rowwise_cols_lanes(alto_i64 cols, int v) {
-  const alto_i64 chunks = (cols + v - 1) / v;
-  return chunks >= 4 * 128 ? 4 : (chunks >= 2 * 128 ? 2 : 1);
+/* The grid of rowwise FP8 along axis -2 (quant_scaled.cuh: alto_fp8_col_amax, then
+ * alto_fp8_rowwise_cols; E matrices of R rows, v values per 16 bytes): x strips of 4 x 16 bytes of
+ * columns, y row splits (at least ~264 CTAs, two per SM of a 132-SM GPU, while a split keeps 512
+ * rows or more), z matrices. */
+ALTO_HD void alto_rowwise_cols_grid(alto_i64 E, alto_i64 R, alto_i64 cols, int v, unsigned grid[3]) {
+  const alto_i64 strips = (cols + 4 * v - 1) / (4 * v);
+  alto_i64 s = (264 + strips * E - 1) / (strips * E), smax = (R + 511) / 512;
+  s = s < smax ? s : smax;
+  grid[0] = (unsigned)strips;
+  grid[1] = (unsigned)(s > 0 ? s : 1);
+  grid[2] = (unsigned)E;
 }
 
 #endif

@@ -7,7 +7,6 @@
 #ifndef ALTO_QUANT_SCALED_CUH
 #define ALTO_QUANT_SCALED_CUH
 
-#include "common/alto_qargs.h" /* alto_rowwise_cols_lanes */
 #include "quant/quant_codes.cuh"
 
 // 16 bytes of x at element e as 4 raw words (8 bf16 or 4 fp32 values).
@@ -195,35 +194,49 @@ __device__ __forceinline__ void alto_fp8_rowwise_rows(const void *__restrict__ x
   }
 }
 
-// Rowwise FP8 along axis -2: one scale per column of each [R, C] matrix (matrix blockIdx.y). A CTA
-// owns a strip of SW = LW x V columns (LW column lanes of 16 bytes of a row: V = 8 bf16 or 4 fp32
-// columns each; LW = alto_rowwise_cols_lanes, 4 on wide matrices) and all R rows, walked by
-// RL = NT / LW row lanes:
-//   1. each thread's column amax (integer max of the magnitude bits, U rows' loads in flight), the
-//      RL partials combined in shared memory, the scales derived once per column;
-//   2. the rows again, in reverse order (the strip's last rows are the likeliest still in L2),
-//      encoded with each column's scale, V code bytes per row.
+// Rowwise FP8 along axis -2: one scale per column of each [R, C] matrix, in two kernels over the
+// same grid (alto_rowwise_cols_grid): x strips of SW = 4 x V columns (four column lanes of 16 bytes
+// of a row: V = 8 bf16 or 4 fp32), y splits of the rows, z matrices. A CTA walks its split's rows
+// with NT / 4 row lanes, U rows' loads in flight per thread.
+//   1. alto_fp8_col_amax: each column's amax over the split (integer max of the magnitude bits, the
+//      row lanes combined in shared memory), atomically maxed into the scales word as bits with bit
+//      31 set (the caller zeroes the scales first);
+//   2. alto_fp8_rowwise_cols: the column's scale from that word (a word without bit 31 is the
+//      scale itself: split 0's CTA stores it as soon as it has read the amax, so a later reader
+//      may find it; both give the same scale), the split's rows encoded in reverse order, the CTAs
+//      in reverse order (the data the amax kernel read last is in L2).
 // Rows of a width that is not a multiple of V are not 16-byte aligned: element loads and stores.
 // (It was one thread per column walking all R rows: 7168 threads for an 8192 x 7168 tensor, 4.3 ms
-// on the H100.)
-template <int ELEM, bool IN_BF16, bool POW2, int NT>
-__device__ __forceinline__ void alto_fp8_rowwise_cols(const void *__restrict__ x,
-                                                      alto_u8 *__restrict__ codes,
-                                                      float *__restrict__ scales, alto_idx R,
-                                                      alto_idx cols) {
-  constexpr int V = IN_BF16 ? 8 : 4, U = 8;
-  __shared__ alto_u32 red[NT * V]; // [RL][SW]: RL * SW = NT * V
-  __shared__ float sc[4 * V];
-  const int LW = alto_rowwise_cols_lanes(cols, V), RL = NT / LW, SW = LW * V;
-  const int lc = threadIdx.x % LW, lr = threadIdx.x / LW;
-  const alto_idx base = (alto_idx)blockIdx.y * R * cols; // the matrix's first element
-  const alto_idx c = (alto_idx)blockIdx.x * SW + lc * V;  // this thread's first column
-  const int n = c < cols ? (int)(cols - c < V ? cols - c : V) : 0;
-  const bool vec = cols % V == 0;
-  const alto_idx nk = (R - lr + RL - 1) / RL; // rows lr, lr + RL, ... of this thread
-  // row lr + k RL of this thread's columns as raw words (missing columns 0)
-  auto load = [&](alto_idx k, alto_u32 w[4]) {
-    const alto_idx e = base + (lr + k * RL) * cols + c;
+// on the H100; then one CTA per column strip over all rows, 17-20% of copy on 512-1024 columns.)
+template <bool IN_BF16, int NT> struct alto_colstrip_ {
+  static constexpr int V = IN_BF16 ? 8 : 4, LW = 4, RL = NT / LW, SW = LW * V, U = 8;
+  const void *x;
+  alto_idx cols, base, c, r0; // matrix's first element, thread's first column, split's first row
+  alto_idx nk;                // the thread's rows: r0 + lr + k RL, k < nk
+  alto_idx bx, by, bz;        // the CTA's strip, split and matrix
+  int lc, lr, n;              // column lane, row lane, columns of the thread inside the matrix
+  bool vec;
+  // rev: the CTAs in reverse order (the encoding kernel: the amax kernel's last CTAs read the
+  // tensor's end last, so the first CTAs here find it in L2)
+  __device__ __forceinline__ alto_colstrip_(const void *x_, alto_idx R, alto_idx cols_, bool rev) {
+    x = x_, cols = cols_;
+    bx = rev ? gridDim.x - 1 - blockIdx.x : blockIdx.x;
+    by = rev ? gridDim.y - 1 - blockIdx.y : blockIdx.y;
+    bz = rev ? gridDim.z - 1 - blockIdx.z : blockIdx.z;
+    lc = threadIdx.x % LW, lr = threadIdx.x / LW;
+    base = bz * R * cols;
+    c = bx * SW + lc * V;
+    n = c < cols ? (int)(cols - c < V ? cols - c : V) : 0;
+    vec = cols % V == 0;
+    const alto_idx rs = (R + gridDim.y - 1) / gridDim.y; // rows per split
+    r0 = by * rs;
+    const alto_idx r1 = r0 + rs < R ? r0 + rs : R;
+    nk = r1 - r0 > lr ? (r1 - r0 - lr + RL - 1) / RL : 0;
+  }
+  __device__ __forceinline__ alto_idx elem(alto_idx k) const { return base + (r0 + lr + k * RL) * cols + c; }
+  // row k of the thread's columns as raw words (missing columns 0)
+  __device__ __forceinline__ void load(alto_idx k, alto_u32 w[4]) const {
+    const alto_idx e = elem(k);
     if (vec && n == V) {
       alto_chunk_load_<IN_BF16>(x, e, w);
       return;
@@ -238,17 +251,27 @@ __device__ __forceinline__ void alto_fp8_rowwise_cols(const void *__restrict__ x
         else
           w[j] = b;
       }
-  };
+  }
+};
+
+template <bool IN_BF16, int NT>
+__device__ __forceinline__ void alto_fp8_col_amax(const void *__restrict__ x,
+                                                  alto_u32 *__restrict__ scales, alto_idx R,
+                                                  alto_idx cols) {
+  using S = alto_colstrip_<IN_BF16, NT>;
+  constexpr int V = S::V, U = S::U, SW = S::SW, RL = S::RL;
+  __shared__ alto_u32 red[RL][SW + 1];
+  const S st(x, R, cols, false);
   alto_u32 acc[4] = {0, 0, 0, 0}; // magnitude bits: bf16 two per word, fp32 one
-  for (alto_idx k0 = 0; k0 < nk; k0 += U) {
+  for (alto_idx k0 = 0; k0 < st.nk; k0 += U) {
     alto_u32 w[U][4];
 #pragma unroll
     for (int u = 0; u < U; u++)
-      if (k0 + u < nk)
-        load(k0 + u, w[u]);
+      if (k0 + u < st.nk)
+        st.load(k0 + u, w[u]);
 #pragma unroll
     for (int u = 0; u < U; u++)
-      if (k0 + u < nk)
+      if (k0 + u < st.nk)
 #pragma unroll
         for (int i = 0; i < 4; i++)
           acc[i] = IN_BF16 ? alto_max_u16x2_(acc[i], w[u][i] & 0x7FFF7FFFu)
@@ -256,30 +279,53 @@ __device__ __forceinline__ void alto_fp8_rowwise_cols(const void *__restrict__ x
   }
 #pragma unroll
   for (int j = 0; j < V; j++)
-    red[lr * SW + lc * V + j] =
+    red[st.lr][st.lc * V + j] =
         IN_BF16 ? ((j % 2) ? (acc[j / 2] & 0xFFFF0000u) : (acc[j / 2] << 16)) : acc[j];
   __syncthreads();
   if (threadIdx.x < SW) {
     alto_u32 a = 0;
     for (int r = 0; r < RL; r++)
-      a = red[r * SW + threadIdx.x] > a ? red[r * SW + threadIdx.x] : a;
-    const float scale = alto_fp8_tw_scale(alto_f32_from_bits(a), (alto_elem)ELEM, POW2);
-    sc[threadIdx.x] = scale;
-    const alto_idx col = (alto_idx)blockIdx.x * SW + threadIdx.x;
+      a = red[r][threadIdx.x] > a ? red[r][threadIdx.x] : a;
+    const alto_idx col = st.bx * SW + threadIdx.x;
     if (col < cols)
-      scales[(alto_idx)blockIdx.y * cols + col] = scale;
+      atomicMax(&scales[st.bz * cols + col], a | 0x80000000u);
+  }
+}
+
+template <int ELEM, bool IN_BF16, bool POW2, int NT>
+__device__ __forceinline__ void alto_fp8_rowwise_cols(const void *__restrict__ x,
+                                                      alto_u8 *__restrict__ codes,
+                                                      alto_u32 *__restrict__ scales, alto_idx R,
+                                                      alto_idx cols) {
+  using S = alto_colstrip_<IN_BF16, NT>;
+  constexpr int V = S::V, U = S::U, SW = S::SW;
+  __shared__ float sc[SW];
+  const S st(x, R, cols, true);
+  if (threadIdx.x < SW) {
+    const alto_idx col = st.bx * SW + threadIdx.x;
+    alto_u32 *sp = &scales[st.bz * cols + col];
+    float scale = 1.0f;
+    if (col < cols) {
+      const alto_u32 m = *(volatile alto_u32 *)sp;
+      scale = (m & 0x80000000u)
+                  ? alto_fp8_tw_scale(alto_f32_from_bits(m & 0x7FFFFFFFu), (alto_elem)ELEM, POW2)
+                  : alto_f32_from_bits(m);
+      if (st.by == 0)
+        *sp = alto_f32_bits(scale);
+    }
+    sc[threadIdx.x] = scale;
   }
   __syncthreads();
   float s[V];
 #pragma unroll
   for (int j = 0; j < V; j++)
-    s[j] = sc[lc * V + j];
-  for (alto_idx k0 = nk; k0 > 0; k0 -= U) {
+    s[j] = sc[st.lc * V + j];
+  for (alto_idx k0 = st.nk; k0 > 0; k0 -= U) {
     alto_u32 w[U][4];
 #pragma unroll
     for (int u = 0; u < U; u++)
       if (k0 - 1 - u >= 0)
-        load(k0 - 1 - u, w[u]);
+        st.load(k0 - 1 - u, w[u]);
 #pragma unroll
     for (int u = 0; u < U; u++) {
       if (k0 - 1 - u < 0)
@@ -292,8 +338,8 @@ __device__ __forceinline__ void alto_fp8_rowwise_cols(const void *__restrict__ x
                     (alto_fp8x2_<ELEM>(ALTO_FMUL(alto_raw_val_<IN_BF16>(w[u], j + 2), s[j + 2]),
                                        ALTO_FMUL(alto_raw_val_<IN_BF16>(w[u], j + 3), s[j + 3]))
                      << 16);
-      alto_u8 *o = codes + base + (lr + (k0 - 1 - u) * RL) * cols + c;
-      if (vec && n == V) {
+      alto_u8 *o = codes + st.elem(k0 - 1 - u);
+      if (st.vec && st.n == V) {
         if constexpr (V == 8)
           *(uint2 *)o = uint2{cw[0], cw[1]};
         else
@@ -301,7 +347,7 @@ __device__ __forceinline__ void alto_fp8_rowwise_cols(const void *__restrict__ x
       } else {
 #pragma unroll
         for (int j = 0; j < V; j++)
-          if (j < n)
+          if (j < st.n)
             o[j] = (alto_u8)(cw[j / 4] >> (8 * (j % 4)));
       }
     }
