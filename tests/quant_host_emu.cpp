@@ -26,6 +26,7 @@
 #define __host__
 #define __global__
 #define __forceinline__ inline
+#define __noinline__ __attribute__((noinline))
 #define __launch_bounds__(x)
 #define __align__(n) __attribute__((aligned(n)))
 template <class T> static inline T __ldg(const T *p) { return *p; }
