@@ -212,7 +212,14 @@ static int cli_(const char *dir, const char *args) {
   char cmd[4096], o[1100], e[1100];
   snprintf(o, sizeof o, "%s/stdout", dir);
   snprintf(e, sizeof e, "%s/stderr", dir);
-  snprintf(cmd, sizeof cmd, "NO_COLOR=1 %s/alto-compile %s >'%s' 2>'%s'", ALTO_BIN_DIR, args, o, e);
+  /* Leak detection off in the child (ASan and UBSan stay on): under load, LeakSanitizer's exit-time
+   * thread suspension crashed ("Tracer caught signal 11", exit 1) in alto-compile runs whose
+   * NVRTC compiles ran on two threads, a few runs in ten on CI's 2 cores; no leak was reported.
+   * The in-process AOT tests keep it. */
+  snprintf(cmd, sizeof cmd,
+           "NO_COLOR=1 ASAN_OPTIONS=\"${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0\" "
+           "%s/alto-compile %s >'%s' 2>'%s'",
+           ALTO_BIN_DIR, args, o, e);
   int rc = system(cmd);
   slurp_(o, out_, sizeof out_);
   slurp_(e, err_, sizeof err_);
