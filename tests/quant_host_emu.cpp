@@ -810,30 +810,15 @@ template <int ELEM, bool BF16> static void tile128_all() {
 }
 
 // ---- quant_scaled.cuh ------------------------------------------------------------------------------------
-template <int ELEM, bool BF16, bool POW2> static void rowwise_case(int64_t R, int64_t C) {
+// AXIS -1: R rows, a scale each (E = 1); AXIS -2: E matrices of R rows, a scale per column of each,
+// the amax kernel into the zeroed scales (as alto_gpu_quantize), then the codes (the generator's
+// grid).
+template <int ELEM, bool BF16, bool POW2, int AXIS = -1>
+static void rowwise_case(int64_t R, int64_t C, int64_t E = 1) {
   alto_quant_spec spec = alto_quant_spec_default(ALTO_SCHEME_FP8_ROWWISE);
   spec.elem = (alto_elem)ELEM;
   spec.pow2_scale = POW2;
-  input in = make_input(1, R, C, BF16, true);
-  alto_quantized ref;
-  if (!reference(spec, in, &ref))
-    return;
-  outputs o(ref);
-  const void *x = in.data();
-  alto_u8 *codes = o.codes.data();
-  float *scales = (float *)o.scales.data();
-  const int64_t cols = C;
-  run([=] { alto_fp8_rowwise_rows<ELEM, BF16, POW2, 256>(x, codes, scales, cols); }, (unsigned)R, 1, 256);
-  compare(POW2 ? "rowwise rows pow2" : "rowwise rows", in, ref, o);
-  alto_quantized_free(&ref);
-}
-// Along axis -2: E matrices of R rows, one scale per column of each (the generator's grid).
-template <int ELEM, bool BF16, bool POW2>
-static void rowwise_cols_case(int64_t E, int64_t R, int64_t C) {
-  alto_quant_spec spec = alto_quant_spec_default(ALTO_SCHEME_FP8_ROWWISE);
-  spec.elem = (alto_elem)ELEM;
-  spec.pow2_scale = POW2;
-  spec.axis = -2;
+  spec.axis = AXIS;
   input in = make_input(E, R, C, BF16, true);
   alto_quantized ref;
   if (!reference(spec, in, &ref))
@@ -841,14 +826,21 @@ static void rowwise_cols_case(int64_t E, int64_t R, int64_t C) {
   outputs o(ref);
   const void *x = in.data();
   alto_u8 *codes = o.codes.data();
-  alto_u32 *scales = (alto_u32 *)o.scales.data();
-  memset(scales, 0, (size_t)(E * C) * 4); // as alto_gpu_quantize, before the amax kernel
-  unsigned g[3];
-  alto_rowwise_cols_grid(E, R, C, BF16 ? 8 : 4, g);
-  run([=] { alto_fp8_col_amax<BF16, 256>(x, scales, R, C); }, g[0], g[1], 256, g[2]);
-  run([=] { alto_fp8_rowwise_cols<ELEM, BF16, POW2, 256>(x, codes, scales, R, C); }, g[0], g[1], 256,
-      g[2]);
-  compare(POW2 ? "rowwise cols pow2" : "rowwise cols", in, ref, o);
+  if (AXIS == -1) {
+    float *scales = (float *)o.scales.data();
+    run([=] { alto_fp8_rowwise_rows<ELEM, BF16, POW2, 256>(x, codes, scales, C); }, (unsigned)R, 1, 256);
+  } else {
+    alto_u32 *scales = (alto_u32 *)o.scales.data();
+    memset(scales, 0, (size_t)(E * C) * 4);
+    unsigned g[3];
+    alto_rowwise_cols_grid(E, R, C, BF16 ? 8 : 4, g);
+    run([=] { alto_fp8_col_amax<BF16, 256>(x, scales, R, C); }, g[0], g[1], 256, g[2]);
+    run([=] { alto_fp8_rowwise_cols<ELEM, BF16, POW2, 256>(x, codes, scales, R, C); }, g[0], g[1],
+        256, g[2]);
+  }
+  compare(AXIS == -1 ? (POW2 ? "rowwise rows pow2" : "rowwise rows")
+                     : (POW2 ? "rowwise cols pow2" : "rowwise cols"),
+          in, ref, o);
   alto_quantized_free(&ref);
 }
 template <int ELEM, bool BF16, bool POW2> static void tensorwise_case(int64_t R, int64_t C) {
@@ -874,11 +866,11 @@ template <bool BF16> static void scaled_all() {
   rowwise_case<ALTO_ELEM_E4M3, BF16, false>(6, 1056);
   rowwise_case<ALTO_ELEM_E5M2, BF16, true>(4, 1030);   // element path
   rowwise_case<ALTO_ELEM_E4M3, BF16, false>(2, 20000); // beyond the registers: two reads
-  rowwise_cols_case<ALTO_ELEM_E4M3, BF16, false>(1, 600, 1056); // rows not a multiple of U x RL
-  rowwise_cols_case<ALTO_ELEM_E5M2, BF16, true>(3, 40, 1030);   // element path, column tail
-  rowwise_cols_case<ALTO_ELEM_E4M3, BF16, false>(2, 7, 72);     // fewer rows than row lanes
-  rowwise_cols_case<ALTO_ELEM_E4M3, BF16, false>(1, 2348, 40); // 5 row splits, the last short
-  rowwise_cols_case<ALTO_ELEM_E5M2, BF16, false>(2, 1536, 72);      // splits in two matrices
+  rowwise_case<ALTO_ELEM_E4M3, BF16, false, -2>(600, 1056, 1);  // rows not a multiple of U x RL
+  rowwise_case<ALTO_ELEM_E5M2, BF16, true, -2>(40, 1030, 3);   // element path, column tail
+  rowwise_case<ALTO_ELEM_E4M3, BF16, false, -2>(7, 72, 2);      // fewer rows than row lanes
+  rowwise_case<ALTO_ELEM_E4M3, BF16, false, -2>(2348, 40, 1);   // 5 row splits, the last short
+  rowwise_case<ALTO_ELEM_E5M2, BF16, false, -2>(1536, 72, 2);   // splits in two matrices
   tensorwise_case<ALTO_ELEM_E4M3, BF16, false>(64, 1056);
   tensorwise_case<ALTO_ELEM_E5M2, BF16, true>(5, 1030); // n % 16 != 0
 }

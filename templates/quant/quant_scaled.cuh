@@ -17,19 +17,31 @@ __device__ __forceinline__ void alto_chunk_load_(const void *__restrict__ x, alt
   w[0] = u.x, w[1] = u.y, w[2] = u.z, w[3] = u.w;
 }
 
-// The FP8 codes of a 16-byte chunk's values times scale (alto_fp8_tw_encode): 8 bytes (bf16) or 4.
+// The FP8 codes of a 16-byte chunk's values, value j times s[j] (alto_fp8_tw_encode), as V / 4
+// words (byte j: value j; V = 8 bf16 or 4 fp32 values).
+template <int ELEM, bool BF16>
+__device__ __forceinline__ void alto_chunk_codes_(const alto_u32 w[4], const float *s, alto_u32 *cw) {
+  constexpr int V = BF16 ? 8 : 4;
+#pragma unroll
+  for (int j = 0; j < V; j += 4)
+    cw[j / 4] = alto_fp8x2_<ELEM>(ALTO_FMUL(alto_raw_val_<BF16>(w, j), s[j]),
+                                  ALTO_FMUL(alto_raw_val_<BF16>(w, j + 1), s[j + 1])) |
+                (alto_fp8x2_<ELEM>(ALTO_FMUL(alto_raw_val_<BF16>(w, j + 2), s[j + 2]),
+                                   ALTO_FMUL(alto_raw_val_<BF16>(w, j + 3), s[j + 3]))
+                 << 16);
+}
+
+// The same with one scale for the chunk, stored at codes + e: 8 bytes (bf16) or 4.
 template <int ELEM, bool BF16>
 __device__ __forceinline__ void alto_chunk_store_codes_(alto_u8 *__restrict__ codes, alto_idx e,
                                                         const alto_u32 w[4], float scale) {
   constexpr int V = BF16 ? 8 : 4;
-  alto_u32 cw[V / 4];
+  float s[V];
 #pragma unroll
-  for (int j = 0; j < V; j += 4)
-    cw[j / 4] = alto_fp8x2_<ELEM>(ALTO_FMUL(alto_raw_val_<BF16>(w, j), scale),
-                                  ALTO_FMUL(alto_raw_val_<BF16>(w, j + 1), scale)) |
-                (alto_fp8x2_<ELEM>(ALTO_FMUL(alto_raw_val_<BF16>(w, j + 2), scale),
-                                   ALTO_FMUL(alto_raw_val_<BF16>(w, j + 3), scale))
-                 << 16);
+  for (int j = 0; j < V; j++)
+    s[j] = scale;
+  alto_u32 cw[V / 4];
+  alto_chunk_codes_<ELEM, BF16>(w, s, cw);
   if constexpr (V == 8)
     *(uint2 *)(codes + e) = uint2{cw[0], cw[1]};
   else
@@ -331,13 +343,7 @@ __device__ __forceinline__ void alto_fp8_rowwise_cols(const void *__restrict__ x
       if (k0 - 1 - u < 0)
         continue;
       alto_u32 cw[V / 4];
-#pragma unroll
-      for (int j = 0; j < V; j += 4)
-        cw[j / 4] = alto_fp8x2_<ELEM>(ALTO_FMUL(alto_raw_val_<IN_BF16>(w[u], j), s[j]),
-                                      ALTO_FMUL(alto_raw_val_<IN_BF16>(w[u], j + 1), s[j + 1])) |
-                    (alto_fp8x2_<ELEM>(ALTO_FMUL(alto_raw_val_<IN_BF16>(w[u], j + 2), s[j + 2]),
-                                       ALTO_FMUL(alto_raw_val_<IN_BF16>(w[u], j + 3), s[j + 3]))
-                     << 16);
+      alto_chunk_codes_<ELEM, IN_BF16>(w[u], s, cw);
       alto_u8 *o = codes + st.elem(k0 - 1 - u);
       if (st.vec && st.n == V) {
         if constexpr (V == 8)
