@@ -13,7 +13,7 @@ static const int alto_gemm_bn_block_[] = {64, 80, 96, 112, 128, 144, 160, 192, 2
 #define ALTO_GEMM_MAX_STAGES 8
 
 static int alto_gemm_widths_(alto_gemm_bscale bs, const int **w) {
-  if (bs != ALTO_GEMM_B_1X128) { /* (MX runs as either kernel: the widths both have) */
+  if (bs == ALTO_GEMM_B_128X128 || bs == ALTO_GEMM_B_MX) { /* (MX runs as either kernel) */
     *w = alto_gemm_bn_block_;
     return (int)(sizeof alto_gemm_bn_block_ / sizeof alto_gemm_bn_block_[0]);
   }
@@ -23,12 +23,17 @@ static int alto_gemm_widths_(alto_gemm_bscale bs, const int **w) {
 
 /* Shared memory of one pipeline stage: the A and B tiles, the scales, two mbarriers. */
 static int alto_gemm_stage_bytes_(alto_gemm_bscale bs, int bn) {
-  int sb = bs == ALTO_GEMM_B_128X128 ? 4 : bn;
+  int sb = bs == ALTO_GEMM_B_128X128 || bs == ALTO_GEMM_OUTER ? 4 : bn;
   return ALTO_GEMM_BM * ALTO_GEMM_BK + bn * ALTO_GEMM_BK + (ALTO_GEMM_BM + sb) * 4 + 16;
 }
 
+/* OUTER: the reciprocals of a tile's column scales, a row of bn fp32 per consumer warpgroup. */
+static int alto_gemm_fixed_bytes_(alto_gemm_bscale bs, int bn) {
+  return 1024 + ALTO_GEMM_EPI_BYTES + (bs == ALTO_GEMM_OUTER ? 2 * bn * 4 : 0);
+}
+
 int alto_gemm_max_stages(alto_gemm_bscale bs, int bn) {
-  int s = (ALTO_GEMM_SMEM_MAX - 1024 - ALTO_GEMM_EPI_BYTES) / alto_gemm_stage_bytes_(bs, bn);
+  int s = (ALTO_GEMM_SMEM_MAX - alto_gemm_fixed_bytes_(bs, bn)) / alto_gemm_stage_bytes_(bs, bn);
   return s > ALTO_GEMM_MAX_STAGES ? ALTO_GEMM_MAX_STAGES : s;
 }
 
@@ -72,21 +77,25 @@ alto_gemm_config alto_gemm_config_for(int64_t m, int64_t n, int64_t k, alto_gemm
 }
 
 int alto_gemm_smem_bytes(const alto_gemmkern *k) {
-  return 1024 + ALTO_GEMM_EPI_BYTES + k->stages * alto_gemm_stage_bytes_(k->bscale, k->bn);
+  return alto_gemm_fixed_bytes_(k->bscale, k->bn) +
+         k->stages * alto_gemm_stage_bytes_(k->bscale, k->bn);
 }
 
 void alto_gemmkern_key(const alto_gemmkern *k, char *out, size_t n) {
-  snprintf(out, n, "gemm.fp8.a1x128.%s.%s.n%d.s%d.g%d.c%d%s.%s.%s",
-           k->bscale == ALTO_GEMM_B_128X128 ? "b128x128" : "b1x128", k->out_f32 ? "f32" : "bf16",
-           k->bn, k->stages, k->group_m, k->cluster, k->accumulate ? ".acc" : "",
-           alto_target_info_get(k->target)->name, k->arch);
+  const bool outer = k->bscale == ALTO_GEMM_OUTER;
+  snprintf(out, n, "gemm.fp8.%s%s.%s%s.%s.n%d.s%d.g%d.c%d%s.%s.%s", outer ? "arow" : "a1x128",
+           k->a_e5m2 ? ".e5m2" : "",
+           outer ? "brow" : k->bscale == ALTO_GEMM_B_128X128 ? "b128x128" : "b1x128",
+           k->b_e5m2 ? ".e5m2" : "", k->out_f32 ? "f32" : "bf16", k->bn, k->stages, k->group_m,
+           k->cluster, k->accumulate ? ".acc" : "", alto_target_info_get(k->target)->name, k->arch);
 }
 
 static alto_status alto_gemm_check_(const alto_gemmkern *k) {
-  if (k->bscale != ALTO_GEMM_B_1X128 && k->bscale != ALTO_GEMM_B_128X128)
+  if (k->bscale != ALTO_GEMM_B_1X128 && k->bscale != ALTO_GEMM_B_128X128 &&
+      k->bscale != ALTO_GEMM_OUTER)
     return alto_error(ALTO_ERR_INVALID_ARG,
-                      "gemm kernel: B scale kind %d (the kernels are 1x128 or 128x128; MX runs "
-                      "as one of them)",
+                      "gemm kernel: B scale kind %d (the kernels are 1x128, 128x128 or outer; MX "
+                      "runs as one of them)",
                       (int)k->bscale);
   if (k->target != ALTO_TARGET_CUDA || strcmp(k->arch, "sm_90a") != 0)
     return alto_error(ALTO_ERR_INVALID_ARG,
@@ -116,12 +125,14 @@ static alto_status alto_gemm_check_(const alto_gemmkern *k) {
   return ALTO_OK;
 }
 
-/* The wgmma wrapper of the stub: one m64nBNk32 E4M3 x E4M3 -> fp32 instruction with its BN / 2
- * accumulator registers spelled out (inline asm takes no operand arrays). */
-static void alto_gemm_emit_wgmma_(char **s, size_t *len, size_t *cap, int bn) {
+/* The wgmma wrapper of the stub: one m64nBNk32 (E4M3 | E5M2) x (E4M3 | E5M2) -> fp32 instruction
+ * with its BN / 2 accumulator registers spelled out (inline asm takes no operand arrays). */
+static void alto_gemm_emit_wgmma_(char **s, size_t *len, size_t *cap, int bn, bool a_e5m2,
+                                  bool b_e5m2) {
   int nacc = bn / 2;
+  const char *ea = a_e5m2 ? "e5m2" : "e4m3", *eb = b_e5m2 ? "e5m2" : "e4m3";
   alto_gen_appendf(s, len, cap,
-                   "// One wgmma m64n%dk32 E4M3 x E4M3 -> fp32 from shared-memory descriptors;\n"
+                   "// One wgmma m64n%dk32 %s x %s -> fp32 from shared-memory descriptors;\n"
                    "// scale_d false: d = A B, else d += A B.\n"
                    "__device__ __forceinline__ void alto_gemm_wgmma(float (&d)[%d], unsigned long "
                    "long desc_a,\n"
@@ -129,8 +140,9 @@ static void alto_gemm_emit_wgmma_(char **s, size_t *len, size_t *cap, int bn) {
                    "bool scale_d) {\n"
                    "  asm volatile(\n"
                    "      \"{\\n .reg .pred p;\\n setp.ne.b32 p, %%%d, 0;\\n\"\n"
-                   "      \" wgmma.mma_async.sync.aligned.m64n%dk32.f32.e4m3.e4m3\\n\"\n",
-                   bn, nacc, nacc + 2, bn);
+                   "      \" wgmma.mma_async.sync.aligned.m64n%dk32.f32.%s.%s\\n\"\n",
+                   bn, a_e5m2 ? "E5M2" : "E4M3", b_e5m2 ? "E5M2" : "E4M3", nacc, nacc + 2, bn, ea,
+                   eb);
   for (int i = 0; i < nacc; i += 8) {
     alto_gen_appendf(s, len, cap, "      \"%s", i == 0 ? " {" : "  ");
     for (int j = i; j < i + 8 && j < nacc; j++)
@@ -160,14 +172,14 @@ alto_status alto_gen_gemm(const alto_gemmkern *k, alto_gen_kernel *out) {
                    "// Generated by alto's kernel generator v%d; do not edit (alto-compile "
                    "--emit-src writes it).\n// variant: %s\n// template: templates/%s\n\n",
                    ALTO_GEN_VERSION, out->key, out->template_file);
-  alto_gemm_emit_wgmma_(&s, &len, &cap, k->bn > 192 ? k->bn / 2 : k->bn); /* sub-tile width */
+  alto_gemm_emit_wgmma_(&s, &len, &cap, k->bn > 192 ? k->bn / 2 : k->bn, k->a_e5m2,
+                        k->b_e5m2); /* sub-tile width */
   alto_gen_appendf(&s, &len, &cap, "#include \"%s\"\n\n", out->template_file);
   alto_gen_appendf(&s, &len, &cap,
                    "extern \"C\" __global__ void __launch_bounds__(%d, 1)\n"
                    "%s(const __grid_constant__ alto_gemm_args a) {\n"
-                   "  alto_gemm::gemm_fp8<%d, %d, %s, %s, %s, %d, %d>(a);\n}\n",
-                   ALTO_GEMM_THREADS, out->name, k->bn, k->stages,
-                   k->bscale == ALTO_GEMM_B_128X128 ? "true" : "false",
+                   "  alto_gemm::gemm_fp8<%d, %d, %d, %s, %s, %d, %d>(a);\n}\n",
+                   ALTO_GEMM_THREADS, out->name, k->bn, k->stages, (int)k->bscale,
                    k->out_f32 ? "true" : "false", k->accumulate ? "true" : "false", k->group_m,
                    k->cluster);
   out->source = s;
@@ -175,29 +187,33 @@ alto_status alto_gen_gemm(const alto_gemmkern *k, alto_gen_kernel *out) {
 }
 
 int alto_gemm_variants(alto_target target, const char *arch, alto_gemmkern *out, int cap) {
+  static const alto_gemm_bscale kinds[] = {ALTO_GEMM_B_1X128, ALTO_GEMM_B_128X128, ALTO_GEMM_OUTER};
   int n = 0;
-  for (int bs = 0; bs < 2; bs++) {
+  for (int b = 0; b < 3; b++) {
+    const alto_gemm_bscale bs = kinds[b];
+    const bool outer = bs == ALTO_GEMM_OUTER;
     const int *w;
-    int nw = alto_gemm_widths_((alto_gemm_bscale)bs, &w);
+    int nw = alto_gemm_widths_(bs, &w);
     for (int i = 0; i < nw; i++)
       for (int f32 = 0; f32 < 2; f32++)
         for (int acc = 0; acc < 2; acc++)
-        for (int cl = 1; cl <= 2; cl++, n++) {
-          if (n >= cap)
-            continue;
-          alto_gemmkern k;
-          memset(&k, 0, sizeof k);
-          k.bscale = (alto_gemm_bscale)bs;
-          k.out_f32 = f32;
-          k.accumulate = acc;
-          k.bn = w[i];
-          k.stages = alto_gemm_max_stages(k.bscale, k.bn);
-          k.group_m = ALTO_GEMM_GROUP_M;
-          k.cluster = cl;
-          k.target = target;
-          snprintf(k.arch, sizeof k.arch, "%s", arch);
-          out[n] = k;
-        }
+          for (int v = 0; v < 2; v++, n++) { /* cluster 1 / 2, or (OUTER) A E4M3 / E5M2 */
+            if (n >= cap)
+              continue;
+            alto_gemmkern k;
+            memset(&k, 0, sizeof k);
+            k.bscale = bs;
+            k.out_f32 = f32;
+            k.accumulate = acc;
+            k.bn = w[i];
+            k.stages = alto_gemm_max_stages(k.bscale, k.bn);
+            k.group_m = ALTO_GEMM_GROUP_M;
+            k.cluster = outer ? 1 : 1 + v;
+            k.a_e5m2 = outer && v;
+            k.target = target;
+            snprintf(k.arch, sizeof k.arch, "%s", arch);
+            out[n] = k;
+          }
   }
   return n;
 }

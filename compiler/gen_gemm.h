@@ -17,7 +17,8 @@
 
 #include "compiler/gen.h"
 
-/* How B (the [N, K] operand) is scaled; A is always one fp32 per row per 128 along K (1x128). */
+/* How B (the [N, K] operand) is scaled; A is one fp32 per row per 128 along K (1x128), except in
+ * ALTO_GEMM_OUTER. */
 typedef enum {
   ALTO_GEMM_B_1X128 = 0,   /* one fp32 per row of B per 128 along K (wgrad; MXFP4 via E4M3) */
   ALTO_GEMM_B_128X128 = 1, /* one fp32 per 128x128 block of B (fprop / dgrad weights) */
@@ -25,6 +26,10 @@ typedef enum {
                             * kernel of its own; alto_gemm_fp8 runs it as the 128x128 kernel or,
                             * where the conversion could not share every block's scale, the 1x128
                             * one */
+  ALTO_GEMM_OUTER = 3,     /* rowwise / tensorwise FP8 (torchao): one fp32 scale per row of A and
+                            * per row of B (the same for all K), each a divisor (the value of a
+                            * code is code / scale); the K blocks' sums are added unscaled and the
+                            * epilogue multiplies by the two reciprocals */
 } alto_gemm_bscale;
 
 #define ALTO_GEMM_BM 128       /* rows per tile: two consumer warpgroups of 64 */
@@ -63,6 +68,7 @@ typedef struct {
   bool accumulate; /* C += A B^T (C read in its dtype, the sum rounded once); else C = A B^T */
   int bn, stages, group_m;
   int cluster;        /* 1 or 2 (alto_gemm_config) */
+  bool a_e5m2, b_e5m2; /* the operands' codes E5M2 (else E4M3): wgmma takes either on each side */
   alto_target target; /* ALTO_TARGET_CUDA */
   char arch[16];      /* "sm_90a" */
 } alto_gemmkern;
@@ -71,20 +77,23 @@ typedef struct {
 int alto_gemm_max_stages(alto_gemm_bscale bscale, int bn);
 
 /* Dynamic shared memory of a kernel: 1 KiB alignment slack, the epilogue's staging buffers, stages x
- * (A tile + B tile + scales + two mbarriers). */
+ * (A tile + B tile + scales + two mbarriers), and with OUTER scales the tile's column reciprocals
+ * (bn fp32 per consumer warpgroup). */
 int alto_gemm_smem_bytes(const alto_gemmkern *k);
 
 /* The canonical key ("gemm.fp8.a1x128.b128x128.bf16.n128.s6.g8.c2.cuda.sm_90a"; ".acc" when
- * accumulating). */
+ * accumulating; OUTER scales "arow.brow"; ".e5m2" after an E5M2 operand's scale kind). */
 void alto_gemmkern_key(const alto_gemmkern *k, char *out, size_t n);
 
 /* Generates the stub; ALTO_ERR_INVALID_ARG for a descriptor the template does not support
  * (target not CUDA or arch not sm_90a, tile width, stages, shared memory). */
 alto_status alto_gen_gemm(const alto_gemmkern *k, alto_gen_kernel *out);
 
-/* The variants alto-compile and the compile test build: both scale kinds x output dtypes x
- * accumulate x the tile widths the configuration can choose x clusters 1 and 2 (stages as the
- * configuration picks them, group 8). Returns the count (at most cap written). */
+/* The variants alto-compile and the compile test build: both block scale kinds x output dtypes x
+ * accumulate x the tile widths the configuration can choose x clusters 1 and 2, and the OUTER
+ * kind x output dtypes x accumulate x widths x A E4M3 or E5M2 (cluster 1: what the configuration
+ * picks); stages as the configuration picks them, group 8, E4M3 elsewhere. Returns the count (at
+ * most cap written). */
 int alto_gemm_variants(alto_target target, const char *arch, alto_gemmkern *out, int cap);
 
 /* The MXFP4 -> E4M3 operand conversion (templates/gemm/mx_to_fp8.cuh; runtime/gemm_gpu.h): one

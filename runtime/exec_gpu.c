@@ -29,10 +29,12 @@ typedef enum {
   GEMM_FP8_BLOCK, /* cuBLASLt block-scaled FP8 */
   GEMM_ALTO_FP8,  /* alto's own block-scaled FP8 GEMM (runtime/gemm_gpu.h), chosen by measurement */
   GEMM_ALTO_MX,   /* MXFP4 on the FP8 tensor cores: the exact E4M3 conversion + alto's GEMM */
+  GEMM_ALTO_ROW,  /* rowwise / tensorwise FP8: alto's GEMM with the scales in its epilogue */
   GEMM_PATH_COUNT
 } gemm_path_;
 static const char *const gemm_path_names_[GEMM_PATH_COUNT] = {
-    "cublaslt-bf16", "dequant-bf16", "dequant-f32", "cublaslt-fp8-block", "alto-fp8", "alto-mxfp4"};
+    "cublaslt-bf16", "dequant-bf16",  "dequant-f32", "cublaslt-fp8-block",
+    "alto-fp8",      "alto-mxfp4",    "alto-fp8-rowwise"};
 
 /* The choice between cuBLASLt and alto's FP8 GEMM for one GEMM configuration, made once per process
  * by running both on the step's real operands: alto's is allowed only when its output is cuBLASLt's
@@ -222,6 +224,41 @@ static bool gemm_fp8_fast_(const alto_exec_gpu *e, const alto_node *n, fp8_opera
          !(fa->mode == ALTO_CUBLASLT_SCALE_128X128 && fb->mode == ALTO_CUBLASLT_SCALE_128X128);
 }
 
+/* How a rowwise / tensorwise FP8 GEMM operand stored [r, c] (trans: [K, R], else [R, K]) reads as
+ * the [R, K] operand of alto's GEMM with OUTER scales (runtime/gemm_gpu.h): one divisor per logical
+ * row (rowwise along K: axis -1 of [R, K], axis -2 of [K, R]: the scale grid [R, 1] or [1, R] is a
+ * vector either way) or one for the tensor (s_r 0); codes stored [K, R] are transposed first. Not
+ * where the rows' scales run along K (rowwise along the other axis). */
+typedef struct {
+  bool ok, transpose, e5m2;
+  int64_t s_r;
+} outer_operand_;
+
+static outer_operand_ outer_operand_of_(const alto_qdesc *q, bool trans) {
+  outer_operand_ o = {false, trans, q->elem == ALTO_ELEM_E5M2, 1};
+  if (q->elem != ALTO_ELEM_E4M3 && q->elem != ALTO_ELEM_E5M2)
+    return o;
+  if (q->scheme == ALTO_SCHEME_FP8_TENSORWISE)
+    o.ok = true, o.s_r = 0;
+  else if (q->scheme == ALTO_SCHEME_FP8_ROWWISE && !q->two_d && q->axis == (trans ? -2 : -1))
+    o.ok = true;
+  return o;
+}
+
+/* Rowwise / tensorwise FP8 GEMMs on sm_90a through alto's kernel (a fixed rule: no per-process
+ * choice); opts.fp8_emulate keeps the dequantize + fp32 GEMM baseline. */
+static bool gemm_outer_fast_(const alto_exec_gpu *e, const alto_node *n, outer_operand_ *fa,
+                             outer_operand_ *fb) {
+  const int64_t k = n->shape[2];
+  if (e->o.fp8_emulate || e->b->target != ALTO_TARGET_CUDA || strcmp(e->b->arch, "sm_90a") != 0 ||
+      n->op != ALTO_OP_GEMM || k % 16)
+    return false;
+  const alto_dtype odt = e->p->bufs[n->out[0]].dtype;
+  *fa = outer_operand_of_(&n->q, n->trans_a);
+  *fb = outer_operand_of_(&n->q_b, n->trans_b);
+  return fa->ok && fb->ok && (odt == ALTO_DT_BF16 || odt == ALTO_DT_F32);
+}
+
 /* How an MXFP4 GEMM operand stored [r, c] (trans: [K, R], else [R, K]) reads as the conversion's
  * source (runtime/gemm_gpu.h alto_mx_src): E2M1 blocks of 32 along K, 1-D or 32x32; codes and
  * scales filled in by the caller. false where the blocks do not run along K. */
@@ -291,6 +328,10 @@ static size_t node_scratch_(const alto_exec_gpu *e, const alto_node *n) {
       return 0;
     int64_t m = n->shape[0], nn = n->shape[1], k = n->shape[2];
     fp8_operand_ fa, fb;
+    outer_operand_ oa, ob;
+    if (gemm_outer_fast_(e, n, &oa, &ob)) /* the transposed codes */
+      return (oa.transpose ? align_((size_t)(m * k)) : 0) +
+             (ob.transpose ? align_((size_t)(nn * k)) : 0);
     if (gemm_fp8_fast_(e, n, &fa, &fb)) /* transposed codes + transposed or MN-major scales */
       return align_((size_t)(m * k)) + align_((size_t)(nn * k)) +
              2 * align_((size_t)((m / 128 + 1) * (k / 128 + 1) * 4)) +
@@ -1079,7 +1120,7 @@ int alto_exec_gpu_codes_transposed(const alto_exec_gpu *e) {
 static alto_gemm_fp8_operand alto_operand_of_(const alto_cublaslt_fp8_operand *op, int64_t R,
                                               int64_t k) {
   int64_t kb = (k + 127) / 128;
-  alto_gemm_fp8_operand o = {op->codes, op->scales, kb, 1, 0};
+  alto_gemm_fp8_operand o = {op->codes, op->scales, kb, 1, 0, false};
   if (op->mode == ALTO_CUBLASLT_SCALE_1X128 && op->scales_lt)
     o.s_r = 1, o.s_k = (R + 3) / 4 * 4;
   return o;
@@ -1327,11 +1368,34 @@ void alto_exec_gpu_gemm_choices(const alto_exec_gpu *e, char *buf, size_t n) {
   }
 }
 
+/* A rowwise / tensorwise FP8 GEMM: codes stored [K, R] transposed into scratch, then alto's GEMM
+ * with OUTER scales. */
+static alto_status gemm_outer_(alto_exec_gpu *e, const alto_node *n, const outer_operand_ *fa,
+                               const outer_operand_ *fb) {
+  const int64_t m = n->shape[0], nn = n->shape[1], k = n->shape[2];
+  const outer_operand_ *f[2] = {fa, fb};
+  const int64_t R[2] = {m, nn};
+  alto_gemm_fp8_operand op[2];
+  alto_dptr next = e->scratch;
+  for (int t = 0; t < 2; t++) {
+    op[t] = (alto_gemm_fp8_operand){ptr_(e, n->in[2 * t]), ptr_(e, n->in[2 * t + 1]), f[t]->s_r, 0,
+                                    0, f[t]->e5m2};
+    if (f[t]->transpose) { /* stored [K, R] -> [R, K] */
+      ALTO_TRY(gemm_prep_(e, PREP_TRANSPOSE, next, op[t].codes, k, R[t], 1));
+      op[t].codes = next;
+      next += align_((size_t)(R[t] * k));
+    }
+  }
+  return alto_gemm_fp8(e->b, ptr_(e, n->out[0]), buf_(e, n->out[0])->dtype, nn, n->accumulate,
+                       &op[0], &op[1], ALTO_GEMM_OUTER, m, nn, k, NULL);
+}
+
 static alto_status run_gemm_(alto_exec_gpu *e, int idx, const alto_node *n) {
   int64_t m = n->shape[0], nn = n->shape[1], k = n->shape[2];
   alto_dtype odt = buf_(e, n->out[0])->dtype;
   gemm_path_ path = GEMM_FP8_BLOCK;
   fp8_operand_ fa, fb;
+  outer_operand_ oa, ob;
   alto_mx_src xa, xb;
   alto_status s = ALTO_OK;
   if (n->q.scheme == ALTO_SCHEME_BF16) {
@@ -1341,6 +1405,9 @@ static alto_status run_gemm_(alto_exec_gpu *e, int idx, const alto_node *n) {
                                   k, n->trans_a, n->trans_b, n->accumulate, odt);
   } else if (gemm_fp8_fast_(e, n, &fa, &fb)) {
     s = gemm_fp8_(e, n, &fa, &fb, &path); /* recording: the transposes and alto's kernel */
+  } else if (gemm_outer_fast_(e, n, &oa, &ob)) {
+    path = GEMM_ALTO_ROW;
+    s = gemm_outer_(e, n, &oa, &ob);
   } else if (gemm_mx_fast_(e, n, &xa, &xb)) {
     /* MXFP4: both operands converted to E4M3 exactly (A per row, B's 128x128 tiles sharing their
      * scale where exact), alto's FP8 GEMM (the 128x128 promotion, or 1x128 where B's tiles could
@@ -1355,7 +1422,8 @@ static alto_status run_gemm_(alto_exec_gpu *e, int idx, const alto_node *n) {
       s = alto_gemm_mx_to_fp8(e->b, &xa, false, x.ea, x.sa, 1, m4, 0, 0, m, k);
     if (s == ALTO_OK)
       s = alto_gemm_mx_to_fp8(e->b, &xb, true, x.eb, x.sb, 1, n4, 0, x.split, nn, k);
-    alto_gemm_fp8_operand oa = {x.ea, x.sa, 1, m4, 0}, ob = {x.eb, x.sb, 1, n4, x.split};
+    alto_gemm_fp8_operand oa = {x.ea, x.sa, 1, m4, 0, false},
+                          ob = {x.eb, x.sb, 1, n4, x.split, false};
     if (s == ALTO_OK)
       s = alto_gemm_fp8(e->b, ptr_(e, n->out[0]), odt, nn, n->accumulate, &oa, &ob,
                         ALTO_GEMM_B_MX, m, nn, k, NULL);

@@ -12,7 +12,9 @@
  * another summation order. fp8_block: cuBLASLt's block-scaled FP8 (1x128 by 128x128 for fprop
  * and dgrad, 1x128 by 1x128 for wgrad; codes transposed to K-major where the plan stores them
  * M-major), or, with opts.fp8_emulate, dequantization to fp32 and an fp32 GEMM (the correctness
- * baseline).
+ * baseline). fp8_rowwise and fp8_tensorwise on sm_90a: alto's FP8 GEMM with one divisor per row of
+ * each operand applied in its epilogue (runtime/gemm_gpu.h ALTO_GEMM_OUTER; codes stored M-major
+ * transposed first), else (or with opts.fp8_emulate) the fp32 emulation.
  *
  * Quantizers, RHT, embedding, RMSNorm, RoPE, SwiGLU, adds, casts and AdamW produce the CPU
  * executor's bits given the same inputs (each kernel's test states it; opts.check_quant checks
@@ -40,9 +42,12 @@ typedef struct {
    * reference (alto_cpu_quantize) and compare codes and scales byte for byte; a mismatch is
    * ALTO_ERR_NUMERIC naming the node. Synchronizes per node: for tests and `alto-train --check`. */
   bool check_quant;
-  /* fp8_block GEMMs by dequantize + fp32 GEMM instead of cuBLASLt block-scaled FP8. */
+  /* FP8 GEMMs by dequantize + fp32 GEMM instead of cuBLASLt block-scaled FP8 (fp8_block) or alto's
+   * GEMM with the scales in its epilogue (fp8_rowwise, fp8_tensorwise). */
   bool fp8_emulate;
-  bool no_alto_gemm; /* never alto's own FP8 GEMM (else chosen per configuration by measurement) */
+  /* fp8_block: never alto's own FP8 GEMM (else chosen per configuration by measurement against
+   * cuBLASLt) */
+  bool no_alto_gemm;
   /* MXFP4 GEMMs by dequantize + bf16 GEMM (the correctness baseline) instead of the FP8 tensor
    * cores (the exact E4M3 conversion and alto's FP8 GEMM, the default on sm_90a) */
   bool mx_dequant;

@@ -83,8 +83,11 @@ alto_status alto_gemm_fp8(alto_backend *b, alto_dptr c, alto_dtype out_dtype, in
                       (long long)n);
   if ((a->scales | bop->scales) % 4)
     return alto_error(ALTO_ERR_INVALID_ARG, "fp8 gemm: scales not 4-byte aligned");
-  if (bscale != ALTO_GEMM_B_1X128 && bscale != ALTO_GEMM_B_128X128 && bscale != ALTO_GEMM_B_MX)
+  if (bscale != ALTO_GEMM_B_1X128 && bscale != ALTO_GEMM_B_128X128 && bscale != ALTO_GEMM_B_MX &&
+      bscale != ALTO_GEMM_OUTER)
     return alto_error(ALTO_ERR_INVALID_ARG, "fp8 gemm: B scale kind %d", (int)bscale);
+  if (bscale == ALTO_GEMM_B_MX && (a->e5m2 || bop->e5m2))
+    return alto_error(ALTO_ERR_INVALID_ARG, "fp8 gemm: MX-scaled operands are E4M3 (converted)");
   if (bscale != ALTO_GEMM_B_MX)
     return gemm_fp8_launch_(b, c, out_dtype, ldc, accumulate, a, bop, bscale, m, n, k, cfg, 0,
                             false);
@@ -114,6 +117,7 @@ static alto_status gemm_fp8_launch_(alto_backend *b, alto_dptr c, alto_dtype out
   alto_gemm_config conf = cfg ? *cfg : alto_gemm_config_for(m, n, k, bscale, alto_gemm_sm_count_());
   alto_gemmkern kern =
       alto_gemm_kernel_for(bscale, out_dtype == ALTO_DT_F32, accumulate, &conf, b->arch);
+  kern.a_e5m2 = a->e5m2, kern.b_e5m2 = bop->e5m2;
   char key[256];
   alto_gemmkern_key(&kern, key, sizeof key);
   alto_jit_fn fn;
@@ -155,7 +159,8 @@ static alto_status gemm_fp8_launch_(alto_backend *b, alto_dptr c, alto_dtype out
   args.tiles_n = (n + conf.bn - 1) / conf.bn;
   args.kblocks = (k + ALTO_GEMM_BK - 1) / ALTO_GEMM_BK;
   /* contiguous, 16-byte aligned scale columns load by one bulk copy per stage */
-  args.sa_bulk = a->s_r == 1 && m % 4 == 0 && a->s_k % 4 == 0 && a->scales % 16 == 0;
+  args.sa_bulk = bscale != ALTO_GEMM_OUTER && a->s_r == 1 && m % 4 == 0 && a->s_k % 4 == 0 &&
+                 a->scales % 16 == 0;
   args.sb_bulk = bscale == ALTO_GEMM_B_1X128 && bop->s_r == 1 && n % 4 == 0 && bop->s_k % 4 == 0 &&
                  bop->scales % 16 == 0;
   int64_t units = (args.tiles_m + kern.cluster - 1) / kern.cluster * args.tiles_n;

@@ -15,9 +15,12 @@
  *   scale of A row i, K block kb        sa[i * s_r + kb * s_k]
  *   scale of B row j (1x128)            sb[j * s_r + kb * s_k]
  *   scale of B block j/128 (128x128)    sb[(j / 128) * s_r + kb * s_k]
+ *   OUTER: divisor of A row i, B row j  sa[i * s_r], sb[j * s_r] (s_k unused; s_r 0: tensorwise)
  * MN-major 1x128 grids (s_r = 1; s_k, the row count and the base 16-byte multiples: cuBLASLt's
  * layout, what the training step prepares) are the fast case: each pipeline stage loads a tile's
  * scale column with one bulk copy instead of one 4-byte copy per row.
+ * ALTO_GEMM_OUTER (rowwise / tensorwise FP8, torchao): the value of a code is code / scale, so
+ *   C = (sum over K blocks of the fp32 block sums) * (1 / sa[i]) * (1 / sb[j]) in the epilogue.
  * Accumulation: fp32 wgmma per 128-deep K block, then promoted into fp32 with scale_a * scale_b
  * (so the result is the fp32-accumulated product of the dequantized operands, not bit-exact with
  * any particular summation order; NUMERICS.md 8 tolerances).
@@ -38,6 +41,7 @@ typedef struct {
   alto_dptr scales; /* fp32 scale grid, addressed as above */
   int64_t s_r, s_k; /* element strides of the scale grid */
   alto_dptr split;  /* ALTO_GEMM_B_MX only: the u32 counter alto_gemm_mx_to_fp8 (share) wrote */
+  bool e5m2;        /* E5M2 codes (else E4M3; not with ALTO_GEMM_B_MX) */
 } alto_gemm_fp8_operand;
 
 /* C (+)= A B^T as above. out_dtype ALTO_DT_BF16 or ALTO_DT_F32. cfg NULL: alto_gemm_config_for the

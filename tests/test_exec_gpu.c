@@ -1,8 +1,9 @@
 /* The GPU plan executor against the CPU executor, on the real GPU (skips without one).
  *
- * For the bf16, ALTO-default mxfp4 and fp8_block recipes (mxfp4 both on the FP8 tensor cores and
- * through dequantization + bf16 GEMMs; fp8 both through cuBLASLt block-scaled FP8 and through the
- * fp32 emulation) on the debug model:
+ * For the bf16, ALTO-default mxfp4, fp8_block, fp8_rowwise and fp8_tensorwise recipes (mxfp4 both on
+ * the FP8 tensor cores and through dequantization + bf16 GEMMs; fp8_block both through cuBLASLt
+ * block-scaled FP8 and through the fp32 emulation; rowwise and tensorwise through alto's FP8 GEMM
+ * with the scales in its epilogue, E5M2 gradients included) on the debug model:
  *   - both backends start from the same weights (bit for bit);
  *   - one training step: every QUANTIZE of the GPU step equals the CPU reference on the GPU's
  *     own input (check_quant), the losses agree, every gradient agrees (relative L2 error and
@@ -131,6 +132,10 @@ static void one_step_(const case_ *c) {
          "(%.2f s), GEMMs: %s\n",
          c->recipe ? c->recipe : "bf16", c->fp8_emulate ? "emulated" : "", lc, lg, lg - lc, quants,
          nk, secs, gemms);
+  if (c->recipe && (strstr(c->recipe, "rowwise") || strstr(c->recipe, "tensorwise")) &&
+      !c->fp8_emulate)
+    CHECKF(strstr(gemms, "alto-fp8-rowwise") && !strstr(gemms, "dequant"),
+           "%s: the linears' GEMMs ran as %s", c->recipe, gemms);
 
   /* gradients */
   double worst_rel = 0, worst_cos = 1;
@@ -442,6 +447,8 @@ int main(int argc, char **argv) {
       {"llama3_mxfp4.yaml", true, 0.25, 0.98},
       {"fp8_block.yaml", true, 0.25, 0.98},
       {"fp8_block.yaml", false, 0.25, 0.98},
+      {"fp8_rowwise.yaml", false, 0.25, 0.98},
+      {"fp8_tensorwise.yaml", false, 0.25, 0.98},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
     one_step_(&cases[i]);

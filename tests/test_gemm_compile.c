@@ -67,7 +67,7 @@ static void check_stub(const alto_gemmkern *k, const alto_gen_kernel *g, const c
 }
 
 static void test_stub_shape(void) {
-  alto_gemmkern k = {ALTO_GEMM_B_128X128, false, false, 128, 4, 8, 1, ALTO_TARGET_CUDA, "sm_90a"};
+  alto_gemmkern k = {ALTO_GEMM_B_128X128, false, false, 128, 4, 8, 1, false, false, ALTO_TARGET_CUDA, "sm_90a"};
   alto_gen_kernel g;
   alto_status st = alto_gen_gemm(&k, &g);
   CHECKF(st == ALTO_OK, "%s", alto_last_error());

@@ -1,7 +1,7 @@
 /* The tile configuration of alto's Hopper FP8 GEMM (compiler/gen_gemm.h) as a pure function, and
  * the descriptor checks of its generator (no GPU, no compiler needed):
  *   - alto_gemm_config_for over many shapes (the benchmark shapes, tiny ones, M and N tails, odd N)
- *     on 132, 114 and 1 SMs, both B scale kinds: the tile width is one the template supports (a
+ *     on 132, 114 and 1 SMs, every kernel scale kind (B 1x128, 128x128, OUTER): the tile width is one the template supports (a
  *     multiple of 16 in [64, 192] or 256 (two 128-wide sub-tiles); with 128x128 B scales not 176,
  *     the one width whose tiles can span three scale blocks) and the one the header's rule picks
  *     (the best product of the share of the
@@ -53,8 +53,11 @@ static const int64_t shapes[][3] = {
 };
 
 static const char *bscale_name(alto_gemm_bscale b) {
-  return b == ALTO_GEMM_B_128X128 ? "128x128" : "1x128";
+  return b == ALTO_GEMM_B_128X128 ? "128x128" : b == ALTO_GEMM_OUTER ? "outer" : "1x128";
 }
+
+/* The kernel scale kinds (MX runs as two of them). */
+static const alto_gemm_bscale kinds[3] = {ALTO_GEMM_B_1X128, ALTO_GEMM_B_128X128, ALTO_GEMM_OUTER};
 
 static int64_t cdiv(int64_t a, int64_t b) {
   return (a + b - 1) / b;
@@ -175,7 +178,7 @@ static void test_config_mx(void) {
     }
   }
   /* a kernel descriptor of kind MX is refused (it is not a kernel) */
-  alto_gemmkern k = {ALTO_GEMM_B_MX, false, false, 128, 4, 8, 1, ALTO_TARGET_CUDA, "sm_90a"};
+  alto_gemmkern k = {ALTO_GEMM_B_MX, false, false, 128, 4, 8, 1, false, false, ALTO_TARGET_CUDA, "sm_90a"};
   alto_gen_kernel g;
   CHECK(alto_gen_gemm(&k, &g) == ALTO_ERR_INVALID_ARG);
 }
@@ -184,8 +187,8 @@ static void test_config_properties(void) {
   static const int sms[] = {132, 114, 1};
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
     for (size_t i = 0; i < sizeof sms / sizeof sms[0]; i++)
-      for (int b = 0; b < 2; b++)
-        check_one(shapes[s][0], shapes[s][1], shapes[s][2], (alto_gemm_bscale)b, sms[i]);
+      for (int b = 0; b < 3; b++)
+        check_one(shapes[s][0], shapes[s][1], shapes[s][2], kinds[b], sms[i]);
   /* one SM: one persistent CTA walks every tile */
   alto_gemm_config c = alto_gemm_config_for(8192, 8192, 8192, ALTO_GEMM_B_1X128, 1);
   CHECK(c.ctas == 1);
@@ -194,11 +197,11 @@ static void test_config_properties(void) {
   CHECK(c.ctas == 1);
   /* what the benchmark shapes get on an H100 SXM (132 SMs), for the record */
   for (int s = 0; s < 7; s++)
-    for (int b = 0; b < 2; b++) {
-      c = alto_gemm_config_for(shapes[s][0], shapes[s][1], shapes[s][2], (alto_gemm_bscale)b, 132);
+    for (int b = 0; b < 3; b++) {
+      c = alto_gemm_config_for(shapes[s][0], shapes[s][1], shapes[s][2], kinds[b], 132);
       fprintf(stderr, "  %lldx%lldx%lld B %-7s: bn %3d stages %d group %d ctas %d\n",
               (long long)shapes[s][0], (long long)shapes[s][1], (long long)shapes[s][2],
-              bscale_name((alto_gemm_bscale)b), c.bn, c.stages, c.group_m, c.ctas);
+              bscale_name(kinds[b]), c.bn, c.stages, c.group_m, c.ctas);
     }
 }
 
@@ -209,15 +212,19 @@ static void test_variants(void) {
   CHECKF(n_variants >= 12 && n_variants <= MAX_VARIANTS, "%d variants", n_variants);
   alto_gemmkern one[1];
   CHECK(alto_gemm_variants(ALTO_TARGET_CUDA, "sm_90a", one, 1) == n_variants);
-  int seen[2][2][2] = {{{0}}};
+  int seen[4][2][2] = {{{0}}}, outer_e5m2 = 0;
   for (int i = 0; i < n_variants && i < MAX_VARIANTS; i++) {
     const alto_gemmkern *v = &variants[i];
     CHECK(v->target == ALTO_TARGET_CUDA && strcmp(v->arch, "sm_90a") == 0);
-    CHECK(v->bscale == ALTO_GEMM_B_1X128 || v->bscale == ALTO_GEMM_B_128X128);
+    CHECK(v->bscale == ALTO_GEMM_B_1X128 || v->bscale == ALTO_GEMM_B_128X128 ||
+          v->bscale == ALTO_GEMM_OUTER);
+    CHECKF(!v->b_e5m2 && (!v->a_e5m2 || v->bscale == ALTO_GEMM_OUTER),
+           "variant %d: E5M2 outside OUTER's A", i);
+    outer_e5m2 += v->a_e5m2;
     CHECKF(v->group_m == 8, "variant %d: group %d", i, v->group_m);
     CHECKF(alto_gemm_smem_bytes(v) <= ALTO_GEMM_SMEM_MAX, "variant %d: %d bytes", i,
            alto_gemm_smem_bytes(v));
-    seen[v->bscale & 1][v->out_f32][v->accumulate]++;
+    seen[v->bscale & 3][v->out_f32][v->accumulate]++;
     char key[256], other[256];
     alto_gemmkern_key(v, key, sizeof key);
     for (int j = 0; j < i; j++) {
@@ -225,11 +232,17 @@ static void test_variants(void) {
       CHECKF(strcmp(key, other) != 0, "variants %d and %d share the key %s", j, i, key);
     }
   }
-  for (int b = 0; b < 2; b++)
+  for (int b = 0; b < 3; b++)
     for (int f = 0; f < 2; f++)
       for (int a = 0; a < 2; a++)
-        CHECKF(seen[b][f][a] > 0, "no variant with B %s f32=%d acc=%d",
-               bscale_name((alto_gemm_bscale)b), f, a);
+        CHECKF(seen[kinds[b]][f][a] > 0, "no variant with B %s f32=%d acc=%d",
+               bscale_name(kinds[b]), f, a);
+  /* OUTER: every width, A E4M3 and E5M2 (cluster 1) */
+  for (int f = 0; f < 2; f++)
+    for (int a = 0; a < 2; a++)
+      CHECKF(seen[ALTO_GEMM_OUTER][f][a] == 2 * N_WIDTHS, "%d OUTER variants with f32=%d acc=%d",
+             seen[ALTO_GEMM_OUTER][f][a], f, a);
+  CHECKF(outer_e5m2 == 4 * N_WIDTHS, "%d OUTER variants with E5M2 A", outer_e5m2);
   /* 128x128: exactly the widths whose tiles span at most two scale blocks, per dtype and mode,
    * each alone and in pairs */
   int n_block = 0;
@@ -253,7 +266,7 @@ static void replace(char *s, size_t cap, const char *from, const char *to) {
 }
 
 static void test_keys(void) {
-  alto_gemmkern k = {ALTO_GEMM_B_128X128, false, false, 128, 6, 8, 1, ALTO_TARGET_CUDA, "sm_90a"};
+  alto_gemmkern k = {ALTO_GEMM_B_128X128, false, false, 128, 6, 8, 1, false, false, ALTO_TARGET_CUDA, "sm_90a"};
   char key[256], base[256], want[256];
   alto_gemmkern_key(&k, base, sizeof base);
   CHECKF(strcmp(base, "gemm.fp8.a1x128.b128x128.bf16.n128.s6.g8.c1.cuda.sm_90a") == 0, "%s", base);
@@ -274,8 +287,23 @@ static void test_keys(void) {
   k.out_f32 = true;
   alto_gemmkern_key(&k, key, sizeof key);
   CHECKF((strstr(key, ".f32.") || strstr(key, ".fp32.")) && !strstr(key, "bf16"), "%s", key);
+  /* OUTER, and E5M2 operands after their scale kind */
+  k.out_f32 = false, k.bscale = ALTO_GEMM_OUTER;
+  alto_gemmkern_key(&k, key, sizeof key);
+  snprintf(want, sizeof want, "%s", base);
+  replace(want, sizeof want, ".a1x128.b128x128.", ".arow.brow.");
+  CHECKF(strcmp(key, want) == 0, "%s (want %s)", key, want);
+  k.a_e5m2 = true;
+  alto_gemmkern_key(&k, key, sizeof key);
+  replace(want, sizeof want, ".arow.brow.", ".arow.e5m2.brow.");
+  CHECKF(strcmp(key, want) == 0, "%s (want %s)", key, want);
+  k.bscale = ALTO_GEMM_B_128X128, k.a_e5m2 = false, k.b_e5m2 = true;
+  alto_gemmkern_key(&k, key, sizeof key);
+  snprintf(want, sizeof want, "%s", base);
+  replace(want, sizeof want, ".b128x128.", ".b128x128.e5m2.");
+  CHECKF(strcmp(key, want) == 0, "%s (want %s)", key, want);
   /* tile width, depth and group are in the key */
-  k = (alto_gemmkern){ALTO_GEMM_B_1X128, false, true, 80, 3, 4, 2, ALTO_TARGET_CUDA, "sm_90a"};
+  k = (alto_gemmkern){ALTO_GEMM_B_1X128, false, true, 80, 3, 4, 2, false, false, ALTO_TARGET_CUDA, "sm_90a"};
   alto_gemmkern_key(&k, key, sizeof key);
   CHECKF(strncmp(key, "gemm.fp8.a1x128.b1x128.", 23) == 0, "%s", key);
   CHECKF(strstr(key, ".n80.") && strstr(key, ".s3.") && strstr(key, ".g4.") && strstr(key, ".c2") &&

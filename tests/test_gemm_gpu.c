@@ -2,7 +2,8 @@
  * computed directly from the codes and scales, C = sum_k (a_ik sa) (b_jk sb):
  *   - shapes with tails in M, N and K (K = 336 = 2 x 128 + 80; 1 x 1 x 16; M = 4096 + 96 with
  *     K = 7168, checked on ~2000 sampled elements, every other shape in full);
- *   - both B scale kinds (1x128, 128x128), bf16 and fp32 output, C = and C += (C pre-filled with
+ *   - every scale kind (B 1x128, 128x128, MX, and OUTER: one divisor per row of A and of B,
+ *     rowwise FP8), bf16 and fp32 output, C = and C += (C pre-filled with
  *     random values of the product's size, read in its dtype, the sum rounded once);
  *   - three scale-grid layouts through the element strides (s_r, s_k): alto's row-major, the
  *     transposed "MN-major" one, and cuBLASLt's padded layouts; unused grid entries hold NaN, so
@@ -16,7 +17,8 @@
  *     (codes, power-of-two scales, the inexact counter at the 14/15-binade boundary, 1x32 blocks
  *     of zeros, E8M0 bytes 0 and 254, NaN scales),
  *     and an MXFP4 GEMM end to end (both operands converted, B 1x128) against the fp64 product of
- *     the MXFP4-dequantized operands.
+ *     the MXFP4-dequantized operands;
+ *   - A as E5M2 codes (gradients) with every block and OUTER scale kind.
  * Tolerances (NUMERICS.md 8): relative Frobenius error < 8e-3 for bf16 output (the output's bf16
  * rounding only) and GEMM_F32_TOL for fp32 output (see below), relative to the norm of the terms
  * (the product and, with C +=, the old C: a sum that cancels is only as exact as its terms; a
@@ -51,7 +53,7 @@
 
 static alto_backend *B;
 static alto_test_rng rng;
-static double e4m3_value[256];
+static double e4m3_value[256], e5m2_value[256];
 
 static int64_t cdiv(int64_t a, int64_t b) {
   return (a + b - 1) / b;
@@ -71,7 +73,10 @@ static alto_mx_src mx_rows_src(alto_dptr codes, alto_dptr scales, int64_t K) {
 }
 
 static const char *bscale_name(alto_gemm_bscale b) {
-  return b == ALTO_GEMM_B_128X128 ? "128x128" : b == ALTO_GEMM_B_MX ? "mx" : "1x128";
+  return b == ALTO_GEMM_B_128X128 ? "128x128"
+         : b == ALTO_GEMM_B_MX    ? "mx"
+         : b == ALTO_GEMM_OUTER   ? "outer"
+                                  : "1x128";
 }
 
 /* ---- data ---------------------------------------------------------------------------------- */
@@ -92,6 +97,20 @@ static uint8_t rand_e4m3(void) {
   return (uint8_t)(sign | (e << 3) | m);
 }
 
+/* A random E5M2 code, never Inf or NaN (exponent field 31): magnitudes mostly 2^-8..2^8, 1%
+ * subnormals and zeros, 0.5% outliers in the top two binades (16384..57344). */
+static uint8_t rand_e5m2(void) {
+  uint32_t r = alto_test_u32(&rng);
+  uint32_t sign = r & 0x80u, m = (r >> 8) & 3u, sel = (r >> 12) % 1000u, e;
+  if (sel < 5)
+    e = 29 + ((r >> 24) & 1u);
+  else if (sel < 15)
+    e = 0;
+  else
+    e = 7 + (r >> 24) % 17u;
+  return (uint8_t)(sign | (e << 2) | m);
+}
+
 /* A positive fp32 scale 2^(-8..8) * (1 + u): blocks of very different sizes in one product. */
 static float rand_scale(void) {
   int e = (int)(alto_test_u32(&rng) % 17u) - 8;
@@ -102,7 +121,8 @@ static float rand_scale(void) {
  * and the fp64 per-K-block dot products of their codes (shared by both B scale kinds). */
 typedef struct {
   int64_t m, n, k, kb;
-  uint8_t *a, *b; /* [M, K], [N, K] E4M3 codes */
+  bool a_e5m2;    /* A's codes E5M2 (else E4M3) */
+  uint8_t *a, *b; /* [M, K], [N, K] E4M3 codes (A: E5M2 with a_e5m2) */
   float *sa;      /* [M, kb] */
   float *sb1;     /* [N, kb] (B 1x128) */
   float *sb2;     /* [ceil(N / 128), kb] (B 128x128) */
@@ -112,12 +132,14 @@ typedef struct {
   double *dot; /* [n_check, kb] sum over the K block of code values a_ik b_jk */
 } gemm_data;
 
-static void data_make(gemm_data *d, int64_t m, int64_t n, int64_t k) {
+static void data_make_elem(gemm_data *d, int64_t m, int64_t n, int64_t k, bool a_e5m2) {
   memset(d, 0, sizeof *d);
   d->m = m, d->n = n, d->k = k, d->kb = cdiv(k, 128);
+  d->a_e5m2 = a_e5m2;
+  const double *a_value = a_e5m2 ? e5m2_value : e4m3_value;
   d->a = malloc((size_t)(m * k)), d->b = malloc((size_t)(n * k));
   for (int64_t i = 0; i < m * k; i++)
-    d->a[i] = rand_e4m3();
+    d->a[i] = a_e5m2 ? rand_e5m2() : rand_e4m3();
   for (int64_t i = 0; i < n * k; i++)
     d->b[i] = rand_e4m3();
   d->sa = malloc((size_t)(m * d->kb) * 4);
@@ -151,10 +173,14 @@ static void data_make(gemm_data *d, int64_t m, int64_t n, int64_t k) {
     for (int64_t q = 0; q < d->kb; q++) {
       double s = 0; /* exact: products of E4M3 values summed in fp64 */
       for (int64_t kk = q * 128; kk < k && kk < q * 128 + 128; kk++)
-        s += e4m3_value[ar[kk]] * e4m3_value[br[kk]];
+        s += a_value[ar[kk]] * e4m3_value[br[kk]];
       d->dot[t * d->kb + q] = s;
     }
   }
+}
+
+static void data_make(gemm_data *d, int64_t m, int64_t n, int64_t k) {
+  data_make_elem(d, m, n, k, false);
 }
 
 static void data_free(gemm_data *d) {
@@ -167,6 +193,11 @@ static void data_free(gemm_data *d) {
 static double data_product(const gemm_data *d, alto_gemm_bscale bs, int64_t t) {
   int64_t i = d->ci[t], j = d->cj[t];
   double s = 0;
+  if (bs == ALTO_GEMM_OUTER) { /* the first K block's scales of the row and the column, divisors */
+    for (int64_t q = 0; q < d->kb; q++)
+      s += d->dot[t * d->kb + q];
+    return s / ((double)d->sa[i * d->kb] * (double)d->sb1[j * d->kb]);
+  }
   for (int64_t q = 0; q < d->kb; q++) {
     double sb = bs == ALTO_GEMM_B_1X128 ? d->sb1[j * d->kb + q] : d->sb2[(j / 128) * d->kb + q];
     s += (double)d->sa[i * d->kb + q] * sb * d->dot[t * d->kb + q];
@@ -290,8 +321,8 @@ static double run_case(const gemm_data *d, const gemm_case *c) {
   const size_t es = dsize(c->out);
   char what[200];
   const bool mx = c->bs == ALTO_GEMM_B_MX;
-  snprintf(what, sizeof what, "%lldx%lldx%lld B %s%s %s %s %s ldc %lld%s", (long long)m,
-           (long long)n, (long long)k, bscale_name(c->bs),
+  snprintf(what, sizeof what, "%lldx%lldx%lld%s B %s%s %s %s %s ldc %lld%s", (long long)m,
+           (long long)n, (long long)k, d->a_e5m2 ? " A e5m2" : "", bscale_name(c->bs),
            mx ? (c->mx_split ? " (split)" : " (shared)") : "",
            c->out == ALTO_DT_BF16 ? "bf16" : "f32", c->acc ? "C+=" : "C=",
            layout_names[c->layout], (long long)ldc, c->cfg ? " (explicit config)" : "");
@@ -305,7 +336,8 @@ static double run_case(const gemm_data *d, const gemm_case *c) {
       bgrid[j * kb + q] = d->sb2[(j / 128) * kb + q];
   const alto_gemm_bscale ref_bs =
       !mx ? c->bs : c->mx_split ? ALTO_GEMM_B_1X128 : ALTO_GEMM_B_128X128;
-  alto_gemm_fp8_operand oa = {gpu_ptr(d->ga), 0, 0, 0, 0}, ob = {gpu_ptr(d->gb), 0, 0, 0, 0};
+  alto_gemm_fp8_operand oa = {gpu_ptr(d->ga), 0, 0, 0, 0, d->a_e5m2},
+                        ob = {gpu_ptr(d->gb), 0, 0, 0, 0, false};
   layout_strides(c->layout, m, kb, true, &oa.s_r, &oa.s_k);
   layout_strides(c->layout, brows, kb, b1, &ob.s_r, &ob.s_k);
   gpu_buf gsa = layout_upload(d->sa, m, kb, oa.s_r, oa.s_k);
@@ -417,9 +449,11 @@ static double run_case(const gemm_data *d, const gemm_case *c) {
   return err;
 }
 
-/* Every scale kind x dtype x C =/+= x layout at one pitch (MX: shared and split alternating). */
+/* Every scale kind x dtype x C =/+= x layout at one pitch (MX: shared and split alternating; not
+ * with E5M2 A, which MX never has: its operands are converted to E4M3). */
 static void run_all(const gemm_data *d, int64_t ldc) {
-  for (int b = 0; b <= ALTO_GEMM_B_MX; b++)
+  for (int b = 0; b <= ALTO_GEMM_OUTER; b++)
+    if (!(b == ALTO_GEMM_B_MX && d->a_e5m2))
     for (int o = 0; o < 2; o++)
       for (int acc = 0; acc < 2; acc++)
         for (int l = 0; l < LAYOUT_COUNT; l++) {
@@ -462,8 +496,8 @@ static void test_explicit_configs(void) {
   gemm_data d;
   data_make(&d, 260, 1000, 512);
   for (int i = 0; i < nv && i < 256; i++) {
-    if (!v[i].out_f32)
-      continue; /* fp32 C = and C += per width: the width is what varies here */
+    if (!v[i].out_f32 || v[i].a_e5m2)
+      continue; /* fp32 C = and C += per width: the width is what varies here (E4M3 data) */
     alto_gemm_config cfg = {v[i].bn, v[i].stages, v[i].group_m, v[i].cluster == 2 ? 8 : 7,
                             v[i].cluster, 0};
     /* the scale layout by width and cluster size */
@@ -485,7 +519,7 @@ static void test_wide_tail_tiles(void) {
   for (int t = 0; t < 2; t++) {
     gemm_data d;
     data_make(&d, 512, ns[t], 1024);
-    for (int b = 0; b <= ALTO_GEMM_B_MX; b++)
+    for (int b = 0; b <= ALTO_GEMM_OUTER; b++)
       for (int o = 0; o < 2; o++)
         for (int acc = 0; acc < 2; acc++) {
           alto_gemm_config cfg = {256, alto_gemm_max_stages((alto_gemm_bscale)b, 256), 8, 7, 1,
@@ -502,7 +536,7 @@ static void test_wide_tail_tiles(void) {
 static void test_refusals(void) {
   gpu_buf a = gpu_alloc(B, 128 * 256 + 64), s = gpu_alloc(B, 4 * 512),
           c = gpu_alloc(B, 128 * 128 * 4);
-  alto_gemm_fp8_operand oa = {gpu_ptr(a), gpu_ptr(s), 2, 1, 0};
+  alto_gemm_fp8_operand oa = {gpu_ptr(a), gpu_ptr(s), 2, 1, 0, false};
   alto_dptr cp = gpu_ptr(c);
   struct {
     const char *what;
@@ -553,6 +587,11 @@ static void test_refusals(void) {
   st = alto_gemm_fp8(B, cp, ALTO_DT_F32, 128, false, &oa, &oa, (alto_gemm_bscale)7, 128, 128, 128,
                      NULL);
   CHECKF(st == ALTO_ERR_INVALID_ARG, "B scale kind 7: %s", alto_status_name(st));
+  /* E5M2 operands of an MX GEMM (converted to E4M3: never E5M2) */
+  alto_gemm_fp8_operand e5 = oa;
+  e5.e5m2 = true, e5.split = gpu_ptr(s);
+  st = alto_gemm_fp8(B, cp, ALTO_DT_F32, 128, false, &e5, &e5, ALTO_GEMM_B_MX, 128, 128, 128, NULL);
+  CHECKF(st == ALTO_ERR_INVALID_ARG, "MX GEMM of E5M2 codes: %s", alto_status_name(st));
   CHECK(B->i->sync(B) == ALTO_OK);
   gpu_free(B, &a), gpu_free(B, &s), gpu_free(B, &c);
 }
@@ -917,8 +956,8 @@ static void mxfp4_gemm(int64_t m, int64_t n, int64_t k, alto_dtype out, bool mx,
   if (st == ALTO_OK)
     st = alto_gemm_mx_to_fp8(B, &src_b, mx, gpu_ptr(eb), gpu_ptr(sb), sb_r, sb_k, gpu_ptr(gi),
                              mx ? gpu_ptr(gsp) : 0, n, k);
-  alto_gemm_fp8_operand oa = {gpu_ptr(ea), gpu_ptr(sa), 1, m4, 0};
-  alto_gemm_fp8_operand ob = {gpu_ptr(eb), gpu_ptr(sb), sb_r, sb_k, mx ? gpu_ptr(gsp) : 0};
+  alto_gemm_fp8_operand oa = {gpu_ptr(ea), gpu_ptr(sa), 1, m4, 0, false};
+  alto_gemm_fp8_operand ob = {gpu_ptr(eb), gpu_ptr(sb), sb_r, sb_k, mx ? gpu_ptr(gsp) : 0, false};
   if (st == ALTO_OK)
     st = alto_gemm_fp8(B, gpu_ptr(gc), out, n, false, &oa, &ob,
                        mx ? ALTO_GEMM_B_MX : ALTO_GEMM_B_1X128, m, n, k, NULL);
@@ -999,8 +1038,8 @@ static void test_accumulate_identity(void) {
     default: c0[i] = (r & 0x807FFFFFu) | 0x3F000000u; break; /* normal */
     }
   }
-  alto_gemm_fp8_operand oa = {gpu_ptr(ga), gpu_ptr(gs), kb, 1, 0},
-                        ob = {gpu_ptr(gb), gpu_ptr(gsb), kb, 1, 0};
+  alto_gemm_fp8_operand oa = {gpu_ptr(ga), gpu_ptr(gs), kb, 1, 0, false},
+                        ob = {gpu_ptr(gb), gpu_ptr(gsb), kb, 1, 0, false};
   for (int regs = 0; regs < 2; regs++) {
     alto_cuda_device_info info;
     CHECK(alto_cuda_device(&info) == ALTO_OK);
@@ -1041,6 +1080,18 @@ static void test_mxfp4_gemm(void) {
 }
 
 /* argv: the groups to run (test_mxfp4_layouts ...; all without), e.g. under compute-sanitizer */
+/* A as E5M2 codes (the gradient operand of dgrad and wgrad with grad_dtype e5m2): every scale
+ * kind but MX, on shapes with tails, against the fp64 product of the E5M2 x E4M3 values. */
+static void test_e5m2_a(void) {
+  static const int64_t shapes[][3] = {{200, 72, 336}, {4096 + 96, 256, 7168}, {257, 1000, 512}};
+  for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+    gemm_data d;
+    data_make_elem(&d, shapes[s][0], shapes[s][1], shapes[s][2], true);
+    run_all(&d, 0);
+    data_free(&d);
+  }
+}
+
 static int g_argc;
 static char **g_argv;
 static bool wanted(const char *name) {
@@ -1070,7 +1121,7 @@ int main(int argc, char **argv) {
   }
   rng.s = alto_test_seed();
   for (int c = 0; c < 256; c++)
-    e4m3_value[c] = alto_e4m3_to_f32((uint8_t)c);
+    e4m3_value[c] = alto_e4m3_to_f32((uint8_t)c), e5m2_value[c] = alto_e5m2_to_f32((uint8_t)c);
   RUN_IF(test_refusals);
   RUN_IF(test_mxfp4_conversion);
   RUN_IF(test_mxfp4_layouts);
@@ -1079,6 +1130,7 @@ int main(int argc, char **argv) {
   RUN_IF(test_wide_tail_tiles);
   RUN_IF(test_accumulate_identity);
   RUN_IF(test_mxfp4_gemm);
+  RUN_IF(test_e5m2_a);
   alto_backend_close(B);
   return alto_test_finish();
 }

@@ -20,15 +20,19 @@
  *   alto mxfp4  alto_gemm_fp8, B MX-scaled, bf16 out, on E4M3 operands converted from MXFP4 (the
  *               tile form of alto_gemm_mx_to_fp8: A per row, B with 128x128 shared scales)
  *   mxfp4+conv  the same, the two conversions (A and B) inside the timing
+ *   alto rowwise alto_gemm_fp8, OUTER scales (rowwise FP8, torchao: one divisor per row of A and
+ *               of B, applied in the epilogue), bf16 out
  * Ratios, and the targets alto's kernels are built to meet:
  *   fprop = alto fprop / lt fprop   >= 1.1
  *   wgrad = alto wgrad / lt wgrad   >= 1.4  (cuBLASLt timed with bf16 out, no C read: the
  *                                            comparison is conservative for alto)
  *   mxfp4 = alto mxfp4 / bf16       >= 1.25 (GEMM only; "+conv" with the conversions, reported)
+ *   row = alto rowwise / fp8 tensor (reported: per-tensor FP8 is the ceiling of a rowwise GEMM)
  *
  * Before timing, every alto result is compared with cuBLASLt's block-scaled result on the same
  * operands (fprop with lt fprop; wgrad, from C = 0, with lt wgrad; mxfp4 with cuBLASLt 1x128 x
- * 1x128 on the converted codes and scales): relative Frobenius error below 1e-2 (bf16 references;
+ * 1x128 on the converted codes and scales; rowwise with fp8 tensor, the rows' divisors 250 being
+ * the reciprocal of the per-tensor scales 0.004): relative Frobenius error below 1e-2 (bf16 references;
  * NUMERICS.md 8 allows 8e-3 for bf16 output alone); a row that fails says FAIL instead of a time
  * and the exit code is 1. Timing as bench_cublaslt: 3 warm-up calls (the first compiles alto's
  * kernel), then the median of 7 timings of 10 back-to-back calls (device events, no L2 flush).
@@ -59,6 +63,7 @@ static int force_reg_epilogue;
 static int sm_count = 132;                        /* the device's, set in main */
 static unsigned only_mask = ~0u;                  /* columns to run (--only) */
 static bool no_check;                             /* --no-check: time without the checks */
+static float pat_row[BENCH_PAT_BYTES / 4];         /* the rowwise divisors (250) */
 
 enum {
   KIND_BF16,
@@ -70,15 +75,17 @@ enum {
   KIND_ALTO_MXFP4,
   KIND_ALTO_MXFP4_CONV,
   KIND_LT_MXFP4_CONV, /* the same conversion, then cuBLASLt's 1x128 x 1x128 FP8 GEMM */
+  KIND_ALTO_ROWWISE,
   KIND_COUNT
 };
 static const char *const kind_names[KIND_COUNT] = {"bf16",       "fp8 tensor", "lt fprop",
                                                    "lt wgrad",   "alto fprop", "alto wgrad",
-                                                   "alto mxfp4", "mxfp4+conv", "lt mx+conv"};
+                                                   "alto mxfp4", "mxfp4+conv", "lt mx+conv",
+                                                   "alto row"};
 static const char *const kind_csv[KIND_COUNT] = {"bf16",       "fp8_tensor",     "lt_fprop",
                                                  "lt_wgrad",   "alto_fprop",     "alto_wgrad",
                                                  "alto_mxfp4", "alto_mxfp4_conv",
-                                                 "lt_mxfp4_conv"};
+                                                 "lt_mxfp4_conv", "alto_rowwise"};
 
 /* Every buffer of one shape (device pointers; scales in alto's layout unless "lt"). */
 typedef struct {
@@ -93,6 +100,7 @@ typedef struct {
                                        * is cuBLASLt's 1x128 layout too) */
   alto_cuda_ptr c, c_ref, c32;        /* bf16 [M, N] (twice), fp32 [M, N] */
   alto_cuda_ptr split;                /* u32: B's 128x128 blocks the 2-D conversion could not share */
+  alto_cuda_ptr rsa, rsb;             /* rowwise divisors fp32 [M], [N] (all 250) */
 } bench_bufs;
 
 typedef struct {
@@ -102,7 +110,7 @@ typedef struct {
 } gemm_ctx;
 
 static alto_gemm_fp8_operand fp8_op(alto_cuda_ptr codes, alto_cuda_ptr scales, int64_t kb) {
-  return (alto_gemm_fp8_operand){codes, scales, kb, 1, 0};
+  return (alto_gemm_fp8_operand){codes, scales, kb, 1, 0, false};
 }
 
 /* The MXFP4 operands as E4M3, as the training step converts them: A with per-row
@@ -139,7 +147,8 @@ static const alto_gemm_config *forced_config(alto_gemm_config *c, int64_t m, int
 
 static alto_status run_kind(int kind, const bench_bufs *d, alto_cuda_ptr c) {
   const int64_t m = d->m, n = d->n, k = d->k, kb = d->kb;
-  alto_gemm_config cf1, cf2, cf3;
+  alto_gemm_config cf1, cf2, cf3, cf4;
+  const alto_gemm_config *cfg4 = forced_config(&cf4, m, n, k, ALTO_GEMM_OUTER);
   const alto_gemm_config *cfg1 = forced_config(&cf1, m, n, k, ALTO_GEMM_B_1X128),
                          *cfg2 = forced_config(&cf2, m, n, k, ALTO_GEMM_B_128X128),
                          *cfg3 = forced_config(&cf3, m, n, k, ALTO_GEMM_B_MX);
@@ -156,9 +165,11 @@ static alto_status run_kind(int kind, const bench_bufs *d, alto_cuda_ptr c) {
   /* the 1x128 scale grids MN-major ([K/128, rows], cuBLASLt's layout: what the training step
    * hands both GEMMs, and what the MXFP4 conversion writes here), the 128x128 grid row-major */
   const int64_t m4 = (m + 3) / 4 * 4, n4 = (n + 3) / 4 * 4;
-  alto_gemm_fp8_operand oa = {d->a8, d->lsa, 1, m4, 0}, ob2 = fp8_op(d->b8, d->sb2, kb),
-                        ob1 = {d->b8, d->lsb1, 1, n4, 0}, oea = {d->ea, d->esa, 1, m4, 0},
-                        oeb = {d->eb, d->esb, 1, n4, d->split};
+  alto_gemm_fp8_operand oa = {d->a8, d->lsa, 1, m4, 0, false}, ob2 = fp8_op(d->b8, d->sb2, kb),
+                        ob1 = {d->b8, d->lsb1, 1, n4, 0, false},
+                        oea = {d->ea, d->esa, 1, m4, 0, false},
+                        oeb = {d->eb, d->esb, 1, n4, d->split, false},
+                        ora = {d->a8, d->rsa, 1, 0, 0, false}, orb = {d->b8, d->rsb, 1, 0, 0, false};
   switch (kind) {
   case KIND_BF16:
     return alto_cublaslt_gemm_bf16(c, d->a16, d->b16, m, n, k, false, false, false, ALTO_DT_BF16);
@@ -183,6 +194,8 @@ static alto_status run_kind(int kind, const bench_bufs *d, alto_cuda_ptr c) {
   case KIND_ALTO_MXFP4:
     return alto_gemm_fp8(B, c, ALTO_DT_BF16, n, false, &oea, &oeb, ALTO_GEMM_B_MX, m, n, k,
                          cfg3);
+  case KIND_ALTO_ROWWISE:
+    return alto_gemm_fp8(B, c, ALTO_DT_BF16, n, false, &ora, &orb, ALTO_GEMM_OUTER, m, n, k, cfg4);
   default:
     return ALTO_ERR_INVALID_ARG;
   }
@@ -245,12 +258,13 @@ static double check_kind(const bench_bufs *d, int kind, int ref_kind) {
 }
 
 /* The buffers in declaration order (allocation and freeing walk them). */
-enum { NBUF = 23 };
+enum { NBUF = 25 };
 static alto_cuda_ptr *buf_slot(bench_bufs *d, int i) {
   alto_cuda_ptr *all[NBUF] = {&d->a16,  &d->b16, &d->a8,    &d->b8,   &d->sa,     &d->sb2,
                               &d->sb1,  &d->lsa, &d->lsb2,  &d->lsb1, &d->tscale, &d->mxa,
                               &d->mxsa, &d->mxb, &d->mxsb,  &d->ea,   &d->esa,    &d->eb,
-                              &d->esb,  &d->c,   &d->c_ref, &d->c32, &d->split};
+                              &d->esb,  &d->c,   &d->c_ref, &d->c32, &d->split, &d->rsa,
+                              &d->rsb};
   return all[i];
 }
 
@@ -282,7 +296,9 @@ static alto_status bufs_make(bench_bufs *d, int64_t m, int64_t n, int64_t k) {
                         mn * 2,
                         mn * 2,
                         mn * 4,
-                        16};
+                        16,
+                        (size_t)m * 4,
+                        (size_t)n * 4};
   for (int i = 0; i < NBUF; i++)
     ALTO_TRY(alto_cuda_malloc(buf_slot(d, i), bytes[i]));
   float tscale[8] = {0.004f, 0, 0, 0, 0.004f, 0, 0, 0}; /* cuBLASLt: 16-byte aligned scales */
@@ -294,6 +310,10 @@ static alto_status bufs_make(bench_bufs *d, int64_t m, int64_t n, int64_t k) {
   ALTO_TRY(bench_fill_pattern(d->sb2, nb * kb * 4, pat_scale, BENCH_PAT_BYTES));
   ALTO_TRY(bench_fill_pattern(d->sb1, (size_t)n * kb * 4, pat_scale, BENCH_PAT_BYTES));
   ALTO_TRY(alto_cuda_h2d(d->tscale, tscale, sizeof tscale));
+  for (size_t i = 0; i < BENCH_PAT_BYTES / 4; i++)
+    pat_row[i] = 250.f; /* 1 / 0.004 (the per-tensor scales): the rowwise check's reference */
+  ALTO_TRY(bench_fill_pattern(d->rsa, (size_t)m * 4, pat_row, BENCH_PAT_BYTES));
+  ALTO_TRY(bench_fill_pattern(d->rsb, (size_t)n * 4, pat_row, BENCH_PAT_BYTES));
   ALTO_TRY(bench_fill_pattern(d->mxa, mk / 2, pat_e2m1, BENCH_PAT_BYTES));
   ALTO_TRY(bench_fill_pattern(d->mxb, nk / 2, pat_e2m1, BENCH_PAT_BYTES));
   ALTO_TRY(bench_fill_pattern(d->mxsa, mk / 32, pat_e8m0, BENCH_PAT_BYTES));
@@ -325,6 +345,8 @@ typedef struct {
 
 /* The cuBLASLt result each alto kind is checked against. */
 static int reference_of(int kind) {
+  if (kind == KIND_ALTO_ROWWISE)
+    return KIND_FP8_TENSOR;
   return kind == KIND_ALTO_FPROP ? KIND_LT_FPROP : KIND_LT_WGRAD;
 }
 
@@ -454,28 +476,29 @@ int main(int argc, char **argv) {
     printf("M,N,K");
     for (int i = 0; i < KIND_COUNT; i++)
       printf(",%s", kind_csv[i]);
-    printf(",ratio_fprop,ratio_wgrad,ratio_mxfp4,ratio_mxfp4_conv,ratio_lt_mxfp4_conv,err_fprop,"
-           "err_wgrad,err_mxfp4,err_mxfp4_conv,err_lt_mxfp4_conv\n");
+    printf(",ratio_fprop,ratio_wgrad,ratio_mxfp4,ratio_mxfp4_conv,ratio_lt_mxfp4_conv,ratio_rowwise,"
+           "err_fprop,err_wgrad,err_mxfp4,err_mxfp4_conv,err_lt_mxfp4_conv,err_rowwise\n");
   } else {
     printf("GPU %s (%d SMs), cuBLASLt %zu; TFLOP/s (median of 7 x 10 calls)\n"
            "ratios: fprop = alto fprop / lt fprop (target >= 1.1), wgrad = alto wgrad / lt wgrad "
            "(>= 1.4), mxfp4 = alto mxfp4 / bf16 (>= 1.25; +conv beside it), lt mx = lt mx+conv / "
-           "bf16\n\n%-20s",
+           "bf16, row = alto row / fp8 tensor\n\n%-20s",
            B->device_name, info.sm_count, alto_cublaslt_version(), "M x N x K");
     for (int i = 0; i < KIND_COUNT; i++)
       printf(" %10s", kind_names[i]);
-    printf(" %6s %6s %6s %6s %6s\n", "fprop", "wgrad", "mxfp4", "+conv", "lt mx");
+    printf(" %6s %6s %6s %6s %6s %6s\n", "fprop", "wgrad", "mxfp4", "+conv", "lt mx", "row");
   }
   int failed = 0;
   for (int s = 0; s < ns; s++) {
     int64_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
     shape_result r;
     bench_shape(m, n, k, &r);
-    double ratio[5] = {r.tflops[KIND_ALTO_FPROP] / r.tflops[KIND_LT_FPROP],
+    double ratio[6] = {r.tflops[KIND_ALTO_FPROP] / r.tflops[KIND_LT_FPROP],
                        r.tflops[KIND_ALTO_WGRAD] / r.tflops[KIND_LT_WGRAD],
                        r.tflops[KIND_ALTO_MXFP4] / r.tflops[KIND_BF16],
                        r.tflops[KIND_ALTO_MXFP4_CONV] / r.tflops[KIND_BF16],
-                       r.tflops[KIND_LT_MXFP4_CONV] / r.tflops[KIND_BF16]};
+                       r.tflops[KIND_LT_MXFP4_CONV] / r.tflops[KIND_BF16],
+                       r.tflops[KIND_ALTO_ROWWISE] / r.tflops[KIND_FP8_TENSOR]};
     if (csv)
       printf("%lld,%lld,%lld", (long long)m, (long long)n, (long long)k);
     else {
@@ -487,7 +510,7 @@ int main(int argc, char **argv) {
       print_cell(csv, r.fail[i], r.tflops[i], 10);
       failed += r.fail[i];
     }
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < 6; i++) {
       if (csv)
         printf(",%.3f", ratio[i]);
       else
@@ -505,10 +528,10 @@ int main(int argc, char **argv) {
       if (!forced_config(&cw, m, n, k, ALTO_GEMM_B_1X128))
         cw = alto_gemm_config_for(m, n, k, ALTO_GEMM_B_1X128, sm_count);
       fprintf(stderr,
-              "  check vs cuBLASLt: fprop %.2e wgrad %.2e mxfp4 %.2e +conv %.2e; config fprop "
-              "bn %d s%d c%d ctas %d, 1x128 bn %d s%d c%d ctas %d\n",
+              "  check vs cuBLASLt: fprop %.2e wgrad %.2e mxfp4 %.2e +conv %.2e rowwise %.2e; "
+              "config fprop bn %d s%d c%d ctas %d, 1x128 bn %d s%d c%d ctas %d\n",
               r.err[KIND_ALTO_FPROP], r.err[KIND_ALTO_WGRAD], r.err[KIND_ALTO_MXFP4],
-              r.err[KIND_ALTO_MXFP4_CONV], cf.bn, cf.stages, cf.cluster, cf.ctas, cw.bn, cw.stages,
+              r.err[KIND_ALTO_MXFP4_CONV], r.err[KIND_ALTO_ROWWISE], cf.bn, cf.stages, cf.cluster, cf.ctas, cw.bn, cw.stages,
               cw.cluster, cw.ctas);
     }
     fflush(stdout);

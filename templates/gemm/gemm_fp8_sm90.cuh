@@ -17,8 +17,10 @@
 //                         C allows it (args.c_tma) each warpgroup stages its 64 rows in 4 KiB
 //                         chunks and TMA stores them (fp32 C += by the TMA's add in L2) while it
 //                         goes on to the next tile; else register stores (and loads for C +=).
+// OUTER scales (rowwise / tensorwise FP8): the K blocks' partial sums are added unscaled, and the
+// epilogue divides by the row's and the column's scale (times their reciprocals).
 // The stub that includes this file defines alto_gemm_wgmma(acc, desc_a, desc_b, scale_d) for its BN
-// (the generator writes the accumulator operand list) before the #include.
+// and element types (the generator writes the accumulator operand list) before the #include.
 #ifndef ALTO_GEMM_FP8_SM90_CUH
 #define ALTO_GEMM_FP8_SM90_CUH
 
@@ -277,20 +279,38 @@ __device__ __forceinline__ void store2(const alto_gemm_args &a, alto_i64 r, alto
   }
 }
 
+// OUTER: the reciprocal of a row's or a column's scale (the value of a code is code / scale,
+// NUMERICS.md 3; torchao's scaled_mm multiplies by the reciprocal scales): rcp.approx, within one
+// ulp (the scales of rowwise / tensorwise FP8 are normal fp32: 448 / amax with amax clamped to
+// [1e-12, fp32 max]); 0 for an index past the end (its outputs are not stored).
+__device__ __forceinline__ float outer_rcp(const float *s, alto_i64 i, alto_i64 stride,
+                                           alto_i64 count) {
+  if (i >= count)
+    return 0.f;
+  float r;
+  asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(__ldg(s + i * stride)));
+  return r;
+}
+
 // One K block's scales for this thread's rows (a0: row r_in, a1: row r_in + 8) and, with 128x128
 // B scales, the tile's first and second B block (b0, b1; read before the wgmma wait).
 struct blk_scales {
   float a0, a1, b0, b1;
 };
 
-// BN: tile columns; STAGES: ring depth; B_BLOCK: B scaled per 128x128 (else per 1x128);
+// BN: tile columns; STAGES: ring depth; BSCALE: 1 B scaled per 128x128, 0 per 1x128 (A 1x128 in
+// both), 3 OUTER (no per-block promotion scales: one divisor per row of A and of B, above);
 // OUT_F32: fp32 output (else bf16); ACCUM: C += (else C =); GROUP_M: raster group; CLUSTER: CTAs
 // per cluster (1, or 2: the pair takes two row tiles of one column tile, each CTA loads half of the
 // B tile and multicasts it to both, and a stage is refilled only when both pairs' consumers freed it).
 // With 128x128-scaled B a tile whose width does not divide 128 straddles two scale blocks: its
 // 8-column groups before the block boundary take the first block's scale, the rest the second's.
-template <int BN, int STAGES, bool B_BLOCK, bool OUT_F32, bool ACCUM, int GROUP_M, int CLUSTER>
+template <int BN, int STAGES, int BSCALE, bool OUT_F32, bool ACCUM, int GROUP_M, int CLUSTER>
 __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
+  // the scale kind (compiler/gen_gemm.h alto_gemm_bscale): B per 128x128 block, or one divisor
+  // per row of A and of B applied in the epilogue (OUTER: rowwise / tensorwise FP8), else B 1x128
+  constexpr bool B_BLOCK = BSCALE == 1, OUTER = BSCALE == 3;
+  static_assert(BSCALE == 0 || BSCALE == 1 || BSCALE == 3, "scale kind");
   static_assert(BN % 16 == 0 && BN >= 16 && BN <= 256, "tile width");
   // tiles wider than 192 run as SPLIT sub-tiles of BNS columns: one accumulator set, reused
   constexpr int SPLIT = BN > 192 ? 2 : 1, BNS = BN / SPLIT;
@@ -303,7 +323,7 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
   constexpr int PH = B_BLOCK && !B_UNIFORM ? 128 / GCD128 : 1;
   static_assert(CLUSTER == 1 || (CLUSTER == 2 && BN % 16 == 0), "pairs multicast 8-row halves");
   constexpr int A_BYTES = BM * BK, B_BYTES = BN * BK;
-  constexpr int SB = B_BLOCK ? 4 : BN; // B scales per stage (padded to 16 bytes)
+  constexpr int SB = B_BLOCK || OUTER ? 4 : BN; // B scales per stage (padded to 16 bytes)
   constexpr int NACC = BNS / 2;        // fp32 accumulators per thread (m64nBNS over 128 threads)
   // The TMA epilogue: each consumer warpgroup stages its 64 rows in chunks of 64 bytes of columns
   // (32 bf16 or 16 fp32; two 4 KiB buffers per warpgroup, 64-byte swizzle) and stores them by TMA
@@ -323,6 +343,8 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
   float *sc_b = sc_a + STAGES * BM;                        // [STAGES][SB]
   const alto_u32 bar_full = smem_addr(sc_b + STAGES * SB); // [STAGES] u64
   const alto_u32 bar_empty = bar_full + STAGES * 8;        // [STAGES] u64
+  // OUTER: the reciprocals of a tile's column scales, one row of BN per consumer warpgroup
+  float *sc_col = sc_b + STAGES * SB + 4 * STAGES; // [2][BN] (after the barriers)
 
   // MX-scaled B (runtime/gemm_gpu.h) runs as two launches of which one works: the 128x128 kernel
   // where the conversion shared every block's scale (its counter 0), else the 1x128 kernel
@@ -369,11 +391,14 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
         // scale bytes that arrive by bulk copy (the rest by cp.async): the tile's rows up to M
         // (N), a multiple of 16 bytes since M (N) is a multiple of 4 there
         // (none for a pair's tile past the end)
-        const alto_u32 sa_bytes = a.sa_bulk ? tile_scale_bytes<BM>(row0, a.m) : 0u;
-        const alto_u32 sb_bytes = !B_BLOCK && a.sb_bulk ? tile_scale_bytes<BN>(col0, a.n) : 0u;
-        if (!a.sa_bulk)
+        // (OUTER: no per-block scales; the epilogue reads the rows' and columns' divisors)
+        const alto_u32 sa_bytes = !OUTER && a.sa_bulk ? tile_scale_bytes<BM>(row0, a.m) : 0u;
+        const alto_u32 sb_bytes =
+            !B_BLOCK && !OUTER && a.sb_bulk ? tile_scale_bytes<BN>(col0, a.n) : 0u;
+        if (!OUTER && !a.sa_bulk)
           copy_scale_rows<BM>(sc_a + s * BM, sa, row0, a.m, a.sa_r, kb * a.sa_k, lane);
-        if (B_BLOCK) {
+        if (OUTER) {
+        } else if (B_BLOCK) {
           if (lane < (B_UNIFORM ? 1 : 2)) { // the tile's first scale block and the next
             const alto_i64 nb = col0 / 128 + lane;
             const bool in = nb * 128 < a.n;
@@ -434,9 +459,11 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
     // The block in stage s: its scales (read before the wgmma wait, so that the loads overlap it)
     auto scales_of = [&](int s) {
       blk_scales k;
+      k.a0 = k.a1 = k.b0 = k.b1 = 0.f;
+      if (OUTER)
+        return k;
       k.a0 = sc_a[s * BM + r_in];
       k.a1 = sc_a[s * BM + r_in + 8];
-      k.b0 = k.b1 = 0.f;
       if (B_BLOCK) {
         k.b0 = sc_b[s * SB];
         k.b1 = B_UNIFORM ? k.b0 : sc_b[s * SB + 1];
@@ -467,7 +494,11 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
         fence_reg(acc[q]);
       float *tt = tot + h * NACC;
       auto add = [&](int i, float f) { tt[i] = __fmaf_rn(acc[i], f, first_kb ? 0.f : tt[i]); };
-      if (B_BLOCK) {
+      if (OUTER) { // the block's sum into the totals, unscaled (the first: + 0, as above)
+#pragma unroll
+        for (int i = 0; i < NACC; i++)
+          tt[i] = __fadd_rn(acc[i], first_kb ? 0.f : tt[i]);
+      } else if (B_BLOCK) {
         const float f00 = k.a0 * k.b0, f10 = k.a1 * k.b0, f01 = k.a0 * k.b1, f11 = k.a1 * k.b1;
 #pragma unroll
         for (int j = 0; j < BNS / 8; j++) {
@@ -553,6 +584,36 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
     const alto_i64 r0 = (alto_i64)tm * BM + r_in;
     const alto_i64 cbase = (alto_i64)tn * BN + c_in;
     const bool pair_ok = (a.ldc % 2) == 0;
+    // OUTER: the tile's column reciprocals into shared memory (each of the warpgroup's threads
+    // computes one or two; the barrier before: the previous tile's have been read), the rows' into
+    // registers; out(j) gives the four outputs of column group j, scaled where OUTER
+    float ia0 = 1.f, ia1 = 1.f;
+    if (OUTER) {
+      const float *sb = (const float *)a.sb, *sa = (const float *)a.sa;
+      wg_sync(cw);
+      for (int c = threadIdx.x % 128; c < BN; c += 128)
+        sc_col[cw * BN + c] = outer_rcp(sb, (alto_i64)tn * BN + c, a.sb_r, a.n);
+      ia0 = outer_rcp(sa, r0, a.sa_r, a.m);
+      ia1 = outer_rcp(sa, r0 + 8, a.sa_r, a.m);
+      wg_sync(cw);
+    }
+    const alto_u32 s_col = smem_addr(sc_col + cw * BN + c_in); // (OUTER) this thread's columns
+    auto out = [&](int j) {
+      float4 v = make_float4(tot[4 * j], tot[4 * j + 1], tot[4 * j + 2], tot[4 * j + 3]);
+      if (OUTER) {
+        float2 ib;
+        asm volatile("ld.shared.v2.f32 {%0, %1}, [%2];"
+                     : "=f"(ib.x), "=f"(ib.y)
+                     : "r"(s_col + 32u * j));
+        // (rounded products: never contracted into C += 's add, which the TMA epilogue does in
+        // L2 after them)
+        v.x = __fmul_rn(__fmul_rn(v.x, ia0), ib.x);
+        v.y = __fmul_rn(__fmul_rn(v.y, ia0), ib.y);
+        v.z = __fmul_rn(__fmul_rn(v.z, ia1), ib.x);
+        v.w = __fmul_rn(__fmul_rn(v.w, ia1), ib.y);
+      }
+      return v;
+    };
     if (TMA_EPI && a.c_tma) {
       const int lr = wq * 16 + lane / 4; // this thread's rows in the warpgroup's 64: lr, lr + 8
       const int y = tm * BM + cw * 64;
@@ -573,18 +634,19 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
 #pragma unroll
         for (int g = 0; g < CCOLS / 8; g++) {
           const int j = ch * (CCOLS / 8) + g;
+          const float4 v = out(j);
           if (OUT_F32) {
             const int bb = g * 32 + c_in * 4;
             asm volatile("st.shared.v2.f32 [%0], {%1, %2};" ::"r"(buf + swz64(lr, bb)),
-                         "f"(tot[4 * j]), "f"(tot[4 * j + 1]) : "memory");
+                         "f"(v.x), "f"(v.y) : "memory");
             asm volatile("st.shared.v2.f32 [%0], {%1, %2};" ::"r"(buf + swz64(lr + 8, bb)),
-                         "f"(tot[4 * j + 2]), "f"(tot[4 * j + 3]) : "memory");
+                         "f"(v.z), "f"(v.w) : "memory");
           } else {
             const int bb = g * 16 + c_in * 2;
             asm volatile("st.shared.b32 [%0], %1;" ::"r"(buf + swz64(lr, bb)),
-                         "r"(pack_bf16x2(tot[4 * j], tot[4 * j + 1])) : "memory");
+                         "r"(pack_bf16x2(v.x, v.y)) : "memory");
             asm volatile("st.shared.b32 [%0], %1;" ::"r"(buf + swz64(lr + 8, bb)),
-                         "r"(pack_bf16x2(tot[4 * j + 2], tot[4 * j + 3])) : "memory");
+                         "r"(pack_bf16x2(v.z, v.w)) : "memory");
           }
         }
         asm volatile("fence.proxy.async.shared::cta;" ::: "memory"); // visible to the TMA
@@ -611,17 +673,18 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
           const int j = j0 + jj;
           if (j >= BN / 8)
             break;
-          store2<OUT_F32>(a, r0, cbase + 8 * j, old[jj][0].x + tot[4 * j],
-                          old[jj][0].y + tot[4 * j + 1], pair_ok);
-          store2<OUT_F32>(a, r0 + 8, cbase + 8 * j, old[jj][1].x + tot[4 * j + 2],
-                          old[jj][1].y + tot[4 * j + 3], pair_ok);
+          const float4 v = out(j);
+          store2<OUT_F32>(a, r0, cbase + 8 * j, old[jj][0].x + v.x, old[jj][0].y + v.y, pair_ok);
+          store2<OUT_F32>(a, r0 + 8, cbase + 8 * j, old[jj][1].x + v.z, old[jj][1].y + v.w,
+                          pair_ok);
         }
       }
     } else {
 #pragma unroll
       for (int j = 0; j < BN / 8; j++) { // sub-tile h's column block j' is j = h * BNS / 8 + j'
-        store2<OUT_F32>(a, r0, cbase + 8 * j, tot[4 * j], tot[4 * j + 1], pair_ok);
-        store2<OUT_F32>(a, r0 + 8, cbase + 8 * j, tot[4 * j + 2], tot[4 * j + 3], pair_ok);
+        const float4 v = out(j);
+        store2<OUT_F32>(a, r0, cbase + 8 * j, v.x, v.y, pair_ok);
+        store2<OUT_F32>(a, r0 + 8, cbase + 8 * j, v.z, v.w, pair_ok);
       }
     }
   }
