@@ -265,9 +265,11 @@ static alto_status alto_gen_check_(const alto_qkern *k) {
   }
   if (k->sr && !fp4)
     return alto_error(ALTO_ERR_INVALID_ARG, "stochastic rounding is defined for E2M1 elements only");
-  if (k->codes_t && !(alto_gen_tile128_(k) && k->block_c == 1))
+  if (k->codes_t && !(alto_gen_tile128_(k) && k->block_c == 1) &&
+      k->kind != ALTO_QKERN_FP8_ROWWISE_COLS)
     return alto_error(ALTO_ERR_INVALID_ARG,
-                      "transposed codes are written by the fp8_block 128x1 column kernel only");
+                      "transposed codes are written by the fp8_block 128x1 column kernel and the "
+                      "rowwise FP8 per-column kernel only");
   if (k->t_copy && !(alto_gen_tile128_(k) && k->block_c == 128))
     return alto_error(ALTO_ERR_INVALID_ARG,
                       "a transposed copy is written by the fp8_block 128x128 kernel only");
@@ -424,9 +426,10 @@ alto_status alto_gen_quant(const alto_qkern *k, alto_gen_kernel *out) {
     break;
   case ALTO_QKERN_FP8_ROWWISE_COLS:
     alto_gen_appendf(&s, &len, &cap,
-             "  alto_fp8_rowwise_cols<%s, %s, %s, %d>(a.x, a.codes, (alto_u32 *)a.scales, a.R, "
-             "a.cols);\n",
-             alto_elem_enum_(k->elem), in, k->pow2 ? "true" : "false", out->threads);
+             "  alto_fp8_rowwise_cols<%s, %s, %s, %d, %s>(a.x, a.codes, (alto_u32 *)a.scales, "
+             "a.R, a.cols);\n",
+             alto_elem_enum_(k->elem), in, k->pow2 ? "true" : "false", out->threads,
+             k->codes_t ? "true" : "false");
     break;
   case ALTO_QKERN_FP8_COL_AMAX:
     alto_gen_appendf(&s, &len, &cap,

@@ -48,7 +48,8 @@ typedef struct {
   bool pow2;            /* FP8 rowwise/tensorwise power-of-two scales */
   int scale_mode;       /* DEQUANT of rowwise/tensorwise: 0 tensor, 1 row, 2 column */
   int quant_bit, group_size; /* MX69 */
-  bool codes_t;         /* TILE, FP8 128x1 of a 2-D x: codes written transposed, [cols, rows] */
+  bool codes_t;         /* TILE, FP8 128x1 of a 2-D x, or FP8_ROWWISE_COLS (rows a multiple of 16):
+                         * codes written transposed, [cols, rows] */
   bool scales_t;        /* ROWS / DEQUANT, FP8 1x128 of a 2-D x: scales MN-major, [cols/128, rows] */
   alto_elem dq_elem;    /* TILE, FP8 128x1 (in_bf16): re-quantize from FP8 codes of this format with
                          * 1x128 scales (MN-major when dq_scales_t); ALTO_ELEM_E2M1 (0): none */

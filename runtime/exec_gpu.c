@@ -834,11 +834,12 @@ int alto_exec_gpu_rht_fused(const alto_exec_gpu *e) {
 }
 
 /* Layouts chosen for the FP8 GEMMs. fp8_block operands quantized 128x1 along M (the wgrad GEMM's
- * dY and X, K = M) are read only
+ * dY and X, K = M) and fp8_rowwise operands quantized along axis -2 (wgrad's dY and X, dgrad's W;
+ * rows a multiple of 16) are read only
  * by GEMMs that need them K-major, i.e. transposed: their quantization writes them transposed
- * (quant_tile128.cuh), and the GEMM skips its transpose (a read and a write of every code). When
- * every reader of the codes is such a GEMM operand; not with check_quant (which compares the
- * codes with the CPU's in the plan's layout). */
+ * (quant_tile128.cuh, quant_scaled.cuh), and the GEMM skips its transpose (a read and a write of
+ * every code). When every reader of the codes is such a GEMM operand; not with check_quant (which
+ * compares the codes with the CPU's in the plan's layout). */
 static alto_status plan_codes_t_(alto_exec_gpu *e) {
   const alto_plan *p = e->p;
   e->codes_t = alto_xcalloc((size_t)(p->n_bufs ? p->n_bufs : 1), sizeof *e->codes_t);
@@ -847,8 +848,10 @@ static alto_status plan_codes_t_(alto_exec_gpu *e) {
     return ALTO_OK;
   for (int i = 0; i < p->n_nodes; i++) {
     const alto_node *q = &p->nodes[i];
-    if (q->op != ALTO_OP_QUANTIZE || q->rank != 2 || q->q.scheme != ALTO_SCHEME_FP8_BLOCK ||
-        q->q.axis != -2 || q->q.two_d || q->q.block_rows != 128)
+    const bool block = q->q.scheme == ALTO_SCHEME_FP8_BLOCK && q->q.block_rows == 128;
+    const bool row = q->q.scheme == ALTO_SCHEME_FP8_ROWWISE && q->shape[0] % 16 == 0;
+    if (q->op != ALTO_OP_QUANTIZE || q->rank != 2 || !(block || row) || q->q.axis != -2 ||
+        q->q.two_d)
       continue;
     int cb = q->out[0], readers = 0, transposed = 0;
     for (int k = 0; k < p->n_nodes; k++) {
@@ -858,8 +861,10 @@ static alto_status plan_codes_t_(alto_exec_gpu *e) {
           continue;
         readers++;
         fp8_operand_ fa, fb;
-        if (g->op == ALTO_OP_GEMM && (j == 0 || j == 2) && gemm_fp8_fast_(e, g, &fa, &fb) &&
-            (j == 0 ? fa : fb).transpose)
+        outer_operand_ oa, ob;
+        if (g->op == ALTO_OP_GEMM && (j == 0 || j == 2) &&
+            (block ? gemm_fp8_fast_(e, g, &fa, &fb) && (j == 0 ? fa : fb).transpose
+                   : gemm_outer_fast_(e, g, &oa, &ob) && (j == 0 ? oa : ob).transpose))
           transposed++;
       }
     }
@@ -1380,7 +1385,7 @@ static alto_status gemm_outer_(alto_exec_gpu *e, const alto_node *n, const outer
   for (int t = 0; t < 2; t++) {
     op[t] = (alto_gemm_fp8_operand){ptr_(e, n->in[2 * t]), ptr_(e, n->in[2 * t + 1]), f[t]->s_r, 0,
                                     0, f[t]->e5m2};
-    if (f[t]->transpose) { /* stored [K, R] -> [R, K] */
+    if (f[t]->transpose && !e->codes_t[n->in[2 * t]]) { /* stored [K, R] -> [R, K] */
       ALTO_TRY(gemm_prep_(e, PREP_TRANSPOSE, next, op[t].codes, k, R[t], 1));
       op[t].codes = next;
       next += align_((size_t)(R[t] * k));

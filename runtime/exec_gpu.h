@@ -114,7 +114,7 @@ alto_status alto_exec_gpu_write(alto_exec_gpu *e, int id, const void *host);
 int alto_exec_gpu_rht_fused(const alto_exec_gpu *e);
 
 /* QUANTIZE outputs written transposed for the GEMMs that read them (fp8_block 128x1: the wgrad
- * operands; never with opts.check_quant). */
+ * operands; fp8_rowwise along axis -2: wgrad's dY and X, dgrad's W; never with opts.check_quant). */
 int alto_exec_gpu_codes_transposed(const alto_exec_gpu *e);
 /* fp8_block 1x128 scale grids written MN-major for the GEMMs and dequantizations that read them. */
 int alto_exec_gpu_scales_mn_major(const alto_exec_gpu *e);

@@ -224,11 +224,15 @@ alto_status alto_gpu_quantize(alto_backend *b, const alto_quant_spec *spec,
   alto_qkern ks[ALTO_QUANT_MAX_KERNELS];
   int nk = alto_quant_kernels(spec, x->dtype, rht, b->target, b->arch, ks);
   if (q->codes_t) {
-    if (x->ndim != 2 || spec->scheme != ALTO_SCHEME_FP8_BLOCK || spec->axis != -2 ||
-        spec->block2d || nk != 1 || ks[0].kind != ALTO_QKERN_TILE)
+    const bool block = spec->scheme == ALTO_SCHEME_FP8_BLOCK && !spec->block2d && nk == 1 &&
+                       ks[0].kind == ALTO_QKERN_TILE;
+    const bool row = spec->scheme == ALTO_SCHEME_FP8_ROWWISE && nk == 2 &&
+                     ks[1].kind == ALTO_QKERN_FP8_ROWWISE_COLS && x->dims[0] % 16 == 0;
+    if (x->ndim != 2 || spec->axis != -2 || !(block || row))
       return alto_error(ALTO_ERR_INVALID_ARG,
-                        "transposed codes: fp8_block 128x1 blocks (axis -2) of a 2-D tensor only");
-    ks[0].codes_t = true;
+                        "transposed codes: fp8_block 128x1 blocks or fp8_rowwise along axis -2 "
+                        "(rows a multiple of 16) of a 2-D tensor only");
+    ks[nk - 1].codes_t = true;
   }
   if (q->scales_t) {
     ALTO_TRY(scales_t_ok_(spec, x));

@@ -16,7 +16,8 @@ typedef struct {
   alto_dptr outer;   /* NVFP4: one fp32 (written when two-level, else 1.0 is written) */
   alto_dptr scratch; /* 4 bytes: the tensor amax (NVFP4 two-level, tensorwise FP8) */
   bool codes_t;      /* codes written transposed, [cols, rows] (K-major for a GEMM reducing over
-                      * the rows): fp8_block 128x1 (axis -2, E4M3 / E5M2) of a 2-D x only */
+                      * the rows): fp8_block 128x1 (axis -2, E4M3 / E5M2) or fp8_rowwise along
+                      * axis -2 (rows a multiple of 16) of a 2-D x only */
   bool scales_t;     /* scales MN-major, [cols / 128, rows] (the FP8 GEMMs' 1x128 layout), written
                       * and read so: fp8_block 1x128 (axis -1) of a 2-D x only */
   alto_dptr codes_tr; /* when set: also a transposed copy, codes [cols, rows] and scales_tr the

@@ -205,6 +205,18 @@ int alto_quant_matrix_kernels(alto_target target, const char *arch, alto_qkern *
         alto_kadd_(out, max, &n, &ks[0]);
       }
     }
+  /* fp8_rowwise along axis -2 with transposed codes (the executor's wgrad and dgrad operands),
+   * both element formats */
+  for (int e = 0; e < 2; e++)
+    for (int d = 0; d < 2; d++) {
+      alto_quant_spec s = alto_quant_spec_default(ALTO_SCHEME_FP8_ROWWISE);
+      s.elem = e ? ALTO_ELEM_E5M2 : ALTO_ELEM_E4M3;
+      s.axis = -2;
+      alto_qkern ks[ALTO_QUANT_MAX_KERNELS];
+      int nk = alto_quant_kernels(&s, dts[d], NULL, target, arch, ks);
+      ks[nk - 1].codes_t = true;
+      alto_kadd_(out, max, &n, &ks[nk - 1]);
+    }
   /* the rows kernels of SwiGLU's output from its inputs (bf16): fp8_block (both scale layouts),
    * MXFP4 (RNE and SR), MXFP8 */
   const struct {

@@ -812,8 +812,9 @@ template <int ELEM, bool BF16> static void tile128_all() {
 // ---- quant_scaled.cuh ------------------------------------------------------------------------------------
 // AXIS -1: R rows, a scale each (E = 1); AXIS -2: E matrices of R rows, a scale per column of each,
 // the amax kernel into the zeroed scales (as alto_gpu_quantize), then the codes (the generator's
-// grid).
-template <int ELEM, bool BF16, bool POW2, int AXIS = -1>
+// grid); CT: the codes written transposed ([E, C, R], R a multiple of 16), transposed back here
+// for the comparison.
+template <int ELEM, bool BF16, bool POW2, int AXIS = -1, bool CT = false>
 static void rowwise_case(int64_t R, int64_t C, int64_t E = 1) {
   alto_quant_spec spec = alto_quant_spec_default(ALTO_SCHEME_FP8_ROWWISE);
   spec.elem = (alto_elem)ELEM;
@@ -835,10 +836,17 @@ static void rowwise_case(int64_t R, int64_t C, int64_t E = 1) {
     unsigned g[3];
     alto_rowwise_cols_grid(E, R, C, BF16 ? 8 : 4, g);
     run([=] { alto_fp8_col_amax<BF16, 256>(x, scales, R, C); }, g[0], g[1], 256, g[2]);
-    run([=] { alto_fp8_rowwise_cols<ELEM, BF16, POW2, 256>(x, codes, scales, R, C); }, g[0], g[1],
-        256, g[2]);
+    std::vector<alto_u8> ct(CT ? (size_t)(E * R * C) : 1, 0xA5);
+    alto_u8 *out = CT ? ct.data() : codes;
+    run([=] { alto_fp8_rowwise_cols<ELEM, BF16, POW2, 256, CT>(x, out, scales, R, C); }, g[0],
+        g[1], 256, g[2]);
+    for (int64_t e = 0; CT && e < E; e++)
+      for (int64_t r = 0; r < R; r++)
+        for (int64_t c = 0; c < C; c++)
+          codes[(e * R + r) * C + c] = ct[(size_t)((e * C + c) * R + r)];
   }
   compare(AXIS == -1 ? (POW2 ? "rowwise rows pow2" : "rowwise rows")
+          : CT       ? "rowwise cols transposed"
                      : (POW2 ? "rowwise cols pow2" : "rowwise cols"),
           in, ref, o);
   alto_quantized_free(&ref);
@@ -871,6 +879,10 @@ template <bool BF16> static void scaled_all() {
   rowwise_case<ALTO_ELEM_E4M3, BF16, false, -2>(7, 72, 2);      // fewer rows than row lanes
   rowwise_case<ALTO_ELEM_E4M3, BF16, false, -2>(2348, 40, 1);   // 5 row splits, the last short
   rowwise_case<ALTO_ELEM_E5M2, BF16, false, -2>(1536, 72, 2);   // splits in two matrices
+  rowwise_case<ALTO_ELEM_E4M3, BF16, false, -2, true>(608, 1056, 1); // transposed: a short chunk
+  rowwise_case<ALTO_ELEM_E5M2, BF16, true, -2, true>(2352, 40, 1);   // 16-row splits, column tail
+  rowwise_case<ALTO_ELEM_E4M3, BF16, false, -2, true>(16, 72, 2);    // one 16-row group, 2 matrices
+  rowwise_case<ALTO_ELEM_E5M2, BF16, false, -2, true>(1040, 1030, 1); // element loads
   tensorwise_case<ALTO_ELEM_E4M3, BF16, false>(64, 1056);
   tensorwise_case<ALTO_ELEM_E5M2, BF16, true>(5, 1030); // n % 16 != 0
 }

@@ -323,19 +323,22 @@ static void transpose_(void *dst, const void *src, int64_t R, int64_t C, size_t 
       memcpy((char *)dst + (size_t)(c * R + r) * es, (const char *)src + (size_t)(r * C + c) * es, es);
 }
 
-/* fp8_block 128x1 with the codes written transposed (alto_gpu_quantized.codes_t: the wgrad GEMM's
- * K-major operands) against the CPU's codes transposed, and the CPU's scales; guard bytes after
- * the codes; a 3-D tensor is refused. */
+/* fp8_block 128x1 and fp8_rowwise along axis -2 with the codes written transposed
+ * (alto_gpu_quantized.codes_t: the wgrad GEMM's K-major operands) against the CPU's codes
+ * transposed, and the CPU's scales; guard bytes after the codes; a 3-D tensor, and rowwise rows
+ * that are not a multiple of 16, are refused. */
 static void test_codes_t(void) {
   if (!selected("codes_t"))
     return;
   const int64_t shapes[3][2] = {{quick ? 1024 : 4096, 7168}, {1152, 1030}, {384, 200}};
+  for (int row = 0; row < 2; row++)
   for (int el = 0; el < 2; el++)
     for (int d = 0; d < 2; d++)
       for (int si = 0; si < 3; si++) {
         const int64_t R = shapes[si][0], C = shapes[si][1], n = R * C;
         alto_elem dt = d ? ALTO_ELEM_F32 : ALTO_ELEM_BF16;
-        alto_quant_spec spec = alto_quant_spec_default(ALTO_SCHEME_FP8_BLOCK);
+        alto_quant_spec spec =
+            alto_quant_spec_default(row ? ALTO_SCHEME_FP8_ROWWISE : ALTO_SCHEME_FP8_BLOCK);
         spec.elem = el ? ALTO_ELEM_E5M2 : ALTO_ELEM_E4M3;
         spec.axis = -2;
         float *xf;
@@ -363,13 +366,18 @@ static void test_codes_t(void) {
         CHECKF(dc < 0 && ds < 0 && guard, "codes_t %s %s [%lld x %lld]: codes differ at %lld, "
                "scales at %lld%s", el ? "e5m2" : "e4m3", d ? "f32" : "bf16", (long long)R,
                (long long)C, (long long)dc, (long long)ds, guard ? "" : ", wrote past the codes");
-        fprintf(stderr, "  %-4s fp8_block %s 128x1 codes transposed %s [%lld x %lld]\n",
-                dc < 0 && ds < 0 && guard ? "ok" : "FAIL", el ? "e5m2" : "e4m3",
-                d ? "f32" : "bf16", (long long)R, (long long)C);
+        fprintf(stderr, "  %-4s %s %s codes transposed %s [%lld x %lld]\n",
+                dc < 0 && ds < 0 && guard ? "ok" : "FAIL", row ? "fp8_rowwise axis -2" :
+                "fp8_block 128x1", el ? "e5m2" : "e4m3", d ? "f32" : "bf16", (long long)R,
+                (long long)C);
         if (si == 2 && el == 0 && d == 0) { /* 3-D: refused, nothing launched */
           alto_tensor_view x3 = {xb, dt, 3, {3, 128, 200}};
           CHECK(alto_gpu_quantize(B, &spec, &x3, gpu_ptr(gx), NULL, &q) == ALTO_ERR_INVALID_ARG);
           CHECK(strstr(alto_last_error(), "transposed codes") != NULL);
+          if (row) { /* rows not a multiple of 16 */
+            alto_tensor_view x2 = {xb, dt, 2, {376, 200, 0}};
+            CHECK(alto_gpu_quantize(B, &spec, &x2, gpu_ptr(gx), NULL, &q) == ALTO_ERR_INVALID_ARG);
+          }
         }
         gpu_free(B, &gx), gpu_free(B, &gc), gpu_free(B, &gs);
         free(xf), free(xb), free(got), free(scales), free(want);

@@ -223,14 +223,16 @@ __device__ __forceinline__ void alto_fp8_rowwise_rows(const void *__restrict__ x
 template <bool IN_BF16, int NT> struct alto_colstrip_ {
   static constexpr int V = IN_BF16 ? 8 : 4, LW = 4, RL = NT / LW, SW = LW * V, U = 8;
   const void *x;
-  alto_idx cols, base, c, r0; // matrix's first element, thread's first column, split's first row
+  alto_idx cols, base, c, r0, r1; // matrix's first element, thread's first column, split's rows
   alto_idx nk;                // the thread's rows: r0 + lr + k RL, k < nk
   alto_idx bx, by, bz;        // the CTA's strip, split and matrix
   int lc, lr, n;              // column lane, row lane, columns of the thread inside the matrix
   bool vec;
   // rev: the CTAs in reverse order (the encoding kernel: the amax kernel's last CTAs read the
   // tensor's end last, so the first CTAs here find it in L2)
-  __device__ __forceinline__ alto_colstrip_(const void *x_, alto_idx R, alto_idx cols_, bool rev) {
+  // ct: splits of a multiple of 16 rows (the transposed codes' 16-byte stores)
+  __device__ __forceinline__ alto_colstrip_(const void *x_, alto_idx R, alto_idx cols_, bool rev,
+                                            bool ct = false) {
     x = x_, cols = cols_;
     bx = rev ? gridDim.x - 1 - blockIdx.x : blockIdx.x;
     by = rev ? gridDim.y - 1 - blockIdx.y : blockIdx.y;
@@ -240,15 +242,20 @@ template <bool IN_BF16, int NT> struct alto_colstrip_ {
     c = bx * SW + lc * V;
     n = c < cols ? (int)(cols - c < V ? cols - c : V) : 0;
     vec = cols % V == 0;
-    const alto_idx rs = (R + gridDim.y - 1) / gridDim.y; // rows per split
-    r0 = by * rs;
-    const alto_idx r1 = r0 + rs < R ? r0 + rs : R;
+    alto_idx rs = (R + gridDim.y - 1) / gridDim.y; // rows per split
+    if (ct)
+      rs = (rs + 15) / 16 * 16;
+    r0 = by * rs < R ? by * rs : R;
+    r1 = r0 + rs < R ? r0 + rs : R;
     nk = r1 - r0 > lr ? (r1 - r0 - lr + RL - 1) / RL : 0;
   }
-  __device__ __forceinline__ alto_idx elem(alto_idx k) const { return base + (r0 + lr + k * RL) * cols + c; }
+  __device__ __forceinline__ alto_idx elem_row(alto_idx r) const { return base + r * cols + c; }
+  __device__ __forceinline__ alto_idx elem(alto_idx k) const { return elem_row(r0 + lr + k * RL); }
   // row k of the thread's columns as raw words (missing columns 0)
-  __device__ __forceinline__ void load(alto_idx k, alto_u32 w[4]) const {
-    const alto_idx e = elem(k);
+  __device__ __forceinline__ void load(alto_idx k, alto_u32 w[4]) const { load_row(r0 + lr + k * RL, w); }
+  // row r (of the matrix) of the thread's columns
+  __device__ __forceinline__ void load_row(alto_idx r, alto_u32 w[4]) const {
+    const alto_idx e = elem_row(r);
     if (vec && n == V) {
       alto_chunk_load_<IN_BF16>(x, e, w);
       return;
@@ -304,7 +311,60 @@ __device__ __forceinline__ void alto_fp8_col_amax(const void *__restrict__ x,
   }
 }
 
-template <int ELEM, bool IN_BF16, bool POW2, int NT>
+// The transposed codes of alto_fp8_rowwise_cols (CT: [E, cols, R], the K-major operand of a GEMM
+// reducing over the rows; R a multiple of 16). The split's rows go in chunks of U x RL (512 for
+// 256 threads, in reverse order): a thread loads rows 4 RL g + 4 lr + q (g < U / 4, q < 4) of its
+// V columns, so that each column's codes of four consecutive rows make one word; the words go to a
+// shared [SW columns][chunk rows] tile (16-byte groups of a column's row XOR-swizzled by the
+// column: the four column lanes of a warp write different banks) and leave as 16-byte stores of
+// each column's rows.
+template <int ELEM, bool IN_BF16, int NT, typename S>
+__device__ __forceinline__ void alto_fp8_rowwise_cols_t_(const S &st, alto_u8 *__restrict__ codes,
+                                                         const float *s, alto_idx R) {
+  constexpr int V = S::V, U = S::U, SW = S::SW, RL = S::RL, SPAN = U * RL, G16 = SPAN / 16;
+  static_assert(U % 4 == 0 && SPAN % 16 == 0, "chunk shape");
+  __shared__ uint4 tile[SW * G16];
+  alto_u32 *tw = (alto_u32 *)tile;
+  const alto_idx nch = st.r1 > st.r0 ? (st.r1 - st.r0 + SPAN - 1) / SPAN : 0;
+  auto swz = [](int col) { return 2 * ((col >> 3) & 3); }; // 16-byte group XOR of a column
+  for (alto_idx ch = nch - 1; ch >= 0; ch--) {
+    const alto_idx cb = st.r0 + ch * SPAN;
+    alto_u32 w[U][4];
+#pragma unroll
+    for (int u = 0; u < U; u++) {
+      const alto_idx r = cb + (u / 4) * 4 * RL + 4 * st.lr + u % 4;
+      if (r < st.r1)
+        st.load_row(r, w[u]);
+      else
+        w[u][0] = w[u][1] = w[u][2] = w[u][3] = 0;
+    }
+#pragma unroll
+    for (int g = 0; g < U / 4; g++) {
+      alto_u32 cw[4][V / 4];
+#pragma unroll
+      for (int q = 0; q < 4; q++)
+        alto_chunk_codes_<ELEM, IN_BF16>(w[4 * g + q], s, cw[q]);
+      const int wi = g * RL + st.lr; // the word of rows 4 wi .. 4 wi + 3 in the column's row
+#pragma unroll
+      for (int j = 0; j < V; j++) {
+        const int col = st.lc * V + j, sh = 8 * (j % 4);
+        const alto_u32 word = ((cw[0][j / 4] >> sh) & 0xFFu) | (((cw[1][j / 4] >> sh) & 0xFFu) << 8) |
+                              (((cw[2][j / 4] >> sh) & 0xFFu) << 16) | ((cw[3][j / 4] >> sh) << 24);
+        tw[col * (SPAN / 4) + (((wi / 4) ^ swz(col)) * 4 + wi % 4)] = word;
+      }
+    }
+    __syncthreads();
+    for (int i = threadIdx.x; i < SW * G16; i += NT) {
+      const int col = i / G16, q = i % G16;
+      const alto_idx r = cb + 16 * q, gc = st.bx * SW + col;
+      if (r < st.r1 && gc < st.cols)
+        *(uint4 *)(codes + (st.bz * st.cols + gc) * R + r) = tile[col * G16 + (q ^ swz(col))];
+    }
+    __syncthreads();
+  }
+}
+
+template <int ELEM, bool IN_BF16, bool POW2, int NT, bool CT = false>
 __device__ __forceinline__ void alto_fp8_rowwise_cols(const void *__restrict__ x,
                                                       alto_u8 *__restrict__ codes,
                                                       alto_u32 *__restrict__ scales, alto_idx R,
@@ -312,7 +372,7 @@ __device__ __forceinline__ void alto_fp8_rowwise_cols(const void *__restrict__ x
   using S = alto_colstrip_<IN_BF16, NT>;
   constexpr int V = S::V, U = S::U, SW = S::SW;
   __shared__ float sc[SW];
-  const S st(x, R, cols, true);
+  const S st(x, R, cols, true, CT);
   if (threadIdx.x < SW) {
     const alto_idx col = st.bx * SW + threadIdx.x;
     alto_u32 *sp = &scales[st.bz * cols + col];
@@ -332,29 +392,33 @@ __device__ __forceinline__ void alto_fp8_rowwise_cols(const void *__restrict__ x
 #pragma unroll
   for (int j = 0; j < V; j++)
     s[j] = sc[st.lc * V + j];
-  for (alto_idx k0 = st.nk; k0 > 0; k0 -= U) {
-    alto_u32 w[U][4];
+  if constexpr (CT) { // codes [E, cols, R]: the split's rows in chunks of U x RL, transposed through smem
+    alto_fp8_rowwise_cols_t_<ELEM, IN_BF16, NT>(st, codes, s, R);
+  } else {
+    for (alto_idx k0 = st.nk; k0 > 0; k0 -= U) {
+      alto_u32 w[U][4];
 #pragma unroll
-    for (int u = 0; u < U; u++)
-      if (k0 - 1 - u >= 0)
-        st.load(k0 - 1 - u, w[u]);
+      for (int u = 0; u < U; u++)
+        if (k0 - 1 - u >= 0)
+          st.load(k0 - 1 - u, w[u]);
 #pragma unroll
-    for (int u = 0; u < U; u++) {
-      if (k0 - 1 - u < 0)
-        continue;
-      alto_u32 cw[V / 4];
-      alto_chunk_codes_<ELEM, IN_BF16>(w[u], s, cw);
-      alto_u8 *o = codes + st.elem(k0 - 1 - u);
-      if (st.vec && st.n == V) {
-        if constexpr (V == 8)
-          *(uint2 *)o = uint2{cw[0], cw[1]};
-        else
-          *(alto_u32 *)o = cw[0];
-      } else {
+      for (int u = 0; u < U; u++) {
+        if (k0 - 1 - u < 0)
+          continue;
+        alto_u32 cw[V / 4];
+        alto_chunk_codes_<ELEM, IN_BF16>(w[u], s, cw);
+        alto_u8 *o = codes + st.elem(k0 - 1 - u);
+        if (st.vec && st.n == V) {
+          if constexpr (V == 8)
+            *(uint2 *)o = uint2{cw[0], cw[1]};
+          else
+            *(alto_u32 *)o = cw[0];
+        } else {
 #pragma unroll
-        for (int j = 0; j < V; j++)
-          if (j < st.n)
-            o[j] = (alto_u8)(cw[j / 4] >> (8 * (j % 4)));
+          for (int j = 0; j < V; j++)
+            if (j < st.n)
+              o[j] = (alto_u8)(cw[j / 4] >> (8 * (j % 4)));
+        }
       }
     }
   }
