@@ -7,7 +7,8 @@
  * multi-stage shared-memory ring guarded by mbarriers; one producer warp (TMA for the codes,
  * cp.async for the fp32 scales); two consumer warpgroups of 64 rows each issuing FP8 wgmma with
  * fp32 accumulation, promoted into fp32 registers after every 128-deep K block with the block's
- * scales (DeepGEMM's two-level accumulation); a persistent grid walking the tiles in L2-friendly
+ * scales (DeepGEMM's two-level accumulation; with OUTER scales unscaled, the rows' and columns'
+ * scales applied in the epilogue); a persistent grid walking the tiles in L2-friendly
  * groups; bf16 or fp32 output, optionally accumulated into C (beta = 1). M, N, K are runtime. */
 #ifndef ALTO_COMPILER_GEN_GEMM_H
 #define ALTO_COMPILER_GEN_GEMM_H
