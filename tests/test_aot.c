@@ -368,6 +368,15 @@ static void test_cli_fp8_plan(void) {
   CHECK(cli_(dir, "--model llama3/debugmodel --recipe fp8_block --arch sm_90a --only nothing-here") ==
         1);
   CHECKF(strstr(err_, "no kernel matches --only in this plan"), "%s", err_);
+  /* rowwise FP8: alto's GEMM with OUTER scales, E5M2 gradients (dgrad, wgrad) and E4M3 forward,
+   * and the per-column quantizer writing transposed codes; nothing dequantized */
+  CHECKF(cli_(dir, "--model llama3/debugmodel --recipe fp8_rowwise --arch sm_90a --list") == 0,
+         "%s\n%s", out_, err_);
+  CHECKF(strstr(out_, "exec  gemm.fp8.arow.brow.") != NULL &&
+             strstr(out_, "exec  gemm.fp8.arow.e5m2.brow.") != NULL &&
+             strstr(out_, "fp8_rowwise_cols.fp8_rowwise.e5m2") != NULL &&
+             strstr(out_, ".codes_t.") != NULL && !strstr(out_, "dequant"),
+         "%s", out_);
 }
 
 static void test_cli_errors(void) {
