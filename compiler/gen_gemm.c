@@ -21,21 +21,29 @@ static int alto_gemm_widths_(alto_gemm_bscale bs, const int **w) {
   return (int)(sizeof alto_gemm_bn_1x128_ / sizeof alto_gemm_bn_1x128_[0]);
 }
 
+static int alto_gemm_wgs_(int wgs) { return wgs == 3 ? 3 : 2; }
+
 /* Shared memory of one pipeline stage: the A and B tiles, the scales, two mbarriers. */
-static int alto_gemm_stage_bytes_(alto_gemm_bscale bs, int bn) {
+static int alto_gemm_stage_bytes_(alto_gemm_bscale bs, int bn, int wgs) {
+  const int bm = ALTO_GEMM_BM_OF(wgs);
   int sb = bs == ALTO_GEMM_B_128X128 || bs == ALTO_GEMM_OUTER ? 4 : bn;
-  return ALTO_GEMM_BM * ALTO_GEMM_BK + bn * ALTO_GEMM_BK + (ALTO_GEMM_BM + sb) * 4 + 16;
+  return bm * ALTO_GEMM_BK + bn * ALTO_GEMM_BK + (bm + sb) * 4 + 16;
 }
 
-/* OUTER: the reciprocals of a tile's column scales, a row of bn fp32 per consumer warpgroup. */
-static int alto_gemm_fixed_bytes_(alto_gemm_bscale bs, int bn) {
-  return 1024 + ALTO_GEMM_EPI_BYTES + (bs == ALTO_GEMM_OUTER ? 2 * bn * 4 : 0);
+/* 1 KiB alignment slack, the epilogue's staging per consumer warpgroup and (OUTER) the
+ * reciprocals of a tile's column scales, a row of bn fp32 per consumer warpgroup. */
+static int alto_gemm_fixed_bytes_(alto_gemm_bscale bs, int bn, int wgs) {
+  wgs = alto_gemm_wgs_(wgs);
+  return 1024 + wgs * ALTO_GEMM_EPI_WG_BYTES + (bs == ALTO_GEMM_OUTER ? wgs * bn * 4 : 0);
 }
 
-int alto_gemm_max_stages(alto_gemm_bscale bs, int bn) {
-  int s = (ALTO_GEMM_SMEM_MAX - alto_gemm_fixed_bytes_(bs, bn)) / alto_gemm_stage_bytes_(bs, bn);
+int alto_gemm_max_stages_wgs(alto_gemm_bscale bs, int bn, int wgs) {
+  int s = (ALTO_GEMM_SMEM_MAX - alto_gemm_fixed_bytes_(bs, bn, wgs)) /
+          alto_gemm_stage_bytes_(bs, bn, wgs);
   return s > ALTO_GEMM_MAX_STAGES ? ALTO_GEMM_MAX_STAGES : s;
 }
+
+int alto_gemm_max_stages(alto_gemm_bscale bs, int bn) { return alto_gemm_max_stages_wgs(bs, bn, 2); }
 
 alto_gemm_config alto_gemm_config_for(int64_t m, int64_t n, int64_t k, alto_gemm_bscale bscale,
                                       int sm_count) {
@@ -48,46 +56,54 @@ alto_gemm_config alto_gemm_config_for(int64_t m, int64_t n, int64_t k, alto_gemm
     n = 1;
   const int *w;
   int nw = alto_gemm_widths_(bscale, &w);
-  alto_gemm_config best = {0, 0, 0, 0, 0, 0};
+  alto_gemm_config best;
+  memset(&best, 0, sizeof best);
+  /* 1x128-scaled B (wgrad): three consumer warpgroups (192-row tiles, at most 128 wide) wherever
+   * M fills more than one 128-row tile. Its promotion takes two fp32 operations per output and K
+   * block, during which two warpgroups left the tensor cores idle; three ran 1.06-1.12x faster on
+   * five of the seven benchmark shapes and level on the other two (H100, bench/NOTES.md session
+   * 14). The other kinds' one FFMA per output hides behind two. */
+  best.wgs = bscale == ALTO_GEMM_B_1X128 && m > ALTO_GEMM_BM ? 3 : 2;
+  const int64_t bm = ALTO_GEMM_BM_OF(best.wgs);
   double best_eff = -1.0;
-  int64_t best_tiles = 0;
   for (int i = 0; i < nw; i++) {
-    int64_t tiles = ((m + ALTO_GEMM_BM - 1) / ALTO_GEMM_BM) * ((n + w[i] - 1) / w[i]);
+    if (best.wgs == 3 && w[i] > ALTO_GEMM_WGS3_MAX_BN)
+      continue;
+    int64_t tiles = ((m + bm - 1) / bm) * ((n + w[i] - 1) / w[i]);
     int64_t waves = (tiles + sm_count - 1) / sm_count;
     /* the share of the launched tile slots that hold real outputs, times the tile's operand
-     * reuse (MACs per byte loaded per K step: bn / (128 + bn)): the kernels are bound by shared
+     * reuse (MACs per byte loaded per K step: bn / (bm + bn)): the kernels are bound by shared
      * memory and L2 traffic at narrow tiles (H100: bn 64 runs at 2/3 of bn 128's speed) */
-    double eff = (double)m * (double)n / ((double)waves * sm_count * ALTO_GEMM_BM * w[i]) *
-                 ((double)w[i] / (ALTO_GEMM_BM + w[i]));
+    double eff = (double)m * (double)n / ((double)waves * sm_count * (double)bm * w[i]) *
+                 ((double)w[i] / ((double)bm + w[i]));
     if (eff > best_eff * (1.0 + 1e-9) || (eff >= best_eff * (1.0 - 1e-9) && w[i] > best.bn)) {
       best_eff = eff;
       best.bn = w[i];
-      best_tiles = tiles;
     }
   }
-  best.stages = alto_gemm_max_stages(bscale, best.bn);
+  best.stages = alto_gemm_max_stages_wgs(bscale, best.bn, best.wgs);
   best.group_m = ALTO_GEMM_GROUP_M;
   best.cluster = 1; /* pairs multicasting B measured slower on the H100 (bench/NOTES.md) */
-  int64_t units = (m + (int64_t)ALTO_GEMM_BM * best.cluster - 1) / (ALTO_GEMM_BM * best.cluster) *
+  int64_t units = (m + bm * best.cluster - 1) / (bm * best.cluster) *
                   ((n + best.bn - 1) / best.bn); /* cluster steps */
   int64_t slots = sm_count / best.cluster;
   best.ctas = (int)((units < slots ? units : slots) * best.cluster);
-  (void)best_tiles;
   return best;
 }
 
 int alto_gemm_smem_bytes(const alto_gemmkern *k) {
-  return alto_gemm_fixed_bytes_(k->bscale, k->bn) +
-         k->stages * alto_gemm_stage_bytes_(k->bscale, k->bn);
+  return alto_gemm_fixed_bytes_(k->bscale, k->bn, k->wgs) +
+         k->stages * alto_gemm_stage_bytes_(k->bscale, k->bn, k->wgs);
 }
 
 void alto_gemmkern_key(const alto_gemmkern *k, char *out, size_t n) {
   const bool outer = k->bscale == ALTO_GEMM_OUTER;
-  snprintf(out, n, "gemm.fp8.%s%s.%s%s.%s.n%d.s%d.g%d.c%d%s.%s.%s", outer ? "arow" : "a1x128",
+  snprintf(out, n, "gemm.fp8.%s%s.%s%s.%s.n%d.s%d.g%d.c%d%s%s.%s.%s", outer ? "arow" : "a1x128",
            k->a_e5m2 ? ".e5m2" : "",
            outer ? "brow" : k->bscale == ALTO_GEMM_B_128X128 ? "b128x128" : "b1x128",
            k->b_e5m2 ? ".e5m2" : "", k->out_f32 ? "f32" : "bf16", k->bn, k->stages, k->group_m,
-           k->cluster, k->accumulate ? ".acc" : "", alto_target_info_get(k->target)->name, k->arch);
+           k->cluster, k->wgs == 3 ? ".w3" : "", k->accumulate ? ".acc" : "",
+           alto_target_info_get(k->target)->name, k->arch);
 }
 
 static alto_status alto_gemm_check_(const alto_gemmkern *k) {
@@ -111,12 +127,20 @@ static alto_status alto_gemm_check_(const alto_gemmkern *k) {
                       "gemm kernel: tile width %d (multiples of 16 in [64, 192] and 256; not 176 "
                       "with 128x128 B scales)",
                       k->bn);
+  if (k->wgs != 0 && k->wgs != 2 && k->wgs != 3)
+    return alto_error(ALTO_ERR_INVALID_ARG, "gemm kernel: %d consumer warpgroups (2 or 3)",
+                      k->wgs);
+  if (k->wgs == 3 && (k->bn > ALTO_GEMM_WGS3_MAX_BN || k->cluster != 1))
+    return alto_error(ALTO_ERR_INVALID_ARG,
+                      "gemm kernel: three consumer warpgroups take tiles up to %d wide, cluster 1 "
+                      "(tile width %d, cluster %d)",
+                      ALTO_GEMM_WGS3_MAX_BN, k->bn, k->cluster);
   if (k->stages < 2 || k->stages > ALTO_GEMM_MAX_STAGES ||
       alto_gemm_smem_bytes(k) > ALTO_GEMM_SMEM_MAX)
     return alto_error(ALTO_ERR_INVALID_ARG,
                       "gemm kernel: %d stages of tile width %d (2 to %d, within %d bytes of shared "
                       "memory)",
-                      k->stages, k->bn, alto_gemm_max_stages(k->bscale, k->bn),
+                      k->stages, k->bn, alto_gemm_max_stages_wgs(k->bscale, k->bn, k->wgs),
                       ALTO_GEMM_SMEM_MAX);
   if (k->cluster != 1 && k->cluster != 2)
     return alto_error(ALTO_ERR_INVALID_ARG, "gemm kernel: cluster %d (1 or 2)", k->cluster);
@@ -164,7 +188,7 @@ alto_status alto_gen_gemm(const alto_gemmkern *k, alto_gen_kernel *out) {
   alto_gemmkern_key(k, out->key, sizeof out->key);
   alto_gen_kernel_name(out->key, out->name, sizeof out->name);
   out->template_file = "gemm/gemm_fp8_sm90.cuh";
-  out->threads = ALTO_GEMM_THREADS;
+  out->threads = ALTO_GEMM_THREADS_OF(k->wgs);
   out->smem_bytes = alto_gemm_smem_bytes(k);
   char *s = NULL;
   size_t len = 0, cap = 0;
@@ -178,10 +202,10 @@ alto_status alto_gen_gemm(const alto_gemmkern *k, alto_gen_kernel *out) {
   alto_gen_appendf(&s, &len, &cap,
                    "extern \"C\" __global__ void __launch_bounds__(%d, 1)\n"
                    "%s(const __grid_constant__ alto_gemm_args a) {\n"
-                   "  alto_gemm::gemm_fp8<%d, %d, %d, %s, %s, %d, %d>(a);\n}\n",
-                   ALTO_GEMM_THREADS, out->name, k->bn, k->stages, (int)k->bscale,
+                   "  alto_gemm::gemm_fp8<%d, %d, %d, %s, %s, %d, %d, %d>(a);\n}\n",
+                   out->threads, out->name, k->bn, k->stages, (int)k->bscale,
                    k->out_f32 ? "true" : "false", k->accumulate ? "true" : "false", k->group_m,
-                   k->cluster);
+                   k->cluster, alto_gemm_wgs_(k->wgs));
   out->source = s;
   return ALTO_OK;
 }
@@ -189,6 +213,28 @@ alto_status alto_gen_gemm(const alto_gemmkern *k, alto_gen_kernel *out) {
 int alto_gemm_variants(alto_target target, const char *arch, alto_gemmkern *out, int cap) {
   static const alto_gemm_bscale kinds[] = {ALTO_GEMM_B_1X128, ALTO_GEMM_B_128X128, ALTO_GEMM_OUTER};
   int n = 0;
+  /* 1x128 with three consumer warpgroups: the widths up to 128 x output dtypes x accumulate */
+  const int *w1;
+  const int nw1 = alto_gemm_widths_(ALTO_GEMM_B_1X128, &w1);
+  for (int i = 0; i < nw1; i++)
+    for (int f32 = 0; f32 < 2 && w1[i] <= ALTO_GEMM_WGS3_MAX_BN; f32++)
+      for (int acc = 0; acc < 2; acc++, n++) {
+        if (n >= cap)
+          continue;
+        alto_gemmkern k;
+        memset(&k, 0, sizeof k);
+        k.bscale = ALTO_GEMM_B_1X128;
+        k.out_f32 = f32;
+        k.accumulate = acc;
+        k.bn = w1[i];
+        k.wgs = 3;
+        k.stages = alto_gemm_max_stages_wgs(k.bscale, k.bn, k.wgs);
+        k.group_m = ALTO_GEMM_GROUP_M;
+        k.cluster = 1;
+        k.target = target;
+        snprintf(k.arch, sizeof k.arch, "%s", arch);
+        out[n] = k;
+      }
   for (int b = 0; b < 3; b++) {
     const alto_gemm_bscale bs = kinds[b];
     const bool outer = bs == ALTO_GEMM_OUTER;
@@ -209,6 +255,7 @@ int alto_gemm_variants(alto_target target, const char *arch, alto_gemmkern *out,
             k.stages = alto_gemm_max_stages(k.bscale, k.bn);
             k.group_m = ALTO_GEMM_GROUP_M;
             k.cluster = outer ? 1 : 1 + v;
+            k.wgs = 2;
             k.a_e5m2 = outer && v;
             k.target = target;
             snprintf(k.arch, sizeof k.arch, "%s", arch);

@@ -33,11 +33,15 @@ typedef enum {
                             * epilogue multiplies by the two reciprocals */
 } alto_gemm_bscale;
 
-#define ALTO_GEMM_BM 128       /* rows per tile: two consumer warpgroups of 64 */
+/* Rows per tile: 64 per consumer warpgroup (wgs 2 or 3; 0 reads as 2). */
+#define ALTO_GEMM_BM_OF(wgs) (64 * ((wgs) == 3 ? 3 : 2))
+#define ALTO_GEMM_BM 128       /* rows per tile of the two-consumer kernels */
 #define ALTO_GEMM_BK 128       /* K per pipeline stage = one scale block */
+#define ALTO_GEMM_THREADS_OF(wgs) (ALTO_GEMM_BM_OF(wgs) * 2 + 128) /* + one producer warpgroup */
 #define ALTO_GEMM_THREADS 384  /* one producer warpgroup + two consumer warpgroups */
 #define ALTO_GEMM_SMEM_MAX (227 * 1024)
-#define ALTO_GEMM_EPI_BYTES (4 * 64 * 64) /* the TMA epilogue's staging: 2 buffers per consumer */
+#define ALTO_GEMM_EPI_WG_BYTES (2 * 64 * 64) /* the TMA epilogue's staging: 2 buffers per consumer */
+#define ALTO_GEMM_WGS3_MAX_BN 128 /* three consumers hold tiles up to 128 wide (160 registers) */
 
 /* The tile configuration of one GEMM. */
 typedef struct {
@@ -50,11 +54,14 @@ typedef struct {
   int cluster; /* 1, or 2: CTA pairs on two row tiles of one column tile share (multicast) B */
   int reg_epilogue; /* 1: C written by register stores even where the TMA epilogue applies (tests
                      * and benchmarks compare the two; the configuration function sets 0) */
+  int wgs;          /* consumer warpgroups: 2 (BM 128; 0 reads as 2) or 3 (BM 192, bn <= 128,
+                     * cluster 1) */
 } alto_gemm_config;
 
-/* The configuration for C[M, N] = A[M, K] B[N, K]^T on a device with sm_count SMs: the tile width
- * with the best product of (share of the persistent grid's tile slots holding outputs) and (operand
- * reuse bn / (128 + bn)) (ties: the wider tile),
+/* The configuration for C[M, N] = A[M, K] B[N, K]^T on a device with sm_count SMs: three consumer
+ * warpgroups (BM 192, widths up to 128) for 1x128-scaled B when M > 128, else two (BM 128); the tile
+ * width with the best product of (share of the persistent grid's tile slots holding outputs) and
+ * (operand reuse bn / (BM + bn)) (ties: the wider tile),
  * the deepest pipeline that fits in shared memory (at most 8), groups of 8 row tiles, CTA pairs
  * multicasting B whenever there are at least two row tiles and two SMs. Pure. */
 /* (ALTO_GEMM_B_MX: the 128x128 kind's widths with the 1x128 kind's depth, a configuration both
@@ -72,10 +79,13 @@ typedef struct {
   bool a_e5m2, b_e5m2; /* the operands' codes E5M2 (else E4M3): wgmma takes either on each side */
   alto_target target; /* ALTO_TARGET_CUDA */
   char arch[16];      /* "sm_90a" */
+  int wgs;            /* consumer warpgroups, 2 or 3 (alto_gemm_config; 0 reads as 2) */
 } alto_gemmkern;
 
-/* The deepest pipeline (at most 8 stages) whose shared memory fits for tile width bn. */
+/* The deepest pipeline (at most 8 stages) whose shared memory fits for tile width bn (with wgs
+ * consumer warpgroups: 0 or 2, or 3). */
 int alto_gemm_max_stages(alto_gemm_bscale bscale, int bn);
+int alto_gemm_max_stages_wgs(alto_gemm_bscale bscale, int bn, int wgs);
 
 /* Dynamic shared memory of a kernel: 1 KiB alignment slack, the epilogue's staging buffers, stages x
  * (A tile + B tile + scales + two mbarriers), and with OUTER scales the tile's column reciprocals
@@ -83,14 +93,16 @@ int alto_gemm_max_stages(alto_gemm_bscale bscale, int bn);
 int alto_gemm_smem_bytes(const alto_gemmkern *k);
 
 /* The canonical key ("gemm.fp8.a1x128.b128x128.bf16.n128.s6.g8.c2.cuda.sm_90a"; ".acc" when
- * accumulating; OUTER scales "arow.brow"; ".e5m2" after an E5M2 operand's scale kind). */
+ * accumulating; OUTER scales "arow.brow"; ".e5m2" after an E5M2 operand's scale kind; ".w3" after
+ * the cluster with three consumer warpgroups). */
 void alto_gemmkern_key(const alto_gemmkern *k, char *out, size_t n);
 
 /* Generates the stub; ALTO_ERR_INVALID_ARG for a descriptor the template does not support
  * (target not CUDA or arch not sm_90a, tile width, stages, shared memory). */
 alto_status alto_gen_gemm(const alto_gemmkern *k, alto_gen_kernel *out);
 
-/* The variants alto-compile and the compile test build: both block scale kinds x output dtypes x
+/* The variants alto-compile and the compile test build: 1x128 with three consumer warpgroups x
+ * the widths up to 128 x output dtypes x accumulate; both block scale kinds x output dtypes x
  * accumulate x the tile widths the configuration can choose x clusters 1 and 2, and the OUTER
  * kind x output dtypes x accumulate x widths x A E4M3 or E5M2 (cluster 1: what the configuration
  * picks); stages as the configuration picks them, group 8, E4M3 elsewhere. Returns the count (at

@@ -30,6 +30,7 @@ alto_gemmkern alto_gemm_kernel_for(alto_gemm_bscale bscale, bool out_f32, bool a
   k.stages = cfg->stages;
   k.group_m = cfg->group_m;
   k.cluster = cfg->cluster < 1 ? 1 : cfg->cluster;
+  k.wgs = cfg->wgs == 3 ? 3 : 2;
   k.target = ALTO_TARGET_CUDA;
   snprintf(k.arch, sizeof k.arch, "%s", arch);
   return k;
@@ -127,9 +128,10 @@ static alto_status gemm_fp8_launch_(alto_backend *b, alto_dptr c, alto_dtype out
 
   alto_gemm_args args;
   memset(&args, 0, sizeof args);
+  const int64_t bm = ALTO_GEMM_BM_OF(kern.wgs);
   ALTO_TRY(alto_cuda_tensor_map_2d(&args.tma_a, ALTO_TMAP_U8, ALTO_TMAP_SWZ_128B, a->codes,
                                    (uint64_t)k, (uint64_t)m, (uint64_t)k, ALTO_GEMM_BK,
-                                   ALTO_GEMM_BM));
+                                   (unsigned)bm));
   ALTO_TRY(alto_cuda_tensor_map_2d(&args.tma_b, ALTO_TMAP_U8, ALTO_TMAP_SWZ_128B, bop->codes,
                                    (uint64_t)k, (uint64_t)n, (uint64_t)k, ALTO_GEMM_BK,
                                    (unsigned)(conf.bn / kern.cluster)));
@@ -155,7 +157,7 @@ static alto_status gemm_fp8_launch_(alto_backend *b, alto_dptr c, alto_dtype out
   args.b_split_run = split_run;
   args.ldc = ldc;
   args.m = m, args.n = n, args.k = k;
-  args.tiles_m = (m + ALTO_GEMM_BM - 1) / ALTO_GEMM_BM;
+  args.tiles_m = (m + bm - 1) / bm;
   args.tiles_n = (n + conf.bn - 1) / conf.bn;
   args.kblocks = (k + ALTO_GEMM_BK - 1) / ALTO_GEMM_BK;
   /* contiguous, 16-byte aligned scale columns load by one bulk copy per stage */

@@ -16,7 +16,7 @@
 #include "tests/compile_check.h"
 #include "tests/harness.h"
 
-#define MAX_VARIANTS 256
+#define MAX_VARIANTS 320
 static alto_gemmkern kernels[MAX_VARIANTS];
 
 static int n_kernels;
@@ -67,7 +67,7 @@ static void check_stub(const alto_gemmkern *k, const alto_gen_kernel *g, const c
 }
 
 static void test_stub_shape(void) {
-  alto_gemmkern k = {ALTO_GEMM_B_128X128, false, false, 128, 4, 8, 1, false, false, ALTO_TARGET_CUDA, "sm_90a"};
+  alto_gemmkern k = {ALTO_GEMM_B_128X128, false, false, 128, 4, 8, 1, false, false, ALTO_TARGET_CUDA, "sm_90a", 2};
   alto_gen_kernel g;
   alto_status st = alto_gen_gemm(&k, &g);
   CHECKF(st == ALTO_OK, "%s", alto_last_error());

@@ -20,7 +20,7 @@
 #include "runtime/gemm_gpu.h"
 #include "tests/harness.h"
 
-#define MAX_VARIANTS 256
+#define MAX_VARIANTS 320
 static alto_gemmkern variants[MAX_VARIANTS];
 static int n_variants;
 
@@ -88,16 +88,24 @@ static bool block_width(int w) {
   return 128 - g + w <= 256;
 }
 
+/* The consumer warpgroups the header's rule gives: three for 1x128 B when M > 128. */
+static int expected_wgs(int64_t m, alto_gemm_bscale bs) {
+  return bs == ALTO_GEMM_B_1X128 && m > 128 ? 3 : 2;
+}
+
 static int expected_width(int64_t m, int64_t n, alto_gemm_bscale bs, int sm) {
   int best = 0;
   double best_eff = -1;
+  const int wgs = expected_wgs(m, bs), bm = 64 * wgs;
   for (int i = 0; i < N_WIDTHS; i++) {
     int w = widths[i];
     if (bs == ALTO_GEMM_B_128X128 && !block_width(w))
       continue;
-    int64_t tiles = cdiv(m, ALTO_GEMM_BM) * cdiv(n, w);
-    double slots = (double)cdiv(tiles, sm) * sm * ALTO_GEMM_BM * w;
-    double eff = (double)m * (double)n / slots * w / (ALTO_GEMM_BM + w);
+    if (wgs == 3 && w > 128)
+      continue;
+    int64_t tiles = cdiv(m, bm) * cdiv(n, w);
+    double slots = (double)cdiv(tiles, sm) * sm * bm * w;
+    double eff = (double)m * (double)n / slots * w / (bm + w);
     if (eff > best_eff * (1 + 1e-9) || (eff >= best_eff * (1 - 1e-9) && w > best))
       best = w, best_eff = eff;
   }
@@ -119,8 +127,13 @@ static void check_one(int64_t m, int64_t n, int64_t k, alto_gemm_bscale bs, int 
            (long long)k, bscale_name(bs), sm);
   alto_gemm_config c = alto_gemm_config_for(m, n, k, bs, sm);
   alto_gemm_config c2 = alto_gemm_config_for(m, n, k, bs, sm);
-  CHECKF(c.bn == c2.bn && c.stages == c2.stages && c.group_m == c2.group_m && c.ctas == c2.ctas,
+  CHECKF(c.bn == c2.bn && c.stages == c2.stages && c.group_m == c2.group_m && c.ctas == c2.ctas &&
+             c.wgs == c2.wgs,
          "%s: not deterministic", what);
+  CHECKF(c.wgs == expected_wgs(m, bs), "%s: %d consumer warpgroups", what, c.wgs);
+  if (c.wgs == 3)
+    CHECKF(c.bn <= ALTO_GEMM_WGS3_MAX_BN && c.cluster == 1, "%s: three consumers, bn %d cluster %d",
+           what, c.bn, c.cluster);
   CHECKF((c.bn % 16 == 0 && c.bn >= 64 && c.bn <= 192) || c.bn == 256, "%s: bn %d", what, c.bn);
   if (bs == ALTO_GEMM_B_128X128)
     CHECKF(block_width(c.bn), "%s: bn %d tiles can span three 128-column scale blocks", what,
@@ -130,7 +143,7 @@ static void check_one(int64_t m, int64_t n, int64_t k, alto_gemm_bscale bs, int 
   CHECKF(c.bn == expected_width(m, n, bs, sm), "%s: bn %d, the header's rule picks %d", what, c.bn,
          expected_width(m, n, bs, sm));
   CHECKF(c.stages >= 2 && c.stages <= 8, "%s: stages %d", what, c.stages);
-  int64_t row_tiles = cdiv(m, ALTO_GEMM_BM);
+  int64_t row_tiles = cdiv(m, ALTO_GEMM_BM_OF(c.wgs));
   int64_t tiles = row_tiles * cdiv(n, c.bn > 0 ? c.bn : 1);
   CHECKF(c.ctas >= 1 && c.ctas <= sm && c.ctas <= tiles, "%s: ctas %d (tiles %lld)", what, c.ctas,
          (long long)tiles);
@@ -145,7 +158,8 @@ static void check_one(int64_t m, int64_t n, int64_t k, alto_gemm_bscale bs, int 
     bool f32 = v & 1, acc = v & 2;
     alto_gemmkern kd = alto_gemm_kernel_for(bs, f32, acc, &c, "sm_90a");
     CHECKF(kd.bscale == bs && kd.out_f32 == f32 && kd.accumulate == acc && kd.bn == c.bn &&
-               kd.stages == c.stages && kd.group_m == c.group_m && kd.target == ALTO_TARGET_CUDA &&
+               kd.stages == c.stages && kd.group_m == c.group_m && kd.wgs == c.wgs &&
+               kd.target == ALTO_TARGET_CUDA &&
                strcmp(kd.arch, "sm_90a") == 0,
            "%s: alto_gemm_kernel_for does not mirror the configuration", what);
     int smem = alto_gemm_smem_bytes(&kd);
@@ -178,7 +192,7 @@ static void test_config_mx(void) {
     }
   }
   /* a kernel descriptor of kind MX is refused (it is not a kernel) */
-  alto_gemmkern k = {ALTO_GEMM_B_MX, false, false, 128, 4, 8, 1, false, false, ALTO_TARGET_CUDA, "sm_90a"};
+  alto_gemmkern k = {ALTO_GEMM_B_MX, false, false, 128, 4, 8, 1, false, false, ALTO_TARGET_CUDA, "sm_90a", 2};
   alto_gen_kernel g;
   CHECK(alto_gen_gemm(&k, &g) == ALTO_ERR_INVALID_ARG);
 }
@@ -212,7 +226,7 @@ static void test_variants(void) {
   CHECKF(n_variants >= 12 && n_variants <= MAX_VARIANTS, "%d variants", n_variants);
   alto_gemmkern one[1];
   CHECK(alto_gemm_variants(ALTO_TARGET_CUDA, "sm_90a", one, 1) == n_variants);
-  int seen[4][2][2] = {{{0}}}, outer_e5m2 = 0;
+  int seen[4][2][2] = {{{0}}}, outer_e5m2 = 0, w3 = 0;
   for (int i = 0; i < n_variants && i < MAX_VARIANTS; i++) {
     const alto_gemmkern *v = &variants[i];
     CHECK(v->target == ALTO_TARGET_CUDA && strcmp(v->arch, "sm_90a") == 0);
@@ -221,6 +235,10 @@ static void test_variants(void) {
     CHECKF(!v->b_e5m2 && (!v->a_e5m2 || v->bscale == ALTO_GEMM_OUTER),
            "variant %d: E5M2 outside OUTER's A", i);
     outer_e5m2 += v->a_e5m2;
+    CHECKF(v->wgs == 2 || (v->wgs == 3 && v->bscale == ALTO_GEMM_B_1X128 && v->bn <= 128 &&
+                           v->cluster == 1),
+           "variant %d: %d consumer warpgroups", i, v->wgs);
+    w3 += v->wgs == 3;
     CHECKF(v->group_m == 8, "variant %d: group %d", i, v->group_m);
     CHECKF(alto_gemm_smem_bytes(v) <= ALTO_GEMM_SMEM_MAX, "variant %d: %d bytes", i,
            alto_gemm_smem_bytes(v));
@@ -243,6 +261,11 @@ static void test_variants(void) {
       CHECKF(seen[ALTO_GEMM_OUTER][f][a] == 2 * N_WIDTHS, "%d OUTER variants with f32=%d acc=%d",
              seen[ALTO_GEMM_OUTER][f][a], f, a);
   CHECKF(outer_e5m2 == 4 * N_WIDTHS, "%d OUTER variants with E5M2 A", outer_e5m2);
+  /* three consumer warpgroups: 1x128, every width up to 128, per dtype and mode */
+  int n_w3 = 0;
+  for (int i = 0; i < N_WIDTHS; i++)
+    n_w3 += widths[i] <= 128;
+  CHECKF(w3 == 4 * n_w3, "%d variants with three consumer warpgroups (expected %d)", w3, 4 * n_w3);
   /* 128x128: exactly the widths whose tiles span at most two scale blocks, per dtype and mode,
    * each alone and in pairs */
   int n_block = 0;
@@ -266,7 +289,7 @@ static void replace(char *s, size_t cap, const char *from, const char *to) {
 }
 
 static void test_keys(void) {
-  alto_gemmkern k = {ALTO_GEMM_B_128X128, false, false, 128, 6, 8, 1, false, false, ALTO_TARGET_CUDA, "sm_90a"};
+  alto_gemmkern k = {ALTO_GEMM_B_128X128, false, false, 128, 6, 8, 1, false, false, ALTO_TARGET_CUDA, "sm_90a", 2};
   char key[256], base[256], want[256];
   alto_gemmkern_key(&k, base, sizeof base);
   CHECKF(strcmp(base, "gemm.fp8.a1x128.b128x128.bf16.n128.s6.g8.c1.cuda.sm_90a") == 0, "%s", base);
@@ -302,8 +325,17 @@ static void test_keys(void) {
   snprintf(want, sizeof want, "%s", base);
   replace(want, sizeof want, ".b128x128.", ".b128x128.e5m2.");
   CHECKF(strcmp(key, want) == 0, "%s (want %s)", key, want);
+  /* three consumer warpgroups: ".w3" after the cluster; 0 and 2 are the same kernel */
+  k.b_e5m2 = false, k.wgs = 3;
+  alto_gemmkern_key(&k, key, sizeof key);
+  snprintf(want, sizeof want, "%s", base);
+  replace(want, sizeof want, ".c1.", ".c1.w3.");
+  CHECKF(strcmp(key, want) == 0, "%s (want %s)", key, want);
+  k.wgs = 0;
+  alto_gemmkern_key(&k, key, sizeof key);
+  CHECKF(strcmp(key, base) == 0, "%s", key);
   /* tile width, depth and group are in the key */
-  k = (alto_gemmkern){ALTO_GEMM_B_1X128, false, true, 80, 3, 4, 2, false, false, ALTO_TARGET_CUDA, "sm_90a"};
+  k = (alto_gemmkern){ALTO_GEMM_B_1X128, false, true, 80, 3, 4, 2, false, false, ALTO_TARGET_CUDA, "sm_90a", 2};
   alto_gemmkern_key(&k, key, sizeof key);
   CHECKF(strncmp(key, "gemm.fp8.a1x128.b1x128.", 23) == 0, "%s", key);
   CHECKF(strstr(key, ".n80.") && strstr(key, ".s3.") && strstr(key, ".g4.") && strstr(key, ".c2") &&
@@ -355,6 +387,21 @@ static void test_generator_refusals(void) {
     else
       CHECKF(alto_last_error()[0] != '\0', "%s: refused without a message", bad[i].what);
   }
+  /* three consumer warpgroups: tiles up to 128 wide, no pairs; 2 or 3 only */
+  struct {
+    const char *what;
+    int wgs, bn, cluster;
+  } bad_wgs[] = {{"wgs 4", 4, 128, 1}, {"wgs 1", 1, 128, 1}, {"wgs 3 bn 144", 3, 144, 1},
+                 {"wgs 3 bn 256", 3, 256, 1}, {"wgs 3 cluster 2", 3, 128, 2}};
+  for (size_t i = 0; i < sizeof bad_wgs / sizeof bad_wgs[0]; i++) {
+    alto_gemmkern k = ok;
+    k.wgs = bad_wgs[i].wgs, k.bn = bad_wgs[i].bn, k.cluster = bad_wgs[i].cluster;
+    k.stages = 2;
+    alto_status st = alto_gen_gemm(&k, &g);
+    CHECKF(st == ALTO_ERR_INVALID_ARG, "%s: %s", bad_wgs[i].what, alto_status_name(st));
+    if (st == ALTO_OK)
+      alto_gen_kernel_free(&g);
+  }
   /* Every supported width and depth: generated exactly when its shared memory fits. */
   for (int b = 0; b < 2; b++)
     for (int wi = 0; wi < N_WIDTHS; wi++)
@@ -362,7 +409,7 @@ static void test_generator_refusals(void) {
         int bn = widths[wi];
         if (b == ALTO_GEMM_B_128X128 && !block_width(bn))
           continue;
-        alto_gemm_config cfg = {bn, stages, 8, 1, 1, 0};
+        alto_gemm_config cfg = {bn, stages, 8, 1, 1, 0, 2};
         alto_gemmkern k = alto_gemm_kernel_for((alto_gemm_bscale)b, true, true, &cfg, "sm_90a");
         bool fits = alto_gemm_smem_bytes(&k) <= ALTO_GEMM_SMEM_MAX;
         alto_status st = alto_gen_gemm(&k, &g);
@@ -373,7 +420,7 @@ static void test_generator_refusals(void) {
           alto_gen_kernel_free(&g);
       }
   /* shared memory grows with the depth and the tile width */
-  alto_gemm_config c2 = {128, 2, 8, 1, 1, 0}, c3 = {128, 3, 8, 1, 1, 0}, c2w = {144, 2, 8, 1, 1, 0};
+  alto_gemm_config c2 = {128, 2, 8, 1, 1, 0, 2}, c3 = {128, 3, 8, 1, 1, 0, 2}, c2w = {144, 2, 8, 1, 1, 0, 2};
   alto_gemmkern k2 = alto_gemm_kernel_for(ALTO_GEMM_B_1X128, false, false, &c2, "sm_90a");
   alto_gemmkern k3 = alto_gemm_kernel_for(ALTO_GEMM_B_1X128, false, false, &c3, "sm_90a");
   alto_gemmkern k2w = alto_gemm_kernel_for(ALTO_GEMM_B_1X128, false, false, &c2w, "sm_90a");

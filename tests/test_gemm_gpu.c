@@ -490,21 +490,21 @@ static void test_shapes(void) {
  * layout alternates between row-major (per-row copies) and cuBLASLt's (bulk copies of the scale
  * columns, M and N multiples of 4). */
 static void test_explicit_configs(void) {
-  alto_gemmkern v[256];
-  int nv = alto_gemm_variants(ALTO_TARGET_CUDA, "sm_90a", v, 256);
-  CHECK(nv > 0 && nv <= 256);
+  alto_gemmkern v[320];
+  int nv = alto_gemm_variants(ALTO_TARGET_CUDA, "sm_90a", v, 320);
+  CHECK(nv > 0 && nv <= 320);
   gemm_data d;
   data_make(&d, 260, 1000, 512);
-  for (int i = 0; i < nv && i < 256; i++) {
+  for (int i = 0; i < nv && i < 320; i++) {
     if (!v[i].out_f32 || v[i].a_e5m2)
       continue; /* fp32 C = and C += per width: the width is what varies here (E4M3 data) */
     alto_gemm_config cfg = {v[i].bn, v[i].stages, v[i].group_m, v[i].cluster == 2 ? 8 : 7,
-                            v[i].cluster, 0};
+                            v[i].cluster, 0, v[i].wgs};
     /* the scale layout by width and cluster size */
     int layout = (i / 8 + i % 2) % 2 ? LAYOUT_CUBLASLT : LAYOUT_ROW;
     gemm_case c = {v[i].bscale, ALTO_DT_F32, v[i].accumulate, layout, 0, &cfg, false};
-    fprintf(stderr, "  bn %d stages %d cluster %d %s%s:", cfg.bn, cfg.stages, cfg.cluster,
-            layout_names[c.layout], v[i].accumulate ? " C +=" : "");
+    fprintf(stderr, "  bn %d stages %d cluster %d wgs %d %s%s:", cfg.bn, cfg.stages, cfg.cluster,
+            v[i].wgs, layout_names[c.layout], v[i].accumulate ? " C +=" : "");
     run_case(&d, &c);
   }
   data_free(&d);
@@ -523,7 +523,7 @@ static void test_wide_tail_tiles(void) {
       for (int o = 0; o < 2; o++)
         for (int acc = 0; acc < 2; acc++) {
           alto_gemm_config cfg = {256, alto_gemm_max_stages((alto_gemm_bscale)b, 256), 8, 7, 1,
-                                  0};
+                                  0, 2};
           gemm_case c = {(alto_gemm_bscale)b, o ? ALTO_DT_F32 : ALTO_DT_BF16, acc,
                          LAYOUT_CUBLASLT, 0, &cfg, acc == 1};
           fprintf(stderr, "  bn 256, 7 CTAs:");

@@ -7,6 +7,8 @@
  *        [--only KIND,KIND...]               run these columns only (csv names: lt_fprop, ...)
  *        [--bn N] [--stages S] [--cluster C] alto's kernels with this tile width, pipeline depth
  *                                             or cluster instead of alto_gemm_config_for's
+ *        [--wgs W]                           alto's kernels with W consumer warpgroups (2: 128-row
+ *                                             tiles; 3: 192-row tiles, at most 128 wide)
  *        [--reg-epilogue]                    alto's kernels write C by register stores, not TMA
  *        [--no-check]                        time without the correctness checks (experiments)
  *
@@ -58,7 +60,7 @@
 #define CHECK_TOL 1e-2
 
 static alto_backend *B;
-static int force_bn, force_stages, force_cluster; /* 0: alto_gemm_config_for's choice */
+static int force_bn, force_stages, force_cluster, force_wgs; /* 0: alto_gemm_config_for's choice */
 static int force_reg_epilogue;
 static int sm_count = 132;                        /* the device's, set in main */
 static unsigned only_mask = ~0u;                  /* columns to run (--only) */
@@ -127,7 +129,7 @@ static alto_status convert_mx(const bench_bufs *d) {
 /* alto's configuration for this shape with the command line's overrides; NULL: none given. */
 static const alto_gemm_config *forced_config(alto_gemm_config *c, int64_t m, int64_t n, int64_t k,
                                              alto_gemm_bscale bs) {
-  if (!force_bn && !force_stages && !force_cluster && !force_reg_epilogue)
+  if (!force_bn && !force_stages && !force_cluster && !force_wgs && !force_reg_epilogue)
     return NULL;
   *c = alto_gemm_config_for(m, n, k, bs, sm_count);
   c->reg_epilogue = force_reg_epilogue;
@@ -137,9 +139,14 @@ static const alto_gemm_config *forced_config(alto_gemm_config *c, int64_t m, int
     c->stages = force_stages;
   if (force_cluster)
     c->cluster = force_cluster;
-  if (force_bn && !force_stages) /* the deepest ring that fits the forced width */
-    c->stages = alto_gemm_max_stages(bs, c->bn);
-  int64_t units = (m + 128 * c->cluster - 1) / (128 * c->cluster) * ((n + c->bn - 1) / c->bn);
+  if (force_wgs)
+    c->wgs = force_wgs;
+  if (c->wgs == 3 && c->bn > ALTO_GEMM_WGS3_MAX_BN)
+    c->bn = ALTO_GEMM_WGS3_MAX_BN;
+  if ((force_bn || force_wgs) && !force_stages) /* the deepest ring that fits the forced tile */
+    c->stages = alto_gemm_max_stages_wgs(bs, c->bn, c->wgs);
+  const int64_t bm = ALTO_GEMM_BM_OF(c->wgs);
+  int64_t units = (m + bm * c->cluster - 1) / (bm * c->cluster) * ((n + c->bn - 1) / c->bn);
   int64_t slots = sm_count / c->cluster;
   c->ctas = (int)((units < slots ? units : slots) * c->cluster);
   return c;
@@ -418,6 +425,8 @@ int main(int argc, char **argv) {
       force_stages = atoi(argv[++i]);
     else if (strcmp(argv[i], "--cluster") == 0 && i + 1 < argc)
       force_cluster = atoi(argv[++i]);
+    else if (strcmp(argv[i], "--wgs") == 0 && i + 1 < argc)
+      force_wgs = atoi(argv[++i]);
     else if (strcmp(argv[i], "--reg-epilogue") == 0)
       force_reg_epilogue = 1;
     else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
@@ -444,7 +453,7 @@ int main(int argc, char **argv) {
       i += 2;
     } else {
       fprintf(stderr, "usage: bench_gemm [--csv] [--only KIND,...] [--bn N] [--stages S] "
-                      "[--cluster C] [--reg-epilogue] [--no-check] [M N K]\n");
+                      "[--cluster C] [--wgs W] [--reg-epilogue] [--no-check] [M N K]\n");
       return 2;
     }
   }

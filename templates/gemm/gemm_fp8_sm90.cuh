@@ -1,17 +1,22 @@
 // gemm_fp8_sm90.cuh: block-scaled FP8 GEMM for Hopper (sm_90a), C[M, N] (+)= A[M, K] B[N, K]^T
 // with A scaled per 1x128 along K and B per 1x128 or per 128x128 (runtime/gemm_gpu.h).
 //
-// One CTA of 384 threads, persistent over the output tiles (BM = 128 rows x BN columns):
+// One CTA of 128 (WGS + 1) threads, persistent over the output tiles (BM = 64 WGS rows x BN
+// columns; WGS = 2 or 3 consumer warpgroups):
 //   warpgroup 0, warp 0   producer: for every 128-deep K block of every tile, waits for a free
 //                         stage of the shared-memory ring, copies the block's fp32 scales with
 //                         cp.async (completing on the stage's "full" mbarrier, one arrival per lane)
 //                         and issues two TMA bulk-tensor loads (A 128 x 128 bytes, B BN x 128 bytes,
 //                         128-byte swizzle, out-of-range rows and columns zero-filled) that complete
 //                         on the same barrier by transaction bytes.
-//   warpgroups 1 and 2    consumers, 64 rows each: wait for the stage, four wgmma m64nBNk32 E4M3
+//   warpgroups 1..WGS     consumers, 64 rows each: wait for the stage, four wgmma m64nBNk32 E4M3
 //                         (K-major A and B from shared memory, fp32 accumulators in registers), then
 //                         promote: total += partial * scale_a[row] * scale_b[col] in fp32, and free
-//                         the stage (one arrival per warp on its "empty" mbarrier). After the last
+//                         the stage (one arrival per warp on its "empty" mbarrier). With three
+//                         consumers (BM 192) the tensor cores run one warpgroup's wgmma while the
+//                         other two promote (the 1x128 x 1x128 promotion takes two fp32 operations
+//                         per output and K block: with two consumers it left the tensor cores idle
+//                         half the time, bench/NOTES.md session 11). After the last
 //                         K block: the epilogue writes the tile (bf16 round-to-nearest-even or fp32,
 //                         optionally adding the old C), rows >= M and columns >= N skipped. Where
 //                         C allows it (args.c_tma) each warpgroup stages its 64 rows in 4 KiB
@@ -29,8 +34,9 @@
 
 namespace alto_gemm {
 
-constexpr int BM = 128, BK = 128, THREADS = 384;
-constexpr int EPI_BYTES = 4 * 64 * 64; // the TMA epilogue's staging buffers (compiler/gen_gemm.c)
+constexpr int BK = 128;
+// the TMA epilogue's staging buffers per consumer warpgroup: two of 4 KiB (compiler/gen_gemm.c)
+constexpr int EPI_WG_BYTES = 2 * 64 * 64;
 
 __device__ __forceinline__ alto_u32 smem_addr(const void *p) {
   return (alto_u32)__cvta_generic_to_shared(p);
@@ -302,11 +308,16 @@ struct blk_scales {
 // both), 3 OUTER (no per-block promotion scales: one divisor per row of A and of B, above);
 // OUT_F32: fp32 output (else bf16); ACCUM: C += (else C =); GROUP_M: raster group; CLUSTER: CTAs
 // per cluster (1, or 2: the pair takes two row tiles of one column tile, each CTA loads half of the
-// B tile and multicasts it to both, and a stage is refilled only when both pairs' consumers freed it).
+// B tile and multicasts it to both, and a stage is refilled only when both pairs' consumers freed
+// it); WGS: consumer warpgroups (2: BM 128, up to 224 registers each; 3: BM 192, 160 registers,
+// tiles up to 128 wide).
 // With 128x128-scaled B a tile whose width does not divide 128 straddles two scale blocks: its
 // 8-column groups before the block boundary take the first block's scale, the rest the second's.
-template <int BN, int STAGES, int BSCALE, bool OUT_F32, bool ACCUM, int GROUP_M, int CLUSTER>
+template <int BN, int STAGES, int BSCALE, bool OUT_F32, bool ACCUM, int GROUP_M, int CLUSTER,
+          int WGS>
 __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
+  static_assert(WGS == 2 || (WGS == 3 && BN <= 128), "consumer warpgroups (3: tiles <= 128 wide)");
+  constexpr int BM = 64 * WGS, EPI_BYTES = WGS * EPI_WG_BYTES;
   // the scale kind (compiler/gen_gemm.h alto_gemm_bscale): B per 128x128 block, or one divisor
   // per row of A and of B applied in the epilogue (OUTER: rowwise / tensorwise FP8), else B 1x128
   constexpr bool B_BLOCK = BSCALE == 1, OUTER = BSCALE == 3;
@@ -338,13 +349,13 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
   unsigned char *gbase = smem_raw + (base - raw);
   const alto_u32 s_a = base;                               // [STAGES][BM][128] codes
   const alto_u32 s_b = s_a + STAGES * A_BYTES;             // [STAGES][BN][128] codes
-  const alto_u32 s_epi = s_b + STAGES * B_BYTES;           // [2 warpgroups][2][64][64] bytes
+  const alto_u32 s_epi = s_b + STAGES * B_BYTES;           // [WGS warpgroups][2][64][64] bytes
   float *sc_a = (float *)(gbase + STAGES * (A_BYTES + B_BYTES) + EPI_BYTES); // [STAGES][BM]
   float *sc_b = sc_a + STAGES * BM;                        // [STAGES][SB]
   const alto_u32 bar_full = smem_addr(sc_b + STAGES * SB); // [STAGES] u64
   const alto_u32 bar_empty = bar_full + STAGES * 8;        // [STAGES] u64
   // OUTER: the reciprocals of a tile's column scales, one row of BN per consumer warpgroup
-  float *sc_col = sc_b + STAGES * SB + 4 * STAGES; // [2][BN] (after the barriers)
+  float *sc_col = sc_b + STAGES * SB + 4 * STAGES; // [WGS][BN] (after the barriers)
 
   // MX-scaled B (runtime/gemm_gpu.h) runs as two launches of which one works: the 128x128 kernel
   // where the conversion shared every block's scale (its counter 0), else the 1x128 kernel
@@ -354,7 +365,7 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
   if (threadIdx.x == 0) {
     for (int s = 0; s < STAGES; s++) {
       mbar_init(bar_full + 8 * s, 33); // 32 cp.async lanes + the TMA issuer's expect_tx
-      mbar_init(bar_empty + 8 * s, 8 * CLUSTER); // one arrival per consumer warp of the cluster
+      mbar_init(bar_empty + 8 * s, 4 * WGS * CLUSTER); // one arrival per consumer warp of the cluster
     }
     asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
     asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
@@ -373,7 +384,11 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
 
   if (wg == 0) {
     // ---- producer ------------------------------------------------------------------------------
-    asm volatile("setmaxnreg.dec.sync.aligned.u32 56;");
+    // (the register file: 128 x 56 + 256 x 224, or 128 x 32 + 384 x 160 = 65536)
+    if constexpr (WGS == 2)
+      asm volatile("setmaxnreg.dec.sync.aligned.u32 56;");
+    else
+      asm volatile("setmaxnreg.dec.sync.aligned.u32 32;");
     if (threadIdx.x < 32) {
     if (lane == 0) {
       asm volatile("prefetch.tensormap [%0];" ::"l"((alto_u64)&a.tma_a) : "memory");
@@ -434,7 +449,10 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
   }
 
   // ---- consumers -------------------------------------------------------------------------------
-  asm volatile("setmaxnreg.inc.sync.aligned.u32 224;");
+  if constexpr (WGS == 2)
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 224;");
+  else
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 160;");
   // consumer warpgroup: rows cw * 64 .. (broadcast from lane 0 so that ptxas knows it is
   // warp-uniform and keeps the descriptors derived from it in uniform registers)
   const int cw = __shfl_sync(0xffffffffu, wg - 1, 0);
