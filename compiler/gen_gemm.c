@@ -210,6 +210,26 @@ alto_status alto_gen_gemm(const alto_gemmkern *k, alto_gen_kernel *out) {
   return ALTO_OK;
 }
 
+/* One variant: group 8, the deepest pipeline that fits, B E4M3. */
+static alto_gemmkern alto_gemm_variant_(alto_gemm_bscale bs, bool f32, bool acc, int bn, int wgs,
+                                        int cluster, bool a_e5m2, alto_target target,
+                                        const char *arch) {
+  alto_gemmkern k;
+  memset(&k, 0, sizeof k);
+  k.bscale = bs;
+  k.out_f32 = f32;
+  k.accumulate = acc;
+  k.bn = bn;
+  k.wgs = wgs;
+  k.stages = alto_gemm_max_stages_wgs(bs, bn, wgs);
+  k.group_m = ALTO_GEMM_GROUP_M;
+  k.cluster = cluster;
+  k.a_e5m2 = a_e5m2;
+  k.target = target;
+  snprintf(k.arch, sizeof k.arch, "%s", arch);
+  return k;
+}
+
 int alto_gemm_variants(alto_target target, const char *arch, alto_gemmkern *out, int cap) {
   static const alto_gemm_bscale kinds[] = {ALTO_GEMM_B_1X128, ALTO_GEMM_B_128X128, ALTO_GEMM_OUTER};
   int n = 0;
@@ -218,23 +238,10 @@ int alto_gemm_variants(alto_target target, const char *arch, alto_gemmkern *out,
   const int nw1 = alto_gemm_widths_(ALTO_GEMM_B_1X128, &w1);
   for (int i = 0; i < nw1; i++)
     for (int f32 = 0; f32 < 2 && w1[i] <= ALTO_GEMM_WGS3_MAX_BN; f32++)
-      for (int acc = 0; acc < 2; acc++, n++) {
-        if (n >= cap)
-          continue;
-        alto_gemmkern k;
-        memset(&k, 0, sizeof k);
-        k.bscale = ALTO_GEMM_B_1X128;
-        k.out_f32 = f32;
-        k.accumulate = acc;
-        k.bn = w1[i];
-        k.wgs = 3;
-        k.stages = alto_gemm_max_stages_wgs(k.bscale, k.bn, k.wgs);
-        k.group_m = ALTO_GEMM_GROUP_M;
-        k.cluster = 1;
-        k.target = target;
-        snprintf(k.arch, sizeof k.arch, "%s", arch);
-        out[n] = k;
-      }
+      for (int acc = 0; acc < 2; acc++, n++)
+        if (n < cap)
+          out[n] = alto_gemm_variant_(ALTO_GEMM_B_1X128, f32, acc, w1[i], 3, 1, false, target,
+                                      arch);
   for (int b = 0; b < 3; b++) {
     const alto_gemm_bscale bs = kinds[b];
     const bool outer = bs == ALTO_GEMM_OUTER;
@@ -243,24 +250,10 @@ int alto_gemm_variants(alto_target target, const char *arch, alto_gemmkern *out,
     for (int i = 0; i < nw; i++)
       for (int f32 = 0; f32 < 2; f32++)
         for (int acc = 0; acc < 2; acc++)
-          for (int v = 0; v < 2; v++, n++) { /* cluster 1 / 2, or (OUTER) A E4M3 / E5M2 */
-            if (n >= cap)
-              continue;
-            alto_gemmkern k;
-            memset(&k, 0, sizeof k);
-            k.bscale = bs;
-            k.out_f32 = f32;
-            k.accumulate = acc;
-            k.bn = w[i];
-            k.stages = alto_gemm_max_stages(k.bscale, k.bn);
-            k.group_m = ALTO_GEMM_GROUP_M;
-            k.cluster = outer ? 1 : 1 + v;
-            k.wgs = 2;
-            k.a_e5m2 = outer && v;
-            k.target = target;
-            snprintf(k.arch, sizeof k.arch, "%s", arch);
-            out[n] = k;
-          }
+          for (int v = 0; v < 2; v++, n++) /* cluster 1 / 2, or (OUTER) A E4M3 / E5M2 */
+            if (n < cap)
+              out[n] = alto_gemm_variant_(bs, f32, acc, w[i], 2, outer ? 1 : 1 + v, outer && v,
+                                          target, arch);
   }
   return n;
 }

@@ -81,35 +81,26 @@ static const char *bscale_name(alto_gemm_bscale b) {
 
 /* ---- data ---------------------------------------------------------------------------------- */
 
-/* A random E4M3 code, never NaN (0x7F/0xFF): magnitudes mostly 2^-4..2^4 (exponent fields 3..11),
- * 1% subnormals and zeros, 0.5% outliers in the top two binades (128..448). */
-static uint8_t rand_e4m3(void) {
+/* A random FP8 code, never NaN or Inf: 1% subnormals and zeros, 0.5% outliers in the top two
+ * binades, the rest normal. E4M3: magnitudes mostly 2^-4..2^4 (exponent fields 3..11), outliers
+ * 128..448 (0x7F / 0xFF excluded); E5M2: mostly 2^-8..2^8, outliers 16384..57344 (exponent field
+ * 31 excluded). */
+static uint8_t rand_fp8(bool e5m2) {
+  const uint32_t mbits = e5m2 ? 2 : 3, top = e5m2 ? 29 : 14, lo = e5m2 ? 7 : 3, span = e5m2 ? 17 : 9;
   uint32_t r = alto_test_u32(&rng);
-  uint32_t sign = r & 0x80u, m = (r >> 8) & 7u, sel = (r >> 12) % 1000u, e;
+  uint32_t sign = r & 0x80u, m = (r >> 8) & ((1u << mbits) - 1u), sel = (r >> 12) % 1000u, e;
   if (sel < 5)
-    e = 14 + ((r >> 24) & 1u);
+    e = top + ((r >> 24) & 1u);
   else if (sel < 15)
     e = 0;
   else
-    e = 3 + (r >> 24) % 9u;
-  if (e == 15 && m == 7)
+    e = lo + (r >> 24) % span;
+  if (!e5m2 && e == 15 && m == 7)
     m = 6;
-  return (uint8_t)(sign | (e << 3) | m);
+  return (uint8_t)(sign | (e << mbits) | m);
 }
-
-/* A random E5M2 code, never Inf or NaN (exponent field 31): magnitudes mostly 2^-8..2^8, 1%
- * subnormals and zeros, 0.5% outliers in the top two binades (16384..57344). */
-static uint8_t rand_e5m2(void) {
-  uint32_t r = alto_test_u32(&rng);
-  uint32_t sign = r & 0x80u, m = (r >> 8) & 3u, sel = (r >> 12) % 1000u, e;
-  if (sel < 5)
-    e = 29 + ((r >> 24) & 1u);
-  else if (sel < 15)
-    e = 0;
-  else
-    e = 7 + (r >> 24) % 17u;
-  return (uint8_t)(sign | (e << 2) | m);
-}
+static uint8_t rand_e4m3(void) { return rand_fp8(false); }
+static uint8_t rand_e5m2(void) { return rand_fp8(true); }
 
 /* A positive fp32 scale 2^(-8..8) * (1 + u): blocks of very different sizes in one product. */
 static float rand_scale(void) {
