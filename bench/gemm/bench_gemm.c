@@ -425,8 +425,13 @@ int main(int argc, char **argv) {
       force_stages = atoi(argv[++i]);
     else if (strcmp(argv[i], "--cluster") == 0 && i + 1 < argc)
       force_cluster = atoi(argv[++i]);
-    else if (strcmp(argv[i], "--wgs") == 0 && i + 1 < argc)
+    else if (strcmp(argv[i], "--wgs") == 0 && i + 1 < argc) {
       force_wgs = atoi(argv[++i]);
+      if (force_wgs != 2 && force_wgs != 3) {
+        fprintf(stderr, "bench_gemm: --wgs %s: consumer warpgroups are 2 or 3\n", argv[i]);
+        return 2;
+      }
+    }
     else if (strcmp(argv[i], "--reg-epilogue") == 0)
       force_reg_epilogue = 1;
     else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
