@@ -187,36 +187,55 @@ static void check_e2m1() {
   checks++;
 }
 
-// quant_codes.cuh's SR code (alto_e2m1_sr_code_) against alto_f32_to_e2m1_sr at its decision
-// boundary: for a pattern whose threshold it takes to be t, u = t - 1 must round up and u = t down
-// in the reference too (so both thresholds are equal and agree for every u), plus u = 0 and 2^32-1.
-// Every 61st non-NaN fp32 pattern of both signs, all of them with ALTO_EMU_FULL=1 (by hand: ~4 min).
+// quant_codes.cuh's SR codes against alto_f32_to_e2m1_sr at their decision boundary: the integer
+// path (alto_e2m1_sr_code_, of q's bits) and the FMA-pipe one (alto_e2m1_sr_mag_h_, of h = q / 2;
+// its magnitude, the sign taken from q). For a pattern whose threshold a helper takes to be t,
+// u = t - 1 must round up and u = t down in the reference too (so both thresholds are equal and
+// agree for every u), plus u = 0, 2^32-1 and 4 random words. Every 61st non-NaN fp32 pattern of
+// both signs, all of them with ALTO_EMU_FULL=1 (by hand: ~10 min).
+static alto_u32 sr_int_(alto_u32 b, alto_u32 u) { return alto_e2m1_sr_code_(b, u); }
+static alto_u32 sr_fma_(alto_u32 b, alto_u32 u) {
+  return (alto_e2m1_sr_mag_h_(alto_f32_from_bits(b) * 0.5f, u) - 0x4B000000u) | ((b >> 28) & 8u);
+}
 static void *sr_range(void *arg) {
   const alto_u32 lo = *(alto_u32 *)arg, step = getenv("ALTO_EMU_FULL") ? 2u : 122u;
   uintptr_t nb = 0;
+  alto_u64 rs = 0x9E3779B97F4A7C15ull ^ lo;
   for (alto_u64 b = lo; b <= 0xFFFFFFFFull; b += step) {
     if ((b & 0x7FFFFFFFu) > 0x7F800000u)
       continue;
     const float x = alto_f32_from_bits((alto_u32)b);
-    alto_u32 t = 0; // the threshold the helper uses: the smallest u that does not round up
-    const alto_u32 down = alto_e2m1_sr_code_((alto_u32)b, 0xFFFFFFFFu);
-    if (alto_e2m1_sr_code_((alto_u32)b, 0u) != down) { // binary search of the boundary
-      alto_u64 l = 0, h = 0xFFFFFFFFull;
-      while (l + 1 < h) {
-        const alto_u64 m = (l + h) / 2;
-        (alto_e2m1_sr_code_((alto_u32)b, (alto_u32)m) != down ? l : h) = m;
+    for (int f = 0; f < 2; f++) {
+      alto_u32 (*fn)(alto_u32, alto_u32) = f ? sr_fma_ : sr_int_;
+      alto_u32 t = 0; // the threshold the helper uses: the smallest u that does not round up
+      const alto_u32 down = fn((alto_u32)b, 0xFFFFFFFFu);
+      if (fn((alto_u32)b, 0u) != down) { // binary search of the boundary
+        alto_u64 l = 0, h = 0xFFFFFFFFull;
+        while (l + 1 < h) {
+          const alto_u64 m = (l + h) / 2;
+          (fn((alto_u32)b, (alto_u32)m) != down ? l : h) = m;
+        }
+        t = (alto_u32)h;
       }
-      t = (alto_u32)h;
+      alto_u32 us[8] = {0u, t ? t - 1u : 0u, t, 0xFFFFFFFFu};
+      for (int i = 4; i < 8; i++) {
+        rs = rs * 6364136223846793005ull + 1442695040888963407ull;
+        us[i] = (alto_u32)(rs >> 32);
+      }
+      for (int i = 0; i < 8; i++) {
+        const alto_u32 got = fn((alto_u32)b, us[i]), want = alto_f32_to_e2m1_sr(x, us[i]);
+        if (got != want && nb++ < 4)
+          printf("  sr %s 0x%08x u 0x%08x: %x vs %x\n", f ? "fma" : "int", (alto_u32)b, us[i], got,
+                 want);
+      }
     }
-    const alto_u32 us[4] = {0u, t ? t - 1u : 0u, t, 0xFFFFFFFFu};
-    for (int i = 0; i < 4; i++)
-      nb += alto_e2m1_sr_code_((alto_u32)b, us[i]) != (alto_u32)alto_f32_to_e2m1_sr(x, us[i]);
   }
   return (void *)nb;
 }
 static void check_e2m1_sr() {
   const uintptr_t n = on_two_threads_(sr_range, 0, 61);
-  printf("%s E2M1 SR code at the decision boundary of %s non-NaN fp32 pattern (%lu differ)\n",
+  printf("%s E2M1 SR codes (integer and FMA-pipe paths) at the decision boundary of %s non-NaN fp32 "
+         "pattern (%lu differ)\n",
          n ? "FAIL" : "ok  ", getenv("ALTO_EMU_FULL") ? "every" : "every 61st", (unsigned long)n);
   bad += n != 0;
   checks++;

@@ -188,6 +188,79 @@ __device__ __forceinline__ alto_u32 alto_e2m1_sr_code_(alto_u32 b, alto_u32 u) {
   return alto_e2m1_sr_code_(b, u, b);
 }
 
+// ---- the SR E2M1 code on the FMA pipe ------------------------------------------------------------
+// alto_e2m1_sr_code_ below takes ~18 ALU instructions per element; the SR kernels were ALU-bound
+// (ncu, session 14: ALU pipe 78%, 46 instructions per element). This takes the same code from
+// h = q / 2 with 10 fp32 and 3 integer-multiply instructions and no ALU one.
+// With a = |q| and g(a) = 4 s1 + 2 s2 + s3 as for alto_e2m1_mag_h_ (exact; g = k + p on the k-th
+// grid interval, p NUMERICS' fraction, and 7 for a >= 6): "round up iff u < floor(p 2^32)" is
+// floor(p 2^32) + ~u >= 2^32, i.e. p + ~u 2^-32 >= 1 (~u is an integer), so the code is
+// floor(g + w), w = ~u 2^-32 < 1. w is split into D1 - 1 + E: D1 = 1 + (~u >> 9) 2^-23 and
+// E = (~u & 511) 2^-32, both exact floats. The sums are rounded toward -Inf, which keeps
+// floor(x) for x >= 0 whenever the integers involved are floats:
+//   A = rd(4 s1 + E), t = rd(s3 + D1), t = rd(2 s2 + t), t = rd(A + t), code = floor(t) - 1.
+//   a < 2 (s2 = s3 = 0, t = D1 until the last sum): for a >= 0.5, 2a is a multiple of 2^-23 and
+//     E < 2^-23, so A = 2a and floor(rd(2a + D1)) = floor(2a + D1 + E) (2a + D1 is a multiple of
+//     2^-23 too). For a < 0.5, A <= 1, and floor(rd(A + D1)) = 2 iff A >= 2 - D1, a float (a
+//     multiple of 2^-23 in (0, 1]); A = rd(2a + E) is >= it iff 2a + E is.
+//   2 <= a < 4 (s1 = 1, s3 = 0): A = rd(4 + E) = 4; t = rd(2 s2 + D1) keeps floor(a - 2 + D1),
+//     adding 4 keeps it; a - 2 + D1 is a multiple of 2^-23, so E does not change the floor.
+//   4 <= a < 6: likewise with s3 + D1 (s3 a multiple of 2^-22) plus 2 and 4.
+//   a >= 6 (Inf too): s1 = s2 = s3 = 1, floor(t) = 8, code 7.
+// q below 2^-125 (h may round) has threshold floor(2|q| 2^32) = 0, and so does 2|h|: code 0.
+// The result is 0x4B000000 + the code, as alto_e2m1_mag_h_'s (the pack helpers below take it).
+// (tests/quant_host_emu.cpp checks it against alto_f32_to_e2m1_sr at every decision boundary; the
+// host's round-down sums are round-to-nearest ones corrected by their exact error.) hiprtc takes
+// the integer path.
+#if defined(__HIP_DEVICE_COMPILE__) || defined(__HIPCC_RTC__)
+__device__ __forceinline__ alto_u32 alto_e2m1_sr_mag_h_(float h, alto_u32 u) {
+  // 2h is q (exact, or below 2^-124 where the code is 0 either way)
+  return 0x4B000000u + (alto_e2m1_sr_code_(alto_f32_bits(ALTO_FADD(h, h)), u, 0u) & 7u);
+}
+#else
+__device__ __forceinline__ float alto_fadd_rd_(float a, float b) {
+#if defined(__CUDA_ARCH__)
+  return __fadd_rd(a, b);
+#else
+  const float s = a + b, bb = s - a, e = (a - (s - bb)) + (b - bb); // s + e = a + b exactly
+  return e < 0.0f ? nextafterf(s, -INFINITY) : s;
+#endif
+}
+// a * b + c rounded toward -Inf, for a * b exact (b a power of 2 here)
+__device__ __forceinline__ float alto_ffma_rd_(float a, float b, float c) {
+#if defined(__CUDA_ARCH__)
+  return __fmaf_rd(a, b, c);
+#else
+  return alto_fadd_rd_(a * b, c);
+#endif
+}
+// hi32(u * m) + c (one IMAD.HI: u >> 9 for m = 2^23, on the FMA pipe)
+__device__ __forceinline__ alto_u32 alto_mad_hi_(alto_u32 u, alto_u32 m, alto_u32 c) {
+#if defined(__CUDA_ARCH__)
+  alto_u32 r;
+  asm("mad.hi.u32 %0, %1, %2, %3;" : "=r"(r) : "r"(u), "r"(m), "r"(c));
+  return r;
+#else
+  return (alto_u32)(((alto_u64)u * m) >> 32) + c;
+#endif
+}
+__device__ __forceinline__ alto_u32 alto_e2m1_sr_mag_h_(float h, alto_u32 u) {
+  const float s1 = alto_sat_abs_add_(h, 0.0f), s2 = alto_sat_abs_add_(h, -1.0f),
+              s3 = alto_sat_abs_add_(h, -2.0f);
+  // 1 + ((u >> 9) + 1) 2^-23 in (1, 2]; 3 minus it is D1 (exact: a multiple of 2^-23 in [1, 2))
+  const float d1 = ALTO_FSUB(3.0f, alto_f32_from_bits(alto_mad_hi_(u, 1u << 23, 0x3F800001u)));
+  // 2^-23 + (u & 511) 2^-32; 2^-22 - 2^-32 minus it is E = (511 - (u & 511)) 2^-32 (exact)
+  const float e1 = alto_f32_from_bits(alto_mad_hi_(u * (1u << 23), 1u << 23, 0x34000000u));
+  const float e = ALTO_FSUB(0x1.ff8p-23f, e1);
+  const float a = alto_ffma_rd_(s1, 4.0f, e); // 4 s1 exact: s1 <= 1, a subnormal's too
+  float t = alto_fadd_rd_(s3, d1);
+  t = alto_ffma_rd_(s2, 2.0f, t);
+  t = alto_fadd_rd_(a, t);
+  return alto_f32_bits(alto_fadd_rd_(t, 8388607.0f)); // 2^23 + floor(t) - 1
+}
+#endif
+
+
 // ---- MX E2M1 codes of bf16 inputs, two values per instruction --------------------------------------
 // sm_90 has bf16x2 multiply, add and min, and 16-bit-lane max: with them an MX block's E2M1 cast of bf16
 // inputs takes ~6 instructions per element instead of ~11 (the scalar path above, fp32 per value).
@@ -417,10 +490,15 @@ __device__ __forceinline__ alto_block_enc alto_block_enc_make(alto_u32 scale, fl
 
 // One element's code in its block (u = the element's random word when SR): the scalar path, used by
 // the RHT tile kernels.
+template <int KIND, int DIV>
+__device__ __forceinline__ float alto_block_h_(float v, const alto_block_enc &b);
 template <int KIND, int ELEM, bool SR>
 __device__ __forceinline__ alto_u8 alto_block_encode(float v, const alto_block_enc &b, alto_u32 u) {
   if (b.nan)
     return 0;
+  if constexpr (SR && ELEM == ALTO_ELEM_E2M1 && KIND != ALTO_QK_FP8_BLOCK) // on the FMA pipe
+    return (alto_u8)((alto_e2m1_sr_mag_h_(alto_block_h_<KIND, ALTO_DIV_ANY>(v, b), u) & 7u) |
+                     ((alto_f32_bits(v) >> 28) & 8u));
   if (KIND == ALTO_QK_MX)
     return SR ? alto_mx_encode_sr_inv(v, b.k, u) : alto_mx_encode_inv(v, b.k, (alto_elem)ELEM);
   if (KIND == ALTO_QK_NVFP4)
@@ -489,13 +567,15 @@ __device__ __forceinline__ alto_u32 alto_codes2_(float v0, float v1, const alto_
                                                  alto_u32 u0, alto_u32 u1) {
   // E2M1 codes take the sign from x (k > 0), so the division need not keep a zero's sign
   constexpr bool FP4 = ELEM == ALTO_ELEM_E2M1;
-  const float q0 = alto_block_q_<KIND, DIV, !FP4>(v0, b), q1 = alto_block_q_<KIND, DIV, !FP4>(v1, b);
   const alto_u32 x0 = alto_f32_bits(v0), x1 = alto_f32_bits(v1);
+  if constexpr (FP4 && SR) { // on the FMA pipe, from h = q / 2
+    const alto_u32 m0 = alto_e2m1_sr_mag_h_(alto_block_h_<KIND, DIV>(v0, b), u0),
+                   m1 = alto_e2m1_sr_mag_h_(alto_block_h_<KIND, DIV>(v1, b), u1);
+    return ((m0 & 7u) | ((x0 >> 28) & 8u)) | (((m1 & 7u) | ((x1 >> 28) & 8u)) << 4);
+  }
+  const float q0 = alto_block_q_<KIND, DIV, !FP4>(v0, b), q1 = alto_block_q_<KIND, DIV, !FP4>(v1, b);
   if constexpr (!FP4)
     return alto_fp8x2_<ELEM>(q0, q1);
-  else if constexpr (SR)
-    return alto_e2m1_sr_code_(alto_f32_bits(q0), u0, x0) |
-           (alto_e2m1_sr_code_(alto_f32_bits(q1), u1, x1) << 4);
   else // a finite block has no NaN element (NVFP4: x / d of finite values is never NaN)
     return alto_e2m1_code_(alto_f32_bits(q0), x0) | (alto_e2m1_code_(alto_f32_bits(q1), x1) << 4);
 }

@@ -44,8 +44,8 @@ __device__ __forceinline__ void alto_cols_codes_(const alto_u32 (*w)[4], const a
   constexpr bool FP4 = ELEM == ALTO_ELEM_E2M1;
   // MX E2M1 of bf16 inputs: two elements per instruction (quant_codes.cuh), 2^(127-s) per column
   constexpr bool X2 = KIND == ALTO_QK_MX && FP4 && !SR && IN_BF16 && ALTO_QUANT_BF16X2;
-  // other E2M1 of bf16 inputs without SR (NVFP4): on the FMA pipe from h = q / 2 (quant_codes.cuh)
-  constexpr bool FMA4 = FP4 && !SR && IN_BF16 && !X2;
+  // other E2M1 of bf16 inputs (NVFP4, SR): on the FMA pipe from h = q / 2 (quant_codes.cuh)
+  constexpr bool FMA4 = FP4 && IN_BF16 && !X2;
   alto_u32 inv2[V / 2];
 #pragma unroll
   for (int i = 0; i < V / 2; i++)
@@ -69,8 +69,10 @@ __device__ __forceinline__ void alto_cols_codes_(const alto_u32 (*w)[4], const a
     if constexpr (FP4 && !PACK_ROWS && FMA4) { // 2-D blocks: one block per thread, always full
       alto_u32 m[8];
 #pragma unroll
-      for (int i = 0; i < 8; i++)
-        m[i] = alto_e2m1_mag_h_(alto_block_h_<KIND, DIV>(alto_raw_val_<true>(w[p], i), be[i]));
+      for (int i = 0; i < 8; i++) {
+        const float h = alto_block_h_<KIND, DIV>(alto_raw_val_<true>(w[p], i), be[i]);
+        m[i] = SR ? alto_e2m1_sr_mag_h_(h, u[0][i]) : alto_e2m1_mag_h_(h);
+      }
       *(alto_u32 *)(codes + gr * (cols / 2) + c / 2) = alto_e2m1_pack8_bf16_(m, w[p]) & mask[0];
     } else if constexpr (FP4 && !PACK_ROWS) {
       alto_u32 b[V / 2]; // byte i: columns 2i, 2i + 1 of row p
@@ -107,9 +109,10 @@ __device__ __forceinline__ void alto_cols_codes_(const alto_u32 (*w)[4], const a
           alto_u32 m0[4], m1[4];
 #pragma unroll
           for (int i = 0; i < 4; i++) {
-            m0[i] = alto_e2m1_mag_h_(alto_block_h_<KIND, DIV>(alto_raw_val_<true>(w[p], j + i), be[j + i]));
-            m1[i] = alto_e2m1_mag_h_(
-                alto_block_h_<KIND, DIV>(alto_raw_val_<true>(w[p + 1], j + i), be[j + i]));
+            const float h0 = alto_block_h_<KIND, DIV>(alto_raw_val_<true>(w[p], j + i), be[j + i]),
+                        h1 = alto_block_h_<KIND, DIV>(alto_raw_val_<true>(w[p + 1], j + i), be[j + i]);
+            m0[i] = SR ? alto_e2m1_sr_mag_h_(h0, u[0][j + i]) : alto_e2m1_mag_h_(h0);
+            m1[i] = SR ? alto_e2m1_sr_mag_h_(h1, u[1][j + i]) : alto_e2m1_mag_h_(h1);
           }
           cw[j / 4] = alto_e2m1_pack4x2_bf16_(m0, m1, w[p][j / 2], w[p][j / 2 + 1], w[p + 1][j / 2],
                                               w[p + 1][j / 2 + 1]);

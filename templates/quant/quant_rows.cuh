@@ -26,11 +26,13 @@ __device__ __forceinline__ void alto_encode8_(const alto_u32 (*w)[4], int j0,
                                               const alto_block_enc &b, const alto_u32 *u,
                                               alto_u32 out[2]) {
   constexpr int V = BF16 ? 8 : 4; // values per chunk
-  if constexpr (ELEM == ALTO_ELEM_E2M1 && !SR && BF16) { // on the FMA pipe (quant_codes.cuh)
+  if constexpr (ELEM == ALTO_ELEM_E2M1 && BF16) { // on the FMA pipe (quant_codes.cuh)
     alto_u32 m[8];
 #pragma unroll
-    for (int i = 0; i < 8; i++)
-      m[i] = alto_e2m1_mag_h_(alto_block_h_<KIND, DIV>(alto_raw_val_<true>(w[j0 / 8], i), b));
+    for (int i = 0; i < 8; i++) {
+      const float h = alto_block_h_<KIND, DIV>(alto_raw_val_<true>(w[j0 / 8], i), b);
+      m[i] = SR ? alto_e2m1_sr_mag_h_(h, u[i]) : alto_e2m1_mag_h_(h);
+    }
     out[0] = alto_e2m1_pack8_bf16_(m, w[j0 / 8]);
     out[1] = 0;
   } else {
