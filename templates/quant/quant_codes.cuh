@@ -191,7 +191,7 @@ __device__ __forceinline__ alto_u32 alto_e2m1_sr_code_(alto_u32 b, alto_u32 u) {
 // ---- the SR E2M1 code on the FMA pipe ------------------------------------------------------------
 // alto_e2m1_sr_code_ below takes ~18 ALU instructions per element; the SR kernels were ALU-bound
 // (ncu, session 14: ALU pipe 78%, 46 instructions per element). This takes the same code from
-// h = q / 2 with 10 fp32 and 3 integer-multiply instructions and no ALU one.
+// h = q / 2 with 10 fp32 instructions and 3 ALU ones (ptxas: SHF and two LEA.HI for the bits of u).
 // With a = |q| and g(a) = 4 s1 + 2 s2 + s3 as for alto_e2m1_mag_h_ (exact; g = k + p on the k-th
 // grid interval, p NUMERICS' fraction, and 7 for a >= 6): "round up iff u < floor(p 2^32)" is
 // floor(p 2^32) + ~u >= 2^32, i.e. p + ~u 2^-32 >= 1 (~u is an integer), so the code is
@@ -234,23 +234,13 @@ __device__ __forceinline__ float alto_ffma_rd_(float a, float b, float c) {
   return alto_fadd_rd_(a * b, c);
 #endif
 }
-// hi32(u * m) + c (one IMAD.HI: u >> 9 for m = 2^23, on the FMA pipe)
-__device__ __forceinline__ alto_u32 alto_mad_hi_(alto_u32 u, alto_u32 m, alto_u32 c) {
-#if defined(__CUDA_ARCH__)
-  alto_u32 r;
-  asm("mad.hi.u32 %0, %1, %2, %3;" : "=r"(r) : "r"(u), "r"(m), "r"(c));
-  return r;
-#else
-  return (alto_u32)(((alto_u64)u * m) >> 32) + c;
-#endif
-}
 __device__ __forceinline__ alto_u32 alto_e2m1_sr_mag_h_(float h, alto_u32 u) {
   const float s1 = alto_sat_abs_add_(h, 0.0f), s2 = alto_sat_abs_add_(h, -1.0f),
               s3 = alto_sat_abs_add_(h, -2.0f);
   // 1 + ((u >> 9) + 1) 2^-23 in (1, 2]; 3 minus it is D1 (exact: a multiple of 2^-23 in [1, 2))
-  const float d1 = ALTO_FSUB(3.0f, alto_f32_from_bits(alto_mad_hi_(u, 1u << 23, 0x3F800001u)));
+  const float d1 = ALTO_FSUB(3.0f, alto_f32_from_bits((u >> 9) + 0x3F800001u));
   // 2^-23 + (u & 511) 2^-32; 2^-22 - 2^-32 minus it is E = (511 - (u & 511)) 2^-32 (exact)
-  const float e1 = alto_f32_from_bits(alto_mad_hi_(u * (1u << 23), 1u << 23, 0x34000000u));
+  const float e1 = alto_f32_from_bits(((u << 23) >> 9) + 0x34000000u);
   const float e = ALTO_FSUB(0x1.ff8p-23f, e1);
   const float a = alto_ffma_rd_(s1, 4.0f, e); // 4 s1 exact: s1 <= 1, a subnormal's too
   float t = alto_fadd_rd_(s3, d1);
