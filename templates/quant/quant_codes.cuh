@@ -150,6 +150,12 @@ __device__ __forceinline__ alto_u32 alto_e2m1_mag_h_(float h) { // 0x4B000000 + 
   return alto_f32_bits(ALTO_FADD(alto_ffma_(s2, 2.0f, alto_ffma_(s1, 4.0f, 0x1p23f)), s3));
 }
 
+// The E2M1 code (sign in bit 3) of a magnitude m = 0x4B000000 + code (alto_e2m1_mag_h_,
+// alto_e2m1_sr_mag_h_), signed like the value with bits x.
+__device__ __forceinline__ alto_u32 alto_e2m1_signed_(alto_u32 m, alto_u32 x) {
+  return (m & 7u) | ((x >> 28) & 8u);
+}
+
 // x >> n for n >= 0, 0 for n >= 32 (PTX's shr clamps the shift; C leaves n >= 32 undefined).
 __device__ __forceinline__ alto_u32 alto_shr_clamp_(alto_u32 x, alto_u32 n) {
 #if defined(__CUDA_ARCH__)
@@ -249,7 +255,6 @@ __device__ __forceinline__ alto_u32 alto_e2m1_sr_mag_h_(float h, alto_u32 u) {
   return alto_f32_bits(alto_fadd_rd_(t, 8388607.0f)); // 2^23 + floor(t) - 1
 }
 #endif
-
 
 // ---- MX E2M1 codes of bf16 inputs, two values per instruction --------------------------------------
 // sm_90 has bf16x2 multiply, add and min, and 16-bit-lane max: with them an MX block's E2M1 cast of bf16
@@ -486,13 +491,14 @@ template <int KIND, int ELEM, bool SR>
 __device__ __forceinline__ alto_u8 alto_block_encode(float v, const alto_block_enc &b, alto_u32 u) {
   if (b.nan)
     return 0;
-  if constexpr (SR && ELEM == ALTO_ELEM_E2M1 && KIND != ALTO_QK_FP8_BLOCK) // on the FMA pipe
-    return (alto_u8)((alto_e2m1_sr_mag_h_(alto_block_h_<KIND, ALTO_DIV_ANY>(v, b), u) & 7u) |
-                     ((alto_f32_bits(v) >> 28) & 8u));
+  static_assert(!SR || (ELEM == ALTO_ELEM_E2M1 && KIND != ALTO_QK_FP8_BLOCK), "SR: E2M1 codes");
+  if constexpr (SR) // on the FMA pipe
+    return (alto_u8)alto_e2m1_signed_(
+        alto_e2m1_sr_mag_h_(alto_block_h_<KIND, ALTO_DIV_ANY>(v, b), u), alto_f32_bits(v));
   if (KIND == ALTO_QK_MX)
-    return SR ? alto_mx_encode_sr_inv(v, b.k, u) : alto_mx_encode_inv(v, b.k, (alto_elem)ELEM);
+    return alto_mx_encode_inv(v, b.k, (alto_elem)ELEM);
   if (KIND == ALTO_QK_NVFP4)
-    return SR ? alto_nvfp4_encode_sr_div(v, b.k, u) : alto_nvfp4_encode_div(v, b.k);
+    return alto_nvfp4_encode_div(v, b.k);
   return alto_fp8_block_encode(v, b.k, (alto_elem)ELEM);
 }
 
@@ -561,7 +567,7 @@ __device__ __forceinline__ alto_u32 alto_codes2_(float v0, float v1, const alto_
   if constexpr (FP4 && SR) { // on the FMA pipe, from h = q / 2
     const alto_u32 m0 = alto_e2m1_sr_mag_h_(alto_block_h_<KIND, DIV>(v0, b), u0),
                    m1 = alto_e2m1_sr_mag_h_(alto_block_h_<KIND, DIV>(v1, b), u1);
-    return ((m0 & 7u) | ((x0 >> 28) & 8u)) | (((m1 & 7u) | ((x1 >> 28) & 8u)) << 4);
+    return alto_e2m1_signed_(m0, x0) | (alto_e2m1_signed_(m1, x1) << 4);
   }
   const float q0 = alto_block_q_<KIND, DIV, !FP4>(v0, b), q1 = alto_block_q_<KIND, DIV, !FP4>(v1, b);
   if constexpr (!FP4)
