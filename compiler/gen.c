@@ -138,6 +138,13 @@ static int alto_gen_tile_rows_(const alto_qkern *k) { return k->rht > k->block_r
 /* Elements per thread of the rows kernel: two NVFP4 blocks for bf16 input without SR (both 32-byte
  * loads in flight before either block is encoded: 57.3 -> 56.1 us at 8192 x 7168 on the H100),
  * else 16. */
+/* The rows kernels' FORM (quant_rows.cuh). */
+static const char *alto_rows_form_(const alto_qkern *k) {
+  return k->scales_t  ? "ALTO_ROWS_FORM_SCALES_T"
+         : k->mx_tile ? "ALTO_ROWS_FORM_MX_TILE"
+                      : "ALTO_ROWS_FORM_CODES";
+}
+
 static int alto_gen_rows_per_thread_(const alto_qkern *k) {
   return (k->scheme == ALTO_SCHEME_NVFP4 && k->block_c == 16 && k->in_bf16 && !k->sr && !k->swiglu)
              ? 32
@@ -186,6 +193,8 @@ void alto_qkern_key(const alto_qkern *k, char *out, size_t n) {
       ALTO_KEY_(".codes_t");
     if (k->scales_t)
       ALTO_KEY_(".scales_t");
+    if (k->mx_tile)
+      ALTO_KEY_(".e4m3_tile");
     if (k->dq_elem != ALTO_ELEM_E2M1)
       ALTO_KEY_(".from_%s%s", alto_elem_name(k->dq_elem), k->dq_scales_t ? "_scales_t" : "");
     if (k->t_copy)
@@ -298,6 +307,12 @@ static alto_status alto_gen_check_(const alto_qkern *k) {
                        k->scheme == ALTO_SCHEME_FP8_BLOCK && k->block_r == 1))
     return alto_error(ALTO_ERR_INVALID_ARG,
                       "MN-major scales are for fp8_block 1x128 (rows and dequantize kernels)");
+  if (k->mx_tile && !(k->kind == ALTO_QKERN_ROWS && k->scheme == ALTO_SCHEME_MXFP4 &&
+                      k->elem == ALTO_ELEM_E2M1 && k->block_r == 1 && k->block_c == 32 &&
+                      k->target == ALTO_TARGET_CUDA))
+    return alto_error(ALTO_ERR_INVALID_ARG,
+                      "the E4M3 form of the FP8 GEMM is written by the MXFP4 1x32 rows kernel, "
+                      "on CUDA only");
   return ALTO_OK;
 }
 
@@ -334,7 +349,7 @@ alto_status alto_gen_quant(const alto_qkern *k, alto_gen_kernel *out) {
                        "      a.x, a.x2, a.codes, a.scales, a.outer, a.rows * a.cols, a.seed, "
                        "a.stream, a.rows,\n      a.cols);\n",
                        alto_qk_family_(k->scheme), alto_elem_enum_(k->elem), k->block_c,
-                       alto_rule_enum_(k->rule), sr, k->scales_t ? "true" : "false", out->threads);
+                       alto_rule_enum_(k->rule), sr, alto_rows_form_(k), out->threads);
       break;
     }
     alto_gen_appendf(&s, &len, &cap,
@@ -342,8 +357,7 @@ alto_status alto_gen_quant(const alto_qkern *k, alto_gen_kernel *out) {
              "                                          a.rows * a.cols, a.seed, a.stream, a.rows,\n"
              "                                          a.cols);\n",
              alto_qk_family_(k->scheme), alto_elem_enum_(k->elem), k->block_c, in,
-             alto_rule_enum_(k->rule), sr, k->scales_t ? "true" : "false",
-             alto_gen_rows_per_thread_(k));
+             alto_rule_enum_(k->rule), sr, alto_rows_form_(k), alto_gen_rows_per_thread_(k));
     break;
   case ALTO_QKERN_TILE: {
     if (k->swiglu_bwd) {

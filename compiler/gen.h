@@ -51,6 +51,8 @@ typedef struct {
   bool codes_t;         /* TILE, FP8 128x1 of a 2-D x, or FP8_ROWWISE_COLS (rows a multiple of 16):
                          * codes written transposed, [cols, rows] */
   bool scales_t;        /* ROWS / DEQUANT, FP8 1x128 of a 2-D x: scales MN-major, [cols/128, rows] */
+  bool mx_tile;         /* ROWS, MXFP4 1x32 (CUDA): the E4M3 form of the FP8 GEMM instead of the
+                         * MXFP4 codes (quant_rows.cuh ALTO_ROWS_FORM_MX_TILE) */
   alto_elem dq_elem;    /* TILE, FP8 128x1 (in_bf16): re-quantize from FP8 codes of this format with
                          * 1x128 scales (MN-major when dq_scales_t); ALTO_ELEM_E2M1 (0): none */
   bool dq_scales_t;

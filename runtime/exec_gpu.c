@@ -84,6 +84,8 @@ struct alto_exec_gpu {
                          * inside the first (plan_rht_fusion_, plan_requant_fusion_, plan_dual_,
                          * plan_swiglu_) */
   int n_rht_fused, n_requant, n_dual, n_swiglu;
+  bool *mx_tile;        /* codes buffer -> its QUANTIZE writes the E4M3 form (plan_mx_tile_) */
+  int n_mx_tile;
   bool *codes_t;        /* buffer -> its codes are stored transposed (plan_codes_t_) */
   int n_codes_t;
   bool *scales_t;       /* buffer -> its 1x128 scales are stored MN-major (plan_codes_t_) */
@@ -133,6 +135,12 @@ static alto_dptr ptr_(const alto_exec_gpu *e, int id) {
   if (e->pinned && e->pinned[id])
     return e->pinned[id];
   return e->arena + (e->offsets ? e->offsets[id] : buf_(e, id)->offset);
+}
+
+/* A buffer's bytes as laid out (plan_mx_tile_'s codes hold the E4M3 form, twice the E2M1 codes). */
+static size_t bytes_(const alto_exec_gpu *e, int id) {
+  const alto_buffer *b = buf_(e, id);
+  return e->mx_tile && e->mx_tile[id] ? 2 * b->bytes : b->bytes;
 }
 
 static int64_t numel_(const alto_buffer *b) {
@@ -475,6 +483,7 @@ static alto_status plan_codes_t_(alto_exec_gpu *e);
 static alto_status plan_requant_fusion_(alto_exec_gpu *e);
 static alto_status plan_w_t_(alto_exec_gpu *e);
 static alto_status plan_wq_(alto_exec_gpu *e);
+static alto_status plan_mx_tile_(alto_exec_gpu *e);
 static alto_status memplan_(alto_exec_gpu *e);
 static alto_status plan_dual_(alto_exec_gpu *e);
 static alto_status plan_swiglu_(alto_exec_gpu *e);
@@ -486,6 +495,7 @@ static alto_status create_(alto_exec_gpu *e) {
   if (e->b->target == ALTO_TARGET_CUDA && !e->record_only)
     ALTO_TRY(alto_cublaslt_init());
   ALTO_TRY(plan_wq_(e));
+  ALTO_TRY(plan_mx_tile_(e));
   ALTO_TRY(memplan_(e));
   ALTO_TRY(e->b->i->alloc(e->b, e->arena_bytes ? e->arena_bytes : 1, &e->arena));
   for (int i = 0; i < p->n_nodes; i++) {
@@ -603,6 +613,7 @@ void alto_exec_gpu_free(alto_exec_gpu *e) {
   free(e->wq_of);
   free(e->wq_fresh);
   free(e->codes_t);
+  free(e->mx_tile);
   free(e->scales_t);
   free(e->node_path);
   free(e->rht_host);
@@ -695,15 +706,15 @@ static alto_status run_quantize_(alto_exec_gpu *e, int idx, const alto_node *n) 
     alto_quant_spec ws = alto_exec_quantize_spec(w, e->seed, e->step);
     alto_tensor_view v = view_(e, src, n->shape, n->rank);
     alto_gpu_quantized qf = {ptr_(e, n->out[0]), ptr_(e, n->out[1]), 0, 0, false,
-                             e->scales_t[n->out[1]], 0, 0};
-    alto_gpu_quantized qw = {ptr_(e, w->out[0]), ptr_(e, w->out[1]), 0, 0, true, false, 0, 0};
+                             e->scales_t[n->out[1]], 0, 0, false};
+    alto_gpu_quantized qw = {ptr_(e, w->out[0]), ptr_(e, w->out[1]), 0, 0, true, false, 0, 0, false};
     return alto_gpu_quantize_dual(e->b, &spec, &ws, &v, ptr_(e, src), NULL, &qf, &qw);
   }
   if (ri >= 0 && e->p->nodes[ri].op == ALTO_OP_SWIGLU) { /* y = SwiGLU(a, b) in the kernel */
     const alto_node *sw = &e->p->nodes[ri];
     alto_tensor_view v = view_(e, src, n->shape, n->rank);
     alto_gpu_quantized q = {ptr_(e, n->out[0]), ptr_(e, n->out[1]), e->outer, e->qscratch, false,
-                            e->scales_t[n->out[1]], 0, 0};
+                            e->scales_t[n->out[1]], 0, 0, e->mx_tile[n->out[0]]};
     return alto_gpu_quantize_swiglu(e->b, &spec, &v, ptr_(e, sw->in[0]), ptr_(e, sw->in[1]), &q);
   }
   if (ri >= 0 && e->p->nodes[ri].op == ALTO_OP_DEQUANTIZE) {
@@ -711,7 +722,7 @@ static alto_status run_quantize_(alto_exec_gpu *e, int idx, const alto_node *n) 
     alto_quant_spec from = alto_exec_quant_spec(&dq->q);
     alto_tensor_view v = view_(e, src, n->shape, n->rank);
     alto_gpu_quantized q = {ptr_(e, n->out[0]), ptr_(e, n->out[1]), e->outer, e->qscratch,
-                            e->codes_t[n->out[0]], false, 0, 0};
+                            e->codes_t[n->out[0]], false, 0, 0, false};
     return alto_gpu_requantize(e->b, &spec, &v, &from, ptr_(e, dq->in[0]), ptr_(e, dq->in[1]),
                                e->scales_t[dq->in[1]], &q);
   }
@@ -720,9 +731,9 @@ static alto_status run_quantize_(alto_exec_gpu *e, int idx, const alto_node *n) 
     r = rht_of_(e, ri, &e->p->nodes[ri]);
   }
   alto_tensor_view v = view_(e, src, n->shape, n->rank);
-  alto_gpu_quantized q = {ptr_(e, n->out[0]), ptr_(e, n->out[1]), e->outer,
-                          e->qscratch,         e->codes_t[n->out[0]], e->scales_t[n->out[1]],
-                          e->wt_codes[n->out[0]], e->wt_scales[n->out[0]]};
+  alto_gpu_quantized q = {ptr_(e, n->out[0]),   ptr_(e, n->out[1]),    e->outer,
+                          e->qscratch,           e->codes_t[n->out[0]], e->scales_t[n->out[1]],
+                          e->wt_codes[n->out[0]], e->wt_scales[n->out[0]], e->mx_tile[n->out[0]]};
   ALTO_TRY(alto_gpu_quantize(e->b, &spec, &v, ptr_(e, src), ri >= 0 ? &r : NULL, &q));
   if (e->o.check_quant && !e->recording)
     return check_quantize_(e, n, &spec);
@@ -738,7 +749,7 @@ static alto_status dequant_(alto_exec_gpu *e, int codes, int scales, const alto_
   alto_tensor_view v = {NULL, dtype, cb->rank, {0, 0, 0}};
   memcpy(v.dims, cb->shape, (size_t)cb->rank * sizeof(int64_t));
   alto_gpu_quantized q = {ptr_(e, codes), ptr_(e, scales), e->outer, e->qscratch, false,
-                          e->scales_t[scales], 0, 0};
+                          e->scales_t[scales], 0, 0, false};
   return alto_gpu_dequantize(e->b, &spec, &v, &q, dtype, out);
 }
 
@@ -796,7 +807,7 @@ static void fuse_(alto_exec_gpu *e, int runner, int skipped, int *n) {
 
 static bool overlap_(const alto_exec_gpu *e, int a, int b) {
   alto_dptr pa = ptr_(e, a), pb = ptr_(e, b);
-  return pa < pb + buf_(e, b)->bytes && pb < pa + buf_(e, a)->bytes;
+  return pa < pb + bytes_(e, b) && pb < pa + bytes_(e, a);
 }
 
 /* RHT x -> y followed at once by QUANTIZE y (the wgrad operands R X, R dY of the MX and NVFP4
@@ -1013,19 +1024,61 @@ static alto_status plan_wq_(alto_exec_gpu *e) {
   return ALTO_OK;
 }
 
+/* MXFP4 operands quantized straight into the E4M3 form of the FP8 GEMM (runtime/quant_gpu.h
+ * mx_tile): a 2-D QUANTIZE 1x32 along the last dim (cols a multiple of 128, rows of 4) whose codes
+ * and scales are read only as the A operand of GEMMs that run on the FP8 tensor cores (fprop's X,
+ * dgrad's dY): the kernel writes E4M3 codes (twice the E2M1 codes' bytes: memplan_ lays the codes
+ * buffer out at that size) and the fp32 MN-major scale grid (the E8M0 grid's bytes exactly), the
+ * bits the GEMM's conversion would make, so the GEMM converts only B. Decided from the plan alone,
+ * before the arena is laid out; not with check_quant or opts.mx_no_tile. */
+static alto_status plan_mx_tile_(alto_exec_gpu *e) {
+  const alto_plan *p = e->p;
+  e->mx_tile = alto_xcalloc((size_t)(p->n_bufs ? p->n_bufs : 1), sizeof *e->mx_tile);
+  if (e->o.check_quant || e->o.mx_no_tile)
+    return ALTO_OK;
+  for (int i = 0; i < p->n_nodes; i++) {
+    const alto_node *q = &p->nodes[i];
+    if (q->op != ALTO_OP_QUANTIZE || q->rank != 2 || q->q.scheme != ALTO_SCHEME_MXFP4 ||
+        q->q.axis != -1 || q->q.two_d || q->shape[1] % 128 || q->shape[0] % 4 ||
+        buf_(e, q->out[1])->bytes != (size_t)(q->shape[0] * q->shape[1] / 32))
+      continue;
+    int readers = 0, ok = 0;
+    for (int k = 0; k < p->n_nodes; k++) {
+      const alto_node *g = &p->nodes[k];
+      for (int j = 0; j < g->n_in; j++) {
+        if (g->in[j] != q->out[0] && g->in[j] != q->out[1])
+          continue;
+        readers++;
+        alto_mx_src sa, sb;
+        ok += g->op == ALTO_OP_GEMM && j == (g->in[j] == q->out[0] ? 0 : 1) && !g->trans_a &&
+              gemm_mx_fast_(e, g, &sa, &sb) && sa.layout == ALTO_MX_ROWS;
+      }
+    }
+    if (readers > 0 && readers == ok && !e->mx_tile[q->out[0]]) {
+      e->mx_tile[q->out[0]] = true;
+      e->n_mx_tile++;
+    }
+  }
+  return ALTO_OK;
+}
+
+int alto_exec_gpu_mx_tiles(const alto_exec_gpu *e) {
+  return e->n_mx_tile;
+}
+
 /* The arena's layout: the plan's, or with pinned buffers (plan_wq_) the memory plan redone
- * without them (their bytes would otherwise sit unused in the arena). */
+ * without them (their bytes would otherwise sit unused in the arena) and with the E4M3 forms'
+ * codes at their size (plan_mx_tile_). */
 static alto_status memplan_(alto_exec_gpu *e) {
   const alto_plan *p = e->p;
   e->arena_bytes = p->arena_bytes;
-  if (!e->n_wq && !e->n_wc)
+  if (!e->n_wq && !e->n_wc && !e->n_mx_tile)
     return ALTO_OK;
   alto_plan q = *p;
   q.bufs = alto_xmalloc((size_t)p->n_bufs * sizeof *q.bufs);
   memcpy(q.bufs, p->bufs, (size_t)p->n_bufs * sizeof *q.bufs);
   for (int i = 0; i < p->n_bufs; i++)
-    if (e->pinned[i])
-      q.bufs[i].bytes = 0;
+    q.bufs[i].bytes = e->pinned[i] ? 0 : bytes_(e, i);
   alto_status s = alto_memplan_assign(&q);
   if (s == ALTO_OK)
     s = alto_memplan_verify(&q);
@@ -1422,12 +1475,13 @@ static alto_status run_gemm_(alto_exec_gpu *e, int idx, const alto_node *n) {
     const mx_scratch_ x = mx_scratch_of_(e->scratch, m, nn, k);
     xa.codes = ptr_(e, n->in[0]), xa.scales = ptr_(e, n->in[1]);
     xb.codes = ptr_(e, n->in[2]), xb.scales = ptr_(e, n->in[3]);
+    const bool tile_a = e->mx_tile[n->in[0]]; /* A quantized in E4M3 form (plan_mx_tile_) */
     s = e->b->i->memset(e->b, x.split, 0, 4);
-    if (s == ALTO_OK)
+    if (s == ALTO_OK && !tile_a)
       s = alto_gemm_mx_to_fp8(e->b, &xa, false, x.ea, x.sa, 1, m4, 0, 0, m, k);
     if (s == ALTO_OK)
       s = alto_gemm_mx_to_fp8(e->b, &xb, true, x.eb, x.sb, 1, n4, 0, x.split, nn, k);
-    alto_gemm_fp8_operand oa = {x.ea, x.sa, 1, m4, 0, false},
+    alto_gemm_fp8_operand oa = {tile_a ? xa.codes : x.ea, tile_a ? xa.scales : x.sa, 1, m4, 0, false},
                           ob = {x.eb, x.sb, 1, n4, x.split, false};
     if (s == ALTO_OK)
       s = alto_gemm_fp8(e->b, ptr_(e, n->out[0]), odt, nn, n->accumulate, &oa, &ob,
@@ -1632,7 +1686,7 @@ alto_status alto_exec_gpu_optimizer_step(alto_exec_gpu *e, const alto_adamw_hpar
     alto_quant_spec spec = alto_exec_quantize_spec(q, e->seed, e->step);
     alto_tensor_view v = view_(e, w, q->shape, q->rank);
     alto_gpu_quantized qo = {ptr_(e, q->out[0]), ptr_(e, q->out[1]), 0, 0, false, false,
-                             e->wt_codes[q->out[0]], e->wt_scales[q->out[0]]};
+                             e->wt_codes[q->out[0]], e->wt_scales[q->out[0]], false};
     alto_adamw_k k = alto_ops_gpu_adamw_scalars(h, step, e->grad_scale);
     ALTO_TRY(alto_gpu_quantize_adamw(e->b, &spec, &v, ptr_(e, w), ptr_(e, n->in[1]),
                                      ptr_(e, n->in[2]), ptr_(e, n->in[3]), &k, &qo));
@@ -1895,14 +1949,14 @@ alto_status alto_exec_gpu_profile(alto_exec_gpu *e, int64_t step, FILE *out) {
         const int f = e->fused_into[i];
         const alto_node *fn = f >= 0 ? &e->p->nodes[f] : NULL; /* the node fused into this one */
         const alto_node *src = fn && fn->op != ALTO_OP_QUANTIZE ? fn : n; /* reads the input */
-        double by = (double)buf_(e, src->in[0])->bytes + (double)buf_(e, n->out[0])->bytes +
-                    (double)buf_(e, n->out[1])->bytes;
+        double by = (double)bytes_(e, src->in[0]) + (double)bytes_(e, n->out[0]) +
+                    (double)bytes_(e, n->out[1]);
         if (src->op == ALTO_OP_SWIGLU) /* both of its inputs */
-          by += (double)buf_(e, src->in[1])->bytes;
+          by += (double)bytes_(e, src->in[1]);
         if (fn && fn->op == ALTO_OP_QUANTIZE) /* the second copy's outputs */
-          by += (double)buf_(e, fn->out[0])->bytes + (double)buf_(e, fn->out[1])->bytes;
+          by += (double)bytes_(e, fn->out[0]) + (double)bytes_(e, fn->out[1]);
         if (e->wt_codes[n->out[0]])
-          by += (double)buf_(e, n->out[0])->bytes + (double)buf_(e, n->out[1])->bytes;
+          by += (double)bytes_(e, n->out[0]) + (double)bytes_(e, n->out[1]);
         role_ms[k] += t, role_bytes[k] += by, role_n[k]++;
       }
     }

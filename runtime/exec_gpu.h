@@ -5,8 +5,9 @@
  * backend's stream; a step synchronizes once, to read the loss.
  *
  * GEMMs: bf16 through cuBLASLt (fp32 accumulation). Quantized linears: MXFP4 x MXFP4 on sm_90a
- * on the FP8 tensor cores (both operands converted to E4M3 exactly, runtime/gemm_gpu.h, and alto's
- * FP8 GEMM: fp32 accumulation promoted every 128 along K); other MX schemes (and NVFP4 once the
+ * on the FP8 tensor cores (both operands in E4M3 exactly, runtime/gemm_gpu.h, and alto's FP8
+ * GEMM: fp32 accumulation promoted every 128 along K; A quantized straight into that form where
+ * the GEMMs are its only readers, else converted per GEMM); other MX schemes (and NVFP4 once the
  * plan carries its outer scale), or with opts.mx_dequant, by dequantizing both operands to bf16
  * (their values are exact in bf16) and a bf16 GEMM: the CPU's dequantize-then-fp32-GEMM in
  * another summation order. fp8_block: cuBLASLt's block-scaled FP8 (1x128 by 128x128 for fprop
@@ -56,6 +57,10 @@ typedef struct {
    * cost more than the faster GEMM saves (H100: the debug model, K 256 / 768 and 12-tile wgrads,
    * 15.2-15.5 vs 13.5-13.7 ms per step; the 1b's K = 512 dgrads) */
   bool mx_all_sizes;
+  /* MXFP4 operands whose only readers are such GEMMs as their A: quantized into the E4M3 form the
+   * GEMM reads (runtime/quant_gpu.h mx_tile; the same bits), not converted per GEMM; this option
+   * keeps the conversion (tests compare the two) */
+  bool mx_no_tile;
 } alto_exec_gpu_opts;
 
 /* Checks the plan (alto_exec_check_plan), allocates the arena and the scratch buffers,
@@ -124,6 +129,8 @@ int alto_exec_gpu_requant_fused(const alto_exec_gpu *e);
 int alto_exec_gpu_dual_fused(const alto_exec_gpu *e);
 /* How many SwiGLU outputs are quantized straight from the SwiGLU's inputs (never written). */
 int alto_exec_gpu_swiglu_fused(const alto_exec_gpu *e);
+/* MXFP4 quantizations written in the FP8 GEMM's E4M3 form (their GEMMs convert nothing). */
+int alto_exec_gpu_mx_tiles(const alto_exec_gpu *e);
 /* fp8_block weights quantized with a transposed copy for dgrad (no per-call transposes). */
 int alto_exec_gpu_weights_transposed(const alto_exec_gpu *e);
 /* Weights whose forward copy the optimizer step writes (the next forward's node skipped):

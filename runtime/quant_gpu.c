@@ -187,6 +187,19 @@ static alto_status scales_t_ok_(const alto_quant_spec *spec, const alto_tensor_v
   return ALTO_OK;
 }
 
+/* The E4M3 form (alto_gpu_quantized.mx_tile): MXFP4 1x32 blocks along the last dim of a 2-D
+ * tensor whose last dim is a multiple of 128 (one rows kernel), on CUDA. */
+static alto_status mx_tile_ok_(const alto_backend *b, const alto_quant_spec *spec,
+                               const alto_tensor_view *x) {
+  if (x->ndim != 2 || spec->scheme != ALTO_SCHEME_MXFP4 || spec->axis != -1 || spec->block2d ||
+      x->dims[1] % 128 || b->target != ALTO_TARGET_CUDA)
+    return alto_error(ALTO_ERR_INVALID_ARG,
+                      "the E4M3 form: MXFP4 1x32 blocks (axis -1) of a 2-D tensor whose last dim "
+                      "(%lld) is a multiple of 128, on CUDA",
+                      (long long)(x->ndim ? x->dims[x->ndim - 1] : 0));
+  return ALTO_OK;
+}
+
 alto_status alto_gpu_quantize_check(const alto_backend *b, const alto_quant_spec *spec,
                                     const alto_tensor_view *x, const alto_gpu_rht *rht,
                                     bool *rht_fused) {
@@ -238,6 +251,13 @@ alto_status alto_gpu_quantize(alto_backend *b, const alto_quant_spec *spec,
     ALTO_TRY(scales_t_ok_(spec, x));
     ALTO_ASSERT(nk == 1 && ks[0].kind == ALTO_QKERN_ROWS);
     ks[0].scales_t = true;
+  }
+  if (q->mx_tile) {
+    ALTO_TRY(mx_tile_ok_(b, spec, x));
+    if (rht && rht->b)
+      return alto_error(ALTO_ERR_INVALID_ARG, "the E4M3 form: no RHT (a column quantization)");
+    ALTO_ASSERT(nk == 1 && ks[0].kind == ALTO_QKERN_ROWS);
+    ks[0].mx_tile = true;
   }
   if (q->codes_tr) {
     if (x->ndim != 2 || spec->scheme != ALTO_SCHEME_FP8_BLOCK || !spec->block2d || !q->scales_tr ||
@@ -336,6 +356,10 @@ alto_status alto_gpu_quantize_swiglu(alto_backend *b, const alto_quant_spec *spe
   if (q->scales_t) {
     ALTO_TRY(scales_t_ok_(spec, x));
     ks[0].scales_t = true;
+  }
+  if (q->mx_tile) {
+    ALTO_TRY(mx_tile_ok_(b, spec, x));
+    ks[0].mx_tile = true;
   }
   ks[0].swiglu = true;
   alto_qargs args = alto_qargs_of_(x, a, q->codes, q->scales);

@@ -23,6 +23,12 @@ typedef struct {
   alto_dptr codes_tr; /* when set: also a transposed copy, codes [cols, rows] and scales_tr the
                        * scale grid transposed: fp8_block 128x128 of a 2-D x only (the weights) */
   alto_dptr scales_tr;
+  bool mx_tile;       /* MXFP4 1x32 along the last dim of a 2-D x with cols % 128 == 0 (CUDA): the
+                       * quantization's E4M3 form (templates/quant/mx_e4m3.cuh), the MXFP4 operand
+                       * of the FP8 GEMM, instead of the MXFP4 codes and scales: codes [rows, cols]
+                       * E4M3, scales fp32 MN-major [cols / 128, rows rounded up to 4]; the bits
+                       * alto_gemm_mx_to_fp8 (no share) makes of the MXFP4 codes and scales
+                       * (alto_cpu_mx_to_e4m3) */
 } alto_gpu_quantized;
 
 /* Randomized Hadamard transform fused into a column quantization (b = 0: none). `table` holds the

@@ -234,5 +234,18 @@ int alto_quant_matrix_kernels(alto_target target, const char *arch, alto_qkern *
     ks[0].scales_t = sw[i].scales_t;
     alto_kadd_(out, max, &n, &ks[0]);
   }
+  /* MXFP4 1x32 straight into the FP8 GEMM's E4M3 form (CUDA): RNE and SR, bf16 and fp32 input,
+   * and of SwiGLU's inputs */
+  if (target == ALTO_TARGET_CUDA)
+    for (int sr = 0; sr < 2; sr++)
+      for (int d = 0; d < 3; d++) {
+        alto_quant_spec s = alto_quant_spec_default(ALTO_SCHEME_MXFP4);
+        s.sr = sr;
+        alto_qkern ks[ALTO_QUANT_MAX_KERNELS];
+        alto_quant_kernels(&s, d == 1 ? ALTO_ELEM_F32 : ALTO_ELEM_BF16, NULL, target, arch, ks);
+        ks[0].mx_tile = true;
+        ks[0].swiglu = d == 2;
+        alto_kadd_(out, max, &n, &ks[0]);
+      }
   return n;
 }

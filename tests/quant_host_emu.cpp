@@ -13,7 +13,8 @@
 // on 2-D and 3-D shapes with NaN / Inf / zero blocks. The host build takes the header's scalar FP8
 // cast (no cvt instruction here), so this checks the tiling, reductions, masks and packing;
 // tests/test_quant_gpu.c remains the real check. By hand: build/test_quant_host_emu [GROUP]...
-// (e2m1 div rows cols tile128 tcopy dual128 swiglu swiglu_bwd requant scaled rht dequant).
+// (e2m1 div rows cols tile128 tcopy dual128 swiglu mx_tile swiglu_bwd requant scaled rht
+// dequant).
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -68,6 +69,19 @@ static float __shfl_xor_sync(unsigned, float v, int m, int) {
   return v;
 }
 static unsigned __shfl_xor_sync(unsigned, unsigned v, int m, int) { return shfl_bits(v, m); }
+static int __shfl_xor_sync(unsigned, int v, int m, int) { return (int)shfl_bits((unsigned)v, m); }
+static inline int max(int a, int b) { return a > b ? a : b; }
+/* PTX prmt (default mode): byte i of the result is byte (s >> 4i) & 7 of {b, a}, or with bit 3 of
+ * that nibble set, that byte's sign bit replicated */
+static unsigned __byte_perm(unsigned a, unsigned b, unsigned s) {
+  const unsigned long long v = ((unsigned long long)b << 32) | a;
+  unsigned r = 0;
+  for (int i = 0; i < 4; i++) {
+    const unsigned sel = (s >> (4 * i)) & 0xF, byte = (unsigned)(v >> (8 * (sel & 7))) & 0xFF;
+    r |= ((sel & 8) ? ((byte & 0x80) ? 0xFFu : 0u) : byte) << (8 * i);
+  }
+  return r;
+}
 static pthread_mutex_t atomic_mu = PTHREAD_MUTEX_INITIALIZER;
 static unsigned atomicMax(unsigned *p, unsigned v) {
   pthread_mutex_lock(&atomic_mu);
@@ -817,6 +831,96 @@ static void swiglu_case(alto_scheme scheme, int64_t R, int64_t C) {
   alto_quantized_free(&ref);
 }
 
+// MXFP4 1x32 straight into the FP8 GEMM's E4M3 form (quant_rows.cuh ALTO_ROWS_FORM_MX_TILE, and
+// of SwiGLU's inputs): against the CPU's MXFP4 quantization through alto_cpu_mx_to_e4m3, codes
+// [R, C] and the scales MN-major [C / 128, R rounded up to 4] (the padding rows untouched), with
+// guard bytes. The input adds, to make_input's specials, 1x32 blocks 2^-20 and 2^-40 below the
+// rest of their 128-block (an inexact form, rounded) and all-zero 1x32 blocks inside non-zero
+// 128-blocks (their bytes left out of e_max).
+template <bool BF16, bool SR, bool SWIGLU> static void mx_tile_case(int64_t R, int64_t C) {
+  alto_quant_spec spec = alto_quant_spec_default(ALTO_SCHEME_MXFP4);
+  spec.sr = SR, spec.seed = 0x5EED, spec.stream = 78;
+  input a = make_input(1, R, C, BF16 || SWIGLU, true), b = make_input(1, R, C, true, false);
+  const int64_t n = R * C, kb = C / 128, r4 = (R + 3) / 4 * 4;
+  for (int64_t r = 0; r < R; r++) {
+    float *row = a.xf.data() + r * C;
+    const int64_t j = (r * 5 % (C / 32)) * 32;
+    for (int64_t c = 0; c < 32; c++) {
+      if (r % 7 == 3)
+        row[j + c] = ldexpf(row[j + c], r % 2 ? -20 : -40);
+      if (r % 5 == 1)
+        row[(j + 64) % C + c] = 0.0f;
+    }
+    for (int64_t c = 0; c < C; c++)
+      a.xb[r * C + c] = alto_f32_to_bf16(row[c]);
+  }
+  if (BF16 || SWIGLU)
+    for (int64_t i = 0; i < n; i++)
+      a.xf[i] = alto_bf16_to_f32(a.xb[i]);
+  input yi = a;
+  if (SWIGLU) { // the quantized tensor is SwiGLU(a, b) rounded to bf16
+    std::vector<float> y((size_t)n);
+    alto_op_swiglu(y.data(), a.xf.data(), b.xf.data(), n);
+    for (int64_t i = 0; i < n; i++) {
+      yi.xb[i] = alto_f32_to_bf16(y[i]);
+      yi.xf[i] = alto_bf16_to_f32(yi.xb[i]);
+    }
+  }
+  alto_quantized ref;
+  if (!reference(spec, yi, &ref))
+    return;
+  std::vector<alto_u8> want_c((size_t)n), nanb((size_t)(R * kb));
+  std::vector<float> rs((size_t)(R * kb));
+  alto_u32 split = 0;
+  const alto_u32 inexact = alto_cpu_mx_to_e4m3(ref.codes, (const alto_u8 *)ref.scales, R, C, false,
+                                               want_c.data(), rs.data(), nanb.data(), &split);
+  std::vector<alto_u8> codes((size_t)n + 64, 0x5A), sc((size_t)(r4 * kb * 4) + 64, 0xA5);
+  std::vector<alto_u8> want_s = sc;
+  for (int64_t r = 0; r < R; r++)
+    for (int64_t q = 0; q < kb; q++)
+      memcpy(&want_s[(size_t)((q * r4 + r) * 4)], &rs[(size_t)(r * kb + q)], 4);
+  alto_u8 *pc = codes.data();
+  void *ps = sc.data();
+  const void *x = yi.data(), *pa = a.xb.data(), *pb = b.xb.data();
+  const alto_u64 seed = spec.seed, stream = spec.stream;
+  if (SWIGLU)
+    run([=] {
+      alto_quant_rows_swiglu<ALTO_QK_MX, ALTO_ELEM_E2M1, 32, ALTO_SCALE_EVEN, SR,
+                             ALTO_ROWS_FORM_MX_TILE, 256>(pa, pb, pc, ps, nullptr, n, seed, stream,
+                                                          R, C);
+    }, 3, 1, 256);
+  else
+    run([=] {
+      alto_quant_rows<ALTO_QK_MX, ALTO_ELEM_E2M1, 32, BF16, ALTO_SCALE_EVEN, SR,
+                      ALTO_ROWS_FORM_MX_TILE, 16>(x, pc, ps, nullptr, n, seed, stream, R, C);
+    }, cdiv(n, 256 * 16), 1, 256);
+  const bool ok_c = memcmp(codes.data(), want_c.data(), (size_t)n) == 0;
+  bool guards = true;
+  for (int i = 0; i < 64; i++)
+    guards &= codes[(size_t)n + i] == 0x5A;
+  const bool ok_s = sc == want_s, ok = ok_c && ok_s && guards && inexact > 0;
+  int64_t dc = -1;
+  for (int64_t i = 0; i < n && dc < 0; i++)
+    if (codes[(size_t)i] != want_c[(size_t)i])
+      dc = i;
+  char what[64];
+  snprintf(what, sizeof what, "mx_tile %s%s", SWIGLU ? "of swiglu" : "rows", SR ? " sr" : "");
+  printf("%s %-44s %s [%lld x %lld] (%u inexact 128-blocks)", ok ? "ok  " : "FAIL", what,
+         BF16 || SWIGLU ? "bf16" : "f32 ",
+         (long long)R, (long long)C, inexact);
+  if (dc >= 0)
+    printf("  codes differ at %lld: want 0x%02x emu 0x%02x", (long long)dc, want_c[(size_t)dc],
+           codes[(size_t)dc]);
+  if (!ok_s)
+    printf("  scales differ");
+  if (!guards)
+    printf("  wrote past its codes");
+  printf("\n");
+  bad += !ok;
+  checks++;
+  alto_quantized_free(&ref);
+}
+
 template <int ELEM, bool BF16> static void tile128_all() {
   tile128_case<ELEM, 1, BF16>(1, 256, 1152);
   tile128_case<ELEM, 1, BF16>(3, 128, 200);  // column tail, rows 16-byte aligned
@@ -1192,6 +1296,14 @@ int main(int argc, char **argv) {
     swiglu_case<ALTO_QK_FP8_BLOCK, ALTO_ELEM_E4M3, 128, false, true>(ALTO_SCHEME_FP8_BLOCK, 64, 1024);
     swiglu_case<ALTO_QK_MX, ALTO_ELEM_E2M1, 32, false, false>(ALTO_SCHEME_MXFP4, 96, 1088);
     swiglu_case<ALTO_QK_MX, ALTO_ELEM_E2M1, 32, true, false>(ALTO_SCHEME_MXFP4, 64, 1024);
+  }
+  if (group("mx_tile")) {
+    mx_tile_case<true, false, false>(96, 1152);
+    mx_tile_case<false, false, false>(37, 640); // rows not a multiple of 4: the grid's padding
+    mx_tile_case<true, true, false>(64, 1024);
+    mx_tile_case<false, true, false>(40, 512);
+    mx_tile_case<true, false, true>(96, 1152);
+    mx_tile_case<true, true, true>(64, 1024);
   }
   if (group("swiglu_bwd")) {
     swiglu_bwd_case<ALTO_ELEM_E4M3, 1>(256, 384);

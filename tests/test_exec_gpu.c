@@ -248,6 +248,18 @@ static void one_step_(const case_ *c) {
       CHECKF(alto_exec_gpu_swiglu_fused(ex[0]) == 0, "%d SwiGLU fused under %s",
              alto_exec_gpu_swiglu_fused(ex[0]), rn);
     }
+    /* MXFP4 on the FP8 tensor cores: per layer the X of 4 inputs and the dY of 7 linears are the
+     * A operands of their GEMMs only, so they are quantized straight into the GEMM's E4M3 form
+     * (the comparison below: the bits of the conversion) */
+    const int mt = alto_exec_gpu_mx_tiles(ex[0]);
+    CHECKF(alto_exec_gpu_mx_tiles(ex[1]) == 0, "check_quant: %d E4M3 forms",
+           alto_exec_gpu_mx_tiles(ex[1]));
+    if (strstr(rn, "mxfp4") && !c->fp8_emulate) {
+      CHECKF(mt > 6 * 11 / 2 && mt <= 6 * 11, "%d MXFP4 operands quantized in E4M3 form", mt);
+      printf("  %-22s %d MXFP4 operands quantized straight into the FP8 GEMM's E4M3 form\n", "", mt);
+    } else {
+      CHECKF(mt == 0, "%d E4M3 forms under %s", mt, rn);
+    }
     CHECKF(memcmp(&lx[0], &lx[1], sizeof lx[0]) == 0, "fused: loss %.17g, unfused %.17g", lx[0],
            lx[1]);
     int fdiff = 0;

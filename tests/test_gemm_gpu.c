@@ -33,6 +33,7 @@
 
 #include "compiler/gen_gemm.h"
 #include "runtime/cuda/driver.h"
+#include "runtime/cpu/quant.h"
 #include "runtime/gemm_gpu.h"
 #include "templates/common/alto_numerics.h"
 #include "tests/gpu_util.h"
@@ -589,73 +590,6 @@ static void test_refusals(void) {
 
 /* ---- MXFP4 -> E4M3 ------------------------------------------------------------------------- */
 
-/* The header's contract on the CPU: per (row, 128-block) e_max = the largest E8M0 byte of its
- * present 1x32 blocks that hold a non-zero code (of all of them when every code is zero), scale
- * 2^(e_max - 133) (exact in fp32, subnormal included), codes RNE(value / scale) in E4M3 (exact in
- * fp64 first: value / scale = e2m1 2^(e - e_max + 6), +-0 for zero codes whatever e); returns the
- * number of blocks whose non-zero 1x32 blocks' bytes span more than 14. A 0xFF (NaN) byte anywhere
- * in a 128-block makes its scale NaN and leaves it uncounted (codes unspecified: *nan_block set).
- * two_d (alto_gemm_mx_to_fp8 with share): the same statistics over 128 rows x 128 along K decide
- * first; where that block has no NaN byte and its non-zero blocks span at most 14, every row of it
- * takes the block's e_max; else its rows as above and *split counts the block. */
-typedef struct {
-  int hi, lo, all, nan; /* largest / smallest byte of a non-zero 1x32 block, largest, any 0xFF */
-} mx_stats;
-
-static void mx_stats_add(mx_stats *st, const uint8_t *mxc, const uint8_t *mxs, int64_t K,
-                         int64_t r, int64_t q) {
-  int64_t k32 = K / 32, j1 = q * 4 + 4 < k32 ? q * 4 + 4 : k32;
-  for (int64_t j = q * 4; j < j1; j++) {
-    int e = mxs[r * k32 + j], nonzero = 0;
-    for (int64_t t = 0; t < 16; t++)
-      nonzero |= (mxc[r * (K / 2) + j * 16 + t] & 0x77) != 0;
-    st->nan |= e == 0xFF;
-    st->all = e > st->all ? e : st->all;
-    if (nonzero)
-      st->hi = e > st->hi ? e : st->hi, st->lo = e < st->lo ? e : st->lo;
-  }
-}
-
-static uint32_t mx_reference(const uint8_t *mxc, const uint8_t *mxs, int64_t R, int64_t K,
-                             bool two_d, uint8_t *codes, float *scales, uint8_t *nan_block,
-                             uint32_t *split) {
-  int64_t kb = cdiv(K, 128), k32 = K / 32;
-  uint32_t inexact = 0;
-  *split = 0;
-  for (int64_t r0 = 0; r0 < R; r0 += 128)
-    for (int64_t q = 0; q < kb; q++) {
-      int64_t r1 = r0 + 128 < R ? r0 + 128 : R;
-      mx_stats blk = {-1, 256, -1, 0};
-      for (int64_t r = r0; r < r1 && two_d; r++)
-        mx_stats_add(&blk, mxc, mxs, K, r, q);
-      const bool shared = two_d && !blk.nan && (blk.hi < 0 || blk.hi - blk.lo <= 14);
-      *split += two_d && !shared;
-      for (int64_t r = r0; r < r1; r++) {
-        mx_stats st = {-1, 256, -1, 0};
-        mx_stats_add(&st, mxc, mxs, K, r, q);
-        if (shared)
-          st = blk;
-        int emax = st.hi, emin = st.lo;
-        if (emax < 0) /* every code zero: the largest byte, nothing to count */
-          emax = emin = st.all;
-        nan_block[r * kb + q] = (uint8_t)st.nan;
-        if (st.nan) {
-          scales[r * kb + q] = NAN;
-          continue;
-        }
-        inexact += emax - emin > 14;
-        scales[r * kb + q] = (float)ldexp(1.0, emax - 133);
-        for (int64_t kk = q * 128; kk < K && kk < q * 128 + 128; kk++) {
-          uint8_t nib = (uint8_t)((mxc[r * (K / 2) + kk / 2] >> (4 * (kk & 1))) & 0xF);
-          int e = mxs[r * k32 + kk / 32];
-          double v = (double)alto_e2m1_to_f32(nib) * ldexp(1.0, e - emax + 6);
-          codes[r * K + kk] = alto_f32_to_e4m3((float)v);
-        }
-      }
-    }
-  return inexact;
-}
-
 /* Random MXFP4 operand [R, K]: E2M1 nibbles (every code, -0 included), E8M0 exponents 124..130;
  * with far != 0, in every 7th row one 1x32 block moved `far` binades away (span > 14 when
  * |far| > 14 + 6). */
@@ -671,7 +605,7 @@ static void mx_make(uint8_t *mxc, uint8_t *mxs, int64_t R, int64_t K, int far) {
     }
 }
 
-/* Converts on the GPU and compares with mx_reference bit for bit, writing the scales row-major
+/* Converts on the GPU and compares with alto_cpu_mx_to_e4m3 bit for bit, writing the scales row-major
  * and again MN-major ([K/128, R rounded up to 4]). with_counter: pass the inexact counter (else
  * 0). two_d: the 128x128 form, its split counter compared too. Returns the inexact counter's
  * value (0 without). */
@@ -682,7 +616,7 @@ static uint32_t mx_check(const uint8_t *mxc, const uint8_t *mxs, int64_t R, int6
           *nanb = malloc((size_t)(R * kb));
   float *scales = malloc((size_t)(R * kb) * 4), *got_s = malloc((size_t)(R * kb) * 4);
   uint32_t want_split = 0, got_split = 0;
-  uint32_t want_inexact = mx_reference(mxc, mxs, R, K, two_d, codes, scales, nanb, &want_split),
+  uint32_t want_inexact = alto_cpu_mx_to_e4m3(mxc, mxs, R, K, two_d, codes, scales, nanb, &want_split),
            got_inexact = 0;
   gpu_buf gmc = gpu_alloc(B, (size_t)(R * K / 2)), gms = gpu_alloc(B, (size_t)(R * K / 32));
   const int64_t r4 = (R + 3) / 4 * 4;
@@ -813,7 +747,7 @@ static void test_mxfp4_conversion(void) {
 /* The tile conversion from every stored layout (runtime/gemm_gpu.h alto_mx_layout), per-row and
  * shared scales, 1-D scales (1x32 along K) and 2-D (32x32 blocks: mbr 32): the stored operand is
  * built on the host from a logical [R][K/2] operand and its per-row bytes, and the result must be
- * mx_reference's of the logical operand bit for bit (codes, scales, both counters). */
+ * alto_cpu_mx_to_e4m3's of the logical operand bit for bit (codes, scales, both counters). */
 static void mx_layout_check(int64_t R, int64_t K, int layout, bool two_d_scales, int far) {
   char what[160];
   snprintf(what, sizeof what, "mxfp4->e4m3 tile layout %d %s scales R %lld K %lld far %d", layout,
@@ -861,7 +795,7 @@ static void mx_layout_check(int64_t R, int64_t K, int layout, bool two_d_scales,
   for (int share = 0; share < 2; share++) {
     uint32_t want_split = 0, cnt[2] = {0, 0};
     uint32_t want_inexact =
-        mx_reference(mxc, mxs, R, K, share, want_c, want_s, nanb, &want_split);
+        alto_cpu_mx_to_e4m3(mxc, mxs, R, K, share, want_c, want_s, nanb, &want_split);
     CHECK(B->i->memset(B, gpu_ptr(gcnt), 0, 8) == ALTO_OK);
     const alto_mx_src src = {gpu_ptr(gmc), gpu_ptr(gms), (alto_mx_layout)layout, mbr, ms_r, ms_k};
     alto_status st = alto_gemm_mx_to_fp8(B, &src, share, gpu_ptr(gc), gpu_ptr(gs), 1, r4,

@@ -45,6 +45,19 @@ static void test_stub_shape(void) {
   bad = ks[0];
   bad.elem = ALTO_ELEM_E4M3, bad.sr = true;
   CHECK(alto_gen_quant(&bad, &g) == ALTO_ERR_INVALID_ARG);
+  /* the E4M3 form of the FP8 GEMM: its own key and FORM; the MXFP4 1x32 rows kernel on CUDA only */
+  alto_qkern t = ks[0];
+  t.mx_tile = true;
+  CHECK(alto_gen_quant(&t, &g) == ALTO_OK);
+  CHECK(strcmp(g.key, "quant.rows.mxfp4.e2m1.b1x32.rne.even.e4m3_tile.in_bf16.cuda.sm_90a") == 0);
+  CHECK(strstr(g.source, "ALTO_ROWS_FORM_MX_TILE") != NULL);
+  alto_gen_kernel_free(&g);
+  bad = t, bad.target = ALTO_TARGET_HIP;
+  CHECK(alto_gen_quant(&bad, &g) == ALTO_ERR_INVALID_ARG);
+  bad = t, bad.scheme = ALTO_SCHEME_MXFP8_E4M3, bad.elem = ALTO_ELEM_E4M3;
+  CHECK(alto_gen_quant(&bad, &g) == ALTO_ERR_INVALID_ARG);
+  bad = t, bad.kind = ALTO_QKERN_TILE, bad.block_r = 32, bad.block_c = 1;
+  CHECK(alto_gen_quant(&bad, &g) == ALTO_ERR_INVALID_ARG);
 }
 
 int main(void) {

@@ -83,8 +83,8 @@ static void run_dual(const alto_qcase *c, const alto_tensor_view *x, gpu_buf gx,
           sf = gpu_alloc(B, (size_t)(rf.layout.scale_count * rf.layout.scale_bytes)),
           cw = gpu_alloc(B, (size_t)rw.layout.codes_bytes),
           sw = gpu_alloc(B, (size_t)(rw.layout.scale_count * rw.layout.scale_bytes));
-  alto_gpu_quantized qf = {gpu_ptr(cf), gpu_ptr(sf), 0, 0, false, false, 0, 0},
-                     qw = {gpu_ptr(cw), gpu_ptr(sw), 0, 0, false, false, 0, 0};
+  alto_gpu_quantized qf = {gpu_ptr(cf), gpu_ptr(sf), 0, 0, false, false, 0, 0, false},
+                     qw = {gpu_ptr(cw), gpu_ptr(sw), 0, 0, false, false, 0, 0, false};
   alto_status st = alto_gpu_quantize_dual(B, &f, &w, x, gpu_ptr(gx), &rht, &qf, &qw);
   CHECKF(st == ALTO_OK, "%s: %s", what, alto_last_error());
   compare_quant(&rf, cf, sf, what, "fprop copy");
@@ -173,7 +173,7 @@ static void run_case(const alto_qcase *c, alto_elem dtype, int ndim, const int64
   size_t scale_bytes = (size_t)L->scale_count * (size_t)L->scale_bytes;
   gpu_buf gc = gpu_alloc(B, (size_t)L->codes_bytes), gs = gpu_alloc(B, scale_bytes),
           go = gpu_alloc(B, 4), gt = gpu_alloc(B, 4);
-  alto_gpu_quantized q = {gpu_ptr(gc), gpu_ptr(gs), gpu_ptr(go), gpu_ptr(gt), false, false, 0, 0};
+  alto_gpu_quantized q = {gpu_ptr(gc), gpu_ptr(gs), gpu_ptr(go), gpu_ptr(gt), false, false, 0, 0, false};
   st = alto_gpu_quantize(B, spec, &x, gpu_ptr(gx), c->rht ? &rht : NULL, &q);
   CHECKF(st == ALTO_OK, "%s: gpu: %s", what, alto_last_error());
   st = B->i->sync(B);
@@ -353,7 +353,7 @@ static void test_codes_t(void) {
         uint8_t *got = malloc((size_t)n + 64), *scales = malloc(sb), *want = malloc((size_t)n);
         memset(got, 0x5A, (size_t)n + 64);
         CHECK(B->i->h2d(B, gpu_ptr(gc), got, (size_t)n + 64) == ALTO_OK);
-        alto_gpu_quantized q = {gpu_ptr(gc), gpu_ptr(gs), 0, 0, true, false, 0, 0};
+        alto_gpu_quantized q = {gpu_ptr(gc), gpu_ptr(gs), 0, 0, true, false, 0, 0, false};
         alto_status st = alto_gpu_quantize(B, &spec, &x, gpu_ptr(gx), NULL, &q);
         CHECKF(st == ALTO_OK && B->i->sync(B) == ALTO_OK, "codes_t: %s", alto_last_error());
         CHECK(B->i->d2h(B, got, gpu_ptr(gc), (size_t)n + 64) == ALTO_OK);
@@ -440,8 +440,8 @@ static void test_fp8_dual(void) {
                 gfs = gpu_alloc(B, (size_t)(R * nb * 4)), gwc = gpu_alloc(B, (size_t)n),
                 gws = gpu_alloc(B, (size_t)((R / 128) * C * 4));
         gpu_upload(B, gx, xb);
-        alto_gpu_quantized qf = {gpu_ptr(gfc), gpu_ptr(gfs), 0, 0, false, st_ == 1, 0, 0};
-        alto_gpu_quantized qw = {gpu_ptr(gwc), gpu_ptr(gws), 0, 0, true, false, 0, 0};
+        alto_gpu_quantized qf = {gpu_ptr(gfc), gpu_ptr(gfs), 0, 0, false, st_ == 1, 0, 0, false};
+        alto_gpu_quantized qw = {gpu_ptr(gwc), gpu_ptr(gws), 0, 0, true, false, 0, 0, false};
         alto_status st = alto_gpu_quantize_dual(B, &fs, &ws, &x, gpu_ptr(gx), NULL, &qf, &qw);
         CHECKF(st == ALTO_OK && B->i->sync(B) == ALTO_OK, "fp8_dual: %s", alto_last_error());
         int64_t d[4];
@@ -504,8 +504,8 @@ static void test_swiglu_bwd_dual(void) {
         for (int t = 0; t < 2; t++) {
           gfc[t] = gpu_alloc(B, (size_t)n), gfs[t] = gpu_alloc(B, (size_t)(R * nb * 4));
           gwc[t] = gpu_alloc(B, (size_t)n), gws[t] = gpu_alloc(B, (size_t)((R / 128) * C * 4));
-          qf[t] = (alto_gpu_quantized){gpu_ptr(gfc[t]), gpu_ptr(gfs[t]), 0, 0, false, st_ == 1, 0, 0};
-          qw[t] = (alto_gpu_quantized){gpu_ptr(gwc[t]), gpu_ptr(gws[t]), 0, 0, true, false, 0, 0};
+          qf[t] = (alto_gpu_quantized){gpu_ptr(gfc[t]), gpu_ptr(gfs[t]), 0, 0, false, st_ == 1, 0, 0, false};
+          qw[t] = (alto_gpu_quantized){gpu_ptr(gwc[t]), gpu_ptr(gws[t]), 0, 0, true, false, 0, 0, false};
         }
         alto_status st = alto_gpu_quantize_dual_swiglu_bwd(B, &fs, &ws, &x, gpu_ptr(gd),
                                                            gpu_ptr(gaa), gpu_ptr(gbb), &qf[0],
@@ -582,7 +582,7 @@ static void test_swiglu_quant(void) {
               gc = gpu_alloc(B, cb), gs = gpu_alloc(B, sb);
       gpu_upload(B, ga, ab);
       gpu_upload(B, gb, bb);
-      alto_gpu_quantized q = {gpu_ptr(gc), gpu_ptr(gs), 0, 0, false, cs[ci].scales_t, 0, 0};
+      alto_gpu_quantized q = {gpu_ptr(gc), gpu_ptr(gs), 0, 0, false, cs[ci].scales_t, 0, 0, false};
       alto_status st = alto_gpu_quantize_swiglu(B, &spec, &va, gpu_ptr(ga), gpu_ptr(gb), &q);
       CHECKF(st == ALTO_OK && B->i->sync(B) == ALTO_OK, "swiglu %s: %s", cs[ci].name,
              alto_last_error());
@@ -613,6 +613,101 @@ static void test_swiglu_quant(void) {
     }
 }
 
+/* MXFP4 1x32 straight into the FP8 GEMM's E4M3 form (alto_gpu_quantized.mx_tile), of x and of
+ * SwiGLU's inputs, RNE and SR, bf16 and fp32: against the CPU's MXFP4 quantization through
+ * alto_cpu_mx_to_e4m3 (codes [R, C]; scales MN-major [C / 128, R rounded up to 4], the padding
+ * rows untouched), guard bytes (gpu_buf). Rows with tails (4096 + 99), make_input's NaN / Inf,
+ * and per row a 1x32 block 2^-20 or 2^-40 below the rest (inexact 128-blocks, rounded) and a zero
+ * block. Shapes the form does not take are refused. */
+static void test_mx_tile(void) {
+  if (!selected("mx_tile"))
+    return;
+  const int64_t shapes[2][2] = {{quick ? 1029 : 4195, 7168}, {37, 1152}};
+  for (int c = 0; c < 6; c++)
+    for (int si = 0; si < 2; si++) {
+      const bool sr = c & 1, f32 = c / 2 == 1, swiglu = c / 2 == 2;
+      const int64_t R = shapes[si][0], C = shapes[si][1], n = R * C, kb = C / 128;
+      const int64_t r4 = (R + 3) / 4 * 4;
+      alto_quant_spec spec = alto_quant_spec_default(ALTO_SCHEME_MXFP4);
+      spec.sr = sr, spec.seed = 0x5EED, spec.stream = 79;
+      float *xf, *bf;
+      uint16_t *xb, *bb;
+      alto_tensor_view x = make_2d_(R, C, f32 ? ALTO_ELEM_F32 : ALTO_ELEM_BF16, &xf, &xb);
+      alto_tensor_view vb = make_2d_(R, C, ALTO_ELEM_BF16, &bf, &bb);
+      (void)vb;
+      for (int64_t r = 0; r < R; r++) {
+        const int64_t j = (r * 5 % (C / 32)) * 32;
+        for (int64_t k = 0; k < 32; k++) {
+          if (r % 7 == 3)
+            xf[r * C + j + k] = ldexpf(xf[r * C + j + k], r % 2 ? -20 : -40);
+          if (r % 5 == 1)
+            xf[r * C + (j + 64) % C + k] = 0.0f;
+        }
+      }
+      for (int64_t i = 0; i < n; i++) {
+        xb[i] = alto_f32_to_bf16(xf[i]);
+        if (!f32)
+          xf[i] = alto_bf16_to_f32(xb[i]);
+      }
+      alto_tensor_view vy = x; /* the values quantized: x, or SwiGLU(x, b) rounded to bf16 */
+      uint16_t *yb = NULL;
+      if (swiglu) {
+        float *y = malloc((size_t)n * 4);
+        yb = malloc((size_t)n * 2);
+        alto_op_swiglu(y, xf, bf, n);
+        for (int64_t i = 0; i < n; i++)
+          yb[i] = alto_f32_to_bf16(y[i]);
+        free(y);
+        vy.data = yb;
+      }
+      alto_quantized ref;
+      CHECKF(alto_cpu_quantize(&spec, &vy, &ref) == ALTO_OK, "%s", alto_last_error());
+      uint8_t *want_c = malloc((size_t)n), *nanb = malloc((size_t)(R * kb));
+      float *rs = malloc((size_t)(R * kb) * 4), *want_s = malloc((size_t)(r4 * kb) * 4);
+      uint32_t split;
+      uint32_t inexact = alto_cpu_mx_to_e4m3(ref.codes, ref.scales, R, C, false, want_c, rs, nanb,
+                                             &split);
+      gpu_buf gx = gpu_alloc(B, (size_t)n * (f32 ? 4 : 2)), gb = gpu_alloc(B, (size_t)n * 2),
+              gc = gpu_alloc(B, (size_t)n), gs = gpu_alloc(B, (size_t)(r4 * kb) * 4);
+      gpu_upload(B, gx, x.data), gpu_upload(B, gb, bb);
+      CHECK(B->i->memset(B, gpu_ptr(gs), 0xA5, (size_t)(r4 * kb) * 4) == ALTO_OK);
+      memset(want_s, 0xA5, (size_t)(r4 * kb) * 4);
+      for (int64_t r = 0; r < R; r++)
+        for (int64_t q = 0; q < kb; q++)
+          want_s[q * r4 + r] = rs[r * kb + q];
+      alto_gpu_quantized q = {gpu_ptr(gc), gpu_ptr(gs), 0, 0, false, false, 0, 0, true};
+      alto_status st = swiglu ? alto_gpu_quantize_swiglu(B, &spec, &x, gpu_ptr(gx), gpu_ptr(gb), &q)
+                              : alto_gpu_quantize(B, &spec, &x, gpu_ptr(gx), NULL, &q);
+      CHECKF(st == ALTO_OK && B->i->sync(B) == ALTO_OK, "mx_tile: %s", alto_last_error());
+      uint8_t *codes = malloc((size_t)n);
+      float *scales = malloc((size_t)(r4 * kb) * 4);
+      gpu_download(B, codes, gc, "mx_tile codes");
+      gpu_download(B, scales, gs, "mx_tile scales");
+      int64_t dc = first_diff(want_c, codes, n),
+              ds = first_diff((const uint8_t *)want_s, (const uint8_t *)scales, r4 * kb * 4);
+      CHECKF(dc < 0 && ds < 0 && inexact > 0,
+             "mx_tile %s%s %s [%lld x %lld]: codes differ at %lld, scales at %lld (%u inexact)",
+             swiglu ? "of swiglu" : "", sr ? " sr" : "", f32 ? "f32" : "bf16", (long long)R,
+             (long long)C, (long long)dc, (long long)ds, inexact);
+      fprintf(stderr, "  %-4s mxfp4 1x32 E4M3 form%s%s %s [%lld x %lld] (%u inexact 128-blocks)\n",
+              dc < 0 && ds < 0 ? "ok" : "FAIL", swiglu ? " of SwiGLU" : "", sr ? " SR" : "",
+              f32 ? "f32" : "bf16", (long long)R, (long long)C, inexact);
+      if (c == 0 && si == 1) { /* refused: a last dim not a multiple of 128, column blocks */
+        alto_tensor_view odd = {NULL, ALTO_ELEM_BF16, 2, {32, 1056, 0}};
+        CHECK(alto_gpu_quantize(B, &spec, &odd, gpu_ptr(gx), NULL, &q) == ALTO_ERR_INVALID_ARG);
+        alto_quant_spec col = spec;
+        col.axis = -2;
+        alto_tensor_view x64 = {NULL, ALTO_ELEM_BF16, 2, {64, 1152, 0}};
+        CHECK(alto_gpu_quantize(B, &col, &x64, gpu_ptr(gx), NULL, &q) == ALTO_ERR_INVALID_ARG);
+        CHECK(strstr(alto_last_error(), "E4M3 form") != NULL);
+      }
+      gpu_free(B, &gx), gpu_free(B, &gb), gpu_free(B, &gc), gpu_free(B, &gs);
+      free(xf), free(xb), free(bf), free(bb), free(yb), free(want_c), free(nanb), free(rs);
+      free(want_s), free(codes), free(scales);
+      alto_quantized_free(&ref);
+    }
+}
+
 /* fp8_block 1x128 with the scales written MN-major (alto_gpu_quantized.scales_t: the layout the FP8
  * GEMMs read for a 1x128 operand): codes equal the CPU's, scales the CPU's transposed, and the
  * dequantization reading them MN-major equals the CPU's dequantization (both output dtypes). */
@@ -635,7 +730,7 @@ static void test_scales_t(void) {
         gpu_buf gx = gpu_alloc(B, (size_t)n * (d ? 4 : 2)), gc = gpu_alloc(B, (size_t)n),
                 gs = gpu_alloc(B, (size_t)(R * nb * 4)), gy = gpu_alloc(B, (size_t)n * 4);
         gpu_upload(B, gx, x.data);
-        alto_gpu_quantized q = {gpu_ptr(gc), gpu_ptr(gs), 0, 0, false, true, 0, 0};
+        alto_gpu_quantized q = {gpu_ptr(gc), gpu_ptr(gs), 0, 0, false, true, 0, 0, false};
         alto_status st = alto_gpu_quantize(B, &spec, &x, gpu_ptr(gx), NULL, &q);
         CHECKF(st == ALTO_OK && B->i->sync(B) == ALTO_OK, "scales_t: %s", alto_last_error());
         uint8_t *codes = malloc((size_t)n);
@@ -729,7 +824,7 @@ static void test_adamw_quant(void) {
       alto_quantized ref;
       CHECKF(alto_cpu_quantize(&spec, &x, &ref) == ALTO_OK, "%s", alto_last_error());
       alto_gpu_quantized q = {gpu_ptr(gc), gpu_ptr(gs), 0, 0, false, false, gpu_ptr(gct),
-                              gpu_ptr(gst)};
+                              gpu_ptr(gst), false};
       alto_adamw_k k = alto_ops_gpu_adamw_scalars(&h, step, gscale);
       alto_status st = alto_gpu_quantize_adamw(B, &spec, &x, gpu_ptr(gw), gpu_ptr(gg), gpu_ptr(gm),
                                                gpu_ptr(gv), &k, &q);
@@ -789,7 +884,7 @@ static void test_weight_copy(void) {
               gst = gpu_alloc(B, (size_t)ns * 4);
       gpu_upload(B, gx, x.data);
       alto_gpu_quantized q = {gpu_ptr(gc), gpu_ptr(gs), 0, 0, false, false, gpu_ptr(gct),
-                              gpu_ptr(gst)};
+                              gpu_ptr(gst), false};
       alto_status st = alto_gpu_quantize(B, &spec, &x, gpu_ptr(gx), NULL, &q);
       CHECKF(st == ALTO_OK && B->i->sync(B) == ALTO_OK, "t_copy: %s", alto_last_error());
       int ok = weight_copy_ok_(&ref, gc, gs, gct, gst, R, C);
@@ -838,7 +933,7 @@ static void test_requant(void) {
             gc = gpu_alloc(B, (size_t)n), gs = gpu_alloc(B, sb);
     gpu_upload(B, gc_in, src.codes);
     gpu_upload(B, gs_in, xs);
-    alto_gpu_quantized q = {gpu_ptr(gc), gpu_ptr(gs), 0, 0, tr != 0, false, 0, 0};
+    alto_gpu_quantized q = {gpu_ptr(gc), gpu_ptr(gs), 0, 0, tr != 0, false, 0, 0, false};
     alto_status s = alto_gpu_requantize(B, &spec, &yv, &from, gpu_ptr(gc_in), gpu_ptr(gs_in),
                                         st != 0, &q);
     CHECKF(s == ALTO_OK && B->i->sync(B) == ALTO_OK, "requant: %s", alto_last_error());
@@ -929,6 +1024,7 @@ int main(int argc, char **argv) {
   RUN(test_swiglu_quant);
   RUN(test_swiglu_bwd_dual);
   RUN(test_scales_t);
+  RUN(test_mx_tile);
   RUN(test_requant);
   RUN(test_weight_copy);
   RUN(test_adamw_quant);

@@ -38,6 +38,7 @@ typedef struct {
   int dual;
   int dequant; /* time alto_gpu_dequantize (to the input dtype) of spec's codes */
   int codes_t; /* codes written transposed (alto_gpu_quantized.codes_t); dual: see below */
+  int mx_tile; /* the E4M3 form of the FP8 GEMM (alto_gpu_quantized.mx_tile) */
 } bench_case;
 
 typedef struct {
@@ -132,11 +133,16 @@ int main(int argc, char **argv) {
   alto_quant_spec mx4 = alto_quant_spec_default(ALTO_SCHEME_MXFP4);
   bench_case cases[48];
   int nc = 0;
-#define ADD(nm, ...) cases[nc++] = (bench_case){nm, __VA_ARGS__, 0, 0}
+#define ADD(nm, ...) cases[nc++] = (bench_case){nm, __VA_ARGS__, 0, 0, 0}
   alto_quant_spec s = mx4;
   ADD("mxfp4 1x32 along K", s, s, 0, 0);
   s.sr = true, s.seed = 1, s.stream = 2;
   ADD("mxfp4 1x32 along K, SR", s, s, 0, 0);
+  ADD("mxfp4 1x32 along K, SR, E4M3 form", s, s, 0, 0);
+  cases[nc - 1].mx_tile = 1;
+  s = mx4;
+  ADD("mxfp4 1x32 along K, E4M3 form", s, s, 0, 0);
+  cases[nc - 1].mx_tile = 1;
   s = mx4, s.axis = -2;
   ADD("mxfp4 32x1 along M", s, s, 0, 0);
   ADD("mxfp4 32x1 along M, RHT32", s, s, 32, 0);
@@ -205,7 +211,7 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < sizeof dq / sizeof dq[0]; i++) {
       alto_quant_spec q = alto_quant_spec_default(dq[i].sch);
       q.axis = dq[i].axis, q.block2d = dq[i].block2d;
-      cases[nc++] = (bench_case){dq[i].name, q, q, 0, 0, 1, 0};
+      cases[nc++] = (bench_case){dq[i].name, q, q, 0, 0, 1, 0, 0};
     }
   }
 
@@ -223,9 +229,9 @@ int main(int argc, char **argv) {
                    /* a dual case's codes_t: the second copy's codes transposed, the first's
                     * scales MN-major (fp8_block dY as training lays it out) */
                    {codes, scales, small, small + 64, cases[i].codes_t && !cases[i].dual,
-                    cases[i].codes_t && cases[i].dual, 0, 0},
+                    cases[i].codes_t && cases[i].dual, 0, 0, cases[i].mx_tile != 0},
                    {codes2, scales2, small + 128, small + 192, cases[i].codes_t && cases[i].dual,
-                    false, 0, 0},
+                    false, 0, 0, false},
                    {cases[i].rht, 9, 10, 0}, ALTO_OK, dst};
     if (c.rht.b && alto_gpu_rht_upload(B, &c.rht) != ALTO_OK) { /* once, as training does */
       printf("%-40s %s\n", cases[i].name, alto_last_error());
@@ -249,6 +255,8 @@ int main(int argc, char **argv) {
     }
     double bytes = /* the input (or, dequantizing, the output) + codes + scales */
         (double)n * esz + (double)l.codes_bytes + (double)(l.scale_count * l.scale_bytes);
+    if (cases[i].mx_tile) /* E4M3 codes, fp32 scales per 128 */
+      bytes = (double)n * esz + (double)n + (double)n / 32;
     if (cases[i].dual)
       bytes += (double)l2.codes_bytes + (double)(l2.scale_count * l2.scale_bytes);
     alto_gpu_rht_free(B, &c.rht);

@@ -85,6 +85,23 @@ alto_status alto_cpu_dequantize(const alto_quant_spec *spec, const alto_quantize
                                 alto_elem out_dtype, void *y);
 void alto_quantized_free(alto_quantized *q);
 
+/* The E4M3 form of an MXFP4 operand, the input of the FP8 GEMM (templates/quant/mx_e4m3.cuh; what
+ * alto_gemm_mx_to_fp8 converts to and what the rows kernel's ALTO_ROWS_FORM_MX_TILE quantizes
+ * into), from an MXFP4 quantization along K of an [R, K] operand (codes [R][K/2], E8M0 bytes
+ * [R][K/32]; K a multiple of 32). Per (row, 128-block along K): e_max = the largest byte of its
+ * 1x32 blocks that hold a non-zero code (of all of them when every code is zero), scale
+ * 2^(e_max - 133) (exact in fp32, subnormal included), codes RNE(value / scale) in E4M3 (from the
+ * exact fp64 value e2m1 x 2^(e - e_max + 6)), into codes [R, K] and scales [R, ceil(K / 128)]
+ * row-major. A 0xFF (NaN) byte anywhere in a 128-block makes its scale NaN (nan_block set; the
+ * codes follow the same formula and mean nothing). two_d (alto_gemm_mx_to_fp8 with share): the
+ * same statistics over 128 rows x 128 along K decide first; where that block has no NaN byte and
+ * its non-zero blocks span at most 14 binades, every row of it takes the block's e_max; else its
+ * rows as above and *split counts the block. Returns the number of (row, 128-block)s whose
+ * non-zero 1x32 blocks span more than 14 binades (rounded, not exact). */
+uint32_t alto_cpu_mx_to_e4m3(const uint8_t *mx_codes, const uint8_t *mx_scales, int64_t R,
+                             int64_t K, bool two_d, uint8_t *codes, float *scales,
+                             uint8_t *nan_block, uint32_t *split);
+
 /* MX9 / MX6 fake-quant (Quark-exact): block `group_size` (16 default) along the last axis,
  * right-padded with zeros; quant_bit 8 (MX9) or 5 (MX6). y has x's dtype and dims. */
 alto_status alto_cpu_mx69_fake(const alto_tensor_view *x, int quant_bit, int group_size, void *y);

@@ -5,6 +5,7 @@
  * Work is split over scale blocks: every block owns its scale entry and the code bytes of its
  * elements (a packed E2M1 byte never straddles two blocks since blocks have even length along the
  * packing axis), so the result cannot depend on the thread count. */
+#include <math.h>
 #include <string.h>
 
 #include "base/parallel.h"
@@ -189,4 +190,60 @@ alto_status alto_cpu_dequantize_mx_(const alto_quant_spec *spec, const alto_quan
   k.y = y;
   alto_parallel_for(l->scale_count, alto_mx_grain_(l), alto_mx_dequantize_blocks_, &k);
   return ALTO_OK;
+}
+
+/* ---- the FP8 GEMM's E4M3 form of an MXFP4 operand (quant.h) -------------------------------- */
+typedef struct {
+  int hi, lo, all, nan; /* largest / smallest byte of a non-zero 1x32 block, largest, any 0xFF */
+} alto_mx_e4m3_stats_;
+
+static void alto_mx_e4m3_add_(alto_mx_e4m3_stats_ *st, const uint8_t *mxc, const uint8_t *mxs,
+                              int64_t K, int64_t r, int64_t q) {
+  const int64_t k32 = K / 32, j1 = q * 4 + 4 < k32 ? q * 4 + 4 : k32;
+  for (int64_t j = q * 4; j < j1; j++) {
+    int e = mxs[r * k32 + j], nonzero = 0;
+    for (int64_t t = 0; t < 16; t++)
+      nonzero |= (mxc[r * (K / 2) + j * 16 + t] & 0x77) != 0;
+    st->nan |= e == 0xFF;
+    st->all = e > st->all ? e : st->all;
+    if (nonzero)
+      st->hi = e > st->hi ? e : st->hi, st->lo = e < st->lo ? e : st->lo;
+  }
+}
+
+uint32_t alto_cpu_mx_to_e4m3(const uint8_t *mxc, const uint8_t *mxs, int64_t R, int64_t K,
+                             bool two_d, uint8_t *codes, float *scales, uint8_t *nan_block,
+                             uint32_t *split) {
+  const int64_t kb = (K + 127) / 128, k32 = K / 32;
+  uint32_t inexact = 0;
+  *split = 0;
+  for (int64_t r0 = 0; r0 < R; r0 += 128)
+    for (int64_t q = 0; q < kb; q++) {
+      const int64_t r1 = r0 + 128 < R ? r0 + 128 : R;
+      alto_mx_e4m3_stats_ blk = {-1, 256, -1, 0};
+      for (int64_t r = r0; r < r1 && two_d; r++)
+        alto_mx_e4m3_add_(&blk, mxc, mxs, K, r, q);
+      const bool shared = two_d && !blk.nan && (blk.hi < 0 || blk.hi - blk.lo <= 14);
+      *split += two_d && !shared;
+      for (int64_t r = r0; r < r1; r++) {
+        alto_mx_e4m3_stats_ st = {-1, 256, -1, 0};
+        alto_mx_e4m3_add_(&st, mxc, mxs, K, r, q);
+        if (shared)
+          st = blk;
+        int emax = st.hi, emin = st.lo;
+        if (emax < 0) /* every code zero: the largest byte, nothing to count */
+          emax = emin = st.all;
+        nan_block[r * kb + q] = (uint8_t)st.nan;
+        inexact += !st.nan && emax - emin > 14;
+        scales[r * kb + q] = st.nan ? alto_f32_from_bits(ALTO_F32_NAN_BITS)
+                                    : (float)ldexp(1.0, emax - 133);
+        for (int64_t kk = q * 128; kk < K && kk < q * 128 + 128; kk++) {
+          const uint8_t nib = (uint8_t)((mxc[r * (K / 2) + kk / 2] >> (4 * (kk & 1))) & 0xF);
+          const int e = mxs[r * k32 + kk / 32];
+          const double v = (double)alto_e2m1_to_f32(nib) * ldexp(1.0, e - emax + 6);
+          codes[r * K + kk] = alto_f32_to_e4m3((float)v);
+        }
+      }
+    }
+  return inexact;
 }

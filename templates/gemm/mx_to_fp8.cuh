@@ -1,9 +1,8 @@
 // mx_to_fp8.cuh: an MXFP4 operand (E2M1 codes, E8M0 scales per 1x32 along K) as E4M3 codes with
 // one power-of-two fp32 scale per 1x128 along K, the input of the FP8 GEMM (gemm_fp8_sm90.cuh with
-// 1x128- or MX-scaled B). Every E2M1 value times 2^d is an E4M3 value for d in [-8, 6] (6 x 2^6 =
-// 384 <= 448, 0.5 x 2^-8 = 2^-9 the smallest subnormal), so with the 128-block's scale
-// 2^(e_max - 6) the conversion is exact whenever the non-zero 1x32 blocks' exponents span at most
-// 14; a block that spans more is rounded (to nearest even) and counted (runtime/gemm_gpu.h).
+// 1x128- or MX-scaled B): quant/mx_e4m3.cuh's form, exact whenever the non-zero 1x32 blocks'
+// exponents span at most 14; a block that spans more is rounded (to nearest even) and counted
+// (runtime/gemm_gpu.h).
 //
 // The operand is read in any of the stored layouts of runtime/gemm_gpu.h (rows of K, the transposed
 // [K/2][R] of a Bx1 quantization, the transposed [K][R/2] of a weight), one CTA of 512 threads per
@@ -18,7 +17,7 @@
 
 #include "common/alto_device.h"
 #include "gemm/gemm_args.h"
-#include "quant/quant_codes.cuh"
+#include "quant/mx_e4m3.cuh"
 
 __device__ __forceinline__ int alto_quad_max_(int v) {
   v = max(v, __shfl_xor_sync(0xffffffffu, v, 1, 4));
@@ -85,10 +84,9 @@ __device__ __forceinline__ void alto_mx_block_(const alto_mx2fp8_args &a, int4 *
                                                alto_i64 row, alto_i64 j, bool present, uint4 in,
                                                int e) {
   const bool nonzero = ((in.x | in.y | in.z | in.w) & 0x77777777u) != 0;
-  // over the 128-block (four lanes): any NaN byte, the largest byte of a non-zero block, the
-  // largest byte, minus the smallest byte of a non-zero block (-1 / -1000 where there is none)
-  int st[4] = {present && e == 0xFF ? 1 : 0, present && nonzero ? e : -1, present ? e : -1,
-               present && nonzero ? -e : -1000};
+  // over the 128-block (four lanes)
+  int st[4];
+  alto_mx_e4m3_stats_(st, present, nonzero, e);
 #pragma unroll
   for (int q = 0; q < 4; q++)
     st[q] = alto_quad_max_(st[q]);
@@ -109,7 +107,7 @@ __device__ __forceinline__ void alto_mx_block_(const alto_mx2fp8_args &a, int4 *
       const int4 v = part[i];
       w[0] = max(w[0], v.x), w[1] = max(w[1], v.y), w[2] = max(w[2], v.z), w[3] = max(w[3], v.w);
     }
-    const bool shared = !w[0] && (w[1] < 0 || w[1] + w[3] <= 14);
+    const bool shared = !w[0] && !alto_mx_e4m3_inexact_(w);
     if (shared) {
 #pragma unroll
       for (int q = 0; q < 4; q++)
@@ -118,39 +116,22 @@ __device__ __forceinline__ void alto_mx_block_(const alto_mx2fp8_args &a, int4 *
       atomicAdd((unsigned int *)a.split, 1u);
     }
   }
-  const int nan = st[0], hi = st[1], any = st[2], lo = -st[3];
-  const int e_max = hi >= 0 ? hi : any;
   if (!present)
     return;
-  // the 128-block's scale 2^(e_max - 127 - 6), and this block's values relative to it
+  // the 128-block's scale, and this block's values relative to it
   if ((j & 3) == 0) {
     const alto_i64 b = row * a.s_r + (j / 4) * a.s_k;
-    ((float *)a.scales)[b] = nan ? alto_f32_from_bits(ALTO_F32_NAN_BITS)
-                                 : alto_exp2i_f32(e_max - 133);
-    if (!nan && hi >= 0 && hi - lo > 14 && a.inexact)
+    ((float *)a.scales)[b] = alto_mx_e4m3_scale_(st);
+    if (alto_mx_e4m3_inexact_(st) && a.inexact)
       atomicAdd((unsigned int *)a.inexact, 1u);
   }
-  const int d = e - e_max + 6;
-  // d > 6 only for a block of zeros whose scale exceeds the non-zero blocks' (its values stay 0)
-  const float p = d > 6 ? 1.f : d >= -149 ? alto_exp2i_f32(d) : 0.f;
-  // The E4M3 code of e2m1 x p depends on the magnitude code (0..7) alone, the sign bit aside
-  // (the RNE satfinite cast is odd-symmetric, -0 included): the block's eight codes, once, as a
-  // byte table, then four elements per byte permute.
-  const alto_u32 lut0 = alto_fp8x2_<ALTO_ELEM_E4M3>(ALTO_FMUL(0.0f, p), ALTO_FMUL(0.5f, p)) |
-                        (alto_fp8x2_<ALTO_ELEM_E4M3>(ALTO_FMUL(1.0f, p), ALTO_FMUL(1.5f, p)) << 16);
-  const alto_u32 lut1 = alto_fp8x2_<ALTO_ELEM_E4M3>(ALTO_FMUL(2.0f, p), ALTO_FMUL(3.0f, p)) |
-                        (alto_fp8x2_<ALTO_ELEM_E4M3>(ALTO_FMUL(4.0f, p), ALTO_FMUL(6.0f, p)) << 16);
+  alto_u32 lut0, lut1;
+  alto_mx_e4m3_lut_(e, alto_mx_e4m3_emax_(st), lut0, lut1);
   const alto_u32 w[4] = {in.x, in.y, in.z, in.w};
   alto_u32 o[8];
 #pragma unroll
-  for (int q = 0; q < 4; q++) { // eight elements (nibbles, element i at bits 4i) -> eight codes
-    const alto_u32 lo = __byte_perm(lut0, lut1, w[q] & 0x7777u);
-    const alto_u32 hi = __byte_perm(lut0, lut1, (w[q] >> 16) & 0x7777u);
-    // the nibbles one per byte in element order, for their sign bits
-    const alto_u32 ev = w[q] & 0x0F0F0F0Fu, od = (w[q] >> 4) & 0x0F0F0F0Fu;
-    o[2 * q] = lo | ((__byte_perm(ev, od, 0x5140u) << 4) & 0x80808080u);
-    o[2 * q + 1] = hi | ((__byte_perm(ev, od, 0x7362u) << 4) & 0x80808080u);
-  }
+  for (int q = 0; q < 4; q++) // eight elements (nibbles, element i at bits 4i) -> eight codes
+    alto_mx_e4m3x8_(w[q], lut0, lut1, o + 2 * q);
   uint4 *dst = (uint4 *)(a.codes + row * a.k + j * 32);
   dst[0] = make_uint4(o[0], o[1], o[2], o[3]);
   dst[1] = make_uint4(o[4], o[5], o[6], o[7]);

@@ -16,7 +16,7 @@
 #ifndef ALTO_QUANT_ROWS_CUH
 #define ALTO_QUANT_ROWS_CUH
 
-#include "quant/quant_codes.cuh"
+#include "quant/mx_e4m3.cuh"
 
 // Codes of 8 consecutive values of one block (w: two raw chunks of bf16, or one of fp32 per 4
 // values: v(j) = alto_raw_val_): FP4 -> out[0] (element j in nibble j); FP8 -> out[0], out[1]
@@ -58,10 +58,46 @@ __device__ __forceinline__ void alto_encode8_(const alto_u32 (*w)[4], int j0,
 // consecutive lanes: shuffles, in which every lane of the warp takes part), the block's scale
 // (stored by the first lane of the block: first), the codes (8- to 32-byte stores). Inactive lanes
 // (past the tensor) only shuffle.
-// SCALES_T (blockwise FP8 of a 2-D x): the fp32 scales written MN-major, [cols / B, rows] (the
-// layout cuBLASLt's and alto's FP8 GEMMs read for a 1x128 operand), at (e0 % cols) / B * rows +
-// e0 / cols.
-template <int KIND, int ELEM, int B, bool IN_BF16, int RULE, bool SR, int V, bool SCALES_T = false>
+// FORM, what is written:
+// - ALTO_ROWS_FORM_CODES: the codes and scales above.
+// - ALTO_ROWS_FORM_SCALES_T (blockwise FP8 of a 2-D x): the fp32 scales MN-major, [cols / B, rows]
+//   (the layout cuBLASLt's and alto's FP8 GEMMs read for a 1x128 operand), at (e0 % cols) / B *
+//   rows + e0 / cols.
+// - ALTO_ROWS_FORM_MX_TILE (MXFP4 1x32 of a 2-D x, cols % 128 == 0): the MXFP4 quantization's
+//   E4M3 form (mx_e4m3.cuh), the FP8 GEMM's operand: codes [rows, cols] E4M3, scales fp32
+//   MN-major [cols / 128, rows rounded up to 4]; the bits gemm/mx_to_fp8.cuh makes of the MXFP4
+//   codes and scales. The eight lanes of a 128-block reduce its statistics with shuffles, so in
+//   this form inactive lanes take part to the end (whole 128-blocks are active or not).
+enum { ALTO_ROWS_FORM_CODES = 0, ALTO_ROWS_FORM_SCALES_T = 1, ALTO_ROWS_FORM_MX_TILE = 2 };
+
+// FORM ALTO_ROWS_FORM_MX_TILE of one lane's 16 elements (w: their E2M1 codes, two words; e: their
+// block's E8M0 byte).
+__device__ __forceinline__ void alto_rows_mx_tile_(const alto_u32 w[2], int e, bool active,
+                                                   alto_u8 *__restrict__ codes,
+                                                   float *__restrict__ scales, alto_idx e0,
+                                                   alto_idx rows, alto_idx cols) {
+  // a 1x32 block is two lanes, its 128-block eight
+  const int nz = ((w[0] | w[1]) & 0x77777777u) != 0;
+  int st[4];
+  alto_mx_e4m3_stats_(st, active, nz | ALTO_SHFL_XOR(nz, 1, ALTO_WARP), e);
+#pragma unroll
+  for (int q = 0; q < 4; q++)
+#pragma unroll
+    for (int m = 2; m < 8; m <<= 1)
+      st[q] = max(st[q], ALTO_SHFL_XOR(st[q], m, ALTO_WARP));
+  if (!active)
+    return;
+  if (e0 % 128 == 0)
+    scales[(e0 % cols) / 128 * ((rows + 3) / 4 * 4) + e0 / cols] = alto_mx_e4m3_scale_(st);
+  alto_u32 lut0, lut1, o[4];
+  alto_mx_e4m3_lut_(e, alto_mx_e4m3_emax_(st), lut0, lut1);
+  alto_mx_e4m3x8_(w[0], lut0, lut1, o);
+  alto_mx_e4m3x8_(w[1], lut0, lut1, o + 2);
+  *(uint4 *)(codes + e0) = uint4{o[0], o[1], o[2], o[3]};
+}
+
+template <int KIND, int ELEM, int B, bool IN_BF16, int RULE, bool SR, int V,
+          int FORM = ALTO_ROWS_FORM_CODES>
 __device__ __forceinline__ void
 alto_rows_encode_(const alto_u32 (*w)[4], bool active, bool first, alto_u8 *__restrict__ codes,
                   void *__restrict__ scales, const float *__restrict__ outer_ptr, alto_idx e0,
@@ -69,14 +105,17 @@ alto_rows_encode_(const alto_u32 (*w)[4], bool active, bool first, alto_u8 *__re
   constexpr int NCH = V / (IN_BF16 ? 8 : 4); // 16-byte chunks per thread
   constexpr int G = B / V;                   // lanes per block
   constexpr bool FP4 = ELEM == ALTO_ELEM_E2M1;
+  constexpr bool TILE = FORM == ALTO_ROWS_FORM_MX_TILE;
   static_assert((V == 16 || V == 32) && B % V == 0, "16 or 32 elements of one block");
+  static_assert(!TILE || (KIND == ALTO_QK_MX && FP4 && B == 32 && V == 16), "the MXFP4 1x32 form");
+  static_assert(FORM != ALTO_ROWS_FORM_SCALES_T || KIND == ALTO_QK_FP8_BLOCK, "fp32 scales");
   float amax = alto_f32_from_bits(alto_raw_amax_bits_<IN_BF16, NCH>(w));
   // Groups of G lanes are aligned (blocks start at multiples of B), so inactive tail lanes only
   // ever meet each other.
 #pragma unroll
   for (int m = 1; m < G; m <<= 1)
     amax = alto_amax_update(amax, ALTO_SHFL_XOR(amax, m, ALTO_WARP));
-  if (!active)
+  if (!active && !TILE)
     return;
   const float outer = (KIND == ALTO_QK_NVFP4 && outer_ptr) ? *outer_ptr : 1.0f;
   const alto_u32 s = alto_block_scale<KIND, ELEM, RULE>(amax, outer);
@@ -118,7 +157,11 @@ alto_rows_encode_(const alto_u32 (*w)[4], bool active, bool first, alto_u8 *__re
     for (int h = 0; h < V / 8; h++)
       alto_encode8_<KIND, ELEM, SR, IN_BF16, ALTO_DIV_F64>(w, 8 * h, be, u + 8 * h, c[h]);
   }
-  if constexpr (FP4) {
+  if constexpr (TILE) {
+    const alto_u32 wc[2] = {c[0][0] & mask, c[1][0] & mask};
+    alto_rows_mx_tile_(wc, (int)s, active, codes, (float *)scales, e0, rows, cols);
+    return;
+  } else if constexpr (FP4) {
     if constexpr (V == 16)
       *(uint2 *)(codes + e0 / 2) = uint2{c[0][0] & mask, c[1][0] & mask};
     else
@@ -131,7 +174,7 @@ alto_rows_encode_(const alto_u32 (*w)[4], bool active, bool first, alto_u8 *__re
                                               c[2 * h + 1][0] & mask, c[2 * h + 1][1] & mask};
   }
   if (first) {
-    if (KIND == ALTO_QK_FP8_BLOCK && SCALES_T)
+    if (FORM == ALTO_ROWS_FORM_SCALES_T)
       ((alto_u32 *)scales)[(e0 % cols) / B * rows + e0 / cols] = s;
     else if (KIND == ALTO_QK_FP8_BLOCK)
       ((alto_u32 *)scales)[e0 / B] = s;
@@ -142,8 +185,8 @@ alto_rows_encode_(const alto_u32 (*w)[4], bool active, bool first, alto_u8 *__re
 
 // PER: elements per thread, 16 or (one lane per block, G = 1) 32: two blocks, both loads issued
 // before either is encoded.
-template <int KIND, int ELEM, int B, bool IN_BF16, int RULE, bool SR, bool SCALES_T = false,
-          int PER = 16>
+template <int KIND, int ELEM, int B, bool IN_BF16, int RULE, bool SR,
+          int FORM = ALTO_ROWS_FORM_CODES, int PER = 16>
 __device__ __forceinline__ void alto_quant_rows(const void *__restrict__ x,
                                                 alto_u8 *__restrict__ codes,
                                                 void *__restrict__ scales,
@@ -173,7 +216,7 @@ __device__ __forceinline__ void alto_quant_rows(const void *__restrict__ x,
 #pragma unroll
   for (int i = 0; i < NS; i++) {
     const alto_idx e0 = t * PER + i * V;
-    alto_rows_encode_<KIND, ELEM, B, IN_BF16, RULE, SR, V, SCALES_T>(
+    alto_rows_encode_<KIND, ELEM, B, IN_BF16, RULE, SR, V, FORM>(
         w[i], e0 < n_elems, (t & (G - 1)) == 0, codes, scales, outer_ptr, e0, seed, stream, rows,
         cols);
   }

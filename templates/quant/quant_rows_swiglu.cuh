@@ -4,7 +4,7 @@
 // fprop quantization).
 //
 // a, b   [rows, cols] bf16; cols % B == 0
-// codes, scales: as quant_rows.cuh
+// codes, scales: as quant_rows.cuh (FORM too)
 //
 // y is ops/swiglu.cuh's alto_swiglu2_ (the CPU's sigmoid from the bf16 table, the CPU's fp32
 // products, bf16 rounding): the bits the SWIGLU op writes, so the codes and scales are those of
@@ -17,7 +17,7 @@
 #include "ops/swiglu.cuh"
 #include "quant/quant_rows.cuh"
 
-template <int KIND, int ELEM, int B, int RULE, bool SR, bool SCALES_T, int NT>
+template <int KIND, int ELEM, int B, int RULE, bool SR, int FORM, int NT>
 __device__ __forceinline__ void
 alto_quant_rows_swiglu(const void *__restrict__ a, const void *__restrict__ b,
                        alto_u8 *__restrict__ codes, void *__restrict__ scales,
@@ -42,7 +42,7 @@ alto_quant_rows_swiglu(const void *__restrict__ a, const void *__restrict__ b,
         w[q][3] = alto_swiglu2_(tab, pa.w, pb.w);
       }
     }
-    alto_rows_encode_<KIND, ELEM, B, true, RULE, SR, V, SCALES_T>(
+    alto_rows_encode_<KIND, ELEM, B, true, RULE, SR, V, FORM>(
         w, active, (threadIdx.x & (G - 1)) == 0, codes, scales, outer_ptr, e0, seed, stream, rows,
         cols);
   }
