@@ -75,7 +75,9 @@ typedef struct {
 } alto_mx_src;
 
 /* MXFP4 operand -> E4M3 operand with power-of-two fp32 scales per 1x128 along K, so that an MXFP4
- * GEMM runs as alto_gemm_fp8 (one CTA per 128-row x 128-K tile):
+ * GEMM runs as alto_gemm_fp8 (one CTA per 128-row x 128-K tile). The form is
+ * templates/quant/mx_e4m3.cuh's; its CPU reference is alto_cpu_mx_to_e4m3 (runtime/cpu/quant.h),
+ * and an MXFP4 1x32 quantization can write it directly (runtime/quant_gpu.h mx_tile):
  *   src        the stored operand [R, K] (alto_mx_src)
  *   codes      [R, K] E4M3 written
  *   scales     the [R, ceil(K/128)] fp32 grid written at scales[r * s_r + kb * s_k] (row-major:
