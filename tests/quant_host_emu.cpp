@@ -793,6 +793,19 @@ template <int ELEM, int ROWS_COPY> static void swiglu_bwd_case(int64_t R, int64_
   }
 }
 
+// SwiGLU(a, b) as the SWIGLU op writes it: the CPU's values rounded to bf16.
+static input swiglu_of_(const input &a, const input &b) {
+  const int64_t n = a.E * a.R * a.C;
+  std::vector<float> y((size_t)n);
+  alto_op_swiglu(y.data(), a.xf.data(), b.xf.data(), n);
+  input yi{a.E, a.R, a.C, true, std::vector<float>((size_t)n), std::vector<uint16_t>((size_t)n)};
+  for (int64_t i = 0; i < n; i++) {
+    yi.xb[i] = alto_f32_to_bf16(y[i]);
+    yi.xf[i] = alto_bf16_to_f32(yi.xb[i]);
+  }
+  return yi;
+}
+
 // SwiGLU's output quantized from its inputs (quant_rows_swiglu.cuh): against the CPU's SwiGLU
 // rounded to bf16, then the CPU's quantization; 3 CTAs walk the tensor in several grid steps.
 template <int KIND, int ELEM, int B, bool SR, bool SCALES_T>
@@ -801,13 +814,7 @@ static void swiglu_case(alto_scheme scheme, int64_t R, int64_t C) {
   spec.sr = SR, spec.seed = 0x5EED, spec.stream = 77;
   input a = make_input(1, R, C, true, true), b = make_input(1, R, C, true, false);
   const int64_t n = R * C;
-  std::vector<float> y((size_t)n);
-  alto_op_swiglu(y.data(), a.xf.data(), b.xf.data(), n);
-  input yi{1, R, C, true, std::vector<float>((size_t)n), std::vector<uint16_t>((size_t)n)};
-  for (int64_t i = 0; i < n; i++) {
-    yi.xb[i] = alto_f32_to_bf16(y[i]);
-    yi.xf[i] = alto_bf16_to_f32(yi.xb[i]);
-  }
+  const input yi = swiglu_of_(a, b);
   alto_quantized ref;
   if (!reference(spec, yi, &ref))
     return;
@@ -857,15 +864,7 @@ template <bool BF16, bool SR, bool SWIGLU> static void mx_tile_case(int64_t R, i
   if (BF16 || SWIGLU)
     for (int64_t i = 0; i < n; i++)
       a.xf[i] = alto_bf16_to_f32(a.xb[i]);
-  input yi = a;
-  if (SWIGLU) { // the quantized tensor is SwiGLU(a, b) rounded to bf16
-    std::vector<float> y((size_t)n);
-    alto_op_swiglu(y.data(), a.xf.data(), b.xf.data(), n);
-    for (int64_t i = 0; i < n; i++) {
-      yi.xb[i] = alto_f32_to_bf16(y[i]);
-      yi.xf[i] = alto_bf16_to_f32(yi.xb[i]);
-    }
-  }
+  const input yi = SWIGLU ? swiglu_of_(a, b) : a;
   alto_quantized ref;
   if (!reference(spec, yi, &ref))
     return;

@@ -541,6 +541,17 @@ static void test_swiglu_bwd_dual(void) {
       }
 }
 
+/* SwiGLU(a, b) as the SWIGLU op writes it: the CPU's values rounded to bf16 (n elements, owned). */
+static uint16_t *swiglu_bf16_(const float *a, const float *b, int64_t n) {
+  float *y = malloc((size_t)n * 4);
+  uint16_t *yb = malloc((size_t)n * 2);
+  alto_op_swiglu(y, a, b, n);
+  for (int64_t i = 0; i < n; i++)
+    yb[i] = alto_f32_to_bf16(y[i]);
+  free(y);
+  return yb;
+}
+
 /* SwiGLU's output quantized from its inputs (alto_gpu_quantize_swiglu): against the CPU's
  * alto_op_swiglu rounded to bf16 (the SWIGLU op's bits) then quantized, for fp8_block (scales
  * row-major and MN-major), MXFP4 (RNE and SR) and MXFP8; a tensor that takes the grid several
@@ -568,11 +579,7 @@ static void test_swiglu_quant(void) {
       alto_tensor_view va = make_2d_(R, C, ALTO_ELEM_BF16, &af, &ab);
       alto_tensor_view vb = make_2d_(R, C, ALTO_ELEM_BF16, &bf, &bb);
       (void)vb;
-      float *y = malloc((size_t)n * 4);
-      uint16_t *yb = malloc((size_t)n * 2);
-      alto_op_swiglu(y, af, bf, n);
-      for (int64_t i = 0; i < n; i++)
-        yb[i] = alto_f32_to_bf16(y[i]);
+      uint16_t *yb = swiglu_bf16_(af, bf, n);
       alto_tensor_view vy = {yb, ALTO_ELEM_BF16, 2, {R, C, 0}};
       alto_quantized ref;
       CHECKF(alto_cpu_quantize(&spec, &vy, &ref) == ALTO_OK, "%s", alto_last_error());
@@ -608,7 +615,7 @@ static void test_swiglu_quant(void) {
               ALTO_ERR_INVALID_ARG);
       }
       gpu_free(B, &ga), gpu_free(B, &gb), gpu_free(B, &gc), gpu_free(B, &gs);
-      free(af), free(bf), free(ab), free(bb), free(y), free(yb), free(codes), free(scales), free(want);
+      free(af), free(bf), free(ab), free(bb), free(yb), free(codes), free(scales), free(want);
       alto_quantized_free(&ref);
     }
 }
@@ -650,16 +657,9 @@ static void test_mx_tile(void) {
           xf[i] = alto_bf16_to_f32(xb[i]);
       }
       alto_tensor_view vy = x; /* the values quantized: x, or SwiGLU(x, b) rounded to bf16 */
-      uint16_t *yb = NULL;
-      if (swiglu) {
-        float *y = malloc((size_t)n * 4);
-        yb = malloc((size_t)n * 2);
-        alto_op_swiglu(y, xf, bf, n);
-        for (int64_t i = 0; i < n; i++)
-          yb[i] = alto_f32_to_bf16(y[i]);
-        free(y);
+      uint16_t *yb = swiglu ? swiglu_bf16_(xf, bf, n) : NULL;
+      if (swiglu)
         vy.data = yb;
-      }
       alto_quantized ref;
       CHECKF(alto_cpu_quantize(&spec, &vy, &ref) == ALTO_OK, "%s", alto_last_error());
       uint8_t *want_c = malloc((size_t)n), *nanb = malloc((size_t)(R * kb));
