@@ -289,9 +289,11 @@ static alto_status alto_gen_check_(const alto_qkern *k) {
     return alto_error(ALTO_ERR_INVALID_ARG,
                       "SwiGLU backward before the quantization: the fp8_block dual dY kernel "
                       "(128x1 transposed with the 1x128 row copy)");
-  if (k->adamw && !(alto_gen_tile128_(k) && k->block_c == 128 && !k->in_bf16))
+  if (k->adamw && !((alto_gen_tile128_(k) && k->block_c == 128 && !k->in_bf16) ||
+                    (alto_gen_cols_(k) && k->block_c == k->block_r && !k->in_bf16)))
     return alto_error(ALTO_ERR_INVALID_ARG,
-                      "AdamW before the quantization: the fp8_block 128x128 kernel of fp32 values");
+                      "AdamW before the quantization: the fp8_block 128x128 kernel or the MX / NVFP4 "
+                      "2-D block kernel, of fp32 values");
   if (k->rows_copy &&
       !(alto_gen_tile128_(k) && k->block_c == 1 && k->codes_t && k->in_bf16 &&
         k->dq_elem == ALTO_ELEM_E2M1 && (k->rows_copy == 1 || k->rows_copy == 2)))
@@ -384,11 +386,12 @@ alto_status alto_gen_quant(const alto_qkern *k, alto_gen_kernel *out) {
     }
     if (alto_gen_cols_(k)) {
       alto_gen_appendf(&s, &len, &cap,
-                       "  alto_quant_cols<%s, %s, %d, %d, %s, %s, %s, %s, %d>(\n"
-                       "      a.x, a.codes, a.scales, a.outer, a.cols, a.seed, a.stream);\n",
+                       "  alto_quant_cols<%s, %s, %d, %d, %s, %s, %s, %s, %d%s>(\n"
+                       "      a.x, a.codes, a.scales, a.outer, a.cols, a.seed, a.stream%s);\n",
                        alto_qk_family_(k->scheme), alto_elem_enum_(k->elem), k->block_r,
                        k->block_c, in, alto_rule_enum_(k->rule), sr,
-                       k->pack_rows ? "true" : "false", out->threads);
+                       k->pack_rows ? "true" : "false", out->threads, k->adamw ? ", true" : "",
+                       k->adamw ? ",\n      a.opt_grad, a.opt_m, a.opt_v, a.opt_k" : "");
       break;
     }
     if (alto_gen_rht_fast_(k)) {

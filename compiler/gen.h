@@ -60,8 +60,9 @@ typedef struct {
   int rows_copy;        /* TILE, FP8 128x1 with codes_t, bf16 2-D x: also the 1x128 quantization
                          * along the rows (codes2, scales2): 1 scales row-major, 2 MN-major */
   bool swiglu;          /* ROWS, bf16, not NVFP4: x is SwiGLU(x, x2), computed in the kernel */
-  bool adamw;           /* TILE, FP8 128x128 of fp32 x: x updated by an AdamW step first (the
-                         * optimizer quantizes the weights: opt_grad, opt_m, opt_v, opt_k) */
+  bool adamw;           /* TILE, FP8 128x128 or MX / NVFP4 2-D blocks (quant_cols.cuh) of fp32
+                         * x: x updated by an AdamW step first (the optimizer quantizes the
+                         * weights: opt_grad, opt_m, opt_v, opt_k) */
   bool swiglu_bwd;      /* TILE, FP8 128x1 codes_t + rows_copy, bf16: x, x2, x3 are SwiGLU
                          * backward's dy, a, b; da and db quantized (quant_dual_swiglu_bwd.cuh) */
   alto_target target;

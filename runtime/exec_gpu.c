@@ -93,10 +93,10 @@ struct alto_exec_gpu {
   alto_dptr *wt_codes;  /* codes buffer of a weight -> its transposed copy (0: none; plan_w_t_) */
   alto_dptr *wt_scales; /* ... and of its 128x128 scale grid */
   int n_wt;
-  /* Weights whose forward copy the optimizer step writes (plan_wq_): an fp8_block weight's
+  /* Weights whose forward copy the optimizer step writes (plan_wq_): a 2-D block weight's
    * QUANTIZE codes and scales, or a bf16 weight's CAST, live in memory of their own (pinned, not
    * the arena) from one step to the next; the AdamW of the parameter writes them (one kernel:
-   * quant_tile128.cuh ADAMW, or AdamW with its bf16 copy) and the forward's node is skipped while
+   * quant_tile128.cuh / quant_cols.cuh ADAMW, or AdamW with its bf16 copy) and the forward's node is skipped while
    * they are fresh (set by either, cleared when the parameter is written) */
   alto_dptr *pinned; /* buffer -> its own memory (0: the arena's) */
   size_t *offsets;    /* buffer -> its arena offset when memplan_ redid the layout (else NULL) */
@@ -812,28 +812,37 @@ static bool overlap_(const alto_exec_gpu *e, int a, int b) {
 
 /* RHT x -> y followed at once by QUANTIZE y (the wgrad operands R X, R dY of the MX and NVFP4
  * recipes): the quantization kernel can transform x itself, saving y's write and read (4 bytes
- * per bf16 element) and a launch. Fused when y has no other reader, the kernel takes the RHT in
- * registers (MX, one-level NVFP4), and x shares no memory with the codes or scales (the arena
- * reuses x's range once the RHT, its last reader in the plan, is done). Not with check_quant,
- * which compares each quantization with the CPU's on its input y. */
+ * per bf16 element) and a launch. Fusable when y has no other reader and the kernel takes the RHT
+ * in registers (MX, one-level NVFP4); not with check_quant, which compares each quantization with
+ * the CPU's on its input y. The fused kernel reads x while it writes the codes and scales, so x
+ * must share no memory with them: memplan_ keeps x live through the QUANTIZE (the plan's own
+ * layout may give x's range to the codes once the RHT, x's last reader, is done). */
+static bool rht_fusable_(const alto_exec_gpu *e, int i) {
+  const alto_plan *p = e->p;
+  if (e->o.check_quant || i + 1 >= p->n_nodes)
+    return false;
+  const alto_node *r = &p->nodes[i], *q = &p->nodes[i + 1];
+  if (r->op != ALTO_OP_RHT || q->op != ALTO_OP_QUANTIZE || q->in[0] != r->out[0] ||
+      readers_(p, r->out[0]) != 1)
+    return false;
+  alto_quant_spec spec = alto_exec_quantize_spec(q, e->seed, 0);
+  alto_tensor_view v = view_(e, r->in[0], q->shape, q->rank);
+  alto_gpu_rht rt = {r->q.rht_size ? r->q.rht_size : 32, 0, 0, 0}; /* (the block is what counts) */
+  bool fused = false;
+  return alto_gpu_quantize_check(e->b, &spec, &v, &rt, &fused) == ALTO_OK && fused;
+}
+
 static alto_status plan_rht_fusion_(alto_exec_gpu *e) {
   const alto_plan *p = e->p;
   e->fused_into = alto_xmalloc((size_t)(p->n_nodes ? p->n_nodes : 1) * sizeof *e->fused_into);
   for (int i = 0; i < p->n_nodes; i++)
     e->fused_into[i] = -1;
-  if (e->o.check_quant)
-    return ALTO_OK;
   for (int i = 0; i + 1 < p->n_nodes; i++) {
     const alto_node *r = &p->nodes[i], *q = &p->nodes[i + 1];
-    if (r->op != ALTO_OP_RHT || q->op != ALTO_OP_QUANTIZE || q->in[0] != r->out[0])
+    if (!rht_fusable_(e, i))
       continue;
-    if (readers_(p, r->out[0]) != 1 || overlap_(e, r->in[0], q->out[0]) || overlap_(e, r->in[0], q->out[1]))
-      continue;
-    alto_quant_spec spec = alto_exec_quantize_spec(q, e->seed, 0);
-    alto_tensor_view v = view_(e, r->in[0], q->shape, q->rank);
-    alto_gpu_rht rt = rht_of_(e, i, r);
-    bool fused = false;
-    if (alto_gpu_quantize_check(e->b, &spec, &v, &rt, &fused) != ALTO_OK || !fused)
+    /* memplan_'s lifetimes keep them apart; the plan's own layout (no redo) may not */
+    if (overlap_(e, r->in[0], q->out[0]) || overlap_(e, r->in[0], q->out[1]))
       continue;
     fuse_(e, i + 1, i, &e->n_rht_fused);
   }
@@ -980,8 +989,9 @@ static alto_status plan_w_t_(alto_exec_gpu *e) {
   return ALTO_OK;
 }
 
-/* The weights whose forward copy is made from the parameter itself, once per step: an fp8_block
- * 128x128 QUANTIZE of a 2-D parameter whose dims are multiples of 128, or a CAST to bf16. The copy
+/* The weights whose forward copy is made from the parameter itself, once per step: a 2-D block
+ * QUANTIZE of a 2-D parameter that alto_gpu_quantize_adamw takes (fp8_block 128x128, one-level MX /
+ * NVFP4 32x32 or 16x16), or a CAST to bf16. The copy
  * gets memory of its own, which the optimizer step writes (AdamW and the quantization or the cast
  * in one kernel, reading the parameter once); the next forward skips the node. Only where that
  * node is the parameter's one copy; not with check_quant. Decided from the plan alone, before the
@@ -1007,10 +1017,12 @@ static alto_status plan_wq_(alto_exec_gpu *e) {
     if (w < 0 || buf_(e, w)->kind != ALTO_BUF_PARAM || buf_(e, w)->dtype != ALTO_DT_F32 ||
         uses[w] != 1)
       continue;
-    if (quant && (q->q.scheme != ALTO_SCHEME_FP8_BLOCK || !q->q.two_d || q->q.block_rows != 128 ||
-                  q->q.block_cols != 128 || q->rank != 2 || q->shape[0] % 128 ||
-                  q->shape[1] % 128))
-      continue;
+    if (quant) {
+      alto_quant_spec spec = alto_exec_quantize_spec(q, e->seed, 0);
+      alto_tensor_view v = view_(e, w, q->shape, q->rank);
+      if (q->rank != 2 || alto_gpu_quantize_adamw_check(e->b, &spec, &v, false) != ALTO_OK)
+        continue;
+    }
     if (cast && (buf_(e, q->out[0])->dtype != ALTO_DT_BF16 ||
                  numel_(buf_(e, q->out[0])) != numel_(buf_(e, w))))
       continue;
@@ -1066,19 +1078,27 @@ int alto_exec_gpu_mx_tiles(const alto_exec_gpu *e) {
   return e->n_mx_tile;
 }
 
-/* The arena's layout: the plan's, or with pinned buffers (plan_wq_) the memory plan redone
- * without them (their bytes would otherwise sit unused in the arena) and with the E4M3 forms'
- * codes at their size (plan_mx_tile_). */
+/* The arena's layout: the plan's, or redone: with pinned buffers (plan_wq_) left out (their bytes
+ * would otherwise sit unused in the arena), the E4M3 forms' codes at their size (plan_mx_tile_),
+ * and the input of each fusable RHT kept live through its QUANTIZE (rht_fusable_). */
 static alto_status memplan_(alto_exec_gpu *e) {
   const alto_plan *p = e->p;
   e->arena_bytes = p->arena_bytes;
-  if (!e->n_wq && !e->n_wc && !e->n_mx_tile)
+  int n_rht = 0;
+  for (int i = 0; i < p->n_nodes; i++)
+    n_rht += rht_fusable_(e, i);
+  if (!e->n_wq && !e->n_wc && !e->n_mx_tile && !n_rht)
     return ALTO_OK;
   alto_plan q = *p;
   q.bufs = alto_xmalloc((size_t)p->n_bufs * sizeof *q.bufs);
   memcpy(q.bufs, p->bufs, (size_t)p->n_bufs * sizeof *q.bufs);
   for (int i = 0; i < p->n_bufs; i++)
     q.bufs[i].bytes = e->pinned[i] ? 0 : bytes_(e, i);
+  for (int i = 0; n_rht && i < p->n_nodes; i++) {
+    alto_buffer *x = &q.bufs[p->nodes[i].in[0]];
+    if (rht_fusable_(e, i) && x->last < i + 1)
+      x->last = i + 1;
+  }
   alto_status s = alto_memplan_assign(&q);
   if (s == ALTO_OK)
     s = alto_memplan_verify(&q);

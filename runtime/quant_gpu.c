@@ -317,21 +317,45 @@ alto_status alto_gpu_quantize(alto_backend *b, const alto_quant_spec *spec,
   return st;
 }
 
+/* The kernel of AdamW then quantization of x (ks[0]); ALTO_ERR_INVALID_ARG for a form it does not
+ * take (transposed: with fp8_block's transposed copy). */
+static alto_status adamw_kernel_(const alto_backend *b, const alto_quant_spec *spec,
+                                 const alto_tensor_view *x, bool transposed, alto_qkern *ks) {
+  ALTO_TRY(alto_gpu_quantize_check(b, spec, x, NULL, NULL));
+  int nk = alto_quant_kernels(spec, x->dtype, NULL, b->target, b->arch, ks);
+  const bool fp8 = spec->scheme == ALTO_SCHEME_FP8_BLOCK;
+  ks[0].adamw = true;
+  ks[0].t_copy = transposed;
+  alto_gen_kernel g = {0};
+  alto_status st = ALTO_ERR_INVALID_ARG;
+  if (x->ndim == 2 && x->dtype == ALTO_ELEM_F32 && spec->block2d && nk == 1 &&
+      ks[0].kind == ALTO_QKERN_TILE && (fp8 ? x->dims[0] % 128 == 0 && x->dims[1] % 128 == 0
+                                            : !transposed))
+    st = alto_gen_quant(&ks[0], &g); /* (the generator's rules decide the rest) */
+  alto_gen_kernel_free(&g);
+  if (st != ALTO_OK)
+    return alto_error(ALTO_ERR_INVALID_ARG,
+                      "AdamW then quantization: 2-D blocks of a 2-D fp32 parameter, fp8_block "
+                      "128x128 (dims multiples of 128; optionally a transposed copy) or one-level "
+                      "MX / NVFP4 (no copy)");
+  return ALTO_OK;
+}
+
+alto_status alto_gpu_quantize_adamw_check(const alto_backend *b, const alto_quant_spec *spec,
+                                          const alto_tensor_view *x, bool transposed) {
+  alto_qkern ks[ALTO_QUANT_MAX_KERNELS];
+  return adamw_kernel_(b, spec, x, transposed, ks);
+}
+
 alto_status alto_gpu_quantize_adamw(alto_backend *b, const alto_quant_spec *spec,
                                     const alto_tensor_view *x, alto_dptr param, alto_dptr grad,
                                     alto_dptr m, alto_dptr v, const alto_adamw_k *k,
                                     const alto_gpu_quantized *q) {
-  ALTO_TRY(alto_gpu_quantize_check(b, spec, x, NULL, NULL));
-  alto_qkern ks[ALTO_QUANT_MAX_KERNELS];
-  int nk = alto_quant_kernels(spec, x->dtype, NULL, b->target, b->arch, ks);
-  if (x->ndim != 2 || x->dtype != ALTO_ELEM_F32 || x->dims[0] % 128 || x->dims[1] % 128 ||
-      spec->scheme != ALTO_SCHEME_FP8_BLOCK || !spec->block2d || nk != 1 ||
-      ks[0].kind != ALTO_QKERN_TILE || !q->codes_tr != !q->scales_tr)
+  if (!q->codes_tr != !q->scales_tr)
     return alto_error(ALTO_ERR_INVALID_ARG,
-                      "AdamW then quantization: fp8_block 128x128 blocks of a 2-D fp32 parameter "
-                      "whose dims are multiples of 128 (a transposed copy: codes and scales)");
-  ks[0].adamw = true;
-  ks[0].t_copy = q->codes_tr != 0;
+                      "AdamW then quantization: a transposed copy needs both codes and scales");
+  alto_qkern ks[ALTO_QUANT_MAX_KERNELS];
+  ALTO_TRY(adamw_kernel_(b, spec, x, q->codes_tr != 0, ks));
   alto_qargs a = alto_qargs_of_(x, param, q->codes, q->scales);
   a.codes2 = q->codes_tr;
   a.scales2 = q->scales_tr;

@@ -98,14 +98,18 @@ alto_status alto_gpu_quantize_dual_swiglu_bwd(alto_backend *b, const alto_quant_
                                               const alto_gpu_quantized *qa_wgrad,
                                               const alto_gpu_quantized *qb_fprop,
                                               const alto_gpu_quantized *qb_wgrad);
-/* One AdamW step of the fp32 parameter `param` (2-D, dims multiples of 128; grad, m, v of its
- * shape, m and v updated; k: alto_ops_gpu_adamw_scalars) with the updated parameter quantized
- * fp8_block 128x128 (and its transposed copy when q->codes_tr): param read once, the bits of
- * alto_ops_gpu_adamw then alto_gpu_quantize (quant_tile128.cuh ADAMW). x: param's view. */
+/* One AdamW step of the fp32 parameter `param` (2-D; grad, m, v of its shape, m and v updated;
+ * k: alto_ops_gpu_adamw_scalars) with the updated parameter quantized in 2-D blocks: fp8_block
+ * 128x128, dims multiples of 128, and its transposed copy when q->codes_tr (quant_tile128.cuh
+ * ADAMW), or one-level MX / NVFP4 (quant_cols.cuh ADAMW). param read once, the bits of
+ * alto_ops_gpu_adamw then alto_gpu_quantize. x: param's view. */
 alto_status alto_gpu_quantize_adamw(alto_backend *b, const alto_quant_spec *spec,
                                     const alto_tensor_view *x, alto_dptr param, alto_dptr grad,
                                     alto_dptr m, alto_dptr v, const alto_adamw_k *k,
                                     const alto_gpu_quantized *q);
+/* ALTO_OK when alto_gpu_quantize_adamw takes this quantization (transposed: with the copy). */
+alto_status alto_gpu_quantize_adamw_check(const alto_backend *b, const alto_quant_spec *spec,
+                                          const alto_tensor_view *x, bool transposed);
 /* x = SwiGLU(a, b) quantized along its last dim without x in memory (quant_rows_swiglu.cuh):
  * the bits of the SWIGLU op then alto_gpu_quantize. x: the view of SwiGLU's output (shape only,
  * bf16); a, b: its inputs, bf16 of that shape. MX and fp8_block 1-D blocks along the last dim

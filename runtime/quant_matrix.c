@@ -205,6 +205,19 @@ int alto_quant_matrix_kernels(alto_target target, const char *arch, alto_qkern *
         alto_kadd_(out, max, &n, &ks[0]);
       }
     }
+  /* the MX and one-level NVFP4 weights (2-D blocks of fp32) quantized by the optimizer step */
+  const alto_scheme wq[] = {ALTO_SCHEME_MXFP4, ALTO_SCHEME_MXFP8_E4M3, ALTO_SCHEME_MXFP8_E5M2,
+                            ALTO_SCHEME_NVFP4};
+  for (size_t i = 0; i < sizeof wq / sizeof wq[0]; i++) {
+    alto_quant_spec s = alto_quant_spec_default(wq[i]);
+    s.block2d = true;
+    s.two_level = false;
+    alto_qkern ks[ALTO_QUANT_MAX_KERNELS];
+    if (alto_quant_kernels(&s, ALTO_ELEM_F32, NULL, target, arch, ks) == 1) {
+      ks[0].adamw = true;
+      alto_kadd_(out, max, &n, &ks[0]);
+    }
+  }
   /* fp8_rowwise along axis -2 with transposed codes (the executor's wgrad and dgrad operands),
    * both element formats */
   for (int e = 0; e < 2; e++)

@@ -58,6 +58,22 @@ static void test_stub_shape(void) {
   CHECK(alto_gen_quant(&bad, &g) == ALTO_ERR_INVALID_ARG);
   bad = t, bad.kind = ALTO_QKERN_TILE, bad.block_r = 32, bad.block_c = 1;
   CHECK(alto_gen_quant(&bad, &g) == ALTO_ERR_INVALID_ARG);
+  /* AdamW before the quantization: fp8_block 128x128 and the MX / NVFP4 2-D block kernels of fp32
+   * values (the weights), nothing else */
+  alto_quant_spec w = alto_quant_spec_default(ALTO_SCHEME_MXFP4);
+  w.block2d = true;
+  CHECK(alto_quant_kernels(&w, ALTO_ELEM_F32, NULL, ALTO_TARGET_CUDA, "sm_90a", ks) == 1);
+  ks[0].adamw = true;
+  CHECK(alto_gen_quant(&ks[0], &g) == ALTO_OK);
+  CHECKF(strstr(g.key, ".after_adamw"), "%s", g.key);
+  CHECK(strstr(g.source, "alto_quant_cols<") && strstr(g.source, "a.opt_grad, a.opt_m"));
+  alto_gen_kernel_free(&g);
+  bad = ks[0], bad.in_bf16 = true;
+  CHECK(alto_gen_quant(&bad, &g) == ALTO_ERR_INVALID_ARG);
+  w.block2d = false, w.axis = -2;
+  CHECK(alto_quant_kernels(&w, ALTO_ELEM_F32, NULL, ALTO_TARGET_CUDA, "sm_90a", ks) == 1);
+  ks[0].adamw = true; /* 32x1 column blocks */
+  CHECK(alto_gen_quant(&ks[0], &g) == ALTO_ERR_INVALID_ARG);
 }
 
 int main(void) {

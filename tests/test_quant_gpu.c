@@ -784,81 +784,106 @@ static bool weight_copy_ok_(const alto_quantized *ref, gpu_buf c, gpu_buf s, gpu
   return ok;
 }
 
-/* AdamW and the weights' 128x128 quantization in one kernel (alto_gpu_quantize_adamw, the optimizer
- * step of fp8_block weights): the parameter, moments, codes, scales and transposed copies equal
- * the CPU's alto_op_adamw (on the gradient times the clip factor, rounded in fp32 as the executor's
- * clip does) followed by its quantization; clip factors 1 and 0.5; inputs with outliers and
+/* AdamW and a weight's 2-D block quantization in one kernel (alto_gpu_quantize_adamw, the
+ * optimizer step of the weights): the parameter, moments, codes and scales (and fp8_block's
+ * transposed copies) equal the CPU's alto_op_adamw (on the gradient times the clip factor, rounded
+ * in fp32 as the executor's clip does) followed by its quantization; inputs with outliers and
  * specials (a NaN's payload may differ between the CPU and the GPU, not its being a NaN); guard
  * bytes. */
+static void adamw_case_(const alto_quant_spec *spec, const char *what, int64_t R, int64_t C,
+                        float gscale) {
+  const int64_t n = R * C, step = 7;
+  const alto_adamw_hparams h = {3e-3, 0.9, 0.95, 1e-8, 0.1};
+  const bool fp8 = spec->scheme == ALTO_SCHEME_FP8_BLOCK; /* (with the transposed copy) */
+  float *w, *g, *m, *v;
+  uint16_t *wb, *gb;
+  alto_tensor_view x = make_2d_(R, C, ALTO_ELEM_F32, &w, &wb);
+  make_2d_(R, C, ALTO_ELEM_F32, &g, &gb);
+  m = malloc((size_t)n * 4), v = malloc((size_t)n * 4);
+  for (int64_t i = 0; i < n; i++) {
+    m[i] = 0.01f * (float)(alto_test_uniform(&rng) - 0.5);
+    v[i] = 1e-4f * (float)alto_test_uniform(&rng);
+  }
+  alto_quant_layout lay;
+  CHECKF(alto_quant_layout_of(spec, &x, &lay) == ALTO_OK, "%s", alto_last_error());
+  const size_t sbytes = (size_t)(lay.scale_count * lay.scale_bytes);
+  gpu_buf gw = gpu_alloc(B, (size_t)n * 4), gg = gpu_alloc(B, (size_t)n * 4),
+          gm = gpu_alloc(B, (size_t)n * 4), gv = gpu_alloc(B, (size_t)n * 4),
+          gc = gpu_alloc(B, (size_t)lay.codes_bytes), gs = gpu_alloc(B, sbytes),
+          gct = gpu_alloc(B, fp8 ? (size_t)n : 16), gst = gpu_alloc(B, fp8 ? sbytes : 16);
+  gpu_upload(B, gw, w), gpu_upload(B, gg, g), gpu_upload(B, gm, m), gpu_upload(B, gv, v);
+  /* the CPU: the clip's fp32 multiply, the step, the quantization */
+  float *gsc = malloc((size_t)n * 4);
+  for (int64_t i = 0; i < n; i++)
+    gsc[i] = g[i] * gscale;
+  alto_op_adamw(w, gsc, m, v, n, &h, step);
+  alto_quantized ref;
+  CHECKF(alto_cpu_quantize(spec, &x, &ref) == ALTO_OK, "%s", alto_last_error());
+  alto_gpu_quantized q = {gpu_ptr(gc), gpu_ptr(gs), 0, 0, false, false,
+                          fp8 ? gpu_ptr(gct) : 0, fp8 ? gpu_ptr(gst) : 0, false};
+  alto_adamw_k k = alto_ops_gpu_adamw_scalars(&h, step, gscale);
+  alto_status st = alto_gpu_quantize_adamw(B, spec, &x, gpu_ptr(gw), gpu_ptr(gg), gpu_ptr(gm),
+                                           gpu_ptr(gv), &k, &q);
+  CHECKF(st == ALTO_OK && B->i->sync(B) == ALTO_OK, "adamw %s: %s", what, alto_last_error());
+  float *w2 = malloc((size_t)n * 4), *m2 = malloc((size_t)n * 4), *v2 = malloc((size_t)n * 4);
+  gpu_download(B, w2, gw, "adamw param"), gpu_download(B, m2, gm, "adamw m");
+  gpu_download(B, v2, gv, "adamw v");
+  int64_t sd = 0, first = 0; /* bits differ (a NaN's payload aside: the inputs hold NaNs) */
+  sd += same_bits_f32(w, w2, n, &first) + same_bits_f32(m, m2, n, &first) +
+        same_bits_f32(v, v2, n, &first);
+  const int failed = alto_test_failures;
+  if (fp8)
+    CHECKF(weight_copy_ok_(&ref, gc, gs, gct, gst, R, C), "adamw %s: quantization differs", what);
+  else
+    compare_quant(&ref, gc, gs, what, "AdamW");
+  CHECKF(sd == 0, "adamw %s [%lld x %lld]: %lld step values differ", what, (long long)R,
+         (long long)C, (long long)sd);
+  fprintf(stderr, "  %-4s AdamW + %s [%lld x %lld] clip %g\n",
+          alto_test_failures == failed && sd == 0 ? "ok" : "FAIL", what, (long long)R, (long long)C,
+          gscale);
+  gpu_free(B, &gw), gpu_free(B, &gg), gpu_free(B, &gm), gpu_free(B, &gv);
+  gpu_free(B, &gc), gpu_free(B, &gs), gpu_free(B, &gct), gpu_free(B, &gst);
+  free(w), free(wb), free(g), free(gb), free(m), free(v), free(gsc), free(w2), free(m2);
+  free(v2);
+  alto_quantized_free(&ref);
+}
+
 static void test_adamw_quant(void) {
   if (!selected("adamw"))
     return;
-  const int64_t shapes[2][2] = {{quick ? 1024 : 2048, 8192}, {512, 2048}};
-  const alto_adamw_hparams h = {3e-3, 0.9, 0.95, 1e-8, 0.1};
-  for (int si = 0; si < 2; si++)
-    for (int cf = 0; cf < 2; cf++) {
-      const int64_t R = shapes[si][0], C = shapes[si][1], n = R * C, ns = (R / 128) * (C / 128);
-      const float gscale = cf ? 0.5f : 1.0f;
-      const int64_t step = 7;
-      float *w, *g, *m, *v;
-      uint16_t *wb, *gb;
-      alto_tensor_view x = make_2d_(R, C, ALTO_ELEM_F32, &w, &wb);
-      make_2d_(R, C, ALTO_ELEM_F32, &g, &gb);
-      m = malloc((size_t)n * 4), v = malloc((size_t)n * 4);
-      for (int64_t i = 0; i < n; i++) {
-        m[i] = 0.01f * (float)(alto_test_uniform(&rng) - 0.5);
-        v[i] = 1e-4f * (float)alto_test_uniform(&rng);
-      }
-      gpu_buf gw = gpu_alloc(B, (size_t)n * 4), gg = gpu_alloc(B, (size_t)n * 4),
-              gm = gpu_alloc(B, (size_t)n * 4), gv = gpu_alloc(B, (size_t)n * 4),
-              gc = gpu_alloc(B, (size_t)n), gs = gpu_alloc(B, (size_t)ns * 4),
-              gct = gpu_alloc(B, (size_t)n), gst = gpu_alloc(B, (size_t)ns * 4);
-      gpu_upload(B, gw, w), gpu_upload(B, gg, g), gpu_upload(B, gm, m), gpu_upload(B, gv, v);
-      /* the CPU: the clip's fp32 multiply, the step, the quantization */
-      float *gsc = malloc((size_t)n * 4);
-      for (int64_t i = 0; i < n; i++)
-        gsc[i] = g[i] * gscale;
-      alto_op_adamw(w, gsc, m, v, n, &h, step);
-      alto_quant_spec spec = alto_quant_spec_default(ALTO_SCHEME_FP8_BLOCK);
-      spec.block2d = true;
-      alto_quantized ref;
-      CHECKF(alto_cpu_quantize(&spec, &x, &ref) == ALTO_OK, "%s", alto_last_error());
-      alto_gpu_quantized q = {gpu_ptr(gc), gpu_ptr(gs), 0, 0, false, false, gpu_ptr(gct),
-                              gpu_ptr(gst), false};
-      alto_adamw_k k = alto_ops_gpu_adamw_scalars(&h, step, gscale);
-      alto_status st = alto_gpu_quantize_adamw(B, &spec, &x, gpu_ptr(gw), gpu_ptr(gg), gpu_ptr(gm),
-                                               gpu_ptr(gv), &k, &q);
-      CHECKF(st == ALTO_OK && B->i->sync(B) == ALTO_OK, "adamw: %s", alto_last_error());
-      float *w2 = malloc((size_t)n * 4), *m2 = malloc((size_t)n * 4), *v2 = malloc((size_t)n * 4);
-      gpu_download(B, w2, gw, "adamw param"), gpu_download(B, m2, gm, "adamw m");
-      gpu_download(B, v2, gv, "adamw v");
-      int64_t sd = 0; /* bits differ (a NaN's payload aside: the inputs hold NaNs) */
-      for (int64_t i = 0; i < n; i++) {
-        const float a[3] = {w[i], m[i], v[i]}, b[3] = {w2[i], m2[i], v2[i]};
-        for (int t = 0; t < 3; t++)
-          sd += memcmp(&a[t], &b[t], 4) != 0 && !(isnan(a[t]) && isnan(b[t]));
-      }
-      const bool step_ok = sd == 0;
-      const bool q_ok = weight_copy_ok_(&ref, gc, gs, gct, gst, R, C);
-      CHECKF(step_ok && q_ok, "adamw [%lld x %lld] clip %g: step %s, quantization %s", (long long)R,
-             (long long)C, gscale, step_ok ? "ok" : "differs", q_ok ? "ok" : "differs");
-      fprintf(stderr, "  %-4s AdamW + fp8_block 128x128 + transposed copy [%lld x %lld] clip %g\n",
-              step_ok && q_ok ? "ok" : "FAIL", (long long)R, (long long)C, gscale);
-      if (si == 1 && cf == 0) { /* bf16 parameters and 1-D blocks are refused */
-        alto_quant_spec rows = alto_quant_spec_default(ALTO_SCHEME_FP8_BLOCK);
-        CHECK(alto_gpu_quantize_adamw(B, &rows, &x, gpu_ptr(gw), gpu_ptr(gg), gpu_ptr(gm),
-                                      gpu_ptr(gv), &k, &q) == ALTO_ERR_INVALID_ARG);
-        alto_tensor_view xb = x;
-        xb.dtype = ALTO_ELEM_BF16;
-        CHECK(alto_gpu_quantize_adamw(B, &spec, &xb, gpu_ptr(gw), gpu_ptr(gg), gpu_ptr(gm),
-                                      gpu_ptr(gv), &k, &q) == ALTO_ERR_INVALID_ARG);
-      }
-      gpu_free(B, &gw), gpu_free(B, &gg), gpu_free(B, &gm), gpu_free(B, &gv);
-      gpu_free(B, &gc), gpu_free(B, &gs), gpu_free(B, &gct), gpu_free(B, &gst);
-      free(w), free(wb), free(g), free(gb), free(m), free(v), free(gsc), free(w2), free(m2);
-      free(v2);
-      alto_quantized_free(&ref);
-    }
+  alto_quant_spec fp8 = alto_quant_spec_default(ALTO_SCHEME_FP8_BLOCK),
+                  mx4 = alto_quant_spec_default(ALTO_SCHEME_MXFP4),
+                  mx8 = alto_quant_spec_default(ALTO_SCHEME_MXFP8_E4M3),
+                  nv4 = alto_quant_spec_default(ALTO_SCHEME_NVFP4);
+  fp8.block2d = mx4.block2d = mx8.block2d = nv4.block2d = true;
+  nv4.two_level = false;
+  for (int cf = 0; cf < 2; cf++) {
+    const float gscale = cf ? 0.5f : 1.0f;
+    adamw_case_(&fp8, "fp8_block 128x128 + transposed copy", quick ? 1024 : 2048, 8192, gscale);
+    adamw_case_(&fp8, "fp8_block 128x128 + transposed copy", 512, 2048, gscale);
+    adamw_case_(&mx4, "mxfp4 32x32", quick ? 1024 : 2048, 8192, gscale);
+    /* 4160 columns: the last CTA's tail threads hold no columns (and read none) */
+    adamw_case_(&mx4, "mxfp4 32x32", 96, 4160, gscale);
+    adamw_case_(&mx8, "mxfp8 32x32", 512, 2048, gscale);
+    adamw_case_(&nv4, "nvfp4 16x16 one-level", 96, 4160, gscale);
+  }
+  /* refused: bf16 parameters, 1-D blocks, two-level NVFP4, a copy of MX blocks, a copy without
+   * its scales */
+  float *w;
+  uint16_t *wb;
+  alto_tensor_view x = make_2d_(512, 2048, ALTO_ELEM_F32, &w, &wb), xb = x;
+  xb.dtype = ALTO_ELEM_BF16;
+  alto_quant_spec rows = alto_quant_spec_default(ALTO_SCHEME_FP8_BLOCK), nv2 = nv4;
+  nv2.two_level = true;
+  CHECK(alto_gpu_quantize_adamw_check(B, &rows, &x, false) == ALTO_ERR_INVALID_ARG);
+  CHECK(alto_gpu_quantize_adamw_check(B, &fp8, &xb, false) == ALTO_ERR_INVALID_ARG);
+  CHECK(alto_gpu_quantize_adamw_check(B, &nv2, &x, false) == ALTO_ERR_INVALID_ARG);
+  CHECK(alto_gpu_quantize_adamw_check(B, &mx4, &x, true) == ALTO_ERR_INVALID_ARG);
+  CHECK(alto_gpu_quantize_adamw_check(B, &mx4, &x, false) == ALTO_OK);
+  alto_gpu_quantized half = {1, 1, 0, 0, false, false, 1, 0, false};
+  alto_adamw_k k = {{0}};
+  CHECK(alto_gpu_quantize_adamw(B, &fp8, &x, 1, 1, 1, 1, &k, &half) == ALTO_ERR_INVALID_ARG);
+  free(w), free(wb);
 }
 
 /* fp8_block 128x128 with a transposed copy (alto_gpu_quantized.codes_tr / scales_tr: the weights'

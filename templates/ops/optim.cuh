@@ -30,6 +30,26 @@ __device__ __forceinline__ float alto_adamw_elem(float p, float gr, float &m, fl
   return ALTO_FSUB(ALTO_FMUL(p, k[2]), ALTO_FMUL(k[3], ALTO_FDIV(m, denom)));
 }
 
+// Four adjacent elements param[e .. e + 3] (16-byte aligned) stepped in place (param, m, v), the
+// new values' bits into w: the loader of the quantizers that follow the step in one kernel (the
+// weights' forward copies: quant_tile128.cuh and quant_cols.cuh ADAMW).
+__device__ __forceinline__ void alto_adamw_elem4(float *param, const float *grad, float *m,
+                                                 float *v, alto_i64 e, const float *k,
+                                                 alto_u32 (&w)[4]) {
+  const float4 x4 = *(const float4 *)(param + e), g4 = *(const float4 *)(grad + e);
+  float4 m4 = *(const float4 *)(m + e), v4 = *(const float4 *)(v + e);
+  float4 y4;
+  y4.x = alto_adamw_elem(x4.x, g4.x, m4.x, v4.x, k);
+  y4.y = alto_adamw_elem(x4.y, g4.y, m4.y, v4.y, k);
+  y4.z = alto_adamw_elem(x4.z, g4.z, m4.z, v4.z, k);
+  y4.w = alto_adamw_elem(x4.w, g4.w, m4.w, v4.w, k);
+  *(float4 *)(param + e) = y4;
+  *(float4 *)(m + e) = m4;
+  *(float4 *)(v + e) = v4;
+  w[0] = alto_f32_bits(y4.x), w[1] = alto_f32_bits(y4.y);
+  w[2] = alto_f32_bits(y4.z), w[3] = alto_f32_bits(y4.w);
+}
+
 // COPY: also the updated parameter rounded to bf16 into copy (what a CAST of it writes: the bf16
 // weights of the next forward, written by the step instead of a pass of their own).
 template <bool COPY>

@@ -22,11 +22,18 @@
 // chunks of codes. The generic tile kernel (quant_tile.cuh) staged the tile in shared memory, read
 // it back per element and wrote codes byte by byte (53-63% of copy bandwidth on the H100).
 //
+// ADAMW (2-D blocks of fp32 x: the MX / NVFP4 weights, quantized by the optimizer step): x is the
+// parameter, read once, updated in place with ops/optim.cuh's element step from opt_grad and the
+// moments opt_m, opt_v (updated too) and the step's scalars opt_k; the updated values are quantized:
+// the bits of the AdamW kernel followed by this kernel on its output (as quant_tile128.cuh's ADAMW).
+//
 // Bits equal the CPU reference (runtime/cpu/quant_mx.c): alto_amax_update's order-free integer max,
 // the same scale and element functions (quant_codes.cuh), the same element indices for SR.
 #ifndef ALTO_QUANT_COLS_CUH
 #define ALTO_QUANT_COLS_CUH
 
+#include "common/alto_qargs.h"
+#include "ops/optim.cuh"
 #include "quant/quant_codes.cuh"
 
 // Step 3 of the tile kernels (also quant_rht.cuh's): the codes of one thread's P rows x V columns
@@ -155,12 +162,12 @@ __device__ __forceinline__ void alto_cols_codes_(const alto_u32 (*w)[4], const a
 }
 
 template <int KIND, int ELEM, int BR, int BC, bool IN_BF16, int RULE, bool SR, bool PACK_ROWS,
-          int NT>
-__device__ __forceinline__ void alto_quant_cols(const void *__restrict__ x,
-                                                alto_u8 *__restrict__ codes,
-                                                void *__restrict__ scales,
-                                                const float *__restrict__ outer_ptr, alto_idx cols,
-                                                alto_u64 seed, alto_u64 stream) {
+          int NT, bool ADAMW = false>
+__device__ __forceinline__ void
+alto_quant_cols(const void *__restrict__ x, alto_u8 *__restrict__ codes, void *__restrict__ scales,
+                const float *__restrict__ outer_ptr, alto_idx cols, alto_u64 seed, alto_u64 stream,
+                const float *__restrict__ opt_grad = nullptr, float *__restrict__ opt_m = nullptr,
+                float *__restrict__ opt_v = nullptr, alto_adamw_k opt_k = alto_adamw_k{}) {
   constexpr int V = IN_BF16 ? 8 : 4; // columns per thread: 16 bytes of a row
   constexpr int P = 8;               // rows per thread
   constexpr int RG = BR / P;         // row groups
@@ -173,6 +180,7 @@ __device__ __forceinline__ void alto_quant_cols(const void *__restrict__ x,
   static_assert(BC == 1 || BC % V == 0, "a thread's columns lie in one 2-D block");
   static_assert(!FP4 || BC > 1 || PACK_ROWS, "FP4 column blocks pack along the rows");
   static_assert(!SR || V % 4 == 0, "SR: one Philox call per 4 columns");
+  static_assert(!ADAMW || (BC > 1 && !IN_BF16), "AdamW: 2-D blocks of fp32");
   __shared__ alto_u32 s_part[RG][TW]; // per-column amax bits of each row group
 
   const int tc = threadIdx.x % LPR, g = threadIdx.x / LPR; // column group, row group
@@ -180,11 +188,16 @@ __device__ __forceinline__ void alto_quant_cols(const void *__restrict__ x,
   const alto_idx r0 = (alto_idx)blockIdx.y * BR + g * P;  // first row of this thread
   const alto_idx sb = (alto_idx)blockIdx.y;               // block row of the scales
   const int n = cols - c >= V ? V : (cols > c ? (int)(cols - c) : 0); // columns that exist here
-  // 16-byte accesses: all V columns exist and rows are 16-byte aligned (always for 2-D blocks)
-  const bool full = BC > 1 || (n == V && cols % V == 0);
+  // 16-byte accesses: all V columns exist and rows are 16-byte aligned (2-D blocks: cols % BC == 0,
+  // so a thread has all of its columns or none; one with none reads nothing)
+  const bool full = n == V && (BC > 1 || cols % V == 0);
 
   alto_u32 w[P][4]; // rows r0 + p, columns c .. c + V - 1
-  if (full) {
+  if (ADAMW && full) { // the step's new values
+#pragma unroll
+    for (int p = 0; p < P; p++)
+      alto_adamw_elem4((float *)x, opt_grad, opt_m, opt_v, (r0 + p) * cols + c, opt_k.k, w[p]);
+  } else if (full) {
 #pragma unroll
     for (int p = 0; p < P; p++) {
       uint4 u = *(const uint4 *)((const unsigned char *)x + ((r0 + p) * cols + c) * (IN_BF16 ? 2 : 4));

@@ -331,23 +331,10 @@ __device__ __forceinline__ void alto_quant_tile128(const void *__restrict__ x,
       }
     }
   } else if constexpr (ADAMW) { // the step's new values (2-D blocks: all V = 4 columns exist)
-    float *param = (float *)x;
 #pragma unroll
-    for (int p = 0; p < P; p++) {
-      const alto_idx e = (r0 + ALTO_T128_ROW_(p)) * cols + c;
-      const float4 x4 = *(const float4 *)(param + e), g4 = *(const float4 *)(opt_grad + e);
-      float4 m4 = *(const float4 *)(opt_m + e), v4 = *(const float4 *)(opt_v + e);
-      float4 y4;
-      y4.x = alto_adamw_elem(x4.x, g4.x, m4.x, v4.x, opt_k.k);
-      y4.y = alto_adamw_elem(x4.y, g4.y, m4.y, v4.y, opt_k.k);
-      y4.z = alto_adamw_elem(x4.z, g4.z, m4.z, v4.z, opt_k.k);
-      y4.w = alto_adamw_elem(x4.w, g4.w, m4.w, v4.w, opt_k.k);
-      *(float4 *)(param + e) = y4;
-      *(float4 *)(opt_m + e) = m4;
-      *(float4 *)(opt_v + e) = v4;
-      w[p][0] = alto_f32_bits(y4.x), w[p][1] = alto_f32_bits(y4.y);
-      w[p][2] = alto_f32_bits(y4.z), w[p][3] = alto_f32_bits(y4.w);
-    }
+    for (int p = 0; p < P; p++)
+      alto_adamw_elem4((float *)x, opt_grad, opt_m, opt_v, (r0 + ALTO_T128_ROW_(p)) * cols + c,
+                       opt_k.k, w[p]);
   } else if (full) {
 #pragma unroll
     for (int p = 0; p < P; p++)
