@@ -52,6 +52,7 @@ static pthread_barrier_t cta_bar, warp_bar[32];
 static void __syncthreads() {
   pthread_barrier_wait(&cta_bar);
 }
+static void __syncwarp() { pthread_barrier_wait(&warp_bar[threadIdx.x >> 5]); }
 static unsigned shfl_slot[32][32];
 static unsigned shfl_bits(unsigned v, int m) {
   int w = threadIdx.x >> 5, l = threadIdx.x & 31;

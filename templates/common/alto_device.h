@@ -21,9 +21,13 @@
 #else
 #define ALTO_WARP 64
 #endif
+#define ALTO_HAS_SYNCWARP 0 /* (hiprtc of ROCm 5.2 has no __syncwarp: no warp-staged stores) */
+#define ALTO_SYNCWARP() ((void)0)
 #else
 #define ALTO_SHFL_XOR(v, mask, width) __shfl_xor_sync(0xffffffffu, (v), (mask), (width))
 #define ALTO_WARP 32
+#define ALTO_HAS_SYNCWARP 1
+#define ALTO_SYNCWARP() __syncwarp()
 #endif
 
 typedef alto_i64 alto_idx; /* element indices: tensors beyond 2^31 elements are normal */
