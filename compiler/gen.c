@@ -349,7 +349,7 @@ alto_status alto_gen_quant(const alto_qkern *k, alto_gen_kernel *out) {
       alto_gen_appendf(&s, &len, &cap,
                        "  alto_quant_rows_swiglu<%s, %s, %d, %s, %s, %s, %d>(\n"
                        "      a.x, a.x2, a.codes, a.scales, a.outer, a.rows * a.cols, a.seed, "
-                       "a.stream, a.rows,\n      a.cols);\n",
+                       "a.stream, a.rows,\n      a.cols, (alto_u16 *)a.y);\n",
                        alto_qk_family_(k->scheme), alto_elem_enum_(k->elem), k->block_c,
                        alto_rule_enum_(k->rule), sr, alto_rows_form_(k), out->threads);
       break;

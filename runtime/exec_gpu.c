@@ -84,6 +84,7 @@ struct alto_exec_gpu {
                          * inside the first (plan_rht_fusion_, plan_requant_fusion_, plan_dual_,
                          * plan_swiglu_) */
   int n_rht_fused, n_requant, n_dual, n_swiglu;
+  bool *swiglu_y; /* node (a QUANTIZE with its SWIGLU fused) -> the kernel also writes y */
   bool *mx_tile;        /* codes buffer -> its QUANTIZE writes the E4M3 form (plan_mx_tile_) */
   int n_mx_tile;
   bool *codes_t;        /* buffer -> its codes are stored transposed (plan_codes_t_) */
@@ -598,6 +599,7 @@ void alto_exec_gpu_free(alto_exec_gpu *e) {
   free(e->params);
   free(e->rht_index);
   free(e->fused_into);
+  free(e->swiglu_y);
   for (int i = 0; e->wt_codes && i < e->p->n_bufs && !e->record_only; i++)
     if (e->wt_codes[i]) {
       b->i->free(b, e->wt_codes[i]);
@@ -715,7 +717,8 @@ static alto_status run_quantize_(alto_exec_gpu *e, int idx, const alto_node *n) 
     alto_tensor_view v = view_(e, src, n->shape, n->rank);
     alto_gpu_quantized q = {ptr_(e, n->out[0]), ptr_(e, n->out[1]), e->outer, e->qscratch, false,
                             e->scales_t[n->out[1]], 0, 0, e->mx_tile[n->out[0]]};
-    return alto_gpu_quantize_swiglu(e->b, &spec, &v, ptr_(e, sw->in[0]), ptr_(e, sw->in[1]), &q);
+    return alto_gpu_quantize_swiglu(e->b, &spec, &v, ptr_(e, sw->in[0]), ptr_(e, sw->in[1]),
+                                    e->swiglu_y[idx] ? ptr_(e, sw->out[0]) : 0, &q);
   }
   if (ri >= 0 && e->p->nodes[ri].op == ALTO_OP_DEQUANTIZE) {
     const alto_node *dq = &e->p->nodes[ri];
@@ -1151,20 +1154,22 @@ int alto_exec_gpu_dual_fused(const alto_exec_gpu *e) {
 
 /* SWIGLU a, b -> y followed at once by a QUANTIZE of y along its last dim (the MLP's
  * down-projection input): the quantization kernel computes y from a and b itself
- * (quant_rows_swiglu.cuh, the SWIGLU op's bits), so y is neither written nor read. When y is bf16
- * with no other reader (fp8_block saves the codes for wgrad; the MX recipes also quantize y
- * along M, so it stays), the QUANTIZE runs one rows kernel (MX, fp8_block) and its outputs share no
- * memory with a or b. Not with check_quant (which quantizes y on the CPU from its copy). */
+ * (quant_rows_swiglu.cuh, the SWIGLU op's bits), so y is not read back, and not written where
+ * nothing else reads it (fp8_block saves the codes for wgrad; the MX recipes also quantize y
+ * along M, so there the kernel writes y: swiglu_y). When y is bf16, the QUANTIZE runs one rows
+ * kernel (MX, fp8_block) and its outputs share no memory with a or b. Not with check_quant (which
+ * quantizes y on the CPU from its copy). */
 static alto_status plan_swiglu_(alto_exec_gpu *e) {
   const alto_plan *p = e->p;
+  e->swiglu_y = alto_xcalloc((size_t)(p->n_nodes ? p->n_nodes : 1), sizeof *e->swiglu_y);
   if (e->o.check_quant)
     return ALTO_OK;
   for (int i = 0; i + 1 < p->n_nodes; i++) {
     const alto_node *s = &p->nodes[i], *q = &p->nodes[i + 1];
     if (s->op != ALTO_OP_SWIGLU || q->op != ALTO_OP_QUANTIZE || q->in[0] != s->out[0] ||
         e->fused_into[i] != -1 || e->fused_into[i + 1] != -1 ||
-        buf_(e, s->out[0])->dtype != ALTO_DT_BF16 || readers_(p, s->out[0]) != 1 ||
-        q->q.axis != -1 || q->q.two_d || q->q.scheme == ALTO_SCHEME_NVFP4)
+        buf_(e, s->out[0])->dtype != ALTO_DT_BF16 || q->q.axis != -1 || q->q.two_d ||
+        q->q.scheme == ALTO_SCHEME_NVFP4)
       continue;
     bool apart = true;
     for (int a = 0; a < 2; a++)
@@ -1174,6 +1179,7 @@ static alto_status plan_swiglu_(alto_exec_gpu *e) {
     int nk = alto_quant_kernels(&spec, ALTO_ELEM_BF16, NULL, e->b->target, e->b->arch, ks);
     if (!apart || nk != 1 || ks[0].kind != ALTO_QKERN_ROWS)
       continue;
+    e->swiglu_y[i + 1] = readers_(p, s->out[0]) > 1; /* (y lives on: the kernel writes it) */
     fuse_(e, i + 1, i, &e->n_swiglu);
   }
   return ALTO_OK;

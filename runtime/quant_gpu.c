@@ -368,7 +368,7 @@ alto_status alto_gpu_quantize_adamw(alto_backend *b, const alto_quant_spec *spec
 
 alto_status alto_gpu_quantize_swiglu(alto_backend *b, const alto_quant_spec *spec,
                                      const alto_tensor_view *x, alto_dptr a, alto_dptr bd,
-                                     const alto_gpu_quantized *q) {
+                                     alto_dptr y, const alto_gpu_quantized *q) {
   ALTO_TRY(alto_gpu_quantize_check(b, spec, x, NULL, NULL));
   alto_qkern ks[ALTO_QUANT_MAX_KERNELS];
   int nk = alto_quant_kernels(spec, x->dtype, NULL, b->target, b->arch, ks);
@@ -388,6 +388,7 @@ alto_status alto_gpu_quantize_swiglu(alto_backend *b, const alto_quant_spec *spe
   ks[0].swiglu = true;
   alto_qargs args = alto_qargs_of_(x, a, q->codes, q->scales);
   args.x2 = bd;
+  args.y = y;
   args.seed = spec->seed;
   args.stream = spec->stream;
   return alto_launch_(b, &ks[0], &args);

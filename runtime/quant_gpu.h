@@ -110,13 +110,14 @@ alto_status alto_gpu_quantize_adamw(alto_backend *b, const alto_quant_spec *spec
 /* ALTO_OK when alto_gpu_quantize_adamw takes this quantization (transposed: with the copy). */
 alto_status alto_gpu_quantize_adamw_check(const alto_backend *b, const alto_quant_spec *spec,
                                           const alto_tensor_view *x, bool transposed);
-/* x = SwiGLU(a, b) quantized along its last dim without x in memory (quant_rows_swiglu.cuh):
+/* x = SwiGLU(a, b) quantized along its last dim without reading x back (quant_rows_swiglu.cuh):
  * the bits of the SWIGLU op then alto_gpu_quantize. x: the view of SwiGLU's output (shape only,
- * bf16); a, b: its inputs, bf16 of that shape. MX and fp8_block 1-D blocks along the last dim
- * (axis -1; scales MN-major with q->scales_t as alto_gpu_quantize). */
+ * bf16); a, b: its inputs, bf16 of that shape; y: where x itself is written (the SWIGLU op's
+ * bits), or 0 for nowhere. MX and fp8_block 1-D blocks along the last dim (axis -1; scales
+ * MN-major with q->scales_t, the E4M3 form with q->mx_tile, as alto_gpu_quantize). */
 alto_status alto_gpu_quantize_swiglu(alto_backend *b, const alto_quant_spec *spec,
                                      const alto_tensor_view *x, alto_dptr a, alto_dptr bd,
-                                     const alto_gpu_quantized *q);
+                                     alto_dptr y, const alto_gpu_quantized *q);
 /* The fused dual-output kernel: X read once, written as `fprop` (axis -1, 1x32) and as R X per
  * `wgrad` (axis -2, 32x1, the same scheme, rule, rounding and seed; its own SR stream). MX schemes.
  * fp8_block without an RHT: x (2-D bf16, dims multiples of 128) as `fprop` 1x128 (scales MN-major

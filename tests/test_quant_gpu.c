@@ -555,7 +555,8 @@ static uint16_t *swiglu_bf16_(const float *a, const float *b, int64_t n) {
 /* SwiGLU's output quantized from its inputs (alto_gpu_quantize_swiglu): against the CPU's
  * alto_op_swiglu rounded to bf16 (the SWIGLU op's bits) then quantized, for fp8_block (scales
  * row-major and MN-major), MXFP4 (RNE and SR) and MXFP8; a tensor that takes the grid several
- * steps (4096 x 7168) and small ones; NaN / Inf in the inputs (make_2d_); guard bytes (gpu_buf). */
+ * steps (4096 x 7168) and small ones, the small ones with y written too (the SWIGLU op's bits);
+ * NaN / Inf in the inputs (make_2d_); guard bytes (gpu_buf). */
 static void test_swiglu_quant(void) {
   if (!selected("swiglu"))
     return;
@@ -585,14 +586,26 @@ static void test_swiglu_quant(void) {
       CHECKF(alto_cpu_quantize(&spec, &vy, &ref) == ALTO_OK, "%s", alto_last_error());
       size_t cb = (size_t)ref.layout.codes_bytes,
              sb = (size_t)(ref.layout.scale_count * ref.layout.scale_bytes);
+      const bool wy = si > 0; /* y written too (the MX recipes, which quantize it along M) */
       gpu_buf ga = gpu_alloc(B, (size_t)n * 2), gb = gpu_alloc(B, (size_t)n * 2),
-              gc = gpu_alloc(B, cb), gs = gpu_alloc(B, sb);
+              gc = gpu_alloc(B, cb), gs = gpu_alloc(B, sb), gy = gpu_alloc(B, wy ? (size_t)n * 2 : 16);
       gpu_upload(B, ga, ab);
       gpu_upload(B, gb, bb);
       alto_gpu_quantized q = {gpu_ptr(gc), gpu_ptr(gs), 0, 0, false, cs[ci].scales_t, 0, 0, false};
-      alto_status st = alto_gpu_quantize_swiglu(B, &spec, &va, gpu_ptr(ga), gpu_ptr(gb), &q);
+      alto_status st = alto_gpu_quantize_swiglu(B, &spec, &va, gpu_ptr(ga), gpu_ptr(gb),
+                                                wy ? gpu_ptr(gy) : 0, &q);
       CHECKF(st == ALTO_OK && B->i->sync(B) == ALTO_OK, "swiglu %s: %s", cs[ci].name,
              alto_last_error());
+      if (wy) { /* the SWIGLU op's bits */
+        uint16_t *y = malloc((size_t)n * 2);
+        gpu_download(B, y, gy, "swiglu y");
+        int64_t yd = 0; /* (a NaN's sign may differ: the device's bf16 NaN is 0x7FC0) */
+        for (int64_t i = 0; i < n; i++)
+          yd += y[i] != yb[i] && !((y[i] & 0x7FFF) > 0x7F80 && (yb[i] & 0x7FFF) > 0x7F80);
+        CHECKF(yd == 0, "swiglu %s [%lld x %lld]: %lld of y differ", cs[ci].name, (long long)R,
+               (long long)C, (long long)yd);
+        free(y);
+      }
       uint8_t *codes = malloc(cb), *scales = malloc(sb), *want = malloc(sb);
       gpu_download(B, codes, gc, "swiglu codes");
       gpu_download(B, scales, gs, "swiglu scales");
@@ -607,14 +620,14 @@ static void test_swiglu_quant(void) {
               cs[ci].name, (long long)R, (long long)C);
       if (ci == 0 && si == 2) { /* NVFP4 and column blocks are refused */
         alto_quant_spec nv = alto_quant_spec_default(ALTO_SCHEME_NVFP4);
-        CHECK(alto_gpu_quantize_swiglu(B, &nv, &va, gpu_ptr(ga), gpu_ptr(gb), &q) ==
+        CHECK(alto_gpu_quantize_swiglu(B, &nv, &va, gpu_ptr(ga), gpu_ptr(gb), 0, &q) ==
               ALTO_ERR_INVALID_ARG);
         alto_quant_spec col = spec;
         col.axis = -2;
-        CHECK(alto_gpu_quantize_swiglu(B, &col, &va, gpu_ptr(ga), gpu_ptr(gb), &q) ==
+        CHECK(alto_gpu_quantize_swiglu(B, &col, &va, gpu_ptr(ga), gpu_ptr(gb), 0, &q) ==
               ALTO_ERR_INVALID_ARG);
       }
-      gpu_free(B, &ga), gpu_free(B, &gb), gpu_free(B, &gc), gpu_free(B, &gs);
+      gpu_free(B, &ga), gpu_free(B, &gb), gpu_free(B, &gc), gpu_free(B, &gs), gpu_free(B, &gy);
       free(af), free(bf), free(ab), free(bb), free(yb), free(codes), free(scales), free(want);
       alto_quantized_free(&ref);
     }
@@ -676,7 +689,7 @@ static void test_mx_tile(void) {
         for (int64_t q = 0; q < kb; q++)
           want_s[q * r4 + r] = rs[r * kb + q];
       alto_gpu_quantized q = {gpu_ptr(gc), gpu_ptr(gs), 0, 0, false, false, 0, 0, true};
-      alto_status st = swiglu ? alto_gpu_quantize_swiglu(B, &spec, &x, gpu_ptr(gx), gpu_ptr(gb), &q)
+      alto_status st = swiglu ? alto_gpu_quantize_swiglu(B, &spec, &x, gpu_ptr(gx), gpu_ptr(gb), 0, &q)
                               : alto_gpu_quantize(B, &spec, &x, gpu_ptr(gx), NULL, &q);
       CHECKF(st == ALTO_OK && B->i->sync(B) == ALTO_OK, "mx_tile: %s", alto_last_error());
       uint8_t *codes = malloc((size_t)n);

@@ -1,10 +1,12 @@
 // Quantization along the last axis (quant_rows.cuh's 1xB blocks) of y = SwiGLU(a, b), computed in
-// registers from the two bf16 inputs of the SWIGLU op: the op's bf16 output is never written nor
-// read back (the MLP's down-projection input in fp8_block and MX recipes, whose only reader is its
-// fprop quantization).
+// registers from the two bf16 inputs of the SWIGLU op: the op's bf16 output is not read back (the
+// MLP's down-projection input, whose fprop quantization this is), and not written either where
+// nothing else reads it (fp8_block); y_out, when not null, receives it (the MX recipes quantize y
+// along M for wgrad too).
 //
 // a, b   [rows, cols] bf16; cols % B == 0
 // codes, scales: as quant_rows.cuh (FORM too)
+// y_out  [rows, cols] bf16 or null
 //
 // y is ops/swiglu.cuh's alto_swiglu2_ (the CPU's sigmoid from the bf16 table, the CPU's fp32
 // products, bf16 rounding): the bits the SWIGLU op writes, so the codes and scales are those of
@@ -22,7 +24,8 @@ __device__ __forceinline__ void
 alto_quant_rows_swiglu(const void *__restrict__ a, const void *__restrict__ b,
                        alto_u8 *__restrict__ codes, void *__restrict__ scales,
                        const float *__restrict__ outer_ptr, alto_idx n_elems, alto_u64 seed,
-                       alto_u64 stream, alto_idx rows, alto_idx cols) {
+                       alto_u64 stream, alto_idx rows, alto_idx cols,
+                       alto_u16 *__restrict__ y_out = nullptr) {
   constexpr int V = 16, G = B / V;
   __shared__ __align__(16) float tab[ALTO_OPS_SIGMOID_N];
   alto_sigmoid_tab_fill_<NT>(tab);
@@ -40,6 +43,8 @@ alto_quant_rows_swiglu(const void *__restrict__ a, const void *__restrict__ b,
         w[q][1] = alto_swiglu2_(tab, pa.y, pb.y);
         w[q][2] = alto_swiglu2_(tab, pa.z, pb.z);
         w[q][3] = alto_swiglu2_(tab, pa.w, pb.w);
+        if (y_out)
+          ((uint4 *)(y_out + e0))[q] = uint4{w[q][0], w[q][1], w[q][2], w[q][3]};
       }
     }
     alto_rows_encode_<KIND, ELEM, B, true, RULE, SR, V, FORM>(
