@@ -4,7 +4,7 @@
  * SXM dense bf16 peak).
  *
  *   build/bench/bench_train --model llama3/1b --recipe fp8_block --batch 4 --seq 2048 \
- *       [--steps 20] [--warmup 3] [--profile] [--fp8-emulate] [--mxfp4-dequant]
+ *       [--steps 20] [--warmup 3] [--profile] [--fp8-emulate] [--mxfp4-dequant] [--mxfp4-all-sizes]
  *
  * One step = what alto-train does per step: upload the batch, forward + backward, the global
  * gradient norm (read back: the loop checks it is finite), clipping, AdamW. Time: wall clock over
@@ -40,7 +40,7 @@ static int fail_(const char *what) {
 int main(int argc, char **argv) {
   const char *model = "llama3/debugmodel", *recipe = NULL;
   int64_t batch = 8, seq = 2048, steps = 20, warmup = 3;
-  bool profile = false, emulate = false, mx_dequant = false;
+  bool profile = false, emulate = false, mx_dequant = false, mx_all = false;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
     if (!strcmp(a, "--profile"))
@@ -49,6 +49,8 @@ int main(int argc, char **argv) {
       emulate = true;
     else if (!strcmp(a, "--mxfp4-dequant"))
       mx_dequant = true;
+    else if (!strcmp(a, "--mxfp4-all-sizes"))
+      mx_all = true;
     else if (!strcmp(a, "--model"))
       model = v, i++;
     else if (!strcmp(a, "--recipe"))
@@ -85,7 +87,7 @@ int main(int argc, char **argv) {
     return fail_("cuMemGetInfo");
   alto_train_gpu *g;
   alto_train_exec_i ex;
-  alto_train_gpu_opts go = {.progress = stderr, .exec = {.fp8_emulate = emulate, .mx_dequant = mx_dequant}};
+  alto_train_gpu_opts go = {.progress = stderr, .exec = {.fp8_emulate = emulate, .mx_dequant = mx_dequant, .mx_all_sizes = mx_all}};
   double t0 = now_();
   if (alto_train_gpu_create(b, &m, r, batch, seq, 1234, &go, &g, &ex) != ALTO_OK)
     return fail_("create");
