@@ -127,7 +127,7 @@ int alto_exec_gpu_scales_mn_major(const alto_exec_gpu *e);
 int alto_exec_gpu_requant_fused(const alto_exec_gpu *e);
 /* How many fp8_block dY pairs (1x128 for dgrad, 128x1 transposed for wgrad) run as one kernel. */
 int alto_exec_gpu_dual_fused(const alto_exec_gpu *e);
-/* How many SwiGLU outputs are quantized straight from the SwiGLU's inputs (never written). */
+/* How many SwiGLU outputs are quantized straight from the SwiGLU's inputs (never read back). */
 int alto_exec_gpu_swiglu_fused(const alto_exec_gpu *e);
 /* MXFP4 quantizations written in the FP8 GEMM's E4M3 form (their GEMMs convert nothing). */
 int alto_exec_gpu_mx_tiles(const alto_exec_gpu *e);
