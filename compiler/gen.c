@@ -292,8 +292,8 @@ static alto_status alto_gen_check_(const alto_qkern *k) {
   if (k->adamw && !((alto_gen_tile128_(k) && k->block_c == 128 && !k->in_bf16) ||
                     (alto_gen_cols_(k) && k->block_c == k->block_r && !k->in_bf16)))
     return alto_error(ALTO_ERR_INVALID_ARG,
-                      "AdamW before the quantization: the fp8_block 128x128 kernel or the MX / NVFP4 "
-                      "2-D block kernel, of fp32 values");
+                      "AdamW before the quantization: the fp8_block 128x128 kernel or the MX / "
+                      "NVFP4 2-D block kernel, of fp32 values");
   if (k->rows_copy &&
       !(alto_gen_tile128_(k) && k->block_c == 1 && k->codes_t && k->in_bf16 &&
         k->dq_elem == ALTO_ELEM_E2M1 && (k->rows_copy == 1 || k->rows_copy == 2)))

@@ -97,8 +97,8 @@ struct alto_exec_gpu {
   /* Weights whose forward copy the optimizer step writes (plan_wq_): a 2-D block weight's
    * QUANTIZE codes and scales, or a bf16 weight's CAST, live in memory of their own (pinned, not
    * the arena) from one step to the next; the AdamW of the parameter writes them (one kernel:
-   * quant_tile128.cuh / quant_cols.cuh ADAMW, or AdamW with its bf16 copy) and the forward's node is skipped while
-   * they are fresh (set by either, cleared when the parameter is written) */
+   * quant_tile128.cuh / quant_cols.cuh ADAMW, or AdamW with its bf16 copy) and the forward's node
+   * is skipped while they are fresh (set by either, cleared when the parameter is written) */
   alto_dptr *pinned; /* buffer -> its own memory (0: the arena's) */
   size_t *offsets;    /* buffer -> its arena offset when memplan_ redid the layout (else NULL) */
   size_t arena_bytes;
@@ -994,9 +994,9 @@ static alto_status plan_w_t_(alto_exec_gpu *e) {
 
 /* The weights whose forward copy is made from the parameter itself, once per step: a 2-D block
  * QUANTIZE of a 2-D parameter that alto_gpu_quantize_adamw takes (fp8_block 128x128, one-level MX /
- * NVFP4 32x32 or 16x16), or a CAST to bf16. The copy
- * gets memory of its own, which the optimizer step writes (AdamW and the quantization or the cast
- * in one kernel, reading the parameter once); the next forward skips the node. Only where that
+ * NVFP4 32x32 or 16x16), or a CAST to bf16. The copy gets memory of its own, which the optimizer
+ * step writes (AdamW and the quantization or the cast in one kernel, reading the parameter once);
+ * the next forward skips the node. Only where that
  * node is the parameter's one copy; not with check_quant. Decided from the plan alone, before the
  * arena is laid out (memplan_ leaves the pinned buffers out of it). */
 static alto_status plan_wq_(alto_exec_gpu *e) {
@@ -1097,11 +1097,9 @@ static alto_status memplan_(alto_exec_gpu *e) {
   memcpy(q.bufs, p->bufs, (size_t)p->n_bufs * sizeof *q.bufs);
   for (int i = 0; i < p->n_bufs; i++)
     q.bufs[i].bytes = e->pinned[i] ? 0 : bytes_(e, i);
-  for (int i = 0; n_rht && i < p->n_nodes; i++) {
-    alto_buffer *x = &q.bufs[p->nodes[i].in[0]];
-    if (rht_fusable_(e, i) && x->last < i + 1)
-      x->last = i + 1;
-  }
+  for (int i = 0; n_rht && i < p->n_nodes; i++)
+    if (rht_fusable_(e, i) && q.bufs[p->nodes[i].in[0]].last < i + 1)
+      q.bufs[p->nodes[i].in[0]].last = i + 1;
   alto_status s = alto_memplan_assign(&q);
   if (s == ALTO_OK)
     s = alto_memplan_verify(&q);

@@ -841,7 +841,8 @@ static void swiglu_case(alto_scheme scheme, int64_t R, int64_t C) {
   if (py) {
     bool same = true; // (a NaN's sign may differ: the device's bf16 NaN is 0x7FC0)
     for (int64_t i = 0; i < n; i++)
-      same = same && (y[i] == yi.xb[i] || ((y[i] & 0x7FFF) > 0x7F80 && (yi.xb[i] & 0x7FFF) > 0x7F80));
+      same = same &&
+             (y[i] == yi.xb[i] || ((y[i] & 0x7FFF) > 0x7F80 && (yi.xb[i] & 0x7FFF) > 0x7F80));
     for (int i = 0; i < 32; i++)
       same = same && y[n + i] == 0x5A5A;
     printf("%s swiglu y written by the kernel [%lld x %lld]\n", same ? "ok  " : "FAIL",

@@ -588,7 +588,8 @@ static void test_swiglu_quant(void) {
              sb = (size_t)(ref.layout.scale_count * ref.layout.scale_bytes);
       const bool wy = si > 0; /* y written too (the MX recipes, which quantize it along M) */
       gpu_buf ga = gpu_alloc(B, (size_t)n * 2), gb = gpu_alloc(B, (size_t)n * 2),
-              gc = gpu_alloc(B, cb), gs = gpu_alloc(B, sb), gy = gpu_alloc(B, wy ? (size_t)n * 2 : 16);
+              gc = gpu_alloc(B, cb), gs = gpu_alloc(B, sb),
+              gy = gpu_alloc(B, wy ? (size_t)n * 2 : 16);
       gpu_upload(B, ga, ab);
       gpu_upload(B, gb, bb);
       alto_gpu_quantized q = {gpu_ptr(gc), gpu_ptr(gs), 0, 0, false, cs[ci].scales_t, 0, 0, false};
@@ -689,7 +690,8 @@ static void test_mx_tile(void) {
         for (int64_t q = 0; q < kb; q++)
           want_s[q * r4 + r] = rs[r * kb + q];
       alto_gpu_quantized q = {gpu_ptr(gc), gpu_ptr(gs), 0, 0, false, false, 0, 0, true};
-      alto_status st = swiglu ? alto_gpu_quantize_swiglu(B, &spec, &x, gpu_ptr(gx), gpu_ptr(gb), 0, &q)
+      alto_status st = swiglu ? alto_gpu_quantize_swiglu(B, &spec, &x, gpu_ptr(gx), gpu_ptr(gb), 0,
+                                                         &q)
                               : alto_gpu_quantize(B, &spec, &x, gpu_ptr(gx), NULL, &q);
       CHECKF(st == ALTO_OK && B->i->sync(B) == ALTO_OK, "mx_tile: %s", alto_last_error());
       uint8_t *codes = malloc((size_t)n);

@@ -87,7 +87,9 @@ int main(int argc, char **argv) {
     return fail_("cuMemGetInfo");
   alto_train_gpu *g;
   alto_train_exec_i ex;
-  alto_train_gpu_opts go = {.progress = stderr, .exec = {.fp8_emulate = emulate, .mx_dequant = mx_dequant, .mx_all_sizes = mx_all}};
+  alto_train_gpu_opts go = {
+      .progress = stderr,
+      .exec = {.fp8_emulate = emulate, .mx_dequant = mx_dequant, .mx_all_sizes = mx_all}};
   double t0 = now_();
   if (alto_train_gpu_create(b, &m, r, batch, seq, 1234, &go, &g, &ex) != ALTO_OK)
     return fail_("create");

@@ -154,7 +154,8 @@ __device__ __forceinline__ void alto_dq_store16_(void *__restrict__ y, alto_idx 
   const int l = threadIdx.x % ALTO_WARP;
 #pragma unroll
   for (int j = 0; j < C; j++)
-    stage[l * C + (j ^ ((l / (8 / C)) % C))] = uint4{w[4 * j], w[4 * j + 1], w[4 * j + 2], w[4 * j + 3]};
+    stage[l * C + (j ^ ((l / (8 / C)) % C))] =
+        uint4{w[4 * j], w[4 * j + 1], w[4 * j + 2], w[4 * j + 3]};
   ALTO_SYNCWARP();
   p -= l * C; // the warp's first chunk
 #pragma unroll

@@ -24,8 +24,9 @@
 //
 // ADAMW (2-D blocks of fp32 x: the MX / NVFP4 weights, quantized by the optimizer step): x is the
 // parameter, read once, updated in place with ops/optim.cuh's element step from opt_grad and the
-// moments opt_m, opt_v (updated too) and the step's scalars opt_k; the updated values are quantized:
-// the bits of the AdamW kernel followed by this kernel on its output (as quant_tile128.cuh's ADAMW).
+// moments opt_m, opt_v (updated too) and the step's scalars opt_k; the updated values are
+// quantized: the bits of the AdamW kernel followed by this kernel on its output (as
+// quant_tile128.cuh's ADAMW).
 //
 // Bits equal the CPU reference (runtime/cpu/quant_mx.c): alto_amax_update's order-free integer max,
 // the same scale and element functions (quant_codes.cuh), the same element indices for SR.
