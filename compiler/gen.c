@@ -245,7 +245,7 @@ void alto_gen_appendf(char **s, size_t *len, size_t *cap, const char *fmt, ...) 
   *len += (size_t)need;
 }
 
-static alto_status alto_gen_check_(const alto_qkern *k) {
+alto_status alto_gen_quant_check(const alto_qkern *k) {
   bool fp4 = k->elem == ALTO_ELEM_E2M1;
   switch (k->kind) {
   case ALTO_QKERN_ROWS:
@@ -320,7 +320,7 @@ static alto_status alto_gen_check_(const alto_qkern *k) {
 
 alto_status alto_gen_quant(const alto_qkern *k, alto_gen_kernel *out) {
   memset(out, 0, sizeof *out);
-  ALTO_TRY(alto_gen_check_(k));
+  ALTO_TRY(alto_gen_quant_check(k));
   alto_qkern_key(k, out->key, sizeof out->key);
   alto_gen_kernel_name(out->key, out->name, sizeof out->name);
   out->template_file = k->swiglu_bwd         ? "quant/quant_dual_swiglu_bwd.cuh"

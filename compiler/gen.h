@@ -83,6 +83,8 @@ void alto_qkern_key(const alto_qkern *k, char *out, size_t n);
 
 /* Generates the stub; ALTO_ERR_INVALID_ARG for a descriptor no template supports. */
 alto_status alto_gen_quant(const alto_qkern *k, alto_gen_kernel *out);
+/* alto_gen_quant's refusals alone (no source): ALTO_OK when a template supports the descriptor. */
+alto_status alto_gen_quant_check(const alto_qkern *k);
 void alto_gen_kernel_free(alto_gen_kernel *g);
 
 /* Launch geometry for a tensor of `rows` x `cols` (R rows per matrix) as the template expects. */

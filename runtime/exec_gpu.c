@@ -844,9 +844,8 @@ static alto_status plan_rht_fusion_(alto_exec_gpu *e) {
     const alto_node *r = &p->nodes[i], *q = &p->nodes[i + 1];
     if (!rht_fusable_(e, i))
       continue;
-    /* memplan_'s lifetimes keep them apart; the plan's own layout (no redo) may not */
-    if (overlap_(e, r->in[0], q->out[0]) || overlap_(e, r->in[0], q->out[1]))
-      continue;
+    /* (memplan_ kept x live through the QUANTIZE: a bug otherwise) */
+    ALTO_ASSERT(!overlap_(e, r->in[0], q->out[0]) && !overlap_(e, r->in[0], q->out[1]));
     fuse_(e, i + 1, i, &e->n_rht_fused);
   }
   return ALTO_OK;

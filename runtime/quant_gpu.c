@@ -326,14 +326,10 @@ static alto_status adamw_kernel_(const alto_backend *b, const alto_quant_spec *s
   const bool fp8 = spec->scheme == ALTO_SCHEME_FP8_BLOCK;
   ks[0].adamw = true;
   ks[0].t_copy = transposed;
-  alto_gen_kernel g = {0};
-  alto_status st = ALTO_ERR_INVALID_ARG;
-  if (x->ndim == 2 && x->dtype == ALTO_ELEM_F32 && spec->block2d && nk == 1 &&
-      ks[0].kind == ALTO_QKERN_TILE && (fp8 ? x->dims[0] % 128 == 0 && x->dims[1] % 128 == 0
-                                            : !transposed))
-    st = alto_gen_quant(&ks[0], &g); /* (the generator's rules decide the rest) */
-  alto_gen_kernel_free(&g);
-  if (st != ALTO_OK)
+  if (!(x->ndim == 2 && x->dtype == ALTO_ELEM_F32 && spec->block2d && nk == 1 &&
+        ks[0].kind == ALTO_QKERN_TILE &&
+        (fp8 ? x->dims[0] % 128 == 0 && x->dims[1] % 128 == 0 : !transposed)) ||
+      alto_gen_quant_check(&ks[0]) != ALTO_OK) /* (the generator's rules decide the rest) */
     return alto_error(ALTO_ERR_INVALID_ARG,
                       "AdamW then quantization: 2-D blocks of a 2-D fp32 parameter, fp8_block "
                       "128x128 (dims multiples of 128; optionally a transposed copy) or one-level "
