@@ -405,7 +405,8 @@ alto_status alto_gen_ops(const alto_opkern *k, alto_gen_kernel *out) {
   case ALTO_OPKERN_SCALE:
     alto_gen_appendf(
         &s, &len, &cap,
-        "  alto_scale((float *)a.out, a.rows, (float)a.s[0], (const double *)a.in, a.s[1]);\n");
+        "  alto_scale((float *)a.out, a.rows, (float)a.s[0], (const double *)a.in, a.s[1],\n"
+        "             (const float *)a.in2);\n");
     break;
   case ALTO_OPKERN_CAST:
     alto_gen_appendf(&s, &len, &cap, "  alto_cast<%s, %s>(a.out, a.in, a.rows);\n",

@@ -33,7 +33,8 @@ typedef enum {
   ALTO_OPKERN_ADAMW,       /* one AdamW step (fp32) */
   ALTO_OPKERN_SUMSQ_PART,  /* sum of squares 1/2: per-CTA partials (fp32 in, fp64 sums) */
   ALTO_OPKERN_SUMSQ_FINAL, /* sum of squares 2/2: one CTA */
-  ALTO_OPKERN_SCALE,       /* x *= s, s from the host or the clip factor of a device norm */
+  ALTO_OPKERN_SCALE,       /* x *= s, s from the host, a device fp32 or the clip factor of a
+                            * device norm */
   ALTO_OPKERN_CAST,        /* bf16 / fp32 -> bf16 / fp32 */
   ALTO_OPKERN_TRANSPOSE,   /* (rows, cols) -> (cols, rows), 1-, 2- or 4-byte elements */
   ALTO_OPKERN_DGE,         /* dw *= the DGE multiplier of w under its MXFP4 scales */

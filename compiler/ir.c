@@ -68,6 +68,26 @@ size_t alto_ir_dtype_bytes(alto_dtype dt, int64_t n) {
   return 0;
 }
 
+int alto_ir_outer(const alto_node *n, int operand) {
+  switch (n->op) {
+  case ALTO_OP_QUANTIZE:
+    return n->q.two_level && n->n_out > 2 ? n->out[2] : -1;
+  case ALTO_OP_DEQUANTIZE:
+    return n->q.two_level && n->n_in > 2 ? n->in[2] : -1;
+  case ALTO_OP_GEMM:
+  case ALTO_OP_GROUPED_GEMM: {
+    bool oa = n->q.scheme != ALTO_SCHEME_BF16 && n->q.two_level;
+    bool ob = n->q_b.scheme != ALTO_SCHEME_BF16 && n->q_b.two_level;
+    if (operand == 0 ? !oa : !ob)
+      return -1;
+    ALTO_ASSERT(n->n_in >= 4 + oa + ob);
+    return n->in[n->n_in - 1 - (operand == 0 && ob)];
+  }
+  default:
+    return -1;
+  }
+}
+
 alto_dtype alto_ir_elem_dtype(alto_elem e) {
   switch (e) {
   case ALTO_ELEM_E2M1:

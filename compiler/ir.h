@@ -4,7 +4,8 @@
  *
  * Shapes are row-major, outermost first; "M" is the token count B*T. Quantized tensors are two
  * buffers: codes (FP4 packed two per byte along the quantization axis; FP8 one per byte) and
- * scales (E8M0 for MX, E4M3 for NVFP4, fp32 for the FP8 schemes), NUMERICS.md section 1.
+ * scales (E8M0 for MX, E4M3 for NVFP4, fp32 for the FP8 schemes), NUMERICS.md section 1; a
+ * two-level NVFP4 tensor (q.two_level) has a third: its fp32 outer scale, shape (1), E included.
  */
 #ifndef ALTO_COMPILER_IR_H
 #define ALTO_COMPILER_IR_H
@@ -18,9 +19,11 @@
 #include "compiler/scheme.h"
 
 typedef enum {
-  ALTO_OP_QUANTIZE,          /* in: x; out: codes, scales */
-  ALTO_OP_DEQUANTIZE,        /* in: codes, scales; out: x */
-  ALTO_OP_GEMM,              /* in: A, B [, A scales, B scales] [, bias]; out: C = op(A) op(B)^T */
+  ALTO_OP_QUANTIZE,          /* in: x; out: codes, scales [, outer (q.two_level)] */
+  ALTO_OP_DEQUANTIZE,        /* in: codes, scales [, outer]; out: x */
+  ALTO_OP_GEMM,              /* in: A [, A scales], B [, B scales] [, bias] [, A outer] [, B outer]
+                              * (the outers of two-level NVFP4 operands: alto_ir_gemm_outer);
+                              * out: C = op(A) op(B)^T */
   ALTO_OP_GROUPED_GEMM,      /* GEMM per expert over expert-major, 128-padded rows; + offsets */
   ALTO_OP_ATTENTION,         /* in: q, k, v [, sinks]; out: o, lse */
   ALTO_OP_ATTENTION_BWD,     /* in: q, k, v, o, lse, do [, sinks]; out: dq, dk, dv [, dsinks] */
@@ -110,6 +113,11 @@ typedef struct {
   char name[112];        /* "layers.0.attention.wq.fprop.X" */
   int variant;           /* index into the plan's variants (after alto_plan_finish) */
 } alto_node;
+
+/* The fp32 outer scale of a two-level NVFP4 tensor (alto_qdesc.two_level), or -1 when it has
+ * none: a QUANTIZE's third output, a DEQUANTIZE's third input, or a GEMM's operand 0 (A) or 1 (B)
+ * outer (the GEMM's last inputs, A's before B's). */
+int alto_ir_outer(const alto_node *n, int operand);
 
 typedef enum {
   ALTO_BUF_INPUT,     /* tokens, targets: written by the loader */

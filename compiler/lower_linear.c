@@ -127,6 +127,10 @@ static alto_status quant_(lower_ctx_ *c, const lower_linear_ *l, const char *rol
               : lower_buf_(c, bn, q.scale_dtype, 2, rows / br, cols / bc, 0);
   lower_out_(n, *codes);
   lower_out_(n, *scales);
+  if (q.two_level) { /* (1) fp32: the tensor's NVFP4 outer scale, E included (alto_ir_outer) */
+    snprintf(bn, sizeof bn, "%s.%so", l->name, role);
+    lower_out_(n, lower_buf_(c, bn, ALTO_DT_F32, 1, 1, 0, 0));
+  }
   if (cacheable) {
     if (c->n_qcache == c->cap_qcache) {
       c->cap_qcache = c->cap_qcache ? 2 * c->cap_qcache : 64;
@@ -135,6 +139,29 @@ static alto_status quant_(lower_ctx_ *c, const lower_linear_ *l, const char *rol
     c->qcache[c->n_qcache++] = (lower_qcache_){src, q, *codes, *scales, c->p->n_nodes - 1};
   }
   return ALTO_OK;
+}
+
+/* The outer scale that goes with a quantized tensor's scales buffer (the QUANTIZE that wrote
+ * them), or -1. */
+static int outer_of_(const lower_ctx_ *c, int scales) {
+  for (int i = c->p->n_nodes - 1; i >= 0; i--) {
+    const alto_node *n = &c->p->nodes[i];
+    if (n->op == ALTO_OP_QUANTIZE && n->n_out > 1 && n->out[1] == scales)
+      return alto_ir_outer(n, 0);
+  }
+  return -1;
+}
+
+/* Appends the two-level NVFP4 operands' outer scales to a GEMM (its last inputs, A's first:
+ * alto_ir_outer), once every other input is in. */
+static void gemm_outers_(const lower_ctx_ *c, alto_node *g) {
+  int oa = g->q.two_level ? outer_of_(c, g->in[1]) : -1;
+  int ob = g->q_b.two_level ? outer_of_(c, g->in[3]) : -1;
+  ALTO_ASSERT((oa >= 0) == g->q.two_level && (ob >= 0) == g->q_b.two_level);
+  if (oa >= 0)
+    lower_in_(g, oa);
+  if (ob >= 0)
+    lower_in_(g, ob);
 }
 
 /* RHT along M of x (rows, cols) -> a new bf16 buffer. The same R (per module, per step) is
@@ -282,6 +309,7 @@ alto_status lower_linear_fwd_(lower_ctx_ *c, lower_linear_ *l, int x, int *y) {
   lower_in_(g, l->wq);
   lower_in_(g, l->ws);
   bias_in_(l, g);
+  gemm_outers_(c, g);
   lower_out_(g, out);
   /* The wgrad X operand of the MX family is quantized now and saved for backward. */
   bool mx = !tensorwise && !rowwise && s != ALTO_SCHEME_FP8_BLOCK;
@@ -390,6 +418,7 @@ alto_status lower_linear_bwd_(lower_ctx_ *c, lower_linear_ *l, int dy, int *dx) 
   lower_in_(g, ws);
   if (E)
     lower_in_(g, l->counts);
+  gemm_outers_(c, g);
   lower_out_(g, d);
   /* ---- wgrad: dW (N, K) = dY^T (N, M) X (M, K) */
   if (s == ALTO_SCHEME_FP8_TENSORWISE) { /* one scale per tensor: transposes freely */
@@ -424,6 +453,8 @@ alto_status lower_linear_bwd_(lower_ctx_ *c, lower_linear_ *l, int dy, int *dx) 
       dq->out_dtype = ALTO_DT_BF16;
       lower_in_(dq, l->xq);
       lower_in_(dq, l->xs);
+      if (l->qx.two_level)
+        lower_in_(dq, outer_of_(c, l->xs));
       lower_out_(dq, xd);
     }
     qxt = qd_(l, &f, f.fwd, b, 1, -2, false);
@@ -455,6 +486,7 @@ alto_status lower_linear_bwd_(lower_ctx_ *c, lower_linear_ *l, int dy, int *dx) 
   lower_in_(g, xtq);
   lower_in_(g, xts);
   wgrad_out_(l, g);
+  gemm_outers_(c, g);
   if (lp->use_dge) { /* dW *= g(W / 2^(s-127)) with the backward weight quantization's scales */
     char name[112];
     snprintf(name, sizeof name, "%s.wgrad.dge", l->name);

@@ -72,8 +72,10 @@ struct alto_exec_gpu {
   alto_dptr arena;
   alto_dptr scratch; /* the largest temporary any node needs (one node at a time) */
   size_t scratch_bytes;
-  alto_dptr small; /* loss (2 fp64), sumsq (1 fp64), quant amax scratch, NVFP4 outer */
-  alto_dptr loss_dev, sumsq_dev, qscratch, outer;
+  alto_dptr small; /* loss (2 fp64), sumsq (1 fp64), quant amax scratch, NVFP4 outer, alpha */
+  alto_dptr loss_dev, sumsq_dev, qscratch;
+  alto_dptr outer; /* fp32 1: the outer scale of one-level NVFP4 and of inner-only dequantization */
+  alto_dptr alpha; /* fp32: a two-level NVFP4 GEMM's outer(A) outer(B) */
   alto_dptr sumsq_scratch;
   alto_dptr rht_tables; /* one per RHT node, uploaded per step */
   int *rht_index;       /* node -> its RHT ordinal (-1) */
@@ -511,6 +513,9 @@ static alto_status create_(alto_exec_gpu *e) {
   e->sumsq_dev = e->small + EXEC_GPU_ALIGN;
   e->qscratch = e->small + 2 * EXEC_GPU_ALIGN;
   e->outer = e->small + 3 * EXEC_GPU_ALIGN;
+  e->alpha = e->outer + 16;
+  const float one = 1.0f;
+  ALTO_TRY(e->b->i->h2d(e->b, e->outer, &one, sizeof one));
   e->sumsq_scratch = e->small + 4 * EXEC_GPU_ALIGN;
   e->rht_index = alto_xmalloc((size_t)(p->n_nodes ? p->n_nodes : 1) * sizeof *e->rht_index);
   e->node_path = alto_xmalloc((size_t)(p->n_nodes ? p->n_nodes : 1) * sizeof *e->node_path);
@@ -670,6 +675,15 @@ static alto_status check_quantize_(alto_exec_gpu *e, const alto_node *n,
             break;
           }
     }
+    const int outer = alto_ir_outer(n, 0);
+    float got_outer = 0;
+    if (s == ALTO_OK && outer >= 0)
+      s = e->b->i->d2h(e->b, &got_outer, ptr_(e, outer), sizeof got_outer);
+    if (s == ALTO_OK && outer >= 0 && memcmp(&got_outer, &q.outer, sizeof q.outer) != 0)
+      s = alto_error(ALTO_ERR_NUMERIC,
+                     "gpu executor: QUANTIZE '%s' step %lld: the outer scale is %a on the GPU, %a "
+                     "in the CPU reference",
+                     n->name, (long long)e->step, (double)got_outer, (double)q.outer);
     if (s == ALTO_OK)
       e->quant_checked++;
   }
@@ -681,6 +695,12 @@ static alto_status check_quantize_(alto_exec_gpu *e, const alto_node *n,
 }
 
 static alto_gpu_rht rht_of_(const alto_exec_gpu *e, int idx, const alto_node *n);
+
+/* Where a quantization's NVFP4 outer scale lives: the plan's buffer of a two-level tensor
+ * (alto_ir_outer), else the executor's own word (1 for one-level NVFP4). */
+static alto_dptr outer_(const alto_exec_gpu *e, int buf) {
+  return buf >= 0 ? ptr_(e, buf) : e->outer;
+}
 
 /* Node idx makes the forward copy of weight w (plan_wq_): true when that copy is fresh (the node is
  * skipped); else it is fresh once the node has run. False for every other node. */
@@ -715,8 +735,11 @@ static alto_status run_quantize_(alto_exec_gpu *e, int idx, const alto_node *n) 
   if (ri >= 0 && e->p->nodes[ri].op == ALTO_OP_SWIGLU) { /* y = SwiGLU(a, b) in the kernel */
     const alto_node *sw = &e->p->nodes[ri];
     alto_tensor_view v = view_(e, src, n->shape, n->rank);
-    alto_gpu_quantized q = {ptr_(e, n->out[0]), ptr_(e, n->out[1]), e->outer, e->qscratch, false,
-                            e->scales_t[n->out[1]], 0, 0, e->mx_tile[n->out[0]]};
+    alto_gpu_quantized q = {ptr_(e, n->out[0]),    ptr_(e, n->out[1]),
+                            outer_(e, alto_ir_outer(n, 0)), e->qscratch,
+                            false,                 e->scales_t[n->out[1]],
+                            0,                     0,
+                            e->mx_tile[n->out[0]]};
     return alto_gpu_quantize_swiglu(e->b, &spec, &v, ptr_(e, sw->in[0]), ptr_(e, sw->in[1]),
                                     e->swiglu_y[idx] ? ptr_(e, sw->out[0]) : 0, &q);
   }
@@ -724,8 +747,8 @@ static alto_status run_quantize_(alto_exec_gpu *e, int idx, const alto_node *n) 
     const alto_node *dq = &e->p->nodes[ri];
     alto_quant_spec from = alto_exec_quant_spec(&dq->q);
     alto_tensor_view v = view_(e, src, n->shape, n->rank);
-    alto_gpu_quantized q = {ptr_(e, n->out[0]), ptr_(e, n->out[1]), e->outer, e->qscratch,
-                            e->codes_t[n->out[0]], false, 0, 0, false};
+    alto_gpu_quantized q = {ptr_(e, n->out[0]), ptr_(e, n->out[1]), outer_(e, alto_ir_outer(n, 0)),
+                            e->qscratch, e->codes_t[n->out[0]], false, 0, 0, false};
     return alto_gpu_requantize(e->b, &spec, &v, &from, ptr_(e, dq->in[0]), ptr_(e, dq->in[1]),
                                e->scales_t[dq->in[1]], &q);
   }
@@ -734,7 +757,7 @@ static alto_status run_quantize_(alto_exec_gpu *e, int idx, const alto_node *n) 
     r = rht_of_(e, ri, &e->p->nodes[ri]);
   }
   alto_tensor_view v = view_(e, src, n->shape, n->rank);
-  alto_gpu_quantized q = {ptr_(e, n->out[0]),   ptr_(e, n->out[1]),    e->outer,
+  alto_gpu_quantized q = {ptr_(e, n->out[0]),   ptr_(e, n->out[1]),    outer_(e, alto_ir_outer(n, 0)),
                           e->qscratch,           e->codes_t[n->out[0]], e->scales_t[n->out[1]],
                           e->wt_codes[n->out[0]], e->wt_scales[n->out[0]], e->mx_tile[n->out[0]]};
   ALTO_TRY(alto_gpu_quantize(e->b, &spec, &v, ptr_(e, src), ri >= 0 ? &r : NULL, &q));
@@ -743,15 +766,17 @@ static alto_status run_quantize_(alto_exec_gpu *e, int idx, const alto_node *n) 
   return ALTO_OK;
 }
 
-/* Dequantizes the (codes, scales) pair to `out` in `dtype`; the logical shape is the codes
- * buffer's. */
-static alto_status dequant_(alto_exec_gpu *e, int codes, int scales, const alto_qdesc *qd,
-                            alto_elem dtype, alto_dptr out) {
+/* Dequantizes the (codes, scales [, outer: a buffer, or -1 for one-level NVFP4 and the other
+ * schemes]) tensor to `out` in `dtype`; the logical shape is the codes buffer's. */
+static alto_status dequant_(alto_exec_gpu *e, int codes, int scales, int outer,
+                            const alto_qdesc *qd, alto_elem dtype, alto_dptr out) {
   alto_quant_spec spec = alto_exec_quant_spec(qd);
   const alto_buffer *cb = buf_(e, codes);
   alto_tensor_view v = {NULL, dtype, cb->rank, {0, 0, 0}};
   memcpy(v.dims, cb->shape, (size_t)cb->rank * sizeof(int64_t));
-  alto_gpu_quantized q = {ptr_(e, codes), ptr_(e, scales), e->outer, e->qscratch, false,
+  if (outer < 0) /* inner scales only (the two-level GEMMs' alpha applies the outers) */
+    spec.two_level = false;
+  alto_gpu_quantized q = {ptr_(e, codes), ptr_(e, scales), outer_(e, outer), e->qscratch, false,
                           e->scales_t[scales], 0, 0, false};
   return alto_gpu_dequantize(e->b, &spec, &v, &q, dtype, out);
 }
@@ -1514,10 +1539,26 @@ static alto_status run_gemm_(alto_exec_gpu *e, int idx, const alto_node *n) {
     path = f32 ? GEMM_DQ_F32 : GEMM_DQ_BF16;
     alto_elem de = f32 ? ALTO_ELEM_F32 : ALTO_ELEM_BF16;
     alto_dptr a = e->scratch, b = e->scratch + align_((size_t)(m * k) * (f32 ? 4 : 2));
-    s = dequant_(e, n->in[0], n->in[1], &n->q, de, a);
+    /* Two-level NVFP4 operands are dequantized with their inner scales only (code x E4M3 scale:
+     * exact in bf16), and alpha = outer(A) outer(B) scales the fp32 sums: the CPU's
+     * code x (inner x outer) products in another rounding order, within fp32 accumulation error */
+    const int outer_a = alto_ir_outer(n, 0), outer_b = alto_ir_outer(n, 1);
+    alto_dptr alpha = outer_a < 0 ? (outer_b < 0 ? 0 : ptr_(e, outer_b)) : ptr_(e, outer_a);
+    ALTO_ASSERT(!alpha || !f32);
+    s = dequant_(e, n->in[0], n->in[1], -1, &n->q, de, a);
     if (s == ALTO_OK)
-      s = dequant_(e, n->in[2], n->in[3], &n->q_b, de, b);
-    if (s == ALTO_OK && f32 && odt != ALTO_DT_F32) {
+      s = dequant_(e, n->in[2], n->in[3], -1, &n->q_b, de, b);
+    if (s == ALTO_OK && outer_a >= 0 && outer_b >= 0) {
+      alpha = e->alpha; /* outer(A), then times outer(B), on the device */
+      s = alto_ops_gpu_cast(e->b, alpha, ALTO_ELEM_F32, ptr_(e, outer_a), ALTO_ELEM_F32, 1);
+      if (s == ALTO_OK)
+        s = alto_ops_gpu_scale_by(e->b, alpha, 1, ptr_(e, outer_b));
+    }
+    if (s == ALTO_OK && alpha) {
+      if (!e->recording)
+        s = alto_cublaslt_gemm_bf16_alpha(ptr_(e, n->out[0]), a, b, m, nn, k, n->trans_a,
+                                          n->trans_b, n->accumulate, odt, alpha);
+    } else if (s == ALTO_OK && f32 && odt != ALTO_DT_F32) {
       /* cuBLASLt has no fp32 x fp32 -> bf16: stage C in fp32 (loaded when accumulating, as the
        * CPU widens it), then round it into the bf16 output */
       alto_dptr c32 = b + align_((size_t)(nn * k) * 4), c = ptr_(e, n->out[0]);
@@ -1575,7 +1616,8 @@ static alto_status run_node_(alto_exec_gpu *e, int idx) {
   case ALTO_OP_DEQUANTIZE:
     if (e->fused_into[idx] == -2) /* done by the QUANTIZE after it */
       return ALTO_OK;
-    return dequant_(e, n->in[0], n->in[1], &n->q, elem_(e, n->out[0]), OUT_(0));
+    return dequant_(e, n->in[0], n->in[1], alto_ir_outer(n, 0), &n->q, elem_(e, n->out[0]),
+                    OUT_(0));
   case ALTO_OP_GEMM:
     return run_gemm_(e, idx, n);
   case ALTO_OP_RHT:

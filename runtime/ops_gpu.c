@@ -306,6 +306,15 @@ alto_status alto_ops_gpu_scale(alto_backend *b, alto_dptr x, int64_t N, float s)
   return ops_gpu_launch_(b, &k, &a, N, 0);
 }
 
+alto_status alto_ops_gpu_scale_by(alto_backend *b, alto_dptr x, int64_t N, alto_dptr factor) {
+  ALTO_TRY(ops_gpu_dims_("scale_by", N, 0));
+  if (!factor)
+    return alto_error(ALTO_ERR_INVALID_ARG, "scale_by: needs the device factor");
+  alto_opargs a = {.out = x, .in2 = factor, .rows = N};
+  alto_opkern k = ops_gpu_kern_(b, ALTO_OPKERN_SCALE, false);
+  return ops_gpu_launch_(b, &k, &a, N, 0);
+}
+
 alto_status alto_ops_gpu_clip(alto_backend *b, alto_dptr x, int64_t N, alto_dptr sumsq,
                               double max_norm) {
   ALTO_TRY(ops_gpu_dims_("clip", N, 0));

@@ -106,6 +106,8 @@ alto_status alto_ops_gpu_sumsq(alto_backend *b, alto_dptr out, alto_dptr x, int6
                                bool accumulate, alto_dptr scratch);
 /* x (N,) fp32 *= s. */
 alto_status alto_ops_gpu_scale(alto_backend *b, alto_dptr x, int64_t N, float s);
+/* x (N,) fp32 *= *factor, factor one fp32 in device memory (read when the kernel runs). */
+alto_status alto_ops_gpu_scale_by(alto_backend *b, alto_dptr x, int64_t N, alto_dptr factor);
 /* Gradient clipping without a host round trip: x (N,) *= (float)alto_op_clip_factor(sqrt(*sumsq),
  * max_norm), sumsq (1,) fp64 on the device (alto_ops_gpu_sumsq's output). */
 alto_status alto_ops_gpu_clip(alto_backend *b, alto_dptr x, int64_t N, alto_dptr sumsq,

@@ -3,7 +3,8 @@
  *   - gradient check of the full model against finite differences (an fp32 copy of the plan)
  *   - the bf16 plan's gradients agree with the fp32 plan's
  *   - the bf16 recipe overfits one batch with AdamW
- *   - the mxfp4 recipe runs with finite loss and gradients, loss within a few % of bf16
+ *   - the mxfp4 and nvfp4 (two-level: the outer scales as plan buffers) recipes run with finite
+ *     loss and gradients, loss within a few % of bf16, gradients pointing the same way
  *   - determinism: same seed -> same bits; ALTO_NUM_THREADS=1 vs 2 -> same bits */
 #include <math.h>
 #include <stdlib.h>
@@ -232,17 +233,42 @@ static bool all_finite_(alto_exec *e) {
   return true;
 }
 
-static void test_mxfp4(void) {
-  alto_lowered lb = lower_(NULL), lm = lower_(ALTO_SOURCE_DIR "/recipes/llama3_mxfp4.yaml");
+/* Two-level NVFP4: every QUANTIZE has its outer scale, every quantized GEMM both operands'. */
+static void check_outers_(const alto_plan *p) {
+  int quant = 0, gemm = 0;
+  for (int i = 0; i < p->n_nodes; i++) {
+    const alto_node *n = &p->nodes[i];
+    if (n->op == ALTO_OP_QUANTIZE) {
+      int o = alto_ir_outer(n, 0);
+      CHECKF(o >= 0 && p->bufs[o].dtype == ALTO_DT_F32 && p->bufs[o].bytes == 4, "%s", n->name);
+      quant++;
+    } else if (n->op == ALTO_OP_GEMM && n->q.scheme == ALTO_SCHEME_NVFP4) {
+      int oa = alto_ir_outer(n, 0), ob = alto_ir_outer(n, 1);
+      CHECKF(n->n_in == 6 && oa >= 0 && ob >= 0 && oa != ob, "%s", n->name);
+      for (int j = 0; j < p->n_nodes && oa >= 0 && ob >= 0; j++) { /* written with its scales */
+        const alto_node *q = &p->nodes[j];
+        if (q->op == ALTO_OP_QUANTIZE && (q->out[1] == n->in[1] || q->out[1] == n->in[3]))
+          CHECKF(alto_ir_outer(q, 0) == (q->out[1] == n->in[1] ? oa : ob), "%s", n->name);
+      }
+      gemm++;
+    }
+  }
+  CHECK(quant > 0 && gemm == 2 * 7 * 3); /* 2 layers x 7 linears x fprop / dgrad / wgrad */
+}
+
+static void test_low_precision_(const char *recipe, const char *what) {
+  alto_lowered lb = lower_(NULL), lm = lower_(recipe);
   CHECK(alto_plan_count_op(&lm.plan, ALTO_OP_QUANTIZE) > 0);
   CHECK(alto_plan_count_op(&lm.plan, ALTO_OP_RHT) > 0);
+  if (strstr(what, "nvfp4"))
+    check_outers_(&lm.plan);
   alto_exec *eb = exec_(&lb.plan, SEED_), *em = exec_(&lm.plan, SEED_);
   double a, b;
   CHECK(alto_exec_forward_backward(eb, 1, &a) == ALTO_OK);
   CHECK(alto_exec_forward_backward(em, 1, &b) == ALTO_OK);
-  fprintf(stderr, "  loss bf16 %.5f mxfp4 %.5f\n", a, b);
+  fprintf(stderr, "  loss bf16 %.5f %s %.5f\n", a, what, b);
   CHECK(isfinite(b) && all_finite_(em));
-  CHECKF(fabs(a - b) < 0.03 * a, "bf16 loss %g, mxfp4 loss %g", a, b);
+  CHECKF(fabs(a - b) < 0.03 * a, "bf16 loss %g, %s loss %g", a, what, b);
   /* the quantized gradients point the same way as the bf16 ones (a wrong RHT pairing of X and
    * dY gives cosines near 0) */
   double min_cos = 1;
@@ -253,7 +279,7 @@ static void test_mxfp4(void) {
     CHECKF(cos > 0.8, "%s: cosine %.4f", sampled_[s], cos);
     min_cos = cos < min_cos ? cos : min_cos;
   }
-  fprintf(stderr, "  mxfp4 vs bf16 gradients: smallest cosine %.3f\n", min_cos);
+  fprintf(stderr, "  %s vs bf16 gradients: smallest cosine %.3f\n", what, min_cos);
   /* SR and RHT draw fresh noise per step: step 2's gradients differ from step 1's, and the
    * same step repeats exactly */
   int64_t n;
@@ -266,12 +292,20 @@ static void test_mxfp4(void) {
   CHECK(memcmp(g1, g, (size_t)n * sizeof *g1) == 0);
   /* a few training steps keep it finite and lower the loss */
   double last = train_(em, 20, 1e-2);
-  CHECKF(isfinite(last) && last < a, "mxfp4 loss %g after 20 steps (start %g)", last, a);
+  CHECKF(isfinite(last) && last < a, "%s loss %g after 20 steps (start %g)", what, last, a);
   free(g1);
   alto_exec_free(eb);
   alto_exec_free(em);
   alto_lowered_free(&lb);
   alto_lowered_free(&lm);
+}
+
+static void test_mxfp4(void) {
+  test_low_precision_(ALTO_SOURCE_DIR "/recipes/llama3_mxfp4.yaml", "mxfp4");
+}
+
+static void test_nvfp4(void) {
+  test_low_precision_(ALTO_SOURCE_DIR "/recipes/nvfp4.yaml", "nvfp4");
 }
 
 /* Loss and every gradient and parameter bit after 3 training steps. */
@@ -333,6 +367,7 @@ int main(void) {
   RUN(test_bf16_matches_fp32);
   RUN(test_overfit_bf16);
   RUN(test_mxfp4);
+  RUN(test_nvfp4);
   RUN(test_determinism);
   RUN(test_errors);
   return alto_test_finish();

@@ -221,10 +221,9 @@ static alto_status check_node_(const char *who, const alto_node *n) {
   switch (n->op) {
   case ALTO_OP_GEMM: {
     int operands = n->q.scheme != ALTO_SCHEME_BF16 ? 4 : 2;
+    operands += (alto_ir_outer(n, 0) >= 0) + (alto_ir_outer(n, 1) >= 0);
     if (n->n_in != operands || n->n_out != 1)
       return unsupported_(who, n, "GEMM biases are not supported (llama3 has none)");
-    if (n->q.scheme == ALTO_SCHEME_NVFP4 || n->q_b.scheme == ALTO_SCHEME_NVFP4)
-      return unsupported_(who, n, "NVFP4 needs its outer scale, which the plan has no buffer for");
     return ALTO_OK;
   }
   case ALTO_OP_ATTENTION:
@@ -328,6 +327,7 @@ alto_quant_spec alto_exec_quant_spec(const alto_qdesc *q) {
   s.axis = q->axis;
   s.block2d = q->two_d;
   s.rule = q->scale_rule;
+  s.two_level = q->two_level;
   if (q->scheme == ALTO_SCHEME_FP8_BLOCK || q->scheme == ALTO_SCHEME_FP8_ROWWISE ||
       q->scheme == ALTO_SCHEME_FP8_TENSORWISE)
     s.elem = q->elem;
@@ -336,8 +336,8 @@ alto_quant_spec alto_exec_quant_spec(const alto_qdesc *q) {
 
 /* A view of the plan's codes + scales buffers as an alto_quantized of the tensor whose logical
  * dims are the codes buffer's shape. */
-static alto_status qview_(alto_exec *e, int codes, int scales, const alto_quant_spec *spec,
-                          alto_quantized *q) {
+static alto_status qview_(alto_exec *e, int codes, int scales, int outer,
+                          const alto_quant_spec *spec, alto_quantized *q) {
   const alto_buffer *cb = buf_(e, codes), *sb = buf_(e, scales);
   alto_tensor_view v = {ptr_(e, codes), ALTO_ELEM_F32, cb->rank, {0, 0, 0}};
   memcpy(v.dims, cb->shape, (size_t)cb->rank * sizeof(int64_t));
@@ -348,15 +348,20 @@ static alto_status qview_(alto_exec *e, int codes, int scales, const alto_quant_
   q->codes = ptr_(e, codes);
   q->scales = ptr_(e, scales);
   q->outer = 1.0f;
+  if (outer >= 0) {
+    ALTO_ASSERT(buf_(e, outer)->dtype == ALTO_DT_F32 && numel_(buf_(e, outer)) == 1);
+    memcpy(&q->outer, ptr_(e, outer), sizeof q->outer);
+  }
   return ALTO_OK;
 }
 
-/* Dequantizes (codes, scales) to a new fp32 array with the codes buffer's logical shape. */
-static alto_status dequant_(alto_exec *e, int codes, int scales, const alto_qdesc *qd,
+/* Dequantizes (codes, scales [, outer: -1 for none]) to a new fp32 array with the codes
+ * buffer's logical shape. */
+static alto_status dequant_(alto_exec *e, int codes, int scales, int outer, const alto_qdesc *qd,
                             float **out) {
   alto_quant_spec spec = alto_exec_quant_spec(qd);
   alto_quantized q;
-  ALTO_TRY(qview_(e, codes, scales, &spec, &q));
+  ALTO_TRY(qview_(e, codes, scales, outer, &spec, &q));
   float *x = alto_xmalloc((size_t)numel_(buf_(e, codes)) * sizeof *x);
   alto_status s = alto_cpu_dequantize(&spec, &q, ALTO_ELEM_F32, x);
   if (s != ALTO_OK) {
@@ -397,6 +402,11 @@ static alto_status run_quantize_(alto_exec *e, const alto_node *n) {
   ALTO_ASSERT_MSG((size_t)q.layout.codes_bytes <= cb->bytes && sbytes <= sb->bytes, n->name);
   memcpy(ptr_(e, n->out[0]), q.codes, (size_t)q.layout.codes_bytes);
   memcpy(ptr_(e, n->out[1]), q.scales, sbytes);
+  int outer = alto_ir_outer(n, 0);
+  if (outer >= 0) {
+    ALTO_ASSERT(buf_(e, outer)->dtype == ALTO_DT_F32 && numel_(buf_(e, outer)) == 1);
+    memcpy(ptr_(e, outer), &q.outer, sizeof q.outer);
+  }
   alto_quantized_free(&q);
   return ALTO_OK;
 }
@@ -407,8 +417,8 @@ static alto_status run_gemm_(alto_exec *e, const alto_node *n) {
   float *a, *b;
   bool qa = n->q.scheme != ALTO_SCHEME_BF16;
   if (qa) {
-    ALTO_TRY(dequant_(e, n->in[0], n->in[1], &n->q, &a));
-    alto_status s = dequant_(e, n->in[2], n->in[3], &n->q_b, &b);
+    ALTO_TRY(dequant_(e, n->in[0], n->in[1], alto_ir_outer(n, 0), &n->q, &a));
+    alto_status s = dequant_(e, n->in[2], n->in[3], alto_ir_outer(n, 1), &n->q_b, &b);
     if (s != ALTO_OK) {
       free(a);
       return s;
@@ -512,7 +522,7 @@ static alto_status run_node_(alto_exec *e, const alto_node *n) {
     return run_quantize_(e, n);
   case ALTO_OP_DEQUANTIZE: {
     float *x;
-    ALTO_TRY(dequant_(e, n->in[0], n->in[1], &n->q, &x));
+    ALTO_TRY(dequant_(e, n->in[0], n->in[1], alto_ir_outer(n, 0), &n->q, &x));
     float *y = out_(e, n->out[0], false);
     memcpy(y, x, (size_t)numel_(buf_(e, n->out[0])) * sizeof *y);
     out_done_(e, n->out[0], y);

@@ -38,7 +38,8 @@ enum {
   LT_COMPUTE_32F_ = 68, /* cublasComputeType_t */
   LT_OP_N_ = 0,         /* cublasOperation_t */
   LT_OP_T_ = 1,
-  LT_DESC_TRANSA_ = 3, /* cublasLtMatmulDescAttributes_t */
+  LT_DESC_POINTER_MODE_ = 2, /* cublasLtMatmulDescAttributes_t */
+  LT_DESC_TRANSA_ = 3,
   LT_DESC_TRANSB_ = 4,
   LT_DESC_A_SCALE_POINTER_ = 17,
   LT_DESC_B_SCALE_POINTER_ = 18,
@@ -90,7 +91,8 @@ typedef struct {
   int a_type, b_type, c_type; /* alto's A, B, C (cudaDataType_t) */
   int a_mode, b_mode;         /* alto_cublaslt_scale_mode; -1 bf16, -2 per-tensor FP8 */
   int align_a, align_b,
-      align_c; /* pointer alignment in bytes (<= 256): the algorithm depends on it */
+      align_c;   /* pointer alignment in bytes (<= 256): the algorithm depends on it */
+  int dev_alpha; /* alpha (and beta) read from device memory (CUBLASLT_POINTER_MODE_DEVICE) */
 } alto_lt_key_;
 
 enum { ALTO_LT_CANDIDATES_ = 8 };
@@ -104,7 +106,8 @@ typedef struct {
   ltAlgo_ cand[ALTO_LT_CANDIDATES_]; /* the heuristic's candidates, best first */
   size_t cand_ws[ALTO_LT_CANDIDATES_];
   int n_cand;
-  bool tuned; /* alto_lt_tune_ ran (on the plan's first call) */
+  bool tuned;             /* alto_lt_tune_ ran (on the plan's first call) */
+  alto_cuda_ptr alpha;    /* key.dev_alpha: this call's device alpha (set before each run) */
 } alto_lt_plan_;
 
 enum { ALTO_LT_MAX_PLANS_ = 256 };
@@ -121,6 +124,7 @@ static struct {
   ltHandle_ handle;
   alto_cuda_ptr workspace;
   alto_cuda_ptr scratch; /* converted scales */
+  alto_cuda_ptr betas;   /* fp32 {0, 1}: beta on the device for device-alpha plans */
   size_t scratch_bytes;
   alto_lt_plan_ *plans[ALTO_LT_MAX_PLANS_];
   int n_plans;
@@ -263,6 +267,16 @@ alto_status alto_cublaslt_init(void) {
     if (st != ALTO_OK)
       alto_lt_.handle = NULL;
   }
+  if (st == ALTO_OK && !alto_lt_.betas) {
+    const float betas[2] = {0.0f, 1.0f};
+    st = alto_cuda_malloc(&alto_lt_.betas, sizeof betas);
+    if (st == ALTO_OK)
+      st = alto_cuda_h2d(alto_lt_.betas, betas, sizeof betas);
+    if (st != ALTO_OK) {
+      alto_cuda_free(alto_lt_.betas);
+      alto_lt_.betas = 0;
+    }
+  }
   if (st == ALTO_OK && !alto_lt_.workspace) {
     st = alto_cuda_malloc(&alto_lt_.workspace, ALTO_CUBLASLT_WORKSPACE_BYTES);
     if (st != ALTO_OK) {
@@ -300,7 +314,8 @@ void alto_cublaslt_shutdown(void) {
     alto_cuda_sync();
   alto_cuda_free(alto_lt_.workspace);
   alto_cuda_free(alto_lt_.scratch);
-  alto_lt_.workspace = alto_lt_.scratch = 0;
+  alto_cuda_free(alto_lt_.betas);
+  alto_lt_.workspace = alto_lt_.scratch = alto_lt_.betas = 0;
   alto_lt_.scratch_bytes = 0;
   if (alto_lt_.handle)
     alto_lt_.f.Destroy(alto_lt_.handle);
@@ -319,7 +334,8 @@ static int alto_lt_key_eq_(const alto_lt_key_ *x, const alto_lt_key_ *y) {
   return x->m == y->m && x->n == y->n && x->k == y->k && x->ta == y->ta && x->tb == y->tb &&
          x->acc == y->acc && x->a_type == y->a_type && x->b_type == y->b_type &&
          x->c_type == y->c_type && x->a_mode == y->a_mode && x->b_mode == y->b_mode &&
-         x->align_a == y->align_a && x->align_b == y->align_b && x->align_c == y->align_c;
+         x->align_a == y->align_a && x->align_b == y->align_b && x->align_c == y->align_c &&
+         x->dev_alpha == y->dev_alpha;
 }
 
 static int alto_lt_scale_enum_(int mode) {
@@ -369,6 +385,12 @@ static alto_status alto_lt_plan_build_(const alto_lt_key_ *key, alto_lt_plan_ **
                 "cublasLtMatmulDescSetAttribute(TRANSA)");
   ALTO_LT_STEP_(alto_lt_.f.MatmulDescSetAttribute(p->desc, LT_DESC_TRANSB_, &op_b, sizeof op_b),
                 "cublasLtMatmulDescSetAttribute(TRANSB)");
+  if (key->dev_alpha) {
+    int32_t mode = 1; /* CUBLASLT_POINTER_MODE_DEVICE */
+    ALTO_LT_STEP_(
+        alto_lt_.f.MatmulDescSetAttribute(p->desc, LT_DESC_POINTER_MODE_, &mode, sizeof mode),
+        "cublasLtMatmulDescSetAttribute(POINTER_MODE)");
+  }
   if (key->a_mode >= 0) {
     int32_t lt_a_mode = alto_lt_scale_enum_(key->b_mode); /* cuBLASLt A = alto B */
     int32_t lt_b_mode = alto_lt_scale_enum_(key->a_mode);
@@ -509,10 +531,15 @@ static alto_status alto_lt_run_scaled_(alto_lt_plan_ *p, alto_cuda_ptr c, alto_c
 static alto_status alto_lt_run_algo_(alto_lt_plan_ *p, const ltAlgo_ *algo, size_t ws,
                                      alto_cuda_ptr c, alto_cuda_ptr a, alto_cuda_ptr b) {
   float alpha = 1.0f, beta = p->key.acc ? 1.0f : 0.0f;
+  const void *alpha_p = &alpha, *beta_p = &beta;
+  if (p->key.dev_alpha) {
+    alpha_p = (const void *)(uintptr_t)p->alpha;
+    beta_p = (const void *)(uintptr_t)(alto_lt_.betas + (p->key.acc ? sizeof(float) : 0));
+  }
   void *cp = (void *)(uintptr_t)c;
   return alto_lt_check_(
-      alto_lt_.f.Matmul(alto_lt_.handle, p->desc, &alpha, (const void *)(uintptr_t)b, p->la,
-                        (const void *)(uintptr_t)a, p->lb, &beta, cp, p->lc, cp, p->lc, algo,
+      alto_lt_.f.Matmul(alto_lt_.handle, p->desc, alpha_p, (const void *)(uintptr_t)b, p->la,
+                        (const void *)(uintptr_t)a, p->lb, beta_p, cp, p->lc, cp, p->lc, algo,
                         (void *)(uintptr_t)alto_lt_.workspace, ws, NULL),
       "cublasLtMatmul");
 }
@@ -631,7 +658,7 @@ static alto_status alto_lt_check_dims_(int64_t m, int64_t n, int64_t k) {
 static alto_status alto_lt_gemm_dense_(const char *fn, int in_type, alto_cuda_ptr c,
                                        alto_cuda_ptr a, alto_cuda_ptr b, int64_t m, int64_t n,
                                        int64_t k, bool trans_a, bool trans_b, bool accumulate,
-                                       alto_dtype out_dtype) {
+                                       alto_dtype out_dtype, alto_cuda_ptr alpha) {
   ALTO_TRY(alto_lt_ready_());
   ALTO_TRY(alto_lt_check_dims_(m, n, k));
   if (out_dtype != ALTO_DT_BF16 && out_dtype != ALTO_DT_F32)
@@ -650,12 +677,15 @@ static alto_status alto_lt_gemm_dense_(const char *fn, int in_type, alto_cuda_pt
                       -1,
                       alto_lt_align_(a),
                       alto_lt_align_(b),
-                      alto_lt_align_(c)};
+                      alto_lt_align_(c),
+                      alpha != 0};
   pthread_mutex_lock(&alto_lt_mutex_);
   alto_lt_plan_ *p;
   alto_status st = alto_lt_plan_get_(&key, &p);
-  if (st == ALTO_OK)
+  if (st == ALTO_OK) {
+    p->alpha = alpha;
     st = alto_lt_run_(p, c, a, b);
+  }
   pthread_mutex_unlock(&alto_lt_mutex_);
   return st;
 }
@@ -664,14 +694,24 @@ alto_status alto_cublaslt_gemm_bf16(alto_cuda_ptr c, alto_cuda_ptr a, alto_cuda_
                                     int64_t n, int64_t k, bool trans_a, bool trans_b,
                                     bool accumulate, alto_dtype out_dtype) {
   return alto_lt_gemm_dense_("alto_cublaslt_gemm_bf16", LT_R_16BF_, c, a, b, m, n, k, trans_a,
-                             trans_b, accumulate, out_dtype);
+                             trans_b, accumulate, out_dtype, 0);
+}
+
+alto_status alto_cublaslt_gemm_bf16_alpha(alto_cuda_ptr c, alto_cuda_ptr a, alto_cuda_ptr b,
+                                          int64_t m, int64_t n, int64_t k, bool trans_a,
+                                          bool trans_b, bool accumulate, alto_dtype out_dtype,
+                                          alto_cuda_ptr alpha) {
+  if (!alpha)
+    return alto_error(ALTO_ERR_INVALID_ARG, "alto_cublaslt_gemm_bf16_alpha: no device alpha");
+  return alto_lt_gemm_dense_("alto_cublaslt_gemm_bf16_alpha", LT_R_16BF_, c, a, b, m, n, k,
+                             trans_a, trans_b, accumulate, out_dtype, alpha);
 }
 
 alto_status alto_cublaslt_gemm_f32(alto_cuda_ptr c, alto_cuda_ptr a, alto_cuda_ptr b, int64_t m,
                                    int64_t n, int64_t k, bool trans_a, bool trans_b,
                                    bool accumulate, alto_dtype out_dtype) {
   return alto_lt_gemm_dense_("alto_cublaslt_gemm_f32", LT_R_32F_, c, a, b, m, n, k, trans_a,
-                             trans_b, accumulate, out_dtype);
+                             trans_b, accumulate, out_dtype, 0);
 }
 
 /* ---- FP8 block scaling -------------------------------------------------------------------- */
@@ -829,7 +869,8 @@ alto_status alto_cublaslt_gemm_fp8_block(alto_cuda_ptr c, const alto_cublaslt_fp
                       (int)b->mode,
                       alto_lt_align_(a->codes),
                       alto_lt_align_(b->codes),
-                      alto_lt_align_(c)};
+                      alto_lt_align_(c),
+                      0};
   pthread_mutex_lock(&alto_lt_mutex_);
   alto_lt_plan_ *p = NULL;
   alto_status st = alto_lt_plan_get_(&key, &p);
@@ -890,7 +931,8 @@ alto_status alto_cublaslt_gemm_fp8_tensor(alto_cuda_ptr c, alto_cuda_ptr a, alto
                       ALTO_LT_MODE_TENSOR_,
                       alto_lt_align_(a),
                       alto_lt_align_(b),
-                      alto_lt_align_(c)};
+                      alto_lt_align_(c),
+                      0};
   pthread_mutex_lock(&alto_lt_mutex_);
   alto_lt_plan_ *p = NULL;
   alto_status st = alto_lt_plan_get_(&key, &p);

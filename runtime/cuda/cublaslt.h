@@ -82,6 +82,13 @@ alto_status alto_cublaslt_gemm_bf16(alto_cuda_ptr c, alto_cuda_ptr a, alto_cuda_
                                     int64_t n, int64_t k, bool trans_a, bool trans_b,
                                     bool accumulate, alto_dtype out_dtype);
 
+/* The same with C (+)= alpha op(A) op(B)^T, alpha one fp32 in device memory (read when the GEMM
+ * runs: CUBLASLT_POINTER_MODE_DEVICE). Two-level NVFP4 operands: alpha = outer(A) outer(B). */
+alto_status alto_cublaslt_gemm_bf16_alpha(alto_cuda_ptr c, alto_cuda_ptr a, alto_cuda_ptr b,
+                                          int64_t m, int64_t n, int64_t k, bool trans_a,
+                                          bool trans_b, bool accumulate, alto_dtype out_dtype,
+                                          alto_cuda_ptr alpha);
+
 /* The same in full fp32 (CUBLAS_COMPUTE_32F, no TF32): a, b fp32. The emulation baseline of
  * quantized GEMMs whose dequantized values bf16 cannot hold exactly (fp8 with fp32 scales). */
 alto_status alto_cublaslt_gemm_f32(alto_cuda_ptr c, alto_cuda_ptr a, alto_cuda_ptr b, int64_t m,

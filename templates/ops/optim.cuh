@@ -9,7 +9,7 @@
 //         x^2 over CTA g's grid-stride elements (per thread in order, then alto_block_sum); pass 2,
 //         one CTA: out = (accumulate ? out : 0) + the G partials summed in a fixed tree. The same
 //         bits every run; the CPU sums in another order (double: they agree to ~N * 2^-53).
-// scale   x (N,) *= s, s = the host's factor, or with a device sum of squares (clip):
+// scale   x (N,) *= s, s = the host's factor, a device fp32, or with a device sum of squares (clip):
 //         s = (float)min(1, max_norm / (sqrt(sumsq) + 1e-6)), alto_op_clip_factor's formula.
 #ifndef ALTO_OPS_OPTIM_CUH
 #define ALTO_OPS_OPTIM_CUH
@@ -93,10 +93,11 @@ __device__ __forceinline__ void alto_sumsq_final(double *out, const double *part
     *out = accumulate ? ALTO_DADD(*out, s) : s;
 }
 
-// sumsq == nullptr: multiply by `factor`; else by the clip factor of sqrt(*sumsq).
+// Multiplies by `factor`, or by the fp32 at `dev_factor` (in device memory), or by the clip factor
+// of sqrt(*sumsq).
 __device__ __forceinline__ void alto_scale(float *x, alto_i64 n, float factor, const double *sumsq,
-                                           double max_norm) {
-  float s = factor;
+                                           double max_norm, const float *dev_factor) {
+  float s = dev_factor ? *dev_factor : factor;
   if (sumsq) {
     const double f = ALTO_DDIV(max_norm, ALTO_DADD(ALTO_DSQRT(*sumsq), 1e-6));
     s = (float)(f < 1.0 ? f : 1.0);
