@@ -680,6 +680,21 @@ static void test_clip(void) {
   float *g2 = fetch(x2.g, false, N2, "scale");
   expect("scale", g2, x2.f, N2, false, NULL, 0);
   free(g2);
+  /* by a device factor (the two-level NVFP4 GEMMs' alpha): 0.37 again, then 1 / 1024 */
+  const float f[2] = {0.37f, 1.0f / 1024};
+  gpu_buf fd = out_new(2, 4);
+  gpu_upload(B, fd, f);
+  for (int k = 0; k < 2; k++) {
+    alto_op_scale(x2.f, N2, f[k]);
+    CHECKF(alto_ops_gpu_scale_by(B, gpu_ptr(x2.g), N2, gpu_ptr(fd) + 4 * (alto_dptr)k) == ALTO_OK,
+           "%s", alto_last_error());
+  }
+  CHECK(alto_ops_gpu_scale_by(B, gpu_ptr(x2.g), N2, 0) == ALTO_ERR_INVALID_ARG);
+  sync_ok("scale_by");
+  g2 = fetch(x2.g, false, N2, "scale_by");
+  expect("scale_by", g2, x2.f, N2, false, NULL, 0);
+  free(g2);
+  gpu_free(B, &fd);
   /* an empty tensor's sum of squares is 0 */
   CHECK(alto_ops_gpu_sumsq(B, gpu_ptr(ss2), gpu_ptr(x1.g), 0, false, gpu_ptr(scratch)) == ALTO_OK);
   sync_ok("sumsq empty");
