@@ -359,6 +359,20 @@ static void test_errors(void) {
   CHECK(alto_exec_n_params(e) == 2 + 2 * 9 + 1);
   alto_exec_free(e);
   alto_lowered_free(&l);
+  /* DGE with NVFP4's E4M3 x fp32 scales: refused when the executor is made, naming the node */
+  static const char dge[] = "training_stage:\n  lpt_modifiers:\n    LowPrecisionTrainingModifier:\n"
+                            "      scheme: nvfp4\n      use_dge: true\n"
+                            "      two_level_scaling: tensorwise\n";
+  alto_recipe *r = NULL;
+  CHECK(alto_recipe_load_string("nvfp4_dge.yaml", dge, sizeof dge - 1, &r) == ALTO_OK);
+  alto_lower_opts o = {B_, T_, ""};
+  CHECK(alto_lower(&model_, r, &o, &l) == ALTO_OK);
+  e = NULL;
+  CHECK(alto_exec_create(&model_, &l.plan, SEED_, &e) == ALTO_ERR_UNSUPPORTED && !e);
+  CHECKF(strstr(alto_last_error(), "wgrad.dge") && strstr(alto_last_error(), "MXFP4"), "%s",
+         alto_last_error());
+  alto_recipe_free(r);
+  alto_lowered_free(&l);
 }
 
 int main(void) {

@@ -236,6 +236,12 @@ static alto_status check_node_(const char *who, const alto_node *n) {
     if (n->iparam[0])
       return unsupported_(who, n, "the GPT-OSS clamped SwiGLU is not supported");
     return ALTO_OK;
+  case ALTO_OP_DGE_SCALE:
+    if (n->q.scheme != ALTO_SCHEME_MXFP4)
+      return unsupported_(who, n,
+                          "DGE is implemented for MXFP4's power-of-two block scales (NUMERICS.md "
+                          "5); use_dge: false for this scheme");
+    return ALTO_OK;
   case ALTO_OP_QUANTIZE:
   case ALTO_OP_DEQUANTIZE:
   case ALTO_OP_RHT:
@@ -250,7 +256,6 @@ static alto_status check_node_(const char *who, const alto_node *n) {
   case ALTO_OP_CAST:
   case ALTO_OP_COPY:
   case ALTO_OP_ZERO:
-  case ALTO_OP_DGE_SCALE:
   case ALTO_OP_ADAMW:
     return ALTO_OK;
   default:
