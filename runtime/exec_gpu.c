@@ -735,10 +735,14 @@ static alto_status run_quantize_(alto_exec_gpu *e, int idx, const alto_node *n) 
   if (ri >= 0 && e->p->nodes[ri].op == ALTO_OP_SWIGLU) { /* y = SwiGLU(a, b) in the kernel */
     const alto_node *sw = &e->p->nodes[ri];
     alto_tensor_view v = view_(e, src, n->shape, n->rank);
-    alto_gpu_quantized q = {ptr_(e, n->out[0]),    ptr_(e, n->out[1]),
-                            outer_(e, alto_ir_outer(n, 0)), e->qscratch,
-                            false,                 e->scales_t[n->out[1]],
-                            0,                     0,
+    alto_gpu_quantized q = {ptr_(e, n->out[0]),
+                            ptr_(e, n->out[1]),
+                            outer_(e, alto_ir_outer(n, 0)),
+                            e->qscratch,
+                            false,
+                            e->scales_t[n->out[1]],
+                            0,
+                            0,
                             e->mx_tile[n->out[0]]};
     return alto_gpu_quantize_swiglu(e->b, &spec, &v, ptr_(e, sw->in[0]), ptr_(e, sw->in[1]),
                                     e->swiglu_y[idx] ? ptr_(e, sw->out[0]) : 0, &q);
@@ -757,9 +761,15 @@ static alto_status run_quantize_(alto_exec_gpu *e, int idx, const alto_node *n) 
     r = rht_of_(e, ri, &e->p->nodes[ri]);
   }
   alto_tensor_view v = view_(e, src, n->shape, n->rank);
-  alto_gpu_quantized q = {ptr_(e, n->out[0]),   ptr_(e, n->out[1]),    outer_(e, alto_ir_outer(n, 0)),
-                          e->qscratch,           e->codes_t[n->out[0]], e->scales_t[n->out[1]],
-                          e->wt_codes[n->out[0]], e->wt_scales[n->out[0]], e->mx_tile[n->out[0]]};
+  alto_gpu_quantized q = {ptr_(e, n->out[0]),
+                          ptr_(e, n->out[1]),
+                          outer_(e, alto_ir_outer(n, 0)),
+                          e->qscratch,
+                          e->codes_t[n->out[0]],
+                          e->scales_t[n->out[1]],
+                          e->wt_codes[n->out[0]],
+                          e->wt_scales[n->out[0]],
+                          e->mx_tile[n->out[0]]};
   ALTO_TRY(alto_gpu_quantize(e->b, &spec, &v, ptr_(e, src), ri >= 0 ? &r : NULL, &q));
   if (e->o.check_quant && !e->recording)
     return check_quantize_(e, n, &spec);

@@ -9,7 +9,8 @@
 //         x^2 over CTA g's grid-stride elements (per thread in order, then alto_block_sum); pass 2,
 //         one CTA: out = (accumulate ? out : 0) + the G partials summed in a fixed tree. The same
 //         bits every run; the CPU sums in another order (double: they agree to ~N * 2^-53).
-// scale   x (N,) *= s, s = the host's factor, a device fp32, or with a device sum of squares (clip):
+// scale   x (N,) *= s, s = the host's factor, a device fp32, or with a device sum of squares
+//         (clip):
 //         s = (float)min(1, max_norm / (sqrt(sumsq) + 1e-6)), alto_op_clip_factor's formula.
 #ifndef ALTO_OPS_OPTIM_CUH
 #define ALTO_OPS_OPTIM_CUH
