@@ -16,9 +16,10 @@ return {
         end,
         targets = { "Linear" },
         ignore = { "lm_head" },
-        -- the Hadamard transform is only for FP4: decide it per step too
+        -- the Hadamard transform and stochastic rounding are only for FP4: decide them per step
+        -- too
         use_hadamard = function(m) return m.step >= switch end,
-        use_sr_grad = true,
+        use_sr_grad = function(m) return m.step >= switch end,
       },
     },
   },

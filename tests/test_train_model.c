@@ -198,6 +198,19 @@ static void test_cli(void) {
   CHECK(sh_("%s --steps 2 > %s 2>&1", common, log) == 1);
   CHECK(sh_("NO_COLOR=1 %s --steps 2 --fresh > %s 2>&1", common, log) == 0);
   CHECK(sh_("grep -q 'step 2/2' %s && test -s %s/loss.png", log, rd) == 0);
+  /* A schedule over steps is planned once: the run says so (and trains), a plain recipe not */
+  char sched[1200];
+  snprintf(sched, sizeof sched, "%s/sched.yaml", dir_);
+  write_text_(sched, "training_stage:\n  lpt_modifiers:\n    LowPrecisionTrainingModifier:\n"
+                     "      scheme: mxfp4\n      end: 5\n");
+  CHECK(sh_("NO_COLOR=1 %s --steps 1 --fresh --recipe %s > %s 2>&1", common, sched, log) == 0);
+  CHECK(sh_("grep -q 'sched.yaml:[0-9]*: the recipe.s choices are made once, at step 0' %s && "
+            "grep -q 'start / end steps are not re-evaluated' %s",
+            log, log) == 0);
+  write_text_(sched, "training_stage:\n  lpt_modifiers:\n    LowPrecisionTrainingModifier:\n"
+                     "      scheme: mxfp4\n");
+  CHECK(sh_("NO_COLOR=1 %s --steps 1 --fresh --recipe %s > %s 2>&1", common, sched, log) == 0);
+  CHECK(sh_("grep -q 'made once' %s", log) != 0);
 }
 
 int main(void) {

@@ -301,6 +301,24 @@ int main(int argc, char **argv) {
     else if (bs != ALTO_OK)
       fprintf(stderr, "alto-train: no GPU (%s): training on the CPU\n", alto_last_error());
   }
+  /* A precision schedule over steps is not re-planned mid-run: say so instead of ignoring it. */
+  for (int i = 0; s == ALTO_OK && r && i < alto_recipe_lpt_count(r); i++) {
+    const alto_lpt_modifier *lm = alto_recipe_lpt(r, i);
+    bool steps = lm->start > 0 || lm->end >= 0, dyn = alto_recipe_lpt_dynamic(r, i);
+    if (steps || dyn) {
+      char at[16] = "";
+      if (lm->loc.line > 0)
+        snprintf(at, sizeof at, ":%d", lm->loc.line);
+      fprintf(stderr,
+              "alto-train: note: %s%s: the recipe's choices are made once, at step 0, for the "
+              "whole run; %s not re-evaluated during training (re-planning mid-run is not "
+              "implemented)\n",
+              lm->loc.file ? lm->loc.file : rpath, at,
+              steps ? "this modifier's start / end steps are"
+                    : "Lua functions of m.step, if this modifier has any, are");
+      break;
+    }
+  }
   if (s == ALTO_OK) {
     fprintf(stderr,
             "alto-train: %s/%s, recipe %s, batch %" PRId64 " x seq %" PRId64 ", %" PRId64
