@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "runtime/cpu/exec.h"
 #include "runtime/quant_gpu.h"
 
 alto_status alto_plan_quant_spec(const alto_qdesc *q, alto_quant_spec *out) {
@@ -10,15 +11,8 @@ alto_status alto_plan_quant_spec(const alto_qdesc *q, alto_quant_spec *out) {
                       alto_scheme_name(q->scheme));
   if (q->axis != -1 && q->axis != -2)
     return alto_error(ALTO_ERR_UNSUPPORTED, "quantization axis %d (valid: -1, -2)", q->axis);
-  *out = alto_quant_spec_default(q->scheme);
-  out->axis = q->axis;
-  out->block2d = q->two_d;
-  out->rule = q->scale_rule;
-  if (q->scheme == ALTO_SCHEME_FP8_BLOCK || q->scheme == ALTO_SCHEME_FP8_ROWWISE ||
-      q->scheme == ALTO_SCHEME_FP8_TENSORWISE)
-    out->elem = q->elem;
+  *out = alto_exec_quant_spec(q);
   out->sr = q->rounding == ALTO_ROUND_SR;
-  out->two_level = q->two_level;
   return ALTO_OK;
 }
 
