@@ -39,6 +39,8 @@ typedef struct {
   int dequant; /* time alto_gpu_dequantize (to the input dtype) of spec's codes */
   int codes_t; /* codes written transposed (alto_gpu_quantized.codes_t); dual: see below */
   int mx_tile; /* the E4M3 form of the FP8 GEMM (alto_gpu_quantized.mx_tile) */
+  int requant; /* alto_gpu_requantize: spec's 128x1 transposed codes from 1x128 codes (MN-major
+                * scales) of the input, made once before timing (fp8_block's wgrad X) */
 } bench_case;
 
 typedef struct {
@@ -57,6 +59,9 @@ static void run_once(void *p) {
     return;
   if (c->bc->dequant)
     c->st = alto_gpu_dequantize(B, &c->bc->spec, &c->x, &c->q, c->x.dtype, c->y);
+  else if (c->bc->requant)
+    c->st = alto_gpu_requantize(B, &c->bc->spec, &c->x, &c->bc->wgrad, c->q2.codes, c->q2.scales,
+                                true, &c->q);
   else if (c->bc->dual)
     c->st = alto_gpu_quantize_dual(B, &c->bc->spec, &c->bc->wgrad, &c->x, c->xd, &c->rht, &c->q,
                                    &c->q2);
@@ -133,7 +138,7 @@ int main(int argc, char **argv) {
   alto_quant_spec mx4 = alto_quant_spec_default(ALTO_SCHEME_MXFP4);
   bench_case cases[48];
   int nc = 0;
-#define ADD(nm, ...) cases[nc++] = (bench_case){nm, __VA_ARGS__, 0, 0, 0}
+#define ADD(nm, ...) cases[nc++] = (bench_case){nm, __VA_ARGS__, 0, 0, 0, 0}
   alto_quant_spec s = mx4;
   ADD("mxfp4 1x32 along K", s, s, 0, 0);
   s.sr = true, s.seed = 1, s.stream = 2;
@@ -188,6 +193,8 @@ int main(int argc, char **argv) {
   w.axis = -2;
   ADD("dual fp8: 1x128 K + 128x1 M transposed", f, w, 0, 1); /* the training step's dY */
   cases[nc - 1].codes_t = 1;
+  ADD("requant fp8: 128x1 M transposed from 1x128", w, f, 0, 0); /* the training step's X */
+  cases[nc - 1].codes_t = 1, cases[nc - 1].requant = 1;
 #undef ADD
   /* dequantization of every scheme, both axes (the GPU trainer's GEMM emulation) */
   {
@@ -211,7 +218,7 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < sizeof dq / sizeof dq[0]; i++) {
       alto_quant_spec q = alto_quant_spec_default(dq[i].sch);
       q.axis = dq[i].axis, q.block2d = dq[i].block2d;
-      cases[nc++] = (bench_case){dq[i].name, q, q, 0, 0, 1, 0, 0};
+      cases[nc++] = (bench_case){dq[i].name, q, q, 0, 0, 1, 0, 0, 0};
     }
   }
 
@@ -231,7 +238,7 @@ int main(int argc, char **argv) {
                    {codes, scales, small, small + 64, cases[i].codes_t && !cases[i].dual,
                     cases[i].codes_t && cases[i].dual, 0, 0, cases[i].mx_tile != 0},
                    {codes2, scales2, small + 128, small + 192, cases[i].codes_t && cases[i].dual,
-                    false, 0, 0, false},
+                    cases[i].requant != 0, 0, 0, false},
                    {cases[i].rht, 9, 10, 0}, ALTO_OK, dst};
     if (c.rht.b && alto_gpu_rht_upload(B, &c.rht) != ALTO_OK) { /* once, as training does */
       printf("%-40s %s\n", cases[i].name, alto_last_error());
@@ -248,6 +255,11 @@ int main(int argc, char **argv) {
       printf("%-40s quantize failed: %s\n", cases[i].name, alto_last_error());
       continue;
     }
+    if (cases[i].requant && /* the 1x128 codes (MN-major scales) it starts from */
+        alto_gpu_quantize(B, &cases[i].wgrad, &c.x, c.xd, NULL, &c.q2) != ALTO_OK) {
+      printf("%-40s quantize failed: %s\n", cases[i].name, alto_last_error());
+      continue;
+    }
     float ms = median_ms(run_once, &c, 20);
     if (c.st != ALTO_OK) {
       printf("%-40s failed: %s\n", cases[i].name, alto_last_error());
@@ -259,6 +271,9 @@ int main(int argc, char **argv) {
       bytes = (double)n * esz + (double)n + (double)n / 32;
     if (cases[i].dual)
       bytes += (double)l2.codes_bytes + (double)(l2.scale_count * l2.scale_bytes);
+    if (cases[i].requant) /* 1x128 codes and scales in, not the bf16 input */
+      bytes += (double)l2.codes_bytes + (double)(l2.scale_count * l2.scale_bytes) -
+               (double)n * esz;
     alto_gpu_rht_free(B, &c.rht);
     double gbs = bytes / (ms * 1e-3) / 1e9;
     if (csv)
