@@ -88,8 +88,6 @@ alto_status alto_gen_quant_check(const alto_qkern *k);
 void alto_gen_kernel_free(alto_gen_kernel *g);
 
 /* Launch geometry for a tensor of `rows` x `cols` (R rows per matrix) as the template expects. */
-/* The SwiGLU backward + dual dY kernel's grid: one CTA per SM (sms), at most one per tile. */
-unsigned alto_gen_swiglu_bwd_grid(int64_t rows, int64_t cols, int sms);
 void alto_gen_quant_grid(const alto_qkern *k, int64_t rows, int64_t cols, int64_t R,
                          unsigned grid[3]);
 

@@ -75,10 +75,6 @@ static alto_status mlp_bwd_(lower_ctx_ *c, lower_mlp_ *d, const char *prefix, in
   int dg = -1, dh1, dh3;
   ALTO_TRY(lower_linear_bwd_(c, &d->w2, dy, &dg));
   swiglu_bwd_(c, prefix, dg, d->h1, d->h3, c->M, d->w1.N, false, &dh1, &dh3);
-  /* fp8_block: both gradients' quantizations right after the SwiGLU backward (the GPU runs the
-   * five nodes as one kernel, without dh1 and dh3 in memory: exec_gpu.c plan_swiglu_bwd_) */
-  if (lower_linear_dy_early_(c, &d->w1, dh1))
-    lower_linear_dy_early_(c, &d->w3, dh3);
   ALTO_TRY(lower_linear_bwd_(c, &d->w1, dh1, dx));
   return lower_linear_bwd_(c, &d->w3, dh3, dx);
 }

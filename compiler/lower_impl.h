@@ -67,10 +67,6 @@ alto_status lower_linear_fwd_(lower_ctx_ *c, lower_linear_ *l, int x, int *y);
 /* Backward: dX (M, K) into *dx (a new buffer when *dx < 0, else accumulated into it); writes
  * the weight gradient. */
 alto_status lower_linear_bwd_(lower_ctx_ *c, lower_linear_ *l, int dy, int *dx);
-/* Emits the dY quantizations that lower_linear_bwd_ will then find (RNE ones are cached), now:
- * fp8_block without SR gradients, dense. Returns whether it did (false also on an error, which
- * lower_linear_bwd_ then reports). */
-bool lower_linear_dy_early_(lower_ctx_ *c, lower_linear_ *l, int dy);
 
 /* The dense SwiGLU MLP (feed_forward, shared_experts), lowered. */
 typedef struct {

@@ -345,28 +345,6 @@ static void wgrad_out_(const lower_linear_ *l, alto_node *g) {
     lower_in_(g, l->counts);
 }
 
-/* fp8_block's dY quantizations: 1x128 along N for dgrad, then at once 128x1 along M for wgrad (the
- * GPU reads dY once for both: the dual kernel, runtime/exec_gpu.c). */
-static alto_status fp8_block_dy_(lower_ctx_ *c, const lower_linear_ *l, const fmt_ *f, int dy,
-                                 alto_qdesc *qdy, int *dyq, int *dys, alto_qdesc *qdt, int *dtq,
-                                 int *dts) {
-  const bool sr = l->lpt->use_sr_grad;
-  *qdy = qd_(l, f, f->grad, 1, f->blk, -1, sr);
-  ALTO_TRY(quant_(c, l, "dgrad.dY", dy, 0, l->M, l->N, *qdy, dyq, dys));
-  *qdt = qd_(l, f, f->grad, f->blk, 1, -2, sr);
-  return quant_(c, l, "wgrad.dY", dy, 0, l->M, l->N, *qdt, dtq, dts);
-}
-
-bool lower_linear_dy_early_(lower_ctx_ *c, lower_linear_ *l, int dy) {
-  fmt_ f;
-  if (!l->lpt || l->E || l->lpt->scheme != ALTO_SCHEME_FP8_BLOCK || l->lpt->use_sr_grad ||
-      fmt_of_(l, &f) != ALTO_OK)
-    return false;
-  alto_qdesc qdy, qdt;
-  int dyq, dys, dtq, dts;
-  return fp8_block_dy_(c, l, &f, dy, &qdy, &dyq, &dys, &qdt, &dtq, &dts) == ALTO_OK;
-}
-
 alto_status lower_linear_bwd_(lower_ctx_ *c, lower_linear_ *l, int dy, int *dx) {
   int64_t M = l->M, N = l->N, K = l->K, E = l->E;
   bool acc;
@@ -407,12 +385,15 @@ alto_status lower_linear_bwd_(lower_ctx_ *c, lower_linear_ *l, int dy, int *dx) 
     qdy = qd_(l, &f, f.grad, b, b, -1, sr);
   else
     qdy = qd_(l, &f, f.grad, 1, b, -1, sr);
+  ALTO_TRY(quant_(c, l, "dgrad.dY", dy, 0, M, N, qdy, &dyq, &dys));
+  /* fp8_block's wgrad dY (128x1 along M) right after: the GPU reads dY once for both (the dual
+   * kernel, runtime/exec_gpu.c) */
   alto_qdesc qdt, qxt;
   int dtq = -1, dts = -1, xtq, xts;
-  if (s == ALTO_SCHEME_FP8_BLOCK)
-    ALTO_TRY(fp8_block_dy_(c, l, &f, dy, &qdy, &dyq, &dys, &qdt, &dtq, &dts));
-  else
-    ALTO_TRY(quant_(c, l, "dgrad.dY", dy, 0, M, N, qdy, &dyq, &dys));
+  if (s == ALTO_SCHEME_FP8_BLOCK) {
+    qdt = qd_(l, &f, f.grad, b, 1, -2, sr);
+    ALTO_TRY(quant_(c, l, "wgrad.dY", dy, 0, M, N, qdt, &dtq, &dts));
+  }
   bool w_reused =
       s == ALTO_SCHEME_FP8_TENSORWISE || s == ALTO_SCHEME_FP8_BLOCK || (mx && lp->use_2dblock_w);
   if (w_reused) {

@@ -84,9 +84,8 @@ struct alto_exec_gpu {
                          * node holds its index; -1 otherwise. An RHT, DEQUANTIZE or SWIGLU run
                          * inside the QUANTIZE after it; the second of two QUANTIZEs of one tensor
                          * inside the first (plan_rht_fusion_, plan_requant_fusion_, plan_dual_,
-                         * plan_swiglu_; plan_swiglu_bwd_'s runner holds the SWIGLU_BWD and
-                         * its other three QUANTIZEs are -2) */
-  int n_rht_fused, n_requant, n_dual, n_swiglu, n_swiglu_bwd;
+                         * plan_swiglu_) */
+  int n_rht_fused, n_requant, n_dual, n_swiglu;
   bool *swiglu_y; /* node (a QUANTIZE with its SWIGLU fused) -> the kernel also writes y */
   bool *mx_tile;        /* codes buffer -> its QUANTIZE writes the E4M3 form (plan_mx_tile_) */
   int n_mx_tile;
@@ -490,7 +489,6 @@ static alto_status plan_wq_(alto_exec_gpu *e);
 static alto_status plan_mx_tile_(alto_exec_gpu *e);
 static alto_status memplan_(alto_exec_gpu *e);
 static alto_status plan_dual_(alto_exec_gpu *e);
-static alto_status plan_swiglu_bwd_(alto_exec_gpu *e);
 static alto_status plan_swiglu_(alto_exec_gpu *e);
 
 static alto_status create_(alto_exec_gpu *e) {
@@ -533,7 +531,6 @@ static alto_status create_(alto_exec_gpu *e) {
   ALTO_TRY(plan_codes_t_(e));
   ALTO_TRY(plan_requant_fusion_(e));
   ALTO_TRY(plan_w_t_(e));
-  ALTO_TRY(plan_swiglu_bwd_(e));
   ALTO_TRY(plan_dual_(e));
   ALTO_TRY(plan_swiglu_(e));
   ALTO_TRY(upload_rope_tables_(e));
@@ -735,18 +732,6 @@ static alto_status run_quantize_(alto_exec_gpu *e, int idx, const alto_node *n) 
     alto_gpu_quantized qw = {ptr_(e, w->out[0]), ptr_(e, w->out[1]), 0, 0, true, false, 0, 0, false};
     return alto_gpu_quantize_dual(e->b, &spec, &ws, &v, ptr_(e, src), NULL, &qf, &qw);
   }
-  if (ri >= 0 && e->p->nodes[ri].op == ALTO_OP_SWIGLU_BWD) { /* da, db and their four copies */
-    const alto_node *sw = &e->p->nodes[ri], *q = n;
-    alto_quant_spec ws = alto_exec_quantize_spec(&q[1], e->seed, e->step);
-    alto_tensor_view v = view_(e, src, n->shape, n->rank);
-    alto_gpu_quantized qd[4];
-    for (int k = 0; k < 4; k++)
-      qd[k] = (alto_gpu_quantized){ptr_(e, q[k].out[0]), ptr_(e, q[k].out[1]), 0, 0, k % 2 == 1,
-                                   k % 2 == 0 && e->scales_t[q[k].out[1]], 0, 0, false};
-    return alto_gpu_quantize_dual_swiglu_bwd(e->b, &spec, &ws, &v, ptr_(e, sw->in[0]),
-                                             ptr_(e, sw->in[1]), ptr_(e, sw->in[2]), &qd[0],
-                                             &qd[1], &qd[2], &qd[3]);
-  }
   if (ri >= 0 && e->p->nodes[ri].op == ALTO_OP_SWIGLU) { /* y = SwiGLU(a, b) in the kernel */
     const alto_node *sw = &e->p->nodes[ri];
     alto_tensor_view v = view_(e, src, n->shape, n->rank);
@@ -883,36 +868,6 @@ static bool rht_fusable_(const alto_exec_gpu *e, int i) {
   alto_gpu_rht rt = {r->q.rht_size ? r->q.rht_size : 32, 0, 0, 0}; /* (the block is what counts) */
   bool fused = false;
   return alto_gpu_quantize_check(e->b, &spec, &v, &rt, &fused) == ALTO_OK && fused;
-}
-
-/* fp8_block's dual dY pair: QUANTIZE f (1x128 along the last dim, for dgrad) then w (128x1 along
- * M, for wgrad) of one 2-D bf16 tensor with dims multiples of 128, in one element format. */
-static bool fp8_dual_pair_(const alto_exec_gpu *e, const alto_node *f, const alto_node *w) {
-  return f->op == ALTO_OP_QUANTIZE && w->op == ALTO_OP_QUANTIZE && f->in[0] == w->in[0] &&
-         f->rank == 2 && f->q.scheme == ALTO_SCHEME_FP8_BLOCK && f->q.axis == -1 && !f->q.two_d &&
-         f->q.block_cols == 128 && w->q.scheme == ALTO_SCHEME_FP8_BLOCK && w->q.axis == -2 &&
-         !w->q.two_d && w->q.block_rows == 128 && f->q.elem == w->q.elem &&
-         buf_(e, f->in[0])->dtype == ALTO_DT_BF16 && f->shape[0] % 128 == 0 &&
-         f->shape[1] % 128 == 0;
-}
-
-/* SWIGLU_BWD dy, a, b -> da, db followed at once by the fp8_block dual dY pairs of da and of db
- * (compiler/lower_blocks.c quantizes both right after it), da and db read by nothing else: one
- * kernel (quant_dual_swiglu_bwd.cuh) computes da and db in registers and writes the four
- * quantizations, so da and db are never written nor read back. It reads dy, a, b while it writes
- * the codes, so memplan_ keeps those live through the four QUANTIZEs. Not with check_quant. */
-static bool swiglu_bwd_fusable_(const alto_exec_gpu *e, int i) {
-  const alto_plan *p = e->p;
-  if (e->o.check_quant || i + 4 >= p->n_nodes || e->b->target != ALTO_TARGET_CUDA)
-    return false;
-  const alto_node *s = &p->nodes[i], *q = &p->nodes[i + 1];
-  if (s->op != ALTO_OP_SWIGLU_BWD || s->iparam[0] || buf_(e, s->in[0])->dtype != ALTO_DT_BF16)
-    return false;
-  for (int k = 0; k < 2; k++)
-    if (!fp8_dual_pair_(e, &q[2 * k], &q[2 * k + 1]) || q[2 * k].in[0] != s->out[k] ||
-        readers_(p, s->out[k]) != 2 || q[2 * k].q.elem != q[0].q.elem)
-      return false;
-  return true;
 }
 
 static alto_status plan_rht_fusion_(alto_exec_gpu *e) {
@@ -1166,10 +1121,10 @@ int alto_exec_gpu_mx_tiles(const alto_exec_gpu *e) {
 static alto_status memplan_(alto_exec_gpu *e) {
   const alto_plan *p = e->p;
   e->arena_bytes = p->arena_bytes;
-  int n_rht = 0, n_sb = 0;
+  int n_rht = 0;
   for (int i = 0; i < p->n_nodes; i++)
-    n_rht += rht_fusable_(e, i), n_sb += swiglu_bwd_fusable_(e, i);
-  if (!e->n_wq && !e->n_wc && !e->n_mx_tile && !n_rht && !n_sb)
+    n_rht += rht_fusable_(e, i);
+  if (!e->n_wq && !e->n_wc && !e->n_mx_tile && !n_rht)
     return ALTO_OK;
   alto_plan q = *p;
   q.bufs = alto_xmalloc((size_t)p->n_bufs * sizeof *q.bufs);
@@ -1179,10 +1134,6 @@ static alto_status memplan_(alto_exec_gpu *e) {
   for (int i = 0; n_rht && i < p->n_nodes; i++)
     if (rht_fusable_(e, i) && q.bufs[p->nodes[i].in[0]].last < i + 1)
       q.bufs[p->nodes[i].in[0]].last = i + 1;
-  for (int i = 0; n_sb && i < p->n_nodes; i++) /* dy, a, b live through the four QUANTIZEs */
-    for (int j = 0; j < 3 && swiglu_bwd_fusable_(e, i); j++)
-      if (q.bufs[p->nodes[i].in[j]].last < i + 4)
-        q.bufs[p->nodes[i].in[j]].last = i + 4;
   alto_status s = alto_memplan_assign(&q);
   if (s == ALTO_OK)
     s = alto_memplan_verify(&q);
@@ -1211,8 +1162,12 @@ static alto_status plan_dual_(alto_exec_gpu *e) {
   const alto_plan *p = e->p;
   for (int i = 0; i + 1 < p->n_nodes; i++) {
     const alto_node *f = &p->nodes[i], *w = &p->nodes[i + 1];
-    if (!fp8_dual_pair_(e, f, w) || e->fused_into[i] != -1 || e->fused_into[i + 1] != -1 ||
-        !e->codes_t[w->out[0]])
+    if (f->op != ALTO_OP_QUANTIZE || w->op != ALTO_OP_QUANTIZE || f->in[0] != w->in[0] ||
+        e->fused_into[i] != -1 || e->fused_into[i + 1] != -1 || !e->codes_t[w->out[0]] ||
+        f->rank != 2 || f->q.scheme != ALTO_SCHEME_FP8_BLOCK || f->q.axis != -1 || f->q.two_d ||
+        f->q.block_cols != 128 || w->q.scheme != ALTO_SCHEME_FP8_BLOCK || w->q.axis != -2 ||
+        w->q.two_d || w->q.block_rows != 128 || f->q.elem != w->q.elem ||
+        buf_(e, f->in[0])->dtype != ALTO_DT_BF16 || f->shape[0] % 128 || f->shape[1] % 128)
       continue;
     bool apart = true;
     for (int a = 0; a < 2; a++)
@@ -1227,34 +1182,6 @@ static alto_status plan_dual_(alto_exec_gpu *e) {
 
 int alto_exec_gpu_dual_fused(const alto_exec_gpu *e) {
   return e->n_dual;
-}
-
-static alto_status plan_swiglu_bwd_(alto_exec_gpu *e) {
-  const alto_plan *p = e->p;
-  for (int i = 0; i < p->n_nodes; i++) {
-    if (!swiglu_bwd_fusable_(e, i))
-      continue;
-    const alto_node *s = &p->nodes[i], *q = &p->nodes[i + 1];
-    /* the kernel's layouts: both wgrad copies transposed, one 1x128 scale layout */
-    bool ok = e->codes_t[q[1].out[0]] && e->codes_t[q[3].out[0]] &&
-              e->scales_t[q[0].out[1]] == e->scales_t[q[2].out[1]];
-    for (int k = 0; k < 4; k++) /* (memplan_ kept dy, a, b live: a bug otherwise) */
-      for (int o = 0; o < 2; o++)
-        for (int j = 0; j < 3; j++)
-          ALTO_ASSERT(!overlap_(e, q[k].out[o], s->in[j]));
-    for (int k = 0; k < 4; k++)
-      ok = ok && e->fused_into[i + 1 + k] == -1;
-    if (!ok)
-      continue;
-    fuse_(e, i + 1, i, &e->n_swiglu_bwd);
-    for (int k = 2; k <= 4; k++)
-      e->fused_into[i + k] = -2;
-  }
-  return ALTO_OK;
-}
-
-int alto_exec_gpu_swiglu_bwd_fused(const alto_exec_gpu *e) {
-  return e->n_swiglu_bwd;
 }
 
 /* SWIGLU a, b -> y followed at once by a QUANTIZE of y along its last dim (the MLP's
@@ -1731,8 +1658,6 @@ static alto_status run_node_(alto_exec_gpu *e, int idx) {
       return ALTO_OK;
     return alto_ops_gpu_swiglu(b, dt, OUT_(0), IN_(0), IN_(1), rows * cols);
   case ALTO_OP_SWIGLU_BWD:
-    if (e->fused_into[idx] == -2) /* computed by the QUANTIZE after it (plan_swiglu_bwd_) */
-      return ALTO_OK;
     return alto_ops_gpu_swiglu_bwd(b, dt, OUT_(0), OUT_(1), IN_(0), IN_(1), IN_(2), rows * cols);
   case ALTO_OP_ADD:
     return alto_ops_gpu_add(b, dt, OUT_(0), IN_(0), IN_(1), rows * cols);
@@ -2122,10 +2047,6 @@ alto_status alto_exec_gpu_profile(alto_exec_gpu *e, int64_t step, FILE *out) {
                     (double)bytes_(e, n->out[1]);
         if (src->op == ALTO_OP_SWIGLU) /* both of its inputs */
           by += (double)bytes_(e, src->in[1]);
-        if (src->op == ALTO_OP_SWIGLU_BWD) /* its three inputs, the other three copies */
-          for (int k = 1; k < 4; k++)
-            by += (k < 3 ? (double)bytes_(e, src->in[k]) : 0.0) + (double)bytes_(e, n[k].out[0]) +
-                  (double)bytes_(e, n[k].out[1]);
         if (fn && fn->op == ALTO_OP_QUANTIZE) /* the second copy's outputs */
           by += (double)bytes_(e, fn->out[0]) + (double)bytes_(e, fn->out[1]);
         if (e->wt_codes[n->out[0]])

@@ -129,9 +129,6 @@ int alto_exec_gpu_requant_fused(const alto_exec_gpu *e);
 int alto_exec_gpu_dual_fused(const alto_exec_gpu *e);
 /* How many SwiGLU outputs are quantized straight from the SwiGLU's inputs (never read back). */
 int alto_exec_gpu_swiglu_fused(const alto_exec_gpu *e);
-/* How many SwiGLU backwards run inside their gradients' fp8_block quantizations (da, db never in
- * memory: the four QUANTIZEs after the SWIGLU_BWD as one kernel). */
-int alto_exec_gpu_swiglu_bwd_fused(const alto_exec_gpu *e);
 /* MXFP4 quantizations written in the FP8 GEMM's E4M3 form (their GEMMs convert nothing). */
 int alto_exec_gpu_mx_tiles(const alto_exec_gpu *e);
 /* fp8_block weights quantized with a transposed copy for dgrad (no per-call transposes). */

@@ -7,6 +7,18 @@
 #include "runtime/jit.h"
 #include "templates/gemm/gemm_args.h"
 
+/* The SM count of the (one) CUDA device, read once; an H100's 132 where no device is open (the
+ * ahead-of-time compile generates the kernels the H100 would use). */
+static int alto_gemm_sm_count_(void) {
+  static int sms;
+  if (sms)
+    return sms;
+  alto_cuda_device_info info;
+  if (alto_cuda_device(&info) == ALTO_OK && info.sm_count > 0)
+    return sms = info.sm_count;
+  return 132;
+}
+
 alto_gemmkern alto_gemm_kernel_for(alto_gemm_bscale bscale, bool out_f32, bool accumulate,
                                    const alto_gemm_config *cfg, const char *arch) {
   alto_gemmkern k;
@@ -91,7 +103,7 @@ alto_status alto_gemm_fp8(alto_backend *b, alto_dptr c, alto_dtype out_dtype, in
   blocks.s_r = bop->s_r * 128;
   /* one configuration that both kernels have (a 128x128 width, 1x128's depth) */
   const alto_gemm_config conf =
-      cfg ? *cfg : alto_gemm_config_for(m, n, k, ALTO_GEMM_B_MX, alto_cuda_sm_count());
+      cfg ? *cfg : alto_gemm_config_for(m, n, k, ALTO_GEMM_B_MX, alto_gemm_sm_count_());
   ALTO_TRY(gemm_fp8_launch_(b, c, out_dtype, ldc, accumulate, a, &blocks, ALTO_GEMM_B_128X128, m,
                             n, k, &conf, bop->split, false));
   return gemm_fp8_launch_(b, c, out_dtype, ldc, accumulate, a, bop, ALTO_GEMM_B_1X128, m, n, k,
@@ -103,7 +115,7 @@ static alto_status gemm_fp8_launch_(alto_backend *b, alto_dptr c, alto_dtype out
                                     const alto_gemm_fp8_operand *bop, alto_gemm_bscale bscale,
                                     int64_t m, int64_t n, int64_t k, const alto_gemm_config *cfg,
                                     alto_dptr split, bool split_run) {
-  alto_gemm_config conf = cfg ? *cfg : alto_gemm_config_for(m, n, k, bscale, alto_cuda_sm_count());
+  alto_gemm_config conf = cfg ? *cfg : alto_gemm_config_for(m, n, k, bscale, alto_gemm_sm_count_());
   alto_gemmkern kern =
       alto_gemm_kernel_for(bscale, out_dtype == ALTO_DT_F32, accumulate, &conf, b->arch);
   kern.a_e5m2 = a->e5m2, kern.b_e5m2 = bop->e5m2;
@@ -211,7 +223,7 @@ alto_status alto_gemm_mx_to_fp8(alto_backend *b, const alto_mx_src *src, bool sh
     return ALTO_OK;
   /* one CTA per 128 rows x `tiles` K tiles, as many as keep two CTAs per SM busy */
   int64_t tiles = ALTO_MX_TILES, rblocks = (R + 127) / 128;
-  while (tiles > 1 && rblocks * ((kb + tiles - 1) / tiles) < 2 * alto_cuda_sm_count())
+  while (tiles > 1 && rblocks * ((kb + tiles - 1) / tiles) < 2 * alto_gemm_sm_count_())
     tiles /= 2;
   alto_mx2fp8_args args = {codes,    scales,    inexact,   src->codes, src->scales, R, K, s_r,
                            s_k,      split,     src->mbr,  src->ms_r,  src->ms_k,   tiles};

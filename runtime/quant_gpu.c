@@ -3,7 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/cuda/driver.h"
 #include "runtime/jit.h"
 #include "templates/common/alto_qargs.h"
 
@@ -138,8 +137,6 @@ static alto_status alto_launch_(alto_backend *b, const alto_qkern *k, alto_qargs
   ALTO_TRY(alto_jit_get_keyed(b, key, alto_quant_gen_, k, &fn));
   unsigned grid[3];
   alto_gen_quant_grid(k, a->rows, a->cols, a->R, grid);
-  if (k->swiglu_bwd && b->target == ALTO_TARGET_CUDA) /* one CTA per SM of this device */
-    grid[0] = alto_gen_swiglu_bwd_grid(a->rows, a->cols, alto_cuda_sm_count());
   if (grid[0] == 0 || grid[1] == 0)
     return ALTO_OK; /* empty tensor */
   void *args[] = {a};

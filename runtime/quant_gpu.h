@@ -88,8 +88,8 @@ alto_status alto_gpu_requantize(alto_backend *b, const alto_quant_spec *spec,
  * quantization of each (as alto_gpu_quantize_dual: `fprop` 1x128 along the last dim, `wgrad` 128x1
  * with codes transposed) in one kernel, da and db never written: qa_* receive da's copies, qb_*
  * db's (in the same layouts). x: the view of da (shape only: 2-D bf16, dims multiples of 128);
- * dy, a, b of that shape. CUDA: one CTA of 512 threads per SM (alto_cuda_sm_count); the GPU
- * executor runs fp8_block's MLP gradients through it (exec_gpu.c plan_swiglu_bwd_). */
+ * dy, a, b of that shape. Bit-exact, but on the H100 slower than the SwiGLU backward and the two
+ * dual kernels apart (bench/NOTES.md, session 7), so the GPU executor does not use it (yet). */
 alto_status alto_gpu_quantize_dual_swiglu_bwd(alto_backend *b, const alto_quant_spec *fprop,
                                               const alto_quant_spec *wgrad,
                                               const alto_tensor_view *x, alto_dptr dy,

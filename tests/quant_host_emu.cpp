@@ -97,7 +97,7 @@ static double __dsqrt_rn(double x) { return sqrt(x); } /* (ops/ops_common.cuh) *
 static float __fsqrt_rn(float x) { return sqrtf(x); }
 
 #define __shared__ static
-#define ALTO_DYN_SMEM(T, name) static __attribute__((aligned(16))) T name[232448 / sizeof(T)] /* 227 KB */
+#define ALTO_DYN_SMEM(T, name) static __attribute__((aligned(16))) T name[65536 / sizeof(T)]
 #include "quant/quant_cols.cuh"
 #include "quant/quant_rows.cuh"
 #include "quant/quant_scaled.cuh"
@@ -781,9 +781,9 @@ template <int ELEM, int ROWS_COPY> static void swiglu_bwd_case(int64_t R, int64_
   float *s0 = (float *)o0.scales.data(), *s1 = (float *)o1.scales.data(),
         *s2 = (float *)r0.scales.data(), *s3 = (float *)r1.scales.data();
   run([=] {
-    alto_quant_dual_swiglu_bwd<ELEM, ROWS_COPY, 512>(pd, pa, pb, R, C, c0, s0, c2, s2, c1, s1, c3,
+    alto_quant_dual_swiglu_bwd<ELEM, ROWS_COPY, 256>(pd, pa, pb, R, C, c0, s0, c2, s2, c1, s1, c3,
                                                       s3);
-  }, 3, 1, 512);
+  }, 3, 1, 256);
   const char *e = ELEM == ALTO_ELEM_E4M3 ? "e4m3" : "e5m2";
   for (int t = 0; t < 2; t++) {
     char what[64];

@@ -177,16 +177,6 @@ alto_status alto_cuda_device(alto_cuda_device_info *info) {
   return ALTO_OK;
 }
 
-int alto_cuda_sm_count(void) {
-  static int sms;
-  if (sms)
-    return sms;
-  alto_cuda_device_info info;
-  if (alto_cu_.ctx && alto_cuda_device(&info) == ALTO_OK && info.sm_count > 0)
-    return sms = info.sm_count;
-  return 132;
-}
-
 alto_status alto_cuda_malloc(alto_cuda_ptr *p, size_t bytes) {
   return alto_cu_check_(alto_cu_.MemAlloc(p, bytes ? bytes : 1), "cuMemAlloc");
 }

@@ -27,9 +27,6 @@ typedef struct {
   size_t total_mem;
 } alto_cuda_device_info;
 alto_status alto_cuda_device(alto_cuda_device_info *info);
-/* The device's SM count, read once; an H100's 132 where no device is open (the ahead-of-time
- * compile generates what the H100 would run). */
-int alto_cuda_sm_count(void);
 
 alto_status alto_cuda_malloc(alto_cuda_ptr *p, size_t bytes);
 void alto_cuda_free(alto_cuda_ptr p);

@@ -38,29 +38,6 @@ typedef alto_i64 alto_idx; /* element indices: tensors beyond 2^31 elements are 
 #define ALTO_DYN_SMEM(T, name) extern __shared__ __align__(16) T name[]
 #endif
 
-// 16 bytes global -> shared without the registers (cp.async, sm_80+; both 16-byte aligned), in
-// flight until a wait; commit closes a batch. Elsewhere (HIP, the host emulations) a plain copy.
-__device__ __forceinline__ void alto_cp_async16(void *dst_shared, const void *src) {
-#if defined(__CUDA_ARCH__)
-  alto_u32 d;
-  asm("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }" : "=r"(d) : "l"(dst_shared));
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(d), "l"(src) : "memory");
-#else
-  *(uint4 *)dst_shared = *(const uint4 *)src;
-#endif
-}
-__device__ __forceinline__ void alto_cp_async_commit() {
-#if defined(__CUDA_ARCH__)
-  asm volatile("cp.async.commit_group;" ::: "memory");
-#endif
-}
-// Waits for all of this thread's copies (a barrier after it publishes them to the CTA).
-__device__ __forceinline__ void alto_cp_async_wait_all() {
-#if defined(__CUDA_ARCH__)
-  asm volatile("cp.async.wait_all;" ::: "memory");
-#endif
-}
-
 // Loads 8 consecutive elements starting at element e (16-byte aligned for bf16, 32 for fp32).
 template <bool BF16>
 __device__ __forceinline__ void alto_load8(const void *x, alto_idx e, float v[8]) {

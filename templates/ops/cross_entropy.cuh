@@ -212,6 +212,27 @@ __device__ __forceinline__ void alto_ce_xchg_(alto_ce_slots_ *x, int p, double v
 #endif
 }
 
+// 16 bytes global -> shared, asynchronously (commit after a batch); wait: all of this thread's
+// copies landed.
+__device__ __forceinline__ void alto_ce_cp16_(uint4 *dst, const uint4 *src) {
+#if defined(__CUDA_ARCH__)
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(alto_ce_smem_addr_(dst)), "l"(src)
+               : "memory");
+#else
+  *dst = *src;
+#endif
+}
+__device__ __forceinline__ void alto_ce_cp_wait_all_() {
+#if defined(__CUDA_ARCH__)
+  asm volatile("cp.async.wait_all;" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void alto_ce_cp_commit_() {
+#if defined(__CUDA_ARCH__)
+  asm volatile("cp.async.commit_group;" ::: "memory");
+#endif
+}
+
 // Elementwise max of two bf16 pairs, a NaN in b ignored (a is never NaN).
 __device__ __forceinline__ alto_u32 alto_ce_max2_(alto_u32 a, alto_u32 b) {
 #if defined(__CUDA_ARCH__)
@@ -403,14 +424,14 @@ __device__ __forceinline__ void alto_ce_rows_cl(alto_u16 *dlogits, double *row_l
 #pragma unroll
     for (int v = 0; v < VEC; v++)
       if (g.g0 + v * NT + tid < g.g_end)
-        alto_cp_async16(&sm.buf[b][v * NT + tid], lg + g.g0 + v * NT + tid);
-    alto_cp_async_commit();
+        alto_ce_cp16_(&sm.buf[b][v * NT + tid], lg + g.g0 + v * NT + tid);
+    alto_ce_cp_commit_();
   };
 
   prefetch(m0, 0);
   for (alto_i64 m = m0; m < m1; m++) {
     const int b = (int)((m - m0) & 1);
-    alto_cp_async_wait_all(); /* this thread's groups of row m landed (each thread reads only the
+    alto_ce_cp_wait_all_(); /* this thread's groups of row m landed (each thread reads only the
                                groups it copied) */
     if (m + 1 < m1)
       prefetch(m + 1, b ^ 1);

@@ -92,11 +92,7 @@ __device__ __forceinline__ void alto_t128_tr4_(const alto_u32 a[4], alto_u32 b[4
 // quantized: the bits of the AdamW kernel followed by this kernel on its output.
 // Steps 1 to 3 on the values of one tile (tile column tx, tile row ty of a [rows, cols] tensor)
 // held as alto_quant_tile128 loads them: w[p] the 16 bytes of the thread's columns in its row p.
-//
-// GROUPS (1 or 2): the CTA is GROUPS groups of NT threads, each quantizing its own tile values
-// (group threadIdx.x / NT, with its own shared memory); the groups pass the same barriers.
-template <int ELEM, int BC, bool IN_BF16, int NT, bool TRANS, bool TRANS_COPY, int ROWS_COPY,
-          int GROUPS = 1>
+template <int ELEM, int BC, bool IN_BF16, int NT, bool TRANS, bool TRANS_COPY, int ROWS_COPY>
 __device__ __forceinline__ void
 alto_t128_quantize_(const alto_u32 (&w)[128 / (NT / (128 / (IN_BF16 ? 8 : 4)))][4],
                     alto_u8 *__restrict__ codes, void *__restrict__ scales, alto_idx cols,
@@ -109,12 +105,9 @@ alto_t128_quantize_(const alto_u32 (&w)[128 / (NT / (128 / (IN_BF16 ? 8 : 4)))][
   constexpr int P = B / RPP;
   constexpr int NW = NT / ALTO_WARP;
   constexpr bool STAGE = TRANS || TRANS_COPY;
-  static_assert(GROUPS == 1 || GROUPS == 2, "one or two groups");
-  __shared__ float s_part_g[GROUPS][BC == 1 ? RPP * B : NW];
-  __shared__ float s_d_g[GROUPS][BC == 1 ? B : 1];
-  const int tid = threadIdx.x % NT, grp = GROUPS == 1 ? 0 : threadIdx.x / NT;
-  float *s_part = s_part_g[grp], *s_d = s_d_g[grp];
-  const int tc = tid % LPR, g = tid / LPR;
+  __shared__ float s_part[BC == 1 ? RPP * B : NW];
+  __shared__ float s_d[BC == 1 ? B : 1];
+  const int tc = threadIdx.x % LPR, g = threadIdx.x / LPR;
   const alto_idx c0 = tx * B, c = c0 + tc * V, r0 = ty * B, sb = ty;
   const int n = cols - c >= V ? V : (cols > c ? (int)(cols - c) : 0);
   const bool full = BC == B || (n == V && cols % V == 0);
@@ -173,15 +166,15 @@ alto_t128_quantize_(const alto_u32 (&w)[128 / (NT / (128 / (IN_BF16 ? 8 : 4)))][
     for (int j = 0; j < V; j++)
       s_part[g * B + tc * V + j] = amax[j];
     __syncthreads();
-    if (tid < B) {
+    if (threadIdx.x < B) {
       float a = 0.0f;
 #pragma unroll
       for (int k = 0; k < RPP; k++)
-        a = alto_amax_update(a, s_part[k * B + tid]);
+        a = alto_amax_update(a, s_part[k * B + threadIdx.x]);
       float dc = alto_fp8_block_scale(a, (alto_elem)ELEM);
-      s_d[tid] = dc;
-      if (c0 + tid < cols)
-        ((float *)scales)[sb * cols + c0 + tid] = dc;
+      s_d[threadIdx.x] = dc;
+      if (c0 + threadIdx.x < cols)
+        ((float *)scales)[sb * cols + c0 + threadIdx.x] = dc;
     }
     __syncthreads();
 #pragma unroll
@@ -195,15 +188,15 @@ alto_t128_quantize_(const alto_u32 (&w)[128 / (NT / (128 / (IN_BF16 ? 8 : 4)))][
 #pragma unroll
     for (int m = 1; m < ALTO_WARP; m <<= 1)
       a = alto_amax_update(a, ALTO_SHFL_XOR(a, m, ALTO_WARP));
-    if (tid % ALTO_WARP == 0)
-      s_part[tid / ALTO_WARP] = a;
+    if (threadIdx.x % ALTO_WARP == 0)
+      s_part[threadIdx.x / ALTO_WARP] = a;
     __syncthreads();
     a = s_part[0];
 #pragma unroll
     for (int k = 1; k < NW; k++)
       a = alto_amax_update(a, s_part[k]);
     const float db = alto_fp8_block_scale(a, (alto_elem)ELEM);
-    if (tid == 0) {
+    if (threadIdx.x == 0) {
       ((float *)scales)[sb * (cols / B) + tx] = db;
       if (TRANS_COPY)
         scales2[tx * (rows / B) + sb] = db;
@@ -252,8 +245,7 @@ alto_t128_quantize_(const alto_u32 (&w)[128 / (NT / (128 / (IN_BF16 ? 8 : 4)))][
   }
   if constexpr (STAGE) { // the transposed codes
     constexpr int LDS = B + 16; // bytes per staged column: 16-byte aligned rows of the readout
-    __shared__ __align__(16) alto_u8 s_t_g[GROUPS][B * LDS];
-    alto_u8 *s_t = s_t_g[grp];
+    __shared__ __align__(16) alto_u8 s_t[B * LDS];
     // column tc V + j: rows g P .. g P + 7 as two words, at 16-byte chunk (g / 2) of the column,
     // swizzled by the column's group of 8 (so a warp's columns spread over the banks)
 #pragma unroll
@@ -273,7 +265,7 @@ alto_t128_quantize_(const alto_u32 (&w)[128 / (NT / (128 / (IN_BF16 ? 8 : 4)))][
     __syncthreads();
     #pragma unroll
     for (int k = 0; k < B * 8 / NT; k++) { // 8 chunks of 16 rows per column
-      const int i = tid + k * NT, col = i / 8, q = i % 8;
+      const int i = threadIdx.x + k * NT, col = i / 8, q = i % 8;
       if (c0 + col < cols) {
         const uint4 u = *(const uint4 *)(s_t + col * LDS + (q ^ ((col / 8) & 7)) * 16);
         *(uint4 *)((TRANS_COPY ? codes2 : codes) + (c0 + col) * rows + r0 + q * 16) = u;
