@@ -1976,6 +1976,18 @@ static void prof_node_(void *arg) {
     c->s = run_node_(c->e, c->idx);
 }
 
+/* The profile's labelled rows: the index of `key` among the n names, added when new and there is
+ * room (cap); -1 when full. */
+enum { PROF_KEY = 112 };
+static int prof_row_(char (*names)[PROF_KEY], int *n, int cap, const char *key) {
+  int k = 0;
+  while (k < *n && strcmp(names[k], key))
+    k++;
+  if (k == *n && *n < cap)
+    snprintf(names[(*n)++], PROF_KEY, "%s", key);
+  return k < *n ? k : -1;
+}
+
 alto_status alto_exec_gpu_profile(alto_exec_gpu *e, int64_t step, FILE *out) {
   if (!e->b->i->time_ms)
     return alto_error(ALTO_ERR_UNSUPPORTED, "the %s backend cannot time kernels", e->b->i->name);
@@ -1990,12 +2002,12 @@ alto_status alto_exec_gpu_profile(alto_exec_gpu *e, int64_t step, FILE *out) {
   /* QUANTIZE by role (the node name's last two parts: "dgrad.dY", "fprop.W", ...): time, count
    * and the bytes it moves (input, outputs, the fused partner's outputs, a weight's copy) */
   enum { ROLES = 16 };
-  char role[ROLES][112];
+  char role[ROLES][PROF_KEY];
   double role_ms[ROLES] = {0}, role_bytes[ROLES] = {0};
   int role_n[ROLES] = {0}, n_roles = 0;
   /* GEMMs by configuration (shape, accumulation, path): time, count */
   enum { CONFIGS = 48 };
-  char config[CONFIGS][96];
+  char config[CONFIGS][PROF_KEY];
   double config_ms[CONFIGS] = {0}, config_flop[CONFIGS] = {0};
   int config_n[CONFIGS] = {0}, n_configs = 0;
   e->profiling = true;
@@ -2016,16 +2028,12 @@ alto_status alto_exec_gpu_profile(alto_exec_gpu *e, int64_t step, FILE *out) {
     count[row]++;
     total += t;
     if (n->op == ALTO_OP_GEMM) {
-      char key[96];
+      char key[PROF_KEY];
       snprintf(key, sizeof key, "%lldx%lldx%lld%s %s", (long long)n->shape[0],
                (long long)n->shape[1], (long long)n->shape[2], n->accumulate ? " +=" : "",
                gemm_path_names_[e->node_path[i]]);
-      int k = 0;
-      while (k < n_configs && strcmp(config[k], key))
-        k++;
-      if (k == n_configs && n_configs < CONFIGS)
-        snprintf(config[n_configs++], sizeof config[0], "%s", key);
-      if (k < n_configs)
+      const int k = prof_row_(config, &n_configs, CONFIGS, key);
+      if (k >= 0)
         config_ms[k] += own, config_n[k]++,
             config_flop[k] += 2.0 * (double)n->shape[0] * (double)n->shape[1] * (double)n->shape[2];
     }
@@ -2034,12 +2042,8 @@ alto_status alto_exec_gpu_profile(alto_exec_gpu *e, int64_t step, FILE *out) {
       while (dot && dot > nm && dot[-1] != '.')
         dot--;
       const char *r = dot && dot > nm ? dot : nm;
-      int k = 0;
-      while (k < n_roles && strcmp(role[k], r))
-        k++;
-      if (k == n_roles && n_roles < ROLES)
-        snprintf(role[n_roles++], sizeof role[0], "%s", r);
-      if (k < n_roles) {
+      const int k = prof_row_(role, &n_roles, ROLES, r);
+      if (k >= 0) {
         const int f = e->fused_into[i];
         const alto_node *fn = f >= 0 ? &e->p->nodes[f] : NULL; /* the node fused into this one */
         const alto_node *src = fn && fn->op != ALTO_OP_QUANTIZE ? fn : n; /* reads the input */
