@@ -201,6 +201,8 @@ void alto_qkern_key(const alto_qkern *k, char *out, size_t n) {
       ALTO_KEY_(".t_copy");
     if (k->rows_copy)
       ALTO_KEY_(".rows_copy%s", k->rows_copy == 2 ? "_scales_t" : "");
+    if (k->rows_rq)
+      ALTO_KEY_(".rows_rq");
     if (k->swiglu)
       ALTO_KEY_(".of_swiglu");
     if (k->adamw)
@@ -300,6 +302,9 @@ alto_status alto_gen_quant_check(const alto_qkern *k) {
     return alto_error(ALTO_ERR_INVALID_ARG,
                       "a 1x128 row copy is written by the fp8_block 128x1 transposed column kernel "
                       "of bf16 values only");
+  if (k->rows_rq && !k->rows_copy)
+    return alto_error(ALTO_ERR_INVALID_ARG,
+                      "the re-quantization of a 1x128 row copy needs the row copy (rows_copy)");
   if (k->dq_elem != ALTO_ELEM_E2M1 &&
       !(alto_gen_tile128_(k) && k->block_c == 1 && k->in_bf16 &&
         (k->dq_elem == ALTO_ELEM_E4M3 || k->dq_elem == ALTO_ELEM_E5M2)))
@@ -380,7 +385,7 @@ alto_status alto_gen_quant(const alto_qkern *k, alto_gen_kernel *out) {
                        k->codes_t ? "true" : "false",
                        k->dq_elem != ALTO_ELEM_E2M1 ? alto_elem_enum_(k->dq_elem) : "0",
                        k->dq_scales_t ? "true" : "false", k->t_copy ? "true" : "false",
-                       k->rows_copy, k->adamw ? ", true" : "",
+                       k->rows_copy, k->rows_rq ? ", false, true" : k->adamw ? ", true" : "",
                        k->adamw ? ",\n      a.opt_grad, a.opt_m, a.opt_v, a.opt_k" : "");
       break;
     }

@@ -59,6 +59,8 @@ typedef struct {
   bool t_copy;          /* TILE, FP8 128x128 of a 2-D x: also a transposed copy (codes2, scales2) */
   int rows_copy;        /* TILE, FP8 128x1 with codes_t, bf16 2-D x: also the 1x128 quantization
                          * along the rows (codes2, scales2): 1 scales row-major, 2 MN-major */
+  bool rows_rq;         /* with rows_copy: the 128x1 codes are of the row copy's dequantization
+                         * (fp8_block's wgrad X re-quantized, in the forward: ROWS_RQ) */
   bool swiglu;          /* ROWS, bf16, not NVFP4: x is SwiGLU(x, x2), computed in the kernel */
   bool adamw;           /* TILE, FP8 128x128 or MX / NVFP4 2-D blocks (quant_cols.cuh) of fp32
                          * x: x updated by an AdamW step first (the optimizer quantizes the

@@ -86,6 +86,9 @@ struct alto_exec_gpu {
                          * inside the first (plan_rht_fusion_, plan_requant_fusion_, plan_dual_,
                          * plan_swiglu_) */
   int n_rht_fused, n_requant, n_dual, n_swiglu;
+  int *xdual_q; /* fp8_block X QUANTIZE -> the wgrad re-quantization's QUANTIZE it also writes
+                 * (plan_xdual_; -1 otherwise) */
+  int n_xdual;
   bool *swiglu_y; /* node (a QUANTIZE with its SWIGLU fused) -> the kernel also writes y */
   bool *mx_tile;        /* codes buffer -> its QUANTIZE writes the E4M3 form (plan_mx_tile_) */
   int n_mx_tile;
@@ -490,6 +493,8 @@ static alto_status plan_mx_tile_(alto_exec_gpu *e);
 static alto_status memplan_(alto_exec_gpu *e);
 static alto_status plan_dual_(alto_exec_gpu *e);
 static alto_status plan_swiglu_(alto_exec_gpu *e);
+static alto_status plan_xdual_(alto_exec_gpu *e);
+static void plan_xdual_fuse_(alto_exec_gpu *e);
 
 static alto_status create_(alto_exec_gpu *e) {
   const alto_plan *p = e->p;
@@ -499,6 +504,8 @@ static alto_status create_(alto_exec_gpu *e) {
     ALTO_TRY(alto_cublaslt_init());
   ALTO_TRY(plan_wq_(e));
   ALTO_TRY(plan_mx_tile_(e));
+  ALTO_TRY(plan_codes_t_(e));
+  ALTO_TRY(plan_xdual_(e));
   ALTO_TRY(memplan_(e));
   ALTO_TRY(e->b->i->alloc(e->b, e->arena_bytes ? e->arena_bytes : 1, &e->arena));
   for (int i = 0; i < p->n_nodes; i++) {
@@ -528,7 +535,7 @@ static alto_status create_(alto_exec_gpu *e) {
     e->rht_host = alto_xcalloc((size_t)e->n_rht, EXEC_GPU_RHT_TABLE);
   }
   ALTO_TRY(plan_rht_fusion_(e));
-  ALTO_TRY(plan_codes_t_(e));
+  plan_xdual_fuse_(e);
   ALTO_TRY(plan_requant_fusion_(e));
   ALTO_TRY(plan_w_t_(e));
   ALTO_TRY(plan_dual_(e));
@@ -605,6 +612,7 @@ void alto_exec_gpu_free(alto_exec_gpu *e) {
   free(e->rht_index);
   free(e->fused_into);
   free(e->swiglu_y);
+  free(e->xdual_q);
   for (int i = 0; e->wt_codes && i < e->p->n_bufs && !e->record_only; i++)
     if (e->wt_codes[i]) {
       b->i->free(b, e->wt_codes[i]);
@@ -721,8 +729,17 @@ static alto_status run_quantize_(alto_exec_gpu *e, int idx, const alto_node *n) 
   if (weight_copy_fresh_(e, src, idx))
     return ALTO_OK;
   alto_gpu_rht r = {0};
-  if (ri == -2) /* written by the QUANTIZE before it (plan_dual_) */
+  if (ri == -2) /* written by the QUANTIZE before it (plan_dual_, plan_xdual_) */
     return ALTO_OK;
+  if (e->xdual_q[idx] >= 0) { /* and the wgrad's re-quantization (plan_xdual_), one kernel */
+    const alto_node *w = &e->p->nodes[e->xdual_q[idx]];
+    alto_quant_spec ws = alto_exec_quantize_spec(w, e->seed, e->step);
+    alto_tensor_view v = view_(e, src, n->shape, n->rank);
+    alto_gpu_quantized qf = {ptr_(e, n->out[0]), ptr_(e, n->out[1]), 0, 0, false,
+                             e->scales_t[n->out[1]], 0, 0, false};
+    alto_gpu_quantized qw = {ptr_(e, w->out[0]), ptr_(e, w->out[1]), 0, 0, true, false, 0, 0, false};
+    return alto_gpu_quantize_x_dual(e->b, &spec, &ws, &v, ptr_(e, src), &qf, &qw);
+  }
   if (ri >= 0 && e->p->nodes[ri].op == ALTO_OP_QUANTIZE) { /* this one and node ri, one kernel */
     const alto_node *w = &e->p->nodes[ri];
     alto_quant_spec ws = alto_exec_quantize_spec(w, e->seed, e->step);
@@ -966,6 +983,65 @@ int alto_exec_gpu_scales_mn_major(const alto_exec_gpu *e) {
   return e->n_scales_t;
 }
 
+/* fp8_block's forward X (the fprop operand, QUANTIZE 1x128 along K: node f) is re-quantized in the
+ * backward for the wgrad, 128x1 from f's codes (DEQUANTIZE to bf16 then QUANTIZE with its codes
+ * transposed, which plan_requant_fusion_ would run as one kernel). The forward kernel can write
+ * both from X (quant_tile128.cuh ROWS_RQ, the same bits): the backward kernel, its launch and its
+ * read of the codes go. The re-quantization's outputs then live from f on and f's until their last
+ * reader but the DEQUANTIZE (memplan_), so the step's memory stays about the same. Returns the
+ * re-quantization's QUANTIZE, or -1. Decided from the plan alone (and plan_codes_t_), before the
+ * arena is laid out. Not with check_quant, nor for an X that a SWIGLU makes (plan_swiglu_ computes
+ * SwiGLU inside f's rows kernel instead). */
+static int xdual_q_of_(const alto_exec_gpu *e, int fi) {
+  const alto_plan *p = e->p;
+  const alto_node *f = &p->nodes[fi];
+  if (f->op != ALTO_OP_QUANTIZE || f->rank != 2 || f->q.scheme != ALTO_SCHEME_FP8_BLOCK ||
+      f->q.axis != -1 || f->q.two_d || f->q.block_cols != 128 || f->shape[0] % 128 ||
+      f->shape[1] % 128 || buf_(e, f->in[0])->dtype != ALTO_DT_BF16)
+    return -1;
+  for (int k = 0; k < fi; k++)
+    for (int j = 0; j < p->nodes[k].n_out; j++)
+      if (p->nodes[k].out[j] == f->in[0] && p->nodes[k].op == ALTO_OP_SWIGLU)
+        return -1;
+  for (int i = fi + 1; i + 1 < p->n_nodes; i++) {
+    const alto_node *d = &p->nodes[i], *q = &p->nodes[i + 1];
+    if (d->op != ALTO_OP_DEQUANTIZE || d->in[0] != f->out[0])
+      continue;
+    if (d->in[1] != f->out[1] || q->op != ALTO_OP_QUANTIZE || q->in[0] != d->out[0] ||
+        readers_(p, d->out[0]) != 1 || buf_(e, d->out[0])->dtype != ALTO_DT_BF16 ||
+        q->rank != 2 || q->shape[0] != f->shape[0] || q->shape[1] != f->shape[1] ||
+        q->q.scheme != ALTO_SCHEME_FP8_BLOCK || q->q.axis != -2 || q->q.two_d ||
+        q->q.block_rows != 128 || q->q.elem != f->q.elem || !e->codes_t[q->out[0]])
+      return -1;
+    return i + 1;
+  }
+  return -1;
+}
+
+static alto_status plan_xdual_(alto_exec_gpu *e) {
+  const alto_plan *p = e->p;
+  e->xdual_q = alto_xmalloc((size_t)(p->n_nodes ? p->n_nodes : 1) * sizeof *e->xdual_q);
+  for (int i = 0; i < p->n_nodes; i++) {
+    e->xdual_q[i] = e->o.check_quant ? -1 : xdual_q_of_(e, i);
+    e->n_xdual += e->xdual_q[i] >= 0;
+  }
+  return ALTO_OK;
+}
+
+/* The nodes plan_xdual_ folded into the forward's: the re-quantization's DEQUANTIZE and QUANTIZE
+ * (fused_into -2; the forward QUANTIZE holds the latter, so no other plan takes either). */
+static void plan_xdual_fuse_(alto_exec_gpu *e) {
+  for (int i = 0; i < e->p->n_nodes; i++)
+    if (e->xdual_q[i] >= 0) {
+      e->fused_into[i] = e->xdual_q[i];
+      e->fused_into[e->xdual_q[i]] = e->fused_into[e->xdual_q[i] - 1] = -2;
+    }
+}
+
+int alto_exec_gpu_xdual_fused(const alto_exec_gpu *e) {
+  return e->n_xdual;
+}
+
 /* DEQUANTIZE x -> y (bf16) followed at once by a QUANTIZE of y written transposed (fp8_block: the
  * wgrad's X, re-quantized 128x1 from its saved 1x128 codes): the quantization kernel dequantizes
  * the codes itself (quant_tile128.cuh DQ_ELEM, the same bits), so y is neither written nor read.
@@ -976,7 +1052,7 @@ static alto_status plan_requant_fusion_(alto_exec_gpu *e) {
   for (int i = 0; i + 1 < p->n_nodes; i++) {
     const alto_node *d = &p->nodes[i], *q = &p->nodes[i + 1];
     if (d->op != ALTO_OP_DEQUANTIZE || q->op != ALTO_OP_QUANTIZE || q->in[0] != d->out[0] ||
-        !e->codes_t[q->out[0]] || d->q.scheme != ALTO_SCHEME_FP8_BLOCK || d->q.axis != -1 ||
+        e->fused_into[i] != -1 || !e->codes_t[q->out[0]] || d->q.scheme != ALTO_SCHEME_FP8_BLOCK || d->q.axis != -1 ||
         d->q.two_d || d->q.block_cols != 128 || buf_(e, d->out[0])->dtype != ALTO_DT_BF16 ||
         d->rank != 2 || d->shape[0] % 128 || d->shape[1] % 128)
       continue;
@@ -1124,7 +1200,7 @@ static alto_status memplan_(alto_exec_gpu *e) {
   int n_rht = 0;
   for (int i = 0; i < p->n_nodes; i++)
     n_rht += rht_fusable_(e, i);
-  if (!e->n_wq && !e->n_wc && !e->n_mx_tile && !n_rht)
+  if (!e->n_wq && !e->n_wc && !e->n_mx_tile && !n_rht && !e->n_xdual)
     return ALTO_OK;
   alto_plan q = *p;
   q.bufs = alto_xmalloc((size_t)p->n_bufs * sizeof *q.bufs);
@@ -1134,6 +1210,25 @@ static alto_status memplan_(alto_exec_gpu *e) {
   for (int i = 0; n_rht && i < p->n_nodes; i++)
     if (rht_fusable_(e, i) && q.bufs[p->nodes[i].in[0]].last < i + 1)
       q.bufs[p->nodes[i].in[0]].last = i + 1;
+  for (int i = 0; e->n_xdual && i < p->n_nodes; i++) { /* plan_xdual_'s lifetimes */
+    const int qi = e->xdual_q[i];
+    if (qi < 0)
+      continue;
+    const alto_node *f = &p->nodes[i], *d = &p->nodes[qi - 1], *w = &p->nodes[qi];
+    for (int t = 0; t < 2; t++) {
+      alto_buffer *ob = &q.bufs[w->out[t]]; /* written here, read in the backward */
+      if (ob->first > i)
+        ob->first = i;
+      alto_buffer *fb = &q.bufs[f->out[t]]; /* until its last reader but the DEQUANTIZE */
+      int last = i;
+      for (int k = i + 1; k < p->n_nodes; k++)
+        for (int j = 0; j < p->nodes[k].n_in; j++)
+          if (p->nodes[k].in[j] == f->out[t] && k != qi - 1 && k > last)
+            last = k;
+      fb->last = last;
+    }
+    q.bufs[d->out[0]].bytes = 0; /* never written */
+  }
   alto_status s = alto_memplan_assign(&q);
   if (s == ALTO_OK)
     s = alto_memplan_verify(&q);

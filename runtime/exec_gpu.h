@@ -125,6 +125,8 @@ int alto_exec_gpu_codes_transposed(const alto_exec_gpu *e);
 int alto_exec_gpu_scales_mn_major(const alto_exec_gpu *e);
 /* DEQUANTIZE + QUANTIZE pairs run as one re-quantization kernel (fp8_block's wgrad X). */
 int alto_exec_gpu_requant_fused(const alto_exec_gpu *e);
+/* fp8_block forward X quantizations that also write the wgrad's re-quantization (plan_xdual_). */
+int alto_exec_gpu_xdual_fused(const alto_exec_gpu *e);
 /* How many fp8_block dY pairs (1x128 for dgrad, 128x1 transposed for wgrad) run as one kernel. */
 int alto_exec_gpu_dual_fused(const alto_exec_gpu *e);
 /* How many SwiGLU outputs are quantized straight from the SwiGLU's inputs (never read back). */

@@ -474,12 +474,14 @@ static alto_status alto_fp8_dual_kernel_(const alto_backend *b, const alto_quant
   return ALTO_OK;
 }
 
+/* (rq: the 128x1 copy of the 1x128 copy's dequantization, alto_gpu_quantize_x_dual) */
 static alto_status alto_fp8_dual_(alto_backend *b, const alto_quant_spec *fprop,
                                   const alto_quant_spec *wgrad, const alto_tensor_view *x,
                                   alto_dptr xd, const alto_gpu_quantized *q_fprop,
-                                  const alto_gpu_quantized *q_wgrad) {
+                                  const alto_gpu_quantized *q_wgrad, bool rq) {
   alto_qkern k;
   ALTO_TRY(alto_fp8_dual_kernel_(b, fprop, wgrad, x, q_fprop, q_wgrad, &k));
+  k.rows_rq = rq;
   alto_qargs a = alto_qargs_of_(x, xd, q_wgrad->codes, q_wgrad->scales);
   a.codes2 = q_fprop->codes, a.scales2 = q_fprop->scales;
   return alto_launch_(b, &k, &a);
@@ -517,7 +519,7 @@ alto_status alto_gpu_quantize_dual(alto_backend *b, const alto_quant_spec *fprop
   ALTO_TRY(alto_quant_layout_of(fprop, x, &lf));
   ALTO_TRY(alto_quant_layout_of(wgrad, x, &lw));
   if (fprop->scheme == ALTO_SCHEME_FP8_BLOCK && !(rht && rht->b))
-    return alto_fp8_dual_(b, fprop, wgrad, x, xd, q_fprop, q_wgrad);
+    return alto_fp8_dual_(b, fprop, wgrad, x, xd, q_fprop, q_wgrad, false);
   if (fprop->axis != -1 || fprop->block2d || wgrad->axis != -2 || wgrad->block2d ||
       fprop->scheme != wgrad->scheme || fprop->rule != wgrad->rule || fprop->sr != wgrad->sr ||
       fprop->seed != wgrad->seed || !rht || !rht->b)
@@ -547,6 +549,16 @@ alto_status alto_gpu_quantize_dual(alto_backend *b, const alto_quant_spec *fprop
       st = s2;
   }
   return st;
+}
+
+alto_status alto_gpu_quantize_x_dual(alto_backend *b, const alto_quant_spec *fprop,
+                                     const alto_quant_spec *wgrad, const alto_tensor_view *x,
+                                     alto_dptr xd, const alto_gpu_quantized *q_fprop,
+                                     const alto_gpu_quantized *q_wgrad) {
+  alto_quant_layout lf, lw;
+  ALTO_TRY(alto_quant_layout_of(fprop, x, &lf));
+  ALTO_TRY(alto_quant_layout_of(wgrad, x, &lw));
+  return alto_fp8_dual_(b, fprop, wgrad, x, xd, q_fprop, q_wgrad, true);
 }
 
 alto_status alto_gpu_dequantize(alto_backend *b, const alto_quant_spec *spec,

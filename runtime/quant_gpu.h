@@ -130,6 +130,15 @@ alto_status alto_gpu_quantize_dual(alto_backend *b, const alto_quant_spec *fprop
                                    alto_dptr xd, const alto_gpu_rht *rht,
                                    const alto_gpu_quantized *q_fprop,
                                    const alto_gpu_quantized *q_wgrad);
+/* fp8_block's forward X of a linear, read once: `fprop` 1x128 along the last dim (scales MN-major
+ * when q_fprop->scales_t) and the wgrad's `wgrad` 128x1 (codes transposed: q_wgrad->codes_t) of
+ * that copy dequantized to bf16 (NUMERICS.md 7's re-quantization), the bits of alto_gpu_quantize,
+ * alto_gpu_dequantize and alto_gpu_quantize (or alto_gpu_requantize) in one kernel. x: 2-D bf16,
+ * dims multiples of 128. */
+alto_status alto_gpu_quantize_x_dual(alto_backend *b, const alto_quant_spec *fprop,
+                                     const alto_quant_spec *wgrad, const alto_tensor_view *x,
+                                     alto_dptr xd, const alto_gpu_quantized *q_fprop,
+                                     const alto_gpu_quantized *q_wgrad);
 
 alto_status alto_gpu_dequantize(alto_backend *b, const alto_quant_spec *spec,
                                 const alto_tensor_view *x, const alto_gpu_quantized *q,

@@ -164,7 +164,7 @@ int alto_quant_matrix_kernels(alto_target target, const char *arch, alto_qkern *
   /* fp8_block's layouts chosen by the GPU executor (runtime/exec_gpu.c), both element formats:
    * 1x128 with MN-major scales (quantize, dequantize); 128x1 with transposed codes, alone,
    * re-quantized from 1x128 codes (row-major or MN-major scales), and with the 1x128 row copy
-   * (the dual kernel of dY); 128x128 with a transposed copy (the weights) */
+   * (the dual kernel of dY; and of the forward's X, the 128x1 re-quantized from the copy); 128x128 with a transposed copy (the weights) */
   for (int e = 0; e < 2; e++)
     for (int d = 0; d < 2; d++) {
       alto_quant_spec s = alto_quant_spec_default(ALTO_SCHEME_FP8_BLOCK);
@@ -186,6 +186,9 @@ int alto_quant_matrix_kernels(alto_target target, const char *arch, alto_qkern *
           k.rows_copy = r;
           alto_kadd_(out, max, &n, &k);
           k.swiglu_bwd = true;
+          alto_kadd_(out, max, &n, &k);
+          k.swiglu_bwd = false; /* the forward's X: the row copy and its re-quantization */
+          k.rows_rq = true;
           alto_kadd_(out, max, &n, &k);
         }
         for (int f = 0; f < 2; f++)

@@ -13,7 +13,7 @@
 // on 2-D and 3-D shapes with NaN / Inf / zero blocks. The host build takes the header's scalar FP8
 // cast (no cvt instruction here), so this checks the tiling, reductions, masks and packing;
 // tests/test_quant_gpu.c remains the real check. By hand: build/test_quant_host_emu [GROUP]...
-// (e2m1 div rows cols tile128 tcopy dual128 swiglu mx_tile swiglu_bwd requant scaled rht
+// (e2m1 div rows cols tile128 tcopy dual128 xdual swiglu mx_tile swiglu_bwd requant scaled rht
 // dequant).
 #include <math.h>
 #include <pthread.h>
@@ -751,6 +751,55 @@ template <int ELEM, int ROWS_COPY> static void dual128_case(int64_t R, int64_t C
   alto_quantized_free(&rref);
 }
 
+// The forward's X of an fp8_block linear (ROWS_COPY with ROWS_RQ): the 1x128 copy as the CPU's
+// 1x128 of x (o2: codes2, scales2 row-major or MN-major), and the 128x1 codes (transposed) and
+// scales as the CPU's 128x1 of that copy dequantized to bf16: the wgrad X's re-quantization.
+template <int ELEM, int ROWS_COPY> static void xdual_case(int64_t R, int64_t C) {
+  alto_quant_spec rspec = alto_quant_spec_default(ALTO_SCHEME_FP8_BLOCK), spec = rspec;
+  rspec.elem = spec.elem = (alto_elem)ELEM;
+  spec.axis = -2;
+  input in = make_input(1, R, C, true, true);
+  alto_quantized rref, ref;
+  if (!reference(rspec, in, &rref))
+    return;
+  input y{1, R, C, true, {}, {}}; // the DEQUANTIZE's bf16 output
+  y.xb.resize((size_t)(R * C));
+  y.xf.resize((size_t)(R * C));
+  if (alto_cpu_dequantize(&rspec, &rref, ALTO_ELEM_BF16, y.xb.data()) != ALTO_OK) {
+    printf("FAIL cpu dequant: %s\n", alto_last_error());
+    bad++;
+    return;
+  }
+  for (size_t i = 0; i < y.xb.size(); i++)
+    y.xf[i] = alto_bf16_to_f32(y.xb[i]);
+  if (!reference(spec, y, &ref))
+    return;
+  outputs o(ref), o2(rref);
+  const void *x = in.data();
+  alto_u8 *codes = o.codes.data(), *codes2 = o2.codes.data();
+  void *scales = o.scales.data();
+  float *scales2 = (float *)o2.scales.data();
+  const int64_t cols = C;
+  run([=] {
+    alto_quant_tile128<ELEM, 1, true, 256, true, 0, false, false, ROWS_COPY, false, true>(
+        x, codes, scales, cols, nullptr, codes2, scales2);
+  }, cdiv(C, 128), (unsigned)(R / 128), 256);
+  const std::vector<alto_u8> t = transposed_(ref.codes, R, C);
+  memcpy(ref.codes, t.data(), t.size());
+  if (ROWS_COPY == 2) {
+    const std::vector<float> st = transposed_((const float *)rref.scales, R, C / 128);
+    memcpy(rref.scales, st.data(), st.size() * 4);
+  }
+  const char *e = ELEM == ALTO_ELEM_E4M3 ? "e4m3" : "e5m2";
+  char w[96];
+  snprintf(w, sizeof w, "xdual %s 1x128%s", e, ROWS_COPY == 2 ? " (MN-major scales)" : "");
+  compare(w, in, rref, o2);
+  snprintf(w, sizeof w, "xdual %s 128x1 of its dequantization, transposed", e);
+  compare(w, y, ref, o);
+  alto_quantized_free(&ref);
+  alto_quantized_free(&rref);
+}
+
 // SwiGLU backward + both outputs' dual dY quantization (quant_dual_swiglu_bwd.cuh): da and db from
 // the CPU's SwiGLU backward rounded to bf16, each quantized 128x1 (codes transposed) and 1x128 by
 // the CPU; 3 CTAs walk the tiles in several grid steps.
@@ -1327,6 +1376,11 @@ int main(int argc, char **argv) {
     dual128_case<ALTO_ELEM_E4M3, 1>(256, 1152);
     dual128_case<ALTO_ELEM_E4M3, 2>(384, 256);
     dual128_case<ALTO_ELEM_E5M2, 2>(128, 384);
+  }
+  if (group("xdual")) {
+    xdual_case<ALTO_ELEM_E4M3, 1>(256, 1152);
+    xdual_case<ALTO_ELEM_E4M3, 2>(384, 256);
+    xdual_case<ALTO_ELEM_E5M2, 2>(128, 384);
   }
   if (group("requant")) {
     requant_case<ALTO_ELEM_E4M3, false, false>(256, 1152);

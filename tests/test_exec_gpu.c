@@ -224,20 +224,22 @@ static void one_step_(const case_ *c) {
     CHECKF(alto_exec_gpu_rht_fused(ex[1]) == 0 && alto_exec_gpu_codes_transposed(ex[1]) == 0 &&
                alto_exec_gpu_scales_mn_major(ex[1]) == 0 && alto_exec_gpu_requant_fused(ex[1]) == 0 &&
                alto_exec_gpu_weights_transposed(ex[1]) == 0 && alto_exec_gpu_dual_fused(ex[1]) == 0 &&
-               alto_exec_gpu_swiglu_fused(ex[1]) == 0,
+               alto_exec_gpu_swiglu_fused(ex[1]) == 0 && alto_exec_gpu_xdual_fused(ex[1]) == 0,
            "check_quant must keep the plan's layouts");
     int mn = alto_exec_gpu_scales_mn_major(ex[0]);
     if (strstr(rn, "fp8_block")) { /* per layer: dY of 7 linears, X of 4 inputs */
       CHECKF(tr == 6 * 11, "%d fp8_block wgrad operands quantized transposed", tr);
       CHECKF(mn == 6 * 11, "%d fp8_block 1x128 scale grids quantized MN-major", mn);
-      /* the wgrad X of each of the 4 inputs per layer: re-quantized from its codes, unless the
-       * arena gave the codes' range to the new ones */
+      /* the wgrad X of each of the 4 inputs per layer: written by the forward's kernel with the
+       * fprop copy (xn1, o, xn2: plan_xdual_), or (SwiGLU's y) re-quantized from its codes,
+       * unless the arena gave the codes' range to the new ones */
       CHECKF(alto_exec_gpu_weights_transposed(ex[0]) == 6 * 7, "%d weights with a transposed copy",
              alto_exec_gpu_weights_transposed(ex[0]));
-      int rq = alto_exec_gpu_requant_fused(ex[0]);
-      CHECKF(rq > 0 && rq <= 6 * 4, "%d re-quantizations fused", rq);
-      printf("  %-22s %d of %d wgrad X re-quantizations read the saved codes directly\n", "", rq,
-             6 * 4);
+      int rq = alto_exec_gpu_requant_fused(ex[0]), xd = alto_exec_gpu_xdual_fused(ex[0]);
+      CHECKF(xd == 6 * 3, "%d wgrad X written in the forward", xd);
+      CHECKF(rq > 0 && rq <= 6, "%d re-quantizations fused", rq);
+      printf("  %-22s %d of %d wgrad X written by the forward's kernel, %d of the other %d read "
+             "the saved codes directly\n", "", xd, 6 * 4, rq, 6 * 4 - xd);
       /* the dY of each of the 7 linears per layer: read once for its dgrad and wgrad copies,
        * unless the arena overlaps them */
       int du = alto_exec_gpu_dual_fused(ex[0]);

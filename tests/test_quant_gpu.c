@@ -386,17 +386,26 @@ static void test_codes_t(void) {
 }
 
 /* fp8_block's dual outputs of the bf16 tensor x (elements `el`) against the CPU's: the 1x128 copy
- * (codes fc, scales fs, MN-major when scales_t) and the 128x1 copy with transposed codes (wc, ws).
+ * (codes fc, scales fs, MN-major when scales_t) and the 128x1 copy with transposed codes (wc, ws),
+ * of x or (rq: the forward X's kernel) of the 1x128 copy dequantized to bf16 by the CPU.
  * d: the first differing byte of each (-1: none), in that order. */
-static void dual_diff_(const alto_tensor_view *x, alto_elem el, bool scales_t, gpu_buf fc,
+static void dual_diff_(const alto_tensor_view *x, alto_elem el, bool scales_t, bool rq, gpu_buf fc,
                        gpu_buf fs, gpu_buf wc, gpu_buf ws, int64_t d[4]) {
   const int64_t R = x->dims[0], C = x->dims[1], n = R * C, nb = C / 128;
   alto_quant_spec fsp = alto_quant_spec_default(ALTO_SCHEME_FP8_BLOCK), wsp = fsp;
   fsp.elem = wsp.elem = el;
   wsp.axis = -2;
   alto_quantized rf, rw;
-  CHECKF(alto_cpu_quantize(&fsp, x, &rf) == ALTO_OK && alto_cpu_quantize(&wsp, x, &rw) == ALTO_OK,
-         "%s", alto_last_error());
+  CHECKF(alto_cpu_quantize(&fsp, x, &rf) == ALTO_OK, "%s", alto_last_error());
+  uint16_t *y = NULL; /* rq: the DEQUANTIZE's bf16 values */
+  alto_tensor_view yv = *x;
+  if (rq) {
+    y = malloc((size_t)n * 2);
+    CHECKF(alto_cpu_dequantize(&fsp, &rf, ALTO_ELEM_BF16, y) == ALTO_OK, "%s", alto_last_error());
+    yv.data = y;
+  }
+  CHECKF(alto_cpu_quantize(&wsp, &yv, &rw) == ALTO_OK, "%s", alto_last_error());
+  free(y);
   uint8_t *gfc = malloc((size_t)n), *gwc = malloc((size_t)n), *want = malloc((size_t)n);
   float *gfs = malloc((size_t)(R * nb * 4)), *fwant = malloc((size_t)(R * nb * 4));
   float *gws = malloc((size_t)((R / 128) * C * 4));
@@ -421,11 +430,13 @@ static void dual_diff_(const alto_tensor_view *x, alto_elem el, bool scales_t, g
 /* fp8_block's dual kernel of dY (alto_gpu_quantize_dual without an RHT): one read of a bf16 x,
  * its 128x1 quantization with the codes transposed and its 1x128 quantization (scales row-major
  * or MN-major), each against the CPU's; guard bytes around every output (gpu_buf); f32 inputs and
- * a last dim that is not a multiple of 128 are refused. */
+ * a last dim that is not a multiple of 128 are refused. rq: the forward X's kernel
+ * (alto_gpu_quantize_x_dual), its 128x1 copy of the 1x128 copy's dequantization. */
 static void test_fp8_dual(void) {
   if (!selected("fp8_dual"))
     return;
   const int64_t shapes[3][2] = {{quick ? 1024 : 4096, 7168}, {384, 1152}, {128, 256}};
+  for (int rq = 0; rq < 2; rq++)
   for (int el = 0; el < 2; el++)
     for (int st_ = 0; st_ < 2; st_++)
       for (int si = 0; si < 3; si++) {
@@ -442,19 +453,27 @@ static void test_fp8_dual(void) {
         gpu_upload(B, gx, xb);
         alto_gpu_quantized qf = {gpu_ptr(gfc), gpu_ptr(gfs), 0, 0, false, st_ == 1, 0, 0, false};
         alto_gpu_quantized qw = {gpu_ptr(gwc), gpu_ptr(gws), 0, 0, true, false, 0, 0, false};
-        alto_status st = alto_gpu_quantize_dual(B, &fs, &ws, &x, gpu_ptr(gx), NULL, &qf, &qw);
+        alto_status st =
+            rq ? alto_gpu_quantize_x_dual(B, &fs, &ws, &x, gpu_ptr(gx), &qf, &qw)
+               : alto_gpu_quantize_dual(B, &fs, &ws, &x, gpu_ptr(gx), NULL, &qf, &qw);
         CHECKF(st == ALTO_OK && B->i->sync(B) == ALTO_OK, "fp8_dual: %s", alto_last_error());
         int64_t d[4];
-        dual_diff_(&x, fs.elem, st_ == 1, gfc, gfs, gwc, gws, d);
+        dual_diff_(&x, fs.elem, st_ == 1, rq, gfc, gfs, gwc, gws, d);
         int ok = d[0] < 0 && d[1] < 0 && d[2] < 0 && d[3] < 0;
-        CHECKF(ok, "fp8_dual %s%s [%lld x %lld]: 1x128 codes differ at %lld, scales at %lld; "
-               "128x1 codes at %lld, scales at %lld", el ? "e5m2" : "e4m3",
+        CHECKF(ok, "fp8_dual%s %s%s [%lld x %lld]: 1x128 codes differ at %lld, scales at %lld; "
+               "128x1 codes at %lld, scales at %lld", rq ? " (X)" : "", el ? "e5m2" : "e4m3",
                st_ ? " (MN-major)" : "", (long long)R, (long long)C, (long long)d[0],
                (long long)d[1], (long long)d[2], (long long)d[3]);
-        fprintf(stderr, "  %-4s fp8_block %s dual: 1x128%s + 128x1 transposed [%lld x %lld]\n",
-                ok ? "ok" : "FAIL", el ? "e5m2" : "e4m3", st_ ? " (scales MN-major)" : "",
-                (long long)R, (long long)C);
-        if (si == 2 && el == 0 && st_ == 0) { /* refused, nothing launched */
+        fprintf(stderr, "  %-4s fp8_block %s dual%s: 1x128%s + 128x1 transposed%s [%lld x %lld]\n",
+                ok ? "ok" : "FAIL", el ? "e5m2" : "e4m3", rq ? " (forward X)" : "",
+                st_ ? " (scales MN-major)" : "", rq ? " of its dequantization" : "", (long long)R,
+                (long long)C);
+        if (si == 2 && el == 0 && st_ == 0 && rq) {
+          alto_tensor_view x96 = {xb, ALTO_ELEM_BF16, 2, {R, 96, 0}};
+          CHECK(alto_gpu_quantize_x_dual(B, &fs, &ws, &x96, gpu_ptr(gx), &qf, &qw) ==
+                ALTO_ERR_INVALID_ARG);
+        }
+        if (si == 2 && el == 0 && st_ == 0 && !rq) { /* refused, nothing launched */
           alto_tensor_view xf32 = {xf, ALTO_ELEM_F32, 2, {R, C, 0}};
           CHECK(alto_gpu_quantize_dual(B, &fs, &ws, &xf32, gpu_ptr(gx), NULL, &qf, &qw) ==
                 ALTO_ERR_INVALID_ARG);
@@ -515,7 +534,7 @@ static void test_swiglu_bwd_dual(void) {
         for (int t = 0; t < 2; t++) { /* da, db against the CPU's */
           alto_tensor_view vt = {h[t], ALTO_ELEM_BF16, 2, {R, C, 0}};
           int64_t d[4];
-          dual_diff_(&vt, fs.elem, st_ == 1, gfc[t], gfs[t], gwc[t], gws[t], d);
+          dual_diff_(&vt, fs.elem, st_ == 1, false, gfc[t], gfs[t], gwc[t], gws[t], d);
           int okt = d[0] < 0 && d[1] < 0 && d[2] < 0 && d[3] < 0;
           CHECKF(okt, "swiglu_bwd %s %s%s [%lld x %lld]: 1x128 codes differ at %lld, scales at "
                  "%lld; 128x1 codes at %lld, scales at %lld", t ? "db" : "da",

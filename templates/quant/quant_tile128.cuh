@@ -86,15 +86,59 @@ __device__ __forceinline__ void alto_t128_tr4_(const alto_u32 a[4], alto_u32 b[4
 // quant_rows.cuh's steps (the amax of a row's 128 values over the 16 threads that hold it, then
 // alto_encode8_): the bits of the rows kernel.
 //
+// ROWS_RQ (with ROWS_COPY: the forward's X of an fp8_block linear, read once for its fprop copy
+// and its wgrad copy): the 128x1 quantization is of the row copy's dequantization rounded to bf16
+// instead of x, bit for bit a DQ_ELEM re-quantization of codes2, scales2 (NUMERICS.md 7's wgrad X),
+// written in the forward instead of re-read from the saved codes in the backward.
+//
 // ADAMW (128x128 blocks of fp32 x: the weights, quantized by the optimizer step): x is the
 // parameter, read once, updated in place with ops/optim.cuh's element step from opt_grad and the
 // moments opt_m, opt_v (updated too) and the step's scalars opt_k, and the updated values are
 // quantized: the bits of the AdamW kernel followed by this kernel on its output.
+// ROWS_COPY: the 1x128 quantization of one row's 8 bf16 values wp (columns c .. c + 7 of row r,
+// the row's 128 values held by LPR consecutive lanes), with quant_rows.cuh's steps (the amax over
+// the LPR lanes, then alto_encode8_): codes2 [rows, cols], scales2 row-major [rows, cols / 128]
+// (ROWS_COPY 1) or MN-major [cols / 128, rows] (2). RQ: wp then holds the copy's dequantization
+// rounded to bf16, bit for bit what a DEQUANTIZE to bf16 of codes2, scales2 writes (the DQ_ELEM
+// path's steps), so that the 128x1 quantization of wp is fp8_block's re-quantization of the wgrad X.
+template <int ELEM, int LPR, int ROWS_COPY, bool RQ>
+__device__ __forceinline__ void alto_t128_row_copy_(alto_u32 (&wp)[4], alto_u8 *__restrict__ codes2,
+                                                    float *__restrict__ scales2, alto_idx r,
+                                                    alto_idx c, alto_idx cols, alto_idx tx,
+                                                    alto_idx rows, int tc) {
+  float ra = alto_f32_from_bits(alto_raw_amax_bits_<true, 1>(&wp));
+#pragma unroll
+  for (int m = 1; m < LPR; m <<= 1) // LPR consecutive lanes, aligned
+    ra = alto_amax_update(ra, ALTO_SHFL_XOR(ra, m, ALTO_WARP));
+  const alto_u32 s = alto_block_scale<ALTO_QK_FP8_BLOCK, ELEM, 0>(ra, 1.0f);
+  const alto_block_enc be = alto_block_enc_make<ALTO_QK_FP8_BLOCK>(s, 1.0f);
+  const alto_u32 u[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  alto_u32 o[2];
+  if (be.fast)
+    alto_encode8_<ALTO_QK_FP8_BLOCK, ELEM, false, true, ALTO_DIV_F32>(&wp, 0, be, u, o);
+  else
+    alto_encode8_<ALTO_QK_FP8_BLOCK, ELEM, false, true, ALTO_DIV_F64>(&wp, 0, be, u, o);
+  *(uint2 *)(codes2 + r * cols + c) = uint2{o[0], o[1]};
+  if (tc == 0)
+    scales2[ROWS_COPY == 2 ? tx * rows + r : r * (cols / 128) + tx] = alto_f32_from_bits(s);
+  if constexpr (RQ) {
+    const float d = alto_f32_from_bits(s);
+#pragma unroll
+    for (int q = 0; q < 4; q++) {
+      float v0, v1;
+      alto_fp8x2_f32_<ELEM>((q < 2 ? o[0] : o[1]) >> (16 * (q % 2)), v0, v1);
+      wp[q] = alto_dq_bf16x2_(alto_dq_apply_<ALTO_DQ_FP8_BLOCK>(v0, d),
+                              alto_dq_apply_<ALTO_DQ_FP8_BLOCK>(v1, d));
+    }
+  }
+}
+
 // Steps 1 to 3 on the values of one tile (tile column tx, tile row ty of a [rows, cols] tensor)
 // held as alto_quant_tile128 loads them: w[p] the 16 bytes of the thread's columns in its row p.
-template <int ELEM, int BC, bool IN_BF16, int NT, bool TRANS, bool TRANS_COPY, int ROWS_COPY>
+template <int ELEM, int BC, bool IN_BF16, int NT, bool TRANS, bool TRANS_COPY, int ROWS_COPY,
+          bool ROWS_RQ = false>
 __device__ __forceinline__ void
-alto_t128_quantize_(const alto_u32 (&w)[128 / (NT / (128 / (IN_BF16 ? 8 : 4)))][4],
+alto_t128_quantize_(alto_u32 (&w)[128 / (NT / (128 / (IN_BF16 ? 8 : 4)))][4],
                     alto_u8 *__restrict__ codes, void *__restrict__ scales, alto_idx cols,
                     alto_u8 *__restrict__ codes2, float *__restrict__ scales2, alto_idx tx,
                     alto_idx ty, alto_idx rows) {
@@ -112,6 +156,13 @@ alto_t128_quantize_(const alto_u32 (&w)[128 / (NT / (128 / (IN_BF16 ? 8 : 4)))][
   const int n = cols - c >= V ? V : (cols > c ? (int)(cols - c) : 0);
   const bool full = BC == B || (n == V && cols % V == 0);
 #define ALTO_T128_ROW_(p) (STAGE ? g * P + (p) : (p) * RPP + g)
+  static_assert(!ROWS_RQ || ROWS_COPY != 0, "the re-quantization is of the row copy");
+  if constexpr (ROWS_RQ) // the row copy first: the values quantized below are its dequantization
+#pragma unroll
+    for (int p = 0; p < P; p++)
+      alto_t128_row_copy_<ELEM, LPR, ROWS_COPY, true>(w[p], codes2, scales2,
+                                                      r0 + ALTO_T128_ROW_(p), c, cols, tx, rows,
+                                                      tc);
   // 1. amax per column over this thread's rows
   float amax[V];
   if constexpr (IN_BF16) { // alto_amax_update on the 16-bit halves: bf16 widens by a shift
@@ -136,28 +187,13 @@ alto_t128_quantize_(const alto_u32 (&w)[128 / (NT / (128 / (IN_BF16 ? 8 : 4)))][
     }
   }
 
-  if constexpr (ROWS_COPY != 0) { // the 1x128 copy: row g P + p is held by the LPR threads of g
-    #pragma unroll
-    for (int p = 0; p < P; p++) {
-      const alto_idx r = r0 + ALTO_T128_ROW_(p);
-      float ra = alto_f32_from_bits(alto_raw_amax_bits_<true, 1>(&w[p]));
+  // the 1x128 copy (row g P + p is held by the LPR threads of g)
+  if constexpr (ROWS_COPY != 0 && !ROWS_RQ)
 #pragma unroll
-      for (int m = 1; m < LPR; m <<= 1) // LPR consecutive lanes, aligned
-        ra = alto_amax_update(ra, ALTO_SHFL_XOR(ra, m, ALTO_WARP));
-      const alto_u32 s = alto_block_scale<ALTO_QK_FP8_BLOCK, ELEM, 0>(ra, 1.0f);
-      const alto_block_enc be = alto_block_enc_make<ALTO_QK_FP8_BLOCK>(s, 1.0f);
-      const alto_u32 u[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-      alto_u32 o[2];
-      if (be.fast)
-        alto_encode8_<ALTO_QK_FP8_BLOCK, ELEM, false, true, ALTO_DIV_F32>(&w[p], 0, be, u, o);
-      else
-        alto_encode8_<ALTO_QK_FP8_BLOCK, ELEM, false, true, ALTO_DIV_F64>(&w[p], 0, be, u, o);
-      *(uint2 *)(codes2 + r * cols + c) = uint2{o[0], o[1]};
-      if (tc == 0)
-        scales2[ROWS_COPY == 2 ? tx * rows + r : r * (cols / B) + tx] =
-            alto_f32_from_bits(s);
-    }
-  }
+    for (int p = 0; p < P; p++)
+      alto_t128_row_copy_<ELEM, LPR, ROWS_COPY, false>(w[p], codes2, scales2,
+                                                       r0 + ALTO_T128_ROW_(p), c, cols, tx, rows,
+                                                       tc);
 
   // 2. block amax and scales
   float d[V];
@@ -276,7 +312,8 @@ alto_t128_quantize_(const alto_u32 (&w)[128 / (NT / (128 / (IN_BF16 ? 8 : 4)))][
 }
 
 template <int ELEM, int BC, bool IN_BF16, int NT, bool TRANS = false, int DQ_ELEM = 0,
-          bool DQ_SCALES_T = false, bool TRANS_COPY = false, int ROWS_COPY = 0, bool ADAMW = false>
+          bool DQ_SCALES_T = false, bool TRANS_COPY = false, int ROWS_COPY = 0, bool ADAMW = false,
+          bool ROWS_RQ = false>
 __device__ __forceinline__ void alto_quant_tile128(const void *__restrict__ x,
                                                    alto_u8 *__restrict__ codes,
                                                    void *__restrict__ scales, alto_idx cols,
@@ -345,7 +382,7 @@ __device__ __forceinline__ void alto_quant_tile128(const void *__restrict__ x,
       alto_t128_load_<IN_BF16, false>(x, (r0 + ALTO_T128_ROW_(p)) * cols + c, n, w[p]);
   }
 
-  alto_t128_quantize_<ELEM, BC, IN_BF16, NT, TRANS, TRANS_COPY, ROWS_COPY>(
+  alto_t128_quantize_<ELEM, BC, IN_BF16, NT, TRANS, TRANS_COPY, ROWS_COPY, ROWS_RQ>(
       w, codes, scales, cols, codes2, scales2, (alto_idx)blockIdx.x, (alto_idx)blockIdx.y,
       (alto_idx)gridDim.y * B);
 #undef ALTO_T128_ROW_
