@@ -35,7 +35,7 @@ typedef struct {
   const char *name;
   alto_quant_spec spec, wgrad; /* wgrad: the dual kernel's second copy */
   int rht;
-  int dual;
+  int dual; /* 2: fp8_block's forward X (alto_gpu_quantize_x_dual) */
   int dequant; /* time alto_gpu_dequantize (to the input dtype) of spec's codes */
   int codes_t; /* codes written transposed (alto_gpu_quantized.codes_t); dual: see below */
   int mx_tile; /* the E4M3 form of the FP8 GEMM (alto_gpu_quantized.mx_tile) */
@@ -62,6 +62,8 @@ static void run_once(void *p) {
   else if (c->bc->requant)
     c->st = alto_gpu_requantize(B, &c->bc->spec, &c->x, &c->bc->wgrad, c->q2.codes, c->q2.scales,
                                 true, &c->q);
+  else if (c->bc->dual == 2)
+    c->st = alto_gpu_quantize_x_dual(B, &c->bc->spec, &c->bc->wgrad, &c->x, c->xd, &c->q, &c->q2);
   else if (c->bc->dual)
     c->st = alto_gpu_quantize_dual(B, &c->bc->spec, &c->bc->wgrad, &c->x, c->xd, &c->rht, &c->q,
                                    &c->q2);
@@ -195,6 +197,8 @@ int main(int argc, char **argv) {
   cases[nc - 1].codes_t = 1;
   ADD("requant fp8: 128x1 M transposed from 1x128", w, f, 0, 0); /* the training step's X */
   cases[nc - 1].codes_t = 1, cases[nc - 1].requant = 1;
+  ADD("xdual fp8: 1x128 K + 128x1 of its dequant", f, w, 0, 2); /* the step's X, in forward */
+  cases[nc - 1].codes_t = 1;
 #undef ADD
   /* dequantization of every scheme, both axes (the GPU trainer's GEMM emulation) */
   {
