@@ -84,7 +84,8 @@ struct alto_exec_gpu {
                          * node holds its index; -1 otherwise. An RHT, DEQUANTIZE or SWIGLU run
                          * inside the QUANTIZE after it; the second of two QUANTIZEs of one tensor
                          * inside the first (plan_rht_fusion_, plan_requant_fusion_, plan_dual_,
-                         * plan_swiglu_) */
+                         * plan_swiglu_); a DEQUANTIZE + QUANTIZE pair inside the forward's
+                         * QUANTIZE of their codes' source (plan_xdual_) */
   int n_rht_fused, n_requant, n_dual, n_swiglu;
   int *xdual_q; /* fp8_block X QUANTIZE -> the wgrad re-quantization's QUANTIZE it also writes
                  * (plan_xdual_; -1 otherwise) */
@@ -1052,9 +1053,10 @@ static alto_status plan_requant_fusion_(alto_exec_gpu *e) {
   for (int i = 0; i + 1 < p->n_nodes; i++) {
     const alto_node *d = &p->nodes[i], *q = &p->nodes[i + 1];
     if (d->op != ALTO_OP_DEQUANTIZE || q->op != ALTO_OP_QUANTIZE || q->in[0] != d->out[0] ||
-        e->fused_into[i] != -1 || !e->codes_t[q->out[0]] || d->q.scheme != ALTO_SCHEME_FP8_BLOCK || d->q.axis != -1 ||
-        d->q.two_d || d->q.block_cols != 128 || buf_(e, d->out[0])->dtype != ALTO_DT_BF16 ||
-        d->rank != 2 || d->shape[0] % 128 || d->shape[1] % 128)
+        e->fused_into[i] != -1 || !e->codes_t[q->out[0]] ||
+        d->q.scheme != ALTO_SCHEME_FP8_BLOCK || d->q.axis != -1 || d->q.two_d ||
+        d->q.block_cols != 128 || buf_(e, d->out[0])->dtype != ALTO_DT_BF16 || d->rank != 2 ||
+        d->shape[0] % 128 || d->shape[1] % 128)
       continue;
     if (readers_(p, d->out[0]) != 1 || overlap_(e, d->in[0], q->out[0]) || overlap_(e, d->in[0], q->out[1]) ||
         overlap_(e, d->in[1], q->out[0]) || overlap_(e, d->in[1], q->out[1]))
