@@ -732,23 +732,18 @@ static alto_status run_quantize_(alto_exec_gpu *e, int idx, const alto_node *n) 
   alto_gpu_rht r = {0};
   if (ri == -2) /* written by the QUANTIZE before it (plan_dual_, plan_xdual_) */
     return ALTO_OK;
-  if (e->xdual_q[idx] >= 0) { /* and the wgrad's re-quantization (plan_xdual_), one kernel */
-    const alto_node *w = &e->p->nodes[e->xdual_q[idx]];
-    alto_quant_spec ws = alto_exec_quantize_spec(w, e->seed, e->step);
-    alto_tensor_view v = view_(e, src, n->shape, n->rank);
-    alto_gpu_quantized qf = {ptr_(e, n->out[0]), ptr_(e, n->out[1]), 0, 0, false,
-                             e->scales_t[n->out[1]], 0, 0, false};
-    alto_gpu_quantized qw = {ptr_(e, w->out[0]), ptr_(e, w->out[1]), 0, 0, true, false, 0, 0, false};
-    return alto_gpu_quantize_x_dual(e->b, &spec, &ws, &v, ptr_(e, src), &qf, &qw);
-  }
-  if (ri >= 0 && e->p->nodes[ri].op == ALTO_OP_QUANTIZE) { /* this one and node ri, one kernel */
+  /* this one and node ri, one kernel: its other quantization (plan_dual_) or the wgrad's
+   * re-quantization of its codes (plan_xdual_) */
+  if (ri >= 0 && e->p->nodes[ri].op == ALTO_OP_QUANTIZE) {
     const alto_node *w = &e->p->nodes[ri];
     alto_quant_spec ws = alto_exec_quantize_spec(w, e->seed, e->step);
     alto_tensor_view v = view_(e, src, n->shape, n->rank);
     alto_gpu_quantized qf = {ptr_(e, n->out[0]), ptr_(e, n->out[1]), 0, 0, false,
                              e->scales_t[n->out[1]], 0, 0, false};
     alto_gpu_quantized qw = {ptr_(e, w->out[0]), ptr_(e, w->out[1]), 0, 0, true, false, 0, 0, false};
-    return alto_gpu_quantize_dual(e->b, &spec, &ws, &v, ptr_(e, src), NULL, &qf, &qw);
+    return e->xdual_q[idx] >= 0
+               ? alto_gpu_quantize_x_dual(e->b, &spec, &ws, &v, ptr_(e, src), &qf, &qw)
+               : alto_gpu_quantize_dual(e->b, &spec, &ws, &v, ptr_(e, src), NULL, &qf, &qw);
   }
   if (ri >= 0 && e->p->nodes[ri].op == ALTO_OP_SWIGLU) { /* y = SwiGLU(a, b) in the kernel */
     const alto_node *sw = &e->p->nodes[ri];

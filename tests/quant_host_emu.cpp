@@ -659,6 +659,19 @@ template <bool BF16> static void tcopy_case(int64_t R, int64_t C) {
   alto_quantized_free(&ref);
 }
 
+// The CPU's dequantization of q (R x C) to bf16, as the input of the next quantization (what a
+// DEQUANTIZE to bf16 writes); false, counted as a failure, when the CPU refuses.
+static bool dequant_input_(const alto_quant_spec &spec, const alto_quantized &q, int64_t R,
+                           int64_t C, input *y) {
+  *y = input{
+      1, R, C, true, std::vector<float>((size_t)(R * C)), std::vector<uint16_t>((size_t)(R * C))};
+  if (alto_cpu_dequantize(&spec, &q, ALTO_ELEM_BF16, y->xb.data()) == ALTO_OK)
+    return true;
+  printf("FAIL cpu dequant: %s\n", alto_last_error());
+  bad++;
+  return false;
+}
+
 // Re-quantization (DQ_ELEM): 1x128 codes of a random x (the CPU's), dequantized to bf16 by the CPU
 // and quantized 128x1 by the CPU, against the kernel reading the codes (scales row-major or
 // MN-major), codes transposed (TRANS) or not.
@@ -669,14 +682,9 @@ template <int DQ_ELEM, bool DQ_SCALES_T, bool TRANS> static void requant_case(in
   alto_quantized src;
   if (!reference(from, in, &src))
     return;
-  input y{1, R, C, true, {}, {}}; // the DEQUANTIZE's bf16 output
-  y.xb.resize((size_t)(R * C));
-  y.xf.resize((size_t)(R * C));
-  if (alto_cpu_dequantize(&from, &src, ALTO_ELEM_BF16, y.xb.data()) != ALTO_OK) {
-    printf("FAIL cpu dequant: %s\n", alto_last_error());
-    bad++;
+  input y; // the DEQUANTIZE's bf16 output
+  if (!dequant_input_(from, src, R, C, &y))
     return;
-  }
   alto_quant_spec spec = alto_quant_spec_default(ALTO_SCHEME_FP8_BLOCK);
   spec.axis = -2;
   alto_quantized ref;
@@ -762,16 +770,9 @@ template <int ELEM, int ROWS_COPY> static void xdual_case(int64_t R, int64_t C) 
   alto_quantized rref, ref;
   if (!reference(rspec, in, &rref))
     return;
-  input y{1, R, C, true, {}, {}}; // the DEQUANTIZE's bf16 output
-  y.xb.resize((size_t)(R * C));
-  y.xf.resize((size_t)(R * C));
-  if (alto_cpu_dequantize(&rspec, &rref, ALTO_ELEM_BF16, y.xb.data()) != ALTO_OK) {
-    printf("FAIL cpu dequant: %s\n", alto_last_error());
-    bad++;
+  input y; // the DEQUANTIZE's bf16 output
+  if (!dequant_input_(rspec, rref, R, C, &y))
     return;
-  }
-  for (size_t i = 0; i < y.xb.size(); i++)
-    y.xf[i] = alto_bf16_to_f32(y.xb[i]);
   if (!reference(spec, y, &ref))
     return;
   outputs o(ref), o2(rref);
