@@ -247,6 +247,59 @@ void alto_gen_appendf(char **s, size_t *len, size_t *cap, const char *fmt, ...) 
   *len += (size_t)need;
 }
 
+void alto_gen_wgmma(char **s, size_t *len, size_t *cap, const alto_gen_wgmma_desc *w) {
+  const int nacc = w->n / 2, na = w->a_regs ? 4 : 1; /* accumulators, A operands */
+  char dims[24];
+  if (w->rows4)
+    snprintf(dims, sizeof dims, "[%d][4]", w->n / 8);
+  else
+    snprintf(dims, sizeof dims, "[%d]", nacc);
+  alto_gen_appendf(
+      s, len, cap,
+      "// One wgmma m64n%dk%d %s, A from %s, B from a shared-memory descriptor%s;\n"
+      "// scale_d false: d = A B, else d += A B.\n"
+      "__device__ __forceinline__ void %s(float (&d)%s, %s, unsigned long long desc_b,\n"
+      "    bool scale_d) {\n"
+      "  asm volatile(\n"
+      "      \"{\\n .reg .pred p;\\n setp.ne.b32 p, %%%d, 0;\\n\"\n"
+      "      \" wgmma.mma_async.sync.aligned.m64n%dk%d.%s\\n\"\n",
+      w->n, w->k, w->types, w->a_regs ? "registers" : "a shared-memory descriptor",
+      w->trans_b == 1 ? " (N-major)" : "", w->name, dims,
+      w->a_regs ? "const unsigned (&a)[4]" : "unsigned long long desc_a", nacc + na + 1, w->n, w->k,
+      w->types);
+  for (int i = 0; i < nacc; i += 8) {
+    alto_gen_appendf(s, len, cap, "      \"%s", i == 0 ? " {" : "  ");
+    for (int j = i; j < i + 8 && j < nacc; j++)
+      alto_gen_appendf(s, len, cap, "%%%d%s", j, j + 1 == nacc ? "}," : (j % 8 == 7 ? "," : ", "));
+    alto_gen_appendf(s, len, cap, "\\n\"\n");
+  }
+  if (w->a_regs)
+    alto_gen_appendf(s, len, cap, "      \"  {%%%d, %%%d, %%%d, %%%d},", nacc, nacc + 1, nacc + 2,
+                     nacc + 3);
+  else
+    alto_gen_appendf(s, len, cap, "      \"  %%%d,", nacc);
+  alto_gen_appendf(s, len, cap, " %%%d, p, 1, 1%s;\\n}\\n\"\n      :", nacc + na,
+                   w->trans_b < 0 ? ""
+                   : w->a_regs    ? (w->trans_b ? ", 1" : ", 0")
+                                  : (w->trans_b ? ", 0, 1" : ", 0, 0"));
+  for (int j = 0; j < nacc; j++) {
+    char acc[24];
+    if (w->rows4)
+      snprintf(acc, sizeof acc, "d[%d][%d]", j / 4, j % 4);
+    else
+      snprintf(acc, sizeof acc, "d[%d]", j);
+    alto_gen_appendf(s, len, cap, "%s\"+f\"(%s)%s", j % 6 == 0 ? "\n        " : " ", acc,
+                     j + 1 < nacc ? "," : "");
+  }
+  if (w->a_regs)
+    alto_gen_appendf(s, len, cap,
+                     "\n      : \"r\"(a[0]), \"r\"(a[1]), \"r\"(a[2]), \"r\"(a[3]), \"l\"(desc_b), "
+                     "\"r\"((int)scale_d));\n}\n\n");
+  else
+    alto_gen_appendf(s, len, cap,
+                     "\n      : \"l\"(desc_a), \"l\"(desc_b), \"r\"((int)scale_d));\n}\n\n");
+}
+
 alto_status alto_gen_quant_check(const alto_qkern *k) {
   bool fp4 = k->elem == ALTO_ELEM_E2M1;
   switch (k->kind) {

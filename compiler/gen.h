@@ -109,6 +109,22 @@ void alto_gen_appendf(char **s, size_t *len, size_t *cap, const char *fmt, ...)
 /* The kernel name of a key: "alto_" + the key with every non-alphanumeric replaced by '_'. */
 void alto_gen_kernel_name(const char *key, char *name, size_t n);
 
+/* One Hopper wgmma instruction as a device function of the stub (inline asm takes no operand
+ * arrays, so the accumulators are spelled out): m64nNkK, fp32 accumulators, A from a shared-memory
+ * descriptor or four registers, B from a descriptor. */
+typedef struct {
+  const char *name;  /* the function's name */
+  int n, k;          /* m64nNkK */
+  const char *types; /* the instruction's type suffix: "f32.e4m3.e5m2", "f32.bf16.bf16" */
+  bool a_regs;       /* A from four 32-bit registers (the mma.m16n8k16 A fragment per warp) */
+  int trans_b;       /* -1: no transpose operands (FP8 takes none); 0, 1: imm-trans-b */
+  bool rows4;        /* accumulators as float (&d)[N / 8][4] (one 8-column group per row), else
+                        float (&d)[N / 2] */
+} alto_gen_wgmma_desc;
+/* Appends the function: void name(d, desc_a | const alto_u32 (&a)[4], desc_b, bool scale_d);
+ * scale_d false: d = A B, else d += A B. */
+void alto_gen_wgmma(char **s, size_t *len, size_t *cap, const alto_gen_wgmma_desc *w);
+
 /* Tile kernel columns per thread for a block width (2, or 4 for 128-wide 2-D blocks). */
 int alto_gen_tile_cpt(const alto_qkern *k);
 

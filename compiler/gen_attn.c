@@ -14,27 +14,51 @@ static const char *const alto_attn_files_[ALTO_ATTN_PART_COUNT] = {
     "attn/attention_fwd.cuh", "attn/attention_bwd.cuh", "attn/attention_bwd.cuh",
     "attn/attention_bwd.cuh"};
 
-/* Defaults, per part and head dim (16, 32, 64, 128). Every CTA has 8 warps of 16 rows (the streamed
- * K / V or Q / dO tile serves 128 rows). minb 2 where the accumulators fit 128 registers. dkdv
- * steps 32 queries at D 128: dK and dV of 16 x 128 per warp already take 128 registers. */
+/* Defaults, per part and head dim (16, 32, 64, 128): warps of 16 rows; minb 2 where the
+ * accumulators fit 128 registers. At D 64 and 128 the backward's tiles are the fastest of
+ * bench_attn's sweep on the H100 (bench/NOTES.md session 21: dkdv 64 keys per CTA in steps of 64
+ * queries, 0.459 against 0.524 ms for 128 keys on the 1b's shape, 128 keys in steps of 64 at
+ * D 128; dq 128 queries in steps of 32 keys, 0.330 against 0.430 ms, and 64 x 64 at D 128). */
 static const alto_attn_tiles alto_attn_defaults_[ALTO_ATTN_PART_COUNT][4] = {
-    [ALTO_ATTN_FWD] = {{128, 128, 0, 2}, {128, 64, 0, 2}, {128, 64, 0, 2}, {128, 64, 0, 1}},
-    [ALTO_ATTN_BWD_DELTA] = {{0, 0, 0, 4}, {0, 0, 0, 4}, {0, 0, 0, 4}, {0, 0, 0, 4}},
-    [ALTO_ATTN_BWD_DKDV] = {{0, 128, 32, 2}, {0, 128, 64, 1}, {0, 128, 64, 1}, {0, 128, 32, 1}},
-    [ALTO_ATTN_BWD_DQ] = {{128, 64, 0, 2}, {128, 64, 0, 2}, {128, 64, 0, 1}, {128, 64, 0, 1}},
+    [ALTO_ATTN_FWD] = {{128, 128, 0, 2, 0},
+                       {128, 64, 0, 2, 0},
+                       {128, 64, 0, 2, 0},
+                       {128, 64, 0, 1, 0}},
+    [ALTO_ATTN_BWD_DELTA] = {{0, 0, 0, 4, 0}, {0, 0, 0, 4, 0}, {0, 0, 0, 4, 0}, {0, 0, 0, 4, 0}},
+    [ALTO_ATTN_BWD_DKDV] = {{0, 128, 32, 2, 0},
+                            {0, 128, 64, 1, 0},
+                            {0, 64, 64, 1, 0},
+                            {0, 128, 64, 1, 0}},
+    [ALTO_ATTN_BWD_DQ] = {{128, 64, 0, 2, 0},
+                          {128, 64, 0, 2, 0},
+                          {128, 32, 0, 2, 0},
+                          {64, 64, 0, 1, 0}},
 };
+
+/* The warpgroup-MMA forward's defaults (sm_90a; bench/NOTES.md session 21). D 64: one warpgroup of
+ * 64 query rows per CTA, steps of 64 keys, three CTAs per SM (0.211 ms on the 1b's shape against
+ * 0.216-0.341 for 128 / 192 rows or 128-key steps, 0.279 for the mma.sync kernel). D 128: two
+ * warpgroups, 128-key steps, one CTA per SM, the fastest tiling that does not spill. */
+static const alto_attn_tiles alto_attn_sm90_fwd_[2] = {{64, 64, 0, 3, 1}, {128, 128, 0, 1, 1}};
+
+static bool alto_attn_sm90a_(const char *arch) {
+  return strcmp(arch, "sm_90a") == 0;
+}
 
 static int alto_attn_dim_index_(int d) {
   return d == 16 ? 0 : d == 32 ? 1 : d == 64 ? 2 : 3;
 }
 
 static bool alto_attn_tiles_set_(const alto_attn_tiles *t) {
-  return t->bm || t->bn || t->bq || t->minb;
+  return t->bm || t->bn || t->bq || t->minb || t->wg;
 }
 
 alto_attn_tiles alto_attn_tiles_of(const alto_attnkern *k) {
   if (alto_attn_tiles_set_(&k->tiles))
     return k->tiles;
+  if (k->part == ALTO_ATTN_FWD && alto_attn_sm90a_(k->arch) &&
+      (k->head_dim == 64 || k->head_dim == 128))
+    return alto_attn_sm90_fwd_[k->head_dim == 128];
   alto_attn_tiles t = alto_attn_defaults_[(unsigned)k->part < ALTO_ATTN_PART_COUNT ? k->part : 0]
                                          [alto_attn_dim_index_(k->head_dim)];
   if (!k->causal && k->part == ALTO_ATTN_FWD)
@@ -59,8 +83,8 @@ int alto_attn_smem_bytes(const alto_attnkern *k) {
   alto_attn_tiles t = alto_attn_tiles_of(k);
   int row = (k->head_dim + ALTO_ATTN_PAD) * 2;
   switch (k->part) {
-  case ALTO_ATTN_FWD: /* Q, two stages of K and V */
-    return (t.bm + 4 * t.bn) * row;
+  case ALTO_ATTN_FWD: /* Q, two stages of K and V (wgmma: swizzled, unpadded, 1024-aligned) */
+    return t.wg ? (t.bm + 4 * t.bn) * k->head_dim * 2 + 1024 : (t.bm + 4 * t.bn) * row;
   case ALTO_ATTN_BWD_DKDV: /* K, V, two stages of Q, dO, lse, delta */
     return (2 * t.bn + 4 * t.bq) * row + 4 * t.bq * 4;
   case ALTO_ATTN_BWD_DQ: /* Q, dO, two stages of K and V */
@@ -75,7 +99,8 @@ void alto_attnkern_key(const alto_attnkern *k, char *out, size_t n) {
                    k->causal ? "causal" : "full", alto_target_info_get(k->target)->name, k->arch);
   const alto_attn_tiles *t = &k->tiles;
   if (alto_attn_tiles_set_(t) && w >= 0 && (size_t)w < n)
-    snprintf(out + w, n - (size_t)w, ".m%dn%dq%db%d", t->bm, t->bn, t->bq, t->minb);
+    snprintf(out + w, n - (size_t)w, ".m%dn%dq%db%d%s", t->bm, t->bn, t->bq, t->minb,
+             t->wg ? "w" : "");
 }
 
 static alto_status alto_attn_check_(const alto_attnkern *k) {
@@ -103,6 +128,13 @@ static alto_status alto_attn_check_(const alto_attnkern *k) {
                           t->bm, t->bn, t->bq);
     if (t->minb < 1 || t->minb > 4)
       return alto_error(ALTO_ERR_INVALID_ARG, "attention tiles: minb %d (1 to 4)", t->minb);
+    if (t->wg && (k->part != ALTO_ATTN_FWD || !alto_attn_sm90a_(k->arch) ||
+                  (k->head_dim != 64 && k->head_dim != 128) || t->bm % 64 || t->bm > 192))
+      return alto_error(ALTO_ERR_INVALID_ARG,
+                        "attention tiles: the warpgroup-MMA kernel is the forward's, on sm_90a, at "
+                        "head dims 64 and 128, with 64, 128 or 192 query rows (not part %s, %s, "
+                        "D %d, m %d)",
+                        alto_attn_part_names_[k->part], k->arch, k->head_dim, t->bm);
     if (alto_attn_smem_bytes(k) > 227 * 1024)
       return alto_error(ALTO_ERR_INVALID_ARG,
                         "attention tiles m %d n %d q %d: %d bytes of shared memory, above 227 KiB",
@@ -116,17 +148,24 @@ alto_status alto_gen_attn(const alto_attnkern *k, alto_gen_kernel *out) {
   ALTO_TRY(alto_attn_check_(k));
   alto_attnkern_key(k, out->key, sizeof out->key);
   alto_gen_kernel_name(out->key, out->name, sizeof out->name);
-  out->template_file = alto_attn_files_[k->part];
+  alto_attn_tiles t = alto_attn_tiles_of(k);
+  out->template_file = t.wg ? "attn/attention_sm90.cuh" : alto_attn_files_[k->part];
   out->threads = alto_attn_threads(k);
   out->smem_bytes = alto_attn_smem_bytes(k);
-  alto_attn_tiles t = alto_attn_tiles_of(k);
   char *s = NULL;
   size_t len = 0, cap = 0;
   alto_gen_appendf(&s, &len, &cap,
                    "// Generated by alto's kernel generator v%d; do not edit (alto-compile "
-                   "--emit-src writes it).\n// variant: %s\n// template: templates/%s\n"
-                   "#include \"%s\"\n\n",
-                   ALTO_GEN_VERSION, out->key, out->template_file, out->template_file);
+                   "--emit-src writes it).\n// variant: %s\n// template: templates/%s\n\n",
+                   ALTO_GEN_VERSION, out->key, out->template_file);
+  if (t.wg) { /* S = Q K^T (both K-major), O += P V (P from registers, V N-major) */
+    const alto_gen_wgmma_desc qk = {"alto_attn_wg_qk", t.bn, 16, "f32.bf16.bf16", false, 0, true};
+    const alto_gen_wgmma_desc pv = {
+        "alto_attn_wg_pv", k->head_dim, 16, "f32.bf16.bf16", true, 1, true};
+    alto_gen_wgmma(&s, &len, &cap, &qk);
+    alto_gen_wgmma(&s, &len, &cap, &pv);
+  }
+  alto_gen_appendf(&s, &len, &cap, "#include \"%s\"\n\n", out->template_file);
   alto_gen_appendf(
       &s, &len, &cap,
       "extern \"C\" __global__ void __launch_bounds__(%d, %d) %s(alto_attn_args a) {\n",
@@ -134,8 +173,8 @@ alto_status alto_gen_attn(const alto_attnkern *k, alto_gen_kernel *out) {
   const char *causal = k->causal ? "true" : "false";
   switch (k->part) {
   case ALTO_ATTN_FWD:
-    alto_gen_appendf(&s, &len, &cap, "  alto_attn_fwd<%d, %s, %d, %d>(a);\n", k->head_dim, causal,
-                     t.bm, t.bn);
+    alto_gen_appendf(&s, &len, &cap, "  alto_attn_fwd%s<%d, %s, %d, %d>(a);\n", t.wg ? "_sm90" : "",
+                     k->head_dim, causal, t.bm, t.bn);
     break;
   case ALTO_ATTN_BWD_DELTA:
     alto_gen_appendf(&s, &len, &cap, "  alto_attn_bwd_delta<%d, %d>(a);\n", k->head_dim,

@@ -48,14 +48,19 @@ static double rel_err(const uint16_t *got, const float *ref, int64_t n, int64_t 
 
 typedef struct {
   int64_t T, H, G, D, window;
+  alto_attn_tiles fwd; /* all zero: the default forward (sm_90a, D 64 / 128: warpgroup MMA) */
 } attn_case;
 
 static void run_case(const attn_case *c) {
   const int64_t Bn = 2, T = c->T, H = c->H, G = c->G, D = c->D, W = c->window;
   const int64_t nq = Bn * T * H * D, nkv = Bn * T * G * D, nl = Bn * H * T;
   char what[128];
-  snprintf(what, sizeof what, "B %lld T %lld H %lld G %lld D %lld window %lld", (long long)Bn,
-           (long long)T, (long long)H, (long long)G, (long long)D, (long long)W);
+  alto_attn_tuning tune;
+  memset(&tune, 0, sizeof tune);
+  tune.fwd = c->fwd;
+  snprintf(what, sizeof what, "B %lld T %lld H %lld G %lld D %lld window %lld fwd %d.%d.%d.%d",
+           (long long)Bn, (long long)T, (long long)H, (long long)G, (long long)D, (long long)W,
+           c->fwd.bm, c->fwd.bn, c->fwd.minb, c->fwd.wg);
   uint16_t *hq = malloc(nq * 2), *hk = malloc(nkv * 2), *hv = malloc(nkv * 2),
            *hdo = malloc(nq * 2);
   float *q = malloc(nq * 4), *k = malloc(nkv * 4), *v = malloc(nkv * 4), *dout = malloc(nq * 4);
@@ -84,8 +89,8 @@ static void run_case(const attn_case *c) {
   for (int r = 0; r < 2; r++) {
     go[r] = gpu_alloc(B, nq * 2), gl[r] = gpu_alloc(B, nl * 4);
     gdq[r] = gpu_alloc(B, nq * 2), gdk[r] = gpu_alloc(B, nkv * 2), gdv[r] = gpu_alloc(B, nkv * 2);
-    alto_status st = alto_gpu_attention(B, gpu_ptr(go[r]), gpu_ptr(gl[r]), gpu_ptr(gq), gpu_ptr(gk),
-                                        gpu_ptr(gv), Bn, T, H, G, D, W);
+    alto_status st = alto_gpu_attention_tuned(B, gpu_ptr(go[r]), gpu_ptr(gl[r]), gpu_ptr(gq),
+                                              gpu_ptr(gk), gpu_ptr(gv), Bn, T, H, G, D, W, &tune);
     CHECKF(st == ALTO_OK, "%s: forward: %s", what, alto_last_error());
     /* run 0 with a temporary workspace, run 1 with the caller's; both read run 0's forward */
     st = alto_gpu_attention_bwd(B, gpu_ptr(gdq[r]), gpu_ptr(gdk[r]), gpu_ptr(gdv[r]), gpu_ptr(gq),
@@ -149,15 +154,32 @@ static void run_case(const attn_case *c) {
 
 static void test_attention(void) {
   static const attn_case cases[] = {
-      {1000, 16, 4, 64, 0},         {1000, 16, 4, 128, 0},
-      {1000, 16, 16, 64, 0},        {1000, 16, 16, 128, 0},
-      {2048 + 64, 16, 4, 64, 0},    {2048 + 64, 16, 4, 128, 0},
-      {2048 + 64, 16, 16, 64, 0},   {2048 + 64, 16, 16, 128, 0},
-      {1000, 16, 4, 128, 300}, /* sliding window: tiles masked at both ends */
-      {2048 + 64, 16, 16, 64, 257}, {37, 16, 4, 64, 0}, /* shorter than one tile */
-      {1000, 16, 4, 16, 0},         {1000, 16, 4, 32, 0}, /* small heads (debug model: 16), GQA */
-      {2048 + 64, 16, 16, 16, 0},   {1000, 16, 4, 32, 300},
-      {37, 16, 4, 16, 0},           {37, 8, 2, 32, 0},
+      {1000, 16, 4, 64, 0, {0, 0, 0, 0, 0}},
+      {1000, 16, 4, 128, 0, {0, 0, 0, 0, 0}},
+      {1000, 16, 16, 64, 0, {0, 0, 0, 0, 0}},
+      {1000, 16, 16, 128, 0, {0, 0, 0, 0, 0}},
+      {2048 + 64, 16, 4, 64, 0, {0, 0, 0, 0, 0}},
+      {2048 + 64, 16, 4, 128, 0, {0, 0, 0, 0, 0}},
+      {2048 + 64, 16, 16, 64, 0, {0, 0, 0, 0, 0}},
+      {2048 + 64, 16, 16, 128, 0, {0, 0, 0, 0, 0}},
+      {1000, 16, 4, 128, 300, {0, 0, 0, 0, 0}}, /* sliding window: tiles masked at both ends */
+      {2048 + 64, 16, 16, 64, 257, {0, 0, 0, 0, 0}},
+      {37, 16, 4, 64, 0, {0, 0, 0, 0, 0}}, /* shorter than one tile */
+      {1000, 16, 4, 16, 0, {0, 0, 0, 0, 0}},
+      {1000, 16, 4, 32, 0, {0, 0, 0, 0, 0}}, /* small heads (debug model: 16), GQA */
+      {2048 + 64, 16, 16, 16, 0, {0, 0, 0, 0, 0}},
+      {1000, 16, 4, 32, 300, {0, 0, 0, 0, 0}},
+      {37, 16, 4, 16, 0, {0, 0, 0, 0, 0}},
+      {37, 8, 2, 32, 0, {0, 0, 0, 0, 0}},
+      /* the mma.sync forward where sm_90a defaults to the warpgroup MMA, and the latter's other
+       * tilings (192 rows: a last CTA past T; 64 rows, two CTAs per SM) */
+      {2048 + 64, 16, 4, 64, 0, {128, 64, 0, 2, 0}},
+      {1000, 16, 4, 128, 300, {128, 64, 0, 1, 0}},
+      {2048 + 64, 16, 4, 64, 0, {192, 64, 0, 1, 1}},
+      {1000, 16, 4, 128, 300, {192, 64, 0, 1, 1}},
+      {1000, 16, 16, 64, 257, {128, 64, 0, 2, 1}},
+      {37, 16, 4, 128, 0, {64, 64, 0, 2, 1}},
+      {2048 + 64, 16, 16, 128, 0, {128, 128, 0, 1, 1}},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
     run_case(&cases[i]);

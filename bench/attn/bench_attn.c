@@ -124,16 +124,29 @@ static double rel_diff(const uint16_t *a, const uint16_t *b, int64_t n) {
 
 /* the tile variants --sweep tries, per part (fwd / dq: bm bn minb; dkdv: bn bq minb) */
 static const alto_attn_tiles sweep_fwd[] = {
-    {128, 64, 0, 2}, {128, 64, 0, 1}, {128, 128, 0, 1}, {128, 32, 0, 2},
-    {64, 64, 0, 2},  {64, 64, 0, 3},  {64, 128, 0, 2},
+    {128, 64, 0, 2, 0},
+    {128, 64, 0, 1, 0},
+    {128, 128, 0, 1, 0},
+    {128, 32, 0, 2, 0},
+    {64, 64, 0, 2, 0},
+    {64, 64, 0, 3, 0},
+    {64, 128, 0, 2, 0},
+    /* the warpgroup-MMA kernel (sm_90a, D 64 and 128) */
+    {128, 128, 0, 1, 1},
+    {128, 64, 0, 1, 1},
+    {128, 64, 0, 2, 1},
+    {192, 128, 0, 1, 1},
+    {192, 64, 0, 1, 1},
+    {64, 128, 0, 2, 1},
+    {64, 64, 0, 3, 1},
 };
 static const alto_attn_tiles sweep_dkdv[] = {
-    {0, 128, 64, 1}, {0, 128, 32, 1}, {0, 128, 32, 2}, {0, 128, 128, 1},
-    {0, 64, 64, 1},  {0, 64, 64, 2},  {0, 64, 32, 2},  {0, 256, 32, 1},
+    {0, 128, 64, 1, 0}, {0, 128, 32, 1, 0}, {0, 128, 32, 2, 0}, {0, 128, 128, 1, 0},
+    {0, 64, 64, 1, 0},  {0, 64, 64, 2, 0},  {0, 64, 32, 2, 0},  {0, 256, 32, 1, 0},
 };
 static const alto_attn_tiles sweep_dq[] = {
-    {128, 64, 0, 1}, {128, 64, 0, 2}, {128, 32, 0, 2}, {128, 128, 0, 1},
-    {64, 64, 0, 1},  {64, 64, 0, 2},  {64, 128, 0, 1},
+    {128, 64, 0, 1, 0}, {128, 64, 0, 2, 0}, {128, 32, 0, 2, 0}, {128, 128, 0, 1, 0},
+    {64, 64, 0, 1, 0},  {64, 64, 0, 2, 0},  {64, 128, 0, 1, 0},
 };
 
 /* the tile variants of each kernel: ms and the relative difference to the defaults' output */
@@ -148,7 +161,7 @@ static void bench_sweep(run_ctx *c) {
   c->bwd = 1;
   run_once(c);
   uint16_t *ref_dq = download(c->dq, nq), *ref_dk = download(c->dk, nkv);
-  printf("  sweep (tiles: bm bn bq minb; check: relative difference to the defaults' output)\n");
+  printf("  sweep (tiles: bm bn bq minb wg; check: relative difference to the defaults' output)\n");
   for (int p = 0; p < 3; p++) {
     const alto_attn_tiles *list = p == 0 ? sweep_fwd : p == 1 ? sweep_dkdv : sweep_dq;
     size_t n = p == 0   ? sizeof sweep_fwd / sizeof sweep_fwd[0]
@@ -167,15 +180,15 @@ static void bench_sweep(run_ctx *c) {
       float ms = median_ms(c, iters);
       const char *what = p == 0 ? "fwd" : p == 1 ? "dkdv" : "dq";
       if (c->st != ALTO_OK) {
-        printf("    %-5s %3d %3d %3d %d  failed: %s\n", what, list[i].bm, list[i].bn, list[i].bq,
-               list[i].minb, alto_last_error());
+        printf("    %-5s %3d %3d %3d %d %d  failed: %s\n", what, list[i].bm, list[i].bn, list[i].bq,
+               list[i].minb, list[i].wg, alto_last_error());
         continue;
       }
       uint16_t *got = download(p == 0 ? c->out : p == 1 ? c->dk : c->dq, p == 1 ? nkv : nq);
       double d = rel_diff(got, p == 0 ? ref_o : p == 1 ? ref_dk : ref_dq, p == 1 ? nkv : nq);
       free(got);
-      printf("    %-5s %3d %3d %3d %d  %8.3f ms  check %.1e%s\n", what, list[i].bm, list[i].bn,
-             list[i].bq, list[i].minb, ms, d, d < 1e-2 ? "" : "  MISMATCH");
+      printf("    %-5s %3d %3d %3d %d %d  %8.3f ms  check %.1e%s\n", what, list[i].bm, list[i].bn,
+             list[i].bq, list[i].minb, list[i].wg, ms, d, d < 1e-2 ? "" : "  MISMATCH");
     }
   }
   c->tune = NULL;

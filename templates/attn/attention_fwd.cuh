@@ -35,7 +35,7 @@ __device__ __forceinline__ void alto_attn_fwd(const alto_attn_args &a) {
   const alto_i64 H = a.H, G = a.G, bh = a.B * H;
   const int m0 = ((T + BM - 1) / BM - 1 - (int)(blockIdx.x / bh)) * BM;
   const alto_i64 h = blockIdx.x % bh % H, b = blockIdx.x % bh / H, kvh = h / (H / G);
-  const int warp = threadIdx.x >> 5, g = (threadIdx.x & 31) >> 2, t4 = threadIdx.x & 3;
+  const int warp = threadIdx.x >> 5, g = (threadIdx.x & 31) >> 2;
   const alto_idx qs = H * D, kvs = G * D;
   const float sl2 = ALTO_ATTN_LOG2E / sqrtf((float)D); /* scores to log2 units */
 
@@ -87,50 +87,11 @@ __device__ __forceinline__ void alto_attn_fwd(const alto_attn_args &a) {
 
     /* a tile every row of the CTA sees whole needs no mask */
     const bool full = alto_attn_tile_full_<CAUSAL>(m0, BM, n0, BN, T, window);
-    float mx[2] = {mrow[0], mrow[1]};
-#pragma unroll
-    for (int j = 0; j < NKT; j++)
-#pragma unroll
-      for (int e = 0; e < 4; e++) {
-        if (!full && !alto_attn_visible_<CAUSAL>(row0 + 8 * (e >> 1), n0 + j * 8 + 2 * t4 + (e & 1),
-                                                 T, window))
-          s[j][e] = alto_attn_ninf_();
-        mx[e >> 1] = fmaxf(mx[e >> 1], s[j][e]);
-      }
-    float msc[2]; /* the new max in log2 units (0 for a row that sees nothing yet) */
-#pragma unroll
-    for (int r = 0; r < 2; r++) {
-      mx[r] = alto_attn_quad_max_(mx[r]);
-      msc[r] = mx[r] == alto_attn_ninf_() ? 0.f : mx[r] * sl2;
-      float alpha = alto_attn_exp2_(mrow[r] * sl2 - msc[r]); /* 0 while the old max is -inf */
-      mrow[r] = mx[r];
-      lrow[r] *= alpha;
-#pragma unroll
-      for (int j = 0; j < NDT; j++)
-        o[j][2 * r] *= alpha, o[j][2 * r + 1] *= alpha;
-    }
-#pragma unroll
-    for (int j = 0; j < NKT; j++)
-#pragma unroll
-      for (int e = 0; e < 4; e++) {
-        float p = alto_attn_exp2_(fmaf(s[j][e], sl2, -msc[e >> 1]));
-        s[j][e] = p;
-        lrow[e >> 1] += p; /* this lane's partial sum; the quad is summed at the end */
-      }
+    alto_attn_softmax_tile_<CAUSAL, NKT, NDT>(s, o, mrow, lrow, full, row0, n0, T, window, sl2);
     alto_attn_mma_ck_<S, BN / 16, NDT>(o, s, stage + lbk); /* O += P V */
   }
 
-  float inv[2];
-#pragma unroll
-  for (int r = 0; r < 2; r++) {
-    float l = alto_attn_quad_sum_(lrow[r]);
-    inv[r] = l > 0.f ? 1.f / l : 0.f;
-    if (t4 == 0 && row0 + 8 * r < T)
-      a.lse[((alto_idx)b * H + h) * T + row0 + 8 * r] =
-          l > 0.f ? (mrow[r] * sl2 + log2f(l)) * ALTO_ATTN_LN2 : alto_attn_ninf_();
-  }
-  alto_attn_store_rows_<NDT>(a.o + ((alto_idx)b * T + m0) * qs + h * D, qs, warp * 16, T - m0, o,
-                             inv);
+  alto_attn_fwd_store_<NDT>(a, b, h, m0, warp * 16, mrow, lrow, o, sl2);
 }
 
 #endif

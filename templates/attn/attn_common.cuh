@@ -296,4 +296,69 @@ __device__ __forceinline__ void alto_attn_store_rows_(alto_u16 *dst, alto_idx st
   }
 }
 
+// One key tile's online-softmax step for a warp's 16 query rows (this lane's rows row0, row0 + 8):
+// the scores s of keys n0.. (C tiles: row g, column 8 j + 2 t4 + e % 2) masked to -inf where not
+// visible (unless `full`), the running max mrow (raw scores) raised, o and this lane's partial sums
+// lrow rescaled by 2^(old - new), and s replaced by the probabilities 2^(s sl2 - max sl2) (fp32;
+// the caller rounds them to bf16 for P V). sl2: the score scale in log2 units.
+template <bool CAUSAL, int NKT, int NDT>
+__device__ __forceinline__ void
+alto_attn_softmax_tile_(float (&s)[NKT][4], float (&o)[NDT][4], float (&mrow)[2], float (&lrow)[2],
+                        bool full, int row0, int n0, int T, int window, float sl2) {
+  const int t4 = threadIdx.x & 3;
+  float mx[2] = {mrow[0], mrow[1]};
+#pragma unroll
+  for (int j = 0; j < NKT; j++)
+#pragma unroll
+    for (int e = 0; e < 4; e++) {
+      if (!full && !alto_attn_visible_<CAUSAL>(row0 + 8 * (e >> 1), n0 + j * 8 + 2 * t4 + (e & 1),
+                                               T, window))
+        s[j][e] = alto_attn_ninf_();
+      mx[e >> 1] = fmaxf(mx[e >> 1], s[j][e]);
+    }
+  float msc[2]; /* the new max in log2 units (0 for a row that sees nothing yet) */
+#pragma unroll
+  for (int r = 0; r < 2; r++) {
+    mx[r] = alto_attn_quad_max_(mx[r]);
+    msc[r] = mx[r] == alto_attn_ninf_() ? 0.f : mx[r] * sl2;
+    float alpha = alto_attn_exp2_(mrow[r] * sl2 - msc[r]); /* 0 while the old max is -inf */
+    mrow[r] = mx[r];
+    lrow[r] *= alpha;
+#pragma unroll
+    for (int j = 0; j < NDT; j++)
+      o[j][2 * r] *= alpha, o[j][2 * r + 1] *= alpha;
+  }
+#pragma unroll
+  for (int j = 0; j < NKT; j++)
+#pragma unroll
+    for (int e = 0; e < 4; e++) {
+      float p = alto_attn_exp2_(fmaf(s[j][e], sl2, -msc[e >> 1]));
+      s[j][e] = p;
+      lrow[e >> 1] += p; /* this lane's partial sum; the quad is summed at the end */
+    }
+}
+
+// The forward's end for a warp's 16 rows m0 + wrow..: lse = max + log(sum) of the scaled scores
+// (natural log; -inf for a row that saw no key) and O = o / sum as bf16, rows past T skipped.
+template <int NDT>
+__device__ __forceinline__ void alto_attn_fwd_store_(const alto_attn_args &a, alto_i64 b,
+                                                     alto_i64 h, int m0, int wrow,
+                                                     const float (&mrow)[2], const float (&lrow)[2],
+                                                     const float (&o)[NDT][4], float sl2) {
+  const int T = (int)a.T, g = (threadIdx.x & 31) >> 2, t4 = threadIdx.x & 3;
+  const alto_i64 H = a.H;
+  const int row0 = m0 + wrow + g;
+  float inv[2];
+#pragma unroll
+  for (int r = 0; r < 2; r++) {
+    float l = alto_attn_quad_sum_(lrow[r]);
+    inv[r] = l > 0.f ? 1.f / l : 0.f;
+    if (t4 == 0 && row0 + 8 * r < T)
+      a.lse[((alto_idx)b * H + h) * T + row0 + 8 * r] =
+          l > 0.f ? (mrow[r] * sl2 + log2f(l)) * ALTO_ATTN_LN2 : alto_attn_ninf_();
+  }
+  alto_attn_store_rows_<NDT>(a.o + ((alto_idx)b * T + m0) * (H * NDT * 8) + h * NDT * 8,
+                             H * NDT * 8, wrow, T - m0, o, inv);
+}
+
 #endif

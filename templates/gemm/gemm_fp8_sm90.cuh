@@ -30,6 +30,7 @@
 #define ALTO_GEMM_FP8_SM90_CUH
 
 #include "common/alto_device.h"
+#include "common/wgmma.cuh"
 #include "gemm/gemm_args.h"
 
 namespace alto_gemm {
@@ -155,29 +156,6 @@ __device__ __forceinline__ void wg_sync(int cw) {
 __device__ __forceinline__ alto_u32 swz64(int r, int b) {
   return (alto_u32)(r * 64 + ((((b >> 4) ^ (r >> 1)) & 3) << 4) + (b & 15));
 }
-
-// ---- wgmma -------------------------------------------------------------------------------------
-// Shared-memory matrix descriptor of a K-major tile with 128-byte rows in the 128-byte swizzle
-// (what TMA wrote): start address, leading offset unused (1), 1024 bytes between 8-row groups.
-// The low word (start address in 16-byte units, leading offset) and the whole descriptor from its
-// low word: adding to the low word moves the start (shared memory is below 256 KiB, so the 14-bit
-// field never carries), which keeps the per-stage and per-K-step descriptors one add each.
-__device__ __forceinline__ alto_u32 desc_lo(alto_u32 addr) {
-  return ((addr & 0x3FFFF) >> 4) | (1u << 16);
-}
-__device__ __forceinline__ alto_u64 desc_of(alto_u32 lo) {
-  return ((alto_u64)((1024 >> 4) | (1u << 30)) << 32) | lo;
-}
-__device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;" ::: "memory"); }
-__device__ __forceinline__ void wgmma_commit() {
-  asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
-}
-__device__ __forceinline__ void wgmma_wait0() {
-  asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
-}
-// Pins a register at this point of the instruction stream (the accumulators must not be read
-// before the wgmma that writes them has been waited for).
-__device__ __forceinline__ void fence_reg(float &r) { asm volatile("" : "+f"(r)::"memory"); }
 
 // The ring position after stage s: the next stage, and the barrier phase parity flipped on wrapping
 // (the producer and the consumers walk the ring alike, without divisions).
@@ -464,7 +442,8 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
   // TMA epilogue stores issued (its buffer parity)
   int stg = 0;
   alto_u32 phase = 0, epi_n = 0;
-  const alto_u32 a_lo = desc_lo(s_a + cw * 64 * BK), b_lo = desc_lo(s_b); // stage 0's descriptors
+  // stage 0's descriptors
+  const alto_u32 a_lo = alto_wg_desc_lo(s_a + cw * 64 * BK), b_lo = alto_wg_desc_lo(s_b);
   const bool epi_issuer = threadIdx.x % 128 == 0;
   bool ahead = false; // this tile's first K block's first sub-tile was issued by the tile before
   for (alto_i64 t = t0; t < tiles; t += tstep) {
@@ -494,12 +473,12 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
       const alto_u32 db = b_lo + (alto_u32)s * (B_BYTES >> 4) + (alto_u32)h * (BNS * BK >> 4);
 #pragma unroll
       for (int q = 0; q < NACC; q++)
-        fence_reg(acc[q]);
-      wgmma_fence();
+        alto_wg_pin(acc[q]);
+      alto_wg_fence();
 #pragma unroll
       for (int kk = 0; kk < BK / 32; kk++) // 32 bytes of K per wgmma: +2 in descriptor units
-        alto_gemm_wgmma(acc, desc_of(da + 2 * kk), desc_of(db + 2 * kk), kk > 0);
-      wgmma_commit();
+        alto_gemm_wgmma(acc, alto_wg_desc(da + 2 * kk), alto_wg_desc(db + 2 * kk), kk > 0);
+      alto_wg_commit();
     };
     // acc (finished) of the block in stage s, sub-tile h, into the fp32 totals with the block's
     // scales k (128x128: b0 for the tile's column groups < nf, else b1; 1x128: the stage's
@@ -509,7 +488,7 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
     auto promote = [&](int s, int h, const blk_scales &k, int nf, bool first_kb) {
 #pragma unroll
       for (int q = 0; q < NACC; q++)
-        fence_reg(acc[q]);
+        alto_wg_pin(acc[q]);
       float *tt = tot + h * NACC;
       auto add = [&](int i, float f) { tt[i] = __fmaf_rn(acc[i], f, first_kb ? 0.f : tt[i]); };
       if (OUTER) { // the block's sum into the totals, unscaled (the first: + 0, as above)
@@ -573,7 +552,7 @@ __device__ __forceinline__ void gemm_fp8(const alto_gemm_args &a) {
         for (int h = 0; h < SPLIT; h++) {
           if (h > 0)
             issue(stg, h);
-          wgmma_wait0();
+          alto_wg_wait<0>();
           promote(stg, h, k, nf, first);
         }
         release(stg);
