@@ -22,16 +22,20 @@ static alto_status gen_one(int i, alto_gen_kernel *g) {
 static void test_variants_compile(void) {
   int n = alto_attn_variants(ALTO_TARGET_CUDA, "sm_90a", kernels, MAX_VARIANTS);
   CHECK(n == 28); /* 4 head dims x (fwd, dkdv, dq) x (causal, full) + 4 delta kernels */
-  /* the warpgroup-MMA forward's other tilings (the head dim's accumulators within the budget) */
+  /* the warpgroup-MMA forward's and dQ's tilings (the head dim's accumulators within the budget) */
   static const alto_attn_tiles wg[2][3] = {
       {{128, 128, 0, 1, 1}, {128, 64, 0, 2, 1}, {192, 64, 0, 1, 1}},
       {{64, 64, 0, 2, 1}, {192, 64, 0, 1, 1}, {128, 64, 0, 1, 1}}};
-  for (int d = 0; d < 2; d++)
-    for (int i = 0; i < 3; i++) {
-      kernels[n] = kernels[0];
-      kernels[n].part = ALTO_ATTN_FWD, kernels[n].head_dim = 64 << d, kernels[n].causal = true;
-      kernels[n++].tiles = wg[d][i];
-    }
+  for (int part = 0; part < 2; part++) /* the forward's, dQ's */
+    for (int d = 0; d < 2; d++)
+      for (int i = 0; i < 3; i++) {
+        if (part && d && wg[d][i].bm == 192)
+          continue; /* (dQ's 192 rows at D 128 spill: Q and dO are both resident) */
+        kernels[n] = kernels[0];
+        kernels[n].part = part ? ALTO_ATTN_BWD_DQ : ALTO_ATTN_FWD;
+        kernels[n].head_dim = 64 << d, kernels[n].causal = true;
+        kernels[n++].tiles = wg[d][i];
+      }
   int bad = compile_check_all(n, gen_one, "sm_90a", true);
   CHECKF(bad == 0, "%d of %d sm_90a attention kernels failed to compile cleanly", bad, n);
   n = alto_attn_variants(ALTO_TARGET_CUDA, "sm_80", kernels, MAX_VARIANTS);
@@ -105,8 +109,13 @@ static void test_stub_shape(void) {
   CHECK(g.threads == 384 && strstr(g.source, "alto_attn_fwd_sm90<64, true, 192, 64>(a);"));
   alto_gen_kernel_free(&g);
   alto_attnkern kb = kw;
-  kb.part = ALTO_ATTN_BWD_DQ;
+  kb.part = ALTO_ATTN_BWD_DKDV;
   CHECK(alto_gen_attn(&kb, &g) == ALTO_ERR_INVALID_ARG);
+  kb.part = ALTO_ATTN_BWD_DQ; /* dQ's: Q and dO resident, two stages of K and V */
+  CHECK(alto_gen_attn(&kb, &g) == ALTO_OK);
+  CHECK(strstr(g.source, "alto_attn_bwd_dq_sm90<64, true, 192, 64>(a);") != NULL);
+  CHECK(g.smem_bytes == (2 * 192 + 4 * 64) * 128 + 1024);
+  alto_gen_kernel_free(&g);
   kb = kw, kb.head_dim = 32;
   CHECK(alto_gen_attn(&kb, &g) == ALTO_ERR_INVALID_ARG);
   kb = kw, kb.tiles.bm = 96;

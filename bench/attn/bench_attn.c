@@ -147,6 +147,9 @@ static const alto_attn_tiles sweep_dkdv[] = {
 static const alto_attn_tiles sweep_dq[] = {
     {128, 64, 0, 1, 0}, {128, 64, 0, 2, 0}, {128, 32, 0, 2, 0}, {128, 128, 0, 1, 0},
     {64, 64, 0, 1, 0},  {64, 64, 0, 2, 0},  {64, 128, 0, 1, 0},
+    /* the warpgroup-MMA kernel (sm_90a, D 64 and 128) */
+    {64, 64, 0, 2, 1},  {64, 64, 0, 3, 1},  {128, 64, 0, 1, 1}, {128, 64, 0, 2, 1},
+    {64, 32, 0, 3, 1},  {128, 32, 0, 2, 1}, {192, 64, 0, 1, 1},
 };
 
 /* the tile variants of each kernel: ms and the relative difference to the defaults' output */

@@ -162,6 +162,40 @@ __device__ __forceinline__ void alto_attn_bwd_dkdv(const alto_attn_args &a) {
   alto_attn_store_rows_<NDT>(a.dv + kvo, kvs, warp * 16, T - n0, dv, one);
 }
 
+// dq's statistics of this lane's rows row0, row0 + 8 of query head h: lse in log2 units and
+// delta (0 past T).
+__device__ __forceinline__ void alto_attn_dq_rows_(const alto_attn_args &a, alto_i64 b, alto_i64 h,
+                                                   int row0, float (&lse2)[2], float (&dl)[2]) {
+#pragma unroll
+  for (int r = 0; r < 2; r++) {
+    bool in = row0 + 8 * r < a.T;
+    alto_idx li = ((alto_idx)b * a.H + h) * a.T + row0 + 8 * r;
+    lse2[r] = in ? a.lse[li] * ALTO_ATTN_LOG2E : 0.f;
+    dl[r] = in ? a.delta[li] : 0.f;
+  }
+}
+
+// dq's key tile n0.. for a warp's 16 query rows: P = 2^(S sl2 - lse2) (0 where not visible unless
+// `full`) from the scores s, then dS = P (dP - delta) in place of dP (fp32; the caller rounds dS
+// to bf16 for dS K).
+template <bool CAUSAL, int NKT>
+__device__ __forceinline__ void alto_attn_dq_ds_(const float (&s)[NKT][4], float (&ds)[NKT][4],
+                                                 const float (&lse2)[2], const float (&dl)[2],
+                                                 bool full, int row0, int n0, int T, int window,
+                                                 float sl2) {
+  const int t4 = threadIdx.x & 3;
+#pragma unroll
+  for (int j = 0; j < NKT; j++)
+#pragma unroll
+    for (int e = 0; e < 4; e++) {
+      float pe = alto_attn_exp2_(fmaf(s[j][e], sl2, -lse2[e >> 1]));
+      if (!full &&
+          !alto_attn_visible_<CAUSAL>(row0 + 8 * (e >> 1), n0 + j * 8 + 2 * t4 + (e & 1), T, window))
+        pe = 0.f;
+      ds[j][e] = pe * (ds[j][e] - dl[e >> 1]);
+    }
+}
+
 // Dynamic shared memory: Q, dO (BM rows each), then stages 0 and 1 of K, V (BN rows each); rows of
 // D + PAD bf16.
 //
@@ -178,7 +212,7 @@ __device__ __forceinline__ void alto_attn_bwd_dq(const alto_attn_args &a) {
   const alto_i64 H = a.H, G = a.G, bh = a.B * H;
   const int m0 = ((T + BM - 1) / BM - 1 - (int)(blockIdx.x / bh)) * BM;
   const alto_i64 h = blockIdx.x % bh % H, b = blockIdx.x % bh / H, kvh = h / (H / G);
-  const int warp = threadIdx.x >> 5, g = (threadIdx.x & 31) >> 2, t4 = threadIdx.x & 3;
+  const int warp = threadIdx.x >> 5, g = (threadIdx.x & 31) >> 2;
   const alto_idx qs = H * D, kvs = G * D;
   const float scale = 1.f / sqrtf((float)D), sl2 = scale * ALTO_ATTN_LOG2E;
 
@@ -198,13 +232,7 @@ __device__ __forceinline__ void alto_attn_bwd_dq(const alto_attn_args &a) {
   alto_attn_cp_commit_();
   const int row0 = m0 + warp * 16 + g; /* this lane's rows: row0, row0 + 8 */
   float lse2[2], dl[2];
-#pragma unroll
-  for (int r = 0; r < 2; r++) {
-    bool in = row0 + 8 * r < T;
-    alto_idx li = ((alto_idx)b * H + h) * T + row0 + 8 * r;
-    lse2[r] = in ? a.lse[li] * ALTO_ATTN_LOG2E : 0.f;
-    dl[r] = in ? a.delta[li] : 0.f;
-  }
+  alto_attn_dq_rows_(a, b, h, row0, lse2, dl);
   float dq[NDT][4];
   alto_attn_zero_<NDT>(dq);
   const unsigned qa0 = sQa + alto_attn_lane_a_<S>(), oa0 = sOa + alto_attn_lane_a_<S>();
@@ -237,16 +265,7 @@ __device__ __forceinline__ void alto_attn_bwd_dq(const alto_attn_args &a) {
     alto_attn_mma_bn_<S, KC, NKT>(p, qa, sk + lbn);  /* S = Q K^T */
     alto_attn_mma_bn_<S, KC, NKT>(ds, oa, sv + lbn); /* dP = dO V^T */
     const bool full = alto_attn_tile_full_<CAUSAL>(m0, BM, n0, BN, T, window);
-#pragma unroll
-    for (int j = 0; j < NKT; j++)
-#pragma unroll
-      for (int e = 0; e < 4; e++) {
-        float pe = alto_attn_exp2_(fmaf(p[j][e], sl2, -lse2[e >> 1]));
-        if (!full && !alto_attn_visible_<CAUSAL>(row0 + 8 * (e >> 1), n0 + j * 8 + 2 * t4 + (e & 1),
-                                                 T, window))
-          pe = 0.f;
-        ds[j][e] = pe * (ds[j][e] - dl[e >> 1]);
-      }
+    alto_attn_dq_ds_<CAUSAL, NKT>(p, ds, lse2, dl, full, row0, n0, T, window, sl2);
     alto_attn_mma_ck_<S, BN / 16, NDT>(dq, ds, sk + lbk); /* dQ += dS K */
   }
   const float sc[2] = {scale, scale};

@@ -12,6 +12,11 @@
 // key tiles as attention_fwd.cuh does (causal: up to its last row; window: from its first row's
 // window start), copying tile i + 1 while the warpgroups work on tile i.
 //
+// The backward's dQ kernel (alto_attn_bwd_dq_sm90) is the same walk over key tiles with
+// attention_bwd.cuh's arithmetic (alto_attn_dq_rows_, alto_attn_dq_ds_): S = Q K^T and
+// dP = dO V^T as two SS products of one commit group, dS = P (dP - delta), dQ += dS K with dS
+// from registers and K as the N-major B; Q and dO stay in shared memory.
+//
 // The stub defines, before including this file (compiler/gen_attn.c, compiler/gen.c
 // alto_gen_wgmma):
 //   alto_attn_wg_qk(float (&s)[BN / 8][4], u64 desc_q, u64 desc_k, bool acc)  m64nBNk16 bf16
@@ -20,6 +25,7 @@
 #ifndef ALTO_ATTENTION_SM90_CUH
 #define ALTO_ATTENTION_SM90_CUH
 
+#include "attn/attention_bwd.cuh"
 #include "attn/attn_common.cuh"
 #include "common/wgmma.cuh"
 
@@ -132,6 +138,105 @@ __device__ __forceinline__ void alto_attn_fwd_sm90(const alto_attn_args &a) {
         alto_wg_pin(p[kc][e]);
   }
   alto_attn_fwd_store_<NDT>(a, b, h, m0, warp * 16, mrow, lrow, o, sl2);
+}
+
+// Shared memory (1024-byte aligned): Q, dO, then stages 0 and 1 of K and V; 4 BM D + 8 BN D bytes.
+template <int D, bool CAUSAL, int BM, int BN>
+__device__ __forceinline__ void alto_attn_bwd_dq_sm90(const alto_attn_args &a) {
+  constexpr int NT = BM / 64 * 128, NKT = BN / 8, NDT = D / 8;
+  constexpr unsigned QB = BM * 2 * D, KVB = BN * 2 * D;
+  static_assert(D % 64 == 0 && BM % 64 == 0 && BN % 16 == 0 && BN <= 256, "tile shapes");
+  extern __shared__ __align__(1024) unsigned char alto_attn_smem_sm90_[];
+  const unsigned sbase = (alto_attn_saddr_(alto_attn_smem_sm90_) + 1023u) & ~1023u;
+  const int T = (int)a.T, window = a.window >= a.T ? 0 : (int)a.window;
+  const alto_i64 H = a.H, G = a.G, bh = a.B * H;
+  const int m0 = ((T + BM - 1) / BM - 1 - (int)(blockIdx.x / bh)) * BM;
+  const alto_i64 h = blockIdx.x % bh % H, b = blockIdx.x % bh / H, kvh = h / (H / G);
+  const int warp = threadIdx.x >> 5, wg = warp >> 2, g = (threadIdx.x & 31) >> 2;
+  const alto_idx qs = H * D, kvs = G * D;
+  const float scale = 1.f / sqrtf((float)D), sl2 = scale * ALTO_ATTN_LOG2E;
+
+  const int hi = CAUSAL ? (m0 + BM < T ? m0 + BM : T) : T;
+  const int nfirst = (window > 0 && m0 - window + 1 > 0 ? m0 - window + 1 : 0) / BN * BN;
+  const int ntiles = (hi - nfirst + BN - 1) / BN;
+  const alto_idx kvb = (alto_idx)b * T * kvs + kvh * D;
+  const alto_idx qo = ((alto_idx)b * T + m0) * qs + h * D;
+
+  const unsigned qa = sbase, oa = sbase + QB, kva = sbase + 2 * QB;
+  alto_attn_load_swz_<BM, D, NT>(qa, a.q + qo, qs, T - m0);
+  alto_attn_load_swz_<BM, D, NT>(oa, a.dout + qo, qs, T - m0);
+  alto_attn_load_swz_<BN, D, NT>(kva, a.k + kvb + nfirst * kvs, kvs, T - nfirst);
+  alto_attn_load_swz_<BN, D, NT>(kva + KVB, a.v + kvb + nfirst * kvs, kvs, T - nfirst);
+  alto_attn_cp_commit_();
+  const int row0 = m0 + warp * 16 + g;
+  float lse2[2], dl[2];
+  alto_attn_dq_rows_(a, b, h, row0, lse2, dl);
+
+  /* this warpgroup's 64 rows of Q and dO; stage 0's K (K-major for S, N-major for dS K), V */
+  const alto_u32 q_lo = alto_wg_desc_lo(qa + (unsigned)wg * 64 * 128);
+  const alto_u32 o_lo = alto_wg_desc_lo(oa + (unsigned)wg * 64 * 128);
+  const alto_u32 k_lo = alto_wg_desc_lo(kva), v_lo = alto_wg_desc_lo(kva + KVB);
+  const alto_u32 kn_lo = alto_wg_desc_lo(kva, BN * 128);
+
+  float dq[NDT][4];
+  alto_attn_zero_<NDT>(dq);
+  for (int it = 0; it < ntiles; it++) {
+    const int n0 = nfirst + it * BN;
+    alto_attn_cp_wait_all_();
+    alto_wg_fence_proxy();
+    __syncthreads();
+    if (it + 1 < ntiles) {
+      const unsigned next = kva + (unsigned)(((it + 1) & 1) * 2 * KVB);
+      const alto_idx off = kvb + (alto_idx)(n0 + BN) * kvs;
+      alto_attn_load_swz_<BN, D, NT>(next, a.k + off, kvs, T - n0 - BN);
+      alto_attn_load_swz_<BN, D, NT>(next + KVB, a.v + off, kvs, T - n0 - BN);
+      alto_attn_cp_commit_();
+    }
+    const alto_u32 st = (alto_u32)((it & 1) * 2 * KVB) >> 4;
+
+    float s[NKT][4], ds[NKT][4]; /* S then P; dP then dS */
+    alto_wg_fence();
+#pragma unroll
+    for (int kk = 0; kk < D / 16; kk++) {
+      const alto_u32 ka = (kk >> 2) * (BM * 128 >> 4) + (kk & 3) * 2;
+      const alto_u32 kb = st + (kk >> 2) * (BN * 128 >> 4) + (kk & 3) * 2;
+      alto_attn_wg_qk(s, alto_wg_desc(q_lo + ka), alto_wg_desc(k_lo + kb), kk > 0);
+      alto_attn_wg_qk(ds, alto_wg_desc(o_lo + ka), alto_wg_desc(v_lo + kb), kk > 0);
+    }
+    alto_wg_commit();
+    alto_wg_wait<0>();
+#pragma unroll
+    for (int j = 0; j < NKT; j++)
+#pragma unroll
+      for (int e = 0; e < 4; e++)
+        alto_wg_pin(s[j][e]), alto_wg_pin(ds[j][e]);
+
+    const bool full = alto_attn_tile_full_<CAUSAL>(m0, BM, n0, BN, T, window);
+    alto_attn_dq_ds_<CAUSAL, NKT>(s, ds, lse2, dl, full, row0, n0, T, window, sl2);
+
+    alto_u32 p[BN / 16][4]; /* dS, read by the tensor cores until the wait below */
+#pragma unroll
+    for (int kc = 0; kc < BN / 16; kc++)
+      alto_attn_c_to_a_(p[kc], ds[2 * kc], ds[2 * kc + 1]);
+    alto_wg_fence();
+#pragma unroll
+    for (int kc = 0; kc < BN / 16; kc++)
+      alto_attn_wg_pv(dq, p[kc], alto_wg_desc(kn_lo + st + kc * (2048 >> 4)), true);
+    alto_wg_commit();
+    alto_wg_wait<0>();
+#pragma unroll
+    for (int j = 0; j < NDT; j++)
+#pragma unroll
+      for (int e = 0; e < 4; e++)
+        alto_wg_pin(dq[j][e]);
+#pragma unroll
+    for (int kc = 0; kc < BN / 16; kc++)
+#pragma unroll
+      for (int e = 0; e < 4; e++)
+        alto_wg_pin(p[kc][e]);
+  }
+  const float sc[2] = {scale, scale};
+  alto_attn_store_rows_<NDT>(a.dq + qo, qs, warp * 16, T - m0, dq, sc);
 }
 
 #endif
