@@ -61,12 +61,9 @@ static bool alto_attn_tiles_set_(const alto_attn_tiles *t) {
 alto_attn_tiles alto_attn_tiles_of(const alto_attnkern *k) {
   if (alto_attn_tiles_set_(&k->tiles))
     return k->tiles;
-  if (k->part == ALTO_ATTN_FWD && alto_attn_sm90a_(k->arch) &&
+  if ((k->part == ALTO_ATTN_FWD || k->part == ALTO_ATTN_BWD_DQ) && alto_attn_sm90a_(k->arch) &&
       (k->head_dim == 64 || k->head_dim == 128))
-    return alto_attn_sm90_fwd_[k->head_dim == 128];
-  if (k->part == ALTO_ATTN_BWD_DQ && alto_attn_sm90a_(k->arch) &&
-      (k->head_dim == 64 || k->head_dim == 128))
-    return alto_attn_sm90_dq_;
+    return k->part == ALTO_ATTN_FWD ? alto_attn_sm90_fwd_[k->head_dim == 128] : alto_attn_sm90_dq_;
   alto_attn_tiles t = alto_attn_defaults_[(unsigned)k->part < ALTO_ATTN_PART_COUNT ? k->part : 0]
                                          [alto_attn_dim_index_(k->head_dim)];
   if (!k->causal && k->part == ALTO_ATTN_FWD)

@@ -203,11 +203,12 @@ static double rel(const std::vector<alto_u16> &g, const std::vector<float> &r) {
   return sqrt(n / d);
 }
 
-// The tiles the emulation instantiates: compiler/gen_attn.c's defaults (checked in launch()).
+// The tiles the emulation instantiates: compiler/gen_attn.c's defaults for the mma.sync kernels
+// (sm_80; sm_90a runs the warpgroup-MMA forward and dQ at D 64 and 128), checked in launch().
 template <int D> struct emu_tiles {
   static constexpr int fwd_bm = 128, fwd_bn = D == 16 ? 128 : 64;
-  static constexpr int dkdv_bn = 128, dkdv_bq = D == 32 || D == 64 ? 64 : 32;
-  static constexpr int dq_bm = 128, dq_bn = 64;
+  static constexpr int dkdv_bn = D == 64 ? 64 : 128, dkdv_bq = D == 16 ? 32 : 64;
+  static constexpr int dq_bm = D == 128 ? 64 : 128, dq_bn = D == 64 ? 32 : 64;
 };
 
 /* launches part p's kernel f (instantiated with tiles bm, bn, bq) with the generator's geometry */
@@ -216,7 +217,7 @@ static bool launch(alto_attn_part p, int D, kern_fn f, int bm, int bn, int bq,
   alto_attnkern k;
   memset(&k, 0, sizeof k);
   k.part = p, k.head_dim = D, k.causal = true, k.target = ALTO_TARGET_CUDA;
-  snprintf(k.arch, sizeof k.arch, "sm_90a");
+  snprintf(k.arch, sizeof k.arch, "sm_80");
   alto_attn_tiles t = alto_attn_tiles_of(&k);
   if (p != ALTO_ATTN_BWD_DELTA && (t.bm != bm || t.bn != bn || t.bq != bq)) {
     printf("FAIL the emulation's tiles for part %d D %d (%d %d %d) are not the generator's (%d %d "

@@ -733,6 +733,22 @@ static void compare_dual_(const char *what, const input &in, alto_quantized &ref
   compare(w, in, rref, o2);
 }
 
+// Runs the 1x128 / 128x1 dual tile kernel on in's R x C bf16: the 128x1 copy (codes transposed)
+// into o, the 1x128 row copy (ROWS_COPY 1 or 2: scales row-major or MN-major) into o2; RQ: the
+// 128x1 copy of the row copy's bf16 dequantization (the forward X's kernel).
+template <int ELEM, int ROWS_COPY, bool RQ>
+static void run_dual128_(const input &in, outputs &o, outputs &o2, int64_t R, int64_t C) {
+  const void *x = in.data();
+  alto_u8 *codes = o.codes.data(), *codes2 = o2.codes.data();
+  void *scales = o.scales.data();
+  float *scales2 = (float *)o2.scales.data();
+  const int64_t cols = C;
+  run([=] {
+    alto_quant_tile128<ELEM, 1, true, 256, true, 0, false, false, ROWS_COPY, false, RQ>(
+        x, codes, scales, cols, nullptr, codes2, scales2);
+  }, cdiv(C, 128), (unsigned)(R / 128), 256);
+}
+
 // The dual kernel of dY (ROWS_COPY): 128x1 codes transposed and scales as the CPU's 128x1, and the
 // 1x128 copy (codes2, scales2 row-major or MN-major: ROWS_COPY 1 or 2) as the CPU's 1x128.
 template <int ELEM, int ROWS_COPY> static void dual128_case(int64_t R, int64_t C) {
@@ -744,15 +760,7 @@ template <int ELEM, int ROWS_COPY> static void dual128_case(int64_t R, int64_t C
   if (!reference(spec, in, &ref) || !reference(rspec, in, &rref))
     return;
   outputs o(ref), o2(rref);
-  const void *x = in.data();
-  alto_u8 *codes = o.codes.data(), *codes2 = o2.codes.data();
-  void *scales = o.scales.data();
-  float *scales2 = (float *)o2.scales.data();
-  const int64_t cols = C;
-  run([=] {
-    alto_quant_tile128<ELEM, 1, true, 256, true, 0, false, false, ROWS_COPY>(
-        x, codes, scales, cols, nullptr, codes2, scales2);
-  }, cdiv(C, 128), (unsigned)(R / 128), 256);
+  run_dual128_<ELEM, ROWS_COPY, false>(in, o, o2, R, C);
   compare_dual_(ELEM == ALTO_ELEM_E4M3 ? "dual e4m3" : "dual e5m2", in, ref, o, rref, o2,
                 ROWS_COPY);
   alto_quantized_free(&ref);
@@ -776,15 +784,7 @@ template <int ELEM, int ROWS_COPY> static void xdual_case(int64_t R, int64_t C) 
   if (!reference(spec, y, &ref))
     return;
   outputs o(ref), o2(rref);
-  const void *x = in.data();
-  alto_u8 *codes = o.codes.data(), *codes2 = o2.codes.data();
-  void *scales = o.scales.data();
-  float *scales2 = (float *)o2.scales.data();
-  const int64_t cols = C;
-  run([=] {
-    alto_quant_tile128<ELEM, 1, true, 256, true, 0, false, false, ROWS_COPY, false, true>(
-        x, codes, scales, cols, nullptr, codes2, scales2);
-  }, cdiv(C, 128), (unsigned)(R / 128), 256);
+  run_dual128_<ELEM, ROWS_COPY, true>(in, o, o2, R, C);
   const std::vector<alto_u8> t = transposed_(ref.codes, R, C);
   memcpy(ref.codes, t.data(), t.size());
   if (ROWS_COPY == 2) {

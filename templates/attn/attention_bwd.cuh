@@ -189,8 +189,8 @@ __device__ __forceinline__ void alto_attn_dq_ds_(const float (&s)[NKT][4], float
 #pragma unroll
     for (int e = 0; e < 4; e++) {
       float pe = alto_attn_exp2_(fmaf(s[j][e], sl2, -lse2[e >> 1]));
-      if (!full &&
-          !alto_attn_visible_<CAUSAL>(row0 + 8 * (e >> 1), n0 + j * 8 + 2 * t4 + (e & 1), T, window))
+      const int col = n0 + j * 8 + 2 * t4 + (e & 1);
+      if (!full && !alto_attn_visible_<CAUSAL>(row0 + 8 * (e >> 1), col, T, window))
         pe = 0.f;
       ds[j][e] = pe * (ds[j][e] - dl[e >> 1]);
     }
@@ -208,17 +208,13 @@ __device__ __forceinline__ void alto_attn_bwd_dq(const alto_attn_args &a) {
   static_assert(D % 16 == 0 && BM % 16 == 0 && BN % 16 == 0, "tile shapes");
   extern __shared__ uint4 alto_attn_smem_[];
   alto_u16 *sQ = (alto_u16 *)alto_attn_smem_, *sO = sQ + BM * S, *sKV = sO + BM * S;
-  const int T = (int)a.T, window = a.window >= a.T ? 0 : (int)a.window;
-  const alto_i64 H = a.H, G = a.G, bh = a.B * H;
-  const int m0 = ((T + BM - 1) / BM - 1 - (int)(blockIdx.x / bh)) * BM;
-  const alto_i64 h = blockIdx.x % bh % H, b = blockIdx.x % bh / H, kvh = h / (H / G);
+  const alto_attn_qtile_ qt = alto_attn_qtile_of_<CAUSAL, BM, BN>(a);
+  const int T = qt.T, window = qt.window, m0 = qt.m0, nfirst = qt.nfirst, ntiles = qt.ntiles;
+  const alto_i64 H = a.H, G = a.G, h = qt.h, b = qt.b, kvh = qt.kvh;
   const int warp = threadIdx.x >> 5, g = (threadIdx.x & 31) >> 2;
   const alto_idx qs = H * D, kvs = G * D;
   const float scale = 1.f / sqrtf((float)D), sl2 = scale * ALTO_ATTN_LOG2E;
 
-  const int hi = CAUSAL ? (m0 + BM < T ? m0 + BM : T) : T;
-  const int nfirst = (window > 0 && m0 - window + 1 > 0 ? m0 - window + 1 : 0) / BN * BN;
-  const int ntiles = (hi - nfirst + BN - 1) / BN;
   const alto_u16 *kb = a.k + (alto_idx)b * T * kvs + kvh * D;
   const alto_u16 *vb = a.v + (alto_idx)b * T * kvs + kvh * D;
 

@@ -30,18 +30,13 @@ __device__ __forceinline__ void alto_attn_fwd(const alto_attn_args &a) {
   static_assert(D % 16 == 0 && BM % 16 == 0 && BN % 16 == 0, "tile shapes");
   extern __shared__ uint4 alto_attn_smem_[];
   alto_u16 *sQ = (alto_u16 *)alto_attn_smem_, *sKV = sQ + BM * S;
-  /* positions are 32-bit (the host checks T); a window of T or more is no window */
-  const int T = (int)a.T, window = a.window >= a.T ? 0 : (int)a.window;
-  const alto_i64 H = a.H, G = a.G, bh = a.B * H;
-  const int m0 = ((T + BM - 1) / BM - 1 - (int)(blockIdx.x / bh)) * BM;
-  const alto_i64 h = blockIdx.x % bh % H, b = blockIdx.x % bh / H, kvh = h / (H / G);
+  const alto_attn_qtile_ qt = alto_attn_qtile_of_<CAUSAL, BM, BN>(a);
+  const int T = qt.T, window = qt.window, m0 = qt.m0, nfirst = qt.nfirst, ntiles = qt.ntiles;
+  const alto_i64 H = a.H, G = a.G, h = qt.h, b = qt.b, kvh = qt.kvh;
   const int warp = threadIdx.x >> 5, g = (threadIdx.x & 31) >> 2;
   const alto_idx qs = H * D, kvs = G * D;
   const float sl2 = ALTO_ATTN_LOG2E / sqrtf((float)D); /* scores to log2 units */
 
-  const int hi = CAUSAL ? (m0 + BM < T ? m0 + BM : T) : T;
-  const int nfirst = (window > 0 && m0 - window + 1 > 0 ? m0 - window + 1 : 0) / BN * BN;
-  const int ntiles = (hi - nfirst + BN - 1) / BN;
   const alto_idx kvb = (alto_idx)b * T * kvs + kvh * D; /* row 0 of this kv head in K and V */
 
   const unsigned qa = alto_attn_saddr_(sQ), kva = alto_attn_saddr_(sKV);

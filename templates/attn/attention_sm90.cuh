@@ -29,23 +29,71 @@
 #include "attn/attn_common.cuh"
 #include "common/wgmma.cuh"
 
-// Starts the asynchronous copy of rows [0, R) of a bf16 matrix with D columns (row r at
-// src + r * stride) into the swizzled panels at shared address x (panel p of 64 columns at
-// x + p * R * 128); rows at or past `valid` become zeros.
-template <int R, int D, int NT>
-__device__ __forceinline__ void alto_attn_load_swz_(unsigned x, const alto_u16 *src,
-                                                    alto_idx stride, int valid) {
-  constexpr int CH = D / 8; /* 16-byte chunks per row */
-#pragma unroll
-  for (int i0 = 0; i0 < R * CH; i0 += NT) {
-    int i = i0 + (int)threadIdx.x;
-    if (R * CH % NT != 0 && i >= R * CH)
-      break;
-    int r = i / CH, c = i % CH;
-    bool ok = r < valid;
-    alto_attn_cp16_(x + (unsigned)((c >> 3) * R * 128) + alto_wg_swz128(r, c & 7),
-                    src + (ok ? (int)(r * (int)stride + c * 8) : 0), ok);
+// The key-tile step both kernels start with: tile it's copies (Q / dO's too at it 0) waited for
+// and made visible to the tensor cores, every warpgroup past tile it - 1's stage, then the copy
+// of tile it + 1 (K at n0 + BN.., then V) into the other stage started. Returns tile it's stage
+// offset in descriptor units (16 bytes). kva: stage 0's K; kvb: this kv head's row 0.
+template <int D, int NT, int BN>
+__device__ __forceinline__ alto_u32 alto_attn_sm90_step_(const alto_attn_args &a, int it,
+                                                         int ntiles, int n0, unsigned kva,
+                                                         alto_idx kvb) {
+  constexpr unsigned KVB = BN * 2 * D;
+  const alto_idx kvs = a.G * D;
+  alto_attn_cp_wait_all_();
+  alto_wg_fence_proxy();
+  __syncthreads();
+  if (it + 1 < ntiles) {
+    const unsigned next = kva + (unsigned)(((it + 1) & 1) * 2 * KVB);
+    const alto_idx off = kvb + (alto_idx)(n0 + BN) * kvs;
+    alto_attn_load_rows_<BN, D, NT, true>(next, a.k + off, kvs, (int)a.T - n0 - BN);
+    alto_attn_load_rows_<BN, D, NT, true>(next + KVB, a.v + off, kvs, (int)a.T - n0 - BN);
+    alto_attn_cp_commit_();
   }
+  return (alto_u32)((it & 1) * 2 * KVB) >> 4;
+}
+
+// Pins a warpgroup's accumulators after the wait for the wgmma that wrote them.
+template <int N> __device__ __forceinline__ void alto_attn_sm90_pin_(float (&x)[N][4]) {
+#pragma unroll
+  for (int j = 0; j < N; j++)
+#pragma unroll
+    for (int e = 0; e < 4; e++)
+      alto_wg_pin(x[j][e]);
+}
+
+// Issues the D / 16 wgmma of one SS product acc = A B^T over D: A this warpgroup's 64 rows of a
+// BM-row tile, B a BN-row tile, both K-major swizzled panels (descriptor low words a_lo, b_lo).
+template <int D, int BM, int BN, int N>
+__device__ __forceinline__ void alto_attn_sm90_ss_(float (&acc)[N][4], alto_u32 a_lo,
+                                                   alto_u32 b_lo) {
+#pragma unroll
+  for (int kk = 0; kk < D / 16; kk++) /* 32 bytes of a 128-byte row per step */
+    alto_attn_wg_qk(acc, alto_wg_desc(a_lo + (kk >> 2) * (BM * 128 >> 4) + (kk & 3) * 2),
+                    alto_wg_desc(b_lo + (kk >> 2) * (BN * 128 >> 4) + (kk & 3) * 2), kk > 0);
+}
+
+// acc += C B with C the BN-column accumulators c rounded to bf16 (registers) and B a BN-row tile
+// as the N-major operand (descriptor low word b_lo, its leading offset the panel stride), then
+// the wait: the register operands stay live until it.
+template <int BN, int NDT>
+__device__ __forceinline__ void alto_attn_sm90_rs_(float (&acc)[NDT][4],
+                                                   const float (&c)[BN / 8][4], alto_u32 b_lo) {
+  alto_u32 p[BN / 16][4];
+#pragma unroll
+  for (int kc = 0; kc < BN / 16; kc++)
+    alto_attn_c_to_a_(p[kc], c[2 * kc], c[2 * kc + 1]);
+  alto_wg_fence();
+#pragma unroll
+  for (int kc = 0; kc < BN / 16; kc++) /* 16 keys: 16 rows of 128 bytes per step */
+    alto_attn_wg_pv(acc, p[kc], alto_wg_desc(b_lo + kc * (2048 >> 4)), true);
+  alto_wg_commit();
+  alto_wg_wait<0>();
+  alto_attn_sm90_pin_<NDT>(acc);
+#pragma unroll
+  for (int kc = 0; kc < BN / 16; kc++)
+#pragma unroll
+    for (int e = 0; e < 4; e++)
+      alto_wg_pin(p[kc][e]);
 }
 
 // Shared memory (1024-byte aligned): Q, then stages 0 and 1 of K and V; BM * 2 D + 8 BN D bytes.
@@ -56,23 +104,19 @@ __device__ __forceinline__ void alto_attn_fwd_sm90(const alto_attn_args &a) {
   static_assert(D % 64 == 0 && BM % 64 == 0 && BN % 16 == 0 && BN <= 256, "tile shapes");
   extern __shared__ __align__(1024) unsigned char alto_attn_smem_sm90_[];
   const unsigned sbase = (alto_attn_saddr_(alto_attn_smem_sm90_) + 1023u) & ~1023u;
-  const int T = (int)a.T, window = a.window >= a.T ? 0 : (int)a.window;
-  const alto_i64 H = a.H, G = a.G, bh = a.B * H;
-  const int m0 = ((T + BM - 1) / BM - 1 - (int)(blockIdx.x / bh)) * BM;
-  const alto_i64 h = blockIdx.x % bh % H, b = blockIdx.x % bh / H, kvh = h / (H / G);
+  const alto_attn_qtile_ qt = alto_attn_qtile_of_<CAUSAL, BM, BN>(a);
+  const int T = qt.T, window = qt.window, m0 = qt.m0, nfirst = qt.nfirst, ntiles = qt.ntiles;
+  const alto_i64 H = a.H, G = a.G, h = qt.h, b = qt.b, kvh = qt.kvh;
   const int warp = threadIdx.x >> 5, wg = warp >> 2, g = (threadIdx.x & 31) >> 2;
   const alto_idx qs = H * D, kvs = G * D;
   const float sl2 = ALTO_ATTN_LOG2E / sqrtf((float)D);
 
-  const int hi = CAUSAL ? (m0 + BM < T ? m0 + BM : T) : T;
-  const int nfirst = (window > 0 && m0 - window + 1 > 0 ? m0 - window + 1 : 0) / BN * BN;
-  const int ntiles = (hi - nfirst + BN - 1) / BN;
   const alto_idx kvb = (alto_idx)b * T * kvs + kvh * D;
 
   const unsigned qa = sbase, kva = sbase + QB; /* stage s: K at kva + 2 s KVB, V after it */
-  alto_attn_load_swz_<BM, D, NT>(qa, a.q + ((alto_idx)b * T + m0) * qs + h * D, qs, T - m0);
-  alto_attn_load_swz_<BN, D, NT>(kva, a.k + kvb + nfirst * kvs, kvs, T - nfirst);
-  alto_attn_load_swz_<BN, D, NT>(kva + KVB, a.v + kvb + nfirst * kvs, kvs, T - nfirst);
+  alto_attn_load_rows_<BM, D, NT, true>(qa, a.q + ((alto_idx)b * T + m0) * qs + h * D, qs, T - m0);
+  alto_attn_load_rows_<BN, D, NT, true>(kva, a.k + kvb + nfirst * kvs, kvs, T - nfirst);
+  alto_attn_load_rows_<BN, D, NT, true>(kva + KVB, a.v + kvb + nfirst * kvs, kvs, T - nfirst);
   alto_attn_cp_commit_();
 
   /* descriptors' low words: this warpgroup's 64 rows of Q, stage 0's K and V (V N-major: its
@@ -87,55 +131,16 @@ __device__ __forceinline__ void alto_attn_fwd_sm90(const alto_attn_args &a) {
 
   for (int it = 0; it < ntiles; it++) {
     const int n0 = nfirst + it * BN;
-    alto_attn_cp_wait_all_(); /* this thread's copies of tile it */
-    alto_wg_fence_proxy();    /* visible to the tensor cores' reads */
-    __syncthreads();          /* everyone's; every warpgroup is done with tile it - 1's stage */
-    if (it + 1 < ntiles) {
-      const unsigned next = kva + (unsigned)(((it + 1) & 1) * 2 * KVB);
-      const alto_idx off = kvb + (alto_idx)(n0 + BN) * kvs;
-      alto_attn_load_swz_<BN, D, NT>(next, a.k + off, kvs, T - n0 - BN);
-      alto_attn_load_swz_<BN, D, NT>(next + KVB, a.v + off, kvs, T - n0 - BN);
-      alto_attn_cp_commit_();
-    }
-    const alto_u32 st = (alto_u32)((it & 1) * 2 * KVB) >> 4; /* the stage, in descriptor units */
-
+    const alto_u32 st = alto_attn_sm90_step_<D, NT, BN>(a, it, ntiles, n0, kva, kvb);
     float s[NKT][4];
     alto_wg_fence();
-#pragma unroll
-    for (int kk = 0; kk < D / 16; kk++) /* 32 bytes of a 128-byte row per step */
-      alto_attn_wg_qk(s, alto_wg_desc(q_lo + (kk >> 2) * (BM * 128 >> 4) + (kk & 3) * 2),
-                      alto_wg_desc(k_lo + st + (kk >> 2) * (BN * 128 >> 4) + (kk & 3) * 2), kk > 0);
+    alto_attn_sm90_ss_<D, BM, BN>(s, q_lo, k_lo + st); /* S = Q K^T */
     alto_wg_commit();
     alto_wg_wait<0>();
-#pragma unroll
-    for (int j = 0; j < NKT; j++)
-#pragma unroll
-      for (int e = 0; e < 4; e++)
-        alto_wg_pin(s[j][e]);
-
+    alto_attn_sm90_pin_<NKT>(s);
     const bool full = alto_attn_tile_full_<CAUSAL>(m0, BM, n0, BN, T, window);
     alto_attn_softmax_tile_<CAUSAL, NKT, NDT>(s, o, mrow, lrow, full, row0, n0, T, window, sl2);
-
-    alto_u32 p[BN / 16][4]; /* read by the tensor cores until the wait below */
-#pragma unroll
-    for (int kc = 0; kc < BN / 16; kc++)
-      alto_attn_c_to_a_(p[kc], s[2 * kc], s[2 * kc + 1]);
-    alto_wg_fence();
-#pragma unroll
-    for (int kc = 0; kc < BN / 16; kc++) /* 16 keys: 16 rows of 128 bytes per step */
-      alto_attn_wg_pv(o, p[kc], alto_wg_desc(v_lo + st + kc * (2048 >> 4)), true);
-    alto_wg_commit();
-    alto_wg_wait<0>();
-#pragma unroll
-    for (int j = 0; j < NDT; j++)
-#pragma unroll
-      for (int e = 0; e < 4; e++)
-        alto_wg_pin(o[j][e]);
-#pragma unroll
-    for (int kc = 0; kc < BN / 16; kc++)
-#pragma unroll
-      for (int e = 0; e < 4; e++)
-        alto_wg_pin(p[kc][e]);
+    alto_attn_sm90_rs_<BN, NDT>(o, s, v_lo + st); /* O += P V */
   }
   alto_attn_fwd_store_<NDT>(a, b, h, m0, warp * 16, mrow, lrow, o, sl2);
 }
@@ -148,25 +153,21 @@ __device__ __forceinline__ void alto_attn_bwd_dq_sm90(const alto_attn_args &a) {
   static_assert(D % 64 == 0 && BM % 64 == 0 && BN % 16 == 0 && BN <= 256, "tile shapes");
   extern __shared__ __align__(1024) unsigned char alto_attn_smem_sm90_[];
   const unsigned sbase = (alto_attn_saddr_(alto_attn_smem_sm90_) + 1023u) & ~1023u;
-  const int T = (int)a.T, window = a.window >= a.T ? 0 : (int)a.window;
-  const alto_i64 H = a.H, G = a.G, bh = a.B * H;
-  const int m0 = ((T + BM - 1) / BM - 1 - (int)(blockIdx.x / bh)) * BM;
-  const alto_i64 h = blockIdx.x % bh % H, b = blockIdx.x % bh / H, kvh = h / (H / G);
+  const alto_attn_qtile_ qt = alto_attn_qtile_of_<CAUSAL, BM, BN>(a);
+  const int T = qt.T, window = qt.window, m0 = qt.m0, nfirst = qt.nfirst, ntiles = qt.ntiles;
+  const alto_i64 H = a.H, G = a.G, h = qt.h, b = qt.b, kvh = qt.kvh;
   const int warp = threadIdx.x >> 5, wg = warp >> 2, g = (threadIdx.x & 31) >> 2;
   const alto_idx qs = H * D, kvs = G * D;
   const float scale = 1.f / sqrtf((float)D), sl2 = scale * ALTO_ATTN_LOG2E;
 
-  const int hi = CAUSAL ? (m0 + BM < T ? m0 + BM : T) : T;
-  const int nfirst = (window > 0 && m0 - window + 1 > 0 ? m0 - window + 1 : 0) / BN * BN;
-  const int ntiles = (hi - nfirst + BN - 1) / BN;
   const alto_idx kvb = (alto_idx)b * T * kvs + kvh * D;
   const alto_idx qo = ((alto_idx)b * T + m0) * qs + h * D;
 
   const unsigned qa = sbase, oa = sbase + QB, kva = sbase + 2 * QB;
-  alto_attn_load_swz_<BM, D, NT>(qa, a.q + qo, qs, T - m0);
-  alto_attn_load_swz_<BM, D, NT>(oa, a.dout + qo, qs, T - m0);
-  alto_attn_load_swz_<BN, D, NT>(kva, a.k + kvb + nfirst * kvs, kvs, T - nfirst);
-  alto_attn_load_swz_<BN, D, NT>(kva + KVB, a.v + kvb + nfirst * kvs, kvs, T - nfirst);
+  alto_attn_load_rows_<BM, D, NT, true>(qa, a.q + qo, qs, T - m0);
+  alto_attn_load_rows_<BM, D, NT, true>(oa, a.dout + qo, qs, T - m0);
+  alto_attn_load_rows_<BN, D, NT, true>(kva, a.k + kvb + nfirst * kvs, kvs, T - nfirst);
+  alto_attn_load_rows_<BN, D, NT, true>(kva + KVB, a.v + kvb + nfirst * kvs, kvs, T - nfirst);
   alto_attn_cp_commit_();
   const int row0 = m0 + warp * 16 + g;
   float lse2[2], dl[2];
@@ -182,58 +183,18 @@ __device__ __forceinline__ void alto_attn_bwd_dq_sm90(const alto_attn_args &a) {
   alto_attn_zero_<NDT>(dq);
   for (int it = 0; it < ntiles; it++) {
     const int n0 = nfirst + it * BN;
-    alto_attn_cp_wait_all_();
-    alto_wg_fence_proxy();
-    __syncthreads();
-    if (it + 1 < ntiles) {
-      const unsigned next = kva + (unsigned)(((it + 1) & 1) * 2 * KVB);
-      const alto_idx off = kvb + (alto_idx)(n0 + BN) * kvs;
-      alto_attn_load_swz_<BN, D, NT>(next, a.k + off, kvs, T - n0 - BN);
-      alto_attn_load_swz_<BN, D, NT>(next + KVB, a.v + off, kvs, T - n0 - BN);
-      alto_attn_cp_commit_();
-    }
-    const alto_u32 st = (alto_u32)((it & 1) * 2 * KVB) >> 4;
-
+    const alto_u32 st = alto_attn_sm90_step_<D, NT, BN>(a, it, ntiles, n0, kva, kvb);
     float s[NKT][4], ds[NKT][4]; /* S then P; dP then dS */
     alto_wg_fence();
-#pragma unroll
-    for (int kk = 0; kk < D / 16; kk++) {
-      const alto_u32 ka = (kk >> 2) * (BM * 128 >> 4) + (kk & 3) * 2;
-      const alto_u32 kb = st + (kk >> 2) * (BN * 128 >> 4) + (kk & 3) * 2;
-      alto_attn_wg_qk(s, alto_wg_desc(q_lo + ka), alto_wg_desc(k_lo + kb), kk > 0);
-      alto_attn_wg_qk(ds, alto_wg_desc(o_lo + ka), alto_wg_desc(v_lo + kb), kk > 0);
-    }
+    alto_attn_sm90_ss_<D, BM, BN>(s, q_lo, k_lo + st);  /* S = Q K^T */
+    alto_attn_sm90_ss_<D, BM, BN>(ds, o_lo, v_lo + st); /* dP = dO V^T */
     alto_wg_commit();
     alto_wg_wait<0>();
-#pragma unroll
-    for (int j = 0; j < NKT; j++)
-#pragma unroll
-      for (int e = 0; e < 4; e++)
-        alto_wg_pin(s[j][e]), alto_wg_pin(ds[j][e]);
-
+    alto_attn_sm90_pin_<NKT>(s);
+    alto_attn_sm90_pin_<NKT>(ds);
     const bool full = alto_attn_tile_full_<CAUSAL>(m0, BM, n0, BN, T, window);
     alto_attn_dq_ds_<CAUSAL, NKT>(s, ds, lse2, dl, full, row0, n0, T, window, sl2);
-
-    alto_u32 p[BN / 16][4]; /* dS, read by the tensor cores until the wait below */
-#pragma unroll
-    for (int kc = 0; kc < BN / 16; kc++)
-      alto_attn_c_to_a_(p[kc], ds[2 * kc], ds[2 * kc + 1]);
-    alto_wg_fence();
-#pragma unroll
-    for (int kc = 0; kc < BN / 16; kc++)
-      alto_attn_wg_pv(dq, p[kc], alto_wg_desc(kn_lo + st + kc * (2048 >> 4)), true);
-    alto_wg_commit();
-    alto_wg_wait<0>();
-#pragma unroll
-    for (int j = 0; j < NDT; j++)
-#pragma unroll
-      for (int e = 0; e < 4; e++)
-        alto_wg_pin(dq[j][e]);
-#pragma unroll
-    for (int kc = 0; kc < BN / 16; kc++)
-#pragma unroll
-      for (int e = 0; e < 4; e++)
-        alto_wg_pin(p[kc][e]);
+    alto_attn_sm90_rs_<BN, NDT>(dq, ds, kn_lo + st); /* dQ += dS K */
   }
   const float sc[2] = {scale, scale};
   alto_attn_store_rows_<NDT>(a.dq + qo, qs, warp * 16, T - m0, dq, sc);

@@ -231,10 +231,12 @@ template <int NJ> __device__ __forceinline__ void alto_attn_zero_(float c[NJ][4]
 }
 
 // Starts the asynchronous copy of rows [0, R) of a bf16 matrix (row r at src + r * stride) into
-// the shared tile X[R][D + PAD] at shared address x; rows at or past `valid` become zeros (tails:
-// a zero row contributes nothing, and no poison reaches an MMA). src must be a readable row even
-// when valid <= 0.
-template <int R, int D, int NT>
+// the shared tile at shared address x: rows of D + PAD bf16, or with SWZ the 128-byte swizzle of
+// common/wgmma.cuh (D / 64 panels of 128-byte rows, panel p at x + p * R * 128, the 16-byte chunk
+// j of row r at r * 128 + (j ^ r % 8) * 16; x 1024-byte aligned). Rows at or past `valid` become
+// zeros (tails: a zero row contributes nothing, and no poison reaches an MMA). src must be a
+// readable row even when valid <= 0.
+template <int R, int D, int NT, bool SWZ = false>
 __device__ __forceinline__ void alto_attn_load_rows_(unsigned x, const alto_u16 *src,
                                                      alto_idx stride, int valid) {
   constexpr int CH = D / 8; /* 16-byte chunks per row */
@@ -243,12 +245,34 @@ __device__ __forceinline__ void alto_attn_load_rows_(unsigned x, const alto_u16 
     int i = i0 + (int)threadIdx.x;
     if (R * CH % NT != 0 && i >= R * CH)
       break;
-    int r = i / CH, c = (i % CH) * 8;
+    int r = i / CH, c = i % CH;
     bool ok = r < valid;
+    unsigned off = SWZ ? (unsigned)((c >> 3) * R * 128 + r * 128 + (((c & 7) ^ (r & 7)) << 4))
+                       : (unsigned)((r * (D + ALTO_ATTN_PAD) + c * 8) * 2);
     /* a 32-bit offset from src: a tile spans R rows of stride < 2^31 / R (the host checks) */
-    alto_attn_cp16_(x + (unsigned)((r * (D + ALTO_ATTN_PAD) + c) * 2),
-                    src + (ok ? (int)(r * (int)stride + c) : 0), ok);
+    alto_attn_cp16_(x + off, src + (ok ? (int)(r * (int)stride + c * 8) : 0), ok);
   }
+}
+
+// The query tile of a forward or dQ CTA (grid: the query tiles of BM rows from the last one down,
+// x H x B: causal, the CTAs with the most key tiles start first) and the key tiles of BN keys its
+// rows see: nfirst.., ntiles of them (causal: up to its last row; window: from its first row's
+// window start). Positions are 32-bit (the host checks T); a window of T or more is no window.
+struct alto_attn_qtile_ {
+  int T, window, m0, nfirst, ntiles;
+  alto_i64 b, h, kvh; /* batch, query head, its kv head */
+};
+template <bool CAUSAL, int BM, int BN>
+__device__ __forceinline__ alto_attn_qtile_ alto_attn_qtile_of_(const alto_attn_args &a) {
+  alto_attn_qtile_ q;
+  q.T = (int)a.T, q.window = a.window >= a.T ? 0 : (int)a.window;
+  const alto_i64 bh = a.B * a.H;
+  q.m0 = ((q.T + BM - 1) / BM - 1 - (int)(blockIdx.x / bh)) * BM;
+  q.h = blockIdx.x % bh % a.H, q.b = blockIdx.x % bh / a.H, q.kvh = q.h / (a.H / a.G);
+  const int hi = CAUSAL ? (q.m0 + BM < q.T ? q.m0 + BM : q.T) : q.T;
+  q.nfirst = (q.window > 0 && q.m0 - q.window + 1 > 0 ? q.m0 - q.window + 1 : 0) / BN * BN;
+  q.ntiles = (hi - q.nfirst + BN - 1) / BN;
+  return q;
 }
 
 // Whether key s is visible to query t (sequence positions: 32-bit, the host checks T; window

@@ -4,8 +4,8 @@
 // themselves are written by the generator into each stub (inline asm takes no operand arrays:
 // compiler/gen_wgmma.c).
 //
-// The tiles are what TMA's 128-byte swizzle writes, and what alto_wg_swz128 computes for a copy
-// made by threads: rows of 128 bytes, 8-row groups of 1024 bytes (1024-byte aligned), the 16-byte
+// The tiles are what TMA's 128-byte swizzle writes (and what attn_common.cuh's row copies write):
+// rows of 128 bytes, 8-row groups of 1024 bytes (1024-byte aligned), the 16-byte
 // chunk j of row r at r * 128 + ((j ^ (r % 8)) * 16).
 //   K-major (the reduction dimension contiguous, A and B of C = A B^T): one tile per 128 bytes of
 //     K; a K step of 32 bytes inside the tile moves the start address by 32 bytes.
@@ -26,10 +26,6 @@ __device__ __forceinline__ alto_u32 alto_wg_desc_lo(alto_u32 addr, alto_u32 lead
 // The whole descriptor from its low word: 1024 bytes between 8-row groups, 128-byte swizzle.
 __device__ __forceinline__ alto_u64 alto_wg_desc(alto_u32 lo) {
   return ((alto_u64)((1024 >> 4) | (1u << 30)) << 32) | lo;
-}
-// Byte offset of the 16-byte chunk j of row r in a 128-byte-swizzled tile.
-__device__ __forceinline__ alto_u32 alto_wg_swz128(int r, int j) {
-  return (alto_u32)(r * 128 + ((j ^ (r & 7)) << 4));
 }
 __device__ __forceinline__ void alto_wg_fence() {
   asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
