@@ -46,6 +46,12 @@ static const alto_attn_tiles alto_attn_sm90_fwd_[2] = {{64, 64, 0, 3, 1}, {128, 
  * mma.sync kernel's best tiles; 0.349 against 0.661 ms at D 128). */
 static const alto_attn_tiles alto_attn_sm90_dq_ = {64, 64, 0, 2, 1};
 
+/* The warpgroup-MMA dK / dV kernel's defaults (sm_90a; bench/NOTES.md session 22). D 64: one
+ * warpgroup of 64 keys per CTA, steps of 64 queries, two CTAs per SM (0.322 ms on the 1b's shape
+ * against 0.341-0.397 for the other tilings, 0.456 for the mma.sync kernel's best). D 128: two
+ * warpgroups (0.507 ms, level with 64 keys, which spills a few bytes; 0.885 for mma.sync). */
+static const alto_attn_tiles alto_attn_sm90_dkdv_[2] = {{0, 64, 64, 2, 1}, {0, 128, 64, 1, 1}};
+
 static bool alto_attn_sm90a_(const char *arch) {
   return strcmp(arch, "sm_90a") == 0;
 }
@@ -61,9 +67,11 @@ static bool alto_attn_tiles_set_(const alto_attn_tiles *t) {
 alto_attn_tiles alto_attn_tiles_of(const alto_attnkern *k) {
   if (alto_attn_tiles_set_(&k->tiles))
     return k->tiles;
-  if ((k->part == ALTO_ATTN_FWD || k->part == ALTO_ATTN_BWD_DQ) && alto_attn_sm90a_(k->arch) &&
+  if (k->part != ALTO_ATTN_BWD_DELTA && alto_attn_sm90a_(k->arch) &&
       (k->head_dim == 64 || k->head_dim == 128))
-    return k->part == ALTO_ATTN_FWD ? alto_attn_sm90_fwd_[k->head_dim == 128] : alto_attn_sm90_dq_;
+    return k->part == ALTO_ATTN_FWD    ? alto_attn_sm90_fwd_[k->head_dim == 128]
+           : k->part == ALTO_ATTN_BWD_DQ ? alto_attn_sm90_dq_
+                                         : alto_attn_sm90_dkdv_[k->head_dim == 128];
   alto_attn_tiles t = alto_attn_defaults_[(unsigned)k->part < ALTO_ATTN_PART_COUNT ? k->part : 0]
                                          [alto_attn_dim_index_(k->head_dim)];
   if (!k->causal && k->part == ALTO_ATTN_FWD)
@@ -91,7 +99,8 @@ int alto_attn_smem_bytes(const alto_attnkern *k) {
   case ALTO_ATTN_FWD: /* Q, two stages of K and V (wgmma: swizzled, unpadded, 1024-aligned) */
     return t.wg ? (t.bm + 4 * t.bn) * k->head_dim * 2 + 1024 : (t.bm + 4 * t.bn) * row;
   case ALTO_ATTN_BWD_DKDV: /* K, V, two stages of Q, dO, lse, delta */
-    return (2 * t.bn + 4 * t.bq) * row + 4 * t.bq * 4;
+    return t.wg ? (2 * t.bn + 4 * t.bq) * k->head_dim * 2 + 4 * t.bq * 4 + 1024
+                : (2 * t.bn + 4 * t.bq) * row + 4 * t.bq * 4;
   case ALTO_ATTN_BWD_DQ: /* Q, dO, two stages of K and V */
     return t.wg ? (2 * t.bm + 4 * t.bn) * k->head_dim * 2 + 1024 : (2 * t.bm + 4 * t.bn) * row;
   default:
@@ -122,6 +131,8 @@ static alto_status alto_attn_check_(const alto_attnkern *k) {
   if (sscanf(k->arch, "sm_%d", &sm) != 1 || sm < 80)
     return alto_error(ALTO_ERR_UNSUPPORTED, "attention kernels need sm_80 or newer, not '%s'",
                       k->arch);
+  if (k->part == ALTO_ATTN_BWD_DELTA && k->tiles.wg)
+    return alto_error(ALTO_ERR_INVALID_ARG, "attention: the delta kernel has no warpgroup-MMA form");
   if (alto_attn_tiles_set_(&k->tiles) && k->part != ALTO_ATTN_BWD_DELTA) {
     const alto_attn_tiles *t = &k->tiles;
     bool dkdv = k->part == ALTO_ATTN_BWD_DKDV;
@@ -133,15 +144,13 @@ static alto_status alto_attn_check_(const alto_attnkern *k) {
                           t->bm, t->bn, t->bq);
     if (t->minb < 1 || t->minb > 4)
       return alto_error(ALTO_ERR_INVALID_ARG, "attention tiles: minb %d (1 to 4)", t->minb);
-    if (t->wg && ((k->part != ALTO_ATTN_FWD && k->part != ALTO_ATTN_BWD_DQ) ||
-                  !alto_attn_sm90a_(k->arch) ||
-                  (k->head_dim != 64 && k->head_dim != 128) || t->bm % 64 || t->bm > 192))
+    if (t->wg && (!alto_attn_sm90a_(k->arch) || (k->head_dim != 64 && k->head_dim != 128) ||
+                  rows[0] % 64 || rows[0] > 192))
       return alto_error(ALTO_ERR_INVALID_ARG,
-                        "attention tiles: the warpgroup-MMA kernels are the forward's and dQ's, on "
-                        "sm_90a, at "
-                        "head dims 64 and 128, with 64, 128 or 192 query rows (not part %s, %s, "
-                        "D %d, m %d)",
-                        alto_attn_part_names_[k->part], k->arch, k->head_dim, t->bm);
+                        "attention tiles: the warpgroup-MMA kernels run on sm_90a, at head dims 64 "
+                        "and 128, with 64, 128 or 192 rows per CTA (query rows; keys for dkdv), "
+                        "not %s, D %d, %d rows",
+                        k->arch, k->head_dim, rows[0]);
     if (alto_attn_smem_bytes(k) > 227 * 1024)
       return alto_error(ALTO_ERR_INVALID_ARG,
                         "attention tiles m %d n %d q %d: %d bytes of shared memory, above 227 KiB",
@@ -166,8 +175,10 @@ alto_status alto_gen_attn(const alto_attnkern *k, alto_gen_kernel *out) {
                    "--emit-src writes it).\n// variant: %s\n// template: templates/%s\n\n",
                    ALTO_GEN_VERSION, out->key, out->template_file);
   if (t.wg) { /* S = Q K^T (both K-major), O += P V (P from registers, V N-major); dq: the same
-               * two for S, dP = dO V^T and dQ += dS K */
-    const alto_gen_wgmma_desc qk = {"alto_attn_wg_qk", t.bn, 16, "f32.bf16.bf16", false, 0, true};
+               * two for S, dP = dO V^T and dQ += dS K; dkdv: for S^T = K Q^T, dP^T = V dO^T and
+               * dV += P^T dO, dK += dS^T Q */
+    const int sn = k->part == ALTO_ATTN_BWD_DKDV ? t.bq : t.bn; /* S's columns (S^T's in dkdv) */
+    const alto_gen_wgmma_desc qk = {"alto_attn_wg_qk", sn, 16, "f32.bf16.bf16", false, 0, true};
     const alto_gen_wgmma_desc pv = {
         "alto_attn_wg_pv", k->head_dim, 16, "f32.bf16.bf16", true, 1, true};
     alto_gen_wgmma(&s, &len, &cap, &qk);
@@ -189,8 +200,8 @@ alto_status alto_gen_attn(const alto_attnkern *k, alto_gen_kernel *out) {
                      out->threads);
     break;
   case ALTO_ATTN_BWD_DKDV:
-    alto_gen_appendf(&s, &len, &cap, "  alto_attn_bwd_dkdv<%d, %s, %d, %d>(a);\n", k->head_dim,
-                     causal, t.bn, t.bq);
+    alto_gen_appendf(&s, &len, &cap, "  alto_attn_bwd_dkdv%s<%d, %s, %d, %d>(a);\n",
+                     t.wg ? "_sm90" : "", k->head_dim, causal, t.bn, t.bq);
     break;
   case ALTO_ATTN_BWD_DQ:
     alto_gen_appendf(&s, &len, &cap, "  alto_attn_bwd_dq%s<%d, %s, %d, %d>(a);\n",

@@ -4,7 +4,7 @@
  * head counts (GQA ratio) and the sliding window are runtime arguments (alto_attn_args).
  *
  * The kernels use bf16 tensor-core MMA through PTX (mma.sync m16n8k16): CUDA, sm_80 and newer; on
- * sm_90a the forward and dQ at head dims 64 and 128 use the warpgroup MMA (wgmma,
+ * sm_90a the forward, dK / dV and dQ at head dims 64 and 128 use the warpgroup MMA (wgmma,
  * attention_sm90.cuh). */
 #ifndef ALTO_COMPILER_GEN_ATTN_H
 #define ALTO_COMPILER_GEN_ATTN_H
@@ -26,7 +26,8 @@ typedef struct {
   int bn;   /* keys per CTA (dkdv) or per step (fwd, dq) */
   int bq;   /* queries per step (dkdv) */
   int minb; /* CTAs per SM the register budget aims for (__launch_bounds__'s second argument) */
-  int wg;   /* 1: the warpgroup-MMA kernel (sm_90a; fwd, dq at D 64, 128; 64 rows per warpgroup) */
+  int wg;   /* 1: the warpgroup-MMA kernel (sm_90a; fwd, dkdv, dq at D 64, 128; 64 rows (queries;
+             * keys in dkdv) per warpgroup) */
 } alto_attn_tiles;
 
 /* Everything that makes one attention kernel different from another. */

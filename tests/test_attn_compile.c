@@ -1,8 +1,8 @@
 /* Every attention variant (templates/attn/: head dims 16, 32, 64, 128) compiles with NVRTC for
- * sm_90a (where the forward at 64 and 128 is the warpgroup-MMA kernel) and sm_80 (mma.sync
- * everywhere) with no warning and no register spill (no GPU needed); the generated stubs are
- * readable (a provenance line, one include, one kernel); descriptors no template supports are
- * refused. */
+ * sm_90a (where the forward, dK / dV and dQ at 64 and 128 are warpgroup-MMA kernels) and sm_80
+ * (mma.sync everywhere) with no warning and no register spill (no GPU needed); the generated
+ * stubs are readable (a provenance line, one include, one kernel); descriptors no template
+ * supports are refused. */
 #include <string.h>
 
 #include "base/parallel.h"
@@ -26,6 +26,20 @@ static void test_variants_compile(void) {
   static const alto_attn_tiles wg[2][3] = {
       {{128, 128, 0, 1, 1}, {128, 64, 0, 2, 1}, {192, 64, 0, 1, 1}},
       {{64, 64, 0, 2, 1}, {192, 64, 0, 1, 1}, {128, 64, 0, 1, 1}}};
+  /* the warpgroup-MMA dK / dV kernel's (keys per CTA, queries per step; at D 128 192 keys and
+   * 64 keys in steps of 64 spill) */
+  static const struct {
+    int d, causal;
+    alto_attn_tiles t;
+  } wkv[] = {{64, 1, {0, 128, 64, 1, 1}}, {64, 0, {0, 64, 64, 2, 1}},  {64, 1, {0, 128, 32, 2, 1}},
+             {64, 1, {0, 192, 64, 1, 1}}, {128, 1, {0, 128, 64, 1, 1}}, {128, 0, {0, 64, 32, 1, 1}},
+             {128, 1, {0, 128, 32, 1, 1}}};
+  for (size_t i = 0; i < sizeof wkv / sizeof wkv[0]; i++) {
+    kernels[n] = kernels[0];
+    kernels[n].part = ALTO_ATTN_BWD_DKDV;
+    kernels[n].head_dim = wkv[i].d, kernels[n].causal = wkv[i].causal;
+    kernels[n++].tiles = wkv[i].t;
+  }
   for (int part = 0; part < 2; part++) /* the forward's, dQ's */
     for (int d = 0; d < 2; d++)
       for (int i = 0; i < 3; i++) {
@@ -109,9 +123,22 @@ static void test_stub_shape(void) {
   CHECK(g.threads == 384 && strstr(g.source, "alto_attn_fwd_sm90<64, true, 192, 64>(a);"));
   alto_gen_kernel_free(&g);
   alto_attnkern kb = kw;
-  kb.part = ALTO_ATTN_BWD_DKDV;
+  kb.part = ALTO_ATTN_BWD_DKDV; /* (no query rows per step) */
   CHECK(alto_gen_attn(&kb, &g) == ALTO_ERR_INVALID_ARG);
-  kb.part = ALTO_ATTN_BWD_DQ; /* dQ's: Q and dO resident, two stages of K and V */
+  kb.tiles = (alto_attn_tiles){0, 128, 64, 1, 1}; /* dK / dV: two warpgroups of 64 keys */
+  CHECK(alto_gen_attn(&kb, &g) == ALTO_OK);
+  CHECK(strstr(g.source, "alto_attn_bwd_dkdv_sm90<64, true, 128, 64>(a);") != NULL);
+  CHECK(strstr(g.source, "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16") != NULL);
+  CHECKF(strcmp(g.key, "attn.bwd_dkdv.d64.causal.bf16.cuda.sm_90a.m0n128q64b1w") == 0, "%s",
+         g.key);
+  /* K, V, two stages of Q and dO (swizzled), two of lse and delta, the alignment */
+  CHECK(g.threads == 256 && g.smem_bytes == (2 * 128 + 4 * 64) * 128 + 4 * 64 * 4 + 1024);
+  alto_gen_kernel_free(&g);
+  kb.tiles.bn = 96; /* not whole warpgroups */
+  CHECK(alto_gen_attn(&kb, &g) == ALTO_ERR_INVALID_ARG);
+  kb.part = ALTO_ATTN_BWD_DELTA;
+  CHECK(alto_gen_attn(&kb, &g) == ALTO_ERR_INVALID_ARG);
+  kb = kw, kb.part = ALTO_ATTN_BWD_DQ; /* dQ's: Q and dO resident, two stages of K and V */
   CHECK(alto_gen_attn(&kb, &g) == ALTO_OK);
   CHECK(strstr(g.source, "alto_attn_bwd_dq_sm90<64, true, 192, 64>(a);") != NULL);
   CHECK(g.smem_bytes == (2 * 192 + 4 * 64) * 128 + 1024);

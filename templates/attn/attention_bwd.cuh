@@ -49,16 +49,17 @@ __device__ __forceinline__ void alto_attn_bwd_delta(const alto_attn_args &a) {
 
 // Starts the copies of dkdv's step for query head h, query tile q0..q0+BQ-1: its Q, dO rows into
 // stage `stage` of sQO, its lse, delta into stage `stage` of sLD (shared addresses); one commit.
-template <int D, int BQ, int NT>
+// SWZ: the tiles in the 128-byte swizzle (attention_sm90.cuh), else rows of D + PAD bf16.
+template <int D, int BQ, int NT, bool SWZ = false>
 __device__ __forceinline__ void alto_attn_dkdv_load_(const alto_attn_args &a, unsigned sQO,
                                                      unsigned sLD, int stage, alto_i64 h, int q0,
                                                      alto_i64 b) {
-  constexpr int S = D + ALTO_ATTN_PAD;
+  constexpr unsigned TB = BQ * 2 * (SWZ ? D : D + ALTO_ATTN_PAD); /* bytes of one Q or dO tile */
   const int T = (int)a.T;
   const alto_idx qs = a.H * D, qo = ((alto_idx)b * T + q0) * qs + h * D;
-  const unsigned sq = sQO + (unsigned)(stage * 2 * BQ * S * 2);
-  alto_attn_load_rows_<BQ, D, NT>(sq, a.q + qo, qs, T - q0);
-  alto_attn_load_rows_<BQ, D, NT>(sq + BQ * S * 2, a.dout + qo, qs, T - q0);
+  const unsigned sq = sQO + (unsigned)stage * 2 * TB;
+  alto_attn_load_rows_<BQ, D, NT, SWZ>(sq, a.q + qo, qs, T - q0);
+  alto_attn_load_rows_<BQ, D, NT, SWZ>(sq + TB, a.dout + qo, qs, T - q0);
   const alto_idx lo = ((alto_idx)b * a.H + h) * T + q0;
   const unsigned sl = sLD + (unsigned)(stage * 2 * BQ * 4); /* lse then delta */
   for (int i = threadIdx.x; i < 2 * BQ; i += NT) {
@@ -67,6 +68,76 @@ __device__ __forceinline__ void alto_attn_dkdv_load_(const alto_attn_args &a, un
     alto_attn_cp4_(sl + i * 4, (i < BQ ? a.lse : a.delta) + lo + (ok ? k : 0), ok);
   }
   alto_attn_cp_commit_();
+}
+
+// The key block a dkdv CTA owns (grid: 1-D, ceil(T / BN) * G * B CTAs, key blocks from the first
+// one up: causal, the keys that the most queries see start first) and the query tiles of BQ rows
+// that see its keys: q0 = qfirst, qfirst + BQ, .. < qend, for each of the kv head's H / G query
+// heads.
+struct alto_attn_ktile_ {
+  int T, window, n0, qfirst, qend;
+  alto_i64 b, kvh, rep; /* batch, kv head, query heads per kv head */
+};
+template <bool CAUSAL, int BN, int BQ>
+__device__ __forceinline__ alto_attn_ktile_ alto_attn_ktile_of_(const alto_attn_args &a) {
+  alto_attn_ktile_ k;
+  k.T = (int)a.T, k.window = a.window >= a.T ? 0 : (int)a.window;
+  const alto_i64 bg = a.B * a.G;
+  k.rep = a.H / a.G;
+  k.n0 = (int)(blockIdx.x / bg) * BN;
+  k.kvh = blockIdx.x % bg % a.G, k.b = blockIdx.x % bg / a.G;
+  /* queries that see a key of [n0, n0 + BN): t >= n0 (causal), t < n0 + BN - 1 + window */
+  const int tlo = CAUSAL ? k.n0 : 0;
+  k.qfirst = tlo / BQ * BQ;
+  k.qend = k.window > 0 && k.n0 + BN - 1 + k.window < k.T ? k.n0 + BN - 1 + k.window : k.T;
+  return k;
+}
+
+// dkdv's step after (query head h, query tile q0): the next tile of h, else h + 1's first.
+template <int BQ>
+__device__ __forceinline__ void alto_attn_dkdv_next_(const alto_attn_ktile_ &kt, alto_i64 &h,
+                                                     int &q0) {
+  q0 += BQ;
+  if (q0 >= kt.qend)
+    q0 = kt.qfirst, h++;
+}
+
+// dkdv's end for a warp's 16 keys n0 + wrow..: dK (times the score scale) and dV as bf16, keys
+// past T skipped.
+template <int D>
+__device__ __forceinline__ void alto_attn_dkdv_store_(const alto_attn_args &a,
+                                                      const alto_attn_ktile_ &kt, int wrow,
+                                                      const float (&dk)[D / 8][4],
+                                                      const float (&dv)[D / 8][4]) {
+  const alto_idx kvs = a.G * D, kvo = ((alto_idx)kt.b * kt.T + kt.n0) * kvs + kt.kvh * D;
+  const float scale = 1.f / sqrtf((float)D), one[2] = {1.f, 1.f}, sc[2] = {scale, scale};
+  alto_attn_store_rows_<D / 8>(a.dk + kvo, kvs, wrow, kt.T - kt.n0, dk, sc);
+  alto_attn_store_rows_<D / 8>(a.dv + kvo, kvs, wrow, kt.T - kt.n0, dv, one);
+}
+
+// dkdv's query tile q0.. for a warp's 16 keys (this lane's key0, key0 + 8): P^T = 2^(S^T sl2 -
+// lse) (0 where not visible unless `full`) in place of the scores p, and dS^T = P^T (dP^T - delta)
+// in place of dP^T (fp32; the caller rounds both to bf16 for P^T dO and dS^T Q). sL, sD: the
+// tile's lse and delta (BQ fp32 each, shared memory).
+template <bool CAUSAL, int NQT>
+__device__ __forceinline__ void alto_attn_dkdv_ds_(float (&p)[NQT][4], float (&ds)[NQT][4],
+                                                   const float *sL, const float *sD, bool full,
+                                                   int key0, int q0, int T, int window, float sl2) {
+  const int t4 = threadIdx.x & 3;
+#pragma unroll
+  for (int j = 0; j < NQT; j++) {
+    const int qi = j * 8 + 2 * t4; /* this lane's two query columns qi, qi + 1 */
+    const float2 l2 = *(const float2 *)(sL + qi), dl = *(const float2 *)(sD + qi);
+    const float ls[2] = {l2.x * ALTO_ATTN_LOG2E, l2.y * ALTO_ATTN_LOG2E}, dd[2] = {dl.x, dl.y};
+#pragma unroll
+    for (int e = 0; e < 4; e++) {
+      float pe = alto_attn_exp2_(fmaf(p[j][e], sl2, -ls[e & 1]));
+      if (!full && !alto_attn_visible_<CAUSAL>(q0 + qi + (e & 1), key0 + 8 * (e >> 1), T, window))
+        pe = 0.f;
+      p[j][e] = pe;
+      ds[j][e] = pe * (ds[j][e] - dd[e & 1]);
+    }
+  }
 }
 
 // Dynamic shared memory: K, V (BN rows each), stages 0 and 1 of Q, dO (BQ rows each; rows of
@@ -84,19 +155,12 @@ __device__ __forceinline__ void alto_attn_bwd_dkdv(const alto_attn_args &a) {
   extern __shared__ uint4 alto_attn_smem_[];
   alto_u16 *sK = (alto_u16 *)alto_attn_smem_, *sV = sK + BN * S, *sQO = sV + BN * S;
   float *sLD = (float *)(sQO + 2 * STAGE);
-  const int T = (int)a.T, window = a.window >= a.T ? 0 : (int)a.window;
-  const alto_i64 H = a.H, G = a.G, rep = H / G, bg = a.B * G;
-  const int n0 = (int)(blockIdx.x / bg) * BN;
-  const alto_i64 kvh = blockIdx.x % bg % G, b = blockIdx.x % bg / G;
-  const int warp = threadIdx.x >> 5, g = (threadIdx.x & 31) >> 2, t4 = threadIdx.x & 3;
-  const alto_idx kvs = G * D;
-  const float scale = 1.f / sqrtf((float)D), sl2 = scale * ALTO_ATTN_LOG2E;
-
-  /* queries that see a key of [n0, n0 + BN): t >= n0 (causal), t < n0 + BN - 1 + window */
-  const int tlo = CAUSAL ? n0 : 0;
-  const int thi = window > 0 && n0 + BN - 1 + window < T ? n0 + BN - 1 + window : T;
-  const int qfirst = tlo / BQ * BQ,
-            qend = thi; /* query tiles q0 = qfirst, qfirst + BQ, .. < qend */
+  const alto_attn_ktile_ kt = alto_attn_ktile_of_<CAUSAL, BN, BQ>(a);
+  const int T = kt.T, window = kt.window, n0 = kt.n0, qfirst = kt.qfirst;
+  const alto_i64 rep = kt.rep, kvh = kt.kvh, b = kt.b;
+  const int warp = threadIdx.x >> 5, g = (threadIdx.x & 31) >> 2;
+  const alto_idx kvs = a.G * D;
+  const float sl2 = 1.f / sqrtf((float)D) * ALTO_ATTN_LOG2E;
 
   const alto_idx kvo = ((alto_idx)b * T + n0) * kvs + kvh * D;
   const unsigned sKa = alto_attn_saddr_(sK), sVa = alto_attn_saddr_(sV);
@@ -120,9 +184,7 @@ __device__ __forceinline__ void alto_attn_bwd_dkdv(const alto_attn_args &a) {
   for (int st = 0; h < (kvh + 1) * rep; st++, h = hn, q0 = qn) {
     alto_attn_cp_wait_all_(); /* this thread's copies of step st (and of K, V) */
     __syncthreads();          /* everyone's; and every warp is done with step st - 1's stage */
-    qn += BQ;
-    if (qn >= qend)
-      qn = qfirst, hn++;
+    alto_attn_dkdv_next_<BQ>(kt, hn, qn);
     if (hn < (kvh + 1) * rep)
       alto_attn_dkdv_load_<D, BQ, NT>(a, sQOa, sLDa, (st + 1) & 1, hn, qn, b);
     if (st == 0 || !KV_REGS)
@@ -140,26 +202,11 @@ __device__ __forceinline__ void alto_attn_bwd_dkdv(const alto_attn_args &a) {
     alto_attn_mma_bn_<S, KC, NQT>(p, ka, sq + lbn);  /* S^T = K Q^T */
     alto_attn_mma_bn_<S, KC, NQT>(ds, va, so + lbn); /* dP^T = V dO^T */
     const bool full = alto_attn_tile_full_<CAUSAL>(q0, BQ, n0, BN, T, window);
-#pragma unroll
-    for (int j = 0; j < NQT; j++) {
-      const int qi = j * 8 + 2 * t4; /* this lane's two query columns qi, qi + 1 */
-      const float2 l2 = *(const float2 *)(sL + qi), dl = *(const float2 *)(sD + qi);
-      const float ls[2] = {l2.x * ALTO_ATTN_LOG2E, l2.y * ALTO_ATTN_LOG2E}, dd[2] = {dl.x, dl.y};
-#pragma unroll
-      for (int e = 0; e < 4; e++) {
-        float pe = alto_attn_exp2_(fmaf(p[j][e], sl2, -ls[e & 1]));
-        if (!full && !alto_attn_visible_<CAUSAL>(q0 + qi + (e & 1), key0 + 8 * (e >> 1), T, window))
-          pe = 0.f;
-        p[j][e] = pe;
-        ds[j][e] = pe * (ds[j][e] - dd[e & 1]);
-      }
-    }
+    alto_attn_dkdv_ds_<CAUSAL, NQT>(p, ds, sL, sD, full, key0, q0, T, window, sl2);
     alto_attn_mma_ck_<S, BQ / 16, NDT>(dv, p, so + lbk);  /* dV += P^T dO */
     alto_attn_mma_ck_<S, BQ / 16, NDT>(dk, ds, sq + lbk); /* dK += dS^T Q */
   }
-  const float one[2] = {1.f, 1.f}, sc[2] = {scale, scale};
-  alto_attn_store_rows_<NDT>(a.dk + kvo, kvs, warp * 16, T - n0, dk, sc);
-  alto_attn_store_rows_<NDT>(a.dv + kvo, kvs, warp * 16, T - n0, dv, one);
+  alto_attn_dkdv_store_<D>(a, kt, warp * 16, dk, dv);
 }
 
 // dq's statistics of this lane's rows row0, row0 + 8 of query head h: lse in log2 units and

@@ -17,9 +17,14 @@
 // dP = dO V^T as two SS products of one commit group, dS = P (dP - delta), dQ += dS K with dS
 // from registers and K as the N-major B; Q and dO stay in shared memory.
 //
+// The dK / dV kernel (alto_attn_bwd_dkdv_sm90) walks attention_bwd.cuh's steps (query heads x
+// query tiles) with one warpgroup per 64 keys: S^T = K Q^T and dP^T = V dO^T as SS products,
+// dV += P^T dO and dK += dS^T Q as RS products with Q and dO as the N-major B.
+//
 // The stub defines, before including this file (compiler/gen_attn.c, compiler/gen.c
 // alto_gen_wgmma):
 //   alto_attn_wg_qk(float (&s)[BN / 8][4], u64 desc_q, u64 desc_k, bool acc)  m64nBNk16 bf16
+//                                                               (dkdv: m64nBQk16, K and Q)
 //   alto_attn_wg_pv(float (&o)[D / 8][4], const u32 (&p)[4], u64 desc_v, bool acc)  m64nDk16,
 //                                                                             B N-major
 #ifndef ALTO_ATTENTION_SM90_CUH
@@ -72,28 +77,46 @@ __device__ __forceinline__ void alto_attn_sm90_ss_(float (&acc)[N][4], alto_u32 
                     alto_wg_desc(b_lo + (kk >> 2) * (BN * 128 >> 4) + (kk & 3) * 2), kk > 0);
 }
 
-// acc += C B with C the BN-column accumulators c rounded to bf16 (registers) and B a BN-row tile
-// as the N-major operand (descriptor low word b_lo, its leading offset the panel stride), then
-// the wait: the register operands stay live until it.
+// Issues acc += P B with P a 64 x BN bf16 A operand in registers (alto_attn_sm90_to_a_: they must
+// stay live until the wait) and B a BN-row tile as the N-major operand (descriptor low word b_lo,
+// its leading offset the panel stride). The caller fences before and commits after.
 template <int BN, int NDT>
-__device__ __forceinline__ void alto_attn_sm90_rs_(float (&acc)[NDT][4],
-                                                   const float (&c)[BN / 8][4], alto_u32 b_lo) {
-  alto_u32 p[BN / 16][4];
-#pragma unroll
-  for (int kc = 0; kc < BN / 16; kc++)
-    alto_attn_c_to_a_(p[kc], c[2 * kc], c[2 * kc + 1]);
-  alto_wg_fence();
+__device__ __forceinline__ void alto_attn_sm90_rs_issue_(float (&acc)[NDT][4],
+                                                         const alto_u32 (&p)[BN / 16][4],
+                                                         alto_u32 b_lo) {
 #pragma unroll
   for (int kc = 0; kc < BN / 16; kc++) /* 16 keys: 16 rows of 128 bytes per step */
     alto_attn_wg_pv(acc, p[kc], alto_wg_desc(b_lo + kc * (2048 >> 4)), true);
-  alto_wg_commit();
-  alto_wg_wait<0>();
-  alto_attn_sm90_pin_<NDT>(acc);
+}
+// The A operand of acc += P B: the BN-column accumulators c rounded to bf16.
+template <int BN>
+__device__ __forceinline__ void alto_attn_sm90_to_a_(alto_u32 (&p)[BN / 16][4],
+                                                     const float (&c)[BN / 8][4]) {
+#pragma unroll
+  for (int kc = 0; kc < BN / 16; kc++)
+    alto_attn_c_to_a_(p[kc], c[2 * kc], c[2 * kc + 1]);
+}
+// Pins an A operand after the wait for the wgmma that read it.
+template <int BN> __device__ __forceinline__ void alto_attn_sm90_pin_a_(alto_u32 (&p)[BN / 16][4]) {
 #pragma unroll
   for (int kc = 0; kc < BN / 16; kc++)
 #pragma unroll
     for (int e = 0; e < 4; e++)
       alto_wg_pin(p[kc][e]);
+}
+
+// acc += C B (alto_attn_sm90_rs_issue_) as one commit group, and the wait for it.
+template <int BN, int NDT>
+__device__ __forceinline__ void alto_attn_sm90_rs_(float (&acc)[NDT][4],
+                                                   const float (&c)[BN / 8][4], alto_u32 b_lo) {
+  alto_u32 p[BN / 16][4];
+  alto_attn_sm90_to_a_<BN>(p, c);
+  alto_wg_fence();
+  alto_attn_sm90_rs_issue_<BN, NDT>(acc, p, b_lo);
+  alto_wg_commit();
+  alto_wg_wait<0>();
+  alto_attn_sm90_pin_<NDT>(acc);
+  alto_attn_sm90_pin_a_<BN>(p);
 }
 
 // Shared memory (1024-byte aligned): Q, then stages 0 and 1 of K and V; BM * 2 D + 8 BN D bytes.
@@ -198,6 +221,87 @@ __device__ __forceinline__ void alto_attn_bwd_dq_sm90(const alto_attn_args &a) {
   }
   const float sc[2] = {scale, scale};
   alto_attn_store_rows_<NDT>(a.dq + qo, qs, warp * 16, T - m0, dq, sc);
+}
+
+// Shared memory (1024-byte aligned): K, V (BN rows each), stages 0 and 1 of Q, dO (BQ rows each),
+// stages 0 and 1 of lse, delta (BQ fp32 each); 4 BN D + 8 BQ D + 16 BQ bytes.
+//
+// attention_bwd.cuh's dK / dV kernel (the same CTAs, steps and arithmetic: alto_attn_ktile_of_,
+// alto_attn_dkdv_ds_) with one warpgroup per 64 keys: S^T = K Q^T and dP^T = V dO^T as two SS
+// products of one commit group (K, V this warpgroup's rows, Q, dO the step's tiles, all K-major),
+// then dV += P^T dO and dK += dS^T Q as two RS products of one group (P^T, dS^T from registers,
+// dO and Q as the N-major B).
+template <int D, bool CAUSAL, int BN, int BQ>
+__device__ __forceinline__ void alto_attn_bwd_dkdv_sm90(const alto_attn_args &a) {
+  constexpr int NT = BN / 64 * 128, NQT = BQ / 8, NDT = D / 8;
+  constexpr unsigned KVB = BN * 2 * D, QB = BQ * 2 * D; /* bytes of K or V, of Q or dO */
+  static_assert(D % 64 == 0 && BN % 64 == 0 && BQ % 16 == 0 && BQ <= 256, "tile shapes");
+  extern __shared__ __align__(1024) unsigned char alto_attn_smem_sm90_[];
+  const unsigned sraw = alto_attn_saddr_(alto_attn_smem_sm90_);
+  const unsigned sbase = (sraw + 1023u) & ~1023u;
+  const float *sLD = (const float *)(alto_attn_smem_sm90_ + (sbase - sraw) + 2 * KVB + 4 * QB);
+  const alto_attn_ktile_ kt = alto_attn_ktile_of_<CAUSAL, BN, BQ>(a);
+  const int T = kt.T, window = kt.window, n0 = kt.n0, qfirst = kt.qfirst;
+  const alto_i64 rep = kt.rep, kvh = kt.kvh, b = kt.b;
+  const int warp = threadIdx.x >> 5, wg = warp >> 2, g = (threadIdx.x & 31) >> 2;
+  const alto_idx kvs = a.G * D;
+  const float sl2 = 1.f / sqrtf((float)D) * ALTO_ATTN_LOG2E;
+
+  const alto_idx kvo = ((alto_idx)b * T + n0) * kvs + kvh * D;
+  const unsigned ka = sbase, va = sbase + KVB, qoa = sbase + 2 * KVB, lda = qoa + 4 * QB;
+  alto_attn_load_rows_<BN, D, NT, true>(ka, a.k + kvo, kvs, T - n0);
+  alto_attn_load_rows_<BN, D, NT, true>(va, a.v + kvo, kvs, T - n0);
+  alto_attn_dkdv_load_<D, BQ, NT, true>(a, qoa, lda, 0, kvh * rep, qfirst, b);
+
+  /* this warpgroup's 64 rows of K and V; stage 0's Q and dO, K-major (S^T, dP^T) and N-major
+   * (dK, dV: their 64-column panels BQ * 128 bytes apart) */
+  const alto_u32 k_lo = alto_wg_desc_lo(ka + (unsigned)wg * 64 * 128);
+  const alto_u32 v_lo = alto_wg_desc_lo(va + (unsigned)wg * 64 * 128);
+  const alto_u32 q_lo = alto_wg_desc_lo(qoa), o_lo = alto_wg_desc_lo(qoa + QB);
+  const alto_u32 qn_lo = alto_wg_desc_lo(qoa, BQ * 128), on_lo = alto_wg_desc_lo(qoa + QB, BQ * 128);
+
+  float dk[NDT][4], dv[NDT][4];
+  alto_attn_zero_<NDT>(dk);
+  alto_attn_zero_<NDT>(dv);
+  const int key0 = n0 + warp * 16 + g; /* this lane's keys: key0, key0 + 8 */
+
+  /* steps: (query head h, query tile q0) in order; (hn, qn) is the next step's */
+  alto_i64 h = kvh * rep, hn = h;
+  int q0 = qfirst, qn = qfirst;
+  for (int st = 0; h < (kvh + 1) * rep; st++, h = hn, q0 = qn) {
+    alto_attn_cp_wait_all_(); /* this thread's copies of step st (and of K, V) */
+    alto_wg_fence_proxy();
+    __syncthreads(); /* everyone's; and every warpgroup is done with step st - 1's stage */
+    alto_attn_dkdv_next_<BQ>(kt, hn, qn);
+    if (hn < (kvh + 1) * rep)
+      alto_attn_dkdv_load_<D, BQ, NT, true>(a, qoa, lda, (st + 1) & 1, hn, qn, b);
+    const alto_u32 so = (alto_u32)((st & 1) * 2 * QB) >> 4; /* the stage, descriptor units */
+    const float *sL = sLD + (st & 1) * 2 * BQ, *sD = sL + BQ;
+
+    float p[NQT][4], ds[NQT][4]; /* S^T then P^T; dP^T then dS^T: keys x queries */
+    alto_wg_fence();
+    alto_attn_sm90_ss_<D, BN, BQ>(p, k_lo, q_lo + so);  /* S^T = K Q^T */
+    alto_attn_sm90_ss_<D, BN, BQ>(ds, v_lo, o_lo + so); /* dP^T = V dO^T */
+    alto_wg_commit();
+    alto_wg_wait<0>();
+    alto_attn_sm90_pin_<NQT>(p);
+    alto_attn_sm90_pin_<NQT>(ds);
+    const bool full = alto_attn_tile_full_<CAUSAL>(q0, BQ, n0, BN, T, window);
+    alto_attn_dkdv_ds_<CAUSAL, NQT>(p, ds, sL, sD, full, key0, q0, T, window, sl2);
+    alto_u32 pa[BQ / 16][4], da[BQ / 16][4];
+    alto_attn_sm90_to_a_<BQ>(pa, p);
+    alto_attn_sm90_to_a_<BQ>(da, ds);
+    alto_wg_fence();
+    alto_attn_sm90_rs_issue_<BQ, NDT>(dv, pa, on_lo + so);  /* dV += P^T dO */
+    alto_attn_sm90_rs_issue_<BQ, NDT>(dk, da, qn_lo + so); /* dK += dS^T Q */
+    alto_wg_commit();
+    alto_wg_wait<0>();
+    alto_attn_sm90_pin_<NDT>(dv);
+    alto_attn_sm90_pin_<NDT>(dk);
+    alto_attn_sm90_pin_a_<BQ>(pa);
+    alto_attn_sm90_pin_a_<BQ>(da);
+  }
+  alto_attn_dkdv_store_<D>(a, kt, warp * 16, dk, dv);
 }
 
 #endif
