@@ -35,11 +35,12 @@ static const alto_attn_tiles alto_attn_defaults_[ALTO_ATTN_PART_COUNT][4] = {
                           {64, 64, 0, 1, 0}},
 };
 
-/* The warpgroup-MMA forward's defaults (sm_90a; bench/NOTES.md session 21). D 64: one warpgroup of
- * 64 query rows per CTA, steps of 64 keys, three CTAs per SM (0.211 ms on the 1b's shape against
- * 0.216-0.341 for 128 / 192 rows or 128-key steps, 0.279 for the mma.sync kernel). D 128: two
- * warpgroups, 128-key steps, one CTA per SM, the fastest tiling that does not spill. */
-static const alto_attn_tiles alto_attn_sm90_fwd_[2] = {{64, 64, 0, 3, 1}, {128, 128, 0, 1, 1}};
+/* The warpgroup-MMA forward's defaults (sm_90a; bench/NOTES.md sessions 21, 22). D 64: one
+ * warpgroup of 64 query rows per CTA, steps of 64 keys, three CTAs per SM (0.211 ms on the 1b's
+ * shape against 0.216-0.341 for 128 / 192 rows or 128-key steps, 0.279 for the mma.sync kernel).
+ * D 128: two warpgroups, 64-key steps, one CTA per SM (128-key steps spill since the overlap holds
+ * the tile before's P). */
+static const alto_attn_tiles alto_attn_sm90_fwd_[2] = {{64, 64, 0, 3, 1}, {128, 64, 0, 1, 1}};
 
 /* The warpgroup-MMA dQ kernel's default (sm_90a, D 64 and 128; session 21): one warpgroup of 64
  * query rows, steps of 64 keys, two CTAs per SM (0.215 ms on the 1b's shape against 0.333 for the
@@ -96,8 +97,9 @@ int alto_attn_smem_bytes(const alto_attnkern *k) {
   alto_attn_tiles t = alto_attn_tiles_of(k);
   int row = (k->head_dim + ALTO_ATTN_PAD) * 2;
   switch (k->part) {
-  case ALTO_ATTN_FWD: /* Q, two stages of K and V (wgmma: swizzled, unpadded, 1024-aligned) */
-    return t.wg ? (t.bm + 4 * t.bn) * k->head_dim * 2 + 1024 : (t.bm + 4 * t.bn) * row;
+  case ALTO_ATTN_FWD: /* Q, two stages of K and V (wgmma: three, swizzled, unpadded,
+                       * 1024-aligned) */
+    return t.wg ? (t.bm + 6 * t.bn) * k->head_dim * 2 + 1024 : (t.bm + 4 * t.bn) * row;
   case ALTO_ATTN_BWD_DKDV: /* K, V, two stages of Q, dO, lse, delta */
     return t.wg ? (2 * t.bn + 4 * t.bq) * k->head_dim * 2 + 4 * t.bq * 4 + 1024
                 : (2 * t.bn + 4 * t.bq) * row + 4 * t.bq * 4;

@@ -22,10 +22,22 @@ static alto_status gen_one(int i, alto_gen_kernel *g) {
 static void test_variants_compile(void) {
   int n = alto_attn_variants(ALTO_TARGET_CUDA, "sm_90a", kernels, MAX_VARIANTS);
   CHECK(n == 28); /* 4 head dims x (fwd, dkdv, dq) x (causal, full) + 4 delta kernels */
-  /* the warpgroup-MMA forward's and dQ's tilings (the head dim's accumulators within the budget) */
-  static const alto_attn_tiles wg[2][3] = {
+  /* the warpgroup-MMA forward's and dQ's tilings (the head dim's accumulators within the budget;
+   * the forward also holds the tile before's P) */
+  static const alto_attn_tiles wf[2][3] = {
+      {{128, 64, 0, 1, 1}, {192, 64, 0, 1, 1}, {64, 128, 0, 2, 1}},
+      {{64, 64, 0, 2, 1}, {128, 64, 0, 1, 1}, {64, 64, 0, 2, 1}}};
+  static const alto_attn_tiles wq[2][3] = {
       {{128, 128, 0, 1, 1}, {128, 64, 0, 2, 1}, {192, 64, 0, 1, 1}},
-      {{64, 64, 0, 2, 1}, {192, 64, 0, 1, 1}, {128, 64, 0, 1, 1}}};
+      {{64, 64, 0, 2, 1}, {128, 64, 0, 1, 1}, {64, 64, 0, 1, 1}}};
+  for (int part = 0; part < 2; part++) /* the forward's, dQ's */
+    for (int d = 0; d < 2; d++)
+      for (int i = 0; i < 3; i++) {
+        kernels[n] = kernels[0];
+        kernels[n].part = part ? ALTO_ATTN_BWD_DQ : ALTO_ATTN_FWD;
+        kernels[n].head_dim = 64 << d, kernels[n].causal = true;
+        kernels[n++].tiles = part ? wq[d][i] : wf[d][i];
+      }
   /* the warpgroup-MMA dK / dV kernel's (keys per CTA, queries per step; at D 128 192 keys and
    * 64 keys in steps of 64 spill) */
   static const struct {
@@ -40,16 +52,6 @@ static void test_variants_compile(void) {
     kernels[n].head_dim = wkv[i].d, kernels[n].causal = wkv[i].causal;
     kernels[n++].tiles = wkv[i].t;
   }
-  for (int part = 0; part < 2; part++) /* the forward's, dQ's */
-    for (int d = 0; d < 2; d++)
-      for (int i = 0; i < 3; i++) {
-        if (part && d && wg[d][i].bm == 192)
-          continue; /* (dQ's 192 rows at D 128 spill: Q and dO are both resident) */
-        kernels[n] = kernels[0];
-        kernels[n].part = part ? ALTO_ATTN_BWD_DQ : ALTO_ATTN_FWD;
-        kernels[n].head_dim = 64 << d, kernels[n].causal = true;
-        kernels[n++].tiles = wg[d][i];
-      }
   int bad = compile_check_all(n, gen_one, "sm_90a", true);
   CHECKF(bad == 0, "%d of %d sm_90a attention kernels failed to compile cleanly", bad, n);
   n = alto_attn_variants(ALTO_TARGET_CUDA, "sm_80", kernels, MAX_VARIANTS);
@@ -63,13 +65,14 @@ static void test_stub_shape(void) {
   alto_gen_kernel g;
   CHECK(alto_gen_attn(&k, &g) == ALTO_OK);
   CHECK(strstr(g.source, "#include \"attn/attention_sm90.cuh\"") != NULL);
-  CHECK(strstr(g.source, "alto_attn_fwd_sm90<128, true, 128, 128>(a);") != NULL);
+  CHECK(strstr(g.source, "alto_attn_fwd_sm90<128, true, 128, 64>(a);") != NULL);
   CHECK(strstr(g.source, "__launch_bounds__(256, 1)") != NULL);
+  CHECK(strstr(g.source, "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16") != NULL);
   CHECK(strstr(g.source, "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16") != NULL);
   CHECK(strstr(g.source, "void alto_attn_wg_pv(float (&d)[16][4], const unsigned (&a)[4]") != NULL);
   CHECKF(strcmp(g.key, "attn.fwd.d128.causal.bf16.cuda.sm_90a") == 0, "%s", g.key);
-  /* Q and two stages of K and V, 256 bytes per row, swizzled, + 1 KiB for the alignment */
-  CHECK(g.threads == 256 && g.smem_bytes == (128 + 4 * 128) * 256 + 1024);
+  /* Q and three stages of K and V, 256 bytes per row, swizzled, + 1 KiB for the alignment */
+  CHECK(g.threads == 256 && g.smem_bytes == (128 + 6 * 64) * 256 + 1024);
   alto_gen_kernel_free(&g);
   /* the same on sm_80: mma.sync */
   snprintf(k.arch, sizeof k.arch, "sm_80");

@@ -8,9 +8,10 @@
 //               attn_common.cuh), V from shared memory as an N-major B (V[key][d], d contiguous).
 // Tiles live in shared memory in the 128-byte swizzle of common/wgmma.cuh, copied there by every
 // thread with cp.async (16-byte chunks, zeros past T): Q (BM rows), then two stages of K and V
-// (BN rows each), every tile as D / 64 panels of 64 columns (128-byte rows). The CTA walks its
-// key tiles as attention_fwd.cuh does (causal: up to its last row; window: from its first row's
-// window start), copying tile i + 1 while the warpgroups work on tile i.
+// (BN rows each; three stages in the forward), every tile as D / 64 panels of 64 columns
+// (128-byte rows). The CTA walks its key tiles as attention_fwd.cuh does (causal: up to its last
+// row; window: from its first row's window start), copying tile i + 1 while the warpgroups work on
+// tile i; the forward issues tile i's S before tile i - 1's P V and overlaps the two.
 //
 // The backward's dQ kernel (alto_attn_bwd_dq_sm90) is the same walk over key tiles with
 // attention_bwd.cuh's arithmetic (alto_attn_dq_rows_, alto_attn_dq_ds_): S = Q K^T and
@@ -35,10 +36,11 @@
 #include "common/wgmma.cuh"
 
 // The key-tile step both kernels start with: tile it's copies (Q / dO's too at it 0) waited for
-// and made visible to the tensor cores, every warpgroup past tile it - 1's stage, then the copy
-// of tile it + 1 (K at n0 + BN.., then V) into the other stage started. Returns tile it's stage
+// and made visible to the tensor cores, every warpgroup past tile it - 1's products (and with
+// NS = 3 stages past tile it - 2's, which the forward's P V reads one step late), then the copy of
+// tile it + 1 (K at n0 + BN.., then V) into stage (it + 1) % NS started. Returns tile it's stage
 // offset in descriptor units (16 bytes). kva: stage 0's K; kvb: this kv head's row 0.
-template <int D, int NT, int BN>
+template <int D, int NT, int BN, int NS = 2>
 __device__ __forceinline__ alto_u32 alto_attn_sm90_step_(const alto_attn_args &a, int it,
                                                          int ntiles, int n0, unsigned kva,
                                                          alto_idx kvb) {
@@ -48,13 +50,13 @@ __device__ __forceinline__ alto_u32 alto_attn_sm90_step_(const alto_attn_args &a
   alto_wg_fence_proxy();
   __syncthreads();
   if (it + 1 < ntiles) {
-    const unsigned next = kva + (unsigned)(((it + 1) & 1) * 2 * KVB);
+    const unsigned next = kva + (unsigned)(((it + 1) % NS) * 2 * KVB);
     const alto_idx off = kvb + (alto_idx)(n0 + BN) * kvs;
     alto_attn_load_rows_<BN, D, NT, true>(next, a.k + off, kvs, (int)a.T - n0 - BN);
     alto_attn_load_rows_<BN, D, NT, true>(next + KVB, a.v + off, kvs, (int)a.T - n0 - BN);
     alto_attn_cp_commit_();
   }
-  return (alto_u32)((it & 1) * 2 * KVB) >> 4;
+  return (alto_u32)((it % NS) * 2 * KVB) >> 4;
 }
 
 // Pins a warpgroup's accumulators after the wait for the wgmma that wrote them.
@@ -119,10 +121,16 @@ __device__ __forceinline__ void alto_attn_sm90_rs_(float (&acc)[NDT][4],
   alto_attn_sm90_pin_a_<BN>(p);
 }
 
-// Shared memory (1024-byte aligned): Q, then stages 0 and 1 of K and V; BM * 2 D + 8 BN D bytes.
+// Shared memory (1024-byte aligned): Q, then stages 0, 1 and 2 of K and V; BM * 2 D + 12 BN D
+// bytes.
+//
+// Each key tile's S = Q K^T is issued before the tile before's O += P V, and its softmax runs
+// while that product does (FlashAttention-3's overlap inside a warpgroup): O is rescaled once the
+// product is waited for, so O sees the same operations in the same order as without the overlap.
+// P V reads its V one step late, hence three stages.
 template <int D, bool CAUSAL, int BM, int BN>
 __device__ __forceinline__ void alto_attn_fwd_sm90(const alto_attn_args &a) {
-  constexpr int NT = BM / 64 * 128, NKT = BN / 8, NDT = D / 8;
+  constexpr int NT = BM / 64 * 128, NKT = BN / 8, NDT = D / 8, NS = 3;
   constexpr unsigned QB = BM * 2 * D, KVB = BN * 2 * D; /* bytes of Q, of one K or V tile */
   static_assert(D % 64 == 0 && BM % 64 == 0 && BN % 16 == 0 && BN <= 256, "tile shapes");
   extern __shared__ __align__(1024) unsigned char alto_attn_smem_sm90_[];
@@ -149,22 +157,52 @@ __device__ __forceinline__ void alto_attn_fwd_sm90(const alto_attn_args &a) {
 
   float o[NDT][4];
   alto_attn_zero_<NDT>(o);
-  float mrow[2] = {alto_attn_ninf_(), alto_attn_ninf_()}, lrow[2] = {0.f, 0.f};
+  float mrow[2] = {alto_attn_ninf_(), alto_attn_ninf_()}, lrow[2] = {0.f, 0.f}, alpha[2];
   const int row0 = m0 + warp * 16 + g;
+  alto_u32 pa[BN / 16][4]; /* the tile before's P (bf16), the A operand of its P V */
+  alto_u32 st_prev;        /* its stage */
 
-  for (int it = 0; it < ntiles; it++) {
-    const int n0 = nfirst + it * BN;
-    const alto_u32 st = alto_attn_sm90_step_<D, NT, BN>(a, it, ntiles, n0, kva, kvb);
+  /* tile 0: S, its softmax */
+  {
+    const alto_u32 st = alto_attn_sm90_step_<D, NT, BN, NS>(a, 0, ntiles, nfirst, kva, kvb);
     float s[NKT][4];
     alto_wg_fence();
     alto_attn_sm90_ss_<D, BM, BN>(s, q_lo, k_lo + st); /* S = Q K^T */
     alto_wg_commit();
     alto_wg_wait<0>();
     alto_attn_sm90_pin_<NKT>(s);
-    const bool full = alto_attn_tile_full_<CAUSAL>(m0, BM, n0, BN, T, window);
-    alto_attn_softmax_tile_<CAUSAL, NKT, NDT>(s, o, mrow, lrow, full, row0, n0, T, window, sl2);
-    alto_attn_sm90_rs_<BN, NDT>(o, s, v_lo + st); /* O += P V */
+    const bool full = alto_attn_tile_full_<CAUSAL>(m0, BM, nfirst, BN, T, window);
+    alto_attn_softmax_p_<CAUSAL, NKT>(s, mrow, lrow, alpha, full, row0, nfirst, T, window, sl2);
+    alto_attn_rescale_<NDT>(o, alpha);
+    alto_attn_sm90_to_a_<BN>(pa, s);
+    st_prev = st;
   }
+  for (int it = 1; it < ntiles; it++) {
+    const int n0 = nfirst + it * BN;
+    const alto_u32 st = alto_attn_sm90_step_<D, NT, BN, NS>(a, it, ntiles, n0, kva, kvb);
+    float s[NKT][4];
+    alto_wg_fence();
+    alto_attn_sm90_ss_<D, BM, BN>(s, q_lo, k_lo + st); /* S = Q K^T */
+    alto_wg_commit();
+    alto_attn_sm90_rs_issue_<BN, NDT>(o, pa, v_lo + st_prev); /* O += P V, the tile before's */
+    alto_wg_commit();
+    alto_wg_wait<1>(); /* S (the older group) */
+    alto_attn_sm90_pin_<NKT>(s);
+    const bool full = alto_attn_tile_full_<CAUSAL>(m0, BM, n0, BN, T, window);
+    alto_attn_softmax_p_<CAUSAL, NKT>(s, mrow, lrow, alpha, full, row0, n0, T, window, sl2);
+    alto_wg_wait<0>(); /* O */
+    alto_attn_sm90_pin_<NDT>(o);
+    alto_attn_sm90_pin_a_<BN>(pa);
+    alto_attn_rescale_<NDT>(o, alpha);
+    alto_attn_sm90_to_a_<BN>(pa, s);
+    st_prev = st;
+  }
+  alto_wg_fence();
+  alto_attn_sm90_rs_issue_<BN, NDT>(o, pa, v_lo + st_prev); /* the last tile's O += P V */
+  alto_wg_commit();
+  alto_wg_wait<0>();
+  alto_attn_sm90_pin_<NDT>(o);
+  alto_attn_sm90_pin_a_<BN>(pa);
   alto_attn_fwd_store_<NDT>(a, b, h, m0, warp * 16, mrow, lrow, o, sl2);
 }
 

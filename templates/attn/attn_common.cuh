@@ -322,13 +322,17 @@ __device__ __forceinline__ void alto_attn_store_rows_(alto_u16 *dst, alto_idx st
 
 // One key tile's online-softmax step for a warp's 16 query rows (this lane's rows row0, row0 + 8):
 // the scores s of keys n0.. (C tiles: row g, column 8 j + 2 t4 + e % 2) masked to -inf where not
-// visible (unless `full`), the running max mrow (raw scores) raised, o and this lane's partial sums
-// lrow rescaled by 2^(old - new), and s replaced by the probabilities 2^(s sl2 - max sl2) (fp32;
-// the caller rounds them to bf16 for P V). sl2: the score scale in log2 units.
-template <bool CAUSAL, int NKT, int NDT>
-__device__ __forceinline__ void
-alto_attn_softmax_tile_(float (&s)[NKT][4], float (&o)[NDT][4], float (&mrow)[2], float (&lrow)[2],
-                        bool full, int row0, int n0, int T, int window, float sl2) {
+// visible (unless `full`), the running max mrow (raw scores) raised, this lane's partial sums lrow
+// rescaled by alpha = 2^(old - new) (returned: the caller rescales the output rows by it), and s
+// replaced by the probabilities 2^(s sl2 - max sl2) (fp32; the caller rounds them to bf16 for
+// P V). sl2: the score scale in log2 units. The statistics round every operation (no multiply
+// fused into an add), so that they do not depend on how the compiler schedules a kernel's code:
+// the mma.sync and warpgroup-MMA forwards compute the same lse.
+template <bool CAUSAL, int NKT>
+__device__ __forceinline__ void alto_attn_softmax_p_(float (&s)[NKT][4], float (&mrow)[2],
+                                                     float (&lrow)[2], float (&alpha)[2], bool full,
+                                                     int row0, int n0, int T, int window,
+                                                     float sl2) {
   const int t4 = threadIdx.x & 3;
   float mx[2] = {mrow[0], mrow[1]};
 #pragma unroll
@@ -344,13 +348,11 @@ alto_attn_softmax_tile_(float (&s)[NKT][4], float (&o)[NDT][4], float (&mrow)[2]
 #pragma unroll
   for (int r = 0; r < 2; r++) {
     mx[r] = alto_attn_quad_max_(mx[r]);
-    msc[r] = mx[r] == alto_attn_ninf_() ? 0.f : mx[r] * sl2;
-    float alpha = alto_attn_exp2_(mrow[r] * sl2 - msc[r]); /* 0 while the old max is -inf */
+    msc[r] = mx[r] == alto_attn_ninf_() ? 0.f : ALTO_FMUL(mx[r], sl2);
+    /* 0 while the old max is -inf */
+    alpha[r] = alto_attn_exp2_(ALTO_FSUB(ALTO_FMUL(mrow[r], sl2), msc[r]));
     mrow[r] = mx[r];
-    lrow[r] *= alpha;
-#pragma unroll
-    for (int j = 0; j < NDT; j++)
-      o[j][2 * r] *= alpha, o[j][2 * r + 1] *= alpha;
+    lrow[r] = ALTO_FMUL(lrow[r], alpha[r]);
   }
 #pragma unroll
   for (int j = 0; j < NKT; j++)
@@ -358,8 +360,29 @@ alto_attn_softmax_tile_(float (&s)[NKT][4], float (&o)[NDT][4], float (&mrow)[2]
     for (int e = 0; e < 4; e++) {
       float p = alto_attn_exp2_(fmaf(s[j][e], sl2, -msc[e >> 1]));
       s[j][e] = p;
-      lrow[e >> 1] += p; /* this lane's partial sum; the quad is summed at the end */
+      /* this lane's partial sum; the quad is summed at the end */
+      lrow[e >> 1] = ALTO_FADD(lrow[e >> 1], p);
     }
+}
+
+// The output rows' rescale of an online-softmax step (rows g by alpha[0], g + 8 by alpha[1]).
+template <int NDT>
+__device__ __forceinline__ void alto_attn_rescale_(float (&o)[NDT][4], const float (&alpha)[2]) {
+#pragma unroll
+  for (int j = 0; j < NDT; j++) {
+    o[j][0] = ALTO_FMUL(o[j][0], alpha[0]), o[j][1] = ALTO_FMUL(o[j][1], alpha[0]);
+    o[j][2] = ALTO_FMUL(o[j][2], alpha[1]), o[j][3] = ALTO_FMUL(o[j][3], alpha[1]);
+  }
+}
+
+// alto_attn_softmax_p_ with the output rows o rescaled.
+template <bool CAUSAL, int NKT, int NDT>
+__device__ __forceinline__ void
+alto_attn_softmax_tile_(float (&s)[NKT][4], float (&o)[NDT][4], float (&mrow)[2], float (&lrow)[2],
+                        bool full, int row0, int n0, int T, int window, float sl2) {
+  float alpha[2];
+  alto_attn_softmax_p_<CAUSAL, NKT>(s, mrow, lrow, alpha, full, row0, n0, T, window, sl2);
+  alto_attn_rescale_<NDT>(o, alpha);
 }
 
 // The forward's end for a warp's 16 rows m0 + wrow..: lse = max + log(sum) of the scaled scores
@@ -379,7 +402,8 @@ __device__ __forceinline__ void alto_attn_fwd_store_(const alto_attn_args &a, al
     inv[r] = l > 0.f ? 1.f / l : 0.f;
     if (t4 == 0 && row0 + 8 * r < T)
       a.lse[((alto_idx)b * H + h) * T + row0 + 8 * r] =
-          l > 0.f ? (mrow[r] * sl2 + log2f(l)) * ALTO_ATTN_LN2 : alto_attn_ninf_();
+          l > 0.f ? ALTO_FMUL(ALTO_FADD(ALTO_FMUL(mrow[r], sl2), log2f(l)), ALTO_ATTN_LN2)
+                  : alto_attn_ninf_();
   }
   alto_attn_store_rows_<NDT>(a.o + ((alto_idx)b * T + m0) * (H * NDT * 8) + h * NDT * 8,
                              H * NDT * 8, wrow, T - m0, o, inv);
