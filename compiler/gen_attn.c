@@ -100,8 +100,8 @@ int alto_attn_smem_bytes(const alto_attnkern *k) {
   case ALTO_ATTN_FWD: /* Q, two stages of K and V (wgmma: three, swizzled, unpadded,
                        * 1024-aligned) */
     return t.wg ? (t.bm + 6 * t.bn) * k->head_dim * 2 + 1024 : (t.bm + 4 * t.bn) * row;
-  case ALTO_ATTN_BWD_DKDV: /* K, V, two stages of Q, dO, lse, delta */
-    return t.wg ? (2 * t.bn + 4 * t.bq) * k->head_dim * 2 + 4 * t.bq * 4 + 1024
+  case ALTO_ATTN_BWD_DKDV: /* K, V, two stages of Q, dO, lse, delta (wgmma: three) */
+    return t.wg ? (2 * t.bn + 6 * t.bq) * k->head_dim * 2 + 6 * t.bq * 4 + 1024
                 : (2 * t.bn + 4 * t.bq) * row + 4 * t.bq * 4;
   case ALTO_ATTN_BWD_DQ: /* Q, dO, two stages of K and V */
     return t.wg ? (2 * t.bm + 4 * t.bn) * k->head_dim * 2 + 1024 : (2 * t.bm + 4 * t.bn) * row;

@@ -261,23 +261,26 @@ __device__ __forceinline__ void alto_attn_bwd_dq_sm90(const alto_attn_args &a) {
   alto_attn_store_rows_<NDT>(a.dq + qo, qs, warp * 16, T - m0, dq, sc);
 }
 
-// Shared memory (1024-byte aligned): K, V (BN rows each), stages 0 and 1 of Q, dO (BQ rows each),
-// stages 0 and 1 of lse, delta (BQ fp32 each); 4 BN D + 8 BQ D + 16 BQ bytes.
+// Shared memory (1024-byte aligned): K, V (BN rows each), stages 0, 1 and 2 of Q, dO (BQ rows
+// each), stages 0, 1 and 2 of lse, delta (BQ fp32 each); 4 BN D + 12 BQ D + 24 BQ bytes.
 //
 // attention_bwd.cuh's dK / dV kernel (the same CTAs, steps and arithmetic: alto_attn_ktile_of_,
 // alto_attn_dkdv_ds_) with one warpgroup per 64 keys: S^T = K Q^T and dP^T = V dO^T as two SS
 // products of one commit group (K, V this warpgroup's rows, Q, dO the step's tiles, all K-major),
 // then dV += P^T dO and dK += dS^T Q as two RS products of one group (P^T, dS^T from registers,
-// dO and Q as the N-major B).
+// dO and Q as the N-major B). Each step's SS products are issued before the step before's RS
+// products, and its P^T, dS^T computed while those run (dK and dV sum the same products in the
+// same order); the RS products read their Q and dO one step late, hence three stages.
 template <int D, bool CAUSAL, int BN, int BQ>
 __device__ __forceinline__ void alto_attn_bwd_dkdv_sm90(const alto_attn_args &a) {
-  constexpr int NT = BN / 64 * 128, NQT = BQ / 8, NDT = D / 8;
+  constexpr int NT = BN / 64 * 128, NQT = BQ / 8, NDT = D / 8, NS = 3;
   constexpr unsigned KVB = BN * 2 * D, QB = BQ * 2 * D; /* bytes of K or V, of Q or dO */
   static_assert(D % 64 == 0 && BN % 64 == 0 && BQ % 16 == 0 && BQ <= 256, "tile shapes");
   extern __shared__ __align__(1024) unsigned char alto_attn_smem_sm90_[];
   const unsigned sraw = alto_attn_saddr_(alto_attn_smem_sm90_);
   const unsigned sbase = (sraw + 1023u) & ~1023u;
-  const float *sLD = (const float *)(alto_attn_smem_sm90_ + (sbase - sraw) + 2 * KVB + 4 * QB);
+  const float *sLD =
+      (const float *)(alto_attn_smem_sm90_ + (sbase - sraw) + 2 * KVB + 2 * NS * QB);
   const alto_attn_ktile_ kt = alto_attn_ktile_of_<CAUSAL, BN, BQ>(a);
   const int T = kt.T, window = kt.window, n0 = kt.n0, qfirst = kt.qfirst;
   const alto_i64 rep = kt.rep, kvh = kt.kvh, b = kt.b;
@@ -286,7 +289,7 @@ __device__ __forceinline__ void alto_attn_bwd_dkdv_sm90(const alto_attn_args &a)
   const float sl2 = 1.f / sqrtf((float)D) * ALTO_ATTN_LOG2E;
 
   const alto_idx kvo = ((alto_idx)b * T + n0) * kvs + kvh * D;
-  const unsigned ka = sbase, va = sbase + KVB, qoa = sbase + 2 * KVB, lda = qoa + 4 * QB;
+  const unsigned ka = sbase, va = sbase + KVB, qoa = sbase + 2 * KVB, lda = qoa + 2 * NS * QB;
   alto_attn_load_rows_<BN, D, NT, true>(ka, a.k + kvo, kvs, T - n0);
   alto_attn_load_rows_<BN, D, NT, true>(va, a.v + kvo, kvs, T - n0);
   alto_attn_dkdv_load_<D, BQ, NT, true>(a, qoa, lda, 0, kvh * rep, qfirst, b);
@@ -302,43 +305,65 @@ __device__ __forceinline__ void alto_attn_bwd_dkdv_sm90(const alto_attn_args &a)
   alto_attn_zero_<NDT>(dk);
   alto_attn_zero_<NDT>(dv);
   const int key0 = n0 + warp * 16 + g; /* this lane's keys: key0, key0 + 8 */
+  alto_u32 pa[BQ / 16][4], da[BQ / 16][4]; /* the step before's P^T, dS^T (bf16) */
+  alto_u32 so_prev;                        /* its stage, descriptor units */
 
-  /* steps: (query head h, query tile q0) in order; (hn, qn) is the next step's */
+  /* steps: (query head h, query tile q0) in order; (hn, qn) is the next step's. Step st: its
+   * copies waited for, the next step's started, S^T and dP^T, the step before's dV and dK
+   * (`overlap`), then its P^T and dS^T into pa, da. */
   alto_i64 h = kvh * rep, hn = h;
   int q0 = qfirst, qn = qfirst;
-  for (int st = 0; h < (kvh + 1) * rep; st++, h = hn, q0 = qn) {
+  auto step = [&](int st, bool overlap) {
     alto_attn_cp_wait_all_(); /* this thread's copies of step st (and of K, V) */
     alto_wg_fence_proxy();
-    __syncthreads(); /* everyone's; and every warpgroup is done with step st - 1's stage */
+    __syncthreads(); /* everyone's; and every warpgroup is done with step st - 2's stage */
     alto_attn_dkdv_next_<BQ>(kt, hn, qn);
     if (hn < (kvh + 1) * rep)
-      alto_attn_dkdv_load_<D, BQ, NT, true>(a, qoa, lda, (st + 1) & 1, hn, qn, b);
-    const alto_u32 so = (alto_u32)((st & 1) * 2 * QB) >> 4; /* the stage, descriptor units */
-    const float *sL = sLD + (st & 1) * 2 * BQ, *sD = sL + BQ;
+      alto_attn_dkdv_load_<D, BQ, NT, true>(a, qoa, lda, (st + 1) % NS, hn, qn, b);
+    const alto_u32 so = (alto_u32)((st % NS) * 2 * QB) >> 4; /* the stage, descriptor units */
+    const float *sL = sLD + (st % NS) * 2 * BQ, *sD = sL + BQ;
 
     float p[NQT][4], ds[NQT][4]; /* S^T then P^T; dP^T then dS^T: keys x queries */
     alto_wg_fence();
     alto_attn_sm90_ss_<D, BN, BQ>(p, k_lo, q_lo + so);  /* S^T = K Q^T */
     alto_attn_sm90_ss_<D, BN, BQ>(ds, v_lo, o_lo + so); /* dP^T = V dO^T */
     alto_wg_commit();
-    alto_wg_wait<0>();
+    if (overlap) {
+      alto_attn_sm90_rs_issue_<BQ, NDT>(dv, pa, on_lo + so_prev); /* dV += P^T dO, step before */
+      alto_attn_sm90_rs_issue_<BQ, NDT>(dk, da, qn_lo + so_prev); /* dK += dS^T Q */
+      alto_wg_commit();
+      alto_wg_wait<1>(); /* S^T, dP^T (the older group) */
+    } else {
+      alto_wg_wait<0>();
+    }
     alto_attn_sm90_pin_<NQT>(p);
     alto_attn_sm90_pin_<NQT>(ds);
     const bool full = alto_attn_tile_full_<CAUSAL>(q0, BQ, n0, BN, T, window);
     alto_attn_dkdv_ds_<CAUSAL, NQT>(p, ds, sL, sD, full, key0, q0, T, window, sl2);
-    alto_u32 pa[BQ / 16][4], da[BQ / 16][4];
+    if (overlap) {
+      alto_wg_wait<0>(); /* dV, dK */
+      alto_attn_sm90_pin_<NDT>(dv);
+      alto_attn_sm90_pin_<NDT>(dk);
+      alto_attn_sm90_pin_a_<BQ>(pa);
+      alto_attn_sm90_pin_a_<BQ>(da);
+    }
     alto_attn_sm90_to_a_<BQ>(pa, p);
     alto_attn_sm90_to_a_<BQ>(da, ds);
-    alto_wg_fence();
-    alto_attn_sm90_rs_issue_<BQ, NDT>(dv, pa, on_lo + so);  /* dV += P^T dO */
-    alto_attn_sm90_rs_issue_<BQ, NDT>(dk, da, qn_lo + so); /* dK += dS^T Q */
-    alto_wg_commit();
-    alto_wg_wait<0>();
-    alto_attn_sm90_pin_<NDT>(dv);
-    alto_attn_sm90_pin_<NDT>(dk);
-    alto_attn_sm90_pin_a_<BQ>(pa);
-    alto_attn_sm90_pin_a_<BQ>(da);
-  }
+    so_prev = so;
+  };
+  step(0, false); /* (a CTA has at least one step: its first key is below T) */
+  h = hn, q0 = qn;
+  for (int st = 1; h < (kvh + 1) * rep; st++, h = hn, q0 = qn)
+    step(st, true);
+  alto_wg_fence();
+  alto_attn_sm90_rs_issue_<BQ, NDT>(dv, pa, on_lo + so_prev); /* the last step's dV += P^T dO */
+  alto_attn_sm90_rs_issue_<BQ, NDT>(dk, da, qn_lo + so_prev); /* dK += dS^T Q */
+  alto_wg_commit();
+  alto_wg_wait<0>();
+  alto_attn_sm90_pin_<NDT>(dv);
+  alto_attn_sm90_pin_<NDT>(dk);
+  alto_attn_sm90_pin_a_<BQ>(pa);
+  alto_attn_sm90_pin_a_<BQ>(da);
   alto_attn_dkdv_store_<D>(a, kt, warp * 16, dk, dv);
 }
 
