@@ -48,9 +48,9 @@ static const alto_attn_tiles alto_attn_sm90_fwd_[2] = {{64, 64, 0, 3, 1}, {128, 
 static const alto_attn_tiles alto_attn_sm90_dq_ = {64, 64, 0, 2, 1};
 
 /* The warpgroup-MMA dK / dV kernel's defaults (sm_90a; bench/NOTES.md session 22). D 64: one
- * warpgroup of 64 keys per CTA, steps of 64 queries, two CTAs per SM (0.322 ms on the 1b's shape
- * against 0.341-0.397 for the other tilings, 0.456 for the mma.sync kernel's best). D 128: two
- * warpgroups (0.507 ms, level with 64 keys, which spills a few bytes; 0.885 for mma.sync). */
+ * warpgroup of 64 keys per CTA, steps of 64 queries, two CTAs per SM (0.319 ms on the 1b's shape
+ * against 0.328-0.421 for the tilings that do not spill, 0.456 for the mma.sync kernel's best).
+ * D 128: two warpgroups (0.466 ms; 64 keys spill: 0.69; 0.883 for mma.sync). */
 static const alto_attn_tiles alto_attn_sm90_dkdv_[2] = {{0, 64, 64, 2, 1}, {0, 128, 64, 1, 1}};
 
 static bool alto_attn_sm90a_(const char *arch) {
