@@ -95,16 +95,18 @@ int alto_attn_threads(const alto_attnkern *k) {
 
 int alto_attn_smem_bytes(const alto_attnkern *k) {
   alto_attn_tiles t = alto_attn_tiles_of(k);
-  int row = (k->head_dim + ALTO_ATTN_PAD) * 2;
+  /* mma.sync: padded rows, two stages of the streamed tiles; wgmma: 128-byte-swizzled rows (no
+   * pad, 1024-byte aligned), three stages where a product reads its tile one step late (the
+   * forward's P V, dK / dV's; attention_sm90.cuh) */
+  const int rb = t.wg ? k->head_dim * 2 : (k->head_dim + ALTO_ATTN_PAD) * 2, al = t.wg ? 1024 : 0;
+  const int ns = t.wg && k->part != ALTO_ATTN_BWD_DQ ? 3 : 2;
   switch (k->part) {
-  case ALTO_ATTN_FWD: /* Q, two stages of K and V (wgmma: three, swizzled, unpadded,
-                       * 1024-aligned) */
-    return t.wg ? (t.bm + 6 * t.bn) * k->head_dim * 2 + 1024 : (t.bm + 4 * t.bn) * row;
-  case ALTO_ATTN_BWD_DKDV: /* K, V, two stages of Q, dO, lse, delta (wgmma: three) */
-    return t.wg ? (2 * t.bn + 6 * t.bq) * k->head_dim * 2 + 6 * t.bq * 4 + 1024
-                : (2 * t.bn + 4 * t.bq) * row + 4 * t.bq * 4;
-  case ALTO_ATTN_BWD_DQ: /* Q, dO, two stages of K and V */
-    return t.wg ? (2 * t.bm + 4 * t.bn) * k->head_dim * 2 + 1024 : (2 * t.bm + 4 * t.bn) * row;
+  case ALTO_ATTN_FWD: /* Q, the stages of K and V */
+    return (t.bm + 2 * ns * t.bn) * rb + al;
+  case ALTO_ATTN_BWD_DKDV: /* K, V, the stages of Q, dO, lse, delta */
+    return (2 * t.bn + 2 * ns * t.bq) * rb + 2 * ns * t.bq * 4 + al;
+  case ALTO_ATTN_BWD_DQ: /* Q, dO, the stages of K and V */
+    return (2 * t.bm + 2 * ns * t.bn) * rb + al;
   default:
     return 0;
   }
@@ -134,7 +136,8 @@ static alto_status alto_attn_check_(const alto_attnkern *k) {
     return alto_error(ALTO_ERR_UNSUPPORTED, "attention kernels need sm_80 or newer, not '%s'",
                       k->arch);
   if (k->part == ALTO_ATTN_BWD_DELTA && k->tiles.wg)
-    return alto_error(ALTO_ERR_INVALID_ARG, "attention: the delta kernel has no warpgroup-MMA form");
+    return alto_error(ALTO_ERR_INVALID_ARG,
+                      "attention: the delta kernel has no warpgroup-MMA form");
   if (alto_attn_tiles_set_(&k->tiles) && k->part != ALTO_ATTN_BWD_DELTA) {
     const alto_attn_tiles *t = &k->tiles;
     bool dkdv = k->part == ALTO_ATTN_BWD_DKDV;

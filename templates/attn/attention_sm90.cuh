@@ -299,7 +299,8 @@ __device__ __forceinline__ void alto_attn_bwd_dkdv_sm90(const alto_attn_args &a)
   const alto_u32 k_lo = alto_wg_desc_lo(ka + (unsigned)wg * 64 * 128);
   const alto_u32 v_lo = alto_wg_desc_lo(va + (unsigned)wg * 64 * 128);
   const alto_u32 q_lo = alto_wg_desc_lo(qoa), o_lo = alto_wg_desc_lo(qoa + QB);
-  const alto_u32 qn_lo = alto_wg_desc_lo(qoa, BQ * 128), on_lo = alto_wg_desc_lo(qoa + QB, BQ * 128);
+  const alto_u32 qn_lo = alto_wg_desc_lo(qoa, BQ * 128);
+  const alto_u32 on_lo = alto_wg_desc_lo(qoa + QB, BQ * 128);
 
   float dk[NDT][4], dv[NDT][4];
   alto_attn_zero_<NDT>(dk);
